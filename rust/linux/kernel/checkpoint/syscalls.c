@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C side of checkpoint/restart: the system call entry points and the
+ * /sys/kernel/checkpoint/ files, which are C macros. All the work is done by
+ * the Rust crate in checkpoint.rs.
+ */
+#include <linux/init.h>
+#include <linux/kobject.h>
+#include <linux/string.h>
+#include <linux/syscalls.h>
+#include <linux/sysfs.h>
+
+long rust_checkpoint(pid_t pid, int fd, unsigned int flags, int logfd);
+long rust_restart(int fd, unsigned int flags, int logfd);
+const char *rust_checkpoint_abi_hash(size_t *len);
+const char *rust_checkpoint_schema(size_t *len);
+
+SYSCALL_DEFINE4(checkpoint, pid_t, pid, int, fd, unsigned int, flags, int, logfd)
+{
+	return rust_checkpoint(pid, fd, flags, logfd);
+}
+
+SYSCALL_DEFINE3(restart, int, fd, unsigned int, flags, int, logfd)
+{
+	return rust_restart(fd, flags, logfd);
+}
+
+/* /sys/kernel/checkpoint/abi: the hash of the image schema this kernel reads and writes. */
+static ssize_t abi_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	size_t len;
+	const char *hash = rust_checkpoint_abi_hash(&len);
+
+	return sysfs_emit(buf, "%.*s\n", (int)len, hash);
+}
+static struct kobj_attribute abi_attr = __ATTR_RO(abi);
+
+/* /sys/kernel/checkpoint/schema: the schema itself, larger than a page. */
+static ssize_t schema_read(struct file *file, struct kobject *kobj,
+			   struct bin_attribute *attr, char *buf, loff_t off,
+			   size_t count)
+{
+	size_t len;
+	const char *schema = rust_checkpoint_schema(&len);
+
+	return memory_read_from_buffer(buf, count, &off, schema, len);
+}
+static struct bin_attribute schema_attr = __BIN_ATTR_RO(schema, 0);
+
+static int __init checkpoint_sysfs_init(void)
+{
+	struct kobject *kobj;
+	size_t len;
+	int err;
+
+	rust_checkpoint_schema(&len);
+	schema_attr.size = len;
+
+	kobj = kobject_create_and_add("checkpoint", kernel_kobj);
+	if (!kobj)
+		return -ENOMEM;
+	err = sysfs_create_file(kobj, &abi_attr.attr);
+	if (!err)
+		err = sysfs_create_bin_file(kobj, &schema_attr);
+	if (err)
+		kobject_put(kobj);
+	return err;
+}
+late_initcall(checkpoint_sysfs_init);
