@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// The checkpoint image schema: the project's ABI.
+//
+// This file is never compiled. cr-codegen parses it with `syn` and generates the Rust codec
+// (kernel and user space), include/uapi/linux/checkpoint.h, the ABI hash and the schema text.
+//
+// Rules (the generator enforces them):
+// - fields are u8, u16, u32, u64, i32, i64 or fixed arrays of them; no usize, pointer or bool;
+// - every field sits at an offset that is a multiple of its element size and every struct is
+//   a multiple of 8 bytes, so there is no implicit padding and the layout is the same on i386
+//   and x86_64; explicit padding fields are called `_pad*` and written as zero;
+// - every constant, struct, field and record type has a doc comment;
+// - a struct is bound to its record type with `#[record(Name, max = N)]`, a record type without
+//   a struct is marked `#[raw(max = N)]`; `max` counts the 8-byte record header;
+// - compatibility: fields are only ever appended to a struct (a reader zero-fills what an older
+//   image lacks and ignores what a newer one adds); ids and constants never change meaning.
+
+/// Image magic: the ASCII bytes "LNXCRIMG" read as a little-endian u64.
+pub const MAGIC: u64 = b"LNXCRIMG";
+/// Version of the framing and of the meaning of the records; bumped only for incompatible
+/// changes (appending fields does not need it).
+pub const FORMAT_VERSION: u32 = 1;
+/// `Header.arch` of an x86_64 image (the ELF machine number EM_X86_64).
+pub const ARCH_X86_64: u32 = 62;
+/// Page size of the images this ABI describes; page bytes are aligned to it in the stream.
+pub const IMAGE_PAGE_SIZE: u32 = 4096;
+
+/// x86_64 syscall number of `checkpoint(pid, fd, flags, logfd)`.
+pub const NR_CHECKPOINT: u32 = 463;
+/// x86_64 syscall number of `restart(fd, flags, logfd)`.
+pub const NR_RESTART: u32 = 464;
+
+/// checkpoint flag: the root need not be a pid namespace init; dump the subtree under it.
+pub const CKPT_SUBTREE: u32 = 1;
+/// checkpoint flag: kill the tree after a successful dump instead of thawing it.
+pub const CKPT_KILL: u32 = 2;
+/// Every valid checkpoint flag; other bits give EINVAL.
+pub const CKPT_FLAGS_ALL: u32 = CKPT_SUBTREE | CKPT_KILL;
+/// restart flag: leave the restored tasks stopped until they get SIGCONT.
+pub const RESTART_FROZEN: u32 = 1;
+/// Every valid restart flag; other bits give EINVAL.
+pub const RESTART_FLAGS_ALL: u32 = RESTART_FROZEN;
+
+/// `Header.flags`: the image holds a subtree (CKPT_SUBTREE), not a whole pid namespace.
+pub const HDR_SUBTREE: u32 = 1;
+
+/// Largest number of pages in one `Pages` record; longer runs are split.
+pub const PAGES_PER_RECORD: u32 = 1024;
+/// Largest payload of a `String` record (PATH_MAX, the terminating NUL not written).
+pub const STRING_MAX: u32 = 4096;
+/// Number of resource limits saved (RLIM_NLIMITS on Linux).
+pub const RLIMIT_COUNT: u32 = 16;
+
+/// `ObjRef.kind` and shared object kinds: an mm_struct.
+pub const OBJ_MM: u32 = 1;
+/// Shared object kind: a files_struct (fd table).
+pub const OBJ_FILES: u32 = 2;
+/// Shared object kind: an open file description (struct file).
+pub const OBJ_FILE: u32 = 3;
+/// Shared object kind: an fs_struct (root, cwd, umask).
+pub const OBJ_FS: u32 = 4;
+/// Shared object kind: a sighand_struct (signal handlers).
+pub const OBJ_SIGHAND: u32 = 5;
+/// Shared object kind: a signal_struct (thread-group signal state, rlimits).
+pub const OBJ_SIGNAL: u32 = 6;
+/// Shared object kind: a task.
+pub const OBJ_TASK: u32 = 7;
+
+/// `Task.state`: stopped on its way back to user mode; runs after restart.
+pub const TASK_STATE_RUNNING: u32 = 0;
+/// `Task.state`: stopped by job control (SIGSTOP and friends); stays stopped.
+pub const TASK_STATE_STOPPED: u32 = 1;
+/// `Task.state`: a zombie waiting to be reaped; `exit_code` holds its status.
+pub const TASK_STATE_ZOMBIE: u32 = 2;
+
+/// `Task.flags`: the task is the leader of its thread group.
+pub const TASK_F_GROUP_LEADER: u32 = 1;
+/// `Task.flags`: the task must restore its saved signal mask on return (TIF_RESTORE_SIGMASK).
+pub const TASK_F_RESTORE_SIGMASK: u32 = 2;
+
+/// `Signal.flags`: the thread group is a child subreaper (PR_SET_CHILD_SUBREAPER).
+pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;
+/// `Signal.flags`: an ancestor is a child subreaper.
+pub const SIGNAL_F_HAS_CHILD_SUBREAPER: u32 = 2;
+
+/// `SigPending.shared`: pending on the task only.
+pub const SIGPENDING_TASK: u32 = 0;
+/// `SigPending.shared`: pending on the whole thread group.
+pub const SIGPENDING_SHARED: u32 = 1;
+
+/// `XsaveInfo.format`: the standard (non-compacted) user layout, as PTRACE_GETREGSET
+/// NT_X86_XSTATE returns it.
+pub const XSAVE_FMT_STANDARD: u32 = 1;
+
+/// `Vma.flags`: readable.
+pub const VMA_READ: u64 = 0x1;
+/// `Vma.flags`: writable.
+pub const VMA_WRITE: u64 = 0x2;
+/// `Vma.flags`: executable.
+pub const VMA_EXEC: u64 = 0x4;
+/// `Vma.flags`: shared mapping (writes reach the file or other mappers).
+pub const VMA_SHARED: u64 = 0x8;
+/// `Vma.flags`: mprotect may add read.
+pub const VMA_MAYREAD: u64 = 0x10;
+/// `Vma.flags`: mprotect may add write.
+pub const VMA_MAYWRITE: u64 = 0x20;
+/// `Vma.flags`: mprotect may add exec.
+pub const VMA_MAYEXEC: u64 = 0x40;
+/// `Vma.flags`: mapped MAP_SHARED (even if now read-only).
+pub const VMA_MAYSHARE: u64 = 0x80;
+/// `Vma.flags`: grows down (a stack).
+pub const VMA_GROWSDOWN: u64 = 0x100;
+/// `Vma.flags`: locked in memory (mlock).
+pub const VMA_LOCKED: u64 = 0x200;
+/// `Vma.flags`: not copied on fork (MADV_DONTFORK).
+pub const VMA_DONTCOPY: u64 = 0x400;
+/// `Vma.flags`: cannot be expanded by mremap.
+pub const VMA_DONTEXPAND: u64 = 0x800;
+/// `Vma.flags`: no swap space reserved (MAP_NORESERVE).
+pub const VMA_NORESERVE: u64 = 0x1000;
+/// `Vma.flags`: excluded from core dumps (MADV_DONTDUMP).
+pub const VMA_DONTDUMP: u64 = 0x2000;
+/// `Vma.flags`: zeroed in the child on fork (MADV_WIPEONFORK).
+pub const VMA_WIPEONFORK: u64 = 0x4000;
+/// `Vma.flags`: transparent huge pages requested (MADV_HUGEPAGE).
+pub const VMA_HUGEPAGE: u64 = 0x8000;
+/// `Vma.flags`: transparent huge pages refused (MADV_NOHUGEPAGE).
+pub const VMA_NOHUGEPAGE: u64 = 0x10000;
+
+/// `Vma.kind`: private anonymous memory.
+pub const VMA_KIND_ANON: u32 = 1;
+/// `Vma.kind`: a file mapping (private or shared); `Vma.file` names the file.
+pub const VMA_KIND_FILE: u32 = 2;
+/// `Vma.kind`: shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS).
+pub const VMA_KIND_SHARED_ANON: u32 = 3;
+/// `Vma.kind`: the vDSO text.
+pub const VMA_KIND_VDSO: u32 = 4;
+/// `Vma.kind`: the vDSO data pages (vvar).
+pub const VMA_KIND_VVAR: u32 = 5;
+/// `Vma.kind`: the main thread's stack.
+pub const VMA_KIND_STACK: u32 = 6;
+/// `Vma.kind`: the brk heap.
+pub const VMA_KIND_HEAP: u32 = 7;
+
+/// `File.kind`: a regular file.
+pub const FILE_KIND_REGULAR: u32 = 1;
+/// `File.kind`: a directory.
+pub const FILE_KIND_DIRECTORY: u32 = 2;
+/// `File.kind`: a character device.
+pub const FILE_KIND_CHARDEV: u32 = 3;
+/// `File.kind`: a block device.
+pub const FILE_KIND_BLOCKDEV: u32 = 4;
+/// `File.kind`: a named pipe (FIFO in the file system).
+pub const FILE_KIND_FIFO: u32 = 5;
+/// `File.kind`: an anonymous pipe end.
+pub const FILE_KIND_PIPE: u32 = 6;
+/// `File.kind`: a socket.
+pub const FILE_KIND_SOCKET: u32 = 7;
+/// `File.kind`: an anonymous-inode file (eventfd, epoll, signalfd, timerfd...).
+pub const FILE_KIND_ANON_INODE: u32 = 8;
+
+/// `Fd.flags`: close on exec.
+pub const FD_F_CLOEXEC: u32 = 1;
+
+/// Record types: the `type` of the `{u32 type; u32 len;}` record header.
+#[repr(u32)]
+pub enum RecordType {
+    /// Image header; always the first record.
+    Header = 1,
+    /// Stream trailer with length and checksum; always the last record.
+    Tail = 2,
+    /// Filler that moves the next record to an offset the writer needs; readers skip it.
+    #[raw(max = 8 + IMAGE_PAGE_SIZE + 8)]
+    Pad = 3,
+    /// A path or name (bytes, no NUL) following the record that announces it.
+    #[raw(max = 8 + STRING_MAX)]
+    String = 4,
+    /// A reference to an object written earlier.
+    ObjRef = 5,
+    /// One task.
+    Task = 16,
+    /// The task's general-purpose registers.
+    Regs = 17,
+    /// Announces the task's extended state; an `Xsave` record follows.
+    XsaveInfo = 18,
+    /// The task's xsave area, `XsaveInfo.size` bytes in `XsaveInfo.format`.
+    #[raw(max = 8 + 32768)]
+    Xsave = 19,
+    /// The task's TLS descriptors in the GDT.
+    Tls = 20,
+    /// Per-task signal state.
+    TaskSignal = 21,
+    /// An address space; its `Vma`, `PageRun` and `Auxv` records follow.
+    Mm = 32,
+    /// One memory mapping.
+    Vma = 33,
+    /// Announces a run of present pages; a `Pad` and a `Pages` record follow.
+    PageRun = 34,
+    /// Page contents; the payload starts at a multiple of the page size in the stream.
+    #[raw(max = 8 + PAGES_PER_RECORD * IMAGE_PAGE_SIZE)]
+    Pages = 35,
+    /// The saved ELF auxiliary vector (`Mm.auxv_words` u64 words).
+    #[raw(max = 8 + 1024)]
+    Auxv = 36,
+    /// A file descriptor table; `count` `Fd` records follow.
+    FdTable = 48,
+    /// One file descriptor.
+    Fd = 49,
+    /// An open file description; its path follows in a `String` record.
+    File = 50,
+    /// Root, cwd and umask; root then cwd follow in two `String` records.
+    Fs = 51,
+    /// Signal handlers; `count` `SigAction` records follow.
+    Sighand = 64,
+    /// One signal handler.
+    SigAction = 65,
+    /// Thread-group signal state and resource limits.
+    Signal = 66,
+    /// One pending signal.
+    SigPending = 67,
+}
+
+/// Image header: what was dumped, where, and with which ABI.
+#[repr(C)]
+#[record(Header, max = 512)]
+pub struct Header {
+    /// `MAGIC`.
+    pub magic: u64,
+    /// `FORMAT_VERSION` of the writer.
+    pub version: u32,
+    /// Architecture (`ARCH_X86_64`).
+    pub arch: u32,
+    /// ABI hash of the writer's schema.
+    pub abi_hash: [u8; 32],
+    /// Page size of the dumped tasks.
+    pub page_size: u32,
+    /// `HDR_*` flags.
+    pub flags: u32,
+    /// Wall-clock time of the dump, seconds since the epoch.
+    pub time_sec: i64,
+    /// Nanoseconds part of the dump time.
+    pub time_nsec: u32,
+    /// Zero.
+    pub _pad0: u32,
+    /// XCR0 of the dumping machine: xsave features user space may be using.
+    pub xsave_features: u64,
+    /// Size of the standard-format xsave area for those features.
+    pub xsave_size: u32,
+    /// Number of `Task` records in the image.
+    pub task_count: u32,
+    /// Kernel release (utsname release), NUL padded.
+    pub release: [u8; 72],
+    /// Machine name (utsname machine), NUL padded.
+    pub machine: [u8; 16],
+    /// AT_HWCAP of the dumping machine.
+    pub hwcap: u64,
+    /// AT_HWCAP2 of the dumping machine.
+    pub hwcap2: u64,
+}
+
+/// Stream trailer; not included in its own length and checksum.
+#[repr(C)]
+#[record(Tail, max = 256)]
+pub struct Tail {
+    /// Bytes in the stream before this record.
+    pub stream_len: u64,
+    /// XXH64 (seed 0) of those bytes.
+    pub checksum: u64,
+    /// Number of records before this one.
+    pub records: u64,
+}
+
+/// A reference to an object already written in the image.
+#[repr(C)]
+#[record(ObjRef, max = 64)]
+pub struct ObjRef {
+    /// The object's number (1-based, in order of first appearance).
+    pub objref: u32,
+    /// `OBJ_*` kind.
+    pub kind: u32,
+}
+
+/// One task. Tasks come parents first; its `Regs`, `XsaveInfo`, `Tls`, `TaskSignal` and the
+/// shared objects it is first to reference follow.
+#[repr(C)]
+#[record(Task, max = 1024)]
+pub struct Task {
+    /// The task's objref.
+    pub objref: u32,
+    /// Pid, in the pid namespace of the dumped tree's root.
+    pub pid: i32,
+    /// Thread group id, in the same namespace.
+    pub tgid: i32,
+    /// Objref of the parent task, 0 for the root of the tree.
+    pub parent: u32,
+    /// Process group id.
+    pub pgid: i32,
+    /// Session id.
+    pub sid: i32,
+    /// Signal sent to the parent on exit.
+    pub exit_signal: i32,
+    /// `TASK_STATE_*`.
+    pub state: u32,
+    /// Exit status of a zombie.
+    pub exit_code: i32,
+    /// `TASK_F_*` flags.
+    pub flags: u32,
+    /// personality(2) value.
+    pub personality: u32,
+    /// Executable name, NUL padded.
+    pub comm: [u8; 16],
+    /// Objref of the `Mm` (0 for none).
+    pub mm: u32,
+    /// Objref of the `FdTable`.
+    pub files: u32,
+    /// Objref of the `Fs`.
+    pub fs: u32,
+    /// Objref of the `Sighand`.
+    pub sighand: u32,
+    /// Objref of the `Signal`.
+    pub signal: u32,
+    /// clear_child_tid (CLONE_CHILD_CLEARTID address).
+    pub clear_child_tid: u64,
+    /// set_child_tid (CLONE_CHILD_SETTID address).
+    pub set_child_tid: u64,
+    /// Robust futex list head (set_robust_list).
+    pub robust_list: u64,
+    /// Length of the robust list head.
+    pub robust_list_len: u64,
+    /// Parent-death signal (PR_SET_PDEATHSIG).
+    pub pdeath_signal: i32,
+    /// Scheduling policy (SCHED_*).
+    pub sched_policy: u32,
+    /// Nice value.
+    pub nice: i32,
+    /// Real-time priority for SCHED_FIFO/SCHED_RR.
+    pub rt_priority: u32,
+}
+
+/// General-purpose registers in the order of x86_64 `struct user_regs_struct`.
+#[repr(C)]
+#[record(Regs, max = 512)]
+pub struct Regs {
+    /// r15
+    pub r15: u64,
+    /// r14
+    pub r14: u64,
+    /// r13
+    pub r13: u64,
+    /// r12
+    pub r12: u64,
+    /// rbp
+    pub bp: u64,
+    /// rbx
+    pub bx: u64,
+    /// r11
+    pub r11: u64,
+    /// r10
+    pub r10: u64,
+    /// r9
+    pub r9: u64,
+    /// r8
+    pub r8: u64,
+    /// rax
+    pub ax: u64,
+    /// rcx
+    pub cx: u64,
+    /// rdx
+    pub dx: u64,
+    /// rsi
+    pub si: u64,
+    /// rdi
+    pub di: u64,
+    /// Syscall number being restarted, or -1 (as u64) outside a syscall.
+    pub orig_ax: u64,
+    /// rip
+    pub ip: u64,
+    /// cs selector
+    pub cs: u64,
+    /// rflags
+    pub flags: u64,
+    /// rsp
+    pub sp: u64,
+    /// ss selector
+    pub ss: u64,
+    /// FS base address.
+    pub fs_base: u64,
+    /// GS base address.
+    pub gs_base: u64,
+    /// ds selector
+    pub ds: u64,
+    /// es selector
+    pub es: u64,
+    /// fs selector
+    pub fs: u64,
+    /// gs selector
+    pub gs: u64,
+}
+
+/// Announces the xsave area that follows in an `Xsave` record.
+#[repr(C)]
+#[record(XsaveInfo, max = 128)]
+pub struct XsaveInfo {
+    /// Features present in the area (its XSTATE_BV).
+    pub features: u64,
+    /// Size of the area in bytes.
+    pub size: u32,
+    /// `XSAVE_FMT_*` layout of the area.
+    pub format: u32,
+}
+
+/// The three GDT TLS entries (GDT_ENTRY_TLS_MIN..), each as its two descriptor words.
+#[repr(C)]
+#[record(Tls, max = 128)]
+pub struct Tls {
+    /// Low and high words of each descriptor, entry by entry.
+    pub desc: [u32; 6],
+}
+
+/// Per-task signal state; `pending_count` per-task `SigPending` records follow.
+#[repr(C)]
+#[record(TaskSignal, max = 256)]
+pub struct TaskSignal {
+    /// Blocked signal mask (bit n-1 for signal n).
+    pub blocked: u64,
+    /// real_blocked mask (saved while in rt_sigtimedwait).
+    pub real_blocked: u64,
+    /// Mask to restore on return when TASK_F_RESTORE_SIGMASK is set.
+    pub saved_sigmask: u64,
+    /// sigaltstack base.
+    pub altstack_sp: u64,
+    /// sigaltstack size.
+    pub altstack_size: u64,
+    /// sigaltstack flags (SS_AUTODISARM...).
+    pub altstack_flags: u32,
+    /// Number of per-task pending signals that follow.
+    pub pending_count: u32,
+}
+
+/// An address space. `vma_count` `Vma` records follow, each with its page runs, then an
+/// `Auxv` record.
+#[repr(C)]
+#[record(Mm, max = 1024)]
+pub struct Mm {
+    /// The mm's objref.
+    pub objref: u32,
+    /// Number of `Vma` records that follow.
+    pub vma_count: u32,
+    /// Start of the text segment.
+    pub start_code: u64,
+    /// End of the text segment.
+    pub end_code: u64,
+    /// Start of the data segment.
+    pub start_data: u64,
+    /// End of the data segment.
+    pub end_data: u64,
+    /// Start of the brk heap.
+    pub start_brk: u64,
+    /// Current brk.
+    pub brk: u64,
+    /// Start of the main stack (as set at exec).
+    pub start_stack: u64,
+    /// Start of the argument strings.
+    pub arg_start: u64,
+    /// End of the argument strings.
+    pub arg_end: u64,
+    /// Start of the environment strings.
+    pub env_start: u64,
+    /// End of the environment strings.
+    pub env_end: u64,
+    /// Base of the mmap area.
+    pub mmap_base: u64,
+    /// Address of the vDSO text (mm->context.vdso).
+    pub vdso: u64,
+    /// Objref of the executable's `File` (0 for none).
+    pub exe_file: u32,
+    /// Dumpable setting (SUID_DUMP_*).
+    pub dumpable: u32,
+    /// Number of u64 words in the `Auxv` record.
+    pub auxv_words: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// One memory mapping; its page runs follow.
+#[repr(C)]
+#[record(Vma, max = 512)]
+pub struct Vma {
+    /// First address.
+    pub start: u64,
+    /// Address after the last byte.
+    pub end: u64,
+    /// Offset in the file, in pages.
+    pub pgoff: u64,
+    /// `VMA_*` flags.
+    pub flags: u64,
+    /// PROT_* bits.
+    pub prot: u32,
+    /// `VMA_KIND_*`.
+    pub kind: u32,
+    /// Objref of the mapped `File` (0 for none).
+    pub file: u32,
+    /// Number of `PageRun` records that follow for this mapping.
+    pub run_count: u32,
+}
+
+/// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow.
+#[repr(C)]
+#[record(PageRun, max = 128)]
+pub struct PageRun {
+    /// Address of the first page.
+    pub addr: u64,
+    /// Number of pages (at most `PAGES_PER_RECORD`).
+    pub npages: u32,
+    /// Zero for now.
+    pub flags: u32,
+}
+
+/// A file descriptor table; `count` `Fd` records follow.
+#[repr(C)]
+#[record(FdTable, max = 128)]
+pub struct FdTable {
+    /// The table's objref.
+    pub objref: u32,
+    /// Number of `Fd` records that follow.
+    pub count: u32,
+    /// Size of the table (max_fds) at dump time.
+    pub max_fds: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// One file descriptor.
+#[repr(C)]
+#[record(Fd, max = 128)]
+pub struct Fd {
+    /// The descriptor number.
+    pub fd: i32,
+    /// `FD_F_*` flags.
+    pub flags: u32,
+    /// Objref of the open file.
+    pub file: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// An open file description; its path follows in a `String` record.
+#[repr(C)]
+#[record(File, max = 512)]
+pub struct File {
+    /// The file's objref.
+    pub objref: u32,
+    /// `FILE_KIND_*`.
+    pub kind: u32,
+    /// f_flags (O_* open flags).
+    pub f_flags: u32,
+    /// f_mode (FMODE_READ, FMODE_WRITE...).
+    pub f_mode: u32,
+    /// File position.
+    pub pos: i64,
+    /// Device of the inode (new_encode_dev).
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size at dump time, to detect a changed file.
+    pub size: i64,
+    /// Modification time, seconds.
+    pub mtime_sec: i64,
+    /// Modification time, nanoseconds.
+    pub mtime_nsec: u32,
+    /// i_mode (type and permission bits).
+    pub i_mode: u32,
+    /// Device number of a device inode (new_encode_dev).
+    pub rdev: u64,
+}
+
+/// Root, cwd and umask; root then cwd follow in two `String` records.
+#[repr(C)]
+#[record(Fs, max = 128)]
+pub struct Fs {
+    /// The fs_struct's objref.
+    pub objref: u32,
+    /// File mode creation mask.
+    pub umask: u32,
+}
+
+/// Signal handlers; `count` `SigAction` records follow (default handlers are not written).
+#[repr(C)]
+#[record(Sighand, max = 128)]
+pub struct Sighand {
+    /// The sighand's objref.
+    pub objref: u32,
+    /// Number of `SigAction` records that follow.
+    pub count: u32,
+}
+
+/// One signal's disposition, as in the kernel's `struct sigaction`.
+#[repr(C)]
+#[record(SigAction, max = 128)]
+pub struct SigAction {
+    /// Signal number.
+    pub signo: u32,
+    /// SA_* flags.
+    pub flags: u32,
+    /// Handler address, or SIG_DFL (0) / SIG_IGN (1).
+    pub handler: u64,
+    /// sa_restorer address.
+    pub restorer: u64,
+    /// Signals blocked while the handler runs.
+    pub mask: u64,
+}
+
+/// Thread-group signal state and resource limits; `pending_count` shared `SigPending` records
+/// follow.
+#[repr(C)]
+#[record(Signal, max = 1024)]
+pub struct Signal {
+    /// The signal_struct's objref.
+    pub objref: u32,
+    /// `SIGNAL_F_*` flags.
+    pub flags: u32,
+    /// Resource limits: `rlim[2 * n]` is rlim_cur and `rlim[2 * n + 1]` rlim_max of limit n.
+    pub rlim: [u64; 32],
+    /// Group exit code.
+    pub group_exit_code: i32,
+    /// Number of shared pending signals that follow.
+    pub pending_count: u32,
+}
+
+/// One pending signal with its siginfo.
+#[repr(C)]
+#[record(SigPending, max = 256)]
+pub struct SigPending {
+    /// `SIGPENDING_*`: per-task or shared.
+    pub shared: u32,
+    /// Signal number.
+    pub signo: u32,
+    /// The siginfo in the user `siginfo_t` layout (128 bytes).
+    pub info: [u8; 128],
+}

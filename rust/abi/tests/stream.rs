@@ -1,0 +1,257 @@
+//! Writer/reader round trip, alignment, verification errors, truncation and corruption.
+
+mod common;
+
+use abi::stream::{EndOfInput, Reader, StreamError, Writer, EBADMSG, EINVAL};
+use abi::*;
+use common::*;
+
+/// (type, offset, payload) of each record returned.
+type Records = Vec<(u32, u64, Vec<u8>)>;
+
+fn read_all(bytes: &[u8]) -> Result<Records, StreamError<EndOfInput>> {
+    let mut src = bytes;
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    let mut out = Vec::new();
+    while let Some(rec) = r.next(&mut buf)? {
+        let mut payload = rec.payload.to_vec();
+        let (ty, off, raw) = (rec.ty, rec.offset, rec.raw);
+        if raw {
+            let mut chunk = [0u8; 777];
+            loop {
+                let n = r.read_raw_chunk(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                payload.extend_from_slice(&chunk[..n]);
+            }
+        }
+        out.push((ty, off, payload));
+    }
+    assert!(r.is_done());
+    Ok(out)
+}
+
+#[test]
+fn round_trip() {
+    let img = sample_image();
+    assert_eq!(img.len() % 8, 0);
+    let recs = read_all(&img).unwrap();
+    assert_eq!(recs[0].0, Header::TYPE);
+    assert_eq!(Header::decode(&recs[0].2), sample_header());
+    assert_eq!(Task::decode(&recs[1].2), sample_task());
+    assert_eq!(recs.last().unwrap().0, Tail::TYPE);
+    // Pad and unknown records are not returned.
+    assert!(recs
+        .iter()
+        .all(|r| r.0 != RecordType::Pad.id() && r.0 != UNKNOWN_TYPE));
+    // Every record starts 8-aligned; the Pages payload starts on a page.
+    assert!(recs.iter().all(|r| r.1 % 8 == 0));
+    let pages = recs.iter().find(|r| r.0 == RecordType::Pages.id()).unwrap();
+    assert_eq!((pages.1 + 8) % 4096, 0);
+    assert_eq!(pages.2, sample_pages());
+    let strings: Vec<_> = recs
+        .iter()
+        .filter(|r| r.0 == RecordType::String.id())
+        .map(|r| r.2.clone())
+        .collect();
+    assert_eq!(strings, [&b"/tmp/data.txt"[..], b"/", b"/root"]);
+    assert_eq!(walk(&img, true).unwrap() as usize, recs.len() - 1);
+}
+
+#[test]
+fn unknown_records_are_counted_as_skipped() {
+    let img = sample_image();
+    let mut src = &img[..];
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    while r.next(&mut buf).unwrap().is_some() {}
+    assert_eq!(r.skipped(), 1);
+}
+
+#[test]
+fn page_alignment_from_every_start_offset() {
+    for extra in 0..40usize {
+        let mut w = Writer::new(Vec::new());
+        w.header(&sample_header()).unwrap();
+        w.raw(RecordType::String.id(), &vec![b'x'; extra * 97 % 4000])
+            .unwrap();
+        w.page_run_begin(0x1000, 1).unwrap();
+        assert_eq!(w.position() % 4096, 0);
+        w.raw_chunk(&[1; 4096]).unwrap();
+        w.raw_end().unwrap();
+        let img = w.finish().unwrap();
+        read_all(&img).unwrap();
+    }
+}
+
+#[test]
+fn every_flipped_byte_is_detected() {
+    let img = sample_image();
+    for i in 0..img.len() {
+        let mut bad = img.clone();
+        bad[i] ^= 0x20;
+        assert!(walk(&bad, true).is_err(), "flip at {i} not detected");
+    }
+}
+
+#[test]
+fn flipped_page_byte_is_a_checksum_error() {
+    let img = sample_image();
+    let recs = read_all(&img).unwrap();
+    let pages = recs.iter().find(|r| r.0 == RecordType::Pages.id()).unwrap();
+    let mut bad = img.clone();
+    bad[pages.1 as usize + 8 + 100] ^= 1;
+    let e = walk(&bad, true).unwrap_err();
+    assert_eq!(e, StreamError::BadChecksum);
+    assert_eq!(e.errno(), Some(EBADMSG));
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let img = sample_image();
+    for n in 0..img.len() {
+        let e = walk(&img[..n], true).unwrap_err();
+        assert_eq!(e.errno(), Some(EBADMSG), "cut at {n}: {e}");
+    }
+}
+
+#[test]
+fn header_checks() {
+    let img = sample_image();
+    let mut bad = img.clone();
+    bad[8] ^= 1; // magic
+    assert_eq!(walk(&bad, true).unwrap_err(), StreamError::BadMagic);
+
+    let mut bad = img.clone();
+    bad[16] = 2; // version
+    assert_eq!(
+        walk(&bad, true).unwrap_err(),
+        StreamError::BadVersion { image: 2 }
+    );
+
+    let mut bad = img.clone();
+    bad[8 + 16] ^= 0xff; // first ABI hash byte
+    let e = walk(&bad, true).unwrap_err();
+    assert!(matches!(e, StreamError::AbiMismatch { ours, .. } if ours == ABI_HASH));
+    assert_eq!(e.errno(), Some(EINVAL));
+    assert!(e.to_string().contains(ABI_HASH_HEX));
+    // Without the ABI check the same image is read up to the (now wrong) checksum.
+    assert_eq!(walk(&bad, false).unwrap_err(), StreamError::BadChecksum);
+
+    // A stream that starts with another record.
+    let mut w = Writer::new(Vec::new());
+    assert!(w.record(&Fs::ZERO).is_err());
+    let mut s: &[u8] = &[5, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut r = Reader::new(&mut s);
+    assert_eq!(r.next(&mut [0; 64]).unwrap_err(), StreamError::BadMagic);
+    // After an error the reader stays failed.
+    assert_eq!(r.next(&mut [0; 64]).unwrap_err(), StreamError::Order);
+}
+
+#[test]
+fn length_checks() {
+    let img = sample_image();
+    // The Task record's len (second record, at offset 8 + align8(Header::SIZE)).
+    let at = 8 + Header::SIZE + 4;
+    for len in [0u32, 7, Task::MAX_LEN + 1, u32::MAX] {
+        let mut bad = img.clone();
+        bad[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        let e = walk(&bad, true).unwrap_err();
+        assert!(matches!(e, StreamError::BadLen { .. }), "len {len}: {e:?}");
+    }
+    // A buffer too small for a struct record is an error, not a partial read.
+    let mut src = &img[..];
+    let mut r = Reader::new(&mut src);
+    let mut small = [0u8; 16];
+    assert_eq!(r.next(&mut small).unwrap_err(), StreamError::Limit);
+}
+
+#[test]
+fn writer_rejects_misuse() {
+    let mut w = Writer::new(Vec::new());
+    w.header(&sample_header()).unwrap();
+    assert!(matches!(
+        w.header(&sample_header()),
+        Err(StreamError::Order)
+    ));
+    let mut w = Writer::new(Vec::new());
+    w.header(&sample_header()).unwrap();
+    assert!(w.raw(RecordType::String.id(), &[0; 5000]).is_err());
+    let mut w = Writer::new(Vec::new());
+    w.header(&sample_header()).unwrap();
+    w.raw_begin(RecordType::Auxv.id(), 16).unwrap();
+    w.raw_chunk(&[0; 8]).unwrap();
+    assert!(w.raw_end().is_err());
+    let mut w = Writer::new(Vec::new());
+    w.header(&sample_header()).unwrap();
+    assert!(w.page_run_begin(0, PAGES_PER_RECORD + 1).is_err());
+    assert!(
+        w.record(&Fs::ZERO).is_err(),
+        "broken writer must stay broken"
+    );
+}
+
+#[test]
+fn longer_and_shorter_records_in_a_stream() {
+    // A newer writer's longer Fs, an older writer's shorter Mm.
+    let mut w = Writer::new(Vec::new());
+    w.header(&sample_header()).unwrap();
+    let mut fs = Fs {
+        objref: 9,
+        umask: 0o77,
+    }
+    .to_bytes()
+    .to_vec();
+    fs.extend_from_slice(&[0xee; 16]);
+    w.raw(Fs::TYPE, &fs).unwrap();
+    let mm = Mm {
+        objref: 2,
+        vma_count: 3,
+        start_code: 0x1000,
+        ..Mm::ZERO
+    };
+    w.raw(Mm::TYPE, &mm.to_bytes()[..16]).unwrap();
+    let img = w.finish().unwrap();
+    let recs = read_all(&img).unwrap();
+    assert_eq!(
+        Fs::decode(&recs[1].2),
+        Fs {
+            objref: 9,
+            umask: 0o77
+        }
+    );
+    assert_eq!(recs[1].2.len(), Fs::SIZE + 16);
+    assert_eq!(Mm::decode(&recs[2].2), mm);
+}
+
+#[test]
+fn random_streams_never_panic() {
+    let mut x = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let img = sample_image();
+    for _ in 0..3000 {
+        let mut bad = img.clone();
+        for _ in 0..(next() % 8 + 1) {
+            let i = (next() as usize) % bad.len();
+            bad[i] = next() as u8;
+        }
+        let cut = (next() as usize) % (bad.len() + 1);
+        let _ = walk(&bad[..cut], next() % 2 == 0);
+        let noise: Vec<u8> = (0..(next() % 300)).map(|_| next() as u8).collect();
+        let _ = walk(&noise, false);
+    }
+}
+
+#[test]
+fn error_texts() {
+    let e: StreamError<EndOfInput> = StreamError::Truncated;
+    assert_eq!(e.what(), "image truncated");
+    assert_eq!(StreamError::Io(EndOfInput).errno(), None);
+}
