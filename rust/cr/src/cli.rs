@@ -1,0 +1,394 @@
+//! The command line: `cr check|checkpoint|restart|inspect`.
+//!
+//! Every command returns the process exit status. Failures print one line
+//! `cr: <what>: <errno text>` on stderr, after the kernel's own log lines, which are forwarded
+//! as they arrive behind [`klog::STDERR_PREFIX`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::{check, inspect, klog::KernelLog, klog::STDERR_PREFIX, sys};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cr",
+    version,
+    about = "Checkpoint and restart process trees in the kernel"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    /// Tell whether the running kernel supports checkpoint/restart and with which ABI.
+    Check {
+        /// Print the schema; if the kernel's differs from the tool's, print the difference.
+        #[arg(long)]
+        schema: bool,
+    },
+    /// Write an image of the process tree rooted at PID.
+    Checkpoint {
+        /// PID is any task, not the init of a pid namespace (no leak detection).
+        #[arg(long)]
+        subtree: bool,
+        /// Kill the tree once it is dumped instead of letting it run on.
+        #[arg(long)]
+        kill: bool,
+        /// Write the image to FILE (created with mode 0600) instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        pid: libc::pid_t,
+    },
+    /// Rebuild a process tree from an image.
+    Restart {
+        /// Read the image from FILE instead of standard input.
+        #[arg(short = 'i', long = "input", value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Print the restored root's pid and exit instead of waiting for it.
+        #[arg(long)]
+        detach: bool,
+        /// Leave the restored tasks stopped until they get SIGCONT.
+        #[arg(long)]
+        frozen: bool,
+        /// Write the restored root's pid to FILE.
+        #[arg(long, value_name = "FILE")]
+        pidfile: Option<PathBuf>,
+    },
+    /// Decode an image: every record with its fields, then totals per record type.
+    Inspect {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The image; `-` reads standard input.
+        file: PathBuf,
+    },
+}
+
+/// A failure as the user sees it: `cr: <what>: <text>`.
+#[derive(Debug)]
+pub struct Failure {
+    pub what: String,
+    pub text: String,
+}
+
+impl Failure {
+    fn io(what: impl Into<String>, err: &io::Error) -> Self {
+        Failure {
+            what: what.into(),
+            text: sys::error_text(err),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cr: {}: {}", self.what, self.text)
+    }
+}
+
+/// Runs one command; returns the exit status.
+pub fn run(cli: Cli) -> i32 {
+    let result = match cli.cmd {
+        Cmd::Check { schema } => run_check(schema),
+        Cmd::Checkpoint {
+            subtree,
+            kill,
+            output,
+            pid,
+        } => run_checkpoint(pid, subtree, kill, output.as_deref()),
+        Cmd::Restart {
+            input,
+            detach,
+            frozen,
+            pidfile,
+        } => run_restart(input.as_deref(), detach, frozen, pidfile.as_deref()),
+        Cmd::Inspect { json, file } => run_inspect(&file, json),
+    };
+    match result {
+        Ok(status) => status,
+        Err(failure) => {
+            eprintln!("{failure}");
+            1
+        }
+    }
+}
+
+fn run_check(schema: bool) -> Result<i32, Failure> {
+    let report = check::run();
+    print!("{}", report.to_text());
+    if schema {
+        match std::fs::read_to_string(check::SYSFS_SCHEMA) {
+            Ok(kernel) if kernel == abi::SCHEMA => print!("{}", abi::SCHEMA),
+            Ok(kernel) => {
+                println!("--- kernel ({})", check::SYSFS_SCHEMA);
+                println!("+++ cr");
+                print!("{}", check::diff(&kernel, abi::SCHEMA));
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    Failure::io(format!("read {}", check::SYSFS_SCHEMA), &e)
+                );
+                print!("{}", abi::SCHEMA);
+            }
+        }
+    }
+    if !report.supported() {
+        return Err(Failure {
+            what: "check".into(),
+            text: "the running kernel does not support checkpoint/restart".into(),
+        });
+    }
+    if !report.abi_matches() {
+        return Err(Failure {
+            what: "check".into(),
+            text: "the kernel's ABI differs from the tool's; rebuild cr for this kernel".into(),
+        });
+    }
+    Ok(0)
+}
+
+fn run_checkpoint(
+    pid: libc::pid_t,
+    subtree: bool,
+    kill: bool,
+    output: Option<&Path>,
+) -> Result<i32, Failure> {
+    let what = format!("checkpoint {pid}");
+    let file = match output {
+        Some(path) => Some(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Failure::io(format!("open {}", path.display()), &e))?,
+        ),
+        None if io::stdout().is_terminal() => {
+            return Err(Failure {
+                what,
+                text: "standard output is a terminal; use -o FILE or redirect it".into(),
+            })
+        }
+        None => None,
+    };
+    let fd: RawFd = file.as_ref().map_or(libc::STDOUT_FILENO, |f| f.as_raw_fd());
+    let mut flags = 0;
+    if subtree {
+        flags |= abi::CKPT_SUBTREE;
+    }
+    if kill {
+        flags |= abi::CKPT_KILL;
+    }
+    let result = with_kernel_log(|logfd| sys::checkpoint(pid, fd, flags, logfd))?;
+    if let Err(e) = result {
+        // A partial image is worse than none: nothing could tell it from a good one by name.
+        if let Some(path) = output {
+            drop(file);
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(Failure::io(what, &e));
+    }
+    Ok(0)
+}
+
+fn run_restart(
+    input: Option<&Path>,
+    detach: bool,
+    frozen: bool,
+    pidfile: Option<&Path>,
+) -> Result<i32, Failure> {
+    let file = input
+        .map(|path| {
+            File::open(path).map_err(|e| Failure::io(format!("open {}", path.display()), &e))
+        })
+        .transpose()?;
+    let fd: RawFd = file.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
+    let flags = if frozen { abi::RESTART_FROZEN } else { 0 };
+    let pid = with_kernel_log(|logfd| sys::restart(fd, flags, logfd))?
+        .map_err(|e| Failure::io("restart", &e))?;
+    drop(file);
+    if let Some(path) = pidfile {
+        std::fs::write(path, format!("{pid}\n"))
+            .map_err(|e| Failure::io(format!("write {}", path.display()), &e))?;
+    }
+    if detach {
+        println!("{pid}");
+        return Ok(0);
+    }
+    let status = wait(pid).map_err(|e| Failure::io(format!("wait {pid}"), &e))?;
+    Ok(exit_status(status))
+}
+
+fn run_inspect(path: &Path, json: bool) -> Result<i32, Failure> {
+    let name = path.display().to_string();
+    let ins = if path == Path::new("-") {
+        inspect::inspect(io::stdin().lock())
+    } else {
+        let file = File::open(path).map_err(|e| Failure::io(format!("open {name}"), &e))?;
+        inspect::inspect(io::BufReader::with_capacity(1 << 16, file))
+    };
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&inspect::to_json(&ins)).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        inspect::to_text(&ins)
+    };
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        return Err(Failure::io("write standard output", &e));
+    }
+    match ins.corruption {
+        None => Ok(0),
+        Some(c) => Err(Failure {
+            what: format!("inspect {name}: offset {:#x}: {}", c.offset, c.what),
+            text: sys::strerror(c.errno),
+        }),
+    }
+}
+
+/// Runs `call` with a kernel log pipe as its `logfd`, forwarding the lines to stderr; returns
+/// once every line is out, so that our own error line comes last.
+fn with_kernel_log<T>(call: impl FnOnce(RawFd) -> T) -> Result<T, Failure> {
+    let log = KernelLog::forward_to_stderr(STDERR_PREFIX)
+        .map_err(|e| Failure::io("kernel log pipe", &e))?;
+    let result = call(log.fd());
+    log.finish();
+    Ok(result)
+}
+
+fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid place for waitpid to store the status.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
+            return Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// The shell's convention: the exit code, or 128 + the signal that killed it.
+pub fn exit_status(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cmd, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cr").chain(args.iter().copied())).map(|c| c.cmd)
+    }
+
+    #[test]
+    fn check() {
+        assert_eq!(parse(&["check"]).unwrap(), Cmd::Check { schema: false });
+        assert_eq!(
+            parse(&["check", "--schema"]).unwrap(),
+            Cmd::Check { schema: true }
+        );
+    }
+
+    #[test]
+    fn checkpoint() {
+        assert_eq!(
+            parse(&["checkpoint", "42"]).unwrap(),
+            Cmd::Checkpoint {
+                subtree: false,
+                kill: false,
+                output: None,
+                pid: 42
+            }
+        );
+        assert_eq!(
+            parse(&["checkpoint", "--subtree", "--kill", "-o", "img", "7"]).unwrap(),
+            Cmd::Checkpoint {
+                subtree: true,
+                kill: true,
+                output: Some("img".into()),
+                pid: 7
+            }
+        );
+        assert!(parse(&["checkpoint"]).is_err(), "PID is required");
+        assert!(parse(&["checkpoint", "pid"]).is_err(), "PID is a number");
+    }
+
+    #[test]
+    fn restart() {
+        assert_eq!(
+            parse(&["restart"]).unwrap(),
+            Cmd::Restart {
+                input: None,
+                detach: false,
+                frozen: false,
+                pidfile: None
+            }
+        );
+        assert_eq!(
+            parse(&[
+                "restart",
+                "-i",
+                "img",
+                "--detach",
+                "--frozen",
+                "--pidfile",
+                "p"
+            ])
+            .unwrap(),
+            Cmd::Restart {
+                input: Some("img".into()),
+                detach: true,
+                frozen: true,
+                pidfile: Some("p".into())
+            }
+        );
+        assert!(parse(&["restart", "img"]).is_err(), "input goes with -i");
+    }
+
+    #[test]
+    fn inspect() {
+        assert_eq!(
+            parse(&["inspect", "--json", "img"]).unwrap(),
+            Cmd::Inspect {
+                json: true,
+                file: "img".into()
+            }
+        );
+        assert!(parse(&["inspect"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn exit_status_follows_the_shell() {
+        assert_eq!(exit_status(3 << 8), 3);
+        assert_eq!(exit_status(libc::SIGKILL), 128 + 9);
+    }
+
+    #[test]
+    fn failure_line() {
+        let f = Failure::io(
+            "checkpoint 42",
+            &io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+        );
+        assert_eq!(f.to_string(), "cr: checkpoint 42: Operation not supported");
+    }
+}

@@ -1,0 +1,116 @@
+//! Raw wrappers for `checkpoint(2)` and `restart(2)`, and errno helpers.
+//!
+//! The wrappers pass their arguments through unchanged, including invalid ones: the guest tests
+//! call them with closed fds, bad flags and impossible pids on purpose.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::RawFd;
+
+/// `checkpoint(pid, fd, flags, logfd)`: dump the tree rooted at `pid` into `fd`.
+pub fn checkpoint(pid: libc::pid_t, fd: RawFd, flags: u32, logfd: RawFd) -> io::Result<()> {
+    // SAFETY: the syscall takes only integers; the kernel validates every one of them.
+    let ret = unsafe {
+        libc::syscall(
+            abi::NR_CHECKPOINT as libc::c_long,
+            pid as libc::c_long,
+            fd as libc::c_long,
+            flags as libc::c_long,
+            logfd as libc::c_long,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `restart(fd, flags, logfd)`: rebuild the tree stored in `fd`; returns the restored root's pid,
+/// which is a child of the caller.
+pub fn restart(fd: RawFd, flags: u32, logfd: RawFd) -> io::Result<libc::pid_t> {
+    // SAFETY: as for `checkpoint`, integers only.
+    let ret = unsafe {
+        libc::syscall(
+            abi::NR_RESTART as libc::c_long,
+            fd as libc::c_long,
+            flags as libc::c_long,
+            logfd as libc::c_long,
+        )
+    };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as libc::pid_t)
+    }
+}
+
+/// The C library's text for an errno, without Rust's " (os error N)" suffix, so that messages read
+/// like those of any other command-line tool.
+pub fn strerror(errno: i32) -> String {
+    // SAFETY: strerror returns a pointer to a NUL-terminated string that stays valid until the
+    // next strerror call on this thread; it is copied out at once.
+    unsafe {
+        let p = libc::strerror(errno);
+        if p.is_null() {
+            return format!("Unknown error {errno}");
+        }
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// The text of an `io::Error`: strerror for OS errors, the message otherwise.
+pub fn error_text(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(errno) => strerror(errno),
+        None => err.to_string(),
+    }
+}
+
+/// The symbolic name of the errnos this project's contracts use (`"EINVAL"`); `"errno N"` for
+/// the others.
+pub fn errno_name(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::EBADF => "EBADF",
+        libc::ECHILD => "ECHILD",
+        libc::EAGAIN => "EAGAIN",
+        libc::E2BIG => "E2BIG",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::EINVAL => "EINVAL",
+        libc::ENOSPC => "ENOSPC",
+        libc::EPIPE => "EPIPE",
+        libc::ENOSYS => "ENOSYS",
+        libc::EBADMSG => "EBADMSG",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_has_no_rust_suffix() {
+        assert_eq!(strerror(libc::EINVAL), "Invalid argument");
+        let err = io::Error::from_raw_os_error(libc::EOPNOTSUPP);
+        assert_eq!(error_text(&err), "Operation not supported");
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(libc::EBADMSG), "EBADMSG");
+        assert_eq!(errno_name(4095), "errno 4095");
+    }
+}

@@ -1,0 +1,31 @@
+//! `cr restart` of a bad image exits non-zero with `cr: restart: <errno text>` as its last line
+//! and forwards the kernel's log lines before it.
+
+use cr::image::{self, Breakage};
+use cr_tests::{fail, pass, run_cr, temp_file_with};
+
+fn main() {
+    let input = temp_file_with(&image::broken(Breakage::Truncated), false);
+    let run = run_cr(&["restart"], Some(input));
+    if run.code == 0 {
+        fail(format!(
+            "cr restart of a truncated image: {}",
+            run.describe()
+        ));
+    }
+    let want = format!("cr: restart: {}", cr::sys::strerror(libc::EBADMSG));
+    if run.stderr.lines().last() != Some(want.as_str()) {
+        fail(format!(
+            "last stderr line is not {want:?}: {}",
+            run.describe()
+        ));
+    }
+    if !run
+        .stderr
+        .lines()
+        .any(|l| l.starts_with(cr::klog::STDERR_PREFIX))
+    {
+        fail(format!("no kernel log line on stderr: {}", run.describe()));
+    }
+    pass("cr restart reports the errno and the kernel's log");
+}

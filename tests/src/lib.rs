@@ -1,0 +1,274 @@
+//! Shared helpers for the guest test programs in `src/bin/`.
+//!
+//! Every program proves one behaviour and ends through [`pass`], [`fail`] or [`skip`]: exit 0,
+//! 1 or 77 with a one-line reason, which the harness reports. Children a test forks are killed
+//! and reaped when their [`Child`] handle drops, so a failing test leaves nothing behind.
+
+use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+pub use cr::klog::KernelLog;
+pub use cr::sys::{self, errno_name};
+
+/// The exit status that tells the harness a test did not apply here.
+pub const EXIT_SKIP: i32 = 77;
+
+/// The test holds: say so and exit 0.
+pub fn pass(why: &str) -> ! {
+    println!("PASS: {why}");
+    std::process::exit(0)
+}
+
+/// The test found a fault: say what on stderr and exit 1.
+pub fn fail(why: impl std::fmt::Display) -> ! {
+    eprintln!("FAIL: {why}");
+    let _ = io::stdout().flush();
+    std::process::exit(1)
+}
+
+/// The test cannot run here: say why and exit 77.
+pub fn skip(why: impl std::fmt::Display) -> ! {
+    eprintln!("SKIP: {why}");
+    std::process::exit(EXIT_SKIP)
+}
+
+/// `"EINVAL (Invalid argument)"`.
+pub fn describe_errno(errno: i32) -> String {
+    format!("{} ({})", errno_name(errno), sys::strerror(errno))
+}
+
+fn describe_error(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(errno) => describe_errno(errno),
+        None => err.to_string(),
+    }
+}
+
+/// Fails unless `result` is the error `errno`; `what` names the call in the message.
+pub fn expect_errno<T: Debug>(result: io::Result<T>, errno: i32, what: &str) {
+    match result {
+        Ok(v) => fail(format!(
+            "{what}: succeeded ({v:?}), expected {}",
+            describe_errno(errno)
+        )),
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => fail(format!(
+            "{what}: got {}, expected {}",
+            describe_error(&e),
+            describe_errno(errno)
+        )),
+    }
+}
+
+/// [`expect_errno`] for `restart(2)`: a restart that unexpectedly succeeds made a child, which
+/// is killed and reaped before failing.
+pub fn expect_restart_errno(result: io::Result<libc::pid_t>, errno: i32, what: &str) {
+    if let Ok(pid) = result {
+        drop(Child { pid });
+    }
+    expect_errno(result, errno, what)
+}
+
+/// Runs `call` with a capturing kernel log as its `logfd`; returns its result and the lines.
+pub fn with_log<T>(call: impl FnOnce(RawFd) -> T) -> (T, Vec<String>) {
+    let log = KernelLog::capture().unwrap_or_else(|e| fail(format!("log pipe: {e}")));
+    let result = call(log.fd());
+    (result, log.finish())
+}
+
+/// Fails unless the kernel wrote at least one non-empty log line.
+pub fn expect_log(lines: &[String], what: &str) {
+    if !lines.iter().any(|l| !l.trim().is_empty()) {
+        fail(format!("{what}: the kernel wrote no log line"));
+    }
+}
+
+/// A forked child process, killed and reaped on drop.
+pub struct Child {
+    pid: libc::pid_t,
+}
+
+impl Child {
+    /// A child that sleeps until killed: a harmless checkpoint target.
+    pub fn sleeper() -> Child {
+        Child::spawn(|| loop {
+            // SAFETY: pause has no preconditions.
+            unsafe { libc::pause() };
+        })
+    }
+
+    /// A child that runs `body` and exits with its result, without running any of the
+    /// parent's destructors or atexit handlers.
+    pub fn spawn(body: impl FnOnce() -> i32) -> Child {
+        let _ = io::stdout().flush();
+        // SAFETY: the child only runs `body` and `_exit`s; test programs fork before starting
+        // threads, or with threads that hold no lock the child needs.
+        match unsafe { libc::fork() } {
+            -1 => fail(format!("fork: {}", io::Error::last_os_error())),
+            0 => {
+                let code = body();
+                let _ = io::stdout().flush();
+                // SAFETY: _exit ends the child at once, which is what it must do here.
+                unsafe { libc::_exit(code) }
+            }
+            pid => Child { pid },
+        }
+    }
+
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Waits for the child to end on its own; returns its wait status.
+    pub fn wait(self) -> libc::c_int {
+        let status = waitpid(self.pid).unwrap_or_else(|e| fail(format!("waitpid: {e}")));
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        // SAFETY: `pid` is our unreaped child, so the number cannot name anyone else.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let _ = waitpid(self.pid);
+    }
+}
+
+fn waitpid(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid place for the status.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
+            return Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// The exit code of a wait status, or 128 + the killing signal.
+pub fn exit_code(status: libc::c_int) -> i32 {
+    cr::cli::exit_status(status)
+}
+
+/// The pid of a child that has exited and been reaped: a pid that names no process (until the
+/// pid counter wraps, which a test run does not reach).
+pub fn dead_pid() -> libc::pid_t {
+    let child = Child::spawn(|| 0);
+    let pid = child.pid();
+    child.wait();
+    pid
+}
+
+/// An fd number that is not open in this process.
+pub fn closed_fd() -> RawFd {
+    (100..4096)
+        // SAFETY: F_GETFD only asks about the number; it touches no memory.
+        .find(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0)
+        .unwrap_or_else(|| fail("no free fd number below 4096"))
+}
+
+/// `/dev/null` opened read-only (`write == false`) or write-only.
+pub fn dev_null(write: bool) -> File {
+    let mut o = OpenOptions::new();
+    if write {
+        o.write(true);
+    } else {
+        o.read(true);
+    }
+    o.open("/dev/null")
+        .unwrap_or_else(|e| fail(format!("open /dev/null: {e}")))
+}
+
+/// The read end of a pipe that holds `bytes` and whose write end is closed: a stream that ends
+/// right after them, the way a restart from `cat image |` sees it.
+pub fn pipe_with(bytes: &[u8]) -> OwnedFd {
+    let (read, write) = cr::klog::pipe().unwrap_or_else(|e| fail(format!("pipe: {e}")));
+    // A pipe holds 64 KiB by default; larger images would block here with no reader.
+    if bytes.len() > 65536 {
+        fail(format!(
+            "pipe_with: {} bytes do not fit a pipe",
+            bytes.len()
+        ));
+    }
+    File::from(write)
+        .write_all(bytes)
+        .unwrap_or_else(|e| fail(format!("write pipe: {e}")));
+    read
+}
+
+/// A file in `/tmp` holding `bytes`, opened again as `write_only` or read-only, and unlinked.
+pub fn temp_file_with(bytes: &[u8], write_only: bool) -> File {
+    let path = format!(
+        "/tmp/cr-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    std::fs::write(&path, bytes).unwrap_or_else(|e| fail(format!("write {path}: {e}")));
+    let file = if write_only {
+        OpenOptions::new().write(true).open(&path)
+    } else {
+        File::open(&path)
+    };
+    let _ = std::fs::remove_file(&path);
+    file.unwrap_or_else(|e| fail(format!("open {path}: {e}")))
+}
+
+/// The raw fd of anything that has one, for the syscall wrappers.
+pub fn fd<F: AsRawFd>(f: &F) -> RawFd {
+    f.as_raw_fd()
+}
+
+/// Skips unless the program runs as root (the guest's init runs tests as root).
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        skip("needs root");
+    }
+}
+
+/// Where the guest has the `cr` tool; `$CR` overrides it (for a run outside the guest).
+pub fn cr_path() -> String {
+    std::env::var("CR").unwrap_or_else(|_| "/bin/cr".to_string())
+}
+
+/// What a `cr` run printed and how it ended.
+pub struct CrRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CrRun {
+    /// Everything about the run, for a failure message.
+    pub fn describe(&self) -> String {
+        format!(
+            "exit {}; stdout: {:?}; stderr: {:?}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `cr ARGS...` with `stdin` (or /dev/null) and waits for it.
+pub fn run_cr(args: &[&str], stdin: Option<File>) -> CrRun {
+    use std::os::unix::process::ExitStatusExt;
+    let path = cr_path();
+    let stdin = stdin.map_or_else(std::process::Stdio::null, std::process::Stdio::from);
+    let out = std::process::Command::new(&path)
+        .args(args)
+        .stdin(stdin)
+        .output()
+        .unwrap_or_else(|e| fail(format!("run {path}: {e}")));
+    CrRun {
+        code: exit_code(out.status.into_raw()),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
