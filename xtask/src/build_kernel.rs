@@ -32,7 +32,12 @@ pub fn source_dir() -> PathBuf {
 
 /// Builds the kernel with the default fragments if anything is stale; returns the bzImage.
 pub fn ensure_built(sh: &Shell) -> Result<PathBuf> {
-    run(sh, &Args { configs: Vec::new() })
+    run(
+        sh,
+        &Args {
+            configs: Vec::new(),
+        },
+    )
 }
 
 pub fn run(sh: &Shell, args: &Args) -> Result<PathBuf> {
@@ -69,7 +74,11 @@ fn resolve_fragments(names: &[String]) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|n| {
             let by_name = project_root().join("configs").join(format!("{n}.config"));
-            let path = if by_name.exists() { by_name } else { PathBuf::from(n) };
+            let path = if by_name.exists() {
+                by_name
+            } else {
+                PathBuf::from(n)
+            };
             if !path.exists() {
                 bail!("no config fragment {n} (looked for {})", path.display());
             }
@@ -83,7 +92,10 @@ fn source_stamp(patches: &[(String, String)]) -> Result<String> {
     let meta = fs::metadata(TARBALL).with_context(|| {
         format!("{TARBALL} is missing: run `cargo xtask setup` (Debian package linux-source-6.12)")
     })?;
-    let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let mtime = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     let mut stamp = format!("tarball {} {}\n", meta.len(), mtime);
     for (name, text) in patches {
         stamp += &format!("patch {name} {:016x}\n", fnv1a(text.as_bytes()));
@@ -121,11 +133,12 @@ fn extract_and_patch(sh: &Shell, src: &Path) -> Result<()> {
     }
     // Files the previous series touched: after a fresh extraction they get the tarball's old
     // mtime back, so touch them or make would keep objects built from the patched version.
-    let previously_patched: BTreeSet<String> = fs::read_to_string(src.with_file_name("src.touched"))
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect();
+    let previously_patched: BTreeSet<String> =
+        fs::read_to_string(src.with_file_name("src.touched"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
     {
         let _p = Phase::start("extract linux-source-6.12");
         let parent = src.parent().unwrap();
@@ -151,9 +164,12 @@ fn extract_and_patch(sh: &Shell, src: &Path) -> Result<()> {
     for (name, text) in &patches {
         let path = project_root().join("linux-patches").join(name);
         let _d = sh.push_dir(src);
-        let out = cmd!(sh, "patch -p1 --forward --batch --no-backup-if-mismatch -i {path}")
-            .ignore_status()
-            .output()?;
+        let out = cmd!(
+            sh,
+            "patch -p1 --forward --batch --no-backup-if-mismatch -i {path}"
+        )
+        .ignore_status()
+        .output()?;
         if !out.status.success() {
             let mut msg = format!(
                 "patch {name} does not apply:\n{}",
@@ -173,7 +189,10 @@ fn extract_and_patch(sh: &Shell, src: &Path) -> Result<()> {
     for f in &touched {
         let p = src.join(f);
         if p.exists() {
-            fs::File::options().append(true).open(&p)?.set_modified(std::time::SystemTime::now())?;
+            fs::File::options()
+                .append(true)
+                .open(&p)?
+                .set_modified(std::time::SystemTime::now())?;
         }
     }
     let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
@@ -190,7 +209,10 @@ pub fn new_files() -> Result<Vec<(String, Vec<u8>)>> {
     walk(&root, &mut paths)?;
     let mut files = Vec::new();
     for p in paths {
-        files.push((p.strip_prefix(&root)?.to_string_lossy().into_owned(), fs::read(&p)?));
+        files.push((
+            p.strip_prefix(&root)?.to_string_lossy().into_owned(),
+            fs::read(&p)?,
+        ));
     }
     let generated = cr_codegen::kernel_files(&project_root())
         .map_err(|e| anyhow::anyhow!("code generator: {e}"))?;
@@ -225,7 +247,10 @@ fn overlay(src: &Path) -> Result<()> {
     for gone in old.difference(&new) {
         let _ = fs::remove_file(src.join(gone));
     }
-    fs::write(&manifest_path, new.into_iter().collect::<Vec<_>>().join("\n"))?;
+    fs::write(
+        &manifest_path,
+        new.into_iter().collect::<Vec<_>>().join("\n"),
+    )?;
     Ok(())
 }
 
@@ -256,11 +281,24 @@ pub fn configure(sh: &Shell, src: &Path, build: &Path, fragments: &[PathBuf]) ->
     fs::create_dir_all(build)?;
     let _d = sh.push_dir(src);
     let o = format!("O={}", build.display());
-    cmd!(sh, "make {o} LLVM=1 tinyconfig").quiet().ignore_stdout().run()?;
+    cmd!(sh, "make {o} LLVM=1 tinyconfig")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
     let mut text = fs::read_to_string(&config)?;
     text += &wanted;
     fs::write(&config, text)?;
-    cmd!(sh, "make {o} LLVM=1 olddefconfig").quiet().ignore_stdout().run()?;
+    // Fragments override tinyconfig on purpose: keep the "reassigning" noise out of the way.
+    let out = cmd!(sh, "make {o} LLVM=1 olddefconfig")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "make olddefconfig failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     check_config(&fs::read_to_string(&config)?, &wanted)?;
     fs::write(&stamp_path, wanted)?;
     Ok(())
@@ -270,7 +308,9 @@ pub fn configure(sh: &Shell, src: &Path, build: &Path, fragments: &[PathBuf]) ->
 fn check_config(config: &str, wanted: &str) -> Result<()> {
     let mut lost = Vec::new();
     for line in wanted.lines().map(str::trim) {
-        let Some((name, value)) = line.split_once('=') else { continue };
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
         if line.starts_with('#') {
             continue;
         }
@@ -296,10 +336,16 @@ fn check_config(config: &str, wanted: &str) -> Result<()> {
 pub fn make(sh: &Shell, src: &Path, build: &Path) -> Result<PathBuf> {
     let _p = Phase::start("make bzImage");
     let log = build.join("make.log");
-    let jobs = format!("-j{}", std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
     let o = format!("O={}", build.display());
     let _d = sh.push_dir(src);
-    let out = cmd!(sh, "make {o} LLVM=1 {jobs} bzImage").quiet().ignore_status().output()?;
+    let out = cmd!(sh, "make {o} LLVM=1 {jobs} bzImage")
+        .quiet()
+        .ignore_status()
+        .output()?;
     let mut text = out.stdout.clone();
     text.extend_from_slice(&out.stderr);
     fs::write(&log, &text)?;
@@ -310,14 +356,20 @@ pub fn make(sh: &Shell, src: &Path, build: &Path) -> Result<PathBuf> {
             .filter(|l| l.contains("error") || l.contains("Error"))
             .take(40)
             .collect();
-        bail!("kernel build failed (full log: {}):\n{}", log.display(), errors.join("\n"));
+        bail!(
+            "kernel build failed (full log: {}):\n{}",
+            log.display(),
+            errors.join("\n")
+        );
     }
     Ok(build.join("arch/x86/boot/bzImage"))
 }
 
 /// FNV-1a: a cheap content fingerprint for stamps (not a security boundary).
 pub fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -328,7 +380,9 @@ mod tests {
     fn lost_options_are_named() {
         let config = "CONFIG_A=y\n# CONFIG_B is not set\n";
         assert!(check_config(config, "CONFIG_A=y\nCONFIG_B=n\n").is_ok());
-        let err = check_config(config, "CONFIG_A=y\nCONFIG_B=y\n").unwrap_err().to_string();
+        let err = check_config(config, "CONFIG_A=y\nCONFIG_B=y\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CONFIG_B=y"), "{err}");
     }
 }
