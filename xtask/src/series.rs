@@ -62,10 +62,13 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     let tree = work.join("linux-source-6.12");
     let _d = sh.push_dir(&tree);
     let git = |args: &[&str]| -> Result<()> {
-        cmd!(sh, "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost {args...}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        cmd!(
+            sh,
+            "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost {args...}"
+        )
+        .quiet()
+        .ignore_stdout()
+        .run()?;
         Ok(())
     };
     git(&["init", "-q"])?;
@@ -76,12 +79,19 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
 
     let patches = project_root().join("linux-patches");
     let series = fs::read_to_string(patches.join("series"))?;
-    let names: Vec<&str> = series.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let names: Vec<&str> = series
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     for name in &names {
         let path = patches.join(name);
-        cmd!(sh, "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost am -q {path}")
-            .run()
-            .with_context(|| format!("git am {name}"))?;
+        cmd!(
+            sh,
+            "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost am -q {path}"
+        )
+        .run()
+        .with_context(|| format!("git am {name}"))?;
     }
 
     // The overlay and the generated files, as a scratch copy to take groups from.
@@ -104,7 +114,11 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
             fs::create_dir_all(dst.parent().unwrap())?;
             fs::copy(staged.join(f), &dst)?;
         }
-        git(&[&["add", "-f", "--"][..], &taken.iter().map(String::as_str).collect::<Vec<_>>()].concat())?;
+        git(&[
+            &["add", "-f", "--"][..],
+            &taken.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat())?;
         match subject {
             Some(subject) => git(&["commit", "-q", "-m", subject, "-m", body])?,
             None => fold_into_lib_rs_patch(sh, &base)?,
@@ -115,7 +129,11 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     }
     fs::create_dir_all(&out)?;
     let range = format!("{base}..HEAD");
-    cmd!(sh, "git format-patch -q --no-signature --zero-commit -o {out} {range}").run()?;
+    cmd!(
+        sh,
+        "git format-patch -q --no-signature --zero-commit -o {out} {range}"
+    )
+    .run()?;
     println!("{}", out.display());
     eprintln!(
         "apply with: tar xf {TARBALL} && cd linux-source-6.12 && git init -q && git add -f -A . \
@@ -125,7 +143,8 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     drop(p);
     if args.verify {
         // Build the tree the series produced, from the exported patches' own result.
-        let fragments = ["base", "checkpoint"].map(|n| project_root().join(format!("configs/{n}.config")));
+        let fragments =
+            ["base", "checkpoint"].map(|n| project_root().join(format!("configs/{n}.config")));
         let build = work.join("build");
         build_kernel::configure(sh, &tree, &build, &fragments)?;
         build_kernel::make(sh, &tree, &build)?;
@@ -143,9 +162,12 @@ fn fold_into_lib_rs_patch(sh: &Shell, base: &str) -> Result<()> {
     };
     let fixup = format!("--fixup={target}");
     let env = [("GIT_SEQUENCE_EDITOR", "true")];
-    cmd!(sh, "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost commit -q {fixup}")
-        .quiet()
-        .run()?;
+    cmd!(
+        sh,
+        "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost commit -q {fixup}"
+    )
+    .quiet()
+    .run()?;
     cmd!(sh, "git -c user.name=linux-cr-rs -c user.email=linux-cr-rs@localhost rebase -q -i --autosquash {base}")
         .envs(env)
         .quiet()

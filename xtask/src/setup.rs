@@ -25,25 +25,44 @@ const PACKAGES: &[&str] = &[
 const BINDGEN_VERSION: &str = "0.73.2";
 
 pub fn run(sh: &Shell) -> Result<()> {
-    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(sh, p)).collect();
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !installed(sh, p))
+        .collect();
     if !missing.is_empty() {
         eprintln!("[setup] installing Debian packages: {}", missing.join(" "));
         let install = &missing;
-        cmd!(sh, "apt-get update -qq").env("DEBIAN_FRONTEND", "noninteractive").run()?;
-        cmd!(sh, "apt-get install -y -qq --no-install-recommends {install...}")
+        cmd!(sh, "apt-get update -qq")
             .env("DEBIAN_FRONTEND", "noninteractive")
             .run()?;
-        let still: Vec<&str> = missing.iter().copied().filter(|p| !installed(sh, p)).collect();
+        cmd!(
+            sh,
+            "apt-get install -y -qq --no-install-recommends {install...}"
+        )
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
+        let still: Vec<&str> = missing
+            .iter()
+            .copied()
+            .filter(|p| !installed(sh, p))
+            .collect();
         if !still.is_empty() {
             bail!("apt-get did not install: {}", still.join(" "));
         }
     }
-    let components = cmd!(sh, "rustup component list --installed").quiet().read()?;
+    let components = cmd!(sh, "rustup component list --installed")
+        .quiet()
+        .read()?;
     if !components.lines().any(|l| l.starts_with("rust-src")) {
         eprintln!("[setup] adding rust-src");
         cmd!(sh, "rustup component add rust-src").run()?;
     }
-    let bindgen = cmd!(sh, "bindgen --version").quiet().ignore_status().read().unwrap_or_default();
+    let bindgen = cmd!(sh, "bindgen --version")
+        .quiet()
+        .ignore_status()
+        .read()
+        .unwrap_or_default();
     if !bindgen.contains(BINDGEN_VERSION) {
         eprintln!("[setup] installing bindgen-cli {BINDGEN_VERSION}");
         let spec = format!("bindgen-cli@{BINDGEN_VERSION}");

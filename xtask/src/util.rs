@@ -8,7 +8,10 @@ use xshell::Shell;
 
 /// The repository root (the workspace of this xtask).
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A shell rooted at the project.
@@ -33,13 +36,20 @@ impl Phase {
     pub fn start(name: impl Into<String>) -> Phase {
         let name = name.into();
         eprintln!("[xtask] {name} ...");
-        Phase { name, start: Instant::now() }
+        Phase {
+            name,
+            start: Instant::now(),
+        }
     }
 }
 
 impl Drop for Phase {
     fn drop(&mut self) {
-        eprintln!("[xtask] {} done in {:.1}s", self.name, self.start.elapsed().as_secs_f64());
+        eprintln!(
+            "[xtask] {} done in {:.1}s",
+            self.name,
+            self.start.elapsed().as_secs_f64()
+        );
     }
 }
 
