@@ -16,6 +16,7 @@ const PACKAGES: &[&str] = &[
     "libelf-dev",
     "libssl-dev",
     "patch",
+    "libc6-dev",
     "cpio",
     "busybox-static",
     "qemu-system-x86",
