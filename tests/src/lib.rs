@@ -123,7 +123,7 @@ impl Child {
 
     /// Waits for the child to end on its own; returns its wait status.
     pub fn wait(self) -> libc::c_int {
-        let status = waitpid(self.pid).unwrap_or_else(|e| fail(format!("waitpid: {e}")));
+        let status = sys::waitpid(self.pid).unwrap_or_else(|e| fail(format!("waitpid: {e}")));
         std::mem::forget(self);
         status
     }
@@ -133,21 +133,7 @@ impl Drop for Child {
     fn drop(&mut self) {
         // SAFETY: `pid` is our unreaped child, so the number cannot name anyone else.
         unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = waitpid(self.pid);
-    }
-}
-
-fn waitpid(pid: libc::pid_t) -> io::Result<libc::c_int> {
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid place for the status.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
-            return Ok(status);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
+        let _ = sys::waitpid(self.pid);
     }
 }
 

@@ -224,7 +224,7 @@ fn run_restart(
         println!("{pid}");
         return Ok(0);
     }
-    let status = wait(pid).map_err(|e| Failure::io(format!("wait {pid}"), &e))?;
+    let status = sys::waitpid(pid).map_err(|e| Failure::io(format!("wait {pid}"), &e))?;
     Ok(exit_status(status))
 }
 
@@ -264,20 +264,6 @@ fn with_kernel_log<T>(call: impl FnOnce(RawFd) -> T) -> Result<T, Failure> {
     let result = call(log.fd());
     log.finish();
     Ok(result)
-}
-
-fn wait(pid: libc::pid_t) -> io::Result<libc::c_int> {
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid place for waitpid to store the status.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
-            return Ok(status);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
 }
 
 /// The shell's convention: the exit code, or 128 + the signal that killed it.

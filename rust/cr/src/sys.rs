@@ -97,6 +97,21 @@ pub fn errno_name(errno: i32) -> String {
     name.to_string()
 }
 
+/// `waitpid(pid, &status, 0)`, retried when a signal interrupts it; returns the wait status.
+pub fn waitpid(pid: libc::pid_t) -> io::Result<libc::c_int> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid place for waitpid to store the status.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
+            return Ok(status);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
