@@ -21,7 +21,8 @@ impl Log {
         let fd = match logfd {
             -1 => None,
             fd => {
-                let fd = PosFd::get(fd)?;
+                // Unlocked: the log may be the image's own file, whose position is locked.
+                let fd = PosFd::get_unlocked(fd)?;
                 if !fd.mode().writable() {
                     return Err(EBADF);
                 }

@@ -35,28 +35,46 @@ impl Mode {
     }
 }
 
-/// A file descriptor of the current task held like `fdget_pos()` holds it: the file stays valid
-/// and, when it is shared, its position is locked until the guard is dropped.
+/// A file descriptor of the current task held like `fdget_pos()` (or `fdget()`) holds it: the
+/// file stays valid and, when it is shared, its position is locked until the guard is dropped.
 ///
 /// # Invariants
 ///
-/// `word` is a non-empty `struct fd` value returned by `fdget_pos()` and not yet released; the
-/// guard is neither `Send` nor `Sync`, as it must be released by the task that took it.
+/// `word` is a non-empty `struct fd` value returned by `fdget_pos()` or `fdget()` and not yet
+/// released; the guard is neither `Send` nor `Sync`, as it must be released by the task that
+/// took it.
 pub struct PosFd {
     word: usize,
     _not_send: PhantomData<*mut ()>,
 }
 
 impl PosFd {
-    /// Takes descriptor `fd` of the current task; `EBADF` if it is not open.
+    /// Takes descriptor `fd` of the current task and locks its position when the file is
+    /// shared, as `read(2)` does; `EBADF` if it is not open.
+    ///
+    /// A task must not hold two of these on the same open file: the second would wait for the
+    /// position lock the first holds. Use [`PosFd::get_unlocked`] for any other descriptor that
+    /// may name the same file.
     pub fn get(fd: i32) -> Result<PosFd> {
         let fd = u32::try_from(fd).map_err(|_| EBADF)?;
         // SAFETY: `fdget_pos` accepts any descriptor number and returns an empty fd if unused.
-        let word = unsafe { bindings::fdget_pos(fd) }.word as usize;
+        Self::from_word(unsafe { bindings::fdget_pos(fd) }.word as usize)
+    }
+
+    /// Takes descriptor `fd` without locking its position, as `fdget()` does: writes may
+    /// interleave with other users of the same open file, which is fine for a log.
+    pub fn get_unlocked(fd: i32) -> Result<PosFd> {
+        let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+        // SAFETY: `fdget` accepts any descriptor number and returns an empty fd if unused.
+        Self::from_word(unsafe { bindings::fdget(fd) }.word as usize)
+    }
+
+    fn from_word(word: usize) -> Result<PosFd> {
         if word & !Self::FLAG_MASK == 0 {
             return Err(EBADF);
         }
-        // INVARIANT: `word` is a non-empty value from `fdget_pos`.
+        // INVARIANT: `word` is a non-empty value from `fdget_pos` or `fdget`, whose release
+        // `Drop` does according to the flag bits.
         Ok(PosFd { word, _not_send: PhantomData })
     }
 
