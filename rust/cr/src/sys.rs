@@ -19,11 +19,7 @@ pub fn checkpoint(pid: libc::pid_t, fd: RawFd, flags: u32, logfd: RawFd) -> io::
             logfd as libc::c_long,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    syscall_result(ret).map(|_| ())
 }
 
 /// `restart(fd, flags, logfd)`: rebuild the tree stored in `fd`; returns the restored root's pid,
@@ -38,11 +34,7 @@ pub fn restart(fd: RawFd, flags: u32, logfd: RawFd) -> io::Result<libc::pid_t> {
             logfd as libc::c_long,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret as libc::pid_t)
-    }
+    syscall_result(ret).map(|pid| pid as libc::pid_t)
 }
 
 /// The C library's text for an errno, without Rust's " (os error N)" suffix, so that messages read
@@ -95,6 +87,15 @@ pub fn errno_name(errno: i32) -> String {
         _ => return format!("errno {errno}"),
     };
     name.to_string()
+}
+
+/// A raw syscall's return value: the error in `errno` when negative.
+fn syscall_result(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// `waitpid(pid, &status, 0)`, retried when a signal interrupts it; returns the wait status.
