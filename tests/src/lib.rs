@@ -240,6 +240,19 @@ impl CrRun {
             self.code, self.stdout, self.stderr
         )
     }
+
+    /// Fails the test unless `cr` exited non-zero with `want` as its last stderr line.
+    pub fn expect_failure_line(&self, want: &str, what: &str) {
+        if self.code == 0 {
+            fail(format!("{what}: {}", self.describe()));
+        }
+        if self.stderr.lines().last() != Some(want) {
+            fail(format!(
+                "last stderr line is not {want:?}: {}",
+                self.describe()
+            ));
+        }
+    }
 }
 
 /// Runs `cr ARGS...` with `stdin` (or /dev/null) and waits for it.

@@ -102,46 +102,39 @@ fn kernel_module_builds_with_kernel_lints() {
         "-Dnon_ascii_idents",
         "-Dunsafe_op_in_unsafe_fn",
     ];
-    let out = Command::new(&rustc)
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "rlib",
-            "--crate-name",
-            "ckpt",
-        ])
-        .args(lints)
-        .arg("--out-dir")
-        .arg(&d)
-        .arg(d.join("lib.rs"))
-        .output()
-        .unwrap();
+    // The crate the way kbuild compiles it: rlib, edition 2021, the kernel's lints.
+    let compile = |driver: &str, extra: &[&str]| {
+        Command::new(driver)
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "rlib",
+                "--crate-name",
+                "ckpt",
+            ])
+            .args(lints)
+            .args(extra)
+            .arg("--out-dir")
+            .arg(&d)
+            .arg(d.join("lib.rs"))
+            .output()
+    };
+    let out = compile(&rustc, &[]).unwrap();
     assert!(
         out.status.success(),
         "rustc: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     // The same under clippy, when it is installed.
-    let clippy = Command::new("clippy-driver")
-        .args([
-            "--edition",
-            "2021",
-            "--crate-type",
-            "rlib",
-            "--crate-name",
-            "ckpt",
-        ])
-        .args(lints)
-        .args([
+    let clippy = compile(
+        "clippy-driver",
+        &[
             "-Dclippy::all",
             "-Dclippy::undocumented_unsafe_blocks",
             "-Dclippy::float_arithmetic",
-        ])
-        .arg("--out-dir")
-        .arg(&d)
-        .arg(d.join("lib.rs"))
-        .output();
+        ],
+    );
     if let Ok(out) = clippy {
         assert!(
             out.status.success(),

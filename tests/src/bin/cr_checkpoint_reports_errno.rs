@@ -11,19 +11,8 @@ fn main() {
     let run = run_cr(&["checkpoint", "-o", &path, &pid], None);
     let exists = std::path::Path::new(&path).exists();
     let _ = std::fs::remove_file(&path);
-    if run.code == 0 {
-        fail(format!(
-            "cr checkpoint of a non-init pid: {}",
-            run.describe()
-        ));
-    }
     let want = format!("cr: checkpoint {pid}: {}", cr::sys::strerror(libc::EINVAL));
-    if run.stderr.lines().last() != Some(want.as_str()) {
-        fail(format!(
-            "last stderr line is not {want:?}: {}",
-            run.describe()
-        ));
-    }
+    run.expect_failure_line(&want, "cr checkpoint of a non-init pid");
     if exists {
         fail(format!("{path} left behind after a failed checkpoint"));
     }

@@ -7,19 +7,8 @@ use cr_tests::{fail, pass, run_cr, temp_file_with};
 fn main() {
     let input = temp_file_with(&image::broken(Breakage::Truncated), false);
     let run = run_cr(&["restart"], Some(input));
-    if run.code == 0 {
-        fail(format!(
-            "cr restart of a truncated image: {}",
-            run.describe()
-        ));
-    }
     let want = format!("cr: restart: {}", cr::sys::strerror(libc::EBADMSG));
-    if run.stderr.lines().last() != Some(want.as_str()) {
-        fail(format!(
-            "last stderr line is not {want:?}: {}",
-            run.describe()
-        ));
-    }
+    run.expect_failure_line(&want, "cr restart of a truncated image");
     if !run
         .stderr
         .lines()
