@@ -439,7 +439,7 @@ pub struct TaskSignal {
 }
 
 /// An address space. `vma_count` `Vma` records follow, each with its page runs, then an
-/// `Auxv` record.
+/// `Auxv` record. Files it maps come before it, in `File` records.
 #[repr(C)]
 #[record(Mm, max = 1024)]
 pub struct Mm {
@@ -501,8 +501,9 @@ pub struct Vma {
     pub kind: u32,
     /// Objref of the mapped `File` (0 for none).
     pub file: u32,
-    /// Number of `PageRun` records that follow for this mapping.
-    pub run_count: u32,
+    /// Zero. The mapping's `PageRun` records follow it up to the next record of another type,
+    /// so that the writer needs no second pass over the page tables.
+    pub _pad0: u32,
 }
 
 /// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow.

@@ -118,7 +118,7 @@ pub fn sample_image() -> Vec<u8> {
         flags: VMA_READ | VMA_WRITE | VMA_MAYREAD | VMA_MAYWRITE,
         prot: 3,
         kind: VMA_KIND_ANON,
-        run_count: 1,
+        _pad0: 0,
         ..Vma::ZERO
     })
     .unwrap();
