@@ -12,11 +12,39 @@
 use kernel::prelude::*;
 
 mod abi;
+mod files;
+mod freeze;
 mod image;
 mod log;
+mod mm;
+mod regs;
+mod signal;
 mod task;
 
 use log::Log;
+
+/// An object restored so far, by objref.
+pub(crate) enum Obj {
+    /// An open file.
+    File(files::Restored),
+    /// An object restored in place (an mm, fd table...), recorded to catch duplicates.
+    Other,
+}
+
+/// `ESTALE`: a file the image depends on is no longer the one that was saved.
+pub(crate) fn estale() -> Error {
+    Error::from_errno(-(kernel::bindings::ESTALE as i32))
+}
+
+/// Converts a C pointer that may hold an errno (`ERR_PTR`) to a result.
+pub(crate) fn from_err_ptr<T>(p: *mut T) -> Result<*mut T> {
+    let v = p as isize;
+    if (-4095..0).contains(&v) {
+        Err(Error::from_errno(v as i32))
+    } else {
+        Ok(p)
+    }
+}
 
 /// Converts a Rust result to a system call return value.
 fn to_syscall_ret(r: Result<i32>) -> isize {
@@ -67,10 +95,31 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         return Err(EINVAL);
     }
     let log = Log::open(logfd, "checkpoint")?;
-    let _out = image::Output::open(&log, fd)?;
-    let _root = task::checkpoint_root(&log, pid, flags)?;
-    crate::log!(log, "pid {pid}: dumping tasks is not implemented yet");
-    Err(EOPNOTSUPP)
+    let out = image::Output::open(&log, fd)?;
+    let root = task::checkpoint_root(&log, pid, flags)?;
+    task::check_supported(&log, &root)?;
+    let frozen = freeze::Frozen::new(&log, &root)?;
+    // Everything that may be refused is checked before the first byte is written.
+    task::check_supported(&log, &root)?;
+    let fds = files::FdPlan::new(&log, &root)?;
+    let mut mm = mm::MmPlan::new(&log, &root)?;
+    let mut names = files::Names::of(&root)?;
+
+    let mut d = image::Dumper::new(&log, out, &task::header(flags))?;
+    task::dump(&mut d, &root, frozen.stopped)?;
+    regs::dump(&mut d, &root)?;
+    signal::dump(&mut d, &root)?;
+    files::dump_fs(&mut d, &mut names, &root)?;
+    mm.dump(&mut d, &mut names)?;
+    fds.dump(&mut d, &mut names)?;
+    d.finish()?;
+    if flags & abi::CKPT_KILL != 0 {
+        crate::log!(log, "pid {pid}: checkpointed, killing it");
+        frozen.kill();
+    } else {
+        crate::log!(log, "pid {pid}: checkpointed");
+    }
+    Ok(())
 }
 
 fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
@@ -78,8 +127,7 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
         return Err(EINVAL);
     }
     let log = Log::open(logfd, "restart")?;
-    let mut input = image::Input::open(&log, fd)?;
-    let records = image::verify(&log, &mut input)?;
-    crate::log!(log, "image verified ({records} records); restoring tasks is not implemented yet");
-    Err(EOPNOTSUPP)
+    let input = image::Input::open(&log, fd)?;
+    let mut r = image::Restorer::<Obj>::new(&log, input)?;
+    task::restore(&mut r, flags)
 }

@@ -5,7 +5,9 @@
 //! Framing, limits and verification are the shared stream layer in `abi::stream`, the same code
 //! `cr` uses; this module only connects it to the files passed to the system calls.
 
-use crate::abi::stream::{Reader, Sink, Source, StreamError};
+use crate::abi::objref::{DumpTable, Full, ObjError, ObjRef, RestoreTable, Slots};
+use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
+use crate::abi::{Record, RecordType};
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fs::file::PosFd;
@@ -99,17 +101,273 @@ fn stream_error(log: &Log, offset: u64, e: StreamError<ReadError>) -> Error {
     }
 }
 
-/// Reads the whole image and verifies it (header, record lengths, tail checksum); returns the
-/// number of records.
-pub(crate) fn verify(log: &Log, input: &mut Input) -> Result<u64> {
-    let mut buf = KVec::from_elem(0u8, abi::MAX_STRUCT_PAYLOAD, GFP_KERNEL)?;
-    let mut reader = Reader::new(input);
-    let mut records = 0u64;
-    loop {
-        match reader.next(&mut buf) {
-            Ok(Some(_)) => records += 1,
-            Ok(None) => return Ok(records),
-            Err(e) => return Err(stream_error(log, reader.record_offset(), e)),
+/// Table storage for the shared `abi::objref` tables.
+pub(crate) struct VecSlots<T>(KVec<T>);
+
+impl<T> VecSlots<T> {
+    pub(crate) fn new() -> Self {
+        VecSlots(KVec::new())
+    }
+}
+
+impl<T> Slots<T> for VecSlots<T> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<&T> {
+        self.0.get(i)
+    }
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.0.get_mut(i)
+    }
+    fn push(&mut self, value: T) -> Result<(), Full> {
+        self.0.push(value, GFP_KERNEL).map_err(|_| Full)
+    }
+    fn clear(&mut self) {
+        self.0 = KVec::new();
+    }
+}
+
+fn obj_error(log: &Log, e: ObjError) -> Error {
+    log!(log, "object table: {}", match e {
+        ObjError::NoMemory => "out of memory",
+        ObjError::TooMany => "too many objects",
+        ObjError::BadRef => "reference to an object not in the image",
+        ObjError::Duplicate => "object defined twice",
+    });
+    Error::from_errno(-e.errno())
+}
+
+/// The checkpoint side of the image: the record writer, and the objref of every shared object
+/// written so far, keyed by its kernel address.
+pub(crate) struct Dumper<'a> {
+    w: Writer<Output>,
+    pub(crate) log: &'a Log,
+    objs: DumpTable<u64, VecSlots<u64>, VecSlots<u32>>,
+}
+
+impl<'a> Dumper<'a> {
+    /// Starts an image on `out` with `header`.
+    pub(crate) fn new(log: &'a Log, out: Output, header: &abi::Header) -> Result<Self> {
+        let mut d = Dumper {
+            w: Writer::new(out),
+            log,
+            objs: DumpTable::new(VecSlots::new(), VecSlots::new()),
+        };
+        let r = d.w.header(header);
+        d.check(r)?;
+        Ok(d)
+    }
+
+    fn check(&self, r: Result<(), StreamError<Error>>) -> Result {
+        r.map_err(|e| match e {
+            StreamError::Io(err) => {
+                log!(self.log, "writing the image failed ({})", err.to_errno());
+                err
+            }
+            e => {
+                log!(self.log, "image writer: {}", e.what());
+                EINVAL
+            }
+        })
+    }
+
+    /// Writes one struct record.
+    pub(crate) fn record<R: Record>(&mut self, r: &R) -> Result {
+        let res = self.w.record(r);
+        self.check(res)
+    }
+
+    /// Writes a whole raw record.
+    pub(crate) fn raw(&mut self, ty: RecordType, payload: &[u8]) -> Result {
+        let res = self.w.raw(ty.id(), payload);
+        self.check(res)
+    }
+
+    /// Writes a `String` record (a path or name, without NUL).
+    pub(crate) fn string(&mut self, s: &[u8]) -> Result {
+        self.raw(RecordType::String, s)
+    }
+
+    /// Opens a run of `npages` pages at `addr`; the bytes follow with [`Dumper::chunk`].
+    pub(crate) fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result {
+        let res = self.w.page_run_begin(addr, npages);
+        self.check(res)
+    }
+
+    /// Writes the next bytes of the open raw record.
+    pub(crate) fn chunk(&mut self, bytes: &[u8]) -> Result {
+        let res = self.w.raw_chunk(bytes);
+        self.check(res)
+    }
+
+    /// Closes the open raw record.
+    pub(crate) fn raw_end(&mut self) -> Result {
+        let res = self.w.raw_end();
+        self.check(res)
+    }
+
+    /// The objref of the object at `addr` and whether this is its first reference (the caller
+    /// then writes the object).
+    pub(crate) fn objref<T>(&mut self, addr: *const T) -> Result<(u32, bool)> {
+        match self.objs.insert(addr as usize as u64) {
+            Ok((r, new)) => Ok((r.0, new)),
+            Err(e) => Err(obj_error(self.log, e)),
         }
+    }
+
+    /// Writes the tail; the image is complete.
+    pub(crate) fn finish(self) -> Result {
+        let log = self.log;
+        match self.w.finish() {
+            Ok(_) => Ok(()),
+            Err(StreamError::Io(err)) => {
+                log!(log, "writing the image failed ({})", err.to_errno());
+                Err(err)
+            }
+            Err(e) => {
+                log!(log, "image writer: {}", e.what());
+                Err(EINVAL)
+            }
+        }
+    }
+}
+
+/// A record read by [`Restorer::next`]; a struct record's payload stays in the restorer.
+#[derive(Clone, Copy)]
+pub(crate) struct Rec {
+    pub(crate) ty: u32,
+    pub(crate) offset: u64,
+}
+
+/// The restart side of the image: records in stream order, with one record of look-ahead,
+/// and the objects restored so far by objref.
+pub(crate) struct Restorer<'a, T> {
+    r: Reader<Input>,
+    buf: KVec<u8>,
+    back: Option<Rec>,
+    pub(crate) log: &'a Log,
+    pub(crate) objs: RestoreTable<T, VecSlots<Option<T>>>,
+}
+
+impl<'a, T> Restorer<'a, T> {
+    /// Starts reading `input`; reads and checks the header.
+    pub(crate) fn new(log: &'a Log, input: Input) -> Result<Self> {
+        let mut r = Restorer {
+            r: Reader::new(input),
+            buf: KVec::from_elem(0u8, abi::MAX_STRUCT_PAYLOAD, GFP_KERNEL)?,
+            back: None,
+            log,
+            objs: RestoreTable::new(VecSlots::new()),
+        };
+        r.next()?;
+        Ok(r)
+    }
+
+    /// The image header.
+    pub(crate) fn header(&self) -> &abi::Header {
+        self.r.header()
+    }
+
+    /// The next record. The tail is returned like any other record (and verified); reading
+    /// past it is an error.
+    pub(crate) fn next(&mut self) -> Result<Rec> {
+        if let Some(rec) = self.back.take() {
+            return Ok(rec);
+        }
+        match self.r.next(&mut self.buf) {
+            Ok(Some(rec)) => Ok(Rec { ty: rec.ty, offset: rec.offset }),
+            Ok(None) => Err(self.bad("read past the tail")),
+            Err(e) => Err(stream_error(self.log, self.r.record_offset(), e)),
+        }
+    }
+
+    /// Puts `rec`, the record just returned by [`Restorer::next`], back.
+    pub(crate) fn unread(&mut self, rec: Rec) {
+        self.back = Some(rec);
+    }
+
+    /// Logs a malformed record at the current offset; returns `EINVAL`.
+    pub(crate) fn bad(&self, what: &str) -> Error {
+        log!(self.log, "record at offset {}: {what}", self.r.record_offset());
+        EINVAL
+    }
+
+    /// The next record, which must be a `R`.
+    pub(crate) fn expect<R: Record>(&mut self) -> Result<R> {
+        let rec = self.next()?;
+        self.decode(rec)
+    }
+
+    /// Decodes `rec`, the record just read, as a `R`.
+    pub(crate) fn decode<R: Record>(&self, rec: Rec) -> Result<R> {
+        if rec.ty != R::TYPE {
+            log!(self.log, "record at offset {}: type {} where {} belongs", rec.offset, rec.ty, R::NAME);
+            return Err(EINVAL);
+        }
+        Ok(R::decode(self.buf.get(..R::SIZE.min(self.buf.len())).unwrap_or(&[])))
+    }
+
+    /// The next record, which must be a raw record of type `ty`; returns its payload length.
+    pub(crate) fn expect_raw(&mut self, ty: RecordType) -> Result<u64> {
+        let rec = self.next()?;
+        if rec.ty != ty.id() {
+            log!(self.log, "record at offset {}: type {} where a raw record of type {} belongs",
+                rec.offset, rec.ty, ty.id());
+            return Err(EINVAL);
+        }
+        Ok(self.r.raw_left())
+    }
+
+    /// Reads the next bytes of the current raw record; fails unless `buf` is filled.
+    pub(crate) fn read_raw(&mut self, buf: &mut [u8]) -> Result {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = match self.r.read_raw_chunk(buf.get_mut(done..).unwrap_or(&mut [])) {
+                Ok(n) => n,
+                Err(e) => return Err(stream_error(self.log, self.r.record_offset(), e)),
+            };
+            if n == 0 {
+                return Err(self.bad("raw record shorter than announced"));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads a `String` record into a NUL-terminated buffer.
+    pub(crate) fn string(&mut self) -> Result<KVec<u8>> {
+        let len = self.expect_raw(RecordType::String)? as usize;
+        let mut s = KVec::from_elem(0u8, len + 1, GFP_KERNEL)?;
+        self.read_raw(s.get_mut(..len).unwrap_or(&mut []))?;
+        if s.get(..len).unwrap_or(&[]).contains(&0) {
+            return Err(self.bad("string with a NUL byte"));
+        }
+        Ok(s)
+    }
+
+    /// Reads the tail, which verifies the length and checksum of the whole image.
+    pub(crate) fn finish(&mut self) -> Result {
+        let rec = self.next()?;
+        if rec.ty != RecordType::Tail.id() {
+            return Err(self.bad("record after the last task"));
+        }
+        Ok(())
+    }
+
+    /// Reads (and checks) the rest of the image without restoring it.
+    pub(crate) fn drain(&mut self) -> Result {
+        while self.next()?.ty != RecordType::Tail.id() {}
+        Ok(())
+    }
+
+    /// Records the object `value` restored for objref `r`.
+    pub(crate) fn define(&mut self, r: u32, value: T) -> Result {
+        self.objs.insert(ObjRef(r), value).map_err(|e| obj_error(self.log, e))
+    }
+
+    /// The object restored for objref `r`.
+    pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
+        self.objs.resolve(ObjRef(r)).map_err(|e| obj_error(self.log, e))
     }
 }

@@ -1,10 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Tasks: finding the tree to checkpoint and checking the caller's rights over it.
+//! Tasks: finding the tree to checkpoint, the `Task` record, and creating the restored task.
+//!
+//! Restart creates the task in the kernel with `kernel_clone()`, with its saved pid, as the
+//! caller's child. The new task then rebuilds itself (its mm, files and handlers can only be
+//! set up from inside) by reading its part of the image; the restarter meanwhile waits, then
+//! reads the tail, applies the registers to the task while it waits off its CPU, and only then
+//! lets it return to user mode. On any error the task exits before it ran any user code.
 
-use crate::{abi, log, log::Log};
+use crate::image::{Dumper, Restorer};
+use crate::signal::{self, Final};
+use crate::{abi, abi::Record, files, log, log::Log, mm, regs, Obj};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::types::Opaque;
 use kernel::{task::Task, types::ARef};
+
+/// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
+const WALL: i32 = 0x4000_0000;
 
 /// Looks up the root of the tree to checkpoint and checks that the caller may act on it.
 pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Task>> {
@@ -29,4 +45,368 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         return Err(EINVAL);
     }
     Ok(task)
+}
+
+/// Refuses what single-process checkpoint cannot save yet: threads, children, a tracer.
+pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
+    let t = task.as_ptr();
+    let pid = task.pid();
+    // SAFETY: `t` is valid; these are racy reads of plain fields, rechecked once frozen.
+    let (threads, has_children, ptraced) = unsafe {
+        let children = core::ptr::addr_of!((*t).children);
+        (
+            (*(*t).signal).nr_threads,
+            core::ptr::addr_of!((*children).next).read_volatile() != children as *mut _,
+            (*t).ptrace != 0,
+        )
+    };
+    if ptraced {
+        log!(log, "pid {pid}: is being traced (ptraced tasks are not supported)");
+        return Err(EOPNOTSUPP);
+    }
+    if threads != 1 {
+        log!(log, "pid {pid}: has {threads} threads (only single-threaded processes are supported)");
+        return Err(EOPNOTSUPP);
+    }
+    if has_children {
+        log!(log, "pid {pid}: has children (only single processes are supported)");
+        return Err(EOPNOTSUPP);
+    }
+    Ok(())
+}
+
+fn copy_name(dst: &mut [u8], src: &[u8]) {
+    let n = src.iter().position(|&b| b == 0).unwrap_or(src.len()).min(dst.len() - 1);
+    dst[..n].copy_from_slice(&src[..n]);
+}
+
+/// The image header for a checkpoint taken now on this machine.
+pub(crate) fn header(flags: u32) -> abi::Header {
+    let mut h = abi::Header {
+        magic: abi::MAGIC,
+        version: abi::FORMAT_VERSION,
+        arch: abi::ARCH_X86_64,
+        abi_hash: abi::ABI_HASH,
+        page_size: abi::IMAGE_PAGE_SIZE,
+        flags: if flags & abi::CKPT_SUBTREE != 0 { abi::HDR_SUBTREE } else { 0 },
+        task_count: 1,
+        ..Default::default()
+    };
+    let (size, features) = regs::xsave_config();
+    h.xsave_size = size;
+    h.xsave_features = features;
+    // SAFETY: an all-zero timespec is valid; the callee fills it.
+    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
+    // SAFETY: `ts` is valid for writes.
+    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+    h.time_sec = ts.tv_sec;
+    h.time_nsec = ts.tv_nsec as u32;
+    // SAFETY: the current task's uts namespace is valid while it runs.
+    let uts = unsafe { &*bindings::utsname() };
+    // SAFETY: `c_char` arrays viewed as bytes.
+    let (release, machine) = unsafe {
+        (
+            core::slice::from_raw_parts(uts.release.as_ptr().cast::<u8>(), uts.release.len()),
+            core::slice::from_raw_parts(uts.machine.as_ptr().cast::<u8>(), uts.machine.len()),
+        )
+    };
+    copy_name(&mut h.release, release);
+    copy_name(&mut h.machine, machine);
+    h
+}
+
+/// Writes the `Task` record of the frozen `task`.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, stopped: bool) -> Result {
+    let t = task.as_ptr();
+    // SAFETY: the task is frozen and referenced; the pointers read are objref keys only, the
+    // other fields plain values that only the task itself changes.
+    let rec = unsafe {
+        let tk = &*t;
+        let nr = |ty| bindings::__task_pid_nr_ns(t, ty, core::ptr::null_mut());
+        let mut rec = abi::Task {
+            objref: d.objref(t)?.0,
+            pid: nr(bindings::pid_type_PIDTYPE_PID),
+            tgid: nr(bindings::pid_type_PIDTYPE_TGID),
+            parent: 0,
+            pgid: nr(bindings::pid_type_PIDTYPE_PGID),
+            sid: nr(bindings::pid_type_PIDTYPE_SID),
+            exit_signal: tk.exit_signal,
+            state: if stopped { abi::TASK_STATE_STOPPED } else { abi::TASK_STATE_RUNNING },
+            exit_code: 0,
+            flags: abi::TASK_F_GROUP_LEADER,
+            personality: tk.personality,
+            mm: d.objref(tk.mm)?.0,
+            files: d.objref(tk.files)?.0,
+            fs: d.objref(tk.fs)?.0,
+            sighand: d.objref(tk.sighand)?.0,
+            signal: d.objref(tk.signal)?.0,
+            clear_child_tid: tk.clear_child_tid as u64,
+            set_child_tid: tk.set_child_tid as u64,
+            robust_list: tk.robust_list as u64,
+            robust_list_len: core::mem::size_of::<bindings::robust_list_head>() as u64,
+            pdeath_signal: tk.pdeath_signal,
+            sched_policy: tk.policy,
+            nice: tk.static_prio - 120,
+            rt_priority: tk.rt_priority,
+            ..Default::default()
+        };
+        if tk.restore_sigmask() != 0 {
+            rec.flags |= abi::TASK_F_RESTORE_SIGMASK;
+        }
+        let comm = core::slice::from_raw_parts(tk.comm.as_ptr().cast::<u8>(), tk.comm.len());
+        copy_name(&mut rec.comm, comm);
+        rec
+    };
+    d.record(&rec)
+}
+
+/// What the new task needs from the restarter; valid until it signals `done`.
+struct Work<'a, 'b> {
+    r: &'a mut Restorer<'b, Obj>,
+    task: abi::Task,
+    fin: Option<Final>,
+    ax: u64,
+    stop: bool,
+}
+
+/// The rendezvous between the restarter and the task it creates.
+struct Handoff {
+    done: Opaque<bindings::completion>,
+    go: Opaque<bindings::completion>,
+    /// 0 or the negative errno of the task's own restore.
+    result: AtomicI32,
+    /// Whether the task may return to user mode (otherwise it exits).
+    go_ok: AtomicBool,
+    /// The task's `Work`, valid until it completes `done`.
+    work: *mut (),
+}
+
+// SAFETY: the completions are used through their own locks; `work` is only dereferenced by
+// the new task while the restarter, which owns it, waits for `done`.
+unsafe impl Send for Handoff {}
+// SAFETY: as above.
+unsafe impl Sync for Handoff {}
+
+/// Ends the current task as if killed, before it ever ran user code. Everything it owned must
+/// have been dropped: nothing after this runs.
+fn exit_killed() -> ! {
+    // SAFETY: the current task is a user task created by restart, in a context that may exit.
+    unsafe { bindings::do_exit(bindings::SIGKILL as _) }
+}
+
+/// The new task's side of restart.
+unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_int {
+    // SAFETY: `arg` is the `Arc<Handoff>` leaked for this task by `spawn`.
+    let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
+    // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
+    let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
+    let fin = match restore_self(work) {
+        Ok(()) => work.fin.take(),
+        Err(e) => {
+            h.result.store(e.to_errno(), Ordering::Relaxed);
+            None
+        }
+    };
+    let stop = work.stop;
+    // SAFETY: initialised by `restore`; `work` belongs to the restarter again after this.
+    unsafe { bindings::complete(h.done.get()) };
+    if let Some(fin) = fin {
+        // SAFETY: as above; the restarter always completes `go` after `done`.
+        unsafe { bindings::wait_for_completion(h.go.get()) };
+        if h.go_ok.load(Ordering::Acquire) {
+            drop(h);
+            fin.apply();
+            if stop {
+                // SAFETY: the current task stops itself before it returns to user mode.
+                unsafe { bindings::send_sig(bindings::SIGSTOP as i32, bindings::get_current(), 1) };
+            }
+            return 0;
+        }
+    }
+    drop(h);
+    exit_killed()
+}
+
+/// The new task rebuilds itself from its records.
+fn restore_self(w: &mut Work<'_, '_>) -> Result {
+    files::close_inherited();
+    // SAFETY: acts on the current task only.
+    let cur = unsafe { &mut *bindings::get_current() };
+    // SAFETY: resets the handlers copied from the restarter in the task's own sighand.
+    unsafe { bindings::flush_signal_handlers(cur, 1) };
+    cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
+    cur.flags &= !bindings::PF_FORKNOEXEC;
+    cur.personality = w.task.personality;
+    cur.clear_child_tid = w.task.clear_child_tid as _;
+    if w.task.robust_list != 0 {
+        if w.task.robust_list_len != core::mem::size_of::<bindings::robust_list_head>() as u64 {
+            return Err(w.r.bad("robust list head size"));
+        }
+        cur.robust_list = w.task.robust_list as _;
+    }
+    if !(0..=64).contains(&w.task.pdeath_signal) {
+        return Err(w.r.bad("parent-death signal"));
+    }
+    cur.pdeath_signal = w.task.pdeath_signal;
+    let mut comm = w.task.comm;
+    comm[comm.len() - 1] = 0;
+    // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
+    unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
+
+    let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
+    let fin = w.fin.as_mut().ok_or(EINVAL)?;
+    let mut seen = 0u32;
+    loop {
+        let rec = w.r.next()?;
+        let (bit, res) = match rec.ty {
+            t if t == abi::Signal::TYPE => (1, signal::restore_signal(w.r, rec, fin)),
+            t if t == abi::Sighand::TYPE => (2, signal::restore_sighand(w.r, rec)),
+            t if t == abi::Fs::TYPE => (4, files::restore_fs(w.r, rec)),
+            t if t == abi::Mm::TYPE => (8, mm::restore(w.r, rec, &mut buf)),
+            t if t == abi::FdTable::TYPE => (16, files::restore_fds(w.r, rec)),
+            t if t == abi::File::TYPE => (0, files::restore_file(w.r, rec)),
+            t if t == abi::Tail::TYPE || t == abi::Task::TYPE => {
+                w.r.unread(rec);
+                break;
+            }
+            _ => return Err(w.r.bad("record that does not belong to a task")),
+        };
+        res?;
+        if seen & bit != 0 {
+            return Err(w.r.bad("second record of a kind a task has once"));
+        }
+        seen |= bit;
+    }
+    if seen != 31 {
+        return Err(w.r.bad("task without its signal, handler, fs, mm and fd records"));
+    }
+    regs::restore_ax_on_return(w.ax)
+}
+
+/// Creates the task, with its saved pid, running `restore_main`.
+fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task) -> Result<i32> {
+    let mut tid = task.pid;
+    // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
+    let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
+    args.flags = u64::from(bindings::CLONE_VM | bindings::CLONE_UNTRACED);
+    args.exit_signal = task.exit_signal;
+    args.set_tid = &mut tid;
+    args.set_tid_size = 1;
+    args.fn_ = Some(restore_main);
+    let arg = h.clone().into_raw();
+    args.fn_arg = arg as *mut core::ffi::c_void;
+    // SAFETY: `args` is valid; the new task owns the leaked `Arc` from here.
+    let pid = unsafe { bindings::kernel_clone(&mut args) };
+    if pid < 0 {
+        // SAFETY: no task was created, so the reference is still ours.
+        drop(unsafe { Arc::from_raw(arg) });
+        let err = Error::from_errno(pid);
+        return Err(if err == EEXIST {
+            log!(log, "pid {}: taken by another process", task.pid);
+            EBUSY
+        } else {
+            log!(log, "pid {}: cannot create the task ({pid})", task.pid);
+            err
+        });
+    }
+    Ok(pid)
+}
+
+/// Waits until `task` sleeps off its CPU, waiting for `go`.
+fn wait_parked(task: &Task) {
+    loop {
+        // SAFETY: `task` is valid.
+        if unsafe { bindings::wait_task_inactive(task.as_ptr(), bindings::TASK_UNINTERRUPTIBLE) } != 0 {
+            return;
+        }
+        // SAFETY: sleeping is allowed here.
+        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+    }
+}
+
+/// Restores the task of the image as the caller's child; returns its pid.
+pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
+    let h = *r.header();
+    if h.arch != abi::ARCH_X86_64 || h.page_size != abi::IMAGE_PAGE_SIZE {
+        log!(r.log, "image of architecture {} with {}-byte pages; this is x86_64", h.arch, h.page_size);
+        return Err(EINVAL);
+    }
+    if h.task_count != 1 {
+        // A damaged image is reported as such before what it holds is refused.
+        r.drain()?;
+        log!(r.log, "image of {} tasks: only single processes are supported", h.task_count);
+        return Err(EOPNOTSUPP);
+    }
+    let task = r.expect::<abi::Task>()?;
+    if task.pid <= 0 || task.parent != 0 || !(0..=64).contains(&task.exit_signal) {
+        return Err(r.bad("task pid, parent or exit signal"));
+    }
+    if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
+        log!(r.log, "pid {}: a zombie cannot be restored yet", task.pid);
+        return Err(EOPNOTSUPP);
+    }
+    let saved = regs::read(r)?;
+    let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
+    let log = r.log;
+    let mut work = Work {
+        r,
+        task,
+        fin: Some(fin),
+        ax: saved.ax(),
+        stop: flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED,
+    };
+    let handoff = Arc::new(
+        Handoff {
+            done: Opaque::uninit(),
+            go: Opaque::uninit(),
+            result: AtomicI32::new(0),
+            go_ok: AtomicBool::new(false),
+            work: core::ptr::addr_of_mut!(work).cast(),
+        },
+        GFP_KERNEL,
+    )?;
+    // SAFETY: the completions live in the `Arc` and are initialised before anyone uses them.
+    unsafe {
+        bindings::init_completion(handoff.done.get());
+        bindings::init_completion(handoff.go.get());
+    }
+    let pid = spawn(log, &handoff, &task)?;
+    // SAFETY: `done` is initialised; the new task always completes it.
+    if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
+        if let Some(child) = Task::from_vpid(pid) {
+            // SAFETY: `child` is valid; SIGKILL ends its restore at the next wait.
+            unsafe { bindings::send_sig(bindings::SIGKILL as i32, child.as_ptr(), 1) };
+        }
+        // SAFETY: as above.
+        unsafe { bindings::wait_for_completion(handoff.done.get()) };
+    }
+    let mut res = match handoff.result.load(Ordering::Relaxed) {
+        0 => Ok(()),
+        e => Err(Error::from_errno(e)),
+    };
+    if res.is_ok() {
+        res = work.r.finish();
+    }
+    let child = Task::from_vpid(pid);
+    if res.is_ok() {
+        res = match &child {
+            Some(child) => {
+                wait_parked(child);
+                regs::apply(child, &saved).inspect_err(|e| {
+                    log!(log, "pid {pid}: the saved registers were refused ({})", e.to_errno())
+                })
+            }
+            None => Err(ESRCH),
+        };
+    }
+    handoff.go_ok.store(res.is_ok(), Ordering::Release);
+    // SAFETY: `go` is initialised; the task waits for it unless it already failed.
+    unsafe { bindings::complete(handoff.go.get()) };
+    if let Err(e) = res {
+        // SAFETY: reaps our own child, which exits without running user code.
+        unsafe { bindings::kernel_wait4(pid, core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
+        return Err(e);
+    }
+    log!(log, "pid {pid}: restored");
+    Ok(pid)
 }

@@ -39,6 +39,12 @@ impl Task {
         Some(unsafe { ARef::from_raw(task.cast()) })
     }
 
+    /// Returns the raw `task_struct` pointer, for code that reads fields the safe wrapper
+    /// does not cover yet.
+    pub fn as_ptr(&self) -> *mut bindings::task_struct {
+        self.0.get()
+    }
+
     fn flags(&self) -> u32 {
         // SAFETY: by the type invariant `self.0` is a valid task; `flags` is a plain word that
         // only the task itself changes, and a racy read is what the C helpers do as well.

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Open files, the fd table, and the fs_struct (root, cwd, umask).
+//!
+//! A file is saved by path, flags and position and reopened at restart; the kinds that can be
+//! reopened that way are regular files, directories and a few stateless character devices.
+//! Everything else is refused before anything is written.
+
+use crate::image::{Dumper, Rec, Restorer};
+use crate::{abi, log, log::Log, Obj};
+use core::ptr::NonNull;
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::rcu;
+use kernel::task::Task;
+
+/// Longest path saved (PATH_MAX).
+const PATH_MAX: usize = abi::STRING_MAX as usize;
+
+/// A counted reference to an open file.
+pub(crate) struct FileRef(NonNull<bindings::file>);
+
+// SAFETY: a counted `struct file` reference may be used and dropped from any task.
+unsafe impl Send for FileRef {}
+// SAFETY: the reference is only read through.
+unsafe impl Sync for FileRef {}
+
+impl FileRef {
+    /// Takes ownership of a counted reference; `None` for NULL.
+    fn from_counted(file: *mut bindings::file) -> Option<FileRef> {
+        NonNull::new(file).map(FileRef)
+    }
+
+    /// Takes a new reference on `file`.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be valid.
+    pub(crate) unsafe fn get(file: *mut bindings::file) -> FileRef {
+        // SAFETY: the caller guarantees `file` is valid.
+        FileRef(unsafe { NonNull::new_unchecked(bindings::get_file(file)) })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+
+    fn inode(&self) -> &bindings::inode {
+        // SAFETY: an open file has a valid inode for as long as it is open.
+        unsafe { &*(*self.as_ptr()).f_inode }
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: we own this reference.
+        unsafe { bindings::fput(self.as_ptr()) };
+    }
+}
+
+/// A counted reference to a path (mount and dentry).
+pub(crate) struct PathRef(bindings::path);
+
+impl Drop for PathRef {
+    fn drop(&mut self) {
+        // SAFETY: we own these references.
+        unsafe { bindings::path_put(&self.0) };
+    }
+}
+
+fn s_is(mode: u16, kind: u32) -> bool {
+    u32::from(mode) & bindings::S_IFMT == kind
+}
+
+/// `new_encode_dev()`: a dev_t as user space sees it.
+fn encode_dev(dev: u32) -> u64 {
+    let (major, minor) = (u64::from(dev >> 20), u64::from(dev & 0xfffff));
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// Character devices that hold no state of their own and can be reopened by path: the mem
+/// devices (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom), ttys and the console.
+fn reopenable_chardev(rdev: u32) -> bool {
+    let (major, minor) = (rdev >> 20, rdev & 0xfffff);
+    matches!((major, minor), (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 1))
+        || major == 4
+}
+
+/// What kind of file this is, or why it cannot be saved.
+fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
+    let inode = file.inode();
+    let mode = inode.i_mode;
+    if s_is(mode, bindings::S_IFREG) {
+        Ok(abi::FILE_KIND_REGULAR)
+    } else if s_is(mode, bindings::S_IFDIR) {
+        Ok(abi::FILE_KIND_DIRECTORY)
+    } else if s_is(mode, bindings::S_IFCHR) {
+        if reopenable_chardev(inode.i_rdev) {
+            Ok(abi::FILE_KIND_CHARDEV)
+        } else {
+            Err("a character device other than null, zero, random, a tty or the console")
+        }
+    } else if s_is(mode, bindings::S_IFIFO) {
+        Err("a pipe or FIFO")
+    } else if s_is(mode, bindings::S_IFSOCK) {
+        Err("a socket")
+    } else if s_is(mode, bindings::S_IFBLK) {
+        Err("a block device")
+    } else {
+        Err("an anonymous-inode file (eventfd, epoll, signalfd, timerfd...)")
+    }
+}
+
+/// The tree a task's paths are named in: its root, as the dumper sees it.
+pub(crate) struct Names {
+    root: PathRef,
+    buf: KVec<u8>,
+}
+
+impl Names {
+    /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
+    pub(crate) fn of(task: &Task) -> Result<Names> {
+        let (root, _pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
+        Ok(Names { root, buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)? })
+    }
+
+    /// The path of `path` from the task's root; `None` if it is not reachable from there or
+    /// has been deleted.
+    fn name(&mut self, path: &bindings::path) -> Option<&[u8]> {
+        // SAFETY: `path` holds a valid dentry.
+        if unsafe { bindings::d_unlinked(path.dentry) } {
+            return None;
+        }
+        let len = self.buf.len() as i32;
+        // SAFETY: both paths are valid and counted; `buf` holds `len` bytes.
+        let p = unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
+        if p.is_null() || (p as isize) < 0 && (p as isize) >= -4095 {
+            return None;
+        }
+        let start = (p as usize).checked_sub(self.buf.as_ptr() as usize)?;
+        let tail = self.buf.get(start..)?;
+        let end = tail.iter().position(|&b| b == 0)?;
+        tail.get(..end)
+    }
+}
+
+/// Writes `file` if this is its first reference; returns its objref.
+pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result<u32> {
+    let (objref, new) = d.objref(file.as_ptr())?;
+    if !new {
+        return Ok(objref);
+    }
+    let kind = classify(file).map_err(|_| EOPNOTSUPP)?;
+    let f = file.as_ptr();
+    let inode = file.inode();
+    // SAFETY: the file is valid; its inode's superblock lives as long as it.
+    let sb_dev = unsafe { (*inode.i_sb).s_dev };
+    // SAFETY: the file is valid; the fields read are plain values.
+    let rec = unsafe {
+        abi::File {
+            objref,
+            kind,
+            f_flags: (*f).f_flags,
+            f_mode: (*f).f_mode,
+            pos: (*f).f_pos,
+            dev: encode_dev(sb_dev),
+            ino: inode.i_ino as u64,
+            size: bindings::i_size_read(inode),
+            mtime_sec: inode.i_mtime_sec,
+            mtime_nsec: inode.i_mtime_nsec,
+            i_mode: u32::from(inode.i_mode),
+            rdev: encode_dev(inode.i_rdev),
+        }
+    };
+    // SAFETY: the file is valid, so is its path.
+    let path = unsafe { &(*f).f_path };
+    let Some(name) = names.name(path) else {
+        log!(d.log, "a file that is deleted or outside the task's root cannot be saved");
+        return Err(EOPNOTSUPP);
+    };
+    d.record(&rec)?;
+    d.string(name)
+        .map(|()| objref)
+}
+
+/// The task's root, cwd and umask, counted.
+fn fs_of(task: &Task) -> Option<(PathRef, PathRef, u32)> {
+    let t = task.as_ptr();
+    // SAFETY: `t` is valid; `task_lock` keeps `t->fs` from going away.
+    unsafe {
+        bindings::task_lock(t);
+        let fs = (*t).fs;
+        let r = if fs.is_null() {
+            None
+        } else {
+            let mut root = core::mem::zeroed::<bindings::path>();
+            let mut pwd = core::mem::zeroed::<bindings::path>();
+            bindings::get_fs_root(fs, &mut root);
+            bindings::get_fs_pwd(fs, &mut pwd);
+            Some((PathRef(root), PathRef(pwd), (*fs).umask as u32))
+        };
+        bindings::task_unlock(t);
+        r
+    }
+}
+
+/// Writes the task's `Fs` record: its root as the dumper names it, its cwd from its root.
+pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Result {
+    let (root, pwd, umask) = fs_of(task).ok_or(ESRCH)?;
+    // SAFETY: `task` is valid.
+    let (objref, _) = d.objref(unsafe { (*task.as_ptr()).fs })?;
+    d.record(&abi::Fs { objref, umask })?;
+    let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
+    // SAFETY: `root` is counted; `buf` holds PATH_MAX bytes.
+    let p = unsafe { bindings::d_path(&root.0, buf.as_mut_ptr().cast(), PATH_MAX as i32) };
+    if (p as isize) < 0 && (p as isize) >= -4095 {
+        log!(d.log, "the task's root has no name");
+        return Err(EOPNOTSUPP);
+    }
+    let start = (p as usize).checked_sub(buf.as_ptr() as usize).ok_or(EINVAL)?;
+    let tail = buf.get(start..).unwrap_or(&[]);
+    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+    d.string(tail.get(..end).unwrap_or(&[]))?;
+    let Some(cwd) = names.name(&pwd.0) else {
+        log!(d.log, "the task's cwd is deleted or outside its root");
+        return Err(EOPNOTSUPP);
+    };
+    d.string(cwd)
+}
+
+/// One fd of the plan.
+struct FdEntry {
+    fd: u32,
+    file: FileRef,
+    cloexec: bool,
+}
+
+/// A task's fd table, taken and checked before anything is written.
+pub(crate) struct FdPlan {
+    files: *mut bindings::files_struct,
+    fds: KVec<FdEntry>,
+    max_fds: u32,
+}
+
+impl FdPlan {
+    /// Takes every open fd of the frozen `task`; `EOPNOTSUPP` (and a log line naming the fd)
+    /// if one cannot be saved.
+    pub(crate) fn new(log: &Log, task: &Task) -> Result<FdPlan> {
+        let t = task.as_ptr();
+        let mut fds = KVec::new();
+        let mut fd = 0u32;
+        loop {
+            let file = {
+                let _rcu = rcu::read_lock();
+                // SAFETY: `t` is valid and we are in an RCU read-side section.
+                unsafe { bindings::task_lookup_next_fdget_rcu(t, &mut fd) }
+            };
+            let Some(file) = FileRef::from_counted(file) else { break };
+            if let Err(what) = classify(&file) {
+                log!(log, "pid {}: fd {fd}: {what} is not supported", task.pid());
+                return Err(EOPNOTSUPP);
+            }
+            let cloexec = cloexec(t, fd);
+            fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
+            fd += 1;
+        }
+        // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
+        let (files, max_fds) = unsafe {
+            bindings::task_lock(t);
+            let files = (*t).files;
+            let max = if files.is_null() { 0 } else { (*(*files).fdt).max_fds };
+            bindings::task_unlock(t);
+            (files, max)
+        };
+        Ok(FdPlan { files, fds, max_fds })
+    }
+
+    /// Writes the `FdTable` record and its `Fd`s (each file first if new).
+    pub(crate) fn dump(&self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
+        let (objref, _) = d.objref(self.files)?;
+        d.record(&abi::FdTable {
+            objref,
+            count: self.fds.len() as u32,
+            max_fds: self.max_fds,
+            _pad0: 0,
+        })?;
+        for e in self.fds.iter() {
+            let file = dump_file(d, names, &e.file)?;
+            d.record(&abi::Fd {
+                fd: e.fd as i32,
+                flags: if e.cloexec { abi::FD_F_CLOEXEC } else { 0 },
+                file,
+                _pad0: 0,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn cloexec(t: *mut bindings::task_struct, fd: u32) -> bool {
+    // SAFETY: `t` is valid; `task_lock` pins `t->files`, RCU its fd table.
+    unsafe {
+        bindings::task_lock(t);
+        let files = (*t).files;
+        let r = !files.is_null() && {
+            let _rcu = rcu::read_lock();
+            bindings::close_on_exec(fd, files)
+        };
+        bindings::task_unlock(t);
+        r
+    }
+}
+
+/// A file reopened at restart, with what the image said about it.
+pub(crate) struct Restored {
+    pub(crate) file: FileRef,
+    pub(crate) rec: abi::File,
+}
+
+impl Restored {
+    /// Whether the file is still the one that was saved: same device, inode, size and
+    /// modification time. Mapped files must be, or the pages not saved would differ.
+    pub(crate) fn unchanged(&self) -> bool {
+        let inode = self.file.inode();
+        // SAFETY: the inode's superblock lives as long as the open file.
+        let dev = unsafe { (*inode.i_sb).s_dev };
+        // SAFETY: `inode` is valid.
+        let size = unsafe { bindings::i_size_read(inode) };
+        encode_dev(dev) == self.rec.dev
+            && inode.i_ino as u64 == self.rec.ino
+            && size == self.rec.size
+            && inode.i_mtime_sec == self.rec.mtime_sec
+            && inode.i_mtime_nsec == self.rec.mtime_nsec
+    }
+}
+
+/// Open flags a file may be reopened with (the access mode and status flags).
+const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
+    | bindings::O_APPEND
+    | bindings::O_NONBLOCK
+    | bindings::O_DSYNC
+    | bindings::O_DIRECT
+    | bindings::O_LARGEFILE
+    | bindings::O_DIRECTORY
+    | bindings::O_NOFOLLOW
+    | bindings::O_NOATIME
+    | bindings::__O_SYNC;
+
+/// Reopens the file of a `File` record (its path follows) and defines its objref.
+pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let f = r.decode::<abi::File>(rec)?;
+    let path = r.string()?;
+    if !matches!(
+        f.kind,
+        abi::FILE_KIND_REGULAR | abi::FILE_KIND_DIRECTORY | abi::FILE_KIND_CHARDEV
+    ) {
+        return Err(r.bad("file kind that cannot be reopened"));
+    }
+    // SAFETY: `path` is NUL-terminated; the file is opened with the caller's credentials in
+    // the restored task's root.
+    let file = unsafe {
+        bindings::filp_open(path.as_ptr().cast(), (f.f_flags & REOPEN_FLAGS) as i32, 0)
+    };
+    let name = core::str::from_utf8(path.get(..path.len() - 1).unwrap_or(&[])).unwrap_or("?");
+    let file = match crate::from_err_ptr(file) {
+        Ok(file) => FileRef::from_counted(file).ok_or(EINVAL)?,
+        Err(e) => {
+            log!(r.log, "file {name}: cannot reopen it ({})", e.to_errno());
+            return Err(e);
+        }
+    };
+    let inode = file.inode();
+    let same_kind = u32::from(inode.i_mode) & bindings::S_IFMT == f.i_mode & bindings::S_IFMT
+        && (f.kind != abi::FILE_KIND_CHARDEV || encode_dev(inode.i_rdev) == f.rdev);
+    if !same_kind {
+        log!(r.log, "file {name}: is not the kind of file it was");
+        return Err(crate::estale());
+    }
+    // SAFETY: the file is valid.
+    if unsafe { (*file.as_ptr()).f_mode } & bindings::FMODE_STREAM == 0 && f.pos != 0 {
+        // SAFETY: the file is valid and not yet shared with anyone.
+        let pos = unsafe { bindings::vfs_llseek(file.as_ptr(), f.pos, bindings::SEEK_SET as i32) };
+        if pos != f.pos {
+            log!(r.log, "file {name}: cannot seek to {}", f.pos);
+            return Err(EINVAL);
+        }
+    }
+    r.define(f.objref, Obj::File(Restored { file, rec: f }))
+}
+
+/// Restores an `FdTable` and its fds into the current task's (empty) table.
+pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let table = r.decode::<abi::FdTable>(rec)?;
+    r.define(table.objref, Obj::Other)?;
+    for _ in 0..table.count {
+        let fd = loop {
+            let rec = r.next()?;
+            if rec.ty == abi::RecordType::File.id() {
+                restore_file(r, rec)?;
+                continue;
+            }
+            break r.decode::<abi::Fd>(rec)?;
+        };
+        let file = match r.lookup(fd.file)? {
+            Obj::File(f) => f.file.as_ptr(),
+            _ => return Err(r.bad("fd names an object that is not a file")),
+        };
+        let flags = if fd.flags & abi::FD_F_CLOEXEC != 0 { bindings::O_CLOEXEC } else { 0 };
+        let Ok(n) = u32::try_from(fd.fd) else {
+            return Err(r.bad("negative fd"));
+        };
+        // SAFETY: `file` is valid; `replace_fd` takes its own reference.
+        let ret = unsafe { bindings::replace_fd(n, file, flags) };
+        if ret < 0 {
+            log!(r.log, "fd {n}: cannot install it ({ret})");
+            return Err(Error::from_errno(ret));
+        }
+    }
+    Ok(())
+}
+
+/// Restores root, cwd and umask of the current task.
+pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let fs = r.decode::<abi::Fs>(rec)?;
+    r.define(fs.objref, Obj::Other)?;
+    let root = r.string()?;
+    let pwd = r.string()?;
+    let root = lookup_dir(r.log, &root)?;
+    // SAFETY: the current task's fs_struct is its own (not shared: created by fork).
+    let cur = unsafe { (*bindings::get_current()).fs };
+    // SAFETY: `cur` is valid; comparing the root path's two pointers needs no lock as only
+    // this task changes it.
+    let same = unsafe { (*cur).root.mnt == root.0.mnt && (*cur).root.dentry == root.0.dentry };
+    if !same {
+        // SAFETY: `capable` has no preconditions.
+        if !unsafe { bindings::capable(bindings::CAP_SYS_CHROOT as i32) } {
+            log!(r.log, "restoring a different root needs CAP_SYS_CHROOT");
+            return Err(EPERM);
+        }
+        // SAFETY: `cur` and `root` are valid; `set_fs_root` takes its own references.
+        unsafe { bindings::set_fs_root(cur, &root.0) };
+    }
+    let pwd = lookup_dir(r.log, &pwd)?;
+    // SAFETY: as above.
+    unsafe {
+        bindings::set_fs_pwd(cur, &pwd.0);
+        (*cur).umask = (fs.umask & 0o777) as _;
+    }
+    Ok(())
+}
+
+fn lookup_dir(log: &Log, name: &[u8]) -> Result<PathRef> {
+    // SAFETY: an all-zero path is an empty one, filled by `kern_path`.
+    let mut path = PathRef(unsafe { core::mem::zeroed() });
+    // SAFETY: `name` is NUL-terminated (from `Restorer::string`).
+    let ret = unsafe {
+        bindings::kern_path(
+            name.as_ptr().cast(),
+            bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY,
+            &mut path.0,
+        )
+    };
+    if ret < 0 {
+        let shown = core::str::from_utf8(name.get(..name.len() - 1).unwrap_or(&[])).unwrap_or("?");
+        log!(log, "directory {shown}: not found ({ret})");
+        // Nothing was taken: forget the empty path instead of putting it.
+        core::mem::forget(path);
+        return Err(Error::from_errno(ret));
+    }
+    Ok(path)
+}
+
+/// Closes every fd the new task inherited from the restarter.
+pub(crate) fn close_inherited() {
+    // SAFETY: acts on the current task's own fd table.
+    unsafe { bindings::__close_range(0, !0u32, 0) };
+}

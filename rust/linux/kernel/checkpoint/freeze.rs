@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Freezing a task where its user state is complete, and thawing or killing it afterwards.
+//!
+//! This is the trap the cgroup v2 freezer uses, without a cgroup: `JOBCTL_TRAP_FREEZE` plus a
+//! signal wakeup sends the task into `get_signal()`, where `do_freezer_trap()` parks it. There
+//! its user registers are all in `pt_regs` and an interrupted system call has not been fixed
+//! up for restart yet. Non-fatal signals stay queued while the bit is set. (The PM freezer
+//! would also stop tasks inside system calls, with only part of their state saved.)
+
+use crate::{log, log::Log};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+
+/// How long a task may take to reach the trap: one asleep uninterruptibly (in D state, or a
+/// vfork parent) never does, and the checkpoint gives up with `EAGAIN`.
+const FREEZE_TIMEOUT_MS: u32 = 10_000;
+
+/// Runs `f` with the task's signal lock held; `None` if the task has released its signal
+/// handlers (it is exiting).
+fn with_siglock<R>(task: &Task, f: impl FnOnce(*mut bindings::task_struct) -> R) -> Option<R> {
+    let t = task.as_ptr();
+    let mut flags = 0;
+    // SAFETY: `t` is a valid task (we hold a reference); the lock is released below.
+    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
+    if sighand.is_null() {
+        return None;
+    }
+    let r = f(t);
+    // SAFETY: `__lock_task_sighand` locked the task's sighand with these saved flags.
+    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
+    Some(r)
+}
+
+fn set_trap(task: &Task, on: bool) -> bool {
+    with_siglock(task, |t| {
+        // SAFETY: `jobctl` is protected by the signal lock, which we hold.
+        unsafe {
+            if on {
+                (*t).jobctl |= bindings::JOBCTL_TRAP_FREEZE as usize;
+                bindings::signal_wake_up_state(t, 0);
+            } else {
+                (*t).jobctl &= !(bindings::JOBCTL_TRAP_FREEZE as usize);
+                bindings::wake_up_process(t);
+            }
+        }
+    })
+    .is_some()
+}
+
+/// The state a task parked in the trap sleeps in.
+const TRAPPED: u32 = bindings::TASK_INTERRUPTIBLE | bindings::TASK_FREEZABLE;
+
+/// Whether the task is parked where its user state is complete: in the freezer trap, or
+/// stopped by job control (which also happens inside `get_signal()`). Returns the state.
+fn parked(task: &Task) -> Option<u32> {
+    with_siglock(task, |t| {
+        // SAFETY: `t` is valid; `__state` is read racily as the scheduler's helpers do, and
+        // `jobctl` under the signal lock we hold.
+        let (state, jobctl) = unsafe {
+            (core::ptr::addr_of!((*t).__state).read_volatile(), (*t).jobctl)
+        };
+        // SAFETY: `t` is valid.
+        let pending = unsafe { bindings::signal_pending(t) } != 0;
+        let trapped = state == TRAPPED
+            && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0
+            && !pending;
+        (trapped || state == bindings::__TASK_STOPPED).then_some(state)
+    })
+    .flatten()
+}
+
+/// A task held frozen; dropping it thaws the task.
+pub(crate) struct Frozen<'a> {
+    task: &'a Task,
+    /// Whether it was stopped by job control (it stays stopped after a thaw or a restart).
+    pub(crate) stopped: bool,
+}
+
+impl<'a> Frozen<'a> {
+    /// Freezes `task` and waits until it is parked and off its CPU.
+    pub(crate) fn new(log: &Log, task: &'a Task) -> Result<Frozen<'a>> {
+        let pid = task.pid();
+        if !set_trap(task, true) {
+            log!(log, "pid {pid}: exiting");
+            return Err(ESRCH);
+        }
+        let mut frozen = Frozen { task, stopped: false };
+        // SAFETY: reading the monotonic clock has no preconditions.
+        let start = unsafe { bindings::ktime_get() };
+        loop {
+            if let Some(state) = parked(task) {
+                // SAFETY: `task` is valid; this waits until it is off its CPU in `state`.
+                if unsafe { bindings::wait_task_inactive(task.as_ptr(), state) } != 0 {
+                    frozen.stopped = state == bindings::__TASK_STOPPED;
+                    return Ok(frozen);
+                }
+                continue;
+            }
+            // SAFETY: `task` is valid; `flags` is read racily, as the C helpers do.
+            if unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
+                log!(log, "pid {pid}: exited while being frozen");
+                return Err(ESRCH);
+            }
+            if kernel::current!().signal_pending() {
+                return Err(EINTR);
+            }
+            // SAFETY: as above.
+            let waited = (unsafe { bindings::ktime_get() } - start) / 1_000_000;
+            if waited >= i64::from(FREEZE_TIMEOUT_MS) {
+                log!(log, "pid {pid}: not stopped after {FREEZE_TIMEOUT_MS} ms (uninterruptible sleep?)");
+                return Err(EAGAIN);
+            }
+            // SAFETY: sleeping is allowed in system call context.
+            unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+        }
+    }
+
+    /// Kills the task (its whole thread group) instead of thawing it.
+    pub(crate) fn kill(self) {
+        // SAFETY: the task is valid; `SEND_SIG_PRIV` is the special siginfo value 1.
+        unsafe {
+            bindings::do_send_sig_info(
+                bindings::SIGKILL as i32,
+                1 as *mut bindings::kernel_siginfo,
+                self.task.as_ptr(),
+                bindings::pid_type_PIDTYPE_TGID,
+            )
+        };
+        // Dropping clears the trap bit; the pending SIGKILL ends the task.
+    }
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        set_trap(self.task, false);
+    }
+}

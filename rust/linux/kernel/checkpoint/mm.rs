@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Address spaces: mappings, their pages, the vDSO and the mm fields (x86_64, 4 KiB pages).
+//!
+//! Pages are written only where they carry data: present, non-zero pages of private
+//! mappings (for a private file mapping only those written to, the others are read again from
+//! the file), and the page cache of shared anonymous memory. Restart builds a new mm in the
+//! restored task itself, maps every area at its address, and streams the pages into it.
+
+use crate::files::{self, FileRef, Names};
+use crate::image::{Dumper, Rec, Restorer};
+use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+
+const PAGE: u64 = 4096;
+/// Pages pinned at a time while dumping.
+const BATCH: usize = 512;
+/// Bytes moved at a time while restoring pages.
+pub(crate) const CHUNK: usize = 64 * 1024;
+
+fn is_err_ptr<T>(p: *const T) -> bool {
+    (p as isize) < 0 && (p as isize) >= -4095
+}
+
+/// `vm_flags` bits and their image counterparts.
+const FLAG_MAP: [(u64, u64); 17] = [
+    (bindings::VM_READ as u64, abi::VMA_READ),
+    (bindings::VM_WRITE as u64, abi::VMA_WRITE),
+    (bindings::VM_EXEC as u64, abi::VMA_EXEC),
+    (bindings::VM_SHARED as u64, abi::VMA_SHARED),
+    (bindings::VM_MAYREAD as u64, abi::VMA_MAYREAD),
+    (bindings::VM_MAYWRITE as u64, abi::VMA_MAYWRITE),
+    (bindings::VM_MAYEXEC as u64, abi::VMA_MAYEXEC),
+    (bindings::VM_MAYSHARE as u64, abi::VMA_MAYSHARE),
+    (bindings::VM_GROWSDOWN as u64, abi::VMA_GROWSDOWN),
+    (bindings::VM_LOCKED as u64, abi::VMA_LOCKED),
+    (bindings::VM_DONTCOPY as u64, abi::VMA_DONTCOPY),
+    (bindings::VM_DONTEXPAND as u64, abi::VMA_DONTEXPAND),
+    (bindings::VM_NORESERVE as u64, abi::VMA_NORESERVE),
+    (bindings::VM_DONTDUMP as u64, abi::VMA_DONTDUMP),
+    (bindings::VM_WIPEONFORK as u64, abi::VMA_WIPEONFORK),
+    (bindings::VM_HUGEPAGE as u64, abi::VMA_HUGEPAGE),
+    (bindings::VM_NOHUGEPAGE as u64, abi::VMA_NOHUGEPAGE),
+];
+
+fn image_flags(vm_flags: u64) -> u64 {
+    FLAG_MAP.iter().filter(|(k, _)| vm_flags & k != 0).fold(0, |acc, (_, i)| acc | i)
+}
+
+/// A counted reference to a task's mm (`get_task_mm`).
+struct MmRef(*mut bindings::mm_struct);
+
+impl MmRef {
+    fn of(task: &Task) -> Option<MmRef> {
+        // SAFETY: `task` is valid; `get_task_mm` returns a counted mm or NULL.
+        let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
+        (!mm.is_null()).then_some(MmRef(mm))
+    }
+
+    /// Runs `f` with the mmap lock held for reading.
+    fn read<R>(&self, f: impl FnOnce(&bindings::mm_struct) -> R) -> R {
+        // SAFETY: the mm is counted; the lock is released below.
+        unsafe { bindings::mmap_read_lock(self.0) };
+        // SAFETY: the mm is valid and its mappings stable while the lock is held.
+        let r = f(unsafe { &*self.0 });
+        // SAFETY: taken above.
+        unsafe { bindings::mmap_read_unlock(self.0) };
+        r
+    }
+}
+
+impl Drop for MmRef {
+    fn drop(&mut self) {
+        // SAFETY: we own this reference.
+        unsafe { bindings::mmput(self.0) };
+    }
+}
+
+/// One mapping of the plan.
+struct Area {
+    rec: abi::Vma,
+    file: Option<FileRef>,
+}
+
+/// A frozen task's address space, taken and checked before anything is written.
+pub(crate) struct MmPlan {
+    mm: MmRef,
+    areas: KVec<Area>,
+    exe: Option<FileRef>,
+}
+
+fn vma_bounds(vma: &bindings::vm_area_struct) -> (u64, u64, u64) {
+    // SAFETY: reading plain fields of a valid vma under the mmap lock.
+    unsafe {
+        (
+            vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64,
+            vma.__bindgen_anon_1.__bindgen_anon_1.vm_end as u64,
+            vma.__bindgen_anon_2.vm_flags as u64,
+        )
+    }
+}
+
+impl MmPlan {
+    /// Lists the mappings of the frozen `task`; `EOPNOTSUPP` (and a log line naming the
+    /// address) for one that cannot be saved.
+    pub(crate) fn new(log: &Log, task: &Task) -> Result<MmPlan> {
+        let Some(mm) = MmRef::of(task) else {
+            log!(log, "pid {}: has no address space", task.pid());
+            return Err(EOPNOTSUPP);
+        };
+        // SAFETY: `get_mm_exe_file` returns a counted file or NULL.
+        let exe = unsafe { bindings::get_mm_exe_file(mm.0) };
+        let exe = (!exe.is_null()).then(|| {
+            // SAFETY: `exe` is valid and counted; the extra reference is dropped at once.
+            let f = unsafe { FileRef::get(exe) };
+            // SAFETY: drops the reference of `get_mm_exe_file`.
+            unsafe { bindings::fput(exe) };
+            f
+        });
+        let mut areas = KVec::new();
+        let mut addr = 0u64;
+        loop {
+            let area = mm.read(|m| -> Result<Option<Area>> {
+                // SAFETY: the mmap lock is held.
+                let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, addr as usize) };
+                if vma.is_null() {
+                    return Ok(None);
+                }
+                // SAFETY: valid under the mmap lock.
+                let vma = unsafe { &*vma };
+                classify(log, task, m, vma).map(Some)
+            })?;
+            let Some(area) = area else { break };
+            addr = area.rec.end;
+            areas.push(area, GFP_KERNEL)?;
+        }
+        Ok(MmPlan { mm, areas, exe })
+    }
+
+    /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
+    /// saved auxiliary vector.
+    pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
+        let exe_file = match &self.exe {
+            Some(f) => files::dump_file(d, names, f)?,
+            None => 0,
+        };
+        for area in self.areas.iter_mut() {
+            match &area.file {
+                Some(f) if area.rec.kind == abi::VMA_KIND_FILE => {
+                    area.rec.file = files::dump_file(d, names, f)?;
+                }
+                _ => {}
+            }
+        }
+        let (objref, _) = d.objref(self.mm.0)?;
+        let (mut rec, auxv) = self.mm.read(|m| {
+            let f = &m.__bindgen_anon_1;
+            let mut auxv = [0u64; bindings::AT_VECTOR_SIZE as usize];
+            let mut n = 0;
+            while n + 1 < auxv.len() {
+                auxv[n] = f.saved_auxv[n] as u64;
+                auxv[n + 1] = f.saved_auxv[n + 1] as u64;
+                n += 2;
+                if auxv[n - 2] == 0 {
+                    break;
+                }
+            }
+            let rec = abi::Mm {
+                objref,
+                vma_count: 0,
+                start_code: f.start_code as u64,
+                end_code: f.end_code as u64,
+                start_data: f.start_data as u64,
+                end_data: f.end_data as u64,
+                start_brk: f.start_brk as u64,
+                brk: f.brk as u64,
+                start_stack: f.start_stack as u64,
+                arg_start: f.arg_start as u64,
+                arg_end: f.arg_end as u64,
+                env_start: f.env_start as u64,
+                env_end: f.env_end as u64,
+                mmap_base: f.mmap_base as u64,
+                vdso: f.context.vdso as u64,
+                exe_file,
+                dumpable: 0,
+                auxv_words: n as u32,
+                _pad0: 0,
+            };
+            (rec, (auxv, n))
+        });
+        rec.vma_count = self.areas.len() as u32;
+        d.record(&rec)?;
+        let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
+        for area in self.areas.iter() {
+            d.record(&area.rec)?;
+            match area.rec.kind {
+                abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR => {}
+                abi::VMA_KIND_SHARED_ANON => {
+                    let file = area.file.as_ref().ok_or(EINVAL)?;
+                    dump_cached(d, &area.rec, file, &mut pages)?;
+                }
+                abi::VMA_KIND_FILE if area.rec.flags & abi::VMA_MAYSHARE != 0 => {}
+                kind => dump_private(d, &self.mm, &area.rec, kind == abi::VMA_KIND_FILE, &mut pages)?,
+            }
+        }
+        let (words, n) = auxv;
+        let mut bytes = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
+        for (i, w) in words.iter().take(n).enumerate() {
+            bytes[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        d.raw(RecordType::Auxv, &bytes[..8 * n])
+    }
+}
+
+/// Describes one mapping, or refuses it.
+fn classify(
+    log: &Log,
+    task: &Task,
+    m: &bindings::mm_struct,
+    vma: &bindings::vm_area_struct,
+) -> Result<Area> {
+    let (start, end, vm_flags) = vma_bounds(vma);
+    let f = &m.__bindgen_anon_1;
+    let vdso = f.context.vdso as u64;
+    let refuse = |what: &str| {
+        log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.pid());
+        EOPNOTSUPP
+    };
+    let mut rec = abi::Vma {
+        start,
+        end,
+        pgoff: vma.vm_pgoff as u64,
+        flags: image_flags(vm_flags),
+        prot: (vm_flags & 7) as u32,
+        kind: abi::VMA_KIND_ANON,
+        file: 0,
+        _pad0: 0,
+    };
+    if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
+        return Err(refuse("a hugetlb mapping"));
+    }
+    if vdso != 0 && start == vdso {
+        rec.kind = abi::VMA_KIND_VDSO;
+        return Ok(Area { rec, file: None });
+    }
+    let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
+    if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
+        rec.kind = abi::VMA_KIND_VVAR;
+        return Ok(Area { rec, file: None });
+    }
+    if vm_flags & special != 0 {
+        return Err(refuse("a device or special mapping"));
+    }
+    if vma.vm_file.is_null() || vma.vm_ops.is_null() && vm_flags & bindings::VM_SHARED as u64 == 0 {
+        // Anonymous memory (a private /dev/zero mapping keeps its file but is anonymous).
+        let brk = (f.start_brk as u64, f.brk as u64);
+        let stack = f.start_stack as u64;
+        if start < brk.1.max(brk.0 + 1) && end > brk.0 {
+            rec.kind = abi::VMA_KIND_HEAP;
+        } else if (start..end).contains(&stack) {
+            rec.kind = abi::VMA_KIND_STACK;
+        }
+        return Ok(Area { rec, file: None });
+    }
+    // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
+    let file = unsafe { FileRef::get(vma.vm_file) };
+    // SAFETY: an open file's inode is valid.
+    let inode = unsafe { &*(*vma.vm_file).f_inode };
+    let private_inode = inode.i_flags & bindings::S_PRIVATE != 0;
+    if private_inode && vm_flags & bindings::VM_MAYSHARE as u64 != 0 {
+        rec.kind = abi::VMA_KIND_SHARED_ANON;
+        return Ok(Area { rec, file: Some(file) });
+    }
+    if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
+        return Err(refuse("a mapping of something other than a regular file"));
+    }
+    rec.kind = abi::VMA_KIND_FILE;
+    Ok(Area { rec, file: Some(file) })
+}
+
+/// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
+struct Pinned<'a> {
+    pages: &'a mut [*mut bindings::page],
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        for p in self.pages.iter_mut() {
+            if !p.is_null() {
+                // SAFETY: each non-NULL entry holds a reference we took.
+                unsafe { bindings::put_page(*p) };
+                *p = core::ptr::null_mut();
+            }
+        }
+    }
+}
+
+/// Whether a page holds only zeros.
+fn page_is_zero(page: *mut bindings::page) -> bool {
+    // SAFETY: `page` is referenced; the mapping is released below.
+    let addr = unsafe { bindings::kmap_local_page(page) };
+    // SAFETY: a mapped page is PAGE bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(addr.cast::<u64>(), PAGE as usize / 8) };
+    let zero = bytes.iter().all(|&w| w == 0);
+    // SAFETY: mapped above.
+    unsafe { bindings::kunmap_local(addr) };
+    zero
+}
+
+/// Writes the runs of `keep`-marked pages of `pages`, the first at `addr`.
+fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], keep: &[bool]) -> Result {
+    let mut i = 0;
+    while i < pages.len() {
+        if !keep[i] {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < pages.len() && keep[j] {
+            j += 1;
+        }
+        d.page_run_begin(addr + i as u64 * PAGE, (j - i) as u32)?;
+        for &page in &pages[i..j] {
+            // SAFETY: `page` is referenced; the mapping is released below.
+            let p = unsafe { bindings::kmap_local_page(page) };
+            // SAFETY: a mapped page is PAGE bytes.
+            let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
+            let r = d.chunk(bytes);
+            // SAFETY: mapped above.
+            unsafe { bindings::kunmap_local(p) };
+            r?;
+        }
+        d.raw_end()?;
+        i = j;
+    }
+    Ok(())
+}
+
+/// Writes the present, non-zero pages of a private mapping; of a file mapping only those
+/// written to (anonymous copies), the others come from the file again.
+fn dump_private(
+    d: &mut Dumper<'_>,
+    mm: &MmRef,
+    vma: &abi::Vma,
+    written_only: bool,
+    pages: &mut [*mut bindings::page],
+) -> Result {
+    let mut keep = [false; BATCH];
+    let mut addr = vma.start;
+    while addr < vma.end {
+        let want = (((vma.end - addr) / PAGE) as usize).min(BATCH);
+        let n = mm.read(|m| {
+            // SAFETY: the mmap lock is held; `pages` has room for `want` entries. FOLL_DUMP
+            // returns -EFAULT for holes and zero pages instead of faulting them in.
+            unsafe {
+                bindings::get_user_pages_remote(
+                    m as *const _ as *mut _,
+                    addr as usize,
+                    want as usize,
+                    bindings::FOLL_DUMP | bindings::FOLL_FORCE,
+                    pages.as_mut_ptr(),
+                    core::ptr::null_mut(),
+                )
+            }
+        });
+        if n == -(bindings::EFAULT as isize) {
+            addr += PAGE;
+            continue;
+        }
+        if n <= 0 {
+            log!(d.log, "reading the page at {addr:#x} failed ({n})");
+            return Err(if n < 0 { Error::from_errno(n as i32) } else { EFAULT });
+        }
+        let n = n as usize;
+        let pinned = Pinned { pages: &mut pages[..n] };
+        for (k, &page) in keep.iter_mut().zip(pinned.pages.iter()) {
+            // SAFETY: `page` is referenced.
+            let anon = unsafe { bindings::PageAnon(page) };
+            *k = (!written_only || anon) && !page_is_zero(page);
+        }
+        write_runs(d, addr, pinned.pages, &keep[..n])?;
+        drop(pinned);
+        addr += n as u64 * PAGE;
+        // SAFETY: may sleep here.
+        unsafe { bindings::__cond_resched() };
+    }
+    Ok(())
+}
+
+/// Writes the pages of shared anonymous memory that exist in its page cache.
+fn dump_cached(
+    d: &mut Dumper<'_>,
+    vma: &abi::Vma,
+    file: &FileRef,
+    pages: &mut [*mut bindings::page],
+) -> Result {
+    // SAFETY: the file is valid and counted.
+    let mapping = unsafe { (*file.as_ptr()).f_mapping };
+    let total = (vma.end - vma.start) / PAGE;
+    let mut keep = [false; BATCH];
+    let mut first = 0u64;
+    while first < total {
+        let n = ((total - first) as usize).min(BATCH);
+        let pinned = Pinned { pages: &mut pages[..n] };
+        for (i, (slot, k)) in pinned.pages.iter_mut().zip(keep.iter_mut()).enumerate() {
+            let index = vma.pgoff + first + i as u64;
+            // SAFETY: `mapping` is valid; with no FGP flags this only looks the folio up.
+            let folio = unsafe { bindings::__filemap_get_folio(mapping, index as usize, 0, 0) };
+            *k = false;
+            if folio.is_null() || is_err_ptr(folio) {
+                continue;
+            }
+            // SAFETY: `folio` is referenced and holds `index`; the reference moves to the page.
+            *slot = unsafe { bindings::folio_file_page(folio, index as usize) };
+            *k = !page_is_zero(*slot);
+        }
+        write_runs(d, vma.start + first * PAGE, pinned.pages, &keep[..n])?;
+        drop(pinned);
+        first += n as u64;
+        // SAFETY: may sleep here.
+        unsafe { bindings::__cond_resched() };
+    }
+    Ok(())
+}
+
+/// madvise() behaviours that set the image's advice flags again.
+const ADVICE: [(u64, u32); 3] = [
+    (abi::VMA_DONTCOPY, bindings::MADV_DONTFORK),
+    (abi::VMA_DONTDUMP, bindings::MADV_DONTDUMP),
+    (abi::VMA_WIPEONFORK, bindings::MADV_WIPEONFORK),
+];
+
+/// The current task's mm (the one being restored).
+fn current_mm() -> *mut bindings::mm_struct {
+    // SAFETY: the current task is valid; only it changes its own `mm`.
+    unsafe { (*bindings::get_current()).mm }
+}
+
+/// Where a restored mapping's pages go.
+enum Target {
+    /// Copied into user memory (writable private mappings).
+    User,
+    /// Written through a forced access (read-only or inaccessible private mappings).
+    Forced,
+    /// Written to the shared memory object behind the mapping.
+    Object(FileRef),
+    /// The mapping takes no pages (vDSO, shared file mappings).
+    None,
+}
+
+/// Maps one `Vma` in the current task's new mm.
+fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Result<Target> {
+    let len = v.end.wrapping_sub(v.start);
+    // SAFETY: reading the current mm's task size.
+    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
+    if v.start % PAGE != 0 || v.end % PAGE != 0 || v.start >= v.end || v.end > task_size {
+        return Err(r.bad("mapping bounds"));
+    }
+    let prot = u64::from(v.prot & 7);
+    let mut flags = u64::from(bindings::MAP_FIXED_NOREPLACE);
+    if v.flags & abi::VMA_NORESERVE != 0 {
+        flags |= u64::from(bindings::MAP_NORESERVE);
+    }
+    let shared = v.flags & abi::VMA_MAYSHARE != 0;
+    let (file, target) = match v.kind {
+        abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR => {
+            map_vdso(r, v, vdso_done)?;
+            return Ok(Target::None);
+        }
+        abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK if !shared => {
+            flags |= u64::from(bindings::MAP_PRIVATE | bindings::MAP_ANONYMOUS);
+            if v.flags & abi::VMA_GROWSDOWN != 0 {
+                flags |= u64::from(bindings::MAP_GROWSDOWN);
+            }
+            let target = if prot & u64::from(bindings::PROT_WRITE) != 0 { Target::User } else { Target::Forced };
+            (core::ptr::null_mut(), target)
+        }
+        abi::VMA_KIND_SHARED_ANON if shared => {
+            flags |= u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
+            (core::ptr::null_mut(), Target::None)
+        }
+        abi::VMA_KIND_FILE => {
+            let Obj::File(f) = r.lookup(v.file)? else {
+                return Err(r.bad("mapping names an object that is not a file"));
+            };
+            if !f.unchanged() {
+                log!(r.log, "mapping {:#x}-{:#x}: its file changed since the checkpoint", v.start, v.end);
+                return Err(crate::estale());
+            }
+            let file = f.file.as_ptr();
+            if shared {
+                flags |= u64::from(bindings::MAP_SHARED);
+                (file, Target::None)
+            } else {
+                flags |= u64::from(bindings::MAP_PRIVATE);
+                (file, Target::Forced)
+            }
+        }
+        _ => return Err(r.bad("mapping kind")),
+    };
+    let off = if file.is_null() { 0 } else { v.pgoff.checked_mul(PAGE).ok_or(EINVAL)? };
+    // SAFETY: maps into the current task's own mm; `file` is NULL or a counted open file.
+    let at = unsafe {
+        bindings::vm_mmap(file, v.start as usize, len as usize, prot as usize, flags as usize, off as usize)
+    } as u64;
+    if at != v.start {
+        log!(r.log, "mapping {:#x}-{:#x}: mmap failed ({})", v.start, v.end, at as i64);
+        return Err(if (at as i64) < 0 && (at as i64) >= -4095 { Error::from_errno(at as i32) } else { EINVAL });
+    }
+    for (bit, advice) in ADVICE {
+        if v.flags & bit != 0 {
+            // SAFETY: acts on the current task's own mm.
+            unsafe { bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32) };
+        }
+    }
+    if v.kind == abi::VMA_KIND_SHARED_ANON {
+        let mm = current_mm();
+        // SAFETY: the current mm is valid; the vma exists (just mapped) under the lock.
+        let file = unsafe {
+            bindings::mmap_read_lock(mm);
+            let vma = bindings::find_vma(mm, v.start as usize);
+            let f = if vma.is_null() || (*vma).vm_file.is_null() {
+                None
+            } else {
+                Some(FileRef::get((*vma).vm_file))
+            };
+            bindings::mmap_read_unlock(mm);
+            f
+        };
+        return Ok(file.map_or(Target::None, Target::Object));
+    }
+    Ok(target)
+}
+
+/// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.
+fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result {
+    // SAFETY: `vdso_image_64` is a constant of this kernel.
+    let image = unsafe { &bindings::vdso_image_64 };
+    let vvar_len = image.sym_vvar_start.unsigned_abs() as u64;
+    let text = if v.kind == abi::VMA_KIND_VDSO { v.start } else { v.end };
+    let expect_len = if v.kind == abi::VMA_KIND_VDSO { image.size as u64 } else { vvar_len };
+    if v.end - v.start != expect_len {
+        log!(r.log, "vdso mapping {:#x}-{:#x} differs from this kernel's", v.start, v.end);
+        return Err(EINVAL);
+    }
+    if !*done {
+        // SAFETY: maps into the current task's own mm, which has no vDSO yet.
+        let ret = unsafe { bindings::map_vdso_once(image, (text - vvar_len) as usize) };
+        // SAFETY: reading the current mm's vdso address, set by `map_vdso_once`.
+        let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        if ret != 0 || at != text {
+            log!(r.log, "vdso: cannot map it at {text:#x} ({ret})");
+            return Err(if ret != 0 { Error::from_errno(ret) } else { EINVAL });
+        }
+        *done = true;
+    }
+    Ok(())
+}
+
+/// Streams a `PageRun`'s pages into the mapping `v`.
+fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
+    let run = r.decode::<abi::PageRun>(rec)?;
+    let len = u64::from(run.npages) * PAGE;
+    if run.addr % PAGE != 0
+        || run.npages == 0
+        || run.npages > abi::PAGES_PER_RECORD
+        || run.addr < v.start
+        || run.addr.checked_add(len).map_or(true, |e| e > v.end)
+        || matches!(target, Target::None)
+    {
+        return Err(r.bad("page run outside its mapping"));
+    }
+    if r.expect_raw(RecordType::Pages)? != len {
+        return Err(r.bad("page data length differs from its run"));
+    }
+    let mut done = 0u64;
+    while done < len {
+        let n = ((len - done) as usize).min(buf.len());
+        let chunk = &mut buf[..n];
+        r.read_raw(chunk)?;
+        let addr = run.addr + done;
+        let ok = match target {
+            Target::User => {
+                // SAFETY: `addr..addr + n` lies in a writable mapping of the current task.
+                let left = unsafe { bindings::copy_to_user(addr as *mut _, chunk.as_ptr().cast(), n as _) };
+                left == 0
+            }
+            Target::Forced => {
+                // SAFETY: writes into the current task's own mm, copying on write as ptrace does.
+                let w = unsafe {
+                    bindings::access_remote_vm(
+                        current_mm(),
+                        addr as usize,
+                        chunk.as_mut_ptr().cast(),
+                        n as i32,
+                        bindings::FOLL_WRITE | bindings::FOLL_FORCE,
+                    )
+                };
+                w == n as i32
+            }
+            Target::Object(file) => {
+                let mut pos = (addr - v.start) as i64;
+                // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
+                let w = unsafe { bindings::kernel_write(file.as_ptr(), chunk.as_ptr().cast(), n, &mut pos) };
+                w == n as isize
+            }
+            Target::None => false,
+        };
+        if !ok {
+            log!(r.log, "pages at {addr:#x}: cannot write them into the new address space");
+            return Err(EFAULT);
+        }
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Restores an `Mm` and everything that follows it into a new mm for the current task.
+pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Result {
+    let m = r.decode::<abi::Mm>(rec)?;
+    r.define(m.objref, Obj::Other)?;
+    let exe = match m.exe_file {
+        0 => core::ptr::null_mut(),
+        e => match r.lookup(e)? {
+            Obj::File(f) => f.file.as_ptr(),
+            _ => return Err(r.bad("exe_file names an object that is not a file")),
+        },
+    };
+    // SAFETY: `mm_alloc` returns a new mm or NULL.
+    let mm = unsafe { bindings::mm_alloc() };
+    if mm.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `mm` is new and ours; on success the current task owns it.
+    let ret = unsafe { bindings::restart_exec_mmap(mm, exe) };
+    if ret < 0 {
+        // SAFETY: still ours.
+        unsafe { bindings::mmput(mm) };
+        log!(r.log, "cannot install a new address space ({ret})");
+        return Err(Error::from_errno(ret));
+    }
+    let mut vdso_done = false;
+    for _ in 0..m.vma_count {
+        let v = r.expect::<abi::Vma>()?;
+        let target = map_area(r, &v, &mut vdso_done)?;
+        loop {
+            let rec = r.next()?;
+            if rec.ty != abi::PageRun::TYPE {
+                r.unread(rec);
+                break;
+            }
+            fill(r, rec, &v, &target, buf)?;
+        }
+    }
+    let len = r.expect_raw(RecordType::Auxv)?;
+    let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
+    if len % 8 != 0 || len as usize > auxv.len() {
+        return Err(r.bad("auxiliary vector too long"));
+    }
+    r.read_raw(&mut auxv[..len as usize])?;
+    set_fields(r, &m, &auxv[..len as usize])
+}
+
+/// Sets the mm fields (code, data, brk, stack, arguments, environment, auxv).
+fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
+    let mm = current_mm();
+    // SAFETY: reading the current mm's task size.
+    let top = unsafe { (*mm).__bindgen_anon_1.task_size } as u64;
+    let pairs = [
+        (m.start_code, m.end_code),
+        (m.start_data, m.end_data),
+        (m.start_brk, m.brk),
+        (m.arg_start, m.arg_end),
+        (m.env_start, m.env_end),
+    ];
+    if pairs.iter().any(|&(a, b)| a > b || b >= top) || m.start_stack >= top || m.mmap_base >= top {
+        return Err(r.bad("mm field outside the address space"));
+    }
+    // SAFETY: the mm is the current task's own and new; the mmap lock keeps /proc readers
+    // from seeing the fields half-set.
+    unsafe {
+        if bindings::mmap_write_lock_killable(mm) != 0 {
+            return Err(EINTR);
+        }
+        let f = &mut (*mm).__bindgen_anon_1;
+        f.start_code = m.start_code as _;
+        f.end_code = m.end_code as _;
+        f.start_data = m.start_data as _;
+        f.end_data = m.end_data as _;
+        f.start_brk = m.start_brk as _;
+        f.brk = m.brk as _;
+        f.start_stack = m.start_stack as _;
+        f.arg_start = m.arg_start as _;
+        f.arg_end = m.arg_end as _;
+        f.env_start = m.env_start as _;
+        f.env_end = m.env_end as _;
+        if m.mmap_base != 0 {
+            f.mmap_base = m.mmap_base as _;
+        }
+        for (i, w) in auxv.chunks(8).enumerate() {
+            f.saved_auxv[i] = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
+        }
+        bindings::mmap_write_unlock(mm);
+    }
+    Ok(())
+}

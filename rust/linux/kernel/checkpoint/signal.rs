@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Signals: handlers, masks, pending signals with their siginfo, the alternate stack, and the
+//! thread group's resource limits.
+//!
+//! Pending signals are queued again last, just before the restored task returns to user
+//! mode: a pending signal would make every interruptible wait of the restore fail.
+
+use crate::image::{Dumper, Rec, Restorer};
+use crate::{abi, log, Obj};
+use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+
+/// Signals numbered 1..=NSIG.
+const NSIG: u32 = 64;
+/// Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
+const SIGINFO_LEN: usize = core::mem::size_of::<bindings::kernel_siginfo>();
+/// `si_code` of a signal the kernel raised without queueing a siginfo.
+const SI_KERNEL: i32 = 0x80;
+
+kernel::static_assert!(core::mem::offset_of!(bindings::sigqueue, list) == 0);
+kernel::static_assert!(SIGINFO_LEN <= 128);
+
+fn mask_of(set: &bindings::sigset_t) -> u64 {
+    set.sig[0] as u64
+}
+
+/// Collects the signals of one pending queue (under the signal lock: no sleeping).
+fn collect(pending: &bindings::sigpending, shared: u32, out: &mut KVec<abi::SigPending>) -> Result {
+    let head = &pending.list as *const bindings::list_head;
+    let mut queued = 0u64;
+    let mut p = pending.list.next as *const bindings::list_head;
+    while p != head {
+        // SAFETY: entries of a pending list are `sigqueue`s, whose first field is the list
+        // head; the signal lock keeps them alive.
+        let q = unsafe { &*p.cast::<bindings::sigqueue>() };
+        let mut rec = abi::SigPending { shared, ..Default::default() };
+        // SAFETY: a `kernel_siginfo` is plain data of SIGINFO_LEN bytes.
+        let bytes: [u8; SIGINFO_LEN] = unsafe { core::mem::transmute_copy(&q.info) };
+        rec.info[..SIGINFO_LEN].copy_from_slice(&bytes);
+        rec.signo = q.info.__bindgen_anon_1.si_signo as u32;
+        if (1..=NSIG).contains(&rec.signo) {
+            queued |= 1 << (rec.signo - 1);
+        }
+        out.push(rec, GFP_ATOMIC)?;
+        p = q.list.next;
+    }
+    // Signals pending without a queue entry (SIGKILL, or when one could not be allocated).
+    let bare = mask_of(&pending.signal) & !queued;
+    for signo in (1..=NSIG).filter(|s| bare & (1 << (s - 1)) != 0) {
+        let mut rec = abi::SigPending { shared, signo, ..Default::default() };
+        rec.info[..4].copy_from_slice(&(signo as i32).to_le_bytes());
+        rec.info[8..12].copy_from_slice(&SI_KERNEL.to_le_bytes());
+        out.push(rec, GFP_ATOMIC)?;
+    }
+    Ok(())
+}
+
+/// What is read under the target's signal lock.
+struct Snapshot {
+    task: abi::TaskSignal,
+    task_pending: KVec<abi::SigPending>,
+    signal: abi::Signal,
+    shared_pending: KVec<abi::SigPending>,
+    actions: KVec<abi::SigAction>,
+}
+
+fn snapshot(task: &Task) -> Result<Snapshot> {
+    let t = task.as_ptr();
+    let mut s = Snapshot {
+        task: Default::default(),
+        task_pending: KVec::new(),
+        signal: Default::default(),
+        shared_pending: KVec::new(),
+        actions: KVec::new(),
+    };
+    let mut flags = 0;
+    // SAFETY: `t` is valid; the lock is released below.
+    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
+    if sighand.is_null() {
+        return Err(ESRCH);
+    }
+    let r = (|| -> Result {
+        // SAFETY: the signal lock protects everything read here.
+        let (tk, sig, sh) = unsafe { (&*t, &*(*t).signal, &*sighand) };
+        s.task = abi::TaskSignal {
+            blocked: mask_of(&tk.blocked),
+            real_blocked: mask_of(&tk.real_blocked),
+            saved_sigmask: mask_of(&tk.saved_sigmask),
+            altstack_sp: tk.sas_ss_sp as u64,
+            altstack_size: tk.sas_ss_size as u64,
+            altstack_flags: tk.sas_ss_flags as u32,
+            pending_count: 0,
+        };
+        collect(&tk.pending, abi::SIGPENDING_TASK, &mut s.task_pending)?;
+        collect(&sig.shared_pending, abi::SIGPENDING_SHARED, &mut s.shared_pending)?;
+        for (i, rl) in sig.rlim.iter().take(abi::RLIMIT_COUNT as usize).enumerate() {
+            s.signal.rlim[2 * i] = rl.rlim_cur as u64;
+            s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
+        }
+        s.signal.group_exit_code = sig.group_exit_code;
+        for (i, ka) in sh.action.iter().enumerate() {
+            // SAFETY: the handler is stored as a pointer-sized value (SIG_DFL, SIG_IGN or an
+            // address); read it as a number.
+            let handler = unsafe { core::ptr::addr_of!(ka.sa.sa_handler).cast::<u64>().read() };
+            // SAFETY: as above, for the restorer.
+            let restorer = unsafe { core::ptr::addr_of!(ka.sa.sa_restorer).cast::<u64>().read() };
+            let rec = abi::SigAction {
+                signo: i as u32 + 1,
+                flags: ka.sa.sa_flags as u32,
+                handler,
+                restorer,
+                mask: mask_of(&ka.sa.sa_mask),
+            };
+            if handler != 0 || rec.flags != 0 || rec.mask != 0 {
+                s.actions.push(rec, GFP_ATOMIC)?;
+            }
+        }
+        Ok(())
+    })();
+    // SAFETY: locked above with these flags.
+    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
+    r?;
+    s.task.pending_count = s.task_pending.len() as u32;
+    s.signal.pending_count = s.shared_pending.len() as u32;
+    Ok(s)
+}
+
+/// Writes `TaskSignal`, `Signal` and `Sighand` with their pending signals and handlers.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
+    let s = snapshot(task)?;
+    d.record(&s.task)?;
+    for p in s.task_pending.iter() {
+        d.record(p)?;
+    }
+    // SAFETY: `task` is valid; the pointers are only objref keys.
+    let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
+    let (objref, _) = d.objref(signal)?;
+    d.record(&abi::Signal { objref, ..s.signal })?;
+    for p in s.shared_pending.iter() {
+        d.record(p)?;
+    }
+    let (objref, _) = d.objref(sighand)?;
+    d.record(&abi::Sighand { objref, count: s.actions.len() as u32 })?;
+    for a in s.actions.iter() {
+        d.record(a)?;
+    }
+    Ok(())
+}
+
+/// Per-task signal state applied as the very last step of a restore.
+pub(crate) struct Final {
+    task: abi::TaskSignal,
+    restore_sigmask: bool,
+    pending: KVec<abi::SigPending>,
+}
+
+fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVec<abi::SigPending>) -> Result {
+    for _ in 0..count {
+        let p = r.expect::<abi::SigPending>()?;
+        if !(1..=NSIG).contains(&p.signo) || p.signo == bindings::SIGKILL {
+            return Err(r.bad("pending signal number"));
+        }
+        out.push(p, GFP_KERNEL)?;
+    }
+    Ok(())
+}
+
+/// Reads a task's `TaskSignal` and its pending signals (in the restarter).
+pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Result<Final> {
+    let task = r.expect::<abi::TaskSignal>()?;
+    let mut pending = KVec::new();
+    read_pending(r, task.pending_count, &mut pending)?;
+    if task.altstack_flags & !bindings::SS_AUTODISARM != 0
+        || task.altstack_sp.checked_add(task.altstack_size).is_none()
+    {
+        return Err(r.bad("alternate signal stack"));
+    }
+    Ok(Final { task, restore_sigmask, pending })
+}
+
+/// Restores a `Signal` record (resource limits) into the current task and keeps its shared
+/// pending signals in `fin`.
+pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Final) -> Result {
+    let s = r.decode::<abi::Signal>(rec)?;
+    r.define(s.objref, Obj::Other)?;
+    read_pending(r, s.pending_count, &mut fin.pending)?;
+    // SAFETY: the current task is valid.
+    let cur = unsafe { &mut *bindings::get_current() };
+    // SAFETY: `capable` has no preconditions.
+    let may_raise = unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) };
+    // SAFETY: the current task's own signal struct; `task_lock` on the group leader guards
+    // `rlim` as do_prlimit() does.
+    unsafe { bindings::task_lock(cur.group_leader) };
+    let mut bad = None;
+    for i in 0..abi::RLIMIT_COUNT as usize {
+        let (want_cur, want_max) = (s.rlim[2 * i], s.rlim[2 * i + 1]);
+        // SAFETY: locked above.
+        let old = unsafe { &mut (*cur.signal).rlim[i] };
+        let nr_open = i == bindings::RLIMIT_NOFILE as usize
+            // SAFETY: a sysctl read as do_prlimit() reads it.
+            && want_max > u64::from(unsafe { bindings::sysctl_nr_open });
+        if want_cur > want_max {
+            bad = Some((i, EINVAL));
+        } else if want_max > old.rlim_max as u64 && !may_raise || nr_open {
+            bad = Some((i, EPERM));
+        } else {
+            old.rlim_cur = want_cur as _;
+            old.rlim_max = want_max as _;
+        }
+    }
+    // SAFETY: locked above.
+    unsafe { bindings::task_unlock(cur.group_leader) };
+    if let Some((i, e)) = bad {
+        log!(r.log, "resource limit {i}: cannot set it to the saved value");
+        return Err(e);
+    }
+    let cpu = s.rlim[2 * bindings::RLIMIT_CPU as usize];
+    if cpu != u64::MAX {
+        // SAFETY: the current task is valid.
+        unsafe { bindings::update_rlimit_cpu(cur, cpu as _) };
+    }
+    Ok(())
+}
+
+/// Restores a `Sighand` record and its handlers into the current task.
+pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let s = r.decode::<abi::Sighand>(rec)?;
+    r.define(s.objref, Obj::Other)?;
+    for _ in 0..s.count {
+        let a = r.expect::<abi::SigAction>()?;
+        if !(1..=NSIG).contains(&a.signo) || a.signo == bindings::SIGKILL || a.signo == bindings::SIGSTOP {
+            return Err(r.bad("signal handler number"));
+        }
+        // SAFETY: an all-zero k_sigaction is SIG_DFL with no flags.
+        let mut ka: bindings::k_sigaction = unsafe { core::mem::zeroed() };
+        // SAFETY: handler and restorer are pointer-sized; written as numbers like the
+        // sigaction(2) path stores user values.
+        unsafe {
+            core::ptr::addr_of_mut!(ka.sa.sa_handler).cast::<u64>().write(a.handler);
+            core::ptr::addr_of_mut!(ka.sa.sa_restorer).cast::<u64>().write(a.restorer);
+        }
+        ka.sa.sa_flags = a.flags as _;
+        ka.sa.sa_mask.sig[0] = a.mask as _;
+        // SAFETY: acts on the current task; `ka` is a valid kernel sigaction.
+        let ret = unsafe { bindings::do_sigaction(a.signo as i32, &mut ka, core::ptr::null_mut()) };
+        if ret < 0 {
+            log!(r.log, "signal {}: cannot set its handler ({ret})", a.signo);
+            return Err(Error::from_errno(ret));
+        }
+    }
+    Ok(())
+}
+
+impl Final {
+    /// Sets the blocked mask and alternate stack and queues the pending signals again: the
+    /// last thing the restored task does before it returns to user mode.
+    pub(crate) fn apply(&self) {
+        // SAFETY: the current task is valid.
+        let cur = unsafe { &mut *bindings::get_current() };
+        let mask = if self.restore_sigmask { self.task.saved_sigmask } else { self.task.blocked };
+        // SAFETY: an all-zero sigset is empty.
+        let mut set: bindings::sigset_t = unsafe { core::mem::zeroed() };
+        set.sig[0] = mask as _;
+        // SAFETY: acts on the current task; SIGKILL and SIGSTOP are removed by the callee.
+        unsafe { bindings::set_current_blocked(&mut set) };
+        cur.sas_ss_sp = self.task.altstack_sp as _;
+        cur.sas_ss_size = self.task.altstack_size as _;
+        cur.sas_ss_flags = self.task.altstack_flags as _;
+        // SAFETY: the current task's sighand is valid while it runs.
+        let lock = unsafe { core::ptr::addr_of_mut!((*cur.sighand).siglock) };
+        // SAFETY: taken here, released below.
+        unsafe { bindings::spin_lock_irq(lock) };
+        for p in self.pending.iter() {
+            // SAFETY: an all-zero siginfo is valid; the saved bytes fill it.
+            let mut info: bindings::kernel_siginfo = unsafe { core::mem::zeroed() };
+            // SAFETY: `info` is SIGINFO_LEN bytes of plain data.
+            let bytes = unsafe {
+                core::slice::from_raw_parts_mut(core::ptr::addr_of_mut!(info).cast::<u8>(), SIGINFO_LEN)
+            };
+            bytes.copy_from_slice(&p.info[..SIGINFO_LEN]);
+            bytes[..4].copy_from_slice(&(p.signo as i32).to_le_bytes());
+            let ty = if p.shared == abi::SIGPENDING_SHARED {
+                bindings::pid_type_PIDTYPE_TGID
+            } else {
+                bindings::pid_type_PIDTYPE_PID
+            };
+            // SAFETY: the signal lock is held, as the callee requires.
+            unsafe { bindings::send_signal_locked(p.signo as i32, &mut info, cur, ty) };
+        }
+        // SAFETY: taken above.
+        unsafe { bindings::spin_unlock_irq(lock) };
+    }
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Inline functions and macros used by the checkpoint/restart crate
+ * (kernel/checkpoint/), wrapped so that Rust can call them.
+ */
+
+#include <linux/completion.h>
+#include <linux/fdtable.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/task_work.h>
+#include <linux/utsname.h>
+#include <asm/processor.h>
+
+void rust_helper_unlock_task_sighand(struct task_struct *task,
+				     unsigned long *flags)
+{
+	unlock_task_sighand(task, flags);
+}
+
+void rust_helper_task_lock(struct task_struct *task)
+{
+	task_lock(task);
+}
+
+void rust_helper_task_unlock(struct task_struct *task)
+{
+	task_unlock(task);
+}
+
+struct pt_regs *rust_helper_task_pt_regs(struct task_struct *task)
+{
+	return task_pt_regs(task);
+}
+
+void rust_helper_mmap_read_lock(struct mm_struct *mm)
+{
+	mmap_read_lock(mm);
+}
+
+void rust_helper_mmap_read_unlock(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+}
+
+int rust_helper_mmap_write_lock_killable(struct mm_struct *mm)
+{
+	return mmap_write_lock_killable(mm);
+}
+
+void rust_helper_mmap_write_unlock(struct mm_struct *mm)
+{
+	mmap_write_unlock(mm);
+}
+
+bool rust_helper_PageAnon(struct page *page)
+{
+	return PageAnon(page);
+}
+
+void rust_helper_put_page(struct page *page)
+{
+	put_page(page);
+}
+
+void rust_helper_folio_put(struct folio *folio)
+{
+	folio_put(folio);
+}
+
+struct page *rust_helper_folio_file_page(struct folio *folio, pgoff_t index)
+{
+	return folio_file_page(folio, index);
+}
+
+loff_t rust_helper_i_size_read(const struct inode *inode)
+{
+	return i_size_read(inode);
+}
+
+struct file *rust_helper_get_file(struct file *file)
+{
+	return get_file(file);
+}
+
+bool rust_helper_close_on_exec(unsigned int fd, const struct files_struct *files)
+{
+	return close_on_exec(fd, files);
+}
+
+void rust_helper_get_fs_root(struct fs_struct *fs, struct path *root)
+{
+	get_fs_root(fs, root);
+}
+
+void rust_helper_get_fs_pwd(struct fs_struct *fs, struct path *pwd)
+{
+	get_fs_pwd(fs, pwd);
+}
+
+bool rust_helper_d_unlinked(const struct dentry *dentry)
+{
+	return d_unlinked(dentry);
+}
+
+void rust_helper_init_task_work(struct callback_head *twork, task_work_func_t func)
+{
+	init_task_work(twork, func);
+}
+
+struct new_utsname *rust_helper_utsname(void)
+{
+	return utsname();
+}
+
+void rust_helper_spin_lock_irq(spinlock_t *lock)
+{
+	spin_lock_irq(lock);
+}
+
+void rust_helper_spin_unlock_irq(spinlock_t *lock)
+{
+	spin_unlock_irq(lock);
+}
+
+void rust_helper_init_completion(struct completion *x)
+{
+	init_completion(x);
+}
