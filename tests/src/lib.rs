@@ -3,14 +3,25 @@
 //! Every program proves one behaviour and ends through [`pass`], [`fail`] or [`skip`]: exit 0,
 //! 1 or 77 with a one-line reason, which the harness reports. Children a test forks are killed
 //! and reaped when their [`Child`] handle drops, so a failing test leaves nothing behind.
+//!
+//! The checkpoint/restart tests run their scenario with a [`Target`] (module [`target`]): a
+//! child that sets up state, is checkpointed and restarted, and checks its own state.
 
 use std::fmt::Debug;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use cr::klog::KernelLog;
 pub use cr::sys::{self, errno_name};
+
+pub mod mem;
+pub mod proc;
+pub mod sleepers;
+pub mod target;
+
+pub use target::{check_eq, check_os, os_error, wait_restored, Check, Target, KILL, NO_KILL};
 
 /// The exit status that tells the harness a test did not apply here.
 pub const EXIT_SKIP: i32 = 77;
@@ -48,15 +59,22 @@ fn describe_error(err: &io::Error) -> String {
 
 /// Fails unless `result` is the error `errno`; `what` names the call in the message.
 pub fn expect_errno<T: Debug>(result: io::Result<T>, errno: i32, what: &str) {
+    if let Some(problem) = errno_problem(&result, errno, what) {
+        fail(problem)
+    }
+}
+
+/// What is wrong if `result` is not the error `errno`, for [`expect_errno`] and the like.
+pub fn errno_problem<T: Debug>(result: &io::Result<T>, errno: i32, what: &str) -> Option<String> {
     match result {
-        Ok(v) => fail(format!(
+        Ok(v) => Some(format!(
             "{what}: succeeded ({v:?}), expected {}",
             describe_errno(errno)
         )),
-        Err(e) if e.raw_os_error() == Some(errno) => {}
-        Err(e) => fail(format!(
+        Err(e) if e.raw_os_error() == Some(errno) => None,
+        Err(e) => Some(format!(
             "{what}: got {}, expected {}",
-            describe_error(&e),
+            describe_error(e),
             describe_errno(errno)
         )),
     }
@@ -269,5 +287,114 @@ pub fn run_cr(args: &[&str], stdin: Option<File>) -> CrRun {
         code: exit_code(out.status.into_raw()),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A little of every kind of process state, taken in a target before its checkpoint and
+/// checked after: the pid, a heap buffer, a static, cwd and umask.
+pub struct Fingerprint {
+    pid: libc::pid_t,
+    heap: Vec<u64>,
+    cwd: std::path::PathBuf,
+    umask: libc::mode_t,
+}
+
+static FINGERPRINT_STATIC: AtomicU64 = AtomicU64::new(0);
+
+impl Fingerprint {
+    /// Records the state, filling the heap buffer and the static with values of its own.
+    pub fn take() -> Fingerprint {
+        let (pid, umask) = pid_and_umask();
+        FINGERPRINT_STATIC.store(mem::pattern(1, pid as usize), Ordering::SeqCst);
+        let mut heap = vec![0u64; 4096];
+        mem::fill_words(&mut heap, pid as u64);
+        Fingerprint {
+            pid,
+            heap,
+            cwd: std::env::current_dir().unwrap_or_default(),
+            umask,
+        }
+    }
+
+    /// `Err` naming the first thing that changed.
+    pub fn check(&self) -> Check {
+        let (pid, umask) = pid_and_umask();
+        check_eq("getpid()", pid, self.pid)?;
+        check_eq("umask", umask, self.umask)?;
+        let value = FINGERPRINT_STATIC.load(Ordering::SeqCst);
+        check_eq("a static variable", value, mem::pattern(1, pid as usize))?;
+        mem::check_words(&self.heap, pid as u64, "heap buffer")?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        check_eq("cwd", cwd, self.cwd.clone())
+    }
+}
+
+fn pid_and_umask() -> (libc::pid_t, libc::mode_t) {
+    // SAFETY: getpid has no preconditions; umask is read by setting it and putting it back.
+    unsafe {
+        let umask = libc::umask(0o022);
+        libc::umask(umask);
+        (libc::getpid(), umask)
+    }
+}
+
+/// A fixed-seed xorshift64* generator: the same "random" offsets on every run.
+pub struct Prng(u64);
+
+impl Prng {
+    pub fn new(seed: u64) -> Prng {
+        Prng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Whether one of `lines` holds `token` as a whole word (not inside a longer number or name).
+pub fn log_names(lines: &[String], token: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    lines.iter().any(|line| {
+        line.match_indices(token).any(|(i, _)| {
+            let before = line[..i].chars().next_back();
+            let after = line[i + token.len()..].chars().next();
+            !before.is_some_and(word) && !after.is_some_and(word)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prng_is_fixed() {
+        let (mut a, mut b) = (Prng::new(7), Prng::new(7));
+        let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
+        assert_eq!(xs, (0..8).map(|_| b.next_u64()).collect::<Vec<_>>());
+        assert!(xs.windows(2).all(|w| w[0] != w[1]));
+        assert!((0..100).all(|_| a.below(10) < 10));
+    }
+
+    #[test]
+    fn log_names_whole_words() {
+        let lines = vec!["checkpoint: fd 37: pipe not supported".to_string()];
+        assert!(log_names(&lines, "37"));
+        assert!(!log_names(&lines, "3"));
+        assert!(!log_names(&lines, "7"));
+        assert!(log_names(&lines, "pipe"));
+    }
+
+    #[test]
+    fn fingerprint_holds_in_place() {
+        Fingerprint::take().check().unwrap();
     }
 }

@@ -1,18 +1,24 @@
 //! The guest's own programs: `cr` and the test programs of `cr-tests`, built static so that the
-//! initramfs needs no libc.
+//! initramfs needs no libc; and one dynamically linked C program, the target of
+//! `restore_dynamic`, shipped with the loader and libraries it needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::util::{target_dir, Phase};
+use crate::util::{project_root, target_dir, Phase};
 
 /// The guest triple; glibc's static libraries come with Debian's libc6-dev.
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
 /// Programs that go to the guest's `/bin`; every other `cr-tests` binary goes to `/tests`.
-const IN_BIN: &[&str] = &["cr", "cr-harness"];
+/// `counter` is the demo's program (`qemu/demo.sh`), not a test.
+const IN_BIN: &[&str] = &["cr", "cr-harness", "counter"];
+
+/// The dynamically linked checkpoint target: its C source, and where the guest has it.
+const DYNAMIC_SRC: &str = "tests/c/dynamic_target.c";
+const DYNAMIC_GUEST: &str = "/usr/libexec/cr-tests/dynamic_target";
 
 /// Paths of the built guest programs on the host.
 #[derive(Debug, Clone)]
@@ -21,6 +27,9 @@ pub struct GuestBins {
     pub bin: Vec<PathBuf>,
     /// The test programs, one per behaviour.
     pub tests: Vec<PathBuf>,
+    /// Other files, as (host path, absolute guest path): the dynamically linked target and the
+    /// loader and libraries it needs, at the paths it finds them at on the host.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 /// Builds `cr` and `cr-tests` static, in `target/guest` so that the host build's cache (built
@@ -39,7 +48,8 @@ pub fn build(sh: &Shell) -> Result<GuestBins> {
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
     .read()
     .context("building the guest programs (cargo build -p cr -p cr-tests)")?;
-    let bins = from_messages(&out);
+    let mut bins = from_messages(&out);
+    bins.files = dynamic_target(sh, &target)?;
     for name in IN_BIN {
         if !bins
             .bin
@@ -52,12 +62,49 @@ pub fn build(sh: &Shell) -> Result<GuestBins> {
     Ok(bins)
 }
 
+/// Builds `tests/c/dynamic_target.c` with the C compiler cargo links with, dynamically linked;
+/// returns it and the libraries `ldd` says it loads.
+fn dynamic_target(sh: &Shell, target: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let src = project_root().join(DYNAMIC_SRC);
+    let out = target.join("dynamic_target");
+    cmd!(sh, "{cc} -O2 -Wall -Wextra -Werror -o {out} {src}")
+        .quiet()
+        .run()
+        .with_context(|| format!("compiling {DYNAMIC_SRC} with {cc}"))?;
+    let ldd = cmd!(sh, "ldd {out}").quiet().read()?;
+    let libs = libraries(&ldd);
+    if !libs.iter().any(|l| l.contains("libc.so")) {
+        bail!("ldd found no libc for {}:\n{ldd}", out.display());
+    }
+    let mut files = vec![(out, DYNAMIC_GUEST.to_string())];
+    files.extend(libs.into_iter().map(|l| (PathBuf::from(&l), l)));
+    Ok(files)
+}
+
+/// The absolute paths of the libraries in `ldd` output, the loader included; the vdso has no
+/// file.
+fn libraries(ldd: &str) -> Vec<String> {
+    let mut libs = Vec::new();
+    for line in ldd.lines() {
+        let path = match line.split_once("=>") {
+            Some((_, found)) => found.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(path) = path.filter(|p| p.starts_with('/')) {
+            libs.push(path.to_string());
+        }
+    }
+    libs
+}
+
 /// Sorts the executables cargo reports (one JSON message a line) into `/bin` and `/tests`.
 /// Only `cr-tests`'s binaries are tests, so that a helper binary in `cr` never runs as one.
 fn from_messages(json_lines: &str) -> GuestBins {
     let mut bins = GuestBins {
         bin: Vec::new(),
         tests: Vec::new(),
+        files: Vec::new(),
     };
     for line in json_lines.lines() {
         let (Some(exe), Some(package)) =
@@ -126,6 +173,20 @@ mod tests {
         assert_eq!(
             bins.tests,
             [PathBuf::from("/w/target/guest/x/release/mm_private_anon")]
+        );
+    }
+
+    #[test]
+    fn ldd_output() {
+        let ldd = "\tlinux-vdso.so.1 (0x00007ffd)\n\
+                   \tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f58)\n\
+                   \t/lib64/ld-linux-x86-64.so.2 (0x00007f58)\n";
+        assert_eq!(
+            libraries(ldd),
+            [
+                "/lib/x86_64-linux-gnu/libc.so.6",
+                "/lib64/ld-linux-x86-64.so.2"
+            ]
         );
     }
 

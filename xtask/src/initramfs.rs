@@ -52,7 +52,8 @@ impl FromStr for Extra {
 }
 
 /// Writes the guest's archive to `out` (only if its bytes changed): busybox and its applets,
-/// `qemu/init` as /init, the guest programs, the extras, and `command` in /etc/cr-cmd.
+/// `qemu/init` as /init, the guest programs and their files, the extras, and `command` in
+/// /etc/cr-cmd.
 pub fn build(
     sh: &Shell,
     bins: &GuestBins,
@@ -83,6 +84,9 @@ pub fn build(
     }
     for path in &bins.tests {
         root.file(&format!("tests/{}", file_name(path)?), 0o755, read(path)?)?;
+    }
+    for (host, guest) in &bins.files {
+        root.file(guest, 0o755, read(host)?)?;
     }
     if let Some(command) = command {
         root.file(COMMAND_FILE, 0o644, format!("{command}\n").into_bytes())?;

@@ -1,0 +1,178 @@
+//! Memory for the targets: mappings, and patterns written into them and checked after the
+//! restart. A pattern is a sequence of u64 words that depends on its seed and on the position.
+
+use crate::target::{check_os, os_error, Check};
+
+/// The page size the tests assume (x86_64).
+pub const PAGE: usize = 4096;
+
+/// Word `i` of pattern `seed`; never 0.
+pub fn pattern(seed: u64, i: usize) -> u64 {
+    (i as u64 ^ seed << 48).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+}
+
+/// Writes pattern `seed` over `words`.
+pub fn fill_words(words: &mut [u64], seed: u64) {
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = pattern(seed, i);
+    }
+}
+
+/// `Err` naming the first of `words` that is not pattern `seed`.
+pub fn check_words(words: &[u64], seed: u64, what: &str) -> Check {
+    match (0..words.len()).find(|&i| words[i] != pattern(seed, i)) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "{what}: word {i} (byte {:#x}) is {:#x}, expected {:#x}",
+            i * 8,
+            words[i],
+            pattern(seed, i)
+        )),
+    }
+}
+
+/// A mapping made by [`mmap`], or a part of one. Mappings are never unmapped, so the address
+/// stays valid; accessing it needs the protection the access needs, as with any memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapping {
+    addr: *mut u8,
+    len: usize,
+}
+
+impl Mapping {
+    /// Memory mapped by other means (the area `sbrk` added).
+    ///
+    /// # Safety
+    ///
+    /// `addr` must be page aligned and `len` bytes from it mapped for the rest of the process's
+    /// life, and used by nothing else.
+    pub unsafe fn from_raw(addr: *mut u8, len: usize) -> Mapping {
+        Mapping { addr, len }
+    }
+
+    pub fn addr(&self) -> usize {
+        self.addr as usize
+    }
+
+    pub fn ptr(&self) -> *mut u8 {
+        self.addr
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `len` bytes at `offset`; panics outside the mapping.
+    pub fn part(&self, offset: usize, len: usize) -> Mapping {
+        assert!(offset.checked_add(len).is_some_and(|end| end <= self.len));
+        Mapping {
+            addr: self.addr.wrapping_add(offset),
+            len,
+        }
+    }
+
+    /// The range as words; see [`Mapping::fill`] for the safety argument.
+    fn words(&self) -> &[u64] {
+        // SAFETY: as in `fill`, read-only.
+        unsafe { std::slice::from_raw_parts(self.addr.cast(), self.len / 8) }
+    }
+
+    /// Writes pattern `seed` over the whole range.
+    pub fn fill(&self, seed: u64) {
+        // SAFETY: the range is mapped for good (see the type's comment) and 8-aligned (page
+        // aligned mappings, parts cut at multiples of 8); the tests are single-threaded and
+        // hold no other reference into their mappings while this one lives.
+        let words = unsafe { std::slice::from_raw_parts_mut(self.addr.cast(), self.len / 8) };
+        fill_words(words, seed)
+    }
+
+    /// `Err` naming the first word that is not pattern `seed`.
+    pub fn check(&self, seed: u64, what: &str) -> Check {
+        check_words(self.words(), seed, what)
+    }
+
+    /// `Err` naming the first word that is not 0.
+    pub fn check_zero(&self, what: &str) -> Check {
+        match self.words().iter().position(|&w| w != 0) {
+            None => Ok(()),
+            Some(i) => Err(format!(
+                "{what}: word {i} is {:#x}, expected 0",
+                self.words()[i]
+            )),
+        }
+    }
+
+    /// mprotect(2) of the range.
+    pub fn protect(&self, prot: libc::c_int) -> Check {
+        // SAFETY: only the protection of our own mapping changes.
+        let r = unsafe { libc::mprotect(self.addr.cast(), self.len, prot) };
+        check_os(
+            r,
+            format_args!("mprotect({:#x}, {}, {prot:#x})", self.addr(), self.len),
+        )
+    }
+}
+
+/// mmap(2) with no address hint.
+pub fn mmap(
+    len: usize,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: libc::c_int,
+    offset: usize,
+) -> Result<Mapping, String> {
+    // SAFETY: a new mapping at an address the kernel picks: no existing memory changes.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            flags,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(os_error(format!("mmap of {len} bytes")));
+    }
+    Ok(Mapping {
+        addr: p.cast(),
+        len,
+    })
+}
+
+/// A private anonymous read-write mapping of `len` bytes.
+pub fn anon(len: usize) -> Result<Mapping, String> {
+    mmap(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_and_check() {
+        let m = anon(2 * PAGE).unwrap();
+        m.check_zero("fresh").unwrap();
+        m.fill(3);
+        m.check(3, "filled").unwrap();
+        assert!(m.check(4, "other seed").is_err());
+        assert!(m.check_zero("filled").is_err());
+        m.part(0, PAGE).protect(libc::PROT_READ).unwrap();
+        m.part(PAGE, PAGE).fill(5);
+        m.part(PAGE, PAGE).check(5, "second page").unwrap();
+        let mut words = [0u64; 16];
+        fill_words(&mut words, 1);
+        check_words(&words, 1, "array").unwrap();
+    }
+}

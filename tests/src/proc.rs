@@ -1,0 +1,309 @@
+//! What the kernel says about processes: states and parents from /proc, wait statuses, the
+//! signal mask, /proc/self/maps.
+
+use std::fmt::Write as _;
+
+use crate::target::{os_error, Check};
+
+/// The state letter of `pid` in /proc/PID/stat (`R`, `S`, `T`, `Z`...); `None` if it is gone.
+pub fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    after_comm(&stat).next()?.chars().next()
+}
+
+/// The fields of a /proc/PID/stat line after `(comm)`, which may hold spaces.
+fn after_comm(stat: &str) -> std::str::SplitWhitespace<'_> {
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    rest.split_whitespace()
+}
+
+/// The pids whose parent is `ppid`, sorted.
+pub fn children_of(ppid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let parent = after_comm(&stat).nth(1).and_then(|p| p.parse().ok());
+        if parent == Some(ppid) {
+            found.push(pid);
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The children of the calling process.
+pub fn my_children() -> Vec<libc::pid_t> {
+    children_of(std::process::id() as libc::pid_t)
+}
+
+/// Whether any process (zombies included) has the pid `pid`.
+pub fn pid_exists(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the pid exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
+}
+
+/// `"exited with status N"`, `"was killed by signal N (NAME)"`, for messages.
+pub fn wait_status_text(status: libc::c_int) -> String {
+    if libc::WIFEXITED(status) {
+        format!("exited with status {}", libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        format!("was killed by signal {sig} ({})", signal_name(sig))
+    } else {
+        format!("has wait status {status:#x}")
+    }
+}
+
+/// `"SIGKILL"` for the signals the tests meet; `"SIG<n>"` otherwise.
+pub fn signal_name(sig: libc::c_int) -> String {
+    let name = match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("SIG{sig}"),
+    };
+    name.to_string()
+}
+
+/// The calling thread's blocked signals.
+pub fn blocked_mask() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigprocmask only writes `old`.
+    unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigprocmask(libc::SIG_BLOCK, std::ptr::null(), &mut old);
+        old
+    }
+}
+
+/// The members of a signal set among signals 1..=64, as a bit mask (bit `n - 1` for signal n).
+pub fn sigset_bits(set: &libc::sigset_t) -> u64 {
+    // SAFETY: sigismember only reads the set.
+    (1..=64).fold(0, |bits, sig| {
+        if unsafe { libc::sigismember(set, sig) } == 1 {
+            bits | 1 << (sig - 1)
+        } else {
+            bits
+        }
+    })
+}
+
+/// A signal set holding `signals`.
+pub fn sigset_of(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialize and write the local set only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
+    }
+}
+
+/// CLOCK_MONOTONIC now.
+pub fn monotonic() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A copy of `/proc/self/maps` taken into a buffer allocated beforehand, so that taking it
+/// maps nothing new: two snapshots around a checkpoint and restart must be identical.
+pub struct MapsSnapshot {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl MapsSnapshot {
+    /// An empty snapshot with room for 256 KiB of maps, its pages already touched.
+    pub fn new() -> MapsSnapshot {
+        MapsSnapshot {
+            buf: vec![0xff; 256 << 10],
+            len: 0,
+        }
+    }
+
+    /// Reads `/proc/self/maps` with raw syscalls into the buffer.
+    pub fn take(&mut self) -> Check {
+        // SAFETY: open/read/close on a NUL-terminated path and our own buffer, within its
+        // bounds.
+        unsafe {
+            let fd = libc::open(
+                c"/proc/self/maps".as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err(os_error("open /proc/self/maps"));
+            }
+            self.len = 0;
+            loop {
+                let room = self.buf.len() - self.len;
+                if room == 0 {
+                    libc::close(fd);
+                    return Err("/proc/self/maps is larger than 256 KiB".into());
+                }
+                let n = libc::read(fd, self.buf.as_mut_ptr().add(self.len).cast(), room);
+                if n < 0 {
+                    let e = os_error("read /proc/self/maps");
+                    libc::close(fd);
+                    return Err(e);
+                }
+                if n == 0 {
+                    break;
+                }
+                self.len += n as usize;
+            }
+            libc::close(fd);
+        }
+        Ok(())
+    }
+
+    /// The text read.
+    pub fn text(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// `Err` listing the lines that differ, unless `after` reads the same as `self`.
+    pub fn compare(&self, after: &MapsSnapshot) -> Check {
+        if self.text() == after.text() {
+            return Ok(());
+        }
+        let before = String::from_utf8_lossy(self.text());
+        let after = String::from_utf8_lossy(after.text());
+        let mut msg = String::from("/proc/self/maps changed (- before, + after):");
+        let (b, a): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        for line in &b {
+            if !a.contains(line) {
+                let _ = write!(msg, "\n- {line}");
+            }
+        }
+        for line in &a {
+            if !b.contains(line) {
+                let _ = write!(msg, "\n+ {line}");
+            }
+        }
+        Err(msg)
+    }
+}
+
+impl Default for MapsSnapshot {
+    fn default() -> Self {
+        MapsSnapshot::new()
+    }
+}
+
+/// One line of `/proc/self/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapsEntry {
+    pub start: usize,
+    pub end: usize,
+    /// `rwxp`-style, e.g. `r--p`.
+    pub perms: String,
+    pub offset: u64,
+    pub dev: String,
+    pub inode: u64,
+    /// The path or `[heap]`-style name; empty for anonymous memory.
+    pub name: String,
+}
+
+/// The mapping that holds `addr` in this process, if any.
+pub fn maps_entry(addr: usize) -> Option<MapsEntry> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(parse_maps_line)
+        .find(|e| e.start <= addr && addr < e.end)
+}
+
+fn parse_maps_line(line: &str) -> Option<MapsEntry> {
+    let mut f = line.splitn(6, ' ');
+    let (start, end) = f.next()?.split_once('-')?;
+    let perms = f.next()?.to_string();
+    let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+    let dev = f.next()?.to_string();
+    let inode = f.next()?.parse().ok()?;
+    let name = f.next().unwrap_or("").trim_start().to_string();
+    Some(MapsEntry {
+        start: usize::from_str_radix(start, 16).ok()?,
+        end: usize::from_str_radix(end, 16).ok()?,
+        perms,
+        offset,
+        dev,
+        inode,
+        name,
+    })
+}
+
+/// `Err` unless the mapping holding `addr` is `[start, start + len)` with `perms`.
+pub fn check_mapping(addr: usize, len: usize, perms: &str) -> Check {
+    match maps_entry(addr) {
+        Some(e) if e.start == addr && e.end == addr + len && e.perms == perms => Ok(()),
+        Some(e) => Err(format!(
+            "mapping at {addr:#x}: expected {addr:#x}-{:#x} {perms}, /proc/self/maps has {e:?}",
+            addr + len
+        )),
+        None => Err(format!("no mapping at {addr:#x} in /proc/self/maps")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_maps_lines() {
+        let e = parse_maps_line(
+            "7f00aa000000-7f00aa021000 r-xp 00001000 08:01 1234                       /usr/lib/x",
+        )
+        .unwrap();
+        assert_eq!((e.start, e.end), (0x7f00aa000000, 0x7f00aa021000));
+        assert_eq!(
+            (e.perms.as_str(), e.offset, e.inode),
+            ("r-xp", 0x1000, 1234)
+        );
+        assert_eq!(e.name, "/usr/lib/x");
+        let anon = parse_maps_line("7f00aa000000-7f00aa021000 rw-p 00000000 00:00 0 ").unwrap();
+        assert_eq!(anon.name, "");
+    }
+
+    #[test]
+    fn own_state() {
+        assert!(proc_state(std::process::id() as libc::pid_t).is_some());
+        assert!(pid_exists(std::process::id() as libc::pid_t));
+        let local = 0u8;
+        let e = maps_entry(&local as *const u8 as usize).unwrap();
+        assert!(e.perms.starts_with("rw"), "{e:?}");
+        let mut a = MapsSnapshot::new();
+        let mut b = MapsSnapshot::new();
+        a.take().unwrap();
+        b.take().unwrap();
+        // Other test threads map memory meanwhile, so the two may differ; comparing a
+        // snapshot with itself must succeed.
+        a.compare(&a).unwrap();
+        assert_eq!(
+            sigset_bits(&sigset_of(&[libc::SIGINT, libc::SIGUSR1])),
+            1 << 1 | 1 << 9
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! A task asleep in a syscall across checkpoint and restart: the scenario the `restore_sleep_*`
+//! tests share. The sleep must go on after the restart (the task is still asleep), timed
+//! sleeps must end on their first deadline (neither early nor with their full time again), and
+//! sleeps a signal ends must end by SIGUSR1's handler, not by the checkpoint.
+
+use std::time::Duration;
+
+use crate::proc::monotonic;
+use crate::target::{was_woken, Check, Target, KILL};
+
+/// How long the timed sleeps last.
+pub const SLEEP: Duration = Duration::from_secs(5);
+
+/// How long the parent waits between the checkpoint and the restart of a timed sleeper: one
+/// that sleeps its full time again after the restart wakes at least this much too late.
+pub const OFFLINE: Duration = Duration::from_millis(1500);
+
+/// What ends the sleep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// SIGUSR1, sent once the restored task is seen asleep.
+    Signal,
+    /// Its own timeout.
+    Timeout,
+}
+
+/// Runs one sleeper: `sleep` runs in the target right after it said ready, sleeps in the
+/// syscall under test and checks how it woke. The parent checkpoints it (with CKPT_KILL) once
+/// it is asleep, restarts it, sees it still asleep, then wakes it or lets it time out.
+pub fn run(wake: Wake, sleep: impl FnOnce() -> Check) {
+    let mut target = Target::spawn(move || Ok(sleep));
+    target.checkpoint(KILL);
+    if wake == Wake::Timeout {
+        std::thread::sleep(OFFLINE);
+    }
+    target.restart();
+    target.expect_asleep(Duration::from_millis(300));
+    match wake {
+        Wake::Signal => target.finish(),
+        Wake::Timeout => target.expect_exit("after its timed sleep"),
+    }
+}
+
+/// In the target: a `timespec` of [`SLEEP`].
+pub fn sleep_timespec() -> libc::timespec {
+    libc::timespec {
+        tv_sec: SLEEP.as_secs() as libc::time_t,
+        tv_nsec: 0,
+    }
+}
+
+/// In the target: `Ok` if a timed sleep that began at `t0` (CLOCK_MONOTONIC) lasted
+/// [`SLEEP`]: not less, and not its full time again after the restart.
+pub fn check_slept(t0: Duration, what: &str) -> Check {
+    let slept = monotonic().saturating_sub(t0);
+    if slept < SLEEP {
+        return Err(format!(
+            "{what} ended after {slept:?}, before its {SLEEP:?}"
+        ));
+    }
+    if slept >= SLEEP + OFFLINE - Duration::from_millis(250) {
+        return Err(format!(
+            "{what} lasted {slept:?} for {SLEEP:?}: after the restart it slept its full time \
+             again instead of what remained"
+        ));
+    }
+    if was_woken() {
+        return Err(format!("{what}: SIGUSR1 came, but nobody sent it"));
+    }
+    Ok(())
+}
+
+/// In the target: `Ok` if a sleep returned `ret` (-1, EINTR) because SIGUSR1's handler ran,
+/// not before.
+pub fn check_interrupted(ret: i64, what: &str) -> Check {
+    let err = std::io::Error::last_os_error();
+    if !was_woken() {
+        return Err(format!(
+            "{what} returned {ret} ({err}) before SIGUSR1 came: the checkpoint or restart woke it"
+        ));
+    }
+    if ret != -1 || err.raw_os_error() != Some(libc::EINTR) {
+        return Err(format!(
+            "{what} returned {ret} ({err}) after SIGUSR1, expected -1 with EINTR"
+        ));
+    }
+    Ok(())
+}
