@@ -535,6 +535,27 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     Ok(target)
 }
 
+/// Flips `VM_NOHUGEPAGE` of the current task's mapping at `start`. The flag only steers
+/// khugepaged; flipped on a mapping and back, it keeps mmap from merging its neighbour into it.
+fn toggle_merge_tag(start: u64) -> Result {
+    let mm = current_mm();
+    let tag = bindings::VM_NOHUGEPAGE as usize;
+    // SAFETY: the current task's own mm; the vma is only changed under the write lock.
+    unsafe {
+        if bindings::mmap_write_lock_killable(mm) != 0 {
+            return Err(EINTR);
+        }
+        let vma = bindings::find_vma(mm, start as usize);
+        if !vma.is_null() && (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start == start as usize {
+            let has = (*vma).__bindgen_anon_2.vm_flags as usize & tag != 0;
+            let (set, clear) = if has { (0, tag) } else { (tag, 0) };
+            bindings::vm_flags_mod(vma, set as _, clear as _);
+        }
+        bindings::mmap_write_unlock(mm);
+    }
+    Ok(())
+}
+
 /// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.
 fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result {
     // SAFETY: `vdso_image_64` is a constant of this kernel.
@@ -643,9 +664,21 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         return Err(Error::from_errno(ret));
     }
     let mut vdso_done = false;
+    let mut prev: Option<abi::Vma> = None;
     for _ in 0..m.vma_count {
         let v = r.expect::<abi::Vma>()?;
-        let target = map_area(r, &v, &mut vdso_done)?;
+        // Adjacent mappings that were distinct must stay so, even where they differ only in
+        // what the image does not show (accounting, anon_vma): the previous one is marked
+        // while this one is mapped, so that mmap cannot merge them.
+        let tagged = prev.filter(|p| p.end == v.start && p.kind != abi::VMA_KIND_VDSO);
+        if let Some(p) = &tagged {
+            toggle_merge_tag(p.start)?;
+        }
+        let target = map_area(r, &v, &mut vdso_done);
+        if let Some(p) = &tagged {
+            toggle_merge_tag(p.start)?;
+        }
+        let target = target?;
         loop {
             let rec = r.next()?;
             if rec.ty != abi::PageRun::TYPE {
@@ -654,6 +687,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             }
             fill(r, rec, &v, &target, buf)?;
         }
+        prev = Some(v);
     }
     let len = r.expect_raw(RecordType::Auxv)?;
     let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];

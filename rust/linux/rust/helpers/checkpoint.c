@@ -133,3 +133,9 @@ void rust_helper_init_completion(struct completion *x)
 {
 	init_completion(x);
 }
+
+void rust_helper_vm_flags_mod(struct vm_area_struct *vma, vm_flags_t set,
+			      vm_flags_t clear)
+{
+	vm_flags_mod(vma, set, clear);
+}
