@@ -14,7 +14,7 @@ const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
 /// Programs that go to the guest's `/bin`; every other `cr-tests` binary goes to `/tests`.
 /// `counter` is the demo's program (`qemu/demo.sh`), not a test.
-const IN_BIN: &[&str] = &["cr", "cr-harness", "counter"];
+const IN_BIN: &[&str] = &["cr", "cr-harness", "counter", "memhog"];
 
 /// The dynamically linked checkpoint target: its C source, and where the guest has it.
 const DYNAMIC_SRC: &str = "tests/c/dynamic_target.c";

@@ -17,7 +17,15 @@ use crate::util::{project_root, target_dir, Phase};
 /// New-file groups, in series order: a subject, a body, and the path prefixes it takes.
 /// `None` as subject folds the group into the wiring patch that touches `rust/kernel/lib.rs`.
 const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
-    (None, "", &["rust/kernel/", "rust/helpers/"]),
+    (
+        None,
+        "",
+        &[
+            "rust/kernel/",
+            "rust/helpers/",
+            "include/linux/checkpoint.h",
+        ],
+    ),
     (
         Some("checkpoint: add the image format"),
         "The image is a stream of 8-byte aligned records described by one schema,\n\
@@ -28,10 +36,12 @@ const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
         &["include/uapi/linux/checkpoint.h", "kernel/checkpoint/abi/"],
     ),
     (
-        Some("checkpoint: add the system calls and /sys/kernel/checkpoint"),
-        "Validate the arguments of checkpoint(2) and restart(2), write progress\n\
-         and failures to the caller's log descriptor, read and verify images, and\n\
-         export the ABI hash and the schema in sysfs.",
+        Some("checkpoint: checkpoint a process from outside, restart it in the kernel"),
+        "checkpoint(2) freezes a single-threaded process at the user-mode boundary\n\
+         and streams its registers, xstate, memory, files, fs and signal state;\n\
+         restart(2) creates it again with its saved pid and lets it rebuild itself\n\
+         from the stream before it returns to user mode. Progress and failures go\n\
+         to the caller's log descriptor; the ABI hash and the schema are in sysfs.",
         &["kernel/checkpoint/"],
     ),
     (
