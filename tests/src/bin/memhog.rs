@@ -42,7 +42,12 @@ fn main() {
         *w = pattern(i);
     }
     // SAFETY: installs a handler that only stores to an atomic.
-    unsafe { libc::signal(libc::SIGUSR1, on_usr1 as libc::sighandler_t) };
+    unsafe {
+        libc::signal(
+            libc::SIGUSR1,
+            on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        )
+    };
     println!("ready");
     while !WOKEN.load(Ordering::SeqCst) {
         // SAFETY: pause has no preconditions.
