@@ -173,7 +173,8 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     let task = r.expect::<abi::TaskSignal>()?;
     let mut pending = KVec::new();
     read_pending(r, task.pending_count, &mut pending)?;
-    if task.altstack_flags & !bindings::SS_AUTODISARM != 0
+    // SS_DISABLE is what a task without an alternate stack has after a CLONE_VM fork.
+    if task.altstack_flags & !(bindings::SS_AUTODISARM | bindings::SS_DISABLE) != 0
         || task.altstack_sp.checked_add(task.altstack_size).is_none()
     {
         return Err(r.bad("alternate signal stack"));
