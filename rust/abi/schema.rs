@@ -89,6 +89,13 @@ pub const SIGPENDING_TASK: u32 = 0;
 /// `SigPending.shared`: pending on the whole thread group.
 pub const SIGPENDING_SHARED: u32 = 1;
 
+/// `RestartBlock.kind`: nanosleep() or clock_nanosleep() with a relative time.
+pub const RESTART_NANOSLEEP: u32 = 1;
+/// `RestartBlock.kind`: poll() with a timeout.
+pub const RESTART_POLL: u32 = 2;
+/// `RestartBlock.kind`: a futex wait with a timeout.
+pub const RESTART_FUTEX: u32 = 3;
+
 /// `XsaveInfo.format`: the standard (non-compacted) user layout, as PTRACE_GETREGSET
 /// NT_X86_XSTATE returns it.
 pub const XSAVE_FMT_STANDARD: u32 = 1;
@@ -191,6 +198,8 @@ pub enum RecordType {
     Tls = 20,
     /// Per-task signal state.
     TaskSignal = 21,
+    /// An interrupted timed sleep to resume with what remained of it.
+    RestartBlock = 22,
     /// An address space; its `Vma`, `PageRun` and `Auxv` records follow.
     Mm = 32,
     /// One memory mapping.
@@ -416,6 +425,22 @@ pub struct XsaveInfo {
 pub struct Tls {
     /// Low and high words of each descriptor, entry by entry.
     pub desc: [u32; 6],
+}
+
+/// A timed sleep interrupted by the checkpoint (`Regs.ax` is `-ERESTART_RESTARTBLOCK`); follows
+/// `Regs`. Without it such a sleep is issued again with its original arguments.
+#[repr(C)]
+#[record(RestartBlock, max = 256)]
+pub struct RestartBlock {
+    /// `RESTART_*`.
+    pub kind: u32,
+    /// The clock of a nanosleep (CLOCK_*), or the kernel's futex flags of a futex wait.
+    pub clock: u32,
+    /// Nanoseconds the sleep had left at the checkpoint.
+    pub remaining_ns: i64,
+    /// nanosleep: timespec type and rmtp address; poll: ufds address, nfds; futex: uaddr, val,
+    /// bitset, uaddr2.
+    pub args: [u64; 4],
 }
 
 /// Per-task signal state; `pending_count` per-task `SigPending` records follow.

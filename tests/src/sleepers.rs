@@ -1,7 +1,8 @@
 //! A task asleep in a syscall across checkpoint and restart: the scenario the `restore_sleep_*`
 //! tests share. The sleep must go on after the restart (the task is still asleep), timed
-//! sleeps must end on their first deadline (neither early nor with their full time again), and
-//! sleeps a signal ends must end by SIGUSR1's handler, not by the checkpoint.
+//! sleeps must sleep after the restart what remained of them at the checkpoint (neither less,
+//! nor their full time again), and sleeps a signal ends must end by SIGUSR1's handler, not by
+//! the checkpoint.
 
 use std::time::Duration;
 
@@ -9,11 +10,18 @@ use crate::proc::monotonic;
 use crate::target::{was_woken, Check, Target, KILL};
 
 /// How long the timed sleeps last.
-pub const SLEEP: Duration = Duration::from_secs(5);
+pub const SLEEP: Duration = Duration::from_secs(6);
 
-/// How long the parent waits between the checkpoint and the restart of a timed sleeper: one
-/// that sleeps its full time again after the restart wakes at least this much too late.
+/// How long a timed sleeper has slept when it is checkpointed: a sleep that starts its full
+/// time again after the restart lasts this much longer than one that resumes.
+pub const BEFORE: Duration = Duration::from_secs(3);
+
+/// How long the parent waits between the checkpoint and the restart of a timed sleeper. The
+/// task does not exist meanwhile, so its sleep (on CLOCK_MONOTONIC) lasts that much longer.
 pub const OFFLINE: Duration = Duration::from_millis(1500);
+
+/// Slack for the checkpoint and restart themselves (a debug kernel under TCG is slow).
+const SLACK: Duration = Duration::from_millis(1500);
 
 /// What ends the sleep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +37,9 @@ pub enum Wake {
 /// it is asleep, restarts it, sees it still asleep, then wakes it or lets it time out.
 pub fn run(wake: Wake, sleep: impl FnOnce() -> Check) {
     let mut target = Target::spawn(move || Ok(sleep));
+    if wake == Wake::Timeout {
+        std::thread::sleep(BEFORE);
+    }
     target.checkpoint(KILL);
     if wake == Wake::Timeout {
         std::thread::sleep(OFFLINE);
@@ -50,18 +61,34 @@ pub fn sleep_timespec() -> libc::timespec {
 }
 
 /// In the target: `Ok` if a timed sleep that began at `t0` (CLOCK_MONOTONIC) lasted
-/// [`SLEEP`]: not less, and not its full time again after the restart.
+/// [`SLEEP`] plus the time it did not exist: not less, and not its full time again after the
+/// restart.
 pub fn check_slept(t0: Duration, what: &str) -> Check {
     let slept = monotonic().saturating_sub(t0);
-    if slept < SLEEP {
+    if slept < SLEEP + OFFLINE {
         return Err(format!(
-            "{what} ended after {slept:?}, before its {SLEEP:?}"
+            "{what} ended after {slept:?}, before its {SLEEP:?} plus {OFFLINE:?} offline"
         ));
     }
-    if slept >= SLEEP + OFFLINE - Duration::from_millis(250) {
+    if slept >= SLEEP + OFFLINE + BEFORE - SLACK {
         return Err(format!(
             "{what} lasted {slept:?} for {SLEEP:?}: after the restart it slept its full time \
              again instead of what remained"
+        ));
+    }
+    if was_woken() {
+        return Err(format!("{what}: SIGUSR1 came, but nobody sent it"));
+    }
+    Ok(())
+}
+
+/// In the target: `Ok` if a sleep until an absolute CLOCK_MONOTONIC deadline `SLEEP` after
+/// `t0` ended on that deadline, however long the task did not exist.
+pub fn check_deadline(t0: Duration, what: &str) -> Check {
+    let slept = monotonic().saturating_sub(t0);
+    if slept < SLEEP || slept >= SLEEP + SLACK {
+        return Err(format!(
+            "{what} ended after {slept:?}, not on its deadline {SLEEP:?}"
         ));
     }
     if was_woken() {

@@ -80,7 +80,11 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
     let t = task.as_ptr();
     let mut regs = [0u8; abi::Regs::SIZE];
     get(task, regset(t, NT_PRSTATUS)?, &mut regs)?;
-    d.record(&abi::Regs::decode(&regs))?;
+    let regs = abi::Regs::decode(&regs);
+    d.record(&regs)?;
+    if let Some(rb) = saved_restart_block(task, &regs) {
+        d.record(&rb)?;
+    }
 
     if let Ok(rs) = regset(t, NT_X86_XSTATE) {
         let mut area = KVec::from_elem(0u8, regset_size(rs), GFP_KERNEL)?;
@@ -108,9 +112,161 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
     d.record(&tls)
 }
 
+/// `-ERESTART_RESTARTBLOCK` in `ax`: the interrupted call resumes through `restart_block`.
+const RESTARTBLOCK: i64 = -(bindings::ERESTART_RESTARTBLOCK as i64);
+/// `__NR_restart_syscall` on x86_64.
+const NR_RESTART_SYSCALL: u64 = 219;
+/// Kernel futex flags (kernel/futex/futex.h) a restored futex wait may carry.
+const FUTEX_SIZE_32: u32 = 0x2;
+const FUTEX_SHARED: u32 = 0x10;
+const FUTEX_CLOCKRT: u32 = 0x20;
+const FUTEX_HAS_TIMEOUT: u32 = 0x40;
+
+/// The current time of `clock` in the base hrtimers use for it, in nanoseconds.
+fn clock_now(clock: u32) -> Option<i64> {
+    let offs = match clock {
+        bindings::CLOCK_MONOTONIC => return Some(monotonic_now()),
+        bindings::CLOCK_REALTIME => bindings::tk_offsets_TK_OFFS_REAL,
+        bindings::CLOCK_BOOTTIME => bindings::tk_offsets_TK_OFFS_BOOT,
+        bindings::CLOCK_TAI => bindings::tk_offsets_TK_OFFS_TAI,
+        _ => return None,
+    };
+    // SAFETY: reading a clock has no preconditions.
+    Some(unsafe { bindings::ktime_get_with_offset(offs) })
+}
+
+fn monotonic_now() -> i64 {
+    // SAFETY: reading the monotonic clock has no preconditions.
+    unsafe { bindings::ktime_get() }
+}
+
+fn fn_addr(f: unsafe extern "C" fn(*mut bindings::restart_block) -> kernel::ffi::c_long) -> usize {
+    f as *const () as usize
+}
+
+/// The timed sleep a frozen task was in, as a `RestartBlock` record, if it is one restart can
+/// resume with its remaining time.
+fn saved_restart_block(task: &Task, regs: &abi::Regs) -> Option<abi::RestartBlock> {
+    if (regs.orig_ax as i64) < 0 || regs.ax as i64 != RESTARTBLOCK {
+        return None;
+    }
+    // SAFETY: the task is frozen; only it changes its restart block.
+    let rb = unsafe { &(*task.as_ptr()).restart_block };
+    let f = rb.fn_? as *const () as usize;
+    let left = |end: i64, now: i64| end.saturating_sub(now).max(0);
+    // SAFETY: the union member read is the one the restart function uses.
+    unsafe {
+        if f == fn_addr(bindings::hrtimer_nanosleep_restart) {
+            let n = &rb.__bindgen_anon_1.nanosleep;
+            let clock = n.clockid as u32;
+            Some(abi::RestartBlock {
+                kind: abi::RESTART_NANOSLEEP,
+                clock,
+                remaining_ns: left(n.expires as i64, clock_now(clock)?),
+                args: [n.type_ as u64, n.__bindgen_anon_1.rmtp as u64, 0, 0],
+            })
+        } else if f == fn_addr(bindings::do_restart_poll) {
+            let p = &rb.__bindgen_anon_1.poll;
+            let end = (p.tv_sec as i64).saturating_mul(1_000_000_000).saturating_add(p.tv_nsec as i64);
+            Some(abi::RestartBlock {
+                kind: abi::RESTART_POLL,
+                clock: bindings::CLOCK_MONOTONIC,
+                remaining_ns: if p.has_timeout != 0 { left(end, monotonic_now()) } else { -1 },
+                args: [p.ufds as u64, p.nfds as u64, 0, 0],
+            })
+        } else if f == fn_addr(bindings::futex_wait_restart) {
+            let x = &rb.__bindgen_anon_1.futex;
+            let clock = if x.flags & FUTEX_CLOCKRT != 0 {
+                bindings::CLOCK_REALTIME
+            } else {
+                bindings::CLOCK_MONOTONIC
+            };
+            Some(abi::RestartBlock {
+                kind: abi::RESTART_FUTEX,
+                clock: x.flags,
+                remaining_ns: if x.flags & FUTEX_HAS_TIMEOUT != 0 {
+                    left(x.time as i64, clock_now(clock)?)
+                } else {
+                    -1
+                },
+                args: [x.uaddr as u64, u64::from(x.val), u64::from(x.bitset), x.uaddr2 as u64],
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// Checks a `RestartBlock` from an image.
+fn restart_block_ok(rb: &abi::RestartBlock) -> bool {
+    match rb.kind {
+        abi::RESTART_NANOSLEEP => {
+            clock_now(rb.clock).is_some()
+                && rb.args[0] <= bindings::timespec_type_TT_NATIVE as u64
+                && rb.remaining_ns >= 0
+        }
+        abi::RESTART_POLL => rb.args[1] <= i32::MAX as u64,
+        abi::RESTART_FUTEX => {
+            let allowed = FUTEX_SIZE_32 | FUTEX_SHARED | FUTEX_CLOCKRT | FUTEX_HAS_TIMEOUT;
+            rb.clock & !allowed == 0
+                && rb.clock & 3 == FUTEX_SIZE_32
+                && rb.args[1] <= u64::from(u32::MAX)
+                && rb.args[2] <= u64::from(u32::MAX)
+                && (rb.clock & FUTEX_HAS_TIMEOUT == 0) == (rb.remaining_ns < 0)
+        }
+        _ => false,
+    }
+}
+
+/// Sets the restart block of `task`, a restored task off its CPU, to resume its sleep with
+/// the time it had left.
+fn set_restart_block(task: &Task, rb: &abi::RestartBlock) {
+    // SAFETY: the task is off its CPU and has not run user code; nothing else reads its
+    // restart block until it returns to user mode.
+    unsafe {
+        let r = &mut (*task.as_ptr()).restart_block;
+        let u = &mut r.__bindgen_anon_1;
+        match rb.kind {
+            abi::RESTART_NANOSLEEP => {
+                let now = clock_now(rb.clock).unwrap_or(0);
+                u.nanosleep.clockid = rb.clock as _;
+                u.nanosleep.type_ = rb.args[0] as _;
+                u.nanosleep.__bindgen_anon_1.rmtp = rb.args[1] as _;
+                u.nanosleep.expires = now.saturating_add(rb.remaining_ns) as u64;
+                r.fn_ = Some(bindings::hrtimer_nanosleep_restart);
+            }
+            abi::RESTART_POLL => {
+                let end = monotonic_now().saturating_add(rb.remaining_ns.max(0));
+                u.poll.ufds = rb.args[0] as _;
+                u.poll.nfds = rb.args[1] as _;
+                u.poll.has_timeout = i32::from(rb.remaining_ns >= 0);
+                u.poll.tv_sec = (end / 1_000_000_000) as _;
+                u.poll.tv_nsec = (end % 1_000_000_000) as _;
+                r.fn_ = Some(bindings::do_restart_poll);
+            }
+            _ => {
+                let clock = if rb.clock & FUTEX_CLOCKRT != 0 {
+                    bindings::CLOCK_REALTIME
+                } else {
+                    bindings::CLOCK_MONOTONIC
+                };
+                let now = clock_now(clock).unwrap_or(0);
+                u.futex.uaddr = rb.args[0] as _;
+                u.futex.val = rb.args[1] as u32;
+                u.futex.flags = rb.clock;
+                u.futex.bitset = rb.args[2] as u32;
+                u.futex.time = now.saturating_add(rb.remaining_ns.max(0)) as u64;
+                u.futex.uaddr2 = rb.args[3] as _;
+                r.fn_ = Some(bindings::futex_wait_restart);
+            }
+        }
+    }
+}
+
 /// A task's registers as read from the image, ready to be applied.
 pub(crate) struct Saved {
     regs: abi::Regs,
+    restart: Option<abi::RestartBlock>,
     xsave: Option<KVec<u8>>,
     tls: abi::Tls,
 }
@@ -134,8 +290,8 @@ fn restart_syscall(regs: &mut abi::Regs) {
             bindings::ERESTART_RESTARTBLOCK,
         ];
         if restart.iter().any(|&e| i64::from(e) == err) {
-            // restart_block functions are static and cannot be restored, so a restart-block
-            // sleep is re-issued with its original arguments.
+            // A restart-block sleep without a `RestartBlock` record is re-issued with its
+            // original arguments (`read` then points it at restart_syscall() instead).
             regs.ax = regs.orig_ax;
             regs.ip = regs.ip.wrapping_sub(2);
         }
@@ -153,11 +309,23 @@ fn tls_ok(lo: u32, hi: u32) -> bool {
 /// Reads the `Regs`, `XsaveInfo`/`Xsave` and `Tls` records that follow a `Task`.
 pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
     let mut regs = r.expect::<abi::Regs>()?;
+    let interrupted_sleep = (regs.orig_ax as i64) >= 0 && regs.ax as i64 == RESTARTBLOCK;
     restart_syscall(&mut regs);
     regs.cs = USER_CS;
     regs.ss = USER_DS;
 
     let mut rec = r.next()?;
+    let mut restart = None;
+    if rec.ty == abi::RestartBlock::TYPE {
+        let rb = r.decode::<abi::RestartBlock>(rec)?;
+        if !interrupted_sleep || !restart_block_ok(&rb) {
+            return Err(r.bad("restart block"));
+        }
+        // Resume through restart_syscall(), which runs the restored restart block.
+        regs.ax = NR_RESTART_SYSCALL;
+        restart = Some(rb);
+        rec = r.next()?;
+    }
     let mut xsave = None;
     if rec.ty == abi::XsaveInfo::TYPE {
         let info = r.decode::<abi::XsaveInfo>(rec)?;
@@ -187,7 +355,7 @@ pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
             return Err(r.bad("TLS descriptor is not a user segment"));
         }
     }
-    Ok(Saved { regs, xsave, tls })
+    Ok(Saved { regs, restart, xsave, tls })
 }
 
 /// Applies saved registers to `task`, a restored task waiting off its CPU for the restarter.
@@ -196,6 +364,9 @@ pub(crate) fn apply(task: &Task, saved: &Saved) -> Result {
     set(task, regset(t, NT_PRSTATUS)?, &saved.regs.to_bytes())?;
     if let Some(area) = &saved.xsave {
         set(task, regset(t, NT_X86_XSTATE)?, area)?;
+    }
+    if let Some(rb) = &saved.restart {
+        set_restart_block(task, rb);
     }
     // SAFETY: the task is off its CPU and not running user code yet; its TLS entries are
     // loaded into the GDT when it is next switched in.
