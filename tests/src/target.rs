@@ -147,6 +147,19 @@ impl Target {
         target
     }
 
+    /// [`Target::spawn`] for a target with no state of its own to set up: after the restore it
+    /// checks the [`crate::Fingerprint`] it took before (its pid, memory and registers as seen from
+    /// inside).
+    pub fn fingerprinted() -> Target {
+        Target::spawn(|| {
+            let fingerprint = crate::Fingerprint::take();
+            Ok(move || {
+                wait_restored();
+                fingerprint.check()
+            })
+        })
+    }
+
     /// [`Target::spawn`] for a target that does not sleep but runs: returns once the byte at
     /// `marker` (a static, at the same address in the forked child) is non-zero in the target.
     pub fn spawn_busy<S, V>(setup: S, marker: &'static std::sync::atomic::AtomicU8) -> Target

@@ -6,18 +6,10 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use cr_tests::proc::my_children;
-use cr_tests::{
-    check_eq, errno_problem, fail, log_names, pass, wait_restored, Child, Fingerprint, Target, KILL,
-};
+use cr_tests::{check_eq, errno_problem, fail, log_names, pass, Child, Target, KILL};
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     let pid = target.pid();
     let (read, write) = cr::klog::pipe().unwrap_or_else(|e| fail(format!("pipe: {e}")));
     let (read_fd, write_fd) = (read.as_raw_fd(), write.as_raw_fd());

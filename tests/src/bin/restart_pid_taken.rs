@@ -3,7 +3,7 @@
 //! restarts.
 
 use cr_tests::proc::my_children;
-use cr_tests::{check_eq, pass, wait_restored, Fingerprint, Target, KILL, NO_KILL};
+use cr_tests::{check_eq, pass, Target, KILL, NO_KILL};
 
 fn expect_busy(target: &mut Target, what: &str) {
     let result = target.try_restart(0);
@@ -15,13 +15,7 @@ fn expect_busy(target: &mut Target, what: &str) {
 }
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     target.checkpoint(NO_KILL);
     expect_busy(&mut target, "restart while the original runs");
     if target.try_checkpoint(KILL).is_err() {

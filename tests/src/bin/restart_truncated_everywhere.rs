@@ -11,9 +11,7 @@ use std::os::unix::fs::FileExt;
 use abi::stream::{Reader, RECORD_ALIGN, RECORD_HEADER_LEN};
 use cr_tests::proc::{my_children, pid_exists};
 use cr_tests::target::kill_and_reap;
-use cr_tests::{
-    describe_errno, pass, sys, wait_restored, with_log, Fingerprint, Prng, Target, KILL,
-};
+use cr_tests::{describe_errno, pass, sys, with_log, Prng, Target, KILL};
 
 const RANDOM_CUTS: usize = 50;
 const FLIPS: usize = 50;
@@ -74,13 +72,7 @@ fn attempt(path: &str, pid: libc::pid_t, what: &str) -> Result<(), String> {
 }
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     let pid = target.pid();
     target.checkpoint(KILL);
     let image = target.image();

@@ -4,16 +4,10 @@
 use std::time::Duration;
 
 use cr_tests::proc::proc_state;
-use cr_tests::{pass, wait_restored, Fingerprint, Target, KILL};
+use cr_tests::{pass, Target, KILL};
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     target.checkpoint(KILL);
     target.restart_with(abi::RESTART_FROZEN);
     target.wait_state("Tt", "to be stopped after a RESTART_FROZEN restart");

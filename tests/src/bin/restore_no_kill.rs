@@ -3,16 +3,10 @@
 
 use std::time::Duration;
 
-use cr_tests::{pass, wait_restored, Fingerprint, Target, NO_KILL};
+use cr_tests::{pass, Target, NO_KILL};
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     target.checkpoint(NO_KILL);
     target.expect_asleep(Duration::from_millis(200));
     target.wake();

@@ -3,16 +3,10 @@
 
 use std::time::Duration;
 
-use cr_tests::{pass, wait_restored, Fingerprint, Target};
+use cr_tests::{pass, Target};
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
-            wait_restored();
-            fingerprint.check()
-        })
-    });
+    let mut target = Target::fingerprinted();
     target.cycle();
     target.expect_asleep(Duration::ZERO);
     target.cycle();
