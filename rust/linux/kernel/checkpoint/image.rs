@@ -238,6 +238,8 @@ impl<'a> Dumper<'a> {
 pub(crate) struct Rec {
     pub(crate) ty: u32,
     pub(crate) offset: u64,
+    /// Payload bytes of a struct record (0 for a raw one).
+    len: usize,
 }
 
 /// The restart side of the image: records in stream order, with one record of look-ahead,
@@ -276,7 +278,7 @@ impl<'a, T> Restorer<'a, T> {
             return Ok(rec);
         }
         match self.r.next(&mut self.buf) {
-            Ok(Some(rec)) => Ok(Rec { ty: rec.ty, offset: rec.offset }),
+            Ok(Some(rec)) => Ok(Rec { ty: rec.ty, offset: rec.offset, len: rec.payload.len() }),
             Ok(None) => Err(self.bad("read past the tail")),
             Err(e) => Err(stream_error(self.log, self.r.record_offset(), e)),
         }
@@ -305,7 +307,8 @@ impl<'a, T> Restorer<'a, T> {
             log!(self.log, "record at offset {}: type {} where {} belongs", rec.offset, rec.ty, R::NAME);
             return Err(EINVAL);
         }
-        Ok(R::decode(self.buf.get(..R::SIZE.min(self.buf.len())).unwrap_or(&[])))
+        // Only this record's payload: a shorter (older) one reads its missing fields as zero.
+        Ok(R::decode(self.buf.get(..rec.len).unwrap_or(&[])))
     }
 
     /// The next record, which must be a raw record of type `ty`; returns its payload length.
