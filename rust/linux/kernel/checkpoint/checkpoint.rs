@@ -129,5 +129,13 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
     let log = Log::open(logfd, "restart")?;
     let input = image::Input::open(&log, fd)?;
     let mut r = image::Restorer::<Obj>::new(&log, input)?;
-    task::restore(&mut r, flags)
+    task::restore(&mut r, flags).map_err(|e| {
+        // A damaged image fails wherever its damage is first used (a mapping that overlaps
+        // another, a bad fd...); the rest of it says whether it is damaged.
+        if e != EBADMSG && r.drain() == Err(EBADMSG) {
+            EBADMSG
+        } else {
+            e
+        }
+    })
 }
