@@ -7,6 +7,7 @@
 //! Everything else is refused before anything is written.
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::task::with_task_lock;
 use crate::{abi, log, log::Log, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
@@ -135,14 +136,16 @@ impl Names {
         let len = self.buf.len() as i32;
         // SAFETY: both paths are valid and counted; `buf` holds `len` bytes.
         let p = unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
-        if p.is_null() || (p as isize) < 0 && (p as isize) >= -4095 {
-            return None;
-        }
-        let start = (p as usize).checked_sub(self.buf.as_ptr() as usize)?;
-        let tail = self.buf.get(start..)?;
-        let end = tail.iter().position(|&b| b == 0)?;
-        tail.get(..end)
+        path_in(&self.buf, p)
     }
+}
+
+/// The NUL-terminated name that `d_path()` or `__d_path()` built at `p` inside `buf`; `None`
+/// for their NULL or error results.
+fn path_in(buf: &[u8], p: *mut u8) -> Option<&[u8]> {
+    let p = crate::from_err_ptr(p).ok().filter(|p| !p.is_null())?;
+    let tail = buf.get((p as usize).checked_sub(buf.as_ptr() as usize)?..)?;
+    tail.get(..tail.iter().position(|&b| b == 0)?)
 }
 
 /// Writes `file` if this is its first reference; returns its objref.
@@ -187,21 +190,20 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
 /// The task's root, cwd and umask, counted.
 fn fs_of(task: &Task) -> Option<(PathRef, PathRef, u32)> {
     let t = task.as_ptr();
-    // SAFETY: `t` is valid; `task_lock` keeps `t->fs` from going away.
+    // SAFETY: `t` is valid; `task_lock` keeps `t->fs` from going away, and the callees take
+    // their own references on the paths.
     unsafe {
-        bindings::task_lock(t);
-        let fs = (*t).fs;
-        let r = if fs.is_null() {
-            None
-        } else {
+        with_task_lock(t, || {
+            let fs = (*t).fs;
+            if fs.is_null() {
+                return None;
+            }
             let mut root = core::mem::zeroed::<bindings::path>();
             let mut pwd = core::mem::zeroed::<bindings::path>();
             bindings::get_fs_root(fs, &mut root);
             bindings::get_fs_pwd(fs, &mut pwd);
             Some((PathRef(root), PathRef(pwd), (*fs).umask as u32))
-        };
-        bindings::task_unlock(t);
-        r
+        })
     }
 }
 
@@ -214,14 +216,11 @@ pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Res
     let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
     // SAFETY: `root` is counted; `buf` holds PATH_MAX bytes.
     let p = unsafe { bindings::d_path(&root.0, buf.as_mut_ptr().cast(), PATH_MAX as i32) };
-    if (p as isize) < 0 && (p as isize) >= -4095 {
+    let Some(root) = path_in(&buf, p.cast()) else {
         log!(d.log, "the task's root has no name");
         return Err(EOPNOTSUPP);
-    }
-    let start = (p as usize).checked_sub(buf.as_ptr() as usize).ok_or(EINVAL)?;
-    let tail = buf.get(start..).unwrap_or(&[]);
-    let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-    d.string(tail.get(..end).unwrap_or(&[]))?;
+    };
+    d.string(root)?;
     let Some(cwd) = names.name(&pwd.0) else {
         log!(d.log, "the task's cwd is deleted or outside its root");
         return Err(EOPNOTSUPP);
@@ -267,11 +266,10 @@ impl FdPlan {
         }
         // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
         let (files, max_fds) = unsafe {
-            bindings::task_lock(t);
-            let files = (*t).files;
-            let max = if files.is_null() { 0 } else { (*(*files).fdt).max_fds };
-            bindings::task_unlock(t);
-            (files, max)
+            with_task_lock(t, || {
+                let files = (*t).files;
+                (files, if files.is_null() { 0 } else { (*(*files).fdt).max_fds })
+            })
         };
         Ok(FdPlan { files, fds, max_fds })
     }
@@ -301,14 +299,13 @@ impl FdPlan {
 fn cloexec(t: *mut bindings::task_struct, fd: u32) -> bool {
     // SAFETY: `t` is valid; `task_lock` pins `t->files`, RCU its fd table.
     unsafe {
-        bindings::task_lock(t);
-        let files = (*t).files;
-        let r = !files.is_null() && {
-            let _rcu = rcu::read_lock();
-            bindings::close_on_exec(fd, files)
-        };
-        bindings::task_unlock(t);
-        r
+        with_task_lock(t, || {
+            let files = (*t).files;
+            !files.is_null() && {
+                let _rcu = rcu::read_lock();
+                bindings::close_on_exec(fd, files)
+            }
+        })
     }
 }
 

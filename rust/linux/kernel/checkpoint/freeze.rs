@@ -8,6 +8,7 @@
 //! up for restart yet. Non-fatal signals stay queued while the bit is set. (The PM freezer
 //! would also stop tasks inside system calls, with only part of their state saved.)
 
+use crate::task::with_siglock;
 use crate::{log, log::Log};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -17,24 +18,8 @@ use kernel::task::Task;
 /// vfork parent) never does, and the checkpoint gives up with `EAGAIN`.
 const FREEZE_TIMEOUT_MS: u32 = 10_000;
 
-/// Runs `f` with the task's signal lock held; `None` if the task has released its signal
-/// handlers (it is exiting).
-fn with_siglock<R>(task: &Task, f: impl FnOnce(*mut bindings::task_struct) -> R) -> Option<R> {
-    let t = task.as_ptr();
-    let mut flags = 0;
-    // SAFETY: `t` is a valid task (we hold a reference); the lock is released below.
-    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
-    if sighand.is_null() {
-        return None;
-    }
-    let r = f(t);
-    // SAFETY: `__lock_task_sighand` locked the task's sighand with these saved flags.
-    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
-    Some(r)
-}
-
 fn set_trap(task: &Task, on: bool) -> bool {
-    with_siglock(task, |t| {
+    with_siglock(task, |t, _| {
         // SAFETY: `jobctl` is protected by the signal lock, which we hold.
         unsafe {
             if on {
@@ -55,7 +40,7 @@ const TRAPPED: u32 = bindings::TASK_INTERRUPTIBLE | bindings::TASK_FREEZABLE;
 /// Whether the task is parked where its user state is complete: in the freezer trap, or
 /// stopped by job control (which also happens inside `get_signal()`). Returns the state.
 fn parked(task: &Task) -> Option<u32> {
-    with_siglock(task, |t| {
+    with_siglock(task, |t, _| {
         // SAFETY: `t` is valid; `__state` is read racily as the scheduler's helpers do, and
         // `jobctl` under the signal lock we hold.
         let (state, jobctl) = unsafe {

@@ -21,10 +21,6 @@ const BATCH: usize = 512;
 /// Bytes moved at a time while restoring pages.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
-fn is_err_ptr<T>(p: *const T) -> bool {
-    (p as isize) < 0 && (p as isize) >= -4095
-}
-
 /// `vm_flags` bits and their image counterparts.
 const FLAG_MAP: [(u64, u64); 17] = [
     (bindings::VM_READ as u64, abi::VMA_READ),
@@ -158,13 +154,15 @@ impl MmPlan {
         let (objref, _) = d.objref(self.mm.0)?;
         let (mut rec, auxv) = self.mm.read(|m| {
             let f = &m.__bindgen_anon_1;
-            let mut auxv = [0u64; bindings::AT_VECTOR_SIZE as usize];
+            // The (type, value) pairs up to and including AT_NULL.
+            let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
             let mut n = 0;
-            while n + 1 < auxv.len() {
-                auxv[n] = f.saved_auxv[n] as u64;
-                auxv[n + 1] = f.saved_auxv[n + 1] as u64;
+            for pair in f.saved_auxv.chunks_exact(2) {
+                for (i, &w) in pair.iter().enumerate() {
+                    auxv[8 * (n + i)..8 * (n + i + 1)].copy_from_slice(&(w as u64).to_le_bytes());
+                }
                 n += 2;
-                if auxv[n - 2] == 0 {
+                if pair[0] == 0 {
                     break;
                 }
             }
@@ -189,7 +187,7 @@ impl MmPlan {
                 auxv_words: n as u32,
                 _pad0: 0,
             };
-            (rec, (auxv, n))
+            (rec, (auxv, 8 * n))
         });
         rec.vma_count = self.areas.len() as u32;
         d.record(&rec)?;
@@ -206,12 +204,8 @@ impl MmPlan {
                 kind => dump_private(d, &self.mm, &area.rec, kind == abi::VMA_KIND_FILE, &mut pages)?,
             }
         }
-        let (words, n) = auxv;
-        let mut bytes = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
-        for (i, w) in words.iter().take(n).enumerate() {
-            bytes[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        d.raw(RecordType::Auxv, &bytes[..8 * n])
+        let (bytes, len) = auxv;
+        d.raw(RecordType::Auxv, &bytes[..len])
     }
 }
 
@@ -410,9 +404,9 @@ fn dump_cached(
             // SAFETY: `mapping` is valid; with no FGP flags this only looks the folio up.
             let folio = unsafe { bindings::__filemap_get_folio(mapping, index as usize, 0, 0) };
             *k = false;
-            if folio.is_null() || is_err_ptr(folio) {
+            let Some(folio) = crate::from_err_ptr(folio).ok().filter(|f| !f.is_null()) else {
                 continue;
-            }
+            };
             // SAFETY: `folio` is referenced and holds `index`; the reference moves to the page.
             *slot = unsafe { bindings::folio_file_page(folio, index as usize) };
             *k = !page_is_zero(*slot);
@@ -508,7 +502,7 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     } as u64;
     if at != v.start {
         log!(r.log, "mapping {:#x}-{:#x}: mmap failed ({})", v.start, v.end, at as i64);
-        return Err(if (at as i64) < 0 && (at as i64) >= -4095 { Error::from_errno(at as i32) } else { EINVAL });
+        return Err(crate::from_err_ptr(at as *mut u8).err().unwrap_or(EINVAL));
     }
     for (bit, advice) in ADVICE {
         if v.flags & bit != 0 {
@@ -517,43 +511,47 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
         }
     }
     if v.kind == abi::VMA_KIND_SHARED_ANON {
-        let mm = current_mm();
-        // SAFETY: the current mm is valid; the vma exists (just mapped) under the lock.
-        let file = unsafe {
-            bindings::mmap_read_lock(mm);
-            let vma = bindings::find_vma(mm, v.start as usize);
-            let f = if vma.is_null() || (*vma).vm_file.is_null() {
-                None
-            } else {
-                Some(FileRef::get((*vma).vm_file))
-            };
-            bindings::mmap_read_unlock(mm);
-            f
-        };
-        return Ok(file.map_or(Target::None, Target::Object));
+        let file = with_vma_at(v.start, |vma| {
+            // SAFETY: the vma is valid under the mmap lock; we take our own file reference.
+            let f = unsafe { (*vma).vm_file };
+            // SAFETY: as above.
+            (!f.is_null()).then(|| unsafe { FileRef::get(f) })
+        })?;
+        return Ok(file.flatten().map_or(Target::None, Target::Object));
     }
     Ok(target)
+}
+
+/// Runs `f` on the current task's mapping that starts at `start`, with the mmap lock held for
+/// writing; `None` if no mapping starts there.
+fn with_vma_at<R>(start: u64, f: impl FnOnce(*mut bindings::vm_area_struct) -> R) -> Result<Option<R>> {
+    let mm = current_mm();
+    // SAFETY: the current task's own mm, locked here and unlocked below.
+    if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
+        return Err(EINTR);
+    }
+    // SAFETY: the mmap lock is held.
+    let vma = unsafe { bindings::find_vma(mm, start as usize) };
+    // SAFETY: a vma found under the lock is valid while it is held.
+    let r = (!vma.is_null() && vma_bounds(unsafe { &*vma }).0 == start).then(|| f(vma));
+    // SAFETY: locked above.
+    unsafe { bindings::mmap_write_unlock(mm) };
+    Ok(r)
 }
 
 /// Flips `VM_NOHUGEPAGE` of the current task's mapping at `start`. The flag only steers
 /// khugepaged; flipped on a mapping and back, it keeps mmap from merging its neighbour into it.
 fn toggle_merge_tag(start: u64) -> Result {
-    let mm = current_mm();
     let tag = bindings::VM_NOHUGEPAGE as usize;
-    // SAFETY: the current task's own mm; the vma is only changed under the write lock.
-    unsafe {
-        if bindings::mmap_write_lock_killable(mm) != 0 {
-            return Err(EINTR);
-        }
-        let vma = bindings::find_vma(mm, start as usize);
-        if !vma.is_null() && (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_start == start as usize {
+    with_vma_at(start, |vma| {
+        // SAFETY: the vma is valid and its flags are changed under the mmap write lock.
+        unsafe {
             let has = (*vma).__bindgen_anon_2.vm_flags as usize & tag != 0;
             let (set, clear) = if has { (0, tag) } else { (tag, 0) };
             bindings::vm_flags_mod(vma, set as _, clear as _);
         }
-        bindings::mmap_write_unlock(mm);
-    }
-    Ok(())
+    })
+    .map(|_| ())
 }
 
 /// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.

@@ -7,6 +7,7 @@
 //! mode: a pending signal would make every interruptible wait of the restore fail.
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::task::{with_siglock, with_task_lock};
 use crate::{abi, log, Obj};
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -68,7 +69,6 @@ struct Snapshot {
 }
 
 fn snapshot(task: &Task) -> Result<Snapshot> {
-    let t = task.as_ptr();
     let mut s = Snapshot {
         task: Default::default(),
         task_pending: KVec::new(),
@@ -76,13 +76,7 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         shared_pending: KVec::new(),
         actions: KVec::new(),
     };
-    let mut flags = 0;
-    // SAFETY: `t` is valid; the lock is released below.
-    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
-    if sighand.is_null() {
-        return Err(ESRCH);
-    }
-    let r = (|| -> Result {
+    with_siglock(task, |t, sighand| -> Result {
         // SAFETY: the signal lock protects everything read here.
         let (tk, sig, sh) = unsafe { (&*t, &*(*t).signal, &*sighand) };
         s.task = abi::TaskSignal {
@@ -119,10 +113,8 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             }
         }
         Ok(())
-    })();
-    // SAFETY: locked above with these flags.
-    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
-    r?;
+    })
+    .ok_or(ESRCH)??;
     s.task.pending_count = s.task_pending.len() as u32;
     s.signal.pending_count = s.shared_pending.len() as u32;
     Ok(s)
@@ -192,28 +184,29 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     let cur = unsafe { &mut *bindings::get_current() };
     // SAFETY: `capable` has no preconditions.
     let may_raise = unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) };
-    // SAFETY: the current task's own signal struct; `task_lock` on the group leader guards
-    // `rlim` as do_prlimit() does.
-    unsafe { bindings::task_lock(cur.group_leader) };
-    let mut bad = None;
-    for i in 0..abi::RLIMIT_COUNT as usize {
-        let (want_cur, want_max) = (s.rlim[2 * i], s.rlim[2 * i + 1]);
-        // SAFETY: locked above.
-        let old = unsafe { &mut (*cur.signal).rlim[i] };
-        let nr_open = i == bindings::RLIMIT_NOFILE as usize
-            // SAFETY: a sysctl read as do_prlimit() reads it.
-            && want_max > u64::from(unsafe { bindings::sysctl_nr_open });
-        if want_cur > want_max {
-            bad = Some((i, EINVAL));
-        } else if want_max > old.rlim_max as u64 && !may_raise || nr_open {
-            bad = Some((i, EPERM));
-        } else {
-            old.rlim_cur = want_cur as _;
-            old.rlim_max = want_max as _;
+    // SAFETY: a sysctl read as do_prlimit() reads it.
+    let nr_open = u64::from(unsafe { bindings::sysctl_nr_open });
+    let set = || {
+        let mut bad = None;
+        for i in 0..abi::RLIMIT_COUNT as usize {
+            let (want_cur, want_max) = (s.rlim[2 * i], s.rlim[2 * i + 1]);
+            // SAFETY: the current task's own signal struct, under the lock taken below.
+            let old = unsafe { &mut (*cur.signal).rlim[i] };
+            if want_cur > want_max {
+                bad = Some((i, EINVAL));
+            } else if want_max > old.rlim_max as u64 && !may_raise
+                || i == bindings::RLIMIT_NOFILE as usize && want_max > nr_open
+            {
+                bad = Some((i, EPERM));
+            } else {
+                old.rlim_cur = want_cur as _;
+                old.rlim_max = want_max as _;
+            }
         }
-    }
-    // SAFETY: locked above.
-    unsafe { bindings::task_unlock(cur.group_leader) };
+        bad
+    };
+    // SAFETY: `task_lock` on the group leader guards `rlim`, as in do_prlimit().
+    let bad = unsafe { with_task_lock(cur.group_leader, set) };
     if let Some((i, e)) = bad {
         log!(r.log, "resource limit {i}: cannot set it to the saved value");
         return Err(e);

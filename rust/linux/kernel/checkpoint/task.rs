@@ -19,6 +19,40 @@ use kernel::sync::Arc;
 use kernel::types::Opaque;
 use kernel::{task::Task, types::ARef};
 
+/// Runs `f` with `task_lock(t)` held, which keeps `t->fs` and `t->files` from being replaced
+/// and guards the thread group's rlimits on its leader.
+///
+/// # Safety
+///
+/// `t` must be a valid task.
+pub(crate) unsafe fn with_task_lock<R>(t: *mut bindings::task_struct, f: impl FnOnce() -> R) -> R {
+    // SAFETY: the caller guarantees `t` is valid; unlocked below.
+    unsafe { bindings::task_lock(t) };
+    let r = f();
+    // SAFETY: locked above.
+    unsafe { bindings::task_unlock(t) };
+    r
+}
+
+/// Runs `f` with the task's signal lock held, passing the task and its `sighand`; `None` if
+/// the task has released its signal handlers (it is exiting).
+pub(crate) fn with_siglock<R>(
+    task: &Task,
+    f: impl FnOnce(*mut bindings::task_struct, *mut bindings::sighand_struct) -> R,
+) -> Option<R> {
+    let t = task.as_ptr();
+    let mut flags = 0;
+    // SAFETY: `t` is valid (we hold a reference); the lock is released below.
+    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
+    if sighand.is_null() {
+        return None;
+    }
+    let r = f(t, sighand);
+    // SAFETY: `__lock_task_sighand` locked the task's sighand with these saved flags.
+    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
+    Some(r)
+}
+
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
 
