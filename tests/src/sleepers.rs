@@ -20,8 +20,11 @@ pub const BEFORE: Duration = Duration::from_secs(3);
 /// task does not exist meanwhile, so its sleep (on CLOCK_MONOTONIC) lasts that much longer.
 pub const OFFLINE: Duration = Duration::from_millis(1500);
 
-/// Slack for the checkpoint and restart themselves (a debug kernel under TCG is slow).
-const SLACK: Duration = Duration::from_millis(1500);
+/// How long after it starts an absolute sleep ends: [`SLEEP`] plus the time offline, so that
+/// the deadline still lies [`SLEEP`] - [`BEFORE`] after the restart begins, however slow the
+/// checkpoint was. A sleep that (wrongly) resumed with its remaining time would overshoot it by
+/// [`OFFLINE`], which [`check_deadline`] tells apart.
+pub const DEADLINE: Duration = SLEEP.saturating_add(OFFLINE);
 
 /// What ends the sleep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +73,10 @@ pub fn check_slept(t0: Duration, what: &str) -> Check {
             "{what} ended after {slept:?}, before its {SLEEP:?} plus {OFFLINE:?} offline"
         ));
     }
-    if slept >= SLEEP + OFFLINE + BEFORE - SLACK {
+    // Resumed, it ends after SLEEP + OFFLINE plus the checkpoint's and restart's own time;
+    // started again, after SLEEP + OFFLINE + BEFORE plus the same: the cut between leaves the
+    // checkpoint and restart BEFORE to take on a slow machine.
+    if slept >= SLEEP + OFFLINE + BEFORE {
         return Err(format!(
             "{what} lasted {slept:?} for {SLEEP:?}: after the restart it slept its full time \
              again instead of what remained"
@@ -82,13 +88,13 @@ pub fn check_slept(t0: Duration, what: &str) -> Check {
     Ok(())
 }
 
-/// In the target: `Ok` if a sleep until an absolute CLOCK_MONOTONIC deadline `SLEEP` after
-/// `t0` ended on that deadline, however long the task did not exist.
+/// In the target: `Ok` if a sleep until the absolute CLOCK_MONOTONIC deadline [`DEADLINE`]
+/// after `t0` ended on that deadline, however long the task did not exist.
 pub fn check_deadline(t0: Duration, what: &str) -> Check {
     let slept = monotonic().saturating_sub(t0);
-    if slept < SLEEP || slept >= SLEEP + SLACK {
+    if slept < DEADLINE || slept >= DEADLINE + OFFLINE {
         return Err(format!(
-            "{what} ended after {slept:?}, not on its deadline {SLEEP:?}"
+            "{what} ended after {slept:?}, not on its deadline {DEADLINE:?}"
         ));
     }
     if was_woken() {

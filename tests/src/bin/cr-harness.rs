@@ -159,7 +159,10 @@ fn main() {
         let n = i + 1;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         println!("# RUNNING {name}");
+        let started = Instant::now();
         let (verdict, output) = run(path, opts.timeout);
+        // Slow tests show up here long before they hit the timeout on a slower machine.
+        println!("# {name}: {:.1}s", started.elapsed().as_secs_f64());
         match verdict {
             Verdict::Pass => {
                 passed += 1;

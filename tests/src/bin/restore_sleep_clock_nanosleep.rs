@@ -3,13 +3,13 @@
 //! sleeps what remained of it, the absolute one ends on its deadline.
 
 use cr_tests::proc::monotonic;
-use cr_tests::sleepers::{self, check_deadline, check_slept, sleep_timespec, Wake, SLEEP};
+use cr_tests::sleepers::{self, check_deadline, check_slept, sleep_timespec, Wake, DEADLINE};
 use cr_tests::{os_error, pass};
 
 fn sleep(absolute: bool) -> cr_tests::Check {
     let t0 = monotonic();
     let (flags, until) = if absolute {
-        let end = t0 + SLEEP;
+        let end = t0 + DEADLINE;
         let ts = libc::timespec {
             tv_sec: end.as_secs() as libc::time_t,
             tv_nsec: end.subsec_nanos() as libc::c_long,
