@@ -78,6 +78,12 @@ pub const TASK_STATE_ZOMBIE: u32 = 2;
 pub const TASK_F_GROUP_LEADER: u32 = 1;
 /// `Task.flags`: the task must restore its saved signal mask on return (TIF_RESTORE_SIGMASK).
 pub const TASK_F_RESTORE_SIGMASK: u32 = 2;
+/// `Task.flags`: its process group also holds processes outside the checkpointed subtree;
+/// restart puts the task in the caller's process group instead.
+pub const TASK_F_PGRP_OUTSIDE: u32 = 4;
+/// `Task.flags`: its session also holds processes outside the checkpointed subtree; restart
+/// puts the task in the caller's session instead.
+pub const TASK_F_SESSION_OUTSIDE: u32 = 8;
 
 /// `Signal.flags`: the thread group is a child subreaper (PR_SET_CHILD_SUBREAPER).
 pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;

@@ -16,10 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use cr::klog::KernelLog;
 pub use cr::sys::{self, errno_name};
 
+pub mod damage;
 pub mod mem;
 pub mod proc;
 pub mod sleepers;
 pub mod target;
+pub mod tree;
 
 pub use target::{check_eq, check_os, os_error, wait_restored, Check, Target, KILL, NO_KILL};
 

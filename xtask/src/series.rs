@@ -36,12 +36,14 @@ const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
         &["include/uapi/linux/checkpoint.h", "kernel/checkpoint/abi/"],
     ),
     (
-        Some("checkpoint: checkpoint a process from outside, restart it in the kernel"),
-        "checkpoint(2) freezes a single-threaded process at the user-mode boundary\n\
-         and streams its registers, xstate, memory, files, fs and signal state;\n\
-         restart(2) creates it again with its saved pid and lets it rebuild itself\n\
-         from the stream before it returns to user mode. Progress and failures go\n\
-         to the caller's log descriptor; the ABI hash and the schema are in sysfs.",
+        Some("checkpoint: checkpoint a process tree from outside, restart it in the kernel"),
+        "checkpoint(2) freezes a tree of single-threaded processes at the user-mode\n\
+         boundary and streams each one's registers, xstate, memory, files, fs and\n\
+         signal state; restart(2) creates every process again with its saved pid,\n\
+         lets each rebuild itself from the stream, then links parents, process\n\
+         groups and sessions before any of them returns to user mode. Progress and\n\
+         failures go to the caller's log descriptor; the ABI hash and the schema are\n\
+         in sysfs.",
         &["kernel/checkpoint/"],
     ),
     (

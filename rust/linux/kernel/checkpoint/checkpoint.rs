@@ -9,6 +9,7 @@
 //! This file only lists the modules and converts between C and Rust at the entry points; each
 //! module is named after the kernel object it saves and restores.
 
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 
 mod abi;
@@ -20,6 +21,7 @@ mod mm;
 mod regs;
 mod signal;
 mod task;
+mod tree;
 
 use log::Log;
 
@@ -27,6 +29,8 @@ use log::Log;
 pub(crate) enum Obj {
     /// An open file.
     File(files::Restored),
+    /// A task, by its index among the created tasks.
+    Task(usize),
     /// An object restored in place (an mm, fd table...), recorded to catch duplicates.
     Other,
 }
@@ -98,26 +102,36 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let out = image::Output::open(&log, fd)?;
     let root = task::checkpoint_root(&log, pid, flags)?;
     task::check_supported(&log, &root)?;
-    let frozen = freeze::Frozen::new(&log, &root)?;
+    let tree = tree::Tree::freeze(&log, &root)?;
     // Everything that may be refused is checked before the first byte is written.
-    task::check_supported(&log, &root)?;
-    let fds = files::FdPlan::new(&log, &root)?;
-    let mut mm = mm::MmPlan::new(&log, &root)?;
+    tree.check_private_mm(&log)?;
+    let groups = tree.group_flags(&log)?;
+    let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
+    for m in tree.members() {
+        plans.push((files::FdPlan::new(&log, &m.task)?, mm::MmPlan::new(&log, &m.task)?), GFP_KERNEL)?;
+    }
     let mut names = files::Names::of(&root)?;
 
-    let mut d = image::Dumper::new(&log, out, &task::header(flags))?;
-    task::dump(&mut d, &root, frozen.stopped)?;
-    regs::dump(&mut d, &root)?;
-    signal::dump(&mut d, &root)?;
-    files::dump_fs(&mut d, &mut names, &root)?;
-    mm.dump(&mut d, &mut names)?;
-    fds.dump(&mut d, &mut names)?;
+    let count = tree.members().len() as u32;
+    let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
+    for ((m, (fds, mm)), group) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()) {
+        let parent = match m.parent {
+            Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
+            None => 0,
+        };
+        task::dump(&mut d, &m.task, parent, tree.stopped(&m.task), *group)?;
+        regs::dump(&mut d, &m.task)?;
+        signal::dump(&mut d, &m.task)?;
+        files::dump_fs(&mut d, &mut names, &m.task)?;
+        mm.dump(&mut d, &mut names)?;
+        fds.dump(&mut d, &mut names)?;
+    }
     d.finish()?;
     if flags & abi::CKPT_KILL != 0 {
-        crate::log!(log, "pid {pid}: checkpointed, killing it");
-        frozen.kill();
+        crate::log!(log, "pid {pid}: checkpointed {count} tasks, killing them");
+        tree.kill();
     } else {
-        crate::log!(log, "pid {pid}: checkpointed");
+        crate::log!(log, "pid {pid}: checkpointed {count} tasks");
     }
     Ok(())
 }

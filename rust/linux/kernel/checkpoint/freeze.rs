@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Freezing a task where its user state is complete, and thawing or killing it afterwards.
+//! Freezing tasks where their user state is complete, and thawing or killing them afterwards.
 //!
 //! This is the trap the cgroup v2 freezer uses, without a cgroup: `JOBCTL_TRAP_FREEZE` plus a
 //! signal wakeup sends the task into `get_signal()`, where `do_freezer_trap()` parks it. There
@@ -11,8 +11,10 @@
 use crate::task::with_siglock;
 use crate::{log, log::Log};
 use kernel::bindings;
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::task::Task;
+use kernel::types::ARef;
 
 /// How long a task may take to reach the trap: one asleep uninterruptibly (in D state, or a
 /// vfork parent) never does, and the checkpoint gives up with `EAGAIN`.
@@ -56,69 +58,105 @@ fn parked(task: &Task) -> Option<u32> {
     .flatten()
 }
 
-/// A task held frozen; dropping it thaws the task.
-pub(crate) struct Frozen<'a> {
-    task: &'a Task,
-    /// Whether it was stopped by job control (it stays stopped after a thaw or a restart).
-    pub(crate) stopped: bool,
+/// Tasks held frozen; dropping it thaws them.
+pub(crate) struct Frozen {
+    tasks: KVec<ARef<Task>>,
+    /// For each task, whether it was stopped by job control (it stays stopped after a thaw
+    /// or a restart).
+    stopped: KVec<bool>,
 }
 
-impl<'a> Frozen<'a> {
-    /// Freezes `task` and waits until it is parked and off its CPU.
-    pub(crate) fn new(log: &Log, task: &'a Task) -> Result<Frozen<'a>> {
-        let pid = task.pid();
-        if !set_trap(task, true) {
-            log!(log, "pid {pid}: exiting");
-            return Err(ESRCH);
-        }
-        let mut frozen = Frozen { task, stopped: false };
-        // SAFETY: reading the monotonic clock has no preconditions.
-        let start = unsafe { bindings::ktime_get() };
-        loop {
-            if let Some(state) = parked(task) {
-                // SAFETY: `task` is valid; this waits until it is off its CPU in `state`.
-                if unsafe { bindings::wait_task_inactive(task.as_ptr(), state) } != 0 {
-                    frozen.stopped = state == bindings::__TASK_STOPPED;
-                    return Ok(frozen);
-                }
-                continue;
-            }
-            // SAFETY: `task` is valid; `flags` is read racily, as the C helpers do.
-            if unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
-                log!(log, "pid {pid}: exited while being frozen");
+impl Frozen {
+    /// Holds nothing yet.
+    pub(crate) fn new() -> Frozen {
+        Frozen { tasks: KVec::new(), stopped: KVec::new() }
+    }
+
+    /// Whether `task` is held.
+    pub(crate) fn holds(&self, task: &Task) -> bool {
+        self.tasks.iter().any(|t| t.as_ptr() == task.as_ptr())
+    }
+
+    /// Whether the held `task` was stopped by job control.
+    pub(crate) fn stopped(&self, task: &Task) -> bool {
+        let i = self.tasks.iter().position(|t| t.as_ptr() == task.as_ptr());
+        i.is_some_and(|i| self.stopped[i])
+    }
+
+    /// Freezes `tasks` and waits until each is parked and off its CPU. All are trapped first,
+    /// so that they stop in parallel and a task cannot fork past the freeze of its parent.
+    pub(crate) fn add(&mut self, log: &Log, tasks: &[ARef<Task>]) -> Result {
+        let first = self.tasks.len();
+        self.tasks.reserve(tasks.len(), GFP_KERNEL)?;
+        self.stopped.reserve(tasks.len(), GFP_KERNEL)?;
+        for task in tasks {
+            if !set_trap(task, true) {
+                log!(log, "pid {}: exiting", task.pid());
                 return Err(ESRCH);
             }
-            if kernel::current!().signal_pending() {
-                return Err(EINTR);
-            }
-            // SAFETY: as above.
-            let waited = (unsafe { bindings::ktime_get() } - start) / 1_000_000;
-            if waited >= i64::from(FREEZE_TIMEOUT_MS) {
-                log!(log, "pid {pid}: not stopped after {FREEZE_TIMEOUT_MS} ms (uninterruptible sleep?)");
-                return Err(EAGAIN);
-            }
-            // SAFETY: sleeping is allowed in system call context.
-            unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+            self.tasks.push(task.clone(), GFP_KERNEL)?;
+            self.stopped.push(false, GFP_KERNEL)?;
         }
+        // SAFETY: reading the monotonic clock has no preconditions.
+        let start = unsafe { bindings::ktime_get() };
+        for i in first..self.tasks.len() {
+            self.stopped[i] = wait_parked(log, &self.tasks[i], start)?;
+        }
+        Ok(())
     }
 
-    /// Kills the task (its whole thread group) instead of thawing it.
+    /// Kills the tasks (their whole thread groups) instead of thawing them.
     pub(crate) fn kill(self) {
-        // SAFETY: the task is valid; `SEND_SIG_PRIV` is the special siginfo value 1.
-        unsafe {
-            bindings::do_send_sig_info(
-                bindings::SIGKILL as i32,
-                1 as *mut bindings::kernel_siginfo,
-                self.task.as_ptr(),
-                bindings::pid_type_PIDTYPE_TGID,
-            )
-        };
-        // Dropping clears the trap bit; the pending SIGKILL ends the task.
+        for task in self.tasks.iter() {
+            // SAFETY: the task is valid; `SEND_SIG_PRIV` is the special siginfo value 1.
+            unsafe {
+                bindings::do_send_sig_info(
+                    bindings::SIGKILL as i32,
+                    1 as *mut bindings::kernel_siginfo,
+                    task.as_ptr(),
+                    bindings::pid_type_PIDTYPE_TGID,
+                )
+            };
+        }
+        // Dropping clears the trap bits; the pending SIGKILLs end the tasks.
     }
 }
 
-impl Drop for Frozen<'_> {
+/// Waits until the trapped `task` is parked and off its CPU, at most [`FREEZE_TIMEOUT_MS`]
+/// after `start`; returns whether it is stopped by job control.
+fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<bool> {
+    let pid = task.pid();
+    loop {
+        if let Some(state) = parked(task) {
+            // SAFETY: `task` is valid; this waits until it is off its CPU in `state`.
+            if unsafe { bindings::wait_task_inactive(task.as_ptr(), state) } != 0 {
+                return Ok(state == bindings::__TASK_STOPPED);
+            }
+            continue;
+        }
+        // SAFETY: `task` is valid; `flags` is read racily, as the C helpers do.
+        if unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
+            log!(log, "pid {pid}: exited while being frozen");
+            return Err(ESRCH);
+        }
+        if kernel::current!().signal_pending() {
+            return Err(EINTR);
+        }
+        // SAFETY: as above.
+        let waited = (unsafe { bindings::ktime_get() } - start) / 1_000_000;
+        if waited >= i64::from(FREEZE_TIMEOUT_MS) {
+            log!(log, "pid {pid}: not stopped after {FREEZE_TIMEOUT_MS} ms (uninterruptible sleep?)");
+            return Err(EAGAIN);
+        }
+        // SAFETY: sleeping is allowed in system call context.
+        unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+    }
+}
+
+impl Drop for Frozen {
     fn drop(&mut self) {
-        set_trap(self.task, false);
+        for task in self.tasks.iter() {
+            set_trap(task, false);
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::{abi, abi::Record, files, log, log::Log, mm, regs, Obj};
+use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, Obj};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -81,32 +81,45 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
     Ok(task)
 }
 
-/// Refuses what single-process checkpoint cannot save yet: threads, children, a tracer.
+/// Refuses a task that checkpoint cannot save yet: a zombie, a traced or multi-threaded
+/// process, one sharing its fd table, fs or handlers with another process.
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
-    let pid = task.pid();
-    // SAFETY: `t` is valid; these are racy reads of plain fields, rechecked once frozen.
-    let (threads, has_children, ptraced) = unsafe {
-        let children = core::ptr::addr_of!((*t).children);
-        (
-            (*(*t).signal).nr_threads,
-            core::ptr::addr_of!((*children).next).read_volatile() != children as *mut _,
-            (*t).ptrace != 0,
-        )
+    // SAFETY: `t` is valid, and so is its signal struct while we hold the task. These are
+    // racy reads of plain fields, made again once the task is frozen.
+    let (zombie, ptraced, threads) =
+        unsafe { ((*t).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads) };
+    // SAFETY: `task_lock` keeps `files` and `fs` from being released while we read their
+    // counts.
+    let (files, fs) = unsafe {
+        with_task_lock(t, || {
+            let files = (*t).files;
+            let fs = (*t).fs;
+            (
+                !files.is_null() && (*files).count.counter != 1,
+                !fs.is_null() && (*fs).users != 1,
+            )
+        })
     };
-    if ptraced {
-        log!(log, "pid {pid}: is being traced (ptraced tasks are not supported)");
-        return Err(EOPNOTSUPP);
-    }
-    if threads != 1 {
-        log!(log, "pid {pid}: has {threads} threads (only single-threaded processes are supported)");
-        return Err(EOPNOTSUPP);
-    }
-    if has_children {
-        log!(log, "pid {pid}: has children (only single processes are supported)");
-        return Err(EOPNOTSUPP);
-    }
-    Ok(())
+    // SAFETY: the signal lock keeps `sighand` alive.
+    let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != 1);
+    let why = if zombie || sighand.is_none() {
+        "is a zombie or exiting (zombies are not supported yet)"
+    } else if ptraced {
+        "is being traced (ptraced tasks are not supported)"
+    } else if threads != 1 {
+        "has several threads (threads are not supported yet)"
+    } else if files {
+        "shares its fd table (CLONE_FILES is not supported yet)"
+    } else if fs {
+        "shares its root and cwd (CLONE_FS is not supported yet)"
+    } else if sighand == Some(true) {
+        "shares its signal handlers (CLONE_SIGHAND is not supported yet)"
+    } else {
+        return Ok(());
+    };
+    log!(log, "pid {}: {why}", task.pid());
+    Err(EOPNOTSUPP)
 }
 
 fn copy_name(dst: &mut [u8], src: &[u8]) {
@@ -114,8 +127,8 @@ fn copy_name(dst: &mut [u8], src: &[u8]) {
     dst[..n].copy_from_slice(&src[..n]);
 }
 
-/// The image header for a checkpoint taken now on this machine.
-pub(crate) fn header(flags: u32) -> abi::Header {
+/// The image header for a checkpoint of `tasks` tasks taken now on this machine.
+pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
     let mut h = abi::Header {
         magic: abi::MAGIC,
         version: abi::FORMAT_VERSION,
@@ -123,7 +136,7 @@ pub(crate) fn header(flags: u32) -> abi::Header {
         abi_hash: abi::ABI_HASH,
         page_size: abi::IMAGE_PAGE_SIZE,
         flags: if flags & abi::CKPT_SUBTREE != 0 { abi::HDR_SUBTREE } else { 0 },
-        task_count: 1,
+        task_count: tasks,
         ..Default::default()
     };
     let (size, features) = regs::xsave_config();
@@ -149,8 +162,9 @@ pub(crate) fn header(flags: u32) -> abi::Header {
     h
 }
 
-/// Writes the `Task` record of the frozen `task`.
-pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, stopped: bool) -> Result {
+/// Writes the `Task` record of the frozen `task`, whose parent in the image is the task of
+/// objref `parent` (0 for the root) and whose `TASK_F_*` flags so far are `flags`.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, flags: u32) -> Result {
     let t = task.as_ptr();
     // SAFETY: the task is frozen and referenced; the pointers read are objref keys only, the
     // other fields plain values that only the task itself changes.
@@ -161,13 +175,13 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, stopped: bool) -> Result {
             objref: d.objref(t)?.0,
             pid: nr(bindings::pid_type_PIDTYPE_PID),
             tgid: nr(bindings::pid_type_PIDTYPE_TGID),
-            parent: 0,
+            parent,
             pgid: nr(bindings::pid_type_PIDTYPE_PGID),
             sid: nr(bindings::pid_type_PIDTYPE_SID),
             exit_signal: tk.exit_signal,
             state: if stopped { abi::TASK_STATE_STOPPED } else { abi::TASK_STATE_RUNNING },
             exit_code: 0,
-            flags: abi::TASK_F_GROUP_LEADER,
+            flags: flags | abi::TASK_F_GROUP_LEADER,
             personality: tk.personality,
             mm: d.objref(tk.mm)?.0,
             files: d.objref(tk.files)?.0,
@@ -358,23 +372,42 @@ fn wait_parked(task: &Task) {
     }
 }
 
-/// Restores the task of the image as the caller's child; returns its pid.
-pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
-    let h = *r.header();
-    if h.arch != abi::ARCH_X86_64 || h.page_size != abi::IMAGE_PAGE_SIZE {
-        log!(r.log, "image of architecture {} with {}-byte pages; this is x86_64", h.arch, h.page_size);
-        return Err(EINVAL);
+/// The most tasks one image may hold.
+const MAX_TASKS: u32 = 1 << 16;
+
+/// A task restart created; it waits, parked, until the whole image is in.
+pub(crate) struct Created {
+    pub(crate) task: ARef<Task>,
+    pub(crate) rec: abi::Task,
+    /// Index of its parent among the created tasks; `None` for the root.
+    pub(crate) parent: Option<usize>,
+    handoff: Arc<Handoff>,
+    saved: regs::Saved,
+}
+
+impl Created {
+    fn pid(&self) -> i32 {
+        self.task.pid()
     }
-    if h.task_count != 1 {
-        // A damaged image is reported as such before what it holds is refused.
-        r.drain()?;
-        log!(r.log, "image of {} tasks: only single processes are supported", h.task_count);
-        return Err(EOPNOTSUPP);
-    }
+}
+
+/// Reads the next task's `Task` record and what the restarter keeps of it, creates the task
+/// and lets it rebuild itself from its part of the image. The task is in `created` as soon as
+/// it exists, however this ends.
+fn create(r: &mut Restorer<'_, Obj>, flags: u32, created: &mut KVec<Created>) -> Result {
     let task = r.expect::<abi::Task>()?;
-    if task.pid <= 0 || task.parent != 0 || !(0..=64).contains(&task.exit_signal) {
-        return Err(r.bad("task pid, parent or exit signal"));
+    if task.pid <= 0 || task.tgid != task.pid || !(0..=64).contains(&task.exit_signal) {
+        return Err(r.bad("task pid, thread group or exit signal"));
     }
+    let parent = match (created.is_empty(), task.parent) {
+        (true, 0) => None,
+        (false, p) if p != 0 => match r.lookup(p)? {
+            Obj::Task(i) => Some(*i),
+            _ => return Err(r.bad("task parent that is not a task")),
+        },
+        _ => return Err(r.bad("task parent")),
+    };
+    r.define(task.objref, Obj::Task(created.len()))?;
     if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
         log!(r.log, "pid {}: a zombie cannot be restored yet", task.pid);
         return Err(EOPNOTSUPP);
@@ -404,43 +437,75 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         bindings::init_completion(handoff.done.get());
         bindings::init_completion(handoff.go.get());
     }
+    created.reserve(1, GFP_KERNEL)?;
     let pid = spawn(log, &handoff, &task)?;
+    // Our child cannot be reaped by anyone else, so its pid names it until we wait for it.
+    let child = Task::from_vpid(pid).ok_or(ESRCH)?;
+    created.push(Created { task: child, rec: task, parent, handoff: handoff.clone(), saved }, GFP_KERNEL)?;
     // SAFETY: `done` is initialised; the new task always completes it.
     if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
-        if let Some(child) = Task::from_vpid(pid) {
-            // SAFETY: `child` is valid; SIGKILL ends its restore at the next wait.
-            unsafe { bindings::send_sig(bindings::SIGKILL as i32, child.as_ptr(), 1) };
-        }
+        let child = &created[created.len() - 1].task;
+        // SAFETY: `child` is valid; SIGKILL ends its restore at the next wait.
+        unsafe { bindings::send_sig(bindings::SIGKILL as i32, child.as_ptr(), 1) };
         // SAFETY: as above.
         unsafe { bindings::wait_for_completion(handoff.done.get()) };
     }
-    let mut res = match handoff.result.load(Ordering::Relaxed) {
+    match handoff.result.load(Ordering::Relaxed) {
         0 => Ok(()),
         e => Err(Error::from_errno(e)),
-    };
-    if res.is_ok() {
-        res = work.r.finish();
     }
-    let child = Task::from_vpid(pid);
-    if res.is_ok() {
-        res = match &child {
-            Some(child) => {
-                wait_parked(child);
-                regs::apply(child, &saved).inspect_err(|e| {
-                    log!(log, "pid {pid}: the saved registers were refused ({})", e.to_errno())
-                })
-            }
-            None => Err(ESRCH),
-        };
+}
+
+/// Creates every task of the image, reads the tail, applies the registers and links the
+/// tree. Tasks created so far are in `created`, whatever the result.
+fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
+    for _ in 0..count {
+        create(r, flags, created)?;
     }
-    handoff.go_ok.store(res.is_ok(), Ordering::Release);
-    // SAFETY: `go` is initialised; the task waits for it unless it already failed.
-    unsafe { bindings::complete(handoff.go.get()) };
+    r.finish()?;
+    let log = r.log;
+    for c in created.iter() {
+        wait_parked(&c.task);
+        regs::apply(&c.task, &c.saved).inspect_err(|e| {
+            log!(log, "pid {}: the saved registers were refused ({})", c.pid(), e.to_errno())
+        })?;
+    }
+    let links = tree::plan(log, created)?;
+    tree::link(created, &links);
+    Ok(())
+}
+
+/// Restores the tree of the image under the caller; returns the root's pid.
+pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
+    let h = *r.header();
+    if h.arch != abi::ARCH_X86_64 || h.page_size != abi::IMAGE_PAGE_SIZE {
+        log!(r.log, "image of architecture {} with {}-byte pages; this is x86_64", h.arch, h.page_size);
+        return Err(EINVAL);
+    }
+    if h.task_count == 0 || h.task_count > MAX_TASKS {
+        // A damaged image is reported as such before what it holds is refused.
+        r.drain()?;
+        log!(r.log, "image of {} tasks: from 1 to {MAX_TASKS} can be restored", h.task_count);
+        return Err(EOPNOTSUPP);
+    }
+    let log = r.log;
+    let mut created = KVec::new();
+    let res = build(r, flags, h.task_count, &mut created);
+    for c in created.iter() {
+        c.handoff.go_ok.store(res.is_ok(), Ordering::Release);
+        // SAFETY: `go` is initialised; the task waits for it unless it already failed.
+        unsafe { bindings::complete(c.handoff.go.get()) };
+    }
     if let Err(e) = res {
-        // SAFETY: reaps our own child, which exits without running user code.
-        unsafe { bindings::kernel_wait4(pid, core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
+        // Nothing was linked: every created task is still our child, and exits without
+        // running user code.
+        for c in created.iter() {
+            // SAFETY: reaps our own child.
+            unsafe { bindings::kernel_wait4(c.pid(), core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
+        }
         return Err(e);
     }
-    log!(log, "pid {pid}: restored");
-    Ok(pid)
+    let root = created[0].pid();
+    log!(log, "pid {root}: restored, {} tasks", created.len());
+    Ok(root)
 }

@@ -139,3 +139,28 @@ void rust_helper_vm_flags_mod(struct vm_area_struct *vma, vm_flags_t set,
 {
 	vm_flags_mod(vma, set, clear);
 }
+
+void rust_helper_read_lock_tasklist(void)
+{
+	read_lock(&tasklist_lock);
+}
+
+void rust_helper_read_unlock_tasklist(void)
+{
+	read_unlock(&tasklist_lock);
+}
+
+void rust_helper_write_lock_irq_tasklist(void)
+{
+	write_lock_irq(&tasklist_lock);
+}
+
+void rust_helper_write_unlock_irq_tasklist(void)
+{
+	write_unlock_irq(&tasklist_lock);
+}
+
+void rust_helper_list_move_tail(struct list_head *list, struct list_head *head)
+{
+	list_move_tail(list, head);
+}

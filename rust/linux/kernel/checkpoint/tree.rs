@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The process tree: which tasks a checkpoint takes, and who is whose parent, process group
+//! and session after a restart.
+//!
+//! Checkpoint walks the children of the root breadth first, so that parents come before
+//! their children in the image and siblings keep their order; the walk is repeated after each
+//! freeze until it finds no task it has not frozen (a task forking while the freeze reached
+//! it). Restart creates every task as its own child, and once all of them are built, moves
+//! each under its saved parent and into its saved process group and session, by objref.
+
+use crate::freeze::Frozen;
+use crate::task::Created;
+use crate::{abi, log, log::Log, task};
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::types::ARef;
+
+/// Runs `f` with `tasklist_lock` held for reading: parents, children and pid links are stable.
+fn with_tasklist_read<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: taken and released here, around code that does not sleep.
+    unsafe { bindings::read_lock_tasklist() };
+    let r = f();
+    // SAFETY: taken above.
+    unsafe { bindings::read_unlock_tasklist() };
+    r
+}
+
+/// Runs `f` with `tasklist_lock` held for writing, interrupts off.
+fn with_tasklist_write<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: taken and released here, around code that does not sleep.
+    unsafe { bindings::write_lock_irq_tasklist() };
+    let r = f();
+    // SAFETY: taken above.
+    unsafe { bindings::write_unlock_irq_tasklist() };
+    r
+}
+
+/// The task whose `sibling` list node is `node`.
+///
+/// # Safety
+///
+/// `node` must be the `sibling` member of a valid `task_struct`.
+unsafe fn sibling_task(node: *mut bindings::list_head) -> *mut bindings::task_struct {
+    let off = core::mem::offset_of!(bindings::task_struct, sibling);
+    // SAFETY: `node` lies `off` bytes into its task, per the caller.
+    unsafe { node.cast::<u8>().sub(off).cast() }
+}
+
+/// A task of the checkpointed tree.
+pub(crate) struct Member {
+    pub(crate) task: ARef<Task>,
+    /// Index of its parent in the tree; `None` for the root.
+    pub(crate) parent: Option<usize>,
+}
+
+/// Lists the tree under `root`, breadth first. Allocation cannot happen under the lock, so
+/// when the tree outgrows the list the walk starts again with room for all it found.
+fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
+    let mut want = 16;
+    loop {
+        let mut out: KVec<Member> = KVec::with_capacity(want, GFP_KERNEL)?;
+        let found = with_tasklist_read(|| {
+            let mut found = 1;
+            // Cannot fail: the capacity is at least 16.
+            let _ = out.push(Member { task: root.clone(), parent: None }, GFP_KERNEL);
+            let mut i = 0;
+            while i < out.len() {
+                let t = out[i].task.as_ptr();
+                // SAFETY: `t` is valid; its children list is stable under `tasklist_lock`.
+                unsafe {
+                    let head = core::ptr::addr_of_mut!((*t).children);
+                    let mut node = (*head).next;
+                    while node != head {
+                        found += 1;
+                        if out.len() < out.capacity() {
+                            // SAFETY: `node` is a child's `sibling` member; the `ARef` takes
+                            // its own reference while the lock keeps the child alive.
+                            let child = &*sibling_task(node).cast::<Task>();
+                            // Cannot fail: there is room.
+                            let _ = out.push(Member { task: child.into(), parent: Some(i) }, GFP_KERNEL);
+                        }
+                        node = (*node).next;
+                    }
+                }
+                i += 1;
+            }
+            found
+        });
+        if found <= out.len() {
+            return Ok(out);
+        }
+        want = found + found / 2;
+    }
+}
+
+/// The frozen tree rooted at the checkpointed task; dropping it thaws the tree.
+pub(crate) struct Tree {
+    members: KVec<Member>,
+    frozen: Frozen,
+}
+
+impl Tree {
+    /// Freezes the tree under `root`, refusing (before anything is frozen where possible) a
+    /// task that cannot be checkpointed.
+    pub(crate) fn freeze(log: &Log, root: &ARef<Task>) -> Result<Tree> {
+        let mut frozen = Frozen::new();
+        loop {
+            let members = collect(root)?;
+            let mut new = KVec::new();
+            for m in members.iter() {
+                if !frozen.holds(&m.task) {
+                    task::check_supported(log, &m.task)?;
+                    new.push(m.task.clone(), GFP_KERNEL)?;
+                }
+            }
+            if new.is_empty() {
+                // Checked again now that nothing moves.
+                for m in members.iter() {
+                    task::check_supported(log, &m.task)?;
+                }
+                return Ok(Tree { members, frozen });
+            }
+            frozen.add(log, &new)?;
+        }
+    }
+
+    /// The tasks, parents before their children; the root first.
+    pub(crate) fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Whether `task` was stopped by job control when frozen.
+    pub(crate) fn stopped(&self, task: &Task) -> bool {
+        self.frozen.stopped(task)
+    }
+
+    /// Kills the tree instead of thawing it.
+    pub(crate) fn kill(self) {
+        self.frozen.kill()
+    }
+
+    /// Refuses address spaces shared between processes of the tree (`CLONE_VM` without
+    /// `CLONE_THREAD`), which restart would rebuild apart.
+    pub(crate) fn check_private_mm(&self, log: &Log) -> Result {
+        let mm = |m: &Member| {
+            // SAFETY: the task is frozen; the pointer is only compared.
+            unsafe { (*m.task.as_ptr()).mm }
+        };
+        for (i, a) in self.members.iter().enumerate() {
+            if let Some(b) = self.members[..i].iter().find(|b| mm(b) == mm(a)) {
+                log!(log, "pid {}: shares its address space with pid {} (CLONE_VM is not supported)",
+                    a.task.pid(), b.task.pid());
+                return Err(EOPNOTSUPP);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `TASK_F_*OUTSIDE` flags of every member, in order: whether its process group and
+    /// its session also hold processes outside the tree. Refuses groups and sessions that
+    /// restart could not rebuild: one whose leader is gone or outside the tree while all its
+    /// members are inside, or a group that reaches outside a session that does not.
+    pub(crate) fn group_flags(&self, log: &Log) -> Result<KVec<u32>> {
+        let mut flags = KVec::with_capacity(self.members.len(), GFP_KERNEL)?;
+        for m in self.members.iter() {
+            let pgrp = self.reach(log, m, bindings::pid_type_PIDTYPE_PGID, "process group")?;
+            let session = self.reach(log, m, bindings::pid_type_PIDTYPE_SID, "session")?;
+            if pgrp && !session {
+                log!(log, "pid {}: its process group reaches outside the tree, its session does not",
+                    m.task.pid());
+                return Err(EOPNOTSUPP);
+            }
+            let mut f = 0;
+            if pgrp {
+                f |= abi::TASK_F_PGRP_OUTSIDE;
+            }
+            if session {
+                f |= abi::TASK_F_SESSION_OUTSIDE;
+            }
+            flags.push(f, GFP_KERNEL)?;
+        }
+        Ok(flags)
+    }
+
+    /// Whether `m`'s process group or session (`ty`) holds processes outside the tree.
+    fn reach(&self, log: &Log, m: &Member, ty: bindings::pid_type, what: &str) -> Result<bool> {
+        let group = |t: &Task| {
+            // SAFETY: the task is frozen, and so is its group and session membership.
+            unsafe { (*(*t.as_ptr()).signal).pids[ty as usize] }
+        };
+        let pid = group(&m.task);
+        let inside = self.members.iter().filter(|o| group(&o.task) == pid).count();
+        let (attached, leader) = with_tasklist_read(|| {
+            // SAFETY: `pid` is valid while a task is attached to it; the lists and the leader
+            // are stable under `tasklist_lock`.
+            unsafe {
+                let mut n = 0;
+                let mut node = (*pid).tasks[ty as usize].first;
+                while !node.is_null() {
+                    n += 1;
+                    node = (*node).next;
+                }
+                (n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID))
+            }
+        });
+        if attached != inside {
+            return Ok(true);
+        }
+        // Every member is in the tree: restart names it after its leader, which must be too.
+        if !self.members.iter().any(|o| o.task.as_ptr() == leader) {
+            // SAFETY: `pid` is valid (see above).
+            let nr = unsafe { bindings::pid_vnr(pid) };
+            log!(log, "pid {}: its {what} {nr} outlived its leader or has it outside the tree \
+                (not supported)", m.task.pid());
+            return Err(EOPNOTSUPP);
+        }
+        Ok(false)
+    }
+}
+
+/// Where one restored task goes.
+pub(crate) struct Link {
+    pgrp: *mut bindings::pid,
+    session: *mut bindings::pid,
+    /// Whether it leads its (restored) session.
+    leader: bool,
+}
+
+/// The `struct pid` of the created task whose saved pid is `nr`.
+fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
+    created.iter().find(|c| c.rec.pid == nr).map(|c| {
+        // SAFETY: the task is our child, parked; its pid does not change.
+        unsafe { (*c.task.as_ptr()).thread_pid }
+    })
+}
+
+/// Checks the saved process groups and sessions against each other and finds their `struct
+/// pid`s: a group or session inside the tree is named after a restored task, one that
+/// reached outside becomes the caller's.
+pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
+    // SAFETY: the current task's group leader and its signal struct are valid while it runs;
+    // only it could change its own group or session, and it is busy here.
+    let (my_pgrp, my_session) = unsafe {
+        let sig = (*(*bindings::get_current()).group_leader).signal;
+        (
+            (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize],
+            (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize],
+        )
+    };
+    let bad = |what: &str, pid: i32| {
+        log!(log, "pid {pid}: {what}");
+        EINVAL
+    };
+    let mut links = KVec::with_capacity(created.len(), GFP_KERNEL)?;
+    for c in created {
+        let t = &c.rec;
+        let pgrp_out = t.flags & abi::TASK_F_PGRP_OUTSIDE != 0;
+        let session_out = t.flags & abi::TASK_F_SESSION_OUTSIDE != 0;
+        if pgrp_out && !session_out {
+            return Err(bad("its process group reaches outside the tree, its session does not", t.pid));
+        }
+        // All members of a group share its session (and how far it reaches).
+        let same_group = created.iter().filter(|o| o.rec.pgid == t.pgid);
+        if same_group.clone().any(|o| o.rec.sid != t.sid || (o.rec.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0) {
+            return Err(bad("process group spans sessions", t.pid));
+        }
+        let session = if session_out {
+            my_session
+        } else {
+            // The leader of a restored session leads its group of the same id.
+            let leader = created.iter().find(|o| o.rec.pid == t.sid);
+            if !leader.is_some_and(|l| l.rec.sid == t.sid && l.rec.pgid == t.sid) {
+                return Err(bad("session without its leader", t.pid));
+            }
+            pid_of(created, t.sid).ok_or(EINVAL)?
+        };
+        let pgrp = if pgrp_out {
+            my_pgrp
+        } else {
+            pid_of(created, t.pgid).ok_or_else(|| bad("process group without its leader", t.pid))?
+        };
+        links.push(Link { pgrp, session, leader: !session_out && t.sid == t.pid }, GFP_KERNEL)?;
+    }
+    Ok(links)
+}
+
+/// Puts every created task under its saved parent, in its process group and session. Cannot
+/// fail: [`plan`] found everything; the tasks are parked, so nobody sees the tree change.
+pub(crate) fn link(created: &[Created], links: &[Link]) {
+    with_tasklist_write(|| {
+        for c in created {
+            let Some(p) = c.parent else { continue };
+            let t = c.task.as_ptr();
+            let parent = created[p].task.as_ptr();
+            // SAFETY: both are valid; the lists and parent pointers are ours to change under
+            // `tasklist_lock` held for writing. Created tasks are never ptraced.
+            unsafe {
+                bindings::list_move_tail(
+                    core::ptr::addr_of_mut!((*t).sibling),
+                    core::ptr::addr_of_mut!((*parent).children),
+                );
+                (*t).real_parent = parent;
+                (*t).parent = parent;
+                // Otherwise a non-SIGCHLD exit signal would turn into SIGCHLD.
+                (*t).parent_exec_id = (*parent).self_exec_id;
+            }
+        }
+        for (c, l) in created.iter().zip(links.iter()) {
+            let t = c.task.as_ptr();
+            // SAFETY: as above; `change_pid` wants the tasklist lock held for writing.
+            unsafe {
+                let sig = (*t).signal;
+                if (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize] != l.session {
+                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_SID, l.session);
+                    // A restored session has no terminal (terminals are not restored yet);
+                    // the task must not keep the caller's.
+                    bindings::proc_clear_tty(t);
+                }
+                if (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize] != l.pgrp {
+                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_PGID, l.pgrp);
+                }
+                if l.leader {
+                    (*sig).leader = 1;
+                }
+            }
+        }
+    })
+}

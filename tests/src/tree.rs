@@ -1,0 +1,174 @@
+//! Process trees inside a target: descendants that the target forks while it sets up, which
+//! are checkpointed and restarted with it and check themselves afterwards.
+//!
+//! Every descendant sets up, says ready on a pipe that is closed everywhere before the
+//! checkpoint (pipes cannot be checkpointed yet), then waits for SIGUSR1 like the target. Once
+//! woken it runs its checks, wakes its own children and checks their exit statuses, and exits
+//! with the status its parent expects, or [`EXIT_CHECK`] after printing what failed.
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::target::{os_error, wait_restored, Check, EXIT_CHECK, READY_FD, RESTORE_SIGNAL};
+
+/// The pipe descendants say ready on; made by the target before it forks any.
+pub struct Ready {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+/// A child forked by [`Ready::fork`]: its pid and the exit status it ends with when its checks
+/// hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Kid {
+    pub pid: libc::pid_t,
+    pub code: i32,
+}
+
+impl Ready {
+    pub fn new() -> Result<Ready, String> {
+        let (read, write) = cr::klog::pipe().map_err(|e| format!("pipe: {e}"))?;
+        Ok(Ready { read, write })
+    }
+
+    /// Forks a child that runs `setup`, says ready, waits for SIGUSR1, runs the returned check
+    /// and exits with `code` if it held. `setup` may fork further descendants through `self`.
+    pub fn fork<S, V>(&self, code: i32, setup: S) -> Result<Kid, String>
+    where
+        S: FnOnce(&Ready) -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        // SAFETY: the targets are single-threaded; the child runs `descendant`, which ends in
+        // `_exit`.
+        match unsafe { libc::fork() } {
+            -1 => Err(os_error("fork")),
+            0 => self.descendant(code, setup),
+            pid => Ok(Kid { pid, code }),
+        }
+    }
+
+    fn descendant<S, V>(&self, code: i32, setup: S) -> !
+    where
+        S: FnOnce(&Ready) -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        // SAFETY: the target's ready fd is the test's pipe, which only the target answers on.
+        unsafe { libc::close(READY_FD) };
+        let me = std::process::id();
+        let verify = match setup(self) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("pid {me}: setup failed: {e}");
+                // SAFETY: ends the forked child at once.
+                unsafe { libc::_exit(EXIT_CHECK) }
+            }
+        };
+        // SAFETY: writes one byte to our copy of the pipe; the fds are closed by `_exit` at the
+        // latest, and before the checkpoint by `close_all`.
+        unsafe { libc::write(self.write.as_raw_fd(), b"R".as_ptr().cast(), 1) };
+        self.close_all();
+        wait_restored();
+        let status = match verify() {
+            Ok(()) => code,
+            Err(e) => {
+                eprintln!("pid {me}: FAIL: {e}");
+                EXIT_CHECK
+            }
+        };
+        // SAFETY: as above.
+        unsafe { libc::_exit(status) }
+    }
+
+    /// Closes this process's copies of the pipe without dropping the `Ready` (a forked child
+    /// holds it by reference).
+    fn close_all(&self) {
+        // SAFETY: our own fds; nobody uses them afterwards in this process.
+        unsafe {
+            libc::close(self.read.as_raw_fd());
+            libc::close(self.write.as_raw_fd());
+        }
+    }
+
+    /// In the target: waits until every descendant said ready and closed the pipe; checks
+    /// that `count` of them did.
+    pub fn wait(self, count: usize) -> Check {
+        let Ready { read, write } = self;
+        drop(write);
+        let mut said = Vec::new();
+        std::fs::File::from(read)
+            .read_to_end(&mut said)
+            .map_err(|e| format!("read the ready pipe: {e}"))?;
+        if said.len() != count {
+            return Err(format!("{} of {count} descendants got ready", said.len()));
+        }
+        Ok(())
+    }
+}
+
+/// After the restore: sends SIGUSR1 to each of `kids`, waits for them and checks their exit
+/// statuses.
+pub fn wake_and_reap(kids: &[Kid]) -> Check {
+    for k in kids {
+        // SAFETY: kill takes integers; `k.pid` is our unreaped child.
+        if unsafe { libc::kill(k.pid, RESTORE_SIGNAL) } != 0 {
+            return Err(os_error(format!("wake child {}", k.pid)));
+        }
+    }
+    for k in kids {
+        let status =
+            cr::sys::waitpid(k.pid).map_err(|e| format!("wait for child {}: {e}", k.pid))?;
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == k.code) {
+            return Err(format!(
+                "child {} {}, expected exit status {}",
+                k.pid,
+                crate::proc::wait_status_text(status),
+                k.code
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The calling process's parent, process group and session, as `(ppid, pgid, sid)`.
+pub fn ids() -> (libc::pid_t, libc::pid_t, libc::pid_t) {
+    // SAFETY: these calls only read the caller's ids.
+    unsafe { (libc::getppid(), libc::getpgrp(), libc::getsid(0)) }
+}
+
+/// `Ok` if the caller's parent, process group and session are `want`.
+pub fn check_ids(want: (libc::pid_t, libc::pid_t, libc::pid_t)) -> Check {
+    let got = ids();
+    if got != want {
+        return Err(format!(
+            "(parent, process group, session) is {got:?}, was {want:?} before the checkpoint"
+        ));
+    }
+    Ok(())
+}
+
+/// The pids of every descendant of `pid`, from /proc, parents before children.
+pub fn descendants(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut found = crate::proc::children_of(pid);
+    let mut i = 0;
+    while i < found.len() {
+        let more = crate::proc::children_of(found[i]);
+        found.extend(more);
+        i += 1;
+    }
+    found
+}
+
+/// Waits up to 10 s until none of `pids` exists: descendants killed with the target are
+/// orphans, which init reaps.
+pub fn wait_gone(pids: &[libc::pid_t]) -> Check {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Some(pid) = pids.iter().find(|&&p| crate::proc::pid_exists(p)) {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "pid {pid} still exists 10 s after its tree was killed"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(())
+}
