@@ -101,7 +101,6 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let log = Log::open(logfd, "checkpoint")?;
     let out = image::Output::open(&log, fd)?;
     let root = task::checkpoint_root(&log, pid, flags)?;
-    task::check_supported(&log, &root)?;
     let tree = tree::Tree::freeze(&log, &root)?;
     // Everything that may be refused is checked before the first byte is written.
     tree.check_private_mm(&log)?;
@@ -119,7 +118,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
             None => 0,
         };
-        task::dump(&mut d, &m.task, parent, tree.stopped(&m.task), *group)?;
+        task::dump(&mut d, &m.task, parent, m.stopped, *group)?;
         regs::dump(&mut d, &m.task)?;
         signal::dump(&mut d, &m.task)?;
         files::dump_fs(&mut d, &mut names, &m.task)?;

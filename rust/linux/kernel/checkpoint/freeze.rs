@@ -58,56 +58,44 @@ fn parked(task: &Task) -> Option<u32> {
     .flatten()
 }
 
-/// Tasks held frozen; dropping it thaws them.
-pub(crate) struct Frozen {
-    tasks: KVec<ARef<Task>>,
-    /// For each task, whether it was stopped by job control (it stays stopped after a thaw
-    /// or a restart).
-    stopped: KVec<bool>,
-}
+/// Tasks held frozen, each with whether it was stopped by job control (it stays stopped
+/// after a thaw or a restart); dropping it thaws them.
+pub(crate) struct Frozen(KVec<(ARef<Task>, bool)>);
 
 impl Frozen {
     /// Holds nothing yet.
     pub(crate) fn new() -> Frozen {
-        Frozen { tasks: KVec::new(), stopped: KVec::new() }
+        Frozen(KVec::new())
     }
 
-    /// Whether `task` is held.
-    pub(crate) fn holds(&self, task: &Task) -> bool {
-        self.tasks.iter().any(|t| t.as_ptr() == task.as_ptr())
-    }
-
-    /// Whether the held `task` was stopped by job control.
-    pub(crate) fn stopped(&self, task: &Task) -> bool {
-        let i = self.tasks.iter().position(|t| t.as_ptr() == task.as_ptr());
-        i.is_some_and(|i| self.stopped[i])
+    /// Whether `task` is held, and if so whether it was stopped by job control.
+    pub(crate) fn held(&self, task: &Task) -> Option<bool> {
+        self.0.iter().find(|(t, _)| t.as_ptr() == task.as_ptr()).map(|&(_, stopped)| stopped)
     }
 
     /// Freezes `tasks` and waits until each is parked and off its CPU. All are trapped first,
     /// so that they stop in parallel and a task cannot fork past the freeze of its parent.
     pub(crate) fn add(&mut self, log: &Log, tasks: &[ARef<Task>]) -> Result {
-        let first = self.tasks.len();
-        self.tasks.reserve(tasks.len(), GFP_KERNEL)?;
-        self.stopped.reserve(tasks.len(), GFP_KERNEL)?;
+        let first = self.0.len();
+        self.0.reserve(tasks.len(), GFP_KERNEL)?;
         for task in tasks {
             if !set_trap(task, true) {
                 log!(log, "pid {}: exiting", task.pid());
                 return Err(ESRCH);
             }
-            self.tasks.push(task.clone(), GFP_KERNEL)?;
-            self.stopped.push(false, GFP_KERNEL)?;
+            self.0.push((task.clone(), false), GFP_KERNEL)?;
         }
         // SAFETY: reading the monotonic clock has no preconditions.
         let start = unsafe { bindings::ktime_get() };
-        for i in first..self.tasks.len() {
-            self.stopped[i] = wait_parked(log, &self.tasks[i], start)?;
+        for (task, stopped) in self.0[first..].iter_mut() {
+            *stopped = wait_parked(log, task, start)?;
         }
         Ok(())
     }
 
     /// Kills the tasks (their whole thread groups) instead of thawing them.
     pub(crate) fn kill(self) {
-        for task in self.tasks.iter() {
+        for (task, _) in self.0.iter() {
             // SAFETY: the task is valid; `SEND_SIG_PRIV` is the special siginfo value 1.
             unsafe {
                 bindings::do_send_sig_info(
@@ -155,7 +143,7 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<bool> {
 
 impl Drop for Frozen {
     fn drop(&mut self) {
-        for task in self.tasks.iter() {
+        for (task, _) in self.0.iter() {
             set_trap(task, false);
         }
     }

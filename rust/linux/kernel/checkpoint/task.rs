@@ -56,7 +56,8 @@ pub(crate) fn with_siglock<R>(
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
 
-/// Looks up the root of the tree to checkpoint and checks that the caller may act on it.
+/// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
+/// the rest of the tree ([`may_checkpoint`]).
 pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Task>> {
     let Some(task) = Task::from_vpid(pid) else {
         log!(log, "pid {pid}: no such process");
@@ -66,19 +67,25 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         log!(log, "pid {pid}: is a kernel thread");
         return Err(EPERM);
     }
-    if !task.may_ptrace_attach() {
-        log!(log, "pid {pid}: no ptrace-attach rights over it");
-        return Err(EPERM);
-    }
-    if task.same_thread_group(kernel::current!()) {
-        log!(log, "pid {pid}: a process cannot checkpoint itself");
-        return Err(EINVAL);
-    }
     if flags & abi::CKPT_SUBTREE == 0 && !task.is_pid_ns_init() {
         log!(log, "pid {pid}: not the init of a pid namespace (use CKPT_SUBTREE for a subtree)");
         return Err(EINVAL);
     }
     Ok(task)
+}
+
+/// Checks that the caller may checkpoint `task`, a task of the tree: it needs ptrace-attach
+/// rights over it, and cannot freeze its own thread group.
+pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
+    if !task.may_ptrace_attach() {
+        log!(log, "pid {}: no ptrace-attach rights over it", task.pid());
+        return Err(EPERM);
+    }
+    if task.same_thread_group(kernel::current!()) {
+        log!(log, "pid {}: a process cannot checkpoint itself or a tree holding it", task.pid());
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// Refuses a task that checkpoint cannot save yet: a zombie, a traced or multi-threaded

@@ -54,6 +54,8 @@ pub(crate) struct Member {
     pub(crate) task: ARef<Task>,
     /// Index of its parent in the tree; `None` for the root.
     pub(crate) parent: Option<usize>,
+    /// Whether it was stopped by job control when frozen.
+    pub(crate) stopped: bool,
 }
 
 /// Lists the tree under `root`, breadth first. Allocation cannot happen under the lock, so
@@ -65,7 +67,7 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
         let found = with_tasklist_read(|| {
             let mut found = 1;
             // Cannot fail: the capacity is at least 16.
-            let _ = out.push(Member { task: root.clone(), parent: None }, GFP_KERNEL);
+            let _ = out.push(Member { task: root.clone(), parent: None, stopped: false }, GFP_KERNEL);
             let mut i = 0;
             while i < out.len() {
                 let t = out[i].task.as_ptr();
@@ -80,7 +82,7 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
                             // its own reference while the lock keeps the child alive.
                             let child = &*sibling_task(node).cast::<Task>();
                             // Cannot fail: there is room.
-                            let _ = out.push(Member { task: child.into(), parent: Some(i) }, GFP_KERNEL);
+                            let _ = out.push(Member { task: child.into(), parent: Some(i), stopped: false }, GFP_KERNEL);
                         }
                         node = (*node).next;
                     }
@@ -108,12 +110,16 @@ impl Tree {
     pub(crate) fn freeze(log: &Log, root: &ARef<Task>) -> Result<Tree> {
         let mut frozen = Frozen::new();
         loop {
-            let members = collect(root)?;
+            let mut members = collect(root)?;
             let mut new = KVec::new();
-            for m in members.iter() {
-                if !frozen.holds(&m.task) {
-                    task::check_supported(log, &m.task)?;
-                    new.push(m.task.clone(), GFP_KERNEL)?;
+            for m in members.iter_mut() {
+                match frozen.held(&m.task) {
+                    Some(stopped) => m.stopped = stopped,
+                    None => {
+                        task::may_checkpoint(log, &m.task)?;
+                        task::check_supported(log, &m.task)?;
+                        new.push(m.task.clone(), GFP_KERNEL)?;
+                    }
                 }
             }
             if new.is_empty() {
@@ -130,11 +136,6 @@ impl Tree {
     /// The tasks, parents before their children; the root first.
     pub(crate) fn members(&self) -> &[Member] {
         &self.members
-    }
-
-    /// Whether `task` was stopped by job control when frozen.
-    pub(crate) fn stopped(&self, task: &Task) -> bool {
-        self.frozen.stopped(task)
     }
 
     /// Kills the tree instead of thawing it.
