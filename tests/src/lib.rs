@@ -21,6 +21,7 @@ pub mod mem;
 pub mod proc;
 pub mod sleepers;
 pub mod target;
+pub mod threads;
 pub mod tree;
 
 pub use target::{check_eq, check_os, os_error, wait_restored, Check, Target, KILL, NO_KILL};

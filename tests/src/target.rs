@@ -463,12 +463,23 @@ impl Target {
 
     /// The byte at `addr` in the target's memory, read through /proc/PID/mem.
     pub fn peek_byte(&self, addr: usize) -> u8 {
-        let path = format!("/proc/{}/mem", self.pid);
         let mut b = [0u8];
-        let file = File::open(&path).unwrap_or_else(|e| self.fail(format!("open {path}: {e}")));
-        file.read_exact_at(&mut b, addr as u64)
-            .unwrap_or_else(|e| self.fail(format!("read {path} at {addr:#x}: {e}")));
+        self.peek(addr, &mut b);
         b[0]
+    }
+
+    /// The 64-bit word at `addr` in the target's memory.
+    pub fn peek_u64(&self, addr: usize) -> u64 {
+        let mut b = [0u8; 8];
+        self.peek(addr, &mut b);
+        u64::from_ne_bytes(b)
+    }
+
+    fn peek(&self, addr: usize, buf: &mut [u8]) {
+        let path = format!("/proc/{}/mem", self.pid);
+        let file = File::open(&path).unwrap_or_else(|e| self.fail(format!("open {path}: {e}")));
+        file.read_exact_at(buf, addr as u64)
+            .unwrap_or_else(|e| self.fail(format!("read {path} at {addr:#x}: {e}")));
     }
 
     fn cleanup(&self) {

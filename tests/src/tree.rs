@@ -7,7 +7,7 @@
 //! with the status its parent expects, or [`EXIT_CHECK`] after printing what failed.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::target::{os_error, wait_restored, Check, EXIT_CHECK, READY_FD, RESTORE_SIGNAL};
 
@@ -17,8 +17,16 @@ pub struct Ready {
     write: OwnedFd,
 }
 
-/// A child forked by [`Ready::fork`]: its pid and the exit status it ends with when its checks
-/// hold.
+/// What forks a descendant: the ready pipe's fds, without owning them, so that a thread or a
+/// descendant can fork further ones while the target's [`Ready`] keeps the pipe.
+#[derive(Clone, Copy)]
+pub struct Forker {
+    read: RawFd,
+    write: RawFd,
+}
+
+/// A child forked by [`Forker::fork`]: its pid and the exit status it ends with when its
+/// checks hold.
 #[derive(Clone, Copy, Debug)]
 pub struct Kid {
     pub pid: libc::pid_t,
@@ -31,62 +39,21 @@ impl Ready {
         Ok(Ready { read, write })
     }
 
-    /// Forks a child that runs `setup`, says ready, waits for SIGUSR1, runs the returned check
-    /// and exits with `code` if it held. `setup` may fork further descendants through `self`.
+    /// Forks descendants; valid until [`Ready::wait`].
+    pub fn forker(&self) -> Forker {
+        Forker {
+            read: self.read.as_raw_fd(),
+            write: self.write.as_raw_fd(),
+        }
+    }
+
+    /// [`Forker::fork`] through this pipe.
     pub fn fork<S, V>(&self, code: i32, setup: S) -> Result<Kid, String>
     where
-        S: FnOnce(&Ready) -> Result<V, String>,
+        S: FnOnce(Forker) -> Result<V, String>,
         V: FnOnce() -> Check,
     {
-        // SAFETY: the targets are single-threaded; the child runs `descendant`, which ends in
-        // `_exit`.
-        match unsafe { libc::fork() } {
-            -1 => Err(os_error("fork")),
-            0 => self.descendant(code, setup),
-            pid => Ok(Kid { pid, code }),
-        }
-    }
-
-    fn descendant<S, V>(&self, code: i32, setup: S) -> !
-    where
-        S: FnOnce(&Ready) -> Result<V, String>,
-        V: FnOnce() -> Check,
-    {
-        // SAFETY: the target's ready fd is the test's pipe, which only the target answers on.
-        unsafe { libc::close(READY_FD) };
-        let me = std::process::id();
-        let verify = match setup(self) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("pid {me}: setup failed: {e}");
-                // SAFETY: ends the forked child at once.
-                unsafe { libc::_exit(EXIT_CHECK) }
-            }
-        };
-        // SAFETY: writes one byte to our copy of the pipe; the fds are closed by `_exit` at the
-        // latest, and before the checkpoint by `close_all`.
-        unsafe { libc::write(self.write.as_raw_fd(), b"R".as_ptr().cast(), 1) };
-        self.close_all();
-        wait_restored();
-        let status = match verify() {
-            Ok(()) => code,
-            Err(e) => {
-                eprintln!("pid {me}: FAIL: {e}");
-                EXIT_CHECK
-            }
-        };
-        // SAFETY: as above.
-        unsafe { libc::_exit(status) }
-    }
-
-    /// Closes this process's copies of the pipe without dropping the `Ready` (a forked child
-    /// holds it by reference).
-    fn close_all(&self) {
-        // SAFETY: our own fds; nobody uses them afterwards in this process.
-        unsafe {
-            libc::close(self.read.as_raw_fd());
-            libc::close(self.write.as_raw_fd());
-        }
+        self.forker().fork(code, setup)
     }
 
     /// In the target: waits until every descendant said ready and closed the pipe; checks
@@ -102,6 +69,60 @@ impl Ready {
             return Err(format!("{} of {count} descendants got ready", said.len()));
         }
         Ok(())
+    }
+}
+
+impl Forker {
+    /// Forks a child (of the calling thread) that runs `setup`, says ready, waits for
+    /// SIGUSR1, runs the returned check and exits with `code` if it held. `setup` may fork
+    /// further descendants.
+    pub fn fork<S, V>(self, code: i32, setup: S) -> Result<Kid, String>
+    where
+        S: FnOnce(Forker) -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        // SAFETY: the child runs `descendant`, which ends in `_exit`; in a threaded target it
+        // only uses what fork() leaves usable (glibc resets its own locks for the child).
+        match unsafe { libc::fork() } {
+            -1 => Err(os_error("fork")),
+            0 => self.descendant(code, setup),
+            pid => Ok(Kid { pid, code }),
+        }
+    }
+
+    fn descendant<S, V>(self, code: i32, setup: S) -> !
+    where
+        S: FnOnce(Forker) -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        // SAFETY: the target's ready fd is the test's pipe, which only the target answers on.
+        unsafe { libc::close(READY_FD) };
+        let me = std::process::id();
+        let verify = match setup(self) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("pid {me}: setup failed: {e}");
+                // SAFETY: ends the forked child at once.
+                unsafe { libc::_exit(EXIT_CHECK) }
+            }
+        };
+        // SAFETY: writes one byte to our copy of the pipe, then closes our copies (pipes
+        // cannot be checkpointed); nothing uses them afterwards in this process.
+        unsafe {
+            libc::write(self.write, b"R".as_ptr().cast(), 1);
+            libc::close(self.read);
+            libc::close(self.write);
+        }
+        wait_restored();
+        let status = match verify() {
+            Ok(()) => code,
+            Err(e) => {
+                eprintln!("pid {me}: FAIL: {e}");
+                EXIT_CHECK
+            }
+        };
+        // SAFETY: as above.
+        unsafe { libc::_exit(status) }
     }
 }
 

@@ -37,11 +37,12 @@ const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
     ),
     (
         Some("checkpoint: checkpoint a process tree from outside, restart it in the kernel"),
-        "checkpoint(2) freezes a tree of single-threaded processes at the user-mode\n\
-         boundary and streams each one's registers, xstate, memory, files, fs and\n\
-         signal state; restart(2) creates every process again with its saved pid,\n\
-         lets each rebuild itself from the stream, then links parents, process\n\
-         groups and sessions before any of them returns to user mode. Progress and\n\
+        "checkpoint(2) freezes a tree of processes and their threads at the user-mode\n\
+         boundary and streams each thread's registers, xstate and signal state and\n\
+         each process's memory, files, fs and handlers; restart(2) creates every\n\
+         process and thread again with its saved pid, lets each rebuild itself from\n\
+         the stream, then links parents, process groups and sessions before any of\n\
+         them returns to user mode. Progress and\n\
          failures go to the caller's log descriptor; the ABI hash and the schema are\n\
          in sysfs.",
         &["kernel/checkpoint/"],

@@ -1,16 +1,25 @@
-//! The image of a ten-process tree (a root, three children, two grandchildren each), cut short
-//! or with bytes flipped, is always refused with EBADMSG or EINVAL and a log line, and no
-//! process of the tree is left behind, however many restart had created when it hit the
-//! damage. The intact image then restarts and the whole tree passes its checks.
+//! The image of a ten-process tree (a root, three children, two grandchildren each; the first
+//! child has two more threads), cut short or with bytes flipped, is always refused with
+//! EBADMSG or EINVAL and a log line, and no task of the tree is left behind, however many
+//! restart had created when it hit the damage. The intact image then restarts and the whole
+//! tree passes its checks.
 //!
-//! The cuts: before each task, at the tail, at every record boundary of the second task's
-//! part (restart then has one task to undo), and at random offsets. Cutting at all of the
-//! image's ~1600 record boundaries takes over five minutes under TCG, for what the single
-//! process's `restart_truncated_everywhere` already covers record kind by record kind.
+//! The cuts: before each task, at the tail, at every record boundary of the first child's
+//! part, its threads' included (restart then has that process, some of its threads and the
+//! root to undo), and at random offsets. Cutting at all of the image's ~1600 record
+//! boundaries takes over five minutes under TCG, for what the single process's
+//! `restart_truncated_everywhere` already covers record kind by record kind.
 
 use cr_tests::damage::{record_offsets, refuse_damaged};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cr_tests::threads::{self, tids_of, Gate, Ident};
 use cr_tests::tree::{check_ids, descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Prng, Target, KILL};
+
+/// Extra threads of the first child.
+const THREADS: usize = 2;
 
 // Few: most flips land in page bytes, which only the tail's checksum catches, after all ten
 // tasks were created (about 0.8 s each under TCG with KASAN).
@@ -31,6 +40,28 @@ fn checks(kids: Vec<Kid>) -> impl FnOnce() -> Check {
     }
 }
 
+/// Starts threads that wait for the restart, then check who they are.
+fn with_threads(then: impl FnOnce() -> Check) -> Result<impl FnOnce() -> Check, String> {
+    let gate = Arc::new(Gate::default());
+    let started = (0..THREADS)
+        .map(|i| {
+            let gate = gate.clone();
+            threads::spawn(move || {
+                let id = Ident::take(&format!("thread{i}"));
+                gate.wait();
+                id.check()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(move || {
+        gate.open();
+        let joined: Check = started
+            .into_iter()
+            .try_for_each(|t| t.join(Duration::from_secs(20)));
+        then().and(joined)
+    })
+}
+
 fn setup() -> Result<impl FnOnce() -> Check, String> {
     let ready = Ready::new()?;
     let mut kids = Vec::new();
@@ -39,7 +70,12 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
             let grandkids = (0..2)
                 .map(|j| ready.fork(51 + 2 * i + j, |_| Ok(checks(Vec::new()))))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(checks(grandkids))
+            // Started after the forks: a child of a threaded process is forked by one thread.
+            let check: Box<dyn FnOnce() -> Check> = match i {
+                0 => Box::new(with_threads(checks(grandkids))?),
+                _ => Box::new(checks(grandkids)),
+            };
+            Ok(check)
         })?);
     }
     ready.wait(9)?;
@@ -58,7 +94,15 @@ fn main() {
             "the target should have 9 descendants, has {pids:?}"
         ));
     }
+    let threads = tids_of(pids[0]);
+    if threads.len() != 1 + THREADS {
+        target.fail(format!(
+            "the first child should have {} threads, has {threads:?}",
+            1 + THREADS
+        ));
+    }
     target.checkpoint(KILL);
+    pids.extend(&threads[1..]);
     wait_gone(&pids).unwrap_or_else(|e| target.fail(e));
     pids.push(target.pid());
     let image = target.image();
@@ -69,17 +113,19 @@ fn main() {
         .copied()
         .filter(|&at| type_at(&image, at) == task)
         .collect();
-    if starts.len() != 10 {
+    if starts.len() != 10 + THREADS {
         target.fail(format!(
-            "the image should hold 10 tasks, holds {}",
+            "the image should hold {} tasks, holds {}",
+            10 + THREADS,
             starts.len()
         ));
     }
+    // The first child and its threads follow the root.
     let mut cuts = starts.clone();
     cuts.extend(
         boundaries
             .iter()
-            .filter(|&&at| at >= starts[1] && at <= starts[2]),
+            .filter(|&&at| at >= starts[1] && at <= starts[2 + THREADS]),
     );
     cuts.extend(boundaries.last());
     let mut rng = Prng::new(0x7ee_5eed);
@@ -90,7 +136,7 @@ fn main() {
     target.restart();
     target.finish();
     pass(&format!(
-        "a 10-process image cut at {} places and with {FLIPS} flipped bytes was refused cleanly",
+        "a 10-process, 12-task image cut at {} places and with {FLIPS} flipped bytes was refused cleanly",
         cuts.len()
     ));
 }

@@ -105,25 +105,33 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     // Everything that may be refused is checked before the first byte is written.
     tree.check_private_mm(&log)?;
     let groups = tree.group_flags(&log)?;
+    // What only a process has (not each of its threads): its fd table, fs and address space.
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
-    for m in tree.members() {
-        plans.push((files::FdPlan::new(&log, &m.task)?, mm::MmPlan::new(&log, &m.task)?), GFP_KERNEL)?;
+    for (i, m) in tree.members().iter().enumerate() {
+        let plan = match m.is_leader(i) {
+            true => Some((files::FdPlan::new(&log, &m.task)?, mm::MmPlan::new(&log, &m.task)?)),
+            false => None,
+        };
+        plans.push(plan, GFP_KERNEL)?;
     }
     let mut names = files::Names::of(&root)?;
 
     let count = tree.members().len() as u32;
     let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
-    for ((m, (fds, mm)), group) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()) {
+    for ((m, plan), group) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()) {
         let parent = match m.parent {
             Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
             None => 0,
         };
         task::dump(&mut d, &m.task, parent, m.stopped, *group)?;
         regs::dump(&mut d, &m.task)?;
-        signal::dump(&mut d, &m.task)?;
-        files::dump_fs(&mut d, &mut names, &m.task)?;
-        mm.dump(&mut d, &mut names)?;
-        fds.dump(&mut d, &mut names)?;
+        signal::dump(&mut d, &m.task, plan.is_some())?;
+        // A process's threads follow it, each with only its own records.
+        if let Some((fds, mm)) = plan {
+            files::dump_fs(&mut d, &mut names, &m.task)?;
+            mm.dump(&mut d, &mut names)?;
+            fds.dump(&mut d, &mut names)?;
+        }
     }
     d.finish()?;
     if flags & abi::CKPT_KILL != 0 {

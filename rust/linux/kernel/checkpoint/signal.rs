@@ -120,12 +120,17 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
     Ok(s)
 }
 
-/// Writes `TaskSignal`, `Signal` and `Sighand` with their pending signals and handlers.
-pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
+/// Writes the task's `TaskSignal` with its own pending signals and, for the thread that
+/// carries its `process`'s records, `Signal` and `Sighand` with the process's shared pending
+/// signals and handlers.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, process: bool) -> Result {
     let s = snapshot(task)?;
     d.record(&s.task)?;
     for p in s.task_pending.iter() {
         d.record(p)?;
+    }
+    if !process {
+        return Ok(());
     }
     // SAFETY: `task` is valid; the pointers are only objref keys.
     let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
@@ -249,9 +254,11 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
 }
 
 impl Final {
-    /// Sets the blocked mask and alternate stack and queues the pending signals again: the
-    /// last thing the restored task does before it returns to user mode.
-    pub(crate) fn apply(&self) {
+    /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every
+    /// thread of a process has its mask before any pending signal is queued again, or a
+    /// signal for the process could go to a thread that does not block it yet (and kill the
+    /// process if it is fatal).
+    pub(crate) fn block(&self) {
         // SAFETY: the current task is valid.
         let cur = unsafe { &mut *bindings::get_current() };
         let mask = if self.restore_sigmask { self.task.saved_sigmask } else { self.task.blocked };
@@ -263,6 +270,13 @@ impl Final {
         cur.sas_ss_sp = self.task.altstack_sp as _;
         cur.sas_ss_size = self.task.altstack_size as _;
         cur.sas_ss_flags = self.task.altstack_flags as _;
+    }
+
+    /// Queues the pending signals again: the last thing the restored task does before it
+    /// returns to user mode, once the whole tree is restored.
+    pub(crate) fn queue(&self) {
+        // SAFETY: the current task is valid.
+        let cur = unsafe { &mut *bindings::get_current() };
         // SAFETY: the current task's sighand is valid while it runs.
         let lock = unsafe { core::ptr::addr_of_mut!((*cur.sighand).siglock) };
         // SAFETY: taken here, released below.

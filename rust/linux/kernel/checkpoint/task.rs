@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Tasks: finding the tree to checkpoint, the `Task` record, and creating the restored task.
+//! Tasks: the checks on the tasks to checkpoint, the `Task` record, and creating the restored
+//! processes and threads.
 //!
-//! Restart creates the task in the kernel with `kernel_clone()`, with its saved pid, as the
-//! caller's child. The new task then rebuilds itself (its mm, files and handlers can only be
-//! set up from inside) by reading its part of the image; the restarter meanwhile waits, then
-//! reads the tail, applies the registers to the task while it waits off its CPU, and only then
-//! lets it return to user mode. On any error the task exits before it ran any user code.
+//! Restart creates each process's main thread in the kernel with `kernel_clone()`, with its
+//! saved pid, as the caller's child. It then rebuilds its process (the mm, files and handlers
+//! can only be set up from inside) by reading its part of the image, and creates the other
+//! threads itself with `CLONE_THREAD` and their saved tids; each thread sets its own state.
+//! The restarter meanwhile waits, then reads the tail, applies the registers to every task
+//! while it waits off its CPU, and only then lets them return to user mode. On any error the
+//! tasks exit before they ran any user code.
 
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
@@ -67,6 +70,10 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         log!(log, "pid {pid}: is a kernel thread");
         return Err(EPERM);
     }
+    if task.group_leader().as_ptr() != task.as_ptr() {
+        log!(log, "pid {pid}: a thread of process {} (checkpoint the process)", task.group_leader().pid());
+        return Err(EINVAL);
+    }
     if flags & abi::CKPT_SUBTREE == 0 && !task.is_pid_ns_init() {
         log!(log, "pid {pid}: not the init of a pid namespace (use CKPT_SUBTREE for a subtree)");
         return Err(EINVAL);
@@ -88,40 +95,45 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     Ok(())
 }
 
-/// Refuses a task that checkpoint cannot save yet: a zombie, a traced or multi-threaded
-/// process, one sharing its fd table, fs or handlers with another process.
+/// Refuses a task that checkpoint cannot save yet: a zombie, a traced task, one sharing its
+/// fd table, fs or handlers with another process, or a thread that stopped sharing them with
+/// its own process.
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
-    // SAFETY: `t` is valid, and so is its signal struct while we hold the task. These are
-    // racy reads of plain fields, made again once the task is frozen.
+    let leader = task.group_leader().as_ptr();
+    // SAFETY: `t` is valid, and so are its signal struct and group leader while we hold the
+    // task. These are racy reads of plain fields, made again once the task is frozen.
     let (zombie, ptraced, threads) =
-        unsafe { ((*t).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads) };
+        unsafe { ((*t).exit_state != 0 || (*leader).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads) };
+    // Every thread holds one reference on each of its process's fd table, fs and handlers;
+    // any other holder is another process.
+    let users = threads as i32;
     // SAFETY: `task_lock` keeps `files` and `fs` from being released while we read their
-    // counts.
+    // counts; the leader's are only compared.
     let (files, fs) = unsafe {
         with_task_lock(t, || {
             let files = (*t).files;
             let fs = (*t).fs;
             (
-                !files.is_null() && (*files).count.counter != 1,
-                !fs.is_null() && (*fs).users != 1,
+                (files != (*leader).files, !files.is_null() && (*files).count.counter != users),
+                (fs != (*leader).fs, !fs.is_null() && (*fs).users != users),
             )
         })
     };
     // SAFETY: the signal lock keeps `sighand` alive.
-    let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != 1);
+    let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != users);
     let why = if zombie || sighand.is_none() {
-        "is a zombie or exiting (zombies are not supported yet)"
+        "is a zombie or exiting, or its main thread exited (not supported yet)"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
-    } else if threads != 1 {
-        "has several threads (threads are not supported yet)"
-    } else if files {
-        "shares its fd table (CLONE_FILES is not supported yet)"
-    } else if fs {
-        "shares its root and cwd (CLONE_FS is not supported yet)"
+    } else if files.0 || fs.0 {
+        "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
+    } else if files.1 {
+        "shares its fd table with another process (CLONE_FILES is not supported yet)"
+    } else if fs.1 {
+        "shares its root and cwd with another process (CLONE_FS is not supported yet)"
     } else if sighand == Some(true) {
-        "shares its signal handlers (CLONE_SIGHAND is not supported yet)"
+        "shares its signal handlers with another process (CLONE_SIGHAND is not supported yet)"
     } else {
         return Ok(());
     };
@@ -188,7 +200,7 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, 
             exit_signal: tk.exit_signal,
             state: if stopped { abi::TASK_STATE_STOPPED } else { abi::TASK_STATE_RUNNING },
             exit_code: 0,
-            flags: flags | abi::TASK_F_GROUP_LEADER,
+            flags: if tk.group_leader == t { flags | abi::TASK_F_GROUP_LEADER } else { flags },
             personality: tk.personality,
             mm: d.objref(tk.mm)?.0,
             files: d.objref(tk.files)?.0,
@@ -215,16 +227,34 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, 
     d.record(&rec)
 }
 
-/// What the new task needs from the restarter; valid until it signals `done`.
+/// What a created task needs from its creator; valid until it signals `done`.
 struct Work<'a, 'b> {
-    r: &'a mut Restorer<'b, Obj>,
     task: abi::Task,
     fin: Option<Final>,
     ax: u64,
     stop: bool,
+    /// For the leader of a process, what it needs to rebuild the rest of the process; `None`
+    /// for another thread, which only sets its own state.
+    process: Option<Process<'a, 'b>>,
 }
 
-/// The rendezvous between the restarter and the task it creates.
+/// A process's leader reads its process's shared objects and its threads' records from the
+/// image and creates the threads.
+struct Process<'a, 'b> {
+    r: &'a mut Restorer<'b, Obj>,
+    /// The restart's `RESTART_*` flags.
+    flags: u32,
+    /// The leader's index among the created tasks; its threads follow it.
+    index: usize,
+    /// Index of the process's parent among the created tasks; `None` for the root.
+    parent: Option<usize>,
+    /// How many more tasks the image holds after the leader.
+    room: usize,
+    /// The threads created so far, handed to the restarter with the leader.
+    threads: KVec<Created>,
+}
+
+/// The rendezvous between a created task and the restarter.
 struct Handoff {
     done: Opaque<bindings::completion>,
     go: Opaque<bindings::completion>,
@@ -237,7 +267,7 @@ struct Handoff {
 }
 
 // SAFETY: the completions are used through their own locks; `work` is only dereferenced by
-// the new task while the restarter, which owns it, waits for `done`.
+// the new task while its creator, which owns it, waits for `done`.
 unsafe impl Send for Handoff {}
 // SAFETY: as above.
 unsafe impl Sync for Handoff {}
@@ -263,14 +293,14 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         }
     };
     let stop = work.stop;
-    // SAFETY: initialised by `restore`; `work` belongs to the restarter again after this.
+    // SAFETY: initialised by `start`; `work` belongs to the creator again after this.
     unsafe { bindings::complete(h.done.get()) };
     if let Some(fin) = fin {
         // SAFETY: as above; the restarter always completes `go` after `done`.
         unsafe { bindings::wait_for_completion(h.go.get()) };
         if h.go_ok.load(Ordering::Acquire) {
             drop(h);
-            fin.apply();
+            fin.queue();
             if stop {
                 // SAFETY: the current task stops itself before it returns to user mode.
                 unsafe { bindings::send_sig(bindings::SIGSTOP as i32, bindings::get_current(), 1) };
@@ -282,69 +312,142 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     exit_killed()
 }
 
-/// The new task rebuilds itself from its records.
+/// The new task rebuilds itself: its own state, then for a leader the rest of its process.
 fn restore_self(w: &mut Work<'_, '_>) -> Result {
-    files::close_inherited();
     // SAFETY: acts on the current task only.
     let cur = unsafe { &mut *bindings::get_current() };
-    // SAFETY: resets the handlers copied from the restarter in the task's own sighand.
-    unsafe { bindings::flush_signal_handlers(cur, 1) };
     cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
     cur.flags &= !bindings::PF_FORKNOEXEC;
     cur.personality = w.task.personality;
     cur.clear_child_tid = w.task.clear_child_tid as _;
-    if w.task.robust_list != 0 {
-        if w.task.robust_list_len != core::mem::size_of::<bindings::robust_list_head>() as u64 {
-            return Err(w.r.bad("robust list head size"));
-        }
-        cur.robust_list = w.task.robust_list as _;
-    }
-    if !(0..=64).contains(&w.task.pdeath_signal) {
-        return Err(w.r.bad("parent-death signal"));
-    }
+    cur.robust_list = w.task.robust_list as _;
     cur.pdeath_signal = w.task.pdeath_signal;
     let mut comm = w.task.comm;
     comm[comm.len() - 1] = 0;
     // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
     unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
-
-    let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
     let fin = w.fin.as_mut().ok_or(EINVAL)?;
+    if let Some(p) = w.process.as_mut() {
+        restore_process(p, &w.task, fin)?;
+    }
+    regs::restore_ax_on_return(w.ax)?;
+    fin.block();
+    Ok(())
+}
+
+/// The leader reads its process's records, then creates its threads.
+fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
+    files::close_inherited();
+    // SAFETY: resets the handlers copied from the restarter in the task's own sighand.
+    unsafe { bindings::flush_signal_handlers(bindings::get_current(), 1) };
+    let r = &mut *p.r;
+    let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
     let mut seen = 0u32;
     loop {
-        let rec = w.r.next()?;
+        let rec = r.next()?;
         let (bit, res) = match rec.ty {
-            t if t == abi::Signal::TYPE => (1, signal::restore_signal(w.r, rec, fin)),
-            t if t == abi::Sighand::TYPE => (2, signal::restore_sighand(w.r, rec)),
-            t if t == abi::Fs::TYPE => (4, files::restore_fs(w.r, rec)),
-            t if t == abi::Mm::TYPE => (8, mm::restore(w.r, rec, &mut buf)),
-            t if t == abi::FdTable::TYPE => (16, files::restore_fds(w.r, rec)),
-            t if t == abi::File::TYPE => (0, files::restore_file(w.r, rec)),
+            t if t == abi::Signal::TYPE => (1, signal::restore_signal(r, rec, fin)),
+            t if t == abi::Sighand::TYPE => (2, signal::restore_sighand(r, rec)),
+            t if t == abi::Fs::TYPE => (4, files::restore_fs(r, rec)),
+            t if t == abi::Mm::TYPE => (8, mm::restore(r, rec, &mut buf)),
+            t if t == abi::FdTable::TYPE => (16, files::restore_fds(r, rec)),
+            t if t == abi::File::TYPE => (0, files::restore_file(r, rec)),
             t if t == abi::Tail::TYPE || t == abi::Task::TYPE => {
-                w.r.unread(rec);
+                r.unread(rec);
                 break;
             }
-            _ => return Err(w.r.bad("record that does not belong to a task")),
+            _ => return Err(r.bad("record that does not belong to a task")),
         };
         res?;
         if seen & bit != 0 {
-            return Err(w.r.bad("second record of a kind a task has once"));
+            return Err(r.bad("second record of a kind a task has once"));
         }
         seen |= bit;
     }
     if seen != 31 {
-        return Err(w.r.bad("task without its signal, handler, fs, mm and fd records"));
+        return Err(r.bad("task without its signal, handler, fs, mm and fd records"));
     }
-    regs::restore_ax_on_return(w.ax)
+    // Created now, they share the address space, files, fs and handlers just restored.
+    while let Some(task) = next_thread(p.r, leader)? {
+        create_thread(p, task)?;
+    }
+    Ok(())
 }
 
-/// Creates the task, with its saved pid, running `restore_main`.
-fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task) -> Result<i32> {
+/// The next record if it is the `Task` of another thread of `leader`'s process.
+fn next_thread(r: &mut Restorer<'_, Obj>, leader: &abi::Task) -> Result<Option<abi::Task>> {
+    let rec = r.next()?;
+    let task = match rec.ty == abi::Task::TYPE {
+        true => r.decode::<abi::Task>(rec)?,
+        false => abi::Task::default(),
+    };
+    if task.tgid != leader.pid || rec.ty != abi::Task::TYPE {
+        r.unread(rec);
+        return Ok(None);
+    }
+    let same = |a: &abi::Task| (a.parent, a.pgid, a.sid, a.mm, a.files, a.fs, a.sighand, a.signal);
+    if task.pid == task.tgid
+        || task.exit_signal != -1
+        || task.flags & abi::TASK_F_GROUP_LEADER != 0
+        || same(&task) != same(leader)
+    {
+        return Err(r.bad("thread that does not share its process's parent, ids and objects"));
+    }
+    Ok(Some(task))
+}
+
+/// Checks what a task applies to itself; reads its registers and signal state.
+fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved, Final)> {
+    if task.pid <= 0 {
+        return Err(r.bad("task pid"));
+    }
+    if task.robust_list != 0
+        && task.robust_list_len != core::mem::size_of::<bindings::robust_list_head>() as u64
+    {
+        return Err(r.bad("robust list head size"));
+    }
+    if !(0..=64).contains(&task.pdeath_signal) {
+        return Err(r.bad("parent-death signal"));
+    }
+    if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
+        log!(r.log, "pid {}: a zombie cannot be restored yet", task.pid);
+        return Err(EOPNOTSUPP);
+    }
+    let saved = regs::read(r)?;
+    let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
+    Ok((saved, fin))
+}
+
+/// Whether a restored task stops before it returns to user mode.
+fn stops(flags: u32, task: &abi::Task) -> bool {
+    flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED
+}
+
+/// In the leader: creates the thread of record `task`.
+fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
+    if p.threads.len() >= p.room {
+        return Err(p.r.bad("more tasks than the header announced"));
+    }
+    p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
+    let (saved, fin) = read_task(p.r, &task)?;
+    let mut work = Work { task, fin: Some(fin), ax: saved.ax(), stop: stops(p.flags, &task), process: None };
+    let clone = bindings::CLONE_VM
+        | bindings::CLONE_THREAD
+        | bindings::CLONE_SIGHAND
+        | bindings::CLONE_FS
+        | bindings::CLONE_FILES
+        | bindings::CLONE_SYSVSEM;
+    start(p.r.log, &mut work, clone, p.parent, saved, &mut p.threads)
+}
+
+/// Creates the task of `work.task` with its saved pid, running `restore_main`, with
+/// `clone_flags` besides `CLONE_UNTRACED`.
+fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Result<i32> {
     let mut tid = task.pid;
     // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
     let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
-    args.flags = u64::from(bindings::CLONE_VM | bindings::CLONE_UNTRACED);
-    args.exit_signal = task.exit_signal;
+    args.flags = u64::from(clone_flags | bindings::CLONE_UNTRACED);
+    args.exit_signal = if clone_flags & bindings::CLONE_THREAD != 0 { 0 } else { task.exit_signal };
     args.set_tid = &mut tid;
     args.set_tid_size = 1;
     args.fn_ = Some(restore_main);
@@ -386,7 +489,7 @@ const MAX_TASKS: u32 = 1 << 16;
 pub(crate) struct Created {
     pub(crate) task: ARef<Task>,
     pub(crate) rec: abi::Task,
-    /// Index of its parent among the created tasks; `None` for the root.
+    /// Index of its parent among the created tasks; `None` for the root's threads.
     pub(crate) parent: Option<usize>,
     handoff: Arc<Handoff>,
     saved: regs::Saved,
@@ -396,46 +499,38 @@ impl Created {
     fn pid(&self) -> i32 {
         self.task.pid()
     }
+
+    /// Whether it leads its thread group.
+    pub(crate) fn is_leader(&self) -> bool {
+        self.rec.pid == self.rec.tgid
+    }
+
+    /// Lets the task go on: to user mode if `ok`, else to exit.
+    fn release(&self, ok: bool) {
+        self.handoff.go_ok.store(ok, Ordering::Release);
+        // SAFETY: `go` is initialised; the task waits for it unless it already failed.
+        unsafe { bindings::complete(self.handoff.go.get()) };
+    }
 }
 
-/// Reads the next task's `Task` record and what the restarter keeps of it, creates the task
-/// and lets it rebuild itself from its part of the image. The task is in `created` as soon as
-/// it exists, however this ends.
-fn create(r: &mut Restorer<'_, Obj>, flags: u32, created: &mut KVec<Created>) -> Result {
-    let task = r.expect::<abi::Task>()?;
-    if task.pid <= 0 || task.tgid != task.pid || !(0..=64).contains(&task.exit_signal) {
-        return Err(r.bad("task pid, thread group or exit signal"));
-    }
-    let parent = match (created.is_empty(), task.parent) {
-        (true, 0) => None,
-        (false, p) if p != 0 => match r.lookup(p)? {
-            Obj::Task(i) => Some(*i),
-            _ => return Err(r.bad("task parent that is not a task")),
-        },
-        _ => return Err(r.bad("task parent")),
-    };
-    r.define(task.objref, Obj::Task(created.len()))?;
-    if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
-        log!(r.log, "pid {}: a zombie cannot be restored yet", task.pid);
-        return Err(EOPNOTSUPP);
-    }
-    let saved = regs::read(r)?;
-    let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
-    let log = r.log;
-    let mut work = Work {
-        r,
-        task,
-        fin: Some(fin),
-        ax: saved.ax(),
-        stop: flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED,
-    };
+/// Creates the task of `work` with `clone_flags`, adds it to `list` as soon as it exists,
+/// and waits until it has rebuilt itself.
+fn start(
+    log: &Log,
+    work: &mut Work<'_, '_>,
+    clone_flags: u32,
+    parent: Option<usize>,
+    saved: regs::Saved,
+    list: &mut KVec<Created>,
+) -> Result {
+    let rec = work.task;
     let handoff = Arc::new(
         Handoff {
             done: Opaque::uninit(),
             go: Opaque::uninit(),
             result: AtomicI32::new(0),
             go_ok: AtomicBool::new(false),
-            work: core::ptr::addr_of_mut!(work).cast(),
+            work: core::ptr::from_mut(work).cast(),
         },
         GFP_KERNEL,
     )?;
@@ -444,16 +539,18 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, created: &mut KVec<Created>) ->
         bindings::init_completion(handoff.done.get());
         bindings::init_completion(handoff.go.get());
     }
-    created.reserve(1, GFP_KERNEL)?;
-    let pid = spawn(log, &handoff, &task)?;
-    // Our child cannot be reaped by anyone else, so its pid names it until we wait for it.
-    let child = Task::from_vpid(pid).ok_or(ESRCH)?;
-    created.push(Created { task: child, rec: task, parent, handoff: handoff.clone(), saved }, GFP_KERNEL)?;
+    list.reserve(1, GFP_KERNEL)?;
+    // From here until `done`, `work` belongs to the new task.
+    let pid = spawn(log, &handoff, &rec, clone_flags)?;
+    // Our child (or our child's thread) cannot be reaped by anyone else, so its pid names it
+    // until we wait for it.
+    let task = Task::from_vpid(pid).ok_or(ESRCH)?;
+    list.push(Created { task, rec, parent, handoff: handoff.clone(), saved }, GFP_KERNEL)?;
     // SAFETY: `done` is initialised; the new task always completes it.
     if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
-        let child = &created[created.len() - 1].task;
-        // SAFETY: `child` is valid; SIGKILL ends its restore at the next wait.
-        unsafe { bindings::send_sig(bindings::SIGKILL as i32, child.as_ptr(), 1) };
+        let task = &list[list.len() - 1].task;
+        // SAFETY: `task` is valid; SIGKILL ends its restore at the next wait.
+        unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
         // SAFETY: as above.
         unsafe { bindings::wait_for_completion(handoff.done.get()) };
     }
@@ -463,11 +560,58 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, created: &mut KVec<Created>) ->
     }
 }
 
+/// Reads the next process's `Task` record and what the restarter keeps of it, creates its
+/// leader, which rebuilds the process and creates its threads. Every task created is in
+/// `created` however this ends.
+fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
+    let task = r.expect::<abi::Task>()?;
+    if task.tgid != task.pid
+        || task.flags & abi::TASK_F_GROUP_LEADER == 0
+        || !(0..=64).contains(&task.exit_signal)
+    {
+        return Err(r.bad("process without its leader, or its exit signal"));
+    }
+    let parent = match (created.is_empty(), task.parent) {
+        (true, 0) => None,
+        (false, p) if p != 0 => match r.lookup(p)? {
+            Obj::Task(i) => Some(*i),
+            _ => return Err(r.bad("task parent that is not a task")),
+        },
+        _ => return Err(r.bad("task parent")),
+    };
+    let index = created.len();
+    r.define(task.objref, Obj::Task(index))?;
+    let (saved, fin) = read_task(r, &task)?;
+    let log = r.log;
+    let process = Process {
+        r,
+        flags,
+        index,
+        parent,
+        room: count as usize - index - 1,
+        threads: KVec::new(),
+    };
+    let mut work = Work { task, fin: Some(fin), ax: saved.ax(), stop: stops(flags, &task), process: Some(process) };
+    let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
+    // Its threads exist, whatever the result.
+    let threads = work.process.map(|p| p.threads).unwrap_or_default();
+    if let Err(e) = created.reserve(threads.len(), GFP_KERNEL) {
+        for t in threads.iter() {
+            t.release(false);
+        }
+        return Err(e.into());
+    }
+    for t in threads {
+        created.push(t, GFP_KERNEL)?;
+    }
+    res
+}
+
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
 fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
-    for _ in 0..count {
-        create(r, flags, created)?;
+    while created.len() < count as usize {
+        create(r, flags, count, created)?;
     }
     r.finish()?;
     let log = r.log;
@@ -499,14 +643,12 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     let mut created = KVec::new();
     let res = build(r, flags, h.task_count, &mut created);
     for c in created.iter() {
-        c.handoff.go_ok.store(res.is_ok(), Ordering::Release);
-        // SAFETY: `go` is initialised; the task waits for it unless it already failed.
-        unsafe { bindings::complete(c.handoff.go.get()) };
+        c.release(res.is_ok());
     }
     if let Err(e) = res {
-        // Nothing was linked: every created task is still our child, and exits without
-        // running user code.
-        for c in created.iter() {
+        // Nothing was linked: every created process is still our child, and exits without
+        // running user code; waiting for a leader waits for its threads too.
+        for c in created.iter().filter(|c| c.is_leader()) {
             // SAFETY: reaps our own child.
             unsafe { bindings::kernel_wait4(c.pid(), core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
         }

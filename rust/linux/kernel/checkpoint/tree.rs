@@ -3,11 +3,13 @@
 //! The process tree: which tasks a checkpoint takes, and who is whose parent, process group
 //! and session after a restart.
 //!
-//! Checkpoint walks the children of the root breadth first, so that parents come before
-//! their children in the image and siblings keep their order; the walk is repeated after each
-//! freeze until it finds no task it has not frozen (a task forking while the freeze reached
-//! it). Restart creates every task as its own child, and once all of them are built, moves
-//! each under its saved parent and into its saved process group and session, by objref.
+//! Checkpoint walks the tree from the root breadth first, each process with its threads
+//! right after it, then the children of each thread, so that parents come before their
+//! children in the image and siblings keep their order; the walk is repeated after each
+//! freeze until it finds no task it has not frozen (a task forking or cloning while the
+//! freeze reached it). Restart creates every process as its own child, and once all of them
+//! are built, moves each task under its saved parent thread and each process into its saved
+//! process group and session, by objref.
 
 use crate::freeze::Frozen;
 use crate::task::Created;
@@ -38,54 +40,103 @@ fn with_tasklist_write<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// The task whose `sibling` list node is `node`.
+/// The task whose list node at byte offset `off` in `task_struct` is `node`.
 ///
 /// # Safety
 ///
-/// `node` must be the `sibling` member of a valid `task_struct`.
-unsafe fn sibling_task(node: *mut bindings::list_head) -> *mut bindings::task_struct {
-    let off = core::mem::offset_of!(bindings::task_struct, sibling);
+/// `node` must be the member at offset `off` of a valid `task_struct`.
+unsafe fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::task_struct {
     // SAFETY: `node` lies `off` bytes into its task, per the caller.
     unsafe { node.cast::<u8>().sub(off).cast() }
+}
+
+/// Calls `f` on every task of the list at `head` whose node is at offset `off` of the task.
+///
+/// # Safety
+///
+/// The list must be stable (e.g. under `tasklist_lock`) and hold `task_struct`s linked
+/// through their member at offset `off`.
+unsafe fn for_each_task(head: *mut bindings::list_head, off: usize, mut f: impl FnMut(*mut bindings::task_struct)) {
+    // SAFETY: the list is stable and well formed, per the caller.
+    unsafe {
+        let mut node = (*head).next;
+        while node != head {
+            f(task_of(node, off));
+            node = (*node).next;
+        }
+    }
 }
 
 /// A task of the checkpointed tree.
 pub(crate) struct Member {
     pub(crate) task: ARef<Task>,
-    /// Index of its parent in the tree; `None` for the root.
+    /// Index of its parent in the tree; `None` for the root's thread group.
     pub(crate) parent: Option<usize>,
+    /// Index of its thread group leader in the tree (its own for a leader).
+    pub(crate) leader: usize,
     /// Whether it was stopped by job control when frozen.
     pub(crate) stopped: bool,
 }
 
-/// Lists the tree under `root`, breadth first. Allocation cannot happen under the lock, so
-/// when the tree outgrows the list the walk starts again with room for all it found.
+impl Member {
+    /// Whether it leads its thread group: it carries the process's shared objects.
+    pub(crate) fn is_leader(&self, index: usize) -> bool {
+        self.leader == index
+    }
+}
+
+/// Adds the process led by `leader` to `out`: the leader, then its other threads, each with
+/// `parent`. Returns how many tasks that is, whether or not they fit: allocation cannot
+/// happen under the lock, so nothing is added beyond the capacity.
+///
+/// # Safety
+///
+/// `leader` must be a valid thread group leader, and `tasklist_lock` held.
+unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct, parent: Option<usize>) -> usize {
+    let index = out.len();
+    let mut add = |t: *mut bindings::task_struct| {
+        if out.len() < out.capacity() {
+            // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
+            let task = unsafe { &*t.cast::<Task>() };
+            // Cannot fail: there is room.
+            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false }, GFP_KERNEL);
+        }
+    };
+    add(leader);
+    let mut n = 1;
+    // SAFETY: the thread list is stable under `tasklist_lock`.
+    unsafe {
+        let head = core::ptr::addr_of_mut!((*(*leader).signal).thread_head);
+        for_each_task(head, core::mem::offset_of!(bindings::task_struct, thread_node), |t| {
+            if t != leader {
+                n += 1;
+                add(t);
+            }
+        });
+    }
+    n
+}
+
+/// Lists the tree under `root`, breadth first, each process's threads right after it.
+/// When the tree outgrows the list the walk starts again with room for all it found.
 fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
     let mut want = 16;
     loop {
         let mut out: KVec<Member> = KVec::with_capacity(want, GFP_KERNEL)?;
         let found = with_tasklist_read(|| {
-            let mut found = 1;
-            // Cannot fail: the capacity is at least 16.
-            let _ = out.push(Member { task: root.clone(), parent: None, stopped: false }, GFP_KERNEL);
+            // SAFETY: the root is a thread group leader (checked by `task::checkpoint_root`);
+            // the lock is held.
+            let mut found = unsafe { add_process(&mut out, root.as_ptr(), None) };
             let mut i = 0;
             while i < out.len() {
                 let t = out[i].task.as_ptr();
-                // SAFETY: `t` is valid; its children list is stable under `tasklist_lock`.
+                // SAFETY: `t` is valid; its children (thread group leaders, each on the list
+                // of the thread that forked it) are stable under `tasklist_lock`.
                 unsafe {
                     let head = core::ptr::addr_of_mut!((*t).children);
-                    let mut node = (*head).next;
-                    while node != head {
-                        found += 1;
-                        if out.len() < out.capacity() {
-                            // SAFETY: `node` is a child's `sibling` member; the `ARef` takes
-                            // its own reference while the lock keeps the child alive.
-                            let child = &*sibling_task(node).cast::<Task>();
-                            // Cannot fail: there is room.
-                            let _ = out.push(Member { task: child.into(), parent: Some(i), stopped: false }, GFP_KERNEL);
-                        }
-                        node = (*node).next;
-                    }
+                    for_each_task(head, core::mem::offset_of!(bindings::task_struct, sibling), |child| {
+                        found += add_process(&mut out, child, Some(i));
+                    });
                 }
                 i += 1;
             }
@@ -150,8 +201,8 @@ impl Tree {
             // SAFETY: the task is frozen; the pointer is only compared.
             unsafe { (*m.task.as_ptr()).mm }
         };
-        for (i, a) in self.members.iter().enumerate() {
-            if let Some(b) = self.members[..i].iter().find(|b| mm(b) == mm(a)) {
+        for (i, a) in self.members.iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+            if let Some(b) = self.members[..i].iter().find(|b| b.leader != a.leader && mm(b) == mm(a)) {
                 log!(log, "pid {}: shares its address space with pid {} (CLONE_VM is not supported)",
                     a.task.pid(), b.task.pid());
                 return Err(EOPNOTSUPP);
@@ -166,7 +217,13 @@ impl Tree {
     /// members are inside, or a group that reaches outside a session that does not.
     pub(crate) fn group_flags(&self, log: &Log) -> Result<KVec<u32>> {
         let mut flags = KVec::with_capacity(self.members.len(), GFP_KERNEL)?;
-        for m in self.members.iter() {
+        for (i, m) in self.members.iter().enumerate() {
+            if !m.is_leader(i) {
+                // Groups and sessions are the process's, on its leader.
+                let f = flags[m.leader];
+                flags.push(f, GFP_KERNEL)?;
+                continue;
+            }
             let pgrp = self.reach(log, m, bindings::pid_type_PIDTYPE_PGID, "process group")?;
             let session = self.reach(log, m, bindings::pid_type_PIDTYPE_SID, "session")?;
             if pgrp && !session {
@@ -193,7 +250,10 @@ impl Tree {
             unsafe { (*(*t.as_ptr()).signal).pids[ty as usize] }
         };
         let pid = group(&m.task);
-        let inside = self.members.iter().filter(|o| group(&o.task) == pid).count();
+        // Only thread group leaders are attached to process groups and sessions.
+        let inside = self.members.iter().enumerate()
+            .filter(|(i, o)| o.is_leader(*i) && group(&o.task) == pid)
+            .count();
         let (attached, leader) = with_tasklist_read(|| {
             // SAFETY: `pid` is valid while a task is attached to it; the lists and the leader
             // are stable under `tasklist_lock`.
@@ -230,9 +290,9 @@ pub(crate) struct Link {
     leader: bool,
 }
 
-/// The `struct pid` of the created task whose saved pid is `nr`.
+/// The `struct pid` of the created process whose saved pid is `nr`.
 fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
-    created.iter().find(|c| c.rec.pid == nr).map(|c| {
+    created.iter().find(|c| c.is_leader() && c.rec.pid == nr).map(|c| {
         // SAFETY: the task is our child, parked; its pid does not change.
         unsafe { (*c.task.as_ptr()).thread_pid }
     })
@@ -240,8 +300,9 @@ fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
 
 /// Checks the saved process groups and sessions against each other and finds their `struct
 /// pid`s: a group or session inside the tree is named after a restored task, one that
-/// reached outside becomes the caller's.
-pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
+/// reached outside becomes the caller's. Threads have none of their own (`None`): they are
+/// their process's.
+pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Option<Link>>> {
     // SAFETY: the current task's group leader and its signal struct are valid while it runs;
     // only it could change its own group or session, and it is busy here.
     let (my_pgrp, my_session) = unsafe {
@@ -256,7 +317,12 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
         EINVAL
     };
     let mut links = KVec::with_capacity(created.len(), GFP_KERNEL)?;
+    let processes = || created.iter().filter(|c| c.is_leader());
     for c in created {
+        if !c.is_leader() {
+            links.push(None, GFP_KERNEL)?;
+            continue;
+        }
         let t = &c.rec;
         let pgrp_out = t.flags & abi::TASK_F_PGRP_OUTSIDE != 0;
         let session_out = t.flags & abi::TASK_F_SESSION_OUTSIDE != 0;
@@ -264,7 +330,7 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
             return Err(bad("its process group reaches outside the tree, its session does not", t.pid));
         }
         // All members of a group share its session (and how far it reaches).
-        let same_group = created.iter().filter(|o| o.rec.pgid == t.pgid);
+        let same_group = processes().filter(|o| o.rec.pgid == t.pgid);
         if same_group.clone().any(|o| o.rec.sid != t.sid || (o.rec.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0) {
             return Err(bad("process group spans sessions", t.pid));
         }
@@ -272,7 +338,7 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
             my_session
         } else {
             // The leader of a restored session leads its group of the same id.
-            let leader = created.iter().find(|o| o.rec.pid == t.sid);
+            let leader = processes().find(|o| o.rec.pid == t.sid);
             if !leader.is_some_and(|l| l.rec.sid == t.sid && l.rec.pgid == t.sid) {
                 return Err(bad("session without its leader", t.pid));
             }
@@ -283,14 +349,14 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Link>> {
         } else {
             pid_of(created, t.pgid).ok_or_else(|| bad("process group without its leader", t.pid))?
         };
-        links.push(Link { pgrp, session, leader: !session_out && t.sid == t.pid }, GFP_KERNEL)?;
+        links.push(Some(Link { pgrp, session, leader: !session_out && t.sid == t.pid }), GFP_KERNEL)?;
     }
     Ok(links)
 }
 
 /// Puts every created task under its saved parent, in its process group and session. Cannot
 /// fail: [`plan`] found everything; the tasks are parked, so nobody sees the tree change.
-pub(crate) fn link(created: &[Created], links: &[Link]) {
+pub(crate) fn link(created: &[Created], links: &[Option<Link>]) {
     with_tasklist_write(|| {
         for c in created {
             let Some(p) = c.parent else { continue };
@@ -299,10 +365,14 @@ pub(crate) fn link(created: &[Created], links: &[Link]) {
             // SAFETY: both are valid; the lists and parent pointers are ours to change under
             // `tasklist_lock` held for writing. Created tasks are never ptraced.
             unsafe {
-                bindings::list_move_tail(
-                    core::ptr::addr_of_mut!((*t).sibling),
-                    core::ptr::addr_of_mut!((*parent).children),
-                );
+                // Only a process's leader is on its parent's list of children; its threads
+                // just point to the same parent.
+                if c.is_leader() {
+                    bindings::list_move_tail(
+                        core::ptr::addr_of_mut!((*t).sibling),
+                        core::ptr::addr_of_mut!((*parent).children),
+                    );
+                }
                 (*t).real_parent = parent;
                 (*t).parent = parent;
                 // Otherwise a non-SIGCHLD exit signal would turn into SIGCHLD.
@@ -310,6 +380,7 @@ pub(crate) fn link(created: &[Created], links: &[Link]) {
             }
         }
         for (c, l) in created.iter().zip(links.iter()) {
+            let Some(l) = l else { continue };
             let t = c.task.as_ptr();
             // SAFETY: as above; `change_pid` wants the tasklist lock held for writing.
             unsafe {
