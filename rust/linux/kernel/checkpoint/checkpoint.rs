@@ -108,7 +108,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     // What only a process has (not each of its threads): its fd table, fs and address space.
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     for (i, m) in tree.members().iter().enumerate() {
-        let plan = match m.is_leader(i) {
+        let plan = match m.is_leader(i) && !task::is_zombie(&m.task) {
             true => Some((files::FdPlan::new(&log, &m.task)?, mm::MmPlan::new(&log, &m.task)?)),
             false => None,
         };
@@ -124,6 +124,10 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             None => 0,
         };
         task::dump(&mut d, &m.task, parent, m.stopped, *group)?;
+        if task::is_zombie(&m.task) {
+            // Its `Task` record, with its exit status, is all there is of it.
+            continue;
+        }
         regs::dump(&mut d, &m.task)?;
         signal::dump(&mut d, &m.task, plan.is_some())?;
         // A process's threads follow it, each with only its own records.

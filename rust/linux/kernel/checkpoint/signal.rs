@@ -95,6 +95,12 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
         }
         s.signal.group_exit_code = sig.group_exit_code;
+        if sig.is_child_subreaper() != 0 {
+            s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
+        }
+        if sig.has_child_subreaper() != 0 {
+            s.signal.flags |= abi::SIGNAL_F_HAS_CHILD_SUBREAPER;
+        }
         for (i, ka) in sh.action.iter().enumerate() {
             // SAFETY: the handler is stored as a pointer-sized value (SIG_DFL, SIG_IGN or an
             // address); read it as a number.
@@ -215,6 +221,20 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     if let Some((i, e)) = bad {
         log!(r.log, "resource limit {i}: cannot set it to the saved value");
         return Err(e);
+    }
+    if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER) != 0 {
+        return Err(r.bad("signal struct flags"));
+    }
+    // SAFETY: the current task's own signal struct, which no other task shares yet (its
+    // threads come later); prctl(PR_SET_CHILD_SUBREAPER) writes these bits the same way.
+    unsafe {
+        let sig = &mut *cur.signal;
+        sig.set_is_child_subreaper(u32::from(s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0));
+        // Whether an ancestor may be a subreaper, which decides if orphans look for one: the
+        // saved ancestors', or (over a subtree's root) the restarter's.
+        if s.flags & abi::SIGNAL_F_HAS_CHILD_SUBREAPER != 0 {
+            sig.set_has_child_subreaper(1);
+        }
     }
     let cpu = s.rlim[2 * bindings::RLIMIT_CPU as usize];
     if cpu != u64::MAX {

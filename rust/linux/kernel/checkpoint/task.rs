@@ -59,6 +59,13 @@ pub(crate) fn with_siglock<R>(
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
 
+/// Whether `task` is a zombie: dead, waiting for its parent to reap it. Final until it is
+/// reaped, which its frozen parent cannot do.
+pub(crate) fn is_zombie(task: &Task) -> bool {
+    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
+    unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() == bindings::EXIT_ZOMBIE as i32 }
+}
+
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
 /// the rest of the tree ([`may_checkpoint`]).
 pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Task>> {
@@ -69,6 +76,10 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
     if task.is_kthread() {
         log!(log, "pid {pid}: is a kernel thread");
         return Err(EPERM);
+    }
+    if is_zombie(&task) {
+        log!(log, "pid {pid}: is a zombie (checkpoint its parent)");
+        return Err(ESRCH);
     }
     if task.group_leader().as_ptr() != task.as_ptr() {
         log!(log, "pid {pid}: a thread of process {} (checkpoint the process)", task.group_leader().pid());
@@ -95,16 +106,21 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     Ok(())
 }
 
-/// Refuses a task that checkpoint cannot save yet: a zombie, a traced task, one sharing its
-/// fd table, fs or handlers with another process, or a thread that stopped sharing them with
-/// its own process.
+/// Refuses a task that checkpoint cannot save yet: a traced task, one sharing its fd table,
+/// fs or handlers with another process, a thread that stopped sharing them with its own
+/// process, a process whose main thread exited while others run, a task exiting.
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
     // SAFETY: `t` is valid, and so are its signal struct and group leader while we hold the
     // task. These are racy reads of plain fields, made again once the task is frozen.
-    let (zombie, ptraced, threads) =
-        unsafe { ((*t).exit_state != 0 || (*leader).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads) };
+    let (dead, leader_dead, ptraced, threads) = unsafe {
+        ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads)
+    };
+    // A zombie process (its other threads gone) holds nothing more than its `Task` record.
+    if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && threads == 1 && !ptraced {
+        return Ok(());
+    }
     // Every thread holds one reference on each of its process's fd table, fs and handlers;
     // any other holder is another process.
     let users = threads as i32;
@@ -122,8 +138,10 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     };
     // SAFETY: the signal lock keeps `sighand` alive.
     let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != users);
-    let why = if zombie || sighand.is_none() {
-        "is a zombie or exiting, or its main thread exited (not supported yet)"
+    let why = if dead != 0 || sighand.is_none() {
+        "is exiting"
+    } else if leader_dead {
+        "is a thread of a process whose main thread exited (not supported yet)"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
     } else if files.0 || fs.0 {
@@ -185,28 +203,42 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
 /// objref `parent` (0 for the root) and whose `TASK_F_*` flags so far are `flags`.
 pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, flags: u32) -> Result {
     let t = task.as_ptr();
-    // SAFETY: the task is frozen and referenced; the pointers read are objref keys only, the
-    // other fields plain values that only the task itself changes.
+    let zombie = is_zombie(task);
+    let objref = d.objref(t)?.0;
+    // A zombie's objects are gone or not restored.
+    let mut obj = |p: *const core::ffi::c_void| -> Result<u32> {
+        if zombie { Ok(0) } else { Ok(d.objref(p)?.0) }
+    };
+    // SAFETY: the task is frozen (or a zombie) and referenced; the pointers read are objref
+    // keys only, the other fields plain values that only the task itself changes.
     let rec = unsafe {
         let tk = &*t;
         let nr = |ty| bindings::__task_pid_nr_ns(t, ty, core::ptr::null_mut());
         let mut rec = abi::Task {
-            objref: d.objref(t)?.0,
+            objref,
             pid: nr(bindings::pid_type_PIDTYPE_PID),
             tgid: nr(bindings::pid_type_PIDTYPE_TGID),
             parent,
             pgid: nr(bindings::pid_type_PIDTYPE_PGID),
             sid: nr(bindings::pid_type_PIDTYPE_SID),
             exit_signal: tk.exit_signal,
-            state: if stopped { abi::TASK_STATE_STOPPED } else { abi::TASK_STATE_RUNNING },
-            exit_code: 0,
+            state: match (zombie, stopped) {
+                (true, _) => abi::TASK_STATE_ZOMBIE,
+                (false, true) => abi::TASK_STATE_STOPPED,
+                (false, false) => abi::TASK_STATE_RUNNING,
+            },
+            // What wait() will report, as wait_task_zombie() picks it.
+            exit_code: match (*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0 {
+                true => (*tk.signal).group_exit_code,
+                false => tk.exit_code,
+            },
             flags: if tk.group_leader == t { flags | abi::TASK_F_GROUP_LEADER } else { flags },
             personality: tk.personality,
-            mm: d.objref(tk.mm)?.0,
-            files: d.objref(tk.files)?.0,
-            fs: d.objref(tk.fs)?.0,
-            sighand: d.objref(tk.sighand)?.0,
-            signal: d.objref(tk.signal)?.0,
+            mm: obj(tk.mm.cast())?,
+            files: obj(tk.files.cast())?,
+            fs: obj(tk.fs.cast())?,
+            sighand: obj(tk.sighand.cast())?,
+            signal: obj(tk.signal.cast())?,
             clear_child_tid: tk.clear_child_tid as u64,
             set_child_tid: tk.set_child_tid as u64,
             robust_list: tk.robust_list as u64,
@@ -285,48 +317,57 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
     // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
     let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
-    let fin = match restore_self(work) {
-        Ok(()) => work.fin.take(),
-        Err(e) => {
-            h.result.store(e.to_errno(), Ordering::Relaxed);
-            None
-        }
-    };
+    let res = restore_self(work);
+    if let Err(e) = res {
+        h.result.store(e.to_errno(), Ordering::Relaxed);
+    }
+    let fin = work.fin.take();
     let stop = work.stop;
+    let zombie = (work.task.state == abi::TASK_STATE_ZOMBIE).then_some(work.task.exit_code);
     // SAFETY: initialised by `start`; `work` belongs to the creator again after this.
     unsafe { bindings::complete(h.done.get()) };
-    if let Some(fin) = fin {
+    if res.is_ok() {
         // SAFETY: as above; the restarter always completes `go` after `done`.
         unsafe { bindings::wait_for_completion(h.go.get()) };
-        if h.go_ok.load(Ordering::Acquire) {
-            drop(h);
+    }
+    let go = res.is_ok() && h.go_ok.load(Ordering::Acquire);
+    drop(h);
+    match (go, zombie, fin) {
+        (true, None, Some(fin)) => {
             fin.queue();
+            drop(fin);
             if stop {
                 // SAFETY: the current task stops itself before it returns to user mode.
                 unsafe { bindings::send_sig(bindings::SIGSTOP as i32, bindings::get_current(), 1) };
             }
-            return 0;
+            0
+        }
+        // SAFETY: a zombie dies as it did, before the tree is linked (see `build`).
+        (true, Some(code), None) => unsafe { bindings::do_exit(code as _) },
+        (_, _, fin) => {
+            drop(fin);
+            exit_killed()
         }
     }
-    drop(h);
-    exit_killed()
 }
 
 /// The new task rebuilds itself: its own state, then for a leader the rest of its process.
 fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // SAFETY: acts on the current task only.
     let cur = unsafe { &mut *bindings::get_current() };
+    let mut comm = w.task.comm;
+    comm[comm.len() - 1] = 0;
+    // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
+    unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
+    // A zombie only needs its name, and must not touch memory when it exits: its address
+    // space is the restarter's.
+    let Some(fin) = w.fin.as_mut() else { return Ok(()) };
     cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
     cur.flags &= !bindings::PF_FORKNOEXEC;
     cur.personality = w.task.personality;
     cur.clear_child_tid = w.task.clear_child_tid as _;
     cur.robust_list = w.task.robust_list as _;
     cur.pdeath_signal = w.task.pdeath_signal;
-    let mut comm = w.task.comm;
-    comm[comm.len() - 1] = 0;
-    // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
-    unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
-    let fin = w.fin.as_mut().ok_or(EINVAL)?;
     if let Some(p) = w.process.as_mut() {
         restore_process(p, &w.task, fin)?;
     }
@@ -437,7 +478,7 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
         | bindings::CLONE_FS
         | bindings::CLONE_FILES
         | bindings::CLONE_SYSVSEM;
-    start(p.r.log, &mut work, clone, p.parent, saved, &mut p.threads)
+    start(p.r.log, &mut work, clone, p.parent, Some(saved), &mut p.threads)
 }
 
 /// Creates the task of `work.task` with its saved pid, running `restore_main`, with
@@ -447,7 +488,9 @@ fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Res
     // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
     let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
     args.flags = u64::from(clone_flags | bindings::CLONE_UNTRACED);
-    args.exit_signal = if clone_flags & bindings::CLONE_THREAD != 0 { 0 } else { task.exit_signal };
+    // A zombie gets its exit signal when it is linked, after its death (see `create_zombie`).
+    let zombie = task.state == abi::TASK_STATE_ZOMBIE;
+    args.exit_signal = if clone_flags & bindings::CLONE_THREAD != 0 || zombie { 0 } else { task.exit_signal };
     args.set_tid = &mut tid;
     args.set_tid_size = 1;
     args.fn_ = Some(restore_main);
@@ -492,7 +535,8 @@ pub(crate) struct Created {
     /// Index of its parent among the created tasks; `None` for the root's threads.
     pub(crate) parent: Option<usize>,
     handoff: Arc<Handoff>,
-    saved: regs::Saved,
+    /// Its registers; `None` for a zombie.
+    saved: Option<regs::Saved>,
 }
 
 impl Created {
@@ -520,7 +564,7 @@ fn start(
     work: &mut Work<'_, '_>,
     clone_flags: u32,
     parent: Option<usize>,
-    saved: regs::Saved,
+    saved: Option<regs::Saved>,
     list: &mut KVec<Created>,
 ) -> Result {
     let rec = work.task;
@@ -581,6 +625,9 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
     };
     let index = created.len();
     r.define(task.objref, Obj::Task(index))?;
+    if task.state == abi::TASK_STATE_ZOMBIE {
+        return create_zombie(r, task, parent, created);
+    }
     let (saved, fin) = read_task(r, &task)?;
     let log = r.log;
     let process = Process {
@@ -592,7 +639,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
         threads: KVec::new(),
     };
     let mut work = Work { task, fin: Some(fin), ax: saved.ax(), stop: stops(flags, &task), process: Some(process) };
-    let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
+    let res = start(log, &mut work, bindings::CLONE_VM, parent, Some(saved), created);
     // Its threads exist, whatever the result.
     let threads = work.process.map(|p| p.threads).unwrap_or_default();
     if let Err(e) = created.reserve(threads.len(), GFP_KERNEL) {
@@ -607,6 +654,29 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
     res
 }
 
+/// Creates a zombie: a task that only names itself and waits. It dies with its saved exit
+/// status once the image is verified, before the tree is linked: exiting as the restarter's
+/// child with no exit signal, it cannot be reaped by anyone else (not even if the restarter
+/// ignores SIGCHLD), and its parent, whoever that is, was not told of its death again.
+fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usize>, created: &mut KVec<Created>) -> Result {
+    if parent.is_none() || task.exit_code & !0xffff != 0 {
+        return Err(r.bad("zombie without a parent, or its exit status"));
+    }
+    let mut work = Work { task, fin: None, ax: 0, stop: false, process: None };
+    let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
+    start(r.log, &mut work, clone, parent, None, created)
+}
+
+/// Waits until the released zombie `task` has died (and, should another thread of the
+/// restarter wait for any child, maybe been reaped: `tree::link` checks).
+fn wait_dead(task: &Task) {
+    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
+    while unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() } == 0 {
+        // SAFETY: sleeping is allowed here.
+        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+    }
+}
+
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
 fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
@@ -617,13 +687,17 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<C
     let log = r.log;
     for c in created.iter() {
         wait_parked(&c.task);
-        regs::apply(&c.task, &c.saved).inspect_err(|e| {
+        let Some(saved) = &c.saved else { continue };
+        regs::apply(&c.task, saved).inspect_err(|e| {
             log!(log, "pid {}: the saved registers were refused ({})", c.pid(), e.to_errno())
         })?;
     }
+    for c in created.iter().filter(|c| c.saved.is_none()) {
+        c.release(true);
+        wait_dead(&c.task);
+    }
     let links = tree::plan(log, created)?;
-    tree::link(created, &links);
-    Ok(())
+    tree::link(log, created, &links)
 }
 
 /// Restores the tree of the image under the caller; returns the root's pid.

@@ -169,7 +169,10 @@ impl Tree {
                     None => {
                         task::may_checkpoint(log, &m.task)?;
                         task::check_supported(log, &m.task)?;
-                        new.push(m.task.clone(), GFP_KERNEL)?;
+                        // A zombie cannot run, so it needs no freezing.
+                        if !task::is_zombie(&m.task) {
+                            new.push(m.task.clone(), GFP_KERNEL)?;
+                        }
                     }
                 }
             }
@@ -201,7 +204,9 @@ impl Tree {
             // SAFETY: the task is frozen; the pointer is only compared.
             unsafe { (*m.task.as_ptr()).mm }
         };
-        for (i, a) in self.members.iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+        // Zombies have none.
+        let with_mm = |(i, m): &(usize, &Member)| m.is_leader(*i) && !mm(m).is_null();
+        for (i, a) in self.members.iter().enumerate().filter(with_mm) {
             if let Some(b) = self.members[..i].iter().find(|b| b.leader != a.leader && mm(b) == mm(a)) {
                 log!(log, "pid {}: shares its address space with pid {} (CLONE_VM is not supported)",
                     a.task.pid(), b.task.pid());
@@ -354,10 +359,20 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Option<Link>>>
     Ok(links)
 }
 
-/// Puts every created task under its saved parent, in its process group and session. Cannot
-/// fail: [`plan`] found everything; the tasks are parked, so nobody sees the tree change.
-pub(crate) fn link(created: &[Created], links: &[Option<Link>]) {
-    with_tasklist_write(|| {
+/// Puts every created task under its saved parent, in its process group and session.
+/// [`plan`] found everything; the live tasks are parked, so nobody sees the tree change. Only
+/// a zombie may have changed since: reaped by another thread of the restarter, in which case
+/// nothing is linked.
+pub(crate) fn link(log: &Log, created: &[Created], links: &[Option<Link>]) -> Result {
+    let reaped = with_tasklist_write(|| {
+        // Reaping takes `tasklist_lock`, so a zombie seen here stays one until we are done.
+        let reaped = created.iter().find(|c| {
+            // SAFETY: the task is valid; `exit_state` is stable under the lock.
+            c.rec.state == abi::TASK_STATE_ZOMBIE && unsafe { (*c.task.as_ptr()).exit_state } != bindings::EXIT_ZOMBIE as i32
+        });
+        if let Some(c) = reaped {
+            return Some(c.rec.pid);
+        }
         for c in created {
             let Some(p) = c.parent else { continue };
             let t = c.task.as_ptr();
@@ -375,6 +390,10 @@ pub(crate) fn link(created: &[Created], links: &[Option<Link>]) {
                 }
                 (*t).real_parent = parent;
                 (*t).parent = parent;
+                if c.is_leader() {
+                    // Only a zombie's differs: it died without one.
+                    (*t).exit_signal = c.rec.exit_signal;
+                }
                 // Otherwise a non-SIGCHLD exit signal would turn into SIGCHLD.
                 (*t).parent_exec_id = (*parent).self_exec_id;
             }
@@ -399,5 +418,13 @@ pub(crate) fn link(created: &[Created], links: &[Option<Link>]) {
                 }
             }
         }
-    })
+        None
+    });
+    match reaped {
+        Some(pid) => {
+            log!(log, "pid {pid}: a restored zombie was reaped by the restarter's own wait()");
+            Err(EAGAIN)
+        }
+        None => Ok(()),
+    }
 }

@@ -1,0 +1,164 @@
+//! Zombies come back as zombies, under the same parents, with their exit statuses for the
+//! parents to reap; a zombie that leads a process group keeps its group's id for the member
+//! that outlived it, and the root is still a child subreaper.
+//!
+//! ```text
+//! root (PR_SET_CHILD_SUBREAPER)
+//! ├── z1   exited with status 42
+//! ├── z2   killed by SIGTERM
+//! ├── a    alive
+//! │   └── z3  exited with status 7
+//! ├── zg   setpgid(0, 0), forked g, exited with status 43
+//! └── g    zg's orphan, reparented to the root (the subreaper), in zg's group
+//! ```
+//!
+//! The test compares each zombie's name, state, parent, group and session from /proc before
+//! the checkpoint and after the restart; after the restart the root checks them again, reaps
+//! them with their statuses, then wakes a (which reaps z3) and g (which checks it is still in
+//! zg's group, now that zg is gone).
+
+use std::time::{Duration, Instant};
+
+use cr_tests::proc::proc_state;
+use cr_tests::tree::{descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
+use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target, KILL};
+
+/// From /proc/PID/stat: "(comm) state ppid pgrp session".
+fn stat_ids(pid: libc::pid_t) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let start = stat.find('(')?;
+    let end = stat.rfind(')')?;
+    let rest: Vec<&str> = stat[end + 2..].split(' ').take(4).collect();
+    Some(format!("{} {}", &stat[start..=end], rest.join(" ")))
+}
+
+/// Waits up to 10 s for `pid` to be a zombie.
+fn wait_zombie(pid: libc::pid_t) -> Check {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_state(pid) != Some('Z') {
+        if Instant::now() > deadline {
+            return Err(format!("pid {pid} did not become a zombie"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Forks a child that ends at once by `end`; waits until it is a zombie.
+fn zombie(end: impl FnOnce()) -> Result<libc::pid_t, String> {
+    // SAFETY: the child only runs `end` and `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(os_error("fork")),
+        0 => {
+            end();
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(99) }
+        }
+        pid => wait_zombie(pid).map(|()| pid),
+    }
+}
+
+fn exit_with(code: i32) -> impl FnOnce() {
+    // SAFETY: ends the child with `code`.
+    move || unsafe { libc::_exit(code) }
+}
+
+/// Reaps the zombie `pid` (a child of the caller) and checks its wait status.
+fn reap(pid: libc::pid_t, want: libc::c_int) -> Check {
+    check_eq(
+        format!("zombie {pid}: state after the restart"),
+        proc_state(pid),
+        Some('Z'),
+    )?;
+    let mut status = 0;
+    // SAFETY: `status` is valid for the write; `pid` is our child.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    check_eq(format!("waitpid({pid}, WNOHANG)"), r, pid)?;
+    check_eq(format!("zombie {pid}: wait status"), status, want)
+}
+
+/// `a`: forks z3, which exits with 7, and reaps it after the restart.
+fn a_setup() -> Result<impl FnOnce() -> Check, String> {
+    let z3 = zombie(exit_with(7))?;
+    Ok(move || reap(z3, 7 << 8))
+}
+
+fn setup() -> Result<impl FnOnce() -> Check, String> {
+    // SAFETY: a flag of the caller's own process.
+    check_os(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) },
+        "PR_SET_CHILD_SUBREAPER",
+    )?;
+    let root = std::process::id() as libc::pid_t;
+    let sid = ids().2;
+    let ready = Ready::new()?;
+    let f = ready.forker();
+    let z1 = zombie(exit_with(42))?;
+    // SAFETY: the child signals itself; SIGTERM's default action ends it.
+    let z2 = zombie(|| unsafe {
+        libc::kill(libc::getpid(), libc::SIGTERM);
+    })?;
+    let a = ready.fork(41, |_| a_setup())?;
+    // zg leads a group, forks g into it, and exits: g is left to the root.
+    let zg = zombie(move || {
+        // SAFETY: zg's own group; g only checks its ids after the restart.
+        unsafe {
+            libc::close(cr_tests::target::READY_FD);
+            if libc::setpgid(0, 0) != 0 {
+                return;
+            }
+        }
+        let zg = std::process::id() as libc::pid_t;
+        let g = f.fork(44, move |_| {
+            Ok(move || check_eq("g: (parent, group, session)", ids(), (root, zg, sid)))
+        });
+        if g.is_ok() {
+            // SAFETY: ends zg with 43, leaving g.
+            unsafe { libc::_exit(43) }
+        }
+    })?;
+    ready.wait(2)?;
+    let g = cr_tests::proc::children_of(root)
+        .into_iter()
+        .find(|&p| ![z1, z2, a.pid, zg].contains(&p))
+        .ok_or("zg's child g was not reparented to the root")?;
+    let kids = [a, Kid { pid: g, code: 44 }];
+    Ok(move || {
+        wait_restored();
+        let mut flag: libc::c_int = 0;
+        // SAFETY: PR_GET_CHILD_SUBREAPER writes an int.
+        unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag) };
+        check_eq("PR_GET_CHILD_SUBREAPER after the restart", flag, 1)?;
+        reap(z1, 42 << 8)?;
+        reap(z2, libc::SIGTERM)?;
+        reap(zg, 43 << 8)?;
+        wake_and_reap(&kids)
+    })
+}
+
+fn main() {
+    let mut target = Target::spawn(setup);
+    let kids = descendants(target.pid());
+    let zombies: Vec<libc::pid_t> = kids
+        .iter()
+        .copied()
+        .filter(|&p| proc_state(p) == Some('Z'))
+        .collect();
+    if kids.len() != 6 || zombies.len() != 4 {
+        target.fail(format!(
+            "the target should have 6 descendants, 4 of them zombies: {kids:?}, {zombies:?}"
+        ));
+    }
+    let before: Vec<Option<String>> = zombies.iter().map(|&z| stat_ids(z)).collect();
+    target.checkpoint(KILL);
+    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
+    target.restart();
+    let after: Vec<Option<String>> = zombies.iter().map(|&z| stat_ids(z)).collect();
+    if after != before {
+        target.fail(format!(
+            "the zombies were {before:?}, are {after:?} after the restart"
+        ));
+    }
+    target.finish();
+    pass("four zombies came back under their parents with their statuses, a zombie group leader kept its group");
+}
