@@ -535,6 +535,10 @@ pub struct Vma {
     /// Zero. The mapping's `PageRun` records follow it up to the next record of another type,
     /// so that the writer needs no second pass over the page tables.
     pub _pad0: u32,
+    /// Size in bytes of the shared memory object behind a `VMA_KIND_SHARED_ANON` mapping,
+    /// which `file` then names by objref (0 and 0 in older images: an object of its own, the
+    /// size of the mapping).
+    pub size: u64,
 }
 
 /// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow.

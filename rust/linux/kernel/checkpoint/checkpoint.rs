@@ -31,6 +31,8 @@ pub(crate) enum Obj {
     File(files::Restored),
     /// A task, by its index among the created tasks.
     Task(usize),
+    /// A shared anonymous memory object.
+    Shmem(files::FileRef),
     /// An object restored in place (an mm, fd table...), recorded to catch duplicates.
     Other,
 }
@@ -115,6 +117,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         plans.push(plan, GFP_KERNEL)?;
     }
     let mut names = files::Names::of(&root)?;
+    let mut shared = mm::SharedObjects::new();
 
     let count = tree.members().len() as u32;
     let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
@@ -133,7 +136,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         // A process's threads follow it, each with only its own records.
         if let Some((fds, mm)) = plan {
             files::dump_fs(&mut d, &mut names, &m.task)?;
-            mm.dump(&mut d, &mut names)?;
+            mm.dump(&mut d, &mut names, &mut shared)?;
             fds.dump(&mut d, &mut names)?;
         }
     }

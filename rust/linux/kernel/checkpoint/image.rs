@@ -369,6 +369,12 @@ impl<'a, T> Restorer<'a, T> {
         self.objs.insert(ObjRef(r), value).map_err(|e| obj_error(self.log, e))
     }
 
+    /// The object restored for objref `r`, if any yet: for an object a record defines on its
+    /// first use.
+    pub(crate) fn defined(&self, r: u32) -> Option<&T> {
+        self.objs.get(ObjRef(r))
+    }
+
     /// The object restored for objref `r`.
     pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
         self.objs.resolve(ObjRef(r)).map_err(|e| obj_error(self.log, e))

@@ -138,7 +138,7 @@ impl MmPlan {
 
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
     /// saved auxiliary vector.
-    pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
+    pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names, shared: &mut SharedObjects) -> Result {
         let exe_file = match &self.exe {
             Some(f) => files::dump_file(d, names, f)?,
             None => 0,
@@ -193,15 +193,20 @@ impl MmPlan {
         d.record(&rec)?;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         for area in self.areas.iter() {
-            d.record(&area.rec)?;
-            match area.rec.kind {
-                abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR => {}
-                abi::VMA_KIND_SHARED_ANON => {
-                    let file = area.file.as_ref().ok_or(EINVAL)?;
-                    dump_cached(d, &area.rec, file, &mut pages)?;
+            let mut rec = area.rec;
+            match (rec.kind, &area.file) {
+                (abi::VMA_KIND_SHARED_ANON, Some(file)) => {
+                    let written = shared.name(d, file, &mut rec)?;
+                    d.record(&rec)?;
+                    dump_cached(d, &rec, file, &mut pages, written)?;
                 }
-                abi::VMA_KIND_FILE if area.rec.flags & abi::VMA_MAYSHARE != 0 => {}
-                kind => dump_private(d, &self.mm, &area.rec, kind == abi::VMA_KIND_FILE, &mut pages)?,
+                (abi::VMA_KIND_SHARED_ANON, None) => return Err(EINVAL),
+                (abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR, _) => d.record(&rec)?,
+                (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => d.record(&rec)?,
+                (kind, _) => {
+                    d.record(&rec)?;
+                    dump_private(d, &self.mm, &rec, kind == abi::VMA_KIND_FILE, &mut pages)?;
+                }
             }
         }
         let (bytes, len) = auxv;
@@ -232,6 +237,7 @@ fn classify(
         kind: abi::VMA_KIND_ANON,
         file: 0,
         _pad0: 0,
+        size: 0,
     };
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
@@ -384,12 +390,45 @@ fn dump_private(
     Ok(())
 }
 
-/// Writes the pages of shared anonymous memory that exist in its page cache.
+/// The shared anonymous memory objects of a checkpoint, mapped by one process or several
+/// (inherited through fork()): each is named by objref, and its pages go with its first
+/// mapping in the image.
+pub(crate) struct SharedObjects(KVec<(*mut bindings::address_space, core::ops::Range<u64>)>);
+
+impl SharedObjects {
+    pub(crate) fn new() -> SharedObjects {
+        SharedObjects(KVec::new())
+    }
+
+    /// Fills in the objref and size of the object behind the mapping `rec` of `file`; returns
+    /// the range of the object's pages (in pages) already written with an earlier mapping.
+    fn name(&mut self, d: &mut Dumper<'_>, file: &FileRef, rec: &mut abi::Vma) -> Result<core::ops::Range<u64>> {
+        // SAFETY: the file is valid and counted, and so is its mapping and inode; the size of
+        // an object only its frozen users can resize is read as a plain field.
+        let (mapping, size) = unsafe {
+            let f = &*file.as_ptr();
+            (f.f_mapping, (*f.f_inode).i_size as u64)
+        };
+        let (objref, first) = d.objref(mapping)?;
+        rec.file = objref;
+        rec.size = size;
+        if first {
+            let pages = rec.pgoff..rec.pgoff + (rec.end - rec.start) / PAGE;
+            self.0.push((mapping, pages), GFP_KERNEL)?;
+            return Ok(0..0);
+        }
+        Ok(self.0.iter().find(|(m, _)| *m == mapping).map(|(_, r)| r.clone()).unwrap_or(0..0))
+    }
+}
+
+/// Writes the pages of shared anonymous memory that exist in its page cache, but those of
+/// the object's page range `written` (written with another mapping of it).
 fn dump_cached(
     d: &mut Dumper<'_>,
     vma: &abi::Vma,
     file: &FileRef,
     pages: &mut [*mut bindings::page],
+    written: core::ops::Range<u64>,
 ) -> Result {
     // SAFETY: the file is valid and counted.
     let mapping = unsafe { (*file.as_ptr()).f_mapping };
@@ -401,9 +440,12 @@ fn dump_cached(
         let pinned = Pinned { pages: &mut pages[..n] };
         for (i, (slot, k)) in pinned.pages.iter_mut().zip(keep.iter_mut()).enumerate() {
             let index = vma.pgoff + first + i as u64;
+            *k = false;
+            if written.contains(&index) {
+                continue;
+            }
             // SAFETY: `mapping` is valid; with no FGP flags this only looks the folio up.
             let folio = unsafe { bindings::__filemap_get_folio(mapping, index as usize, 0, 0) };
-            *k = false;
             let Some(folio) = crate::from_err_ptr(folio).ok().filter(|f| !f.is_null()) else {
                 continue;
             };
@@ -439,8 +481,9 @@ enum Target {
     User,
     /// Written through a forced access (read-only or inaccessible private mappings).
     Forced,
-    /// Written to the shared memory object behind the mapping.
-    Object(FileRef),
+    /// Written to the shared memory object behind the mapping, which starts at this offset
+    /// of the object.
+    Object(FileRef, u64),
     /// The mapping takes no pages (vDSO, shared file mappings).
     None,
 }
@@ -472,9 +515,16 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
             let target = if prot & u64::from(bindings::PROT_WRITE) != 0 { Target::User } else { Target::Forced };
             (core::ptr::null_mut(), target)
         }
-        abi::VMA_KIND_SHARED_ANON if shared => {
+        abi::VMA_KIND_SHARED_ANON if shared && v.file == 0 => {
+            // An older image: an object of its own, made by the mapping.
             flags |= u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
             (core::ptr::null_mut(), Target::None)
+        }
+        abi::VMA_KIND_SHARED_ANON if shared => {
+            let obj = shared_object(r, v, flags)?;
+            flags |= u64::from(bindings::MAP_SHARED);
+            let file = obj.as_ptr();
+            (file, Target::Object(obj, v.pgoff * PAGE))
         }
         abi::VMA_KIND_FILE => {
             let Obj::File(f) = r.lookup(v.file)? else {
@@ -510,16 +560,56 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
             unsafe { bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32) };
         }
     }
-    if v.kind == abi::VMA_KIND_SHARED_ANON {
-        let file = with_vma_at(v.start, |vma| {
-            // SAFETY: the vma is valid under the mmap lock; we take our own file reference.
-            let f = unsafe { (*vma).vm_file };
-            // SAFETY: as above.
-            (!f.is_null()).then(|| unsafe { FileRef::get(f) })
-        })?;
-        return Ok(file.flatten().map_or(Target::None, Target::Object));
+    if v.kind == abi::VMA_KIND_SHARED_ANON && v.file == 0 {
+        let file = file_at(v.start)?;
+        return Ok(file.map_or(Target::None, |f| Target::Object(f, 0)));
     }
     Ok(target)
+}
+
+/// The file mapped at `start` in the current task, if a mapping starts there.
+fn file_at(start: u64) -> Result<Option<FileRef>> {
+    let file = with_vma_at(start, |vma| {
+        // SAFETY: the vma is valid under the mmap lock; we take our own file reference.
+        let f = unsafe { (*vma).vm_file };
+        // SAFETY: as above.
+        (!f.is_null()).then(|| unsafe { FileRef::get(f) })
+    })?;
+    Ok(file.flatten())
+}
+
+/// The shared memory object the mapping `v` shows: the one an earlier mapping in the image
+/// made (in this process or another), or a new one of the saved size. `flags` carries the
+/// mapping's `MAP_NORESERVE`, which decides how the object is accounted.
+fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<FileRef> {
+    let end = v.pgoff.checked_mul(PAGE).and_then(|o| o.checked_add(v.end - v.start));
+    if v.size % PAGE != 0 || end.map_or(true, |e| e > v.size) {
+        return Err(r.bad("shared memory object smaller than its mapping"));
+    }
+    match r.defined(v.file) {
+        // SAFETY: a counted file, given a reference of its own.
+        Some(Obj::Shmem(f)) => return Ok(unsafe { FileRef::get(f.as_ptr()) }),
+        Some(_) => return Err(r.bad("mapping names an object that is not shared memory")),
+        None => {}
+    }
+    // The object is made as mmap() makes one, by a mapping of its size (anywhere), which is
+    // then dropped: the object lives on through our reference.
+    let flags = flags & u64::from(bindings::MAP_NORESERVE) | u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
+    // SAFETY: maps into the current task's own mm, no file.
+    let at = unsafe {
+        bindings::vm_mmap(core::ptr::null_mut(), 0, v.size as usize, bindings::PROT_NONE as usize, flags as usize, 0)
+    } as u64;
+    if let Err(e) = crate::from_err_ptr(at as *mut u8) {
+        log!(r.log, "mapping {:#x}-{:#x}: cannot make its {}-byte shared memory object", v.start, v.end, v.size);
+        return Err(e);
+    }
+    let file = file_at(at);
+    // SAFETY: unmaps the mapping made just above in the current task's own mm.
+    unsafe { bindings::vm_munmap(at as _, v.size as usize) };
+    let file = file?.ok_or(EINVAL)?;
+    // SAFETY: a counted file, given a reference of its own.
+    r.define(v.file, Obj::Shmem(unsafe { FileRef::get(file.as_ptr()) }))?;
+    Ok(file)
 }
 
 /// Runs `f` on the current task's mapping that starts at `start`, with the mmap lock held for
@@ -620,8 +710,8 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
                 };
                 w == n as i32
             }
-            Target::Object(file) => {
-                let mut pos = (addr - v.start) as i64;
+            Target::Object(file, base) => {
+                let mut pos = (base + addr - v.start) as i64;
                 // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
                 let w = unsafe { bindings::kernel_write(file.as_ptr(), chunk.as_ptr().cast(), n, &mut pos) };
                 w == n as isize
