@@ -365,12 +365,15 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
     cur.flags &= !bindings::PF_FORKNOEXEC;
     cur.personality = w.task.personality;
-    cur.clear_child_tid = w.task.clear_child_tid as _;
-    cur.robust_list = w.task.robust_list as _;
     cur.pdeath_signal = w.task.pdeath_signal;
     if let Some(p) = w.process.as_mut() {
         restore_process(p, &w.task, fin)?;
     }
+    // Only now that the task has its own mm: installing it releases the old one, which is
+    // the restarter's, as exec does, and that would clear the tid word and walk the robust
+    // list at these addresses in the restarter's memory.
+    cur.clear_child_tid = w.task.clear_child_tid as _;
+    cur.robust_list = w.task.robust_list as _;
     regs::restore_ax_on_return(w.ax)?;
     fin.block();
     Ok(())
