@@ -699,8 +699,8 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<C
         c.release(true);
         wait_dead(&c.task);
     }
-    let links = tree::plan(log, created)?;
-    tree::link(log, created, &links)
+    let plan = tree::plan(log, created)?;
+    tree::link(log, created, plan)
 }
 
 /// Restores the tree of the image under the caller; returns the root's pid.

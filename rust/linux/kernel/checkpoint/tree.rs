@@ -275,12 +275,13 @@ impl Tree {
         if attached != inside {
             return Ok(true);
         }
-        // Every member is in the tree: restart names it after its leader, which must be too.
-        if !self.members.iter().any(|o| o.task.as_ptr() == leader) {
+        // Every member is in the tree: restart names it after its leader, which must be too,
+        // or reserves its pid if the leader died.
+        if !leader.is_null() && !self.members.iter().any(|o| o.task.as_ptr() == leader) {
             // SAFETY: `pid` is valid (see above).
             let nr = unsafe { bindings::pid_vnr(pid) };
-            log!(log, "pid {}: its {what} {nr} outlived its leader or has it outside the tree \
-                (not supported)", m.task.pid());
+            log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
+                m.task.pid());
             return Err(EOPNOTSUPP);
         }
         Ok(false)
@@ -303,11 +304,59 @@ fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
     })
 }
 
+/// Where every restored task goes, with the pids reserved for process groups and sessions
+/// whose leader died; dropping it before [`Plan::link`] releases them.
+pub(crate) struct Plan {
+    links: KVec<Option<Link>>,
+    /// (number, pid) of each reserved pid, which no task holds yet.
+    reserved: KVec<(i32, *mut bindings::pid)>,
+}
+
+impl Plan {
+    /// The pid numbered `nr` for a group or session that outlived its leader: allocated like
+    /// a new task's (same rights needed, `EBUSY` if taken), with no task of its own. It lives
+    /// on, as the dead leader's did, while a member is attached to it.
+    fn reserve(&mut self, log: &Log, nr: i32) -> Result<*mut bindings::pid> {
+        if let Some(&(_, pid)) = self.reserved.iter().find(|(n, _)| *n == nr) {
+            return Ok(pid);
+        }
+        self.reserved.reserve(1, GFP_KERNEL)?;
+        let mut tid = nr;
+        // SAFETY: the namespace the restored tasks were created in is valid while the current
+        // task runs; `tid` is one number, as `set_tid` of `clone3()`.
+        let pid = crate::from_err_ptr(unsafe {
+            let ns = (*(*bindings::get_current()).nsproxy).pid_ns_for_children;
+            bindings::alloc_pid(ns, &mut tid, 1)
+        })
+        .map_err(|e| {
+            if e == EEXIST {
+                log!(log, "pid {nr}: taken by another process (a process group or session id)");
+                EBUSY
+            } else {
+                log!(log, "pid {nr}: cannot reserve it for its process group or session ({})", e.to_errno());
+                e
+            }
+        })?;
+        // Cannot fail: there is room.
+        let _ = self.reserved.push((nr, pid), GFP_KERNEL);
+        Ok(pid)
+    }
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        for &(_, pid) in self.reserved.iter() {
+            // SAFETY: a pid from `alloc_pid` that no task was attached to.
+            unsafe { bindings::free_pid(pid) };
+        }
+    }
+}
+
 /// Checks the saved process groups and sessions against each other and finds their `struct
-/// pid`s: a group or session inside the tree is named after a restored task, one that
-/// reached outside becomes the caller's. Threads have none of their own (`None`): they are
-/// their process's.
-pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Option<Link>>> {
+/// pid`s: a group or session inside the tree is named after a restored process, or its pid
+/// is reserved if its leader died; one that reached outside becomes the caller's. Threads
+/// have none of their own (`None`): they are their process's.
+pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
     // SAFETY: the current task's group leader and its signal struct are valid while it runs;
     // only it could change its own group or session, and it is busy here.
     let (my_pgrp, my_session) = unsafe {
@@ -321,11 +370,11 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Option<Link>>>
         log!(log, "pid {pid}: {what}");
         EINVAL
     };
-    let mut links = KVec::with_capacity(created.len(), GFP_KERNEL)?;
+    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, reserved: KVec::new() };
     let processes = || created.iter().filter(|c| c.is_leader());
     for c in created {
         if !c.is_leader() {
-            links.push(None, GFP_KERNEL)?;
+            plan.links.push(None, GFP_KERNEL)?;
             continue;
         }
         let t = &c.rec;
@@ -342,28 +391,31 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<KVec<Option<Link>>>
         let session = if session_out {
             my_session
         } else {
-            // The leader of a restored session leads its group of the same id.
-            let leader = processes().find(|o| o.rec.pid == t.sid);
-            if !leader.is_some_and(|l| l.rec.sid == t.sid && l.rec.pgid == t.sid) {
-                return Err(bad("session without its leader", t.pid));
+            // The leader of a restored session, if alive, leads its group of the same id.
+            match processes().find(|o| o.rec.pid == t.sid) {
+                Some(l) if l.rec.sid == t.sid && l.rec.pgid == t.sid => pid_of(created, t.sid).ok_or(EINVAL)?,
+                Some(_) => return Err(bad("session whose leader is in another one", t.pid)),
+                None => plan.reserve(log, t.sid)?,
             }
-            pid_of(created, t.sid).ok_or(EINVAL)?
         };
-        let pgrp = if pgrp_out {
-            my_pgrp
-        } else {
-            pid_of(created, t.pgid).ok_or_else(|| bad("process group without its leader", t.pid))?
+        let pgrp = match pgrp_out {
+            true => my_pgrp,
+            false => match pid_of(created, t.pgid) {
+                Some(pid) => pid,
+                None => plan.reserve(log, t.pgid)?,
+            },
         };
-        links.push(Some(Link { pgrp, session, leader: !session_out && t.sid == t.pid }), GFP_KERNEL)?;
+        plan.links.push(Some(Link { pgrp, session, leader: !session_out && t.sid == t.pid }), GFP_KERNEL)?;
     }
-    Ok(links)
+    Ok(plan)
 }
 
 /// Puts every created task under its saved parent, in its process group and session.
 /// [`plan`] found everything; the live tasks are parked, so nobody sees the tree change. Only
 /// a zombie may have changed since: reaped by another thread of the restarter, in which case
 /// nothing is linked.
-pub(crate) fn link(log: &Log, created: &[Created], links: &[Option<Link>]) -> Result {
+pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
+    let links = &plan.links;
     let reaped = with_tasklist_write(|| {
         // Reaping takes `tasklist_lock`, so a zombie seen here stays one until we are done.
         let reaped = created.iter().find(|c| {
@@ -425,6 +477,10 @@ pub(crate) fn link(log: &Log, created: &[Created], links: &[Option<Link>]) -> Re
             log!(log, "pid {pid}: a restored zombie was reaped by the restarter's own wait()");
             Err(EAGAIN)
         }
-        None => Ok(()),
+        None => {
+            // Held by their members now.
+            plan.reserved = KVec::new();
+            Ok(())
+        }
     }
 }
