@@ -305,7 +305,7 @@ fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
 }
 
 /// Where every restored task goes, with the pids reserved for process groups and sessions
-/// whose leader died; dropping it before [`Plan::link`] releases them.
+/// whose leader died; dropping it before [`link`] releases them.
 pub(crate) struct Plan {
     links: KVec<Option<Link>>,
     /// (number, pid) of each reserved pid, which no task holds yet.
