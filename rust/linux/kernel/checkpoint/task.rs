@@ -453,9 +453,9 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved
     if !(0..=64).contains(&task.pdeath_signal) {
         return Err(r.bad("parent-death signal"));
     }
+    // Only a process can be a zombie (see `create_zombie`), not a thread.
     if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
-        log!(r.log, "pid {}: a zombie cannot be restored yet", task.pid);
-        return Err(EOPNOTSUPP);
+        return Err(r.bad("task state"));
     }
     let saved = regs::read(r)?;
     let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
