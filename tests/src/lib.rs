@@ -24,7 +24,9 @@ pub mod target;
 pub mod threads;
 pub mod tree;
 
-pub use target::{check_eq, check_os, os_error, wait_restored, Check, Target, KILL, NO_KILL};
+pub use target::{
+    check_eq, check_os, os_error, wait_restored, Check, Target, CONTAINER_KILL, KILL, NO_KILL,
+};
 
 /// The exit status that tells the harness a test did not apply here.
 pub const EXIT_SKIP: i32 = 77;

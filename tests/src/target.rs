@@ -38,6 +38,8 @@ pub const RESTORE_SIGNAL: libc::c_int = libc::SIGUSR1;
 pub const KILL: u32 = abi::CKPT_SUBTREE | abi::CKPT_KILL;
 /// `CKPT_SUBTREE`: dump the target and let it run on.
 pub const NO_KILL: u32 = abi::CKPT_SUBTREE;
+/// `CKPT_KILL` alone: dump a container target (see [`Target::spawn_container`]), then kill it.
+pub const CONTAINER_KILL: u32 = abi::CKPT_KILL;
 
 static RESTORED: AtomicBool = AtomicBool::new(false);
 
@@ -131,6 +133,8 @@ pub struct Target {
     klog: Vec<String>,
     /// Checkpoint and restart calls so far.
     calls: u32,
+    /// Whether it is the init of its own pid namespace, checkpointed as a full container.
+    container: bool,
 }
 
 impl Target {
@@ -142,7 +146,20 @@ impl Target {
         S: FnOnce() -> Result<V, String>,
         V: FnOnce() -> Check,
     {
-        let target = Target::fork(setup);
+        let target = Target::fork(false, setup);
+        target.wait_state("S", "to fall asleep after saying ready");
+        target
+    }
+
+    /// [`Target::spawn`] for a container: the target is the init (pid 1) of a new pid
+    /// namespace, checkpointed without `CKPT_SUBTREE`. Each restart makes a new namespace,
+    /// so its pid as the test sees it changes (see [`Target::pid`]).
+    pub fn spawn_container<S, V>(setup: S) -> Target
+    where
+        S: FnOnce() -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        let target = Target::fork(true, setup);
         target.wait_state("S", "to fall asleep after saying ready");
         target
     }
@@ -167,7 +184,7 @@ impl Target {
         S: FnOnce() -> Result<V, String>,
         V: FnOnce() -> Check,
     {
-        let target = Target::fork(setup);
+        let target = Target::fork(false, setup);
         let deadline = Instant::now() + Duration::from_secs(10);
         while target.peek_byte(marker.as_ptr() as usize) == 0 {
             if Instant::now() > deadline {
@@ -188,7 +205,7 @@ impl Target {
             .chain(std::iter::once(READY_FD.to_string()))
             .map(|a| CString::new(a).unwrap_or_else(|_| fail("NUL in an argument")))
             .collect();
-        let target = Target::fork(move || -> Result<fn() -> Check, String> {
+        let target = Target::fork(false, move || -> Result<fn() -> Check, String> {
             let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
             ptrs.push(std::ptr::null());
             // SAFETY: `ptrs` is a NULL-terminated array of valid C strings that outlive the call.
@@ -199,7 +216,8 @@ impl Target {
         target
     }
 
-    fn fork<S, V>(setup: S) -> Target
+    /// Forks the target, in a new pid namespace if `container`.
+    fn fork<S, V>(container: bool, setup: S) -> Target
     where
         S: FnOnce() -> Result<V, String>,
         V: FnOnce() -> Check,
@@ -209,8 +227,21 @@ impl Target {
         let (read, write) = cr::klog::pipe().unwrap_or_else(|e| fail(format!("pipe: {e}")));
         let _ = io::Write::flush(&mut io::stdout());
         // SAFETY: the test programs are single-threaded when they fork a target; the child only
-        // runs `child_main`, which ends in `_exit`.
-        let pid = match unsafe { libc::fork() } {
+        // runs `child_main`, which ends in `_exit`. A bare clone() is a fork() that glibc does
+        // not see: fine in a single-threaded process (glibc caches no pid).
+        let pid = match unsafe {
+            match container {
+                true => libc::syscall(
+                    libc::SYS_clone,
+                    libc::CLONE_NEWPID | libc::SIGCHLD,
+                    0,
+                    0,
+                    0,
+                    0,
+                ) as libc::pid_t,
+                false => libc::fork(),
+            }
+        } {
             -1 => fail(format!("fork: {}", io::Error::last_os_error())),
             0 => {
                 drop(read);
@@ -226,6 +257,7 @@ impl Target {
             image_path: format!("{base}.img"),
             klog: Vec::new(),
             calls: 0,
+            container,
         };
         // End of file means the child closed its end: it said ready, or it is gone.
         let mut said = Vec::new();
@@ -241,7 +273,8 @@ impl Target {
         target
     }
 
-    /// The target's pid (the same before and after a restart).
+    /// The target's pid: the same before and after a restart, except for a container, whose
+    /// pid in the test's namespace is the one its last restart returned.
     pub fn pid(&self) -> libc::pid_t {
         self.pid
     }
@@ -332,10 +365,14 @@ impl Target {
         result
     }
 
-    /// restart(2) that must succeed and give back the target's own pid.
+    /// restart(2) that must succeed and give back the target's own pid (a container's new
+    /// one).
     pub fn restart_with(&mut self, flags: u32) {
         match self.try_restart(flags) {
-            Ok(pid) if pid == self.pid => self.live = true,
+            Ok(pid) if pid == self.pid || self.container && pid > 0 && !self.live => {
+                self.pid = pid;
+                self.live = true;
+            }
             Ok(pid) => {
                 kill_and_reap(pid);
                 self.fail(format!("restart returned pid {pid}, expected {}", self.pid));

@@ -42,7 +42,9 @@ const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
          each process's memory, files, fs and handlers; restart(2) creates every\n\
          process and thread again with its saved pid, lets each rebuild itself from\n\
          the stream, then links parents, process groups and sessions before any of\n\
-         them returns to user mode. Progress and\n\
+         them returns to user mode. The tree under a pid namespace's init is a\n\
+         container: it is refused while an object of it is held from outside (leak\n\
+         detection) and restarted in a new pid namespace. Progress and\n\
          failures go to the caller's log descriptor; the ABI hash and the schema are\n\
          in sysfs.",
         &["kernel/checkpoint/"],

@@ -13,6 +13,7 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 
 mod abi;
+mod container;
 mod files;
 mod freeze;
 mod image;
@@ -103,10 +104,14 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let log = Log::open(logfd, "checkpoint")?;
     let out = image::Output::open(&log, fd)?;
     let root = task::checkpoint_root(&log, pid, flags)?;
-    let tree = tree::Tree::freeze(&log, &root)?;
+    let scope = container::Scope::of(&log, &root, flags)?;
+    let tree = tree::Tree::freeze(&log, &root, &scope)?;
     // Everything that may be refused is checked before the first byte is written.
     tree.check_private_mm(&log)?;
     let groups = tree.group_flags(&log)?;
+    if flags & abi::CKPT_SUBTREE == 0 {
+        scope.check_leaks(&log, &tree)?;
+    }
     // What only a process has (not each of its threads): its fd table, fs and address space.
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     for (i, m) in tree.members().iter().enumerate() {
@@ -126,7 +131,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
             None => 0,
         };
-        task::dump(&mut d, &m.task, parent, m.stopped, *group)?;
+        task::dump(&mut d, scope.ids(), &m.task, parent, m.stopped, *group)?;
         if task::is_zombie(&m.task) {
             // Its `Task` record, with its exit status, is all there is of it.
             continue;

@@ -248,22 +248,15 @@ impl FdPlan {
     pub(crate) fn new(log: &Log, task: &Task) -> Result<FdPlan> {
         let t = task.as_ptr();
         let mut fds = KVec::new();
-        let mut fd = 0u32;
-        loop {
-            let file = {
-                let _rcu = rcu::read_lock();
-                // SAFETY: `t` is valid and we are in an RCU read-side section.
-                unsafe { bindings::task_lookup_next_fdget_rcu(t, &mut fd) }
-            };
-            let Some(file) = FileRef::from_counted(file) else { break };
+        for_each_fd(task, |fd, file| {
             if let Err(what) = classify(&file) {
                 log!(log, "pid {}: fd {fd}: {what} is not supported", task.pid());
                 return Err(EOPNOTSUPP);
             }
             let cloexec = cloexec(t, fd);
             fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
-            fd += 1;
-        }
+            Ok(())
+        })?;
         // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
         let (files, max_fds) = unsafe {
             with_task_lock(t, || {
@@ -293,6 +286,22 @@ impl FdPlan {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Calls `f` with each open fd of `task` and a reference to its file, in fd order, until
+/// `f` fails.
+pub(crate) fn for_each_fd(task: &Task, mut f: impl FnMut(u32, FileRef) -> Result) -> Result {
+    let mut fd = 0u32;
+    loop {
+        let file = {
+            let _rcu = rcu::read_lock();
+            // SAFETY: `task` is valid and we are in an RCU read-side section.
+            unsafe { bindings::task_lookup_next_fdget_rcu(task.as_ptr(), &mut fd) }
+        };
+        let Some(file) = FileRef::from_counted(file) else { return Ok(()) };
+        f(fd, file)?;
+        fd += 1;
     }
 }
 

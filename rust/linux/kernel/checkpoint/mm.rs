@@ -214,6 +214,43 @@ impl MmPlan {
     }
 }
 
+/// Who holds a frozen process's address space and what it holds, for leak detection.
+pub(crate) struct Holdings {
+    pub(crate) mm: *mut bindings::mm_struct,
+    /// Its users (`mm_users`) besides the walk that found them.
+    pub(crate) users: i32,
+    /// Its executable file, or NULL.
+    pub(crate) exe: *mut bindings::file,
+}
+
+/// Calls `f` with every mapping of the frozen `task`'s address space, under its mmap lock;
+/// `None` if it has none. The pointers are only good for comparing and counting: the task's
+/// mappings cannot change while it is frozen, other users' references can.
+pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) -> Option<Holdings> {
+    let mm = MmRef::of(task)?;
+    Some(mm.read(|m| {
+        let mut addr = 0usize;
+        loop {
+            // SAFETY: the mmap lock is held.
+            let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, addr) };
+            if vma.is_null() {
+                break;
+            }
+            // SAFETY: valid under the mmap lock.
+            let vma = unsafe { &*vma };
+            f(vma);
+            addr = vma_bounds(vma).1 as usize;
+        }
+        Holdings {
+            mm: mm.0,
+            // SAFETY: a plain read of an atomic count; ours is one of them.
+            users: unsafe { core::ptr::addr_of!(m.__bindgen_anon_1.mm_users.counter).read_volatile() } - 1,
+            // Only changed under the mmap lock held for writing.
+            exe: m.__bindgen_anon_1.exe_file,
+        }
+    }))
+}
+
 /// Describes one mapping, or refuses it.
 fn classify(
     log: &Log,

@@ -11,12 +11,14 @@
 //! while it waits off its CPU, and only then lets them return to user mode. On any error the
 //! tasks exit before they ran any user code.
 
+use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
 use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, Obj};
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::pid::PidNamespace;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
@@ -199,9 +201,10 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
     h
 }
 
-/// Writes the `Task` record of the frozen `task`, whose parent in the image is the task of
-/// objref `parent` (0 for the root) and whose `TASK_F_*` flags so far are `flags`.
-pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, flags: u32) -> Result {
+/// Writes the `Task` record of the frozen `task`, with its ids as `ns` sees them, whose parent
+/// in the image is the task of objref `parent` (0 for the root) and whose `TASK_F_*` flags so
+/// far are `flags`.
+pub(crate) fn dump(d: &mut Dumper<'_>, ns: &PidNamespace, task: &Task, parent: u32, stopped: bool, flags: u32) -> Result {
     let t = task.as_ptr();
     let zombie = is_zombie(task);
     let objref = d.objref(t)?.0;
@@ -213,7 +216,7 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, parent: u32, stopped: bool, 
     // keys only, the other fields plain values that only the task itself changes.
     let rec = unsafe {
         let tk = &*t;
-        let nr = |ty| bindings::__task_pid_nr_ns(t, ty, core::ptr::null_mut());
+        let nr = |ty| ns.nr_of(task, ty);
         let mut rec = abi::Task {
             objref,
             pid: nr(bindings::pid_type_PIDTYPE_PID),
@@ -543,8 +546,9 @@ pub(crate) struct Created {
 }
 
 impl Created {
+    /// Its pid as the restarter sees it.
     fn pid(&self) -> i32 {
-        self.task.pid()
+        self.task.vnr()
     }
 
     /// Whether it leads its thread group.
@@ -618,7 +622,9 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
     {
         return Err(r.bad("process without its leader, or its exit signal"));
     }
+    let container = r.header().flags & abi::HDR_SUBTREE == 0;
     let parent = match (created.is_empty(), task.parent) {
+        (true, 0) if container && task.pid != 1 => return Err(r.bad("container whose root is not pid 1")),
         (true, 0) => None,
         (false, p) if p != 0 => match r.lookup(p)? {
             Obj::Task(i) => Some(*i),
@@ -683,8 +689,15 @@ fn wait_dead(task: &Task) {
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
 fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
-    while created.len() < count as usize {
-        create(r, flags, count, created)?;
+    {
+        // A container's tasks go into a new pid namespace, with the ids they had inside.
+        let _ns = match r.header().flags & abi::HDR_SUBTREE {
+            0 => Some(NewPidNs::enter(r.log)?),
+            _ => None,
+        };
+        while created.len() < count as usize {
+            create(r, flags, count, created)?;
+        }
     }
     r.finish()?;
     let log = r.log;
@@ -724,8 +737,9 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     }
     if let Err(e) = res {
         // Nothing was linked: every created process is still our child, and exits without
-        // running user code; waiting for a leader waits for its threads too.
-        for c in created.iter().filter(|c| c.is_leader()) {
+        // running user code; waiting for a leader waits for its threads too. The root goes
+        // last: a container's init waits for every other task of its namespace to be reaped.
+        for c in created.iter().rev().filter(|c| c.is_leader()) {
             // SAFETY: reaps our own child.
             unsafe { bindings::kernel_wait4(c.pid(), core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
         }

@@ -11,11 +11,13 @@
 //! are built, moves each task under its saved parent thread and each process into its saved
 //! process group and session, by objref.
 
+use crate::container::Scope;
 use crate::freeze::Frozen;
 use crate::task::Created;
 use crate::{abi, log, log::Log, task};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::pid::PidNamespace;
 use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
@@ -56,7 +58,7 @@ unsafe fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::
 ///
 /// The list must be stable (e.g. under `tasklist_lock`) and hold `task_struct`s linked
 /// through their member at offset `off`.
-unsafe fn for_each_task(head: *mut bindings::list_head, off: usize, mut f: impl FnMut(*mut bindings::task_struct)) {
+pub(crate) unsafe fn for_each_task(head: *mut bindings::list_head, off: usize, mut f: impl FnMut(*mut bindings::task_struct)) {
     // SAFETY: the list is stable and well formed, per the caller.
     unsafe {
         let mut node = (*head).next;
@@ -158,7 +160,7 @@ pub(crate) struct Tree {
 impl Tree {
     /// Freezes the tree under `root`, refusing (before anything is frozen where possible) a
     /// task that cannot be checkpointed.
-    pub(crate) fn freeze(log: &Log, root: &ARef<Task>) -> Result<Tree> {
+    pub(crate) fn freeze(log: &Log, root: &ARef<Task>, scope: &Scope) -> Result<Tree> {
         let mut frozen = Frozen::new();
         loop {
             let mut members = collect(root)?;
@@ -168,6 +170,7 @@ impl Tree {
                     Some(stopped) => m.stopped = stopped,
                     None => {
                         task::may_checkpoint(log, &m.task)?;
+                        scope.check(log, &m.task)?;
                         task::check_supported(log, &m.task)?;
                         // A zombie cannot run, so it needs no freezing.
                         if !task::is_zombie(&m.task) {
@@ -179,6 +182,7 @@ impl Tree {
             if new.is_empty() {
                 // Checked again now that nothing moves.
                 for m in members.iter() {
+                    scope.check(log, &m.task)?;
                     task::check_supported(log, &m.task)?;
                 }
                 return Ok(Tree { members, frozen });
@@ -308,6 +312,8 @@ fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
 /// whose leader died; dropping it before [`link`] releases them.
 pub(crate) struct Plan {
     links: KVec<Option<Link>>,
+    /// The namespace the tasks were created in.
+    ns: ARef<PidNamespace>,
     /// (number, pid) of each reserved pid, which no task holds yet.
     reserved: KVec<(i32, *mut bindings::pid)>,
 }
@@ -322,12 +328,9 @@ impl Plan {
         }
         self.reserved.reserve(1, GFP_KERNEL)?;
         let mut tid = nr;
-        // SAFETY: the namespace the restored tasks were created in is valid while the current
-        // task runs; `tid` is one number, as `set_tid` of `clone3()`.
-        let pid = crate::from_err_ptr(unsafe {
-            let ns = (*(*bindings::get_current()).nsproxy).pid_ns_for_children;
-            bindings::alloc_pid(ns, &mut tid, 1)
-        })
+        // SAFETY: the namespace is valid (counted); `tid` is one number, as `set_tid` of
+        // `clone3()`.
+        let pid = crate::from_err_ptr(unsafe { bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1) })
         .map_err(|e| {
             if e == EEXIST {
                 log!(log, "pid {nr}: taken by another process (a process group or session id)");
@@ -370,7 +373,9 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         log!(log, "pid {pid}: {what}");
         EINVAL
     };
-    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, reserved: KVec::new() };
+    // Where the root was created: the caller's namespace for children, or the container's.
+    let ns = created.first().and_then(|c| c.task.active_pid_ns()).ok_or(ESRCH)?;
+    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, ns, reserved: KVec::new() };
     let processes = || created.iter().filter(|c| c.is_leader());
     for c in created {
         if !c.is_leader() {

@@ -10,7 +10,9 @@
 #include <linux/fs_struct.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/nsproxy.h>
 #include <linux/pagemap.h>
+#include <linux/pid_namespace.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
@@ -163,4 +165,19 @@ void rust_helper_write_unlock_irq_tasklist(void)
 void rust_helper_list_move_tail(struct list_head *list, struct list_head *head)
 {
 	list_move_tail(list, head);
+}
+
+struct pid_namespace *rust_helper_get_pid_ns(struct pid_namespace *ns)
+{
+	return get_pid_ns(ns);
+}
+
+void rust_helper_get_nsproxy(struct nsproxy *ns)
+{
+	get_nsproxy(ns);
+}
+
+void rust_helper_put_nsproxy(struct nsproxy *ns)
+{
+	put_nsproxy(ns);
 }

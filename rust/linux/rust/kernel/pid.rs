@@ -83,3 +83,91 @@ impl Task {
         nr == 1
     }
 }
+
+impl Task {
+    /// Returns the task's pid as the current task sees it (0 if it is not visible there).
+    pub fn vnr(&self) -> i32 {
+        // SAFETY: `self.0` is valid; a NULL namespace means the current task's.
+        unsafe {
+            bindings::__task_pid_nr_ns(self.0.get(), bindings::pid_type_PIDTYPE_PID, ptr::null_mut())
+        }
+    }
+
+    /// Returns the pid namespace the task's pids live in, or `None` once it released its pid.
+    pub fn active_pid_ns(&self) -> Option<ARef<PidNamespace>> {
+        let _rcu = rcu::read_lock();
+        // SAFETY: `self.0` is valid; under RCU its `struct pid` and namespace stay alive.
+        let ns = unsafe { bindings::task_active_pid_ns(self.0.get()) };
+        // SAFETY: `ns` is NULL or valid under RCU, and a namespace with a live pid in it is
+        // still referenced, so it can be taken a reference on.
+        unsafe { PidNamespace::get(ns) }
+    }
+
+    /// Returns the pid namespace the task's new children will be created in, or `None` for an
+    /// exiting task.
+    pub fn pid_ns_for_children(&self) -> Option<ARef<PidNamespace>> {
+        let t = self.0.get();
+        // SAFETY: `task_lock` keeps `nsproxy` and what it holds from being released.
+        unsafe {
+            bindings::task_lock(t);
+            let nsproxy = (*t).nsproxy;
+            let ns = if nsproxy.is_null() { ptr::null_mut() } else { (*nsproxy).pid_ns_for_children };
+            let ns = PidNamespace::get(ns);
+            bindings::task_unlock(t);
+            ns
+        }
+    }
+}
+
+/// A pid namespace (`struct pid_namespace`).
+///
+/// # Invariants
+///
+/// Instances are always reference counted: an `ARef<PidNamespace>` holds one reference.
+#[repr(transparent)]
+pub struct PidNamespace(crate::types::Opaque<bindings::pid_namespace>);
+
+// SAFETY: a pid namespace may be referenced and released from any task.
+unsafe impl Send for PidNamespace {}
+// SAFETY: its methods only read through the C interfaces, which do their own locking.
+unsafe impl Sync for PidNamespace {}
+
+// SAFETY: `get_pid_ns` and `put_pid_ns` keep the namespace alive while a reference is held.
+unsafe impl crate::types::AlwaysRefCounted for PidNamespace {
+    fn inc_ref(&self) {
+        // SAFETY: the existence of `self` means the count is non-zero.
+        unsafe { bindings::get_pid_ns(self.0.get()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller owns a reference.
+        unsafe { bindings::put_pid_ns(obj.cast().as_ptr()) };
+    }
+}
+
+impl PidNamespace {
+    /// Takes a reference on `ns`; `None` for NULL.
+    ///
+    /// # Safety
+    ///
+    /// `ns` must be NULL or a valid namespace whose count is not zero.
+    unsafe fn get(ns: *mut bindings::pid_namespace) -> Option<ARef<PidNamespace>> {
+        let ns = NonNull::new(ns)?;
+        // SAFETY: valid and counted, per the caller.
+        unsafe { bindings::get_pid_ns(ns.as_ptr()) };
+        // SAFETY: the reference taken above is the `ARef`'s; `PidNamespace` is transparent.
+        Some(unsafe { ARef::from_raw(ns.cast()) })
+    }
+
+    /// Returns the raw pointer.
+    pub fn as_ptr(&self) -> *mut bindings::pid_namespace {
+        self.0.get()
+    }
+
+    /// Returns `task`'s id of kind `ty` (pid, tgid, process group, session) in this namespace,
+    /// or 0 if it has none there.
+    pub fn nr_of(&self, task: &Task, ty: bindings::pid_type) -> i32 {
+        // SAFETY: both are valid; the callee reads the task's pids under RCU.
+        unsafe { bindings::__task_pid_nr_ns(task.as_ptr(), ty, self.0.get()) }
+    }
+}

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Full containers: the pid namespace a tree lives in, the check that nothing outside the tree
+//! holds one of its objects (leak detection), and the new pid namespace a container is
+//! restarted in.
+//!
+//! A subtree keeps the pids its checkpointer sees and is restarted among the restarter's
+//! processes. A container is the tree under the init of a pid namespace: its pids are saved as
+//! seen inside, and restart makes a new namespace whose init is the restored root, so the same
+//! image can run several times side by side. Before anything is written, checkpoint refuses
+//! (`EBUSY`) a container whose objects are also held from outside: restart could not give the
+//! outside holder its share back.
+
+use crate::tree::{for_each_task, Member, Tree};
+use crate::{abi, files, log, log::Log, mm};
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
+use kernel::pid::PidNamespace;
+use kernel::prelude::*;
+use kernel::sync::rcu;
+use kernel::task::Task;
+use kernel::types::ARef;
+
+/// The pid namespace of a checkpointed tree.
+pub(crate) struct Scope {
+    /// Where every task of the tree lives: the root's namespace.
+    home: ARef<PidNamespace>,
+    /// Where the saved ids are taken from: `home` for a container, the caller's namespace
+    /// for a subtree.
+    ids: ARef<PidNamespace>,
+}
+
+impl Scope {
+    /// The scope of the tree under `root` (checked by `task::checkpoint_root`).
+    pub(crate) fn of(log: &Log, root: &Task, flags: u32) -> Result<Scope> {
+        let gone = || {
+            log!(log, "pid {}: exited", root.pid());
+            ESRCH
+        };
+        let home = root.active_pid_ns().ok_or_else(gone)?;
+        let ids = match flags & abi::CKPT_SUBTREE {
+            0 => home.clone(),
+            _ => kernel::current!().active_pid_ns().ok_or(ESRCH)?,
+        };
+        Ok(Scope { home, ids })
+    }
+
+    /// The namespace whose ids the image holds.
+    pub(crate) fn ids(&self) -> &PidNamespace {
+        &self.ids
+    }
+
+    /// Refuses a task of the tree that lives in a pid namespace nested under the tree's or
+    /// would create its children in another one: restart makes one namespace at most.
+    pub(crate) fn check(&self, log: &Log, task: &Task) -> Result {
+        let home = self.home.as_ptr();
+        let same = |ns: Option<ARef<PidNamespace>>| ns.map_or(true, |ns| ns.as_ptr() == home);
+        let why = if !same(task.active_pid_ns()) {
+            "lives in a pid namespace nested in the tree's"
+        } else if !same(task.pid_ns_for_children()) {
+            "creates its children in another pid namespace (unshare(CLONE_NEWPID))"
+        } else {
+            return Ok(());
+        };
+        log!(log, "pid {}: {why} (nested pid namespaces are not supported)", task.pid());
+        Err(EOPNOTSUPP)
+    }
+
+    /// Leak detection for a container: refuses (`EBUSY`, with a log line naming the object
+    /// and, when it can be found, who else holds it) an open file, shared memory, address
+    /// space or pid of the container that is also held from outside the frozen tree.
+    ///
+    /// Files that the tree only maps privately (its executables and libraries) are not
+    /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
+    pub(crate) fn check_leaks(&self, log: &Log, tree: &Tree) -> Result {
+        let mut h = Holders::default();
+        for (i, m) in tree.members().iter().enumerate() {
+            if !m.is_leader(i) || crate::task::is_zombie(&m.task) {
+                continue;
+            }
+            files::for_each_fd(&m.task, |fd, file| h.files.add(file.as_ptr().cast(), &m.task, Where::Fd(fd), true))?;
+            let mut res = Ok(());
+            let held = mm::walk(&m.task, |vma| {
+                if res.is_ok() {
+                    res = h.add_mapping(&m.task, vma);
+                }
+            });
+            res?;
+            let Some(held) = held else { continue };
+            if !held.exe.is_null() {
+                h.files.add(held.exe.cast(), &m.task, Where::Exe, false)?;
+            }
+            // Every thread of the tree using it is one user.
+            let inside = tree.members().iter().filter(|o| {
+                // SAFETY: frozen tasks; the pointer is only compared.
+                unsafe { (*o.task.as_ptr()).mm == held.mm }
+            });
+            let inside = inside.count() as i32;
+            if held.users > inside {
+                log!(log, "pid {}: its address space is also used from outside the tree ({} users)",
+                    m.task.pid(), held.users - inside);
+                return Err(EBUSY);
+            }
+        }
+        h.check_files(log, tree)?;
+        h.check_shared_memory(log)?;
+        self.check_pids(log, tree)
+    }
+
+    /// Refuses a task of the container's namespace that is not in the tree (one that entered
+    /// it with `setns()`, or was created by one that did).
+    fn check_pids(&self, log: &Log, tree: &Tree) -> Result {
+        let ns = self.home.as_ptr();
+        let mut nr = 1;
+        loop {
+            let found = {
+                let _rcu = rcu::read_lock();
+                // SAFETY: `ns` is valid (counted); the pids found are valid under RCU, and so
+                // are the tasks attached to them.
+                unsafe {
+                    let pid = bindings::find_ge_pid(nr, ns);
+                    if pid.is_null() {
+                        return Ok(());
+                    }
+                    nr = bindings::pid_nr_ns(pid, ns);
+                    let t = bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID);
+                    match t.is_null() || tree.members().iter().any(|m| m.task.as_ptr() == t) {
+                        true => None,
+                        false => Some((*t).comm),
+                    }
+                }
+            };
+            if let Some(comm) = found {
+                let name: &[u8] = {
+                    // SAFETY: `c_char` bytes viewed as `u8`.
+                    let b = unsafe { core::slice::from_raw_parts(comm.as_ptr().cast::<u8>(), comm.len()) };
+                    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+                };
+                log!(log, "pid {nr} of the container ({}) is not in the tree: it entered the pid namespace from outside",
+                    core::str::from_utf8(name).unwrap_or("?"));
+                return Err(EBUSY);
+            }
+            nr += 1;
+        }
+    }
+}
+
+/// Where a task of the tree holds an object.
+#[derive(Clone, Copy)]
+enum Where {
+    Fd(u32),
+    Map(u64),
+    Exe,
+}
+
+impl core::fmt::Display for Where {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Where::Fd(fd) => write!(f, "fd {fd}"),
+            Where::Map(addr) => write!(f, "mapping {addr:#x}"),
+            Where::Exe => write!(f, "its executable"),
+        }
+    }
+}
+
+/// An object and how many of its references the tree holds.
+struct Held {
+    key: *const core::ffi::c_void,
+    inside: usize,
+    /// Whether it must be checked (a file in an fd table, shared memory).
+    checked: bool,
+    /// The first holder in the tree.
+    pid: i32,
+    at: Where,
+}
+
+#[derive(Default)]
+struct Table(KVec<Held>);
+
+impl Table {
+    fn add(&mut self, key: *const core::ffi::c_void, task: &Task, at: Where, checked: bool) -> Result {
+        if let Some(h) = self.0.iter_mut().find(|h| h.key == key) {
+            h.inside += 1;
+            h.checked |= checked;
+            return Ok(());
+        }
+        self.0.push(Held { key, inside: 1, checked, pid: task.pid(), at }, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn checked(&self) -> impl Iterator<Item = &Held> {
+        self.0.iter().filter(|h| h.checked)
+    }
+}
+
+/// The tree's references to open files and shared memory objects.
+#[derive(Default)]
+struct Holders {
+    /// By `struct file`: fd table entries and mappings.
+    files: Table,
+    /// By `address_space` of shared anonymous memory: its writable shared mappings.
+    shmem: Table,
+}
+
+impl Holders {
+    fn add_mapping(&mut self, task: &Task, vma: &bindings::vm_area_struct) -> Result {
+        let file = vma.vm_file;
+        if file.is_null() {
+            return Ok(());
+        }
+        // SAFETY: the fields of a vma read under its mmap lock.
+        let (start, flags) = unsafe {
+            (vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64, vma.__bindgen_anon_2.vm_flags as u64)
+        };
+        self.files.add(file.cast(), task, Where::Map(start), false)?;
+        // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
+        let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
+        // SAFETY: a mapped file and its inode are valid while the vma is.
+        let (mapping, private) = unsafe { ((*file).f_mapping, (*(*file).f_inode).i_flags & bindings::S_PRIVATE != 0) };
+        if private && flags & writable == writable {
+            self.shmem.add(mapping.cast(), task, Where::Map(start), true)?;
+        }
+        Ok(())
+    }
+
+    /// Every file in an fd table of the tree must have no references besides the tree's.
+    fn check_files(&self, log: &Log, tree: &Tree) -> Result {
+        for h in self.files.checked() {
+            let file = h.key as *mut bindings::file;
+            // SAFETY: the file is held by a frozen fd table; its count is read racily, as
+            // `file_count()` does.
+            let count = unsafe { core::ptr::addr_of!((*file).f_count.counter).read_volatile() };
+            let outside = count - h.inside as i64;
+            if outside <= 0 {
+                continue;
+            }
+            let at = h.at;
+            match holder_of(tree, file) {
+                Some((pid, fd)) => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree",
+                    h.pid),
+                None => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree", h.pid),
+            }
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// Shared anonymous memory must not be mapped outside the tree.
+    fn check_shared_memory(&self, log: &Log) -> Result {
+        for h in self.shmem.checked() {
+            let mapping = h.key as *mut bindings::address_space;
+            // SAFETY: mapped by frozen tasks, the object is alive; its count is read racily.
+            let count = unsafe { core::ptr::addr_of!((*mapping).i_mmap_writable.counter).read_volatile() };
+            if count as usize > h.inside {
+                let addr = match h.at {
+                    Where::Map(a) => a,
+                    _ => 0,
+                };
+                log!(log, "pid {}: the shared memory mapped at {addr:#x} is also mapped by {} processes outside the tree",
+                    h.pid, count as usize - h.inside);
+                return Err(EBUSY);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A process outside `tree` that has `file` in its fd table, and the fd.
+fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
+    let outside = |t: *mut bindings::task_struct| !tree.members().iter().any(|m: &Member| m.task.as_ptr() == t);
+    let _rcu = rcu::read_lock();
+    let mut found = None;
+    // SAFETY: the list of processes is walked under RCU, which keeps its tasks valid.
+    unsafe {
+        let head = core::ptr::addr_of_mut!(bindings::init_task.tasks);
+        for_each_task(head, core::mem::offset_of!(bindings::task_struct, tasks), |t| {
+            if found.is_some() || !outside(t) {
+                return;
+            }
+            let mut fd = 0u32;
+            loop {
+                let f = bindings::task_lookup_next_fdget_rcu(t, &mut fd);
+                if f.is_null() {
+                    break;
+                }
+                bindings::fput(f);
+                if f == file {
+                    found = Some(((*t).pid, fd));
+                    break;
+                }
+                fd += 1;
+            }
+        });
+    }
+    found
+}
+
+/// While it lives, the tasks the current task creates go into a new pid namespace, whose
+/// init is the first of them: the container being restarted. Dropping it puts the current
+/// task's own namespaces back; the created tasks keep the new one.
+pub(crate) struct NewPidNs {
+    /// The current task's namespaces before, which it holds a reference on.
+    old: *mut bindings::nsproxy,
+}
+
+impl NewPidNs {
+    pub(crate) fn enter(log: &Log) -> Result<NewPidNs> {
+        let mut new = core::ptr::null_mut();
+        // SAFETY: makes new namespaces for the current task, as `unshare(CLONE_NEWPID)` does
+        // (same capability needed); `new` receives a counted nsproxy.
+        let r = unsafe {
+            bindings::unshare_nsproxy_namespaces(
+                bindings::CLONE_NEWPID as _,
+                &mut new,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        };
+        if r != 0 {
+            log!(log, "cannot make a pid namespace for the container ({r})");
+            return Err(Error::from_errno(r));
+        }
+        // SAFETY: the current task's nsproxy only changes under our feet through the current
+        // task itself; the reference taken is given back in `drop`.
+        let old = unsafe {
+            let cur = bindings::get_current();
+            let old = (*cur).nsproxy;
+            bindings::get_nsproxy(old);
+            bindings::switch_task_namespaces(cur, new);
+            old
+        };
+        Ok(NewPidNs { old })
+    }
+}
+
+impl Drop for NewPidNs {
+    fn drop(&mut self) {
+        // SAFETY: gives the current task its own namespaces back, with the reference taken in
+        // `enter`; the new ones lose the current task's reference.
+        unsafe { bindings::switch_task_namespaces(bindings::get_current(), self.old) };
+    }
+}
