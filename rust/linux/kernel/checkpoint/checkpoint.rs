@@ -34,6 +34,10 @@ pub(crate) enum Obj {
     Task(usize),
     /// A shared anonymous memory object.
     Shmem(files::FileRef),
+    /// An fd table, shared by the processes restored with it.
+    Files(files::FilesRef),
+    /// Root, cwd and umask, shared by the processes restored with them.
+    Fs(files::FsRef),
     /// An object restored in place (an mm, fd table...), recorded to catch duplicates.
     Other,
 }
@@ -109,6 +113,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     // Everything that may be refused is checked before the first byte is written.
     tree.check_private_mm(&log)?;
     let groups = tree.group_flags(&log)?;
+    scope.check_tables(&log, &tree)?;
     if flags & abi::CKPT_SUBTREE == 0 {
         scope.check_leaks(&log, &tree)?;
     }

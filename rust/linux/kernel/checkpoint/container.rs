@@ -28,6 +28,8 @@ pub(crate) struct Scope {
     /// Where the saved ids are taken from: `home` for a container, the caller's namespace
     /// for a subtree.
     ids: ARef<PidNamespace>,
+    /// Whether the tree is a whole container.
+    container: bool,
 }
 
 impl Scope {
@@ -42,7 +44,7 @@ impl Scope {
             0 => home.clone(),
             _ => kernel::current!().active_pid_ns().ok_or(ESRCH)?,
         };
-        Ok(Scope { home, ids })
+        Ok(Scope { home, ids, container: flags & abi::CKPT_SUBTREE == 0 })
     }
 
     /// The namespace whose ids the image holds.
@@ -66,6 +68,44 @@ impl Scope {
         Err(EOPNOTSUPP)
     }
 
+    /// Refuses an fd table or fs that a process of the tree shares with one outside it, which
+    /// restart could not share again: `EBUSY` in a container (a leak), `EOPNOTSUPP` in a
+    /// subtree. Those shared inside the tree are shared again by objref.
+    pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
+        for m in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)).map(|(_, m)| m) {
+            let t = m.task.as_ptr();
+            // SAFETY: the tree is frozen: its tables stay; their counts are read racily, as
+            // the C helpers do, and only the tree's tasks may change them.
+            let (files, fs, counts) = unsafe {
+                crate::task::with_task_lock(t, || {
+                    let (files, fs) = ((*t).files, (*t).fs);
+                    let counts = match files.is_null() || fs.is_null() {
+                        true => None,
+                        false => Some(((*files).count.counter, (*fs).users)),
+                    };
+                    (files, fs, counts)
+                })
+            };
+            // A zombie has none.
+            let Some((files_users, fs_users)) = counts else { continue };
+            let holders = |p: &dyn Fn(*mut bindings::task_struct) -> bool| {
+                tree.members().iter().filter(|o| p(o.task.as_ptr())).count() as i32
+            };
+            // SAFETY (both): frozen tasks; the pointers are only compared.
+            let what = if files_users > holders(&|o| unsafe { (*o).files } == files) {
+                "fd table"
+            } else if fs_users > holders(&|o| unsafe { (*o).fs } == fs) {
+                "root and cwd (fs_struct)"
+            } else {
+                continue;
+            };
+            log!(log, "pid {}: shares its {what} with a process outside the tree{}", m.task.pid(),
+                if self.container { "" } else { " (restart could not share it again)" });
+            return Err(if self.container { EBUSY } else { EOPNOTSUPP });
+        }
+        Ok(())
+    }
+
     /// Leak detection for a container: refuses (`EBUSY`, with a log line naming the object
     /// and, when it can be found, who else holds it) an open file, shared memory, address
     /// space or pid of the container that is also held from outside the frozen tree.
@@ -74,11 +114,18 @@ impl Scope {
     /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
     pub(crate) fn check_leaks(&self, log: &Log, tree: &Tree) -> Result {
         let mut h = Holders::default();
+        // Fd tables shared by processes of the tree, walked once.
+        let mut tables = KVec::new();
         for (i, m) in tree.members().iter().enumerate() {
             if !m.is_leader(i) || crate::task::is_zombie(&m.task) {
                 continue;
             }
-            files::for_each_fd(&m.task, |fd, file| h.files.add(file.as_ptr().cast(), &m.task, Where::Fd(fd), true))?;
+            // SAFETY: the task is frozen; the pointer is only compared.
+            let table = unsafe { (*m.task.as_ptr()).files };
+            if !tables.iter().any(|&t| t == table) {
+                tables.push(table, GFP_KERNEL)?;
+                files::for_each_fd(&m.task, |fd, file| h.files.add(file.as_ptr().cast(), &m.task, Where::Fd(fd), true))?;
+            }
             let mut res = Ok(());
             let held = mm::walk(&m.task, |vma| {
                 if res.is_ok() {

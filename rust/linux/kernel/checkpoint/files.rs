@@ -267,15 +267,20 @@ impl FdPlan {
         Ok(FdPlan { files, fds, max_fds })
     }
 
-    /// Writes the `FdTable` record and its `Fd`s (each file first if new).
+    /// Writes the `FdTable` record and its `Fd`s (each file first if new); only the record for
+    /// a table already written with another process that shares it.
     pub(crate) fn dump(&self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
         let (objref, _) = d.objref(self.files)?;
+        let first = d.first_write(self.files)?;
         d.record(&abi::FdTable {
             objref,
-            count: self.fds.len() as u32,
+            count: if first { self.fds.len() as u32 } else { 0 },
             max_fds: self.max_fds,
             _pad0: 0,
         })?;
+        if !first {
+            return Ok(());
+        }
         for e in self.fds.iter() {
             let file = dump_file(d, names, &e.file)?;
             d.record(&abi::Fd {
@@ -395,10 +400,20 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     r.define(f.objref, Obj::File(Restored { file, rec: f }))
 }
 
-/// Restores an `FdTable` and its fds into the current task's (empty) table.
+/// Restores an `FdTable` and its fds into the current task's (empty) table, or makes the
+/// current task share the one restored for an earlier process.
 pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let table = r.decode::<abi::FdTable>(rec)?;
-    r.define(table.objref, Obj::Other)?;
+    if let Some(obj) = r.defined(table.objref) {
+        return match obj {
+            Obj::Files(files) if table.count == 0 => {
+                files.install();
+                Ok(())
+            }
+            _ => Err(r.bad("fd table restored twice, or an objref that is not one")),
+        };
+    }
+    r.define(table.objref, Obj::Files(FilesRef::current()))?;
     for _ in 0..table.count {
         let fd = loop {
             let rec = r.next()?;
@@ -426,12 +441,22 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     Ok(())
 }
 
-/// Restores root, cwd and umask of the current task.
+/// Restores root, cwd and umask of the current task, or makes it share those restored for an
+/// earlier process.
 pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let fs = r.decode::<abi::Fs>(rec)?;
-    r.define(fs.objref, Obj::Other)?;
     let root = r.string()?;
     let pwd = r.string()?;
+    if let Some(obj) = r.defined(fs.objref) {
+        return match obj {
+            Obj::Fs(shared) => {
+                shared.install();
+                Ok(())
+            }
+            _ => Err(r.bad("fs objref that names another object")),
+        };
+    }
+    r.define(fs.objref, Obj::Fs(FsRef::current()))?;
     let root = lookup_dir(r.log, &root)?;
     // SAFETY: the current task's fs_struct is its own (not shared: created by fork).
     let cur = unsafe { (*bindings::get_current()).fs };
@@ -475,6 +500,121 @@ fn lookup_dir(log: &Log, name: &[u8]) -> Result<PathRef> {
         return Err(Error::from_errno(ret));
     }
     Ok(path)
+}
+
+/// A counted reference to an fd table: restart shares one between the processes that shared
+/// it (`CLONE_FILES`).
+pub(crate) struct FilesRef(NonNull<bindings::files_struct>);
+
+// SAFETY: a counted fd table may be used and released from any task.
+unsafe impl Send for FilesRef {}
+// SAFETY: it is only read through.
+unsafe impl Sync for FilesRef {}
+
+impl FilesRef {
+    /// The current task's fd table.
+    fn current() -> FilesRef {
+        // SAFETY: the current task's table is valid while it runs; one more user is what
+        // `CLONE_FILES` adds.
+        unsafe {
+            let files = (*bindings::get_current()).files;
+            bindings::atomic_inc(core::ptr::addr_of_mut!((*files).count));
+            FilesRef(NonNull::new_unchecked(files))
+        }
+    }
+
+    /// Makes the current task use this table instead of its own, which it releases.
+    fn install(&self) {
+        let files = self.0.as_ptr();
+        // SAFETY: `files` is counted; the current task's own table is swapped under its task
+        // lock, as `unshare()` does, and its reference released after.
+        unsafe {
+            bindings::atomic_inc(core::ptr::addr_of_mut!((*files).count));
+            let cur = bindings::get_current();
+            let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).files, files));
+            bindings::put_files_struct(old);
+        }
+    }
+}
+
+impl Drop for FilesRef {
+    fn drop(&mut self) {
+        // SAFETY: we own this reference.
+        unsafe { bindings::put_files_struct(self.0.as_ptr()) };
+    }
+}
+
+/// A counted reference to a root, cwd and umask: restart shares them between the processes
+/// that shared them (`CLONE_FS`).
+pub(crate) struct FsRef(NonNull<bindings::fs_struct>);
+
+// SAFETY: a counted fs_struct may be used and released from any task.
+unsafe impl Send for FsRef {}
+// SAFETY: it is only read through.
+unsafe impl Sync for FsRef {}
+
+/// Adds a user to `fs`, as `CLONE_FS` does.
+///
+/// # Safety
+///
+/// `fs` must be valid and have users.
+unsafe fn fs_get(fs: *mut bindings::fs_struct) {
+    // SAFETY: per the caller; `users` is protected by the lock.
+    unsafe {
+        bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
+        (*fs).users += 1;
+        bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
+    }
+}
+
+/// Drops a user of `fs`, freeing it with the last, as `exit_fs()` does.
+///
+/// # Safety
+///
+/// The caller must own one of `fs`'s users.
+unsafe fn fs_put(fs: *mut bindings::fs_struct) {
+    // SAFETY: per the caller; `users` is protected by the lock.
+    unsafe {
+        bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
+        (*fs).users -= 1;
+        let last = (*fs).users == 0;
+        bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
+        if last {
+            bindings::free_fs_struct(fs);
+        }
+    }
+}
+
+impl FsRef {
+    /// The current task's fs_struct.
+    fn current() -> FsRef {
+        // SAFETY: the current task's fs_struct is valid while it runs.
+        unsafe {
+            let fs = (*bindings::get_current()).fs;
+            fs_get(fs);
+            FsRef(NonNull::new_unchecked(fs))
+        }
+    }
+
+    /// Makes the current task use this fs_struct instead of its own, which it releases.
+    fn install(&self) {
+        let fs = self.0.as_ptr();
+        // SAFETY: `fs` has our user; the current task's own is swapped under its task lock,
+        // as `unshare()` does, and its user dropped after.
+        unsafe {
+            fs_get(fs);
+            let cur = bindings::get_current();
+            let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).fs, fs));
+            fs_put(old);
+        }
+    }
+}
+
+impl Drop for FsRef {
+    fn drop(&mut self) {
+        // SAFETY: we own this user.
+        unsafe { fs_put(self.0.as_ptr()) };
+    }
 }
 
 /// Closes every fd the new task inherited from the restarter.

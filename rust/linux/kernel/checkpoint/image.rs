@@ -144,6 +144,8 @@ pub(crate) struct Dumper<'a> {
     w: Writer<Output>,
     pub(crate) log: &'a Log,
     objs: DumpTable<u64, VecSlots<u64>, VecSlots<u32>>,
+    /// Shared objects whose own records are written, by kernel address.
+    written: KVec<u64>,
 }
 
 impl<'a> Dumper<'a> {
@@ -153,6 +155,7 @@ impl<'a> Dumper<'a> {
             w: Writer::new(out),
             log,
             objs: DumpTable::new(VecSlots::new(), VecSlots::new()),
+            written: KVec::new(),
         };
         let r = d.w.header(header);
         d.check(r)?;
@@ -214,6 +217,17 @@ impl<'a> Dumper<'a> {
             Ok((r, new)) => Ok((r.0, new)),
             Err(e) => Err(obj_error(self.log, e)),
         }
+    }
+
+    /// Whether the records of the shared object at `addr` are to be written now: true the
+    /// first time only. (Its objref may be known before, from a record that names it.)
+    pub(crate) fn first_write<T>(&mut self, addr: *const T) -> Result<bool> {
+        let key = addr as usize as u64;
+        if self.written.iter().any(|&k| k == key) {
+            return Ok(false);
+        }
+        self.written.push(key, GFP_KERNEL)?;
+        Ok(true)
     }
 
     /// Writes the tail; the image is complete.

@@ -108,9 +108,10 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     Ok(())
 }
 
-/// Refuses a task that checkpoint cannot save yet: a traced task, one sharing its fd table,
-/// fs or handlers with another process, a thread that stopped sharing them with its own
-/// process, a process whose main thread exited while others run, a task exiting.
+/// Refuses a task that checkpoint cannot save yet: a traced task, one sharing its handlers
+/// with another process, a thread that stopped sharing its process's fd table or fs, a
+/// process whose main thread exited while others run, a task exiting. (Fd tables and fs shared
+/// between processes are checked once the whole tree is known: `Scope::check_tables`.)
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
@@ -123,21 +124,11 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && threads == 1 && !ptraced {
         return Ok(());
     }
-    // Every thread holds one reference on each of its process's fd table, fs and handlers;
-    // any other holder is another process.
+    // Every thread holds one reference on its process's handlers; any other holder is
+    // another process.
     let users = threads as i32;
-    // SAFETY: `task_lock` keeps `files` and `fs` from being released while we read their
-    // counts; the leader's are only compared.
-    let (files, fs) = unsafe {
-        with_task_lock(t, || {
-            let files = (*t).files;
-            let fs = (*t).fs;
-            (
-                (files != (*leader).files, !files.is_null() && (*files).count.counter != users),
-                (fs != (*leader).fs, !fs.is_null() && (*fs).users != users),
-            )
-        })
-    };
+    // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
+    let apart = unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
     // SAFETY: the signal lock keeps `sighand` alive.
     let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != users);
     let why = if dead != 0 || sighand.is_none() {
@@ -146,12 +137,8 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
         "is a thread of a process whose main thread exited (not supported yet)"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
-    } else if files.0 || fs.0 {
+    } else if apart {
         "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
-    } else if files.1 {
-        "shares its fd table with another process (CLONE_FILES is not supported yet)"
-    } else if fs.1 {
-        "shares its root and cwd with another process (CLONE_FS is not supported yet)"
     } else if sighand == Some(true) {
         "shares its signal handlers with another process (CLONE_SIGHAND is not supported yet)"
     } else {

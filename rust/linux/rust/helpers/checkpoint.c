@@ -181,3 +181,8 @@ void rust_helper_put_nsproxy(struct nsproxy *ns)
 {
 	put_nsproxy(ns);
 }
+
+void rust_helper_atomic_inc(atomic_t *v)
+{
+	atomic_inc(v);
+}
