@@ -12,14 +12,20 @@
 //!
 //! After each restart init checks its pid and its thread, reaps z with its status and wakes
 //! a, which checks its pid, parent, group and session, wakes b (which checks its own) and
-//! reaps it.
+//! reaps it. Before the second side-by-side restart, the image cut after its third task must
+//! fail cleanly: the namespace's init, already made, must not wait forever for the others.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::fd::AsRawFd;
+
+use cr_tests::damage::record_offsets;
+use cr_tests::proc::children_of;
 use cr_tests::target::kill_and_reap;
 use cr_tests::threads::{self, gettid, Gate};
 use cr_tests::tree::{check_ids, wake_and_reap, Ready};
+use cr_tests::with_log;
 use cr_tests::{
     check_eq, check_os, os_error, pass, sys, wait_restored, Check, Target, CONTAINER_KILL,
 };
@@ -105,6 +111,15 @@ impl Drop for Twin {
     }
 }
 
+/// The offsets of the image's `Task` records.
+fn task_offsets(image: &[u8]) -> Vec<usize> {
+    let task = abi::RecordType::Task.id().to_le_bytes();
+    record_offsets(image)
+        .into_iter()
+        .filter(|&at| image[at..at + 4] == task)
+        .collect()
+}
+
 fn main() {
     let mut target = Target::spawn_container(setup);
     target.checkpoint(CONTAINER_KILL);
@@ -112,6 +127,29 @@ fn main() {
     // The restored container, checkpointed and restarted again.
     target.checkpoint(CONTAINER_KILL);
     target.restart();
+    // A cut image: restart fails once it has made init and two more tasks.
+    let image = target.image();
+    let cut = task_offsets(&image)
+        .get(3)
+        .copied()
+        .unwrap_or_else(|| target.fail("the image holds fewer than four tasks"));
+    let truncated = cr_tests::temp_file_with(&image[..cut], false);
+    let (result, lines) = with_log(|logfd| sys::restart(truncated.as_raw_fd(), 0, logfd));
+    if let Some(problem) =
+        cr_tests::errno_problem(&result, libc::EBADMSG, "restart of a cut container image")
+    {
+        if let Ok(pid) = result {
+            kill_and_reap(pid);
+        }
+        target.fail(format!("{problem}; kernel: {lines:?}"));
+    }
+    let me = std::process::id() as libc::pid_t;
+    let kids = children_of(me);
+    if kids != [target.pid()] {
+        target.fail(format!(
+            "after a failed restart the test has children {kids:?}"
+        ));
+    }
     // The same image once more, beside it.
     let twin = match target.try_restart(0) {
         Ok(pid) => Twin(pid),
