@@ -73,6 +73,10 @@ pub const TASK_STATE_RUNNING: u32 = 0;
 pub const TASK_STATE_STOPPED: u32 = 1;
 /// `Task.state`: a zombie waiting to be reaped; `exit_code` holds its status.
 pub const TASK_STATE_ZOMBIE: u32 = 2;
+/// `Task.state`: a process's main thread that exited while other threads run (a zombie until
+/// they end); `exit_code` holds its exit code. It has no registers or signal state of its own:
+/// the process's records follow it, then its threads.
+pub const TASK_STATE_EXITED: u32 = 3;
 
 /// `Task.flags`: the task is the leader of its thread group.
 pub const TASK_F_GROUP_LEADER: u32 = 1;

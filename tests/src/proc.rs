@@ -11,6 +11,12 @@ pub fn proc_state(pid: libc::pid_t) -> Option<char> {
     after_comm(&stat).next()?.chars().next()
 }
 
+/// The state letter of thread `tid` of process `pid` (R, S, Z...), from /proc.
+pub fn task_state(pid: libc::pid_t, tid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    after_comm(&stat).next()?.chars().next()
+}
+
 /// The fields of a /proc/PID/stat line after `(comm)`, which may hold spaces.
 fn after_comm(stat: &str) -> std::str::SplitWhitespace<'_> {
     let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);

@@ -151,6 +151,29 @@ impl Target {
         target
     }
 
+    /// [`Target::spawn`] for a target whose main thread does not sleep once ready: returns once
+    /// `ready(pid)` holds (checked every 5 ms, for up to 10 s).
+    pub fn spawn_until<S, V>(setup: S, ready: impl Fn(libc::pid_t) -> bool) -> Target
+    where
+        S: FnOnce() -> Result<V, String>,
+        V: FnOnce() -> Check,
+    {
+        let target = Target::fork(false, setup);
+        target.wait_until("to get ready", || ready(target.pid));
+        target
+    }
+
+    /// Waits until `done` holds, for up to 10 s; fails saying it was waiting `what`.
+    pub fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            if Instant::now() > deadline {
+                self.fail(format!("still waiting {what} after 10 s"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// [`Target::spawn`] for a container: the target is the init (pid 1) of a new pid
     /// namespace, checkpointed without `CKPT_SUBTREE`. Each restart makes a new namespace,
     /// so its pid as the test sees it changes (see [`Target::pid`]).

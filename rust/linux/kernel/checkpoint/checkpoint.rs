@@ -118,34 +118,46 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         scope.check_leaks(&log, &tree)?;
     }
     // What only a process has (not each of its threads): its fd table, fs and address space.
+    // A process whose main thread exited has them in its other threads.
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     for (i, m) in tree.members().iter().enumerate() {
-        let plan = match m.is_leader(i) && !task::is_zombie(&m.task) {
-            true => Some((files::FdPlan::new(&log, &m.task)?, mm::MmPlan::new(&log, &m.task)?)),
+        let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
+            true => {
+                let holder = tree.holder(i);
+                Some((files::FdPlan::new(&log, holder)?, mm::MmPlan::new(&log, holder)?))
+            }
             false => None,
         };
         plans.push(plan, GFP_KERNEL)?;
     }
-    let mut names = files::Names::of(&root)?;
+    let mut names = files::Names::of(tree.holder(0))?;
     let mut shared = mm::SharedObjects::new();
 
     let count = tree.members().len() as u32;
     let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
-    for ((m, plan), group) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()) {
+    for (i, ((m, plan), group)) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()).enumerate() {
         let parent = match m.parent {
             Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
             None => 0,
         };
-        task::dump(&mut d, scope.ids(), &m.task, parent, m.stopped, *group)?;
-        if task::is_zombie(&m.task) {
+        let exited = tree.exited(i);
+        let zombie = task::is_zombie(&m.task) && !exited;
+        let holder = tree.holder(i);
+        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, *group)?;
+        if zombie {
             // Its `Task` record, with its exit status, is all there is of it.
             continue;
         }
-        regs::dump(&mut d, &m.task)?;
-        signal::dump(&mut d, &m.task, plan.is_some())?;
+        // An exited main thread has no registers or signal state of its own left.
+        if exited {
+            signal::dump_process(&mut d, holder)?;
+        } else {
+            regs::dump(&mut d, &m.task)?;
+            signal::dump(&mut d, &m.task, plan.is_some())?;
+        }
         // A process's threads follow it, each with only its own records.
         if let Some((fds, mm)) = plan {
-            files::dump_fs(&mut d, &mut names, &m.task)?;
+            files::dump_fs(&mut d, &mut names, holder)?;
             mm.dump(&mut d, &mut names, &mut shared)?;
             fds.dump(&mut d, &mut names)?;
         }

@@ -70,10 +70,13 @@ impl Scope {
 
     /// Refuses an fd table or fs that a process of the tree shares with one outside it, which
     /// restart could not share again: `EBUSY` in a container (a leak), `EOPNOTSUPP` in a
-    /// subtree. Those shared inside the tree are shared again by objref.
+    /// subtree. Those shared inside the tree are shared again by objref. Also refuses a
+    /// thread with its own table or fs in a process whose main thread exited (the others are
+    /// refused as they are frozen).
     pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
-        for m in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)).map(|(_, m)| m) {
-            let t = m.task.as_ptr();
+        for (i, m) in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+            let holder = tree.holder(i);
+            let t = holder.as_ptr();
             // SAFETY: the tree is frozen: its tables stay; their counts are read racily, as
             // the C helpers do, and only the tree's tasks may change them.
             let (files, fs, counts) = unsafe {
@@ -88,6 +91,17 @@ impl Scope {
             };
             // A zombie has none.
             let Some((files_users, fs_users)) = counts else { continue };
+            if tree.exited(i) {
+                let apart = tree.members().iter().filter(|o| o.leader == i && o.task.as_ptr() != m.task.as_ptr()).find(|o| {
+                    // SAFETY: frozen tasks; the pointers are only compared.
+                    unsafe { (*o.task.as_ptr()).files != files || (*o.task.as_ptr()).fs != fs }
+                });
+                if let Some(o) = apart {
+                    log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
+                        o.task.pid());
+                    return Err(EOPNOTSUPP);
+                }
+            }
             let holders = |p: &dyn Fn(*mut bindings::task_struct) -> bool| {
                 tree.members().iter().filter(|o| p(o.task.as_ptr())).count() as i32
             };
@@ -99,7 +113,7 @@ impl Scope {
             } else {
                 continue;
             };
-            log!(log, "pid {}: shares its {what} with a process outside the tree{}", m.task.pid(),
+            log!(log, "pid {}: shares its {what} with a process outside the tree{}", holder.pid(),
                 if self.container { "" } else { " (restart could not share it again)" });
             return Err(if self.container { EBUSY } else { EOPNOTSUPP });
         }
@@ -117,25 +131,27 @@ impl Scope {
         // Fd tables shared by processes of the tree, walked once.
         let mut tables = KVec::new();
         for (i, m) in tree.members().iter().enumerate() {
-            if !m.is_leader(i) || crate::task::is_zombie(&m.task) {
+            if !m.is_leader(i) || crate::task::is_zombie(&m.task) && !tree.exited(i) {
                 continue;
             }
+            // What a process holds, its main thread holds, or if it exited, another thread.
+            let task = tree.holder(i);
             // SAFETY: the task is frozen; the pointer is only compared.
-            let table = unsafe { (*m.task.as_ptr()).files };
+            let table = unsafe { (*task.as_ptr()).files };
             if !tables.iter().any(|&t| t == table) {
                 tables.push(table, GFP_KERNEL)?;
-                files::for_each_fd(&m.task, |fd, file| h.files.add(file.as_ptr().cast(), &m.task, Where::Fd(fd), true))?;
+                files::for_each_fd(task, |fd, file| h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true))?;
             }
             let mut res = Ok(());
-            let held = mm::walk(&m.task, |vma| {
+            let held = mm::walk(task, |vma| {
                 if res.is_ok() {
-                    res = h.add_mapping(&m.task, vma);
+                    res = h.add_mapping(task, vma);
                 }
             });
             res?;
             let Some(held) = held else { continue };
             if !held.exe.is_null() {
-                h.files.add(held.exe.cast(), &m.task, Where::Exe, false)?;
+                h.files.add(held.exe.cast(), task, Where::Exe, false)?;
             }
             // Every thread of the tree using it is one user.
             let inside = tree.members().iter().filter(|o| {
@@ -145,7 +161,7 @@ impl Scope {
             let inside = inside.count() as i32;
             if held.users > inside {
                 log!(log, "pid {}: its address space is also used from outside the tree ({} users)",
-                    m.task.pid(), held.users - inside);
+                    task.pid(), held.users - inside);
                 return Err(EBUSY);
             }
         }

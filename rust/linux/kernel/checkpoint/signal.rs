@@ -135,9 +135,20 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, process: bool) -> Result {
     for p in s.task_pending.iter() {
         d.record(p)?;
     }
-    if !process {
-        return Ok(());
+    match process {
+        true => write_process(d, task, &s),
+        false => Ok(()),
     }
+}
+
+/// Writes only the process's `Signal` and `Sighand` records, as seen from its thread `task`:
+/// for a process whose main thread exited.
+pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task) -> Result {
+    let s = snapshot(task)?;
+    write_process(d, task, &s)
+}
+
+fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
     // SAFETY: `task` is valid; the pointers are only objref keys.
     let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
     let (objref, _) = d.objref(signal)?;
@@ -274,6 +285,17 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
 }
 
 impl Final {
+    /// The signal state of an exited main thread, which has none of its own: it blocks every
+    /// signal, so that one for the process goes to another thread.
+    pub(crate) fn exited() -> Final {
+        let task = abi::TaskSignal {
+            blocked: !0,
+            altstack_flags: bindings::SS_DISABLE,
+            ..Default::default()
+        };
+        Final { task, restore_sigmask: false, pending: KVec::new() }
+    }
+
     /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every
     /// thread of a process has its mask before any pending signal is queued again, or a
     /// signal for the process could go to a thread that does not block it yet (and kill the

@@ -79,7 +79,9 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         log!(log, "pid {pid}: is a kernel thread");
         return Err(EPERM);
     }
-    if is_zombie(&task) {
+    // SAFETY: `task` is valid and so is its signal struct; a racy read, checked again as the
+    // tree is frozen. A main thread that exited while others run still counts.
+    if is_zombie(&task) && unsafe { (*(*task.as_ptr()).signal).nr_threads } <= 1 {
         log!(log, "pid {pid}: is a zombie (checkpoint its parent)");
         return Err(ESRCH);
     }
@@ -109,9 +111,9 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
 }
 
 /// Refuses a task that checkpoint cannot save yet: a traced task, one sharing its handlers
-/// with another process, a thread that stopped sharing its process's fd table or fs, a
-/// process whose main thread exited while others run, a task exiting. (Fd tables and fs shared
-/// between processes are checked once the whole tree is known: `Scope::check_tables`.)
+/// with another process, a thread that stopped sharing its process's fd table or fs, a task
+/// exiting. (Fd tables and fs shared between processes, and those of the threads of a process
+/// whose main thread exited, are checked once the whole tree is known: `Scope::check_tables`.)
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
@@ -120,21 +122,21 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let (dead, leader_dead, ptraced, threads) = unsafe {
         ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads)
     };
-    // A zombie process (its other threads gone) holds nothing more than its `Task` record.
-    if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && threads == 1 && !ptraced {
+    // A zombie process (its other threads gone) holds nothing more than its `Task` record;
+    // a main thread that exited while others run, nothing of its own.
+    if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && !ptraced {
         return Ok(());
     }
     // Every thread holds one reference on its process's handlers; any other holder is
     // another process.
     let users = threads as i32;
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
-    let apart = unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
+    // An exited main thread has none left to compare with.
+    let apart = !leader_dead && unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
     // SAFETY: the signal lock keeps `sighand` alive.
     let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != users);
     let why = if dead != 0 || sighand.is_none() {
         "is exiting"
-    } else if leader_dead {
-        "is a thread of a process whose main thread exited (not supported yet)"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
     } else if apart {
@@ -188,16 +190,33 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
     h
 }
 
-/// Writes the `Task` record of the frozen `task`, with its ids as `ns` sees them, whose parent
-/// in the image is the task of objref `parent` (0 for the root) and whose `TASK_F_*` flags so
-/// far are `flags`.
-pub(crate) fn dump(d: &mut Dumper<'_>, ns: &PidNamespace, task: &Task, parent: u32, stopped: bool, flags: u32) -> Result {
+/// Writes the `Task` record of the frozen `task`, with its ids as `ns` sees them, whose
+/// objects are those of `objects` (itself, or for an exited main thread the thread that holds
+/// its process's; `None` for a zombie), whose parent in the image is the task of objref
+/// `parent` (0 for the root) and whose `TASK_F_*` flags so far are `flags`.
+pub(crate) fn dump(
+    d: &mut Dumper<'_>,
+    ns: &PidNamespace,
+    task: &Task,
+    objects: Option<&Task>,
+    parent: u32,
+    stopped: bool,
+    flags: u32,
+) -> Result {
     let t = task.as_ptr();
     let zombie = is_zombie(task);
     let objref = d.objref(t)?.0;
     // A zombie's objects are gone or not restored.
+    let [mm, files, fs, sighand, signal] = match objects {
+        // SAFETY: a frozen task's object pointers, read as objref keys only.
+        Some(o) => unsafe {
+            let o = &*o.as_ptr();
+            [o.mm.cast_const().cast(), o.files.cast_const().cast(), o.fs.cast_const().cast(), o.sighand.cast_const().cast(), o.signal.cast_const().cast()]
+        },
+        None => [core::ptr::null::<core::ffi::c_void>(); 5],
+    };
     let mut obj = |p: *const core::ffi::c_void| -> Result<u32> {
-        if zombie { Ok(0) } else { Ok(d.objref(p)?.0) }
+        if p.is_null() { Ok(0) } else { Ok(d.objref(p)?.0) }
     };
     // SAFETY: the task is frozen (or a zombie) and referenced; the pointers read are objref
     // keys only, the other fields plain values that only the task itself changes.
@@ -213,6 +232,7 @@ pub(crate) fn dump(d: &mut Dumper<'_>, ns: &PidNamespace, task: &Task, parent: u
             sid: nr(bindings::pid_type_PIDTYPE_SID),
             exit_signal: tk.exit_signal,
             state: match (zombie, stopped) {
+                (true, _) if objects.is_some() => abi::TASK_STATE_EXITED,
                 (true, _) => abi::TASK_STATE_ZOMBIE,
                 (false, true) => abi::TASK_STATE_STOPPED,
                 (false, false) => abi::TASK_STATE_RUNNING,
@@ -224,11 +244,11 @@ pub(crate) fn dump(d: &mut Dumper<'_>, ns: &PidNamespace, task: &Task, parent: u
             },
             flags: if tk.group_leader == t { flags | abi::TASK_F_GROUP_LEADER } else { flags },
             personality: tk.personality,
-            mm: obj(tk.mm.cast())?,
-            files: obj(tk.files.cast())?,
-            fs: obj(tk.fs.cast())?,
-            sighand: obj(tk.sighand.cast())?,
-            signal: obj(tk.signal.cast())?,
+            mm: obj(mm)?,
+            files: obj(files)?,
+            fs: obj(fs)?,
+            sighand: obj(sighand)?,
+            signal: obj(signal)?,
             clear_child_tid: tk.clear_child_tid as u64,
             set_child_tid: tk.set_child_tid as u64,
             robust_list: tk.robust_list as u64,
@@ -314,6 +334,7 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     let fin = work.fin.take();
     let stop = work.stop;
     let zombie = (work.task.state == abi::TASK_STATE_ZOMBIE).then_some(work.task.exit_code);
+    let exits = (work.task.state == abi::TASK_STATE_EXITED).then_some(work.task.exit_code);
     // SAFETY: initialised by `start`; `work` belongs to the creator again after this.
     unsafe { bindings::complete(h.done.get()) };
     if res.is_ok() {
@@ -326,6 +347,11 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         (true, None, Some(fin)) => {
             fin.queue();
             drop(fin);
+            if let Some(code) = exits {
+                // SAFETY: an exited main thread exits again, its threads running on; it owns
+                // nothing more here.
+                unsafe { bindings::do_exit(code as _) }
+            }
             if stop {
                 // SAFETY: the current task stops itself before it returns to user mode.
                 unsafe { bindings::send_sig(bindings::SIGSTOP as i32, bindings::get_current(), 1) };
@@ -364,7 +390,10 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // list at these addresses in the restarter's memory.
     cur.clear_child_tid = w.task.clear_child_tid as _;
     cur.robust_list = w.task.robust_list as _;
-    regs::restore_ax_on_return(w.ax)?;
+    // An exited main thread never returns to user mode.
+    if w.task.state != abi::TASK_STATE_EXITED {
+        regs::restore_ax_on_return(w.ax)?;
+    }
     fin.block();
     Ok(())
 }
@@ -452,9 +481,11 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved
     Ok((saved, fin))
 }
 
-/// Whether a restored task stops before it returns to user mode.
+/// Whether a restored task stops before it returns to user mode (an exited main thread
+/// exits instead).
 fn stops(flags: u32, task: &abi::Task) -> bool {
-    flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED
+    task.state != abi::TASK_STATE_EXITED
+        && (flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED)
 }
 
 /// In the leader: creates the thread of record `task`.
@@ -528,7 +559,7 @@ pub(crate) struct Created {
     /// Index of its parent among the created tasks; `None` for the root's threads.
     pub(crate) parent: Option<usize>,
     handoff: Arc<Handoff>,
-    /// Its registers; `None` for a zombie.
+    /// Its registers; `None` for a zombie or an exited main thread.
     saved: Option<regs::Saved>,
 }
 
@@ -624,7 +655,15 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
     if task.state == abi::TASK_STATE_ZOMBIE {
         return create_zombie(r, task, parent, created);
     }
-    let (saved, fin) = read_task(r, &task)?;
+    // An exited main thread has no state of its own; it rebuilds its process all the same.
+    let (saved, fin) = match task.state {
+        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (None, Final::exited()),
+        abi::TASK_STATE_EXITED => return Err(r.bad("exited main thread's exit code")),
+        _ => {
+            let (saved, fin) = read_task(r, &task)?;
+            (Some(saved), fin)
+        }
+    };
     let log = r.log;
     let process = Process {
         r,
@@ -634,8 +673,9 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
         room: count as usize - index - 1,
         threads: KVec::new(),
     };
-    let mut work = Work { task, fin: Some(fin), ax: saved.ax(), stop: stops(flags, &task), process: Some(process) };
-    let res = start(log, &mut work, bindings::CLONE_VM, parent, Some(saved), created);
+    let ax = saved.as_ref().map_or(0, |s| s.ax());
+    let mut work = Work { task, fin: Some(fin), ax, stop: stops(flags, &task), process: Some(process) };
+    let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
     let threads = work.process.map(|p| p.threads).unwrap_or_default();
     if let Err(e) = created.reserve(threads.len(), GFP_KERNEL) {
@@ -695,7 +735,7 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<C
             log!(log, "pid {}: the saved registers were refused ({})", c.pid(), e.to_errno())
         })?;
     }
-    for c in created.iter().filter(|c| c.saved.is_none()) {
+    for c in created.iter().filter(|c| c.rec.state == abi::TASK_STATE_ZOMBIE) {
         c.release(true);
         wait_dead(&c.task);
     }

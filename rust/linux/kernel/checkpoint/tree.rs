@@ -196,6 +196,19 @@ impl Tree {
         &self.members
     }
 
+    /// Whether member `i` is the main thread of a process that exited while other threads
+    /// run: a zombie leader with threads in the tree (right after it, see [`collect`]).
+    pub(crate) fn exited(&self, i: usize) -> bool {
+        let m = &self.members[i];
+        m.is_leader(i) && task::is_zombie(&m.task) && self.members.get(i + 1).is_some_and(|o| o.leader == i)
+    }
+
+    /// The task whose fd table, fs, mm and signal state are its process's, for the process led
+    /// by member `i`: the leader, or if it exited, its first thread.
+    pub(crate) fn holder(&self, i: usize) -> &Task {
+        &self.members[if self.exited(i) { i + 1 } else { i }].task
+    }
+
     /// Kills the tree instead of thawing it.
     pub(crate) fn kill(self) {
         self.frozen.kill()
@@ -208,8 +221,8 @@ impl Tree {
             // SAFETY: the task is frozen; the pointer is only compared.
             unsafe { (*m.task.as_ptr()).mm }
         };
-        // Zombies have none.
-        let with_mm = |(i, m): &(usize, &Member)| m.is_leader(*i) && !mm(m).is_null();
+        // Zombies have none, nor has an exited main thread: its threads are compared.
+        let with_mm = |(_, m): &(usize, &Member)| !mm(m).is_null();
         for (i, a) in self.members.iter().enumerate().filter(with_mm) {
             if let Some(b) = self.members[..i].iter().find(|b| b.leader != a.leader && mm(b) == mm(a)) {
                 log!(log, "pid {}: shares its address space with pid {} (CLONE_VM is not supported)",
