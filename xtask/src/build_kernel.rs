@@ -41,7 +41,13 @@ pub fn ensure_built(sh: &Shell) -> Result<PathBuf> {
 }
 
 pub fn run(sh: &Shell, args: &Args) -> Result<PathBuf> {
-    let fragments = resolve_fragments(&args.configs)?;
+    build(sh, &args.configs, "bzImage")
+}
+
+/// Builds the kernel with the fragments `configs` (the defaults if empty) in its own build
+/// directory, and copies its image to `target/kernel/<name>`, which it returns.
+pub fn build(sh: &Shell, configs: &[String], name: &str) -> Result<PathBuf> {
+    let fragments = resolve_fragments(configs)?;
     let src = source_dir();
     prepare_source(sh, &src)?;
     let flavor: Vec<String> = fragments
@@ -51,7 +57,7 @@ pub fn run(sh: &Shell, args: &Args) -> Result<PathBuf> {
     let build = target_dir().join(format!("linux/build-{}", flavor.join("-")));
     configure(sh, &src, &build, &fragments)?;
     let image = make(sh, &src, &build)?;
-    let out = target_dir().join("kernel/bzImage");
+    let out = target_dir().join("kernel").join(name);
     fs::create_dir_all(out.parent().unwrap())?;
     fs::copy(&image, &out).with_context(|| format!("copying {}", image.display()))?;
     println!("{}", out.display());

@@ -13,8 +13,9 @@ use crate::util::{project_root, target_dir, Phase};
 const TRIPLE: &str = "x86_64-unknown-linux-gnu";
 
 /// Programs that go to the guest's `/bin`; every other `cr-tests` binary goes to `/tests`.
-/// `counter` is the demo's program (`qemu/demo.sh`), not a test.
-const IN_BIN: &[&str] = &["cr", "cr-harness", "counter", "memhog"];
+/// `counter` is the demo's program (`qemu/demo.sh`), `memhog` and `cr-bench` are
+/// `cargo xtask bench`'s; none is a test.
+const IN_BIN: &[&str] = &["cr", "cr-harness", "counter", "memhog", "cr-bench"];
 
 /// The dynamically linked checkpoint target: its C source, and where the guest has it.
 const DYNAMIC_SRC: &str = "tests/c/dynamic_target.c";
@@ -72,12 +73,18 @@ fn dynamic_target(sh: &Shell, target: &Path) -> Result<Vec<(PathBuf, String)>> {
         .quiet()
         .run()
         .with_context(|| format!("compiling {DYNAMIC_SRC} with {cc}"))?;
-    let ldd = cmd!(sh, "ldd {out}").quiet().read()?;
+    with_libraries(sh, &out, DYNAMIC_GUEST)
+}
+
+/// A dynamically linked host program for the guest at `guest`, with the loader and the
+/// libraries `ldd` says it loads, each at its host path.
+pub fn with_libraries(sh: &Shell, exe: &Path, guest: &str) -> Result<Vec<(PathBuf, String)>> {
+    let ldd = cmd!(sh, "ldd {exe}").quiet().read()?;
     let libs = libraries(&ldd);
     if !libs.iter().any(|l| l.contains("libc.so")) {
-        bail!("ldd found no libc for {}:\n{ldd}", out.display());
+        bail!("ldd found no libc for {}:\n{ldd}", exe.display());
     }
-    let mut files = vec![(out, DYNAMIC_GUEST.to_string())];
+    let mut files = vec![(exe.to_path_buf(), guest.to_string())];
     files.extend(libs.into_iter().map(|l| (PathBuf::from(&l), l)));
     Ok(files)
 }

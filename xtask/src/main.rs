@@ -2,6 +2,7 @@
 //!
 //! One file per command; every external tool runs through `xshell`.
 
+mod bench;
 mod build_kernel;
 mod console;
 mod demo;
@@ -37,6 +38,8 @@ enum Cmd {
     Demo,
     /// Write a `git am`-able patch series under target/series/.
     ExportSeries(series::Args),
+    /// Measure checkpoint and restart times on a kernel without debugging options.
+    Bench(bench::Args),
 }
 
 fn main() -> Result<()> {
@@ -49,5 +52,6 @@ fn main() -> Result<()> {
         Cmd::QemuTest(args) => test::run(&sh, &args),
         Cmd::Demo => demo::run(&sh),
         Cmd::ExportSeries(args) => series::run(&sh, &args),
+        Cmd::Bench(args) => bench::run(&sh, &args),
     }
 }

@@ -105,6 +105,9 @@ pub fn run(sh: &Shell, args: &RunArgs) -> Result<()> {
     }
 }
 
+/// The guest's memory, unless a command needs more.
+pub const MEMORY: &str = "3G";
+
 /// Boots `kernel` with the guest programs and `extras`, runs `command` under `sh -c`, and
 /// returns once the guest powered off or `timeout` expired (then QEMU is killed). The console is
 /// streamed to stdout and kept in `target/qemu/<time>-<log_name>.log`.
@@ -117,6 +120,21 @@ pub fn boot(
     timeout: Duration,
     log_name: &str,
 ) -> Result<BootOutcome> {
+    boot_with_memory(sh, kernel, bins, extras, command, timeout, log_name, MEMORY)
+}
+
+/// [`boot`] with `memory` (QEMU's `-m`) for the guest.
+#[allow(clippy::too_many_arguments)]
+pub fn boot_with_memory(
+    sh: &Shell,
+    kernel: &Path,
+    bins: &GuestBins,
+    extras: &[Extra],
+    command: &str,
+    timeout: Duration,
+    log_name: &str,
+    memory: &str,
+) -> Result<BootOutcome> {
     if !kernel.is_file() {
         bail!("no kernel image at {}", kernel.display());
     }
@@ -126,7 +144,7 @@ pub fn boot(
     let mut log =
         fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
-    let args = qemu_args(kernel, &initrd, ConsoleMode::Captured);
+    let args = qemu_args(kernel, &initrd, memory, ConsoleMode::Captured);
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
     let mut child = qemu
         .stdin(Stdio::null())
@@ -208,7 +226,12 @@ fn interactive(
         "[xtask] guest shell: `exit` or Ctrl-A x quits; log: {}",
         log_path.display()
     );
-    let args = qemu_args(kernel, &initrd, ConsoleMode::Interactive { log: &log_path });
+    let args = qemu_args(
+        kernel,
+        &initrd,
+        MEMORY,
+        ConsoleMode::Interactive { log: &log_path },
+    );
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
     let mut child = qemu.spawn().context("starting qemu-system-x86_64")?;
     let start = Instant::now();
@@ -245,7 +268,7 @@ enum ConsoleMode<'a> {
 
 /// The QEMU command line, all of it: two CPUs so that races in the C/R code can show, TCG so
 /// that every machine (CI included) runs the same CPU model.
-fn qemu_args(kernel: &Path, initrd: &Path, mode: ConsoleMode<'_>) -> Vec<OsString> {
+fn qemu_args(kernel: &Path, initrd: &Path, memory: &str, mode: ConsoleMode<'_>) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-accel",
         "tcg",
@@ -254,7 +277,7 @@ fn qemu_args(kernel: &Path, initrd: &Path, mode: ConsoleMode<'_>) -> Vec<OsStrin
         "-smp",
         "2",
         "-m",
-        "3G",
+        memory,
         "-no-reboot",
         "-display",
         "none",
@@ -303,10 +326,7 @@ fn parse_exit(console: &str) -> Option<i32> {
 fn new_log_path(what: &str) -> Result<PathBuf> {
     let dir = target_dir().join("qemu");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let secs = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)?
-        .as_secs();
-    let stamp = utc_stamp(secs);
+    let stamp = stamp_now();
     let mut path = dir.join(format!("{stamp}-{what}.log"));
     let mut n = 1;
     while path.exists() {
@@ -317,6 +337,15 @@ fn new_log_path(what: &str) -> Result<PathBuf> {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for seconds since the epoch (Howard Hinnant's civil-from-days).
+/// The current UTC time as `YYYYMMDD-HHMMSS`, for file names.
+pub fn stamp_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    utc_stamp(secs)
+}
+
 fn utc_stamp(secs: u64) -> String {
     let (days, rem) = ((secs / 86400) as i64, secs % 86400);
     let z = days + 719_468;
@@ -358,7 +387,12 @@ mod tests {
 
     #[test]
     fn command_line_wires_the_console() {
-        let args = qemu_args(Path::new("bz"), Path::new("rd"), ConsoleMode::Captured);
+        let args = qemu_args(
+            Path::new("bz"),
+            Path::new("rd"),
+            MEMORY,
+            ConsoleMode::Captured,
+        );
         let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
         let after = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
         assert_eq!(

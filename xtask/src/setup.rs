@@ -26,32 +26,7 @@ const PACKAGES: &[&str] = &[
 const BINDGEN_VERSION: &str = "0.73.2";
 
 pub fn run(sh: &Shell) -> Result<()> {
-    let missing: Vec<&str> = PACKAGES
-        .iter()
-        .copied()
-        .filter(|p| !installed(sh, p))
-        .collect();
-    if !missing.is_empty() {
-        eprintln!("[setup] installing Debian packages: {}", missing.join(" "));
-        let install = &missing;
-        cmd!(sh, "apt-get update -qq")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .run()?;
-        cmd!(
-            sh,
-            "apt-get install -y -qq --no-install-recommends {install...}"
-        )
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .run()?;
-        let still: Vec<&str> = missing
-            .iter()
-            .copied()
-            .filter(|p| !installed(sh, p))
-            .collect();
-        if !still.is_empty() {
-            bail!("apt-get did not install: {}", still.join(" "));
-        }
-    }
+    ensure_packages(sh, PACKAGES)?;
     let components = cmd!(sh, "rustup component list --installed")
         .quiet()
         .read()?;
@@ -68,6 +43,38 @@ pub fn run(sh: &Shell) -> Result<()> {
         eprintln!("[setup] installing bindgen-cli {BINDGEN_VERSION}");
         let spec = format!("bindgen-cli@{BINDGEN_VERSION}");
         cmd!(sh, "cargo install --locked --quiet {spec}").run()?;
+    }
+    Ok(())
+}
+
+/// Installs those of the Debian `packages` that are missing.
+pub fn ensure_packages(sh: &Shell, packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !installed(sh, p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("[setup] installing Debian packages: {}", missing.join(" "));
+    let install = &missing;
+    cmd!(sh, "apt-get update -qq")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()?;
+    cmd!(
+        sh,
+        "apt-get install -y -qq --no-install-recommends {install...}"
+    )
+    .env("DEBIAN_FRONTEND", "noninteractive")
+    .run()?;
+    let still: Vec<&str> = missing
+        .iter()
+        .copied()
+        .filter(|p| !installed(sh, p))
+        .collect();
+    if !still.is_empty() {
+        bail!("apt-get did not install: {}", still.join(" "));
     }
     Ok(())
 }

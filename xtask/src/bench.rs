@@ -1,0 +1,163 @@
+//! `cargo xtask bench`: checkpoint and restart times, measured in the guest on a kernel built
+//! without the debugging options (`configs/bench.config` instead of `debug.config`).
+//!
+//! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
+//! <value> <unit>` line per measurement: the guest's memcpy bandwidth, then for each memory
+//! size a process with every page written, and for each tree size a tree of sleeping
+//! processes, each checkpointed with `CKPT_KILL` to tmpfs and restarted; then the same with
+//! CRIU (Debian's `criu`, installed on the host if missing and copied into the guest with its
+//! libraries), dumped to and restored from tmpfs. The results are printed side by side and
+//! kept in `target/bench/<time>.md`; where CRIU failed, its error is printed instead.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::util::target_dir;
+use crate::{build_kernel, guest, qemu, setup};
+
+/// The kernel's config fragments: the tested ones, minus the debugging options.
+const CONFIGS: &[&str] = &["base", "checkpoint", "bench"];
+
+/// A 1 GiB process, its image in tmpfs and the restored copy need more than the tests' guest.
+const MEMORY: &str = "6G";
+
+/// Debian's CRIU, at the same path in the guest.
+const CRIU: &str = "/usr/sbin/criu";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Memory sizes in MiB, comma-separated.
+    #[arg(long, default_value = "64,1024")]
+    mem: String,
+    /// Tree sizes in processes, comma-separated.
+    #[arg(long, default_value = "10,100,1000")]
+    tree: String,
+    /// Leave CRIU out.
+    #[arg(long)]
+    no_criu: bool,
+}
+
+/// One `BENCH` line.
+struct Measure {
+    name: String,
+    value: f64,
+    unit: String,
+}
+
+fn parse(console: &str) -> Vec<Measure> {
+    console
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.trim().strip_prefix("BENCH ")?.split_whitespace();
+            let (name, value, unit) = (w.next()?, w.next()?.parse().ok()?, w.next()?);
+            Some(Measure {
+                name: name.into(),
+                value,
+                unit: unit.into(),
+            })
+        })
+        .collect()
+}
+
+/// The results as a Markdown table: one row per measure (`mem64.checkpoint`...), ours and
+/// CRIU's (named `criu:<measure>`) side by side.
+fn table(measures: &[Measure]) -> String {
+    let mut out = String::from("| benchmark | measure | linux-cr-rs | CRIU |\n|---|---|---|---|\n");
+    let show = |m: Option<&Measure>| match m {
+        Some(m) => format!("{:.3} {}", m.value, m.unit),
+        None => "-".into(),
+    };
+    for m in measures.iter().filter(|m| !m.name.starts_with("criu:")) {
+        let criu = measures
+            .iter()
+            .find(|c| c.name.strip_prefix("criu:") == Some(&m.name));
+        let (bench, what) = m.name.split_once('.').unwrap_or((&m.name, ""));
+        let _ = writeln!(
+            out,
+            "| {bench} | {what} | {} | {} |",
+            show(Some(m)),
+            show(criu)
+        );
+    }
+    out
+}
+
+/// The `BENCH-SKIP` lines: what CRIU could not do, and why.
+fn skipped(console: &str) -> Vec<&str> {
+    console
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("BENCH-SKIP "))
+        .collect()
+}
+
+pub fn run(sh: &Shell, args: &Args) -> Result<()> {
+    setup::run(sh)?;
+    let configs: Vec<String> = CONFIGS.iter().map(|c| c.to_string()).collect();
+    let kernel = build_kernel::build(sh, &configs, "bzImage-bench")?;
+    let mut bins = guest::build(sh)?;
+    let mut command = format!("cr-bench --mem {} --tree {}", args.mem, args.tree);
+    if !args.no_criu {
+        setup::ensure_packages(sh, &["criu"])?;
+        bins.files
+            .extend(guest::with_libraries(sh, Path::new(CRIU), CRIU)?);
+        command += &format!(" --criu {CRIU}");
+    }
+    let out = qemu::boot_with_memory(
+        sh,
+        &kernel,
+        &bins,
+        &[],
+        &command,
+        Duration::from_secs(3600),
+        "bench",
+        MEMORY,
+    )?;
+    let log = out.log_path.display();
+    if out.exit != Some(0) {
+        bail!("cr-bench failed (exit {:?}; log: {log})", out.exit);
+    }
+    let measures = parse(&out.console);
+    if measures.is_empty() {
+        bail!("cr-bench reported nothing (log: {log})");
+    }
+    let mut text = format!(
+        "# cargo xtask bench\n\nKernel: {} (no debugging options); QEMU TCG, `-cpu max`, 2 CPUs, {MEMORY}.\n\n{}",
+        CONFIGS.join(" + "),
+        table(&measures)
+    );
+    for skip in skipped(&out.console) {
+        let _ = writeln!(text, "\nNot measured: {skip}");
+    }
+    let dir = target_dir().join("bench");
+    fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{}.md", qemu::stamp_now()));
+    fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    println!("\n{text}\n[xtask] kept in {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_make_rows() {
+        let console = "[  1.0] boot\nBENCH mem64.checkpoint 1.250 s\r\nBENCH memcpy 900.000 MB/s\n\
+            BENCH bad x\nBENCH criu:mem64.checkpoint 3.5 s\nBENCH-SKIP criu:tree10 criu dump.log: Error (x)\n";
+        let m = parse(console);
+        assert_eq!(m.len(), 3);
+        let t = table(&m);
+        assert!(
+            t.contains("| mem64 | checkpoint | 1.250 s | 3.500 s |"),
+            "{t}"
+        );
+        assert!(t.contains("| memcpy |  | 900.000 MB/s | - |"), "{t}");
+        assert!(!t.contains("criu:"), "{t}");
+        assert_eq!(skipped(console), ["criu:tree10 criu dump.log: Error (x)"]);
+    }
+}
