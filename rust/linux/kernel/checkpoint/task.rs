@@ -332,7 +332,6 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         h.result.store(e.to_errno(), Ordering::Relaxed);
     }
     let fin = work.fin.take();
-    let stop = work.stop;
     let zombie = (work.task.state == abi::TASK_STATE_ZOMBIE).then_some(work.task.exit_code);
     let exits = (work.task.state == abi::TASK_STATE_EXITED).then_some(work.task.exit_code);
     // SAFETY: initialised by `start`; `work` belongs to the creator again after this.
@@ -351,10 +350,6 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
                 // SAFETY: an exited main thread exits again, its threads running on; it owns
                 // nothing more here.
                 unsafe { bindings::do_exit(code as _) }
-            }
-            if stop {
-                // SAFETY: the current task stops itself before it returns to user mode.
-                unsafe { bindings::send_sig(bindings::SIGSTOP as i32, bindings::get_current(), 1) };
             }
             0
         }
@@ -561,6 +556,8 @@ pub(crate) struct Created {
     handoff: Arc<Handoff>,
     /// Its registers; `None` for a zombie or an exited main thread.
     saved: Option<regs::Saved>,
+    /// Whether it stops before it returns to user mode.
+    stop: bool,
 }
 
 impl Created {
@@ -614,7 +611,8 @@ fn start(
     // Our child (or our child's thread) cannot be reaped by anyone else, so its pid names it
     // until we wait for it.
     let task = Task::from_vpid(pid).ok_or(ESRCH)?;
-    list.push(Created { task, rec, parent, handoff: handoff.clone(), saved }, GFP_KERNEL)?;
+    let stop = work.stop;
+    list.push(Created { task, rec, parent, handoff: handoff.clone(), saved, stop }, GFP_KERNEL)?;
     // SAFETY: `done` is initialised; the new task always completes it.
     if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
         let task = &list[list.len() - 1].task;
@@ -759,6 +757,14 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     let log = r.log;
     let mut created = KVec::new();
     let res = build(r, flags, h.task_count, &mut created);
+    if res.is_ok() {
+        // Pending before they run, so that a SIGCONT sent as soon as restart(2) returns
+        // cancels it, as it cancels any pending stop.
+        for c in created.iter().filter(|c| c.stop) {
+            // SAFETY: `c.task` is valid; the signal waits until it returns to user mode.
+            unsafe { bindings::send_sig(bindings::SIGSTOP as i32, c.task.as_ptr(), 1) };
+        }
+    }
     for c in created.iter() {
         c.release(res.is_ok());
     }
