@@ -261,13 +261,23 @@ fn check_tree(root: libc::pid_t, n: u64, what: &str) {
     reap_exited();
 }
 
+/// Reaps the killed tree under `root`, whose children were `kids`: once the root is reaped,
+/// they are ours (we are a child subreaper), and their pids must be free again.
+fn reap_tree(root: libc::pid_t, kids: &[libc::pid_t]) {
+    let _ = sys::waitpid(root);
+    for &kid in kids {
+        let _ = sys::waitpid(kid);
+    }
+}
+
 fn tree(n: u64, criu: Option<&str>) {
     let what = format!("a tree of {n} processes");
     let name = format!("tree{n}");
     let root = spawn_tree(n);
     wait_for(&what, || children_of(root).len() as u64 + 1 == n);
+    let kids = children_of(root);
     let (ckpt, size) = checkpoint(root, &what);
-    let _ = sys::waitpid(root);
+    reap_tree(root, &kids);
     let (restored, rst) = restart(&what);
     check_tree(restored, n, &what);
     report_cycle(&name, ckpt, rst, size);
@@ -275,8 +285,9 @@ fn tree(n: u64, criu: Option<&str>) {
     let Some(criu) = criu else { return };
     let root = spawn_tree(n);
     wait_for(&what, || children_of(root).len() as u64 + 1 == n);
+    let kids = children_of(root);
     if let Some((restored, dump, rst, size)) =
-        criu_cycle(criu, &name, root, || drop(sys::waitpid(root)))
+        criu_cycle(criu, &name, root, || reap_tree(root, &kids))
     {
         check_tree(restored, n, &what);
         report_cycle(&format!("criu:{name}"), dump, rst, size);
