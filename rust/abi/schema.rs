@@ -222,7 +222,9 @@ pub enum RecordType {
     /// The saved ELF auxiliary vector (`Mm.auxv_words` u64 words).
     #[raw(max = 8 + 1024)]
     Auxv = 36,
-    /// A file descriptor table; `count` `Fd` records follow.
+    /// A file descriptor table; `count` `Fd` records follow. A table shared by processes
+/// (`CLONE_FILES`) is written with the first of them; the others' record names it with a
+/// `count` of zero.
     FdTable = 48,
     /// One file descriptor.
     Fd = 49,
@@ -474,7 +476,9 @@ pub struct TaskSignal {
 }
 
 /// An address space. `vma_count` `Vma` records follow, each with its page runs, then an
-/// `Auxv` record. Files it maps come before it, in `File` records.
+/// `Auxv` record. Files it maps come before it, in `File` records. An address space shared by
+/// processes (`CLONE_VM`) is written with the first of them; the others' record only names it:
+/// every field but `objref` is zero, and nothing follows.
 #[repr(C)]
 #[record(Mm, max = 1024)]
 pub struct Mm {
@@ -557,7 +561,9 @@ pub struct PageRun {
     pub flags: u32,
 }
 
-/// A file descriptor table; `count` `Fd` records follow.
+/// A file descriptor table; `count` `Fd` records follow. A table shared by processes
+/// (`CLONE_FILES`) is written with the first of them; the others' record names it with a
+/// `count` of zero.
 #[repr(C)]
 #[record(FdTable, max = 128)]
 pub struct FdTable {
@@ -626,6 +632,8 @@ pub struct Fs {
 }
 
 /// Signal handlers; `count` `SigAction` records follow (default handlers are not written).
+/// Handlers shared by processes (`CLONE_SIGHAND`) are written with the first of them; the
+/// others' record names them with a `count` of zero.
 #[repr(C)]
 #[record(Sighand, max = 128)]
 pub struct Sighand {

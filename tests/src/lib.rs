@@ -23,6 +23,7 @@ pub mod sleepers;
 pub mod target;
 pub mod threads;
 pub mod tree;
+pub mod vm;
 
 pub use target::{
     check_eq, check_os, os_error, wait_restored, Check, Target, CONTAINER_KILL, KILL, NO_KILL,

@@ -23,6 +23,16 @@ fn after_comm(stat: &str) -> std::str::SplitWhitespace<'_> {
     rest.split_whitespace()
 }
 
+/// A signal mask of `pid` from /proc/PID/status (`field` is `SigIgn`, `SigCgt`, `SigBlk`...),
+/// with bit `n - 1` for signal `n`; `None` if it cannot be read.
+pub fn status_mask(pid: libc::pid_t, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    u64::from_str_radix(line.trim(), 16).ok()
+}
+
 /// The pids whose parent is `ppid`, sorted.
 pub fn children_of(ppid: libc::pid_t) -> Vec<libc::pid_t> {
     let mut found = Vec::new();

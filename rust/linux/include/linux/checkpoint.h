@@ -10,5 +10,6 @@ struct file;
 struct mm_struct;
 
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
+int restart_share_mm(struct mm_struct *mm);
 
 #endif /* _LINUX_CHECKPOINT_H */

@@ -10,6 +10,7 @@
 //! module is named after the kernel object it saves and restores.
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
 use kernel::prelude::*;
 
 mod abi;
@@ -20,11 +21,13 @@ mod image;
 mod log;
 mod mm;
 mod regs;
+mod shared;
 mod signal;
 mod task;
 mod tree;
 
 use log::Log;
+use shared::SharedRef;
 
 /// An object restored so far, by objref.
 pub(crate) enum Obj {
@@ -35,16 +38,20 @@ pub(crate) enum Obj {
     /// A shared anonymous memory object.
     Shmem(files::FileRef),
     /// An fd table, shared by the processes restored with it.
-    Files(files::FilesRef),
+    Files(SharedRef<bindings::files_struct>),
     /// Root, cwd and umask, shared by the processes restored with them.
-    Fs(files::FsRef),
-    /// An object restored in place (an mm, fd table...), recorded to catch duplicates.
+    Fs(SharedRef<bindings::fs_struct>),
+    /// An address space, shared by the processes restored with it.
+    Mm(SharedRef<bindings::mm_struct>),
+    /// Signal handlers, shared by the processes restored with them.
+    Sighand(SharedRef<bindings::sighand_struct>),
+    /// An object restored in place (a signal struct), recorded to catch duplicates.
     Other,
 }
 
 /// `ESTALE`: a file the image depends on is no longer the one that was saved.
 pub(crate) fn estale() -> Error {
-    Error::from_errno(-(kernel::bindings::ESTALE as i32))
+    Error::from_errno(-(bindings::ESTALE as i32))
 }
 
 /// Converts a C pointer that may hold an errno (`ERR_PTR`) to a result.
@@ -111,7 +118,6 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let scope = container::Scope::of(&log, &root, flags)?;
     let tree = tree::Tree::freeze(&log, &root, &scope)?;
     // Everything that may be refused is checked before the first byte is written.
-    tree.check_private_mm(&log)?;
     let groups = tree.group_flags(&log)?;
     scope.check_tables(&log, &tree)?;
     if flags & abi::CKPT_SUBTREE == 0 {

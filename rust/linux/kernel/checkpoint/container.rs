@@ -68,33 +68,19 @@ impl Scope {
         Err(EOPNOTSUPP)
     }
 
-    /// Refuses an fd table or fs that a process of the tree shares with one outside it, which
-    /// restart could not share again: `EBUSY` in a container (a leak), `EOPNOTSUPP` in a
-    /// subtree. Those shared inside the tree are shared again by objref. Also refuses a
-    /// thread with its own table or fs in a process whose main thread exited (the others are
-    /// refused as they are frozen).
+    /// Refuses an fd table, fs, address space or signal handlers that a process of the tree
+    /// shares with one outside it, which restart could not share again: `EBUSY` in a
+    /// container (a leak), `EOPNOTSUPP` in a subtree. Those shared inside the tree are shared
+    /// again by objref. Also refuses a thread with its own table or fs in a process whose
+    /// main thread exited (the others are refused as they are frozen).
     pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
         for (i, m) in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
             let holder = tree.holder(i);
-            let t = holder.as_ptr();
-            // SAFETY: the tree is frozen: its tables stay; their counts are read racily, as
-            // the C helpers do, and only the tree's tasks may change them.
-            let (files, fs, counts) = unsafe {
-                crate::task::with_task_lock(t, || {
-                    let (files, fs) = ((*t).files, (*t).fs);
-                    let counts = match files.is_null() || fs.is_null() {
-                        true => None,
-                        false => Some(((*files).count.counter, (*fs).users)),
-                    };
-                    (files, fs, counts)
-                })
-            };
-            // A zombie has none.
-            let Some((files_users, fs_users)) = counts else { continue };
+            let Some(p) = Process::of(holder) else { continue };
             if tree.exited(i) {
                 let apart = tree.members().iter().filter(|o| o.leader == i && o.task.as_ptr() != m.task.as_ptr()).find(|o| {
                     // SAFETY: frozen tasks; the pointers are only compared.
-                    unsafe { (*o.task.as_ptr()).files != files || (*o.task.as_ptr()).fs != fs }
+                    unsafe { (*o.task.as_ptr()).files != p.files || (*o.task.as_ptr()).fs != p.fs }
                 });
                 if let Some(o) = apart {
                     log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
@@ -102,19 +88,32 @@ impl Scope {
                     return Err(EOPNOTSUPP);
                 }
             }
-            let holders = |p: &dyn Fn(*mut bindings::task_struct) -> bool| {
-                tree.members().iter().filter(|o| p(o.task.as_ptr())).count() as i32
+            let holders = |same: &dyn Fn(&bindings::task_struct) -> bool| {
+                // SAFETY: frozen tasks; the pointers they hold are only compared.
+                tree.members().iter().filter(|o| same(unsafe { &*o.task.as_ptr() })).count() as i32
             };
-            // SAFETY (both): frozen tasks; the pointers are only compared.
-            let what = if files_users > holders(&|o| unsafe { (*o).files } == files) {
-                "fd table"
-            } else if fs_users > holders(&|o| unsafe { (*o).fs } == fs) {
-                "root and cwd (fs_struct)"
-            } else {
+            let (what, outside) = if p.files_users > holders(&|o| o.files == p.files) {
+                ("fd table", None)
+            } else if p.fs_users > holders(&|o| o.fs == p.fs) {
+                ("root and cwd (fs_struct)", None)
+            } else if p.sighand_users > holders(&|o| o.sighand == p.sighand) {
+                ("signal handlers", None)
+            } else if p.mm_users <= holders(&|o| o.mm == p.mm) {
                 continue;
+            } else {
+                // An mm's users also count passing references (a /proc reader): only a task
+                // outside the tree that uses it counts.
+                // SAFETY: a task's mm is only compared.
+                match find_outside(tree, true, |t| unsafe { ((*t).mm == p.mm).then_some(()) }) {
+                    Some((pid, ())) => ("address space", Some(pid)),
+                    None => continue,
+                }
             };
-            log!(log, "pid {}: shares its {what} with a process outside the tree{}", holder.pid(),
-                if self.container { "" } else { " (restart could not share it again)" });
+            let why = if self.container { "" } else { " (restart could not share it again)" };
+            match outside {
+                Some(pid) => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.pid()),
+                None => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.pid()),
+            }
             return Err(if self.container { EBUSY } else { EOPNOTSUPP });
         }
         Ok(())
@@ -128,41 +127,39 @@ impl Scope {
     /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
     pub(crate) fn check_leaks(&self, log: &Log, tree: &Tree) -> Result {
         let mut h = Holders::default();
-        // Fd tables shared by processes of the tree, walked once.
-        let mut tables = KVec::new();
+        // Fd tables and address spaces shared by processes of the tree are walked once, as
+        // their holders count them once.
+        let mut seen = KVec::new();
+        let mut first = |p: *const core::ffi::c_void| -> Result<bool> {
+            if seen.iter().any(|&s| s == p) {
+                return Ok(false);
+            }
+            seen.push(p, GFP_KERNEL)?;
+            Ok(true)
+        };
         for (i, m) in tree.members().iter().enumerate() {
             if !m.is_leader(i) || crate::task::is_zombie(&m.task) && !tree.exited(i) {
                 continue;
             }
             // What a process holds, its main thread holds, or if it exited, another thread.
             let task = tree.holder(i);
-            // SAFETY: the task is frozen; the pointer is only compared.
-            let table = unsafe { (*task.as_ptr()).files };
-            if !tables.iter().any(|&t| t == table) {
-                tables.push(table, GFP_KERNEL)?;
+            // SAFETY: the task is frozen; the pointers are only compared.
+            let (table, mm) = unsafe { ((*task.as_ptr()).files, (*task.as_ptr()).mm) };
+            if first(table.cast())? {
                 files::for_each_fd(task, |fd, file| h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true))?;
             }
+            if !first(mm.cast())? {
+                continue;
+            }
             let mut res = Ok(());
-            let held = mm::walk(task, |vma| {
+            let exe = mm::walk(task, |vma| {
                 if res.is_ok() {
                     res = h.add_mapping(task, vma);
                 }
             });
             res?;
-            let Some(held) = held else { continue };
-            if !held.exe.is_null() {
-                h.files.add(held.exe.cast(), task, Where::Exe, false)?;
-            }
-            // Every thread of the tree using it is one user.
-            let inside = tree.members().iter().filter(|o| {
-                // SAFETY: frozen tasks; the pointer is only compared.
-                unsafe { (*o.task.as_ptr()).mm == held.mm }
-            });
-            let inside = inside.count() as i32;
-            if held.users > inside {
-                log!(log, "pid {}: its address space is also used from outside the tree ({} users)",
-                    task.pid(), held.users - inside);
-                return Err(EBUSY);
+            if let Some(exe) = exe.filter(|&exe| !exe.is_null()) {
+                h.files.add(exe.cast(), task, Where::Exe, false)?;
             }
         }
         h.check_files(log, tree)?;
@@ -328,34 +325,95 @@ impl Holders {
     }
 }
 
-/// A process outside `tree` that has `file` in its fd table, and the fd.
-fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
+/// What a process shares by reference (its fd table, fs, address space and handlers), with
+/// how many users each has, as the task holding them sees them.
+struct Process {
+    files: *mut bindings::files_struct,
+    fs: *mut bindings::fs_struct,
+    mm: *mut bindings::mm_struct,
+    sighand: *mut bindings::sighand_struct,
+    files_users: i32,
+    fs_users: i32,
+    mm_users: i32,
+    sighand_users: i32,
+}
+
+impl Process {
+    /// `None` for a zombie, which has none left.
+    fn of(task: &Task) -> Option<Process> {
+        let t = task.as_ptr();
+        // SAFETY: the task is frozen: its objects stay; their counts are read racily, as the
+        // C helpers do, and only the tree's tasks may change them for good.
+        unsafe {
+            crate::task::with_task_lock(t, || {
+                let (files, fs, mm, sighand) = ((*t).files, (*t).fs, (*t).mm, (*t).sighand);
+                if files.is_null() || fs.is_null() || mm.is_null() || sighand.is_null() {
+                    return None;
+                }
+                Some(Process {
+                    files,
+                    fs,
+                    mm,
+                    sighand,
+                    files_users: (*files).count.counter,
+                    fs_users: (*fs).users,
+                    mm_users: (*mm).__bindgen_anon_1.mm_users.counter,
+                    sighand_users: (*sighand).count.refs.counter,
+                })
+            })
+        }
+    }
+}
+
+/// The first task outside `tree` for which `f` finds something, with what it found: every
+/// process's leader, and with `threads` its other threads too.
+fn find_outside<R>(
+    tree: &Tree,
+    threads: bool,
+    mut f: impl FnMut(*mut bindings::task_struct) -> Option<R>,
+) -> Option<(i32, R)> {
     let outside = |t: *mut bindings::task_struct| !tree.members().iter().any(|m: &Member| m.task.as_ptr() == t);
-    let _rcu = rcu::read_lock();
     let mut found = None;
-    // SAFETY: the list of processes is walked under RCU, which keeps its tasks valid.
+    let mut visit = |t: *mut bindings::task_struct| {
+        if found.is_none() && outside(t) {
+            // SAFETY: `t` is valid under RCU (see below).
+            found = f(t).map(|r| (unsafe { (*t).pid }, r));
+        }
+    };
+    let _rcu = rcu::read_lock();
+    // SAFETY: the lists of processes and of each one's threads are walked under RCU, which
+    // keeps their tasks valid.
     unsafe {
         let head = core::ptr::addr_of_mut!(bindings::init_task.tasks);
-        for_each_task(head, core::mem::offset_of!(bindings::task_struct, tasks), |t| {
-            if found.is_some() || !outside(t) {
-                return;
+        for_each_task(head, core::mem::offset_of!(bindings::task_struct, tasks), |p| {
+            if !threads {
+                return visit(p);
             }
-            let mut fd = 0u32;
-            loop {
-                let f = bindings::task_lookup_next_fdget_rcu(t, &mut fd);
-                if f.is_null() {
-                    break;
-                }
-                bindings::fput(f);
-                if f == file {
-                    found = Some(((*t).pid, fd));
-                    break;
-                }
-                fd += 1;
-            }
+            let head = core::ptr::addr_of_mut!((*(*p).signal).thread_head);
+            for_each_task(head, core::mem::offset_of!(bindings::task_struct, thread_node), &mut visit);
         });
     }
     found
+}
+
+/// A process outside `tree` that has `file` in its fd table, and the fd.
+fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
+    find_outside(tree, false, |t| {
+        let mut fd = 0u32;
+        loop {
+            // SAFETY: `t` is valid under the RCU read lock `find_outside` holds.
+            let f = unsafe { bindings::task_lookup_next_fdget_rcu(t, &mut fd) };
+            if f.is_null() {
+                return None;
+            }
+            // SAFETY: drops the reference just taken; the pointer is only compared.
+            unsafe { bindings::fput(f) };
+            if f == file {
+                return Some(fd);
+            }
+            fd += 1;
+        }
+    })
 }
 
 /// While it lives, the tasks the current task creates go into a new pid namespace, whose

@@ -7,6 +7,7 @@
 //! Everything else is refused before anything is written.
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::shared::{self, Shareable};
 use crate::task::with_task_lock;
 use crate::{abi, log, log::Log, Obj};
 use core::ptr::NonNull;
@@ -404,16 +405,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
 /// current task share the one restored for an earlier process.
 pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let table = r.decode::<abi::FdTable>(rec)?;
-    if let Some(obj) = r.defined(table.objref) {
-        return match obj {
-            Obj::Files(files) if table.count == 0 => {
-                files.install();
-                Ok(())
-            }
-            _ => Err(r.bad("fd table restored twice, or an objref that is not one")),
-        };
+    if shared::join::<bindings::files_struct>(r, table.objref, table.count == 0)? {
+        return Ok(());
     }
-    r.define(table.objref, Obj::Files(FilesRef::current()))?;
+    shared::keep::<bindings::files_struct>(r, table.objref)?;
     for _ in 0..table.count {
         let fd = loop {
             let rec = r.next()?;
@@ -447,16 +442,10 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let fs = r.decode::<abi::Fs>(rec)?;
     let root = r.string()?;
     let pwd = r.string()?;
-    if let Some(obj) = r.defined(fs.objref) {
-        return match obj {
-            Obj::Fs(shared) => {
-                shared.install();
-                Ok(())
-            }
-            _ => Err(r.bad("fs objref that names another object")),
-        };
+    if shared::join::<bindings::fs_struct>(r, fs.objref, true)? {
+        return Ok(());
     }
-    r.define(fs.objref, Obj::Fs(FsRef::current()))?;
+    shared::keep::<bindings::fs_struct>(r, fs.objref)?;
     let root = lookup_dir(r.log, &root)?;
     // SAFETY: the current task's fs_struct is its own (not shared: created by fork).
     let cur = unsafe { (*bindings::get_current()).fs };
@@ -502,119 +491,87 @@ fn lookup_dir(log: &Log, name: &[u8]) -> Result<PathRef> {
     Ok(path)
 }
 
-/// A counted reference to an fd table: restart shares one between the processes that shared
-/// it (`CLONE_FILES`).
-pub(crate) struct FilesRef(NonNull<bindings::files_struct>);
+impl Shareable for bindings::files_struct {
+    const BAD: &'static str = "fd table written twice, or an objref that names another object";
 
-// SAFETY: a counted fd table may be used and released from any task.
-unsafe impl Send for FilesRef {}
-// SAFETY: it is only read through.
-unsafe impl Sync for FilesRef {}
-
-impl FilesRef {
-    /// The current task's fd table.
-    fn current() -> FilesRef {
-        // SAFETY: the current task's table is valid while it runs; one more user is what
-        // `CLONE_FILES` adds.
-        unsafe {
-            let files = (*bindings::get_current()).files;
-            bindings::atomic_inc(core::ptr::addr_of_mut!((*files).count));
-            FilesRef(NonNull::new_unchecked(files))
-        }
+    fn of_current() -> NonNull<Self> {
+        // SAFETY: the current task is valid and, being a user task, has a table.
+        unsafe { NonNull::new_unchecked((*bindings::get_current()).files) }
     }
 
-    /// Makes the current task use this table instead of its own, which it releases.
-    fn install(&self) {
-        let files = self.0.as_ptr();
-        // SAFETY: `files` is counted; the current task's own table is swapped under its task
-        // lock, as `unshare()` does, and its reference released after.
+    unsafe fn get(files: NonNull<Self>) {
+        // SAFETY: valid, per the caller.
+        unsafe { bindings::atomic_inc(core::ptr::addr_of_mut!((*files.as_ptr()).count)) };
+    }
+
+    unsafe fn install(files: NonNull<Self>) -> Result {
+        // SAFETY: `files` is valid, per the caller; the current task's own table is swapped
+        // under its task lock, as `unshare()` does, and its reference released after.
         unsafe {
-            bindings::atomic_inc(core::ptr::addr_of_mut!((*files).count));
+            Self::get(files);
+            let files = files.as_ptr();
             let cur = bindings::get_current();
             let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).files, files));
             bindings::put_files_struct(old);
         }
+        Ok(())
     }
+
+    unsafe fn put(files: NonNull<Self>) {
+        // SAFETY: the caller owns this reference.
+        unsafe { bindings::put_files_struct(files.as_ptr()) };
+    }
+
+    shared::in_obj!(Files);
 }
 
-impl Drop for FilesRef {
-    fn drop(&mut self) {
-        // SAFETY: we own this reference.
-        unsafe { bindings::put_files_struct(self.0.as_ptr()) };
+impl Shareable for bindings::fs_struct {
+    const BAD: &'static str = "fs objref that names another object";
+
+    fn of_current() -> NonNull<Self> {
+        // SAFETY: the current task is valid and, being a user task, has an fs_struct.
+        unsafe { NonNull::new_unchecked((*bindings::get_current()).fs) }
     }
-}
 
-/// A counted reference to a root, cwd and umask: restart shares them between the processes
-/// that shared them (`CLONE_FS`).
-pub(crate) struct FsRef(NonNull<bindings::fs_struct>);
-
-// SAFETY: a counted fs_struct may be used and released from any task.
-unsafe impl Send for FsRef {}
-// SAFETY: it is only read through.
-unsafe impl Sync for FsRef {}
-
-/// Adds a user to `fs`, as `CLONE_FS` does.
-///
-/// # Safety
-///
-/// `fs` must be valid and have users.
-unsafe fn fs_get(fs: *mut bindings::fs_struct) {
-    // SAFETY: per the caller; `users` is protected by the lock.
-    unsafe {
-        bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
-        (*fs).users += 1;
-        bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
-    }
-}
-
-/// Drops a user of `fs`, freeing it with the last, as `exit_fs()` does.
-///
-/// # Safety
-///
-/// The caller must own one of `fs`'s users.
-unsafe fn fs_put(fs: *mut bindings::fs_struct) {
-    // SAFETY: per the caller; `users` is protected by the lock.
-    unsafe {
-        bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
-        (*fs).users -= 1;
-        let last = (*fs).users == 0;
-        bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
-        if last {
-            bindings::free_fs_struct(fs);
-        }
-    }
-}
-
-impl FsRef {
-    /// The current task's fs_struct.
-    fn current() -> FsRef {
-        // SAFETY: the current task's fs_struct is valid while it runs.
+    unsafe fn get(fs: NonNull<Self>) {
+        let fs = fs.as_ptr();
+        // SAFETY: valid, per the caller; `users` is protected by the lock.
         unsafe {
-            let fs = (*bindings::get_current()).fs;
-            fs_get(fs);
-            FsRef(NonNull::new_unchecked(fs))
+            bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
+            (*fs).users += 1;
+            bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
         }
     }
 
-    /// Makes the current task use this fs_struct instead of its own, which it releases.
-    fn install(&self) {
-        let fs = self.0.as_ptr();
-        // SAFETY: `fs` has our user; the current task's own is swapped under its task lock,
-        // as `unshare()` does, and its user dropped after.
+    unsafe fn install(fs: NonNull<Self>) -> Result {
+        // SAFETY: `fs` is valid, per the caller; the current task's own is swapped under its
+        // task lock, as `unshare()` does, and its user dropped after.
         unsafe {
-            fs_get(fs);
+            Self::get(fs);
+            let fs = fs.as_ptr();
             let cur = bindings::get_current();
             let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).fs, fs));
-            fs_put(old);
+            Self::put(NonNull::new_unchecked(old));
+        }
+        Ok(())
+    }
+
+    /// Drops a user, freeing it with the last, as `exit_fs()` does.
+    unsafe fn put(fs: NonNull<Self>) {
+        let fs = fs.as_ptr();
+        // SAFETY: the caller owns one of the users; `users` is protected by the lock.
+        unsafe {
+            bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
+            (*fs).users -= 1;
+            let last = (*fs).users == 0;
+            bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
+            if last {
+                bindings::free_fs_struct(fs);
+            }
         }
     }
-}
 
-impl Drop for FsRef {
-    fn drop(&mut self) {
-        // SAFETY: we own this user.
-        unsafe { fs_put(self.0.as_ptr()) };
-    }
+    shared::in_obj!(Fs);
 }
 
 /// Closes every fd the new task inherited from the restarter.

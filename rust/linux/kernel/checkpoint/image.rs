@@ -393,4 +393,9 @@ impl<'a, T> Restorer<'a, T> {
     pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
         self.objs.resolve(ObjRef(r)).map_err(|e| obj_error(self.log, e))
     }
+
+    /// Drops every object restored so far, and the references they hold.
+    pub(crate) fn forget_objects(&mut self) {
+        self.objs = RestoreTable::new(VecSlots::new());
+    }
 }

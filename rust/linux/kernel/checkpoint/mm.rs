@@ -9,6 +9,8 @@
 
 use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
+use crate::shared::{self, Shareable};
+use core::ptr::NonNull;
 use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -75,6 +77,36 @@ impl Drop for MmRef {
     }
 }
 
+impl Shareable for bindings::mm_struct {
+    const BAD: &'static str = "address space written twice, or an objref that names another object";
+
+    fn of_current() -> NonNull<Self> {
+        // SAFETY: the current task is valid and, being a user task, has an mm.
+        unsafe { NonNull::new_unchecked((*bindings::get_current()).mm) }
+    }
+
+    unsafe fn get(mm: NonNull<Self>) {
+        // SAFETY: valid and in use, per the caller: `mmget()`.
+        unsafe { bindings::atomic_inc(core::ptr::addr_of_mut!((*mm.as_ptr()).__bindgen_anon_1.mm_users)) };
+    }
+
+    unsafe fn install(mm: NonNull<Self>) -> Result {
+        // SAFETY: `mm` is valid, per the caller; the callee takes its own user.
+        let ret = unsafe { bindings::restart_share_mm(mm.as_ptr()) };
+        match ret {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    unsafe fn put(mm: NonNull<Self>) {
+        // SAFETY: the caller owns this user.
+        unsafe { bindings::mmput(mm.as_ptr()) };
+    }
+
+    shared::in_obj!(Mm);
+}
+
 /// One mapping of the plan.
 struct Area {
     rec: abi::Vma,
@@ -138,7 +170,14 @@ impl MmPlan {
 
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
     /// saved auxiliary vector.
+    ///
+    /// Only the `Mm` record, naming it, for an address space already written with another
+    /// process that shares it.
     pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names, shared: &mut SharedObjects) -> Result {
+        if !d.first_write(self.mm.0)? {
+            let (objref, _) = d.objref(self.mm.0)?;
+            return d.record(&abi::Mm { objref, ..Default::default() });
+        }
         let exe_file = match &self.exe {
             Some(f) => files::dump_file(d, names, f)?,
             None => 0,
@@ -214,19 +253,11 @@ impl MmPlan {
     }
 }
 
-/// Who holds a frozen process's address space and what it holds, for leak detection.
-pub(crate) struct Holdings {
-    pub(crate) mm: *mut bindings::mm_struct,
-    /// Its users (`mm_users`) besides the walk that found them.
-    pub(crate) users: i32,
-    /// Its executable file, or NULL.
-    pub(crate) exe: *mut bindings::file,
-}
-
 /// Calls `f` with every mapping of the frozen `task`'s address space, under its mmap lock;
-/// `None` if it has none. The pointers are only good for comparing and counting: the task's
-/// mappings cannot change while it is frozen, other users' references can.
-pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) -> Option<Holdings> {
+/// returns its executable file (or NULL), `None` if it has no address space. The pointers are
+/// only good for comparing and counting: the task's mappings cannot change while it is
+/// frozen, other users' references can.
+pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) -> Option<*mut bindings::file> {
     let mm = MmRef::of(task)?;
     Some(mm.read(|m| {
         let mut addr = 0usize;
@@ -241,13 +272,8 @@ pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) ->
             f(vma);
             addr = vma_bounds(vma).1 as usize;
         }
-        Holdings {
-            mm: mm.0,
-            // SAFETY: a plain read of an atomic count; ours is one of them.
-            users: unsafe { core::ptr::addr_of!(m.__bindgen_anon_1.mm_users.counter).read_volatile() } - 1,
-            // Only changed under the mmap lock held for writing.
-            exe: m.__bindgen_anon_1.exe_file,
-        }
+        // Only changed under the mmap lock held for writing.
+        m.__bindgen_anon_1.exe_file
     }))
 }
 
@@ -767,7 +793,9 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
 /// Restores an `Mm` and everything that follows it into a new mm for the current task.
 pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Result {
     let m = r.decode::<abi::Mm>(rec)?;
-    r.define(m.objref, Obj::Other)?;
+    if shared::join::<bindings::mm_struct>(r, m.objref, m == abi::Mm { objref: m.objref, ..Default::default() })? {
+        return Ok(());
+    }
     let exe = match m.exe_file {
         0 => core::ptr::null_mut(),
         e => match r.lookup(e)? {
@@ -788,6 +816,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         log!(r.log, "cannot install a new address space ({ret})");
         return Err(Error::from_errno(ret));
     }
+    shared::keep::<bindings::mm_struct>(r, m.objref)?;
     let mut vdso_done = false;
     let mut prev: Option<abi::Vma> = None;
     for _ in 0..m.vma_count {

@@ -7,8 +7,10 @@
 //! mode: a pending signal would make every interruptible wait of the restore fail.
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::shared::{self, Shareable};
 use crate::task::{with_siglock, with_task_lock};
 use crate::{abi, log, Obj};
+use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -157,6 +159,10 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
         d.record(p)?;
     }
     let (objref, _) = d.objref(sighand)?;
+    // Handlers shared with a process written earlier (`CLONE_SIGHAND`) are only named.
+    if !d.first_write(sighand)? {
+        return d.record(&abi::Sighand { objref, count: 0 });
+    }
     d.record(&abi::Sighand { objref, count: s.actions.len() as u32 })?;
     for a in s.actions.iter() {
         d.record(a)?;
@@ -255,10 +261,14 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     Ok(())
 }
 
-/// Restores a `Sighand` record and its handlers into the current task.
+/// Restores a `Sighand` record and its handlers into the current task, or makes it share
+/// those restored for an earlier process.
 pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let s = r.decode::<abi::Sighand>(rec)?;
-    r.define(s.objref, Obj::Other)?;
+    if shared::join::<bindings::sighand_struct>(r, s.objref, s.count == 0)? {
+        return Ok(());
+    }
+    shared::keep::<bindings::sighand_struct>(r, s.objref)?;
     for _ in 0..s.count {
         let a = r.expect::<abi::SigAction>()?;
         if !(1..=NSIG).contains(&a.signo) || a.signo == bindings::SIGKILL || a.signo == bindings::SIGSTOP {
@@ -343,4 +353,46 @@ impl Final {
         // SAFETY: taken above.
         unsafe { bindings::spin_unlock_irq(lock) };
     }
+}
+
+impl Shareable for bindings::sighand_struct {
+    const BAD: &'static str = "signal handlers written twice, or an objref that names another object";
+
+    fn of_current() -> NonNull<Self> {
+        // SAFETY: the current task is valid and, not exiting, has its handlers.
+        unsafe { NonNull::new_unchecked((*bindings::get_current()).sighand) }
+    }
+
+    unsafe fn get(sighand: NonNull<Self>) {
+        // SAFETY: valid, per the caller.
+        unsafe { bindings::refcount_inc(core::ptr::addr_of_mut!((*sighand.as_ptr()).count)) };
+    }
+
+    unsafe fn install(sighand: NonNull<Self>) -> Result {
+        // SAFETY: `sighand` is valid, per the caller. The current task is its process's only
+        // thread; it switches as `de_thread()` does, under `tasklist_lock` and the old
+        // handlers' lock, so that a sender that locked the old ones sees the change.
+        unsafe {
+            Self::get(sighand);
+            let new = sighand.as_ptr();
+            let cur = bindings::get_current();
+            let old = (*cur).sighand;
+            bindings::write_lock_irq_tasklist();
+            bindings::spin_lock(core::ptr::addr_of_mut!((*old).siglock));
+            // `rcu_assign_pointer()`: readers under RCU see the new handlers whole.
+            core::sync::atomic::AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*cur).sighand))
+                .store(new, core::sync::atomic::Ordering::Release);
+            bindings::spin_unlock(core::ptr::addr_of_mut!((*old).siglock));
+            bindings::write_unlock_irq_tasklist();
+            bindings::__cleanup_sighand(old);
+        }
+        Ok(())
+    }
+
+    unsafe fn put(sighand: NonNull<Self>) {
+        // SAFETY: the caller owns this reference.
+        unsafe { bindings::__cleanup_sighand(sighand.as_ptr()) };
+    }
+
+    shared::in_obj!(Sighand);
 }

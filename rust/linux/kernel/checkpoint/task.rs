@@ -110,39 +110,31 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     Ok(())
 }
 
-/// Refuses a task that checkpoint cannot save yet: a traced task, one sharing its handlers
-/// with another process, a thread that stopped sharing its process's fd table or fs, a task
-/// exiting. (Fd tables and fs shared between processes, and those of the threads of a process
-/// whose main thread exited, are checked once the whole tree is known: `Scope::check_tables`.)
+/// Refuses a task that checkpoint cannot save yet: a traced task, a thread that stopped
+/// sharing its process's fd table or fs, a task exiting. (What processes share with each
+/// other, and the tables of the threads of a process whose main thread exited, are checked
+/// once the whole tree is known: `Scope::check_tables`.)
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
-    // SAFETY: `t` is valid, and so are its signal struct and group leader while we hold the
-    // task. These are racy reads of plain fields, made again once the task is frozen.
-    let (dead, leader_dead, ptraced, threads) = unsafe {
-        ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0, (*(*t).signal).nr_threads)
-    };
+    // SAFETY: `t` is valid, and so is its group leader while we hold the task. These are
+    // racy reads of plain fields, made again once the task is frozen.
+    let (dead, leader_dead, ptraced) = unsafe { ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0) };
     // A zombie process (its other threads gone) holds nothing more than its `Task` record;
     // a main thread that exited while others run, nothing of its own.
     if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && !ptraced {
         return Ok(());
     }
-    // Every thread holds one reference on its process's handlers; any other holder is
-    // another process.
-    let users = threads as i32;
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
     // An exited main thread has none left to compare with.
     let apart = !leader_dead && unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
-    // SAFETY: the signal lock keeps `sighand` alive.
-    let sighand = with_siglock(task, |_, sh| unsafe { (*sh).count.refs.counter } != users);
-    let why = if dead != 0 || sighand.is_none() {
+    // A task that released its signal handlers is exiting.
+    let why = if dead != 0 || with_siglock(task, |_, _| ()).is_none() {
         "is exiting"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
     } else if apart {
         "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
-    } else if sighand == Some(true) {
-        "shares its signal handlers with another process (CLONE_SIGHAND is not supported yet)"
     } else {
         return Ok(());
     };
@@ -757,6 +749,9 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     let log = r.log;
     let mut created = KVec::new();
     let res = build(r, flags, h.task_count, &mut created);
+    // The tasks hold what they share now: before they run, so that, say, handlers shared by
+    // no other process are seen unshared (unshare(CLONE_SIGHAND) checks the count).
+    r.forget_objects();
     if res.is_ok() {
         // Pending before they run, so that a SIGCONT sent as soon as restart(2) returns
         // cancels it, as it cancels any pending stop.

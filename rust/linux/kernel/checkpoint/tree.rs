@@ -214,25 +214,6 @@ impl Tree {
         self.frozen.kill()
     }
 
-    /// Refuses address spaces shared between processes of the tree (`CLONE_VM` without
-    /// `CLONE_THREAD`), which restart would rebuild apart.
-    pub(crate) fn check_private_mm(&self, log: &Log) -> Result {
-        let mm = |m: &Member| {
-            // SAFETY: the task is frozen; the pointer is only compared.
-            unsafe { (*m.task.as_ptr()).mm }
-        };
-        // Zombies have none, nor has an exited main thread: its threads are compared.
-        let with_mm = |(_, m): &(usize, &Member)| !mm(m).is_null();
-        for (i, a) in self.members.iter().enumerate().filter(with_mm) {
-            if let Some(b) = self.members[..i].iter().find(|b| b.leader != a.leader && mm(b) == mm(a)) {
-                log!(log, "pid {}: shares its address space with pid {} (CLONE_VM is not supported)",
-                    a.task.pid(), b.task.pid());
-                return Err(EOPNOTSUPP);
-            }
-        }
-        Ok(())
-    }
-
     /// The `TASK_F_*OUTSIDE` flags of every member, in order: whether its process group and
     /// its session also hold processes outside the tree. Refuses groups and sessions that
     /// restart could not rebuild: one whose leader is gone or outside the tree while all its
