@@ -88,6 +88,10 @@ pub const TASK_F_PGRP_OUTSIDE: u32 = 4;
 /// `Task.flags`: its session also holds processes outside the checkpointed subtree; restart
 /// puts the task in the caller's session instead.
 pub const TASK_F_SESSION_OUTSIDE: u32 = 8;
+/// `Task.flags`: the process is a vfork child (`CLONE_VFORK`) that has neither exec'd nor
+/// exited: its parent thread sleeps in the system call that created it, saved as returning
+/// the child's pid, and after a restart waits again until the child execs or exits.
+pub const TASK_F_VFORK: u32 = 16;
 
 /// `Signal.flags`: the thread group is a child subreaper (PR_SET_CHILD_SUBREAPER).
 pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;

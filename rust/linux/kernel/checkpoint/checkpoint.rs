@@ -25,6 +25,7 @@ mod shared;
 mod signal;
 mod task;
 mod tree;
+mod vfork;
 
 use log::Log;
 use shared::SharedRef;
@@ -149,7 +150,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let exited = tree.exited(i);
         let zombie = task::is_zombie(&m.task) && !exited;
         let holder = tree.holder(i);
-        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, *group)?;
+        let flags = if tree.is_vfork_child(i) { *group | abi::TASK_F_VFORK } else { *group };
+        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, flags)?;
         if zombie {
             // Its `Task` record, with its exit status, is all there is of it.
             continue;
@@ -158,7 +160,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         if exited {
             signal::dump_process(&mut d, holder)?;
         } else {
-            regs::dump(&mut d, &m.task)?;
+            // A vfork parent's system call returns its child's pid once the child is done.
+            let child = m.vfork.map(|c| scope.ids().nr_of(&tree.members()[c].task, bindings::pid_type_PIDTYPE_PID));
+            regs::dump(&mut d, &m.task, child)?;
             signal::dump(&mut d, &m.task, plan.is_some())?;
         }
         // A process's threads follow it, each with only its own records.

@@ -9,15 +9,16 @@
 //! would also stop tasks inside system calls, with only part of their state saved.)
 
 use crate::task::with_siglock;
-use crate::{log, log::Log};
+use crate::{log, log::Log, vfork};
 use kernel::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
-/// How long a task may take to reach the trap: one asleep uninterruptibly (in D state, or a
-/// vfork parent) never does, and the checkpoint gives up with `EAGAIN`.
+/// How long a task may take to reach the trap: one asleep uninterruptibly (in D state) never
+/// does, and the checkpoint gives up with `EAGAIN`. (A vfork parent never does either, but
+/// its state is complete where it sleeps: see `vfork`.)
 const FREEZE_TIMEOUT_MS: u32 = 10_000;
 
 fn set_trap(task: &Task, on: bool) -> bool {
@@ -58,9 +59,19 @@ fn parked(task: &Task) -> Option<u32> {
     .flatten()
 }
 
-/// Tasks held frozen, each with whether it was stopped by job control (it stays stopped
-/// after a thaw or a restart); dropping it thaws them.
-pub(crate) struct Frozen(KVec<(ARef<Task>, bool)>);
+/// Where a frozen task is parked.
+#[derive(Clone, Copy, PartialEq)]
+enum Parked {
+    /// In the freezer trap.
+    Trapped,
+    /// Stopped by job control (it stays stopped after a thaw or a restart).
+    Stopped,
+    /// Asleep in vfork() until its child execs or exits.
+    Vfork,
+}
+
+/// Tasks held frozen, each with where it is parked; dropping it thaws them.
+pub(crate) struct Frozen(KVec<(ARef<Task>, Parked)>);
 
 impl Frozen {
     /// Holds nothing yet.
@@ -70,7 +81,7 @@ impl Frozen {
 
     /// Whether `task` is held, and if so whether it was stopped by job control.
     pub(crate) fn held(&self, task: &Task) -> Option<bool> {
-        self.0.iter().find(|(t, _)| t.as_ptr() == task.as_ptr()).map(|&(_, stopped)| stopped)
+        self.0.iter().find(|(t, _)| t.as_ptr() == task.as_ptr()).map(|&(_, p)| p == Parked::Stopped)
     }
 
     /// Freezes `tasks` and waits until each is parked and off its CPU. All are trapped first,
@@ -83,12 +94,25 @@ impl Frozen {
                 log!(log, "pid {}: exiting", task.pid());
                 return Err(ESRCH);
             }
-            self.0.push((task.clone(), false), GFP_KERNEL)?;
+            self.0.push((task.clone(), Parked::Trapped), GFP_KERNEL)?;
         }
         // SAFETY: reading the monotonic clock has no preconditions.
         let start = unsafe { bindings::ktime_get() };
-        for (task, stopped) in self.0[first..].iter_mut() {
-            *stopped = wait_parked(log, task, start)?;
+        for (task, parked) in self.0[first..].iter_mut() {
+            *parked = wait_parked(log, task, start)?;
+        }
+        Ok(())
+    }
+
+    /// Once every task is held: a vfork parent whose child exec'd or exited before it was
+    /// frozen has left its sleep for the trap; waits until it is there.
+    pub(crate) fn settle(&mut self, log: &Log) -> Result {
+        // SAFETY: as in `add`.
+        let start = unsafe { bindings::ktime_get() };
+        for (task, parked) in self.0.iter_mut().filter(|(_, p)| *p == Parked::Vfork) {
+            if vfork::child_of(task).is_none() {
+                *parked = wait_parked(log, task, start)?;
+            }
         }
         Ok(())
     }
@@ -111,14 +135,19 @@ impl Frozen {
 }
 
 /// Waits until the trapped `task` is parked and off its CPU, at most [`FREEZE_TIMEOUT_MS`]
-/// after `start`; returns whether it is stopped by job control.
-fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<bool> {
+/// after `start`; returns where.
+fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
     let pid = task.pid();
     loop {
-        if let Some(state) = parked(task) {
+        let found = match parked(task) {
+            Some(bindings::__TASK_STOPPED) => Some((bindings::__TASK_STOPPED, Parked::Stopped)),
+            Some(state) => Some((state, Parked::Trapped)),
+            None => vfork::child_of(task).map(|_| (vfork::WAITING, Parked::Vfork)),
+        };
+        if let Some((state, parked)) = found {
             // SAFETY: `task` is valid; this waits until it is off its CPU in `state`.
             if unsafe { bindings::wait_task_inactive(task.as_ptr(), state) } != 0 {
-                return Ok(state == bindings::__TASK_STOPPED);
+                return Ok(parked);
             }
             continue;
         }

@@ -75,12 +75,16 @@ pub(crate) fn xsave_config() -> (u32, u64) {
     unsafe { (bindings::fpu_user_cfg.max_size, bindings::fpu_user_cfg.max_features) }
 }
 
-/// Writes the `Regs`, `XsaveInfo`, `Xsave` and `Tls` records of a frozen task.
-pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
+/// Writes the `Regs`, `XsaveInfo`, `Xsave` and `Tls` records of a frozen task; `returns` is
+/// the value of the system call it sleeps in, for one that is known to return it.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, returns: Option<i32>) -> Result {
     let t = task.as_ptr();
     let mut regs = [0u8; abi::Regs::SIZE];
     get(task, regset(t, NT_PRSTATUS)?, &mut regs)?;
-    let regs = abi::Regs::decode(&regs);
+    let mut regs = abi::Regs::decode(&regs);
+    if let Some(v) = returns {
+        regs.ax = i64::from(v) as u64;
+    }
     d.record(&regs)?;
     if let Some(rb) = saved_restart_block(task, &regs) {
         d.record(&rb)?;

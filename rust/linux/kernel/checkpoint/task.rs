@@ -14,8 +14,9 @@
 use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, Obj};
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, vfork, Obj};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
@@ -298,6 +299,11 @@ struct Handoff {
     go_ok: AtomicBool,
     /// The task's `Work`, valid until it completes `done`.
     work: *mut (),
+    /// The completion on the task's stack it waits on if it is a vfork parent; set before
+    /// `done`.
+    vfork_done: AtomicPtr<bindings::completion>,
+    /// Its vfork child (a counted reference), set by the restarter before `go`.
+    vfork_child: AtomicPtr<Task>,
 }
 
 // SAFETY: the completions are used through their own locks; `work` is only dereferenced by
@@ -317,6 +323,8 @@ fn exit_killed() -> ! {
 unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_int {
     // SAFETY: `arg` is the `Arc<Handoff>` leaked for this task by `spawn`.
     let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
+    let vfork_done = core::pin::pin!(vfork::Done::uninit());
+    h.vfork_done.store(vfork_done.as_ref().init(), Ordering::Release);
     // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
     let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
     let res = restore_self(work);
@@ -333,22 +341,39 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         unsafe { bindings::wait_for_completion(h.go.get()) };
     }
     let go = res.is_ok() && h.go_ok.load(Ordering::Acquire);
+    let child = NonNull::new(h.vfork_child.swap(core::ptr::null_mut(), Ordering::AcqRel)).map(|c| {
+        // SAFETY: the reference `Created::adopt_vfork_child` handed over.
+        unsafe { ARef::from_raw(c) }
+    });
     drop(h);
     match (go, zombie, fin) {
         (true, None, Some(fin)) => {
             fin.queue();
             drop(fin);
-            if let Some(code) = exits {
-                // SAFETY: an exited main thread exits again, its threads running on; it owns
-                // nothing more here.
-                unsafe { bindings::do_exit(code as _) }
+            match (exits, child) {
+                (None, Some(child)) => vfork_done.as_ref().wait(child),
+                (None, None) => {}
+                (Some(code), child) => {
+                    // Never linked to a vfork child (`vfork::link`), but should it be, the
+                    // child must not point at the stack of a task that is gone.
+                    if let Some(child) = child {
+                        vfork::detach(&child);
+                    }
+                    // SAFETY: an exited main thread exits again, its threads running on; it
+                    // owns nothing more here.
+                    unsafe { bindings::do_exit(code as _) }
+                }
             }
             0
         }
-        // SAFETY: a zombie dies as it did, before the tree is linked (see `build`).
+        // SAFETY: a zombie dies as it did, before the tree is linked (see `build`), so it has
+        // no vfork child.
         (true, Some(code), None) => unsafe { bindings::do_exit(code as _) },
         (_, _, fin) => {
             drop(fin);
+            if let Some(child) = child {
+                vfork::detach(&child);
+            }
             exit_killed()
         }
     }
@@ -438,7 +463,7 @@ fn next_thread(r: &mut Restorer<'_, Obj>, leader: &abi::Task) -> Result<Option<a
     let same = |a: &abi::Task| (a.parent, a.pgid, a.sid, a.mm, a.files, a.fs, a.sighand, a.signal);
     if task.pid == task.tgid
         || task.exit_signal != -1
-        || task.flags & abi::TASK_F_GROUP_LEADER != 0
+        || task.flags & (abi::TASK_F_GROUP_LEADER | abi::TASK_F_VFORK) != 0
         || same(&task) != same(leader)
     {
         return Err(r.bad("thread that does not share its process's parent, ids and objects"));
@@ -563,6 +588,21 @@ impl Created {
         self.rec.pid == self.rec.tgid
     }
 
+    /// Gives the task its vfork child, which it waits for before it returns to user mode;
+    /// returns the completion the child must point at, or `None` if it has one already.
+    pub(crate) fn adopt_vfork_child(&self, child: ARef<Task>) -> Option<*mut bindings::completion> {
+        let child = ARef::into_raw(child);
+        let h = &self.handoff;
+        match h.vfork_child.compare_exchange(core::ptr::null_mut(), child.as_ptr(), Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Some(h.vfork_done.load(Ordering::Acquire)),
+            Err(_) => {
+                // SAFETY: the reference `into_raw` gave up above, not handed over.
+                drop(unsafe { ARef::from_raw(child) });
+                None
+            }
+        }
+    }
+
     /// Lets the task go on: to user mode if `ok`, else to exit.
     fn release(&self, ok: bool) {
         self.handoff.go_ok.store(ok, Ordering::Release);
@@ -589,6 +629,8 @@ fn start(
             result: AtomicI32::new(0),
             go_ok: AtomicBool::new(false),
             work: core::ptr::from_mut(work).cast(),
+            vfork_done: AtomicPtr::new(core::ptr::null_mut()),
+            vfork_child: AtomicPtr::new(core::ptr::null_mut()),
         },
         GFP_KERNEL,
     )?;
@@ -640,6 +682,11 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
         },
         _ => return Err(r.bad("task parent")),
     };
+    // A vfork child has a parent waiting for it, and runs.
+    let vfork = task.flags & abi::TASK_F_VFORK != 0;
+    if vfork && (parent.is_none() || task.state == abi::TASK_STATE_ZOMBIE || task.state == abi::TASK_STATE_EXITED) {
+        return Err(r.bad("vfork child without a parent, or dead"));
+    }
     let index = created.len();
     r.define(task.objref, Obj::Task(index))?;
     if task.state == abi::TASK_STATE_ZOMBIE {
@@ -730,7 +777,8 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<C
         wait_dead(&c.task);
     }
     let plan = tree::plan(log, created)?;
-    tree::link(log, created, plan)
+    tree::link(log, created, plan)?;
+    vfork::link(log, created)
 }
 
 /// Restores the tree of the image under the caller; returns the root's pid.

@@ -14,7 +14,7 @@
 use crate::container::Scope;
 use crate::freeze::Frozen;
 use crate::task::Created;
-use crate::{abi, log, log::Log, task};
+use crate::{abi, log, log::Log, task, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
@@ -23,7 +23,7 @@ use kernel::task::Task;
 use kernel::types::ARef;
 
 /// Runs `f` with `tasklist_lock` held for reading: parents, children and pid links are stable.
-fn with_tasklist_read<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn with_tasklist_read<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: taken and released here, around code that does not sleep.
     unsafe { bindings::read_lock_tasklist() };
     let r = f();
@@ -78,6 +78,8 @@ pub(crate) struct Member {
     pub(crate) leader: usize,
     /// Whether it was stopped by job control when frozen.
     pub(crate) stopped: bool,
+    /// Index of the child it waits for in vfork(), if it does.
+    pub(crate) vfork: Option<usize>,
 }
 
 impl Member {
@@ -101,7 +103,7 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
             // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
             let task = unsafe { &*t.cast::<Task>() };
             // Cannot fail: there is room.
-            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false }, GFP_KERNEL);
+            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false, vfork: None }, GFP_KERNEL);
         }
     };
     add(leader);
@@ -180,10 +182,16 @@ impl Tree {
                 }
             }
             if new.is_empty() {
+                frozen.settle(log)?;
                 // Checked again now that nothing moves.
                 for m in members.iter() {
                     scope.check(log, &m.task)?;
                     task::check_supported(log, &m.task)?;
+                }
+                for i in 0..members.len() {
+                    let Some(child) = vfork::child_of(&members[i].task) else { continue };
+                    let c = members.iter().position(|c| c.task.as_ptr() == child.as_ptr());
+                    members[i].vfork = Some(c.ok_or(ESRCH)?);
                 }
                 return Ok(Tree { members, frozen });
             }
@@ -207,6 +215,11 @@ impl Tree {
     /// by member `i`: the leader, or if it exited, its first thread.
     pub(crate) fn holder(&self, i: usize) -> &Task {
         &self.members[if self.exited(i) { i + 1 } else { i }].task
+    }
+
+    /// Whether member `i` is a vfork child whose parent waits for it.
+    pub(crate) fn is_vfork_child(&self, i: usize) -> bool {
+        self.members.iter().any(|m| m.vfork == Some(i))
     }
 
     /// Kills the tree instead of thawing it.

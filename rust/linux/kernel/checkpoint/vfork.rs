@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vfork(): a parent asleep until its child (`CLONE_VFORK`, as posix_spawn() makes them)
+//! execs or exits.
+//!
+//! Such a parent sleeps inside `kernel_clone()`, killable only, so it never reaches the freezer
+//! trap; its user registers are all in `pt_regs` all the same, and the system call is known to
+//! return the child's pid. Checkpoint recognises it by the child's `vfork_done`, which points
+//! at a completion on the parent's kernel stack, saves the parent as returning that pid and
+//! marks the child `TASK_F_VFORK`. Restart makes the restored child's `vfork_done` point at a
+//! completion of its restored parent, which waits for it exactly as `kernel_clone()` does
+//! before it returns to user mode.
+
+use crate::task::{with_task_lock, Created};
+use crate::tree::{for_each_task, with_tasklist_read};
+use crate::{abi, log, log::Log};
+use core::pin::Pin;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::types::{ARef, Opaque};
+
+/// The state `wait_for_vfork_done()` sleeps in.
+pub(crate) const WAITING: u32 = bindings::TASK_KILLABLE | bindings::TASK_FREEZABLE;
+
+/// The child `task` waits for in vfork(), if it does: it sleeps as `kernel_clone()` does, and
+/// a child it forked has its `vfork_done` on `task`'s kernel stack. (A child made with
+/// `CLONE_PARENT` or `CLONE_THREAD` as well is not on its list of children: not found.)
+pub(crate) fn child_of(task: &Task) -> Option<ARef<Task>> {
+    let t = task.as_ptr();
+    // SAFETY: `t` is valid; `__state` is read racily, as the scheduler's helpers do.
+    if unsafe { core::ptr::addr_of!((*t).__state).read_volatile() } != WAITING {
+        return None;
+    }
+    // SAFETY: `t` is valid; the bounds are only compared with.
+    let (low, high) = unsafe { ((*t).stack as usize, bindings::task_pt_regs(t) as usize) };
+    with_tasklist_read(|| {
+        let mut found = None;
+        // SAFETY: the children of `t` are stable under `tasklist_lock`; a child's
+        // `vfork_done` is read racily and only compared.
+        unsafe {
+            let head = core::ptr::addr_of_mut!((*t).children);
+            for_each_task(head, core::mem::offset_of!(bindings::task_struct, sibling), |c| {
+                let done = core::ptr::addr_of!((*c).vfork_done).read_volatile() as usize;
+                if found.is_none() && (low..high).contains(&done) {
+                    found = Some(ARef::from(&*c.cast::<Task>()));
+                }
+            });
+        }
+        found
+    })
+}
+
+/// What a restored task waits on if it is a vfork parent; pinned on its kernel stack, as the
+/// completion of `kernel_clone()` is, so that a new checkpoint recognises it.
+pub(crate) struct Done(Opaque<bindings::completion>);
+
+impl Done {
+    pub(crate) fn uninit() -> Done {
+        Done(Opaque::uninit())
+    }
+
+    /// Initialises it where it stays; returns the completion.
+    pub(crate) fn init(self: Pin<&Self>) -> *mut bindings::completion {
+        // SAFETY: pinned, so initialised in place before anyone can see it.
+        unsafe { bindings::init_completion(self.0.get()) };
+        self.0.get()
+    }
+
+    /// In the restored parent, before it returns to user mode: waits until `child` execs or
+    /// exits, as `wait_for_vfork_done()` does. Killed meanwhile, it detaches the child.
+    pub(crate) fn wait(self: Pin<&Self>, child: ARef<Task>) {
+        // SAFETY: initialised by `init`; the child completes it at most once.
+        if unsafe { bindings::wait_for_completion_state(self.0.get(), WAITING) } != 0 {
+            detach(&child);
+        }
+    }
+}
+
+/// Makes sure `child` no longer points at its parent's completion: the parent is going away.
+pub(crate) fn detach(child: &Task) {
+    let c = child.as_ptr();
+    // SAFETY: `vfork_done` is protected by the child's task lock, as in kernel/fork.c.
+    unsafe { with_task_lock(c, || (*c).vfork_done = core::ptr::null_mut()) };
+}
+
+/// Once the tree is verified and linked: makes each restored vfork child's `vfork_done` point
+/// at its parent's completion, and hands the child to the parent, which waits for it.
+pub(crate) fn link(log: &Log, created: &[Created]) -> Result {
+    for c in created.iter().filter(|c| c.rec.flags & abi::TASK_F_VFORK != 0) {
+        // Only a live parent waits (a dead one is gone by now: see `task::build`).
+        let parent = c.parent.map(|p| &created[p]).filter(|p| {
+            p.rec.state == abi::TASK_STATE_RUNNING || p.rec.state == abi::TASK_STATE_STOPPED
+        });
+        let Some(parent) = parent else {
+            log!(log, "pid {}: a vfork child whose parent is not alive", c.rec.pid);
+            return Err(EINVAL);
+        };
+        // The parent owns the child first, so that it detaches the child should the tree
+        // fail from here.
+        let Some(done) = parent.adopt_vfork_child(c.task.clone()) else {
+            log!(log, "pid {}: a second vfork child of the same parent", c.rec.pid);
+            return Err(EINVAL);
+        };
+        let t = c.task.as_ptr();
+        // SAFETY: as in `detach`; the child is parked, it cannot exec or exit before this.
+        unsafe { with_task_lock(t, || (*t).vfork_done = done) };
+    }
+    Ok(())
+}
