@@ -12,13 +12,14 @@
 //!
 //! After the restart each process checks its ids, reads one byte of the shared file, wakes
 //! its children and checks their exit statuses; the root then finds the shared offset moved
-//! by the four reads of its descendants.
+//! by the four reads of its descendants. The checkpoint and restart logs have a line for
+//! each process.
 
 use std::os::fd::AsRawFd;
 
 use cr_tests::target::scratch_dir;
 use cr_tests::tree::{check_ids, descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
-use cr_tests::{check_os, os_error, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_os, log_names, os_error, pass, wait_restored, Check, Target, KILL};
 
 /// Where the shared file's offset is when the root forks.
 const START: i64 = 2;
@@ -106,6 +107,17 @@ fn main() {
     target.checkpoint(KILL);
     wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
     target.restart();
+    // The log has a line per task, each way.
+    for pid in std::iter::once(target.pid()).chain(kids.iter().copied()) {
+        for (what, token) in [
+            ("checkpoint", format!("pid {pid}: saved")),
+            ("restart", format!("pid {pid}: restored")),
+        ] {
+            if !log_names(target.klog(), &token) {
+                target.fail(format!("the {what} log has no line for pid {pid}"));
+            }
+        }
+    }
     target.finish();
     pass("a three-level tree with a new process group and a new session came back with its ids, exit statuses and shared offset");
 }

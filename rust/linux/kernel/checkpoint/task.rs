@@ -259,7 +259,36 @@ pub(crate) fn dump(
         copy_name(&mut rec.comm, comm);
         rec
     };
-    d.record(&rec)
+    d.record(&rec)?;
+    // SAFETY: the parent of a frozen task is stable; only its id is read.
+    let ppid = unsafe { ns.nr_of(&*(*t).real_parent.cast::<Task>(), bindings::pid_type_PIDTYPE_TGID) };
+    log!(d.log, "pid {}: saved: {}", task.pid(), Described(&rec, ppid));
+    Ok(())
+}
+
+/// What the log says a task of the image is, with its parent's and process's ids.
+struct Described<'a>(&'a abi::Task, i32);
+
+impl core::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let (t, parent) = (self.0, self.1);
+        match t.state {
+            abi::TASK_STATE_ZOMBIE => write!(f, "zombie, exit status {:#x}", t.exit_code)?,
+            abi::TASK_STATE_EXITED => write!(f, "process whose main thread exited")?,
+            _ if t.pid != t.tgid => write!(f, "thread of {}", t.tgid)?,
+            _ => write!(f, "process, pgid {} sid {}", t.pgid, t.sid)?,
+        }
+        if t.pid == t.tgid && parent != 0 {
+            write!(f, ", parent {parent}")?;
+        }
+        if t.state == abi::TASK_STATE_STOPPED {
+            write!(f, ", stopped")?;
+        }
+        if t.flags & abi::TASK_F_VFORK != 0 {
+            write!(f, ", vfork child")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a created task needs from its creator; valid until it signals `done`.
@@ -820,6 +849,13 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
             unsafe { bindings::kernel_wait4(c.pid(), core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
         }
         return Err(e);
+    }
+    for c in created.iter() {
+        let parent = c.parent.map_or(0, |p| created[p].rec.tgid);
+        match c.pid() {
+            pid if pid == c.rec.pid => log!(log, "pid {pid}: restored: {}", Described(&c.rec, parent)),
+            pid => log!(log, "pid {pid}: restored as pid {} of its namespace: {}", c.rec.pid, Described(&c.rec, parent)),
+        }
     }
     let root = created[0].pid();
     log!(log, "pid {root}: restored, {} tasks", created.len());
