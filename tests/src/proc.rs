@@ -33,8 +33,8 @@ pub fn status_mask(pid: libc::pid_t, field: &str) -> Option<u64> {
     u64::from_str_radix(line.trim(), 16).ok()
 }
 
-/// The pids whose parent is `ppid`, sorted.
-pub fn children_of(ppid: libc::pid_t) -> Vec<libc::pid_t> {
+/// Every process with its parent, from one scan of /proc, sorted by pid.
+pub fn parents() -> Vec<(libc::pid_t, libc::pid_t)> {
     let mut found = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
@@ -44,13 +44,21 @@ pub fn children_of(ppid: libc::pid_t) -> Vec<libc::pid_t> {
             continue;
         };
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let parent = after_comm(&stat).nth(1).and_then(|p| p.parse().ok());
-        if parent == Some(ppid) {
-            found.push(pid);
+        if let Some(parent) = after_comm(&stat).nth(1).and_then(|p| p.parse().ok()) {
+            found.push((pid, parent));
         }
     }
     found.sort();
     found
+}
+
+/// The pids whose parent is `ppid`, sorted.
+pub fn children_of(ppid: libc::pid_t) -> Vec<libc::pid_t> {
+    parents()
+        .into_iter()
+        .filter(|&(_, p)| p == ppid)
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// The children of the calling process.

@@ -167,23 +167,36 @@ pub fn check_ids(want: (libc::pid_t, libc::pid_t, libc::pid_t)) -> Check {
     Ok(())
 }
 
-/// The pids of every descendant of `pid`, from /proc, parents before children.
+/// The pids of every descendant of `pid`, from one scan of /proc, parents before children.
 pub fn descendants(pid: libc::pid_t) -> Vec<libc::pid_t> {
-    let mut found = crate::proc::children_of(pid);
+    let all = crate::proc::parents();
+    let children = |of: libc::pid_t| all.iter().filter(move |&&(_, p)| p == of).map(|&(c, _)| c);
+    let mut found: Vec<libc::pid_t> = children(pid).collect();
     let mut i = 0;
     while i < found.len() {
-        let more = crate::proc::children_of(found[i]);
-        found.extend(more);
+        found.extend(children(found[i]));
         i += 1;
     }
     found
 }
 
-/// Waits up to 10 s until none of `pids` exists: descendants killed with the target are
-/// orphans, which init reaps.
+/// Waits until none of `pids` exists, failing after 10 s without one going away:
+/// descendants killed with the target are orphans, which init reaps.
 pub fn wait_gone(pids: &[libc::pid_t]) -> Check {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while let Some(pid) = pids.iter().find(|&&p| crate::proc::pid_exists(p)) {
+    let wait = std::time::Duration::from_secs(10);
+    let mut deadline = std::time::Instant::now() + wait;
+    let mut left = pids.len();
+    loop {
+        let alive = pids.iter().filter(|&&p| crate::proc::pid_exists(p));
+        let Some(&pid) = alive.clone().next() else {
+            return Ok(());
+        };
+        // A large tree takes a while: 10 s without progress is what fails.
+        let now = alive.count();
+        if now < left {
+            left = now;
+            deadline = std::time::Instant::now() + wait;
+        }
         if std::time::Instant::now() > deadline {
             return Err(format!(
                 "pid {pid} still exists 10 s after its tree was killed"
@@ -191,5 +204,4 @@ pub fn wait_gone(pids: &[libc::pid_t]) -> Check {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Ok(())
 }
