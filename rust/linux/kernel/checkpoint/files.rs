@@ -505,15 +505,8 @@ impl Shareable for bindings::files_struct {
     }
 
     unsafe fn install(files: NonNull<Self>) -> Result {
-        // SAFETY: `files` is valid, per the caller; the current task's own table is swapped
-        // under its task lock, as `unshare()` does, and its reference released after.
-        unsafe {
-            Self::get(files);
-            let files = files.as_ptr();
-            let cur = bindings::get_current();
-            let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).files, files));
-            bindings::put_files_struct(old);
-        }
+        // SAFETY: valid, per the caller; `files` is the current task's slot for it.
+        unsafe { shared::swap_locked(files, |t| &mut t.files) };
         Ok(())
     }
 
@@ -544,15 +537,8 @@ impl Shareable for bindings::fs_struct {
     }
 
     unsafe fn install(fs: NonNull<Self>) -> Result {
-        // SAFETY: `fs` is valid, per the caller; the current task's own is swapped under its
-        // task lock, as `unshare()` does, and its user dropped after.
-        unsafe {
-            Self::get(fs);
-            let fs = fs.as_ptr();
-            let cur = bindings::get_current();
-            let old = with_task_lock(cur, || core::mem::replace(&mut (*cur).fs, fs));
-            Self::put(NonNull::new_unchecked(old));
-        }
+        // SAFETY: valid, per the caller; `fs` is the current task's slot for it.
+        unsafe { shared::swap_locked(fs, |t| &mut t.fs) };
         Ok(())
     }
 

@@ -8,8 +8,10 @@
 //! by objref, and each later process drops the one it was created with and joins it.
 
 use crate::image::Restorer;
+use crate::task::with_task_lock;
 use crate::Obj;
 use core::ptr::NonNull;
+use kernel::bindings;
 use kernel::prelude::*;
 
 /// A kind of object a process can share with others.
@@ -94,6 +96,27 @@ impl<T: Shareable> Drop for SharedRef<T> {
     fn drop(&mut self) {
         // SAFETY: we own this reference (type invariant).
         unsafe { T::put(self.0) };
+    }
+}
+
+/// Installs `p` in the current task's `slot` (`files`, `fs`) under its task lock, as
+/// `unshare()` does, with a new reference, and drops the reference to the object it replaces.
+///
+/// # Safety
+///
+/// `p` must be valid and in use, and `slot` the current task's pointer to its object of kind
+/// `T`, which it must hold.
+pub(crate) unsafe fn swap_locked<T: Shareable>(
+    p: NonNull<T>,
+    slot: impl FnOnce(&mut bindings::task_struct) -> &mut *mut T,
+) {
+    // SAFETY: per the caller; the task lock keeps readers of `slot` (other tasks looking at
+    // ours) from seeing it change half-way.
+    unsafe {
+        T::get(p);
+        let cur = bindings::get_current();
+        let old = with_task_lock(cur, || core::mem::replace(slot(&mut *cur), p.as_ptr()));
+        T::put(NonNull::new_unchecked(old));
     }
 }
 
