@@ -131,7 +131,13 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
             true => {
                 let holder = tree.holder(i);
-                Some((files::FdPlan::new(&log, holder)?, mm::MmPlan::new(&log, holder)?))
+                // Shared with a process planned earlier, they are only named: not walked again.
+                // SAFETY: a frozen task's pointers, only compared.
+                let (files, mm) = unsafe { ((*holder.as_ptr()).files, (*holder.as_ptr()).mm) };
+                let planned = |same: &dyn Fn(&(files::FdPlan, mm::MmPlan)) -> bool| plans.iter().flatten().any(same);
+                let files_first = !planned(&|(f, _)| f.table() == files);
+                let mm_first = !planned(&|(_, m)| m.mm() == mm);
+                Some((files::FdPlan::new(&log, holder, files_first)?, mm::MmPlan::new(&log, holder, mm_first)?))
             }
             false => None,
         };

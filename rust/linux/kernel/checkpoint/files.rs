@@ -241,23 +241,28 @@ pub(crate) struct FdPlan {
     files: *mut bindings::files_struct,
     fds: KVec<FdEntry>,
     max_fds: u32,
+    /// Whether the table is written here, or was with another process that shares it.
+    first: bool,
 }
 
 impl FdPlan {
     /// Takes every open fd of the frozen `task`; `EOPNOTSUPP` (and a log line naming the fd)
-    /// if one cannot be saved.
-    pub(crate) fn new(log: &Log, task: &Task) -> Result<FdPlan> {
+    /// if one cannot be saved. Unless it is the `first` process with this table, the table
+    /// is only named: its fds were taken with the first.
+    pub(crate) fn new(log: &Log, task: &Task, first: bool) -> Result<FdPlan> {
         let t = task.as_ptr();
         let mut fds = KVec::new();
-        for_each_fd(task, |fd, file| {
-            if let Err(what) = classify(&file) {
-                log!(log, "pid {}: fd {fd}: {what} is not supported", task.pid());
-                return Err(EOPNOTSUPP);
-            }
-            let cloexec = cloexec(t, fd);
-            fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
-            Ok(())
-        })?;
+        if first {
+            for_each_fd(task, |fd, file| {
+                if let Err(what) = classify(&file) {
+                    log!(log, "pid {}: fd {fd}: {what} is not supported", task.pid());
+                    return Err(EOPNOTSUPP);
+                }
+                let cloexec = cloexec(t, fd);
+                fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
+                Ok(())
+            })?;
+        }
         // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
         let (files, max_fds) = unsafe {
             with_task_lock(t, || {
@@ -265,14 +270,19 @@ impl FdPlan {
                 (files, if files.is_null() { 0 } else { (*(*files).fdt).max_fds })
             })
         };
-        Ok(FdPlan { files, fds, max_fds })
+        Ok(FdPlan { files, fds, max_fds, first })
+    }
+
+    /// The table, as a key only.
+    pub(crate) fn table(&self) -> *mut bindings::files_struct {
+        self.files
     }
 
     /// Writes the `FdTable` record and its `Fd`s (each file first if new); only the record for
     /// a table already written with another process that shares it.
     pub(crate) fn dump(&self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
         let (objref, _) = d.objref(self.files)?;
-        let first = d.first_write(self.files)?;
+        let first = self.first;
         d.record(&abi::FdTable {
             objref,
             count: if first { self.fds.len() as u32 } else { 0 },

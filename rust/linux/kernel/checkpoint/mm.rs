@@ -118,6 +118,9 @@ pub(crate) struct MmPlan {
     mm: MmRef,
     areas: KVec<Area>,
     exe: Option<FileRef>,
+    /// Whether the address space is written here, or was with another process that shares
+    /// it.
+    first: bool,
 }
 
 fn vma_bounds(vma: &bindings::vm_area_struct) -> (u64, u64, u64) {
@@ -133,12 +136,16 @@ fn vma_bounds(vma: &bindings::vm_area_struct) -> (u64, u64, u64) {
 
 impl MmPlan {
     /// Lists the mappings of the frozen `task`; `EOPNOTSUPP` (and a log line naming the
-    /// address) for one that cannot be saved.
-    pub(crate) fn new(log: &Log, task: &Task) -> Result<MmPlan> {
+    /// address) for one that cannot be saved. Unless it is the `first` process with this
+    /// address space, it is only named: its mappings were listed with the first.
+    pub(crate) fn new(log: &Log, task: &Task, first: bool) -> Result<MmPlan> {
         let Some(mm) = MmRef::of(task) else {
             log!(log, "pid {}: has no address space", task.pid());
             return Err(EOPNOTSUPP);
         };
+        if !first {
+            return Ok(MmPlan { mm, areas: KVec::new(), exe: None, first });
+        }
         // SAFETY: `get_mm_exe_file` returns a counted file or NULL.
         let exe = unsafe { bindings::get_mm_exe_file(mm.0) };
         let exe = (!exe.is_null()).then(|| {
@@ -165,7 +172,12 @@ impl MmPlan {
             addr = area.rec.end;
             areas.push(area, GFP_KERNEL)?;
         }
-        Ok(MmPlan { mm, areas, exe })
+        Ok(MmPlan { mm, areas, exe, first })
+    }
+
+    /// The address space, as a key only.
+    pub(crate) fn mm(&self) -> *mut bindings::mm_struct {
+        self.mm.0
     }
 
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
@@ -174,7 +186,7 @@ impl MmPlan {
     /// Only the `Mm` record, naming it, for an address space already written with another
     /// process that shares it.
     pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names, shared: &mut SharedObjects) -> Result {
-        if !d.first_write(self.mm.0)? {
+        if !self.first {
             let (objref, _) = d.objref(self.mm.0)?;
             return d.record(&abi::Mm { objref, ..Default::default() });
         }
