@@ -481,6 +481,34 @@ impl Target {
         }
     }
 
+    /// The test's one child besides the target, asleep: a process the target made with
+    /// CLONE_PARENT to share something with it from outside its tree.
+    pub fn sibling(&self) -> libc::pid_t {
+        let others: Vec<_> = crate::proc::my_children()
+            .into_iter()
+            .filter(|&c| c != self.pid)
+            .collect();
+        let [sibling] = others[..] else {
+            self.fail(format!(
+                "the test should have one child besides the target, has {others:?}"
+            ));
+        };
+        self.wait_until("for the sibling to sleep", || {
+            proc_state(sibling) == Some('S')
+        });
+        sibling
+    }
+
+    /// Fails unless the target's `sibling` is still asleep.
+    pub fn expect_sibling_asleep(&self, sibling: libc::pid_t) {
+        if proc_state(sibling) != Some('S') {
+            self.fail(format!(
+                "the sibling is in state {:?}, should be asleep",
+                proc_state(sibling)
+            ));
+        }
+    }
+
     /// Waits for the target to exit; fails unless it exited 0.
     pub fn expect_exit(&mut self, what: &str) {
         let status = sys::waitpid(self.pid).unwrap_or_else(|e| self.fail(format!("wait: {e}")));

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use cr_tests::proc::{children_of, proc_state};
 use cr_tests::target::kill_and_reap;
 use cr_tests::{check_os, log_names, pass, wait_restored, Fingerprint, Target, KILL};
 
@@ -29,17 +28,7 @@ fn main() {
             fingerprint.check()
         })
     });
-    let me = std::process::id() as libc::pid_t;
-    let child = match children_of(me)
-        .into_iter()
-        .filter(|&c| c != target.pid())
-        .collect::<Vec<_>>()[..]
-    {
-        [c] => c,
-        ref other => target.fail(format!(
-            "the test should have one child besides the target, has {other:?}"
-        )),
-    };
+    let child = target.sibling();
     let result = target.try_checkpoint(KILL);
     target.expect_checkpoint_errno(
         result,
@@ -50,12 +39,7 @@ fn main() {
         target.fail("no kernel log line says which process shares its fd table");
     }
     target.expect_asleep(Duration::from_millis(200));
-    if proc_state(child) != Some('S') {
-        target.fail(format!(
-            "the child is in state {:?}, should be asleep",
-            proc_state(child)
-        ));
-    }
+    target.expect_sibling_asleep(child);
     target.finish();
     kill_and_reap(child);
     pass("a process sharing its fd table outside the tree gives EOPNOTSUPP and a log line; both run on");

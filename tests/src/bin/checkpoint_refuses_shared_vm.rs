@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use cr_tests::proc::{children_of, proc_state};
 use cr_tests::target::kill_and_reap;
 use cr_tests::vm::{clone_vm, close_ready_fd};
 use cr_tests::{log_names, pass, wait_restored, Fingerprint, Target, KILL};
@@ -29,20 +28,7 @@ fn main() {
             fingerprint.check()
         })
     });
-    let me = std::process::id() as libc::pid_t;
-    let sibling = match children_of(me)
-        .into_iter()
-        .filter(|&c| c != target.pid())
-        .collect::<Vec<_>>()[..]
-    {
-        [c] => c,
-        ref other => target.fail(format!(
-            "the test should have one child besides the target, has {other:?}"
-        )),
-    };
-    target.wait_until("for the sibling to sleep", || {
-        proc_state(sibling) == Some('S')
-    });
+    let sibling = target.sibling();
     let result = target.try_checkpoint(KILL);
     target.expect_checkpoint_errno(
         result,
@@ -53,12 +39,7 @@ fn main() {
         target.fail("no kernel log line names the process it shares its address space with");
     }
     target.expect_asleep(Duration::from_millis(200));
-    if proc_state(sibling) != Some('S') {
-        target.fail(format!(
-            "the sibling is in state {:?}, should be asleep",
-            proc_state(sibling)
-        ));
-    }
+    target.expect_sibling_asleep(sibling);
     target.finish();
     kill_and_reap(sibling);
     pass("a process sharing its address space outside the tree gives EOPNOTSUPP and a log line; both run on");
