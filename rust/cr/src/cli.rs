@@ -140,19 +140,29 @@ fn run_check(schema: bool) -> Result<i32, Failure> {
             }
         }
     }
+    // The same words as `checkpoint` and `restart` for a kernel without C/R or with another ABI.
+    report
+        .kernel_abi
+        .require(&sys::kernel_release())
+        .map_err(|text| Failure {
+            what: "check".into(),
+            text,
+        })?;
     if !report.supported() {
         return Err(Failure {
             what: "check".into(),
             text: "the running kernel does not support checkpoint/restart".into(),
         });
     }
-    if !report.abi_matches() {
-        return Err(Failure {
-            what: "check".into(),
-            text: "the kernel's ABI differs from the tool's; rebuild cr for this kernel".into(),
-        });
-    }
     Ok(0)
+}
+
+/// Fails as `what` unless the C/R syscalls may be called (see [`check::require_support`]).
+fn require_support(what: &str) -> Result<(), Failure> {
+    check::require_support().map_err(|text| Failure {
+        what: what.into(),
+        text,
+    })
 }
 
 fn run_checkpoint(
@@ -162,6 +172,8 @@ fn run_checkpoint(
     output: Option<&Path>,
 ) -> Result<i32, Failure> {
     let what = format!("checkpoint {pid}");
+    // Before the output file too: a refused checkpoint leaves nothing behind.
+    require_support(&what)?;
     let file = match output {
         Some(path) => Some(
             OpenOptions::new()
@@ -206,6 +218,7 @@ fn run_restart(
     frozen: bool,
     pidfile: Option<&Path>,
 ) -> Result<i32, Failure> {
+    require_support("restart")?;
     let file = input
         .map(|path| {
             File::open(path).map_err(|e| Failure::io(format!("open {}", path.display()), &e))

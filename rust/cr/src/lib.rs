@@ -5,7 +5,8 @@
 //!
 //! - [`sys`]: the two raw syscalls and errno helpers,
 //! - [`klog`]: a pipe handed to the kernel as `logfd`, drained by a thread,
-//! - [`check`]: does the running kernel support C/R, and with which ABI,
+//! - [`check`]: does the running kernel support C/R, and with which ABI; the gate in front of
+//!   the syscalls,
 //! - [`image`]: minimal valid images and deliberately broken variants of them,
 //! - [`inspect`]: decoding an image into records and fields for people,
 //! - [`cli`]: the command line (`cr check|checkpoint|restart|inspect`).

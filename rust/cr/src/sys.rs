@@ -1,4 +1,4 @@
-//! Raw wrappers for `checkpoint(2)` and `restart(2)`, and errno helpers.
+//! Raw wrappers for `checkpoint(2)` and `restart(2)`, errno helpers and the kernel release.
 //!
 //! The wrappers pass their arguments through unchanged, including invalid ones: the guest tests
 //! call them with closed fds, bad flags and impossible pids on purpose.
@@ -95,6 +95,20 @@ fn syscall_result(ret: libc::c_long) -> io::Result<libc::c_long> {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
+    }
+}
+
+/// The running kernel's release (`uname -r`), or `"unknown"` if uname fails.
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain old data; uname fills it with NUL-terminated strings.
+    unsafe {
+        let mut uts: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut uts) != 0 {
+            return "unknown".into();
+        }
+        CStr::from_ptr(uts.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
