@@ -29,10 +29,15 @@ pub fn record_offsets(image: &[u8]) -> Vec<usize> {
     offsets
 }
 
-/// Restarts from `path`, which must be refused; `Err` describes what was wrong with the
-/// outcome: a success, another errno, no log line, or a task left behind (one of `pids`, the
-/// image's, or a child of ours).
+/// Restarts from `path`, which must be refused with EBADMSG or EINVAL; `Err` describes what
+/// was wrong with the outcome: a success, another errno, no log line, or a task left behind
+/// (one of `pids`, the image's, or a child of ours).
 pub fn attempt(path: &str, pids: &[libc::pid_t], what: &str) -> Result<(), String> {
+    attempt_expecting(path, pids, what, &[libc::EBADMSG, libc::EINVAL])
+}
+
+/// [`attempt`], refused with one of `errnos`.
+pub fn attempt_expecting(path: &str, pids: &[libc::pid_t], what: &str, errnos: &[i32]) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
     let (result, log) = with_log(|logfd| sys::restart(file.as_raw_fd(), 0, logfd));
     let lines = log
@@ -44,11 +49,13 @@ pub fn attempt(path: &str, pids: &[libc::pid_t], what: &str) -> Result<(), Strin
             kill_and_reap(new);
             return Err(format!("{what}: restart succeeded (pid {new}){lines}"));
         }
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EBADMSG | libc::EINVAL)) => {}
+        Err(e) if errnos.contains(&e.raw_os_error().unwrap_or(0)) => {}
         Err(e) => {
             let got = describe_errno(e.raw_os_error().unwrap_or(0));
+            let want: Vec<String> = errnos.iter().map(|&e| crate::errno_name(e)).collect();
             return Err(format!(
-                "{what}: got {got}, expected EBADMSG or EINVAL{lines}"
+                "{what}: got {got}, expected {}{lines}",
+                want.join(" or ")
             ));
         }
     }

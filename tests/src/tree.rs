@@ -7,8 +7,10 @@
 //! with the status its parent expects, or [`EXIT_CHECK`] after printing what failed.
 
 use std::io::Read;
+use std::time::{Duration, Instant};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use crate::proc::proc_state;
 use crate::target::{os_error, wait_restored, Check, EXIT_CHECK, READY_FD, RESTORE_SIGNAL};
 
 /// The pipe descendants say ready on; made by the target before it forks any.
@@ -183,8 +185,8 @@ pub fn descendants(pid: libc::pid_t) -> Vec<libc::pid_t> {
 /// Waits until none of `pids` exists, failing after 10 s without one going away:
 /// descendants killed with the target are orphans, which init reaps.
 pub fn wait_gone(pids: &[libc::pid_t]) -> Check {
-    let wait = std::time::Duration::from_secs(10);
-    let mut deadline = std::time::Instant::now() + wait;
+    let wait = Duration::from_secs(10);
+    let mut deadline = Instant::now() + wait;
     let mut left = pids.len();
     loop {
         let alive = pids.iter().filter(|&&p| crate::proc::pid_exists(p));
@@ -195,13 +197,45 @@ pub fn wait_gone(pids: &[libc::pid_t]) -> Check {
         let now = alive.count();
         if now < left {
             left = now;
-            deadline = std::time::Instant::now() + wait;
+            deadline = Instant::now() + wait;
         }
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             return Err(format!(
                 "pid {pid} still exists 10 s after its tree was killed"
             ));
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Waits up to 10 s for `pid` to be a zombie.
+pub fn wait_zombie(pid: libc::pid_t) -> Check {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proc_state(pid) != Some('Z') {
+        if Instant::now() > deadline {
+            return Err(format!("pid {pid} did not become a zombie"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Forks a child that ends at once by `end`; waits until it is a zombie (of the caller).
+pub fn zombie(end: impl FnOnce()) -> Result<libc::pid_t, String> {
+    // SAFETY: the child only runs `end` and `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => Err(os_error("fork")),
+        0 => {
+            end();
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(99) }
+        }
+        pid => wait_zombie(pid).map(|()| pid),
+    }
+}
+
+/// What [`zombie`] runs to exit with `code`.
+pub fn exit_with(code: i32) -> impl FnOnce() {
+    // SAFETY: ends the child with `code`.
+    move || unsafe { libc::_exit(code) }
 }

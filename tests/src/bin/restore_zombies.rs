@@ -17,11 +17,9 @@
 //! them with their statuses, then wakes a (which reaps z3) and g (which checks it is still in
 //! zg's group, now that zg is gone).
 
-use std::time::{Duration, Instant};
-
 use cr_tests::proc::proc_state;
-use cr_tests::tree::{descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
-use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{descendants, exit_with, ids, wait_gone, wake_and_reap, zombie, Kid, Ready};
+use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
 
 /// From /proc/PID/stat: "(comm) state ppid pgrp session".
 fn stat_ids(pid: libc::pid_t) -> Option<String> {
@@ -30,37 +28,6 @@ fn stat_ids(pid: libc::pid_t) -> Option<String> {
     let end = stat.rfind(')')?;
     let rest: Vec<&str> = stat[end + 2..].split(' ').take(4).collect();
     Some(format!("{} {}", &stat[start..=end], rest.join(" ")))
-}
-
-/// Waits up to 10 s for `pid` to be a zombie.
-fn wait_zombie(pid: libc::pid_t) -> Check {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while proc_state(pid) != Some('Z') {
-        if Instant::now() > deadline {
-            return Err(format!("pid {pid} did not become a zombie"));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
-}
-
-/// Forks a child that ends at once by `end`; waits until it is a zombie.
-fn zombie(end: impl FnOnce()) -> Result<libc::pid_t, String> {
-    // SAFETY: the child only runs `end` and `_exit`.
-    match unsafe { libc::fork() } {
-        -1 => Err(os_error("fork")),
-        0 => {
-            end();
-            // SAFETY: ends the child.
-            unsafe { libc::_exit(99) }
-        }
-        pid => wait_zombie(pid).map(|()| pid),
-    }
-}
-
-fn exit_with(code: i32) -> impl FnOnce() {
-    // SAFETY: ends the child with `code`.
-    move || unsafe { libc::_exit(code) }
 }
 
 /// Reaps the zombie `pid` (a child of the caller) and checks its wait status.
