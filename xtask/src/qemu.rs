@@ -25,7 +25,10 @@ const DEFAULT_TIMEOUT_SECS: u64 = 600;
 /// The kernel command line. `printk.time=1` is what `console.rs` tells kernel lines by;
 /// `loglevel=5` shows warnings (WARN, lockdep) and worse but not the info chatter that would
 /// drown the tests' output; `panic=-1` with QEMU's `-no-reboot` turns a panic into QEMU's exit.
-const KERNEL_CMDLINE: &str = "console=ttyS0 loglevel=5 printk.time=1 panic=-1 kmemleak.verbose=1";
+/// `panic_on_warn=1 oops=panic`: a WARN or an oops ends the run where it happened, so that no
+/// test can pass on a kernel that already went wrong.
+const KERNEL_CMDLINE: &str =
+    "console=ttyS0 loglevel=5 printk.time=1 panic=-1 panic_on_warn=1 oops=panic kmemleak.verbose=1";
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
