@@ -706,7 +706,12 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
         (true, 0) if container && task.pid != 1 => return Err(r.bad("container whose root is not pid 1")),
         (true, 0) => None,
         (false, p) if p != 0 => match r.lookup(p)? {
-            Obj::Task(i) => Some(*i),
+            // A dead parent cannot take a child: it died before the tree is linked, and
+            // would leave it pointing at a task its reaper frees.
+            Obj::Task(i) => match created.get(*i).map(|c| c.rec.state) {
+                Some(abi::TASK_STATE_RUNNING | abi::TASK_STATE_STOPPED) => Some(*i),
+                _ => return Err(r.bad("task whose parent is dead")),
+            },
             _ => return Err(r.bad("task parent that is not a task")),
         },
         _ => return Err(r.bad("task parent")),
