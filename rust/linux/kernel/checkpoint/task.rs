@@ -553,9 +553,9 @@ fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Res
     // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
     let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
     args.flags = u64::from(clone_flags | bindings::CLONE_UNTRACED);
-    // A zombie gets its exit signal when it is linked, after its death (see `create_zombie`).
-    let zombie = task.state == abi::TASK_STATE_ZOMBIE;
-    args.exit_signal = if clone_flags & bindings::CLONE_THREAD != 0 || zombie { 0 } else { task.exit_signal };
+    // No exit signal until it is linked (`tree::link`): a zombie dies before that, and a
+    // task of a restart that fails must not signal the caller with the image's choice.
+    args.exit_signal = 0;
     args.set_tid = &mut tid;
     args.set_tid_size = 1;
     args.fn_ = Some(restore_main);

@@ -299,10 +299,12 @@ impl Tree {
     }
 }
 
-/// Where one restored task goes.
+/// Where one restored task goes: its process group and session, `None` for the caller's,
+/// which [`link`] reads under `tasklist_lock` (another thread of the caller may change them
+/// meanwhile, and free the ones it left).
 pub(crate) struct Link {
-    pgrp: *mut bindings::pid,
-    session: *mut bindings::pid,
+    pgrp: Option<*mut bindings::pid>,
+    session: Option<*mut bindings::pid>,
     /// Whether it leads its (restored) session.
     leader: bool,
 }
@@ -367,15 +369,6 @@ impl Drop for Plan {
 /// is reserved if its leader died; one that reached outside becomes the caller's. Threads
 /// have none of their own (`None`): they are their process's.
 pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
-    // SAFETY: the current task's group leader and its signal struct are valid while it runs;
-    // only it could change its own group or session, and it is busy here.
-    let (my_pgrp, my_session) = unsafe {
-        let sig = (*(*bindings::get_current()).group_leader).signal;
-        (
-            (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize],
-            (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize],
-        )
-    };
     let bad = |what: &str, pid: i32| {
         log!(log, "pid {pid}: {what}");
         EINVAL
@@ -401,21 +394,21 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
             return Err(bad("process group spans sessions", t.pid));
         }
         let session = if session_out {
-            my_session
+            None
         } else {
             // The leader of a restored session, if alive, leads its group of the same id.
-            match processes().find(|o| o.rec.pid == t.sid) {
+            Some(match processes().find(|o| o.rec.pid == t.sid) {
                 Some(l) if l.rec.sid == t.sid && l.rec.pgid == t.sid => pid_of(created, t.sid).ok_or(EINVAL)?,
                 Some(_) => return Err(bad("session whose leader is in another one", t.pid)),
                 None => plan.reserve(log, t.sid)?,
-            }
+            })
         };
         let pgrp = match pgrp_out {
-            true => my_pgrp,
-            false => match pid_of(created, t.pgid) {
+            true => None,
+            false => Some(match pid_of(created, t.pgid) {
                 Some(pid) => pid,
                 None => plan.reserve(log, t.pgid)?,
-            },
+            }),
         };
         plan.links.push(Some(Link { pgrp, session, leader: !session_out && t.sid == t.pid }), GFP_KERNEL)?;
     }
@@ -423,26 +416,47 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
 }
 
 /// Puts every created task under its saved parent, in its process group and session.
-/// [`plan`] found everything; the live tasks are parked, so nobody sees the tree change. Only
-/// a zombie may have changed since: reaped by another thread of the restarter, in which case
-/// nothing is linked.
+/// [`plan`] found everything; the live tasks are parked, so nobody sees the tree change.
+/// Another thread of the restarter may have acted on them since, in which case nothing is
+/// linked: reaped a zombie (`EAGAIN`), or attached to a task with ptrace (`EBUSY`: linking
+/// would replace the tracer as its parent).
 pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
     let links = &plan.links;
-    let reaped = with_tasklist_write(|| {
-        // Reaping takes `tasklist_lock`, so a zombie seen here stays one until we are done.
-        let reaped = created.iter().find(|c| {
-            // SAFETY: the task is valid; `exit_state` is stable under the lock.
-            c.rec.state == abi::TASK_STATE_ZOMBIE && unsafe { (*c.task.as_ptr()).exit_state } != bindings::EXIT_ZOMBIE as i32
-        });
-        if let Some(c) = reaped {
-            return Some(c.rec.pid);
-        }
+    let refused = with_tasklist_write(|| {
+        // Reaping and attaching take `tasklist_lock`: what is seen here stays so until we
+        // are done.
         for c in created {
-            let Some(p) = c.parent else { continue };
             let t = c.task.as_ptr();
+            // SAFETY: the task is valid; `exit_state` and `ptrace` are stable under the lock.
+            let (dead, traced) = unsafe { ((*t).exit_state, (*t).ptrace != 0) };
+            if c.rec.state == abi::TASK_STATE_ZOMBIE && dead != bindings::EXIT_ZOMBIE as i32 {
+                return Some((c.rec.pid, EAGAIN, "a restored zombie was reaped by the restarter's own wait()"));
+            }
+            if traced {
+                return Some((c.rec.pid, EBUSY, "a restored task was attached to by ptrace before it was linked"));
+            }
+        }
+        // SAFETY: the caller's signal struct is valid while it runs; its group and session
+        // change only under the lock.
+        let (my_pgrp, my_session) = unsafe {
+            let sig = (*bindings::get_current()).signal;
+            (
+                (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize],
+                (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize],
+            )
+        };
+        for c in created {
+            let t = c.task.as_ptr();
+            if c.is_leader() {
+                // SAFETY: the task is valid; its parent reads `exit_signal` under
+                // `tasklist_lock`, held here for writing. Every process was created without one
+                // (`task::spawn`).
+                unsafe { (*t).exit_signal = c.rec.exit_signal };
+            }
+            let Some(p) = c.parent else { continue };
             let parent = created[p].task.as_ptr();
             // SAFETY: both are valid; the lists and parent pointers are ours to change under
-            // `tasklist_lock` held for writing. Created tasks are never ptraced.
+            // `tasklist_lock` held for writing. None is ptraced (checked above).
             unsafe {
                 // Only a process's leader is on its parent's list of children; its threads
                 // just point to the same parent.
@@ -454,28 +468,25 @@ pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
                 }
                 (*t).real_parent = parent;
                 (*t).parent = parent;
-                if c.is_leader() {
-                    // Only a zombie's differs: it died without one.
-                    (*t).exit_signal = c.rec.exit_signal;
-                }
                 // Otherwise a non-SIGCHLD exit signal would turn into SIGCHLD.
                 (*t).parent_exec_id = (*parent).self_exec_id;
             }
         }
         for (c, l) in created.iter().zip(links.iter()) {
             let Some(l) = l else { continue };
+            let (pgrp, session) = (l.pgrp.unwrap_or(my_pgrp), l.session.unwrap_or(my_session));
             let t = c.task.as_ptr();
             // SAFETY: as above; `change_pid` wants the tasklist lock held for writing.
             unsafe {
                 let sig = (*t).signal;
-                if (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize] != l.session {
-                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_SID, l.session);
+                if (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize] != session {
+                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_SID, session);
                     // A restored session has no terminal (terminals are not restored yet);
                     // the task must not keep the caller's.
                     bindings::proc_clear_tty(t);
                 }
-                if (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize] != l.pgrp {
-                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_PGID, l.pgrp);
+                if (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize] != pgrp {
+                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_PGID, pgrp);
                 }
                 if l.leader {
                     (*sig).leader = 1;
@@ -484,10 +495,10 @@ pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
         }
         None
     });
-    match reaped {
-        Some(pid) => {
-            log!(log, "pid {pid}: a restored zombie was reaped by the restarter's own wait()");
-            Err(EAGAIN)
+    match refused {
+        Some((pid, e, why)) => {
+            log!(log, "pid {pid}: {why}");
+            Err(e)
         }
         None => {
             // Held by their members now.
