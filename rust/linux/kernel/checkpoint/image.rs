@@ -5,13 +5,14 @@
 //! Framing, limits and verification are the shared stream layer in `abi::stream`, the same code
 //! `cr` uses; this module only connects it to the files passed to the system calls.
 
-use crate::abi::objref::{DumpTable, Full, ObjError, ObjRef, RestoreTable, Slots};
+use crate::abi::objref::{DumpTable, Full, ObjError, Slots, MAX_OBJREFS};
 use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
 use crate::abi::{Record, RecordType};
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fs::file::PosFd;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 
 /// Takes descriptor `fd` of the caller, which must be open in the mode `ok` accepts.
 fn open_fd(log: &Log, fd: i32, what: &str, ok: fn(&PosFd) -> bool) -> Result<PosFd> {
@@ -263,7 +264,7 @@ pub(crate) struct Restorer<'a, T> {
     buf: KVec<u8>,
     back: Option<Rec>,
     pub(crate) log: &'a Log,
-    pub(crate) objs: RestoreTable<T, VecSlots<Option<T>>>,
+    objs: RBTree<u32, T>,
 }
 
 impl<'a, T> Restorer<'a, T> {
@@ -274,7 +275,7 @@ impl<'a, T> Restorer<'a, T> {
             buf: KVec::from_elem(0u8, abi::MAX_STRUCT_PAYLOAD, GFP_KERNEL)?,
             back: None,
             log,
-            objs: RestoreTable::new(VecSlots::new()),
+            objs: RBTree::new(),
         };
         r.next()?;
         Ok(r)
@@ -378,24 +379,31 @@ impl<'a, T> Restorer<'a, T> {
         Ok(())
     }
 
-    /// Records the object `value` restored for objref `r`.
+    /// Records the object `value` restored for objref `r`. The table is a tree, so that its
+    /// memory follows the objects the image defines, never the numbers it picks for them.
     pub(crate) fn define(&mut self, r: u32, value: T) -> Result {
-        self.objs.insert(ObjRef(r), value).map_err(|e| obj_error(self.log, e))
+        let e = match r {
+            0 => ObjError::BadRef,
+            r if r > MAX_OBJREFS => ObjError::TooMany,
+            r if self.objs.get(&r).is_some() => ObjError::Duplicate,
+            r => return Ok(self.objs.try_create_and_insert(r, value, GFP_KERNEL).map(drop)?),
+        };
+        Err(obj_error(self.log, e))
     }
 
     /// The object restored for objref `r`, if any yet: for an object a record defines on its
     /// first use.
     pub(crate) fn defined(&self, r: u32) -> Option<&T> {
-        self.objs.get(ObjRef(r))
+        self.objs.get(&r)
     }
 
     /// The object restored for objref `r`.
     pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
-        self.objs.resolve(ObjRef(r)).map_err(|e| obj_error(self.log, e))
+        self.objs.get(&r).ok_or_else(|| obj_error(self.log, ObjError::BadRef))
     }
 
     /// Drops every object restored so far, and the references they hold.
     pub(crate) fn forget_objects(&mut self) {
-        self.objs = RestoreTable::new(VecSlots::new());
+        self.objs = RBTree::new();
     }
 }

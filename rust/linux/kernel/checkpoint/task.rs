@@ -449,24 +449,32 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
     let mut seen = 0u32;
     loop {
         let rec = r.next()?;
-        let (bit, res) = match rec.ty {
-            t if t == abi::Signal::TYPE => (1, signal::restore_signal(r, rec, fin)),
-            t if t == abi::Sighand::TYPE => (2, signal::restore_sighand(r, rec)),
-            t if t == abi::Fs::TYPE => (4, files::restore_fs(r, rec)),
-            t if t == abi::Mm::TYPE => (8, mm::restore(r, rec, &mut buf)),
-            t if t == abi::FdTable::TYPE => (16, files::restore_fds(r, rec)),
-            t if t == abi::File::TYPE => (0, files::restore_file(r, rec)),
+        let bit = match rec.ty {
+            t if t == abi::Signal::TYPE => 1,
+            t if t == abi::Sighand::TYPE => 2,
+            t if t == abi::Fs::TYPE => 4,
+            t if t == abi::Mm::TYPE => 8,
+            t if t == abi::FdTable::TYPE => 16,
+            t if t == abi::File::TYPE => 0,
             t if t == abi::Tail::TYPE || t == abi::Task::TYPE => {
                 r.unread(rec);
                 break;
             }
             _ => return Err(r.bad("record that does not belong to a task")),
         };
-        res?;
+        // Before it is restored: a second one would act on what the first restored.
         if seen & bit != 0 {
             return Err(r.bad("second record of a kind a task has once"));
         }
         seen |= bit;
+        match bit {
+            1 => signal::restore_signal(r, rec, fin),
+            2 => signal::restore_sighand(r, rec),
+            4 => files::restore_fs(r, rec),
+            8 => mm::restore(r, rec, &mut buf),
+            16 => files::restore_fds(r, rec),
+            _ => files::restore_file(r, rec),
+        }?;
     }
     if seen != 31 {
         return Err(r.bad("task without its signal, handler, fs, mm and fd records"));
