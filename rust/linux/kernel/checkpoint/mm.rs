@@ -726,13 +726,17 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result 
     let vvar_len = image.sym_vvar_start.unsigned_abs() as u64;
     let text = if v.kind == abi::VMA_KIND_VDSO { v.start } else { v.end };
     let expect_len = if v.kind == abi::VMA_KIND_VDSO { image.size as u64 } else { vvar_len };
-    if v.end - v.start != expect_len {
-        log!(r.log, "vdso mapping {:#x}-{:#x} differs from this kernel's", v.start, v.end);
-        return Err(EINVAL);
-    }
+    // `map_area` checked `start < end`; the vvar area below the text must fit above 0.
+    let base = match text.checked_sub(vvar_len) {
+        Some(base) if v.end - v.start == expect_len => base,
+        _ => {
+            log!(r.log, "vdso mapping {:#x}-{:#x} differs from this kernel's", v.start, v.end);
+            return Err(EINVAL);
+        }
+    };
     if !*done {
         // SAFETY: maps into the current task's own mm, which has no vDSO yet.
-        let ret = unsafe { bindings::map_vdso_once(image, (text - vvar_len) as usize) };
+        let ret = unsafe { bindings::map_vdso_once(image, base as usize) };
         // SAFETY: reading the current mm's vdso address, set by `map_vdso_once`.
         let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
         if ret != 0 || at != text {
