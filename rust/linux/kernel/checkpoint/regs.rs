@@ -303,11 +303,20 @@ fn restart_syscall(regs: &mut abi::Regs) {
     regs.orig_ax = u64::MAX;
 }
 
-/// Whether a TLS descriptor is empty or a present-or-not user (DPL 3) code/data segment.
+/// Whether a saved TLS descriptor (low and high words) is one `set_thread_area()` could have
+/// made: empty, or what `fill_ldt()` makes of a `user_desc` that `tls_desc_okay()`
+/// (arch/x86/kernel/tls.c) accepts: a user (S = 1, DPL 3) data segment, 32-bit, present. A
+/// 16-bit segment would leak kernel stack bits through `iret` (espfix covers only the LDT),
+/// and code or not-present segments are an attack surface the kernel refuses to offer.
 fn tls_ok(lo: u32, hi: u32) -> bool {
-    let dpl = (hi >> 13) & 3;
+    let ty = (hi >> 8) & 0xf;
     let s = (hi >> 12) & 1;
-    (lo == 0 && hi == 0) || (dpl == 3 && s == 1)
+    let dpl = (hi >> 13) & 3;
+    let present = (hi >> 15) & 1;
+    let big = (hi >> 22) & 1;
+    // `contents` is `type >> 2`; above 1 is a code segment.
+    let data = ty >> 2 <= 1;
+    (lo == 0 && hi == 0) || (s == 1 && dpl == 3 && present == 1 && big == 1 && data)
 }
 
 /// Reads the `Regs`, `XsaveInfo`/`Xsave` and `Tls` records that follow a `Task`.
