@@ -48,7 +48,8 @@ impl FileRef {
         self.0.as_ptr()
     }
 
-    fn inode(&self) -> &bindings::inode {
+    /// The file's inode.
+    pub(crate) fn inode(&self) -> &bindings::inode {
         // SAFETY: an open file has a valid inode for as long as it is open.
         unsafe { &*(*self.as_ptr()).f_inode }
     }

@@ -748,6 +748,54 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result 
     Ok(())
 }
 
+/// Gives the current task a new, empty address space, as exec does, with `exe` (NULL or a
+/// file [`may_be_exe`] accepted) as its executable.
+///
+/// A restored process starts in the restarter's address space (`CLONE_VM`): it first takes
+/// an empty one, before it reads any record, so that nothing the image makes it open (say
+/// `/proc/self/mem`) reaches the restarter's memory. It takes another for its `Mm` record.
+pub(crate) fn install_new(log: &Log, exe: *mut bindings::file) -> Result {
+    // SAFETY: `mm_alloc` returns a new mm or NULL.
+    let mm = unsafe { bindings::mm_alloc() };
+    if mm.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `mm` is new and ours; on success the current task owns it. `exe` is NULL or a
+    // counted file.
+    let ret = unsafe { bindings::restart_exec_mmap(mm, exe) };
+    if ret < 0 {
+        // SAFETY: still ours.
+        unsafe { bindings::mmput(mm) };
+        log!(log, "cannot install a new address space ({ret})");
+        return Err(Error::from_errno(ret));
+    }
+    Ok(())
+}
+
+/// The file of `f`, if it may become the restored mm's executable: what
+/// `prctl(PR_SET_MM_EXE_FILE)` asks (a regular file, not on a noexec mount, that the caller
+/// may execute). Otherwise any file the caller can open would be made unwritable for everyone
+/// (`set_mm_exe_file()` denies writes) for as long as the restored process lives.
+fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
+    let file = f.file.as_ptr();
+    let inode = f.file.inode();
+    // SAFETY: `file` is an open file we hold a reference to; its path and inode are valid.
+    let (regular, noexec) = unsafe {
+        (u32::from(inode.i_mode) & bindings::S_IFMT == bindings::S_IFREG, bindings::path_noexec(&(*file).f_path))
+    };
+    let ret = if regular && !noexec {
+        // SAFETY: as above.
+        unsafe { bindings::file_permission(file, bindings::MAY_EXEC as i32) }
+    } else {
+        -(bindings::EACCES as i32)
+    };
+    if ret != 0 {
+        log!(log, "exe_file: not an executable file the caller may run ({ret})");
+        return Err(Error::from_errno(ret));
+    }
+    Ok(file)
+}
+
 /// Streams a `PageRun`'s pages into the mapping `v`.
 fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
     let run = r.decode::<abi::PageRun>(rec)?;
@@ -815,23 +863,11 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     let exe = match m.exe_file {
         0 => core::ptr::null_mut(),
         e => match r.lookup(e)? {
-            Obj::File(f) => f.file.as_ptr(),
+            Obj::File(f) => may_be_exe(r.log, f)?,
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };
-    // SAFETY: `mm_alloc` returns a new mm or NULL.
-    let mm = unsafe { bindings::mm_alloc() };
-    if mm.is_null() {
-        return Err(ENOMEM);
-    }
-    // SAFETY: `mm` is new and ours; on success the current task owns it.
-    let ret = unsafe { bindings::restart_exec_mmap(mm, exe) };
-    if ret < 0 {
-        // SAFETY: still ours.
-        unsafe { bindings::mmput(mm) };
-        log!(r.log, "cannot install a new address space ({ret})");
-        return Err(Error::from_errno(ret));
-    }
+    install_new(r.log, exe)?;
     shared::keep::<bindings::mm_struct>(r, m.objref)?;
     let mut vdso_done = false;
     let mut prev: Option<abi::Vma> = None;

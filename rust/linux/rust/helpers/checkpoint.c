@@ -186,3 +186,8 @@ void rust_helper_atomic_inc(atomic_t *v)
 {
 	atomic_inc(v);
 }
+
+int rust_helper_file_permission(struct file *file, int mask)
+{
+	return file_permission(file, mask);
+}
