@@ -61,6 +61,8 @@ pub(crate) fn with_siglock<R>(
 
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
+/// `WNOHANG` (include/uapi/linux/wait.h): do not block.
+const WNOHANG: i32 = 1;
 
 /// Whether `task` is a zombie: dead, waiting for its parent to reap it. Final until it is
 /// reaped, which its frozen parent cannot do.
@@ -793,6 +795,18 @@ fn wait_dead(task: &Task) {
     }
 }
 
+/// Reaps `task`, a child of ours that is exiting and, if it leads a process, its threads:
+/// polls without sleeping interruptibly, so that a signal pending for the caller cannot
+/// leave it behind. Another thread of the caller may reap it first (`ECHILD`).
+fn reap(task: &Task) {
+    let pid = task.vnr();
+    // SAFETY: waits for our own child, without blocking.
+    while unsafe { bindings::kernel_wait4(pid, core::ptr::null_mut(), WALL | WNOHANG, core::ptr::null_mut()) } == 0 {
+        // SAFETY: sleeping is allowed here.
+        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+    }
+}
+
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
 fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
@@ -819,9 +833,12 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<C
         c.release(true);
         wait_dead(&c.task);
     }
+    // Before the tree is linked: once it is, a failed restart could no longer wait for its
+    // tasks, which are then its children no more. A parent detaches its vfork child if the
+    // tree fails after this.
+    vfork::link(log, created)?;
     let plan = tree::plan(log, created)?;
-    tree::link(log, created, plan)?;
-    vfork::link(log, created)
+    tree::link(log, created, plan)
 }
 
 /// Restores the tree of the image under the caller; returns the root's pid.
@@ -859,8 +876,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         // running user code; waiting for a leader waits for its threads too. The root goes
         // last: a container's init waits for every other task of its namespace to be reaped.
         for c in created.iter().rev().filter(|c| c.is_leader()) {
-            // SAFETY: reaps our own child.
-            unsafe { bindings::kernel_wait4(c.pid(), core::ptr::null_mut(), WALL, core::ptr::null_mut()) };
+            reap(&c.task);
         }
         return Err(e);
     }
