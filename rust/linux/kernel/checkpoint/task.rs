@@ -113,10 +113,11 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     Ok(())
 }
 
-/// Refuses a task that checkpoint cannot save yet: a traced task, a thread that stopped
-/// sharing its process's fd table or fs, a task exiting. (What processes share with each
-/// other, and the tables of the threads of a process whose main thread exited, are checked
-/// once the whole tree is known: `Scope::check_tables`.)
+/// Refuses a task that checkpoint cannot save yet: a traced task, one confined by seccomp or
+/// `no_new_privs`, a thread that stopped sharing its process's fd table or fs, a task
+/// exiting. (What processes share with each other, and the tables of the threads of a
+/// process whose main thread exited, are checked once the whole tree is known:
+/// `Scope::check_tables`.)
 pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
@@ -131,11 +132,19 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
     // An exited main thread has none left to compare with.
     let apart = !leader_dead && unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
+    // Neither is restored yet, and a restored task must not be less confined than it was.
+    // SAFETY: `t` is valid; both are set by the task itself, or by another thread of its
+    // process with its siglock (seccomp TSYNC), and only ever tightened.
+    let (seccomp, nnp) = unsafe { (bindings::seccomp_mode(core::ptr::addr_of_mut!((*t).seccomp)), bindings::task_no_new_privs(t)) };
     // A task that released its signal handlers is exiting.
     let why = if dead != 0 || with_siglock(task, |_, _| ()).is_none() {
         "is exiting"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
+    } else if seccomp != 0 {
+        "is confined by seccomp (not restored yet)"
+    } else if nnp {
+        "has no_new_privs set (not restored yet)"
     } else if apart {
         "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
     } else {

@@ -14,6 +14,7 @@
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched/signal.h>
+#include <linux/seccomp.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
@@ -185,6 +186,16 @@ void rust_helper_put_nsproxy(struct nsproxy *ns)
 void rust_helper_atomic_inc(atomic_t *v)
 {
 	atomic_inc(v);
+}
+
+int rust_helper_seccomp_mode(struct seccomp *s)
+{
+	return seccomp_mode(s);
+}
+
+bool rust_helper_task_no_new_privs(struct task_struct *p)
+{
+	return task_no_new_privs(p);
 }
 
 int rust_helper_file_permission(struct file *file, int mask)
