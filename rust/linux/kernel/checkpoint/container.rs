@@ -36,7 +36,7 @@ impl Scope {
     /// The scope of the tree under `root` (checked by `task::checkpoint_root`).
     pub(crate) fn of(log: &Log, root: &Task, flags: u32) -> Result<Scope> {
         let gone = || {
-            log!(log, "pid {}: exited", root.pid());
+            log!(log, "pid {}: exited", root.vnr());
             ESRCH
         };
         let home = root.active_pid_ns().ok_or_else(gone)?;
@@ -64,7 +64,7 @@ impl Scope {
         } else {
             return Ok(());
         };
-        log!(log, "pid {}: {why} (nested pid namespaces are not supported)", task.pid());
+        log!(log, "pid {}: {why} (nested pid namespaces are not supported)", task.vnr());
         Err(EOPNOTSUPP)
     }
 
@@ -84,7 +84,7 @@ impl Scope {
                 });
                 if let Some(o) = apart {
                     log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
-                        o.task.pid());
+                        o.task.vnr());
                     return Err(EOPNOTSUPP);
                 }
             }
@@ -111,8 +111,8 @@ impl Scope {
             };
             let why = if self.container { "" } else { " (restart could not share it again)" };
             match outside {
-                Some(pid) => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.pid()),
-                None => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.pid()),
+                Some(pid) => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.vnr()),
+                None => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.vnr()),
             }
             return Err(if self.container { EBUSY } else { EOPNOTSUPP });
         }
@@ -244,7 +244,7 @@ impl Table {
             h.checked |= checked;
             return Ok(());
         }
-        self.0.push(Held { key, inside: 1, checked, pid: task.pid(), at }, GFP_KERNEL)?;
+        self.0.push(Held { key, inside: 1, checked, pid: task.vnr(), at }, GFP_KERNEL)?;
         Ok(())
     }
 
@@ -376,8 +376,9 @@ fn find_outside<R>(
     let mut found = None;
     let mut visit = |t: *mut bindings::task_struct| {
         if found.is_none() && outside(t) {
-            // SAFETY: `t` is valid under RCU (see below).
-            found = f(t).map(|r| (unsafe { (*t).pid }, r));
+            // SAFETY: `t` is valid under RCU (see below). Its pid as the caller sees it: 0
+            // if it lives outside the caller's pid namespace.
+            found = f(t).map(|r| (unsafe { bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()) }, r));
         }
     };
     let _rcu = rcu::read_lock();

@@ -256,7 +256,7 @@ impl FdPlan {
         if first {
             for_each_fd(task, |fd, file| {
                 if let Err(what) = classify(&file) {
-                    log!(log, "pid {}: fd {fd}: {what} is not supported", task.pid());
+                    log!(log, "pid {}: fd {fd}: {what} is not supported", task.vnr());
                     return Err(EOPNOTSUPP);
                 }
                 let cloexec = cloexec(t, fd);

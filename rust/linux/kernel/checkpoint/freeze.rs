@@ -91,7 +91,7 @@ impl Frozen {
         self.0.reserve(tasks.len(), GFP_KERNEL)?;
         for task in tasks {
             if !set_trap(task, true) {
-                log!(log, "pid {}: exiting", task.pid());
+                log!(log, "pid {}: exiting", task.vnr());
                 return Err(ESRCH);
             }
             self.0.push((task.clone(), Parked::Trapped), GFP_KERNEL)?;
@@ -137,7 +137,7 @@ impl Frozen {
 /// Waits until the trapped `task` is parked and off its CPU, at most [`FREEZE_TIMEOUT_MS`]
 /// after `start`; returns where.
 fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
-    let pid = task.pid();
+    let pid = task.vnr();
     loop {
         let found = match parked(task) {
             Some(bindings::__TASK_STOPPED) => Some((bindings::__TASK_STOPPED, Parked::Stopped)),

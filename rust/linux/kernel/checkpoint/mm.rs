@@ -140,7 +140,7 @@ impl MmPlan {
     /// address space, it is only named: its mappings were listed with the first.
     pub(crate) fn new(log: &Log, task: &Task, first: bool) -> Result<MmPlan> {
         let Some(mm) = MmRef::of(task) else {
-            log!(log, "pid {}: has no address space", task.pid());
+            log!(log, "pid {}: has no address space", task.vnr());
             return Err(EOPNOTSUPP);
         };
         if !first {
@@ -300,7 +300,7 @@ fn classify(
     let f = &m.__bindgen_anon_1;
     let vdso = f.context.vdso as u64;
     let refuse = |what: &str| {
-        log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.pid());
+        log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr());
         EOPNOTSUPP
     };
     let mut rec = abi::Vma {

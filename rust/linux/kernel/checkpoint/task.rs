@@ -89,7 +89,7 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         return Err(ESRCH);
     }
     if task.group_leader().as_ptr() != task.as_ptr() {
-        log!(log, "pid {pid}: a thread of process {} (checkpoint the process)", task.group_leader().pid());
+        log!(log, "pid {pid}: a thread of process {} (checkpoint the process)", task.group_leader().vnr());
         return Err(EINVAL);
     }
     if flags & abi::CKPT_SUBTREE == 0 && !task.is_pid_ns_init() {
@@ -103,11 +103,11 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
 /// rights over it, and cannot freeze its own thread group.
 pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
     if !task.may_ptrace_attach() {
-        log!(log, "pid {}: no ptrace-attach rights over it", task.pid());
+        log!(log, "pid {}: no ptrace-attach rights over it", task.vnr());
         return Err(EPERM);
     }
     if task.same_thread_group(kernel::current!()) {
-        log!(log, "pid {}: a process cannot checkpoint itself or a tree holding it", task.pid());
+        log!(log, "pid {}: a process cannot checkpoint itself or a tree holding it", task.vnr());
         return Err(EINVAL);
     }
     Ok(())
@@ -150,7 +150,7 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     } else {
         return Ok(());
     };
-    log!(log, "pid {}: {why}", task.pid());
+    log!(log, "pid {}: {why}", task.vnr());
     Err(EOPNOTSUPP)
 }
 
@@ -271,9 +271,17 @@ pub(crate) fn dump(
         rec
     };
     d.record(&rec)?;
-    // SAFETY: the parent of a frozen task is stable; only its id is read.
-    let ppid = unsafe { ns.nr_of(&*(*t).real_parent.cast::<Task>(), bindings::pid_type_PIDTYPE_TGID) };
-    log!(d.log, "pid {}: saved: {}", task.pid(), Described(&rec, ppid));
+    // The root's parent is outside the tree: it may exit and be freed meanwhile, which RCU
+    // holds off.
+    let ppid = {
+        let _rcu = kernel::sync::rcu::read_lock();
+        // SAFETY: `real_parent` is RCU-protected; only its id is read, under the lock.
+        unsafe {
+            let parent = core::ptr::addr_of!((*t).real_parent).read_volatile();
+            ns.nr_of(&*parent.cast::<Task>(), bindings::pid_type_PIDTYPE_TGID)
+        }
+    };
+    log!(d.log, "pid {}: saved: {}", task.vnr(), Described(&rec, ppid));
     Ok(())
 }
 

@@ -183,8 +183,11 @@ impl Tree {
             }
             if new.is_empty() {
                 frozen.settle(log)?;
-                // Checked again now that nothing moves.
+                // Checked again now that nothing moves: a task found in the middle of an
+                // execve() of a setuid program was checked with the creds it had before, and
+                // its exec could only end at the freezer trap, with the new ones.
                 for m in members.iter() {
+                    task::may_checkpoint(log, &m.task)?;
                     scope.check(log, &m.task)?;
                     task::check_supported(log, &m.task)?;
                 }
@@ -244,7 +247,7 @@ impl Tree {
             let session = self.reach(log, m, bindings::pid_type_PIDTYPE_SID, "session")?;
             if pgrp && !session {
                 log!(log, "pid {}: its process group reaches outside the tree, its session does not",
-                    m.task.pid());
+                    m.task.vnr());
                 return Err(EOPNOTSUPP);
             }
             let mut f = 0;
@@ -262,15 +265,17 @@ impl Tree {
     /// Whether `m`'s process group or session (`ty`) holds processes outside the tree.
     fn reach(&self, log: &Log, m: &Member, ty: bindings::pid_type, what: &str) -> Result<bool> {
         let group = |t: &Task| {
-            // SAFETY: the task is frozen, and so is its group and session membership.
+            // SAFETY: the task is valid; its group and session change only under
+            // `tasklist_lock` (a frozen task cannot change them, but its parent can move it
+            // to another group with setpgid()).
             unsafe { (*(*t.as_ptr()).signal).pids[ty as usize] }
         };
-        let pid = group(&m.task);
-        // Only thread group leaders are attached to process groups and sessions.
-        let inside = self.members.iter().enumerate()
-            .filter(|(i, o)| o.is_leader(*i) && group(&o.task) == pid)
-            .count();
-        let (attached, leader) = with_tasklist_read(|| {
+        let (inside, attached, leader, nr) = with_tasklist_read(|| {
+            let pid = group(&m.task);
+            // Only thread group leaders are attached to process groups and sessions.
+            let inside = self.members.iter().enumerate()
+                .filter(|(i, o)| o.is_leader(*i) && group(&o.task) == pid)
+                .count();
             // SAFETY: `pid` is valid while a task is attached to it; the lists and the leader
             // are stable under `tasklist_lock`.
             unsafe {
@@ -280,7 +285,7 @@ impl Tree {
                     n += 1;
                     node = (*node).next;
                 }
-                (n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID))
+                (inside, n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID), bindings::pid_vnr(pid))
             }
         });
         if attached != inside {
@@ -289,10 +294,8 @@ impl Tree {
         // Every member is in the tree: restart names it after its leader, which must be too,
         // or reserves its pid if the leader died.
         if !leader.is_null() && !self.members.iter().any(|o| o.task.as_ptr() == leader) {
-            // SAFETY: `pid` is valid (see above).
-            let nr = unsafe { bindings::pid_vnr(pid) };
             log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
-                m.task.pid());
+                m.task.vnr());
             return Err(EOPNOTSUPP);
         }
         Ok(false)
