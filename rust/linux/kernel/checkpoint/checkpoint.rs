@@ -126,6 +126,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     }
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
+    let mut names = files::Names::of(tree.holder(0))?;
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     for (i, m) in tree.members().iter().enumerate() {
         let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
@@ -137,13 +138,14 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                 let planned = |same: &dyn Fn(&(files::FdPlan, mm::MmPlan)) -> bool| plans.iter().flatten().any(same);
                 let files_first = !planned(&|(f, _)| f.table() == files);
                 let mm_first = !planned(&|(_, m)| m.mm() == mm);
-                Some((files::FdPlan::new(&log, holder, files_first)?, mm::MmPlan::new(&log, holder, mm_first)?))
+                names.check_cwd(&log, holder)?;
+                let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
+                Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?))
             }
             false => None,
         };
         plans.push(plan, GFP_KERNEL)?;
     }
-    let mut names = files::Names::of(tree.holder(0))?;
     let mut shared = mm::SharedObjects::new();
 
     let count = tree.members().len() as u32;

@@ -140,6 +140,28 @@ impl Names {
         let p = unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
         path_in(&self.buf, p)
     }
+
+    /// Checks, before anything is written, that `file` of `task` (where `what` says) has a
+    /// name restart can reopen it by.
+    pub(crate) fn check(&mut self, log: &Log, task: &Task, what: core::fmt::Arguments<'_>, file: &FileRef) -> Result {
+        // SAFETY: the file is valid, so is its path.
+        let path = unsafe { &(*file.as_ptr()).f_path };
+        self.check_path(log, task, what, path)
+    }
+
+    fn check_path(&mut self, log: &Log, task: &Task, what: core::fmt::Arguments<'_>, path: &bindings::path) -> Result {
+        if self.name(path).is_none() {
+            log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
+        Ok(())
+    }
+
+    /// Checks, before anything is written, that `task`'s cwd has a name from its root.
+    pub(crate) fn check_cwd(&mut self, log: &Log, task: &Task) -> Result {
+        let (_root, pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
+        self.check_path(log, task, format_args!("cwd"), &pwd.0)
+    }
 }
 
 /// The NUL-terminated name that `d_path()` or `__d_path()` built at `p` inside `buf`; `None`
@@ -248,9 +270,9 @@ pub(crate) struct FdPlan {
 
 impl FdPlan {
     /// Takes every open fd of the frozen `task`; `EOPNOTSUPP` (and a log line naming the fd)
-    /// if one cannot be saved. Unless it is the `first` process with this table, the table
-    /// is only named: its fds were taken with the first.
-    pub(crate) fn new(log: &Log, task: &Task, first: bool) -> Result<FdPlan> {
+    /// if one cannot be saved, or has no name in `names`. Unless it is the `first` process
+    /// with this table, the table is only named: its fds were taken with the first.
+    pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<FdPlan> {
         let t = task.as_ptr();
         let mut fds = KVec::new();
         if first {
@@ -259,6 +281,7 @@ impl FdPlan {
                     log!(log, "pid {}: fd {fd}: {what} is not supported", task.vnr());
                     return Err(EOPNOTSUPP);
                 }
+                names.check(log, task, format_args!("fd {fd}"), &file)?;
                 let cloexec = cloexec(t, fd);
                 fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
                 Ok(())

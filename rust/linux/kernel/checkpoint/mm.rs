@@ -136,9 +136,10 @@ fn vma_bounds(vma: &bindings::vm_area_struct) -> (u64, u64, u64) {
 
 impl MmPlan {
     /// Lists the mappings of the frozen `task`; `EOPNOTSUPP` (and a log line naming the
-    /// address) for one that cannot be saved. Unless it is the `first` process with this
-    /// address space, it is only named: its mappings were listed with the first.
-    pub(crate) fn new(log: &Log, task: &Task, first: bool) -> Result<MmPlan> {
+    /// address) for one that cannot be saved, or whose file has no name in `names`. Unless it
+    /// is the `first` process with this address space, it is only named: its mappings were
+    /// listed with the first.
+    pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<MmPlan> {
         let Some(mm) = MmRef::of(task) else {
             log!(log, "pid {}: has no address space", task.vnr());
             return Err(EOPNOTSUPP);
@@ -155,6 +156,9 @@ impl MmPlan {
             unsafe { bindings::fput(exe) };
             f
         });
+        if let Some(f) = &exe {
+            names.check(log, task, format_args!("executable"), f)?;
+        }
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {
@@ -169,6 +173,9 @@ impl MmPlan {
                 classify(log, task, m, vma).map(Some)
             })?;
             let Some(area) = area else { break };
+            if let (Some(f), abi::VMA_KIND_FILE) = (&area.file, area.rec.kind) {
+                names.check(log, task, format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end), f)?;
+            }
             addr = area.rec.end;
             areas.push(area, GFP_KERNEL)?;
         }
