@@ -1,0 +1,258 @@
+//! Images crafted from a real checkpoint, with one field an attacker controls set to a hostile
+//! value and the tail fixed up so that the checksum passes, are refused with EINVAL (EBADMSG
+//! where the crafted image is also cut short): a log line, no task left behind, the restarting
+//! process unharmed and no kernel report. The intact image then restarts and passes its checks.
+//!
+//! ```text
+//! root
+//! ├── z   zombie, exited with status 5
+//! ├── k   alive
+//! └── k2  alive
+//! ```
+//!
+//! Each case names the item of the review (issue "Hostile images and racing callers") it
+//! reproduces: before its fix, a case failed as its comment says.
+
+use abi::Record;
+use cr_tests::craft::{expect_refused, Image, Rec};
+use cr_tests::tree::{descendants, exit_with, wait_gone, wake_and_reap, zombie, Kid, Ready};
+use cr_tests::{pass, wait_restored, Check, Target, KILL};
+
+/// A 16-bit, a code and a not-present data segment, each user (DPL 3) and otherwise sane;
+/// `set_thread_area()` refuses all three (`tls_desc_okay()`). The 16-bit stack segment is the
+/// CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret.
+const BAD_TLS: [(&str, u32, u32); 3] = [
+    ("a 16-bit data segment", 0x0000_ffff, 0x0000_f200),
+    ("a code segment", 0x0000_ffff, 0x00cf_fa00),
+    (
+        "a data segment that is not present",
+        0x0000_ffff,
+        0x00cf_7200,
+    ),
+];
+
+/// The root keeps `plain` open for reading: a regular file without exec permission.
+fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
+    std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
+    let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
+    let ready = Ready::new()?;
+    let z = zombie(exit_with(5))?;
+    let k = ready.fork(42, |_| Ok(|| Ok(())))?;
+    let k2 = ready.fork(43, |_| Ok(|| Ok(())))?;
+    ready.wait(2)?;
+    let kids = [Kid { pid: z, code: 5 }, k, k2];
+    Ok(move || {
+        wait_restored();
+        drop(plain);
+        wake_and_reap(&kids)
+    })
+}
+
+/// The image's processes: the root, its zombie child and its two live children.
+struct Tree {
+    /// The file the root holds open for reading.
+    plain: String,
+    root: i32,
+    zombie: i32,
+    kid: i32,
+    kid2: i32,
+}
+
+fn objref(image: &Image, pid: i32) -> i64 {
+    image.recs[image.task(pid)].get("objref")
+}
+
+/// The cases: what each does to the image, and whether to cut the tail off after.
+fn cases(base: &Image, t: &Tree) -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut case = |what: &str, cut: bool, craft: &dyn Fn(&mut Image)| {
+        let mut image = base.clone();
+        craft(&mut image);
+        let errnos = if cut {
+            vec![libc::EBADMSG]
+        } else {
+            vec![libc::EINVAL]
+        };
+        out.push(Case {
+            what: what.to_string(),
+            image,
+            cut,
+            errnos,
+        });
+    };
+    // Item 1: the zombie died before the tree was linked; k, moved under it, kept a dangling
+    // parent once the root reaped it (KASAN: slab-use-after-free in __task_pid_nr_ns).
+    case("a live task whose parent is a zombie", false, &|i| {
+        let z = objref(i, t.zombie);
+        let k = i.task(t.kid);
+        i.rec(k).set("parent", z);
+    });
+    // Item 12: the root was created with the image's exit signal, so when the restart failed
+    // its death sent SIGKILL to the restarting process.
+    case(
+        "every exit signal SIGKILL, then a bad parent",
+        false,
+        &|i| {
+            for pid in [t.root, t.kid] {
+                let at = i.task(pid);
+                i.rec(at).set("exit_signal", libc::SIGKILL.into());
+            }
+            let k = i.task(t.kid);
+            i.rec(k).set("parent", 0);
+        },
+    );
+    // Item 10: the objref table was a vector indexed by objref: 10^6 asked kmalloc for tens of
+    // megabytes (WARNING at mm/page_alloc.c).
+    case("a task with objref 1000000, cut short", true, &|i| {
+        let k = i.task(t.kid);
+        i.rec(k).set("objref", 1_000_000);
+    });
+    // Item 10: a second `Mm` naming the process's own address space reached the
+    // WARN_ON_ONCE(old_mm == mm) of restart_share_mm().
+    case(
+        "a process with a second Mm record naming its own",
+        false,
+        &|i| {
+            let k = i.task(t.kid);
+            let mm = i.next::<abi::Mm>(k);
+            let again = abi::Mm {
+                objref: i.recs[mm].decode::<abi::Mm>().objref,
+                ..Default::default()
+            };
+            let at = i.next::<abi::FdTable>(mm);
+            i.recs.insert(
+                at,
+                Rec {
+                    ty: abi::Mm::TYPE,
+                    payload: again.to_bytes().to_vec(),
+                },
+            );
+        },
+    );
+    // Item 11: the second vfork child of a parent was refused after the tree was linked, so
+    // the failed restart could no longer wait for its tasks, which it left behind.
+    case("two vfork children of one parent", false, &|i| {
+        for pid in [t.kid, t.kid2] {
+            let at = i.task(pid);
+            let flags = i.recs[at].get("flags");
+            i.rec(at).set("flags", flags | i64::from(abi::TASK_F_VFORK));
+        }
+    });
+    // Item 5: `text - vvar_len` underflowed for a vDSO below the vvar size (a Rust overflow
+    // panic with overflow checks, a vDSO mapped at a wrapped address without).
+    case("a vDSO at address 0", false, &|i| {
+        let root = i.task(t.root);
+        let vma = (root..i.recs.len())
+            .find(|&v| {
+                i.recs[v].ty == abi::Vma::TYPE
+                    && i.recs[v].get("kind") == i64::from(abi::VMA_KIND_VDSO)
+            })
+            .expect("the root has a vDSO");
+        let len = i.recs[vma].get("end") - i.recs[vma].get("start");
+        i.rec(vma).set("start", 0).set("end", len);
+    });
+    // Item 4: the check accepted any DPL 3 segment descriptor.
+    for (what, lo, hi) in BAD_TLS {
+        case(&format!("a TLS entry that is {what}"), false, &|i| {
+            let tls = i.next::<abi::Tls>(i.task(t.root));
+            i.rec(tls)
+                .set_at("desc", 2, lo.into())
+                .set_at("desc", 3, hi.into());
+        });
+    }
+    // Item 9: exe_file was set without prctl(PR_SET_MM_EXE_FILE)'s checks, so any file the
+    // caller can read became unwritable for everyone (ETXTBSY) while the process lived.
+    let mut image = base.clone();
+    let mm = image.next::<abi::Mm>(image.task(t.root));
+    // Its fd's file comes after the `Mm` record; the executable's, before.
+    let file = image.file(&t.plain);
+    let plain = image.recs[file].get("objref");
+    image.move_file(file, mm);
+    let mm = image.next::<abi::Mm>(image.task(t.root));
+    image.rec(mm).set("exe_file", plain);
+    out.push(Case {
+        what: "an exe_file that is not executable".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EACCES],
+    });
+    out
+}
+
+/// A crafted image, whether to cut its tail off, and the errnos restart may answer.
+struct Case {
+    what: String,
+    image: Image,
+    cut: bool,
+    errnos: Vec<i32>,
+}
+
+fn main() {
+    let dir = cr_tests::target::scratch_dir();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| cr_tests::fail(format!("mkdir {dir}: {e}")));
+    let plain = format!("{dir}/plain");
+    let mut target = Target::spawn(|| setup(&plain));
+    let kids = descendants(target.pid());
+    let zombie = kids
+        .iter()
+        .copied()
+        .find(|&p| cr_tests::proc::proc_state(p) == Some('Z'));
+    let live: Vec<i32> = kids
+        .iter()
+        .copied()
+        .filter(|&p| Some(p) != zombie)
+        .collect();
+    let (Some(zombie), &[kid, kid2]) = (zombie, &live[..]) else {
+        target.fail(format!(
+            "the target should have a zombie and two live children, has {kids:?}"
+        ));
+    };
+    target.checkpoint(KILL);
+    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
+    let tree = Tree {
+        plain: plain.clone(),
+        root: target.pid(),
+        zombie,
+        kid,
+        kid2,
+    };
+    let base = Image::parse(&target.image());
+    if base.seal() != target.image() {
+        target.fail("taking the image apart and sealing it again changed it");
+    }
+    let pids = [tree.root, tree.zombie, tree.kid, tree.kid2];
+    let mut failed = Vec::new();
+    // `restart_crafted WORD` runs only the cases whose description holds WORD.
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let mut cases = cases(&base, &tree);
+    cases.retain(|c| c.what.contains(&only));
+    for case in &cases {
+        let mut bytes = case.image.seal();
+        if case.cut {
+            bytes.truncate(bytes.len() - 16);
+        }
+        if let Err(e) = expect_refused(&bytes, &pids, &case.what, &case.errnos) {
+            eprintln!("# {e}");
+            failed.push(case.what.clone());
+        }
+    }
+    if let Err(e) = std::fs::OpenOptions::new().write(true).open(&plain) {
+        target.fail(format!(
+            "{plain} cannot be opened for writing after the crafted restarts: {e}"
+        ));
+    }
+    if !failed.is_empty() {
+        target.fail(format!(
+            "{} of {} crafted images were not refused cleanly: {}",
+            failed.len(),
+            cases.len(),
+            failed.join("; ")
+        ));
+    }
+    target.restart();
+    target.finish();
+    pass(&format!(
+        "{} crafted images refused cleanly, the intact one restarted",
+        cases.len()
+    ));
+}
