@@ -5,9 +5,9 @@
 
 use std::convert::Infallible;
 
-use abi::stream::{Writer, RECORD_ALIGN, RECORD_HEADER_LEN};
 use crate::damage::attempt_expecting;
 use crate::proc::pid_exists;
+use abi::stream::{Writer, RECORD_ALIGN, RECORD_HEADER_LEN};
 use abi::{FieldType, Header, Record, RecordType};
 use cr::image::VecSink;
 
@@ -27,13 +27,19 @@ impl Rec {
 
     /// Where element `index` of field `name` lies in the payload, and its type.
     fn place(&self, name: &str, index: usize) -> (usize, FieldType) {
-        let desc = abi::record_desc(self.ty).unwrap_or_else(|| panic!("no struct record of type {}", self.ty));
+        let desc = abi::record_desc(self.ty)
+            .unwrap_or_else(|| panic!("no struct record of type {}", self.ty));
         let f = desc
             .fields
             .iter()
             .find(|f| f.name == name)
             .unwrap_or_else(|| panic!("{} has no field {name}", desc.name));
-        assert!(index < f.count as usize, "{}.{name} has {} elements", desc.name, f.count);
+        assert!(
+            index < f.count as usize,
+            "{}.{name} has {} elements",
+            desc.name,
+            f.count
+        );
         (f.offset as usize + index * width(f.ty), f.ty)
     }
 
@@ -203,7 +209,12 @@ impl Image {
 /// a kernel log line and no task left behind ([`attempt_expecting`]); the child also must not
 /// be killed by what the failed restart did. `pids` are the image's tasks: any left behind is
 /// killed.
-pub fn expect_refused(image: &[u8], pids: &[libc::pid_t], what: &str, errnos: &[i32]) -> Result<(), String> {
+pub fn expect_refused(
+    image: &[u8],
+    pids: &[libc::pid_t],
+    what: &str,
+    errnos: &[i32],
+) -> Result<(), String> {
     let path = format!("/tmp/crafted-{}.img", std::process::id());
     let why = format!("{path}.why");
     std::fs::write(&path, image).map_err(|e| format!("write {path}: {e}"))?;
@@ -224,7 +235,8 @@ pub fn expect_refused(image: &[u8], pids: &[libc::pid_t], what: &str, errnos: &[
         }
         pid => pid,
     };
-    let status = cr::sys::waitpid(child).map_err(|e| format!("wait for the restarting child: {e}"))?;
+    let status =
+        cr::sys::waitpid(child).map_err(|e| format!("wait for the restarting child: {e}"))?;
     let _ = std::fs::remove_file(&path);
     for &pid in pids.iter().filter(|&&p| pid_exists(p)) {
         // SAFETY: kill takes integers; a task left behind by a restart that should have failed.
@@ -266,7 +278,10 @@ mod tests {
 
     #[test]
     fn move_a_file_and_its_path() {
-        let rec = |ty: RecordType, b: u8| Rec { ty: ty.id(), payload: vec![b] };
+        let rec = |ty: RecordType, b: u8| Rec {
+            ty: ty.id(),
+            payload: vec![b],
+        };
         let mut image = Image {
             recs: vec![
                 rec(RecordType::Header, 0),

@@ -37,7 +37,12 @@ pub fn attempt(path: &str, pids: &[libc::pid_t], what: &str) -> Result<(), Strin
 }
 
 /// [`attempt`], refused with one of `errnos`.
-pub fn attempt_expecting(path: &str, pids: &[libc::pid_t], what: &str, errnos: &[i32]) -> Result<(), String> {
+pub fn attempt_expecting(
+    path: &str,
+    pids: &[libc::pid_t],
+    what: &str,
+    errnos: &[i32],
+) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
     let (result, log) = with_log(|logfd| sys::restart(file.as_raw_fd(), 0, logfd));
     let lines = log

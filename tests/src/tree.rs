@@ -7,8 +7,8 @@
 //! with the status its parent expects, or [`EXIT_CHECK`] after printing what failed.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use crate::proc::proc_state;
 use crate::target::{os_error, wait_restored, Check, EXIT_CHECK, READY_FD, RESTORE_SIGNAL};
