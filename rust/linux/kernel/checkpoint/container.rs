@@ -366,7 +366,9 @@ impl Process {
 }
 
 /// The first task outside `tree` for which `f` finds something, with what it found: every
-/// process's leader, and with `threads` its other threads too.
+/// process's leader, and with `threads` its other threads too. Only tasks the caller could
+/// inspect itself (`PTRACE_MODE_READ`) are looked into: another user's fds and address space
+/// are none of its business, nor are their pids for its log.
 fn find_outside<R>(
     tree: &Tree,
     threads: bool,
@@ -375,7 +377,9 @@ fn find_outside<R>(
     let outside = |t: *mut bindings::task_struct| !tree.members().iter().any(|m: &Member| m.task.as_ptr() == t);
     let mut found = None;
     let mut visit = |t: *mut bindings::task_struct| {
-        if found.is_none() && outside(t) {
+        // SAFETY: `t` is valid under RCU (see below); the check takes the task lock, a
+        // spinlock, and does not sleep.
+        if found.is_none() && outside(t) && unsafe { bindings::ptrace_may_access(t, bindings::PTRACE_MODE_READ_FSCREDS) } {
             // SAFETY: `t` is valid under RCU (see below). Its pid as the caller sees it: 0
             // if it lives outside the caller's pid namespace.
             found = f(t).map(|r| (unsafe { bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()) }, r));
