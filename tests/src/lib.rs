@@ -18,6 +18,7 @@ pub use cr::sys::{self, errno_name};
 
 pub mod craft;
 pub mod damage;
+pub mod fuzz;
 pub mod mem;
 pub mod proc;
 pub mod sleepers;

@@ -6,6 +6,7 @@ mod bench;
 mod build_kernel;
 mod console;
 mod demo;
+mod fuzz;
 mod guest;
 mod initramfs;
 mod qemu;
@@ -40,6 +41,8 @@ enum Cmd {
     ExportSeries(series::Args),
     /// Measure checkpoint and restart times on a kernel without debugging options.
     Bench(bench::Args),
+    /// Boot the guest and fuzz restart(2) with mutated real images (`cr-fuzz`).
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> Result<()> {
@@ -53,5 +56,6 @@ fn main() -> Result<()> {
         Cmd::Demo => demo::run(&sh),
         Cmd::ExportSeries(args) => series::run(&sh, &args),
         Cmd::Bench(args) => bench::run(&sh, &args),
+        Cmd::Fuzz(args) => fuzz::run(&sh, &args),
     }
 }

@@ -29,7 +29,7 @@ pub struct Args {
 /// kmemleak reports an object only once it survived two scans unchanged and is older than 5s,
 /// so after the tests: wait, scan twice. `--verbose` on the kernel command line (see `qemu.rs`)
 /// makes it print each leak on the console, where `console::scan` finds it.
-const AFTER_TESTS: &str = "s=$?; if [ -w /sys/kernel/debug/kmemleak ]; then echo '# RUNNING kmemleak'; \
+pub const AFTER_TESTS: &str = "s=$?; if [ -w /sys/kernel/debug/kmemleak ]; then echo '# RUNNING kmemleak'; \
     sleep 6; echo scan >/sys/kernel/debug/kmemleak; echo scan >/sys/kernel/debug/kmemleak; fi; exit $s";
 
 pub fn run(sh: &Shell, args: &Args) -> Result<()> {

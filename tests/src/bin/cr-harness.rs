@@ -22,11 +22,13 @@ const EXIT_SKIP: i32 = cr_tests::EXIT_SKIP;
 
 /// Tests that need longer than the default timeout, with theirs: a tree of 1000 processes
 /// takes about four minutes to set up, checkpoint, restart and check on the debug kernel under
-/// TCG (KASAN and lockdep make each task's checkpoint some 25 times slower).
+/// TCG (KASAN and lockdep make each task's checkpoint some 25 times slower); the fuzzer's 800
+/// cases about ten.
 const LONG: &[(&str, u64)] = &[
     ("restore_tree_1000", 600),
     ("restart_crafted", 300),
     ("restart_unprivileged", 400),
+    ("cr-fuzz", 1200),
 ];
 
 struct Options {
