@@ -18,17 +18,25 @@ use cr_tests::craft::{expect_refused, Image, Rec};
 use cr_tests::tree::{descendants, exit_with, wait_gone, wake_and_reap, zombie, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Target, KILL};
 
-/// A 16-bit, a code and a not-present data segment, each user (DPL 3) and otherwise sane;
-/// `set_thread_area()` refuses all three (`tls_desc_okay()`). The 16-bit stack segment is the
-/// CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret.
-const BAD_TLS: [(&str, u32, u32); 3] = [
-    ("a 16-bit data segment", 0x0000_ffff, 0x0000_f200),
-    ("a code segment", 0x0000_ffff, 0x00cf_fa00),
+/// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
+/// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
+/// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
+/// `fill_ldt()` always sets the accessed bit (the CPU would write it into the read-only GDT:
+/// an oops) and never the long-mode bit.
+const BAD_TLS: [(&str, u32, u32); 5] = [
+    ("a 16-bit data segment", 0x0000_ffff, 0x0000_f300),
+    ("a code segment", 0x0000_ffff, 0x00cf_fb00),
     (
         "a data segment that is not present",
         0x0000_ffff,
-        0x00cf_7200,
+        0x00cf_7300,
     ),
+    (
+        "a data segment without its accessed bit",
+        0x0000_ffff,
+        0x00cf_f200,
+    ),
+    ("a long-mode data segment", 0x0000_ffff, 0x00ef_f300),
 ];
 
 /// The root keeps `plain` open for reading: a regular file without exec permission.

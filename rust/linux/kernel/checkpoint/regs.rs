@@ -305,18 +305,22 @@ fn restart_syscall(regs: &mut abi::Regs) {
 
 /// Whether a saved TLS descriptor (low and high words) is one `set_thread_area()` could have
 /// made: empty, or what `fill_ldt()` makes of a `user_desc` that `tls_desc_okay()`
-/// (arch/x86/kernel/tls.c) accepts: a user (S = 1, DPL 3) data segment, 32-bit, present. A
-/// 16-bit segment would leak kernel stack bits through `iret` (espfix covers only the LDT),
-/// and code or not-present segments are an attack surface the kernel refuses to offer.
+/// (arch/x86/kernel/tls.c) accepts: a user (S = 1, DPL 3) data segment, 32-bit, present,
+/// accessed, not long mode. A 16-bit segment would leak kernel stack bits through `iret`
+/// (espfix covers only the LDT), code or not-present segments are an attack surface the
+/// kernel refuses to offer, and loading one without its accessed bit would make the CPU write
+/// it into the read-only GDT: an oops.
 fn tls_ok(lo: u32, hi: u32) -> bool {
     let ty = (hi >> 8) & 0xf;
     let s = (hi >> 12) & 1;
     let dpl = (hi >> 13) & 3;
     let present = (hi >> 15) & 1;
+    let long = (hi >> 21) & 1;
     let big = (hi >> 22) & 1;
-    // `contents` is `type >> 2`; above 1 is a code segment.
+    // `contents` is `type >> 2`; above 1 is a code segment. Bit 0 is the accessed bit.
     let data = ty >> 2 <= 1;
-    (lo == 0 && hi == 0) || (s == 1 && dpl == 3 && present == 1 && big == 1 && data)
+    let accessed = ty & 1;
+    (lo == 0 && hi == 0) || (s == 1 && dpl == 3 && present == 1 && big == 1 && data && accessed == 1 && long == 0)
 }
 
 /// Reads the `Regs`, `XsaveInfo`/`Xsave` and `Tls` records that follow a `Task`.
@@ -386,7 +390,8 @@ pub(crate) fn apply(task: &Task, saved: &Saved) -> Result {
     let descs = unsafe { &mut (*t).thread.tls_array };
     for (i, desc) in descs.iter_mut().enumerate() {
         let words = [saved.tls.desc[2 * i], saved.tls.desc[2 * i + 1]];
-        // SAFETY: a `desc_struct` is two 32-bit words; `read` checked they are user segments.
+        // SAFETY: a `desc_struct` is two 32-bit words; `read` checked each is empty or one
+        // `set_thread_area()` could have made (`tls_ok`).
         *desc = unsafe { core::mem::transmute_copy(&words) };
     }
     Ok(())
