@@ -11,7 +11,7 @@ use crate::shared::{self, Shareable};
 use crate::task::{with_siglock, with_task_lock};
 use crate::{abi, log, Obj};
 use core::ptr::NonNull;
-use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -174,10 +174,10 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
 pub(crate) struct Final {
     task: abi::TaskSignal,
     restore_sigmask: bool,
-    pending: KVec<abi::SigPending>,
+    pending: KVVec<abi::SigPending>,
 }
 
-fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVec<abi::SigPending>) -> Result {
+fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::SigPending>) -> Result {
     for _ in 0..count {
         let p = r.expect::<abi::SigPending>()?;
         if !(1..=NSIG).contains(&p.signo) || p.signo == bindings::SIGKILL {
@@ -191,7 +191,7 @@ fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVec<abi::SigP
 /// Reads a task's `TaskSignal` and its pending signals (in the restarter).
 pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Result<Final> {
     let task = r.expect::<abi::TaskSignal>()?;
-    let mut pending = KVec::new();
+    let mut pending = KVVec::new();
     read_pending(r, task.pending_count, &mut pending)?;
     // SS_DISABLE is what a task without an alternate stack has after a CLONE_VM fork.
     if task.altstack_flags & !(bindings::SS_AUTODISARM | bindings::SS_DISABLE) != 0
@@ -303,7 +303,7 @@ impl Final {
             altstack_flags: bindings::SS_DISABLE,
             ..Default::default()
         };
-        Final { task, restore_sigmask: false, pending: KVec::new() }
+        Final { task, restore_sigmask: false, pending: KVVec::new() }
     }
 
     /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every

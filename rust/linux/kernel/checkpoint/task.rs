@@ -17,7 +17,7 @@ use crate::signal::{self, Final};
 use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
@@ -334,7 +334,7 @@ struct Process<'a, 'b> {
     /// How many more tasks the image holds after the leader.
     room: usize,
     /// The threads created so far, handed to the restarter with the leader.
-    threads: KVec<Created>,
+    threads: KVVec<Created>,
 }
 
 /// The rendezvous between a created task and the restarter.
@@ -676,7 +676,7 @@ fn start(
     clone_flags: u32,
     parent: Option<usize>,
     saved: Option<regs::Saved>,
-    list: &mut KVec<Created>,
+    list: &mut KVVec<Created>,
 ) -> Result {
     let rec = work.task;
     let handoff = Arc::new(
@@ -721,7 +721,7 @@ fn start(
 /// Reads the next process's `Task` record and what the restarter keeps of it, creates its
 /// leader, which rebuilds the process and creates its threads. Every task created is in
 /// `created` however this ends.
-fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
+fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<Created>) -> Result {
     let task = r.expect::<abi::Task>()?;
     if task.tgid != task.pid
         || task.flags & abi::TASK_F_GROUP_LEADER == 0
@@ -770,13 +770,13 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
         index,
         parent,
         room: count as usize - index - 1,
-        threads: KVec::new(),
+        threads: KVVec::new(),
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
     let mut work = Work { task, fin: Some(fin), ax, stop: stops(flags, &task), process: Some(process) };
     let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
-    let threads = work.process.map(|p| p.threads).unwrap_or_default();
+    let threads = work.process.map_or_else(KVVec::new, |p| p.threads);
     if let Err(e) = created.reserve(threads.len(), GFP_KERNEL) {
         for t in threads.iter() {
             t.release(false);
@@ -793,7 +793,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<
 /// status once the image is verified, before the tree is linked: exiting as the restarter's
 /// child with no exit signal, it cannot be reaped by anyone else (not even if the restarter
 /// ignores SIGCHLD), and its parent, whoever that is, was not told of its death again.
-fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usize>, created: &mut KVec<Created>) -> Result {
+fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usize>, created: &mut KVVec<Created>) -> Result {
     if parent.is_none() || task.exit_code & !0xffff != 0 {
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
@@ -812,13 +812,20 @@ fn wait_dead(task: &Task) {
     }
 }
 
-/// Reaps `task`, a child of ours that is exiting and, if it leads a process, its threads:
-/// polls without sleeping interruptibly, so that a signal pending for the caller cannot
-/// leave it behind. Another thread of the caller may reap it first (`ECHILD`).
-fn reap(task: &Task) {
-    let pid = task.vnr();
-    // SAFETY: waits for our own child, without blocking.
+/// Reaps the child of ours numbered `pid`, exiting and, if it leads a process, its threads:
+/// polls without sleeping interruptibly, so that a signal pending for the caller cannot leave
+/// it behind. Another thread of the caller may have reaped it first (`pid` 0 or `ECHILD`); a
+/// caller being killed leaves the rest to the reaper that inherits them.
+fn reap(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: waits for the child numbered `pid`, without blocking.
     while unsafe { bindings::kernel_wait4(pid, core::ptr::null_mut(), WALL | WNOHANG, core::ptr::null_mut()) } == 0 {
+        // SAFETY: the current task is valid.
+        if unsafe { bindings::fatal_signal_pending(bindings::get_current()) } {
+            return;
+        }
         // SAFETY: sleeping is allowed here.
         unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
     }
@@ -826,7 +833,7 @@ fn reap(task: &Task) {
 
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
-fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVec<Created>) -> Result {
+fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<Created>) -> Result {
     {
         // A container's tasks go into a new pid namespace, with the ids they had inside.
         let _ns = match r.header().flags & abi::HDR_SUBTREE {
@@ -872,7 +879,8 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         return Err(EOPNOTSUPP);
     }
     let log = r.log;
-    let mut created = KVec::new();
+    let mut pids = KVVec::with_capacity(h.task_count as usize, GFP_KERNEL)?;
+    let mut created = KVVec::new();
     let res = build(r, flags, h.task_count, &mut created);
     // The tasks hold what they share now: before they run, so that, say, handlers shared by
     // no other process are seen unshared (unshare(CLONE_SIGHAND) checks the count).
@@ -885,6 +893,14 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
             unsafe { bindings::send_sig(bindings::SIGSTOP as i32, c.task.as_ptr(), 1) };
         }
     }
+    // Their numbers while they are ours for certain: once released, a task may be reaped by
+    // another thread of the caller, and its pid freed.
+    if res.is_err() {
+        for c in created.iter().filter(|c| c.is_leader()) {
+            // Cannot fail: there is room for every task of the image.
+            let _ = pids.push(c.pid(), GFP_KERNEL);
+        }
+    }
     for c in created.iter() {
         c.release(res.is_ok());
     }
@@ -892,8 +908,8 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         // Nothing was linked: every created process is still our child, and exits without
         // running user code; waiting for a leader waits for its threads too. The root goes
         // last: a container's init waits for every other task of its namespace to be reaped.
-        for c in created.iter().rev().filter(|c| c.is_leader()) {
-            reap(&c.task);
+        for &pid in pids.iter().rev() {
+            reap(pid);
         }
         return Err(e);
     }

@@ -315,7 +315,9 @@ pub(crate) struct Link {
 /// The `struct pid` of the created process whose saved pid is `nr`.
 fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
     created.iter().find(|c| c.is_leader() && c.rec.pid == nr).map(|c| {
-        // SAFETY: the task is our child, parked; its pid does not change.
+        // SAFETY: the task is our child, parked, so its pid does not change; a zombie could
+        // be reaped by another thread of the caller, which `link` checks under
+        // `tasklist_lock` before it uses what this returns.
         unsafe { (*c.task.as_ptr()).thread_pid }
     })
 }

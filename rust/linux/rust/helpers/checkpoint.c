@@ -202,3 +202,8 @@ int rust_helper_file_permission(struct file *file, int mask)
 {
 	return file_permission(file, mask);
 }
+
+bool rust_helper_fatal_signal_pending(struct task_struct *p)
+{
+	return fatal_signal_pending(p);
+}
