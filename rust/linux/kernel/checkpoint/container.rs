@@ -111,8 +111,8 @@ impl Scope {
             };
             let why = if self.container { "" } else { " (restart could not share it again)" };
             match outside {
-                Some(pid) => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.vnr()),
-                None => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.vnr()),
+                Some(pid) if pid > 0 => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.vnr()),
+                _ => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.vnr()),
             }
             return Err(if self.container { EBUSY } else { EOPNOTSUPP });
         }
@@ -296,9 +296,9 @@ impl Holders {
             }
             let at = h.at;
             match holder_of(tree, file) {
-                Some((pid, fd)) => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree",
+                Some((pid, fd)) if pid > 0 => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree",
                     h.pid),
-                None => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree", h.pid),
+                _ => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree", h.pid),
             }
             return Err(EBUSY);
         }
@@ -365,10 +365,21 @@ impl Process {
     }
 }
 
-/// The first task outside `tree` for which `f` finds something, with what it found: every
-/// process's leader, and with `threads` its other threads too. Only tasks the caller could
-/// inspect itself (`PTRACE_MODE_READ`) are looked into: another user's fds and address space
-/// are none of its business, nor are their pids for its log.
+/// Whether the caller could inspect `t` itself (`PTRACE_MODE_READ`): another user's fds are
+/// none of its business, nor are their pids for its log.
+///
+/// # Safety
+///
+/// `t` must be valid (under RCU will do: the check takes the task lock, a spinlock, and does
+/// not sleep).
+unsafe fn readable(t: *mut bindings::task_struct) -> bool {
+    // SAFETY: per the caller.
+    unsafe { bindings::ptrace_may_access(t, bindings::PTRACE_MODE_READ_FSCREDS) }
+}
+
+/// The first task outside `tree` for which `f` finds something, with what it found and its
+/// pid as the caller sees it (0 if it may not read it, or it lives outside the caller's pid
+/// namespace): every process's leader, and with `threads` its other threads too.
 fn find_outside<R>(
     tree: &Tree,
     threads: bool,
@@ -377,12 +388,15 @@ fn find_outside<R>(
     let outside = |t: *mut bindings::task_struct| !tree.members().iter().any(|m: &Member| m.task.as_ptr() == t);
     let mut found = None;
     let mut visit = |t: *mut bindings::task_struct| {
-        // SAFETY: `t` is valid under RCU (see below); the check takes the task lock, a
-        // spinlock, and does not sleep.
-        if found.is_none() && outside(t) && unsafe { bindings::ptrace_may_access(t, bindings::PTRACE_MODE_READ_FSCREDS) } {
-            // SAFETY: `t` is valid under RCU (see below). Its pid as the caller sees it: 0
-            // if it lives outside the caller's pid namespace.
-            found = f(t).map(|r| (unsafe { bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()) }, r));
+        if found.is_none() && outside(t) {
+            // SAFETY: `t` is valid under RCU (see below).
+            let pid = |t| unsafe {
+                match readable(t) {
+                    true => bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()),
+                    false => 0,
+                }
+            };
+            found = f(t).map(|r| (pid(t), r));
         }
     };
     let _rcu = rcu::read_lock();
@@ -404,6 +418,11 @@ fn find_outside<R>(
 /// A process outside `tree` that has `file` in its fd table, and the fd.
 fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
     find_outside(tree, false, |t| {
+        // SAFETY: `t` is valid under RCU (see `find_outside`). Only fd tables the caller may
+        // read are looked into.
+        if !unsafe { readable(t) } {
+            return None;
+        }
         let mut fd = 0u32;
         loop {
             // SAFETY: `t` is valid under the RCU read lock `find_outside` holds.
