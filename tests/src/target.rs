@@ -426,6 +426,23 @@ impl Target {
         }
     }
 
+    /// Checkpoint with `CKPT_KILL` must be refused with EOPNOTSUPP and a log line naming the
+    /// target's pid and `what`; the target must run on, asleep.
+    pub fn expect_refused(&mut self, what: &str) {
+        let pid = self.pid;
+        let result = self.try_checkpoint(KILL);
+        self.expect_checkpoint_errno(
+            result,
+            libc::EOPNOTSUPP,
+            &format!("checkpoint of a process with {what}"),
+        );
+        if !crate::log_names(self.klog(), &pid.to_string()) || !crate::log_names(self.klog(), what)
+        {
+            self.fail(format!("no kernel log line names pid {pid} and {what}"));
+        }
+        self.expect_asleep(std::time::Duration::from_millis(200));
+    }
+
     /// Fails (with the logs) unless a restart's `result` is the error `errno`; a process it
     /// made anyway is killed and reaped first.
     pub fn expect_restart_errno(&self, result: io::Result<libc::pid_t>, errno: i32, what: &str) {

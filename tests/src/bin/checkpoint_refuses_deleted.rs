@@ -5,10 +5,9 @@
 //! saved. The process keeps running untouched.
 
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::time::Duration;
 
 use cr_tests::mem::mmap;
-use cr_tests::{errno_problem, log_names, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{pass, wait_restored, Check, Target};
 
 /// A file in `dir`, created, then unlinked once `keep` holds it.
 fn deleted(dir: &str, name: &str, keep: impl FnOnce(std::fs::File) -> Check) -> Check {
@@ -23,8 +22,8 @@ fn deleted(dir: &str, name: &str, keep: impl FnOnce(std::fs::File) -> Check) -> 
     std::fs::remove_file(&path).map_err(|e| format!("unlink {path}: {e}"))
 }
 
-/// Checkpoints a target that set itself up with `setup`; expects EOPNOTSUPP before the first
-/// byte and a log line naming the target and `what`.
+/// A target that set itself up with `setup` must be refused, named with `what`, before the
+/// first byte of its image.
 fn refused(dir: &str, what: &str, setup: fn(&str) -> Check) {
     // Each target removes the directory when it is done.
     std::fs::create_dir_all(dir).unwrap_or_else(|e| cr_tests::fail(format!("mkdir {dir}: {e}")));
@@ -36,18 +35,7 @@ fn refused(dir: &str, what: &str, setup: fn(&str) -> Check) {
             Ok(())
         })
     });
-    let pid = target.pid();
-    let result = target.try_checkpoint(KILL);
-    if let Some(problem) = errno_problem(
-        &result,
-        libc::EOPNOTSUPP,
-        &format!("checkpoint of a process with a deleted {what}"),
-    ) {
-        target.fail(problem);
-    }
-    if !log_names(target.klog(), &pid.to_string()) || !log_names(target.klog(), what) {
-        target.fail(format!("no kernel log line names pid {pid} and its {what}"));
-    }
+    target.expect_refused(what);
     let written = std::fs::metadata(target.image_path())
         .map(|m| m.len())
         .unwrap_or(0);
@@ -56,7 +44,6 @@ fn refused(dir: &str, what: &str, setup: fn(&str) -> Check) {
             "the refused checkpoint wrote {written} bytes of image"
         ));
     }
-    target.expect_asleep(Duration::from_millis(200));
     target.finish();
 }
 
