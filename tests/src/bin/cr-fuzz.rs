@@ -56,6 +56,11 @@ const GONE_WITHIN: Duration = Duration::from_secs(5);
 /// Pages of the anonymous mapping of the single-process base.
 const ANON_PAGES: usize = 4;
 
+/// The seed without `--seed`: that of the `qemu-test` lane, which must give the same verdict
+/// every time it runs on the same kernel (800 clean cases when it was chosen); new seeds are
+/// for `cargo xtask fuzz`, which takes one from the clock.
+const LANE_SEED: u64 = 447_090_856_059;
+
 struct Options {
     cases: u64,
     seed: u64,
@@ -71,7 +76,7 @@ fn usage() -> ! {
 fn options() -> Options {
     let mut opts = Options {
         cases: DEFAULT_CASES,
-        seed: time_seed(),
+        seed: LANE_SEED,
         case: None,
         dir: "/tmp/cr-fuzz".into(),
     };
@@ -87,14 +92,6 @@ fn options() -> Options {
         }
     }
     opts
-}
-
-/// A seed from the clock, for runs without `--seed` (it is printed).
-fn time_seed() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    ((now.as_secs() << 20) ^ u64::from(now.subsec_micros())) % 1_000_000_000_000
 }
 
 /// Runs this program again with the same arguments and `ADDR_NO_RANDOMIZE`, so that the base
