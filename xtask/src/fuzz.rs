@@ -178,15 +178,6 @@ fn judge(out: &BootOutcome) -> Verdict {
 mod tests {
     use super::*;
 
-    fn outcome(console: &str, exit: Option<i32>, timed_out: bool) -> BootOutcome {
-        BootOutcome {
-            exit,
-            timed_out,
-            log_path: PathBuf::new(),
-            console: console.to_string(),
-        }
-    }
-
     const START: &str = "[    1.000000] Run /init as init process\n# cr-fuzz: seed 7, 3 cases\n";
 
     #[test]
@@ -197,7 +188,7 @@ mod tests {
              # cr-fuzz: 3 cases, seed 7, 3 refused (by errno: EINVAL 2, EBADMSG 1), 0 restored, 4 s\n\
              PASS: 3 cases clean (seed 7)\nCR-EXIT=0\n"
         );
-        let v = judge(&outcome(&log, Some(0), false));
+        let v = judge(&BootOutcome::of(&log, Some(0), false));
         assert!(v.clean, "{v:?}");
         assert_eq!(
             v.lines,
@@ -216,7 +207,7 @@ mod tests {
              [    9.000000] BUG: KASAN: slab-use-after-free in restore_mm+0x1/0x2\n\
              [    9.100000] Kernel panic - not syncing: KASAN: panic_on_warn set ...\n"
         );
-        let v = judge(&outcome(&log, None, false));
+        let v = judge(&BootOutcome::of(&log, None, false));
         assert!(!v.clean);
         assert!(
             v.lines.contains(
@@ -241,7 +232,7 @@ mod tests {
         assert_eq!(case_of("# case 5: anon del #2 Regs -> EINVAL"), Some(5));
         assert_eq!(case_of("# cr-fuzz: seed 5, 10 cases"), None);
         let log = format!("{START}[    2.000000] WARNING: CPU: 0 PID: 70 at mm/x.c:1 f+0x1/0x2\n");
-        let v = judge(&outcome(&log, None, true));
+        let v = judge(&BootOutcome::of(&log, None, true));
         assert!(
             v.lines
                 .iter()
@@ -266,7 +257,7 @@ mod tests {
              # RUNNING kmemleak\n[   30.000000] kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n\
              CR-EXIT=1\n"
         );
-        let v = judge(&outcome(&log, Some(1), false));
+        let v = judge(&BootOutcome::of(&log, Some(1), false));
         assert!(!v.clean);
         assert!(
             v.lines.iter().any(|l| l.starts_with("FAIL: case 0")),

@@ -188,15 +188,6 @@ fn shell_quote(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn outcome(console: &str, exit: Option<i32>, timed_out: bool) -> BootOutcome {
-        BootOutcome {
-            exit,
-            timed_out,
-            log_path: PathBuf::new(),
-            console: console.to_string(),
-        }
-    }
-
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(crate::util::project_root().join("qemu/testdata").join(name))
             .unwrap()
@@ -204,7 +195,7 @@ mod tests {
 
     #[test]
     fn clean_run_passes() {
-        let v = judge(&outcome(&fixture("clean.log"), Some(0), false));
+        let v = judge(&BootOutcome::of(&fixture("clean.log"), Some(0), false));
         assert_eq!(
             v,
             Verdict {
@@ -218,7 +209,11 @@ mod tests {
 
     #[test]
     fn kernel_reports_count_once_per_test() {
-        let v = judge(&outcome(&fixture("debug-reports.log"), Some(1), false));
+        let v = judge(&BootOutcome::of(
+            &fixture("debug-reports.log"),
+            Some(1),
+            false,
+        ));
         assert_eq!((v.passed, v.failed), (3, 1 + 4));
         let names: Vec<_> = v
             .problems
@@ -240,7 +235,7 @@ mod tests {
     fn crash_names_the_running_test() {
         let log = "KTAP version 1\n1..3\n# RUNNING a\nok 1 a\n# RUNNING b\n\
                    [    7.000000] Kernel panic - not syncing: Fatal exception\n";
-        let v = judge(&outcome(log, None, false));
+        let v = judge(&BootOutcome::of(log, None, false));
         assert_eq!((v.passed, v.failed), (1, 2));
         assert!(
             v.problems[0].starts_with("not ok - b\n"),
@@ -255,10 +250,14 @@ mod tests {
 
     #[test]
     fn timeout_and_bad_exit_status() {
-        let v = judge(&outcome("# RUNNING slow\n", None, true));
+        let v = judge(&BootOutcome::of("# RUNNING slow\n", None, true));
         assert_eq!((v.passed, v.failed), (0, 1));
         assert!(v.problems[0].contains("timed out while running `slow`"));
-        let v = judge(&outcome("1 passed, 0 failed\nCR-EXIT=2\n", Some(2), false));
+        let v = judge(&BootOutcome::of(
+            "1 passed, 0 failed\nCR-EXIT=2\n",
+            Some(2),
+            false,
+        ));
         assert_eq!((v.passed, v.failed), (1, 1));
     }
 
