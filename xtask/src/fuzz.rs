@@ -13,7 +13,7 @@ use xshell::Shell;
 
 use crate::console;
 use crate::qemu::{self, BootOutcome};
-use crate::{build_kernel, guest, setup, test};
+use crate::test;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,12 +42,7 @@ const FIXED_SECS: u64 = 300;
 const SECS_PER_CASE: u64 = 2;
 
 pub fn run(sh: &Shell, args: &Args) -> Result<()> {
-    setup::run(sh)?;
-    let kernel = match &args.kernel {
-        Some(kernel) => kernel.clone(),
-        None => build_kernel::ensure_built(sh)?,
-    };
-    let bins = guest::build(sh)?;
+    let (kernel, bins) = test::prepare(sh, &args.kernel)?;
     let seed = args.seed.unwrap_or_else(clock_seed);
     let (fuzz, cases) = match args.case {
         Some(k) => (format!("/tests/cr-fuzz --seed {seed} --case {k}"), 1),

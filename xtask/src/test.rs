@@ -32,13 +32,19 @@ pub struct Args {
 pub const AFTER_TESTS: &str = "s=$?; if [ -w /sys/kernel/debug/kmemleak ]; then echo '# RUNNING kmemleak'; \
     sleep 6; echo scan >/sys/kernel/debug/kmemleak; echo scan >/sys/kernel/debug/kmemleak; fi; exit $s";
 
-pub fn run(sh: &Shell, args: &Args) -> Result<()> {
+/// Installs what is missing, builds what is stale: the kernel to boot (`kernel`, or
+/// target/kernel/bzImage) and the guest programs.
+pub fn prepare(sh: &Shell, kernel: &Option<PathBuf>) -> Result<(PathBuf, guest::GuestBins)> {
     setup::run(sh)?;
-    let kernel = match &args.kernel {
+    let kernel = match kernel {
         Some(kernel) => kernel.clone(),
         None => build_kernel::ensure_built(sh)?,
     };
-    let bins = guest::build(sh)?;
+    Ok((kernel, guest::build(sh)?))
+}
+
+pub fn run(sh: &Shell, args: &Args) -> Result<()> {
+    let (kernel, bins) = prepare(sh, &args.kernel)?;
     let harness = match &args.filter {
         Some(filter) => format!("cr-harness {}", shell_quote(filter)),
         None => "cr-harness".to_string(),
