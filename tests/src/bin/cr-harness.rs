@@ -23,12 +23,13 @@ const EXIT_SKIP: i32 = cr_tests::EXIT_SKIP;
 /// Tests that need longer than the default timeout, with theirs: a tree of 1000 processes
 /// takes about four minutes to set up, checkpoint, restart and check on the debug kernel under
 /// TCG (KASAN and lockdep make each task's checkpoint some 25 times slower); the fuzzer's 800
-/// cases about ten.
+/// cases about ten; 20,000 files in one fd table about four and a half.
 const LONG: &[(&str, u64)] = &[
     ("restore_tree_1000", 600),
     ("restart_crafted", 300),
     ("restart_unprivileged", 400),
     ("cr-fuzz", 1200),
+    ("restore_many_fds", 400),
 ];
 
 struct Options {

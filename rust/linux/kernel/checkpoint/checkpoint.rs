@@ -18,6 +18,7 @@ mod container;
 mod files;
 mod freeze;
 mod image;
+mod index;
 mod log;
 mod mm;
 mod regs;
@@ -53,6 +54,13 @@ pub(crate) enum Obj {
 /// `ESTALE`: a file the image depends on is no longer the one that was saved.
 pub(crate) fn estale() -> Error {
     Error::from_errno(-(bindings::ESTALE as i32))
+}
+
+/// Lets another task run if one should: called in loops over what a tree may hold millions
+/// of (fds, pages, tasks), which could otherwise keep a CPU for seconds. Never under a lock.
+pub(crate) fn resched() {
+    // SAFETY: process context; the callers hold no lock.
+    unsafe { bindings::__cond_resched() };
 }
 
 /// Converts a C pointer that may hold an errno (`ERR_PTR`) to a result.
@@ -128,6 +136,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     // A process whose main thread exited has them in its other threads.
     let mut names = files::Names::of(tree.holder(0))?;
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
+    let (mut tables, mut mms) = (index::Seen::new(), index::Seen::new());
     for (i, m) in tree.members().iter().enumerate() {
         let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
             true => {
@@ -135,9 +144,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                 // Shared with a process planned earlier, they are only named: not walked again.
                 // SAFETY: a frozen task's pointers, only compared.
                 let (files, mm) = unsafe { ((*holder.as_ptr()).files, (*holder.as_ptr()).mm) };
-                let planned = |same: &dyn Fn(&(files::FdPlan, mm::MmPlan)) -> bool| plans.iter().flatten().any(same);
-                let files_first = !planned(&|(f, _)| f.table() == files);
-                let mm_first = !planned(&|(_, m)| m.mm() == mm);
+                let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
                 names.check_cwd(&log, holder)?;
                 let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
                 Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?))
@@ -158,7 +165,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let exited = tree.exited(i);
         let zombie = task::is_zombie(&m.task) && !exited;
         let holder = tree.holder(i);
-        let flags = if tree.is_vfork_child(i) { *group | abi::TASK_F_VFORK } else { *group };
+        let flags = if m.vfork_child { *group | abi::TASK_F_VFORK } else { *group };
         task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, flags)?;
         if zombie {
             // Its `Task` record, with its exit status, is all there is of it.

@@ -11,12 +11,14 @@
 //! (`EBUSY`) a container whose objects are also held from outside: restart could not give the
 //! outside holder its share back.
 
-use crate::tree::{for_each_task, Member, Tree};
+use crate::index::{Seen, Sorted};
+use crate::tree::Tree;
 use crate::{abi, files, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::sync::rcu;
 use kernel::task::Task;
 use kernel::types::ARef;
@@ -74,11 +76,21 @@ impl Scope {
     /// again by objref. Also refuses a thread with its own table or fs in a process whose
     /// main thread exited (the others are refused as they are frozen).
     pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
-        for (i, m) in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+        // How many tasks of the tree hold each object.
+        let held = |of: fn(&bindings::task_struct) -> usize| {
+            // SAFETY: frozen tasks; the pointers they hold are only counted.
+            Sorted::new(tree.members().len(), tree.members().iter().map(|m| (of(unsafe { &*m.task.as_ptr() }), ())))
+        };
+        let files = held(|t| t.files as usize)?;
+        let fs = held(|t| t.fs as usize)?;
+        let sighand = held(|t| t.sighand as usize)?;
+        let mms = held(|t| t.mm as usize)?;
+        let holders = |held: &Sorted<()>, p: *const core::ffi::c_void| held.count(p as usize) as i32;
+        for (i, _) in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
             let holder = tree.holder(i);
             let Some(p) = Process::of(holder) else { continue };
             if tree.exited(i) {
-                let apart = tree.members().iter().filter(|o| o.leader == i && o.task.as_ptr() != m.task.as_ptr()).find(|o| {
+                let apart = tree.threads(i).iter().find(|o| {
                     // SAFETY: frozen tasks; the pointers are only compared.
                     unsafe { (*o.task.as_ptr()).files != p.files || (*o.task.as_ptr()).fs != p.fs }
                 });
@@ -88,17 +100,13 @@ impl Scope {
                     return Err(EOPNOTSUPP);
                 }
             }
-            let holders = |same: &dyn Fn(&bindings::task_struct) -> bool| {
-                // SAFETY: frozen tasks; the pointers they hold are only compared.
-                tree.members().iter().filter(|o| same(unsafe { &*o.task.as_ptr() })).count() as i32
-            };
-            let (what, outside) = if p.files_users > holders(&|o| o.files == p.files) {
+            let (what, outside) = if p.files_users > holders(&files, p.files.cast()) {
                 ("fd table", None)
-            } else if p.fs_users > holders(&|o| o.fs == p.fs) {
+            } else if p.fs_users > holders(&fs, p.fs.cast()) {
                 ("root and cwd (fs_struct)", None)
-            } else if p.sighand_users > holders(&|o| o.sighand == p.sighand) {
+            } else if p.sighand_users > holders(&sighand, p.sighand.cast()) {
                 ("signal handlers", None)
-            } else if p.mm_users <= holders(&|o| o.mm == p.mm) {
+            } else if p.mm_users <= holders(&mms, p.mm.cast()) {
                 continue;
             } else {
                 // An mm's users also count passing references (a /proc reader): only a task
@@ -129,14 +137,8 @@ impl Scope {
         let mut h = Holders::default();
         // Fd tables and address spaces shared by processes of the tree are walked once, as
         // their holders count them once.
-        let mut seen = KVec::new();
-        let mut first = |p: *const core::ffi::c_void| -> Result<bool> {
-            if seen.iter().any(|&s| s == p) {
-                return Ok(false);
-            }
-            seen.push(p, GFP_KERNEL)?;
-            Ok(true)
-        };
+        let mut seen = Seen::new();
+        let mut first = |p: *const core::ffi::c_void| seen.first(p);
         for (i, m) in tree.members().iter().enumerate() {
             if !m.is_leader(i) || crate::task::is_zombie(&m.task) && !tree.exited(i) {
                 continue;
@@ -170,38 +172,19 @@ impl Scope {
     /// Refuses a task of the container's namespace that is not in the tree (one that entered
     /// it with `setns()`, or was created by one that did).
     fn check_pids(&self, log: &Log, tree: &Tree) -> Result {
-        let ns = self.home.as_ptr();
-        let mut nr = 1;
-        loop {
-            let found = {
-                let _rcu = rcu::read_lock();
-                // SAFETY: `ns` is valid (counted); the pids found are valid under RCU, and so
-                // are the tasks attached to them.
-                unsafe {
-                    let pid = bindings::find_ge_pid(nr, ns);
-                    if pid.is_null() {
-                        return Ok(());
-                    }
-                    nr = bindings::pid_nr_ns(pid, ns);
-                    let t = bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID);
-                    match t.is_null() || tree.members().iter().any(|m| m.task.as_ptr() == t) {
-                        true => None,
-                        false => Some((*t).comm),
-                    }
-                }
-            };
-            if let Some(comm) = found {
-                let name: &[u8] = {
-                    // SAFETY: `c_char` bytes viewed as `u8`.
-                    let b = unsafe { core::slice::from_raw_parts(comm.as_ptr().cast::<u8>(), comm.len()) };
-                    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
-                };
-                log!(log, "pid {nr} of the container ({}) is not in the tree: it entered the pid namespace from outside",
-                    core::str::from_utf8(name).unwrap_or("?"));
-                return Err(EBUSY);
-            }
-            nr += 1;
-        }
+        let found = for_each_pid(self.home.as_ptr(), true, |nr, t| {
+            // SAFETY: `t` is valid under RCU (see `for_each_pid`).
+            (tree.index_of(t).is_none()).then(|| (nr, unsafe { (*t).comm }))
+        });
+        let Some((nr, comm)) = found else { return Ok(()) };
+        let name: &[u8] = {
+            // SAFETY: `c_char` bytes viewed as `u8`.
+            let b = unsafe { core::slice::from_raw_parts(comm.as_ptr().cast::<u8>(), comm.len()) };
+            &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+        };
+        log!(log, "pid {nr} of the container ({}) is not in the tree: it entered the pid namespace from outside",
+            core::str::from_utf8(name).unwrap_or("?"));
+        Err(EBUSY)
     }
 }
 
@@ -234,16 +217,22 @@ struct Held {
     at: Where,
 }
 
+/// The objects in the order the tree was found to hold them (the first is the one a refusal
+/// names), and each one's place in that list by its address.
 #[derive(Default)]
-struct Table(KVec<Held>);
+struct Table(KVec<Held>, RBTree<usize, usize>);
 
 impl Table {
     fn add(&mut self, key: *const core::ffi::c_void, task: &Task, at: Where, checked: bool) -> Result {
-        if let Some(h) = self.0.iter_mut().find(|h| h.key == key) {
+        if let Some(&i) = self.1.get(&(key as usize)) {
+            let h = &mut self.0[i];
             h.inside += 1;
             h.checked |= checked;
             return Ok(());
         }
+        self.0.reserve(1, GFP_KERNEL)?;
+        self.1.try_create_and_insert(key as usize, self.0.len(), GFP_KERNEL)?;
+        // Cannot fail: there is room.
         self.0.push(Held { key, inside: 1, checked, pid: task.vnr(), at }, GFP_KERNEL)?;
         Ok(())
     }
@@ -377,42 +366,63 @@ unsafe fn readable(t: *mut bindings::task_struct) -> bool {
     unsafe { bindings::ptrace_may_access(t, bindings::PTRACE_MODE_READ_FSCREDS) }
 }
 
+/// Calls `f` on the task of every pid of `ns` in increasing order (on thread group leaders
+/// only, unless `threads`) until it finds something. Each task is looked at under an RCU read
+/// section of its own, with a chance to reschedule between two: there may be millions.
+fn for_each_pid<R>(
+    ns: *mut bindings::pid_namespace,
+    threads: bool,
+    mut f: impl FnMut(i32, *mut bindings::task_struct) -> Option<R>,
+) -> Option<R> {
+    let ty = if threads { bindings::pid_type_PIDTYPE_PID } else { bindings::pid_type_PIDTYPE_TGID };
+    let mut nr = 1;
+    loop {
+        let found = {
+            let _rcu = rcu::read_lock();
+            // SAFETY: `ns` is valid (the caller holds it); the pids found are valid under RCU,
+            // and so are the tasks attached to them.
+            unsafe {
+                let pid = bindings::find_ge_pid(nr, ns);
+                if pid.is_null() {
+                    return None;
+                }
+                nr = bindings::pid_nr_ns(pid, ns);
+                let t = bindings::pid_task(pid, ty);
+                if t.is_null() { None } else { f(nr, t) }
+            }
+        };
+        if found.is_some() {
+            return found;
+        }
+        nr += 1;
+        crate::resched();
+    }
+}
+
 /// The first task outside `tree` for which `f` finds something, with what it found and its
 /// pid as the caller sees it (0 if it may not read it, or it lives outside the caller's pid
-/// namespace): every process's leader, and with `threads` its other threads too.
+/// namespace): every process's leader, and with `threads` its other threads too. `f` runs
+/// under RCU.
 fn find_outside<R>(
     tree: &Tree,
     threads: bool,
     mut f: impl FnMut(*mut bindings::task_struct) -> Option<R>,
 ) -> Option<(i32, R)> {
-    let outside = |t: *mut bindings::task_struct| !tree.members().iter().any(|m: &Member| m.task.as_ptr() == t);
-    let mut found = None;
-    let mut visit = |t: *mut bindings::task_struct| {
-        if found.is_none() && outside(t) {
-            // SAFETY: `t` is valid under RCU (see below).
-            let pid = |t| unsafe {
-                match readable(t) {
-                    true => bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()),
-                    false => 0,
-                }
-            };
-            found = f(t).map(|r| (pid(t), r));
+    // Every task has a pid in the initial namespace.
+    let all = core::ptr::addr_of_mut!(bindings::init_pid_ns);
+    for_each_pid(all, threads, |_, t| {
+        if tree.index_of(t).is_some() {
+            return None;
         }
-    };
-    let _rcu = rcu::read_lock();
-    // SAFETY: the lists of processes and of each one's threads are walked under RCU, which
-    // keeps their tasks valid.
-    unsafe {
-        let head = core::ptr::addr_of_mut!(bindings::init_task.tasks);
-        for_each_task(head, core::mem::offset_of!(bindings::task_struct, tasks), |p| {
-            if !threads {
-                return visit(p);
+        // SAFETY: `t` is valid under RCU (see `for_each_pid`).
+        let pid = |t| unsafe {
+            match readable(t) {
+                true => bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()),
+                false => 0,
             }
-            let head = core::ptr::addr_of_mut!((*(*p).signal).thread_head);
-            for_each_task(head, core::mem::offset_of!(bindings::task_struct, thread_node), &mut visit);
-        });
-    }
-    found
+        };
+        f(t).map(|r| (pid(t), r))
+    })
 }
 
 /// A process outside `tree` that has `file` in its fd table, and the fd.

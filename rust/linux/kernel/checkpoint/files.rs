@@ -297,11 +297,6 @@ impl FdPlan {
         Ok(FdPlan { files, fds, max_fds, first })
     }
 
-    /// The table, as a key only.
-    pub(crate) fn table(&self) -> *mut bindings::files_struct {
-        self.files
-    }
-
     /// Writes the `FdTable` record and its `Fd`s (each file first if new); only the record for
     /// a table already written with another process that shares it.
     pub(crate) fn dump(&self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
@@ -324,6 +319,7 @@ impl FdPlan {
                 file,
                 _pad0: 0,
             })?;
+            crate::resched();
         }
         Ok(())
     }
@@ -342,6 +338,8 @@ pub(crate) fn for_each_fd(task: &Task, mut f: impl FnMut(u32, FileRef) -> Result
         let Some(file) = FileRef::from_counted(file) else { return Ok(()) };
         f(fd, file)?;
         fd += 1;
+        // A table may hold a million fds.
+        crate::resched();
     }
 }
 
@@ -469,6 +467,7 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     }
     Ok(())
 }
+        crate::resched();
 
 /// Restores root, cwd and umask of the current task, or makes it share those restored for an
 /// earlier process.

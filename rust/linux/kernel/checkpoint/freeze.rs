@@ -13,6 +13,7 @@ use crate::{log, log::Log, vfork};
 use kernel::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
 use kernel::types::ARef;
 
@@ -70,18 +71,19 @@ enum Parked {
     Vfork,
 }
 
-/// Tasks held frozen, each with where it is parked; dropping it thaws them.
-pub(crate) struct Frozen(KVec<(ARef<Task>, Parked)>);
+/// Tasks held frozen, each with where it is parked, in the order they were frozen, and each
+/// one's place in that list by its address; dropping it thaws them.
+pub(crate) struct Frozen(KVec<(ARef<Task>, Parked)>, RBTree<usize, usize>);
 
 impl Frozen {
     /// Holds nothing yet.
     pub(crate) fn new() -> Frozen {
-        Frozen(KVec::new())
+        Frozen(KVec::new(), RBTree::new())
     }
 
     /// Whether `task` is held, and if so whether it was stopped by job control.
     pub(crate) fn held(&self, task: &Task) -> Option<bool> {
-        self.0.iter().find(|(t, _)| t.as_ptr() == task.as_ptr()).map(|&(_, p)| p == Parked::Stopped)
+        self.1.get(&(task.as_ptr() as usize)).map(|&i| self.0[i].1 == Parked::Stopped)
     }
 
     /// Freezes `tasks` and waits until each is parked and off its CPU. All are trapped first,
@@ -90,10 +92,13 @@ impl Frozen {
         let first = self.0.len();
         self.0.reserve(tasks.len(), GFP_KERNEL)?;
         for task in tasks {
+            let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
             if !set_trap(task, true) {
                 log!(log, "pid {}: exiting", task.vnr());
                 return Err(ESRCH);
             }
+            self.1.insert(room.into_node(task.as_ptr() as usize, self.0.len()));
+            // Cannot fail: there is room.
             self.0.push((task.clone(), Parked::Trapped), GFP_KERNEL)?;
         }
         // SAFETY: reading the monotonic clock has no preconditions.

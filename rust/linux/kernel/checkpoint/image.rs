@@ -8,6 +8,7 @@
 use crate::abi::objref::{DumpTable, Full, ObjError, Slots, MAX_OBJREFS};
 use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
 use crate::abi::{Record, RecordType};
+use crate::index::Seen;
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::fs::file::PosFd;
@@ -146,7 +147,7 @@ pub(crate) struct Dumper<'a> {
     pub(crate) log: &'a Log,
     objs: DumpTable<u64, VecSlots<u64>, VecSlots<u32>>,
     /// Shared objects whose own records are written, by kernel address.
-    written: KVec<u64>,
+    written: Seen,
 }
 
 impl<'a> Dumper<'a> {
@@ -156,7 +157,7 @@ impl<'a> Dumper<'a> {
             w: Writer::new(out),
             log,
             objs: DumpTable::new(VecSlots::new(), VecSlots::new()),
-            written: KVec::new(),
+            written: Seen::new(),
         };
         let r = d.w.header(header);
         d.check(r)?;
@@ -223,12 +224,7 @@ impl<'a> Dumper<'a> {
     /// Whether the records of the shared object at `addr` are to be written now: true the
     /// first time only. (Its objref may be known before, from a record that names it.)
     pub(crate) fn first_write<T>(&mut self, addr: *const T) -> Result<bool> {
-        let key = addr as usize as u64;
-        if self.written.iter().any(|&k| k == key) {
-            return Ok(false);
-        }
-        self.written.push(key, GFP_KERNEL)?;
-        Ok(true)
+        self.written.first(addr)
     }
 
     /// Writes the tail; the image is complete.

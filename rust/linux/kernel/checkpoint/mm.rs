@@ -15,6 +15,7 @@ use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::task::Task;
 
 const PAGE: u64 = 4096;
@@ -180,11 +181,6 @@ impl MmPlan {
             areas.push(area, GFP_KERNEL)?;
         }
         Ok(MmPlan { mm, areas, exe, first })
-    }
-
-    /// The address space, as a key only.
-    pub(crate) fn mm(&self) -> *mut bindings::mm_struct {
-        self.mm.0
     }
 
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
@@ -466,8 +462,7 @@ fn dump_private(
         write_runs(d, addr, pinned.pages, &keep[..n])?;
         drop(pinned);
         addr += n as u64 * PAGE;
-        // SAFETY: may sleep here.
-        unsafe { bindings::__cond_resched() };
+        crate::resched();
     }
     Ok(())
 }
@@ -475,11 +470,11 @@ fn dump_private(
 /// The shared anonymous memory objects of a checkpoint, mapped by one process or several
 /// (inherited through fork()): each is named by objref, and its pages go with its first
 /// mapping in the image.
-pub(crate) struct SharedObjects(KVec<(*mut bindings::address_space, core::ops::Range<u64>)>);
+pub(crate) struct SharedObjects(RBTree<usize, core::ops::Range<u64>>);
 
 impl SharedObjects {
     pub(crate) fn new() -> SharedObjects {
-        SharedObjects(KVec::new())
+        SharedObjects(RBTree::new())
     }
 
     /// Fills in the objref and size of the object behind the mapping `rec` of `file`; returns
@@ -496,10 +491,10 @@ impl SharedObjects {
         rec.size = size;
         if first {
             let pages = rec.pgoff..rec.pgoff + (rec.end - rec.start) / PAGE;
-            self.0.push((mapping, pages), GFP_KERNEL)?;
+            self.0.try_create_and_insert(mapping as usize, pages, GFP_KERNEL)?;
             return Ok(0..0);
         }
-        Ok(self.0.iter().find(|(m, _)| *m == mapping).map(|(_, r)| r.clone()).unwrap_or(0..0))
+        Ok(self.0.get(&(mapping as usize)).cloned().unwrap_or(0..0))
     }
 }
 
@@ -538,8 +533,7 @@ fn dump_cached(
         write_runs(d, vma.start + first * PAGE, pinned.pages, &keep[..n])?;
         drop(pinned);
         first += n as u64;
-        // SAFETY: may sleep here.
-        unsafe { bindings::__cond_resched() };
+        crate::resched();
     }
     Ok(())
 }

@@ -13,11 +13,13 @@
 
 use crate::container::Scope;
 use crate::freeze::Frozen;
+use crate::index::Sorted;
 use crate::task::Created;
 use crate::{abi, log, log::Log, task, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
@@ -80,6 +82,8 @@ pub(crate) struct Member {
     pub(crate) stopped: bool,
     /// Index of the child it waits for in vfork(), if it does.
     pub(crate) vfork: Option<usize>,
+    /// Whether its parent waits for it in vfork().
+    pub(crate) vfork_child: bool,
 }
 
 impl Member {
@@ -103,7 +107,7 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
             // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
             let task = unsafe { &*t.cast::<Task>() };
             // Cannot fail: there is room.
-            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false, vfork: None }, GFP_KERNEL);
+            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false, vfork: None, vfork_child: false }, GFP_KERNEL);
         }
     };
     add(leader);
@@ -156,6 +160,8 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
 /// The frozen tree rooted at the checkpointed task; dropping it thaws the tree.
 pub(crate) struct Tree {
     members: KVec<Member>,
+    /// Each member's index, by task address.
+    index: Sorted<usize>,
     frozen: Frozen,
 }
 
@@ -191,12 +197,14 @@ impl Tree {
                     scope.check(log, &m.task)?;
                     task::check_supported(log, &m.task)?;
                 }
+                let index = Sorted::new(members.len(), members.iter().enumerate().map(|(i, m)| (m.task.as_ptr() as usize, i)))?;
                 for i in 0..members.len() {
                     let Some(child) = vfork::child_of(&members[i].task) else { continue };
-                    let c = members.iter().position(|c| c.task.as_ptr() == child.as_ptr());
-                    members[i].vfork = Some(c.ok_or(ESRCH)?);
+                    let c = *index.get(child.as_ptr() as usize).ok_or(ESRCH)?;
+                    members[i].vfork = Some(c);
+                    members[c].vfork_child = true;
                 }
-                return Ok(Tree { members, frozen });
+                return Ok(Tree { members, index, frozen });
             }
             frozen.add(log, &new)?;
         }
@@ -220,9 +228,15 @@ impl Tree {
         &self.members[if self.exited(i) { i + 1 } else { i }].task
     }
 
-    /// Whether member `i` is a vfork child whose parent waits for it.
-    pub(crate) fn is_vfork_child(&self, i: usize) -> bool {
-        self.members.iter().any(|m| m.vfork == Some(i))
+    /// The index of the member whose task is `t`, if `t` is in the tree.
+    pub(crate) fn index_of(&self, t: *const bindings::task_struct) -> Option<usize> {
+        self.index.get(t as usize).copied()
+    }
+
+    /// The threads of the process led by member `i` but the leader (they follow it).
+    pub(crate) fn threads(&self, i: usize) -> &[Member] {
+        let rest = &self.members[i + 1..];
+        &rest[..rest.iter().take_while(|m| m.leader == i).count()]
     }
 
     /// Kills the tree instead of thawing it.
@@ -235,17 +249,13 @@ impl Tree {
     /// restart could not rebuild: one whose leader is gone or outside the tree while all its
     /// members are inside, or a group that reaches outside a session that does not.
     pub(crate) fn group_flags(&self, log: &Log) -> Result<KVec<u32>> {
+        let pgrp = self.reach(log, bindings::pid_type_PIDTYPE_PGID, "process group")?;
+        let session = self.reach(log, bindings::pid_type_PIDTYPE_SID, "session")?;
         let mut flags = KVec::with_capacity(self.members.len(), GFP_KERNEL)?;
         for (i, m) in self.members.iter().enumerate() {
-            if !m.is_leader(i) {
-                // Groups and sessions are the process's, on its leader.
-                let f = flags[m.leader];
-                flags.push(f, GFP_KERNEL)?;
-                continue;
-            }
-            let pgrp = self.reach(log, m, bindings::pid_type_PIDTYPE_PGID, "process group")?;
-            let session = self.reach(log, m, bindings::pid_type_PIDTYPE_SID, "session")?;
-            if pgrp && !session {
+            // Groups and sessions are the process's, on its leader.
+            let (pgrp, session) = (pgrp[m.leader], session[m.leader]);
+            if pgrp && !session && m.is_leader(i) {
                 log!(log, "pid {}: its process group reaches outside the tree, its session does not",
                     m.task.vnr());
                 return Err(EOPNOTSUPP);
@@ -262,43 +272,59 @@ impl Tree {
         Ok(flags)
     }
 
-    /// Whether `m`'s process group or session (`ty`) holds processes outside the tree.
-    fn reach(&self, log: &Log, m: &Member, ty: bindings::pid_type, what: &str) -> Result<bool> {
-        let group = |t: &Task| {
-            // SAFETY: the task is valid; its group and session change only under
-            // `tasklist_lock` (a frozen task cannot change them, but its parent can move it
-            // to another group with setpgid()).
-            unsafe { (*(*t.as_ptr()).signal).pids[ty as usize] }
-        };
-        let (inside, attached, leader, nr) = with_tasklist_read(|| {
-            let pid = group(&m.task);
-            // Only thread group leaders are attached to process groups and sessions.
-            let inside = self.members.iter().enumerate()
-                .filter(|(i, o)| o.is_leader(*i) && group(&o.task) == pid)
-                .count();
-            // SAFETY: `pid` is valid while a task is attached to it; the lists and the leader
-            // are stable under `tasklist_lock`.
-            unsafe {
-                let mut n = 0;
-                let mut node = (*pid).tasks[ty as usize].first;
-                while !node.is_null() {
-                    n += 1;
-                    node = (*node).next;
-                }
-                (inside, n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID), bindings::pid_vnr(pid))
+    /// For each member, whether its process's group or session (`ty`) holds processes
+    /// outside the tree. Each group is looked at once, all under one hold of `tasklist_lock`,
+    /// so that they are seen as they are at one moment (a frozen task cannot change them, but
+    /// the root's parent can move it to another group with setpgid()).
+    fn reach(&self, log: &Log, ty: bindings::pid_type, what: &str) -> Result<KVec<bool>> {
+        let n = self.members.len();
+        let mut out = KVec::from_elem(false, n, GFP_KERNEL)?;
+        // (group, leader's index) of every process; sorted under the lock, where nothing
+        // may be allocated.
+        let mut groups: KVec<(usize, usize)> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let refused = with_tasklist_read(|| {
+            for (i, m) in self.members.iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+                // SAFETY: the task is valid; its group and session are stable under the lock.
+                let pid = unsafe { (*(*m.task.as_ptr()).signal).pids[ty as usize] };
+                // Cannot fail: there is room.
+                let _ = groups.push((pid as usize, i), GFP_KERNEL);
             }
+            groups.sort_unstable();
+            for run in groups.chunk_by(|a, b| a.0 == b.0) {
+                let pid = run[0].0 as *mut bindings::pid;
+                // SAFETY: `pid` is valid while a task is attached to it; its lists and its
+                // leader are stable under the lock. Only thread group leaders are attached to
+                // process groups and sessions.
+                let (attached, leader) = unsafe {
+                    let mut n = 0;
+                    let mut node = (*pid).tasks[ty as usize].first;
+                    while !node.is_null() {
+                        n += 1;
+                        node = (*node).next;
+                    }
+                    (n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID))
+                };
+                if attached != run.len() {
+                    for &(_, i) in run {
+                        out[i] = true;
+                    }
+                    continue;
+                }
+                // Every member is in the tree: restart names it after its leader, which must
+                // be too, or reserves its pid if the leader died.
+                if !leader.is_null() && self.index_of(leader).is_none() {
+                    // SAFETY: as above.
+                    return Some((run[0].1, unsafe { bindings::pid_vnr(pid) }));
+                }
+            }
+            None
         });
-        if attached != inside {
-            return Ok(true);
-        }
-        // Every member is in the tree: restart names it after its leader, which must be too,
-        // or reserves its pid if the leader died.
-        if !leader.is_null() && !self.members.iter().any(|o| o.task.as_ptr() == leader) {
+        if let Some((i, nr)) = refused {
             log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
-                m.task.vnr());
+                self.members[i].task.vnr());
             return Err(EOPNOTSUPP);
         }
-        Ok(false)
+        Ok(out)
     }
 }
 
@@ -312,14 +338,12 @@ pub(crate) struct Link {
     leader: bool,
 }
 
-/// The `struct pid` of the created process whose saved pid is `nr`.
-fn pid_of(created: &[Created], nr: i32) -> Option<*mut bindings::pid> {
-    created.iter().find(|c| c.is_leader() && c.rec.pid == nr).map(|c| {
-        // SAFETY: the task is our child, parked, so its pid does not change; a zombie could
-        // be reaped by another thread of the caller, which `link` checks under
-        // `tasklist_lock` before it uses what this returns.
-        unsafe { (*c.task.as_ptr()).thread_pid }
-    })
+/// The `struct pid` of a created task.
+fn pid_of(c: &Created) -> *mut bindings::pid {
+    // SAFETY: the task is our child, parked, so its pid does not change; a zombie could be
+    // reaped by another thread of the caller, which `link` checks under `tasklist_lock`
+    // before it uses what this returns.
+    unsafe { (*c.task.as_ptr()).thread_pid }
 }
 
 /// Where every restored task goes, with the pids reserved for process groups and sessions
@@ -328,8 +352,8 @@ pub(crate) struct Plan {
     links: KVec<Option<Link>>,
     /// The namespace the tasks were created in.
     ns: ARef<PidNamespace>,
-    /// (number, pid) of each reserved pid, which no task holds yet.
-    reserved: KVec<(i32, *mut bindings::pid)>,
+    /// The reserved pids, which no task holds yet, by number.
+    reserved: RBTree<i32, *mut bindings::pid>,
 }
 
 impl Plan {
@@ -337,10 +361,10 @@ impl Plan {
     /// a new task's (same rights needed, `EBUSY` if taken), with no task of its own. It lives
     /// on, as the dead leader's did, while a member is attached to it.
     fn reserve(&mut self, log: &Log, nr: i32) -> Result<*mut bindings::pid> {
-        if let Some(&(_, pid)) = self.reserved.iter().find(|(n, _)| *n == nr) {
+        if let Some(&pid) = self.reserved.get(&nr) {
             return Ok(pid);
         }
-        self.reserved.reserve(1, GFP_KERNEL)?;
+        let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
         let mut tid = nr;
         // SAFETY: the namespace is valid (counted); `tid` is one number, as `set_tid` of
         // `clone3()`.
@@ -354,15 +378,14 @@ impl Plan {
                 e
             }
         })?;
-        // Cannot fail: there is room.
-        let _ = self.reserved.push((nr, pid), GFP_KERNEL);
+        self.reserved.insert(room.into_node(nr, pid));
         Ok(pid)
     }
 }
 
 impl Drop for Plan {
     fn drop(&mut self) {
-        for &(_, pid) in self.reserved.iter() {
+        for &pid in self.reserved.values() {
             // SAFETY: a pid from `alloc_pid` that no task was attached to.
             unsafe { bindings::free_pid(pid) };
         }
@@ -380,8 +403,12 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
     };
     // Where the root was created: the caller's namespace for children, or the container's.
     let ns = created.first().and_then(|c| c.task.active_pid_ns()).ok_or(ESRCH)?;
-    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, ns, reserved: KVec::new() };
+    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, ns, reserved: RBTree::new() };
     let processes = || created.iter().filter(|c| c.is_leader());
+    let count = processes().count();
+    // Each process by its saved pid, and by its saved group (any one of the group's).
+    let by_pid = Sorted::new(count, processes().map(|c| (c.rec.pid as usize, c)))?;
+    let by_group = Sorted::new(count, processes().map(|c| (c.rec.pgid as usize, c)))?;
     for c in created {
         if !c.is_leader() {
             plan.links.push(None, GFP_KERNEL)?;
@@ -393,25 +420,26 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         if pgrp_out && !session_out {
             return Err(bad("its process group reaches outside the tree, its session does not", t.pid));
         }
-        // All members of a group share its session (and how far it reaches).
-        let same_group = processes().filter(|o| o.rec.pgid == t.pgid);
-        if same_group.clone().any(|o| o.rec.sid != t.sid || (o.rec.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0) {
+        // All members of a group share its session (and how far it reaches): each is
+        // compared with the same one of them.
+        let same = by_group.get(t.pgid as usize).ok_or(EINVAL)?;
+        if same.rec.sid != t.sid || (same.rec.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0 {
             return Err(bad("process group spans sessions", t.pid));
         }
         let session = if session_out {
             None
         } else {
             // The leader of a restored session, if alive, leads its group of the same id.
-            Some(match processes().find(|o| o.rec.pid == t.sid) {
-                Some(l) if l.rec.sid == t.sid && l.rec.pgid == t.sid => pid_of(created, t.sid).ok_or(EINVAL)?,
+            Some(match by_pid.get(t.sid as usize) {
+                Some(l) if l.rec.sid == t.sid && l.rec.pgid == t.sid => pid_of(l),
                 Some(_) => return Err(bad("session whose leader is in another one", t.pid)),
                 None => plan.reserve(log, t.sid)?,
             })
         };
         let pgrp = match pgrp_out {
             true => None,
-            false => Some(match pid_of(created, t.pgid) {
-                Some(pid) => pid,
+            false => Some(match by_pid.get(t.pgid as usize) {
+                Some(l) => pid_of(l),
                 None => plan.reserve(log, t.pgid)?,
             }),
         };
@@ -507,7 +535,7 @@ pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
         }
         None => {
             // Held by their members now.
-            plan.reserved = KVec::new();
+            plan.reserved = RBTree::new();
             Ok(())
         }
     }
