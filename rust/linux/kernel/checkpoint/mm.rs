@@ -498,8 +498,9 @@ impl SharedObjects {
     }
 }
 
-/// Writes the pages of shared anonymous memory that exist in its page cache, but those of
-/// the object's page range `written` (written with another mapping of it).
+/// Writes the pages of shared anonymous memory that exist, in its page cache or swapped out
+/// (read back in), but those of the object's page range `written` (written with another
+/// mapping of it).
 fn dump_cached(
     d: &mut Dumper<'_>,
     vma: &abi::Vma,
@@ -507,8 +508,7 @@ fn dump_cached(
     pages: &mut [*mut bindings::page],
     written: core::ops::Range<u64>,
 ) -> Result {
-    // SAFETY: the file is valid and counted.
-    let mapping = unsafe { (*file.as_ptr()).f_mapping };
+    let inode = core::ptr::from_ref(file.inode()).cast_mut();
     let total = (vma.end - vma.start) / PAGE;
     let mut keep = [false; BATCH];
     let mut first = 0u64;
@@ -518,16 +518,27 @@ fn dump_cached(
         for (i, (slot, k)) in pinned.pages.iter_mut().zip(keep.iter_mut()).enumerate() {
             let index = vma.pgoff + first + i as u64;
             *k = false;
-            if written.contains(&index) {
+            // Past the object's end (a mapping grown by mremap()) there is nothing to read.
+            if written.contains(&index) || index.saturating_mul(PAGE) >= vma.size {
                 continue;
             }
-            // SAFETY: `mapping` is valid; with no FGP flags this only looks the folio up.
-            let folio = unsafe { bindings::__filemap_get_folio(mapping, index as usize, 0, 0) };
-            let Some(folio) = crate::from_err_ptr(folio).ok().filter(|f| !f.is_null()) else {
+            let mut folio = core::ptr::null_mut();
+            // SAFETY: `inode` is a shmem inode, valid while the file is. `SGP_READ` allocates
+            // nothing for a hole, and reads a swapped-out page back in.
+            let err = unsafe { bindings::shmem_get_folio(inode, index as usize, 0, &mut folio, bindings::sgp_type_SGP_READ) };
+            if err != 0 {
+                log!(d.log, "shared memory page {index}: cannot read it ({err})");
+                return Err(Error::from_errno(err));
+            }
+            if folio.is_null() {
                 continue;
+            }
+            // SAFETY: `folio` is referenced, locked by `shmem_get_folio`, and holds `index`;
+            // the reference moves to the page.
+            *slot = unsafe {
+                bindings::folio_unlock(folio);
+                bindings::folio_file_page(folio, index as usize)
             };
-            // SAFETY: `folio` is referenced and holds `index`; the reference moves to the page.
-            *slot = unsafe { bindings::folio_file_page(folio, index as usize) };
             *k = !page_is_zero(*slot);
         }
         write_runs(d, vma.start + first * PAGE, pinned.pages, &keep[..n])?;
