@@ -339,6 +339,10 @@ struct Process<'a, 'b> {
 
 /// The rendezvous between a created task and the restarter.
 struct Handoff {
+    /// Completed by the task once it has put itself in `task`.
+    started: Opaque<bindings::completion>,
+    /// The task, a counted reference it hands over.
+    task: AtomicPtr<Task>,
     done: Opaque<bindings::completion>,
     go: Opaque<bindings::completion>,
     /// 0 or the negative errno of the task's own restore.
@@ -371,6 +375,12 @@ fn exit_killed() -> ! {
 unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_int {
     // SAFETY: `arg` is the `Arc<Handoff>` leaked for this task by `spawn`.
     let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
+    // The restarter knows its task by this, not by its pid: should the task die early,
+    // another thread of the restarter could reap it and reuse the pid.
+    let me = ARef::into_raw(ARef::<Task>::from(kernel::current!()));
+    h.task.store(me.as_ptr(), Ordering::Release);
+    // SAFETY: initialised by `start`.
+    unsafe { bindings::complete(h.started.get()) };
     let vfork_done = core::pin::pin!(vfork::Done::uninit());
     h.vfork_done.store(vfork_done.as_ref().init(), Ordering::Release);
     // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
@@ -576,7 +586,7 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
 
 /// Creates the task of `work.task` with its saved pid, running `restore_main`, with
 /// `clone_flags` besides `CLONE_UNTRACED`.
-fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Result<i32> {
+fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Result {
     let mut tid = task.pid;
     // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
     let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
@@ -603,7 +613,7 @@ fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Res
             err
         });
     }
-    Ok(pid)
+    Ok(())
 }
 
 /// Waits until `task` sleeps off its CPU, waiting for `go`.
@@ -681,6 +691,8 @@ fn start(
     let rec = work.task;
     let handoff = Arc::new(
         Handoff {
+            started: Opaque::uninit(),
+            task: AtomicPtr::new(core::ptr::null_mut()),
             done: Opaque::uninit(),
             go: Opaque::uninit(),
             result: AtomicI32::new(0),
@@ -693,15 +705,18 @@ fn start(
     )?;
     // SAFETY: the completions live in the `Arc` and are initialised before anyone uses them.
     unsafe {
+        bindings::init_completion(handoff.started.get());
         bindings::init_completion(handoff.done.get());
         bindings::init_completion(handoff.go.get());
     }
     list.reserve(1, GFP_KERNEL)?;
     // From here until `done`, `work` belongs to the new task.
-    let pid = spawn(log, &handoff, &rec, clone_flags)?;
-    // Our child (or our child's thread) cannot be reaped by anyone else, so its pid names it
-    // until we wait for it.
-    let task = Task::from_vpid(pid).ok_or(ESRCH)?;
+    spawn(log, &handoff, &rec, clone_flags)?;
+    // SAFETY: `started` is initialised; the new task completes it first thing.
+    unsafe { bindings::wait_for_completion(handoff.started.get()) };
+    let task = handoff.task.swap(core::ptr::null_mut(), Ordering::Acquire);
+    // SAFETY: the counted reference the task handed over before `started`.
+    let task = unsafe { ARef::from_raw(NonNull::new(task).ok_or(ESRCH)?) };
     let stop = work.stop;
     list.push(Created { task, rec, parent, handoff: handoff.clone(), saved, stop }, GFP_KERNEL)?;
     // SAFETY: `done` is initialised; the new task always completes it.
