@@ -10,7 +10,7 @@ use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
 use crate::abi::{Record, RecordType};
 use crate::index::Seen;
 use crate::{abi, log, log::Log};
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVec};
 use kernel::fs::file::PosFd;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -376,13 +376,15 @@ impl<'a, T> Restorer<'a, T> {
     }
 
     /// Records the object `value` restored for objref `r`. The table is a tree, so that its
-    /// memory follows the objects the image defines, never the numbers it picks for them.
+    /// memory follows the objects the image defines, never the numbers it picks for them;
+    /// it is charged to the caller's memory cgroup, like every allocation whose count an
+    /// image decides (objects, tasks, pending signals).
     pub(crate) fn define(&mut self, r: u32, value: T) -> Result {
         let e = match r {
             0 => ObjError::BadRef,
             r if r > MAX_OBJREFS => ObjError::TooMany,
             r if self.objs.get(&r).is_some() => ObjError::Duplicate,
-            r => return Ok(self.objs.try_create_and_insert(r, value, GFP_KERNEL).map(drop)?),
+            r => return Ok(self.objs.try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT).map(drop)?),
         };
         Err(obj_error(self.log, e))
     }

@@ -11,7 +11,7 @@ use crate::shared::{self, Shareable};
 use crate::task::{with_siglock, with_task_lock};
 use crate::{abi, log, Obj};
 use core::ptr::NonNull;
-use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, KVVec, KVec};
+use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -183,7 +183,7 @@ fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::Sig
         if !(1..=NSIG).contains(&p.signo) || p.signo == bindings::SIGKILL {
             return Err(r.bad("pending signal number"));
         }
-        out.push(p, GFP_KERNEL)?;
+        out.push(p, GFP_KERNEL_ACCOUNT)?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use crate::signal::{self, Final};
 use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
-use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
@@ -701,7 +701,7 @@ fn start(
             vfork_done: AtomicPtr::new(core::ptr::null_mut()),
             vfork_child: AtomicPtr::new(core::ptr::null_mut()),
         },
-        GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT,
     )?;
     // SAFETY: the completions live in the `Arc` and are initialised before anyone uses them.
     unsafe {
@@ -709,7 +709,7 @@ fn start(
         bindings::init_completion(handoff.done.get());
         bindings::init_completion(handoff.go.get());
     }
-    list.reserve(1, GFP_KERNEL)?;
+    list.reserve(1, GFP_KERNEL_ACCOUNT)?;
     // From here until `done`, `work` belongs to the new task.
     spawn(log, &handoff, &rec, clone_flags)?;
     // SAFETY: `started` is initialised; the new task completes it first thing.
@@ -792,7 +792,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
     let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
     let threads = work.process.map_or_else(KVVec::new, |p| p.threads);
-    if let Err(e) = created.reserve(threads.len(), GFP_KERNEL) {
+    if let Err(e) = created.reserve(threads.len(), GFP_KERNEL_ACCOUNT) {
         for t in threads.iter() {
             t.release(false);
         }
