@@ -111,6 +111,19 @@ fn struct_items(ty: &RecordType, l: &Layout) -> TokenStream {
             (None, _) => quote! { r.#fname = #p::from_le_bytes(codec_take(&b, #off)); },
         }
     });
+    let pads: Vec<TokenStream> = l
+        .fields
+        .iter()
+        .filter(|f| f.name.starts_with("_pad"))
+        .map(|f| {
+            let fname = format_ident!("{}", f.name);
+            quote! { self.#fname == 0 }
+        })
+        .collect();
+    let pads = match pads.is_empty() {
+        true => quote! { true },
+        false => quote! { #( #pads )&&* },
+    };
     let zero_doc = format!(" A `{}` with every field zero.", ty.name);
 
     quote! {
@@ -151,6 +164,10 @@ fn struct_items(ty: &RecordType, l: &Layout) -> TokenStream {
                 let mut r = Self::ZERO;
                 #( #dec )*
                 r
+            }
+
+            fn padding_is_zero(&self) -> bool {
+                #pads
             }
         }
     }
@@ -341,6 +358,10 @@ pub fn tokens(s: &Schema, hash: &[u8; 32], hash_hex: &str, schema_text: &str) ->
             /// Decodes a payload. A shorter payload (an older image) reads the missing tail as
             /// zero; a longer one (a newer image) has its extra tail ignored. Never fails.
             fn decode(payload: &[u8]) -> Self;
+
+            /// Whether its `_pad*` fields are zero, as writers leave them: a reader refuses
+            /// others, so that a later schema can give them a meaning.
+            fn padding_is_zero(&self) -> bool;
 
             /// Writes the first `min(out.len(), SIZE)` encoded bytes into `out` and returns
             /// that count.

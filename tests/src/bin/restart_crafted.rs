@@ -159,6 +159,19 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let len = i.recs[vma].get("end") - i.recs[vma].get("start");
         i.rec(vma).set("start", 0).set("end", len);
     });
+    // Found by cr-fuzz: these restored, the field's extra bits silently dropped.
+    case("a umask beyond 0777", false, &|i| {
+        let fs = i.next::<abi::Fs>(i.task(t.root));
+        i.rec(fs).set("umask", 0xffff_ffff);
+    });
+    case("fd flags beyond close-on-exec", false, &|i| {
+        let fd = i.next::<abi::Fd>(i.task(t.root));
+        i.rec(fd).set("flags", 62);
+    });
+    case("padding that is not zero", false, &|i| {
+        let table = i.next::<abi::FdTable>(i.task(t.root));
+        i.rec(table).set("_pad0", 1);
+    });
     // Item 4: the check accepted any DPL 3 segment descriptor.
     for (what, lo, hi) in BAD_TLS {
         case(&format!("a TLS entry that is {what}"), false, &|i| {

@@ -454,6 +454,9 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
             Obj::File(f) => f.file.as_ptr(),
             _ => return Err(r.bad("fd names an object that is not a file")),
         };
+        if fd.flags & !abi::FD_F_CLOEXEC != 0 {
+            return Err(r.bad("fd flags other than close-on-exec"));
+        }
         let flags = if fd.flags & abi::FD_F_CLOEXEC != 0 { bindings::O_CLOEXEC } else { 0 };
         let Ok(n) = u32::try_from(fd.fd) else {
             return Err(r.bad("negative fd"));
@@ -464,10 +467,10 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
             log!(r.log, "fd {n}: cannot install it ({ret})");
             return Err(Error::from_errno(ret));
         }
+        crate::resched();
     }
     Ok(())
 }
-        crate::resched();
 
 /// Restores root, cwd and umask of the current task, or makes it share those restored for an
 /// earlier process.
@@ -475,6 +478,9 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let fs = r.decode::<abi::Fs>(rec)?;
     let root = r.string()?;
     let pwd = r.string()?;
+    if fs.umask & !0o777 != 0 {
+        return Err(r.bad("umask with bits beyond 0777"));
+    }
     if shared::join::<bindings::fs_struct>(r, fs.objref, true)? {
         return Ok(());
     }
@@ -498,7 +504,7 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     // SAFETY: as above.
     unsafe {
         bindings::set_fs_pwd(cur, &pwd.0);
-        (*cur).umask = (fs.umask & 0o777) as _;
+        (*cur).umask = fs.umask as _;
     }
     Ok(())
 }

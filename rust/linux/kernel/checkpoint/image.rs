@@ -319,7 +319,12 @@ impl<'a, T> Restorer<'a, T> {
             return Err(EINVAL);
         }
         // Only this record's payload: a shorter (older) one reads its missing fields as zero.
-        Ok(R::decode(self.buf.get(..rec.len).unwrap_or(&[])))
+        let r = R::decode(self.buf.get(..rec.len).unwrap_or(&[]));
+        if !r.padding_is_zero() {
+            log!(self.log, "record at offset {}: {} with padding that is not zero", rec.offset, R::NAME);
+            return Err(EINVAL);
+        }
+        Ok(r)
     }
 
     /// The next record, which must be a raw record of type `ty`; returns its payload length.
