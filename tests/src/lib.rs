@@ -246,6 +246,16 @@ pub fn require_root() {
     }
 }
 
+/// The environment variable `cr-harness --full` sets for the tests it runs.
+pub const FULL_ENV: &str = "CR_TESTS_FULL";
+
+/// Whether the tests run at full scale (`cargo xtask qemu-test --full`) rather than the bounded
+/// form CI runs: the few tests whose size is what they test (many files, many fuzz cases) pick
+/// their size with it.
+pub fn full() -> bool {
+    std::env::var_os(FULL_ENV).is_some_and(|v| v == "1")
+}
+
 /// Where the guest has the `cr` tool; `$CR` overrides it (for a run outside the guest).
 pub fn cr_path() -> String {
     std::env::var("CR").unwrap_or_else(|_| "/bin/cr".to_string())

@@ -58,9 +58,13 @@ const GROUPS: &[(Option<&str>, &str, &[&str])] = &[
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Also build the patched tree (tinyconfig + base + checkpoint) to prove the series builds.
+    /// Check that the series produces exactly the tree `build-kernel` builds and tests (CI's
+    /// bounded form of `--build`).
     #[arg(long)]
     verify: bool,
+    /// Also build the patched tree (tinyconfig + base + checkpoint) to prove the series builds.
+    #[arg(long)]
+    build: bool,
 }
 
 pub fn run(sh: &Shell, args: &Args) -> Result<()> {
@@ -157,6 +161,9 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     );
     drop(p);
     if args.verify {
+        same_as_tested(sh, &tree)?;
+    }
+    if args.build {
         // Build the tree the series produced, from the exported patches' own result.
         let fragments =
             ["base", "checkpoint"].map(|n| project_root().join(format!("configs/{n}.config")));
@@ -165,6 +172,28 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
         build_kernel::make(sh, &tree, &build)?;
         eprintln!("[xtask] the exported series builds");
     }
+    Ok(())
+}
+
+/// Compares the tree the series produced with the one `build-kernel` assembles from the same
+/// patches and overlay (`patch` and copies instead of `git am` and commits): if they are the
+/// same file for file, what the guest tests run is what the series posts.
+fn same_as_tested(sh: &Shell, tree: &Path) -> Result<()> {
+    let _p = Phase::start("compare the series' tree with the tested one");
+    let src = build_kernel::source_dir();
+    build_kernel::prepare_source(sh, &src)?;
+    let out = cmd!(sh, "diff -r -q --no-dereference -x .git {tree} {src}")
+        .ignore_status()
+        .quiet()
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "the series does not produce the tree the tests build:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!("[xtask] the exported series produces the tested tree");
     Ok(())
 }
 

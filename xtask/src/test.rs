@@ -18,9 +18,13 @@ use crate::{build_kernel, guest, setup};
 pub struct Args {
     /// Run only the tests the harness selects with FILTER (passed to `cr-harness`).
     pub filter: Option<String>,
-    /// Kill the guest after SECS seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
-    pub timeout: u64,
+    /// Run the tests at full scale (`cr-harness --full`): more fuzz cases, more files, the
+    /// costs CI's bounded form is too small to show.
+    #[arg(long)]
+    pub full: bool,
+    /// Kill the guest after SECS seconds [default: 1800, 4800 with --full].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
     /// Boot this kernel image instead of building target/kernel/bzImage.
     #[arg(long, value_name = "BZIMAGE")]
     pub kernel: Option<PathBuf>,
@@ -45,12 +49,16 @@ pub fn prepare(sh: &Shell, kernel: &Option<PathBuf>) -> Result<(PathBuf, guest::
 
 pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     let (kernel, bins) = prepare(sh, &args.kernel)?;
-    let harness = match &args.filter {
-        Some(filter) => format!("cr-harness {}", shell_quote(filter)),
-        None => "cr-harness".to_string(),
-    };
+    let mut harness = "cr-harness".to_string();
+    if args.full {
+        harness += " --full";
+    }
+    if let Some(filter) = &args.filter {
+        harness = format!("{harness} {}", shell_quote(filter));
+    }
     let command = format!("{harness}; {AFTER_TESTS}");
-    let timeout = Duration::from_secs(args.timeout);
+    let default = if args.full { 4800 } else { 1800 };
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(default));
     let outcome = qemu::boot(sh, &kernel, &bins, &[], &command, timeout, "test")?;
 
     let verdict = judge(&outcome);

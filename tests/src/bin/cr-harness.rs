@@ -1,11 +1,13 @@
-//! `cr-harness [--dir DIR] [--timeout SECS] [FILTER]`: runs the guest test programs and prints
-//! KTAP.
+//! `cr-harness [--dir DIR] [--timeout SECS] [--full] [FILTER]`: runs the guest test programs and
+//! prints KTAP.
 //!
 //! Every executable in DIR (default `/tests`) whose name contains FILTER runs in name order, in
 //! its own process group, with its stdout and stderr captured together. A test that outlives
 //! its timeout (longer for the few in `LONG`) is killed with its whole group. `# RUNNING
 //! <name>` goes out before each test so that a kernel oops in the console log can be pinned on
-//! the test that was running. The last
+//! the test that was running. `--full` sets `CR_TESTS_FULL=1` for the tests, which then run at
+//! the scale of `cargo xtask qemu-test --full` (see `cr_tests::full`), with the longer timeouts
+//! that takes. The last
 //! line is `X passed, Y failed` (`, Z skipped` when any were); the exit status is 0 only if
 //! nothing failed.
 
@@ -20,26 +22,28 @@ use std::time::{Duration, Instant};
 
 const EXIT_SKIP: i32 = cr_tests::EXIT_SKIP;
 
-/// Tests that need longer than the default timeout, with theirs: a tree of 1000 processes
-/// takes about four minutes to set up, checkpoint, restart and check on the debug kernel under
-/// TCG (KASAN and lockdep make each task's checkpoint some 25 times slower); the fuzzer's 800
-/// cases about ten; 20,000 files in one fd table about four and a half.
-const LONG: &[(&str, u64)] = &[
-    ("restore_tree_1000", 600),
-    ("restart_crafted", 300),
-    ("restart_unprivileged", 400),
-    ("cr-fuzz", 1200),
-    ("restore_many_fds", 400),
+/// Tests that need longer than the default timeout, with theirs in the bounded form and at full
+/// scale: a tree of 1000 processes takes about four minutes to set up, checkpoint, restart and
+/// check on the debug kernel under TCG (KASAN and lockdep make each task's checkpoint some 25
+/// times slower); the fuzzer's 150 cases about two (800 about ten); 4,000 files in one fd table
+/// about one (20,000 about five).
+const LONG: &[(&str, u64, u64)] = &[
+    ("restore_tree_1000", 600, 600),
+    ("restart_crafted", 300, 300),
+    ("restart_unprivileged", 400, 400),
+    ("cr-fuzz", 600, 1800),
+    ("restore_many_fds", 300, 1200),
 ];
 
 struct Options {
     dir: PathBuf,
     timeout: Duration,
     filter: String,
+    full: bool,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: cr-harness [--dir DIR] [--timeout SECS] [FILTER]");
+    eprintln!("usage: cr-harness [--dir DIR] [--timeout SECS] [--full] [FILTER]");
     std::process::exit(2)
 }
 
@@ -50,6 +54,7 @@ fn options() -> Options {
         // debug kernel, and CI machines can be slower than that.
         timeout: Duration::from_secs(120),
         filter: String::new(),
+        full: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -59,6 +64,7 @@ fn options() -> Options {
                 let secs = args.next().and_then(|s| s.parse().ok());
                 opts.timeout = Duration::from_secs(secs.unwrap_or_else(|| usage()));
             }
+            "--full" => opts.full = true,
             "-h" | "--help" => usage(),
             _ if arg.starts_with('-') => usage(),
             _ => opts.filter = arg,
@@ -97,7 +103,7 @@ enum Verdict {
 }
 
 /// Runs one test program; returns its verdict and everything it printed.
-fn run(path: &Path, timeout: Duration) -> (Verdict, String) {
+fn run(path: &Path, timeout: Duration, full: bool) -> (Verdict, String) {
     let (read, write) = match cr::klog::pipe() {
         Ok(p) => p,
         Err(e) => return (Verdict::Fail(format!("pipe: {e}")), String::new()),
@@ -106,7 +112,11 @@ fn run(path: &Path, timeout: Duration) -> (Verdict, String) {
         Ok(w) => w,
         Err(e) => return (Verdict::Fail(format!("dup: {e}")), String::new()),
     };
-    let child = Command::new(path)
+    let mut command = Command::new(path);
+    if full {
+        command.env(cr_tests::FULL_ENV, "1");
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
         .stderr(Stdio::from(write2))
@@ -175,13 +185,12 @@ fn main() {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         println!("# RUNNING {name}");
         let started = Instant::now();
-        let timeout = LONG
-            .iter()
-            .find(|(long, _)| *long == name)
-            .map_or(opts.timeout, |&(_, secs)| {
-                opts.timeout.max(Duration::from_secs(secs))
-            });
-        let (verdict, output) = run(path, timeout);
+        let long = LONG.iter().find(|(long, ..)| *long == name);
+        let timeout = long.map_or(opts.timeout, |&(_, bounded, full)| {
+            let secs = if opts.full { full } else { bounded };
+            opts.timeout.max(Duration::from_secs(secs))
+        });
+        let (verdict, output) = run(path, timeout, opts.full);
         // Slow tests show up here long before they hit the timeout on a slower machine.
         println!("# {name}: {:.1}s", started.elapsed().as_secs_f64());
         match verdict {
