@@ -92,6 +92,13 @@ pub const TASK_F_SESSION_OUTSIDE: u32 = 8;
 /// exited: its parent thread sleeps in the system call that created it, saved as returning
 /// the child's pid, and after a restart waits again until the child execs or exits.
 pub const TASK_F_VFORK: u32 = 16;
+/// `Task.flags`: the scheduling policy has SCHED_RESET_ON_FORK.
+pub const TASK_F_RESET_ON_FORK: u32 = 32;
+/// `Task.flags`: the task may run only on the CPUs of `Task.cpus`, which leave out CPUs the
+/// checkpointing machine has; without it the task runs anywhere.
+pub const TASK_F_AFFINITY: u32 = 64;
+/// Every `TASK_F_*` flag.
+pub const TASK_F_ALL: u32 = 127;
 
 /// `Signal.flags`: the thread group is a child subreaper (PR_SET_CHILD_SUBREAPER).
 pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;
@@ -355,12 +362,14 @@ pub struct Task {
     pub robust_list_len: u64,
     /// Parent-death signal (PR_SET_PDEATHSIG).
     pub pdeath_signal: i32,
-    /// Scheduling policy (SCHED_*).
+    /// Scheduling policy: SCHED_NORMAL, SCHED_FIFO, SCHED_RR, SCHED_BATCH or SCHED_IDLE.
     pub sched_policy: u32,
-    /// Nice value.
+    /// Nice value, -20 to 19 (kept under a real-time policy too).
     pub nice: i32,
-    /// Real-time priority for SCHED_FIFO/SCHED_RR.
+    /// Real-time priority: 1 to 99 under SCHED_FIFO and SCHED_RR, 0 otherwise.
     pub rt_priority: u32,
+    /// With `TASK_F_AFFINITY`, the CPUs it may run on: bit `n % 64` of `cpus[n / 64]` is CPU n.
+    pub cpus: [u64; 16],
 }
 
 /// General-purpose registers in the order of x86_64 `struct user_regs_struct`.

@@ -14,7 +14,7 @@
 use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::{abi, abi::Record, files, log, log::Log, mm, regs, tree, vfork, Obj};
+use crate::{abi, abi::Record, files, log, log::Log, mm, regs, sched, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
@@ -145,6 +145,8 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
         "is confined by seccomp (not restored yet)"
     } else if nnp {
         "has no_new_privs set (not restored yet)"
+    } else if let Some(why) = sched::unsupported(task) {
+        why
     } else if apart {
         "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
     } else {
@@ -224,7 +226,7 @@ pub(crate) fn dump(
     };
     // SAFETY: the task is frozen (or a zombie) and referenced; the pointers read are objref
     // keys only, the other fields plain values that only the task itself changes.
-    let rec = unsafe {
+    let mut rec = unsafe {
         let tk = &*t;
         let nr = |ty| ns.nr_of(task, ty);
         let mut rec = abi::Task {
@@ -258,9 +260,6 @@ pub(crate) fn dump(
             robust_list: tk.robust_list as u64,
             robust_list_len: core::mem::size_of::<bindings::robust_list_head>() as u64,
             pdeath_signal: tk.pdeath_signal,
-            sched_policy: tk.policy,
-            nice: tk.static_prio - 120,
-            rt_priority: tk.rt_priority,
             ..Default::default()
         };
         if tk.restore_sigmask() != 0 {
@@ -270,6 +269,10 @@ pub(crate) fn dump(
         copy_name(&mut rec.comm, comm);
         rec
     };
+    // A zombie never runs again.
+    if !zombie {
+        sched::save(d.log, task, &mut rec)?;
+    }
     d.record(&rec)?;
     // The root's parent is outside the tree: it may exit and be freed meanwhile, which RCU
     // holds off.
@@ -313,6 +316,7 @@ impl core::fmt::Display for Described<'_> {
 /// What a created task needs from its creator; valid until it signals `done`.
 struct Work<'a, 'b> {
     task: abi::Task,
+    log: &'b Log,
     fin: Option<Final>,
     ax: u64,
     stop: bool,
@@ -463,6 +467,8 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // An exited main thread never returns to user mode.
     if w.task.state != abi::TASK_STATE_EXITED {
         regs::restore_ax_on_return(w.ax)?;
+        // Last: the restore itself runs at the restarter's priority, on its CPUs.
+        sched::restore(w.log, &w.task)?;
     }
     fin.block();
     Ok(())
@@ -551,6 +557,10 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved
     if !(0..=64).contains(&task.pdeath_signal) {
         return Err(r.bad("parent-death signal"));
     }
+    if task.flags & !abi::TASK_F_ALL != 0 {
+        return Err(r.bad("task flags"));
+    }
+    sched::check(r, task)?;
     // Only a process can be a zombie (see `create_zombie`), not a thread.
     if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
         return Err(r.bad("task state"));
@@ -574,7 +584,8 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
     }
     p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
     let (saved, fin) = read_task(p.r, &task)?;
-    let mut work = Work { task, fin: Some(fin), ax: saved.ax(), stop: stops(p.flags, &task), process: None };
+    let log = p.r.log;
+    let mut work = Work { task, log, fin: Some(fin), ax: saved.ax(), stop: stops(p.flags, &task), process: None };
     let clone = bindings::CLONE_VM
         | bindings::CLONE_THREAD
         | bindings::CLONE_SIGHAND
@@ -788,7 +799,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
         threads: KVVec::new(),
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
-    let mut work = Work { task, fin: Some(fin), ax, stop: stops(flags, &task), process: Some(process) };
+    let mut work = Work { task, log, fin: Some(fin), ax, stop: stops(flags, &task), process: Some(process) };
     let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
     let threads = work.process.map_or_else(KVVec::new, |p| p.threads);
@@ -812,7 +823,7 @@ fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usiz
     if parent.is_none() || task.exit_code & !0xffff != 0 {
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
-    let mut work = Work { task, fin: None, ax: 0, stop: false, process: None };
+    let mut work = Work { task, log: r.log, fin: None, ax: 0, stop: false, process: None };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
     start(r.log, &mut work, clone, parent, None, created)
 }

@@ -19,6 +19,7 @@
 #include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
 #include <linux/utsname.h>
+#include <uapi/linux/sched/types.h>
 #include <asm/processor.h>
 
 void rust_helper_unlock_task_sighand(struct task_struct *task,
@@ -206,4 +207,46 @@ int rust_helper_file_permission(struct file *file, int mask)
 bool rust_helper_fatal_signal_pending(struct task_struct *p)
 {
 	return fatal_signal_pending(p);
+}
+
+/*
+ * A task's scheduling state as checkpoint saves it, read under its pi_lock,
+ * which __sched_setscheduler() and __set_cpus_allowed_ptr() hold while they
+ * change it. The affinity is the one asked for with sched_setaffinity() (or
+ * inherited), not cpus_mask, which a cpuset or isolcpus may have narrowed.
+ * Returns whether it leaves out a possible CPU.
+ */
+bool rust_helper_checkpoint_task_sched(struct task_struct *p, unsigned int *policy,
+				       int *nice, unsigned int *rt_priority,
+				       bool *reset_on_fork, struct cpumask *cpus)
+{
+	guard(raw_spinlock_irqsave)(&p->pi_lock);
+	*policy = p->policy;
+	*nice = task_nice(p);
+	*rt_priority = p->rt_priority;
+	*reset_on_fork = p->sched_reset_on_fork;
+	if (!p->user_cpus_ptr) {
+		cpumask_copy(cpus, cpu_possible_mask);
+		return false;
+	}
+	cpumask_copy(cpus, p->user_cpus_ptr);
+	return !cpumask_subset(cpu_possible_mask, cpus);
+}
+
+/*
+ * sched_setattr() of the current task from the fields of a struct sched_attr
+ * (which bindgen cannot see), with the permission checks of sched_setattr(2).
+ */
+int rust_helper_checkpoint_sched_setattr(unsigned int policy, bool reset_on_fork,
+					 int nice, unsigned int rt_priority)
+{
+	struct sched_attr attr = {
+		.size		= sizeof(attr),
+		.sched_policy	= policy,
+		.sched_flags	= reset_on_fork ? SCHED_FLAG_RESET_ON_FORK : 0,
+		.sched_nice	= nice,
+		.sched_priority	= rt_priority,
+	};
+
+	return sched_setattr(current, &attr);
 }

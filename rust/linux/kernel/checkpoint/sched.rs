@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Scheduling state of a task: policy, nice value, real-time priority, reset-on-fork and CPU
+//! affinity.
+//!
+//! Checkpoint reads them under the task's `pi_lock`, as the scheduler changes them. Restart
+//! sets them as the restored task itself, through `sched_setattr()` and `sched_setaffinity()`
+//! with the checks of the system calls: what the restarter could not set by hand (a lower
+//! nice value, a real-time policy, without CAP_SYS_NICE or the rlimit that allows it) fails
+//! with a log line, and the restart with it. SCHED_DEADLINE, whose runtime, deadline and
+//! period are not saved, is refused at checkpoint.
+
+use crate::image::Restorer;
+use crate::{abi, log, log::Log, Obj};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+
+/// The policies an image may carry.
+const POLICIES: [u32; 5] = [
+    bindings::SCHED_NORMAL,
+    bindings::SCHED_FIFO,
+    bindings::SCHED_RR,
+    bindings::SCHED_BATCH,
+    bindings::SCHED_IDLE,
+];
+
+fn is_rt(policy: u32) -> bool {
+    policy == bindings::SCHED_FIFO || policy == bindings::SCHED_RR
+}
+
+/// A task's scheduling state at one instant.
+struct State {
+    policy: u32,
+    nice: i32,
+    rt_priority: u32,
+    reset_on_fork: bool,
+    cpus: bindings::cpumask,
+    /// Whether `cpus` leaves out a possible CPU.
+    restricted: bool,
+}
+
+fn read(task: &Task) -> State {
+    // SAFETY: an all-zero cpumask is valid; it is overwritten.
+    let mut cpus: bindings::cpumask = unsafe { core::mem::zeroed() };
+    let (mut policy, mut nice, mut rt_priority, mut reset_on_fork) = (0, 0, 0, false);
+    // SAFETY: `task` is valid; the helper takes its `pi_lock` and writes the out-parameters.
+    let restricted = unsafe {
+        bindings::checkpoint_task_sched(
+            task.as_ptr(),
+            &mut policy,
+            &mut nice,
+            &mut rt_priority,
+            &mut reset_on_fork,
+            &mut cpus,
+        )
+    };
+    State { policy, nice, rt_priority, reset_on_fork, cpus, restricted }
+}
+
+/// Why checkpoint cannot save a task under `policy`, if it cannot.
+fn refused(policy: u32) -> Option<&'static str> {
+    match policy {
+        p if POLICIES.contains(&p) => None,
+        bindings::SCHED_DEADLINE => Some("runs under SCHED_DEADLINE (not restored yet)"),
+        _ => Some("runs under a scheduling policy checkpoint does not know"),
+    }
+}
+
+/// Why checkpoint cannot save `task`'s scheduling state, if it cannot.
+pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
+    refused(read(task).policy)
+}
+
+/// Fills in the scheduling state of the frozen `task` in its record `rec`. Another process
+/// may have changed it since `unsupported` looked, so it refuses the same.
+pub(crate) fn save(log: &Log, task: &Task, rec: &mut abi::Task) -> Result {
+    let s = read(task);
+    if let Some(why) = refused(s.policy) {
+        log!(log, "pid {}: {why}", task.vnr());
+        return Err(EOPNOTSUPP);
+    }
+    rec.sched_policy = s.policy;
+    rec.nice = s.nice;
+    rec.rt_priority = s.rt_priority;
+    if s.reset_on_fork {
+        rec.flags |= abi::TASK_F_RESET_ON_FORK;
+    }
+    if s.restricted {
+        rec.flags |= abi::TASK_F_AFFINITY;
+        for (i, &word) in s.cpus.bits.iter().enumerate() {
+            match rec.cpus.get_mut(i) {
+                Some(w) => *w = word as u64,
+                None if word == 0 => {}
+                None => {
+                    log!(log, "pid {}: CPU affinity beyond CPU {} (not supported)", task.vnr(), 64 * rec.cpus.len() - 1);
+                    return Err(EOPNOTSUPP);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the scheduling state of `task`, a record of a task that runs.
+pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
+    let rt = is_rt(task.sched_policy);
+    if !POLICIES.contains(&task.sched_policy)
+        || !(-20..=19).contains(&task.nice)
+        || rt != (task.rt_priority != 0)
+        || task.rt_priority > 99
+    {
+        return Err(r.bad("scheduling policy, priority or nice value"));
+    }
+    if task.flags & abi::TASK_F_AFFINITY == 0 {
+        if task.cpus.iter().any(|&w| w != 0) {
+            return Err(r.bad("CPU affinity without TASK_F_AFFINITY"));
+        }
+        return Ok(());
+    }
+    // SAFETY: set once at boot.
+    let cpus = unsafe { bindings::nr_cpu_ids } as usize;
+    let beyond = (0..task.cpus.len() * 64).find(|&c| c >= cpus && task.cpus[c / 64] & 1 << (c % 64) != 0);
+    if let Some(cpu) = beyond {
+        log!(r.log, "pid {}: CPU affinity includes CPU {cpu}, which this machine does not have", task.pid);
+        return Err(EINVAL);
+    }
+    if task.cpus.iter().all(|&w| w == 0) {
+        return Err(r.bad("empty CPU affinity"));
+    }
+    Ok(())
+}
+
+/// Sets the current task's policy, nice value and priority from `task`, as sched_setattr(2)
+/// would for the restarter.
+fn setattr(log: &Log, task: &abi::Task, policy: u32, reset_on_fork: bool, rt_priority: u32) -> Result {
+    // SAFETY: acts on the current task, with the permission checks of the system call.
+    let err = unsafe { bindings::checkpoint_sched_setattr(policy, reset_on_fork, task.nice, rt_priority) };
+    if err == 0 {
+        return Ok(());
+    }
+    let why = if err == -(bindings::EPERM as i32) { ": the restarter may not set it" } else { "" };
+    log!(
+        log,
+        "pid {}: scheduling policy {policy}, priority {rt_priority}, nice {}: error {err}{why}",
+        task.pid,
+        task.nice
+    );
+    Err(Error::from_errno(err))
+}
+
+/// Restores `task`'s scheduling state in the current task, checked by `check`.
+pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
+    // Only for SCHED_NORMAL and SCHED_BATCH does sched_setattr() set the nice value too:
+    // under the other policies it is kept, so set it first.
+    if is_rt(task.sched_policy) || task.sched_policy == bindings::SCHED_IDLE {
+        setattr(log, task, bindings::SCHED_NORMAL, false, 0)?;
+    }
+    let reset_on_fork = task.flags & abi::TASK_F_RESET_ON_FORK != 0;
+    setattr(log, task, task.sched_policy, reset_on_fork, task.rt_priority)?;
+    // SAFETY: an all-zero cpumask is valid.
+    let mut mask: bindings::cpumask = unsafe { core::mem::zeroed() };
+    if task.flags & abi::TASK_F_AFFINITY != 0 {
+        // `check` made sure no CPU past `nr_cpu_ids` is left out.
+        for (w, &word) in mask.bits.iter_mut().zip(task.cpus.iter()) {
+            *w = word as _;
+        }
+    } else {
+        // It could run anywhere, and must not stay on the restarter's CPUs.
+        // SAFETY: the possible CPUs are set at boot.
+        mask = unsafe { bindings::__cpu_possible_mask };
+    }
+    // SAFETY: pid 0 is the current task; `mask` is valid for the call.
+    let err = unsafe { bindings::sched_setaffinity(0, &mask) };
+    if err != 0 {
+        log!(log, "pid {}: CPU affinity {:#x}: error {err}", task.pid, task.cpus[0]);
+        return Err(Error::from_errno(err as i32));
+    }
+    Ok(())
+}
