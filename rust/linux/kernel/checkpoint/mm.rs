@@ -163,17 +163,22 @@ impl MmPlan {
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {
-            let area = mm.read(|m| -> Result<Option<Area>> {
+            let area = mm.read(|m| {
                 // SAFETY: the mmap lock is held.
                 let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, addr as usize) };
-                if vma.is_null() {
-                    return Ok(None);
-                }
                 // SAFETY: valid under the mmap lock.
-                let vma = unsafe { &*vma };
-                classify(log, task, m, vma).map(Some)
-            })?;
-            let Some(area) = area else { break };
+                (!vma.is_null()).then(|| classify(m, unsafe { &*vma }))
+            });
+            let area = match area {
+                None => break,
+                Some(Ok(area)) => area,
+                // Logged only now: the log may be a pipe, and a write to it must not wait
+                // with the mmap lock held.
+                Some(Err(Refused { start, end, what })) => {
+                    log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr());
+                    return Err(EOPNOTSUPP);
+                }
+            };
             if let (Some(f), abi::VMA_KIND_FILE) = (&area.file, area.rec.kind) {
                 names.check(log, task, format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end), f)?;
             }
@@ -292,20 +297,19 @@ pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) ->
     }))
 }
 
+/// A mapping checkpoint cannot save: its bounds, and what it is.
+struct Refused {
+    start: u64,
+    end: u64,
+    what: &'static str,
+}
+
 /// Describes one mapping, or refuses it.
-fn classify(
-    log: &Log,
-    task: &Task,
-    m: &bindings::mm_struct,
-    vma: &bindings::vm_area_struct,
-) -> Result<Area> {
+fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::result::Result<Area, Refused> {
     let (start, end, vm_flags) = vma_bounds(vma);
     let f = &m.__bindgen_anon_1;
     let vdso = f.context.vdso as u64;
-    let refuse = |what: &str| {
-        log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr());
-        EOPNOTSUPP
-    };
+    let refuse = |what| Refused { start, end, what };
     let mut rec = abi::Vma {
         start,
         end,
