@@ -353,6 +353,12 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     let inode = unsafe { &*(*vma.vm_file).f_inode };
     let private_inode = inode.i_flags & bindings::S_PRIVATE != 0;
     if private_inode && vm_flags & bindings::VM_MAYSHARE as u64 != 0 {
+        // A SysV segment is an internal shmem file too, mapped by shmat() with ops of its
+        // own: saved as anonymous memory it would come back detached from its segment.
+        // SAFETY: `vma` is valid under the mmap lock; the call only compares its `vm_ops`.
+        if !unsafe { bindings::vma_is_anon_shmem(core::ptr::from_ref(vma).cast_mut()) } {
+            return Err(refuse("SysV shared memory (shmat) or another kernel object's memory"));
+        }
         rec.kind = abi::VMA_KIND_SHARED_ANON;
         return Ok(Area { rec, file: Some(file) });
     }
