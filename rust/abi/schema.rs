@@ -100,6 +100,17 @@ pub const TASK_F_AFFINITY: u32 = 64;
 /// Every `TASK_F_*` flag.
 pub const TASK_F_ALL: u32 = 127;
 
+/// `Mm.flags`: transparent huge pages are disabled (PR_SET_THP_DISABLE).
+pub const MM_F_DISABLE_THP: u32 = 1;
+/// `Mm.flags`: memory-deny-write-execute (PR_SET_MDWE with PR_MDWE_REFUSE_EXEC_GAIN).
+pub const MM_F_MDWE: u32 = 2;
+/// `Mm.flags`: with `MM_F_MDWE`, PR_MDWE_NO_INHERIT.
+pub const MM_F_MDWE_NO_INHERIT: u32 = 4;
+/// `Mm.flags`: mmap() allocates top-down from `mmap_base` (not the legacy layout).
+pub const MM_F_TOPDOWN: u32 = 8;
+/// Every `MM_F_*` flag.
+pub const MM_F_ALL: u32 = 15;
+
 /// `Signal.flags`: the thread group is a child subreaper (PR_SET_CHILD_SUBREAPER).
 pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;
 /// `Signal.flags`: an ancestor is a child subreaper.
@@ -527,10 +538,15 @@ pub struct Mm {
     pub vdso: u64,
     /// Objref of the executable's `File` (0 for none).
     pub exe_file: u32,
-    /// Dumpable setting (SUID_DUMP_*).
+    /// Dumpable setting (PR_GET_DUMPABLE): SUID_DUMP_DISABLE (0) or SUID_DUMP_USER (1).
+    /// SUID_DUMP_ROOT (2), which dumps core as root, is refused at restart.
     pub dumpable: u32,
     /// Number of u64 words in the `Auxv` record.
     pub auxv_words: u32,
+    /// `MM_F_*` flags.
+    pub flags: u32,
+    /// /proc/PID/coredump_filter: a mask of 9 bits.
+    pub coredump_filter: u32,
     /// Zero.
     pub _pad0: u32,
 }

@@ -181,6 +181,20 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 .set_at("desc", 3, hi.into());
         });
     }
+    case("mm flags beyond MM_F_ALL", false, &|i| {
+        let mm = i.next::<abi::Mm>(i.task(t.root));
+        i.rec(mm).set("flags", 0x100);
+    });
+    // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
+    let mut image = base.clone();
+    let mm = image.next::<abi::Mm>(image.task(t.root));
+    image.rec(mm).set("dumpable", 2);
+    out.push(Case {
+        what: "dumpable SUID_DUMP_ROOT".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EPERM],
+    });
     // Item 9: exe_file was set without prctl(PR_SET_MM_EXE_FILE)'s checks, so any file the
     // caller can read became unwritable for everyone (ETXTBSY) while the process lived.
     let mut image = base.clone();

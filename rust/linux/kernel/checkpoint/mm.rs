@@ -11,6 +11,7 @@ use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -160,6 +161,10 @@ impl MmPlan {
         if let Some(f) = &exe {
             names.check(log, task, format_args!("executable"), f)?;
         }
+        if mm.read(|m| m.__bindgen_anon_1.flags as u64 & MmFlags::MERGE_ANY != 0) {
+            log!(log, "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {
@@ -242,9 +247,8 @@ impl MmPlan {
                 mmap_base: f.mmap_base as u64,
                 vdso: f.context.vdso as u64,
                 exe_file,
-                dumpable: 0,
                 auxv_words: n as u32,
-                _pad0: 0,
+                ..MmFlags::save(f.flags as u64)
             };
             (rec, (auxv, 8 * n))
         });
@@ -926,6 +930,92 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     set_fields(r, &m, &auxv[..len as usize])
 }
 
+/// The bits of `mm->flags` a process sets for itself and a new mm inherits from its creator
+/// (`MMF_INIT_MASK`): restart's new mm has the restarter's until the saved ones are applied.
+struct MmFlags(u64);
+
+impl MmFlags {
+    const DUMPABLE: u64 = bindings::MMF_DUMPABLE_MASK as u64;
+    const FILTER_SHIFT: u32 = bindings::MMF_DUMP_FILTER_SHIFT;
+    const FILTER: u64 = bindings::MMF_DUMP_FILTER_MASK as u64;
+    const MERGE_ANY: u64 = 1 << bindings::MMF_VM_MERGE_ANY;
+    const MDWE: u64 = 1 << bindings::MMF_HAS_MDWE | 1 << bindings::MMF_HAS_MDWE_NO_INHERIT;
+    /// `MM_F_*` flag and `mm->flags` bit, for the single-bit flags.
+    const BITS: [(u32, u32); 4] = [
+        (abi::MM_F_DISABLE_THP, bindings::MMF_DISABLE_THP),
+        (abi::MM_F_MDWE, bindings::MMF_HAS_MDWE),
+        (abi::MM_F_MDWE_NO_INHERIT, bindings::MMF_HAS_MDWE_NO_INHERIT),
+        (abi::MM_F_TOPDOWN, bindings::MMF_TOPDOWN),
+    ];
+    /// Everything `apply` sets. KSM's merge-any, which the image never carries (it is
+    /// refused at checkpoint), is cleared: the restarter's would claim a merging that restart
+    /// never registers.
+    const SET: u64 = Self::DUMPABLE
+        | Self::FILTER
+        | 1 << bindings::MMF_DISABLE_THP
+        | Self::MDWE
+        | 1 << bindings::MMF_TOPDOWN
+        | Self::MERGE_ANY;
+
+    /// The `Mm` fields that carry `flags`, a saved mm's `mm->flags`.
+    fn save(flags: u64) -> abi::Mm {
+        let mut rec = abi::Mm {
+            dumpable: (flags & Self::DUMPABLE) as u32,
+            coredump_filter: ((flags & Self::FILTER) >> Self::FILTER_SHIFT) as u32,
+            ..Default::default()
+        };
+        for (flag, bit) in Self::BITS {
+            if flags & 1 << bit != 0 {
+                rec.flags |= flag;
+            }
+        }
+        rec
+    }
+
+    /// The bits to set from record `m`. SUID_DUMP_ROOT would have the kernel write the
+    /// process's core as root: not something an image may ask for.
+    fn check(r: &Restorer<'_, Obj>, m: &abi::Mm) -> Result<MmFlags> {
+        if m.dumpable == bindings::SUID_DUMP_ROOT {
+            log!(r.log, "mm: dumpable SUID_DUMP_ROOT (core dumped as root) is not restored");
+            return Err(EPERM);
+        }
+        if m.dumpable > bindings::SUID_DUMP_USER
+            || m.flags & !abi::MM_F_ALL != 0
+            || u64::from(m.coredump_filter) > Self::FILTER >> Self::FILTER_SHIFT
+            || m.flags & (abi::MM_F_MDWE | abi::MM_F_MDWE_NO_INHERIT) == abi::MM_F_MDWE_NO_INHERIT
+        {
+            return Err(r.bad("mm flags, dumpable or coredump filter"));
+        }
+        let mut bits = u64::from(m.dumpable) | u64::from(m.coredump_filter) << Self::FILTER_SHIFT;
+        for (flag, bit) in Self::BITS {
+            if m.flags & flag != 0 {
+                bits |= 1 << bit;
+            }
+        }
+        // The new mm inherited the restarter's MDWE, which restart must not lift, and which
+        // would not be faithful either: as prctl(PR_SET_MDWE) would, refuse to change it.
+        let inherited = Self::word(current_mm()).load(Ordering::Relaxed) as u64 & Self::MDWE;
+        if inherited != 0 && inherited != bits & Self::MDWE {
+            log!(r.log, "mm: the restarter's memory-deny-write-execute differs from the image's");
+            return Err(EPERM);
+        }
+        Ok(MmFlags(bits))
+    }
+
+    /// `mm->flags` of `mm`, which others change with atomic bit operations.
+    fn word<'a>(mm: *mut bindings::mm_struct) -> &'a AtomicUsize {
+        // SAFETY: `mm` is the current task's, valid while it runs; `flags` is a naturally
+        // aligned word, only ever changed atomically.
+        unsafe { AtomicUsize::from_ptr(core::ptr::addr_of_mut!((*mm).__bindgen_anon_1.flags)) }
+    }
+
+    /// Sets the saved bits in the `mm->flags` of `mm`, the current task's new mm.
+    fn apply(&self, mm: *mut bindings::mm_struct) {
+        let (bits, set) = (self.0 as usize, Self::SET as usize);
+        let _ = Self::word(mm).fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| Some(old & !set | bits));
+    }
+}
+
 /// Sets the mm fields (code, data, brk, stack, arguments, environment, auxv).
 fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
     let mm = current_mm();
@@ -941,6 +1031,7 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
     if pairs.iter().any(|&(a, b)| a > b || b >= top) || m.start_stack >= top || m.mmap_base >= top {
         return Err(r.bad("mm field outside the address space"));
     }
+    let flags = MmFlags::check(r, m)?;
     // SAFETY: the mm is the current task's own and new; the mmap lock keeps /proc readers
     // from seeing the fields half-set.
     unsafe {
@@ -965,6 +1056,7 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
         for (i, w) in auxv.chunks(8).enumerate() {
             f.saved_auxv[i] = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
         }
+        flags.apply(mm);
         bindings::mmap_write_unlock(mm);
     }
     Ok(())
