@@ -658,7 +658,11 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     for (bit, advice) in ADVICE {
         if v.flags & bit != 0 {
             // SAFETY: acts on the current task's own mm.
-            unsafe { bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32) };
+            let err = unsafe { bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32) };
+            if err != 0 {
+                log!(r.log, "mapping {:#x}-{:#x}: madvise({advice}) failed ({err})", v.start, v.end);
+                return Err(Error::from_errno(err));
+            }
         }
     }
     if v.kind == abi::VMA_KIND_SHARED_ANON && v.file == 0 {
