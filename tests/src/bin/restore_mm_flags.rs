@@ -2,8 +2,7 @@
 //! not dumpable (PR_SET_DUMPABLE 0), a coredump filter of its own, transparent huge pages
 //! disabled (PR_SET_THP_DISABLE) and memory-deny-write-execute (PR_SET_MDWE), under which a
 //! writable and executable mapping is refused. The coredump filter is checked where the
-//! kernel has core dumps (CONFIG_ELF_CORE: /proc/PID/coredump_filter), which the test guest
-//! does not.
+//! kernel has core dumps (CONFIG_ELF_CORE: /proc/PID/coredump_filter), as the test guest has.
 
 use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
 
