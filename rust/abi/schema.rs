@@ -381,6 +381,12 @@ pub struct Task {
     pub rt_priority: u32,
     /// With `TASK_F_AFFINITY`, the CPUs it may run on: bit `n % 64` of `cpus[n / 64]` is CPU n.
     pub cpus: [u64; 16],
+    /// Address of the thread's registered rseq(2) area, 0 for none.
+    pub rseq: u64,
+    /// Length it was registered with (0 without an area).
+    pub rseq_len: u32,
+    /// Signature expected before its abort handlers (0 without an area).
+    pub rseq_sig: u32,
 }
 
 /// General-purpose registers in the order of x86_64 `struct user_regs_struct`.

@@ -342,6 +342,7 @@ impl Fingerprint {
         let value = FINGERPRINT_STATIC.load(Ordering::SeqCst);
         check_eq("a static variable", value, mem::pattern(1, pid as usize))?;
         mem::check_words(&self.heap, pid as u64, "heap buffer")?;
+        threads::check_rseq()?;
         let cwd = std::env::current_dir().unwrap_or_default();
         check_eq("cwd", cwd, self.cwd.clone())
     }

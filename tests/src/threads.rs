@@ -140,11 +140,64 @@ impl Ident {
         )?;
         check_eq(format!("{who}: thread-local value"), now.mark, self.mark)?;
         check_eq(format!("{who}: blocked signals"), now.mask, self.mask)?;
+        check_rseq()?;
         check_eq(
             format!("{who}: name"),
             String::from_utf8_lossy(&now.name).into_owned(),
             String::from_utf8_lossy(&self.name).into_owned(),
         )
+    }
+}
+
+// Where glibc (2.35 and later) keeps the calling thread's rseq area: this offset from the
+// thread pointer, and its registered size (0 when it registered none).
+extern "C" {
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+/// The abort signature glibc registers on x86.
+const RSEQ_SIG: u32 = 0x5305_3053;
+
+/// The calling thread's rseq area as glibc registered it: (address, length), or `None` when
+/// glibc registered none (a kernel without rseq, or the glibc.pthread.rseq tunable at 0).
+pub fn rseq_area() -> Option<(usize, u32)> {
+    // SAFETY: glibc sets both before main() and never changes them.
+    let (offset, size) = unsafe { (__rseq_offset, __rseq_size) };
+    if size == 0 {
+        return None;
+    }
+    let tp: usize;
+    // SAFETY: on x86_64 the word at %fs:0 is the thread pointer itself.
+    unsafe {
+        core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
+    // glibc registers at least the original 32-byte structure, even when it reports fewer
+    // feature bytes in `__rseq_size`.
+    Some((tp.wrapping_add_signed(offset), size.max(32)))
+}
+
+/// `Ok` if the calling thread's rseq area, when glibc registered one, is still registered
+/// with the kernel. Registering it again fails with EBUSY then; it succeeds (and the check
+/// fails) when the registration was lost, and the kernel no longer updates the CPU number
+/// glibc reads from it.
+pub fn check_rseq() -> Check {
+    let Some((area, len)) = rseq_area() else {
+        return Ok(());
+    };
+    // SAFETY: registers, at most, the thread's own area for itself.
+    let r = unsafe { libc::syscall(libc::SYS_rseq, area, len, 0, RSEQ_SIG) };
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    match (r, errno) {
+        (0, _) => Err(format!(
+            "thread {}: rseq area {area:#x} was not registered",
+            gettid()
+        )),
+        (_, libc::EBUSY) => Ok(()),
+        _ => Err(crate::target::os_error(format!(
+            "thread {}: registering rseq area {area:#x} ({len} bytes) again",
+            gettid()
+        ))),
     }
 }
 

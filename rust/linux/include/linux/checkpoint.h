@@ -6,10 +6,15 @@
 #ifndef _LINUX_CHECKPOINT_H
 #define _LINUX_CHECKPOINT_H
 
+#include <linux/types.h>
+
 struct file;
 struct mm_struct;
+struct rseq;
 
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
 int restart_share_mm(struct mm_struct *mm);
+/* Only with CONFIG_RSEQ. */
+int restart_rseq_register(struct rseq __user *rseq, u32 rseq_len, u32 sig);
 
 #endif /* _LINUX_CHECKPOINT_H */

@@ -22,6 +22,7 @@ mod index;
 mod log;
 mod mm;
 mod regs;
+mod rseq;
 mod sched;
 mod shared;
 mod signal;

@@ -250,3 +250,20 @@ int rust_helper_checkpoint_sched_setattr(unsigned int policy, bool reset_on_fork
 
 	return sched_setattr(current, &attr);
 }
+
+/*
+ * The rseq(2) area @t registered, if any: its address, length and signature.
+ * Only @t itself sets them, and checkpoint reads them once @t is frozen.
+ */
+bool rust_helper_checkpoint_task_rseq(struct task_struct *t, u64 *rseq,
+				      u32 *len, u32 *sig)
+{
+#ifdef CONFIG_RSEQ
+	*rseq = (unsigned long)t->rseq;
+	*len = t->rseq_len;
+	*sig = t->rseq_sig;
+	return t->rseq;
+#else
+	return false;
+#endif
+}
