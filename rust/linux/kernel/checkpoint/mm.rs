@@ -165,6 +165,11 @@ impl MmPlan {
             log!(log, "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        // SAFETY: the mm is counted; the state is an atomic read once.
+        if unsafe { bindings::checkpoint_mm_membarrier(mm.0) } {
+            log!(log, "pid {}: registered for expedited membarrier(2) (not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {

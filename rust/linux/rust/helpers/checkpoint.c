@@ -267,3 +267,16 @@ bool rust_helper_checkpoint_task_rseq(struct task_struct *t, u64 *rseq,
 	return false;
 #endif
 }
+
+/*
+ * Whether the processes using @mm registered for membarrier(2)'s expedited
+ * commands, which restart does not register again.
+ */
+bool rust_helper_checkpoint_mm_membarrier(struct mm_struct *mm)
+{
+#ifdef CONFIG_MEMBARRIER
+	return atomic_read(&mm->membarrier_state);
+#else
+	return false;
+#endif
+}
