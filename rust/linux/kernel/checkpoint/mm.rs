@@ -165,6 +165,12 @@ impl MmPlan {
             log!(log, "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        // mlockall(MCL_FUTURE): restart does not lock the mappings the process makes next.
+        let locked = (bindings::VM_LOCKED | bindings::VM_LOCKONFAULT) as u64;
+        if mm.read(|m| m.__bindgen_anon_1.def_flags as u64 & locked != 0) {
+            log!(log, "pid {}: locks its future mappings (mlockall(MCL_FUTURE), not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         // SAFETY: the mm is counted; the state is an atomic read once.
         if unsafe { bindings::checkpoint_mm_membarrier(mm.0) } {
             log!(log, "pid {}: registered for expedited membarrier(2) (not restored yet)", task.vnr());
@@ -332,6 +338,10 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     };
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
+    }
+    // Restart locks what was locked with MAP_LOCKED, which faults it all in.
+    if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {
+        return Err(refuse("memory locked on fault (MLOCK_ONFAULT)"));
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
@@ -568,11 +578,14 @@ fn dump_cached(
     Ok(())
 }
 
-/// madvise() behaviours that set the image's advice flags again.
-const ADVICE: [(u64, u32); 3] = [
+/// madvise() behaviours that set the image's advice flags again. The huge page advice fails
+/// (and the restart with it) on a kernel without transparent huge pages.
+const ADVICE: [(u64, u32); 5] = [
     (abi::VMA_DONTCOPY, bindings::MADV_DONTFORK),
     (abi::VMA_DONTDUMP, bindings::MADV_DONTDUMP),
     (abi::VMA_WIPEONFORK, bindings::MADV_WIPEONFORK),
+    (abi::VMA_HUGEPAGE, bindings::MADV_HUGEPAGE),
+    (abi::VMA_NOHUGEPAGE, bindings::MADV_NOHUGEPAGE),
 ];
 
 /// The current task's mm (the one being restored).
@@ -606,6 +619,11 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     let mut flags = u64::from(bindings::MAP_FIXED_NOREPLACE);
     if v.flags & abi::VMA_NORESERVE != 0 {
         flags |= u64::from(bindings::MAP_NORESERVE);
+    }
+    // mlock()ed memory, within the restored RLIMIT_MEMLOCK (no higher than the restarter's
+    // hard limit) unless the restarter has CAP_IPC_LOCK, as mmap() checks it: EAGAIN otherwise.
+    if v.flags & abi::VMA_LOCKED != 0 {
+        flags |= u64::from(bindings::MAP_LOCKED);
     }
     let shared = v.flags & abi::VMA_MAYSHARE != 0;
     let (file, target) = match v.kind {
