@@ -709,6 +709,11 @@ pub struct Signal {
     pub group_exit_code: i32,
     /// Number of shared pending signals that follow.
     pub pending_count: u32,
+    /// Interval timers (setitimer(2)), `ITIMER_REAL`, `ITIMER_VIRTUAL` then `ITIMER_PROF`:
+    /// `itimer[2 * n]` is the time left and `itimer[2 * n + 1]` the interval of timer n, in
+    /// nanoseconds (at most `i64::MAX`). A real timer with no time left but an interval fired
+    /// and is armed again when its SIGALRM is taken.
+    pub itimer: [u64; 6],
 }
 
 /// One pending signal with its siginfo.

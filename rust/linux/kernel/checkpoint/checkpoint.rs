@@ -27,6 +27,7 @@ mod sched;
 mod shared;
 mod signal;
 mod task;
+mod timers;
 mod tree;
 mod vfork;
 

@@ -9,7 +9,7 @@
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
 use crate::task::{with_siglock, with_task_lock};
-use crate::{abi, log, Obj};
+use crate::{abi, log, timers, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
@@ -97,6 +97,8 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
         }
         s.signal.group_exit_code = sig.group_exit_code;
+        // SAFETY: `t` is valid and its siglock held.
+        s.signal.itimer = unsafe { timers::save_locked(t) };
         if sig.is_child_subreaper() != 0 {
             s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
         }
@@ -175,6 +177,8 @@ pub(crate) struct Final {
     task: abi::TaskSignal,
     restore_sigmask: bool,
     pending: KVVec<abi::SigPending>,
+    /// The process's interval timers, in the thread that restores its `Signal`.
+    itimer: Option<[u64; 6]>,
 }
 
 fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::SigPending>) -> Result {
@@ -199,7 +203,7 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     {
         return Err(r.bad("alternate signal stack"));
     }
-    Ok(Final { task, restore_sigmask, pending })
+    Ok(Final { task, restore_sigmask, pending, itimer: None })
 }
 
 /// Restores a `Signal` record (resource limits) into the current task and keeps its shared
@@ -208,6 +212,8 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     let s = r.decode::<abi::Signal>(rec)?;
     r.define(s.objref, Obj::Other)?;
     read_pending(r, s.pending_count, &mut fin.pending)?;
+    timers::check(r, &s.itimer)?;
+    fin.itimer = Some(s.itimer);
     // SAFETY: the current task is valid.
     let cur = unsafe { &mut *bindings::get_current() };
     // SAFETY: `capable` has no preconditions.
@@ -303,7 +309,7 @@ impl Final {
             altstack_flags: bindings::SS_DISABLE,
             ..Default::default()
         };
-        Final { task, restore_sigmask: false, pending: KVVec::new() }
+        Final { task, restore_sigmask: false, pending: KVVec::new(), itimer: None }
     }
 
     /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every
@@ -352,6 +358,15 @@ impl Final {
         }
         // SAFETY: taken above.
         unsafe { bindings::spin_unlock_irq(lock) };
+    }
+
+    /// Arms the process's interval timers, in the thread that restored them, once the whole
+    /// process is: its other threads wait in the kernel until the tree is restored, so none
+    /// of them can see the timers unset or set its own only to have it overwritten.
+    pub(crate) fn arm_timers(&self) {
+        if let Some(itimer) = &self.itimer {
+            timers::restore(itimer);
+        }
     }
 }
 

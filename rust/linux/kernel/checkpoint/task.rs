@@ -472,6 +472,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
         // Last: the restore itself runs at the restarter's priority, on its CPUs.
         sched::restore(w.log, &w.task)?;
     }
+    fin.arm_timers();
     fin.block();
     Ok(())
 }
