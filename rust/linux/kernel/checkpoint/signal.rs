@@ -68,6 +68,8 @@ struct Snapshot {
     signal: abi::Signal,
     shared_pending: KVec<abi::SigPending>,
     actions: KVec<abi::SigAction>,
+    /// Whether the process has POSIX timers (timer_create()), which are not restored yet.
+    posix_timers: bool,
 }
 
 fn snapshot(task: &Task) -> Result<Snapshot> {
@@ -77,6 +79,7 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         signal: Default::default(),
         shared_pending: KVec::new(),
         actions: KVec::new(),
+        posix_timers: false,
     };
     with_siglock(task, |t, sighand| -> Result {
         // SAFETY: the signal lock protects everything read here.
@@ -99,6 +102,8 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         s.signal.group_exit_code = sig.group_exit_code;
         // SAFETY: `t` is valid and its siglock held.
         s.signal.itimer = unsafe { timers::save_locked(t) };
+        // The list changes under the siglock.
+        s.posix_timers = !sig.posix_timers.first.is_null();
         if sig.is_child_subreaper() != 0 {
             s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
         }
@@ -153,6 +158,10 @@ pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task) -> Result {
 }
 
 fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
+    if s.posix_timers {
+        log!(d.log, "pid {}: has POSIX timers (timer_create(), not restored yet)", task.vnr());
+        return Err(EOPNOTSUPP);
+    }
     // SAFETY: `task` is valid; the pointers are only objref keys.
     let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
     let (objref, _) = d.objref(signal)?;
