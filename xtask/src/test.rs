@@ -22,7 +22,7 @@ pub struct Args {
     /// costs CI's bounded form is too small to show.
     #[arg(long)]
     pub full: bool,
-    /// Kill the guest after SECS seconds [default: 1800, 4800 with --full].
+    /// Kill the guest after SECS seconds [default: 2700, 4800 with --full].
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Boot this kernel image instead of building target/kernel/bzImage.
@@ -57,7 +57,7 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
         harness = format!("{harness} {}", shell_quote(filter));
     }
     let command = format!("{harness}; {AFTER_TESTS}");
-    let default = if args.full { 4800 } else { 1800 };
+    let default = if args.full { 4800 } else { 2700 };
     let timeout = Duration::from_secs(args.timeout.unwrap_or(default));
     let outcome = qemu::boot(sh, &kernel, &bins, &[], &command, timeout, "test")?;
 

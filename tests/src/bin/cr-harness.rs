@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 const EXIT_SKIP: i32 = cr_tests::EXIT_SKIP;
 
 /// Tests that need longer than the default timeout, with theirs in the bounded form and at full
-/// scale: a tree of 1000 processes takes about four minutes to set up, checkpoint, restart and
-/// check on the debug kernel under TCG (KASAN and lockdep make each task's checkpoint some 25
-/// times slower); the fuzzer's 150 cases about two (800 about ten); 4,000 files in one fd table
+/// scale: a tree of 1000 processes takes seven to eight minutes to set up, checkpoint, restart
+/// and check on the debug kernel under TCG (KASAN and lockdep make each task's checkpoint some
+/// 25 times slower); the fuzzer's 150 cases about two (800 about ten); 4,000 files in one fd table
 /// about one (20,000 about five).
 const LONG: &[(&str, u64, u64)] = &[
-    ("restore_tree_1000", 600, 600),
+    ("restore_tree_1000", 900, 900),
     ("restart_crafted", 300, 300),
     ("restart_unprivileged", 400, 400),
     ("cr-fuzz", 600, 1800),
