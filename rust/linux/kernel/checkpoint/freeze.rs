@@ -40,6 +40,8 @@ fn set_trap(task: &Task, on: bool) -> bool {
 
 /// The state a task parked in the trap sleeps in.
 const TRAPPED: u32 = bindings::TASK_INTERRUPTIBLE | bindings::TASK_FREEZABLE;
+/// The state of a task stopped by job control (`TASK_STOPPED`).
+const STOPPED: u32 = bindings::TASK_WAKEKILL | bindings::__TASK_STOPPED;
 
 /// Whether the task is parked where its user state is complete: in the freezer trap, or
 /// stopped by job control (which also happens inside `get_signal()`). Returns the state.
@@ -55,7 +57,7 @@ fn parked(task: &Task) -> Option<u32> {
         let trapped = state == TRAPPED
             && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0
             && !pending;
-        (trapped || state == bindings::__TASK_STOPPED).then_some(state)
+        (trapped || state == STOPPED).then_some(state)
     })
     .flatten()
 }
@@ -145,7 +147,7 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
     let pid = task.vnr();
     loop {
         let found = match parked(task) {
-            Some(bindings::__TASK_STOPPED) => Some((bindings::__TASK_STOPPED, Parked::Stopped)),
+            Some(STOPPED) => Some((STOPPED, Parked::Stopped)),
             Some(state) => Some((state, Parked::Trapped)),
             None => vfork::child_of(task).map(|_| (vfork::WAITING, Parked::Vfork)),
         };
