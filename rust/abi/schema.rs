@@ -49,6 +49,8 @@ pub const HDR_SUBTREE: u32 = 1;
 pub const PAGES_PER_RECORD: u32 = 1024;
 /// Largest payload of a `String` record (PATH_MAX, the terminating NUL not written).
 pub const STRING_MAX: u32 = 4096;
+/// Most supplementary groups a task can have (the kernel's NGROUPS_MAX).
+pub const GROUPS_MAX: u32 = 65536;
 /// Number of resource limits saved (RLIM_NLIMITS on Linux).
 pub const RLIMIT_COUNT: u32 = 16;
 
@@ -232,6 +234,11 @@ pub enum RecordType {
     TaskSignal = 21,
     /// An interrupted timed sleep to resume with what remained of it.
     RestartBlock = 22,
+    /// The task's credentials; with `ngroups` above zero a `Groups` record follows.
+    Creds = 23,
+    /// Supplementary group ids, `Creds.ngroups` u32 words.
+    #[raw(max = 8 + GROUPS_MAX * 4)]
+    Groups = 24,
     /// An address space; its `Vma`, `PageRun` and `Auxv` records follow.
     Mm = 32,
     /// One memory mapping.
@@ -324,8 +331,8 @@ pub struct ObjRef {
     pub kind: u32,
 }
 
-/// One task. Tasks come parents first; its `Regs`, `XsaveInfo`, `Tls`, `TaskSignal` and the
-/// shared objects it is first to reference follow.
+/// One task. Tasks come parents first; its `Creds`, `Regs`, `XsaveInfo`, `Tls`, `TaskSignal`
+/// and the shared objects it is first to reference follow.
 #[repr(C)]
 #[record(Task, max = 1024)]
 pub struct Task {
@@ -483,6 +490,32 @@ pub struct RestartBlock {
     /// nanosleep: timespec type and rmtp address; poll: ufds address, nfds; futex: uaddr, val,
     /// bitset, uaddr2.
     pub args: [u64; 4],
+}
+
+/// A task's credentials. The ids are those the checkpointer's user namespace sees, which is
+/// the task's own (checkpoint refuses a task of another user namespace), and mean the same in
+/// the restarter's. The capability sets are bit masks of capability numbers.
+#[repr(C)]
+#[record(Creds, max = 256)]
+pub struct Creds {
+    /// Real, effective, saved set and filesystem user ids.
+    pub uid: [u32; 4],
+    /// Real, effective, saved set and filesystem group ids.
+    pub gid: [u32; 4],
+    /// Inheritable capabilities.
+    pub cap_inheritable: u64,
+    /// Permitted capabilities.
+    pub cap_permitted: u64,
+    /// Effective capabilities.
+    pub cap_effective: u64,
+    /// Capability bounding set.
+    pub cap_bset: u64,
+    /// Ambient capabilities.
+    pub cap_ambient: u64,
+    /// `SECBIT_*` securebits.
+    pub securebits: u32,
+    /// Number of supplementary groups, at most `GROUPS_MAX`.
+    pub ngroups: u32,
 }
 
 /// Per-task signal state; `pending_count` per-task `SigPending` records follow.

@@ -1,8 +1,9 @@
 //! Leak detection looks into other processes' fd tables to name what holds a container's file.
-//! An unprivileged user (uid 65534, a container of its own in new user and pid namespaces)
-//! must not learn that way what root's processes hold: when a root process has a copy of the
-//! container's file (pidfd_getfd()), the checkpoint is still refused with EBUSY, but no log
-//! line names the root process or its fd.
+//! An unprivileged user (uid 65534, a container of its own in new user and pid namespaces,
+//! checkpointed from inside that user namespace) must not learn that way what root's
+//! processes hold: when a root process has a copy of the container's file (pidfd_getfd()),
+//! the checkpoint is still refused with EBUSY, but no log line names the root process or its
+//! fd.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -40,10 +41,9 @@ fn container_init() -> ! {
     }
 }
 
-/// The unprivileged user: has a helper make the container in new user and pid namespaces
-/// (this process keeps a thread, which `unshare(CLONE_NEWUSER)` refuses), which tells root its
-/// init's pid on `tell`; waits for a byte on `go`, checkpoints the container and checks that
-/// the log does not name `root`.
+/// The unprivileged user: has a helper make the container in new user and pid namespaces,
+/// which tells root its init's pid on `tell`; waits for a byte on `go`, joins the container's
+/// user namespace, checkpoints the container and checks that the log does not name `root`.
 fn user(tell: OwnedFd, go: OwnedFd, root: libc::pid_t) -> i32 {
     // SAFETY: credential syscalls on this process; each result is checked.
     unsafe {
@@ -70,13 +70,6 @@ fn user(tell: OwnedFd, go: OwnedFd, root: libc::pid_t) -> i32 {
         let _ = std::fs::File::from(tell).write_all(&init.pid().to_ne_bytes());
         exit_code(init.wait())
     });
-    let klog = match cr_tests::KernelLog::capture() {
-        Ok(klog) => klog,
-        Err(e) => {
-            eprintln!("FAIL: log pipe: {e}");
-            return 1;
-        }
-    };
     let mut byte = [0u8; 5];
     let mut go = std::fs::File::from(go);
     if go.read_exact(&mut byte).is_err() {
@@ -84,6 +77,27 @@ fn user(tell: OwnedFd, go: OwnedFd, root: libc::pid_t) -> i32 {
         return 1;
     }
     let pid = libc::pid_t::from_ne_bytes([byte[1], byte[2], byte[3], byte[4]]);
+    // Checkpoint saves credentials of the caller's user namespace only: join the container's,
+    // which this user owns (while still single-threaded, as setns() requires).
+    let ns = match std::fs::File::open(format!("/proc/{pid}/ns/user")) {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("FAIL: open the container's user namespace: {e}");
+            return 1;
+        }
+    };
+    // SAFETY: joins a user namespace; `ns` is an open namespace file.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+        eprintln!("FAIL: {}", os("setns(CLONE_NEWUSER)"));
+        return 1;
+    }
+    let klog = match cr_tests::KernelLog::capture() {
+        Ok(klog) => klog,
+        Err(e) => {
+            eprintln!("FAIL: log pipe: {e}");
+            return 1;
+        }
+    };
     let image = "/tmp/cr-leak-holder-unnamed.img";
     let out = match std::fs::File::create(image) {
         Ok(out) => out,

@@ -14,6 +14,20 @@ struct mm_struct;
 struct rseq;
 struct task_struct;
 
+/*
+ * A task's credentials as checkpoint(2) saves them and restart(2) sets them:
+ * ids as the caller's user namespace sees them, capability sets as bit masks,
+ * and ngroups supplementary groups at groups.
+ */
+struct checkpoint_creds {
+	uid_t uid, euid, suid, fsuid;
+	gid_t gid, egid, sgid, fsgid;
+	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	unsigned int securebits;
+	unsigned int ngroups;
+	gid_t *groups;
+};
+
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
 int restart_share_mm(struct mm_struct *mm);
 /* Only with CONFIG_RSEQ. */
@@ -22,5 +36,9 @@ int restart_rseq_register(struct rseq __user *rseq, u32 rseq_len, u32 sig);
 int checkpoint_getitimer(struct task_struct *tsk, int which,
 			 struct itimerspec64 *value);
 int restart_setitimer(int which, struct itimerspec64 *value);
+
+int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
+			  unsigned int room);
+int restart_set_creds(const struct checkpoint_creds *c, const char **what);
 
 #endif /* _LINUX_CHECKPOINT_H */

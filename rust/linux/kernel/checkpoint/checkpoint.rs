@@ -15,6 +15,7 @@ use kernel::prelude::*;
 
 mod abi;
 mod container;
+mod creds;
 mod files;
 mod freeze;
 mod image;
@@ -174,7 +175,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             // Its `Task` record, with its exit status, is all there is of it.
             continue;
         }
-        // An exited main thread has no registers or signal state of its own left.
+        // An exited main thread keeps its credentials, which signals and /proc check for its
+        // process, but has no registers or signal state of its own left.
+        creds::dump(&mut d, &m.task)?;
         if exited {
             signal::dump_process(&mut d, holder)?;
         } else {

@@ -14,7 +14,8 @@
 use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::{abi, abi::Record, files, log, log::Log, mm, regs, rseq, sched, tree, vfork, Obj};
+use crate::creds::Creds;
+use crate::{abi, abi::Record, creds, files, log, log::Log, mm, regs, rseq, sched, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
@@ -146,6 +147,8 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     } else if nnp {
         "has no_new_privs set (not restored yet)"
     } else if let Some(why) = sched::unsupported(task) {
+        why
+    } else if let Some(why) = creds::unsupported(task) {
         why
     } else if apart {
         "has its own fd table or fs apart from its process (unshare() in a thread is not supported)"
@@ -319,6 +322,8 @@ struct Work<'a, 'b> {
     task: abi::Task,
     log: &'b Log,
     fin: Option<Final>,
+    /// The credentials it takes last; `None` for a zombie.
+    creds: Option<Creds>,
     ax: u64,
     stop: bool,
     /// For the leader of a process, what it needs to rebuild the rest of the process; `None`
@@ -472,6 +477,11 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
         // Last: the restore itself runs at the restarter's priority, on its CPUs.
         sched::restore(w.log, &w.task)?;
     }
+    // Last of all: until now it has the restarter's credentials, which judge what it may
+    // take of all that, and of these.
+    if let Some(c) = w.creds.as_mut() {
+        c.restore(w.log, w.task.pid)?;
+    }
     fin.arm_timers();
     fin.block();
     Ok(())
@@ -547,8 +557,8 @@ fn next_thread(r: &mut Restorer<'_, Obj>, leader: &abi::Task) -> Result<Option<a
     Ok(Some(task))
 }
 
-/// Checks what a task applies to itself; reads its registers and signal state.
-fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved, Final)> {
+/// Checks what a task applies to itself; reads its credentials, registers and signal state.
+fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs::Saved, Final)> {
     if task.pid <= 0 {
         return Err(r.bad("task pid"));
     }
@@ -569,9 +579,10 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(regs::Saved
     if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
         return Err(r.bad("task state"));
     }
+    let creds = Creds::read(r)?;
     let saved = regs::read(r)?;
     let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
-    Ok((saved, fin))
+    Ok((creds, saved, fin))
 }
 
 /// Whether a restored task stops before it returns to user mode (an exited main thread
@@ -587,9 +598,10 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
         return Err(p.r.bad("more tasks than the header announced"));
     }
     p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
-    let (saved, fin) = read_task(p.r, &task)?;
+    let (creds, saved, fin) = read_task(p.r, &task)?;
     let log = p.r.log;
-    let mut work = Work { task, log, fin: Some(fin), ax: saved.ax(), stop: stops(p.flags, &task), process: None };
+    let stop = stops(p.flags, &task);
+    let mut work = Work { task, log, fin: Some(fin), creds: Some(creds), ax: saved.ax(), stop, process: None };
     let clone = bindings::CLONE_VM
         | bindings::CLONE_THREAD
         | bindings::CLONE_SIGHAND
@@ -785,12 +797,12 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
         return create_zombie(r, task, parent, created);
     }
     // An exited main thread has no state of its own; it rebuilds its process all the same.
-    let (saved, fin) = match task.state {
-        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (None, Final::exited()),
+    let (creds, saved, fin) = match task.state {
+        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (Some(Creds::read(r)?), None, Final::exited()),
         abi::TASK_STATE_EXITED => return Err(r.bad("exited main thread's exit code")),
         _ => {
-            let (saved, fin) = read_task(r, &task)?;
-            (Some(saved), fin)
+            let (creds, saved, fin) = read_task(r, &task)?;
+            (Some(creds), Some(saved), fin)
         }
     };
     let log = r.log;
@@ -803,7 +815,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
         threads: KVVec::new(),
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
-    let mut work = Work { task, log, fin: Some(fin), ax, stop: stops(flags, &task), process: Some(process) };
+    let mut work = Work { task, log, fin: Some(fin), creds, ax, stop: stops(flags, &task), process: Some(process) };
     let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
     let threads = work.process.map_or_else(KVVec::new, |p| p.threads);
@@ -827,7 +839,7 @@ fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usiz
     if parent.is_none() || task.exit_code & !0xffff != 0 {
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
-    let mut work = Work { task, log: r.log, fin: None, ax: 0, stop: false, process: None };
+    let mut work = Work { task, log: r.log, fin: None, creds: None, ax: 0, stop: false, process: None };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
     start(r.log, &mut work, clone, parent, None, created)
 }

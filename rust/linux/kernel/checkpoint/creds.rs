@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A task's credentials: user and group ids, supplementary groups, capability sets and
+//! securebits.
+//!
+//! Checkpoint reads them as its caller's user namespace sees them, and refuses a task whose
+//! credentials belong to another user namespace: restart creates every task in its own
+//! caller's, and user namespaces are not restored yet. Restart sets them in each restored task
+//! as the last step of its own restore, judged against the credentials the task inherited from
+//! the restarter (`restart_set_creds()`): it takes only what the restarter could take by hand,
+//! or the restart fails with EPERM and a log line, so that a restart never grants more than
+//! its caller has.
+
+use crate::image::{Dumper, Restorer};
+use crate::{abi, abi::RecordType, log, log::Log, Obj};
+use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::task::Task;
+
+/// A task's credentials as the image holds them.
+pub(crate) struct Creds {
+    rec: abi::Creds,
+    groups: KVVec<u32>,
+}
+
+/// Reads the credentials of the frozen `task`, with room for `room` groups in `groups`.
+fn read(task: &Task, groups: &mut [u32]) -> Result<bindings::checkpoint_creds> {
+    // SAFETY: all-zero credentials are valid plain data; the callee fills them.
+    let mut c: bindings::checkpoint_creds = unsafe { core::mem::zeroed() };
+    c.groups = groups.as_mut_ptr();
+    // SAFETY: `task` is valid; `c.groups` has room for `groups.len()` groups.
+    let ret = unsafe { bindings::checkpoint_task_creds(task.as_ptr(), &mut c, groups.len() as u32) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok(c)
+}
+
+/// Why checkpoint cannot save `task`'s credentials, if it cannot.
+pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
+    read(task, &mut []).err().map(|_| "has credentials of another user namespace than the checkpointer's (not restored yet)")
+}
+
+/// Writes the `Creds` record of the frozen `task`, and its `Groups`.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
+    let mut groups = KVVec::new();
+    // Only the task itself changes its credentials, and it is frozen; but should its group
+    // count change between two reads, this reads them again.
+    let c = loop {
+        let c = read(task, &mut groups)?;
+        if c.ngroups as usize <= groups.len() {
+            break c;
+        }
+        groups = KVVec::from_elem(0u32, c.ngroups as usize, GFP_KERNEL)?;
+    };
+    let groups = &groups[..c.ngroups as usize];
+    d.record(&abi::Creds {
+        uid: [c.uid, c.euid, c.suid, c.fsuid],
+        gid: [c.gid, c.egid, c.sgid, c.fsgid],
+        cap_inheritable: c.cap_inheritable,
+        cap_permitted: c.cap_permitted,
+        cap_effective: c.cap_effective,
+        cap_bset: c.cap_bset,
+        cap_ambient: c.cap_ambient,
+        securebits: c.securebits,
+        ngroups: c.ngroups,
+    })?;
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mut bytes = KVVec::with_capacity(groups.len() * 4, GFP_KERNEL)?;
+    for g in groups.iter() {
+        bytes.extend_from_slice(&g.to_le_bytes(), GFP_KERNEL)?;
+    }
+    d.raw(RecordType::Groups, &bytes)
+}
+
+impl Creds {
+    /// Reads a task's `Creds` record and its `Groups`.
+    pub(crate) fn read(r: &mut Restorer<'_, Obj>) -> Result<Creds> {
+        let rec = r.expect::<abi::Creds>()?;
+        if rec.ngroups > abi::GROUPS_MAX {
+            return Err(r.bad("number of supplementary groups"));
+        }
+        let mut groups = KVVec::with_capacity(rec.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
+        if rec.ngroups > 0 {
+            let len = r.expect_raw(RecordType::Groups)?;
+            if len != u64::from(rec.ngroups) * 4 {
+                return Err(r.bad("supplementary groups of another length than announced"));
+            }
+            let mut bytes = KVVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
+            r.read_raw(&mut bytes)?;
+            for g in bytes.chunks_exact(4) {
+                groups.push(u32::from_le_bytes([g[0], g[1], g[2], g[3]]), GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        Ok(Creds { rec, groups })
+    }
+
+    /// Gives the current task, the restored task of pid `pid`, these credentials.
+    pub(crate) fn restore(&mut self, log: &Log, pid: i32) -> Result {
+        let rec = &self.rec;
+        let c = bindings::checkpoint_creds {
+            uid: rec.uid[0],
+            euid: rec.uid[1],
+            suid: rec.uid[2],
+            fsuid: rec.uid[3],
+            gid: rec.gid[0],
+            egid: rec.gid[1],
+            sgid: rec.gid[2],
+            fsgid: rec.gid[3],
+            cap_inheritable: rec.cap_inheritable,
+            cap_permitted: rec.cap_permitted,
+            cap_effective: rec.cap_effective,
+            cap_bset: rec.cap_bset,
+            cap_ambient: rec.cap_ambient,
+            securebits: rec.securebits,
+            ngroups: self.groups.len() as u32,
+            groups: self.groups.as_mut_ptr(),
+        };
+        let mut what = core::ptr::null();
+        // SAFETY: acts on the current task; `c.groups` holds `c.ngroups` groups.
+        let ret = unsafe { bindings::restart_set_creds(&c, &mut what) };
+        if ret == 0 {
+            return Ok(());
+        }
+        let what = match what.is_null() {
+            true => kernel::c_str!("credentials"),
+            // SAFETY: the callee points `what` at a static string.
+            false => unsafe { CStr::from_char_ptr(what) },
+        };
+        match ret == -(bindings::EPERM as i32) {
+            true => log!(log, "pid {pid}: credentials: the restarter may not set the {what}"),
+            false => log!(log, "pid {pid}: credentials: cannot set the {what} (error {ret})"),
+        }
+        Err(Error::from_errno(ret))
+    }
+}
