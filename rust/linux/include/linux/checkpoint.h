@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct file;
+struct files_struct;
 struct itimerspec64;
 struct mm_struct;
 struct rseq;
@@ -40,5 +41,7 @@ int restart_setitimer(int which, struct itimerspec64 *value);
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
 int restart_set_creds(const struct checkpoint_creds *c, const char **what);
+
+const char *checkpoint_file_lock(struct file *filp, struct files_struct *files);
 
 #endif /* _LINUX_CHECKPOINT_H */

@@ -48,6 +48,15 @@ impl FileRef {
         self.0.as_ptr()
     }
 
+    /// The kind of a file lock it holds ("flock", "OFD", "POSIX" or "lease"), owned by
+    /// itself or by the fd table `files` it is in (NULL for none).
+    pub(crate) fn lock(&self, files: *mut bindings::files_struct) -> Option<&'static CStr> {
+        // SAFETY: the file is valid while we hold it; `files` is only compared.
+        let kind = unsafe { bindings::checkpoint_file_lock(self.as_ptr(), files) };
+        // SAFETY: the callee returns NULL or a static string.
+        (!kind.is_null()).then(|| unsafe { CStr::from_char_ptr(kind) })
+    }
+
     /// The file's inode.
     pub(crate) fn inode(&self) -> &bindings::inode {
         // SAFETY: an open file has a valid inode for as long as it is open.
@@ -274,11 +283,22 @@ impl FdPlan {
     /// with this table, the table is only named: its fds were taken with the first.
     pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<FdPlan> {
         let t = task.as_ptr();
+        // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
+        let (files, max_fds) = unsafe {
+            with_task_lock(t, || {
+                let files = (*t).files;
+                (files, if files.is_null() { 0 } else { (*(*files).fdt).max_fds })
+            })
+        };
         let mut fds = KVec::new();
         if first {
             for_each_fd(task, |fd, file| {
                 if let Err(what) = classify(&file) {
                     log!(log, "pid {}: fd {fd}: {what} is not supported", task.vnr());
+                    return Err(EOPNOTSUPP);
+                }
+                if let Some(kind) = file.lock(files) {
+                    log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
                     return Err(EOPNOTSUPP);
                 }
                 names.check(log, task, format_args!("fd {fd}"), &file)?;
@@ -287,13 +307,6 @@ impl FdPlan {
                 Ok(())
             })?;
         }
-        // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
-        let (files, max_fds) = unsafe {
-            with_task_lock(t, || {
-                let files = (*t).files;
-                (files, if files.is_null() { 0 } else { (*(*files).fdt).max_fds })
-            })
-        };
         Ok(FdPlan { files, fds, max_fds, first })
     }
 

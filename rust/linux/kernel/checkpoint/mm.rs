@@ -198,6 +198,12 @@ impl MmPlan {
             if let (Some(f), abi::VMA_KIND_FILE) = (&area.file, area.rec.kind) {
                 names.check(log, task, format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end), f)?;
             }
+            // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
+            if let Some(kind) = area.file.as_ref().and_then(|f| f.lock(core::ptr::null_mut())) {
+                let (start, end) = (area.rec.start, area.rec.end);
+                log!(log, "pid {}: mapping {start:#x}-{end:#x}: its file holds a {kind} file lock (file locks are not restored yet)", task.vnr());
+                return Err(EOPNOTSUPP);
+            }
             addr = area.rec.end;
             areas.push(area, GFP_KERNEL)?;
         }
