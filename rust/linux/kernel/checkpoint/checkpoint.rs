@@ -196,7 +196,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     d.finish()?;
     if flags & abi::CKPT_KILL != 0 {
         crate::log!(log, "pid {pid}: checkpointed {count} tasks, killing them");
-        tree.kill();
+        tree.kill(&log);
     } else {
         crate::log!(log, "pid {pid}: checkpointed {count} tasks");
     }

@@ -71,6 +71,8 @@ enum Parked {
     Stopped,
     /// Asleep in vfork() until its child execs or exits.
     Vfork,
+    /// Exited while being frozen: a zombie now, or gone.
+    Exited,
 }
 
 /// Tasks held frozen, each with where it is parked, in the order they were frozen, and each
@@ -95,17 +97,15 @@ impl Frozen {
         self.0.reserve(tasks.len(), GFP_KERNEL)?;
         for task in tasks {
             let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            if !set_trap(task, true) {
-                log!(log, "pid {}: exiting", task.vnr());
-                return Err(ESRCH);
-            }
+            // Without its signal handlers it is already released, gone from the tree.
+            let parked = if set_trap(task, true) { Parked::Trapped } else { Parked::Exited };
             self.1.insert(room.into_node(task.as_ptr() as usize, self.0.len()));
             // Cannot fail: there is room.
-            self.0.push((task.clone(), Parked::Trapped), GFP_KERNEL)?;
+            self.0.push((task.clone(), parked), GFP_KERNEL)?;
         }
         // SAFETY: reading the monotonic clock has no preconditions.
         let start = unsafe { bindings::ktime_get() };
-        for (task, parked) in self.0[first..].iter_mut() {
+        for (task, parked) in self.0[first..].iter_mut().filter(|(_, p)| *p == Parked::Trapped) {
             *parked = wait_parked(log, task, start)?;
         }
         Ok(())
@@ -142,7 +142,10 @@ impl Frozen {
 }
 
 /// Waits until the trapped `task` is parked and off its CPU, at most [`FREEZE_TIMEOUT_MS`]
-/// after `start`; returns where.
+/// after `start`; returns where. A task that was exiting is waited for until it is dead: the
+/// next walk of the tree finds it a zombie (saved as one) or gone, as it would have had the
+/// checkpoint started a moment later. A shell reaping short-lived children all the time has
+/// one exiting at any moment.
 fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
     let pid = task.vnr();
     loop {
@@ -158,10 +161,10 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
             }
             continue;
         }
-        // SAFETY: `task` is valid; `flags` is read racily, as the C helpers do.
-        if unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
-            log!(log, "pid {pid}: exited while being frozen");
-            return Err(ESRCH);
+        // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do. It is set
+        // under `tasklist_lock`, which the next walk takes.
+        if unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() } != 0 {
+            return Ok(Parked::Exited);
         }
         if kernel::current!().signal_pending() {
             return Err(EINTR);
@@ -169,7 +172,12 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
         // SAFETY: as above.
         let waited = (unsafe { bindings::ktime_get() } - start) / 1_000_000;
         if waited >= i64::from(FREEZE_TIMEOUT_MS) {
-            log!(log, "pid {pid}: not stopped after {FREEZE_TIMEOUT_MS} ms (uninterruptible sleep?)");
+            // SAFETY: as above, for `flags`.
+            let why = match unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
+                true => "still exiting",
+                false => "not stopped (uninterruptible sleep?)",
+            };
+            log!(log, "pid {pid}: {why} after {FREEZE_TIMEOUT_MS} ms");
             return Err(EAGAIN);
         }
         // SAFETY: sleeping is allowed in system call context.

@@ -24,6 +24,24 @@ use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
+/// How long `checkpoint(CKPT_KILL)` waits for the killed tasks to be reaped.
+const KILL_WAIT_MS: u32 = 10_000;
+
+/// Whether the dead task `t` is released by now, or its parent is the caller's process, which
+/// cannot reap it while it waits in checkpoint.
+fn reaped_by_caller(t: *mut bindings::task_struct) -> bool {
+    let _rcu = kernel::sync::rcu::read_lock();
+    // SAFETY: `t` is valid. As `task_ppid_nr_ns()` does: while the task is not released
+    // (`pid_alive()`), its `real_parent` is valid under RCU; only its tgid is read.
+    unsafe {
+        if core::ptr::addr_of!((*t).thread_pid).read_volatile().is_null() {
+            return true;
+        }
+        let parent = core::ptr::addr_of!((*t).real_parent).read_volatile();
+        (*parent).tgid == (*bindings::get_current()).tgid
+    }
+}
+
 /// Runs `f` with `tasklist_lock` held for reading: parents, children and pid links are stable.
 pub(crate) fn with_tasklist_read<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: taken and released here, around code that does not sleep.
@@ -101,6 +119,14 @@ impl Member {
 ///
 /// `leader` must be a valid thread group leader, and `tasklist_lock` held.
 unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct, parent: Option<usize>) -> usize {
+    // A task that is dead but not released yet (being reaped, or a thread or a process whose
+    // parent ignores SIGCHLD releasing itself) is gone from the tree; it has no children left.
+    // SAFETY: `t` is valid under the lock the caller holds; `exit_state` is read racily, as a
+    // parent reaping a zombie sets it to EXIT_DEAD under the read lock only.
+    let dead = |t: *mut bindings::task_struct| unsafe { core::ptr::addr_of!((*t).exit_state).read_volatile() } == bindings::EXIT_DEAD as i32;
+    if dead(leader) {
+        return 0;
+    }
     let index = out.len();
     let mut add = |t: *mut bindings::task_struct| {
         if out.len() < out.capacity() {
@@ -116,7 +142,7 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
     unsafe {
         let head = core::ptr::addr_of_mut!((*(*leader).signal).thread_head);
         for_each_task(head, core::mem::offset_of!(bindings::task_struct, thread_node), |t| {
-            if t != leader {
+            if t != leader && !dead(t) {
                 n += 1;
                 add(t);
             }
@@ -150,6 +176,10 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
             }
             found
         });
+        // The root itself is being reaped.
+        if out.is_empty() {
+            return Err(ESRCH);
+        }
         if found <= out.len() {
             return Ok(out);
         }
@@ -239,9 +269,41 @@ impl Tree {
         &rest[..rest.iter().take_while(|m| m.leader == i).count()]
     }
 
-    /// Kills the tree instead of thawing it.
-    pub(crate) fn kill(self) {
-        self.frozen.kill()
+    /// Kills the tree instead of thawing it, and waits, at most [`KILL_WAIT_MS`], until its
+    /// tasks are dead and released, but for those only the caller can reap (the root, and
+    /// orphans when the caller is their subreaper): their pids, and the root's where it is
+    /// their group or session id, are then free for a restart of the image right away. Tasks
+    /// whose new parent does not reap them in time are left to it, with a log line.
+    pub(crate) fn kill(self, log: &Log) {
+        self.frozen.kill();
+        // SAFETY: reading the monotonic clock has no preconditions.
+        let start = unsafe { bindings::ktime_get() };
+        for (i, m) in self.members.iter().enumerate() {
+            let t = m.task.as_ptr();
+            loop {
+                // SAFETY: `t` is valid (we hold it); both fields are read racily, as
+                // `pid_alive()` does: `thread_pid` is cleared once the task is released.
+                let (dead, released) = unsafe {
+                    (
+                        core::ptr::addr_of!((*t).exit_state).read_volatile() != 0,
+                        core::ptr::addr_of!((*t).thread_pid).read_volatile().is_null(),
+                    )
+                };
+                if dead && (released || i == 0 || reaped_by_caller(t)) {
+                    break;
+                }
+                if kernel::current!().signal_pending() {
+                    return;
+                }
+                // SAFETY: as above.
+                if (unsafe { bindings::ktime_get() } - start) / 1_000_000 >= i64::from(KILL_WAIT_MS) {
+                    log!(log, "pid {}: killed, but not reaped after {KILL_WAIT_MS} ms", m.task.vnr());
+                    return;
+                }
+                // SAFETY: sleeping is allowed in system call context.
+                unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+            }
+        }
     }
 
     /// The `TASK_F_*OUTSIDE` flags of every member, in order: whether its process group and
