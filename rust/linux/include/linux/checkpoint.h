@@ -43,5 +43,9 @@ int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 int restart_set_creds(const struct checkpoint_creds *c, const char **what);
 
 const char *checkpoint_file_lock(struct file *filp, struct files_struct *files);
+/* Only with CONFIG_AIO. */
+bool checkpoint_mm_aio(struct mm_struct *mm);
+/* Only with CONFIG_IO_URING. */
+bool checkpoint_task_io_uring(struct task_struct *tsk);
 
 #endif /* _LINUX_CHECKPOINT_H */

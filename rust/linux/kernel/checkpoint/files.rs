@@ -81,6 +81,54 @@ impl Drop for PathRef {
     }
 }
 
+/// A file as a log line names it, the way `/proc/PID/fd` shows it: its path as the dumper
+/// sees it or, for a file without one, what it is (`anon_inode:[eventfd]`, `pipe:[1234]`).
+pub(crate) struct Shown {
+    buf: KVec<u8>,
+    name: core::ops::Range<usize>,
+}
+
+impl Shown {
+    pub(crate) fn of(file: &FileRef) -> Shown {
+        let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL).unwrap_or_else(|_| KVec::new());
+        let mut name = 0..0;
+        if !buf.is_empty() {
+            // SAFETY: the file and its path are valid while we hold it; `buf` holds PATH_MAX
+            // bytes.
+            let p = unsafe { bindings::d_path(&(*file.as_ptr()).f_path, buf.as_mut_ptr().cast(), PATH_MAX as i32) };
+            if let Some(n) = path_in(&buf, p.cast()) {
+                let at = n.as_ptr() as usize - buf.as_ptr() as usize;
+                name = at..at + n.len();
+            }
+        }
+        Shown { buf, name }
+    }
+}
+
+impl core::fmt::Display for Shown {
+    /// Bytes that are not printable ASCII are escaped: a file name must not forge log lines.
+    /// A long name is cut short, so that the line keeps its end (a log line is 256 bytes).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        const LONGEST: usize = 96;
+        let name = &self.buf[self.name.clone()];
+        if name.is_empty() {
+            return f.write_str("?");
+        }
+        let (name, cut) = match name.len() > LONGEST {
+            true => (&name[..LONGEST], "..."),
+            false => (name, ""),
+        };
+        for &b in name {
+            if (0x20..0x7f).contains(&b) && b != b'\\' {
+                write!(f, "{}", b as char)?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        f.write_str(cut)
+    }
+}
+
 fn s_is(mode: u16, kind: u32) -> bool {
     u32::from(mode) & bindings::S_IFMT == kind
 }
@@ -120,8 +168,30 @@ fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
     } else if s_is(mode, bindings::S_IFBLK) {
         Err("a block device")
     } else {
-        Err("an anonymous-inode file (eventfd, epoll, signalfd, timerfd...)")
+        Err("an anonymous-inode file")
     }
+}
+
+/// Why the way `file` delivers SIGIO cannot be saved yet, if it asked for any: reopened by
+/// path, it would come back without its O_ASYNC registration or owner, and never signal.
+fn signals(file: &FileRef) -> Option<&'static str> {
+    let f = file.as_ptr();
+    // SAFETY: the file is valid while we hold it; `f_flags` is a plain value, and `f_owner`,
+    // once allocated, lives as long as the file. Its `pid` and `signum` are only tested for
+    // zero, which a racy read may do.
+    unsafe {
+        if (*f).f_flags & bindings::FASYNC != 0 {
+            return Some("O_ASYNC (SIGIO on I/O)");
+        }
+        let owner = core::ptr::addr_of!((*f).f_owner).read_volatile();
+        if !owner.is_null()
+            && (!core::ptr::addr_of!((*owner).pid).read_volatile().is_null()
+                || core::ptr::addr_of!((*owner).signum).read_volatile() != 0)
+        {
+            return Some("an owner or signal for SIGIO (F_SETOWN, F_SETSIG)");
+        }
+    }
+    None
 }
 
 /// The tree a task's paths are named in: its root, as the dumper sees it.
@@ -154,13 +224,8 @@ impl Names {
     /// name restart can reopen it by.
     pub(crate) fn check(&mut self, log: &Log, task: &Task, what: core::fmt::Arguments<'_>, file: &FileRef) -> Result {
         // SAFETY: the file is valid, so is its path.
-        let path = unsafe { &(*file.as_ptr()).f_path };
-        self.check_path(log, task, what, path)
-    }
-
-    fn check_path(&mut self, log: &Log, task: &Task, what: core::fmt::Arguments<'_>, path: &bindings::path) -> Result {
-        if self.name(path).is_none() {
-            log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved", task.vnr());
+        if self.name(unsafe { &(*file.as_ptr()).f_path }).is_none() {
+            log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved ({})", task.vnr(), Shown::of(file));
             return Err(EOPNOTSUPP);
         }
         Ok(())
@@ -169,7 +234,11 @@ impl Names {
     /// Checks, before anything is written, that `task`'s cwd has a name from its root.
     pub(crate) fn check_cwd(&mut self, log: &Log, task: &Task) -> Result {
         let (_root, pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
-        self.check_path(log, task, format_args!("cwd"), &pwd.0)
+        if self.name(&pwd.0).is_none() {
+            log!(log, "pid {}: cwd: a directory that is deleted or outside the task's root cannot be saved", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
+        Ok(())
     }
 }
 
@@ -294,11 +363,16 @@ impl FdPlan {
         if first {
             for_each_fd(task, |fd, file| {
                 if let Err(what) = classify(&file) {
-                    log!(log, "pid {}: fd {fd}: {what} is not supported", task.vnr());
+                    log!(log, "pid {}: fd {fd}: {what} is not supported ({})", task.vnr(), Shown::of(&file));
                     return Err(EOPNOTSUPP);
                 }
+                // Before `signals`: a lease sets O_ASYNC and an owner too.
                 if let Some(kind) = file.lock(files) {
                     log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
+                    return Err(EOPNOTSUPP);
+                }
+                if let Some(what) = signals(&file) {
+                    log!(log, "pid {}: fd {fd}: {what} is not restored yet ({})", task.vnr(), Shown::of(&file));
                     return Err(EOPNOTSUPP);
                 }
                 names.check(log, task, format_args!("fd {fd}"), &file)?;
@@ -408,17 +482,13 @@ const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
 pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let f = r.decode::<abi::File>(rec)?;
     let path = r.string()?;
-    if !matches!(
-        f.kind,
-        abi::FILE_KIND_REGULAR | abi::FILE_KIND_DIRECTORY | abi::FILE_KIND_CHARDEV
-    ) {
-        return Err(r.bad("file kind that cannot be reopened"));
-    }
+    let flags = match f.kind {
+        abi::FILE_KIND_REGULAR | abi::FILE_KIND_DIRECTORY | abi::FILE_KIND_CHARDEV => f.f_flags & REOPEN_FLAGS,
+        _ => return Err(r.bad("file kind that cannot be reopened")),
+    };
     // SAFETY: `path` is NUL-terminated; the file is opened with the caller's credentials in
     // the restored task's root.
-    let file = unsafe {
-        bindings::filp_open(path.as_ptr().cast(), (f.f_flags & REOPEN_FLAGS) as i32, 0)
-    };
+    let file = unsafe { bindings::filp_open(path.as_ptr().cast(), flags as i32, 0) };
     let name = core::str::from_utf8(path.get(..path.len() - 1).unwrap_or(&[])).unwrap_or("?");
     let file = match crate::from_err_ptr(file) {
         Ok(file) => FileRef::from_counted(file).ok_or(EINVAL)?,

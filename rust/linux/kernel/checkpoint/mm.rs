@@ -176,6 +176,12 @@ impl MmPlan {
             log!(log, "pid {}: registered for expedited membarrier(2) (not restored yet)", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        #[cfg(CONFIG_AIO)]
+        // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
+        if unsafe { bindings::checkpoint_mm_aio(mm.0) } {
+            log!(log, "pid {}: has an AIO context (io_setup(2), not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {
@@ -190,8 +196,11 @@ impl MmPlan {
                 Some(Ok(area)) => area,
                 // Logged only now: the log may be a pipe, and a write to it must not wait
                 // with the mmap lock held.
-                Some(Err(Refused { start, end, what })) => {
-                    log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr());
+                Some(Err(Refused { start, end, what, file })) => {
+                    match file {
+                        Some(f) => log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported ({})", task.vnr(), files::Shown::of(&f)),
+                        None => log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr()),
+                    }
                     return Err(EOPNOTSUPP);
                 }
             };
@@ -323,6 +332,8 @@ struct Refused {
     start: u64,
     end: u64,
     what: &'static str,
+    /// The mapped file, for the log line.
+    file: Option<FileRef>,
 }
 
 /// Describes one mapping, or refuses it.
@@ -330,7 +341,13 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     let (start, end, vm_flags) = vma_bounds(vma);
     let f = &m.__bindgen_anon_1;
     let vdso = f.context.vdso as u64;
-    let refuse = |what| Refused { start, end, what };
+    let refuse = |what| Refused {
+        start,
+        end,
+        what,
+        // SAFETY: `vm_file` is NULL or valid while the vma exists; we take our own reference.
+        file: (!vma.vm_file.is_null()).then(|| unsafe { FileRef::get(vma.vm_file) }),
+    };
     let mut rec = abi::Vma {
         start,
         end,
@@ -344,6 +361,12 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     };
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
+    }
+    // SAFETY: `vma` is valid under the mmap lock; its flags and userfaultfd are read.
+    let why = unsafe { bindings::checkpoint_vma_unsupported(vma) };
+    if !why.is_null() {
+        // SAFETY: the callee returns NULL or a static string.
+        return Err(refuse(unsafe { CStr::from_char_ptr(why) }.to_str().unwrap_or("?")));
     }
     // Restart locks what was locked with MAP_LOCKED, which faults it all in.
     if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {

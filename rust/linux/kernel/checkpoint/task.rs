@@ -118,8 +118,8 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
 /// `no_new_privs`, a thread that stopped sharing its process's fd table or fs, a task
 /// exiting. (What processes share with each other, and the tables of the threads of a
 /// process whose main thread exited, are checked once the whole tree is known:
-/// `Scope::check_tables`.)
-pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
+/// `Scope::check_tables`.) Some checks read what only a `frozen` task keeps still.
+pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     let t = task.as_ptr();
     let leader = task.group_leader().as_ptr();
     // SAFETY: `t` is valid, and so is its group leader while we hold the task. These are
@@ -142,6 +142,10 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
         "is exiting"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"
+    } else if task.is_user_worker() {
+        "is a kernel worker thread of its process (io_uring or vhost), not supported"
+    } else if frozen && uses_io_uring(task) {
+        "uses io_uring (not supported yet)"
     } else if seccomp != 0 {
         "is confined by seccomp (not restored yet)"
     } else if nnp {
@@ -155,8 +159,24 @@ pub(crate) fn check_supported(log: &Log, task: &Task) -> Result {
     } else {
         return Ok(());
     };
-    log!(log, "pid {}: {why}", task.vnr());
+    match leader == t {
+        true => log!(log, "pid {}: {why}", task.vnr()),
+        false => log!(log, "pid {}: thread {}: {why}", task.group_leader().vnr(), task.vnr()),
+    }
     Err(EOPNOTSUPP)
+}
+
+/// Whether `task` has an io_uring ring, with an fd or registered only in its io_uring context.
+#[cfg(CONFIG_IO_URING)]
+fn uses_io_uring(task: &Task) -> bool {
+    // SAFETY: `task` is held and frozen: its io_uring context, freed only by its own exec or
+    // once the task is freed, stays.
+    unsafe { bindings::checkpoint_task_io_uring(task.as_ptr()) }
+}
+
+#[cfg(not(CONFIG_IO_URING))]
+fn uses_io_uring(_task: &Task) -> bool {
+    false
 }
 
 fn copy_name(dst: &mut [u8], src: &[u8]) {

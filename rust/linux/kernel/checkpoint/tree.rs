@@ -209,7 +209,7 @@ impl Tree {
                     None => {
                         task::may_checkpoint(log, &m.task)?;
                         scope.check(log, &m.task)?;
-                        task::check_supported(log, &m.task)?;
+                        task::check_supported(log, &m.task, false)?;
                         // A zombie cannot run, so it needs no freezing.
                         if !task::is_zombie(&m.task) {
                             new.push(m.task.clone(), GFP_KERNEL)?;
@@ -225,7 +225,7 @@ impl Tree {
                 for m in members.iter() {
                     task::may_checkpoint(log, &m.task)?;
                     scope.check(log, &m.task)?;
-                    task::check_supported(log, &m.task)?;
+                    task::check_supported(log, &m.task, true)?;
                 }
                 let index = Sorted::new(members.len(), members.iter().enumerate().map(|(i, m)| (m.task.as_ptr() as usize, i)))?;
                 for i in 0..members.len() {

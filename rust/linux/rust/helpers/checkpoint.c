@@ -18,6 +18,7 @@
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
 #include <asm/processor.h>
@@ -279,4 +280,23 @@ bool rust_helper_checkpoint_mm_membarrier(struct mm_struct *mm)
 #else
 	return false;
 #endif
+}
+
+/*
+ * Why checkpoint cannot save a mapping, for the flags bindgen cannot see
+ * (BIT() expressions) and the userfaultfd registration; NULL if none applies.
+ * Each comes back silently wrong otherwise: unsealed, not droppable, or no
+ * longer reporting its faults to the monitor.
+ */
+const char *rust_helper_checkpoint_vma_unsupported(const struct vm_area_struct *vma)
+{
+#ifdef VM_SEALED
+	if (vma->vm_flags & VM_SEALED)
+		return "memory sealed by mseal(2)";
+#endif
+	if (vma->vm_flags & VM_DROPPABLE)
+		return "MAP_DROPPABLE memory";
+	if (userfaultfd_armed((struct vm_area_struct *)vma))
+		return "memory registered with a userfaultfd";
+	return NULL;
 }

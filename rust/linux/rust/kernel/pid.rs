@@ -56,6 +56,12 @@ impl Task {
         self.flags() & bindings::PF_KTHREAD != 0
     }
 
+    /// Returns whether the task is a kernel worker of a user process (an io_uring or vhost
+    /// worker): a thread of that process that only ever runs kernel code.
+    pub fn is_user_worker(&self) -> bool {
+        self.flags() & bindings::PF_USER_WORKER != 0
+    }
+
     /// Returns whether the current task may ptrace-attach to this one, with real credentials.
     pub fn may_ptrace_attach(&self) -> bool {
         // SAFETY: `self.0` is a valid task; `ptrace_may_access` takes the locks it needs.
