@@ -168,6 +168,10 @@ pub const VMA_WIPEONFORK: u64 = 0x4000;
 pub const VMA_HUGEPAGE: u64 = 0x8000;
 /// `Vma.flags`: transparent huge pages refused (MADV_NOHUGEPAGE).
 pub const VMA_NOHUGEPAGE: u64 = 0x10000;
+/// `Vma.flags`: pages will be read at random (MADV_RANDOM).
+pub const VMA_RAND_READ: u64 = 0x20000;
+/// `Vma.flags`: pages will be read in order (MADV_SEQUENTIAL).
+pub const VMA_SEQ_READ: u64 = 0x40000;
 
 /// `Vma.kind`: private anonymous memory.
 pub const VMA_KIND_ANON: u32 = 1;
@@ -200,6 +204,9 @@ pub const FILE_KIND_PIPE: u32 = 6;
 pub const FILE_KIND_SOCKET: u32 = 7;
 /// `File.kind`: an anonymous-inode file (eventfd, epoll, signalfd, timerfd...).
 pub const FILE_KIND_ANON_INODE: u32 = 8;
+/// `File.kind`: an O_PATH descriptor, of a file of any type: reopened by its path with O_PATH,
+/// as it only names the file.
+pub const FILE_KIND_PATH: u32 = 9;
 
 /// `Fd.flags`: close on exec.
 pub const FD_F_CLOEXEC: u32 = 1;
@@ -394,6 +401,15 @@ pub struct Task {
     pub rseq_len: u32,
     /// Signature expected before its abort handlers (0 without an area).
     pub rseq_sig: u32,
+    /// Timer slack in nanoseconds (PR_SET_TIMERSLACK; 0 under a real-time policy).
+    pub timer_slack_ns: u64,
+    /// What PR_SET_TIMERSLACK with 0 goes back to: the parent's slack at fork.
+    pub default_timer_slack_ns: u64,
+    /// I/O priority as ioprio_set(2) set it (class << 13 | level); 0 if it follows the nice
+    /// value.
+    pub ioprio: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// General-purpose registers in the order of x86_64 `struct user_regs_struct`.
@@ -747,6 +763,11 @@ pub struct Signal {
     /// nanoseconds (at most `i64::MAX`). A real timer with no time left but an interval fired
     /// and is armed again when its SIGALRM is taken.
     pub itimer: [u64; 6],
+    /// /proc/PID/oom_score_adj, -1000 to 1000.
+    pub oom_score_adj: i32,
+    /// The lowest oom_score_adj the process may set without CAP_SYS_RESOURCE (the value last
+    /// set by a writer that had it), at most `oom_score_adj`.
+    pub oom_score_adj_min: i32,
 }
 
 /// One pending signal with its siginfo.
