@@ -181,6 +181,17 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 .set_at("desc", 3, hi.into());
         });
     }
+    // Restart trusted a File's kind where its type said otherwise, and reopened any character
+    // device, not only the stateless ones checkpoint saves.
+    case("a character device labeled a regular file", false, &|i| {
+        let dev = (1..i.recs.len())
+            .find(|&r| {
+                i.recs[r].ty == abi::File::TYPE
+                    && i.recs[r].get("kind") == i64::from(abi::FILE_KIND_CHARDEV)
+            })
+            .expect("the root has the console open");
+        i.rec(dev).set("kind", abi::FILE_KIND_REGULAR.into());
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -139,6 +139,12 @@ fn encode_dev(dev: u32) -> u64 {
     (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
 }
 
+/// `new_decode_dev()`: a dev_t as user space sees it, back to the kernel's.
+fn decode_dev(dev: u64) -> u32 {
+    let (major, minor) = ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+    (major << 20 | minor) as u32
+}
+
 /// Character devices that hold no state of their own and can be reopened by path: the mem
 /// devices (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom), ttys and the console.
 fn reopenable_chardev(rdev: u32) -> bool {
@@ -482,8 +488,13 @@ const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
 pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let f = r.decode::<abi::File>(rec)?;
     let path = r.string()?;
+    let ty = f.i_mode & bindings::S_IFMT;
     let flags = match f.kind {
-        abi::FILE_KIND_REGULAR | abi::FILE_KIND_DIRECTORY | abi::FILE_KIND_CHARDEV => f.f_flags & REOPEN_FLAGS,
+        abi::FILE_KIND_REGULAR if ty == bindings::S_IFREG => f.f_flags & REOPEN_FLAGS,
+        abi::FILE_KIND_DIRECTORY if ty == bindings::S_IFDIR => f.f_flags & REOPEN_FLAGS,
+        abi::FILE_KIND_CHARDEV if ty == bindings::S_IFCHR && reopenable_chardev(decode_dev(f.rdev)) => {
+            f.f_flags & REOPEN_FLAGS
+        }
         _ => return Err(r.bad("file kind that cannot be reopened")),
     };
     // SAFETY: `path` is NUL-terminated; the file is opened with the caller's credentials in
