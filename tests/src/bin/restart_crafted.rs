@@ -192,6 +192,27 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             .expect("the root has the console open");
         i.rec(dev).set("kind", abi::FILE_KIND_REGULAR.into());
     });
+    // An O_PATH file has no offset, and cannot be mapped or be an executable.
+    case("an O_PATH file at an offset", false, &|i| {
+        let file = i.file(&t.plain);
+        let flags = i.recs[file].get("f_flags");
+        i.rec(file)
+            .set("kind", abi::FILE_KIND_PATH.into())
+            .set("f_flags", flags | i64::from(libc::O_PATH))
+            .set("pos", 5);
+    });
+    case(
+        "an executable and its mapping from an O_PATH file",
+        false,
+        &|i| {
+            let exe = std::env::current_exe().expect("our own path");
+            let file = i.file(exe.to_str().expect("a UTF-8 path"));
+            let flags = i.recs[file].get("f_flags");
+            i.rec(file)
+                .set("kind", abi::FILE_KIND_PATH.into())
+                .set("f_flags", flags | i64::from(libc::O_PATH));
+        },
+    );
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -157,7 +157,11 @@ fn reopenable_chardev(rdev: u32) -> bool {
 fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
     let inode = file.inode();
     let mode = inode.i_mode;
-    if s_is(mode, bindings::S_IFREG) {
+    // SAFETY: the file is valid; `f_flags` is read as a plain value.
+    if unsafe { (*file.as_ptr()).f_flags } & bindings::O_PATH != 0 {
+        // Only names a file, whatever its type, and holds none of its state.
+        Ok(abi::FILE_KIND_PATH)
+    } else if s_is(mode, bindings::S_IFREG) {
         Ok(abi::FILE_KIND_REGULAR)
     } else if s_is(mode, bindings::S_IFDIR) {
         Ok(abi::FILE_KIND_DIRECTORY)
@@ -495,6 +499,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         abi::FILE_KIND_CHARDEV if ty == bindings::S_IFCHR && reopenable_chardev(decode_dev(f.rdev)) => {
             f.f_flags & REOPEN_FLAGS
         }
+        // open() keeps nothing else of an O_PATH open's flags.
+        abi::FILE_KIND_PATH if f.f_flags & bindings::O_PATH != 0 && f.pos == 0 => {
+            f.f_flags & (bindings::O_PATH | bindings::O_DIRECTORY | bindings::O_NOFOLLOW)
+        }
         _ => return Err(r.bad("file kind that cannot be reopened")),
     };
     // SAFETY: `path` is NUL-terminated; the file is opened with the caller's credentials in
@@ -509,8 +517,9 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         }
     };
     let inode = file.inode();
+    let device = s_is(inode.i_mode, bindings::S_IFCHR) || s_is(inode.i_mode, bindings::S_IFBLK);
     let same_kind = u32::from(inode.i_mode) & bindings::S_IFMT == f.i_mode & bindings::S_IFMT
-        && (f.kind != abi::FILE_KIND_CHARDEV || encode_dev(inode.i_rdev) == f.rdev);
+        && (!device || encode_dev(inode.i_rdev) == f.rdev);
     if !same_kind {
         log!(r.log, "file {name}: is not the kind of file it was");
         return Err(crate::estale());

@@ -683,6 +683,9 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
             let Obj::File(f) = r.lookup(v.file)? else {
                 return Err(r.bad("mapping names an object that is not a file"));
             };
+            if f.rec.kind != abi::FILE_KIND_REGULAR {
+                return Err(r.bad("mapping names a file that is not a regular one"));
+            }
             if !f.unchanged() {
                 log!(r.log, "mapping {:#x}-{:#x}: its file changed since the checkpoint", v.start, v.end);
                 return Err(crate::estale());
@@ -945,7 +948,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     let exe = match m.exe_file {
         0 => core::ptr::null_mut(),
         e => match r.lookup(e)? {
-            Obj::File(f) => may_be_exe(r.log, f)?,
+            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => may_be_exe(r.log, f)?,
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };
