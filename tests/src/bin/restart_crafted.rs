@@ -213,6 +213,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 .set("f_flags", flags | i64::from(libc::O_PATH));
         },
     );
+    case("a mapping read both at random and in order", false, &|i| {
+        let vma = i.next::<abi::Vma>(i.task(t.root));
+        let flags = i.recs[vma].get("flags");
+        i.rec(vma).set(
+            "flags",
+            flags | (abi::VMA_RAND_READ | abi::VMA_SEQ_READ) as i64,
+        );
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

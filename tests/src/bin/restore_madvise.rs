@@ -1,5 +1,6 @@
 //! The advice a process gave for its mappings comes back with them: MADV_DONTFORK,
-//! MADV_DONTDUMP, MADV_WIPEONFORK, MADV_HUGEPAGE and MADV_NOHUGEPAGE, and mlock(2). Each
+//! MADV_DONTDUMP, MADV_WIPEONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_RANDOM and
+//! MADV_SEQUENTIAL, and mlock(2). Each
 //! mapping shows its flag in /proc/self/smaps after the restart, keeps its data, and a child
 //! forked after the restart does not get the MADV_DONTFORK mapping and sees the
 //! MADV_WIPEONFORK one zeroed.
@@ -40,6 +41,13 @@ fn setup() -> Result<Advised, String> {
             "nh",
             Some(libc::MADV_NOHUGEPAGE),
             HUGE_LEN,
+        ),
+        ("MADV_RANDOM", "rr", Some(libc::MADV_RANDOM), 4 * PAGE),
+        (
+            "MADV_SEQUENTIAL",
+            "sr",
+            Some(libc::MADV_SEQUENTIAL),
+            4 * PAGE,
         ),
         ("mlock", "lo", None, 4 * PAGE),
     ];

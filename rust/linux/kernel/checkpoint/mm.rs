@@ -26,7 +26,7 @@ const BATCH: usize = 512;
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// `vm_flags` bits and their image counterparts.
-const FLAG_MAP: [(u64, u64); 17] = [
+const FLAG_MAP: [(u64, u64); 19] = [
     (bindings::VM_READ as u64, abi::VMA_READ),
     (bindings::VM_WRITE as u64, abi::VMA_WRITE),
     (bindings::VM_EXEC as u64, abi::VMA_EXEC),
@@ -44,6 +44,8 @@ const FLAG_MAP: [(u64, u64); 17] = [
     (bindings::VM_WIPEONFORK as u64, abi::VMA_WIPEONFORK),
     (bindings::VM_HUGEPAGE as u64, abi::VMA_HUGEPAGE),
     (bindings::VM_NOHUGEPAGE as u64, abi::VMA_NOHUGEPAGE),
+    (bindings::VM_RAND_READ as u64, abi::VMA_RAND_READ),
+    (bindings::VM_SEQ_READ as u64, abi::VMA_SEQ_READ),
 ];
 
 fn image_flags(vm_flags: u64) -> u64 {
@@ -609,8 +611,10 @@ fn dump_cached(
 
 /// madvise() behaviours that set the image's advice flags again. The huge page advice fails
 /// (and the restart with it) on a kernel without transparent huge pages.
-const ADVICE: [(u64, u32); 5] = [
+const ADVICE: [(u64, u32); 7] = [
     (abi::VMA_DONTCOPY, bindings::MADV_DONTFORK),
+    (abi::VMA_RAND_READ, bindings::MADV_RANDOM),
+    (abi::VMA_SEQ_READ, bindings::MADV_SEQUENTIAL),
     (abi::VMA_DONTDUMP, bindings::MADV_DONTDUMP),
     (abi::VMA_WIPEONFORK, bindings::MADV_WIPEONFORK),
     (abi::VMA_HUGEPAGE, bindings::MADV_HUGEPAGE),
@@ -643,6 +647,10 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
     if v.start % PAGE != 0 || v.end % PAGE != 0 || v.start >= v.end || v.end > task_size {
         return Err(r.bad("mapping bounds"));
+    }
+    // madvise() makes them exclusive: a second one would silently win.
+    if v.flags & abi::VMA_RAND_READ != 0 && v.flags & abi::VMA_SEQ_READ != 0 {
+        return Err(r.bad("mapping read both at random and in order"));
     }
     let prot = u64::from(v.prot & 7);
     let mut flags = u64::from(bindings::MAP_FIXED_NOREPLACE);
