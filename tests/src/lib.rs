@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use cr::klog::KernelLog;
 pub use cr::sys::{self, errno_name};
 
+pub mod caps;
 pub mod craft;
 pub mod damage;
 pub mod fuzz;
