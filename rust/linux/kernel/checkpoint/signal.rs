@@ -100,6 +100,13 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
         }
         s.signal.group_exit_code = sig.group_exit_code;
+        // Written without the siglock (under oom_adj_mutex), so a racy read like the OOM
+        // killer's; only from outside the tree while it is frozen.
+        // SAFETY: plain fields of a valid signal struct.
+        unsafe {
+            s.signal.oom_score_adj = core::ptr::addr_of!(sig.oom_score_adj).read_volatile().into();
+            s.signal.oom_score_adj_min = core::ptr::addr_of!(sig.oom_score_adj_min).read_volatile().into();
+        }
         // SAFETY: `t` is valid and its siglock held.
         s.signal.itimer = unsafe { timers::save_locked(t) };
         // The list changes under the siglock.
@@ -268,10 +275,36 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
             sig.set_has_child_subreaper(1);
         }
     }
+    set_oom_score_adj(r, cur, &s)?;
     let cpu = s.rlim[2 * bindings::RLIMIT_CPU as usize];
     if cpu != u64::MAX {
         // SAFETY: the current task is valid.
         unsafe { bindings::update_rlimit_cpu(cur, cpu as _) };
+    }
+    Ok(())
+}
+
+/// Sets the OOM score adjustment and its floor as a write to /proc/PID/oom_score_adj would:
+/// below the floor the process inherited from the restarter only with CAP_SYS_RESOURCE (EPERM
+/// and a log line otherwise).
+fn set_oom_score_adj(r: &Restorer<'_, Obj>, cur: &mut bindings::task_struct, s: &abi::Signal) -> Result {
+    // OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX, include/uapi/linux/oom.h.
+    let range = -1000..=1000;
+    let (adj, min) = (s.oom_score_adj, s.oom_score_adj_min);
+    if !range.contains(&adj) || !range.contains(&min) || min > adj {
+        return Err(r.bad("OOM score adjustment"));
+    }
+    // SAFETY: the current task's own signal struct, which no other task shares yet.
+    let sig = unsafe { &mut *cur.signal };
+    // SAFETY: `capable` has no preconditions.
+    if min < i32::from(sig.oom_score_adj_min) && !unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) } {
+        log!(r.log, "oom_score_adj: lowering its floor to {min} needs CAP_SYS_RESOURCE");
+        return Err(EPERM);
+    }
+    // SAFETY: as above; /proc and the OOM killer read these without a lock of ours.
+    unsafe {
+        core::ptr::addr_of_mut!(sig.oom_score_adj).write_volatile(adj as i16);
+        core::ptr::addr_of_mut!(sig.oom_score_adj_min).write_volatile(min as i16);
     }
     Ok(())
 }
