@@ -221,6 +221,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             flags | (abi::VMA_RAND_READ | abi::VMA_SEQ_READ) as i64,
         );
     });
+    // ioprio_set() refuses a class it does not know.
+    case("an I/O priority of class 7", false, &|i| {
+        let root = i.task(t.root);
+        i.rec(root).set("ioprio", 7 << 13);
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Scheduling state of a task: policy, nice value, real-time priority, reset-on-fork and CPU
-//! affinity.
+//! Scheduling state of a task: policy, nice value, real-time priority, reset-on-fork, CPU
+//! affinity, timer slack and I/O priority.
 //!
 //! Checkpoint reads them under the task's `pi_lock`, as the scheduler changes them. Restart
 //! sets them as the restored task itself, through `sched_setattr()` and `sched_setaffinity()`
@@ -11,6 +11,7 @@
 //! period are not saved, is refused at checkpoint.
 
 use crate::image::Restorer;
+use crate::task::with_task_lock;
 use crate::{abi, log, log::Log, Obj};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -82,6 +83,18 @@ pub(crate) fn save(log: &Log, task: &Task, rec: &mut abi::Task) -> Result {
     }
     rec.sched_policy = s.policy;
     rec.nice = s.nice;
+    let t = task.as_ptr();
+    // SAFETY: `task_lock` serialises with /proc/PID/timerslack_ns; a policy change by another
+    // process may still race, hence the slack of 0 for a real-time task, as the scheduler
+    // keeps it (__setscheduler_params()).
+    unsafe {
+        with_task_lock(t, || {
+            rec.timer_slack_ns = if is_rt(s.policy) { 0 } else { (*t).timer_slack_ns };
+            rec.default_timer_slack_ns = (*t).default_timer_slack_ns;
+        })
+    };
+    // SAFETY: `task` is valid; the helper takes its task lock.
+    rec.ioprio = u32::from(unsafe { bindings::checkpoint_task_ioprio(task.as_ptr()) });
     rec.rt_priority = s.rt_priority;
     if s.reset_on_fork {
         rec.flags |= abi::TASK_F_RESET_ON_FORK;
@@ -111,6 +124,10 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
         || task.rt_priority > 99
     {
         return Err(r.bad("scheduling policy, priority or nice value"));
+    }
+    // Under a real-time policy the scheduler keeps the slack at 0 (__setscheduler_params()).
+    if rt && task.timer_slack_ns != 0 || task.ioprio > u32::from(u16::MAX) {
+        return Err(r.bad("timer slack or I/O priority"));
     }
     if task.flags & abi::TASK_F_AFFINITY == 0 {
         if task.cpus.iter().any(|&w| w != 0) {
@@ -151,6 +168,17 @@ fn setattr(log: &Log, task: &abi::Task, policy: u32, reset_on_fork: bool, rt_pri
 
 /// Restores `task`'s scheduling state in the current task, checked by `check`.
 pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
+    // The slack first, as /proc/PID/timerslack_ns would set it (under the task lock): the
+    // policy set next zeroes it under a real-time one. The default is what a fork gives, the
+    // parent's slack, so any value is one the task could have had.
+    let cur = kernel::current!().as_ptr();
+    // SAFETY: the current task's own fields, under its task lock.
+    unsafe {
+        with_task_lock(cur, || {
+            (*cur).default_timer_slack_ns = task.default_timer_slack_ns;
+            (*cur).timer_slack_ns = task.timer_slack_ns;
+        })
+    };
     // Only for SCHED_NORMAL and SCHED_BATCH does sched_setattr() set the nice value too:
     // under the other policies it is kept, so set it first.
     if is_rt(task.sched_policy) || task.sched_policy == bindings::SCHED_IDLE {
@@ -175,6 +203,13 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
     if err != 0 {
         log!(log, "pid {}: CPU affinity {:#x}: error {err}", task.pid, task.cpus[0]);
         return Err(Error::from_errno(err as i32));
+    }
+    // SAFETY: acts on the current task, with the checks of ioprio_set(2).
+    let err = unsafe { bindings::checkpoint_set_ioprio(task.ioprio as i32) };
+    if err != 0 {
+        let why = if err == -(bindings::EPERM as i32) { ": the restarter may not set it" } else { "" };
+        log!(log, "pid {}: I/O priority {:#x}: error {err}{why}", task.pid, task.ioprio);
+        return Err(Error::from_errno(err));
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 #include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/ioprio.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/nsproxy.h>
@@ -299,4 +300,39 @@ const char *rust_helper_checkpoint_vma_unsupported(const struct vm_area_struct *
 	if (userfaultfd_armed((struct vm_area_struct *)vma))
 		return "memory registered with a userfaultfd";
 	return NULL;
+}
+
+/*
+ * The I/O priority @t set with ioprio_set(2), as its io_context holds it: 0
+ * (IOPRIO_CLASS_NONE) if it has none, and its priority follows its nice value.
+ */
+u16 rust_helper_checkpoint_task_ioprio(struct task_struct *t)
+{
+	u16 ioprio = 0;
+
+#ifdef CONFIG_BLOCK
+	task_lock(t);
+	if (t->io_context)
+		ioprio = t->io_context->ioprio;
+	task_unlock(t);
+#endif
+	return ioprio;
+}
+
+/*
+ * Sets the current task's I/O priority as ioprio_set(2) would for it. A task
+ * without an io_context keeps none for priority 0, which it means anyway.
+ */
+int rust_helper_checkpoint_set_ioprio(int ioprio)
+{
+#ifdef CONFIG_BLOCK
+	int err;
+
+	if (!ioprio && !current->io_context)
+		return 0;
+	err = ioprio_check_cap(ioprio);
+	return err ? err : set_task_ioprio(current, ioprio);
+#else
+	return ioprio ? -EINVAL : 0;
+#endif
 }
