@@ -105,6 +105,48 @@ pub fn with_log<T>(call: impl FnOnce(RawFd) -> T) -> (T, Vec<String>) {
     (result, log.finish())
 }
 
+/// Restarts `image` in a child that first gives up a right with `prepare`: the restart must
+/// fail with EPERM and a kernel log line for which `names` holds, or the test fails, saying
+/// the restarter `how`. A process the restart made anyway is killed.
+pub fn expect_restart_denied(
+    image: &str,
+    how: &str,
+    prepare: impl FnOnce() -> Check,
+    names: impl Fn(&str) -> bool,
+) {
+    let child = Child::spawn(|| {
+        let check = || -> Check {
+            prepare()?;
+            let file = File::open(image).map_err(|e| format!("open {image}: {e}"))?;
+            let (result, log) = with_log(|fd| sys::restart(file.as_raw_fd(), 0, fd));
+            for line in &log {
+                eprintln!("kernel: {line}");
+            }
+            if let Some(problem) = errno_problem(&result, libc::EPERM, "restart") {
+                if let Ok(pid) = result {
+                    target::kill_and_reap(pid);
+                }
+                return Err(problem);
+            }
+            match log.iter().any(|l| names(l)) {
+                true => Ok(()),
+                false => Err("no kernel log line says why".into()),
+            }
+        };
+        match check() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("FAIL: {e}");
+                1
+            }
+        }
+    });
+    let code = exit_code(child.wait());
+    if code != 0 {
+        fail(format!("a restarter {how}: exit {code}"));
+    }
+}
+
 /// Fails unless the kernel wrote at least one non-empty log line.
 pub fn expect_log(lines: &[String], what: &str) {
     if !lines.iter().any(|l| !l.trim().is_empty()) {

@@ -15,17 +15,13 @@
 //! leaving root by hand would clear the permitted set the daemon thread kept. A process
 //! whose credentials belong to another user namespace is refused at checkpoint, and runs on.
 
-use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cr_tests::caps::{capget, capset};
 use cr_tests::target::was_woken;
 use cr_tests::threads::{self, gettid};
-use cr_tests::{
-    check_eq, check_os, fail, pass, require_root, sys, wait_restored, with_log, Check, Child,
-    Target, KILL,
-};
+use cr_tests::{check_eq, check_os, fail, pass, require_root, wait_restored, Check, Target, KILL};
 
 const CAP_KILL: u32 = 5;
 const CAP_SETGID: u32 = 6;
@@ -239,39 +235,8 @@ fn effective(cap: u32, on: bool) {
 /// Restarts `image` in a child that first changes its own credentials with `prepare`: the
 /// restart must fail with EPERM and a log line saying the restarter may not set `what`.
 fn refused(image: &str, how: &str, prepare: fn() -> Check, what: &str) {
-    let (image, what_owned) = (image.to_string(), what.to_string());
-    let child = Child::spawn(move || {
-        let check = || -> Check {
-            prepare()?;
-            let file = std::fs::File::open(&image).map_err(|e| format!("open {image}: {e}"))?;
-            let (result, log) = with_log(|fd| sys::restart(file.as_raw_fd(), 0, fd));
-            for line in &log {
-                eprintln!("kernel: {line}");
-            }
-            if let Some(problem) = cr_tests::errno_problem(&result, libc::EPERM, "restart") {
-                if let Ok(pid) = result {
-                    cr_tests::target::kill_and_reap(pid);
-                }
-                return Err(problem);
-            }
-            let line = format!("the restarter may not set the {what_owned}");
-            if !log.iter().any(|l| l.contains(&line)) {
-                return Err(format!("no kernel log line says \"{line}\""));
-            }
-            Ok(())
-        };
-        match check() {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("FAIL: {e}");
-                1
-            }
-        }
-    });
-    let code = cr_tests::exit_code(child.wait());
-    if code != 0 {
-        fail(format!("a restarter {how}: exit {code}"));
-    }
+    let line = format!("the restarter may not set the {what}");
+    cr_tests::expect_restart_denied(image, how, prepare, |l| l.contains(&line));
 }
 
 /// Takes `caps` out of the caller's effective set (`permitted`: and permitted and inheritable).

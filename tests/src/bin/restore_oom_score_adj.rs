@@ -4,10 +4,8 @@
 //! is not the restarter's, and a restarter whose own floor is higher and who lacks
 //! CAP_SYS_RESOURCE gets EPERM and a log line, with nothing left behind.
 
-use std::os::fd::AsRawFd;
-
 use cr_tests::caps::drop_effective;
-use cr_tests::{check_eq, fail, pass, sys, wait_restored, with_log, Check, Child, Target, KILL};
+use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
 const CAP_SYS_RESOURCE: u32 = 24;
 const PATH: &str = "/proc/self/oom_score_adj";
@@ -53,45 +51,16 @@ fn main() {
         })
     });
     target.checkpoint(KILL);
-    let image = target.image_path().to_string();
     // The restarter's floor is 0 and it may not lower it.
-    let child = Child::spawn(move || {
-        let check = || -> Check {
+    cr_tests::expect_restart_denied(
+        target.image_path(),
+        "with a floor of 0 and no CAP_SYS_RESOURCE",
+        || {
             set_ok(0)?;
-            drop_effective(CAP_SYS_RESOURCE)?;
-            let file = std::fs::File::open(&image).map_err(|e| format!("open {image}: {e}"))?;
-            let (result, log) = with_log(|fd| sys::restart(file.as_raw_fd(), 0, fd));
-            for line in &log {
-                eprintln!("kernel: {line}");
-            }
-            if let Some(problem) = cr_tests::errno_problem(&result, libc::EPERM, "restart") {
-                if let Ok(pid) = result {
-                    cr_tests::target::kill_and_reap(pid);
-                }
-                return Err(problem);
-            }
-            if !log
-                .iter()
-                .any(|l| l.contains("oom_score_adj") && l.contains("CAP_SYS_RESOURCE"))
-            {
-                return Err("no kernel log line names oom_score_adj and CAP_SYS_RESOURCE".into());
-            }
-            Ok(())
-        };
-        match check() {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("FAIL: {e}");
-                1
-            }
-        }
-    });
-    let code = cr_tests::exit_code(child.wait());
-    if code != 0 {
-        fail(format!(
-            "a restarter with a floor of 0 and no CAP_SYS_RESOURCE: exit {code}"
-        ));
-    }
+            drop_effective(CAP_SYS_RESOURCE)
+        },
+        |l| l.contains("oom_score_adj") && l.contains("CAP_SYS_RESOURCE"),
+    );
     target.restart();
     target.finish();
     pass("oom_score_adj and its floor come back; a restarter may not lower the floor without CAP_SYS_RESOURCE");
