@@ -72,6 +72,14 @@ pub(crate) fn is_zombie(task: &Task) -> bool {
     unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() == bindings::EXIT_ZOMBIE as i32 }
 }
 
+/// Whether `task` is reaped, or being reaped: no longer in the tree, whatever a walk of it saw
+/// a moment ago.
+pub(crate) fn is_reaped(task: &Task) -> bool {
+    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
+    let state = unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() };
+    state == bindings::EXIT_DEAD as i32 || with_siglock(task, |_, _| ()).is_none()
+}
+
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
 /// the rest of the tree ([`may_checkpoint`]).
 pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Task>> {

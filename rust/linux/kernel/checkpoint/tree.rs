@@ -203,9 +203,13 @@ impl Tree {
         loop {
             let mut members = collect(root)?;
             let mut new = KVec::new();
+            let mut reaped = false;
             for m in members.iter_mut() {
                 match frozen.held(&m.task) {
                     Some(stopped) => m.stopped = stopped,
+                    // Its parent, not frozen yet, reaped it since the walk: the next walk
+                    // leaves it out.
+                    None if task::is_reaped(&m.task) => reaped = true,
                     None => {
                         task::may_checkpoint(log, &m.task)?;
                         scope.check(log, &m.task)?;
@@ -217,7 +221,7 @@ impl Tree {
                     }
                 }
             }
-            if new.is_empty() {
+            if new.is_empty() && !reaped {
                 frozen.settle(log)?;
                 // Checked again now that nothing moves: a task found in the middle of an
                 // execve() of a setuid program was checked with the creds it had before, and
