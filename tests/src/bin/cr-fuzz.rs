@@ -1,5 +1,5 @@
-//! `cr-fuzz [--cases N] [--seed S] [--case K] [--dir DIR]`: a structure-aware fuzzer for
-//! restart(2), run in the guest.
+//! `cr-fuzz [--cases N] [--seed S] [--case K] [--shard I/J] [--dir DIR]`: a structure-aware
+//! fuzzer for restart(2), run in the guest.
 //!
 //! It checkpoints two real targets (CKPT_KILL) for its base images: a small tree (a root with a
 //! second thread, a zombie child and a live child) and a single process with a few written
@@ -14,7 +14,9 @@
 //! of a restored tree come back to it.
 //!
 //! Everything a case does comes from `(seed, case)`: `--seed S --case K` replays case K alone,
-//! printing its mutations and the kernel's log. The fuzzer runs itself again without address
+//! printing its mutations and the kernel's log. `--shard I/J` runs only the cases K of the N
+//! with `K % J == I`, with base images of its own, so that J fuzzers side by side share one
+//! run's cases (they cannot share base images: each restart takes the base's pids). The fuzzer runs itself again without address
 //! randomization first, and resets the signal dispositions and mask it inherited, so that base
 //! images made again, under the harness or not, have the same records at the same places.
 //!
@@ -23,7 +25,7 @@
 //! report in the console log can be pinned on a case even under the harness, which captures
 //! stdout); `# case K: <mutations> -> <outcome>` every 50 cases, for the first case of each
 //! errno and for every outcome that is not an errno; `# cr-fuzz: N cases, seed S, X refused
-//! (by errno: ...), Y restored, Z s` at the end; `FAIL: ...` and exit status 1 at the first
+//! (by errno: ...), Y restored, Z s` at the end (`cr-fuzz: shard I/J: ...` for a shard); `FAIL: ...` and exit status 1 at the first
 //! case that is not clean (the fuzzer stops there, its image kept in DIR).
 
 use std::collections::BTreeMap;
@@ -66,11 +68,23 @@ struct Options {
     cases: u64,
     seed: u64,
     case: Option<u64>,
+    /// `(I, J)`: run the cases `K % J == I` only.
+    shard: (u64, u64),
     dir: String,
 }
 
+impl Options {
+    /// `shard I/J: ` for a shard, else nothing.
+    fn shard_name(&self) -> String {
+        match self.shard {
+            (_, 1) => String::new(),
+            (i, j) => format!("shard {i}/{j}: "),
+        }
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: cr-fuzz [--cases N] [--seed S] [--case K] [--dir DIR]");
+    eprintln!("usage: cr-fuzz [--cases N] [--seed S] [--case K] [--shard I/J] [--dir DIR]");
     std::process::exit(2)
 }
 
@@ -83,6 +97,7 @@ fn options() -> Options {
         },
         seed: LANE_SEED,
         case: None,
+        shard: (0, 1),
         dir: "/tmp/cr-fuzz".into(),
     };
     let mut args = std::env::args().skip(1);
@@ -93,6 +108,14 @@ fn options() -> Options {
             "--seed" => opts.seed = number(args.next()),
             "--case" => opts.case = Some(number(args.next())),
             "--dir" => opts.dir = args.next().unwrap_or_else(|| usage()),
+            "--shard" => {
+                let v = args.next().unwrap_or_else(|| usage());
+                let (i, j) = v.split_once('/').unwrap_or_else(|| usage());
+                opts.shard = (number(Some(i.into())), number(Some(j.into())));
+                if opts.shard.0 >= opts.shard.1 {
+                    usage();
+                }
+            }
             _ => usage(),
         }
     }
@@ -702,7 +725,7 @@ impl Tally {
         ))
     }
 
-    fn summary(&self, seed: u64, started: Instant) -> String {
+    fn summary(&self, opts: &Options, started: Instant) -> String {
         let mut by: Vec<(i32, u64)> = self.refused.iter().map(|(&e, &n)| (e, n)).collect();
         by.sort_by_key(|&(e, n)| (std::cmp::Reverse(n), e));
         let by: Vec<String> = by
@@ -711,8 +734,10 @@ impl Tally {
             .collect();
         let refused: u64 = self.refused.values().sum();
         format!(
-            "cr-fuzz: {} cases, seed {seed}, {refused} refused (by errno: {}), {} restored, {:.0} s",
+            "cr-fuzz: {}{} cases, seed {}, {refused} refused (by errno: {}), {} restored, {:.0} s",
+            opts.shard_name(),
             self.cases,
+            opts.seed,
             by.join(", "),
             self.restored,
             started.elapsed().as_secs_f64()
@@ -728,8 +753,13 @@ fn main() {
     match opts.case {
         Some(k) => out.both(&format!("cr-fuzz: seed {}, case {k} alone", opts.seed)),
         None => out.both(&format!(
-            "cr-fuzz: seed {}, {} cases",
-            opts.seed, opts.cases
+            "cr-fuzz: seed {}, {} cases{}",
+            opts.seed,
+            opts.cases,
+            match opts.shard.1 {
+                1 => String::new(),
+                j => format!(", those of shard {}/{j}", opts.shard.0),
+            }
         )),
     }
     std::fs::create_dir_all(&opts.dir).unwrap_or_else(|e| fail(format!("mkdir {}: {e}", opts.dir)));
@@ -762,7 +792,7 @@ fn main() {
         }
     }
     let mut tally = Tally::default();
-    for k in 0..opts.cases {
+    for k in (0..opts.cases).filter(|k| k % opts.shard.1 == opts.shard.0) {
         let case = fuzz::case(&bases, opts.seed, k);
         let line = format!("case {k}: {} {}", bases[case.base].name, case.describe());
         out.now(&line);
@@ -793,7 +823,7 @@ fn main() {
                 let kept = format!("{}/case-{k}.img", opts.dir);
                 let _ = std::fs::write(&kept, &case.bytes);
                 out.both(&format!("{line} -> NOT CLEAN"));
-                out.both(&tally.summary(opts.seed, started));
+                out.both(&tally.summary(&opts, started));
                 fail(format!(
                     "case {k} (seed {}, {} {}): {why}\n# replay: cr-fuzz --seed {} --case {k}; image kept in {kept}",
                     opts.seed,
@@ -807,8 +837,13 @@ fn main() {
     if let Some(line) = tally.silent() {
         out.both(&line);
     }
-    out.both(&tally.summary(opts.seed, started));
-    cr_tests::pass(&format!("{} cases clean (seed {})", tally.cases, opts.seed));
+    out.both(&tally.summary(&opts, started));
+    cr_tests::pass(&format!(
+        "{}{} cases clean (seed {})",
+        opts.shard_name(),
+        tally.cases,
+        opts.seed
+    ));
 }
 
 /// `--case K`: runs case K alone, showing its mutations, outcome and the kernel's log.
