@@ -99,8 +99,16 @@ pub const TASK_F_RESET_ON_FORK: u32 = 32;
 /// `Task.flags`: the task may run only on the CPUs of `Task.cpus`, which leave out CPUs the
 /// checkpointing machine has; without it the task runs anywhere.
 pub const TASK_F_AFFINITY: u32 = 64;
+/// `Task.flags`: rdtsc and rdtscp fault with SIGSEGV (prctl PR_SET_TSC, PR_TSC_SIGSEGV).
+pub const TASK_F_NOTSC: u32 = 128;
+/// `Task.flags`: cpuid faults with SIGSEGV (arch_prctl ARCH_SET_CPUID 0).
+pub const TASK_F_NOCPUID: u32 = 256;
+/// `Task.flags`: system calls made outside `Task.sud_offset`..+`sud_len` are dispatched
+/// to SIGSYS unless the byte at `Task.sud_selector` allows them (prctl
+/// PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON).
+pub const TASK_F_SYSCALL_DISPATCH: u32 = 512;
 /// Every `TASK_F_*` flag.
-pub const TASK_F_ALL: u32 = 127;
+pub const TASK_F_ALL: u32 = 1023;
 
 /// `Mm.flags`: transparent huge pages are disabled (PR_SET_THP_DISABLE).
 pub const MM_F_DISABLE_THP: u32 = 1;
@@ -410,6 +418,14 @@ pub struct Task {
     pub ioprio: u32,
     /// Zero.
     pub _pad0: u32,
+    /// With `TASK_F_SYSCALL_DISPATCH`: the address of the selector byte (0 for none: every
+    /// call outside the region is dispatched), else 0.
+    pub sud_selector: u64,
+    /// With `TASK_F_SYSCALL_DISPATCH`: the start of the region whose calls are never
+    /// dispatched, else 0.
+    pub sud_offset: u64,
+    /// With `TASK_F_SYSCALL_DISPATCH`: the length of that region, else 0.
+    pub sud_len: u64,
 }
 
 /// General-purpose registers in the order of x86_64 `struct user_regs_struct`.
