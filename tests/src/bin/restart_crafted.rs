@@ -226,6 +226,31 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let root = i.task(t.root);
         i.rec(root).set("ioprio", 7 << 13);
     });
+    case(
+        "a syscall dispatch region without dispatch on",
+        false,
+        &|i| {
+            let root = i.task(t.root);
+            i.rec(root).set("sud_offset", 0x1000).set("sud_len", 16);
+        },
+    );
+    // prctl() refuses a region that wraps around the address space.
+    case("a syscall dispatch region that wraps", false, &|i| {
+        let root = i.task(t.root);
+        let flags = i.recs[root].get("flags");
+        i.rec(root)
+            .set("flags", flags | i64::from(abi::TASK_F_SYSCALL_DISPATCH))
+            .set("sud_offset", -4096)
+            .set("sud_len", 8192);
+    });
+    // access_ok() refuses a selector beyond user space (EFAULT from prctl()).
+    case("a syscall dispatch selector in kernel space", false, &|i| {
+        let root = i.task(t.root);
+        let flags = i.recs[root].get("flags");
+        i.rec(root)
+            .set("flags", flags | i64::from(abi::TASK_F_SYSCALL_DISPATCH))
+            .set("sud_selector", -4096);
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -29,6 +29,7 @@ mod shared;
 mod signal;
 mod task;
 mod timers;
+mod traps;
 mod tree;
 mod vfork;
 

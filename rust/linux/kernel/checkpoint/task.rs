@@ -15,7 +15,7 @@ use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
 use crate::creds::Creds;
-use crate::{abi, abi::Record, creds, files, log, log::Log, mm, regs, rseq, sched, tree, vfork, Obj};
+use crate::{abi, abi::Record, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
@@ -304,6 +304,7 @@ pub(crate) fn dump(
     if !zombie {
         sched::save(d.log, task, &mut rec)?;
         rseq::save(task, &mut rec);
+        traps::save(task, &mut rec);
     }
     d.record(&rec)?;
     // The root's parent is outside the tree: it may exit and be freed meanwhile, which RCU
@@ -502,6 +503,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     if w.task.state != abi::TASK_STATE_EXITED {
         regs::restore_ax_on_return(w.ax)?;
         rseq::restore(w.log, &w.task)?;
+        traps::restore(w.log, &w.task)?;
         // Last: the restore itself runs at the restarter's priority, on its CPUs.
         sched::restore(w.log, &w.task)?;
     }
@@ -603,6 +605,7 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs
     }
     sched::check(r, task)?;
     rseq::check(r, task)?;
+    traps::check(r, task)?;
     // Only a process can be a zombie (see `create_zombie`), not a thread.
     if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
         return Err(r.bad("task state"));

@@ -14,15 +14,19 @@
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
+#include <linux/prctl.h>
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
+#include <linux/syscall_user_dispatch.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
 #include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
+#include <asm/prctl.h>
 #include <asm/processor.h>
+#include <asm/proto.h>
 
 void rust_helper_unlock_task_sighand(struct task_struct *task,
 				     unsigned long *flags)
@@ -335,4 +339,53 @@ int rust_helper_checkpoint_set_ioprio(int ioprio)
 #else
 	return ioprio ? -EINVAL : 0;
 #endif
+}
+
+/*
+ * What the frozen task @t traps on: rdtsc (PR_SET_TSC), cpuid (ARCH_SET_CPUID)
+ * and system calls from outside its dispatcher region (syscall user dispatch,
+ * whose selector address and region it returns). Only @t changes them.
+ */
+bool rust_helper_checkpoint_task_traps(struct task_struct *t, bool *notsc,
+				       bool *nocpuid, u64 *selector,
+				       u64 *offset, u64 *len)
+{
+	*notsc = test_tsk_thread_flag(t, TIF_NOTSC);
+	*nocpuid = test_tsk_thread_flag(t, TIF_NOCPUID);
+#ifdef CONFIG_GENERIC_ENTRY
+	if (test_task_syscall_work(t, SYSCALL_USER_DISPATCH)) {
+		*selector = (unsigned long)t->syscall_dispatch.selector;
+		*offset = t->syscall_dispatch.offset;
+		*len = t->syscall_dispatch.len;
+		return true;
+	}
+#endif
+	return false;
+}
+
+/*
+ * Gives the current task the rdtsc and cpuid modes @notsc and @nocpuid as
+ * prctl(PR_SET_TSC) and arch_prctl(ARCH_SET_CPUID) would: it inherited the
+ * restarter's. -ENODEV if cpuid is to fault on a CPU that cannot do it.
+ */
+int rust_helper_checkpoint_set_traps(bool notsc, bool nocpuid)
+{
+	int err = set_tsc_mode(notsc ? PR_TSC_SIGSEGV : PR_TSC_ENABLE);
+
+	if (!err && nocpuid != test_thread_flag(TIF_NOCPUID))
+		err = do_arch_prctl_common(ARCH_SET_CPUID, !nocpuid);
+	return err;
+}
+
+/*
+ * Turns on syscall user dispatch for the current task as
+ * prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON) would, with its
+ * checks (-EINVAL for a region that wraps, -EFAULT for a selector outside user
+ * space; -EINVAL without CONFIG_GENERIC_ENTRY).
+ */
+int rust_helper_checkpoint_set_syscall_dispatch(u64 selector, u64 offset,
+						 u64 len)
+{
+	return set_syscall_user_dispatch(PR_SYS_DISPATCH_ON, offset, len,
+					 (char __user *)(unsigned long)selector);
 }
