@@ -178,6 +178,11 @@ impl MmPlan {
             log!(log, "pid {}: registered for expedited membarrier(2) (not restored yet)", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        // SAFETY: the mm is counted; its key allocation map is read under the mmap lock.
+        if mm.read(|m| unsafe { bindings::checkpoint_mm_pkeys(m) }) {
+            log!(log, "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         #[cfg(CONFIG_AIO)]
         // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
         if unsafe { bindings::checkpoint_mm_aio(mm.0) } {

@@ -148,6 +148,24 @@ fn fn_addr(f: unsafe extern "C" fn(*mut bindings::restart_block) -> kernel::ffi:
     f as *const () as usize
 }
 
+/// Why the frozen `task` cannot be saved in the call it sleeps in, if so: one that resumes
+/// through its restart block, but not with a time left restart can keep. In 6.12 these are
+/// clock_nanosleep() on a CPU-time or an alarm clock; issued again, it would sleep its whole
+/// time once more. (An absolute sleep on a CPU-time clock is issued again, against the CPU
+/// time that restarts from zero: see the inventory.)
+pub(crate) fn unsupported_sleep(task: &Task) -> Option<&'static str> {
+    // SAFETY: `task` is valid and frozen; the helper pins its stack to read its registers.
+    let f = unsafe { bindings::checkpoint_task_restart_fn(task.as_ptr()) }?;
+    let kept = [
+        fn_addr(bindings::hrtimer_nanosleep_restart),
+        fn_addr(bindings::do_restart_poll),
+        fn_addr(bindings::futex_wait_restart),
+    ];
+    (!kept.contains(&fn_addr(f))).then_some(
+        "sleeps in a system call whose time left is not saved (clock_nanosleep() on a CPU-time or alarm clock)",
+    )
+}
+
 /// The timed sleep a frozen task was in, as a `RestartBlock` record, if it is one restart can
 /// resume with its remaining time.
 fn saved_restart_block(task: &Task, regs: &abi::Regs) -> Option<abi::RestartBlock> {

@@ -145,6 +145,9 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     // SAFETY: `t` is valid; both are set by the task itself, or by another thread of its
     // process with its siglock (seccomp TSYNC), and only ever tightened.
     let (seccomp, nnp) = unsafe { (bindings::seccomp_mode(core::ptr::addr_of_mut!((*t).seccomp)), bindings::task_no_new_privs(t)) };
+    // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
+    // made again once the task is frozen, and it cannot be traced then).
+    let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
     // A task that released its signal handlers is exiting.
     let why = if dead != 0 || with_siglock(task, |_, _| ()).is_none() {
         "is exiting"
@@ -154,6 +157,10 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
         "is a kernel worker thread of its process (io_uring or vhost), not supported"
     } else if frozen && uses_io_uring(task) {
         "uses io_uring (not supported yet)"
+    } else if let Some(why) = frozen.then(|| regs::unsupported_sleep(task)).flatten() {
+        why
+    } else if breakpoints {
+        "has hardware breakpoints a tracer left in its debug registers (not restored)"
     } else if seccomp != 0 {
         "is confined by seccomp (not restored yet)"
     } else if nnp {

@@ -14,6 +14,7 @@
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
+#include <linux/pkeys.h>
 #include <linux/prctl.h>
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
@@ -24,6 +25,7 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
+#include <asm/mmu_context.h>
 #include <asm/prctl.h>
 #include <asm/processor.h>
 #include <asm/proto.h>
@@ -303,7 +305,73 @@ const char *rust_helper_checkpoint_vma_unsupported(const struct vm_area_struct *
 		return "MAP_DROPPABLE memory";
 	if (userfaultfd_armed((struct vm_area_struct *)vma))
 		return "memory registered with a userfaultfd";
+#ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
+	/*
+	 * Kept by the mapping even after pkey_free(). Without keys in the CPU,
+	 * every mapping has key 0, and so has execute_only_pkey (never set).
+	 */
+	if (arch_pkeys_enabled() && vma_pkey((struct vm_area_struct *)vma)) {
+		if (vma_pkey((struct vm_area_struct *)vma) ==
+		    vma->vm_mm->context.execute_only_pkey)
+			return "execute-only memory (its protection key is not restored yet)";
+		return "memory with a protection key (pkey_mprotect(2), not restored yet)";
+	}
+#endif
 	return NULL;
+}
+
+/*
+ * Whether @mm has protection keys allocated with pkey_alloc(2), besides key 0,
+ * which every mm has when the CPU has keys, and the key execute-only memory
+ * takes (its mappings are refused on their own). The caller holds the mmap
+ * lock, which every writer of the map takes for writing.
+ */
+bool rust_helper_checkpoint_mm_pkeys(const struct mm_struct *mm)
+{
+#ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
+	u16 map = mm_pkey_allocation_map(mm);
+	int exec_only = mm->context.execute_only_pkey;
+
+	if (!arch_pkeys_enabled())
+		return false;
+	if (exec_only > 0)
+		map &= ~(1U << exec_only);
+	return map != 1;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Whether a tracer left hardware breakpoints or watchpoints enabled in @t's
+ * debug registers (PTRACE_POKEUSER of DR7): they outlive its detach, and
+ * restart does not set them again. Disabled ones stay registered until exec or
+ * exit, and are nothing to lose. Only a tracer changes DR7.
+ */
+bool rust_helper_checkpoint_task_hw_breakpoints(struct task_struct *t)
+{
+	/* L0-L3 and G0-G3. */
+	return READ_ONCE(t->thread.ptrace_dr7) & 0xff;
+}
+
+/*
+ * The function @t's interrupted system call resumes through, if it sleeps in
+ * one that restarts through its restart block (-ERESTART_RESTARTBLOCK); NULL
+ * otherwise, or if its stack is gone (it died meanwhile). @t is frozen: its
+ * user registers are all in pt_regs, and only it changes its restart block.
+ */
+long (*rust_helper_checkpoint_task_restart_fn(struct task_struct *t))(struct restart_block *)
+{
+	long (*fn)(struct restart_block *) = NULL;
+	struct pt_regs *regs;
+
+	if (!try_get_task_stack(t))
+		return NULL;
+	regs = task_pt_regs(t);
+	if ((long)regs->orig_ax >= 0 && regs->ax == -ERESTART_RESTARTBLOCK)
+		fn = t->restart_block.fn;
+	put_task_stack(t);
+	return fn;
 }
 
 /*

@@ -1,0 +1,274 @@
+//! Task state that restart would not give back is refused with EOPNOTSUPP and a log line
+//! naming the task and the state, and the target runs on with it: a thread asleep in
+//! clock_nanosleep() on the process's CPU-time clock (issued again, it would sleep its whole
+//! time once more), a protection key (pkey_alloc()), a mapping that keeps its key after
+//! pkey_free(), execute-only memory (which takes a key of its own), and a write watchpoint a
+//! tracer left enabled in the target's debug registers before it detached. One the tracer
+//! disabled again before it detached is no reason to refuse: that target is checkpointed and
+//! restarted.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target};
+
+/// `__NR_clock_nanosleep` on x86_64, as /proc/PID/task/TID/syscall shows it.
+const NR_CLOCK_NANOSLEEP: i64 = 230;
+/// `__NR_restart_syscall`.
+const NR_RESTART_SYSCALL: i64 = 219;
+/// `offsetof(struct user, u_debugreg)` on x86_64.
+const DEBUGREG_OFFSET: usize = 848;
+const PAGE: usize = 4096;
+
+/// What the target set up, for its check after the refusal.
+static KEPT: AtomicUsize = AtomicUsize::new(0);
+/// The word the tracer watches.
+static WATCHED: AtomicU32 = AtomicU32::new(0);
+
+struct Case {
+    setup: fn() -> Check,
+    named: &'static str,
+    works: fn() -> Check,
+}
+
+/// Waits until thread `tid` of ours sleeps in one of the system calls `nrs`, for up to 10 s.
+fn wait_in_syscall(tid: i64, nrs: &[i64]) -> Check {
+    let path = format!("/proc/self/task/{tid}/syscall");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = std::fs::read_to_string(&path).unwrap_or_default();
+        let nr = now
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<i64>().ok());
+        if nr.is_some_and(|nr| nrs.contains(&nr)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "thread {tid} is not in system call {nrs:?} after 10 s: {now:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn cpu_clock_sleep() -> Check {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: gettid takes no arguments.
+        let _ = tx.send(unsafe { libc::syscall(libc::SYS_gettid) });
+        let t = libc::timespec {
+            tv_sec: 1000,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid relative time; no remainder asked for. The process uses next
+        // to no CPU, so this sleeps on.
+        unsafe {
+            libc::clock_nanosleep(libc::CLOCK_PROCESS_CPUTIME_ID, 0, &t, std::ptr::null_mut())
+        };
+    });
+    let tid = rx
+        .recv()
+        .map_err(|_| "the sleeping thread did not start".to_string())?;
+    KEPT.store(tid as usize, Ordering::SeqCst);
+    wait_in_syscall(tid, &[NR_CLOCK_NANOSLEEP])
+}
+
+/// The sleep goes on after the refusal: thawed, the thread resumed it through
+/// restart_syscall(), with the time it had left.
+fn still_asleep() -> Check {
+    wait_in_syscall(
+        KEPT.load(Ordering::SeqCst) as i64,
+        &[NR_CLOCK_NANOSLEEP, NR_RESTART_SYSCALL],
+    )
+}
+
+fn pkey_alloc() -> Result<i64, String> {
+    // SAFETY: no pointers.
+    let key = unsafe { libc::syscall(libc::SYS_pkey_alloc, 0, 0) };
+    check_os(key, "pkey_alloc")?;
+    Ok(key)
+}
+
+fn pkey() -> Check {
+    KEPT.store(pkey_alloc()? as usize, Ordering::SeqCst);
+    Ok(())
+}
+
+fn pkey_works() -> Check {
+    // SAFETY: frees our own key.
+    check_os(
+        unsafe { libc::syscall(libc::SYS_pkey_free, KEPT.load(Ordering::SeqCst)) },
+        "pkey_free",
+    )
+}
+
+fn pkey_mapping() -> Check {
+    let key = pkey_alloc()?;
+    // SAFETY: a new private page, given our key, which is then freed (the page keeps it).
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if page == libc::MAP_FAILED {
+            return Err(os_error("mmap"));
+        }
+        KEPT.store(page as usize, Ordering::SeqCst);
+        check_os(
+            libc::syscall(
+                libc::SYS_pkey_mprotect,
+                page,
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                key,
+            ),
+            "pkey_mprotect",
+        )?;
+        page.cast::<u8>().write(7);
+        check_os(libc::syscall(libc::SYS_pkey_free, key), "pkey_free")
+    }
+}
+
+fn pkey_mapping_works() -> Check {
+    // SAFETY: the page mapped by `pkey_mapping`, which its key (all rights) lets us read.
+    check_eq(
+        "the keyed page's byte",
+        unsafe { (KEPT.load(Ordering::SeqCst) as *const u8).read() },
+        7,
+    )
+}
+
+fn execute_only() -> Check {
+    // SAFETY: a new private page, then made execute-only.
+    unsafe {
+        let page = libc::mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if page == libc::MAP_FAILED {
+            return Err(os_error("mmap"));
+        }
+        KEPT.store(page as usize, Ordering::SeqCst);
+        check_os(
+            libc::mprotect(page, PAGE, libc::PROT_EXEC),
+            "mprotect(PROT_EXEC)",
+        )
+    }
+}
+
+fn execute_only_works() -> Check {
+    let page = KEPT.load(Ordering::SeqCst);
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("maps: {e}"))?;
+    let line = maps
+        .lines()
+        .find(|l| l.starts_with(&format!("{page:x}-")))
+        .ok_or_else(|| format!("no mapping at {page:#x}"))?;
+    check_eq(
+        "the execute-only page's permissions",
+        &line[line.find(' ').unwrap_or(0)..][..5],
+        " --xp",
+    )
+}
+
+const CASES: &[Case] = &[
+    Case {
+        setup: cpu_clock_sleep,
+        named: "clock_nanosleep",
+        works: still_asleep,
+    },
+    Case {
+        setup: pkey,
+        named: "protection keys",
+        works: pkey_works,
+    },
+    Case {
+        setup: pkey_mapping,
+        named: "pkey_mprotect",
+        works: pkey_mapping_works,
+    },
+    Case {
+        setup: execute_only,
+        named: "execute-only memory",
+        works: execute_only_works,
+    },
+];
+
+fn refused(case: &'static Case) {
+    let mut target = Target::spawn(move || {
+        (case.setup)()?;
+        Ok(move || {
+            wait_restored();
+            (case.works)()
+        })
+    });
+    target.expect_refused(case.named);
+    target.finish();
+}
+
+/// Attaches to the target, sets a write watchpoint on [`WATCHED`] in its debug registers
+/// (disabled again if not `enabled`), and detaches, which leaves the watchpoint.
+fn leave_watchpoint(target: &Target, enabled: bool) {
+    let pid = target.pid();
+    let user = |what: &str, reg: usize, value: usize| {
+        // SAFETY: POKEUSER of a debug register of our stopped tracee.
+        let r =
+            unsafe { libc::ptrace(libc::PTRACE_POKEUSER, pid, DEBUGREG_OFFSET + 8 * reg, value) };
+        if r != 0 {
+            target.fail(os_error(format!("PTRACE_POKEUSER {what}")));
+        }
+    };
+    // SAFETY: ptrace requests on our own child, which stops for PTRACE_INTERRUPT.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) != 0
+            || libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) != 0
+        {
+            target.fail(os_error("PTRACE_SEIZE"));
+        }
+        let mut status = 0;
+        if libc::waitpid(pid, &mut status, libc::__WALL) != pid {
+            target.fail(os_error("waitpid for the tracee's stop"));
+        }
+    }
+    user("DR0", 0, WATCHED.as_ptr() as usize);
+    // DR7: local enable of DR0 (bit 0), break on writes (R/W0 = 01), 4 bytes (LEN0 = 11).
+    user("DR7", 7, 1 | 1 << 16 | 3 << 18);
+    if !enabled {
+        user("DR7", 7, 0);
+    }
+    // SAFETY: detaches from our tracee, letting it run on.
+    if unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) } != 0 {
+        target.fail(os_error("PTRACE_DETACH"));
+    }
+}
+
+fn main() {
+    for case in CASES {
+        refused(case);
+    }
+    for enabled in [true, false] {
+        let mut target = Target::spawn(|| {
+            Ok(|| {
+                wait_restored();
+                check_eq("the watched word", WATCHED.load(Ordering::SeqCst), 0)
+            })
+        });
+        leave_watchpoint(&target, enabled);
+        target.wait_state("S", "to sleep again after the tracer detached");
+        match enabled {
+            true => target.expect_refused("hardware breakpoints"),
+            false => target.cycle(),
+        }
+        target.finish();
+    }
+    pass("a CPU-clock sleep, protection keys, execute-only memory and a tracer's enabled watchpoint are refused by name; each target runs on; a disabled watchpoint is no reason to refuse");
+}
