@@ -29,7 +29,8 @@ pub mod tree;
 pub mod vm;
 
 pub use target::{
-    check_eq, check_os, os_error, wait_restored, Check, Target, CONTAINER_KILL, KILL, NO_KILL,
+    check_eq, check_os, os_error, wait_restored, Check, Refusal, Target, CONTAINER_KILL, KILL,
+    NO_KILL,
 };
 
 /// The exit status that tells the harness a test did not apply here.

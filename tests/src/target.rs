@@ -121,6 +121,32 @@ pub fn scratch_dir() -> String {
     format!("{}.d", base_name())
 }
 
+/// State that checkpoint must refuse: `setup` makes it in a target, the refusal's log line
+/// must name `named`, and `works` checks in the target, after the refusal, that the state is
+/// still there and works.
+pub struct Refusal {
+    pub setup: fn() -> Check,
+    pub named: &'static str,
+    pub works: fn() -> Check,
+}
+
+impl Refusal {
+    /// Spawns a target with the state and expects checkpoint to refuse it by name (see
+    /// [`Target::expect_refused`]); returns the target, running on, for the caller's own
+    /// checks before [`Target::finish`].
+    pub fn refused(&'static self) -> Target {
+        let mut target = Target::spawn(move || {
+            (self.setup)()?;
+            Ok(move || {
+                wait_restored();
+                (self.works)()
+            })
+        });
+        target.expect_refused(self.named);
+        target
+    }
+}
+
 /// A forked checkpoint target, its image file and its log; killed, reaped and cleaned up on
 /// drop.
 pub struct Target {

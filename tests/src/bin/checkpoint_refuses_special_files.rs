@@ -10,7 +10,9 @@
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use cr_tests::{check_eq, check_os, log_names, os_error, pass, wait_restored, Check, Target};
+use cr_tests::{
+    check_eq, check_os, log_names, os_error, pass, wait_restored, Check, Refusal, Target,
+};
 
 /// Where each target keeps the fd under test.
 const FD: RawFd = 40;
@@ -537,115 +539,106 @@ fn droppable() -> Check {
     page(MAP_DROPPABLE).map(|_| ())
 }
 
-/// One case: its setup, the name the log line must hold (and the reason, where several
-/// cases share a name), and the check that the object still works once the checkpoint was
-/// refused.
-struct Case {
-    setup: fn() -> Check,
-    named: &'static str,
-    works: fn() -> Check,
-}
+/// A case whose log line must also give `why` (several cases share a name).
+struct Why(&'static str, Refusal);
 
-/// A case whose log line must also give `why`.
-struct Why(&'static str, Case);
-
-const CASES: &[Case] = &[
-    Case {
+const CASES: &[Refusal] = &[
+    Refusal {
         setup: eventfd,
         named: "anon_inode:[eventfd]",
         works: eventfd_works,
     },
-    Case {
+    Refusal {
         setup: epoll,
         named: "anon_inode:[eventpoll]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: signalfd,
         named: "anon_inode:[signalfd]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: timerfd,
         named: "anon_inode:[timerfd]",
         works: timerfd_works,
     },
-    Case {
+    Refusal {
         setup: inotify,
         named: "anon_inode:inotify",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: fanotify,
         named: "anon_inode:[fanotify]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: bpf_map,
         named: "anon_inode:bpf-map",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: perf_event,
         named: "anon_inode:[perf_event]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: userfaultfd,
         named: "anon_inode:[userfaultfd]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: pidfd,
         named: "anon_inode:[pidfd]",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: nsfs,
         named: "uts",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: memfd,
         named: "memfd:cr-memfd",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: secretmem,
         named: "secretmem",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: socket,
         named: "socket:",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: io_uring,
         named: "uses io_uring",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: io_uring_registered,
         named: "uses io_uring",
         works: io_uring_registered_works,
     },
-    Case {
+    Refusal {
         setup: io_uring_sqpoll,
         named: "kernel worker thread",
         works: still_open,
     },
-    Case {
+    Refusal {
         setup: aio,
         named: "AIO context",
         works: || Ok(()),
     },
-    Case {
+    Refusal {
         setup: sealed,
         named: "mseal",
         works: || Ok(()),
     },
-    Case {
+    Refusal {
         setup: droppable,
         named: "MAP_DROPPABLE",
         works: || Ok(()),
@@ -656,7 +649,7 @@ const CASES: &[Case] = &[
 const SIGIO: &[Why] = &[
     Why(
         "O_ASYNC",
-        Case {
+        Refusal {
             setup: o_async,
             named: "/dev/console",
             works: still_open,
@@ -664,7 +657,7 @@ const SIGIO: &[Why] = &[
     ),
     Why(
         "F_SETOWN",
-        Case {
+        Refusal {
             setup: owner,
             named: "/dev/null",
             works: still_open,
@@ -672,7 +665,7 @@ const SIGIO: &[Why] = &[
     ),
     Why(
         "F_SETSIG",
-        Case {
+        Refusal {
             setup: sigio_signal,
             named: "/dev/null",
             works: still_open,
@@ -680,15 +673,8 @@ const SIGIO: &[Why] = &[
     ),
 ];
 
-fn refused(case: &'static Case, why: Option<&str>) {
-    let mut target = Target::spawn(move || {
-        (case.setup)()?;
-        Ok(move || {
-            wait_restored();
-            (case.works)()
-        })
-    });
-    target.expect_refused(case.named);
+fn refused(case: &'static Refusal, why: Option<&str>) {
+    let target = case.refused();
     if let Some(why) = why {
         if !log_names(target.klog(), why) {
             target.fail(format!("no kernel log line says {why}"));

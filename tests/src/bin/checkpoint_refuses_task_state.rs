@@ -10,7 +10,8 @@
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target};
+use cr_tests::mem::anon;
+use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Refusal, Target};
 
 /// `__NR_clock_nanosleep` on x86_64, as /proc/PID/task/TID/syscall shows it.
 const NR_CLOCK_NANOSLEEP: i64 = 230;
@@ -24,12 +25,6 @@ const PAGE: usize = 4096;
 static KEPT: AtomicUsize = AtomicUsize::new(0);
 /// The word the tracer watches.
 static WATCHED: AtomicU32 = AtomicU32::new(0);
-
-struct Case {
-    setup: fn() -> Check,
-    named: &'static str,
-    works: fn() -> Check,
-}
 
 /// Waits until thread `tid` of ours sleeps in one of the system calls `nrs`, for up to 10 s.
 fn wait_in_syscall(tid: i64, nrs: &[i64]) -> Check {
@@ -106,31 +101,21 @@ fn pkey_works() -> Check {
 
 fn pkey_mapping() -> Check {
     let key = pkey_alloc()?;
-    // SAFETY: a new private page, given our key, which is then freed (the page keeps it).
+    let page = anon(PAGE)?;
+    KEPT.store(page.addr(), Ordering::SeqCst);
+    // SAFETY: our own new page is given our key, which is then freed (the page keeps it).
     unsafe {
-        let page = libc::mmap(
-            std::ptr::null_mut(),
-            PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if page == libc::MAP_FAILED {
-            return Err(os_error("mmap"));
-        }
-        KEPT.store(page as usize, Ordering::SeqCst);
         check_os(
             libc::syscall(
                 libc::SYS_pkey_mprotect,
-                page,
+                page.ptr(),
                 PAGE,
                 libc::PROT_READ | libc::PROT_WRITE,
                 key,
             ),
             "pkey_mprotect",
         )?;
-        page.cast::<u8>().write(7);
+        page.ptr().write(7);
         check_os(libc::syscall(libc::SYS_pkey_free, key), "pkey_free")
     }
 }
@@ -145,25 +130,9 @@ fn pkey_mapping_works() -> Check {
 }
 
 fn execute_only() -> Check {
-    // SAFETY: a new private page, then made execute-only.
-    unsafe {
-        let page = libc::mmap(
-            std::ptr::null_mut(),
-            PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if page == libc::MAP_FAILED {
-            return Err(os_error("mmap"));
-        }
-        KEPT.store(page as usize, Ordering::SeqCst);
-        check_os(
-            libc::mprotect(page, PAGE, libc::PROT_EXEC),
-            "mprotect(PROT_EXEC)",
-        )
-    }
+    let page = anon(PAGE)?;
+    KEPT.store(page.addr(), Ordering::SeqCst);
+    page.protect(libc::PROT_EXEC)
 }
 
 fn execute_only_works() -> Check {
@@ -180,40 +149,28 @@ fn execute_only_works() -> Check {
     )
 }
 
-const CASES: &[Case] = &[
-    Case {
+const CASES: &[Refusal] = &[
+    Refusal {
         setup: cpu_clock_sleep,
         named: "clock_nanosleep",
         works: still_asleep,
     },
-    Case {
+    Refusal {
         setup: pkey,
         named: "protection keys",
         works: pkey_works,
     },
-    Case {
+    Refusal {
         setup: pkey_mapping,
         named: "pkey_mprotect",
         works: pkey_mapping_works,
     },
-    Case {
+    Refusal {
         setup: execute_only,
         named: "execute-only memory",
         works: execute_only_works,
     },
 ];
-
-fn refused(case: &'static Case) {
-    let mut target = Target::spawn(move || {
-        (case.setup)()?;
-        Ok(move || {
-            wait_restored();
-            (case.works)()
-        })
-    });
-    target.expect_refused(case.named);
-    target.finish();
-}
 
 /// Attaches to the target, sets a write watchpoint on [`WATCHED`] in its debug registers
 /// (disabled again if not `enabled`), and detaches, which leaves the watchpoint.
@@ -253,7 +210,7 @@ fn leave_watchpoint(target: &Target, enabled: bool) {
 
 fn main() {
     for case in CASES {
-        refused(case);
+        case.refused().finish();
     }
     for enabled in [true, false] {
         let mut target = Target::spawn(|| {
