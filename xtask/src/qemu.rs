@@ -32,6 +32,9 @@ const DEFAULT_TIMEOUT_SECS: u64 = 600;
 const KERNEL_CMDLINE: &str = "console=ttyS0 loglevel=5 printk.time=1 panic=-1 panic_on_warn=1 \
      oops=panic kmemleak.verbose=1 no5lvl";
 
+/// The CPU model every run but a `qemu-run --cpu` uses: all TCG can do, the same everywhere.
+const CPU: &str = "max";
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// Copy a host file or directory (recursively) into the guest at GUEST.
@@ -43,6 +46,9 @@ pub struct RunArgs {
     /// Boot this kernel image instead of building target/kernel/bzImage.
     #[arg(long, value_name = "BZIMAGE")]
     pub kernel: Option<PathBuf>,
+    /// QEMU's CPU model, to try the code on a CPU without a feature (`max,-pku`).
+    #[arg(long, value_name = "MODEL", default_value = CPU)]
+    pub cpu: String,
     /// Run under `/bin/sh -c` in the guest (words joined by spaces); a shell if absent.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -89,10 +95,11 @@ pub fn run(sh: &Shell, args: &RunArgs) -> Result<()> {
             &bins,
             &args.add,
             args.timeout.map(Duration::from_secs),
+            &args.cpu,
         );
     }
     let timeout = Duration::from_secs(args.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
-    let out = boot(
+    let out = boot_on(
         sh,
         &kernel,
         &bins,
@@ -100,6 +107,7 @@ pub fn run(sh: &Shell, args: &RunArgs) -> Result<()> {
         &args.command.join(" "),
         timeout,
         "run",
+        &args.cpu,
     )?;
     for finding in console::scan(&out.console) {
         eprintln!("[xtask] kernel report: {finding}");
@@ -139,6 +147,21 @@ pub fn boot(
     timeout: Duration,
     log_name: &str,
 ) -> Result<BootOutcome> {
+    boot_on(sh, kernel, bins, extras, command, timeout, log_name, CPU)
+}
+
+/// [`boot`] on the CPU model `cpu`.
+#[allow(clippy::too_many_arguments)]
+fn boot_on(
+    sh: &Shell,
+    kernel: &Path,
+    bins: &GuestBins,
+    extras: &[Extra],
+    command: &str,
+    timeout: Duration,
+    log_name: &str,
+    cpu: &str,
+) -> Result<BootOutcome> {
     if !kernel.is_file() {
         bail!("no kernel image at {}", kernel.display());
     }
@@ -148,7 +171,7 @@ pub fn boot(
     let mut log =
         fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
-    let args = qemu_args(kernel, &initrd, MEMORY, ConsoleMode::Captured);
+    let args = qemu_args(kernel, &initrd, MEMORY, cpu, ConsoleMode::Captured);
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
     let mut child = qemu
         .stdin(Stdio::null())
@@ -222,6 +245,7 @@ fn interactive(
     bins: &GuestBins,
     extras: &[Extra],
     timeout: Option<Duration>,
+    cpu: &str,
 ) -> Result<()> {
     let initrd = target_dir().join("qemu/initramfs-shell.cpio");
     initramfs::build(sh, bins, extras, None, &initrd)?;
@@ -234,6 +258,7 @@ fn interactive(
         kernel,
         &initrd,
         MEMORY,
+        cpu,
         ConsoleMode::Interactive { log: &log_path },
     );
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
@@ -272,12 +297,18 @@ enum ConsoleMode<'a> {
 
 /// The QEMU command line, all of it: two CPUs so that races in the C/R code can show, TCG so
 /// that every machine (CI included) runs the same CPU model.
-fn qemu_args(kernel: &Path, initrd: &Path, memory: &str, mode: ConsoleMode<'_>) -> Vec<OsString> {
+fn qemu_args(
+    kernel: &Path,
+    initrd: &Path,
+    memory: &str,
+    cpu: &str,
+    mode: ConsoleMode<'_>,
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
         "-accel",
         "tcg",
         "-cpu",
-        "max",
+        cpu,
         "-smp",
         "2",
         "-m",
@@ -395,6 +426,7 @@ mod tests {
             Path::new("bz"),
             Path::new("rd"),
             MEMORY,
+            CPU,
             ConsoleMode::Captured,
         );
         let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
