@@ -47,5 +47,7 @@ const char *checkpoint_file_lock(struct file *filp, struct files_struct *files);
 bool checkpoint_mm_aio(struct mm_struct *mm);
 /* Only with CONFIG_IO_URING. */
 bool checkpoint_task_io_uring(struct task_struct *tsk);
+/* Only with CONFIG_SYSVIPC. */
+const char *checkpoint_task_sem_undo(struct task_struct *tsk);
 
 #endif /* _LINUX_CHECKPOINT_H */
