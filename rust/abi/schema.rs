@@ -180,6 +180,11 @@ pub const VMA_NOHUGEPAGE: u64 = 0x10000;
 pub const VMA_RAND_READ: u64 = 0x20000;
 /// `Vma.flags`: pages will be read in order (MADV_SEQUENTIAL).
 pub const VMA_SEQ_READ: u64 = 0x40000;
+/// `Vma.flags`: offered to KSM for merging (MADV_MERGEABLE).
+pub const VMA_MERGEABLE: u64 = 0x80000;
+/// `Vma.flags`: an anonymous mapping named by PR_SET_VMA_ANON_NAME; a `String` record with
+/// the name (at most 79 bytes) follows the `Vma`.
+pub const VMA_ANON_NAME: u64 = 0x100000;
 
 /// `Vma.kind`: private anonymous memory.
 pub const VMA_KIND_ANON: u32 = 1;
