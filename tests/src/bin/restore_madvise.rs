@@ -1,6 +1,6 @@
 //! The advice a process gave for its mappings comes back with them: MADV_DONTFORK,
-//! MADV_DONTDUMP, MADV_WIPEONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_RANDOM and
-//! MADV_SEQUENTIAL, and mlock(2). Each
+//! MADV_DONTDUMP, MADV_WIPEONFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_RANDOM,
+//! MADV_SEQUENTIAL and MADV_MERGEABLE (KSM), and mlock(2). Each
 //! mapping shows its flag in /proc/self/smaps after the restart, keeps its data, and a child
 //! forked after the restart does not get the MADV_DONTFORK mapping and sees the
 //! MADV_WIPEONFORK one zeroed.
@@ -49,6 +49,7 @@ fn setup() -> Result<Advised, String> {
             Some(libc::MADV_SEQUENTIAL),
             4 * PAGE,
         ),
+        ("MADV_MERGEABLE", "mg", Some(libc::MADV_MERGEABLE), 4 * PAGE),
         ("mlock", "lo", None, 4 * PAGE),
     ];
     for (i, (what, token, advice, len)) in cases.into_iter().enumerate() {

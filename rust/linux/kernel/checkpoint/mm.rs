@@ -26,7 +26,7 @@ const BATCH: usize = 512;
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// `vm_flags` bits and their image counterparts.
-const FLAG_MAP: [(u64, u64); 19] = [
+const FLAG_MAP: [(u64, u64); 20] = [
     (bindings::VM_READ as u64, abi::VMA_READ),
     (bindings::VM_WRITE as u64, abi::VMA_WRITE),
     (bindings::VM_EXEC as u64, abi::VMA_EXEC),
@@ -46,6 +46,7 @@ const FLAG_MAP: [(u64, u64); 19] = [
     (bindings::VM_NOHUGEPAGE as u64, abi::VMA_NOHUGEPAGE),
     (bindings::VM_RAND_READ as u64, abi::VMA_RAND_READ),
     (bindings::VM_SEQ_READ as u64, abi::VMA_SEQ_READ),
+    (bindings::VM_MERGEABLE as u64, abi::VMA_MERGEABLE),
 ];
 
 fn image_flags(vm_flags: u64) -> u64 {
@@ -615,8 +616,8 @@ fn dump_cached(
 }
 
 /// madvise() behaviours that set the image's advice flags again. The huge page advice fails
-/// (and the restart with it) on a kernel without transparent huge pages.
-const ADVICE: [(u64, u32); 7] = [
+/// (and the restart with it) on a kernel without transparent huge pages, KSM's without KSM.
+const ADVICE: [(u64, u32); 8] = [
     (abi::VMA_DONTCOPY, bindings::MADV_DONTFORK),
     (abi::VMA_RAND_READ, bindings::MADV_RANDOM),
     (abi::VMA_SEQ_READ, bindings::MADV_SEQUENTIAL),
@@ -624,6 +625,7 @@ const ADVICE: [(u64, u32); 7] = [
     (abi::VMA_WIPEONFORK, bindings::MADV_WIPEONFORK),
     (abi::VMA_HUGEPAGE, bindings::MADV_HUGEPAGE),
     (abi::VMA_NOHUGEPAGE, bindings::MADV_NOHUGEPAGE),
+    (abi::VMA_MERGEABLE, bindings::MADV_MERGEABLE),
 ];
 
 /// The current task's mm (the one being restored).
