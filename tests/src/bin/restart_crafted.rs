@@ -221,6 +221,30 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             flags | (abi::VMA_RAND_READ | abi::VMA_SEQ_READ) as i64,
         );
     });
+    // A name prctl(PR_SET_VMA_ANON_NAME) would refuse, and one longer than it takes.
+    for (what, name) in [
+        ("a mapping named with a '$'", b"cr$name".to_vec()),
+        ("a mapping name of 80 bytes", vec![b'n'; 80]),
+    ] {
+        case(what, false, &|i| {
+            let root = i.task(t.root);
+            let vma = (root..i.recs.len())
+                .find(|&r| {
+                    i.recs[r].ty == abi::Vma::TYPE
+                        && i.recs[r].get("kind") == i64::from(abi::VMA_KIND_ANON)
+                })
+                .expect("the root has anonymous memory");
+            let flags = i.recs[vma].get("flags");
+            i.rec(vma).set("flags", flags | abi::VMA_ANON_NAME as i64);
+            i.recs.insert(
+                vma + 1,
+                Rec {
+                    ty: abi::RecordType::String.id(),
+                    payload: name.clone(),
+                },
+            );
+        });
+    }
     // ioprio_set() refuses a class it does not know.
     case("an I/O priority of class 7", false, &|i| {
         let root = i.task(t.root);

@@ -227,6 +227,38 @@ impl MmPlan {
         Ok(MmPlan { mm, areas, exe, first })
     }
 
+    /// Writes the `Vma` record `rec`, and the name of the mapping after it if it has one.
+    fn write_vma(&self, d: &mut Dumper<'_>, rec: &abi::Vma) -> Result {
+        d.record(rec)?;
+        if rec.flags & abi::VMA_ANON_NAME == 0 {
+            return Ok(());
+        }
+        let mut name = [0u8; ANON_NAME_MAX];
+        let len = self.mm.read(|m| {
+            // SAFETY: the mmap lock is held; the frozen tasks cannot change the mapping.
+            let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, rec.start as usize) };
+            // SAFETY: valid under the mmap lock.
+            let at = match !vma.is_null() && vma_bounds(unsafe { &*vma }).0 == rec.start {
+                // SAFETY: as above, and so is the name it keeps.
+                true => unsafe { bindings::checkpoint_vma_anon_name(vma) },
+                false => core::ptr::null(),
+            };
+            // SAFETY: the callee returns NULL or the mapping's NUL-terminated name.
+            let s = (!at.is_null()).then(|| unsafe { CStr::from_char_ptr(at) }.as_bytes());
+            let n = s.map_or(0, |s| s.len().min(name.len()));
+            name[..n].copy_from_slice(&s.unwrap_or(&[])[..n]);
+            s.map(|s| s.len())
+        });
+        match len {
+            Some(n) if n < ANON_NAME_MAX => d.string(&name[..n]),
+            // Its tasks are frozen: the mapping and its name cannot have changed.
+            _ => {
+                log!(d.log, "mapping {:#x}-{:#x}: its name changed while frozen", rec.start, rec.end);
+                Err(EAGAIN)
+            }
+        }
+    }
+
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
     /// saved auxiliary vector.
     ///
@@ -294,14 +326,14 @@ impl MmPlan {
             match (rec.kind, &area.file) {
                 (abi::VMA_KIND_SHARED_ANON, Some(file)) => {
                     let written = shared.name(d, file, &mut rec)?;
-                    d.record(&rec)?;
+                    self.write_vma(d, &rec)?;
                     dump_cached(d, &rec, file, &mut pages, written)?;
                 }
                 (abi::VMA_KIND_SHARED_ANON, None) => return Err(EINVAL),
-                (abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR, _) => d.record(&rec)?,
-                (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => d.record(&rec)?,
+                (abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR, _) => self.write_vma(d, &rec)?,
+                (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => self.write_vma(d, &rec)?,
                 (kind, _) => {
-                    d.record(&rec)?;
+                    self.write_vma(d, &rec)?;
                     dump_private(d, &self.mm, &rec, kind == abi::VMA_KIND_FILE, &mut pages)?;
                 }
             }
@@ -310,6 +342,9 @@ impl MmPlan {
         d.raw(RecordType::Auxv, &bytes[..len])
     }
 }
+
+/// Room for a mapping's name (PR_SET_VMA_ANON_NAME takes at most 79 bytes), and its NUL.
+const ANON_NAME_MAX: usize = 80;
 
 /// Calls `f` with every mapping of the frozen `task`'s address space, under its mmap lock;
 /// returns its executable file (or NULL), `None` if it has no address space. The pointers are
@@ -379,6 +414,10 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     // Restart locks what was locked with MAP_LOCKED, which faults it all in.
     if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {
         return Err(refuse("memory locked on fault (MLOCK_ONFAULT)"));
+    }
+    // SAFETY: `vma` is valid under the mmap lock.
+    if !unsafe { bindings::checkpoint_vma_anon_name(core::ptr::from_ref(vma).cast_mut()) }.is_null() {
+        rec.flags |= abi::VMA_ANON_NAME;
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
@@ -647,6 +686,32 @@ enum Target {
     None,
 }
 
+/// Reads the name of a mapping into `name`, NUL-terminated.
+fn read_anon_name(r: &mut Restorer<'_, Obj>, name: &mut [u8; ANON_NAME_MAX]) -> Result {
+    let len = r.expect_raw(RecordType::String)? as usize;
+    if len >= ANON_NAME_MAX {
+        return Err(r.bad("mapping name longer than 79 bytes"));
+    }
+    r.read_raw(&mut name[..len])?;
+    if name[..len].contains(&0) {
+        return Err(r.bad("mapping name with a NUL byte"));
+    }
+    Ok(())
+}
+
+/// Gives the mapping `v`, just mapped, its name (NUL-terminated) if it has one, with
+/// prctl()'s rules: EINVAL for a name it refuses, EBADF for a file mapping.
+fn name_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, name: Option<&[u8; ANON_NAME_MAX]>) -> Result {
+    let Some(name) = name else { return Ok(()) };
+    // SAFETY: names the current task's own mapping; `name` is NUL-terminated.
+    let err = unsafe { bindings::checkpoint_set_anon_name(v.start, v.end - v.start, name.as_ptr().cast()) };
+    if err != 0 {
+        log!(r.log, "mapping {:#x}-{:#x}: PR_SET_VMA_ANON_NAME failed ({err})", v.start, v.end);
+        return Err(Error::from_errno(err));
+    }
+    Ok(())
+}
+
 /// Maps one `Vma` in the current task's new mm.
 fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Result<Target> {
     let len = v.end.wrapping_sub(v.start);
@@ -834,7 +899,15 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result 
             return Err(EINVAL);
         }
     };
-    if !*done {
+    if *done {
+        // The pair is mapped: a later record may only describe its other half.
+        // SAFETY: reading the current mm's vdso address, set when the pair was mapped.
+        let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        if at != text {
+            log!(r.log, "vdso mapping {:#x}-{:#x}: a second vDSO", v.start, v.end);
+            return Err(EINVAL);
+        }
+    } else {
         // SAFETY: maps into the current task's own mm, which has no vDSO yet.
         let ret = unsafe { bindings::map_vdso_once(image, base as usize) };
         // SAFETY: reading the current mm's vdso address, set by `map_vdso_once`.
@@ -973,6 +1046,11 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     let mut prev: Option<abi::Vma> = None;
     for _ in 0..m.vma_count {
         let v = r.expect::<abi::Vma>()?;
+        let mut name = [0u8; ANON_NAME_MAX];
+        let named = match v.flags & abi::VMA_ANON_NAME != 0 {
+            true => Some(read_anon_name(r, &mut name)?),
+            false => None,
+        };
         // Adjacent mappings that were distinct must stay so, even where they differ only in
         // what the image does not show (accounting, anon_vma): the previous one is marked
         // while this one is mapped, so that mmap cannot merge them.
@@ -980,7 +1058,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         if let Some(p) = &tagged {
             toggle_merge_tag(p.start)?;
         }
-        let target = map_area(r, &v, &mut vdso_done);
+        let target = map_area(r, &v, &mut vdso_done).and_then(|t| name_area(r, &v, named.map(|()| &name)).map(|()| t));
         if let Some(p) = &tagged {
             toggle_merge_tag(p.start)?;
         }

@@ -10,6 +10,7 @@
 #include <linux/fs_struct.h>
 #include <linux/ioprio.h>
 #include <linux/mm.h>
+#include <linux/mm_inline.h>
 #include <linux/mmap_lock.h>
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
@@ -339,6 +340,53 @@ bool rust_helper_checkpoint_mm_pkeys(const struct mm_struct *mm)
 	return map != 1;
 #else
 	return false;
+#endif
+}
+
+/*
+ * The name prctl(PR_SET_VMA_ANON_NAME) gave the anonymous mapping @vma, or
+ * NULL; it lives as long as the mapping keeps it, under the mmap lock.
+ */
+const char *rust_helper_checkpoint_vma_anon_name(struct vm_area_struct *vma)
+{
+#ifdef CONFIG_ANON_VMA_NAME
+	struct anon_vma_name *name = anon_vma_name(vma);
+
+	return name ? name->name : NULL;
+#else
+	return NULL;
+#endif
+}
+
+/*
+ * Names the current task's anonymous mappings in [@start, @start + @len) @name
+ * as prctl(PR_SET_VMA_ANON_NAME) would, with its rules (kernel/sys.c): at most
+ * 79 bytes, printable ASCII but for \`$[]. -EINVAL otherwise or without
+ * CONFIG_ANON_VMA_NAME, -EBADF for a file mapping in the range.
+ */
+int rust_helper_checkpoint_set_anon_name(u64 start, u64 len, const char *name)
+{
+#ifdef CONFIG_ANON_VMA_NAME
+	struct mm_struct *mm = current->mm;
+	struct anon_vma_name *anon_name;
+	const char *p;
+	int err;
+
+	if (strnlen(name, 80) >= 80)
+		return -EINVAL;
+	for (p = name; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || strchr("\\`$[]", *p))
+			return -EINVAL;
+	anon_name = anon_vma_name_alloc(name);
+	if (!anon_name)
+		return -ENOMEM;
+	mmap_write_lock(mm);
+	err = madvise_set_anon_name(mm, start, len, anon_name);
+	mmap_write_unlock(mm);
+	anon_vma_name_put(anon_name);
+	return err;
+#else
+	return -EINVAL;
 #endif
 }
 
