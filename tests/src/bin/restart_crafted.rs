@@ -221,6 +221,17 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             flags | (abi::VMA_RAND_READ | abi::VMA_SEQ_READ) as i64,
         );
     });
+    // The offset of a file mapping in bytes overflowed: EINVAL without a log line.
+    case("a file mapping at page offset 2^64-1", false, &|i| {
+        let root = i.task(t.root);
+        let vma = (root..i.recs.len())
+            .find(|&r| {
+                i.recs[r].ty == abi::Vma::TYPE
+                    && i.recs[r].get("kind") == i64::from(abi::VMA_KIND_FILE)
+            })
+            .expect("the root maps its executable");
+        i.rec(vma).set("pgoff", -1);
+    });
     // A name prctl(PR_SET_VMA_ANON_NAME) would refuse, and one longer than it takes.
     for (what, name) in [
         ("a mapping named with a '$'", b"cr$name".to_vec()),

@@ -781,7 +781,10 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
         }
         _ => return Err(r.bad("mapping kind")),
     };
-    let off = if file.is_null() { 0 } else { v.pgoff.checked_mul(PAGE).ok_or(EINVAL)? };
+    let off = match file.is_null() {
+        true => 0,
+        false => v.pgoff.checked_mul(PAGE).ok_or_else(|| r.bad("file mapping offset"))?,
+    };
     // SAFETY: maps into the current task's own mm; `file` is NULL or a counted open file.
     let at = unsafe {
         bindings::vm_mmap(file, v.start as usize, len as usize, prot as usize, flags as usize, off as usize)
