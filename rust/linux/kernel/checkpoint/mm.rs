@@ -184,6 +184,12 @@ impl MmPlan {
             log!(log, "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        // SAFETY: the mm is counted; only its tasks, which are frozen, set its LDT, and it
+        // never goes back to NULL. The pointer is only tested.
+        if unsafe { bindings::checkpoint_mm_ldt(mm.0) } {
+            log!(log, "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         #[cfg(CONFIG_AIO)]
         // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
         if unsafe { bindings::checkpoint_mm_aio(mm.0) } {
@@ -405,11 +411,10 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
     }
-    // SAFETY: `vma` is valid under the mmap lock; its flags and userfaultfd are read.
-    let why = unsafe { bindings::checkpoint_vma_unsupported(vma) };
-    if !why.is_null() {
-        // SAFETY: the callee returns NULL or a static string.
-        return Err(refuse(unsafe { CStr::from_char_ptr(why) }.to_str().unwrap_or("?")));
+    // SAFETY: `vma` is valid under the mmap lock; the callee reads its flags, userfaultfd and
+    // policies, and returns NULL or a static string.
+    if let Some(why) = unsafe { log::reason(bindings::checkpoint_vma_unsupported(vma)) } {
+        return Err(refuse(why));
     }
     // Restart locks what was locked with MAP_LOCKED, which faults it all in.
     if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {

@@ -165,6 +165,10 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
         "is confined by seccomp (not restored yet)"
     } else if nnp {
         "has no_new_privs set (not restored yet)"
+    } else if let Some(why) = frozen.then(|| sem_undo(task)).flatten() {
+        why
+    } else if let Some(why) = unsupported_state(task) {
+        why
     } else if let Some(why) = sched::unsupported(task) {
         why
     } else if let Some(why) = creds::unsupported(task) {
@@ -179,6 +183,27 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
         false => log!(log, "pid {}: thread {}: {why}", task.group_leader().vnr(), task.vnr()),
     }
     Err(EOPNOTSUPP)
+}
+
+/// Why `task` cannot be checkpointed, for the state the C helper reads: port I/O, NUMA policy,
+/// tracees, keyrings and namespaces.
+fn unsupported_state(task: &Task) -> Option<&'static str> {
+    // SAFETY: `task` is held; the callee takes the locks or RCU read section each field it
+    // reads needs, and returns NULL or a static string.
+    unsafe { log::reason(bindings::checkpoint_task_unsupported(task.as_ptr())) }
+}
+
+/// What of the frozen `task`'s SysV semaphore undo list (SEM_UNDO) restart would lose.
+#[cfg(CONFIG_SYSVIPC)]
+fn sem_undo(task: &Task) -> Option<&'static str> {
+    // SAFETY: `task` is held and frozen; the callee reads its undo list under its task lock,
+    // and returns NULL or a static string.
+    unsafe { log::reason(bindings::checkpoint_task_sem_undo(task.as_ptr())) }
+}
+
+#[cfg(not(CONFIG_SYSVIPC))]
+fn sem_undo(_task: &Task) -> Option<&'static str> {
+    None
 }
 
 /// Whether `task` has an io_uring ring, with an fd or registered only in its io_uring context.

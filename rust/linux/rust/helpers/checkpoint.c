@@ -5,10 +5,13 @@
  */
 
 #include <linux/completion.h>
+#include <linux/cred.h>
 #include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/ioprio.h>
+#include <linux/keyctl.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/mmap_lock.h>
@@ -19,6 +22,7 @@
 #include <linux/prctl.h>
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
+#include <linux/shmem_fs.h>
 #include <linux/syscall_user_dispatch.h>
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
@@ -306,6 +310,13 @@ const char *rust_helper_checkpoint_vma_unsupported(const struct vm_area_struct *
 		return "MAP_DROPPABLE memory";
 	if (userfaultfd_armed((struct vm_area_struct *)vma))
 		return "memory registered with a userfaultfd";
+#ifdef CONFIG_NUMA
+	/* Shared memory keeps its policies in its inode, per range. */
+	if (vma->vm_policy ||
+	    (vma_is_anon_shmem((struct vm_area_struct *)vma) &&
+	     READ_ONCE(SHMEM_I(file_inode(vma->vm_file))->policy.root.rb_node)))
+		return "memory with a NUMA policy (mbind(2))";
+#endif
 #ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
 	/*
 	 * Kept by the mapping even after pkey_free(). Without keys in the CPU,
@@ -388,6 +399,100 @@ int rust_helper_checkpoint_set_anon_name(u64 start, u64 len, const char *name)
 #else
 	return -EINVAL;
 #endif
+}
+
+/*
+ * Whether @mm has a local descriptor table (modify_ldt(2)), which restart does
+ * not set up again: a segment selector the program loads from it would fault.
+ */
+bool rust_helper_checkpoint_mm_ldt(struct mm_struct *mm)
+{
+#ifdef CONFIG_MODIFY_LDT_SYSCALL
+	return READ_ONCE(mm->context.ldt);
+#else
+	return false;
+#endif
+}
+
+#ifdef CONFIG_KEYS
+/*
+ * The session keyring @cred names for itself: none if it has only the user
+ * session keyring, which its first use of @s installs, and restart's would.
+ */
+static struct key *checkpoint_own_session(const struct cred *cred)
+{
+	struct key *s = cred->session_keyring;
+
+	return s && test_bit(KEY_FLAG_UID_KEYRING, &s->flags) ? NULL : s;
+}
+#endif
+
+/*
+ * Why checkpoint cannot save the frozen task @t, for state restart does not
+ * set again: port I/O permissions, its NUMA memory policy, keyrings of its
+ * own, tasks it traces, namespaces other than the checkpointer's. Its session
+ * keyring and namespaces are the checkpointer's, and become the restarter's.
+ * NULL if none applies.
+ */
+const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
+{
+	const char *why = NULL;
+	struct nsproxy *ns, *mine = current->nsproxy;
+	const struct cred *cred __maybe_unused;
+
+#ifdef CONFIG_X86_IOPL_IOPERM
+	if (t->thread.io_bitmap)
+		return "has I/O port permissions (ioperm(2), not restored yet)";
+	if (t->thread.iopl_emul)
+		return "has an I/O privilege level (iopl(2), not restored yet)";
+#endif
+#ifdef CONFIG_NUMA
+	if (READ_ONCE(t->mempolicy))
+		return "has a NUMA memory policy (set_mempolicy(2), not restored yet)";
+#endif
+	read_lock(&tasklist_lock);
+	if (!list_empty(&t->ptraced))
+		why = "traces another task (ptrace links are not restored)";
+	read_unlock(&tasklist_lock);
+	if (why)
+		return why;
+	/* Also the ones it will give its children: its own are the same until then. */
+	task_lock(t);
+	ns = t->nsproxy;
+	if (!ns)
+		; /* exiting */
+	else if (ns->uts_ns != mine->uts_ns)
+		why = "is in a UTS namespace other than the checkpointer's (not restored yet)";
+	else if (ns->ipc_ns != mine->ipc_ns)
+		why = "is in an IPC namespace other than the checkpointer's (not restored yet)";
+	else if (ns->mnt_ns != mine->mnt_ns)
+		why = "is in a mount namespace other than the checkpointer's (not restored yet)";
+	else if (ns->net_ns != mine->net_ns)
+		why = "is in a network namespace other than the checkpointer's (not restored yet)";
+	else if (ns->cgroup_ns != mine->cgroup_ns)
+		why = "is in a cgroup namespace other than the checkpointer's (not restored yet)";
+	else if (ns->time_ns != mine->time_ns ||
+		 ns->time_ns_for_children != mine->time_ns_for_children)
+		why = "is in a time namespace other than the checkpointer's (not restored yet)";
+	task_unlock(t);
+	if (why)
+		return why;
+#ifdef CONFIG_KEYS
+	rcu_read_lock();
+	cred = __task_cred(t);
+	if (cred->thread_keyring)
+		why = "has a thread keyring (not restored yet)";
+	else if (cred->process_keyring)
+		why = "has a process keyring (not restored yet)";
+	else if (checkpoint_own_session(cred) != checkpoint_own_session(current_cred()))
+		why = "has a session keyring other than the checkpointer's (not restored yet)";
+	else if (cred->jit_keyring != current_cred()->jit_keyring)
+		why = "has a default request_key(2) keyring other than the checkpointer's (not restored yet)";
+	else if (cred->request_key_auth)
+		why = "is instantiating a key for request_key(2) (not restored yet)";
+	rcu_read_unlock();
+#endif
+	return why;
 }
 
 /*
