@@ -194,6 +194,17 @@ impl Image {
             .unwrap_or_else(|| panic!("no {} record after record {from}", R::NAME))
     }
 
+    /// Index of the first `Vma` record of kind `kind` (`abi::VMA_KIND_*`) from the `Task` of
+    /// `pid` on: with the task's mm written there, one of its mappings.
+    pub fn vma(&self, pid: i32, kind: u32) -> usize {
+        let task = self.task(pid);
+        (task..self.recs.len())
+            .find(|&r| {
+                self.recs[r].ty == abi::Vma::TYPE && self.recs[r].get("kind") == i64::from(kind)
+            })
+            .unwrap_or_else(|| panic!("no mapping of kind {kind} after the task of pid {pid}"))
+    }
+
     /// Record `i`.
     pub fn rec(&mut self, i: usize) -> &mut Rec {
         &mut self.recs[i]

@@ -149,13 +149,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // Item 5: `text - vvar_len` underflowed for a vDSO below the vvar size (a Rust overflow
     // panic with overflow checks, a vDSO mapped at a wrapped address without).
     case("a vDSO at address 0", false, &|i| {
-        let root = i.task(t.root);
-        let vma = (root..i.recs.len())
-            .find(|&v| {
-                i.recs[v].ty == abi::Vma::TYPE
-                    && i.recs[v].get("kind") == i64::from(abi::VMA_KIND_VDSO)
-            })
-            .expect("the root has a vDSO");
+        let vma = i.vma(t.root, abi::VMA_KIND_VDSO);
         let len = i.recs[vma].get("end") - i.recs[vma].get("start");
         i.rec(vma).set("start", 0).set("end", len);
     });
@@ -223,13 +217,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     });
     // The offset of a file mapping in bytes overflowed: EINVAL without a log line.
     case("a file mapping at page offset 2^64-1", false, &|i| {
-        let root = i.task(t.root);
-        let vma = (root..i.recs.len())
-            .find(|&r| {
-                i.recs[r].ty == abi::Vma::TYPE
-                    && i.recs[r].get("kind") == i64::from(abi::VMA_KIND_FILE)
-            })
-            .expect("the root maps its executable");
+        let vma = i.vma(t.root, abi::VMA_KIND_FILE);
         i.rec(vma).set("pgoff", -1);
     });
     // A name prctl(PR_SET_VMA_ANON_NAME) would refuse, and one longer than it takes.
@@ -238,13 +226,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ("a mapping name of 80 bytes", vec![b'n'; 80]),
     ] {
         case(what, false, &|i| {
-            let root = i.task(t.root);
-            let vma = (root..i.recs.len())
-                .find(|&r| {
-                    i.recs[r].ty == abi::Vma::TYPE
-                        && i.recs[r].get("kind") == i64::from(abi::VMA_KIND_ANON)
-                })
-                .expect("the root has anonymous memory");
+            let vma = i.vma(t.root, abi::VMA_KIND_ANON);
             let flags = i.recs[vma].get("flags");
             i.rec(vma).set("flags", flags | abi::VMA_ANON_NAME as i64);
             i.recs.insert(
