@@ -38,6 +38,49 @@ int checkpoint_getitimer(struct task_struct *tsk, int which,
 			 struct itimerspec64 *value);
 int restart_setitimer(int which, struct itimerspec64 *value);
 
+/* checkpoint_posix_timer.state */
+enum {
+	CHECKPOINT_TIMER_DISARMED,
+	/* Started, or a SIGEV_NONE timer with time left. */
+	CHECKPOINT_TIMER_ARMED,
+	/* An interval timer armed again when its pending signal is taken. */
+	CHECKPOINT_TIMER_REARM,
+};
+
+/*
+ * A POSIX timer (timer_create(2)) as checkpoint(2) reads it and restart(2)
+ * creates it again. Times are in nanoseconds; expires is the time left, or,
+ * with absolute, the expiry on the timer's clock.
+ */
+struct checkpoint_posix_timer {
+	s32 id;
+	s32 clock;
+	s32 notify;
+	/* The SIGEV_THREAD_ID thread, in the process's pid namespace. */
+	s32 tid;
+	s32 signo;
+	s32 state;
+	u64 value;
+	s64 expires;
+	s64 interval;
+	s64 overrun;
+	s64 overrun_last;
+	/* With queued, the si_overrun of the pending signal. */
+	s32 pending_overrun;
+	bool absolute;
+	bool queued;
+	/* The SIGEV_THREAD_ID thread exited (checkpoint only). */
+	bool target_gone;
+};
+
+int checkpoint_posix_timer_ids(struct task_struct *tsk, int *ids,
+			       unsigned int room, int *next_id);
+int checkpoint_posix_timer(struct task_struct *tsk, int id,
+			   struct checkpoint_posix_timer *t);
+int restart_posix_timer(const struct checkpoint_posix_timer *t);
+int restart_posix_timer_queue(int id, int overrun);
+void restart_posix_timer_next_id(int id);
+
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
 int restart_set_creds(const struct checkpoint_creds *c, const char **what);
