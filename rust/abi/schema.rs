@@ -126,6 +126,18 @@ pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;
 /// `Signal.flags`: an ancestor is a child subreaper.
 pub const SIGNAL_F_HAS_CHILD_SUBREAPER: u32 = 2;
 
+/// `PosixTimer.state`: not armed.
+pub const POSIX_TIMER_DISARMED: u32 = 0;
+/// `PosixTimer.state`: armed (a `SIGEV_NONE` timer: with time left).
+pub const POSIX_TIMER_ARMED: u32 = 1;
+/// `PosixTimer.state`: an interval timer whose signal is pending, armed again when the signal
+/// is taken.
+pub const POSIX_TIMER_REARM: u32 = 2;
+/// `PosixTimer.flags`: `expires` is the expiry on the timer's clock, not the time left.
+pub const POSIX_TIMER_F_ABSOLUTE: u32 = 1;
+/// `PosixTimer.flags`: the timer's signal is pending.
+pub const POSIX_TIMER_F_QUEUED: u32 = 2;
+
 /// `SigPending.shared`: pending on the task only.
 pub const SIGPENDING_TASK: u32 = 0;
 /// `SigPending.shared`: pending on the whole thread group.
@@ -289,6 +301,8 @@ pub enum RecordType {
     Signal = 66,
     /// One pending signal.
     SigPending = 67,
+    /// One POSIX timer.
+    PosixTimer = 68,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -789,6 +803,45 @@ pub struct Signal {
     /// The lowest oom_score_adj the process may set without CAP_SYS_RESOURCE (the value last
     /// set by a writer that had it), at most `oom_score_adj`.
     pub oom_score_adj_min: i32,
+    /// Number of `PosixTimer` records that follow the pending signals.
+    pub posix_timers: u32,
+    /// The ID timer_create(2) tries first for the process's next timer.
+    pub next_posix_timer_id: u32,
+}
+
+/// One POSIX timer (timer_create(2)) of the process. A pending signal of the timer is not
+/// among the `SigPending` records: it is this record's, with `POSIX_TIMER_F_QUEUED`.
+#[repr(C)]
+#[record(PosixTimer, max = 128)]
+pub struct PosixTimer {
+    /// The timer ID, at most `i32::MAX`.
+    pub id: u32,
+    /// `CLOCK_REALTIME`, `CLOCK_MONOTONIC`, `CLOCK_BOOTTIME` or `CLOCK_TAI`.
+    pub clock: u32,
+    /// `sigev_notify`: `SIGEV_SIGNAL`, `SIGEV_NONE`, `SIGEV_THREAD` or
+    /// `SIGEV_SIGNAL | SIGEV_THREAD_ID`.
+    pub notify: u32,
+    /// With `SIGEV_THREAD_ID`, the thread the signal goes to, in the process's pid namespace.
+    pub tid: u32,
+    /// `sigev_signo`.
+    pub signo: u32,
+    /// `POSIX_TIMER_DISARMED`, `POSIX_TIMER_ARMED` or `POSIX_TIMER_REARM`.
+    pub state: u32,
+    /// `sigev_value`.
+    pub value: u64,
+    /// Armed: the time left in nanoseconds or, with `POSIX_TIMER_F_ABSOLUTE`, the expiry on the
+    /// clock (at most `i64::MAX`); 0 when disarmed.
+    pub expires: u64,
+    /// The interval in nanoseconds, at most `i64::MAX`; 0 when disarmed.
+    pub interval: u64,
+    /// Expiries counted since the signal was last armed again (-1: none yet).
+    pub overrun: i64,
+    /// What timer_getoverrun(2) reports.
+    pub overrun_last: i64,
+    /// `POSIX_TIMER_F_*` flags.
+    pub flags: u32,
+    /// With `POSIX_TIMER_F_QUEUED`, the pending signal's `si_overrun`.
+    pub pending_overrun: u32,
 }
 
 /// One pending signal with its siginfo.
