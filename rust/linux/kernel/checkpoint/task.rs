@@ -544,8 +544,9 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     if let Some(c) = w.creds.as_mut() {
         c.restore(w.log, w.task.pid)?;
     }
-    fin.arm_timers();
+    // The mask first: a timer that expires at once must find its signal blocked if it was.
     fin.block();
+    fin.arm_timers();
     Ok(())
 }
 
