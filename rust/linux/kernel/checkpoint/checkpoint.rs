@@ -22,6 +22,7 @@ mod image;
 mod index;
 mod log;
 mod mm;
+mod posix_timers;
 mod regs;
 mod rseq;
 mod sched;

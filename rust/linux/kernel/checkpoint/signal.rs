@@ -7,9 +7,10 @@
 //! mode: a pending signal would make every interruptible wait of the restore fail.
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::log::Log;
 use crate::shared::{self, Shareable};
 use crate::task::{with_siglock, with_task_lock};
-use crate::{abi, log, timers, Obj};
+use crate::{abi, log, posix_timers, timers, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
@@ -39,16 +40,21 @@ fn collect(pending: &bindings::sigpending, shared: u32, out: &mut KVec<abi::SigP
         // SAFETY: entries of a pending list are `sigqueue`s, whose first field is the list
         // head; the signal lock keeps them alive.
         let q = unsafe { &*p.cast::<bindings::sigqueue>() };
+        p = q.list.next;
+        let signo = q.info.__bindgen_anon_1.si_signo as u32;
+        if (1..=NSIG).contains(&signo) {
+            queued |= 1 << (signo - 1);
+        }
+        // A POSIX timer's own signal, saved with its timer (`posix_timers`).
+        if q.flags & bindings::SIGQUEUE_PREALLOC as i32 != 0 {
+            continue;
+        }
         let mut rec = abi::SigPending { shared, ..Default::default() };
         // SAFETY: a `kernel_siginfo` is plain data of SIGINFO_LEN bytes.
         let bytes: [u8; SIGINFO_LEN] = unsafe { core::mem::transmute_copy(&q.info) };
         rec.info[..SIGINFO_LEN].copy_from_slice(&bytes);
-        rec.signo = q.info.__bindgen_anon_1.si_signo as u32;
-        if (1..=NSIG).contains(&rec.signo) {
-            queued |= 1 << (rec.signo - 1);
-        }
+        rec.signo = signo;
         out.push(rec, GFP_ATOMIC)?;
-        p = q.list.next;
     }
     // Signals pending without a queue entry (SIGKILL, or when one could not be allocated).
     let bare = mask_of(&pending.signal) & !queued;
@@ -68,8 +74,6 @@ struct Snapshot {
     signal: abi::Signal,
     shared_pending: KVec<abi::SigPending>,
     actions: KVec<abi::SigAction>,
-    /// Whether the process has POSIX timers (timer_create()), which are not restored yet.
-    posix_timers: bool,
 }
 
 fn snapshot(task: &Task) -> Result<Snapshot> {
@@ -79,7 +83,6 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         signal: Default::default(),
         shared_pending: KVec::new(),
         actions: KVec::new(),
-        posix_timers: false,
     };
     with_siglock(task, |t, sighand| -> Result {
         // SAFETY: the signal lock protects everything read here.
@@ -109,8 +112,6 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         }
         // SAFETY: `t` is valid and its siglock held.
         s.signal.itimer = unsafe { timers::save_locked(t) };
-        // The list changes under the siglock.
-        s.posix_timers = !sig.posix_timers.first.is_null();
         if sig.is_child_subreaper() != 0 {
             s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
         }
@@ -165,16 +166,17 @@ pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task) -> Result {
 }
 
 fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
-    if s.posix_timers {
-        log!(d.log, "pid {}: has POSIX timers (timer_create(), not restored yet)", task.vnr());
-        return Err(EOPNOTSUPP);
-    }
+    let timers = posix_timers::save(d.log, task)?;
     // SAFETY: `task` is valid; the pointers are only objref keys.
     let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
     let (objref, _) = d.objref(signal)?;
-    d.record(&abi::Signal { objref, ..s.signal })?;
+    let posix_timers = timers.timers.len() as u32;
+    d.record(&abi::Signal { objref, posix_timers, next_posix_timer_id: timers.next_id, ..s.signal })?;
     for p in s.shared_pending.iter() {
         d.record(p)?;
+    }
+    for t in timers.timers.iter() {
+        d.record(t)?;
     }
     let (objref, _) = d.objref(sighand)?;
     // Handlers shared with a process written earlier (`CLONE_SIGHAND`) are only named.
@@ -195,6 +197,8 @@ pub(crate) struct Final {
     pending: KVVec<abi::SigPending>,
     /// The process's interval timers, in the thread that restores its `Signal`.
     itimer: Option<[u64; 6]>,
+    /// The process's POSIX timers, in the thread that restores its `Signal`.
+    posix: posix_timers::Restored,
 }
 
 fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::SigPending>) -> Result {
@@ -219,7 +223,7 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     {
         return Err(r.bad("alternate signal stack"));
     }
-    Ok(Final { task, restore_sigmask, pending, itimer: None })
+    Ok(Final { task, restore_sigmask, pending, itimer: None, posix: Default::default() })
 }
 
 /// Restores a `Signal` record (resource limits) into the current task and keeps its shared
@@ -228,6 +232,7 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     let s = r.decode::<abi::Signal>(rec)?;
     r.define(s.objref, Obj::Other)?;
     read_pending(r, s.pending_count, &mut fin.pending)?;
+    posix_timers::read(r, s.posix_timers, s.next_posix_timer_id, &mut fin.posix)?;
     timers::check(r, &s.itimer)?;
     fin.itimer = Some(s.itimer);
     // SAFETY: the current task is valid.
@@ -351,7 +356,7 @@ impl Final {
             altstack_flags: bindings::SS_DISABLE,
             ..Default::default()
         };
-        Final { task, restore_sigmask: false, pending: KVVec::new(), itimer: None }
+        Final { task, restore_sigmask: false, pending: KVVec::new(), itimer: None, posix: Default::default() }
     }
 
     /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every
@@ -400,15 +405,18 @@ impl Final {
         }
         // SAFETY: taken above.
         unsafe { bindings::spin_unlock_irq(lock) };
+        self.posix.queue();
     }
 
-    /// Arms the process's interval timers, in the thread that restored them, once the whole
-    /// process is: its other threads wait in the kernel until the tree is restored, so none
-    /// of them can see the timers unset or set its own only to have it overwritten.
-    pub(crate) fn arm_timers(&self) {
+    /// Arms the process's interval timers and creates its POSIX timers, in the thread that
+    /// restored them, once the whole process is: its other threads wait in the kernel until
+    /// the tree is restored, so none of them can see the timers unset or set its own only to
+    /// have it overwritten.
+    pub(crate) fn arm_timers(&self, log: &Log) -> Result {
         if let Some(itimer) = &self.itimer {
             timers::restore(itimer);
         }
+        self.posix.create(log)
     }
 }
 

@@ -546,7 +546,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     }
     // The mask first: a timer that expires at once must find its signal blocked if it was.
     fin.block();
-    fin.arm_timers();
+    fin.arm_timers(w.log)?;
     Ok(())
 }
 
