@@ -43,6 +43,7 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
+    posix_timers()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -54,6 +55,38 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         drop(plain);
         wake_and_reap(&kids)
     })
+}
+
+/// Two POSIX timers in the root, 600 s to go, one with a 1 s interval.
+fn posix_timers() -> Check {
+    for interval in [0, 1] {
+        // SAFETY: an all-zero sigevent is valid; the fields that matter are set below.
+        let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+        ev.sigev_notify = libc::SIGEV_SIGNAL;
+        ev.sigev_signo = libc::SIGRTMIN();
+        let mut id: libc::timer_t = std::ptr::null_mut();
+        // SAFETY: `ev` and `id` are valid for the call.
+        cr_tests::check_os(
+            unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut ev, &mut id) },
+            "timer_create",
+        )?;
+        let its = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: interval,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 600,
+                tv_nsec: 0,
+            },
+        };
+        // SAFETY: `id` is the timer just made; the old value is not asked for.
+        cr_tests::check_os(
+            unsafe { libc::timer_settime(id, 0, &its, std::ptr::null_mut()) },
+            "timer_settime",
+        )?;
+    }
+    Ok(())
 }
 
 /// The image's processes: the root, its zombie child and its two live children.
@@ -271,6 +304,77 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);
+    });
+    // The root's two POSIX timers: each field is handed to timer_create() and timer_settime()
+    // inside the kernel, or decides how the timer's signal is queued again.
+    let timer = |i: &Image, n: usize| i.all::<abi::PosixTimer>()[n];
+    case("a POSIX timer on a CPU-time clock", false, &|i| {
+        let at = timer(i, 0);
+        i.rec(at)
+            .set("clock", libc::CLOCK_PROCESS_CPUTIME_ID.into());
+    });
+    case("a POSIX timer ID above INT_MAX", false, &|i| {
+        let at = timer(i, 0);
+        i.rec(at).set("id", 1 << 31);
+    });
+    case("two POSIX timers with one ID", false, &|i| {
+        let first = timer(i, 0);
+        let id = i.recs[first].get("id");
+        let at = timer(i, 1);
+        i.rec(at).set("id", id);
+    });
+    // The restarting process exists while the root's timers are made; its children do not.
+    case(
+        "a POSIX timer that signals a thread of another process",
+        false,
+        &|i| {
+            let at = timer(i, 0);
+            i.rec(at)
+                .set(
+                    "notify",
+                    (libc::SIGEV_SIGNAL | libc::SIGEV_THREAD_ID).into(),
+                )
+                .set("tid", std::process::id().into());
+        },
+    );
+    case("a POSIX timer that has counted -2 overruns", false, &|i| {
+        let at = timer(i, 0);
+        i.rec(at).set("overrun", -2);
+    });
+    case("a next POSIX timer ID above INT_MAX", false, &|i| {
+        let signal = i.next::<abi::Signal>(i.task(t.root));
+        i.rec(signal).set("next_posix_timer_id", 1 << 31);
+    });
+    case(
+        "a pending signal of a SIGEV_NONE POSIX timer",
+        false,
+        &|i| {
+            let at = timer(i, 0);
+            i.rec(at)
+                .set("notify", libc::SIGEV_NONE.into())
+                .set("flags", abi::POSIX_TIMER_F_QUEUED.into());
+        },
+    );
+    case(
+        "a POSIX timer waiting for its signal without an interval",
+        false,
+        &|i| {
+            let at = timer(i, 1);
+            i.rec(at)
+                .set("state", abi::POSIX_TIMER_REARM.into())
+                .set("interval", 0);
+        },
+    );
+    // One POSIX timer record per pending signal the restarter may have, and the records are
+    // not even there: refused before anything is allocated for them.
+    let mut image = base.clone();
+    let signal = image.next::<abi::Signal>(image.task(t.root));
+    image.rec(signal).set("posix_timers", 1 << 30);
+    out.push(Case {
+        what: "2^30 POSIX timers".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EAGAIN],
     });
     // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
     let mut image = base.clone();
