@@ -92,5 +92,7 @@ bool checkpoint_mm_aio(struct mm_struct *mm);
 bool checkpoint_task_io_uring(struct task_struct *tsk);
 /* Only with CONFIG_SYSVIPC. */
 const char *checkpoint_task_sem_undo(struct task_struct *tsk);
+/* Only with CONFIG_SECURITY_LANDLOCK. */
+bool checkpoint_task_landlocked(struct task_struct *task);
 
 #endif /* _LINUX_CHECKPOINT_H */
