@@ -94,5 +94,7 @@ bool checkpoint_task_io_uring(struct task_struct *tsk);
 const char *checkpoint_task_sem_undo(struct task_struct *tsk);
 /* Only with CONFIG_SECURITY_LANDLOCK. */
 bool checkpoint_task_landlocked(struct task_struct *task);
+/* Only with CONFIG_SECURITY_YAMA. */
+bool checkpoint_task_ptracer(struct task_struct *task);
 
 #endif /* _LINUX_CHECKPOINT_H */
