@@ -4,7 +4,8 @@
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
-//! SIGIO (O_ASYNC, F_SETOWN, F_SETSIG), an AIO context, sealed (mseal) and droppable
+//! SIGIO (O_ASYNC, F_SETOWN, F_SETSIG) or a directory watched with F_NOTIFY (dnotify, whose
+//! watcher owns the signal), an AIO context, sealed (mseal) and droppable
 //! (MAP_DROPPABLE) memory.
 
 use std::os::fd::RawFd;
@@ -16,6 +17,8 @@ use cr_tests::{
 
 /// Where each target keeps the fd under test.
 const FD: RawFd = 40;
+/// The directory the dnotify case watches (as `dnotify()` opens it).
+const DNOTIFY_DIR: &str = "/tmp/cr-dnotify";
 const PAGE: usize = 4096;
 
 /// Moves `fd` to [`FD`].
@@ -506,6 +509,34 @@ fn sigio_signal() -> Check {
     sigio(c"/dev/null", F_SETSIG, libc::SIGRTMIN() + 1)
 }
 
+/// A directory of its own watched for new entries with F_NOTIFY (dnotify), which makes the
+/// target the owner of its SIGIO. Nothing else writes there (SIGIO would end the target).
+fn dnotify() -> Check {
+    const DN_CREATE: libc::c_int = 0x4;
+    const DN_MULTISHOT: libc::c_int = i32::MIN;
+    match std::fs::create_dir(DNOTIFY_DIR) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("mkdir {DNOTIFY_DIR}: {e}"))
+        }
+        _ => {}
+    }
+    // SAFETY: opens a directory; fcntl on our own fd.
+    unsafe {
+        keep(
+            libc::open(
+                c"/tmp/cr-dnotify".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+            )
+            .into(),
+            "open the watched directory",
+        )?;
+        check_os(
+            libc::fcntl(FD, libc::F_NOTIFY, DN_CREATE | DN_MULTISHOT),
+            "fcntl(F_NOTIFY)",
+        )
+    }
+}
+
 /// A new page of anonymous memory mapped with `flags`.
 fn page(flags: libc::c_int) -> Result<*mut libc::c_void, String> {
     // SAFETY: a new mapping of our own; never unmapped.
@@ -668,6 +699,14 @@ const SIGIO: &[Why] = &[
         Refusal {
             setup: sigio_signal,
             named: "/dev/null",
+            works: still_open,
+        },
+    ),
+    Why(
+        "F_NOTIFY",
+        Refusal {
+            setup: dnotify,
+            named: DNOTIFY_DIR,
             works: still_open,
         },
     ),

@@ -3,9 +3,12 @@
 //! clock_nanosleep() on the process's CPU-time clock (issued again, it would sleep its whole
 //! time once more), a protection key (pkey_alloc()), a mapping that keeps its key after
 //! pkey_free(), execute-only memory (which takes a key of its own), and a write watchpoint a
-//! tracer left enabled in the target's debug registers before it detached. One the tracer
-//! disabled again before it detached is no reason to refuse: that target is checkpointed and
-//! restarted.
+//! tracer left enabled in the target's debug registers before it detached, utilization clamps
+//! (sched_setattr()), and, where the CPU lets a task choose them, speculation controls
+//! (PR_SET_SPECULATION_CTRL) and a core scheduling cookie (PR_SCHED_CORE). One watchpoint the tracer disabled again before it detached is no reason to
+//! refuse: that target is checkpointed and restarted. A restarter with utilization clamps of
+//! its own, which every task it creates would inherit, is refused too (EOPNOTSUPP), and
+//! restarts the same image once it dropped them.
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +23,24 @@ const NR_RESTART_SYSCALL: i64 = 219;
 /// `offsetof(struct user, u_debugreg)` on x86_64.
 const DEBUGREG_OFFSET: usize = 848;
 const PAGE: usize = 4096;
+/// prctl() options and arguments of <linux/prctl.h>.
+const PR_GET_SPECULATION_CTRL: libc::c_int = 52;
+const PR_SET_SPECULATION_CTRL: libc::c_int = 53;
+const PR_SPEC_STORE_BYPASS: libc::c_ulong = 0;
+const PR_SPEC_INDIRECT_BRANCH: libc::c_ulong = 1;
+const PR_SPEC_PRCTL: libc::c_int = 1 << 0;
+const PR_SPEC_DISABLE: libc::c_int = 1 << 2;
+const PR_SCHED_CORE: libc::c_int = 62;
+const PR_SCHED_CORE_GET: libc::c_ulong = 0;
+const PR_SCHED_CORE_CREATE: libc::c_ulong = 1;
+/// `PR_SCHED_CORE_SCOPE_THREAD_GROUP`.
+const SCOPE_THREAD_GROUP: libc::c_ulong = 1;
+/// `SCHED_FLAG_KEEP_ALL`: sched_setattr() changes neither policy nor parameters.
+const SCHED_FLAG_KEEP_ALL: u64 = 0x18;
+/// `SCHED_FLAG_UTIL_CLAMP_MIN`.
+const SCHED_FLAG_UTIL_CLAMP_MIN: u64 = 0x20;
+/// The minimum utilization clamp the target asks for (of 1024).
+const UTIL_MIN: u32 = 256;
 
 /// What the target set up, for its check after the refusal.
 static KEPT: AtomicUsize = AtomicUsize::new(0);
@@ -149,11 +170,172 @@ fn execute_only_works() -> Check {
     )
 }
 
-const CASES: &[Refusal] = &[Refusal {
-    setup: cpu_clock_sleep,
-    named: "clock_nanosleep",
-    works: still_asleep,
-}];
+/// `struct sched_attr` with utilization clamps (SCHED_ATTR_SIZE_VER1).
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+    util_min: u32,
+    util_max: u32,
+}
+
+/// Sets the calling thread's minimum utilization clamp to `min`, or resets it (`u32::MAX`,
+/// UCLAMP_RESET).
+fn set_util_min(min: u32) -> Check {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        flags: SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP_MIN,
+        util_min: min,
+        util_max: 1024,
+        ..Default::default()
+    };
+    // SAFETY: `attr` is a valid sched_attr for the call; acts on the calling thread.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+    check_os(
+        r,
+        format!("sched_setattr(SCHED_FLAG_UTIL_CLAMP_MIN, {min})"),
+    )
+}
+
+fn uclamp() -> Check {
+    set_util_min(UTIL_MIN)
+}
+
+/// A restarter with clamps of its own is refused, and restarts once it reset them.
+fn clamped_restarter() {
+    let mut target = Target::spawn(|| {
+        Ok(|| {
+            wait_restored();
+            Ok(())
+        })
+    });
+    target.checkpoint(cr_tests::KILL);
+    set_util_min(UTIL_MIN).unwrap_or_else(|e| target.fail(e));
+    let result = target.try_restart(0);
+    target.expect_restart_errno(
+        result,
+        libc::EOPNOTSUPP,
+        "restart by a restarter with utilization clamps",
+    );
+    if !cr_tests::log_names(target.klog(), "utilization clamps") {
+        target.fail("no kernel log line names the restarter's utilization clamps");
+    }
+    set_util_min(u32::MAX).unwrap_or_else(|e| target.fail(e));
+    target.restart();
+    target.finish();
+}
+
+fn uclamp_works() -> Check {
+    let mut attr = SchedAttr::default();
+    let size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is valid for `size` bytes of writes.
+    let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
+    check_os(r, "sched_getattr")?;
+    check_eq("the minimum utilization clamp", attr.util_min, UTIL_MIN)
+}
+
+const CASES: &[Refusal] = &[
+    Refusal {
+        setup: cpu_clock_sleep,
+        named: "clock_nanosleep",
+        works: still_asleep,
+    },
+    Refusal {
+        setup: uclamp,
+        named: "utilization clamps",
+        works: uclamp_works,
+    },
+];
+
+/// The speculation control this CPU lets a task set for itself, if any.
+fn controllable_speculation() -> Option<libc::c_ulong> {
+    [PR_SPEC_STORE_BYPASS, PR_SPEC_INDIRECT_BRANCH]
+        .into_iter()
+        .find(|&which| {
+            // SAFETY: no pointers.
+            let r = unsafe { libc::prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0) };
+            r >= 0 && r & PR_SPEC_PRCTL != 0
+        })
+}
+
+/// Disables the speculation the CPU lets it control (the first of [`controllable_speculation`]).
+fn speculation() -> Check {
+    let which = controllable_speculation().ok_or("no speculation control")?;
+    // SAFETY: no pointers.
+    check_os(
+        unsafe { libc::prctl(PR_SET_SPECULATION_CTRL, which, PR_SPEC_DISABLE, 0, 0) },
+        "PR_SET_SPECULATION_CTRL",
+    )
+}
+
+fn speculation_works() -> Check {
+    let which = controllable_speculation().ok_or("no speculation control")?;
+    // SAFETY: no pointers.
+    let r = unsafe { libc::prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0) };
+    check_eq(
+        "the speculation control",
+        r & PR_SPEC_DISABLE,
+        PR_SPEC_DISABLE,
+    )
+}
+
+/// The calling thread's core scheduling cookie, or the error of PR_SCHED_CORE_GET (ENODEV on a
+/// machine without SMT, where no task can have one).
+fn core_cookie() -> Result<u64, String> {
+    let mut cookie = 0u64;
+    // SAFETY: `cookie` is valid for writes of a u64.
+    let r = unsafe {
+        libc::prctl(
+            PR_SCHED_CORE,
+            PR_SCHED_CORE_GET,
+            0,
+            0,
+            &mut cookie as *mut u64,
+        )
+    };
+    check_os(r, "PR_SCHED_CORE_GET")?;
+    Ok(cookie)
+}
+
+fn core_sched() -> Check {
+    // SAFETY: no pointers; a cookie for the whole calling process.
+    let r = unsafe {
+        libc::prctl(
+            PR_SCHED_CORE,
+            PR_SCHED_CORE_CREATE,
+            0,
+            SCOPE_THREAD_GROUP,
+            0,
+        )
+    };
+    check_os(r, "PR_SCHED_CORE_CREATE")
+}
+
+fn core_sched_works() -> Check {
+    match core_cookie()? {
+        0 => Err("the process lost its core scheduling cookie".into()),
+        _ => Ok(()),
+    }
+}
+
+static SPECULATION_CASE: Refusal = Refusal {
+    setup: speculation,
+    named: "speculation control",
+    works: speculation_works,
+};
+
+static CORE_SCHED_CASE: Refusal = Refusal {
+    setup: core_sched,
+    named: "core scheduling",
+    works: core_sched_works,
+};
 
 /// The cases of a CPU with protection keys (elsewhere there are none to lose).
 const PKEY_CASES: &[Refusal] = &[
@@ -227,6 +409,16 @@ fn main() {
         true => PKEY_CASES.iter().for_each(|case| case.refused().finish()),
         false => println!("# this CPU has no protection keys: their cases do not apply"),
     }
+    match controllable_speculation() {
+        Some(_) => SPECULATION_CASE.refused().finish(),
+        None => {
+            println!("# this CPU lets no task control its speculation: that case does not apply")
+        }
+    }
+    match core_cookie() {
+        Ok(_) => CORE_SCHED_CASE.refused().finish(),
+        Err(e) => println!("# no core scheduling here ({e}): that case does not apply"),
+    }
     for enabled in [true, false] {
         let mut target = Target::spawn(|| {
             Ok(|| {
@@ -242,5 +434,6 @@ fn main() {
         }
         target.finish();
     }
-    pass("a CPU-clock sleep, protection keys, execute-only memory and a tracer's enabled watchpoint are refused by name; each target runs on; a disabled watchpoint is no reason to refuse");
+    clamped_restarter();
+    pass("a restarter with utilization clamps is refused; a CPU-clock sleep, protection keys, execute-only memory, a tracer's enabled watchpoint, utilization clamps, speculation controls and core scheduling cookies are refused by name; each target runs on; a disabled watchpoint is no reason to refuse");
 }

@@ -210,6 +210,11 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
         return Err(EINVAL);
     }
     let log = Log::open(logfd, "restart")?;
+    // SAFETY: reads the current task's own state; returns NULL or a static string.
+    if let Some(why) = unsafe { log::reason(bindings::checkpoint_restarter_unsupported()) } {
+        log!(log, "the restarter {why}, which every restored task would inherit");
+        return Err(EOPNOTSUPP);
+    }
     let input = image::Input::open(&log, fd)?;
     let mut r = image::Restorer::<Obj>::new(&log, input)?;
     task::restore(&mut r, flags).map_err(|e| {

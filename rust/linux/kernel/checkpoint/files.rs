@@ -183,7 +183,8 @@ fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
 }
 
 /// Why the way `file` delivers SIGIO cannot be saved yet, if it asked for any: reopened by
-/// path, it would come back without its O_ASYNC registration or owner, and never signal.
+/// path, it would come back without its O_ASYNC registration or owner, and never signal. A
+/// directory watched with F_NOTIFY (dnotify) has its watcher as owner, and is refused too.
 fn signals(file: &FileRef) -> Option<&'static str> {
     let f = file.as_ptr();
     // SAFETY: the file is valid while we hold it; `f_flags` is a plain value, and `f_owner`,
@@ -198,7 +199,7 @@ fn signals(file: &FileRef) -> Option<&'static str> {
             && (!core::ptr::addr_of!((*owner).pid).read_volatile().is_null()
                 || core::ptr::addr_of!((*owner).signum).read_volatile() != 0)
         {
-            return Some("an owner or signal for SIGIO (F_SETOWN, F_SETSIG)");
+            return Some("an owner or signal for SIGIO (F_SETOWN, F_SETSIG, F_NOTIFY)");
         }
     }
     None

@@ -190,6 +190,11 @@ impl MmPlan {
             log!(log, "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)", task.vnr());
             return Err(EOPNOTSUPP);
         }
+        // SAFETY: as above: only its frozen tasks enable LAM, once.
+        if unsafe { bindings::checkpoint_mm_lam(mm.0) } {
+            log!(log, "pid {}: has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR, not restored yet)", task.vnr());
+            return Err(EOPNOTSUPP);
+        }
         #[cfg(CONFIG_AIO)]
         // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
         if unsafe { bindings::checkpoint_mm_aio(mm.0) } {

@@ -4,6 +4,8 @@
  * (kernel/checkpoint/), wrapped so that Rust can call them.
  */
 
+#include <linux/audit.h>
+#include <linux/checkpoint.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fdtable.h>
@@ -22,6 +24,7 @@
 #include <linux/prctl.h>
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
+#include <linux/security.h>
 #include <linux/shmem_fs.h>
 #include <linux/syscall_user_dispatch.h>
 #include <linux/sched/task.h>
@@ -30,6 +33,7 @@
 #include <linux/userfaultfd_k.h>
 #include <linux/utsname.h>
 #include <uapi/linux/sched/types.h>
+#include <asm/fpu/xstate.h>
 #include <asm/mmu_context.h>
 #include <asm/prctl.h>
 #include <asm/processor.h>
@@ -414,6 +418,19 @@ bool rust_helper_checkpoint_mm_ldt(struct mm_struct *mm)
 #endif
 }
 
+/*
+ * Whether @mm has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR),
+ * which restart does not enable again: tagged pointers would fault.
+ */
+bool rust_helper_checkpoint_mm_lam(struct mm_struct *mm)
+{
+#ifdef CONFIG_ADDRESS_MASKING
+	return mm_lam_cr3_mask(mm);
+#else
+	return false;
+#endif
+}
+
 #ifdef CONFIG_KEYS
 /*
  * The session keyring @cred names for itself: none if it has only the user
@@ -428,15 +445,108 @@ static struct key *checkpoint_own_session(const struct cred *cred)
 #endif
 
 /*
+ * Why checkpoint cannot save the frozen task @t, for per-task state the
+ * scheduler, the CPU or a security module keeps, which restart does not set
+ * again and which a task inherits from its parent: utilization clamps, a core
+ * scheduling cookie, speculation controls, shadow stacks, permission for
+ * dynamic xstate (AMX), a Landlock domain. NULL if none applies.
+ */
+static const char *checkpoint_task_inherited(struct task_struct *t)
+{
+#ifdef CONFIG_UCLAMP_TASK
+	/* Set with the task's pi_lock and rq lock, each bit a plain read. */
+	if (t->uclamp_req[UCLAMP_MIN].user_defined ||
+	    t->uclamp_req[UCLAMP_MAX].user_defined)
+		return "has utilization clamps (sched_setattr(2) SCHED_FLAG_UTIL_CLAMP, not restored yet)";
+#endif
+#ifdef CONFIG_SCHED_CORE
+	if (READ_ONCE(t->core_cookie))
+		return "has a core scheduling cookie (PR_SCHED_CORE, not restored yet)";
+#endif
+	/* The force-disable and disable-on-exec modes set the disable bit too. */
+	if (task_spec_ssb_disable(t) || task_spec_ib_disable(t) ||
+	    test_tsk_thread_flag(t, TIF_SPEC_L1D_FLUSH))
+		return "has speculation control set (PR_SET_SPECULATION_CTRL, not restored yet)";
+#ifdef CONFIG_X86_USER_SHADOW_STACK
+	/*
+	 * Locked features without enabled ones are no loss: a lock only keeps
+	 * the program from changing them again.
+	 */
+	if (READ_ONCE(t->thread.features))
+		return "has x86 shadow stack features enabled (arch_prctl(2) ARCH_SHSTK_ENABLE, not restored yet)";
+#endif
+#ifdef CONFIG_X86_64
+	/* The permission is the process's, kept by its leader. */
+	if (READ_ONCE(t->group_leader->thread.fpu.perm.__state_perm) &
+	    XFEATURE_MASK_USER_DYNAMIC)
+		return "may use dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_PERM, not restored yet)";
+#endif
+#ifdef CONFIG_SECURITY_LANDLOCK
+	if (checkpoint_task_landlocked(t))
+		return "is confined by a Landlock domain (not restored yet)";
+#endif
+	return NULL;
+}
+
+/*
+ * Why checkpoint cannot save the frozen task @t, for what
+ * checkpoint_task_inherited() names, and the nice value of its autogroup and a
+ * Yama ptracer exception, which restart does not set again either. NULL if
+ * none applies.
+ */
+static const char *checkpoint_task_controls(struct task_struct *t)
+{
+	const char *why = checkpoint_task_inherited(t);
+
+	if (why)
+		return why;
+#ifdef CONFIG_SCHED_AUTOGROUP
+	if (checkpoint_autogroup_nice(t))
+		return "has an autogroup nice value (/proc/PID/autogroup, not restored yet)";
+#endif
+#ifdef CONFIG_SECURITY_YAMA
+	if (checkpoint_task_ptracer(t))
+		return "lets a tracer in with Yama's PR_SET_PTRACER (not restored yet)";
+#endif
+	return NULL;
+}
+
+/*
+ * Why restart cannot restore tasks for the current task, its caller: the
+ * per-task state of checkpoint_task_inherited(), which every task it creates
+ * would inherit, where the saved tasks had none. NULL if it has none.
+ */
+const char *rust_helper_checkpoint_restarter_unsupported(void)
+{
+	return checkpoint_task_inherited(current);
+}
+
+/*
+ * Why checkpoint cannot save the frozen task @t, for its security label, which
+ * restart's task inherits from the restarter: NULL if it is the checkpointer's.
+ */
+static const char *checkpoint_task_identity(struct task_struct *t)
+{
+	u32 theirs, mine;
+
+	security_task_getsecid_obj(t, &theirs);
+	security_current_getsecid_subj(&mine);
+	if (theirs != mine)
+		return "has a security label other than the checkpointer's (LSM, not restored yet)";
+	return NULL;
+}
+
+/*
  * Why checkpoint cannot save the frozen task @t, for state restart does not
  * set again: port I/O permissions, its NUMA memory policy, keyrings of its
- * own, tasks it traces, namespaces other than the checkpointer's. Its session
+ * own, tasks it traces, namespaces other than the checkpointer's, and what
+ * checkpoint_task_controls() and checkpoint_task_identity() name. Its session
  * keyring and namespaces are the checkpointer's, and become the restarter's.
  * NULL if none applies.
  */
 const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
 {
-	const char *why = NULL;
+	const char *why;
 	struct nsproxy *ns, *mine = current->nsproxy;
 	const struct cred *cred __maybe_unused;
 
@@ -450,6 +560,9 @@ const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
 	if (READ_ONCE(t->mempolicy))
 		return "has a NUMA memory policy (set_mempolicy(2), not restored yet)";
 #endif
+	why = checkpoint_task_controls(t) ?: checkpoint_task_identity(t);
+	if (why)
+		return why;
 	read_lock(&tasklist_lock);
 	if (!list_empty(&t->ptraced))
 		why = "traces another task (ptrace links are not restored)";
