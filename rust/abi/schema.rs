@@ -51,6 +51,8 @@ pub const PAGES_PER_RECORD: u32 = 1024;
 pub const STRING_MAX: u32 = 4096;
 /// Most supplementary groups a task can have (the kernel's NGROUPS_MAX).
 pub const GROUPS_MAX: u32 = 65536;
+/// `Creds.flags`: the task has an audit login uid, `Creds.loginuid`; without it, none (unset).
+pub const CREDS_F_LOGINUID: u32 = 1 << 0;
 /// Number of resource limits saved (RLIM_NLIMITS on Linux).
 pub const RLIMIT_COUNT: u32 = 16;
 
@@ -567,6 +569,10 @@ pub struct Creds {
     pub securebits: u32,
     /// Number of supplementary groups, at most `GROUPS_MAX`.
     pub ngroups: u32,
+    /// `CREDS_F_*` flags.
+    pub flags: u32,
+    /// Audit login uid (/proc/PID/loginuid), with `CREDS_F_LOGINUID`.
+    pub loginuid: u32,
 }
 
 /// Per-task signal state; `pending_count` per-task `SigPending` records follow.

@@ -301,6 +301,22 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             .set("flags", flags | i64::from(abi::TASK_F_SYSCALL_DISPATCH))
             .set("sud_selector", -4096);
     });
+    // The root's credentials: the audit login uid is set only under its flag, and never to
+    // the "none" value, which the flag's absence means.
+    case("credentials flags beyond CREDS_F_LOGINUID", false, &|i| {
+        let creds = i.next::<abi::Creds>(i.task(t.root));
+        i.rec(creds).set("flags", 2);
+    });
+    case("an audit login uid without its flag", false, &|i| {
+        let creds = i.next::<abi::Creds>(i.task(t.root));
+        i.rec(creds).set("flags", 0).set("loginuid", 5);
+    });
+    case("an audit login uid of -1", false, &|i| {
+        let creds = i.next::<abi::Creds>(i.task(t.root));
+        i.rec(creds)
+            .set("flags", abi::CREDS_F_LOGINUID.into())
+            .set("loginuid", u32::MAX.into());
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A task's credentials: user and group ids, supplementary groups, capability sets and
-//! securebits.
+//! securebits, and its audit login uid.
 //!
 //! Checkpoint reads them as its caller's user namespace sees them, and refuses a task whose
 //! credentials belong to another user namespace: restart creates every task in its own
@@ -37,9 +37,25 @@ fn read(task: &Task, groups: &mut [u32]) -> Result<bindings::checkpoint_creds> {
     Ok(c)
 }
 
+/// The audit login uid of `task` as the caller's user namespace sees it; `None` if it has
+/// none.
+fn loginuid(task: &Task) -> Result<Option<u32>> {
+    let mut uid = 0;
+    // SAFETY: `task` is valid; `uid` is valid for writes. The login uid is read racily: only
+    // the task itself changes it, and it is frozen.
+    let ret = unsafe { bindings::checkpoint_task_loginuid(task.as_ptr(), &mut uid) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok((uid != u32::MAX).then_some(uid))
+}
+
 /// Why checkpoint cannot save `task`'s credentials, if it cannot.
 pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
-    read(task, &mut []).err().map(|_| "has credentials of another user namespace than the checkpointer's (not restored yet)")
+    if read(task, &mut []).is_err() {
+        return Some("has credentials of another user namespace than the checkpointer's (not restored yet)");
+    }
+    loginuid(task).err().map(|_| "has an audit login uid the checkpointer's user namespace cannot name")
 }
 
 /// Writes the `Creds` record of the frozen `task`, and its `Groups`.
@@ -55,6 +71,7 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
         groups = KVVec::from_elem(0u32, c.ngroups as usize, GFP_KERNEL)?;
     };
     let groups = &groups[..c.ngroups as usize];
+    let login = loginuid(task)?;
     d.record(&abi::Creds {
         uid: [c.uid, c.euid, c.suid, c.fsuid],
         gid: [c.gid, c.egid, c.sgid, c.fsgid],
@@ -65,6 +82,8 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
         cap_ambient: c.cap_ambient,
         securebits: c.securebits,
         ngroups: c.ngroups,
+        flags: if login.is_some() { abi::CREDS_F_LOGINUID } else { 0 },
+        loginuid: login.unwrap_or(0),
     })?;
     if groups.is_empty() {
         return Ok(());
@@ -83,6 +102,9 @@ impl Creds {
         if rec.ngroups > abi::GROUPS_MAX {
             return Err(r.bad("number of supplementary groups"));
         }
+        if rec.flags & !abi::CREDS_F_LOGINUID != 0 || (rec.flags == 0 && rec.loginuid != 0) || rec.loginuid == u32::MAX {
+            return Err(r.bad("credentials flags or audit login uid"));
+        }
         let mut groups = KVVec::with_capacity(rec.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
         if rec.ngroups > 0 {
             let len = r.expect_raw(RecordType::Groups)?;
@@ -98,9 +120,20 @@ impl Creds {
         Ok(Creds { rec, groups })
     }
 
-    /// Gives the current task, the restored task of pid `pid`, these credentials.
+    /// Gives the current task, the restored task of pid `pid`, these credentials: first its
+    /// audit login uid, which the restarter's capabilities may be needed for.
     pub(crate) fn restore(&mut self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
+        let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 { rec.loginuid } else { u32::MAX };
+        // SAFETY: acts on the current task.
+        let ret = unsafe { bindings::checkpoint_set_loginuid(login) };
+        if ret < 0 {
+            match ret == -(bindings::EPERM as i32) {
+                true => log!(log, "pid {pid}: credentials: the restarter may not set the audit login uid"),
+                false => log!(log, "pid {pid}: credentials: cannot set the audit login uid (error {ret})"),
+            }
+            return Err(Error::from_errno(ret));
+        }
         let c = bindings::checkpoint_creds {
             uid: rec.uid[0],
             euid: rec.uid[1],

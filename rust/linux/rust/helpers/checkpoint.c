@@ -609,6 +609,47 @@ const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
 }
 
 /*
+ * @t's audit login uid (/proc/PID/loginuid) in *@uid, as the caller's user
+ * namespace sees it; (uid_t)-1 if it has none. -EOVERFLOW if it has one the
+ * namespace cannot name.
+ */
+int rust_helper_checkpoint_task_loginuid(struct task_struct *t, uid_t *uid)
+{
+	kuid_t login = audit_get_loginuid(t);
+
+	*uid = (uid_t)-1;
+	if (!uid_valid(login))
+		return 0;
+	*uid = from_kuid(current_user_ns(), login);
+	return *uid == (uid_t)-1 ? -EOVERFLOW : 0;
+}
+
+/*
+ * Gives the current task the audit login uid @uid ((uid_t)-1 for none), as
+ * the caller's user namespace names it, as writing /proc/self/loginuid would:
+ * with audit_set_loginuid()'s permission checks (none needed while the task
+ * has none), a new session id, and an audit record. Nothing if it has it
+ * already.
+ */
+int rust_helper_checkpoint_set_loginuid(uid_t uid)
+{
+	kuid_t login = INVALID_UID;
+
+	if (uid != (uid_t)-1) {
+		login = make_kuid(current_user_ns(), uid);
+		if (!uid_valid(login))
+			return -EINVAL;
+	}
+	if (uid_eq(login, audit_get_loginuid(current)))
+		return 0;
+#ifdef CONFIG_AUDIT
+	return audit_set_loginuid(login);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/*
  * Whether a tracer left hardware breakpoints or watchpoints enabled in @t's
  * debug registers (PTRACE_POKEUSER of DR7): they outlive its detach, and
  * restart does not set them again. Disabled ones stay registered until exec or
