@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! root (PR_SET_CHILD_SUBREAPER)
-//! ├── z1   exited with status 42
+//! ├── z1   exited with status 42, as uid 1234, gid 4321, groups 4322
 //! ├── z2   killed by SIGTERM
 //! ├── a    alive
 //! │   └── z3  exited with status 7
@@ -12,8 +12,8 @@
 //! └── g    zg's orphan, reparented to the root (the subreaper), in zg's group
 //! ```
 //!
-//! The test compares each zombie's name, state, parent, group and session from /proc before
-//! the checkpoint and after the restart; after the restart the root checks them again, reaps
+//! The test compares each zombie's name, state, parent, group, session and credentials (uids,
+//! gids and groups) from /proc before the checkpoint and after the restart; after the restart the root checks them again, reaps
 //! them with their statuses, then wakes a (which reaps z3) and g (which checks it is still in
 //! zg's group, now that zg is gone).
 
@@ -21,13 +21,38 @@ use cr_tests::proc::proc_state;
 use cr_tests::tree::{descendants, exit_with, ids, wait_gone, wake_and_reap, zombie, Kid, Ready};
 use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
 
-/// From /proc/PID/stat: "(comm) state ppid pgrp session".
+/// From /proc/PID/stat: "(comm) state ppid pgrp session", then the Uid, Gid and Groups lines
+/// of /proc/PID/status.
 fn stat_ids(pid: libc::pid_t) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let start = stat.find('(')?;
     let end = stat.rfind(')')?;
     let rest: Vec<&str> = stat[end + 2..].split(' ').take(4).collect();
-    Some(format!("{} {}", &stat[start..=end], rest.join(" ")))
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let creds: Vec<&str> = status
+        .lines()
+        .filter(|l| ["Uid:", "Gid:", "Groups:"].iter().any(|k| l.starts_with(k)))
+        .collect();
+    Some(format!(
+        "{} {} {}",
+        &stat[start..=end],
+        rest.join(" "),
+        creds.join(" ")
+    ))
+}
+
+/// What z1 runs: it takes other credentials, then exits with 42.
+fn z1_end() {
+    let groups = [4322 as libc::gid_t];
+    // SAFETY: the zombie-to-be changes its own credentials, then exits.
+    unsafe {
+        if libc::setgroups(1, groups.as_ptr()) == 0
+            && libc::setresgid(4321, 4321, 4321) == 0
+            && libc::setresuid(1234, 1234, 1234) == 0
+        {
+            libc::_exit(42);
+        }
+    }
 }
 
 /// Reaps the zombie `pid` (a child of the caller) and checks its wait status.
@@ -60,7 +85,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     let sid = ids().2;
     let ready = Ready::new()?;
     let f = ready.forker();
-    let z1 = zombie(exit_with(42))?;
+    let z1 = zombie(z1_end)?;
     // SAFETY: the child signals itself; SIGTERM's default action ends it.
     let z2 = zombie(|| unsafe {
         libc::kill(libc::getpid(), libc::SIGTERM);
@@ -121,11 +146,18 @@ fn main() {
     wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
     target.restart();
     let after: Vec<Option<String>> = zombies.iter().map(|&z| stat_ids(z)).collect();
+    if !before
+        .iter()
+        .flatten()
+        .any(|z| z.contains("Uid:\t1234\t1234\t1234\t1234"))
+    {
+        target.fail(format!("z1 did not take its credentials: {before:?}"));
+    }
     if after != before {
         target.fail(format!(
             "the zombies were {before:?}, are {after:?} after the restart"
         ));
     }
     target.finish();
-    pass("four zombies came back under their parents with their statuses, a zombie group leader kept its group");
+    pass("four zombies came back under their parents with their statuses and credentials, a zombie group leader kept its group");
 }

@@ -173,13 +173,14 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let holder = tree.holder(i);
         let flags = if m.vfork_child { *group | abi::TASK_F_VFORK } else { *group };
         task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, flags)?;
+        // A zombie and an exited main thread keep their credentials, which /proc shows and
+        // signals check, but have no registers or signal state of their own left.
+        creds::dump(&mut d, &m.task)?;
         if zombie {
-            // Its `Task` record, with its exit status, is all there is of it.
+            // Its `Task` record, with its exit status, and its credentials are all there is
+            // of it.
             continue;
         }
-        // An exited main thread keeps its credentials, which signals and /proc check for its
-        // process, but has no registers or signal state of its own left.
-        creds::dump(&mut d, &m.task)?;
         if exited {
             signal::dump_process(&mut d, holder)?;
         } else {

@@ -133,10 +133,12 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     // SAFETY: `t` is valid, and so is its group leader while we hold the task. These are
     // racy reads of plain fields, made again once the task is frozen.
     let (dead, leader_dead, ptraced) = unsafe { ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0) };
-    // A zombie process (its other threads gone) holds nothing more than its `Task` record;
-    // a main thread that exited while others run, nothing of its own.
+    // A zombie process (its other threads gone) holds nothing more than its `Task` record
+    // and its credentials; a main thread that exited while others run, nothing of its own.
     if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && !ptraced {
-        return Ok(());
+        let Some(why) = creds::unsupported(task) else { return Ok(()) };
+        log!(log, "pid {}: {why}", task.vnr());
+        return Err(EOPNOTSUPP);
     }
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
     // An exited main thread has none left to compare with.
@@ -383,7 +385,7 @@ struct Work<'a, 'b> {
     task: abi::Task,
     log: &'b Log,
     fin: Option<Final>,
-    /// The credentials it takes last; `None` for a zombie.
+    /// The credentials it takes last (a zombie: before it dies); `None` for a thread.
     creds: Option<Creds>,
     ax: u64,
     stop: bool,
@@ -516,9 +518,14 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     comm[comm.len() - 1] = 0;
     // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
     unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
-    // A zombie only needs its name, and must not touch memory when it exits: its address
-    // space is the restarter's.
-    let Some(fin) = w.fin.as_mut() else { return Ok(()) };
+    // A zombie only needs its name and its credentials (what /proc shows of it). It leaves
+    // the restarter's address space first: a change of credentials resets the dumpable flag
+    // of the task's mm (commit_creds()), which must not be the restarter's.
+    let Some(fin) = w.fin.as_mut() else {
+        let Some(c) = w.creds.as_mut() else { return Ok(()) };
+        mm::install_new(w.log, core::ptr::null_mut())?;
+        return c.restore(w.log, w.task.pid);
+    };
     cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
     cur.flags &= !bindings::PF_FORKNOEXEC;
     cur.personality = w.task.personality;
@@ -903,7 +910,8 @@ fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usiz
     if parent.is_none() || task.exit_code & !0xffff != 0 {
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
-    let mut work = Work { task, log: r.log, fin: None, creds: None, ax: 0, stop: false, process: None };
+    let creds = Some(Creds::read(r)?);
+    let mut work = Work { task, log: r.log, fin: None, creds, ax: 0, stop: false, process: None };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
     start(r.log, &mut work, clone, parent, None, created)
 }
