@@ -16,7 +16,7 @@ use crate::freeze::Frozen;
 use crate::index::Sorted;
 use crate::task::Created;
 use crate::{abi, log, log::Log, task, vfork};
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
@@ -514,13 +514,15 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
     Ok(plan)
 }
 
-/// Puts every created task under its saved parent, in its process group and session.
+/// Puts every created task under its saved parent, in its process group and session, and
+/// the processes of each restored session in an autogroup of their own, as setsid() would.
 /// [`plan`] found everything; the live tasks are parked, so nobody sees the tree change.
 /// Another thread of the restarter may have acted on them since, in which case nothing is
 /// linked: reaped a zombie (`EAGAIN`), or attached to a task with ptrace (`EBUSY`: linking
 /// would replace the tracer as its parent).
 pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
     let links = &plan.links;
+    let autogroups = Autogroups::new(created, links)?;
     let refused = with_tasklist_write(|| {
         // Reaping and attaching take `tasklist_lock`: what is seen here stays so until we
         // are done.
@@ -602,7 +604,54 @@ pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
         None => {
             // Held by their members now.
             plan.reserved = RBTree::new();
+            autogroups.join(created);
             Ok(())
+        }
+    }
+}
+
+/// The processes of the restored sessions, sorted by session, for [`link`] to give each
+/// session an autogroup: restart links processes into their session without the setsid()
+/// that would have made one, and they were created in the restarter's. A session that
+/// reaches outside the tree is the caller's, and so is its autogroup.
+struct Autogroups(KVVec<(usize, usize)>);
+
+impl Autogroups {
+    /// Allocates before anything is linked: `join` cannot fail.
+    fn new(created: &[Created], links: &[Option<Link>]) -> Result<Self> {
+        let mut v = KVVec::new();
+        if cfg!(CONFIG_SCHED_AUTOGROUP) {
+            for (i, (c, l)) in created.iter().zip(links.iter()).enumerate() {
+                let Some(session) = l.as_ref().and_then(|l| l.session) else { continue };
+                // A zombie is dead by now: it has no autogroup to move.
+                if c.is_leader() && c.rec.state != abi::TASK_STATE_ZOMBIE {
+                    // The session's `struct pid`, as a key only.
+                    v.push((session as usize, i), GFP_KERNEL)?;
+                }
+            }
+        }
+        v.sort_unstable();
+        Ok(Autogroups(v))
+    }
+
+    /// Puts the first process of each session in a new autogroup and the others in its.
+    fn join(&self, created: &[Created]) {
+        let mut first: Option<(usize, usize)> = None;
+        for &(session, i) in self.0.iter() {
+            let with = match first {
+                Some((s, f)) if s == session => created[f].task.as_ptr(),
+                _ => {
+                    first = Some((session, i));
+                    core::ptr::null_mut()
+                }
+            };
+            #[cfg(CONFIG_SCHED_AUTOGROUP)]
+            // SAFETY: both are processes we created, parked (not exited) and held.
+            unsafe {
+                bindings::restart_autogroup_join(created[i].task.as_ptr(), with)
+            };
+            #[cfg(not(CONFIG_SCHED_AUTOGROUP))]
+            let _ = with;
         }
     }
 }
