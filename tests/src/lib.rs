@@ -22,6 +22,7 @@ pub mod damage;
 pub mod fuzz;
 pub mod mem;
 pub mod proc;
+pub mod sched;
 pub mod sleepers;
 pub mod target;
 pub mod threads;

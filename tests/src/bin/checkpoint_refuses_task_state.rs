@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cr_tests::mem::anon;
+use cr_tests::sched::{self, SchedAttr};
 use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Refusal, Target};
 
 /// `__NR_clock_nanosleep` on x86_64, as /proc/PID/task/TID/syscall shows it.
@@ -170,38 +171,15 @@ fn execute_only_works() -> Check {
     )
 }
 
-/// `struct sched_attr` with utilization clamps (SCHED_ATTR_SIZE_VER1).
-#[repr(C)]
-#[derive(Default)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-    util_min: u32,
-    util_max: u32,
-}
-
 /// Sets the calling thread's minimum utilization clamp to `min`, or resets it (`u32::MAX`,
 /// UCLAMP_RESET).
 fn set_util_min(min: u32) -> Check {
     let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        flags: SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP_MIN,
         util_min: min,
         util_max: 1024,
-        ..Default::default()
+        ..SchedAttr::new(0, SCHED_FLAG_KEEP_ALL | SCHED_FLAG_UTIL_CLAMP_MIN)
     };
-    // SAFETY: `attr` is a valid sched_attr for the call; acts on the calling thread.
-    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
-    check_os(
-        r,
-        format!("sched_setattr(SCHED_FLAG_UTIL_CLAMP_MIN, {min})"),
-    )
+    sched::set(&attr, &format!("SCHED_FLAG_UTIL_CLAMP_MIN, {min}"))
 }
 
 fn uclamp() -> Check {
@@ -233,12 +211,11 @@ fn clamped_restarter() {
 }
 
 fn uclamp_works() -> Check {
-    let mut attr = SchedAttr::default();
-    let size = std::mem::size_of::<SchedAttr>() as u32;
-    // SAFETY: `attr` is valid for `size` bytes of writes.
-    let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
-    check_os(r, "sched_getattr")?;
-    check_eq("the minimum utilization clamp", attr.util_min, UTIL_MIN)
+    check_eq(
+        "the minimum utilization clamp",
+        sched::get()?.util_min,
+        UTIL_MIN,
+    )
 }
 
 const CASES: &[Refusal] = &[

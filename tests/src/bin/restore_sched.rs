@@ -10,6 +10,7 @@
 
 use std::sync::mpsc;
 
+use cr_tests::sched::{self, SchedAttr};
 use cr_tests::threads::{self, gettid};
 use cr_tests::{check_eq, check_os, pass, require_root, wait_restored, Check, Target, KILL};
 
@@ -88,33 +89,15 @@ fn pin(cpu: usize) -> Check {
     check_os(r, format!("sched_setaffinity({{{cpu}}})"))
 }
 
-/// `struct sched_attr`, as sched_setattr(2) takes it (SCHED_ATTR_SIZE_VER0).
-#[repr(C)]
-#[derive(Default)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-}
-
 /// Puts the calling thread under SCHED_DEADLINE: 2 ms every 50 ms.
 fn deadline() -> Check {
     let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: 6,
         runtime: 2_000_000,
         deadline: 50_000_000,
         period: 50_000_000,
-        ..Default::default()
+        ..SchedAttr::new(6, 0)
     };
-    // SAFETY: `attr` is a valid sched_attr for the call; acts on the calling thread.
-    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
-    check_os(r, "sched_setattr(SCHED_DEADLINE)")
+    sched::set(&attr, "SCHED_DEADLINE")
 }
 
 /// Sets or clears `cap` in the caller's effective set (it stays permitted).
