@@ -1,15 +1,17 @@
-//! Task state that restart would not give back is refused with EOPNOTSUPP and a log line
-//! naming the task and the state, and the target runs on with it: a thread asleep in
-//! clock_nanosleep() on the process's CPU-time clock (issued again, it would sleep its whole
-//! time once more), a protection key (pkey_alloc()), a mapping that keeps its key after
-//! pkey_free(), execute-only memory (which takes a key of its own), and a write watchpoint a
-//! tracer left enabled in the target's debug registers before it detached, utilization clamps
-//! (sched_setattr()), and, where the CPU lets a task choose them, speculation controls
-//! (PR_SET_SPECULATION_CTRL) and a core scheduling cookie (PR_SCHED_CORE). One watchpoint the tracer disabled again before it detached is no reason to
-//! refuse: that target is checkpointed and restarted. A restarter with utilization clamps of
-//! its own, which every task it creates would inherit, is refused too (EOPNOTSUPP), and
-//! restarts the same image once it dropped them.
+//! Task state that restart would not give back is refused with EOPNOTSUPP and a log line naming
+//! the task and the state, and the target runs on with it: a thread asleep in clock_nanosleep()
+//! on the process's CPU-time clock (issued again, it would sleep its whole time once more), a
+//! protection key (pkey_alloc()), a mapping that keeps its key after pkey_free(), execute-only
+//! memory (which takes a key of its own), a write watchpoint a tracer left enabled in the
+//! target's debug registers before it detached, utilization clamps (sched_setattr()), and,
+//! where the CPU lets a task choose them, speculation controls (PR_SET_SPECULATION_CTRL) and a
+//! core scheduling cookie (PR_SCHED_CORE). One watchpoint the tracer disabled again before it
+//! detached is no reason to refuse: that target is checkpointed and restarted. A restarter with
+//! utilization clamps of its own, which every task it creates would inherit, is refused too
+//! (EOPNOTSUPP), and so is one under no_new_privs; the same image restarts once the restarter
+//! dropped its clamps.
 
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -206,8 +208,41 @@ fn clamped_restarter() {
         target.fail("no kernel log line names the restarter's utilization clamps");
     }
     set_util_min(u32::MAX).unwrap_or_else(|e| target.fail(e));
+    restart_confined(target.image_path()).unwrap_or_else(|e| target.fail(e));
     target.restart();
     target.finish();
+}
+
+/// restart(2) of `image` from a child under no_new_privs, which every restored task would
+/// inherit: it must fail with EOPNOTSUPP.
+fn restart_confined(image: &str) -> Check {
+    let file = std::fs::File::open(image).map_err(|e| format!("open {image}: {e}"))?;
+    // SAFETY: the child only makes system calls and exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(os_error("fork")),
+        0 => {
+            // SAFETY: a flag of the child itself.
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+            let code = match cr_tests::sys::restart(file.as_raw_fd(), 0, -1) {
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => 0,
+                _ => 1,
+            };
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(code) }
+        }
+        pid => {
+            let mut status = 0;
+            // SAFETY: `pid` is our child; `status` is valid for the write.
+            if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+                return Err(os_error("waitpid"));
+            }
+            check_eq(
+                "restart under no_new_privs refused with EOPNOTSUPP (wait status)",
+                status,
+                0,
+            )
+        }
+    }
 }
 
 fn uclamp_works() -> Check {

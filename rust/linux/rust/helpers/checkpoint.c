@@ -444,19 +444,32 @@ static struct key *checkpoint_own_session(const struct cred *cred)
 }
 #endif
 
+#ifdef CONFIG_X86_64
+/* Whether @perm, a process's xstate permission, takes in dynamic features. */
+static bool checkpoint_xstate_dynamic(struct fpu_state_perm *perm)
+{
+	return READ_ONCE(perm->__state_perm) & XFEATURE_MASK_USER_DYNAMIC;
+}
+#endif
+
 /*
  * Why checkpoint cannot save the frozen task @t, for per-task state the
  * scheduler, the CPU or a security module keeps, which restart does not set
  * again and which a task inherits from its parent: utilization clamps, a core
  * scheduling cookie, speculation controls, shadow stacks, permission for
- * dynamic xstate (AMX), a Landlock domain. NULL if none applies.
+ * dynamic xstate (AMX), a Landlock domain. With @forks, only what the
+ * children @t forks inherit. NULL if none applies.
  */
-static const char *checkpoint_task_inherited(struct task_struct *t)
+static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 {
 #ifdef CONFIG_UCLAMP_TASK
-	/* Set with the task's pi_lock and rq lock, each bit a plain read. */
-	if (t->uclamp_req[UCLAMP_MIN].user_defined ||
-	    t->uclamp_req[UCLAMP_MAX].user_defined)
+	/*
+	 * Set with the task's pi_lock and rq lock, each bit a plain read. The
+	 * task's children do not inherit them under SCHED_RESET_ON_FORK.
+	 */
+	if ((!forks || !t->sched_reset_on_fork) &&
+	    (t->uclamp_req[UCLAMP_MIN].user_defined ||
+	     t->uclamp_req[UCLAMP_MAX].user_defined))
 		return "has utilization clamps (sched_setattr(2) SCHED_FLAG_UTIL_CLAMP, not restored yet)";
 #endif
 #ifdef CONFIG_SCHED_CORE
@@ -477,8 +490,7 @@ static const char *checkpoint_task_inherited(struct task_struct *t)
 #endif
 #ifdef CONFIG_X86_64
 	/* The permission is the process's, kept by its leader. */
-	if (READ_ONCE(t->group_leader->thread.fpu.perm.__state_perm) &
-	    XFEATURE_MASK_USER_DYNAMIC)
+	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.perm))
 		return "may use dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_PERM, not restored yet)";
 #endif
 #ifdef CONFIG_SECURITY_LANDLOCK
@@ -496,7 +508,7 @@ static const char *checkpoint_task_inherited(struct task_struct *t)
  */
 static const char *checkpoint_task_controls(struct task_struct *t)
 {
-	const char *why = checkpoint_task_inherited(t);
+	const char *why = checkpoint_task_inherited(t, false);
 
 	if (why)
 		return why;
@@ -512,13 +524,34 @@ static const char *checkpoint_task_controls(struct task_struct *t)
 }
 
 /*
- * Why restart cannot restore tasks for the current task, its caller: the
- * per-task state of checkpoint_task_inherited(), which every task it creates
- * would inherit, where the saved tasks had none. NULL if it has none.
+ * Why restart cannot restore tasks for the current task, its caller: state
+ * that every task it creates would inherit (copy_process()), where the saved
+ * tasks had none, since checkpoint refuses it: a seccomp filter,
+ * no_new_privs, a NUMA policy, an I/O privilege level, AMX permission for
+ * guests, and what checkpoint_task_inherited() names. NULL if it has none.
  */
 const char *rust_helper_checkpoint_restarter_unsupported(void)
 {
-	return checkpoint_task_inherited(current);
+	struct task_struct *t = current;
+
+	if (seccomp_mode(&t->seccomp) != SECCOMP_MODE_DISABLED)
+		return "is confined by seccomp";
+	if (task_no_new_privs(t))
+		return "has no_new_privs set";
+#ifdef CONFIG_NUMA
+	if (t->mempolicy)
+		return "has a NUMA memory policy (set_mempolicy(2))";
+#endif
+#ifdef CONFIG_X86_IOPL_IOPERM
+	/* copy_thread() drops the I/O bitmap, not the level. */
+	if (t->thread.iopl_emul)
+		return "has an I/O privilege level (iopl(2))";
+#endif
+#ifdef CONFIG_X86_64
+	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.guest_perm))
+		return "may give guests dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_GUEST_PERM)";
+#endif
+	return checkpoint_task_inherited(t, true);
 }
 
 /*
