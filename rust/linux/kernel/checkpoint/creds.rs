@@ -120,9 +120,11 @@ impl Creds {
         Ok(Creds { rec, groups })
     }
 
-    /// Gives the current task, the restored task of pid `pid`, these credentials: first its
-    /// audit login uid, which the restarter's capabilities may be needed for.
-    pub(crate) fn restore(&mut self, log: &Log, pid: i32) -> Result {
+    /// Gives the current task, the restored task of pid `pid`, its audit login uid, while it
+    /// still has the restarter's credentials (CAP_AUDIT_CONTROL may be needed). A leader takes
+    /// it before it creates its threads, which inherit it with its session id: a process
+    /// gets one new session id, not one per thread.
+    pub(crate) fn restore_loginuid(&self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
         let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 { rec.loginuid } else { u32::MAX };
         // SAFETY: acts on the current task.
@@ -134,6 +136,13 @@ impl Creds {
             }
             return Err(Error::from_errno(ret));
         }
+        Ok(())
+    }
+
+    /// Gives the current task, the restored task of pid `pid`, these credentials (but its
+    /// login uid, see [`Creds::restore_loginuid`]).
+    pub(crate) fn restore(&mut self, log: &Log, pid: i32) -> Result {
+        let rec = &self.rec;
         let c = bindings::checkpoint_creds {
             uid: rec.uid[0],
             euid: rec.uid[1],

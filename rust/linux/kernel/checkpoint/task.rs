@@ -385,7 +385,7 @@ struct Work<'a, 'b> {
     task: abi::Task,
     log: &'b Log,
     fin: Option<Final>,
-    /// The credentials it takes last (a zombie: before it dies); `None` for a thread.
+    /// The credentials it takes last (a zombie: before it dies), its login uid first.
     creds: Option<Creds>,
     ax: u64,
     stop: bool,
@@ -520,12 +520,17 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
     // A zombie only needs its name and its credentials (what /proc shows of it). It leaves
     // the restarter's address space first: a change of credentials resets the dumpable flag
-    // of the task's mm (commit_creds()), which must not be the restarter's.
+    // of the task's mm for a moment (commit_creds(), until restart_set_creds() sets it
+    // again), which must not be the restarter's, whose other threads may change it meanwhile.
     let Some(fin) = w.fin.as_mut() else {
         let Some(c) = w.creds.as_mut() else { return Ok(()) };
         mm::install_new(w.log, core::ptr::null_mut())?;
+        c.restore_loginuid(w.log, w.task.pid)?;
         return c.restore(w.log, w.task.pid);
     };
+    if let Some(c) = w.creds.as_ref() {
+        c.restore_loginuid(w.log, w.task.pid)?;
+    }
     cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
     cur.flags &= !bindings::PF_FORKNOEXEC;
     cur.personality = w.task.personality;
