@@ -359,10 +359,11 @@ impl Final {
         Final { task, restore_sigmask: false, pending: KVVec::new(), itimer: None, posix: Default::default() }
     }
 
-    /// Sets the blocked mask and alternate stack: the end of the task's own restore. Every
-    /// thread of a process has its mask before any pending signal is queued again, or a
-    /// signal for the process could go to a thread that does not block it yet (and kill the
-    /// process if it is fatal).
+    /// Sets the blocked mask and alternate stack, near the end of the task's own restore
+    /// (only its timers come after: one that expires at once must find its signal blocked
+    /// if it was). Every thread of a process has its mask before any pending signal is
+    /// queued again, or a signal for the process could go to a thread that does not block it
+    /// yet (and kill the process if it is fatal).
     pub(crate) fn block(&self) {
         // SAFETY: the current task is valid.
         let cur = unsafe { &mut *bindings::get_current() };
