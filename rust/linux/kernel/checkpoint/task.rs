@@ -518,12 +518,20 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     comm[comm.len() - 1] = 0;
     // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
     unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
-    // A zombie only needs its name and its credentials (what /proc shows of it). It leaves
-    // the restarter's address space first: a change of credentials resets the dumpable flag
-    // of the task's mm for a moment (commit_creds(), until restart_set_creds() sets it
-    // again), which must not be the restarter's, whose other threads may change it meanwhile.
+    // A zombie only needs its name and its credentials (what /proc shows of it). It lets go
+    // of the restarter's fd table and fs first: under the credentials it takes, /proc would
+    // show their owner the restarter's open files and directories until it dies. And of its
+    // address space: a change of credentials resets the dumpable flag of the task's mm for a
+    // moment (commit_creds(), until restart_set_creds() sets it again), which must not be
+    // the restarter's, whose other threads may change it meanwhile.
     let Some(fin) = w.fin.as_mut() else {
         let Some(c) = w.creds.as_mut() else { return Ok(()) };
+        // SAFETY: the current task drops its references to the fd table and fs_struct it
+        // shares with the restarter (CLONE_FILES, CLONE_FS); do_exit() finds them gone.
+        unsafe {
+            bindings::exit_files(bindings::get_current());
+            bindings::exit_fs(bindings::get_current());
+        }
         mm::install_new(w.log, core::ptr::null_mut())?;
         c.restore_loginuid(w.log, w.task.pid)?;
         return c.restore(w.log, w.task.pid);
