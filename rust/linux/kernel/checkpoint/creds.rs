@@ -130,9 +130,10 @@ impl Creds {
         // SAFETY: acts on the current task.
         let ret = unsafe { bindings::checkpoint_set_loginuid(login) };
         if ret < 0 {
-            match ret == -(bindings::EPERM as i32) {
-                true => log!(log, "pid {pid}: credentials: the restarter may not set the audit login uid"),
-                false => log!(log, "pid {pid}: credentials: cannot set the audit login uid (error {ret})"),
+            let (what, login) = (if ret == -(bindings::EPERM as i32) { "may not" } else { "cannot" }, rec.loginuid);
+            match rec.flags & abi::CREDS_F_LOGINUID != 0 {
+                true => log!(log, "pid {pid}: credentials: the restarter {what} set the audit login uid {login} ({ret})"),
+                false => log!(log, "pid {pid}: credentials: the restarter {what} unset the audit login uid ({ret})"),
             }
             return Err(Error::from_errno(ret));
         }
