@@ -3,7 +3,8 @@
 //! on the process's CPU-time clock (issued again, it would sleep its whole time once more), a
 //! protection key (pkey_alloc()), a mapping that keeps its key after pkey_free(), execute-only
 //! memory (which takes a key of its own), a write watchpoint a tracer left enabled in the
-//! target's debug registers before it detached, utilization clamps (sched_setattr()), and,
+//! target's debug registers before it detached, utilization clamps (sched_setattr()), a
+//! machine-check kill policy (PR_MCE_KILL), the I/O flusher flag (PR_SET_IO_FLUSHER), and,
 //! where the kernel and CPU let a task choose them, speculation controls
 //! (PR_SET_SPECULATION_CTRL) and a core scheduling cookie (PR_SCHED_CORE). One watchpoint the
 //! tracer disabled again before it detached is no reason to refuse: that target is checkpointed
@@ -253,6 +254,44 @@ fn uclamp_works() -> Check {
     )
 }
 
+/// prctl() options of <linux/prctl.h>: the machine-check kill policy and the I/O flusher.
+const PR_MCE_KILL: libc::c_int = 33;
+const PR_MCE_KILL_GET: libc::c_int = 34;
+const PR_MCE_KILL_SET: libc::c_ulong = 1;
+const PR_MCE_KILL_EARLY: libc::c_ulong = 1;
+const PR_SET_IO_FLUSHER: libc::c_int = 57;
+const PR_GET_IO_FLUSHER: libc::c_int = 58;
+
+/// prctl(`option`, `arg`) with zero further arguments.
+fn prctl(option: libc::c_int, arg: libc::c_ulong) -> Result<libc::c_int, String> {
+    // SAFETY: no pointers; acts on the calling thread.
+    let r = unsafe { libc::prctl(option, arg, 0, 0, 0) };
+    check_os(r, format!("prctl({option}, {arg})"))?;
+    Ok(r)
+}
+
+fn mce_kill() -> Check {
+    // SAFETY: no pointers; the calling thread's machine-check policy.
+    let r = unsafe { libc::prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) };
+    check_os(r, "PR_MCE_KILL")
+}
+
+fn mce_kill_works() -> Check {
+    check_eq(
+        "PR_MCE_KILL_GET",
+        prctl(PR_MCE_KILL_GET, 0)?,
+        PR_MCE_KILL_EARLY as libc::c_int,
+    )
+}
+
+fn io_flusher() -> Check {
+    prctl(PR_SET_IO_FLUSHER, 1).map(drop)
+}
+
+fn io_flusher_works() -> Check {
+    check_eq("PR_GET_IO_FLUSHER", prctl(PR_GET_IO_FLUSHER, 0)?, 1)
+}
+
 const CASES: &[Refusal] = &[
     Refusal {
         setup: cpu_clock_sleep,
@@ -263,6 +302,16 @@ const CASES: &[Refusal] = &[
         setup: uclamp,
         named: "utilization clamps",
         works: uclamp_works,
+    },
+    Refusal {
+        setup: mce_kill,
+        named: "PR_MCE_KILL",
+        works: mce_kill_works,
+    },
+    Refusal {
+        setup: io_flusher,
+        named: "PR_SET_IO_FLUSHER",
+        works: io_flusher_works,
     },
 ];
 
@@ -454,5 +503,5 @@ fn main() {
         target.finish();
     }
     clamped_restarter();
-    pass(&format!("a CPU-clock sleep, protection keys, execute-only memory, a tracer's enabled watchpoint and utilization clamps{} are refused by name; each target runs on; a disabled watchpoint is no reason to refuse; a restarter with utilization clamps or under no_new_privs is refused", also.iter().map(|a| format!(", {a}")).collect::<String>()));
+    pass(&format!("a CPU-clock sleep, protection keys, execute-only memory, a tracer's enabled watchpoint, utilization clamps, a machine-check kill policy and the I/O flusher flag{} are refused by name; each target runs on; a disabled watchpoint is no reason to refuse; a restarter with utilization clamps or under no_new_privs is refused", also.iter().map(|a| format!(", {a}")).collect::<String>()));
 }

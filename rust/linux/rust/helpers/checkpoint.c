@@ -457,11 +457,21 @@ static bool checkpoint_xstate_dynamic(struct fpu_state_perm *perm)
  * scheduler, the CPU or a security module keeps, which restart does not set
  * again and which a task inherits from its parent: utilization clamps, a core
  * scheduling cookie, speculation controls, shadow stacks, permission for
- * dynamic xstate (AMX), a Landlock domain. With @forks, only what the
- * children @t forks inherit. NULL if none applies.
+ * dynamic xstate (AMX), a Landlock domain, a machine-check kill policy, the
+ * I/O flusher flags. With @forks, only what the children @t forks inherit.
+ * NULL if none applies.
  */
 static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 {
+	/* Both are task flags that copy_process() keeps. */
+	unsigned int io_flusher = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE;
+	unsigned int flags = READ_ONCE(t->flags);
+
+	if (flags & (PF_MCE_PROCESS | PF_MCE_EARLY))
+		return "has a machine-check kill policy (PR_MCE_KILL, not restored yet)";
+	/* As PR_GET_IO_FLUSHER reads them. */
+	if ((flags & io_flusher) == io_flusher)
+		return "is an I/O flusher (PR_SET_IO_FLUSHER, not restored yet)";
 #ifdef CONFIG_UCLAMP_TASK
 	/*
 	 * Set with the task's pi_lock and rq lock, each bit a plain read. The
