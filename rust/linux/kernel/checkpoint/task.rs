@@ -143,10 +143,6 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
     // An exited main thread has none left to compare with.
     let apart = !leader_dead && unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
-    // Neither is restored yet, and a restored task must not be less confined than it was.
-    // SAFETY: `t` is valid; both are set by the task itself, or by another thread of its
-    // process with its siglock (seccomp TSYNC), and only ever tightened.
-    let (seccomp, nnp) = unsafe { (bindings::seccomp_mode(core::ptr::addr_of_mut!((*t).seccomp)), bindings::task_no_new_privs(t)) };
     // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
     // made again once the task is frozen, and it cannot be traced then).
     let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
@@ -163,10 +159,6 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
         why
     } else if breakpoints {
         "has hardware breakpoints a tracer left in its debug registers (not restored)"
-    } else if seccomp != 0 {
-        "is confined by seccomp (not restored yet)"
-    } else if nnp {
-        "has no_new_privs set (not restored yet)"
     } else if let Some(why) = frozen.then(|| sem_undo(task)).flatten() {
         why
     } else if let Some(why) = unsupported_state(task) {
@@ -187,8 +179,9 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     Err(EOPNOTSUPP)
 }
 
-/// Why `task` cannot be checkpointed, for the state the C helper reads: port I/O, NUMA policy,
-/// tracees, keyrings and namespaces.
+/// Why `task` cannot be checkpointed, for the state the C helper reads: confinement (seccomp,
+/// no_new_privs, Landlock), port I/O, NUMA policy, scheduler and CPU controls, tracees,
+/// keyrings and namespaces.
 fn unsupported_state(task: &Task) -> Option<&'static str> {
     // SAFETY: `task` is held; the callee takes the locks or RCU read section each field it
     // reads needs, and returns NULL or a static string.

@@ -206,16 +206,6 @@ void rust_helper_atomic_inc(atomic_t *v)
 	atomic_inc(v);
 }
 
-int rust_helper_seccomp_mode(struct seccomp *s)
-{
-	return seccomp_mode(s);
-}
-
-bool rust_helper_task_no_new_privs(struct task_struct *p)
-{
-	return task_no_new_privs(p);
-}
-
 int rust_helper_file_permission(struct file *file, int mask)
 {
 	return file_permission(file, mask);
@@ -453,13 +443,14 @@ static bool checkpoint_xstate_dynamic(struct fpu_state_perm *perm)
 #endif
 
 /*
- * Why checkpoint cannot save the frozen task @t, for per-task state the
- * scheduler, the CPU or a security module keeps, which restart does not set
- * again and which a task inherits from its parent: utilization clamps, a core
- * scheduling cookie, speculation controls, shadow stacks, permission for
- * dynamic xstate (AMX), a Landlock domain, a machine-check kill policy, the
- * I/O flusher flags. With @forks, only what the children @t forks inherit.
- * NULL if none applies.
+ * Why checkpoint cannot save the frozen task @t, for per-task state which
+ * restart does not set again and which a task inherits from its parent
+ * (copy_process()): a seccomp filter, no_new_privs, a NUMA policy, an I/O
+ * privilege level, a machine-check kill policy, the I/O flusher flags,
+ * utilization clamps, a core scheduling cookie, speculation controls, shadow
+ * stacks, permission for dynamic xstate (AMX), for itself or for guests, a
+ * Landlock domain. With @forks, only what the children @t forks inherit: the
+ * restarter's would pass to every task it restores. NULL if none applies.
  */
 static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 {
@@ -467,6 +458,23 @@ static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 	unsigned int io_flusher = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE;
 	unsigned int flags = READ_ONCE(t->flags);
 
+	/*
+	 * Set by the task itself, or by another thread of its process under
+	 * its siglock (seccomp TSYNC), and only ever tightened.
+	 */
+	if (seccomp_mode(&t->seccomp) != SECCOMP_MODE_DISABLED)
+		return "is confined by seccomp (not restored yet)";
+	if (task_no_new_privs(t))
+		return "has no_new_privs set (not restored yet)";
+#ifdef CONFIG_NUMA
+	if (READ_ONCE(t->mempolicy))
+		return "has a NUMA memory policy (set_mempolicy(2), not restored yet)";
+#endif
+#ifdef CONFIG_X86_IOPL_IOPERM
+	/* copy_thread() drops the I/O bitmap (see below), not the level. */
+	if (t->thread.iopl_emul)
+		return "has an I/O privilege level (iopl(2), not restored yet)";
+#endif
 	if (flags & (PF_MCE_PROCESS | PF_MCE_EARLY))
 		return "has a machine-check kill policy (PR_MCE_KILL, not restored yet)";
 	/* As PR_GET_IO_FLUSHER reads them. */
@@ -502,6 +510,8 @@ static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 	/* The permission is the process's, kept by its leader. */
 	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.perm))
 		return "may use dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_PERM, not restored yet)";
+	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.guest_perm))
+		return "may give guests dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_GUEST_PERM, not restored yet)";
 #endif
 #ifdef CONFIG_SECURITY_LANDLOCK
 	if (checkpoint_task_landlocked(t))
@@ -535,33 +545,12 @@ static const char *checkpoint_task_controls(struct task_struct *t)
 
 /*
  * Why restart cannot restore tasks for the current task, its caller: state
- * that every task it creates would inherit (copy_process()), where the saved
- * tasks had none, since checkpoint refuses it: a seccomp filter,
- * no_new_privs, a NUMA policy, an I/O privilege level, AMX permission for
- * guests, and what checkpoint_task_inherited() names. NULL if it has none.
+ * every task it creates would inherit (checkpoint_task_inherited()), where
+ * the saved tasks had none, since checkpoint refuses it. NULL if it has none.
  */
 const char *rust_helper_checkpoint_restarter_unsupported(void)
 {
-	struct task_struct *t = current;
-
-	if (seccomp_mode(&t->seccomp) != SECCOMP_MODE_DISABLED)
-		return "is confined by seccomp";
-	if (task_no_new_privs(t))
-		return "has no_new_privs set";
-#ifdef CONFIG_NUMA
-	if (t->mempolicy)
-		return "has a NUMA memory policy (set_mempolicy(2))";
-#endif
-#ifdef CONFIG_X86_IOPL_IOPERM
-	/* copy_thread() drops the I/O bitmap, not the level. */
-	if (t->thread.iopl_emul)
-		return "has an I/O privilege level (iopl(2))";
-#endif
-#ifdef CONFIG_X86_64
-	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.guest_perm))
-		return "may give guests dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_GUEST_PERM)";
-#endif
-	return checkpoint_task_inherited(t, true);
+	return checkpoint_task_inherited(current, true);
 }
 
 /*
@@ -581,8 +570,7 @@ static const char *checkpoint_task_identity(struct task_struct *t)
 
 /*
  * Why checkpoint cannot save the frozen task @t, for state restart does not
- * set again: port I/O permissions, its NUMA memory policy, keyrings of its
- * own, tasks it traces, namespaces other than the checkpointer's, and what
+ * set again: port I/O permissions, keyrings of its own, tasks it traces, namespaces other than the checkpointer's, and what
  * checkpoint_task_controls() and checkpoint_task_identity() name. Its session
  * keyring and namespaces are the checkpointer's, and become the restarter's.
  * NULL if none applies.
@@ -596,12 +584,6 @@ const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
 #ifdef CONFIG_X86_IOPL_IOPERM
 	if (t->thread.io_bitmap)
 		return "has I/O port permissions (ioperm(2), not restored yet)";
-	if (t->thread.iopl_emul)
-		return "has an I/O privilege level (iopl(2), not restored yet)";
-#endif
-#ifdef CONFIG_NUMA
-	if (READ_ONCE(t->mempolicy))
-		return "has a NUMA memory policy (set_mempolicy(2), not restored yet)";
 #endif
 	why = checkpoint_task_controls(t) ?: checkpoint_task_identity(t);
 	if (why)
