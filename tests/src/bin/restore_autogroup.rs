@@ -12,7 +12,7 @@
 //! An autogroup given a nice value of its own (written to /proc/PID/autogroup) is refused by
 //! name, and its process runs on with it.
 
-use cr_tests::tree::{wake_and_reap, Forker, Ready};
+use cr_tests::tree::{ids, wake_and_reap, Forker, Ready};
 use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Refusal, Target, KILL};
 
 /// The nice value the refused session gives its autogroup.
@@ -29,14 +29,9 @@ fn autogroup(pid: libc::pid_t) -> Result<String, String> {
         .map_err(|e| format!("{path}: {e}"))
 }
 
-fn parent() -> libc::pid_t {
-    // SAFETY: no arguments.
-    unsafe { libc::getppid() }
-}
-
 /// s and k share an autogroup, which is not s's parent's (the root's).
 fn shared(k: libc::pid_t) -> Check {
-    let (mine, root) = (autogroup(0)?, autogroup(parent())?);
+    let (mine, root) = (autogroup(0)?, autogroup(ids().0)?);
     check_eq("k's autogroup, as s's", autogroup(k)?, mine.clone())?;
     if mine == root {
         return Err(format!(
@@ -66,14 +61,14 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     check_eq(
         "the root's autogroup, as the test's",
         autogroup(0)?,
-        autogroup(parent())?,
+        autogroup(ids().0)?,
     )?;
     Ok(move || {
         wait_restored();
         check_eq(
             "the root's autogroup, as the restarter's",
             autogroup(0)?,
-            autogroup(parent())?,
+            autogroup(ids().0)?,
         )?;
         wake_and_reap(&[s])
     })
