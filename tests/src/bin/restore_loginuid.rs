@@ -1,9 +1,10 @@
 //! The audit login uid (/proc/PID/loginuid) comes back with each task: one a target set for
 //! itself, and none (unset) for a target that never had one, restarted by a restarter that has
-//! one. A thread of the target, created before the checkpoint, has its login uid and shares
-//! its session id after the restart: the process got one new session, not one per thread. Setting another task's login uid over one of the restarter's own needs
-//! CAP_AUDIT_CONTROL, as writing /proc/self/loginuid does: without it the restart fails with
-//! EPERM and a log line naming the login uid, and leaves nothing behind.
+//! one. A thread of the target, created before the checkpoint, has its login uid and shares its
+//! session id after the restart: the process got one new session, not one per thread. Setting
+//! another task's login uid over one of the restarter's own needs CAP_AUDIT_CONTROL, as writing
+//! /proc/self/loginuid does: without it the restart fails with EPERM and a log line naming the
+//! login uid, and leaves nothing behind.
 
 use cr_tests::caps::{capget, capset, drop_effective};
 use cr_tests::{check_eq, pass, threads, wait_restored, Check, Target, KILL};

@@ -13,9 +13,9 @@
 //! ```
 //!
 //! The test compares each zombie's name, state, parent, group, session and credentials (uids,
-//! gids and groups) from /proc before the checkpoint and after the restart; after the restart the root checks them again, reaps
-//! them with their statuses, then wakes a (which reaps z3) and g (which checks it is still in
-//! zg's group, now that zg is gone).
+//! gids and groups) from /proc before the checkpoint and after the restart; after the restart
+//! the root checks them again, reaps them with their statuses, then wakes a (which reaps z3)
+//! and g (which checks it is still in zg's group, now that zg is gone).
 
 use cr_tests::proc::proc_state;
 use cr_tests::tree::{descendants, exit_with, ids, wait_gone, wake_and_reap, zombie, Kid, Ready};
