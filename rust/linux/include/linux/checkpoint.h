@@ -81,6 +81,8 @@ int restart_posix_timer(const struct checkpoint_posix_timer *t);
 int restart_posix_timer_queue(int id, int overrun);
 void restart_posix_timer_next_id(int id);
 
+void restart_set_job_control(int signr, int report, bool continued);
+
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
 int restart_set_creds(const struct checkpoint_creds *c, const char **what);
