@@ -73,7 +73,8 @@ pub const OBJ_TASK: u32 = 7;
 
 /// `Task.state`: stopped on its way back to user mode; runs after restart.
 pub const TASK_STATE_RUNNING: u32 = 0;
-/// `Task.state`: stopped by job control (SIGSTOP and friends); stays stopped.
+/// `Task.state`: stopped by job control, as its whole process is (`SIGNAL_F_STOPPED`);
+/// `exit_code` holds the signal that stopped it. It stays stopped until SIGCONT.
 pub const TASK_STATE_STOPPED: u32 = 1;
 /// `Task.state`: a zombie waiting to be reaped; `exit_code` holds its status.
 pub const TASK_STATE_ZOMBIE: u32 = 2;
@@ -127,6 +128,12 @@ pub const MM_F_ALL: u32 = 15;
 pub const SIGNAL_F_CHILD_SUBREAPER: u32 = 1;
 /// `Signal.flags`: an ancestor is a child subreaper.
 pub const SIGNAL_F_HAS_CHILD_SUBREAPER: u32 = 2;
+/// `Signal.flags`: the group stop is complete (every live thread is `TASK_STATE_STOPPED`);
+/// `group_exit_code` is what wait(2) with WUNTRACED has yet to report.
+pub const SIGNAL_F_STOPPED: u32 = 4;
+/// `Signal.flags`: continued by SIGCONT since the last report of wait(2) with WCONTINUED,
+/// which reports it (the parent was notified already).
+pub const SIGNAL_F_CONTINUED: u32 = 8;
 
 /// `PosixTimer.state`: not armed.
 pub const POSIX_TIMER_DISARMED: u32 = 0;
@@ -388,7 +395,8 @@ pub struct Task {
     pub exit_signal: i32,
     /// `TASK_STATE_*`.
     pub state: u32,
-    /// Exit status of a zombie.
+    /// Exit status of a zombie or an exited main thread; the stop signal (SIGSTOP, SIGTSTP,
+    /// SIGTTIN or SIGTTOU) of a stopped task; 0 for a running one.
     pub exit_code: i32,
     /// `TASK_F_*` flags.
     pub flags: u32,
@@ -795,7 +803,8 @@ pub struct Signal {
     pub flags: u32,
     /// Resource limits: `rlim[2 * n]` is rlim_cur and `rlim[2 * n + 1]` rlim_max of limit n.
     pub rlim: [u64; 32],
-    /// Group exit code.
+    /// With `SIGNAL_F_STOPPED`: the stop signal wait(2) reports to the parent, 0 once it did;
+    /// otherwise 0.
     pub group_exit_code: i32,
     /// Number of shared pending signals that follow.
     pub pending_count: u32,

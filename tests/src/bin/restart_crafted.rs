@@ -317,6 +317,45 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             .set("flags", abi::CREDS_F_LOGINUID.into())
             .set("loginuid", u32::MAX.into());
     });
+    // Job control: the kernel stops a process as a whole, by one of four signals, and wait()
+    // reports a stop only of a stopped process.
+    let stopped = |i: &mut Image, signal: i32| {
+        let k = i.task(t.kid);
+        i.rec(k)
+            .set("state", abi::TASK_STATE_STOPPED.into())
+            .set("exit_code", signal.into());
+    };
+    let stop_flags = |i: &mut Image, flags: u32, report: i32| {
+        let signal = i.next::<abi::Signal>(i.task(t.kid));
+        i.rec(signal)
+            .set("flags", flags.into())
+            .set("group_exit_code", report.into());
+    };
+    case("a running task with an exit code", false, &|i| {
+        let k = i.task(t.kid);
+        i.rec(k).set("exit_code", libc::SIGTSTP.into());
+    });
+    case("a task stopped by SIGKILL", false, &|i| {
+        stopped(i, libc::SIGKILL);
+        stop_flags(i, abi::SIGNAL_F_STOPPED, 0);
+    });
+    case("a stopped task in a process that is not", false, &|i| {
+        stopped(i, libc::SIGTSTP)
+    });
+    case("a stopped process whose task runs", false, &|i| {
+        stop_flags(i, abi::SIGNAL_F_STOPPED, libc::SIGTSTP)
+    });
+    case("a process both stopped and continued", false, &|i| {
+        stopped(i, libc::SIGTSTP);
+        stop_flags(i, abi::SIGNAL_F_STOPPED | abi::SIGNAL_F_CONTINUED, 0);
+    });
+    case("a stop to report of a running process", false, &|i| {
+        stop_flags(i, 0, libc::SIGSTOP)
+    });
+    case("a stop reported as SIGCONT", false, &|i| {
+        stopped(i, libc::SIGTSTP);
+        stop_flags(i, abi::SIGNAL_F_STOPPED, libc::SIGCONT);
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

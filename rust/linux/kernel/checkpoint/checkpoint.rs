@@ -134,6 +134,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let tree = tree::Tree::freeze(&log, &root, &scope)?;
     // Everything that may be refused is checked before the first byte is written.
     let groups = tree.group_flags(&log)?;
+    let jobs = signal::jobs(&log, &tree)?;
     scope.check_tables(&log, &tree)?;
     if flags & abi::CKPT_SUBTREE == 0 {
         scope.check_leaks(&log, &tree)?;
@@ -172,7 +173,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let zombie = task::is_zombie(&m.task) && !exited;
         let holder = tree.holder(i);
         let flags = if m.vfork_child { *group | abi::TASK_F_VFORK } else { *group };
-        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, m.stopped, flags)?;
+        let job = &jobs[i];
+        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, job.stopped_by, flags)?;
         // A zombie and an exited main thread keep their credentials, which /proc shows and
         // signals check, but have no registers or signal state of their own left.
         creds::dump(&mut d, &m.task)?;
@@ -182,12 +184,12 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             continue;
         }
         if exited {
-            signal::dump_process(&mut d, holder)?;
+            signal::dump_process(&mut d, holder, job)?;
         } else {
             // A vfork parent's system call returns its child's pid once the child is done.
             let child = m.vfork.map(|c| scope.ids().nr_of(&tree.members()[c].task, bindings::pid_type_PIDTYPE_PID));
             regs::dump(&mut d, &m.task, child)?;
-            signal::dump(&mut d, &m.task, plan.is_some())?;
+            signal::dump(&mut d, &m.task, plan.is_some(), job)?;
         }
         // A process's threads follow it, each with only its own records.
         if let Some((fds, mm)) = plan {

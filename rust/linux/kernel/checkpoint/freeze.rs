@@ -85,9 +85,9 @@ impl Frozen {
         Frozen(KVec::new(), RBTree::new())
     }
 
-    /// Whether `task` is held, and if so whether it was stopped by job control.
-    pub(crate) fn held(&self, task: &Task) -> Option<bool> {
-        self.1.get(&(task.as_ptr() as usize)).map(|&i| self.0[i].1 == Parked::Stopped)
+    /// Whether `task` is held.
+    pub(crate) fn held(&self, task: &Task) -> bool {
+        self.1.get(&(task.as_ptr() as usize)).is_some()
     }
 
     /// Freezes `tasks` and waits until each is parked and off its CPU. All are trapped first,

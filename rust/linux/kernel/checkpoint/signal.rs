@@ -9,10 +9,11 @@
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
 use crate::shared::{self, Shareable};
-use crate::task::{with_siglock, with_task_lock};
+use crate::task::{is_zombie, with_siglock, with_task_lock};
+use crate::tree::Tree;
 use crate::{abi, log, posix_timers, timers, Obj};
 use core::ptr::NonNull;
-use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
+use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -102,7 +103,6 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             s.signal.rlim[2 * i] = rl.rlim_cur as u64;
             s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
         }
-        s.signal.group_exit_code = sig.group_exit_code;
         // Written without the siglock (under oom_adj_mutex), so a racy read like the OOM
         // killer's; only from outside the tree while it is frozen.
         // SAFETY: plain fields of a valid signal struct.
@@ -143,35 +143,102 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
     Ok(s)
 }
 
+/// Whether `signr` is a signal that stops a process (sig_kernel_stop()).
+pub(crate) fn is_stop_signal(signr: i32) -> bool {
+    [bindings::SIGSTOP, bindings::SIGTSTP, bindings::SIGTTIN, bindings::SIGTTOU].contains(&(signr as u32))
+}
+
+/// What job control left in a process, read at one moment for all its threads.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Job {
+    /// The signal that stopped the task, 0 if it is not stopped.
+    pub(crate) stopped_by: i32,
+    /// Its process's `SIGNAL_F_STOPPED` or `SIGNAL_F_CONTINUED`, and the stop wait() has yet
+    /// to report.
+    flags: u32,
+    report: i32,
+}
+
+/// For each member of `tree`, what job control left in it, each process read under one hold
+/// of its signal lock: a SIGCONT during the checkpoint (which wakes a stopped task into the
+/// freezer trap) leaves it stopped or continued as a whole. Fails with `EAGAIN` for a process
+/// caught between the stops of its threads: a stop cannot be restored half-way.
+pub(crate) fn jobs(log: &Log, tree: &Tree) -> Result<KVec<Job>> {
+    let members = tree.members();
+    let mut out = KVec::from_elem(Job::default(), members.len(), GFP_KERNEL)?;
+    for (i, m) in members.iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+        // A zombie's process has no job control left; an exited main thread is not stopped.
+        let exited = tree.exited(i);
+        if is_zombie(&m.task) && !exited {
+            continue;
+        }
+        let tasks = i..=i + tree.threads(i).len();
+        let job = with_siglock(tree.holder(i), |t, _| {
+            // SAFETY: the signal struct's flags and exit code, and each thread's `jobctl`, are
+            // protected by the signal lock of the process, which we hold.
+            let (flags, report) = unsafe { ((*(*t).signal).flags, (*(*t).signal).group_exit_code) };
+            let group = flags & bindings::SIGNAL_STOP_STOPPED != 0;
+            let job = match (group, flags & bindings::SIGNAL_STOP_CONTINUED != 0) {
+                (true, _) if report == 0 || is_stop_signal(report) => Job { stopped_by: 0, flags: abi::SIGNAL_F_STOPPED, report },
+                (true, _) => return None,
+                (false, true) => Job { stopped_by: 0, flags: abi::SIGNAL_F_CONTINUED, report: 0 },
+                (false, false) => Job::default(),
+            };
+            for k in tasks.clone().skip(usize::from(exited)) {
+                // SAFETY: as above.
+                let jobctl = unsafe { (*members[k].task.as_ptr()).jobctl };
+                let signr = (jobctl & bindings::JOBCTL_STOP_SIGMASK as usize) as i32;
+                let stopped = jobctl & bindings::JOBCTL_STOPPED as usize != 0;
+                if stopped != group || stopped && !is_stop_signal(signr) {
+                    return None;
+                }
+                out[k].stopped_by = if stopped { signr } else { 0 };
+            }
+            Some(job)
+        })
+        .ok_or(ESRCH)?;
+        let Some(job) = job else {
+            log!(log, "pid {}: caught between the stops of its threads (one asleep in vfork() never stops)", m.task.vnr());
+            return Err(EAGAIN);
+        };
+        for o in &mut out[tasks] {
+            (o.flags, o.report) = (job.flags, job.report);
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the task's `TaskSignal` with its own pending signals and, for the thread that
 /// carries its `process`'s records, `Signal` and `Sighand` with the process's shared pending
-/// signals and handlers.
-pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, process: bool) -> Result {
+/// signals and handlers, with what `job` control left in the process.
+pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, process: bool, job: &Job) -> Result {
     let s = snapshot(task)?;
     d.record(&s.task)?;
     for p in s.task_pending.iter() {
         d.record(p)?;
     }
     match process {
-        true => write_process(d, task, &s),
+        true => write_process(d, task, &s, job),
         false => Ok(()),
     }
 }
 
 /// Writes only the process's `Signal` and `Sighand` records, as seen from its thread `task`:
 /// for a process whose main thread exited.
-pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task) -> Result {
+pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task, job: &Job) -> Result {
     let s = snapshot(task)?;
-    write_process(d, task, &s)
+    write_process(d, task, &s, job)
 }
 
-fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot) -> Result {
+fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Result {
     let timers = posix_timers::save(d.log, task)?;
     // SAFETY: `task` is valid; the pointers are only objref keys.
     let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
     let (objref, _) = d.objref(signal)?;
     let posix_timers = timers.timers.len() as u32;
-    d.record(&abi::Signal { objref, posix_timers, next_posix_timer_id: timers.next_id, ..s.signal })?;
+    let flags = s.signal.flags | job.flags;
+    let group_exit_code = job.report;
+    d.record(&abi::Signal { objref, flags, group_exit_code, posix_timers, next_posix_timer_id: timers.next_id, ..s.signal })?;
     for p in s.shared_pending.iter() {
         d.record(p)?;
     }
@@ -199,6 +266,10 @@ pub(crate) struct Final {
     itimer: Option<[u64; 6]>,
     /// The process's POSIX timers, in the thread that restores its `Signal`.
     posix: posix_timers::Restored,
+    /// The process's job control state, in the thread that restores its `Signal`:
+    /// `SIGNAL_F_STOPPED` or `SIGNAL_F_CONTINUED`, the stop wait() has yet to report, and
+    /// the signal that stopped its tasks.
+    group_stop: Option<(u32, i32, i32)>,
 }
 
 fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::SigPending>) -> Result {
@@ -223,7 +294,7 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     {
         return Err(r.bad("alternate signal stack"));
     }
-    Ok(Final { task, restore_sigmask, pending, itimer: None, posix: Default::default() })
+    Ok(Final { task, restore_sigmask, pending, itimer: None, posix: Default::default(), group_stop: None })
 }
 
 /// Restores a `Signal` record (resource limits) into the current task and keeps its shared
@@ -266,9 +337,16 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
         log!(r.log, "resource limit {i}: cannot set it to the saved value");
         return Err(e);
     }
-    if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER) != 0 {
+    let job_control = abi::SIGNAL_F_STOPPED | abi::SIGNAL_F_CONTINUED;
+    if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER | job_control) != 0
+        || s.flags & job_control == job_control
+    {
         return Err(r.bad("signal struct flags"));
     }
+    if s.group_exit_code != 0 && (s.flags & abi::SIGNAL_F_STOPPED == 0 || !is_stop_signal(s.group_exit_code)) {
+        return Err(r.bad("stop signal for wait() to report"));
+    }
+    fin.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
     // SAFETY: the current task's own signal struct, which no other task shares yet (its
     // threads come later); prctl(PR_SET_CHILD_SUBREAPER) writes these bits the same way.
     unsafe {
@@ -356,7 +434,37 @@ impl Final {
             altstack_flags: bindings::SS_DISABLE,
             ..Default::default()
         };
-        Final { task, restore_sigmask: false, pending: KVVec::new(), itimer: None, posix: Default::default() }
+        Final {
+            task,
+            restore_sigmask: false,
+            pending: KVVec::new(),
+            itimer: None,
+            posix: Default::default(),
+            group_stop: None,
+        }
+    }
+
+    /// In the thread that restored its process's `Signal`: takes `signr` (0 for none), the
+    /// signal that stopped the first of the process's live tasks, as the process's. False
+    /// unless a process saved as stopped was stopped by a stop signal, and one saved as not
+    /// was not.
+    pub(crate) fn set_stop_signal(&mut self, signr: i32) -> bool {
+        let Some((flags, _, stopped_by)) = self.group_stop.as_mut() else { return false };
+        *stopped_by = signr;
+        match *flags == abi::SIGNAL_F_STOPPED {
+            true => is_stop_signal(signr),
+            false => signr == 0,
+        }
+    }
+
+    /// In the leader, once its threads exist, as the last step of its restore: sets what job
+    /// control left in its process, without telling its parent again.
+    pub(crate) fn restore_job_control(&self) {
+        if let Some((flags, report, signr)) = self.group_stop {
+            // SAFETY: acts on the current task's process, which restart is creating;
+            // `set_stop_signal()` checked `signr`.
+            unsafe { bindings::restart_set_job_control(signr, report, flags == abi::SIGNAL_F_CONTINUED) };
+        }
     }
 
     /// Sets the blocked mask and alternate stack, near the end of the task's own restore

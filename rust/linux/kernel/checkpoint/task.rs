@@ -257,14 +257,15 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
 /// Writes the `Task` record of the frozen `task`, with its ids as `ns` sees them, whose
 /// objects are those of `objects` (itself, or for an exited main thread the thread that holds
 /// its process's; `None` for a zombie), whose parent in the image is the task of objref
-/// `parent` (0 for the root) and whose `TASK_F_*` flags so far are `flags`.
+/// `parent` (0 for the root), `stopped_by` the signal that stopped it (0 if none) and whose
+/// `TASK_F_*` flags so far are `flags`.
 pub(crate) fn dump(
     d: &mut Dumper<'_>,
     ns: &PidNamespace,
     task: &Task,
     objects: Option<&Task>,
     parent: u32,
-    stopped: bool,
+    stopped_by: i32,
     flags: u32,
 ) -> Result {
     let t = task.as_ptr();
@@ -295,16 +296,17 @@ pub(crate) fn dump(
             pgid: nr(bindings::pid_type_PIDTYPE_PGID),
             sid: nr(bindings::pid_type_PIDTYPE_SID),
             exit_signal: tk.exit_signal,
-            state: match (zombie, stopped) {
+            state: match (zombie, stopped_by != 0) {
                 (true, _) if objects.is_some() => abi::TASK_STATE_EXITED,
                 (true, _) => abi::TASK_STATE_ZOMBIE,
                 (false, true) => abi::TASK_STATE_STOPPED,
                 (false, false) => abi::TASK_STATE_RUNNING,
             },
             // What wait() will report, as wait_task_zombie() picks it.
-            exit_code: match (*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0 {
-                true => (*tk.signal).group_exit_code,
-                false => tk.exit_code,
+            exit_code: match ((*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0, zombie) {
+                (_, false) => stopped_by,
+                (true, true) => (*tk.signal).group_exit_code,
+                (false, true) => tk.exit_code,
             },
             flags: if tk.group_leader == t { flags | abi::TASK_F_GROUP_LEADER } else { flags },
             personality: tk.personality,
@@ -560,6 +562,10 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // The mask first: a timer that expires at once must find its signal blocked if it was.
     fin.block();
     fin.arm_timers(w.log)?;
+    // Last, once its threads exist: a pending stop fails every interruptible wait.
+    if w.process.is_some() {
+        fin.restore_job_control();
+    }
     Ok(())
 }
 
@@ -608,6 +614,17 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
     while let Some(task) = next_thread(p.r, leader)? {
         create_thread(p, task)?;
     }
+    if leader.state == abi::TASK_STATE_EXITED && p.threads.is_empty() {
+        return Err(p.r.bad("process whose main thread exited, without threads"));
+    }
+    // Job control stops a process as a whole, each of its live tasks (its threads are live;
+    // an exited main thread is not) by the signal that stopped it.
+    let leader = (leader.state != abi::TASK_STATE_EXITED).then_some(leader);
+    let mut live = Iterator::chain(leader.into_iter(), p.threads.iter().map(|c| &c.rec));
+    let signr = live.next().map_or(0, |t| t.exit_code);
+    if !fin.set_stop_signal(signr) || live.any(|t| t.exit_code != signr) {
+        return Err(p.r.bad("process stopped in part, or without its tasks"));
+    }
     Ok(())
 }
 
@@ -653,8 +670,13 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs
     rseq::check(r, task)?;
     traps::check(r, task)?;
     // Only a process can be a zombie (see `create_zombie`), not a thread.
-    if task.state != abi::TASK_STATE_RUNNING && task.state != abi::TASK_STATE_STOPPED {
-        return Err(r.bad("task state"));
+    let stopped_by = match task.state {
+        abi::TASK_STATE_RUNNING => 0,
+        abi::TASK_STATE_STOPPED if signal::is_stop_signal(task.exit_code) => task.exit_code,
+        _ => return Err(r.bad("task state, or the signal that stopped it")),
+    };
+    if task.exit_code != stopped_by {
+        return Err(r.bad("exit code of a live task"));
     }
     let creds = Creds::read(r)?;
     let saved = regs::read(r)?;
@@ -662,11 +684,11 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs
     Ok((creds, saved, fin))
 }
 
-/// Whether a restored task stops before it returns to user mode (an exited main thread
-/// exits instead).
+/// Whether the restarter stops a restored task before it returns to user mode: with
+/// `RESTART_FROZEN`, a running one (an exited main thread exits instead, and a stopped one
+/// stops as it was: `restart_set_job_control()`).
 fn stops(flags: u32, task: &abi::Task) -> bool {
-    task.state != abi::TASK_STATE_EXITED
-        && (flags & abi::RESTART_FROZEN != 0 || task.state == abi::TASK_STATE_STOPPED)
+    flags & abi::RESTART_FROZEN != 0 && task.state == abi::TASK_STATE_RUNNING
 }
 
 /// In the leader: creates the thread of record `task`.
@@ -1006,8 +1028,8 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     // no other process are seen unshared (unshare(CLONE_SIGHAND) checks the count).
     r.forget_objects();
     if res.is_ok() {
-        // Pending before they run, so that a SIGCONT sent as soon as restart(2) returns
-        // cancels it, as it cancels any pending stop.
+        // RESTART_FROZEN's stops, pending before the tasks run, so that a SIGCONT sent as
+        // soon as restart(2) returns cancels them, as it cancels any pending stop.
         for c in created.iter().filter(|c| c.stop) {
             // SAFETY: `c.task` is valid; the signal waits until it returns to user mode.
             unsafe { bindings::send_sig(bindings::SIGSTOP as i32, c.task.as_ptr(), 1) };

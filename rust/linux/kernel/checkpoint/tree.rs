@@ -96,8 +96,6 @@ pub(crate) struct Member {
     pub(crate) parent: Option<usize>,
     /// Index of its thread group leader in the tree (its own for a leader).
     pub(crate) leader: usize,
-    /// Whether it was stopped by job control when frozen.
-    pub(crate) stopped: bool,
     /// Index of the child it waits for in vfork(), if it does.
     pub(crate) vfork: Option<usize>,
     /// Whether its parent waits for it in vfork().
@@ -133,7 +131,7 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
             // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
             let task = unsafe { &*t.cast::<Task>() };
             // Cannot fail: there is room.
-            let _ = out.push(Member { task: task.into(), parent, leader: index, stopped: false, vfork: None, vfork_child: false }, GFP_KERNEL);
+            let _ = out.push(Member { task: task.into(), parent, leader: index, vfork: None, vfork_child: false }, GFP_KERNEL);
         }
     };
     add(leader);
@@ -204,13 +202,13 @@ impl Tree {
             let mut members = collect(root)?;
             let mut new = KVec::new();
             let mut reaped = false;
-            for m in members.iter_mut() {
+            for m in members.iter() {
                 match frozen.held(&m.task) {
-                    Some(stopped) => m.stopped = stopped,
+                    true => {}
                     // Its parent, not frozen yet, reaped it since the walk: the next walk
                     // leaves it out.
-                    None if task::is_reaped(&m.task) => reaped = true,
-                    None => {
+                    false if task::is_reaped(&m.task) => reaped = true,
+                    false => {
                         task::may_checkpoint(log, &m.task)?;
                         scope.check(log, &m.task)?;
                         task::check_supported(log, &m.task, false)?;
