@@ -81,6 +81,21 @@ int restart_posix_timer(const struct checkpoint_posix_timer *t);
 int restart_posix_timer_queue(int id, int overrun);
 void restart_posix_timer_next_id(int id);
 
+/*
+ * CPU time in nanoseconds, of a task or (with its children's) of what a
+ * process keeps for its exited threads; adj_* is the split times(2) shows.
+ */
+struct checkpoint_cputime {
+	u64 utime, stime, gtime, runtime;
+	u64 adj_utime, adj_stime;
+	u64 cutime, cstime, cgtime;
+};
+
+void checkpoint_task_cputime(struct task_struct *t, struct checkpoint_cputime *c);
+void checkpoint_group_cputime(struct task_struct *t, struct checkpoint_cputime *c);
+void restart_add_cputime(const struct checkpoint_cputime *c);
+void restart_add_group_cputime(const struct checkpoint_cputime *c);
+
 void restart_set_job_control(int signr, int report, bool continued);
 
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
