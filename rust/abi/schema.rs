@@ -455,6 +455,15 @@ pub struct Task {
     pub sud_offset: u64,
     /// With `TASK_F_SYSCALL_DISPATCH`: the length of that region, else 0.
     pub sud_len: u64,
+    /// CPU time the task used, in nanoseconds: user, system, guest (at most user), on a CPU in
+    /// all (sum_exec_runtime), then the user and system split of that which times(2) showed
+    /// (together at most the time on a CPU).
+    pub cputime: [u64; 6],
+    /// For a process's leader (else 0): the CPU time its exited threads left, as `cputime`
+    /// (the split: of the whole process's), then its reaped children's user, system and guest
+    /// time (each below 2^62). Each of a process's user, system, guest and CPU times summed
+    /// over its tasks and exited threads, and its user plus system time, stay below 2^62.
+    pub group_cputime: [u64; 9],
 }
 
 /// General-purpose registers in the order of x86_64 `struct user_regs_struct`.

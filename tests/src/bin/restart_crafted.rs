@@ -356,6 +356,32 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         stopped(i, libc::SIGTSTP);
         stop_flags(i, abi::SIGNAL_F_STOPPED, libc::SIGCONT);
     });
+    // CPU time: the kernel divides by a process's user plus system time (cputime_adjust()).
+    case("a zombie's CPU time of 2^62 ns", false, &|i| {
+        let z = i.task(t.zombie);
+        i.rec(z).set_at("cputime", 1, 1 << 62);
+    });
+    case("a process's CPU time summing to 2^62 ns", false, &|i| {
+        let root = i.task(t.root);
+        i.rec(root)
+            .set_at("cputime", 0, 1 << 61)
+            .set_at("group_cputime", 1, 1 << 61);
+    });
+    // Summed in the process's CPU clock: a timer on it would loop forever (bump_cpu_timer()).
+    case(
+        "a process's time on a CPU summing to 2^62 ns",
+        false,
+        &|i| {
+            let root = i.task(t.root);
+            i.rec(root)
+                .set_at("cputime", 3, 1 << 61)
+                .set_at("group_cputime", 3, 1 << 61);
+        },
+    );
+    case("a task's guest time above its user time", false, &|i| {
+        let root = i.task(t.root);
+        i.rec(root).set_at("cputime", 2, 1 << 40);
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -15,6 +15,7 @@ use kernel::prelude::*;
 
 mod abi;
 mod container;
+mod cputime;
 mod creds;
 mod files;
 mod freeze;

@@ -15,7 +15,7 @@ use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
 use crate::creds::Creds;
-use crate::{abi, abi::Record, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree, vfork, Obj};
+use crate::{abi, abi::Record, cputime, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
@@ -329,6 +329,7 @@ pub(crate) fn dump(
         copy_name(&mut rec.comm, comm);
         rec
     };
+    cputime::save(task, &mut rec);
     // A zombie never runs again.
     if !zombie {
         sched::save(d.log, task, &mut rec)?;
@@ -403,6 +404,8 @@ struct Process<'a, 'b> {
     room: usize,
     /// The threads created so far, handed to the restarter with the leader.
     threads: KVVec<Created>,
+    /// The CPU time of its tasks read so far.
+    cputime: cputime::Sum,
 }
 
 /// The rendezvous between a created task and the restarter.
@@ -528,6 +531,8 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
             bindings::exit_fs(bindings::get_current());
         }
         mm::install_new(w.log, core::ptr::null_mut())?;
+        // Its parent's children's times take its process's when it is reaped.
+        cputime::restore(&w.task);
         c.restore_loginuid(w.log, w.task.pid)?;
         return c.restore(w.log, w.task.pid);
     };
@@ -559,6 +564,9 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     if let Some(c) = w.creds.as_mut() {
         c.restore(w.log, w.task.pid)?;
     }
+    // Before the CPU itimers are armed: they count from the process's CPU time (and the
+    // leader arms them only once its threads have restored theirs).
+    cputime::restore(&w.task);
     // The mask first: a timer that expires at once must find its signal blocked if it was.
     fin.block();
     fin.arm_timers(w.log)?;
@@ -697,6 +705,7 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
         return Err(p.r.bad("more tasks than the header announced"));
     }
     p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
+    p.cputime.add(p.r, &task)?;
     let (creds, saved, fin) = read_task(p.r, &task)?;
     let log = p.r.log;
     let stop = stops(p.flags, &task);
@@ -890,6 +899,8 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
     if vfork && (parent.is_none() || task.state == abi::TASK_STATE_ZOMBIE || task.state == abi::TASK_STATE_EXITED) {
         return Err(r.bad("vfork child without a parent, or dead"));
     }
+    let mut cpu = cputime::Sum::default();
+    cpu.add(r, &task)?;
     let index = created.len();
     r.define(task.objref, Obj::Task(index))?;
     if task.state == abi::TASK_STATE_ZOMBIE {
@@ -912,6 +923,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
         parent,
         room: count as usize - index - 1,
         threads: KVVec::new(),
+        cputime: cpu,
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
     let mut work = Work { task, log, fin: Some(fin), creds, ax, stop: stops(flags, &task), process: Some(process) };
