@@ -113,6 +113,8 @@ const char *checkpoint_task_sem_undo(struct task_struct *tsk);
 bool checkpoint_task_landlocked(struct task_struct *task);
 /* Only with CONFIG_SECURITY_YAMA. */
 bool checkpoint_task_ptracer(struct task_struct *task);
+/* Only with CONFIG_AUDIT. */
+void restart_audit_join_session(struct task_struct *from);
 /* Only with CONFIG_SCHED_AUTOGROUP. */
 int checkpoint_autogroup_nice(struct task_struct *p);
 void restart_autogroup_join(struct task_struct *p, struct task_struct *with);
