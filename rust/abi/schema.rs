@@ -590,6 +590,12 @@ pub struct Creds {
     pub flags: u32,
     /// Audit login uid (/proc/PID/loginuid), with `CREDS_F_LOGINUID`.
     pub loginuid: u32,
+    /// With `CREDS_F_LOGINUID`: the audit session id (/proc/PID/sessionid) as the
+    /// checkpointing kernel numbered it, which only says which processes shared a session
+    /// (they share one after restart); else 0. A thread's is its process's.
+    pub sessionid: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// Per-task signal state; `pending_count` per-task `SigPending` records follow.

@@ -382,6 +382,30 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let root = i.task(t.root);
         i.rec(root).set_at("cputime", 2, 1 << 40);
     });
+    // Audit sessions: a session id only with a login uid, and one login uid per session.
+    case("an audit session without a login uid", false, &|i| {
+        let creds = i.next::<abi::Creds>(i.task(t.root));
+        i.rec(creds)
+            .set("flags", 0)
+            .set("loginuid", 0)
+            .set("sessionid", 9);
+    });
+    case("an audit session of -1", false, &|i| {
+        let creds = i.next::<abi::Creds>(i.task(t.root));
+        i.rec(creds)
+            .set("flags", abi::CREDS_F_LOGINUID.into())
+            .set("loginuid", 5)
+            .set("sessionid", u32::MAX.into());
+    });
+    case("one audit session of two login uids", false, &|i| {
+        for (pid, login) in [(t.root, 5), (t.kid, 6)] {
+            let creds = i.next::<abi::Creds>(i.task(pid));
+            i.rec(creds)
+                .set("flags", abi::CREDS_F_LOGINUID.into())
+                .set("loginuid", login)
+                .set("sessionid", 9);
+        }
+    });
     case("mm flags beyond MM_F_ALL", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.root));
         i.rec(mm).set("flags", 0x100);

@@ -12,16 +12,31 @@
 //! its caller has.
 
 use crate::image::{Dumper, Restorer};
+use crate::task::Created;
 use crate::{abi, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::task::Task;
+use kernel::types::ARef;
 
 /// A task's credentials as the image holds them.
 pub(crate) struct Creds {
     rec: abi::Creds,
     groups: KVVec<u32>,
+    session: Session,
+}
+
+/// How a restored task with an audit login uid takes its audit session.
+enum Session {
+    /// From setting its login uid: a new session, or the one it has if it has that login uid
+    /// already (the restarter's).
+    Own,
+    /// A new session, even if it has that login uid already.
+    Fresh,
+    /// The session of this task, restored earlier, which shared its session.
+    Join(ARef<Task>),
 }
 
 /// Reads the credentials of the frozen `task`, with room for `room` groups in `groups`.
@@ -50,12 +65,24 @@ fn loginuid(task: &Task) -> Result<Option<u32>> {
     Ok((uid != u32::MAX).then_some(uid))
 }
 
+/// The audit session id of `task`.
+fn sessionid(task: &Task) -> u32 {
+    // SAFETY: `task` is valid; only the task itself changes its session id, and it is frozen
+    // (or the restarter's own, or a restored task that finished its restore).
+    unsafe { bindings::checkpoint_task_sessionid(task.as_ptr()) }
+}
+
 /// Why checkpoint cannot save `task`'s credentials, if it cannot.
 pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
     if read(task, &mut []).is_err() {
         return Some("has credentials of another user namespace than the checkpointer's (not restored yet)");
     }
-    loginuid(task).err().map(|_| "has an audit login uid the checkpointer's user namespace cannot name")
+    if loginuid(task).is_err() {
+        return Some("has an audit login uid the checkpointer's user namespace cannot name");
+    }
+    // A thread that wrote /proc/thread-self/loginuid.
+    (sessionid(task) != sessionid(task.group_leader()))
+        .then_some("is in another audit session than its process's main thread (not restored)")
 }
 
 /// Writes the `Creds` record of the frozen `task`, and its `Groups`.
@@ -84,6 +111,8 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
         ngroups: c.ngroups,
         flags: if login.is_some() { abi::CREDS_F_LOGINUID } else { 0 },
         loginuid: login.unwrap_or(0),
+        sessionid: if login.is_some() { sessionid(task) } else { 0 },
+        _pad0: 0,
     })?;
     if groups.is_empty() {
         return Ok(());
@@ -96,14 +125,24 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
 }
 
 impl Creds {
+    /// The record they were read from.
+    pub(crate) fn rec(&self) -> &abi::Creds {
+        &self.rec
+    }
+
     /// Reads a task's `Creds` record and its `Groups`.
     pub(crate) fn read(r: &mut Restorer<'_, Obj>) -> Result<Creds> {
         let rec = r.expect::<abi::Creds>()?;
         if rec.ngroups > abi::GROUPS_MAX {
             return Err(r.bad("number of supplementary groups"));
         }
-        if rec.flags & !abi::CREDS_F_LOGINUID != 0 || (rec.flags == 0 && rec.loginuid != 0) || rec.loginuid == u32::MAX {
-            return Err(r.bad("credentials flags or audit login uid"));
+        if rec.flags & !abi::CREDS_F_LOGINUID != 0
+            || (rec.flags == 0 && (rec.loginuid != 0 || rec.sessionid != 0))
+            || rec.loginuid == u32::MAX
+            || rec.sessionid == u32::MAX
+            || rec._pad0 != 0
+        {
+            return Err(r.bad("credentials flags, audit login uid or session"));
         }
         let mut groups = KVVec::with_capacity(rec.ngroups as usize, GFP_KERNEL_ACCOUNT)?;
         if rec.ngroups > 0 {
@@ -117,23 +156,31 @@ impl Creds {
                 groups.push(u32::from_le_bytes([g[0], g[1], g[2], g[3]]), GFP_KERNEL_ACCOUNT)?;
             }
         }
-        Ok(Creds { rec, groups })
+        Ok(Creds { rec, groups, session: Session::Own })
     }
 
     /// Gives the current task, the restored task of pid `pid`, its audit login uid, while it
     /// still has the restarter's credentials (CAP_AUDIT_CONTROL may be needed). A leader takes
     /// it before it creates its threads, which inherit it with its session id: a process
     /// gets one new session id, not one per thread.
+    ///
+    /// A process takes the audit session [`Sessions::place`] chose for it.
     pub(crate) fn restore_loginuid(&self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
         let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 { rec.loginuid } else { u32::MAX };
-        // SAFETY: acts on the current task.
-        let ret = unsafe { bindings::checkpoint_set_loginuid(login) };
+        let (fresh, join) = match &self.session {
+            Session::Own => (false, core::ptr::null_mut()),
+            Session::Fresh => (true, core::ptr::null_mut()),
+            Session::Join(t) => (false, t.as_ptr()),
+        };
+        // SAFETY: acts on the current task; `join` is null or a task we hold a reference to.
+        let ret = unsafe { bindings::checkpoint_set_loginuid(login, fresh, join) };
         if ret < 0 {
             let (what, login) = (if ret == -(bindings::EPERM as i32) { "may not" } else { "cannot" }, rec.loginuid);
-            match rec.flags & abi::CREDS_F_LOGINUID != 0 {
-                true => log!(log, "pid {pid}: credentials: the restarter {what} set the audit login uid {login} ({ret})"),
-                false => log!(log, "pid {pid}: credentials: the restarter {what} unset the audit login uid ({ret})"),
+            match (rec.flags & abi::CREDS_F_LOGINUID != 0, fresh) {
+                (true, true) => log!(log, "pid {pid}: credentials: the restarter {what} open a second audit session of login uid {login} ({ret})"),
+                (true, false) => log!(log, "pid {pid}: credentials: the restarter {what} set the audit login uid {login} ({ret})"),
+                (false, _) => log!(log, "pid {pid}: credentials: the restarter {what} unset the audit login uid ({ret})"),
             }
             return Err(Error::from_errno(ret));
         }
@@ -178,5 +225,58 @@ impl Creds {
             false => log!(log, "pid {pid}: credentials: cannot set the {what} (error {ret})"),
         }
         Err(Error::from_errno(ret))
+    }
+}
+
+/// The audit sessions of the processes restored so far, so that those that shared one share
+/// one again: each saved session id with its login uid and the first process restored in it.
+///
+/// The first restored session of the restarter's login uid, in the image's order, keeps the
+/// restarter's session (it needs no privilege); another one of that login uid is opened anew.
+pub(crate) struct Sessions {
+    first: RBTree<u32, (u32, ARef<Task>)>,
+    /// The restarter's login uid (`None`: none, or one its user namespace cannot name, which
+    /// no login uid of the image can be).
+    restarter: Option<u32>,
+    restarter_taken: bool,
+}
+
+impl Sessions {
+    /// No session seen yet.
+    pub(crate) fn new() -> Sessions {
+        let restarter = loginuid(kernel::current!()).unwrap_or(None);
+        Sessions { first: RBTree::new(), restarter, restarter_taken: false }
+    }
+
+    /// Chooses how the process about to be restored from `creds` takes its audit session:
+    /// joining the process restored first in its saved session, or as that first one, when
+    /// this returns the session to [`Sessions::record`] it under once it is restored.
+    pub(crate) fn place(&mut self, r: &Restorer<'_, Obj>, creds: &mut Creds) -> Result<Option<u32>> {
+        let rec = &creds.rec;
+        if rec.flags & abi::CREDS_F_LOGINUID == 0 {
+            return Ok(None);
+        }
+        if let Some((login, first)) = self.first.get(&rec.sessionid) {
+            if *login != rec.loginuid {
+                return Err(r.bad("processes of one audit session with different login uids"));
+            }
+            creds.session = Session::Join(first.clone());
+            return Ok(None);
+        }
+        if self.restarter == Some(rec.loginuid) {
+            if self.restarter_taken {
+                creds.session = Session::Fresh;
+            }
+            self.restarter_taken = true;
+        }
+        Ok(Some(rec.sessionid))
+    }
+
+    /// Records `task`, restored from `creds`, as the first restored process of its saved
+    /// session.
+    pub(crate) fn record(&mut self, creds: &abi::Creds, task: &Created) -> Result {
+        let value = (creds.loginuid, task.task.clone());
+        self.first.try_create_and_insert(creds.sessionid, value, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
     }
 }

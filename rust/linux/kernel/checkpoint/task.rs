@@ -14,7 +14,7 @@
 use crate::container::NewPidNs;
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::creds::Creds;
+use crate::creds::{Creds, Sessions};
 use crate::{abi, abi::Record, cputime, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree, vfork, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
@@ -406,6 +406,8 @@ struct Process<'a, 'b> {
     threads: KVVec<Created>,
     /// The CPU time of its tasks read so far.
     cputime: cputime::Sum,
+    /// The saved audit session of its leader, which its threads share.
+    session: u32,
 }
 
 /// The rendezvous between a created task and the restarter.
@@ -707,6 +709,9 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
     p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
     p.cputime.add(p.r, &task)?;
     let (creds, saved, fin) = read_task(p.r, &task)?;
+    if creds.rec().sessionid != p.session {
+        return Err(p.r.bad("thread in another audit session than its process"));
+    }
     let log = p.r.log;
     let stop = stops(p.flags, &task);
     let mut work = Work { task, log, fin: Some(fin), creds: Some(creds), ax: saved.ax(), stop, process: None };
@@ -871,7 +876,13 @@ fn start(
 /// Reads the next process's `Task` record and what the restarter keeps of it, creates its
 /// leader, which rebuilds the process and creates its threads. Every task created is in
 /// `created` however this ends.
-fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<Created>) -> Result {
+fn create(
+    r: &mut Restorer<'_, Obj>,
+    flags: u32,
+    count: u32,
+    created: &mut KVVec<Created>,
+    sessions: &mut Sessions,
+) -> Result {
     let task = r.expect::<abi::Task>()?;
     if task.tgid != task.pid
         || task.flags & abi::TASK_F_GROUP_LEADER == 0
@@ -904,17 +915,20 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
     let index = created.len();
     r.define(task.objref, Obj::Task(index))?;
     if task.state == abi::TASK_STATE_ZOMBIE {
-        return create_zombie(r, task, parent, created);
+        return create_zombie(r, task, parent, created, sessions);
     }
     // An exited main thread has no state of its own; it rebuilds its process all the same.
-    let (creds, saved, fin) = match task.state {
-        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (Some(Creds::read(r)?), None, Final::exited()),
+    let (mut creds, saved, fin) = match task.state {
+        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (Creds::read(r)?, None, Final::exited()),
         abi::TASK_STATE_EXITED => return Err(r.bad("exited main thread's exit code")),
         _ => {
             let (creds, saved, fin) = read_task(r, &task)?;
-            (Some(creds), Some(saved), fin)
+            (creds, Some(saved), fin)
         }
     };
+    let session = sessions.place(r, &mut creds)?.map(|_| *creds.rec());
+    let leader_session = creds.rec().sessionid;
+    let creds = Some(creds);
     let log = r.log;
     let process = Process {
         r,
@@ -924,6 +938,7 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
         room: count as usize - index - 1,
         threads: KVVec::new(),
         cputime: cpu,
+        session: leader_session,
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
     let mut work = Work { task, log, fin: Some(fin), creds, ax, stop: stops(flags, &task), process: Some(process) };
@@ -939,21 +954,37 @@ fn create(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec
     for t in threads {
         created.push(t, GFP_KERNEL)?;
     }
-    res
+    res?;
+    match session {
+        Some(creds) => sessions.record(&creds, &created[index]),
+        None => Ok(()),
+    }
 }
 
 /// Creates a zombie: a task that only names itself and waits. It dies with its saved exit
 /// status once the image is verified, before the tree is linked: exiting as the restarter's
 /// child with no exit signal, it cannot be reaped by anyone else (not even if the restarter
 /// ignores SIGCHLD), and its parent, whoever that is, was not told of its death again.
-fn create_zombie(r: &mut Restorer<'_, Obj>, task: abi::Task, parent: Option<usize>, created: &mut KVVec<Created>) -> Result {
+fn create_zombie(
+    r: &mut Restorer<'_, Obj>,
+    task: abi::Task,
+    parent: Option<usize>,
+    created: &mut KVVec<Created>,
+    sessions: &mut Sessions,
+) -> Result {
     if parent.is_none() || task.exit_code & !0xffff != 0 {
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
-    let creds = Some(Creds::read(r)?);
-    let mut work = Work { task, log: r.log, fin: None, creds, ax: 0, stop: false, process: None };
+    let mut creds = Creds::read(r)?;
+    let session = sessions.place(r, &mut creds)?.map(|_| *creds.rec());
+    let index = created.len();
+    let mut work = Work { task, log: r.log, fin: None, creds: Some(creds), ax: 0, stop: false, process: None };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
-    start(r.log, &mut work, clone, parent, None, created)
+    start(r.log, &mut work, clone, parent, None, created)?;
+    match session {
+        Some(creds) => sessions.record(&creds, &created[index]),
+        None => Ok(()),
+    }
 }
 
 /// Waits until the released zombie `task` has died (and, should another thread of the
@@ -994,8 +1025,9 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<
             0 => Some(NewPidNs::enter(r.log)?),
             _ => None,
         };
+        let mut sessions = Sessions::new();
         while created.len() < count as usize {
-            create(r, flags, count, created)?;
+            create(r, flags, count, created, &mut sessions)?;
         }
     }
     r.finish()?;

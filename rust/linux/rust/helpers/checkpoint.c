@@ -649,14 +649,22 @@ int rust_helper_checkpoint_task_loginuid(struct task_struct *t, uid_t *uid)
 	return *uid == (uid_t)-1 ? -EOVERFLOW : 0;
 }
 
+/* The audit session id of @t; AUDIT_SID_UNSET without CONFIG_AUDIT. */
+unsigned int rust_helper_checkpoint_task_sessionid(struct task_struct *t)
+{
+	return audit_get_sessionid(t);
+}
+
 /*
  * Gives the current task the audit login uid @uid ((uid_t)-1 for none), as
  * the caller's user namespace names it, as writing /proc/self/loginuid would:
  * with audit_set_loginuid()'s permission checks (none needed while the task
- * has none), a new session id, and an audit record. Nothing if it has it
- * already.
+ * has none), a new session id, and an audit record. If it has that login uid
+ * already, nothing unless @fresh asks for a new session all the same. With
+ * @join, takes @join's login uid and session instead (its uid must be @uid).
  */
-int rust_helper_checkpoint_set_loginuid(uid_t uid)
+int rust_helper_checkpoint_set_loginuid(uid_t uid, bool fresh,
+					struct task_struct *join)
 {
 	kuid_t login = INVALID_UID;
 
@@ -665,7 +673,15 @@ int rust_helper_checkpoint_set_loginuid(uid_t uid)
 		if (!uid_valid(login))
 			return -EINVAL;
 	}
-	if (uid_eq(login, audit_get_loginuid(current)))
+	if (join) {
+		if (!uid_eq(login, audit_get_loginuid(join)))
+			return -EINVAL;
+#ifdef CONFIG_AUDIT
+		restart_audit_join_session(join);
+#endif
+		return 0;
+	}
+	if (!fresh && uid_eq(login, audit_get_loginuid(current)))
 		return 0;
 #ifdef CONFIG_AUDIT
 	return audit_set_loginuid(login);
