@@ -5,13 +5,15 @@
 //! shared memory (mbind()), KSM merging all its memory (PR_SET_MEMORY_MERGE), a thread, process
 //! or session keyring of its own, a default request_key() keyring, a UTS, IPC, mount, network,
 //! cgroup or time namespace other than the checkpointer's, SysV semaphore adjustments to undo
-//! (SEM_UNDO) or an undo list shared with another process (CLONE_SYSVSEM), and a task it
-//! traces. The user session keyring, which a task joins by naming `@s`, is no reason to refuse:
+//! (SEM_UNDO) or an undo list shared with another process (CLONE_SYSVSEM), a task it traces,
+//! a session with a controlling terminal (a pty), and a child left in another cgroup than the
+//! target's. The user session keyring, which a task joins by naming `@s`, is no reason to refuse:
 //! restart's task joins it again.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use cr_tests::mem::{anon, mmap, Mapping};
+use cr_tests::tree::{wake_and_reap, Kid, Ready};
 use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Refusal, Target};
 
 const PAGE: usize = 4096;
@@ -31,6 +33,10 @@ const KEY_REQKEY_DEFL_USER_KEYRING: libc::c_long = 4;
 
 /// What the target set up, for its check after the refusal.
 static KEPT: AtomicUsize = AtomicUsize::new(0);
+/// The child a target forked, woken and reaped by its check after the refusal.
+static KID: AtomicI32 = AtomicI32::new(0);
+/// The cgroup a target moves into, apart from its child.
+const CGROUP: &str = "/sys/fs/cgroup/cr-refused";
 /// The task the target traces, forked by the test beforehand.
 static TRACEE: AtomicI32 = AtomicI32::new(0);
 
@@ -574,7 +580,101 @@ const CASES: &[Refusal] = &[
         named: "traces another task",
         works: trace_works,
     },
+    Refusal {
+        setup: terminal,
+        named: "controlling terminal",
+        works: terminal_works,
+    },
+    Refusal {
+        setup: cgroup,
+        named: "cgroups",
+        works: cgroup_works,
+    },
 ];
+
+/// Forks the child whose state is refused, which runs `setup` and waits.
+fn fork_kid(setup: fn() -> Check) -> Check {
+    let ready = Ready::new()?;
+    let kid = ready.fork(46, move |_| {
+        setup()?;
+        Ok(|| Ok(()))
+    })?;
+    ready.wait(1)?;
+    KID.store(kid.pid, Ordering::SeqCst);
+    Ok(())
+}
+
+fn reap_kid() -> Check {
+    wake_and_reap(&[Kid {
+        pid: KID.load(Ordering::SeqCst),
+        code: 46,
+    }])
+}
+
+/// Field 7 of /proc/`pid`/stat (0: the caller's): the controlling terminal's device number,
+/// 0 for none.
+fn tty_nr(pid: libc::pid_t) -> Result<u64, String> {
+    let path = match pid {
+        0 => "/proc/self/stat".to_string(),
+        _ => format!("/proc/{pid}/stat"),
+    };
+    let stat = std::fs::read_to_string(path).map_err(|e| format!("stat of {pid}: {e}"))?;
+    let after = &stat[stat.rfind(')').ok_or("no comm in stat")? + 2..];
+    after
+        .split(' ')
+        .nth(4)
+        .and_then(|f| f.parse().ok())
+        .ok_or(format!("tty_nr of {pid}"))
+}
+
+/// The target leads a session of its own, whose controlling terminal is a pty it opened.
+fn terminal() -> Check {
+    // SAFETY: plain calls on the caller's own session and fds; the master stays open (a pty
+    // whose master is closed hangs up its session).
+    unsafe {
+        check_os(libc::setsid(), "setsid")?;
+        let master = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+        check_os(master, "open /dev/ptmx")?;
+        check_os(libc::unlockpt(master), "unlockpt")?;
+        let mut name = [0 as libc::c_char; 64];
+        let r = libc::ptsname_r(master, name.as_mut_ptr(), name.len());
+        if r != 0 {
+            return Err(format!("ptsname: {}", cr_tests::describe_errno(r)));
+        }
+        // Without O_NOCTTY: a session leader with no terminal takes it as its own.
+        let slave = libc::open(name.as_ptr(), libc::O_RDWR);
+        check_os(slave, "open the pty")?;
+        libc::close(slave);
+    }
+    terminal_works()
+}
+
+fn terminal_works() -> Check {
+    match tty_nr(0)? {
+        0 => Err("the session has no terminal".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The target moves into a cgroup of its own, apart from the child it forked before.
+fn cgroup() -> Check {
+    fork_kid(|| Ok(()))?;
+    if let Err(e) = std::fs::create_dir(CGROUP) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(format!("mkdir {CGROUP}: {e}"));
+        }
+    }
+    std::fs::write(format!("{CGROUP}/cgroup.procs"), "0")
+        .map_err(|e| format!("{CGROUP}/cgroup.procs: {e}"))
+}
+
+fn cgroup_works() -> Check {
+    let mine = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("cgroup: {e}"))?;
+    if !mine.contains("/cr-refused") {
+        return Err(format!("the target left its cgroup: {mine:?}"));
+    }
+    reap_kid()
+}
 
 /// The user session keyring, which a task without a session keyring joins when it first
 /// names `@s`: restart's task would join it the same way.
@@ -616,5 +716,7 @@ fn main() {
         libc::kill(tracee, libc::SIGKILL);
         libc::waitpid(tracee, std::ptr::null_mut(), 0);
     }
-    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes and a tracer are refused by name; each target runs on with its state; the user session keyring is no reason to refuse");
+    // Empty now that its target is gone.
+    let _ = std::fs::remove_dir(CGROUP);
+    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring is no reason to refuse");
 }

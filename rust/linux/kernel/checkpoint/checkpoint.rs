@@ -135,6 +135,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let tree = tree::Tree::freeze(&log, &root, &scope)?;
     // Everything that may be refused is checked before the first byte is written.
     let groups = tree.group_flags(&log)?;
+    tree.check_cgroups(&log)?;
     let jobs = signal::jobs(&log, &tree)?;
     scope.check_tables(&log, &tree)?;
     if flags & abi::CKPT_SUBTREE == 0 {

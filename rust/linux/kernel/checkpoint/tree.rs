@@ -324,6 +324,14 @@ impl Tree {
                     m.task.vnr());
                 return Err(EOPNOTSUPP);
             }
+            // A session restored with the tree gets no terminal back; one outside it is the
+            // caller's after a restart, terminal and all.
+            let live = !task::is_zombie(&m.task) || self.exited(i);
+            // SAFETY: the task is valid; its signal lock is taken.
+            if !session && m.is_leader(i) && live && unsafe { bindings::checkpoint_task_has_tty(self.holder(i).as_ptr()) } {
+                log!(log, "pid {}: its session has a controlling terminal (not restored yet)", m.task.vnr());
+                return Err(EOPNOTSUPP);
+            }
             let mut f = 0;
             if pgrp {
                 f |= abi::TASK_F_PGRP_OUTSIDE;
@@ -334,6 +342,23 @@ impl Tree {
             flags.push(f, GFP_KERNEL)?;
         }
         Ok(flags)
+    }
+
+    /// Fails with `EOPNOTSUPP` unless every live task of the tree is in the cgroups of its
+    /// root, on every hierarchy: restart puts them all in the restarter's (cgroups are not
+    /// restored yet).
+    pub(crate) fn check_cgroups(&self, log: &Log) -> Result {
+        // Its main thread, if it exited, stays where it was when it died: a zombie is never
+        // moved to another cgroup.
+        let root = self.holder(0);
+        for m in self.members.iter().filter(|m| !task::is_zombie(&m.task)) {
+            // SAFETY: both tasks are valid; their cgroups are read under RCU.
+            if !unsafe { bindings::checkpoint_same_cgroups(root.as_ptr(), m.task.as_ptr()) } {
+                log!(log, "pid {}: in other cgroups than the tree's root, pid {} (not restored yet)", m.task.vnr(), root.vnr());
+                return Err(EOPNOTSUPP);
+            }
+        }
+        Ok(())
     }
 
     /// For each member, whether its process's group or session (`ty`) holds processes

@@ -5,6 +5,7 @@
  */
 
 #include <linux/audit.h>
+#include <linux/cgroup.h>
 #include <linux/checkpoint.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
@@ -647,6 +648,35 @@ int rust_helper_checkpoint_task_loginuid(struct task_struct *t, uid_t *uid)
 		return 0;
 	*uid = from_kuid(current_user_ns(), login);
 	return *uid == (uid_t)-1 ? -EOVERFLOW : 0;
+}
+
+/* Whether the session of @t has a controlling terminal (signal->tty). */
+bool rust_helper_checkpoint_task_has_tty(struct task_struct *t)
+{
+	unsigned long flags;
+	bool tty = false;
+
+	if (lock_task_sighand(t, &flags)) {
+		tty = t->signal->tty;
+		unlock_task_sighand(t, &flags);
+	}
+	return tty;
+}
+
+/* Whether @a and @b are in the same cgroup of every hierarchy. */
+bool rust_helper_checkpoint_same_cgroups(struct task_struct *a,
+					 struct task_struct *b)
+{
+#ifdef CONFIG_CGROUPS
+	bool same;
+
+	rcu_read_lock();
+	same = task_css_set(a) == task_css_set(b);
+	rcu_read_unlock();
+	return same;
+#else
+	return true;
+#endif
 }
 
 /* The audit session id of @t; AUDIT_SID_UNSET without CONFIG_AUDIT. */
