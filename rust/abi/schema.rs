@@ -35,8 +35,13 @@ pub const NR_RESTART: u32 = 464;
 pub const CKPT_SUBTREE: u32 = 1;
 /// checkpoint flag: kill the tree after a successful dump instead of thawing it.
 pub const CKPT_KILL: u32 = 2;
+/// checkpoint flag: an open file the tree shares with processes outside it (a shell's
+/// terminal, a log file) is saved as the tree sees it, and restart reopens it unshared.
+/// Without it such a file is refused (EOPNOTSUPP for a subtree, EBUSY for a container). An
+/// fd table shared with a process outside (CLONE_FILES) is refused all the same.
+pub const CKPT_UNSHARE_OPEN_FILES: u32 = 4;
 /// Every valid checkpoint flag; other bits give EINVAL.
-pub const CKPT_FLAGS_ALL: u32 = CKPT_SUBTREE | CKPT_KILL;
+pub const CKPT_FLAGS_ALL: u32 = CKPT_SUBTREE | CKPT_KILL | CKPT_UNSHARE_OPEN_FILES;
 /// restart flag: leave the restored tasks stopped until they get SIGCONT.
 pub const RESTART_FROZEN: u32 = 1;
 /// Every valid restart flag; other bits give EINVAL.

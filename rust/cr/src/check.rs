@@ -103,8 +103,8 @@ impl Syscall {
 
 /// Flags with every bit the contract does not define: the kernel's first check refuses them
 /// before it looks at any other argument.
-const BAD_CHECKPOINT_FLAGS: u32 = !(abi::CKPT_SUBTREE | abi::CKPT_KILL);
-const BAD_RESTART_FLAGS: u32 = !abi::RESTART_FROZEN;
+const BAD_CHECKPOINT_FLAGS: u32 = !abi::CKPT_FLAGS_ALL;
+const BAD_RESTART_FLAGS: u32 = !abi::RESTART_FLAGS_ALL;
 
 /// What `cr check` found.
 #[derive(Debug)]

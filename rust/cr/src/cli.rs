@@ -35,12 +35,18 @@ pub enum Cmd {
     },
     /// Write an image of the process tree rooted at PID.
     Checkpoint {
-        /// PID is any task, not the init of a pid namespace (no leak detection).
+        /// PID is any task, not the init of a pid namespace (no check for pids that entered
+        /// its namespace).
         #[arg(long)]
         subtree: bool,
         /// Kill the tree once it is dumped instead of letting it run on.
         #[arg(long)]
         kill: bool,
+        /// Save open files the tree shares with processes outside it (a shell's terminal)
+        /// as the tree sees them; a restart reopens them unshared. Without it they are
+        /// refused.
+        #[arg(long)]
+        unshare_open_files: bool,
         /// Write the image to FILE (created with mode 0600) instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -100,9 +106,21 @@ pub fn run(cli: Cli) -> i32 {
         Cmd::Checkpoint {
             subtree,
             kill,
+            unshare_open_files,
             output,
             pid,
-        } => run_checkpoint(pid, subtree, kill, output.as_deref()),
+        } => {
+            let flags = [
+                (subtree, abi::CKPT_SUBTREE),
+                (kill, abi::CKPT_KILL),
+                (unshare_open_files, abi::CKPT_UNSHARE_OPEN_FILES),
+            ];
+            let flags = flags
+                .iter()
+                .filter(|(on, _)| *on)
+                .fold(0, |f, (_, bit)| f | bit);
+            run_checkpoint(pid, flags, output.as_deref())
+        }
         Cmd::Restart {
             input,
             detach,
@@ -165,12 +183,8 @@ fn require_support(what: &str) -> Result<(), Failure> {
     })
 }
 
-fn run_checkpoint(
-    pid: libc::pid_t,
-    subtree: bool,
-    kill: bool,
-    output: Option<&Path>,
-) -> Result<i32, Failure> {
+/// Checkpoints the tree of `pid` with the `CKPT_*` `flags`.
+fn run_checkpoint(pid: libc::pid_t, flags: u32, output: Option<&Path>) -> Result<i32, Failure> {
     let what = format!("checkpoint {pid}");
     // Before the output file too: a refused checkpoint leaves nothing behind.
     require_support(&what)?;
@@ -193,13 +207,6 @@ fn run_checkpoint(
         None => None,
     };
     let fd: RawFd = file.as_ref().map_or(libc::STDOUT_FILENO, |f| f.as_raw_fd());
-    let mut flags = 0;
-    if subtree {
-        flags |= abi::CKPT_SUBTREE;
-    }
-    if kill {
-        flags |= abi::CKPT_KILL;
-    }
     let result = with_kernel_log(|logfd| sys::checkpoint(pid, fd, flags, logfd))?;
     if let Err(e) = result {
         // A partial image is worse than none: nothing could tell it from a good one by name.
@@ -314,15 +321,26 @@ mod tests {
             Cmd::Checkpoint {
                 subtree: false,
                 kill: false,
+                unshare_open_files: false,
                 output: None,
                 pid: 42
             }
         );
         assert_eq!(
-            parse(&["checkpoint", "--subtree", "--kill", "-o", "img", "7"]).unwrap(),
+            parse(&[
+                "checkpoint",
+                "--subtree",
+                "--kill",
+                "--unshare-open-files",
+                "-o",
+                "img",
+                "7"
+            ])
+            .unwrap(),
             Cmd::Checkpoint {
                 subtree: true,
                 kill: true,
+                unshare_open_files: true,
                 output: Some("img".into()),
                 pid: 7
             }

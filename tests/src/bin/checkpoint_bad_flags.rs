@@ -5,7 +5,14 @@ use cr_tests::{dev_null, expect_errno, fd, pass, sys, Child};
 fn main() {
     let target = Child::sleeper();
     let out = dev_null(true);
-    for bit in [1u32 << 2, 1 << 31] {
+    // The lowest and highest bits past the defined ones.
+    let first = abi::CKPT_FLAGS_ALL + 1;
+    assert_eq!(
+        first & abi::CKPT_FLAGS_ALL,
+        0,
+        "the defined flags are the low bits"
+    );
+    for bit in [first, 1 << 31] {
         let flags = abi::CKPT_SUBTREE | bit;
         expect_errno(
             sys::checkpoint(target.pid(), fd(&out), flags, -1),

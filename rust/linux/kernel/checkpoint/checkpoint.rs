@@ -138,9 +138,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     tree.check_cgroups(&log)?;
     let jobs = signal::jobs(&log, &tree)?;
     scope.check_tables(&log, &tree)?;
-    if flags & abi::CKPT_SUBTREE == 0 {
-        scope.check_leaks(&log, &tree)?;
-    }
+    scope.check_leaks(&log, &tree, flags & abi::CKPT_UNSHARE_OPEN_FILES == 0)?;
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
     let mut names = files::Names::of(tree.holder(0))?;

@@ -127,13 +127,16 @@ impl Scope {
         Ok(())
     }
 
-    /// Leak detection for a container: refuses (`EBUSY`, with a log line naming the object
-    /// and, when it can be found, who else holds it) an open file, shared memory, address
-    /// space or pid of the container that is also held from outside the frozen tree.
+    /// Leak detection: refuses (with a log line naming the object and, when it can be found,
+    /// who else holds it) an open file (unless `files` is false: the caller asked for such
+    /// files to be saved and reopened unshared) or shared memory that is also held from
+    /// outside the frozen tree, and for a container a pid of its namespace that is not in
+    /// the tree. `EBUSY` for a container, which must not leak; `EOPNOTSUPP` for a subtree,
+    /// whose restart could not share them again.
     ///
     /// Files that the tree only maps privately (its executables and libraries) are not
     /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
-    pub(crate) fn check_leaks(&self, log: &Log, tree: &Tree) -> Result {
+    pub(crate) fn check_leaks(&self, log: &Log, tree: &Tree, files: bool) -> Result {
         let mut h = Holders::default();
         // Fd tables and address spaces shared by processes of the tree are walked once, as
         // their holders count them once.
@@ -164,9 +167,22 @@ impl Scope {
                 h.files.add(exe.cast(), task, Where::Exe, false)?;
             }
         }
-        h.check_files(log, tree)?;
-        h.check_shared_memory(log)?;
-        self.check_pids(log, tree)
+        let (errno, why) = match self.container {
+            true => (EBUSY, ""),
+            false => (EOPNOTSUPP, " (restart could not share it again)"),
+        };
+        if files {
+            let why = match self.container {
+                true => "",
+                false => " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)",
+            };
+            h.check_files(log, tree, errno, why)?;
+        }
+        h.check_shared_memory(log, errno, why)?;
+        match self.container {
+            true => self.check_pids(log, tree),
+            false => Ok(()),
+        }
     }
 
     /// Refuses a task of the container's namespace that is not in the tree (one that entered
@@ -273,7 +289,7 @@ impl Holders {
     }
 
     /// Every file in an fd table of the tree must have no references besides the tree's.
-    fn check_files(&self, log: &Log, tree: &Tree) -> Result {
+    fn check_files(&self, log: &Log, tree: &Tree, errno: Error, why: &str) -> Result {
         for h in self.files.checked() {
             let file = h.key as *mut bindings::file;
             // SAFETY: the file is held by a frozen fd table; its count is read racily, as
@@ -285,17 +301,17 @@ impl Holders {
             }
             let at = h.at;
             match holder_of(tree, file) {
-                Some((pid, fd)) if pid > 0 => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree",
+                Some((pid, fd)) if pid > 0 => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree{why}",
                     h.pid),
-                _ => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree", h.pid),
+                _ => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree{why}", h.pid),
             }
-            return Err(EBUSY);
+            return Err(errno);
         }
         Ok(())
     }
 
     /// Shared anonymous memory must not be mapped outside the tree.
-    fn check_shared_memory(&self, log: &Log) -> Result {
+    fn check_shared_memory(&self, log: &Log, errno: Error, why: &str) -> Result {
         for h in self.shmem.checked() {
             let mapping = h.key as *mut bindings::address_space;
             // SAFETY: mapped by frozen tasks, the object is alive; its count is read racily.
@@ -305,9 +321,9 @@ impl Holders {
                     Where::Map(a) => a,
                     _ => 0,
                 };
-                log!(log, "pid {}: the shared memory mapped at {addr:#x} is also mapped by {} processes outside the tree",
+                log!(log, "pid {}: the shared memory mapped at {addr:#x} is also mapped by {} processes outside the tree{why}",
                     h.pid, count as usize - h.inside);
-                return Err(EBUSY);
+                return Err(errno);
             }
         }
         Ok(())
