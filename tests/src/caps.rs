@@ -59,3 +59,20 @@ pub fn drop_effective(cap: u32) -> Check {
     let [e, p, i] = capget()?;
     capset(e & !(1 << cap), p, i)
 }
+
+/// Restarts `target`'s image with `cap` (a capability number) out of the effective set: the
+/// restart must fail with EPERM and a kernel log line naming `named`.
+pub fn expect_restart_needs(target: &mut crate::Target, cap: u32, named: &str) {
+    let caps = capget().unwrap_or_else(|e| target.fail(e));
+    drop_effective(cap).unwrap_or_else(|e| target.fail(e));
+    let result = target.try_restart(0);
+    capset(caps[0], caps[1], caps[2]).unwrap_or_else(|e| target.fail(e));
+    target.expect_restart_errno(
+        result,
+        libc::EPERM,
+        &format!("restart without capability {cap}"),
+    );
+    if !crate::log_names(target.klog(), named) {
+        target.fail(format!("no kernel log line names the {named}"));
+    }
+}

@@ -156,6 +156,17 @@ pub fn anon(len: usize) -> Result<Mapping, String> {
     )
 }
 
+/// A shared anonymous read-write mapping of `len` bytes, which children forked after share.
+pub fn shared_anon(len: usize) -> Result<Mapping, String> {
+    mmap(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

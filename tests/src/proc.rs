@@ -88,6 +88,23 @@ pub fn pid_exists(pid: libc::pid_t) -> bool {
     unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
 }
 
+/// What waitid(P_PID, `pid`, `flags`) reports of the child `pid`: (si_code, si_status), or
+/// `None` when nothing is to report (with WNOHANG).
+pub fn waitid(pid: libc::pid_t, flags: libc::c_int) -> Result<Option<(i32, i32)>, String> {
+    // SAFETY: an all-zero siginfo is valid; waitid fills it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is valid for writes.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    if r != 0 {
+        return Err(os_error(format!("waitid({pid}, {flags:#x})")));
+    }
+    // SAFETY: a siginfo that waitid filled carries the child's pid and status.
+    Ok(match unsafe { info.si_pid() } {
+        0 => None,
+        _ => Some((info.si_code, unsafe { info.si_status() })),
+    })
+}
+
 /// `"exited with status N"`, `"was killed by signal N (NAME)"`, for messages.
 pub fn wait_status_text(status: libc::c_int) -> String {
     if libc::WIFEXITED(status) {

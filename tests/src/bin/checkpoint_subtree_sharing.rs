@@ -6,6 +6,8 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use cr_tests::mem::shared_anon;
+
 use cr_tests::{
     check_eq, fail, log_names, os_error, pass, wait_restored, Check, Target, KILL, NO_KILL,
 };
@@ -96,21 +98,7 @@ fn open_file(dir: &str) {
 
 /// Shared anonymous memory that the test mapped and the target inherited.
 fn shared_memory() {
-    let len = 4 * 4096;
-    // SAFETY: a new mapping, unmapped below.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
-        fail(os_error("mmap"));
-    }
+    let map = shared_anon(4 * 4096).unwrap_or_else(|e| fail(e));
     let mut target = Target::spawn(|| {
         Ok(|| {
             wait_restored();
@@ -125,8 +113,8 @@ fn shared_memory() {
         &["shared memory"],
         what,
     );
-    // SAFETY: our own mapping, no longer used.
-    unsafe { libc::munmap(map, len) };
+    // SAFETY: our own mapping, which nothing uses.
+    unsafe { libc::munmap(map.ptr().cast(), map.len()) };
     target.cycle();
     target.finish();
 }

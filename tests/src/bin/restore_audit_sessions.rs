@@ -17,7 +17,7 @@
 //! Before sessions were restored, every restored process with a login uid other than the
 //! restarter's got one of its own, and all those with the restarter's were in its session.
 
-use cr_tests::caps::{capget, capset, drop_effective};
+use cr_tests::caps::expect_restart_needs;
 use cr_tests::tree::{exit_with, ids, wake_and_reap, zombie, Kid, Ready};
 use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
@@ -128,14 +128,7 @@ fn main() {
     set_loginuid("777").unwrap_or_else(|e| cr_tests::fail(e));
     let mut t = Target::spawn(second);
     t.checkpoint(KILL);
-    let caps = capget().unwrap_or_else(|e| t.fail(e));
-    drop_effective(CAP_AUDIT_CONTROL).unwrap_or_else(|e| t.fail(e));
-    let result = t.try_restart(0);
-    capset(caps[0], caps[1], caps[2]).unwrap_or_else(|e| t.fail(e));
-    t.expect_restart_errno(result, libc::EPERM, "restart without CAP_AUDIT_CONTROL");
-    if !cr_tests::log_names(t.klog(), "audit session") {
-        t.fail("no kernel log line names the audit session");
-    }
+    expect_restart_needs(&mut t, CAP_AUDIT_CONTROL, "audit session");
     t.restart();
     t.finish();
     pass("restored processes share audit sessions as they did, the first of the restarter's login uid its session; a second one needs CAP_AUDIT_CONTROL (EPERM without)");

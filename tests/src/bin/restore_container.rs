@@ -32,18 +32,7 @@ use cr_tests::{
 
 /// Waits until the child `pid` has exited, leaving it a zombie.
 fn wait_exited(pid: libc::pid_t) -> Check {
-    // SAFETY: all-zero is a valid siginfo_t to be overwritten.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is valid for the write; WNOWAIT leaves the child unreaped.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOWAIT,
-        )
-    };
-    check_os(r, format!("waitid({pid}, WNOWAIT)"))
+    cr_tests::proc::waitid(pid, libc::WEXITED | libc::WNOWAIT).map(|_| ())
 }
 
 fn setup() -> Result<impl FnOnce() -> Check, String> {

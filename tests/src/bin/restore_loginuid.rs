@@ -6,7 +6,7 @@
 //! /proc/self/loginuid does: without it the restart fails with EPERM and a log line naming the
 //! login uid, and leaves nothing behind.
 
-use cr_tests::caps::{capget, capset, drop_effective};
+use cr_tests::caps::expect_restart_needs;
 use cr_tests::{check_eq, pass, threads, wait_restored, Check, Target, KILL};
 
 /// `CAP_AUDIT_CONTROL`.
@@ -92,14 +92,7 @@ fn main() {
     for uid in [Some(TARGET), None] {
         let mut t = target(uid);
         t.checkpoint(KILL);
-        let caps = capget().unwrap_or_else(|e| t.fail(e));
-        drop_effective(CAP_AUDIT_CONTROL).unwrap_or_else(|e| t.fail(e));
-        let result = t.try_restart(0);
-        capset(caps[0], caps[1], caps[2]).unwrap_or_else(|e| t.fail(e));
-        t.expect_restart_errno(result, libc::EPERM, "restart without CAP_AUDIT_CONTROL");
-        if !cr_tests::log_names(t.klog(), "audit login uid") {
-            t.fail("no kernel log line names the audit login uid");
-        }
+        expect_restart_needs(&mut t, CAP_AUDIT_CONTROL, "audit login uid");
         t.restart();
         t.finish();
     }

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use cr_tests::proc::{proc_state, signal_name};
+use cr_tests::proc::{proc_state, signal_name, waitid};
 use cr_tests::tree::{wake_and_reap, Kid, Ready};
 use cr_tests::{check_eq, check_os, pass, threads, wait_restored, Check, Target, KILL};
 
@@ -65,23 +65,7 @@ fn expect_sigchld(pid: libc::pid_t, code: i32, status: i32) -> Check {
 
 /// What waitid(P_PID, `pid`, `flags` | WNOHANG) reports: (si_code, si_status), or `None`.
 fn report(pid: libc::pid_t, flags: i32) -> Result<Option<(i32, i32)>, String> {
-    // SAFETY: an all-zero siginfo is valid; waitid fills it.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is valid for writes.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            flags | libc::WNOHANG,
-        )
-    };
-    check_os(r, format!("waitid({pid})"))?;
-    // SAFETY: as above.
-    Ok(match unsafe { info.si_pid() } {
-        0 => None,
-        _ => Some((info.si_code, unsafe { info.si_status() })),
-    })
+    waitid(pid, flags | libc::WNOHANG)
 }
 
 /// Sends `sig` to `pid`.
