@@ -6,15 +6,18 @@
 //! or session keyring of its own, a default request_key() keyring, a UTS, IPC, mount, network,
 //! cgroup or time namespace other than the checkpointer's, SysV semaphore adjustments to undo
 //! (SEM_UNDO) or an undo list shared with another process (CLONE_SYSVSEM), a task it traces,
-//! a session with a controlling terminal (a pty), and a child left in another cgroup than the
-//! target's. The user session keyring, which a task joins by naming `@s`, is no reason to refuse:
+//! a session with a controlling terminal (a pty), a session led by the target that holds an
+//! orphan outside the tree, and a child left in another cgroup than the target's. A terminal
+//! of the test's session, outside the tree, is no reason to refuse. The user session keyring, which a task joins by naming `@s`, is no reason to refuse:
 //! restart's task joins it again.
 
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use cr_tests::mem::{anon, mmap, Mapping};
 use cr_tests::tree::{wake_and_reap, Kid, Ready};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Refusal, Target};
+use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Refusal, Target};
 
 const PAGE: usize = 4096;
 /// The port read to prove port I/O still works (the POST diagnostic port: reads are harmless).
@@ -586,6 +589,11 @@ const CASES: &[Refusal] = &[
         works: terminal_works,
     },
     Refusal {
+        setup: lead_outside,
+        named: "also holds processes outside the tree",
+        works: lead_outside_works,
+    },
+    Refusal {
         setup: cgroup,
         named: "cgroups",
         works: cgroup_works,
@@ -627,8 +635,8 @@ fn tty_nr(pid: libc::pid_t) -> Result<u64, String> {
         .ok_or(format!("tty_nr of {pid}"))
 }
 
-/// The target leads a session of its own, whose controlling terminal is a pty it opened.
-fn terminal() -> Check {
+/// Makes the caller lead a new session whose controlling terminal is a pty it opened.
+fn session_with_terminal() -> Check {
     // SAFETY: plain calls on the caller's own session and fds; the master stays open (a pty
     // whose master is closed hangs up its session).
     unsafe {
@@ -649,11 +657,68 @@ fn terminal() -> Check {
     terminal_works()
 }
 
+/// The target leads a session of its own, whose controlling terminal is a pty it opened.
+fn terminal() -> Check {
+    session_with_terminal()
+}
+
 fn terminal_works() -> Check {
     match tty_nr(0)? {
         0 => Err("the session has no terminal".into()),
         _ => Ok(()),
     }
+}
+
+/// The target leads a session (and process group) of its own, in which a grandchild whose
+/// parent exited lives on outside the tree.
+fn lead_outside() -> Check {
+    // SAFETY: makes the caller a session leader; it is not a group leader yet.
+    check_os(unsafe { libc::setsid() }, "setsid")?;
+    let (read, write) = cr::klog::pipe().map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: the children only fork, write, pause and exit.
+    let child = unsafe {
+        match libc::fork() {
+            -1 => return Err(os_error("fork")),
+            0 => {
+                // The target's ready pipe: the test reads it until every holder closed it.
+                libc::close(cr_tests::target::READY_FD);
+                match libc::fork() {
+                    -1 => libc::_exit(1),
+                    0 => loop {
+                        libc::pause();
+                    },
+                    orphan => {
+                        let bytes = orphan.to_ne_bytes();
+                        libc::write(write.as_raw_fd(), bytes.as_ptr().cast(), 4);
+                    }
+                }
+                libc::_exit(0)
+            }
+            pid => pid,
+        }
+    };
+    drop(write);
+    let mut bytes = [0u8; 4];
+    std::fs::File::from(read)
+        .read_exact(&mut bytes)
+        .map_err(|e| format!("the orphan's pid: {e}"))?;
+    KID.store(libc::pid_t::from_ne_bytes(bytes), Ordering::SeqCst);
+    cr::sys::waitpid(child).map_err(|e| format!("wait for {child}: {e}"))?;
+    Ok(())
+}
+
+/// The orphan is still in the target's session; it is ended here.
+fn lead_outside_works() -> Check {
+    let orphan = KID.load(Ordering::SeqCst);
+    // SAFETY: getsid and kill take integers.
+    let sid = unsafe { libc::getsid(orphan) };
+    // SAFETY: as above.
+    unsafe { libc::kill(orphan, libc::SIGKILL) };
+    check_eq(
+        "the orphan's session",
+        sid,
+        std::process::id() as libc::pid_t,
+    )
 }
 
 /// The target moves into a cgroup of its own, apart from the child it forked before.
@@ -718,5 +783,23 @@ fn main() {
     }
     // Empty now that its target is gone.
     let _ = std::fs::remove_dir(CGROUP);
-    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring is no reason to refuse");
+    // A terminal of a session outside the tree is no reason to refuse: the target is restored
+    // into the restarter's session, terminal and all. (The test leads its process group, so
+    // a child of it makes the session.)
+    let outside = cr_tests::Child::spawn(|| {
+        session_with_terminal().unwrap_or_else(|e| cr_tests::fail(e));
+        let mut target = Target::spawn(|| {
+            Ok(|| {
+                wait_restored();
+                terminal_works()
+            })
+        });
+        target.cycle();
+        target.finish();
+        0
+    });
+    if cr_tests::exit_code(outside.wait()) != 0 {
+        cr_tests::fail("a target in a session with a terminal outside the tree did not come back");
+    }
+    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal, one that holds a process outside the tree and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring is no reason to refuse");
 }

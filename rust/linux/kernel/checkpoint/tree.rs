@@ -393,7 +393,14 @@ impl Tree {
                     }
                     (n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID))
                 };
+                let inside = (!leader.is_null()).then(|| self.index_of(leader)).flatten();
                 if attached != run.len() {
+                    // Restart puts them in the caller's: a leader in the tree would lead it
+                    // no more.
+                    if let Some(i) = inside {
+                        // SAFETY: as above.
+                        return Some((i, unsafe { bindings::pid_vnr(pid) }, true));
+                    }
                     for &(_, i) in run {
                         out[i] = true;
                     }
@@ -401,19 +408,21 @@ impl Tree {
                 }
                 // Every member is in the tree: restart names it after its leader, which must
                 // be too, or reserves its pid if the leader died.
-                if !leader.is_null() && self.index_of(leader).is_none() {
+                if !leader.is_null() && inside.is_none() {
                     // SAFETY: as above.
-                    return Some((run[0].1, unsafe { bindings::pid_vnr(pid) }));
+                    return Some((run[0].1, unsafe { bindings::pid_vnr(pid) }, false));
                 }
             }
             None
         });
-        if let Some((i, nr)) = refused {
-            log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
-                self.members[i].task.vnr());
-            return Err(EOPNOTSUPP);
+        match refused {
+            Some((i, nr, true)) => log!(log, "pid {}: leads its {what} {nr}, which also holds processes outside the tree (not supported)",
+                self.members[i].task.vnr()),
+            Some((i, nr, false)) => log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
+                self.members[i].task.vnr()),
+            None => return Ok(out),
         }
-        Ok(out)
+        Err(EOPNOTSUPP)
     }
 }
 
