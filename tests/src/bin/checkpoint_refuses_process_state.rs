@@ -7,9 +7,9 @@
 //! cgroup or time namespace other than the checkpointer's, SysV semaphore adjustments to undo
 //! (SEM_UNDO) or an undo list shared with another process (CLONE_SYSVSEM), a task it traces,
 //! a session with a controlling terminal (a pty), a session led by the target that holds an
-//! orphan outside the tree, and a child left in another cgroup than the target's. A terminal
-//! of the test's session, outside the tree, is no reason to refuse. The user session keyring, which a task joins by naming `@s`, is no reason to refuse:
-//! restart's task joins it again.
+//! orphan outside the tree, and a child left in another cgroup than the target's. No reason
+//! to refuse: the terminal of a session outside the tree, a tree wholly in one cgroup, and the
+//! user session keyring, which a task joins by naming `@s` (restart's task joins it again).
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -721,9 +721,8 @@ fn lead_outside_works() -> Check {
     )
 }
 
-/// The target moves into a cgroup of its own, apart from the child it forked before.
-fn cgroup() -> Check {
-    fork_kid(|| Ok(()))?;
+/// Moves the caller into [`CGROUP`], made if need be.
+fn enter_cgroup() -> Check {
     if let Err(e) = std::fs::create_dir(CGROUP) {
         if e.kind() != std::io::ErrorKind::AlreadyExists {
             return Err(format!("mkdir {CGROUP}: {e}"));
@@ -731,6 +730,23 @@ fn cgroup() -> Check {
     }
     std::fs::write(format!("{CGROUP}/cgroup.procs"), "0")
         .map_err(|e| format!("{CGROUP}/cgroup.procs: {e}"))
+}
+
+/// `pid` and the caller, and the caller's parent, are in the same cgroups.
+fn same_cgroup(pid: libc::pid_t) -> Check {
+    let of = |pid: libc::pid_t| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .map_err(|e| format!("cgroup of {pid}: {e}"))
+    };
+    let mine = of(std::process::id() as libc::pid_t)?;
+    check_eq("the child's cgroups", of(pid)?, mine.clone())?;
+    check_eq("the parent's cgroups", of(cr_tests::tree::ids().0)?, mine)
+}
+
+/// The target moves into a cgroup of its own, apart from the child it forked before.
+fn cgroup() -> Check {
+    fork_kid(|| Ok(()))?;
+    enter_cgroup()
 }
 
 fn cgroup_works() -> Check {
@@ -801,5 +817,28 @@ fn main() {
     if cr_tests::exit_code(outside.wait()) != 0 {
         cr_tests::fail("a target in a session with a terminal outside the tree did not come back");
     }
-    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal, one that holds a process outside the tree and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring is no reason to refuse");
+    // Nor is a tree wholly in one cgroup other than the root's: it comes back in the
+    // restarter's (here the same one, which the restarter moved into first).
+    let whole = cr_tests::Child::spawn(|| {
+        if let Err(e) = enter_cgroup() {
+            cr_tests::fail(e);
+        }
+        let mut target = Target::spawn(|| {
+            fork_kid(|| Ok(()))?;
+            Ok(|| {
+                wait_restored();
+                same_cgroup(KID.load(Ordering::SeqCst))?;
+                reap_kid()
+            })
+        });
+        target.cycle();
+        target.finish();
+        0
+    });
+    let code = cr_tests::exit_code(whole.wait());
+    let _ = std::fs::remove_dir(CGROUP);
+    if code != 0 {
+        cr_tests::fail("a tree wholly in one cgroup did not come back");
+    }
+    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal, one that holds a process outside the tree and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring, a terminal outside the tree and a tree wholly in one cgroup are no reason to refuse");
 }
