@@ -90,6 +90,18 @@ impl Mapping {
         fill_words(words, seed)
     }
 
+    /// Writes zeros over the whole range (a store to every word, as a program would, not a
+    /// page dropped).
+    pub fn fill_zero(&self) {
+        // SAFETY: as in `fill`.
+        let words =
+            unsafe { std::slice::from_raw_parts_mut(self.addr.cast::<u64>(), self.len / 8) };
+        for w in words {
+            // SAFETY: `w` is a valid word of the range; volatile, so that the stores stay.
+            unsafe { std::ptr::write_volatile(w, 0) };
+        }
+    }
+
     /// `Err` naming the first word that is not pattern `seed`.
     pub fn check(&self, seed: u64, what: &str) -> Check {
         check_words(self.words(), seed, what)

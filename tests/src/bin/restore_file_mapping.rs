@@ -1,6 +1,6 @@
 //! A private file mapping survives checkpoint and restart: pages written before the checkpoint
-//! (copied on write) keep what was written, clean pages (read, or never touched) show the
-//! file, and the file itself is unchanged. A second mapping starts at a file offset.
+//! (copied on write) keep what was written, even zeros, clean pages (read, or never touched)
+//! show the file, and the file itself is unchanged. A second mapping starts at a file offset.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -13,6 +13,8 @@ use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 const PAGES: usize = 8;
 const WRITTEN: [usize; 2] = [1, 5];
 const READ: usize = 2;
+/// A page the process overwrote with zeros: its copy must not read as the file again.
+const ZEROED: usize = 6;
 const OFFSET_PAGES: usize = 3;
 
 /// Page `n` of the file holds pattern `100 + n`; a written page holds pattern `200 + n`.
@@ -50,6 +52,7 @@ fn setup(path: String) -> Result<Mapped, String> {
     for n in WRITTEN {
         whole.part(n * PAGE, PAGE).fill(200 + n as u64);
     }
+    whole.part(ZEROED * PAGE, PAGE).fill_zero();
     tail.part(0, PAGE).fill(300);
     whole
         .part(READ * PAGE, PAGE)
@@ -72,9 +75,10 @@ fn check(m: &Mapped) -> Check {
     )?;
     for n in 0..PAGES {
         let p = m.whole.part(n * PAGE, PAGE);
-        match WRITTEN.contains(&n) {
-            true => p.check(200 + n as u64, &format!("written page {n}"))?,
-            false => p.check(100 + n as u64, &format!("clean page {n}"))?,
+        match (WRITTEN.contains(&n), n == ZEROED) {
+            (true, _) => p.check(200 + n as u64, &format!("written page {n}"))?,
+            (_, true) => p.check_zero(&format!("page {n}, overwritten with zeros"))?,
+            _ => p.check(100 + n as u64, &format!("clean page {n}"))?,
         }
     }
     let first = m.tail.part(0, PAGE);

@@ -503,6 +503,19 @@ fn page_is_zero(page: *mut bindings::page) -> bool {
     zero
 }
 
+/// Whether the page `page` of a private mapping goes into the image: in an anonymous mapping
+/// unless it holds only zeros (a new mapping reads as zeros), in a file mapping
+/// (`written_only`) if it is an anonymous copy, whatever it holds (a zeroed copy must not read
+/// as the file again).
+fn restored_data(page: *mut bindings::page, written_only: bool) -> bool {
+    // SAFETY: `page` is referenced.
+    let anon = unsafe { bindings::PageAnon(page) };
+    match written_only {
+        true => anon,
+        false => !page_is_zero(page),
+    }
+}
+
 /// Writes the runs of `keep`-marked pages of `pages`, the first at `addr`.
 fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], keep: &[bool]) -> Result {
     let mut i = 0;
@@ -533,7 +546,7 @@ fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], keep
 }
 
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
-/// written to (anonymous copies), the others come from the file again.
+/// written to (anonymous copies, even of zeros), the others come from the file again.
 fn dump_private(
     d: &mut Dumper<'_>,
     mm: &MmRef,
@@ -570,9 +583,7 @@ fn dump_private(
         let n = n as usize;
         let pinned = Pinned { pages: &mut pages[..n] };
         for (k, &page) in keep.iter_mut().zip(pinned.pages.iter()) {
-            // SAFETY: `page` is referenced.
-            let anon = unsafe { bindings::PageAnon(page) };
-            *k = (!written_only || anon) && !page_is_zero(page);
+            *k = restored_data(page, written_only);
         }
         write_runs(d, addr, pinned.pages, &keep[..n])?;
         drop(pinned);
