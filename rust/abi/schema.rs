@@ -211,6 +211,12 @@ pub const VMA_MERGEABLE: u64 = 0x80000;
 /// `Vma.flags`: an anonymous mapping named by PR_SET_VMA_ANON_NAME; a `String` record with
 /// the name (at most 79 bytes) follows the `Vma`.
 pub const VMA_ANON_NAME: u64 = 0x100000;
+/// `Vma.flags`: a private mapping the address space has as it is in the mm it is a copy of
+/// (`Mm.copy_of`): same bounds, flags, file and offset, and the pages of that mapping, shared
+/// copy-on-write. Its `PageRun` records give only the pages that differ: the process's own
+/// and, with `PAGE_RUN_DROP`, those it does not have (zero again, or the file's). The
+/// inherited mappings of an mm come first, in address order, before its other ones.
+pub const VMA_INHERITED: u64 = 0x200000;
 
 /// `Vma.kind`: private anonymous memory.
 pub const VMA_KIND_ANON: u32 = 1;
@@ -671,8 +677,9 @@ pub struct Mm {
     pub flags: u32,
     /// /proc/PID/coredump_filter: a mask of 9 bits.
     pub coredump_filter: u32,
-    /// Zero.
-    pub _pad0: u32,
+    /// Objref of the `Mm` this one is a copy of, as fork(2) copies its parent's (0 for none):
+    /// its `VMA_INHERITED` mappings are that mm's, with the pages they share copy-on-write.
+    pub copy_of: u32,
 }
 
 /// One memory mapping; its page runs follow.
@@ -702,7 +709,12 @@ pub struct Vma {
     pub size: u64,
 }
 
-/// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow.
+/// `PageRun.flags`: the pages are dropped from an inherited mapping (`VMA_INHERITED`): they
+/// read as zeros again, or as the file; no data follows.
+pub const PAGE_RUN_DROP: u32 = 1;
+
+/// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow, but for
+/// a run of dropped pages.
 #[repr(C)]
 #[record(PageRun, max = 128)]
 pub struct PageRun {
@@ -710,7 +722,7 @@ pub struct PageRun {
     pub addr: u64,
     /// Number of pages (at most `PAGES_PER_RECORD`).
     pub npages: u32,
-    /// Zero for now.
+    /// `PAGE_RUN_*` flags.
     pub flags: u32,
 }
 

@@ -32,7 +32,7 @@ use core::fmt;
 use super::xxh64::Xxh64;
 use super::{
     record_desc, Header, PageRun, Record, RecordType, Tail, ABI_HASH, FORMAT_VERSION,
-    IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD,
+    IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD, PAGE_RUN_DROP,
 };
 
 /// Size of the record header `{u32 type; u32 len;}`.
@@ -415,6 +415,19 @@ impl<S: Sink> Writer<S> {
             RecordType::Pages.id(),
             u64::from(npages).saturating_mul(PAGE_SIZE),
         )
+    }
+
+    /// Writes a run of `npages` pages at `addr` dropped from an inherited mapping
+    /// (`PAGE_RUN_DROP`): the `PageRun` record alone, no data. At most `PAGES_PER_RECORD`.
+    pub fn page_drop(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
+        if npages == 0 || npages > PAGES_PER_RECORD {
+            return self.fail(StreamError::Limit);
+        }
+        self.record(&PageRun {
+            addr,
+            npages,
+            flags: PAGE_RUN_DROP,
+        })
     }
 
     /// Writes a page run whose bytes are all in `pages` (a multiple of [`PAGE_SIZE`]).
