@@ -118,6 +118,24 @@ impl Mapping {
         }
     }
 
+    /// What /proc/self/pagemap says of each page of the range, without touching it: `Some`
+    /// for an anonymous page in memory, `true` if this process alone maps it, `false` if it
+    /// shares it (copy-on-write after fork()); `None` for a hole, or a file's page.
+    pub fn anon_pages(&self) -> Result<Vec<Option<bool>>, String> {
+        use std::os::unix::fs::FileExt;
+        const PRESENT: u64 = 1 << 63;
+        const FILE: u64 = 1 << 61;
+        const EXCLUSIVE: u64 = 1 << 56;
+        let f = std::fs::File::open("/proc/self/pagemap")
+            .map_err(|e| format!("/proc/self/pagemap: {e}"))?;
+        let mut raw = vec![0u8; self.len / PAGE * 8];
+        f.read_exact_at(&mut raw, (self.addr() / PAGE * 8) as u64)
+            .map_err(|e| format!("/proc/self/pagemap at {:#x}: {e}", self.addr()))?;
+        let entry = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
+        let page = |e: u64| (e & (PRESENT | FILE) == PRESENT).then_some(e & EXCLUSIVE != 0);
+        Ok(raw.chunks_exact(8).map(|b| page(entry(b))).collect())
+    }
+
     /// mprotect(2) of the range.
     pub fn protect(&self, prot: libc::c_int) -> Check {
         // SAFETY: only the protection of our own mapping changes.

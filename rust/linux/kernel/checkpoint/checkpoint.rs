@@ -11,6 +11,7 @@
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::rbtree::RBTree;
 use kernel::prelude::*;
 
 mod abi;
@@ -144,6 +145,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let mut names = files::Names::of(tree.holder(0))?;
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     let (mut tables, mut mms) = (index::Seen::new(), index::Seen::new());
+    // The member whose plan walks each address space.
+    let mut mm_plans = RBTree::new();
     for (i, m) in tree.members().iter().enumerate() {
         let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
             true => {
@@ -152,6 +155,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                 // SAFETY: a frozen task's pointers, only compared.
                 let (files, mm) = unsafe { ((*holder.as_ptr()).files, (*holder.as_ptr()).mm) };
                 let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
+                if mm_first {
+                    mm_plans.try_create_and_insert(mm as usize, i, GFP_KERNEL)?;
+                }
                 names.check_cwd(&log, holder)?;
                 let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
                 Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?))
@@ -164,7 +170,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
 
     let count = tree.members().len() as u32;
     let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
-    for (i, ((m, plan), group)) in tree.members().iter().zip(plans.iter_mut()).zip(groups.iter()).enumerate() {
+    for (i, (m, group)) in tree.members().iter().zip(groups.iter()).enumerate() {
+        let (before, rest) = plans.split_at_mut(i);
+        let plan = &mut rest[0];
         let parent = match m.parent {
             Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
             None => 0,
@@ -194,7 +202,11 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         // A process's threads follow it, each with only its own records.
         if let Some((fds, mm)) = plan {
             files::dump_fs(&mut d, &mut names, holder)?;
-            mm.dump(&mut d, &mut names, &mut shared)?;
+            // The parent's address space, which fork(2) copied into this one.
+            // SAFETY: a frozen task's pointer, only compared.
+            let parent_mm = m.parent.map(|p| unsafe { (*tree.holder(tree.members()[p].leader).as_ptr()).mm });
+            let from = parent_mm.and_then(|mm| mm_plans.get(&(mm as usize))).and_then(|&j| before.get(j));
+            mm.dump(&mut d, &mut names, &mut shared, from.and_then(|p| p.as_ref()).map(|(_, mm)| mm))?;
             fds.dump(&mut d, &mut names)?;
         }
     }

@@ -200,6 +200,12 @@ impl<'a> Dumper<'a> {
         self.check(res)
     }
 
+    /// Writes a run of `npages` pages at `addr` that an inherited mapping drops.
+    pub(crate) fn page_drop(&mut self, addr: u64, npages: u32) -> Result {
+        let res = self.w.page_drop(addr, npages);
+        self.check(res)
+    }
+
     /// Writes the next bytes of the open raw record.
     pub(crate) fn chunk(&mut self, bytes: &[u8]) -> Result {
         let res = self.w.raw_chunk(bytes);

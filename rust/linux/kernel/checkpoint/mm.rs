@@ -6,6 +6,11 @@
 //! mappings (for a private file mapping only those written to, the others are read again from
 //! the file), and the page cache of shared anonymous memory. Restart builds a new mm in the
 //! restored task itself, maps every area at its address, and streams the pages into it.
+//!
+//! A process's private pages that fork(2) left shared copy-on-write with its parent's are
+//! shared again: its mm is written as a copy of the parent's, with only the pages that differ
+//! in the mappings the copy has as they are, and restart builds it as fork does, from the
+//! parent's restored mm, then changes what differs.
 
 use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
@@ -270,12 +275,41 @@ impl MmPlan {
         }
     }
 
+    /// Whether `area` of this address space, a copy of `parent`'s (its process's parent's),
+    /// is as that copy has it: the same private mapping with the same bounds, flags, file and
+    /// offset, which fork(2) copied with its pages (not one it skips, wipes or unlocks).
+    fn inherits(&self, parent: &MmPlan, area: &Area) -> bool {
+        let a = &area.rec;
+        let Ok(i) = parent.areas.binary_search_by_key(&a.start, |p| p.rec.start) else { return false };
+        let (p, b) = (&parent.areas[i], &parent.areas[i].rec);
+        let private = matches!(a.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE)
+            && a.flags & abi::VMA_MAYSHARE == 0;
+        let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED) == 0;
+        let file = match (&area.file, &p.file) {
+            (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && a.pgoff == b.pgoff,
+            (None, None) => true,
+            _ => false,
+        };
+        private && copied && file && (a.start, a.end, a.flags, a.prot, a.kind) == (b.start, b.end, b.flags, b.prot, b.kind)
+    }
+
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
     /// saved auxiliary vector.
     ///
     /// Only the `Mm` record, naming it, for an address space already written with another
     /// process that shares it.
-    pub(crate) fn dump(&mut self, d: &mut Dumper<'_>, names: &mut Names, shared: &mut SharedObjects) -> Result {
+    ///
+    /// `parent` is the address space of the process's parent, written earlier, if it has one
+    /// of its own: the mappings this one has as a copy of it would (fork(2) left them so) are
+    /// written as inherited, with only the pages that differ, so that restart shares the
+    /// others again.
+    pub(crate) fn dump(
+        &mut self,
+        d: &mut Dumper<'_>,
+        names: &mut Names,
+        shared: &mut SharedObjects,
+        parent: Option<&MmPlan>,
+    ) -> Result {
         if !self.first {
             let (objref, _) = d.objref(self.mm.0)?;
             return d.record(&abi::Mm { objref, ..Default::default() });
@@ -330,9 +364,38 @@ impl MmPlan {
             (rec, (auxv, 8 * n))
         });
         rec.vma_count = self.areas.len() as u32;
+        // The mappings a copy of the parent's mm has as they are. With none, the mm is not
+        // written as a copy: it would be copied only to be unmapped.
+        let mut inherited = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
+        for area in self.areas.iter() {
+            inherited.push(parent.is_some_and(|p| p.first && self.inherits(p, area)), GFP_KERNEL)?;
+        }
+        let parent = parent.filter(|_| inherited.contains(&true));
+        if let Some(p) = parent {
+            let (objref, first) = d.objref(p.mm.0)?;
+            if first {
+                log!(d.log, "mm: the parent's address space is not in the image yet");
+                return Err(EINVAL);
+            }
+            rec.copy_of = objref;
+        }
         d.record(&rec)?;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-        for area in self.areas.iter() {
+        let mut theirs = match parent {
+            Some(_) => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
+            None => KVec::new(),
+        };
+        // The inherited mappings first: restart then unmaps all else the copy has before it
+        // maps anything, so that the copy never holds more than the process had.
+        if let Some(p) = parent {
+            for (area, _) in self.areas.iter().zip(inherited.iter()).filter(|(_, &i)| i) {
+                let rec = abi::Vma { flags: area.rec.flags | abi::VMA_INHERITED, ..area.rec };
+                self.write_vma(d, &rec)?;
+                let from = Some((&p.mm, &mut theirs[..]));
+                dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
+            }
+        }
+        for (area, _) in self.areas.iter().zip(inherited.iter()).filter(|(_, &i)| !i) {
             let mut rec = area.rec;
             match (rec.kind, &area.file) {
                 (abi::VMA_KIND_SHARED_ANON, Some(file)) => {
@@ -345,7 +408,7 @@ impl MmPlan {
                 (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => self.write_vma(d, &rec)?,
                 (kind, _) => {
                     self.write_vma(d, &rec)?;
-                    dump_private(d, &self.mm, &rec, kind == abi::VMA_KIND_FILE, &mut pages)?;
+                    dump_private(d, &self.mm, &rec, kind == abi::VMA_KIND_FILE, &mut pages, None)?;
                 }
             }
         }
@@ -516,77 +579,120 @@ fn restored_data(page: *mut bindings::page, written_only: bool) -> bool {
     }
 }
 
-/// Writes the runs of `keep`-marked pages of `pages`, the first at `addr`.
-fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], keep: &[bool]) -> Result {
+/// What the image says of one page.
+#[derive(Clone, Copy, PartialEq)]
+enum PageAct {
+    /// Nothing: the page is a hole, zeros or the file's, or, in an inherited mapping, as in
+    /// the mm it is a copy of.
+    Skip,
+    /// Its bytes.
+    Data,
+    /// In an inherited mapping, that it is dropped (`PAGE_RUN_DROP`).
+    Drop,
+}
+
+/// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says.
+fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct]) -> Result {
     let mut i = 0;
     while i < pages.len() {
-        if !keep[i] {
-            i += 1;
-            continue;
+        let act = acts[i];
+        let j = i + acts[i..].iter().take_while(|&&a| a == act).count();
+        let (at, n) = (addr + i as u64 * PAGE, (j - i) as u32);
+        match act {
+            PageAct::Skip => {}
+            PageAct::Drop => d.page_drop(at, n)?,
+            PageAct::Data => {
+                d.page_run_begin(at, n)?;
+                for &page in &pages[i..j] {
+                    // SAFETY: `page` is referenced; the mapping is released below.
+                    let p = unsafe { bindings::kmap_local_page(page) };
+                    // SAFETY: a mapped page is PAGE bytes.
+                    let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
+                    let r = d.chunk(bytes);
+                    // SAFETY: mapped above.
+                    unsafe { bindings::kunmap_local(p) };
+                    r?;
+                }
+                d.raw_end()?;
+            }
         }
-        let mut j = i;
-        while j < pages.len() && keep[j] {
-            j += 1;
-        }
-        d.page_run_begin(addr + i as u64 * PAGE, (j - i) as u32)?;
-        for &page in &pages[i..j] {
-            // SAFETY: `page` is referenced; the mapping is released below.
-            let p = unsafe { bindings::kmap_local_page(page) };
-            // SAFETY: a mapped page is PAGE bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
-            let r = d.chunk(bytes);
-            // SAFETY: mapped above.
-            unsafe { bindings::kunmap_local(p) };
-            r?;
-        }
-        d.raw_end()?;
         i = j;
     }
     Ok(())
 }
 
+/// Pins the pages of the frozen `mm` from `addr`, one for each entry of `pages`; NULL for a
+/// hole or the zero page, which FOLL_DUMP does not fault in.
+fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page]) -> Result<Pinned<'a>> {
+    pages.fill(core::ptr::null_mut());
+    let pinned = Pinned { pages };
+    let mut i = 0;
+    while i < pinned.pages.len() {
+        let at = addr + i as u64 * PAGE;
+        let rest = &mut pinned.pages[i..];
+        let n = mm.read(|m| {
+            // SAFETY: the mmap lock is held; `rest` has room for `rest.len()` entries.
+            // FOLL_DUMP returns -EFAULT for holes and zero pages instead of faulting them in.
+            unsafe {
+                bindings::get_user_pages_remote(
+                    m as *const _ as *mut _,
+                    at as usize,
+                    rest.len(),
+                    bindings::FOLL_DUMP | bindings::FOLL_FORCE,
+                    rest.as_mut_ptr(),
+                    core::ptr::null_mut(),
+                )
+            }
+        });
+        if n == -(bindings::EFAULT as isize) {
+            i += 1;
+            continue;
+        }
+        if n <= 0 {
+            log!(log, "reading the page at {at:#x} failed ({n})");
+            return Err(if n < 0 { Error::from_errno(n as i32) } else { EFAULT });
+        }
+        i += n as usize;
+    }
+    Ok(pinned)
+}
+
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
 /// written to (anonymous copies, even of zeros), the others come from the file again.
+///
+/// For a mapping inherited from the mm `from` (`VMA_INHERITED`), only the pages that differ
+/// from that mm's at the same address: those of its own, and those it no longer has.
 fn dump_private(
     d: &mut Dumper<'_>,
     mm: &MmRef,
     vma: &abi::Vma,
     written_only: bool,
     pages: &mut [*mut bindings::page],
+    mut from: Option<(&MmRef, &mut [*mut bindings::page])>,
 ) -> Result {
-    let mut keep = [false; BATCH];
+    let mut acts = [PageAct::Skip; BATCH];
+    let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
     let mut addr = vma.start;
     while addr < vma.end {
-        let want = (((vma.end - addr) / PAGE) as usize).min(BATCH);
-        let n = mm.read(|m| {
-            // SAFETY: the mmap lock is held; `pages` has room for `want` entries. FOLL_DUMP
-            // returns -EFAULT for holes and zero pages instead of faulting them in.
-            unsafe {
-                bindings::get_user_pages_remote(
-                    m as *const _ as *mut _,
-                    addr as usize,
-                    want as usize,
-                    bindings::FOLL_DUMP | bindings::FOLL_FORCE,
-                    pages.as_mut_ptr(),
-                    core::ptr::null_mut(),
-                )
-            }
-        });
-        if n == -(bindings::EFAULT as isize) {
-            addr += PAGE;
-            continue;
+        let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
+        let mine = pin(d.log, mm, addr, &mut pages[..n])?;
+        let theirs = match from.as_mut() {
+            Some((other, buf)) => Some(pin(d.log, other, addr, &mut buf[..n])?),
+            None => None,
+        };
+        for (i, act) in acts[..n].iter_mut().enumerate() {
+            let (c, p) = (mine.pages[i], theirs.as_ref().map(|t| t.pages[i]));
+            *act = match p {
+                // The very page: it is shared copy-on-write, or both have none.
+                Some(p) if c == p => PageAct::Skip,
+                _ if has(c) => PageAct::Data,
+                Some(p) if has(p) => PageAct::Drop,
+                _ => PageAct::Skip,
+            };
         }
-        if n <= 0 {
-            log!(d.log, "reading the page at {addr:#x} failed ({n})");
-            return Err(if n < 0 { Error::from_errno(n as i32) } else { EFAULT });
-        }
-        let n = n as usize;
-        let pinned = Pinned { pages: &mut pages[..n] };
-        for (k, &page) in keep.iter_mut().zip(pinned.pages.iter()) {
-            *k = restored_data(page, written_only);
-        }
-        write_runs(d, addr, pinned.pages, &keep[..n])?;
-        drop(pinned);
+        write_runs(d, addr, mine.pages, &acts[..n])?;
+        drop(theirs);
+        drop(mine);
         addr += n as u64 * PAGE;
         crate::resched();
     }
@@ -636,14 +742,14 @@ fn dump_cached(
 ) -> Result {
     let inode = core::ptr::from_ref(file.inode()).cast_mut();
     let total = (vma.end - vma.start) / PAGE;
-    let mut keep = [false; BATCH];
+    let mut acts = [PageAct::Skip; BATCH];
     let mut first = 0u64;
     while first < total {
         let n = ((total - first) as usize).min(BATCH);
         let pinned = Pinned { pages: &mut pages[..n] };
-        for (i, (slot, k)) in pinned.pages.iter_mut().zip(keep.iter_mut()).enumerate() {
+        for (i, (slot, act)) in pinned.pages.iter_mut().zip(acts.iter_mut()).enumerate() {
             let index = vma.pgoff + first + i as u64;
-            *k = false;
+            *act = PageAct::Skip;
             // Past the object's end (a mapping grown by mremap()) there is nothing to read.
             if written.contains(&index) || index.saturating_mul(PAGE) >= vma.size {
                 continue;
@@ -665,9 +771,11 @@ fn dump_cached(
                 bindings::folio_unlock(folio);
                 bindings::folio_file_page(folio, index as usize)
             };
-            *k = !page_is_zero(*slot);
+            if !page_is_zero(*slot) {
+                *act = PageAct::Data;
+            }
         }
-        write_runs(d, vma.start + first * PAGE, pinned.pages, &keep[..n])?;
+        write_runs(d, vma.start + first * PAGE, pinned.pages, &acts[..n])?;
         drop(pinned);
         first += n as u64;
         crate::resched();
@@ -893,19 +1001,46 @@ fn with_vma_at<R>(start: u64, f: impl FnOnce(*mut bindings::vm_area_struct) -> R
     Ok(r)
 }
 
-/// Flips `VM_NOHUGEPAGE` of the current task's mapping at `start`. The flag only steers
-/// khugepaged; flipped on a mapping and back, it keeps mmap from merging its neighbour into it.
-fn toggle_merge_tag(start: u64) -> Result {
+/// Flips `VM_NOHUGEPAGE` of the current task's mappings right below and right above `v`,
+/// but special ones (the vDSO's), which never merge. The flag only steers khugepaged; flipped
+/// on both neighbours while `v` is mapped, and back, it keeps mmap from merging them into it:
+/// mappings that were distinct stay so, even where they differ only in what the image does
+/// not show (accounting, anon_vma).
+fn toggle_merge_tags(v: &abi::Vma) -> Result {
+    let mm = current_mm();
     let tag = bindings::VM_NOHUGEPAGE as usize;
-    with_vma_at(start, |vma| {
-        // SAFETY: the vma is valid and its flags are changed under the mmap write lock.
-        unsafe {
-            let has = (*vma).__bindgen_anon_2.vm_flags as usize & tag != 0;
-            let (set, clear) = if has { (0, tag) } else { (tag, 0) };
-            bindings::vm_flags_mod(vma, set as _, clear as _);
+    // SAFETY: the current task's own mm, locked here and unlocked below.
+    if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
+        return Err(EINTR);
+    }
+    let below = match v.start.checked_sub(1) {
+        // SAFETY: the mmap lock is held.
+        Some(a) => unsafe { bindings::find_vma(mm, a as usize) },
+        None => core::ptr::null_mut(),
+    };
+    // SAFETY: the mmap lock is held.
+    let above = unsafe { bindings::find_vma(mm, v.end as usize) };
+    for (vma, at) in [(below, None), (above, Some(v.end))] {
+        if vma.is_null() {
+            continue;
         }
-    })
-    .map(|_| ())
+        // SAFETY: a vma found under the lock is valid while it is held.
+        let r = unsafe { &*vma };
+        let (start, end, flags) = vma_bounds(r);
+        let touches = match at {
+            None => end == v.start && start < v.start,
+            Some(a) => start == a,
+        };
+        if !touches || r.vm_file.is_null() && !r.vm_ops.is_null() {
+            continue;
+        }
+        let (set, clear) = if flags as usize & tag != 0 { (0, tag) } else { (tag, 0) };
+        // SAFETY: as above; flags are changed under the mmap write lock.
+        unsafe { bindings::vm_flags_mod(vma, set as _, clear as _) };
+    }
+    // SAFETY: locked above.
+    unsafe { bindings::mmap_write_unlock(mm) };
+    Ok(())
 }
 
 /// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.
@@ -957,8 +1092,32 @@ pub(crate) fn install_new(log: &Log, exe: *mut bindings::file) -> Result {
     if mm.is_null() {
         return Err(ENOMEM);
     }
-    // SAFETY: `mm` is new and ours; on success the current task owns it. `exe` is NULL or a
-    // counted file.
+    install(log, mm, exe)
+}
+
+/// Gives the current task a copy of the address space `from`, restored earlier, as fork(2)
+/// gives a child its parent's: the same mappings with the same pages, shared copy-on-write,
+/// but for the vDSO, which the image maps where it has it. `exe` is as for [`install_new`].
+fn install_copy(log: &Log, from: NonNull<bindings::mm_struct>, exe: *mut bindings::file) -> Result {
+    // SAFETY: `from` is an mm restart restored and holds; its tasks wait off the CPU. `exe`
+    // is NULL or a counted file.
+    let mm = unsafe { bindings::restart_copy_mm(from.as_ptr(), exe) };
+    match crate::from_err_ptr(mm) {
+        Ok(mm) => install(log, mm, core::ptr::null_mut()).and_then(|()| drop_vdso()),
+        Err(e) => {
+            log!(log, "cannot copy the parent's address space ({})", e.to_errno());
+            Err(e)
+        }
+    }
+}
+
+/// Makes `mm`, new and ours, the current task's, as exec does, recording `exe` (NULL or a
+/// counted file) as its executable unless NULL.
+fn install(log: &Log, mm: *mut bindings::mm_struct, exe: *mut bindings::file) -> Result {
+    // KSM's merge-any comes from the restarter (it survives exec): it would make every
+    // mapping restored mergeable. The image never carries it (checkpoint refuses it).
+    MmFlags::word(mm).fetch_and(!(MmFlags::MERGE_ANY as usize), Ordering::AcqRel);
+    // SAFETY: `mm` is new and ours; on success the current task owns it.
     let ret = unsafe { bindings::restart_exec_mmap(mm, exe) };
     if ret < 0 {
         // SAFETY: still ours.
@@ -997,6 +1156,10 @@ fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
 fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
     let run = r.decode::<abi::PageRun>(rec)?;
     let len = u64::from(run.npages) * PAGE;
+    let dropped = run.flags == abi::PAGE_RUN_DROP;
+    if run.flags & !abi::PAGE_RUN_DROP != 0 || dropped && v.flags & abi::VMA_INHERITED == 0 {
+        return Err(r.bad("page run flags"));
+    }
     if run.addr % PAGE != 0
         || run.npages == 0
         || run.npages > abi::PAGES_PER_RECORD
@@ -1005,6 +1168,15 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
         || matches!(target, Target::None)
     {
         return Err(r.bad("page run outside its mapping"));
+    }
+    if dropped {
+        // SAFETY: acts on the current task's own mm; an inherited mapping is not locked.
+        let err = unsafe { bindings::do_madvise(current_mm(), run.addr as usize, len as usize, bindings::MADV_DONTNEED as i32) };
+        if err != 0 {
+            log!(r.log, "pages at {:#x}: cannot drop them ({err})", run.addr);
+            return Err(Error::from_errno(err));
+        }
+        return Ok(());
     }
     if r.expect_raw(RecordType::Pages)? != len {
         return Err(r.bad("page data length differs from its run"));
@@ -1064,10 +1236,26 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };
-    install_new(r.log, exe)?;
+    // A copy of the parent's address space, restored earlier, or a new one.
+    let copied = match m.copy_of {
+        0 => {
+            install_new(r.log, exe)?;
+            false
+        }
+        c => {
+            let Some(from) = shared::restored::<bindings::mm_struct>(r, c) else {
+                return Err(r.bad("mm copy of what is not an address space restored earlier"));
+            };
+            install_copy(r.log, from, exe)?;
+            true
+        }
+    };
     shared::keep::<bindings::mm_struct>(r, m.objref)?;
+    // SAFETY: reading the current mm's task size.
+    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
     let mut vdso_done = false;
-    let mut prev: Option<abi::Vma> = None;
+    // In a copy, while its inherited mappings come: where what else it has is unmapped from.
+    let mut unmapped_to = copied.then_some(0u64);
     for _ in 0..m.vma_count {
         let v = r.expect::<abi::Vma>()?;
         let mut name = [0u8; ANON_NAME_MAX];
@@ -1075,18 +1263,23 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             true => Some(read_anon_name(r, &mut name)?),
             false => None,
         };
-        // Adjacent mappings that were distinct must stay so, even where they differ only in
-        // what the image does not show (accounting, anon_vma): the previous one is marked
-        // while this one is mapped, so that mmap cannot merge them.
-        let tagged = prev.filter(|p| p.end == v.start && p.kind != abi::VMA_KIND_VDSO);
-        if let Some(p) = &tagged {
-            toggle_merge_tag(p.start)?;
-        }
-        let target = map_area(r, &v, &mut vdso_done).and_then(|t| name_area(r, &v, named.map(|()| &name)).map(|()| t));
-        if let Some(p) = &tagged {
-            toggle_merge_tag(p.start)?;
-        }
-        let target = target?;
+        let name = named.map(|()| &name);
+        let target = match (v.flags & abi::VMA_INHERITED != 0, unmapped_to) {
+            (true, Some(from)) => {
+                let target = keep_area(r, &v, from, name)?;
+                unmapped_to = Some(v.end);
+                target
+            }
+            (true, None) => return Err(r.bad("inherited mapping in a new mm, or after the others")),
+            (false, from) => {
+                // The copy holds only its inherited mappings before another one is made.
+                if let Some(from) = from {
+                    unmap(from, task_size)?;
+                    unmapped_to = None;
+                }
+                new_area(r, &v, name, &mut vdso_done)?
+            }
+        };
         loop {
             let rec = r.next()?;
             if rec.ty != abi::PageRun::TYPE {
@@ -1095,7 +1288,9 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             }
             fill(r, rec, &v, &target, buf)?;
         }
-        prev = Some(v);
+    }
+    if let Some(from) = unmapped_to {
+        unmap(from, task_size)?;
     }
     let len = r.expect_raw(RecordType::Auxv)?;
     let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
@@ -1104,6 +1299,130 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     }
     r.read_raw(&mut auxv[..len as usize])?;
     set_fields(r, &m, &auxv[..len as usize])
+}
+
+/// Maps the mapping `v` (`name`d if it has a name) in the current task's mm.
+fn new_area(
+    r: &mut Restorer<'_, Obj>,
+    v: &abi::Vma,
+    name: Option<&[u8; ANON_NAME_MAX]>,
+    vdso_done: &mut bool,
+) -> Result<Target> {
+    toggle_merge_tags(v)?;
+    let target = map_area(r, v, vdso_done).and_then(|t| name_area(r, v, name).map(|()| t));
+    toggle_merge_tags(v)?;
+    target
+}
+
+/// Whether a mapping made on this host for the image's `v` may have `have` (`VMA_*`) and
+/// `prot`, which differ from the record, whatever restart does: without `VM_NORESERVE`,
+/// which strict overcommit ignores, or, readable, with `VM_EXEC`, which READ_IMPLIES_EXEC
+/// (the process's personality, restored before its mm) adds. An inherited mapping may differ from its record so, as a new one would; in nothing
+/// else.
+fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
+    let want = v.flags & !(abi::VMA_INHERITED | abi::VMA_ANON_NAME);
+    // SAFETY: reading the current task's own personality, which only it sets.
+    let implied = unsafe { (*bindings::get_current()).personality } & bindings::READ_IMPLIES_EXEC != 0;
+    let exec = implied && v.prot & bindings::PROT_READ != 0;
+    let (extra, missing) = (have & !want, want & !have);
+    let extra_prot = prot & !v.prot;
+    (extra == 0 || exec && extra == abi::VMA_EXEC)
+        && missing & !abi::VMA_NORESERVE == 0
+        && (extra_prot == 0 || exec && extra_prot == bindings::PROT_EXEC)
+        && v.prot & !prot == 0
+}
+
+/// In a copy of the parent's mm, holding from `from` up what the parent had: unmaps what it
+/// has below the inherited mapping `v`, and checks that it has `v` as the image says: the
+/// same private mapping with the same bounds, protection, flags, file and offset (a crafted
+/// image can only ask for what the parent has). Gives it the image's name.
+fn keep_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, from: u64, name: Option<&[u8; ANON_NAME_MAX]>) -> Result<Target> {
+    // SAFETY: reading the current mm's task size.
+    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
+    let bounds = v.start % PAGE == 0 && v.end % PAGE == 0 && v.start < v.end && v.end <= task_size;
+    if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
+        return Err(r.bad("inherited mapping bounds, order or sharing"));
+    }
+    let file = match v.kind {
+        abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK => core::ptr::null_mut(),
+        abi::VMA_KIND_FILE => match r.lookup(v.file)? {
+            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => f.file.as_ptr(),
+            _ => return Err(r.bad("mapping names an object that is not a regular file")),
+        },
+        _ => return Err(r.bad("inherited mapping that is not private memory")),
+    };
+    unmap(from, v.start)?;
+    let same = with_vma_at(v.start, |vma| {
+        // SAFETY: valid under the mmap lock, and so is its name.
+        let (vma, named) = unsafe { (&*vma, !bindings::checkpoint_vma_anon_name(vma).is_null()) };
+        let (_, end, vm_flags) = vma_bounds(vma);
+        end == v.end
+            && as_made(v, image_flags(vm_flags), (vm_flags & 7) as u32)
+            && named == name.is_some()
+            && vma.vm_file == file
+            && match file.is_null() {
+                // Anonymous memory, not a special mapping (the vDSO has no file either).
+                true => vma.vm_ops.is_null(),
+                false => vma.vm_pgoff as u64 == v.pgoff,
+            }
+    })?;
+    if same != Some(true) {
+        return Err(r.bad("inherited mapping that the parent's address space does not have"));
+    }
+    name_area(r, v, name)?;
+    let writable = v.prot & bindings::PROT_WRITE != 0;
+    Ok(if file.is_null() && writable { Target::User } else { Target::Forced })
+}
+
+/// Unmaps `start..end` of the current task's mm, if not empty.
+fn unmap(start: u64, end: u64) -> Result {
+    if start >= end {
+        return Ok(());
+    }
+    // SAFETY: unmaps part of the current task's own mm, which is its alone.
+    let err = unsafe { bindings::vm_munmap(start as usize, (end - start) as usize) };
+    match err {
+        0 => Ok(()),
+        e => Err(Error::from_errno(e)),
+    }
+}
+
+/// The size of this kernel's vDSO text.
+fn vdso_size() -> u64 {
+    // SAFETY: `vdso_image_64` is a constant of this kernel.
+    unsafe { bindings::vdso_image_64.size as u64 }
+}
+
+/// The end of the vDSO text of `mm`, the current task's, or 0 if it has none.
+fn vdso_end(mm: *mut bindings::mm_struct) -> u64 {
+    // SAFETY: the current task's mm; only it maps its vDSO.
+    let text = unsafe { (*mm).__bindgen_anon_1.context.vdso } as u64;
+    if text == 0 { 0 } else { text + vdso_size() }
+}
+
+/// Unmaps the current task's vDSO, and forgets it, as a new mm has none: the image maps its
+/// own (this kernel's pages all the same).
+fn drop_vdso() -> Result {
+    // SAFETY: `vdso_image_64` is a constant of this kernel.
+    let vvar_len = unsafe { bindings::vdso_image_64.sym_vvar_start }.unsigned_abs() as u64;
+    let mm = current_mm();
+    let end = vdso_end(mm);
+    if end == 0 {
+        return Ok(());
+    }
+    // map_vdso() put the vvar pages right below the text, above 0.
+    unmap((end - vdso_size()).saturating_sub(vvar_len), end)?;
+    // SAFETY: the current task's own mm, locked here and unlocked below; the fields are only
+    // read under the lock, or by this task.
+    unsafe {
+        if bindings::mmap_write_lock_killable(mm) != 0 {
+            return Err(EINTR);
+        }
+        (*mm).__bindgen_anon_1.context.vdso = core::ptr::null_mut();
+        (*mm).__bindgen_anon_1.context.vdso_image = core::ptr::null();
+        bindings::mmap_write_unlock(mm);
+    }
+    Ok(())
 }
 
 /// The bits of `mm->flags` a process sets for itself and a new mm inherits from its creator
@@ -1180,8 +1499,8 @@ impl MmFlags {
 
     /// `mm->flags` of `mm`, which others change with atomic bit operations.
     fn word<'a>(mm: *mut bindings::mm_struct) -> &'a AtomicUsize {
-        // SAFETY: `mm` is the current task's, valid while it runs; `flags` is a naturally
-        // aligned word, only ever changed atomically.
+        // SAFETY: `mm` is the current task's, valid while it runs, or a new one of ours;
+        // `flags` is a naturally aligned word, only ever changed atomically.
         unsafe { AtomicUsize::from_ptr(core::ptr::addr_of_mut!((*mm).__bindgen_anon_1.flags)) }
     }
 

@@ -141,3 +141,9 @@ pub(crate) fn join<T: Shareable>(r: &mut Restorer<'_, Obj>, objref: u32, only_na
 pub(crate) fn keep<T: Shareable>(r: &mut Restorer<'_, Obj>, objref: u32) -> Result {
     r.define(objref, T::into_obj(SharedRef::current()))
 }
+
+/// The object of kind `T` that `objref` names, restored earlier (for another process); `None`
+/// if it names nothing yet, or another kind of object. Valid while `r` keeps it.
+pub(crate) fn restored<T: Shareable>(r: &Restorer<'_, Obj>, objref: u32) -> Option<NonNull<T>> {
+    r.defined(objref).and_then(T::of_obj).map(|s| s.0)
+}
