@@ -186,6 +186,85 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let len = i.recs[vma].get("end") - i.recs[vma].get("start");
         i.rec(vma).set("start", 0).set("end", len);
     });
+    // k's address space is a copy of the root's (it forked and wrote little since): what a
+    // copy may take is the parent's, as it is, and nothing else.
+    let inherited = |i: &Image| {
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        (mm..i.recs.len())
+            .find(|&r| {
+                i.recs[r].ty == abi::Vma::TYPE
+                    && i.recs[r].get("flags") & abi::VMA_INHERITED as i64 != 0
+            })
+            .expect("k has an inherited mapping")
+    };
+    case("an mm copy of an fd table", false, &|i| {
+        let table = i.recs[i.next::<abi::FdTable>(i.task(t.root))].get("objref");
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        i.rec(mm).set("copy_of", table);
+    });
+    case("an mm copy of itself", false, &|i| {
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        let own = i.recs[mm].get("objref");
+        i.rec(mm).set("copy_of", own);
+    });
+    case("an inherited mapping in a new mm", false, &|i| {
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        i.rec(mm).set("copy_of", 0);
+    });
+    case(
+        "an inherited mapping a page shorter than the parent's",
+        false,
+        &|i| {
+            let vma = inherited(i);
+            let end = i.recs[vma].get("end");
+            i.rec(vma).set("end", end - 4096);
+        },
+    );
+    case("an inherited mapping made executable", false, &|i| {
+        let vma = inherited(i);
+        let prot = i.recs[vma].get("prot");
+        i.rec(vma).set("prot", prot | i64::from(libc::PROT_EXEC));
+    });
+    case("a copied mm whose mappings go back", false, &|i| {
+        let vma = inherited(i);
+        let next = i.next::<abi::Vma>(vma + 1);
+        let start = i.recs[vma].get("start");
+        i.rec(next).set("start", start);
+    });
+    // The copy's vDSO is gone before any mapping is kept: nothing to keep there.
+    case("the vDSO inherited as anonymous memory", false, &|i| {
+        let vma = i.vma(t.kid, abi::VMA_KIND_VDSO);
+        let flags = i.recs[vma].get("flags");
+        i.rec(vma)
+            .set("kind", abi::VMA_KIND_ANON.into())
+            .set("flags", flags | abi::VMA_INHERITED as i64);
+        let rec = i.recs.remove(vma);
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        i.recs.insert(mm + 1, rec);
+    });
+    // Inherited mappings come first (the vDSO's record follows the vvar's): one after the
+    // copy was cut down to them would find nothing.
+    case("an inherited mapping after the others", false, &|i| {
+        let vma = i.vma(t.kid, abi::VMA_KIND_VDSO);
+        let flags = i.recs[vma].get("flags");
+        i.rec(vma).set("flags", flags | abi::VMA_INHERITED as i64);
+    });
+    case("a shared mapping inherited", false, &|i| {
+        let vma = inherited(i);
+        let flags = i.recs[vma].get("flags");
+        i.rec(vma).set(
+            "flags",
+            flags | (abi::VMA_SHARED | abi::VMA_MAYSHARE) as i64,
+        );
+    });
+    case("pages dropped from a new mapping", false, &|i| {
+        let run = i.next::<abi::PageRun>(i.task(t.root));
+        i.rec(run).set("flags", i64::from(abi::PAGE_RUN_DROP));
+    });
+    case("page run flags beyond drop", false, &|i| {
+        let run = i.next::<abi::PageRun>(i.task(t.kid));
+        i.rec(run).set("flags", 2);
+    });
     // Found by cr-fuzz: these restored, the field's extra bits silently dropped.
     case("a umask beyond 0777", false, &|i| {
         let fs = i.next::<abi::Fs>(i.task(t.root));
