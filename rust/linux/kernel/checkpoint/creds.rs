@@ -251,7 +251,7 @@ impl Sessions {
     /// Chooses how the process about to be restored from `creds` takes its audit session:
     /// joining the process restored first in its saved session, or as that first one, when
     /// this returns the session to [`Sessions::record`] it under once it is restored.
-    pub(crate) fn place(&mut self, r: &Restorer<'_, Obj>, creds: &mut Creds) -> Result<Option<u32>> {
+    pub(crate) fn place(&mut self, r: &Restorer<'_, Obj>, creds: &mut Creds) -> Result<Option<NewSession>> {
         let rec = &creds.rec;
         if rec.flags & abi::CREDS_F_LOGINUID == 0 {
             return Ok(None);
@@ -269,14 +269,19 @@ impl Sessions {
             }
             self.restarter_taken = true;
         }
-        Ok(Some(rec.sessionid))
+        Ok(Some(NewSession { id: rec.sessionid, loginuid: rec.loginuid }))
     }
 
-    /// Records `task`, restored from `creds`, as the first restored process of its saved
-    /// session.
-    pub(crate) fn record(&mut self, creds: &abi::Creds, task: &Created) -> Result {
-        let value = (creds.loginuid, task.task.clone());
-        self.first.try_create_and_insert(creds.sessionid, value, GFP_KERNEL_ACCOUNT)?;
+    /// Records `task`, restored in `session`, as the first restored process of it.
+    pub(crate) fn record(&mut self, session: NewSession, task: &Created) -> Result {
+        let value = (session.loginuid, task.task.clone());
+        self.first.try_create_and_insert(session.id, value, GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
+}
+
+/// A saved audit session whose first process is about to be restored.
+pub(crate) struct NewSession {
+    id: u32,
+    loginuid: u32,
 }

@@ -926,7 +926,7 @@ fn create(
             (creds, Some(saved), fin)
         }
     };
-    let session = sessions.place(r, &mut creds)?.map(|_| *creds.rec());
+    let session = sessions.place(r, &mut creds)?;
     let leader_session = creds.rec().sessionid;
     let creds = Some(creds);
     let log = r.log;
@@ -956,7 +956,7 @@ fn create(
     }
     res?;
     match session {
-        Some(creds) => sessions.record(&creds, &created[index]),
+        Some(s) => sessions.record(s, &created[index]),
         None => Ok(()),
     }
 }
@@ -976,13 +976,13 @@ fn create_zombie(
         return Err(r.bad("zombie without a parent, or its exit status"));
     }
     let mut creds = Creds::read(r)?;
-    let session = sessions.place(r, &mut creds)?.map(|_| *creds.rec());
+    let session = sessions.place(r, &mut creds)?;
     let index = created.len();
     let mut work = Work { task, log: r.log, fin: None, creds: Some(creds), ax: 0, stop: false, process: None };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
     start(r.log, &mut work, clone, parent, None, created)?;
     match session {
-        Some(creds) => sessions.record(&creds, &created[index]),
+        Some(s) => sessions.record(s, &created[index]),
         None => Ok(()),
     }
 }
