@@ -1,7 +1,8 @@
-//! `memhog MIB`: a checkpoint target for measurements, not a test (the guest has it in /bin,
-//! see xtask/src/guest.rs). Maps MIB mebibytes of private anonymous memory, writes a non-zero
-//! word into every 8 bytes so that every page is saved, prints "ready" and sleeps until
-//! killed; on SIGUSR1 it checks the pattern and exits 0, or 1 if a word changed.
+//! `memhog MIB [CHILDREN]`: a checkpoint target for measurements, not a test (the guest has it
+//! in /bin, see xtask/src/guest.rs). Maps MIB mebibytes of private anonymous memory, writes a
+//! non-zero word into every 8 bytes so that every page is saved, forks CHILDREN children (0 by
+//! default) that share it copy-on-write, prints "ready" and sleeps until killed; on SIGUSR1
+//! each checks the pattern and exits 0, or 1 if a word changed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,10 +17,13 @@ fn pattern(i: usize) -> u64 {
 }
 
 fn main() {
-    let mib: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(64);
+    let arg = |n: usize, default: usize| {
+        std::env::args()
+            .nth(n)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(default)
+    };
+    let (mib, children) = (arg(1, 64), arg(2, 0));
     let len = mib << 20;
     // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
     let p = unsafe {
@@ -48,6 +52,17 @@ fn main() {
             on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t,
         )
     };
+    for _ in 0..children {
+        // SAFETY: single-threaded; the child only runs what follows, as its parent does.
+        match unsafe { libc::fork() } {
+            -1 => {
+                eprintln!("memhog: fork failed");
+                std::process::exit(2);
+            }
+            0 => break,
+            _ => {}
+        }
+    }
     println!("ready");
     while !WOKEN.load(Ordering::SeqCst) {
         // SAFETY: pause has no preconditions.
