@@ -194,6 +194,13 @@ impl Image {
             .unwrap_or_else(|| panic!("no {} record after record {from}", R::NAME))
     }
 
+    /// Index of the first raw record of type `ty` at or after `from`.
+    pub fn next_raw(&self, from: usize, ty: RecordType) -> usize {
+        (from..self.recs.len())
+            .find(|&i| self.recs[i].ty == ty.id())
+            .unwrap_or_else(|| panic!("no {ty:?} record after record {from}"))
+    }
+
     /// Index of the first `Vma` record of kind `kind` (`abi::VMA_KIND_*`) from the `Task` of
     /// `pid` on: with the task's mm written there, one of its mappings.
     pub fn vma(&self, pid: i32, kind: u32) -> usize {

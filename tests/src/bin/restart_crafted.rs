@@ -261,6 +261,13 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let run = i.next::<abi::PageRun>(i.task(t.root));
         i.rec(run).set("flags", i64::from(abi::PAGE_RUN_DROP));
     });
+    // Found by review: /proc/PID/auxv reads up to an AT_NULL, past the saved vector if it
+    // has none, into the rest of the mm (kernel pointers).
+    case("an auxiliary vector without AT_NULL", false, &|i| {
+        let auxv = i.next_raw(i.task(t.root), abi::RecordType::Auxv);
+        let len = i.recs[auxv].payload.len();
+        i.recs[auxv].payload[len - 16] = 33;
+    });
     case("page run flags beyond drop", false, &|i| {
         let run = i.next::<abi::PageRun>(i.task(t.kid));
         i.rec(run).set("flags", 2);

@@ -1298,6 +1298,12 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         return Err(r.bad("auxiliary vector too long"));
     }
     r.read_raw(&mut auxv[..len as usize])?;
+    // /proc/PID/auxv reads up to the first AT_NULL, which must end the vector: without one it
+    // would read on past `saved_auxv`.
+    let types = || auxv[..len as usize].chunks_exact(16).map(|p| u64::from_le_bytes(p[..8].try_into().unwrap_or([1; 8])));
+    if len != 0 && (len % 16 != 0 || types().position(|t| t == 0) != Some(len as usize / 16 - 1)) {
+        return Err(r.bad("auxiliary vector not ended by one AT_NULL"));
+    }
     set_fields(r, &m, &auxv[..len as usize])
 }
 
@@ -1527,8 +1533,8 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
         return Err(r.bad("mm field outside the address space"));
     }
     let flags = MmFlags::check(r, m)?;
-    // SAFETY: the mm is the current task's own and new; the mmap lock keeps /proc readers
-    // from seeing the fields half-set.
+    // SAFETY: the mm is the current task's own and new. The mmap lock serializes this with
+    // prctl(PR_SET_MM); /proc readers take no lock, and see at worst words of either value.
     unsafe {
         if bindings::mmap_write_lock_killable(mm) != 0 {
             return Err(EINTR);
@@ -1548,6 +1554,8 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
         if m.mmap_base != 0 {
             f.mmap_base = m.mmap_base as _;
         }
+        // A copy has its parent's.
+        f.saved_auxv.fill(0);
         for (i, w) in auxv.chunks(8).enumerate() {
             f.saved_auxv[i] = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
         }
