@@ -136,6 +136,22 @@ impl Mapping {
         Ok(raw.chunks_exact(8).map(|b| page(entry(b))).collect())
     }
 
+    /// Names the range, anonymous memory, with prctl(PR_SET_VMA_ANON_NAME).
+    pub fn name(&self, name: &str) -> Check {
+        let name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+        // SAFETY: names our own mapping with a string that outlives the call.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_SET_VMA,
+                libc::PR_SET_VMA_ANON_NAME,
+                self.addr(),
+                self.len,
+                name.as_ptr(),
+            )
+        };
+        check_os(r, format_args!("PR_SET_VMA_ANON_NAME {name:?}"))
+    }
+
     /// mprotect(2) of the range.
     pub fn protect(&self, prot: libc::c_int) -> Check {
         // SAFETY: only the protection of our own mapping changes.

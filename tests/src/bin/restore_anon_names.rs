@@ -3,32 +3,13 @@
 //! whose upper half has no name (the naming split it in two). /proc/self/maps shows each name
 //! again, the unnamed half stays unnamed, and the data is intact.
 
-use std::ffi::CString;
-
 use cr_tests::mem::{anon, mmap, Mapping};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
 const PAGE: usize = 4096;
 
 /// A mapping, the name it was given (`None`: none), and its data seed.
 struct Named(Vec<(Mapping, Option<&'static str>, u64)>);
-
-fn name(m: &Mapping, name: &str) -> Check {
-    let name = CString::new(name).map_err(|e| e.to_string())?;
-    // SAFETY: names our own mapping with a string that outlives the call.
-    check_os(
-        unsafe {
-            libc::prctl(
-                libc::PR_SET_VMA,
-                libc::PR_SET_VMA_ANON_NAME,
-                m.addr(),
-                m.len(),
-                name.as_ptr(),
-            )
-        },
-        format_args!("PR_SET_VMA_ANON_NAME {name:?}"),
-    )
-}
 
 fn setup() -> Result<Named, String> {
     let private = anon(4 * PAGE)?;
@@ -43,9 +24,9 @@ fn setup() -> Result<Named, String> {
     // half stays a mapping of its own (a later mapping below could merge with a lower one).
     let halves = anon(8 * PAGE)?;
     let (lower, upper) = (halves.part(0, 4 * PAGE), halves.part(4 * PAGE, 4 * PAGE));
-    name(&private, "cr private")?;
-    name(&shared, "cr-shared:1")?;
-    name(&lower, "cr half")?;
+    private.name("cr private")?;
+    shared.name("cr-shared:1")?;
+    lower.name("cr half")?;
     let named = Named(vec![
         (private, Some("cr private"), 1),
         (shared, Some("cr-shared:1"), 2),

@@ -14,6 +14,10 @@
 //! N  2 pages               root: maps it after the fork (a and g never had it)
 //! X  1 GiB, PROT_NONE      root: under an RLIMIT_AS with room for one, not two;
 //!                          a: unmaps it, maps its own elsewhere (g inherits a's)
+//! D  8 pages               root: MADV_NOHUGEPAGE on pages 0-3 (two mappings)
+//! E  8 pages               root: MADV_NOHUGEPAGE on pages 4-7 (two mappings)
+//! G  2 pages, zeroed       root: names page 0 "a", page 1 "x"; a: renames page 0 "x"
+//!                          (still two mappings: each has its own anon_vma)
 //! ```
 //!
 //! Each process notes, before the checkpoint, its /proc/self/maps and which of its anonymous
@@ -370,10 +374,28 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     m.r.protect(libc::PROT_READ)?;
     fill_pages(m.b, B_SEED);
     fill_pages(m.c, C_SEED);
+    // Neighbours that differ only in their huge page advice stay two mappings.
+    for (first, pages) in [(0, 0..4), (1, 4..8)] {
+        let d = mmap(8 * PAGE, RW, PRIVATE_ANON, -1, 0)?;
+        fill_pages(d, B_SEED + 100 * first);
+        let half = d.part(pages.start * PAGE, 4 * PAGE);
+        // SAFETY: advice on our own mapping.
+        check_os(
+            unsafe { libc::madvise(half.ptr().cast(), half.len(), libc::MADV_NOHUGEPAGE) },
+            "madvise(MADV_NOHUGEPAGE)",
+        )?;
+    }
+    let g = mmap(2 * PAGE, RW, PRIVATE_ANON, -1, 0)?;
+    page(g, 0).name("a")?;
+    page(g, 1).name("x")?;
+    g.fill_zero();
     limit_address_space()?;
     let x = arena(0)?;
     let ready = Ready::new()?;
-    let kid: Kid = ready.fork(46, move |fork| a_setup(fork, m, x))?;
+    let kid: Kid = ready.fork(46, move |fork| {
+        page(g, 0).name("x")?;
+        a_setup(fork, m, x)
+    })?;
     for n in [40, 41] {
         page(m.a, n).fill(ROOT_LATER + n as u64);
     }

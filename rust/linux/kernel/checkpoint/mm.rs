@@ -1001,14 +1001,21 @@ fn with_vma_at<R>(start: u64, f: impl FnOnce(*mut bindings::vm_area_struct) -> R
     Ok(r)
 }
 
-/// Flips `VM_NOHUGEPAGE` of the current task's mappings right below and right above `v`,
-/// but special ones (the vDSO's), which never merge. The flag only steers khugepaged; flipped
-/// on both neighbours while `v` is mapped, and back, it keeps mmap from merging them into it:
-/// mappings that were distinct stay so, even where they differ only in what the image does
-/// not show (accounting, anon_vma).
-fn toggle_merge_tags(v: &abi::Vma) -> Result {
+/// Both huge page advice flags: madvise() never sets them together.
+const MERGE_TAG: u64 = (bindings::VM_HUGEPAGE | bindings::VM_NOHUGEPAGE) as u64;
+
+/// The neighbours of a mapping being made, tagged: the start of each, and the huge page
+/// advice it had.
+struct Tagged([Option<(u64, u64)>; 2]);
+
+/// Tags the current task's mappings right below and right above `v`, but special ones (the
+/// vDSO's), which never merge, with both huge page advice flags: no mapping restart makes has
+/// both, so mmap and madvise cannot merge a neighbour into it. Mappings that were distinct
+/// stay so, even where they differ only in what the image does not show (accounting,
+/// anon_vma). The flags only steer khugepaged; [`untag`] gives them back.
+fn tag_neighbours(v: &abi::Vma) -> Result<Tagged> {
     let mm = current_mm();
-    let tag = bindings::VM_NOHUGEPAGE as usize;
+    let mut tagged = Tagged([None, None]);
     // SAFETY: the current task's own mm, locked here and unlocked below.
     if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
         return Err(EINTR);
@@ -1020,26 +1027,39 @@ fn toggle_merge_tags(v: &abi::Vma) -> Result {
     };
     // SAFETY: the mmap lock is held.
     let above = unsafe { bindings::find_vma(mm, v.end as usize) };
-    for (vma, at) in [(below, None), (above, Some(v.end))] {
+    for (i, (slot, vma)) in tagged.0.iter_mut().zip([below, above]).enumerate() {
         if vma.is_null() {
             continue;
         }
         // SAFETY: a vma found under the lock is valid while it is held.
         let r = unsafe { &*vma };
         let (start, end, flags) = vma_bounds(r);
-        let touches = match at {
-            None => end == v.start && start < v.start,
-            Some(a) => start == a,
+        // With nothing right below `v`, `below` is the mapping above it, if any: only the
+        // second pass tags that one.
+        let touches = match i {
+            0 => start < v.start && end == v.start,
+            _ => start == v.end,
         };
         if !touches || r.vm_file.is_null() && !r.vm_ops.is_null() {
             continue;
         }
-        let (set, clear) = if flags as usize & tag != 0 { (0, tag) } else { (tag, 0) };
+        *slot = Some((start, flags & MERGE_TAG));
         // SAFETY: as above; flags are changed under the mmap write lock.
-        unsafe { bindings::vm_flags_mod(vma, set as _, clear as _) };
+        unsafe { bindings::vm_flags_mod(vma, MERGE_TAG as _, 0) };
     }
     // SAFETY: locked above.
     unsafe { bindings::mmap_write_unlock(mm) };
+    Ok(tagged)
+}
+
+/// Gives the neighbours [`tag_neighbours`] tagged their huge page advice back.
+fn untag(tagged: Tagged) -> Result {
+    for (start, advice) in tagged.0.into_iter().flatten() {
+        with_vma_at(start, |vma| {
+            // SAFETY: the vma is valid and its flags are changed under the mmap write lock.
+            unsafe { bindings::vm_flags_mod(vma, advice as _, (MERGE_TAG & !advice) as _) };
+        })?;
+    }
     Ok(())
 }
 
@@ -1314,9 +1334,9 @@ fn new_area(
     name: Option<&[u8; ANON_NAME_MAX]>,
     vdso_done: &mut bool,
 ) -> Result<Target> {
-    toggle_merge_tags(v)?;
+    let tagged = tag_neighbours(v)?;
     let target = map_area(r, v, vdso_done).and_then(|t| name_area(r, v, name).map(|()| t));
-    toggle_merge_tags(v)?;
+    untag(tagged)?;
     target
 }
 
@@ -1375,7 +1395,14 @@ fn keep_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, from: u64, name: Option<&[
     if same != Some(true) {
         return Err(r.bad("inherited mapping that the parent's address space does not have"));
     }
-    name_area(r, v, name)?;
+    // A new name could merge it with a neighbour of that name (neither has an anon_vma
+    // before its pages come).
+    if name.is_some() {
+        let tagged = tag_neighbours(v)?;
+        let named = name_area(r, v, name);
+        untag(tagged)?;
+        named?;
+    }
     let writable = v.prot & bindings::PROT_WRITE != 0;
     Ok(if file.is_null() && writable { Target::User } else { Target::Forced })
 }
