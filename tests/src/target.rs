@@ -439,6 +439,26 @@ impl Target {
         self.restart_with(0);
     }
 
+    /// The target's descendants, parents before children; the test fails unless there are
+    /// `count`.
+    pub fn descendants(&self, count: usize) -> Vec<libc::pid_t> {
+        let kids = crate::tree::descendants(self.pid());
+        if kids.len() != count {
+            self.fail(format!(
+                "the target should have {count} descendants, has {kids:?}"
+            ));
+        }
+        kids
+    }
+
+    /// Checkpoint with `CKPT_KILL`, wait until the target's descendants `kids`, killed with
+    /// it, are gone (init reaps them), restart.
+    pub fn cycle_tree(&mut self, kids: &[libc::pid_t]) {
+        self.checkpoint(KILL);
+        crate::tree::wait_gone(kids).unwrap_or_else(|e| self.fail(e));
+        self.restart();
+    }
+
     /// Checkpoint with `CKPT_KILL`, reap the original, restart.
     pub fn cycle(&mut self) {
         self.checkpoint(KILL);

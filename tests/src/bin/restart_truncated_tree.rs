@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cr_tests::threads::{self, tids_of, Gate, Ident};
-use cr_tests::tree::{check_ids, descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
+use cr_tests::tree::{check_ids, ids, wait_gone, wake_and_reap, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Prng, Target, KILL};
 
 /// Extra threads of the first child.
@@ -88,12 +88,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let mut pids = descendants(target.pid());
-    if pids.len() != 9 {
-        target.fail(format!(
-            "the target should have 9 descendants, has {pids:?}"
-        ));
-    }
+    let mut pids = target.descendants(9);
     let threads = tids_of(pids[0]);
     if threads.len() != 1 + THREADS {
         target.fail(format!(

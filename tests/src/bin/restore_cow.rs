@@ -29,8 +29,8 @@
 use cr_tests::mem::{fill_words, mmap, Mapping, PAGE};
 use cr_tests::proc::MapsSnapshot;
 use cr_tests::target::{os_error, scratch_dir};
-use cr_tests::tree::{descendants, wait_gone, wake_and_reap, Forker, Kid, Ready};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{wake_and_reap, Forker, Kid, Ready};
+use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
 
 const A_PAGES: usize = 64;
 const F_PAGES: usize = 8;
@@ -436,15 +436,8 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 fn main() {
     let dir = scratch_dir();
     let mut target = Target::spawn(move || setup(dir));
-    let kids = descendants(target.pid());
-    if kids.len() != 2 {
-        target.fail(format!(
-            "the target should have 2 descendants, has {kids:?}"
-        ));
-    }
-    target.checkpoint(KILL);
-    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
+    let kids = target.descendants(2);
+    target.cycle_tree(&kids);
     target.finish();
     pass("pages shared copy-on-write by three generations are shared again, each one's own kept");
 }

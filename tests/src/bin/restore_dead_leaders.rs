@@ -12,8 +12,8 @@
 //! After the restart m and q check their parent, group and session; the root checks that no
 //! process L or p exists while the groups L and p and the session L do.
 
-use cr_tests::tree::{descendants, ids, wait_gone, wake_and_reap, Forker, Kid, Ready};
-use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{ids, wake_and_reap, Forker, Kid, Ready};
+use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Target};
 
 /// Forks a child that runs `f` and exits 0; returns its pid.
 fn fork_then_exit(f: impl FnOnce() -> Check) -> Result<libc::pid_t, String> {
@@ -120,15 +120,8 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let kids = descendants(target.pid());
-    if kids.len() != 2 {
-        target.fail(format!(
-            "the target should have 2 descendants, has {kids:?}"
-        ));
-    }
-    target.checkpoint(KILL);
-    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
+    let kids = target.descendants(2);
+    target.cycle_tree(&kids);
     target.finish();
     pass("a session and a process group whose leaders were reaped came back with their ids");
 }

@@ -15,8 +15,8 @@
 
 use cr_tests::mem::{mmap, Mapping, PAGE};
 use cr_tests::proc::check_mapping;
-use cr_tests::tree::{descendants, wait_gone, wake_and_reap, Kid, Ready};
-use cr_tests::{check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{wake_and_reap, Kid, Ready};
+use cr_tests::{check_os, pass, wait_restored, Check, Target};
 
 const PAGES: usize = 16;
 const UNTOUCHED: usize = 5;
@@ -104,15 +104,8 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let kids = descendants(target.pid());
-    if kids.len() != 2 {
-        target.fail(format!(
-            "the target should have 2 descendants, has {kids:?}"
-        ));
-    }
-    target.checkpoint(KILL);
-    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
+    let kids = target.descendants(2);
+    target.cycle_tree(&kids);
     target.finish();
     pass("shared anonymous memory came back as one object shared by three generations");
 }

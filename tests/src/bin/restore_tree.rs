@@ -18,8 +18,8 @@
 use std::os::fd::AsRawFd;
 
 use cr_tests::target::scratch_dir;
-use cr_tests::tree::{check_ids, descendants, ids, wait_gone, wake_and_reap, Kid, Ready};
-use cr_tests::{check_os, log_names, os_error, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{check_ids, ids, wake_and_reap, Kid, Ready};
+use cr_tests::{check_os, log_names, os_error, pass, wait_restored, Check, Target};
 
 /// Where the shared file's offset is when the root forks.
 const START: i64 = 2;
@@ -98,15 +98,8 @@ fn main() {
     let dir = scratch_dir();
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| cr_tests::fail(format!("mkdir {dir}: {e}")));
     let mut target = Target::spawn(|| setup(&dir));
-    let kids = descendants(target.pid());
-    if kids.len() != 4 {
-        target.fail(format!(
-            "the target should have 4 descendants, has {kids:?}"
-        ));
-    }
-    target.checkpoint(KILL);
-    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
+    let kids = target.descendants(4);
+    target.cycle_tree(&kids);
     // The log has a line per task, each way.
     for pid in std::iter::once(target.pid()).chain(kids.iter().copied()) {
         for (what, token) in [

@@ -16,8 +16,8 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use cr_tests::threads::{self, reap_own_child, tids_of, Gate, Ident};
-use cr_tests::tree::{check_ids, descendants, ids, wait_gone, Forker, Kid, Ready};
-use cr_tests::{check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::tree::{check_ids, ids, Forker, Kid, Ready};
+use cr_tests::{check_os, pass, wait_restored, Check, Target};
 
 /// How long a thread may take to end after it was let go.
 const JOIN: Duration = Duration::from_secs(20);
@@ -100,12 +100,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let kids = descendants(target.pid());
-    if kids.len() != 2 {
-        target.fail(format!(
-            "the target should have 2 descendants, has {kids:?}"
-        ));
-    }
+    let kids = target.descendants(2);
     let threads: Vec<Vec<libc::pid_t>> = std::iter::once(target.pid())
         .chain(kids.iter().copied())
         .map(tids_of)
@@ -113,9 +108,7 @@ fn main() {
     if threads.iter().map(Vec::len).collect::<Vec<_>>() != [2, 2, 1] {
         target.fail(format!("expected 2, 2 and 1 threads, found {threads:?}"));
     }
-    target.checkpoint(KILL);
-    wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
+    target.cycle_tree(&kids);
     for (pid, tids) in std::iter::once(target.pid())
         .chain(kids.iter().copied())
         .zip(&threads)
