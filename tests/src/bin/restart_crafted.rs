@@ -334,6 +334,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             flags | (abi::VMA_RAND_READ | abi::VMA_SEQ_READ) as i64,
         );
     });
+    case("a mapping advised both huge pages and none", false, &|i| {
+        let vma = i.next::<abi::Vma>(i.task(t.root));
+        let flags = i.recs[vma].get("flags");
+        i.rec(vma).set(
+            "flags",
+            flags | (abi::VMA_HUGEPAGE | abi::VMA_NOHUGEPAGE) as i64,
+        );
+    });
     // The offset of a file mapping in bytes overflowed: EINVAL without a log line.
     case("a file mapping at page offset 2^64-1", false, &|i| {
         let vma = i.vma(t.root, abi::VMA_KIND_FILE);

@@ -850,8 +850,9 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
         return Err(r.bad("mapping bounds"));
     }
     // madvise() makes them exclusive: a second one would silently win.
-    if v.flags & abi::VMA_RAND_READ != 0 && v.flags & abi::VMA_SEQ_READ != 0 {
-        return Err(r.bad("mapping read both at random and in order"));
+    let both = |a, b| v.flags & a != 0 && v.flags & b != 0;
+    if both(abi::VMA_RAND_READ, abi::VMA_SEQ_READ) || both(abi::VMA_HUGEPAGE, abi::VMA_NOHUGEPAGE) {
+        return Err(r.bad("mapping advised both ways (random and sequential, or huge pages)"));
     }
     let prot = u64::from(v.prot & 7);
     let mut flags = u64::from(bindings::MAP_FIXED_NOREPLACE);
