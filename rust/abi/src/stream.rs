@@ -402,14 +402,7 @@ impl<S: Sink> Writer<S> {
     /// with [`Writer::raw_chunk`] and closes with [`Writer::raw_end`]. At most
     /// `PAGES_PER_RECORD` pages; longer runs are split by the caller.
     pub fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
-        if npages == 0 || npages > PAGES_PER_RECORD {
-            return self.fail(StreamError::Limit);
-        }
-        self.record(&PageRun {
-            addr,
-            npages,
-            flags: 0,
-        })?;
+        self.page_run_record(addr, npages, 0)?;
         self.pad_to_page()?;
         self.raw_begin(
             RecordType::Pages.id(),
@@ -420,13 +413,23 @@ impl<S: Sink> Writer<S> {
     /// Writes a run of `npages` pages at `addr` dropped from an inherited mapping
     /// (`PAGE_RUN_DROP`): the `PageRun` record alone, no data. At most `PAGES_PER_RECORD`.
     pub fn page_drop(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
+        self.page_run_record(addr, npages, PAGE_RUN_DROP)
+    }
+
+    /// Writes the `PageRun` record of `npages` pages (1 to `PAGES_PER_RECORD`) at `addr`.
+    fn page_run_record(
+        &mut self,
+        addr: u64,
+        npages: u32,
+        flags: u32,
+    ) -> Result<(), StreamError<S::Error>> {
         if npages == 0 || npages > PAGES_PER_RECORD {
             return self.fail(StreamError::Limit);
         }
         self.record(&PageRun {
             addr,
             npages,
-            flags: PAGE_RUN_DROP,
+            flags,
         })
     }
 
