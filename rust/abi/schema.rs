@@ -211,12 +211,6 @@ pub const VMA_MERGEABLE: u64 = 0x80000;
 /// `Vma.flags`: an anonymous mapping named by PR_SET_VMA_ANON_NAME; a `String` record with
 /// the name (at most 79 bytes) follows the `Vma`.
 pub const VMA_ANON_NAME: u64 = 0x100000;
-/// `Vma.flags`: a private mapping the address space has as it is in the mm it is a copy of
-/// (`Mm.copy_of`): same bounds, flags, file and offset, and the pages of that mapping, shared
-/// copy-on-write. Its `PageRun` records give only the pages that differ: the process's own
-/// and, with `PAGE_RUN_DROP`, those it does not have (zero again, or the file's). The
-/// inherited mappings of an mm come first, in address order, before its other ones.
-pub const VMA_INHERITED: u64 = 0x200000;
 
 /// `Vma.kind`: private anonymous memory.
 pub const VMA_KIND_ANON: u32 = 1;
@@ -677,9 +671,8 @@ pub struct Mm {
     pub flags: u32,
     /// /proc/PID/coredump_filter: a mask of 9 bits.
     pub coredump_filter: u32,
-    /// Objref of the `Mm` this one is a copy of, as fork(2) copies its parent's (0 for none):
-    /// its `VMA_INHERITED` mappings are that mm's, with the pages they share copy-on-write.
-    pub copy_of: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// One memory mapping; its page runs follow.
@@ -700,16 +693,23 @@ pub struct Vma {
     pub kind: u32,
     /// Objref of the mapped `File` (0 for none).
     pub file: u32,
-    /// Zero. The mapping's `PageRun` records follow it up to the next record of another type,
-    /// so that the writer needs no second pass over the page tables.
-    pub _pad0: u32,
+    /// Objref of an `Mm` restored earlier (0 for none) whose mapping around `start..end` this
+    /// one is a copy of, as fork(2) copies a parent's: a private mapping with the same flags,
+    /// protection, file and offset, trimmed to `start..end`, with the pages of that mapping,
+    /// shared copy-on-write. Its `PageRun` records give only the pages that differ: the
+    /// process's own and, with `PAGE_RUN_DROP`, those it does not have (zero again, or the
+    /// file's). An mm's copied mappings come first, in address order, before its other ones;
+    /// the mapping each copies starts at or above the end of the one before. A mapping's
+    /// `PageRun` records follow it up to the next record of another type, so that the writer
+    /// needs no second pass over the page tables.
+    pub copy_of: u32,
     /// Size in bytes of the shared memory object behind a `VMA_KIND_SHARED_ANON` mapping,
     /// which `file` then names by objref (0 and 0 in older images: an object of its own, the
     /// size of the mapping).
     pub size: u64,
 }
 
-/// `PageRun.flags`: the pages are dropped from an inherited mapping (`VMA_INHERITED`): they
+/// `PageRun.flags`: the pages are dropped from a copied mapping (`Vma.copy_of`): they
 /// read as zeros again, or as the file; no data follows.
 pub const PAGE_RUN_DROP: u32 = 1;
 

@@ -186,71 +186,96 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let len = i.recs[vma].get("end") - i.recs[vma].get("start");
         i.rec(vma).set("start", 0).set("end", len);
     });
-    // k's address space is a copy of the root's (it forked and wrote little since): what a
-    // copy may take is the parent's, as it is, and nothing else.
-    let inherited = |i: &Image| {
+    // Most of k's mappings are copies of the root's (it forked and wrote little since): what
+    // a copy may take is a mapping its source has, as it is, and nothing else.
+    let copied = |i: &Image| {
         let mm = i.next::<abi::Mm>(i.task(t.kid));
         (mm..i.recs.len())
-            .find(|&r| {
-                i.recs[r].ty == abi::Vma::TYPE
-                    && i.recs[r].get("flags") & abi::VMA_INHERITED as i64 != 0
-            })
-            .expect("k has an inherited mapping")
+            .find(|&r| i.recs[r].ty == abi::Vma::TYPE && i.recs[r].get("copy_of") != 0)
+            .expect("k has a copied mapping")
     };
-    case("an mm copy of an fd table", false, &|i| {
+    case("a mapping copied from an fd table", false, &|i| {
         let table = i.recs[i.next::<abi::FdTable>(i.task(t.root))].get("objref");
-        let mm = i.next::<abi::Mm>(i.task(t.kid));
-        i.rec(mm).set("copy_of", table);
+        let vma = copied(i);
+        i.rec(vma).set("copy_of", table);
     });
-    case("an mm copy of itself", false, &|i| {
+    case("a mapping copied from its own mm", false, &|i| {
         let mm = i.next::<abi::Mm>(i.task(t.kid));
         let own = i.recs[mm].get("objref");
-        i.rec(mm).set("copy_of", own);
+        let vma = copied(i);
+        i.rec(vma).set("copy_of", own);
     });
-    case("an inherited mapping in a new mm", false, &|i| {
-        let mm = i.next::<abi::Mm>(i.task(t.kid));
-        i.rec(mm).set("copy_of", 0);
+    case("a mapping copied from an mm restored later", false, &|i| {
+        let from = i.recs[copied(i)].get("copy_of");
+        let later = i.recs[i.next::<abi::Mm>(i.task(t.kid))].get("objref");
+        let root = i.next::<abi::Mm>(i.task(t.root));
+        let vma = i.next::<abi::Vma>(root);
+        assert_eq!(i.recs[vma].get("copy_of"), 0);
+        i.rec(vma).set("copy_of", later);
+        assert_ne!(from, later);
     });
     case(
-        "an inherited mapping a page shorter than the parent's",
+        "a copied mapping a page longer than its source's",
         false,
         &|i| {
-            let vma = inherited(i);
+            let vma = copied(i);
             let end = i.recs[vma].get("end");
-            i.rec(vma).set("end", end - 4096);
+            i.rec(vma).set("end", end + 4096);
         },
     );
-    case("an inherited mapping made executable", false, &|i| {
-        let vma = inherited(i);
+    case("a copied mapping made executable", false, &|i| {
+        let vma = copied(i);
         let prot = i.recs[vma].get("prot");
         i.rec(vma).set("prot", prot | i64::from(libc::PROT_EXEC));
     });
-    case("a copied mm whose mappings go back", false, &|i| {
-        let vma = inherited(i);
+    case("copied mappings that go back", false, &|i| {
+        let vma = copied(i);
         let next = i.next::<abi::Vma>(vma + 1);
         let start = i.recs[vma].get("start");
         i.rec(next).set("start", start);
     });
-    // The copy's vDSO is gone before any mapping is kept: nothing to keep there.
-    case("the vDSO inherited as anonymous memory", false, &|i| {
+    // Restart copies a source's mapping whole before it trims it: the copy of a second part
+    // of one mapping would overlap the first.
+    case("two parts of one mapping copied", false, &|i| {
+        // One with neither pages of its own nor a name, and room for two parts.
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        let vma = (mm..i.recs.len())
+            .find(|&r| {
+                let rec = &i.recs[r];
+                rec.ty == abi::Vma::TYPE
+                    && rec.get("copy_of") != 0
+                    && rec.get("end") - rec.get("start") > 4096
+                    && i.recs[r + 1].ty == abi::Vma::TYPE
+            })
+            .expect("k has a copied mapping with no pages of its own");
+        let end = i.recs[vma].get("end");
+        let mut part = i.recs[vma].clone();
+        part.set("start", end - 4096);
+        i.recs.insert(vma + 1, part);
+        i.rec(vma).set("end", end - 4096);
+        let n = i.recs[mm].get("vma_count");
+        i.rec(mm).set("vma_count", n + 1);
+    });
+    // A special mapping cannot be copied.
+    case("the vDSO copied as anonymous memory", false, &|i| {
+        let from = i.recs[copied(i)].get("copy_of");
         let vma = i.vma(t.kid, abi::VMA_KIND_VDSO);
-        let flags = i.recs[vma].get("flags");
         i.rec(vma)
             .set("kind", abi::VMA_KIND_ANON.into())
-            .set("flags", flags | abi::VMA_INHERITED as i64);
+            .set("copy_of", from);
         let rec = i.recs.remove(vma);
         let mm = i.next::<abi::Mm>(i.task(t.kid));
         i.recs.insert(mm + 1, rec);
     });
-    // Inherited mappings come first (the vDSO's record follows the vvar's): one after the
-    // copy was cut down to them would find nothing.
-    case("an inherited mapping after the others", false, &|i| {
+    // Copied mappings come first (the vDSO's record follows the vvar's): one after the others
+    // could overlap them.
+    case("a copied mapping after the others", false, &|i| {
+        let from = i.recs[copied(i)].get("copy_of");
         let vma = i.vma(t.kid, abi::VMA_KIND_VDSO);
-        let flags = i.recs[vma].get("flags");
-        i.rec(vma).set("flags", flags | abi::VMA_INHERITED as i64);
+        i.rec(vma).set("copy_of", from);
     });
-    case("a shared mapping inherited", false, &|i| {
-        let vma = inherited(i);
+    case("a shared mapping copied", false, &|i| {
+        let vma = copied(i);
         let flags = i.recs[vma].get("flags");
         i.rec(vma).set(
             "flags",

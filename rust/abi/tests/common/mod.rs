@@ -118,7 +118,7 @@ pub fn sample_image() -> Vec<u8> {
         flags: VMA_READ | VMA_WRITE | VMA_MAYREAD | VMA_MAYWRITE,
         prot: 3,
         kind: VMA_KIND_ANON,
-        _pad0: 0,
+        copy_of: 0,
         ..Vma::ZERO
     })
     .unwrap();

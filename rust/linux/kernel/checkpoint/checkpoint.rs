@@ -167,6 +167,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         plans.push(plan, GFP_KERNEL)?;
     }
     let mut shared = mm::SharedObjects::new();
+    // For each member, its last child written with an address space.
+    let mut last_child = KVec::from_elem(None, tree.members().len(), GFP_KERNEL)?;
 
     let count = tree.members().len() as u32;
     let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
@@ -202,11 +204,22 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         // A process's threads follow it, each with only its own records.
         if let Some((fds, mm)) = plan {
             files::dump_fs(&mut d, &mut names, holder)?;
-            // The parent's address space, which fork(2) copied into this one.
+            // The address spaces fork(2) may have copied this one's mappings from: its
+            // parent's, and that of the sibling before it, forked from the same parent.
             // SAFETY: a frozen task's pointer, only compared.
             let parent_mm = m.parent.map(|p| unsafe { (*tree.holder(tree.members()[p].leader).as_ptr()).mm });
-            let from = parent_mm.and_then(|mm| mm_plans.get(&(mm as usize))).and_then(|&j| before.get(j));
-            mm.dump(&mut d, &mut names, &mut shared, from.and_then(|p| p.as_ref()).map(|(_, mm)| mm))?;
+            let parent = parent_mm.and_then(|mm| mm_plans.get(&(mm as usize))).copied();
+            let sibling = m.parent.and_then(|p| last_child[p]);
+            let mut sources = KVec::with_capacity(2, GFP_KERNEL)?;
+            for j in [parent, sibling].into_iter().flatten() {
+                if let Some((_, plan)) = before.get(j).and_then(|p| p.as_ref()) {
+                    sources.push(plan, GFP_KERNEL)?;
+                }
+            }
+            mm.dump(&mut d, &mut names, &mut shared, &sources)?;
+            if let Some(p) = m.parent {
+                last_child[p] = Some(i);
+            }
             fds.dump(&mut d, &mut names)?;
         }
     }

@@ -200,7 +200,7 @@ impl<'a> Dumper<'a> {
         self.check(res)
     }
 
-    /// Writes a run of `npages` pages at `addr` that an inherited mapping drops.
+    /// Writes a run of `npages` pages at `addr` that a copied mapping drops.
     pub(crate) fn page_drop(&mut self, addr: u64, npages: u32) -> Result {
         let res = self.w.page_drop(addr, npages);
         self.check(res)

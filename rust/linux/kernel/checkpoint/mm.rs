@@ -275,22 +275,78 @@ impl MmPlan {
         }
     }
 
-    /// Whether `area` of this address space, a copy of `parent`'s (its process's parent's),
-    /// is as that copy has it: the same private mapping with the same bounds, flags, file and
-    /// offset, which fork(2) copied with its pages (not one it skips, wipes or unlocks).
-    fn inherits(&self, parent: &MmPlan, area: &Area) -> bool {
+    /// The mapping of `source` that fork(2) would have copied into `area` of this address
+    /// space: a private mapping around it with the same flags, protection, file and offset,
+    /// which fork(2) copies with its pages (not one it skips, wipes or unlocks, nor one KSM
+    /// merges). `area` may have been cut from it since, or it grown around `area`.
+    fn copy_source<'a>(&self, source: &'a MmPlan, area: &Area) -> Option<&'a Area> {
         let a = &area.rec;
-        let Ok(i) = parent.areas.binary_search_by_key(&a.start, |p| p.rec.start) else { return false };
-        let (p, b) = (&parent.areas[i], &parent.areas[i].rec);
+        // The last mapping of `source` that starts at or below `area`.
+        let i = match source.areas.binary_search_by_key(&a.start, |p| p.rec.start) {
+            Ok(i) => i,
+            Err(i) => i.checked_sub(1)?,
+        };
+        let (s, b) = (&source.areas[i], &source.areas[i].rec);
         let private = matches!(a.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE)
             && a.flags & abi::VMA_MAYSHARE == 0;
-        let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED) == 0;
-        let file = match (&area.file, &p.file) {
-            (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && a.pgoff == b.pgoff,
+        let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
+        let file = match (&area.file, &s.file) {
+            (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && a.pgoff == b.pgoff + (a.start - b.start) / PAGE,
             (None, None) => true,
             _ => false,
         };
-        private && copied && file && (a.start, a.end, a.flags, a.prot, a.kind) == (b.start, b.end, b.flags, b.prot, b.kind)
+        let same = (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind);
+        (private && copied && file && same && a.end <= b.end).then_some(s)
+    }
+
+    /// How many pages of `range` this address space shares with each of `sources`: the very
+    /// same page at the same address.
+    fn shared_pages(&self, log: &Log, sources: [&MmPlan; 2], range: (u64, u64), bufs: &mut [KVec<*mut bindings::page>; 2]) -> Result<[usize; 2]> {
+        let [mine, theirs] = bufs;
+        let (mut addr, mut shared) = (range.0, [0; 2]);
+        while addr < range.1 {
+            let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
+            let m = pin(log, &self.mm, addr, &mut mine[..n])?;
+            for (count, source) in shared.iter_mut().zip(sources) {
+                let t = pin(log, &source.mm, addr, &mut theirs[..n])?;
+                *count += m.pages.iter().zip(t.pages.iter()).filter(|(p, q)| !p.is_null() && p == q).count();
+            }
+            addr += n as u64 * PAGE;
+            crate::resched();
+        }
+        Ok(shared)
+    }
+
+    /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any:
+    /// one that fork(2) could have copied it from, and of two, the one that shares more pages
+    /// with it. The mapping each copies starts at or above the end of the one copied before
+    /// (restart copies each whole, then trims it).
+    fn copy_sources(&self, log: &Log, sources: &[&MmPlan]) -> Result<KVec<Option<usize>>> {
+        let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
+        let mut bufs = [KVec::new(), KVec::new()];
+        let mut floor = 0;
+        for area in self.areas.iter() {
+            let fits = |k: &usize| self.copy_source(sources[*k], area).is_some_and(|s| s.rec.start >= floor);
+            let mut fit = (0..sources.len()).filter(fits);
+            let best = match (fit.next(), fit.next()) {
+                (Some(j), Some(k)) => {
+                    if bufs[0].is_empty() {
+                        for b in bufs.iter_mut() {
+                            *b = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
+                        }
+                    }
+                    let range = (area.rec.start, area.rec.end);
+                    let [n, m] = self.shared_pages(log, [sources[j], sources[k]], range, &mut bufs)?;
+                    Some(if m > n { k } else { j })
+                }
+                (j, _) => j,
+            };
+            if best.is_some() {
+                floor = area.rec.end;
+            }
+            chosen.push(best, GFP_KERNEL)?;
+        }
+        Ok(chosen)
     }
 
     /// Writes the files it maps, then the `Mm` record, its mappings with their pages, and the
@@ -299,16 +355,16 @@ impl MmPlan {
     /// Only the `Mm` record, naming it, for an address space already written with another
     /// process that shares it.
     ///
-    /// `parent` is the address space of the process's parent, written earlier, if it has one
-    /// of its own: the mappings this one has as a copy of it would (fork(2) left them so) are
-    /// written as inherited, with only the pages that differ, so that restart shares the
-    /// others again.
+    /// `sources` are address spaces written earlier that fork(2) may have copied this one's
+    /// mappings from (at most two: the parent's, an elder sibling's): a mapping that one of them has as
+    /// fork(2) left it is written as a copy of it, with only the pages that differ, so that
+    /// restart shares the others again.
     pub(crate) fn dump(
         &mut self,
         d: &mut Dumper<'_>,
         names: &mut Names,
         shared: &mut SharedObjects,
-        parent: Option<&MmPlan>,
+        sources: &[&MmPlan],
     ) -> Result {
         if !self.first {
             let (objref, _) = d.objref(self.mm.0)?;
@@ -364,38 +420,29 @@ impl MmPlan {
             (rec, (auxv, 8 * n))
         });
         rec.vma_count = self.areas.len() as u32;
-        // The mappings a copy of the parent's mm has as they are. With none, the mm is not
-        // written as a copy: it would be copied only to be unmapped.
-        let mut inherited = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
-        for area in self.areas.iter() {
-            inherited.push(parent.is_some_and(|p| p.first && self.inherits(p, area)), GFP_KERNEL)?;
-        }
-        let parent = parent.filter(|_| inherited.contains(&true));
-        if let Some(p) = parent {
-            let (objref, first) = d.objref(p.mm.0)?;
-            if first {
-                log!(d.log, "mm: the parent's address space is not in the image yet");
-                return Err(EINVAL);
-            }
-            rec.copy_of = objref;
-        }
+        // A source written only by name has no mappings listed: nothing is copied from it.
+        let copied = self.copy_sources(d.log, sources)?;
         d.record(&rec)?;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-        let mut theirs = match parent {
-            Some(_) => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
-            None => KVec::new(),
+        let mut theirs = match copied.iter().any(Option::is_some) {
+            true => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
+            false => KVec::new(),
         };
-        // The inherited mappings first: restart then unmaps all else the copy has before it
-        // maps anything, so that the copy never holds more than the process had.
-        if let Some(p) = parent {
-            for (area, _) in self.areas.iter().zip(inherited.iter()).filter(|(_, &i)| i) {
-                let rec = abi::Vma { flags: area.rec.flags | abi::VMA_INHERITED, ..area.rec };
-                self.write_vma(d, &rec)?;
-                let from = Some((&p.mm, &mut theirs[..]));
-                dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
+        // The copied mappings first: restart copies each whole, trims it, then unmaps what is
+        // left of the last before it maps anything else.
+        for (area, &k) in self.areas.iter().zip(copied.iter()) {
+            let Some(source) = k.map(|k| sources[k]) else { continue };
+            let (copy_of, first) = d.objref(source.mm.0)?;
+            if first {
+                log!(d.log, "mm: a mapping's source is not in the image yet");
+                return Err(EINVAL);
             }
+            let rec = abi::Vma { copy_of, ..area.rec };
+            self.write_vma(d, &rec)?;
+            let from = Some((&source.mm, &mut theirs[..]));
+            dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
         }
-        for (area, _) in self.areas.iter().zip(inherited.iter()).filter(|(_, &i)| !i) {
+        for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
             let mut rec = area.rec;
             match (rec.kind, &area.file) {
                 (abi::VMA_KIND_SHARED_ANON, Some(file)) => {
@@ -473,7 +520,7 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         prot: (vm_flags & 7) as u32,
         kind: abi::VMA_KIND_ANON,
         file: 0,
-        _pad0: 0,
+        copy_of: 0,
         size: 0,
     };
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
@@ -582,12 +629,12 @@ fn restored_data(page: *mut bindings::page, written_only: bool) -> bool {
 /// What the image says of one page.
 #[derive(Clone, Copy, PartialEq)]
 enum PageAct {
-    /// Nothing: the page is a hole, zeros or the file's, or, in an inherited mapping, as in
+    /// Nothing: the page is a hole, zeros or the file's, or, in a copied mapping, as in
     /// the mm it is a copy of.
     Skip,
     /// Its bytes.
     Data,
-    /// In an inherited mapping, that it is dropped (`PAGE_RUN_DROP`).
+    /// In a copied mapping, that it is dropped (`PAGE_RUN_DROP`).
     Drop,
 }
 
@@ -660,7 +707,7 @@ fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
 /// written to (anonymous copies, even of zeros), the others come from the file again.
 ///
-/// For a mapping inherited from the mm `from` (`VMA_INHERITED`), only the pages that differ
+/// For a mapping copied from the mm `from` (`Vma.copy_of`), only the pages that differ
 /// from that mm's at the same address: those of its own, and those it no longer has.
 fn dump_private(
     d: &mut Dumper<'_>,
@@ -1116,22 +1163,6 @@ pub(crate) fn install_new(log: &Log, exe: *mut bindings::file) -> Result {
     install(log, mm, exe)
 }
 
-/// Gives the current task a copy of the address space `from`, restored earlier, as fork(2)
-/// gives a child its parent's: the same mappings with the same pages, shared copy-on-write,
-/// but for the vDSO, which the image maps where it has it. `exe` is as for [`install_new`].
-fn install_copy(log: &Log, from: NonNull<bindings::mm_struct>, exe: *mut bindings::file) -> Result {
-    // SAFETY: `from` is an mm restart restored and holds; its tasks wait off the CPU. `exe`
-    // is NULL or a counted file.
-    let mm = unsafe { bindings::restart_copy_mm(from.as_ptr(), exe) };
-    match crate::from_err_ptr(mm) {
-        Ok(mm) => install(log, mm, core::ptr::null_mut()).and_then(|()| drop_vdso()),
-        Err(e) => {
-            log!(log, "cannot copy the parent's address space ({})", e.to_errno());
-            Err(e)
-        }
-    }
-}
-
 /// Makes `mm`, new and ours, the current task's, as exec does, recording `exe` (NULL or a
 /// counted file) as its executable unless NULL.
 fn install(log: &Log, mm: *mut bindings::mm_struct, exe: *mut bindings::file) -> Result {
@@ -1178,7 +1209,7 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
     let run = r.decode::<abi::PageRun>(rec)?;
     let len = u64::from(run.npages) * PAGE;
     let dropped = run.flags == abi::PAGE_RUN_DROP;
-    if run.flags & !abi::PAGE_RUN_DROP != 0 || dropped && v.flags & abi::VMA_INHERITED == 0 {
+    if run.flags & !abi::PAGE_RUN_DROP != 0 || dropped && v.copy_of == 0 {
         return Err(r.bad("page run flags"));
     }
     if run.addr % PAGE != 0
@@ -1191,7 +1222,7 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
         return Err(r.bad("page run outside its mapping"));
     }
     if dropped {
-        // SAFETY: acts on the current task's own mm; an inherited mapping is not locked.
+        // SAFETY: acts on the current task's own mm; a copied mapping is not locked.
         let err = unsafe { bindings::do_madvise(current_mm(), run.addr as usize, len as usize, bindings::MADV_DONTNEED as i32) };
         if err != 0 {
             log!(r.log, "pages at {:#x}: cannot drop them ({err})", run.addr);
@@ -1257,26 +1288,14 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };
-    // A copy of the parent's address space, restored earlier, or a new one.
-    let copied = match m.copy_of {
-        0 => {
-            install_new(r.log, exe)?;
-            false
-        }
-        c => {
-            let Some(from) = shared::restored::<bindings::mm_struct>(r, c) else {
-                return Err(r.bad("mm copy of what is not an address space restored earlier"));
-            };
-            install_copy(r.log, from, exe)?;
-            true
-        }
-    };
+    install_new(r.log, exe)?;
     shared::keep::<bindings::mm_struct>(r, m.objref)?;
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
     let mut vdso_done = false;
-    // In a copy, while its inherited mappings come: where what else it has is unmapped from.
-    let mut unmapped_to = copied.then_some(0u64);
+    // While copied mappings come: where what else the mm has is unmapped from (the rest of
+    // the last mapping copied).
+    let mut unmapped_to = Some(0u64);
     for _ in 0..m.vma_count {
         let v = r.expect::<abi::Vma>()?;
         let mut name = [0u8; ANON_NAME_MAX];
@@ -1285,21 +1304,21 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             false => None,
         };
         let name = named.map(|()| &name);
-        let target = match (v.flags & abi::VMA_INHERITED != 0, unmapped_to) {
-            (true, Some(from)) => {
-                let target = keep_area(r, &v, from, name)?;
-                unmapped_to = Some(v.end);
-                target
-            }
-            (true, None) => return Err(r.bad("inherited mapping in a new mm, or after the others")),
-            (false, from) => {
-                // The copy holds only its inherited mappings before another one is made.
+        let target = match (v.copy_of, unmapped_to) {
+            (0, from) => {
+                // The mm holds only its copied mappings before another one is made.
                 if let Some(from) = from {
                     unmap(from, task_size)?;
                     unmapped_to = None;
                 }
                 new_area(r, &v, name, &mut vdso_done)?
             }
+            (c, Some(from)) => {
+                let target = copy_area(r, &v, c, from, name)?;
+                unmapped_to = Some(v.end);
+                target
+            }
+            (_, None) => return Err(r.bad("copied mapping after the others")),
         };
         loop {
             let rec = r.next()?;
@@ -1344,10 +1363,10 @@ fn new_area(
 /// Whether a mapping made on this host for the image's `v` may have `have` (`VMA_*`) and
 /// `prot`, which differ from the record, whatever restart does: without `VM_NORESERVE`,
 /// which strict overcommit ignores, or, readable, with `VM_EXEC`, which READ_IMPLIES_EXEC
-/// (the process's personality, restored before its mm) adds. An inherited mapping may differ from its record so, as a new one would; in nothing
-/// else.
+/// (the process's personality, restored before its mm) adds. A copied mapping may differ
+/// from its record so, as a new one would; in nothing else.
 fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
-    let want = v.flags & !(abi::VMA_INHERITED | abi::VMA_ANON_NAME);
+    let want = v.flags & !abi::VMA_ANON_NAME;
     // SAFETY: reading the current task's own personality, which only it sets.
     let implied = unsafe { (*bindings::get_current()).personality } & bindings::READ_IMPLIES_EXEC != 0;
     let exec = implied && v.prot & bindings::PROT_READ != 0;
@@ -1359,16 +1378,20 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
         && v.prot & !prot == 0
 }
 
-/// In a copy of the parent's mm, holding from `from` up what the parent had: unmaps what it
-/// has below the inherited mapping `v`, and checks that it has `v` as the image says: the
-/// same private mapping with the same bounds, protection, flags, file and offset (a crafted
-/// image can only ask for what the parent has). Gives it the image's name.
-fn keep_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, from: u64, name: Option<&[u8; ANON_NAME_MAX]>) -> Result<Target> {
+/// Makes the mapping `v` as a copy of the one around it in the mm `copy_of`, restored
+/// earlier, with the pages of that mapping shared copy-on-write, and checks that the copy is
+/// as the image says: a private mapping with the same protection, flags, file and offset (a
+/// crafted image can only ask for what the source has). Gives it the image's name.
+///
+/// The current task's mm holds copied mappings only, up to `from`: unmaps what it has above
+/// before the copy (the rest of the last one), then what the copy has below `v`. What it has
+/// above `v` goes when the next mapping comes.
+fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, name: Option<&[u8; ANON_NAME_MAX]>) -> Result<Target> {
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
     let bounds = v.start % PAGE == 0 && v.end % PAGE == 0 && v.start < v.end && v.end <= task_size;
     if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
-        return Err(r.bad("inherited mapping bounds, order or sharing"));
+        return Err(r.bad("copied mapping bounds, order or sharing"));
     }
     let file = match v.kind {
         abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK => core::ptr::null_mut(),
@@ -1376,14 +1399,30 @@ fn keep_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, from: u64, name: Option<&[
             Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => f.file.as_ptr(),
             _ => return Err(r.bad("mapping names an object that is not a regular file")),
         },
-        _ => return Err(r.bad("inherited mapping that is not private memory")),
+        _ => return Err(r.bad("copied mapping that is not private memory")),
     };
+    let Some(source) = shared::restored::<bindings::mm_struct>(r, copy_of) else {
+        return Err(r.bad("mapping copied from what is not an address space restored earlier"));
+    };
+    unmap(from, task_size)?;
+    // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
+    // copy goes into the current task's own mm.
+    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize) } {
+        0 => {}
+        e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
+            return Err(r.bad("copied mapping that its source does not have, or overlapping the one before"));
+        }
+        e => {
+            log!(r.log, "mapping {:#x}-{:#x}: cannot copy it ({e})", v.start, v.end);
+            return Err(Error::from_errno(e));
+        }
+    }
     unmap(from, v.start)?;
     let same = with_vma_at(v.start, |vma| {
         // SAFETY: valid under the mmap lock, and so is its name.
         let (vma, named) = unsafe { (&*vma, !bindings::checkpoint_vma_anon_name(vma).is_null()) };
         let (_, end, vm_flags) = vma_bounds(vma);
-        end == v.end
+        end >= v.end
             && as_made(v, image_flags(vm_flags), (vm_flags & 7) as u32)
             && named == name.is_some()
             && vma.vm_file == file
@@ -1394,7 +1433,7 @@ fn keep_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, from: u64, name: Option<&[
             }
     })?;
     if same != Some(true) {
-        return Err(r.bad("inherited mapping that the parent's address space does not have"));
+        return Err(r.bad("copied mapping that its source does not have"));
     }
     // A new name could merge it with a neighbour of that name (neither has an anon_vma
     // before its pages come).
@@ -1432,31 +1471,6 @@ fn vdso_end(mm: *mut bindings::mm_struct) -> u64 {
     // SAFETY: the current task's mm; only it maps its vDSO.
     let text = unsafe { (*mm).__bindgen_anon_1.context.vdso } as u64;
     if text == 0 { 0 } else { text + vdso_size() }
-}
-
-/// Unmaps the current task's vDSO, and forgets it, as a new mm has none: the image maps its
-/// own (this kernel's pages all the same).
-fn drop_vdso() -> Result {
-    // SAFETY: `vdso_image_64` is a constant of this kernel.
-    let vvar_len = unsafe { bindings::vdso_image_64.sym_vvar_start }.unsigned_abs() as u64;
-    let mm = current_mm();
-    let end = vdso_end(mm);
-    if end == 0 {
-        return Ok(());
-    }
-    // map_vdso() put the vvar pages right below the text, above 0.
-    unmap((end - vdso_size()).saturating_sub(vvar_len), end)?;
-    // SAFETY: the current task's own mm, locked here and unlocked below; the fields are only
-    // read under the lock, or by this task.
-    unsafe {
-        if bindings::mmap_write_lock_killable(mm) != 0 {
-            return Err(EINTR);
-        }
-        (*mm).__bindgen_anon_1.context.vdso = core::ptr::null_mut();
-        (*mm).__bindgen_anon_1.context.vdso_image = core::ptr::null();
-        bindings::mmap_write_unlock(mm);
-    }
-    Ok(())
 }
 
 /// The bits of `mm->flags` a process sets for itself and a new mm inherits from its creator
