@@ -1,0 +1,362 @@
+//! Private pages that only sibling processes still share copy-on-write (their parent wrote its
+//! own copies since the fork) are shared again after the restart, and so are pages shared with
+//! a parent whose mapping has grown since the fork, or of which the child keeps only a part.
+//!
+//! The root maps and fills three regions, forks c1, c2 and c3, then writes:
+//!
+//! ```text
+//! S  32 pages   root: writes all of them after the forks (c1, c2, c3 share theirs)
+//!               c1: writes page 5
+//! H  8 pages    root: grows it in place by 4 pages after the forks
+//!               c2: writes page 3; c3: makes 2 pages of its own right after it
+//! T  8 pages    c1: unmaps pages 0-1
+//! ```
+//!
+//! So c2's S can only come back shared from c1's, its T only from the root's, and H from the
+//! root's 12-page mapping trimmed to 8. Each process notes, before the checkpoint, its
+//! /proc/self/maps and which pages of S, H and T it maps alone or shares (/proc/self/pagemap),
+//! and finds the same after the restart, then checks the contents. Then each child writes a
+//! page of S and one of H, which neither its siblings nor the root see.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use cr_tests::mem::{mmap, Mapping, PAGE};
+use cr_tests::proc::{check_mapping, MapsSnapshot};
+use cr_tests::target::scratch_dir;
+use cr_tests::tree::{wake_and_reap, Kid, Ready};
+use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
+
+const S_PAGES: usize = 32;
+const H_PAGES: usize = 8;
+const T_PAGES: usize = 8;
+/// Pages the root's H grows by, and c3's mapping after its H.
+const GROWN: usize = 4;
+const C3_PAGES: usize = 2;
+/// Seeds: page `n` of a region holds its seed plus `n`.
+const S_SEED: u64 = 1000;
+const ROOT_LATER: u64 = 2000;
+const BY_C1: u64 = 3000;
+const BY_C2: u64 = 4000;
+const H_SEED: u64 = 5000;
+const GROW_SEED: u64 = 6000;
+const T_SEED: u64 = 7000;
+const C3_SEED: u64 = 8000;
+const AFTER: u64 = 9000;
+/// The pages of S the children write after the restart, one each from this one.
+const OWN: usize = 10;
+
+const RW: libc::c_int = libc::PROT_READ | libc::PROT_WRITE;
+
+#[derive(Clone, Copy)]
+struct Maps {
+    s: Mapping,
+    h: Mapping,
+    t: Mapping,
+}
+
+fn page(m: Mapping, n: usize) -> Mapping {
+    m.part(n * PAGE, PAGE)
+}
+
+fn fill_pages(m: Mapping, seed: u64) {
+    for n in 0..m.len() / PAGE {
+        page(m, n).fill(seed + n as u64);
+    }
+}
+
+/// Who a process is: its name, and the pages it expects in S, H and T.
+struct Who {
+    name: &'static str,
+    s: fn(usize) -> u64,
+    h: fn(usize) -> u64,
+    /// The part of T it still maps: from this page on.
+    t_from: usize,
+}
+
+impl Who {
+    /// The regions as this process has them.
+    fn regions(&self, m: &Maps) -> [(char, Mapping); 3] {
+        let t = m.t.part(self.t_from * PAGE, m.t.len() - self.t_from * PAGE);
+        [('S', m.s), ('H', m.h), ('T', t)]
+    }
+
+    /// Which pages of S, H and T the process maps alone (`Some(true)`), shares, or not at all.
+    fn sharing(&self, m: &Maps) -> Result<Vec<(String, Option<bool>)>, String> {
+        let mut v = Vec::new();
+        for (r, map) in self.regions(m) {
+            for (n, alone) in map.anon_pages()?.into_iter().enumerate() {
+                v.push((format!("{}: {r} page {n}", self.name), alone));
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// What a process notes before the checkpoint, with room for what it reads after.
+struct Before {
+    sharing: Vec<(String, Option<bool>)>,
+    maps: MapsSnapshot,
+    after: MapsSnapshot,
+}
+
+impl Before {
+    /// Notes the maps and sharing, which must show what `want` says of some pages (`(region,
+    /// page, alone)`): else the tree does not share what the test is about. Last thing before
+    /// the checkpoint: nothing is mapped after it.
+    fn take(m: &Maps, who: &Who, want: &[(char, usize, bool)]) -> Result<Before, String> {
+        let sharing = who.sharing(m)?;
+        for &(r, n, alone) in want {
+            let key = format!("{}: {r} page {n}", who.name);
+            let got = sharing.iter().find(|(k, _)| *k == key).map(|(_, a)| *a);
+            check_eq(
+                format!("{key} before the checkpoint (alone?)"),
+                got,
+                Some(Some(alone)),
+            )?;
+        }
+        let mut b = Before {
+            sharing,
+            maps: MapsSnapshot::new(),
+            after: MapsSnapshot::new(),
+        };
+        b.maps.take()?;
+        Ok(b)
+    }
+
+    /// First thing after the restart: the same maps, the same sharing, then the contents.
+    fn check(mut self, m: &Maps, who: &Who) -> Check {
+        self.after.take()?;
+        self.maps
+            .compare(&self.after)
+            .map_err(|e| format!("{}: {e}", who.name))?;
+        for ((what, before), (_, now)) in self.sharing.iter().zip(who.sharing(m)?) {
+            check_eq(
+                format!("{what}: mapped alone (Some(true)), shared or not at all"),
+                now,
+                *before,
+            )?;
+        }
+        for n in 0..S_PAGES {
+            page(m.s, n).check((who.s)(n), &format!("{}: S page {n}", who.name))?;
+        }
+        for n in 0..H_PAGES {
+            page(m.h, n).check((who.h)(n), &format!("{}: H page {n}", who.name))?;
+        }
+        for n in who.t_from..T_PAGES {
+            page(m.t, n).check(T_SEED + n as u64, &format!("{}: T page {n}", who.name))?;
+        }
+        Ok(())
+    }
+}
+
+fn s_forked(n: usize) -> u64 {
+    S_SEED + n as u64
+}
+
+fn s_root(n: usize) -> u64 {
+    ROOT_LATER + n as u64
+}
+
+fn s_c1(n: usize) -> u64 {
+    if n == 5 {
+        BY_C1 + 5
+    } else {
+        s_forked(n)
+    }
+}
+
+fn h_forked(n: usize) -> u64 {
+    H_SEED + n as u64
+}
+
+fn h_c2(n: usize) -> u64 {
+    if n == 3 {
+        BY_C2 + 3
+    } else {
+        h_forked(n)
+    }
+}
+
+const ROOT: Who = Who {
+    name: "root",
+    s: s_root,
+    h: h_forked,
+    t_from: 0,
+};
+const C1: Who = Who {
+    name: "c1",
+    s: s_c1,
+    h: h_forked,
+    t_from: 2,
+};
+const C2: Who = Who {
+    name: "c2",
+    s: s_forked,
+    h: h_c2,
+    t_from: 0,
+};
+const C3: Who = Who {
+    name: "c3",
+    s: s_forked,
+    h: h_forked,
+    t_from: 0,
+};
+
+fn unmap(m: Mapping) -> Check {
+    // SAFETY: unmaps part of our own mapping, which nothing uses afterwards.
+    check_os(unsafe { libc::munmap(m.ptr().cast(), m.len()) }, "munmap")
+}
+
+/// A new read-write region of `pages` pages, followed by `spare` inaccessible ones it may grow
+/// into, between inaccessible guard pages: it never merges with its neighbours.
+fn region(pages: usize, spare: usize) -> Result<Mapping, String> {
+    let all = mmap(
+        (1 + pages + spare + 1) * PAGE,
+        libc::PROT_NONE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    )?;
+    let m = all.part(PAGE, pages * PAGE);
+    m.protect(RW)?;
+    Ok(m)
+}
+
+/// Makes the `pages` inaccessible pages after `m` read-write.
+fn grow(m: Mapping, pages: usize) -> Result<Mapping, String> {
+    let more = m.part(m.len(), 0);
+    // SAFETY: `region` left these pages mapped after `m`.
+    let more = unsafe { Mapping::from_raw(more.ptr(), pages * PAGE) };
+    more.protect(RW)?;
+    Ok(more)
+}
+
+/// Waits until `n` arrivals in all at `count`, shared by the children, counting this one.
+fn barrier(count: Mapping, n: u32) -> Check {
+    // SAFETY: the first word of a shared page that only these atomics touch.
+    let at = unsafe { &*count.ptr().cast::<AtomicU32>() };
+    at.fetch_add(1, Ordering::SeqCst);
+    let start = Instant::now();
+    while at.load(Ordering::SeqCst) < n {
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(format!(
+                "the other children did not get to {n}: {} of them did",
+                at.load(Ordering::SeqCst)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// A child's checks after the restart. Once every child checked its sharing (a child that
+/// writes or exits changes its siblings'), each writes a page of S of its own and one of H,
+/// which neither its siblings nor the root see.
+fn check_then_write(before: Before, m: &Maps, who: &Who, count: Mapping, k: usize) -> Check {
+    before.check(m, who)?;
+    barrier(count, 3)?;
+    page(m.s, OWN + k).fill(AFTER + k as u64);
+    page(m.h, 6).fill(AFTER + 100 + k as u64);
+    barrier(count, 6)?;
+    for j in 0..3 {
+        let (n, what) = (
+            OWN + j,
+            format!("{}: S page {}, after the restart", who.name, OWN + j),
+        );
+        match j == k {
+            true => page(m.s, n).check(AFTER + k as u64, &what)?,
+            false => page(m.s, n).check((who.s)(n), &what)?,
+        }
+    }
+    Ok(())
+}
+
+fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
+    let m = Maps {
+        s: region(S_PAGES, 0)?,
+        h: region(H_PAGES, GROWN)?,
+        t: region(T_PAGES, 0)?,
+    };
+    fill_pages(m.s, S_SEED);
+    fill_pages(m.h, H_SEED);
+    fill_pages(m.t, T_SEED);
+    // The children's barrier: a shared file page (shared anonymous memory would come back
+    // as another /dev/zero inode in /proc/self/maps).
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+    let path = format!("{dir}/count");
+    std::fs::write(&path, vec![0u8; PAGE]).map_err(|e| format!("write {path}: {e}"))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("open {path}: {e}"))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let count = mmap(PAGE, RW, libc::MAP_SHARED, fd, 0)?;
+    drop(file);
+    let ready = Ready::new()?;
+    let c1: Kid = ready.fork(41, move |_| {
+        page(m.s, 5).fill(BY_C1 + 5);
+        unmap(m.t.part(0, 2 * PAGE))?;
+        let before = Before::take(&m, &C1, &[('S', 5, true), ('S', 6, false), ('T', 0, false)])?;
+        Ok(move || check_then_write(before, &m, &C1, count, 0))
+    })?;
+    let c2: Kid = ready.fork(42, move |_| {
+        page(m.h, 3).fill(BY_C2 + 3);
+        let before = Before::take(&m, &C2, &[('S', 5, false), ('H', 3, true), ('H', 2, false)])?;
+        Ok(move || check_then_write(before, &m, &C2, count, 1))
+    })?;
+    let c3: Kid = ready.fork(43, move |_| {
+        let mine = grow(m.h, C3_PAGES)?;
+        fill_pages(mine, C3_SEED);
+        let before = Before::take(&m, &C3, &[('S', 5, false), ('H', 3, false)])?;
+        Ok(move || {
+            for n in 0..C3_PAGES {
+                page(mine, n).check(C3_SEED + n as u64, &format!("c3: its page {n} after H"))?;
+            }
+            check_then_write(before, &m, &C3, count, 2)
+        })
+    })?;
+    fill_pages(m.s, ROOT_LATER);
+    let grown = grow(m.h, GROWN)?;
+    fill_pages(grown, GROW_SEED);
+    // The root's H grew in place: one mapping, which its children have only a part of.
+    check_mapping(m.h.addr(), (H_PAGES + GROWN) * PAGE, "rw-p")
+        .map_err(|e| format!("root: H did not grow in place: {e}"))?;
+    ready.wait(3)?;
+    let before = Before::take(
+        &m,
+        &ROOT,
+        &[('S', 0, true), ('H', 0, false), ('T', 0, false)],
+    )?;
+    Ok(move || {
+        wait_restored();
+        before.check(&m, &ROOT)?;
+        for n in 0..GROWN {
+            page(grown, n).check(
+                GROW_SEED + n as u64,
+                &format!("root: H page {}", H_PAGES + n),
+            )?;
+        }
+        wake_and_reap(&[c1, c2, c3])?;
+        for n in 0..S_PAGES {
+            page(m.s, n).check(
+                s_root(n),
+                &format!("root: S page {n}, after its children wrote theirs"),
+            )?;
+        }
+        page(m.h, 6).check(
+            h_forked(6),
+            "root: H page 6, after its children wrote theirs",
+        )
+    })
+}
+
+fn main() {
+    let dir = scratch_dir();
+    let mut target = Target::spawn(move || setup(dir));
+    let kids = target.descendants(3);
+    target.cycle_tree(&kids);
+    target.finish();
+    pass("pages that siblings share, and that a parent shares from a grown mapping, are shared again");
+}
