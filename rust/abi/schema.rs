@@ -693,10 +693,11 @@ pub struct Vma {
     pub kind: u32,
     /// Objref of the mapped `File` (0 for none).
     pub file: u32,
-    /// Objref of an `Mm` restored earlier (0 for none) whose mapping around `start..end` this
-    /// one is a copy of, as fork(2) copies a parent's: a private mapping with the same flags,
-    /// protection, file and offset, trimmed to `start..end`, with the pages of that mapping,
-    /// shared copy-on-write. Its `PageRun` records give only the pages that differ: the
+    /// Objref of an `Mm` restored earlier (0 for none) whose mapping at `start` (else at
+    /// `end` - 1) this one is a copy of, as fork(2) copies a parent's: a private mapping with
+    /// the same flags, protection, file and offset, trimmed to `start..end` (or, memory only,
+    /// widened to it on one side, the rest zeros), with the pages of that mapping, shared
+    /// copy-on-write. Its `PageRun` records give only the pages that differ: the
     /// process's own and, with `PAGE_RUN_DROP`, those it does not have (zero again, or the
     /// file's). An mm's copied mappings come first, in address order, before its other ones;
     /// the mapping each copies starts at or above the end of the one before. A mapping's

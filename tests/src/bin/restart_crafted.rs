@@ -214,15 +214,67 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         i.rec(vma).set("copy_of", later);
         assert_ne!(from, later);
     });
-    case(
-        "a copied mapping a page longer than its source's",
-        false,
-        &|i| {
-            let vma = copied(i);
-            let end = i.recs[vma].get("end");
-            i.rec(vma).set("end", end + 4096);
-        },
-    );
+    // Memory may have grown since the fork, a file mapping not. k's mappings: (record,
+    // start, end).
+    let kid_vmas = |i: &Image| -> Vec<(usize, i64, i64)> {
+        let mm = i.next::<abi::Mm>(i.task(t.kid));
+        (mm..i.recs.len())
+            .filter(|&r| i.recs[r].ty == abi::Vma::TYPE)
+            .take(i.recs[mm].get("vma_count") as usize)
+            .map(|r| (r, i.recs[r].get("start"), i.recs[r].get("end")))
+            .collect()
+    };
+    let show = |i: &Image, vmas: &[(usize, i64, i64)]| {
+        let show = |&(r, s, e): &(usize, i64, i64)| {
+            let (kind, copy_of) = (i.recs[r].get("kind"), i.recs[r].get("copy_of"));
+            format!("{s:#x}-{e:#x} kind {kind} copy_of {copy_of}")
+        };
+        vmas.iter().map(show).collect::<Vec<_>>().join(", ")
+    };
+    let copy_of_kind = |i: &Image, r: usize, kinds: &[u32]| {
+        let rec = &i.recs[r];
+        rec.get("copy_of") != 0 && kinds.iter().any(|&k| rec.get("kind") == i64::from(k))
+    };
+    // The first page of the next file mapping goes to the one before it.
+    case("a copied file mapping grown a page", false, &|i| {
+        let vmas = kid_vmas(i);
+        let file = |r| copy_of_kind(i, r, &[abi::VMA_KIND_FILE]);
+        let (vma, next) = vmas
+            .iter()
+            .filter(|&&(r, _, _)| file(r))
+            .find_map(|&(r, _, e)| {
+                let &(n, _, _) = vmas
+                    .iter()
+                    .find(|&&(n, s, ne)| s == e && ne - s > 4096 && file(n))?;
+                Some((r, n))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "k has no two copied file mappings in a row: {}",
+                    show(i, &vmas)
+                )
+            });
+        let end = i.recs[vma].get("end");
+        let pgoff = i.recs[next].get("pgoff");
+        i.rec(vma).set("end", end + 4096);
+        i.rec(next).set("start", end + 4096).set("pgoff", pgoff + 1);
+    });
+    case("copied memory grown over the next mapping", false, &|i| {
+        let vmas = kid_vmas(i);
+        let memory = [abi::VMA_KIND_ANON, abi::VMA_KIND_HEAP, abi::VMA_KIND_STACK];
+        let vma = vmas
+            .iter()
+            .filter(|&&(r, _, _)| copy_of_kind(i, r, &memory))
+            .find_map(|&(r, _, e)| vmas.iter().any(|&(_, s, _)| s == e).then_some(r))
+            .unwrap_or_else(|| {
+                panic!(
+                    "k has no copied memory right before a mapping: {}",
+                    show(i, &vmas)
+                )
+            });
+        let end = i.recs[vma].get("end");
+        i.rec(vma).set("end", end + 4096);
+    });
     case("a copied mapping made executable", false, &|i| {
         let vma = copied(i);
         let prot = i.recs[vma].get("prot");

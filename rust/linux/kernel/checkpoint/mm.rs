@@ -1378,10 +1378,11 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
         && v.prot & !prot == 0
 }
 
-/// Makes the mapping `v` as a copy of the one around it in the mm `copy_of`, restored
-/// earlier, with the pages of that mapping shared copy-on-write, and checks that the copy is
-/// as the image says: a private mapping with the same protection, flags, file and offset (a
-/// crafted image can only ask for what the source has). Gives it the image's name.
+/// Makes the mapping `v` as a copy of the one at its start (or else at its end) in the mm
+/// `copy_of`, restored earlier, with the pages of that mapping shared copy-on-write, and
+/// widened to `v` if it is memory; checks that the copy is as the image says: a private
+/// mapping with the same protection, flags, file and offset (a crafted image can only ask
+/// for what the source has). Gives it the image's name.
 ///
 /// The current task's mm holds copied mappings only, up to `from`: unmaps what it has above
 /// before the copy (the rest of the last one), then what the copy has below `v`. What it has
@@ -1407,7 +1408,7 @@ fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, n
     unmap(from, task_size)?;
     // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
     // copy goes into the current task's own mm.
-    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize) } {
+    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize) } {
         0 => {}
         e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
             return Err(r.bad("copied mapping that its source does not have, or overlapping the one before"));
