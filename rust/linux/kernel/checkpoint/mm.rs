@@ -276,17 +276,27 @@ impl MmPlan {
     }
 
     /// The mapping of `source` that fork(2) would have copied into `area` of this address
-    /// space: a private mapping around it with the same flags, protection, file and offset,
-    /// which fork(2) copies with its pages (not one it skips, wipes or unlocks, nor one KSM
-    /// merges). `area` may have been cut from it since, or it grown around `area`.
+    /// space: a private mapping with the same flags, protection, file and offset, which
+    /// fork(2) copies with its pages (not one it skips, wipes or unlocks, nor one KSM
+    /// merges). `area` may have been cut from it since, or it grown around `area`; or, as
+    /// restart_copy_vma() finds it, memory at the end of `area` or at its start that `area`
+    /// grew past (a stack, a heap).
     fn copy_source<'a>(&self, source: &'a MmPlan, area: &Area) -> Option<&'a Area> {
         let a = &area.rec;
-        // The last mapping of `source` that starts at or below `area`.
+        // The mapping of `source` at the start of `area`, else the one at its end.
         let i = match source.areas.binary_search_by_key(&a.start, |p| p.rec.start) {
             Ok(i) => i,
-            Err(i) => i.checked_sub(1)?,
+            Err(i) => match i.checked_sub(1) {
+                Some(j) if source.areas[j].rec.end > a.start => j,
+                _ => i,
+            },
         };
-        let (s, b) = (&source.areas[i], &source.areas[i].rec);
+        let (s, b) = (source.areas.get(i)?, &source.areas.get(i)?.rec);
+        // Only memory grows, on one side.
+        let grown = a.start < b.start || a.end > b.end;
+        if b.start >= a.end || a.start < b.start && a.end > b.end || grown && s.file.is_some() {
+            return None;
+        }
         let private = matches!(a.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE)
             && a.flags & abi::VMA_MAYSHARE == 0;
         let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
@@ -296,20 +306,20 @@ impl MmPlan {
             _ => false,
         };
         let same = (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind);
-        (private && copied && file && same && a.end <= b.end).then_some(s)
+        (private && copied && file && same).then_some(s)
     }
 
-    /// How many pages of `range` this address space shares with each of `sources`: the very
-    /// same page at the same address.
-    fn shared_pages(&self, log: &Log, sources: [&MmPlan; 2], range: (u64, u64), bufs: &mut [KVec<*mut bindings::page>; 2]) -> Result<[usize; 2]> {
+    /// How many pages of `range` this address space shares with each of `sources` within the
+    /// source's mapping: the very same page at the same address.
+    fn shared_pages(&self, log: &Log, sources: [(&MmPlan, &Area); 2], range: (u64, u64), bufs: &mut [KVec<*mut bindings::page>; 2]) -> Result<[usize; 2]> {
         let [mine, theirs] = bufs;
         let (mut addr, mut shared) = (range.0, [0; 2]);
         while addr < range.1 {
             let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
             let m = pin(log, &self.mm, addr, &mut mine[..n])?;
-            for (count, source) in shared.iter_mut().zip(sources) {
-                let t = pin(log, &source.mm, addr, &mut theirs[..n])?;
-                *count += m.pages.iter().zip(t.pages.iter()).filter(|(p, q)| !p.is_null() && p == q).count();
+            for (count, (source, within)) in shared.iter_mut().zip(sources) {
+                let t = pin_within(log, &source.mm, addr, &mut theirs[..n], within)?;
+                *count += (0..n).filter(|&i| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i])).count();
             }
             addr += n as u64 * PAGE;
             crate::resched();
@@ -326,20 +336,24 @@ impl MmPlan {
         let mut bufs = [KVec::new(), KVec::new()];
         let mut floor = 0;
         for area in self.areas.iter() {
-            let fits = |k: &usize| self.copy_source(sources[*k], area).is_some_and(|s| s.rec.start >= floor);
-            let mut fit = (0..sources.len()).filter(fits);
+            // The copy starts at the lower of the two starts.
+            let fits = |k| {
+                let s = self.copy_source(sources[k], area)?;
+                (s.rec.start.min(area.rec.start) >= floor).then_some((k, s))
+            };
+            let mut fit = (0..sources.len()).filter_map(fits);
             let best = match (fit.next(), fit.next()) {
-                (Some(j), Some(k)) => {
+                (Some((j, a)), Some((k, b))) => {
                     if bufs[0].is_empty() {
                         for b in bufs.iter_mut() {
                             *b = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
                         }
                     }
                     let range = (area.rec.start, area.rec.end);
-                    let [n, m] = self.shared_pages(log, [sources[j], sources[k]], range, &mut bufs)?;
+                    let [n, m] = self.shared_pages(log, [(sources[j], a), (sources[k], b)], range, &mut bufs)?;
                     Some(if m > n { k } else { j })
                 }
-                (j, _) => j,
+                (j, _) => j.map(|(j, _)| j),
             };
             if best.is_some() {
                 floor = area.rec.end;
@@ -439,7 +453,8 @@ impl MmPlan {
             }
             let rec = abi::Vma { copy_of, ..area.rec };
             self.write_vma(d, &rec)?;
-            let from = Some((&source.mm, &mut theirs[..]));
+            let within = self.copy_source(source, area).ok_or(EINVAL)?;
+            let from = Some((&source.mm, within, &mut theirs[..]));
             dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
         }
         for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
@@ -704,18 +719,39 @@ fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page
     Ok(pinned)
 }
 
+/// Pins the pages of the frozen `mm` from `addr` that are in the mapping `within`, as `pin()`
+/// does, into `pages` at their offsets from `addr`: the offset of the first, and the pinned,
+/// or `None` if no page is in it.
+fn pin_within<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page], within: &Area) -> Result<Option<(usize, Pinned<'a>)>> {
+    let end = addr + pages.len() as u64 * PAGE;
+    let (lo, hi) = (addr.max(within.rec.start), end.min(within.rec.end));
+    if lo >= hi {
+        return Ok(None);
+    }
+    let first = ((lo - addr) / PAGE) as usize;
+    let n = ((hi - lo) / PAGE) as usize;
+    Ok(Some((first, pin(log, mm, lo, &mut pages[first..first + n])?)))
+}
+
+/// The page at offset `i` of what `pin_within()` pinned, if that is in the mapping.
+fn page_in(pinned: &Option<(usize, Pinned<'_>)>, i: usize) -> Option<*mut bindings::page> {
+    let (first, pinned) = pinned.as_ref()?;
+    pinned.pages.get(i.checked_sub(*first)?).copied()
+}
+
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
 /// written to (anonymous copies, even of zeros), the others come from the file again.
 ///
-/// For a mapping copied from the mm `from` (`Vma.copy_of`), only the pages that differ
-/// from that mm's at the same address: those of its own, and those it no longer has.
+/// For a mapping copied from a mapping of the mm `from` (`Vma.copy_of`), only the pages that
+/// differ from those of that mapping at the same address: those of its own, and those it no
+/// longer has.
 fn dump_private(
     d: &mut Dumper<'_>,
     mm: &MmRef,
     vma: &abi::Vma,
     written_only: bool,
     pages: &mut [*mut bindings::page],
-    mut from: Option<(&MmRef, &mut [*mut bindings::page])>,
+    mut from: Option<(&MmRef, &Area, &mut [*mut bindings::page])>,
 ) -> Result {
     let mut acts = [PageAct::Skip; BATCH];
     let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
@@ -724,11 +760,11 @@ fn dump_private(
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
         let mine = pin(d.log, mm, addr, &mut pages[..n])?;
         let theirs = match from.as_mut() {
-            Some((other, buf)) => Some(pin(d.log, other, addr, &mut buf[..n])?),
+            Some((other, within, buf)) => pin_within(d.log, other, addr, &mut buf[..n], within)?,
             None => None,
         };
         for (i, act) in acts[..n].iter_mut().enumerate() {
-            let (c, p) = (mine.pages[i], theirs.as_ref().map(|t| t.pages[i]));
+            let (c, p) = (mine.pages[i], page_in(&theirs, i));
             *act = match p {
                 // The very page: it is shared copy-on-write, or both have none.
                 Some(p) if c == p => PageAct::Skip,
