@@ -1,8 +1,9 @@
 //! Private pages that only sibling processes still share copy-on-write (their parent wrote its
 //! own copies since the fork) are shared again after the restart, and so are pages shared with
-//! a parent whose mapping has grown since the fork, or of which the child keeps only a part.
+//! a parent whose mapping has grown since the fork, of which the child keeps only a part, or
+//! which the child grew itself.
 //!
-//! The root maps and fills three regions, forks c1, c2 and c3, then writes:
+//! The root maps and fills five regions, forks c1, c2 and c3, then writes:
 //!
 //! ```text
 //! S  32 pages   root: writes all of them after the forks (c1, c2, c3 share theirs)
@@ -10,10 +11,12 @@
 //! H  8 pages    root: grows it in place by 4 pages after the forks
 //!               c2: writes page 3; c3: makes 2 pages of its own right after it
 //! T  8 pages    c1: unmaps pages 0-1
+//! G  8 pages    c2: grows it in place by 4 pages with mremap()
+//! D  8 pages    (MAP_GROWSDOWN) c3: touches the 4 pages below it, as a stack grows
 //! ```
 //!
 //! So c2's S can only come back shared from c1's, its T only from the root's, and H from the
-//! root's 12-page mapping trimmed to 8. Each process notes, before the checkpoint, its
+//! root's 12-page mapping trimmed to 8; c2's G and c3's D from a mapping smaller than theirs. Each process notes, before the checkpoint, its
 //! /proc/self/maps and which pages of S, H and T it maps alone or shares (/proc/self/pagemap),
 //! and finds the same after the restart, then checks the contents. Then each child writes a
 //! page of S and one of H, which neither its siblings nor the root see.
@@ -30,6 +33,8 @@ use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
 const S_PAGES: usize = 32;
 const H_PAGES: usize = 8;
 const T_PAGES: usize = 8;
+const G_PAGES: usize = 8;
+const D_PAGES: usize = 8;
 /// Pages the root's H grows by, and c3's mapping after its H.
 const GROWN: usize = 4;
 const C3_PAGES: usize = 2;
@@ -42,6 +47,11 @@ const H_SEED: u64 = 5000;
 const GROW_SEED: u64 = 6000;
 const T_SEED: u64 = 7000;
 const C3_SEED: u64 = 8000;
+const G_SEED: u64 = 10_000;
+const D_SEED: u64 = 11_000;
+/// Pages c2 grows G by, and c3 D.
+const MORE: usize = 4;
+const MORE_SEED: u64 = 12_000;
 const AFTER: u64 = 9000;
 /// The pages of S the children write after the restart, one each from this one.
 const OWN: usize = 10;
@@ -53,6 +63,8 @@ struct Maps {
     s: Mapping,
     h: Mapping,
     t: Mapping,
+    g: Mapping,
+    d: Mapping,
 }
 
 fn page(m: Mapping, n: usize) -> Mapping {
@@ -72,13 +84,17 @@ struct Who {
     h: fn(usize) -> u64,
     /// The part of T it still maps: from this page on.
     t_from: usize,
+    /// Pages it grew G by, after it, and D by, below it.
+    g_more: usize,
+    d_more: usize,
 }
 
 impl Who {
     /// The regions as this process has them.
-    fn regions(&self, m: &Maps) -> [(char, Mapping); 3] {
+    fn regions(&self, m: &Maps) -> [(char, Mapping); 5] {
         let t = m.t.part(self.t_from * PAGE, m.t.len() - self.t_from * PAGE);
-        [('S', m.s), ('H', m.h), ('T', t)]
+        let (g, d) = (grown(m.g, 0, self.g_more), grown(m.d, self.d_more, 0));
+        [('S', m.s), ('H', m.h), ('T', t), ('G', g), ('D', d)]
     }
 
     /// Which pages of S, H and T the process maps alone (`Some(true)`), shares, or not at all.
@@ -146,6 +162,18 @@ impl Before {
         for n in who.t_from..T_PAGES {
             page(m.t, n).check(T_SEED + n as u64, &format!("{}: T page {n}", who.name))?;
         }
+        let [.., (_, g), (_, d)] = who.regions(m);
+        for n in 0..g.len() / PAGE {
+            let seed = if n < G_PAGES { G_SEED } else { MORE_SEED };
+            page(g, n).check(seed + n as u64, &format!("{}: G page {n}", who.name))?;
+        }
+        for n in 0..d.len() / PAGE {
+            let seed = match n.checked_sub(who.d_more) {
+                Some(k) => D_SEED + k as u64,
+                None => MORE_SEED + n as u64,
+            };
+            page(d, n).check(seed, &format!("{}: D page {n}", who.name))?;
+        }
         Ok(())
     }
 }
@@ -183,24 +211,32 @@ const ROOT: Who = Who {
     s: s_root,
     h: h_forked,
     t_from: 0,
+    g_more: 0,
+    d_more: 0,
 };
 const C1: Who = Who {
     name: "c1",
     s: s_c1,
     h: h_forked,
     t_from: 2,
+    g_more: 0,
+    d_more: 0,
 };
 const C2: Who = Who {
     name: "c2",
     s: s_forked,
     h: h_c2,
     t_from: 0,
+    g_more: MORE,
+    d_more: 0,
 };
 const C3: Who = Who {
     name: "c3",
     s: s_forked,
     h: h_forked,
     t_from: 0,
+    g_more: 0,
+    d_more: MORE,
 };
 
 fn unmap(m: Mapping) -> Check {
@@ -221,6 +257,49 @@ fn region(pages: usize, spare: usize) -> Result<Mapping, String> {
     let m = all.part(PAGE, pages * PAGE);
     m.protect(RW)?;
     Ok(m)
+}
+
+/// `m` with `below` pages before it and `after` after it.
+fn grown(m: Mapping, below: usize, after: usize) -> Mapping {
+    // SAFETY: the caller maps these pages; a `Mapping` is only an address and a length.
+    unsafe {
+        Mapping::from_raw(
+            m.ptr().wrapping_sub(below * PAGE),
+            (below + m.len() / PAGE + after) * PAGE,
+        )
+    }
+}
+
+/// A new read-write region of `pages` pages that grows down (MAP_GROWSDOWN) into the hole of
+/// `spare` pages below it, between inaccessible guard pages. Nothing new is mapped in the hole:
+/// it is within the stack guard gap.
+fn region_below(pages: usize, spare: usize) -> Result<Mapping, String> {
+    let all = region(spare + pages, 0)?;
+    let m = all.part(spare * PAGE, pages * PAGE);
+    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_GROWSDOWN;
+    // SAFETY: replaces part of the region mapped just above, which nothing uses yet.
+    let at = unsafe { libc::mmap(m.ptr().cast(), m.len(), RW, flags, -1, 0) };
+    if at != m.ptr().cast() {
+        return Err(format!(
+            "mmap(MAP_GROWSDOWN): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    unmap(all.part(0, spare * PAGE))?;
+    Ok(m)
+}
+
+/// Grows `m` in place by `pages` pages with mremap(), the inaccessible ones after it unmapped
+/// first.
+fn remap_grow(m: Mapping, pages: usize) -> Result<Mapping, String> {
+    let more = grown(m, 0, pages).part(m.len(), pages * PAGE);
+    unmap(more)?;
+    // SAFETY: grows our own mapping in place (no MREMAP_MAYMOVE) into the pages just unmapped.
+    let at = unsafe { libc::mremap(m.ptr().cast(), m.len(), m.len() + more.len(), 0) };
+    if at != m.ptr().cast() {
+        return Err(format!("mremap: {}", std::io::Error::last_os_error()));
+    }
+    Ok(more)
 }
 
 /// Makes the `pages` inaccessible pages after `m` read-write.
@@ -277,10 +356,14 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         s: region(S_PAGES, 0)?,
         h: region(H_PAGES, GROWN)?,
         t: region(T_PAGES, 0)?,
+        g: region(G_PAGES, MORE)?,
+        d: region_below(D_PAGES, MORE)?,
     };
     fill_pages(m.s, S_SEED);
     fill_pages(m.h, H_SEED);
     fill_pages(m.t, T_SEED);
+    fill_pages(m.g, G_SEED);
+    fill_pages(m.d, D_SEED);
     // The children's barrier: a shared file page (shared anonymous memory would come back
     // as another /dev/zero inode in /proc/self/maps).
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
@@ -303,13 +386,39 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     })?;
     let c2: Kid = ready.fork(42, move |_| {
         page(m.h, 3).fill(BY_C2 + 3);
-        let before = Before::take(&m, &C2, &[('S', 5, false), ('H', 3, true), ('H', 2, false)])?;
+        let more = remap_grow(m.g, MORE)?;
+        for n in 0..MORE {
+            page(more, n).fill(MORE_SEED + (G_PAGES + n) as u64);
+        }
+        check_mapping(m.g.addr(), (G_PAGES + MORE) * PAGE, "rw-p")
+            .map_err(|e| format!("c2: G did not grow in place: {e}"))?;
+        let want = [
+            ('S', 5, false),
+            ('H', 3, true),
+            ('H', 2, false),
+            ('G', 0, false),
+            ('G', G_PAGES, true),
+        ];
+        let before = Before::take(&m, &C2, &want)?;
         Ok(move || check_then_write(before, &m, &C2, count, 1))
     })?;
     let c3: Kid = ready.fork(43, move |_| {
         let mine = grow(m.h, C3_PAGES)?;
         fill_pages(mine, C3_SEED);
-        let before = Before::take(&m, &C3, &[('S', 5, false), ('H', 3, false)])?;
+        // The stack grows as far as the first page touched.
+        let below = grown(m.d, MORE, 0).part(0, MORE * PAGE);
+        for n in 0..MORE {
+            page(below, n).fill(MORE_SEED + n as u64);
+        }
+        check_mapping(below.addr(), (MORE + D_PAGES) * PAGE, "rw-p")
+            .map_err(|e| format!("c3: D did not grow in place: {e}"))?;
+        let want = [
+            ('S', 5, false),
+            ('H', 3, false),
+            ('D', 0, true),
+            ('D', MORE, false),
+        ];
+        let before = Before::take(&m, &C3, &want)?;
         Ok(move || {
             for n in 0..C3_PAGES {
                 page(mine, n).check(C3_SEED + n as u64, &format!("c3: its page {n} after H"))?;
