@@ -75,6 +75,18 @@ impl Mapping {
         }
     }
 
+    /// Page `n` of the range; panics outside it.
+    pub fn page(&self, n: usize) -> Mapping {
+        self.part(n * PAGE, PAGE)
+    }
+
+    /// Writes pattern `seed + n` over each page `n` of the range.
+    pub fn fill_pages(&self, seed: u64) {
+        for n in 0..self.len / PAGE {
+            self.page(n).fill(seed + n as u64);
+        }
+    }
+
     /// The range as words; see [`Mapping::fill`] for the safety argument.
     fn words(&self) -> &[u64] {
         // SAFETY: as in `fill`, read-only.

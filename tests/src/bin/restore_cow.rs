@@ -63,16 +63,6 @@ struct Maps {
     c: Mapping,
 }
 
-fn page(m: Mapping, n: usize) -> Mapping {
-    m.part(n * PAGE, PAGE)
-}
-
-fn fill_pages(m: Mapping, seed: u64) {
-    for n in 0..m.len() / PAGE {
-        page(m, n).fill(seed + n as u64);
-    }
-}
-
 impl Maps {
     /// Which anonymous pages of A, F and R the process maps alone, or shares.
     fn sharing(&self) -> Result<Vec<Option<bool>>, String> {
@@ -148,22 +138,25 @@ impl Before {
         for n in 0..A_PAGES {
             let what = format!("{who}: A page {n}");
             match (expect.a)(n) {
-                Some(seed) => page(m.a, n).check(seed, &what)?,
-                None => page(m.a, n).check_zero(&what)?,
+                Some(seed) => m.a.page(n).check(seed, &what)?,
+                None => m.a.page(n).check_zero(&what)?,
             }
         }
         for n in 0..F_PAGES {
-            page(m.f, n).check((expect.f)(n), &format!("{who}: F page {n}"))?;
+            m.f.page(n)
+                .check((expect.f)(n), &format!("{who}: F page {n}"))?;
         }
         for n in 0..R_PAGES {
-            page(m.r, n).check((expect.r)(n), &format!("{who}: R page {n}"))?;
+            m.r.page(n)
+                .check((expect.r)(n), &format!("{who}: R page {n}"))?;
         }
         for n in 0..8 {
-            page(m.b, n).check(B_SEED + n as u64, &format!("{who}: B page {n}"))?;
+            m.b.page(n)
+                .check(B_SEED + n as u64, &format!("{who}: B page {n}"))?;
             let what = format!("{who}: C page {n}");
             match expect.by_a && (2..4).contains(&n) {
-                true => page(m.c, n).check_zero(&what)?,
-                false => page(m.c, n).check(C_SEED + n as u64, &what)?,
+                true => m.c.page(n).check_zero(&what)?,
+                false => m.c.page(n).check(C_SEED + n as u64, &what)?,
             }
         }
         Ok(())
@@ -243,7 +236,7 @@ fn arena(hint: usize) -> Result<Mapping, String> {
 }
 
 fn g_setup(m: Maps) -> Result<impl FnOnce() -> Check, String> {
-    page(m.a, 30).fill(BY_G + 30);
+    m.a.page(30).fill(BY_G + 30);
     let before = Before::take(
         &m,
         "g",
@@ -270,13 +263,13 @@ fn g_setup(m: Maps) -> Result<impl FnOnce() -> Check, String> {
 
 fn a_setup(fork: Forker, m: Maps, x: Mapping) -> Result<impl FnOnce() -> Check, String> {
     for n in [10, 11] {
-        page(m.a, n).fill(BY_A + n as u64);
+        m.a.page(n).fill(BY_A + n as u64);
     }
     drop_pages(m.a.part(20 * PAGE, 2 * PAGE))?;
-    drop_pages(page(m.f, 1))?;
-    page(m.f, 5).fill(BY_A + 5);
+    drop_pages(m.f.page(1))?;
+    m.f.page(5).fill(BY_A + 5);
     m.r.protect(RW)?;
-    page(m.r, 1).fill(BY_A + 1);
+    m.r.page(1).fill(BY_A + 1);
     m.r.protect(libc::PROT_READ)?;
     m.b.part(2 * PAGE, 2 * PAGE).protect(libc::PROT_READ)?;
     let over = m.c.part(2 * PAGE, 2 * PAGE);
@@ -317,7 +310,7 @@ fn a_setup(fork: Forker, m: Maps, x: Mapping) -> Result<impl FnOnce() -> Check, 
                 by_a: true,
             },
         )?;
-        page(m.a, 1).fill(AFTER + 1);
+        m.a.page(1).fill(AFTER + 1);
         wake_and_reap(&[g])
     })
 }
@@ -368,16 +361,16 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         c: mmap(8 * PAGE, RW, PRIVATE_ANON, -1, 0)?,
     };
     drop(file);
-    fill_pages(m.a, ROOT);
-    fill_pages(m.f.part(0, 4 * PAGE), WRITTEN);
-    fill_pages(m.r, R_SEED);
+    m.a.fill_pages(ROOT);
+    m.f.part(0, 4 * PAGE).fill_pages(WRITTEN);
+    m.r.fill_pages(R_SEED);
     m.r.protect(libc::PROT_READ)?;
-    fill_pages(m.b, B_SEED);
-    fill_pages(m.c, C_SEED);
+    m.b.fill_pages(B_SEED);
+    m.c.fill_pages(C_SEED);
     // Neighbours that differ only in their huge page advice stay two mappings.
     for (first, pages) in [(0, 0..4), (1, 4..8)] {
         let d = mmap(8 * PAGE, RW, PRIVATE_ANON, -1, 0)?;
-        fill_pages(d, B_SEED + 100 * first);
+        d.fill_pages(B_SEED + 100 * first);
         let half = d.part(pages.start * PAGE, 4 * PAGE);
         // SAFETY: advice on our own mapping.
         check_os(
@@ -386,21 +379,21 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         )?;
     }
     let g = mmap(2 * PAGE, RW, PRIVATE_ANON, -1, 0)?;
-    page(g, 0).name("a")?;
-    page(g, 1).name("x")?;
+    g.page(0).name("a")?;
+    g.page(1).name("x")?;
     g.fill_zero();
     limit_address_space()?;
     let x = arena(0)?;
     let ready = Ready::new()?;
     let kid: Kid = ready.fork(46, move |fork| {
-        page(g, 0).name("x")?;
+        g.page(0).name("x")?;
         a_setup(fork, m, x)
     })?;
     for n in [40, 41] {
-        page(m.a, n).fill(ROOT_LATER + n as u64);
+        m.a.page(n).fill(ROOT_LATER + n as u64);
     }
     let n = mmap(2 * PAGE, RW, PRIVATE_ANON, -1, 0)?;
-    fill_pages(n, N_SEED);
+    n.fill_pages(N_SEED);
     ready.wait(2)?;
     let before = Before::take(
         &m,
@@ -425,11 +418,13 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
             },
         )?;
         for i in 0..2 {
-            page(n, i).check(N_SEED + i as u64, "root: N, mapped after the fork")?;
+            n.page(i)
+                .check(N_SEED + i as u64, "root: N, mapped after the fork")?;
         }
-        page(m.a, 0).fill(AFTER);
+        m.a.page(0).fill(AFTER);
         wake_and_reap(&[kid])?;
-        page(m.a, 1).check(ROOT + 1, "root: A page 1, after a wrote its own")
+        m.a.page(1)
+            .check(ROOT + 1, "root: A page 1, after a wrote its own")
     })
 }
 

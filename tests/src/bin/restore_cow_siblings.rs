@@ -67,16 +67,6 @@ struct Maps {
     d: Mapping,
 }
 
-fn page(m: Mapping, n: usize) -> Mapping {
-    m.part(n * PAGE, PAGE)
-}
-
-fn fill_pages(m: Mapping, seed: u64) {
-    for n in 0..m.len() / PAGE {
-        page(m, n).fill(seed + n as u64);
-    }
-}
-
 /// Who a process is: its name, and the pages it expects in S, H and T.
 struct Who {
     name: &'static str,
@@ -154,25 +144,30 @@ impl Before {
             )?;
         }
         for n in 0..S_PAGES {
-            page(m.s, n).check((who.s)(n), &format!("{}: S page {n}", who.name))?;
+            m.s.page(n)
+                .check((who.s)(n), &format!("{}: S page {n}", who.name))?;
         }
         for n in 0..H_PAGES {
-            page(m.h, n).check((who.h)(n), &format!("{}: H page {n}", who.name))?;
+            m.h.page(n)
+                .check((who.h)(n), &format!("{}: H page {n}", who.name))?;
         }
         for n in who.t_from..T_PAGES {
-            page(m.t, n).check(T_SEED + n as u64, &format!("{}: T page {n}", who.name))?;
+            m.t.page(n)
+                .check(T_SEED + n as u64, &format!("{}: T page {n}", who.name))?;
         }
         let [.., (_, g), (_, d)] = who.regions(m);
         for n in 0..g.len() / PAGE {
             let seed = if n < G_PAGES { G_SEED } else { MORE_SEED };
-            page(g, n).check(seed + n as u64, &format!("{}: G page {n}", who.name))?;
+            g.page(n)
+                .check(seed + n as u64, &format!("{}: G page {n}", who.name))?;
         }
         for n in 0..d.len() / PAGE {
             let seed = match n.checked_sub(who.d_more) {
                 Some(k) => D_SEED + k as u64,
                 None => MORE_SEED + n as u64,
             };
-            page(d, n).check(seed, &format!("{}: D page {n}", who.name))?;
+            d.page(n)
+                .check(seed, &format!("{}: D page {n}", who.name))?;
         }
         Ok(())
     }
@@ -186,12 +181,16 @@ fn s_root(n: usize) -> u64 {
     ROOT_LATER + n as u64
 }
 
-fn s_c1(n: usize) -> u64 {
-    if n == 5 {
-        BY_C1 + 5
-    } else {
-        s_forked(n)
+/// Page `n` of a region whose pages are `forked(n)` but page `at`, written with `by + at`.
+fn but(n: usize, at: usize, by: u64, forked: fn(usize) -> u64) -> u64 {
+    match n == at {
+        true => by + at as u64,
+        false => forked(n),
     }
+}
+
+fn s_c1(n: usize) -> u64 {
+    but(n, 5, BY_C1, s_forked)
 }
 
 fn h_forked(n: usize) -> u64 {
@@ -199,11 +198,7 @@ fn h_forked(n: usize) -> u64 {
 }
 
 fn h_c2(n: usize) -> u64 {
-    if n == 3 {
-        BY_C2 + 3
-    } else {
-        h_forked(n)
-    }
+    but(n, 3, BY_C2, h_forked)
 }
 
 const ROOT: Who = Who {
@@ -335,8 +330,8 @@ fn barrier(count: Mapping, n: u32) -> Check {
 fn check_then_write(before: Before, m: &Maps, who: &Who, count: Mapping, k: usize) -> Check {
     before.check(m, who)?;
     barrier(count, 3)?;
-    page(m.s, OWN + k).fill(AFTER + k as u64);
-    page(m.h, 6).fill(AFTER + 100 + k as u64);
+    m.s.page(OWN + k).fill(AFTER + k as u64);
+    m.h.page(6).fill(AFTER + 100 + k as u64);
     barrier(count, 6)?;
     for j in 0..3 {
         let (n, what) = (
@@ -344,8 +339,8 @@ fn check_then_write(before: Before, m: &Maps, who: &Who, count: Mapping, k: usiz
             format!("{}: S page {}, after the restart", who.name, OWN + j),
         );
         match j == k {
-            true => page(m.s, n).check(AFTER + k as u64, &what)?,
-            false => page(m.s, n).check((who.s)(n), &what)?,
+            true => m.s.page(n).check(AFTER + k as u64, &what)?,
+            false => m.s.page(n).check((who.s)(n), &what)?,
         }
     }
     Ok(())
@@ -359,11 +354,11 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         g: region(G_PAGES, MORE)?,
         d: region_below(D_PAGES, MORE)?,
     };
-    fill_pages(m.s, S_SEED);
-    fill_pages(m.h, H_SEED);
-    fill_pages(m.t, T_SEED);
-    fill_pages(m.g, G_SEED);
-    fill_pages(m.d, D_SEED);
+    m.s.fill_pages(S_SEED);
+    m.h.fill_pages(H_SEED);
+    m.t.fill_pages(T_SEED);
+    m.g.fill_pages(G_SEED);
+    m.d.fill_pages(D_SEED);
     // The children's barrier: a shared file page (shared anonymous memory would come back
     // as another /dev/zero inode in /proc/self/maps).
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
@@ -379,16 +374,16 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     drop(file);
     let ready = Ready::new()?;
     let c1: Kid = ready.fork(41, move |_| {
-        page(m.s, 5).fill(BY_C1 + 5);
+        m.s.page(5).fill(BY_C1 + 5);
         unmap(m.t.part(0, 2 * PAGE))?;
         let before = Before::take(&m, &C1, &[('S', 5, true), ('S', 6, false), ('T', 0, false)])?;
         Ok(move || check_then_write(before, &m, &C1, count, 0))
     })?;
     let c2: Kid = ready.fork(42, move |_| {
-        page(m.h, 3).fill(BY_C2 + 3);
+        m.h.page(3).fill(BY_C2 + 3);
         let more = remap_grow(m.g, MORE)?;
         for n in 0..MORE {
-            page(more, n).fill(MORE_SEED + (G_PAGES + n) as u64);
+            more.page(n).fill(MORE_SEED + (G_PAGES + n) as u64);
         }
         check_mapping(m.g.addr(), (G_PAGES + MORE) * PAGE, "rw-p")
             .map_err(|e| format!("c2: G did not grow in place: {e}"))?;
@@ -404,11 +399,11 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     })?;
     let c3: Kid = ready.fork(43, move |_| {
         let mine = grow(m.h, C3_PAGES)?;
-        fill_pages(mine, C3_SEED);
+        mine.fill_pages(C3_SEED);
         // The stack grows as far as the first page touched.
         let below = grown(m.d, MORE, 0).part(0, MORE * PAGE);
         for n in 0..MORE {
-            page(below, n).fill(MORE_SEED + n as u64);
+            below.page(n).fill(MORE_SEED + n as u64);
         }
         check_mapping(below.addr(), (MORE + D_PAGES) * PAGE, "rw-p")
             .map_err(|e| format!("c3: D did not grow in place: {e}"))?;
@@ -421,14 +416,15 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         let before = Before::take(&m, &C3, &want)?;
         Ok(move || {
             for n in 0..C3_PAGES {
-                page(mine, n).check(C3_SEED + n as u64, &format!("c3: its page {n} after H"))?;
+                mine.page(n)
+                    .check(C3_SEED + n as u64, &format!("c3: its page {n} after H"))?;
             }
             check_then_write(before, &m, &C3, count, 2)
         })
     })?;
-    fill_pages(m.s, ROOT_LATER);
+    m.s.fill_pages(ROOT_LATER);
     let grown = grow(m.h, GROWN)?;
-    fill_pages(grown, GROW_SEED);
+    grown.fill_pages(GROW_SEED);
     // The root's H grew in place: one mapping, which its children have only a part of.
     check_mapping(m.h.addr(), (H_PAGES + GROWN) * PAGE, "rw-p")
         .map_err(|e| format!("root: H did not grow in place: {e}"))?;
@@ -442,19 +438,19 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
         wait_restored();
         before.check(&m, &ROOT)?;
         for n in 0..GROWN {
-            page(grown, n).check(
+            grown.page(n).check(
                 GROW_SEED + n as u64,
                 &format!("root: H page {}", H_PAGES + n),
             )?;
         }
         wake_and_reap(&[c1, c2, c3])?;
         for n in 0..S_PAGES {
-            page(m.s, n).check(
+            m.s.page(n).check(
                 s_root(n),
                 &format!("root: S page {n}, after its children wrote theirs"),
             )?;
         }
-        page(m.h, 6).check(
+        m.h.page(6).check(
             h_forked(6),
             "root: H page 6, after its children wrote theirs",
         )
