@@ -301,6 +301,7 @@ impl MmPlan {
             && a.flags & abi::VMA_MAYSHARE == 0;
         let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
         let file = match (&area.file, &s.file) {
+            // Not grown (above): `b` starts at or below `a`.
             (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && a.pgoff == b.pgoff + (a.start - b.start) / PAGE,
             (None, None) => true,
             _ => false,
