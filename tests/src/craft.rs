@@ -224,14 +224,15 @@ impl Image {
 }
 
 /// Restarts from `image` in a child process, which must see it refused with one of `errnos`,
-/// a kernel log line and no task left behind ([`attempt_expecting`]); the child also must not
-/// be killed by what the failed restart did. `pids` are the image's tasks: any left behind is
-/// killed.
+/// a kernel log line (holding `reason`, if given) and no task left behind
+/// ([`attempt_expecting`]); the child also must not be killed by what the failed restart did.
+/// `pids` are the image's tasks: any left behind is killed.
 pub fn expect_refused(
     image: &[u8],
     pids: &[libc::pid_t],
     what: &str,
     errnos: &[i32],
+    reason: Option<&str>,
 ) -> Result<(), String> {
     let path = format!("/tmp/crafted-{}.img", std::process::id());
     let why = format!("{path}.why");
@@ -241,7 +242,7 @@ pub fn expect_refused(
     let child = match unsafe { libc::fork() } {
         -1 => return Err(format!("fork: {}", std::io::Error::last_os_error())),
         0 => {
-            let code = match attempt_expecting(&path, pids, what, errnos) {
+            let code = match attempt_expecting(&path, pids, what, errnos, reason) {
                 Ok(()) => 0,
                 Err(e) => {
                     let _ = std::fs::write(&why, e);

@@ -33,15 +33,16 @@ pub fn record_offsets(image: &[u8]) -> Vec<usize> {
 /// was wrong with the outcome: a success, another errno, no log line, or a task left behind
 /// (one of `pids`, the image's, or a child of ours).
 pub fn attempt(path: &str, pids: &[libc::pid_t], what: &str) -> Result<(), String> {
-    attempt_expecting(path, pids, what, &[libc::EBADMSG, libc::EINVAL])
+    attempt_expecting(path, pids, what, &[libc::EBADMSG, libc::EINVAL], None)
 }
 
-/// [`attempt`], refused with one of `errnos`.
+/// [`attempt`], refused with one of `errnos` and, if given, a log line that holds `why`.
 pub fn attempt_expecting(
     path: &str,
     pids: &[libc::pid_t],
     what: &str,
     errnos: &[i32],
+    why: Option<&str>,
 ) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
     let (result, log) = with_log(|logfd| sys::restart(file.as_raw_fd(), 0, logfd));
@@ -66,6 +67,9 @@ pub fn attempt_expecting(
     }
     if log.iter().all(|l| l.trim().is_empty()) {
         return Err(format!("{what}: the kernel wrote no log line"));
+    }
+    if let Some(why) = why.filter(|w| !log.iter().any(|l| l.contains(w))) {
+        return Err(format!("{what}: refused, but not for \"{why}\"{lines}"));
     }
     if let Some(pid) = pids.iter().find(|&&p| pid_exists(p)) {
         return Err(format!(

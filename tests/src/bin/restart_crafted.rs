@@ -119,6 +119,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             image,
             cut,
             errnos,
+            why: None,
         });
     };
     // Item 1: the zombie died before the tree was linked; k, moved under it, kept a dangling
@@ -319,12 +320,55 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let mm = i.next::<abi::Mm>(i.task(t.kid));
         i.recs.insert(mm + 1, rec);
     });
-    // Copied mappings come first (the vDSO's record follows the vvar's): one after the others
-    // could overlap them.
+    // Copied mappings come first: one after the others could overlap them. The highest one
+    // (the stack), with its page runs, moved after the vvar and vDSO above it: the addresses
+    // still go up, only the order of copies and new mappings is wrong.
     case("a copied mapping after the others", false, &|i| {
-        let from = i.recs[copied(i)].get("copy_of");
-        let vma = i.vma(t.kid, abi::VMA_KIND_VDSO);
-        i.rec(vma).set("copy_of", from);
+        let vmas = kid_vmas(i);
+        let &(vma, _, _) = vmas
+            .iter()
+            .filter(|&&(r, _, _)| i.recs[r].get("copy_of") != 0)
+            .max_by_key(|&&(_, s, _)| s)
+            .expect("k has copied mappings");
+        let &(last, _, _) = vmas.last().expect("k has mappings");
+        assert_eq!(
+            i.recs[last].get("copy_of"),
+            0,
+            "k's last mapping is a new one"
+        );
+        let auxv = i.next_raw(last, abi::RecordType::Auxv);
+        let next = (vma + 1..auxv)
+            .find(|&r| i.recs[r].ty == abi::Vma::TYPE)
+            .unwrap_or(auxv);
+        let block: Vec<Rec> = i.recs.drain(vma..next).collect();
+        let at = auxv - block.len();
+        i.recs.splice(at..at, block);
+    });
+    // A drop run must stay within its mapping: past it, MADV_DONTNEED would take the pages of
+    // the copy after it.
+    case("pages dropped past a copied mapping", false, &|i| {
+        let vmas = kid_vmas(i);
+        let memory = [abi::VMA_KIND_ANON, abi::VMA_KIND_HEAP, abi::VMA_KIND_STACK];
+        let &(vma, _, end) = vmas
+            .iter()
+            .filter(|&&(r, _, _)| copy_of_kind(i, r, &memory))
+            .find(|&&(_, _, e)| vmas.iter().any(|&(_, s, _)| s == e))
+            .unwrap_or_else(|| {
+                panic!(
+                    "k has no copied memory right before a mapping: {}",
+                    show(i, &vmas)
+                )
+            });
+        let run = abi::PageRun {
+            addr: end as u64 - 4096,
+            npages: 2,
+            flags: abi::PAGE_RUN_DROP,
+        };
+        let rec = Rec {
+            ty: abi::PageRun::TYPE,
+            payload: run.to_bytes().to_vec(),
+        };
+        i.recs.insert(vma + 1, rec);
     });
     case("a shared mapping copied", false, &|i| {
         let vma = copied(i);
@@ -651,6 +695,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         image,
         cut: false,
         errnos: vec![libc::EAGAIN],
+        why: None,
     });
     // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
     let mut image = base.clone();
@@ -661,6 +706,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         image,
         cut: false,
         errnos: vec![libc::EPERM],
+        why: None,
     });
     // Item 9: exe_file was set without prctl(PR_SET_MM_EXE_FILE)'s checks, so any file the
     // caller can read became unwritable for everyone (ETXTBSY) while the process lived.
@@ -677,7 +723,60 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         image,
         cut: false,
         errnos: vec![libc::EACCES],
+        why: None,
     });
+    // The copy cases are refused with EINVAL by one check or another: each must be by its own.
+    for (what, why) in [
+        (
+            "a mapping copied from an fd table",
+            "not an address space restored earlier",
+        ),
+        // Restored by then, but refused by restart_copy_vma().
+        (
+            "a mapping copied from its own mm",
+            "copied mapping that its source does not have",
+        ),
+        (
+            "a mapping copied from an mm restored later",
+            "not an address space restored earlier",
+        ),
+        (
+            "a copied file mapping grown a page",
+            "copied mapping that its source does not have",
+        ),
+        (
+            "copied memory grown over the next mapping",
+            "copied mapping bounds, order",
+        ),
+        (
+            "a copied mapping made executable",
+            "copied mapping that its source does not have",
+        ),
+        (
+            "copied mappings that go back",
+            "copied mapping bounds, order",
+        ),
+        (
+            "the vDSO copied as anonymous memory",
+            "copied mapping that its source does not have",
+        ),
+        (
+            "a copied mapping after the others",
+            "copied mapping after the others",
+        ),
+        (
+            "pages dropped past a copied mapping",
+            "page run outside its mapping",
+        ),
+        (
+            "a shared mapping copied",
+            "copied mapping bounds, order or sharing",
+        ),
+        ("pages dropped from a new mapping", "page run flags"),
+    ] {
+        let case = out.iter_mut().find(|c| c.what == what);
+        case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);
+    }
     out
 }
 
@@ -687,6 +786,9 @@ struct Case {
     image: Image,
     cut: bool,
     errnos: Vec<i32>,
+    /// What the refusal's log line says, where the errno alone does not tell which check
+    /// refused the image.
+    why: Option<&'static str>,
 }
 
 fn main() {
@@ -733,7 +835,7 @@ fn main() {
         if case.cut {
             bytes.truncate(bytes.len() - 16);
         }
-        if let Err(e) = expect_refused(&bytes, &pids, &case.what, &case.errnos) {
+        if let Err(e) = expect_refused(&bytes, &pids, &case.what, &case.errnos, case.why) {
             eprintln!("# {e}");
             failed.push(case.what.clone());
         }
