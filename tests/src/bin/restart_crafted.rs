@@ -320,6 +320,16 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let mm = i.next::<abi::Mm>(i.task(t.kid));
         i.recs.insert(mm + 1, rec);
     });
+    // Restart maps the vDSO and vvar pair with the first of their records: a second record of
+    // one half must not pass as the other.
+    case("the vDSO listed twice", false, &|i| {
+        let vma = i.vma(t.root, abi::VMA_KIND_VDSO);
+        let again = i.recs[vma].clone();
+        i.recs.insert(vma + 1, again);
+        let mm = i.next::<abi::Mm>(i.task(t.root));
+        let n = i.recs[mm].get("vma_count");
+        i.rec(mm).set("vma_count", n + 1);
+    });
     // Copied mappings come first: one after the others could overlap them. The highest one
     // (the stack), with its page runs, moved after the vvar and vDSO above it: the addresses
     // still go up, only the order of copies and new mappings is wrong.
@@ -773,6 +783,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "copied mapping bounds, order or sharing",
         ),
         ("pages dropped from a new mapping", "page run flags"),
+        ("the vDSO listed twice", "listed twice"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);

@@ -926,7 +926,7 @@ fn name_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, name: Option<&[u8; ANON_NA
 }
 
 /// Maps one `Vma` in the current task's new mm.
-fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Result<Target> {
+fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Result<Target> {
     let len = v.end.wrapping_sub(v.start);
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
@@ -951,7 +951,7 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso_done: &mut bool) -> Re
     let shared = v.flags & abi::VMA_MAYSHARE != 0;
     let (file, target) = match v.kind {
         abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR => {
-            map_vdso(r, v, vdso_done)?;
+            map_vdso(r, v, vdso)?;
             return Ok(Target::None);
         }
         abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK if !shared => {
@@ -1148,11 +1148,36 @@ fn untag(tagged: Tagged) -> Result {
     Ok(())
 }
 
+/// Which halves of this kernel's vDSO pair, the text and the vvar pages below it, the image
+/// lists: the first maps both, and a half it does not list (the process unmapped it) goes at
+/// the end.
+#[derive(Default)]
+struct VdsoPair {
+    text: bool,
+    vvar: bool,
+}
+
+impl VdsoPair {
+    /// Unmaps the half of the pair the image did not list.
+    fn finish(&self) -> Result {
+        if self.text == self.vvar {
+            return Ok(());
+        }
+        // SAFETY: reading the current mm's vdso address, set when the pair was mapped (with
+        // room for the vvar pages below it).
+        let text = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        match self.text {
+            true => unmap(text - vvar_size(), text),
+            false => unmap(text, text + vdso_size()),
+        }
+    }
+}
+
 /// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.
-fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result {
+fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Result {
     // SAFETY: `vdso_image_64` is a constant of this kernel.
     let image = unsafe { &bindings::vdso_image_64 };
-    let vvar_len = image.sym_vvar_start.unsigned_abs() as u64;
+    let vvar_len = vvar_size();
     let text = if v.kind == abi::VMA_KIND_VDSO { v.start } else { v.end };
     let expect_len = if v.kind == abi::VMA_KIND_VDSO { image.size as u64 } else { vvar_len };
     // `map_area` checked `start < end`; the vvar area below the text must fit above 0.
@@ -1163,7 +1188,17 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result 
             return Err(EINVAL);
         }
     };
-    if *done {
+    let mapped = pair.text || pair.vvar;
+    let half = match v.kind == abi::VMA_KIND_VDSO {
+        true => &mut pair.text,
+        false => &mut pair.vvar,
+    };
+    if *half {
+        log!(r.log, "vdso mapping {:#x}-{:#x}: listed twice", v.start, v.end);
+        return Err(EINVAL);
+    }
+    *half = true;
+    if mapped {
         // The pair is mapped: a later record may only describe its other half.
         // SAFETY: reading the current mm's vdso address, set when the pair was mapped.
         let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
@@ -1180,7 +1215,6 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, done: &mut bool) -> Result 
             log!(r.log, "vdso: cannot map it at {text:#x} ({ret})");
             return Err(if ret != 0 { Error::from_errno(ret) } else { EINVAL });
         }
-        *done = true;
     }
     Ok(())
 }
@@ -1329,7 +1363,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     shared::keep::<bindings::mm_struct>(r, m.objref)?;
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
-    let mut vdso_done = false;
+    let mut vdso = VdsoPair::default();
     // While copied mappings come: where what else the mm has is unmapped from (the rest of
     // the last mapping copied).
     let mut unmapped_to = Some(0u64);
@@ -1348,7 +1382,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
                     unmap(from, task_size)?;
                     unmapped_to = None;
                 }
-                new_area(r, &v, name, &mut vdso_done)?
+                new_area(r, &v, name, &mut vdso)?
             }
             (c, Some(from)) => {
                 let target = copy_area(r, &v, c, from, name)?;
@@ -1369,6 +1403,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     if let Some(from) = unmapped_to {
         unmap(from, task_size)?;
     }
+    vdso.finish()?;
     let len = r.expect_raw(RecordType::Auxv)?;
     let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
     if len % 8 != 0 || len as usize > auxv.len() {
@@ -1389,10 +1424,10 @@ fn new_area(
     r: &mut Restorer<'_, Obj>,
     v: &abi::Vma,
     name: Option<&[u8; ANON_NAME_MAX]>,
-    vdso_done: &mut bool,
+    vdso: &mut VdsoPair,
 ) -> Result<Target> {
     let tagged = tag_neighbours(v)?;
-    let target = map_area(r, v, vdso_done).and_then(|t| name_area(r, v, name).map(|()| t));
+    let target = map_area(r, v, vdso).and_then(|t| name_area(r, v, name).map(|()| t));
     untag(tagged)?;
     target
 }
@@ -1502,6 +1537,12 @@ fn unmap(start: u64, end: u64) -> Result {
 fn vdso_size() -> u64 {
     // SAFETY: `vdso_image_64` is a constant of this kernel.
     unsafe { bindings::vdso_image_64.size as u64 }
+}
+
+/// The size of this kernel's vvar pages, below the vDSO text.
+fn vvar_size() -> u64 {
+    // SAFETY: `vdso_image_64` is a constant of this kernel.
+    unsafe { bindings::vdso_image_64.sym_vvar_start.unsigned_abs() as u64 }
 }
 
 /// The end of the vDSO text of `mm`, the current task's, or 0 if it has none.
