@@ -293,6 +293,14 @@ pub fn maps_entry(addr: usize) -> Option<MapsEntry> {
         .find(|e| e.start <= addr && addr < e.end)
 }
 
+/// The mapping named `name` (`[vdso]`-style) in this process, if any.
+pub fn maps_named(name: &str) -> Option<MapsEntry> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(parse_maps_line)
+        .find(|e| e.name == name)
+}
+
 fn parse_maps_line(line: &str) -> Option<MapsEntry> {
     let mut f = line.splitn(6, ' ');
     let (start, end) = f.next()?.split_once('-')?;
