@@ -312,8 +312,14 @@ impl MmPlan {
 
     /// How many pages of `range` this address space shares with each of `sources` within the
     /// source's mapping: the very same page at the same address.
-    fn shared_pages(&self, log: &Log, sources: [(&MmPlan, &Area); 2], range: (u64, u64), bufs: &mut [KVec<*mut bindings::page>; 2]) -> Result<[usize; 2]> {
-        let [mine, theirs] = bufs;
+    fn shared_pages(
+        &self,
+        log: &Log,
+        sources: [(&MmPlan, &Area); 2],
+        range: (u64, u64),
+        mine: &mut [*mut bindings::page],
+        theirs: &mut [*mut bindings::page],
+    ) -> Result<[usize; 2]> {
         let (mut addr, mut shared) = (range.0, [0; 2]);
         while addr < range.1 {
             let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
@@ -328,13 +334,19 @@ impl MmPlan {
         Ok(shared)
     }
 
-    /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any:
-    /// one that fork(2) could have copied it from, and of two, the one that shares more pages
-    /// with it. The mapping each copies starts at or above the end of the one copied before
+    /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any,
+    /// and the source's mapping: one that fork(2) could have copied it from, and of two, the
+    /// one that shares more pages with it (counted with `mine` and `theirs`, `BATCH` entries
+    /// each). The mapping each copies starts at or above the end of the one copied before
     /// (restart copies each whole, then trims it).
-    fn copy_sources(&self, log: &Log, sources: &[&MmPlan]) -> Result<KVec<Option<usize>>> {
+    fn copy_sources<'a>(
+        &self,
+        log: &Log,
+        sources: &[&'a MmPlan],
+        mine: &mut [*mut bindings::page],
+        theirs: &mut [*mut bindings::page],
+    ) -> Result<KVec<Option<(usize, &'a Area)>>> {
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
-        let mut bufs = [KVec::new(), KVec::new()];
         let mut floor = 0;
         for area in self.areas.iter() {
             // The copy starts at the lower of the two starts.
@@ -344,17 +356,12 @@ impl MmPlan {
             };
             let mut fit = (0..sources.len()).filter_map(fits);
             let best = match (fit.next(), fit.next()) {
-                (Some((j, a)), Some((k, b))) => {
-                    if bufs[0].is_empty() {
-                        for b in bufs.iter_mut() {
-                            *b = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-                        }
-                    }
+                (Some(j), Some(k)) => {
                     let range = (area.rec.start, area.rec.end);
-                    let [n, m] = self.shared_pages(log, [(sources[j], a), (sources[k], b)], range, &mut bufs)?;
+                    let [n, m] = self.shared_pages(log, [(sources[j.0], j.1), (sources[k.0], k.1)], range, mine, theirs)?;
                     Some(if m > n { k } else { j })
                 }
-                (j, _) => j.map(|(j, _)| j),
+                (j, _) => j,
             };
             if best.is_some() {
                 floor = area.rec.end;
@@ -435,18 +442,19 @@ impl MmPlan {
             (rec, (auxv, 8 * n))
         });
         rec.vma_count = self.areas.len() as u32;
-        // A source written only by name has no mappings listed: nothing is copied from it.
-        let copied = self.copy_sources(d.log, sources)?;
-        d.record(&rec)?;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-        let mut theirs = match copied.iter().any(Option::is_some) {
-            true => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
-            false => KVec::new(),
+        let mut theirs = match sources.is_empty() {
+            true => KVec::new(),
+            false => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
         };
+        // A source written only by name has no mappings listed: nothing is copied from it.
+        let copied = self.copy_sources(d.log, sources, &mut pages, &mut theirs)?;
+        d.record(&rec)?;
         // The copied mappings first: restart copies each whole, trims it, then unmaps what is
         // left of the last before it maps anything else.
         for (area, &k) in self.areas.iter().zip(copied.iter()) {
-            let Some(source) = k.map(|k| sources[k]) else { continue };
+            let Some((k, within)) = k else { continue };
+            let source = sources[k];
             let (copy_of, first) = d.objref(source.mm.0)?;
             if first {
                 log!(d.log, "mm: a mapping's source is not in the image yet");
@@ -454,7 +462,6 @@ impl MmPlan {
             }
             let rec = abi::Vma { copy_of, ..area.rec };
             self.write_vma(d, &rec)?;
-            let within = self.copy_source(source, area).ok_or(EINVAL)?;
             let from = Some((&source.mm, within, &mut theirs[..]));
             dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
         }
@@ -1179,7 +1186,7 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
     let image = unsafe { &bindings::vdso_image_64 };
     let vvar_len = vvar_size();
     let text = if v.kind == abi::VMA_KIND_VDSO { v.start } else { v.end };
-    let expect_len = if v.kind == abi::VMA_KIND_VDSO { image.size as u64 } else { vvar_len };
+    let expect_len = if v.kind == abi::VMA_KIND_VDSO { vdso_size() } else { vvar_len };
     // `map_area` checked `start < end`; the vvar area below the text must fit above 0.
     let base = match text.checked_sub(vvar_len) {
         Some(base) if v.end - v.start == expect_len => base,
