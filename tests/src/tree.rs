@@ -131,12 +131,23 @@ impl Forker {
 /// After the restore: sends SIGUSR1 to each of `kids`, waits for them and checks their exit
 /// statuses.
 pub fn wake_and_reap(kids: &[Kid]) -> Check {
+    wake(kids)?;
+    reap(kids)
+}
+
+/// After the restore: sends SIGUSR1 to each of `kids`, which then run their checks.
+pub fn wake(kids: &[Kid]) -> Check {
     for k in kids {
         // SAFETY: kill takes integers; `k.pid` is our unreaped child.
         if unsafe { libc::kill(k.pid, RESTORE_SIGNAL) } != 0 {
             return Err(os_error(format!("wake child {}", k.pid)));
         }
     }
+    Ok(())
+}
+
+/// Waits for each of `kids` and checks its exit status.
+pub fn reap(kids: &[Kid]) -> Check {
     for k in kids {
         let status =
             cr::sys::waitpid(k.pid).map_err(|e| format!("wait for child {}: {e}", k.pid))?;
@@ -238,4 +249,47 @@ pub fn zombie(end: impl FnOnce()) -> Result<libc::pid_t, String> {
 pub fn exit_with(code: i32) -> impl FnOnce() {
     // SAFETY: ends the child with `code`.
     move || unsafe { libc::_exit(code) }
+}
+
+/// A count in a page of a file that a target and its descendants map shared, on which they
+/// wait for one another after the restart (shared anonymous memory would come back as another
+/// /dev/zero inode in /proc/self/maps, which some tests compare).
+#[derive(Clone, Copy)]
+pub struct Barrier(crate::mem::Mapping);
+
+impl Barrier {
+    /// Maps a new page of a file in `dir`.
+    pub fn new(dir: &str) -> Result<Barrier, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+        let path = format!("{dir}/count");
+        std::fs::write(&path, vec![0u8; crate::mem::PAGE])
+            .map_err(|e| format!("write {path}: {e}"))?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("open {path}: {e}"))?;
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        let page = crate::mem::mmap(crate::mem::PAGE, rw, libc::MAP_SHARED, file.as_raw_fd(), 0)?;
+        Ok(Barrier(page))
+    }
+
+    /// Counts this arrival, then waits until `n` arrivals in all.
+    pub fn wait(self, n: u32) -> Check {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        // SAFETY: the first word of a shared page that only these atomics touch.
+        let at = unsafe { &*self.0.ptr().cast::<AtomicU32>() };
+        at.fetch_add(1, Ordering::SeqCst);
+        let start = Instant::now();
+        while at.load(Ordering::SeqCst) < n {
+            if start.elapsed() > Duration::from_secs(60) {
+                return Err(format!(
+                    "the others did not get to {n}: {} of us did",
+                    at.load(Ordering::SeqCst)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
 }

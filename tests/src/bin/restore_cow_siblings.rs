@@ -21,13 +21,10 @@
 //! and finds the same after the restart, then checks the contents. Then each child writes a
 //! page of S and one of H, which neither its siblings nor the root see.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
-
 use cr_tests::mem::{mmap, Mapping, PAGE};
 use cr_tests::proc::{check_mapping, MapsSnapshot};
 use cr_tests::target::scratch_dir;
-use cr_tests::tree::{wake_and_reap, Kid, Ready};
+use cr_tests::tree::{wake_and_reap, Barrier, Kid, Ready};
 use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
 
 const S_PAGES: usize = 32;
@@ -306,33 +303,15 @@ fn grow(m: Mapping, pages: usize) -> Result<Mapping, String> {
     Ok(more)
 }
 
-/// Waits until `n` arrivals in all at `count`, shared by the children, counting this one.
-fn barrier(count: Mapping, n: u32) -> Check {
-    // SAFETY: the first word of a shared page that only these atomics touch.
-    let at = unsafe { &*count.ptr().cast::<AtomicU32>() };
-    at.fetch_add(1, Ordering::SeqCst);
-    let start = Instant::now();
-    while at.load(Ordering::SeqCst) < n {
-        if start.elapsed() > Duration::from_secs(60) {
-            return Err(format!(
-                "the other children did not get to {n}: {} of them did",
-                at.load(Ordering::SeqCst)
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(())
-}
-
 /// A child's checks after the restart. Once every child checked its sharing (a child that
 /// writes or exits changes its siblings'), each writes a page of S of its own and one of H,
 /// which neither its siblings nor the root see.
-fn check_then_write(before: Before, m: &Maps, who: &Who, count: Mapping, k: usize) -> Check {
+fn check_then_write(before: Before, m: &Maps, who: &Who, count: Barrier, k: usize) -> Check {
     before.check(m, who)?;
-    barrier(count, 3)?;
+    count.wait(3)?;
     m.s.page(OWN + k).fill(AFTER + k as u64);
     m.h.page(6).fill(AFTER + 100 + k as u64);
-    barrier(count, 6)?;
+    count.wait(6)?;
     for j in 0..3 {
         let (n, what) = (
             OWN + j,
@@ -359,19 +338,7 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     m.t.fill_pages(T_SEED);
     m.g.fill_pages(G_SEED);
     m.d.fill_pages(D_SEED);
-    // The children's barrier: a shared file page (shared anonymous memory would come back
-    // as another /dev/zero inode in /proc/self/maps).
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
-    let path = format!("{dir}/count");
-    std::fs::write(&path, vec![0u8; PAGE]).map_err(|e| format!("write {path}: {e}"))?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("open {path}: {e}"))?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
-    let count = mmap(PAGE, RW, libc::MAP_SHARED, fd, 0)?;
-    drop(file);
+    let count = Barrier::new(&dir)?;
     let ready = Ready::new()?;
     let c1: Kid = ready.fork(41, move |_| {
         m.s.page(5).fill(BY_C1 + 5);
