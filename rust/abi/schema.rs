@@ -714,8 +714,15 @@ pub struct Vma {
 /// read as zeros again, or as the file; no data follows.
 pub const PAGE_RUN_DROP: u32 = 1;
 
+/// `PageRun.flags`: the pages are those the mm `PageRun.from` (an `Mm` restored earlier, not
+/// this one) has at the same addresses, which this copied mapping (`Vma.copy_of`) shares
+/// copy-on-write with a second relative; no data follows. Restart shares each page where the
+/// rmap will find it in the copy (its mapping was copied from one copied from that mm's), and
+/// copies its contents where not.
+pub const PAGE_RUN_SHARE: u32 = 2;
+
 /// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow, but for
-/// a run of dropped pages.
+/// a run of dropped or shared pages.
 #[repr(C)]
 #[record(PageRun, max = 128)]
 pub struct PageRun {
@@ -725,6 +732,10 @@ pub struct PageRun {
     pub npages: u32,
     /// `PAGE_RUN_*` flags.
     pub flags: u32,
+    /// With `PAGE_RUN_SHARE`, objref of the `Mm` whose pages these are; else zero.
+    pub from: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// A file descriptor table; `count` `Fd` records follow. A table shared by processes

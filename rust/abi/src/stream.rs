@@ -32,7 +32,7 @@ use core::fmt;
 use super::xxh64::Xxh64;
 use super::{
     record_desc, Header, PageRun, Record, RecordType, Tail, ABI_HASH, FORMAT_VERSION,
-    IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD, PAGE_RUN_DROP,
+    IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD, PAGE_RUN_DROP, PAGE_RUN_SHARE,
 };
 
 /// Size of the record header `{u32 type; u32 len;}`.
@@ -402,7 +402,7 @@ impl<S: Sink> Writer<S> {
     /// with [`Writer::raw_chunk`] and closes with [`Writer::raw_end`]. At most
     /// `PAGES_PER_RECORD` pages; longer runs are split by the caller.
     pub fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
-        self.page_run_record(addr, npages, 0)?;
+        self.page_run_record(addr, npages, 0, 0)?;
         self.pad_to_page()?;
         self.raw_begin(
             RecordType::Pages.id(),
@@ -413,7 +413,19 @@ impl<S: Sink> Writer<S> {
     /// Writes a run of `npages` pages at `addr` dropped from an inherited mapping
     /// (`PAGE_RUN_DROP`): the `PageRun` record alone, no data. At most `PAGES_PER_RECORD`.
     pub fn page_drop(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
-        self.page_run_record(addr, npages, PAGE_RUN_DROP)
+        self.page_run_record(addr, npages, PAGE_RUN_DROP, 0)
+    }
+
+    /// Writes a run of `npages` pages at `addr` that a copied mapping shares with the mm
+    /// `from` (`PAGE_RUN_SHARE`): the `PageRun` record alone, no data. At most
+    /// `PAGES_PER_RECORD`.
+    pub fn page_share(
+        &mut self,
+        addr: u64,
+        npages: u32,
+        from: u32,
+    ) -> Result<(), StreamError<S::Error>> {
+        self.page_run_record(addr, npages, PAGE_RUN_SHARE, from)
     }
 
     /// Writes the `PageRun` record of `npages` pages (1 to `PAGES_PER_RECORD`) at `addr`.
@@ -422,6 +434,7 @@ impl<S: Sink> Writer<S> {
         addr: u64,
         npages: u32,
         flags: u32,
+        from: u32,
     ) -> Result<(), StreamError<S::Error>> {
         if npages == 0 || npages > PAGES_PER_RECORD {
             return self.fail(StreamError::Limit);
@@ -430,6 +443,8 @@ impl<S: Sink> Writer<S> {
             addr,
             npages,
             flags,
+            from,
+            _pad0: 0,
         })
     }
 

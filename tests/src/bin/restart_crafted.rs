@@ -373,6 +373,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             addr: end as u64 - 4096,
             npages: 2,
             flags: abi::PAGE_RUN_DROP,
+            ..Default::default()
         };
         let rec = Rec {
             ty: abi::PageRun::TYPE,
