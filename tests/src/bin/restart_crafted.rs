@@ -400,9 +400,62 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let len = i.recs[auxv].payload.len();
         i.recs[auxv].payload[len - 16] = 33;
     });
-    case("page run flags beyond drop", false, &|i| {
+    case("page run flags beyond drop and share", false, &|i| {
         let run = i.next::<abi::PageRun>(i.task(t.kid));
-        i.rec(run).set("flags", 2);
+        i.rec(run).set("flags", 4);
+    });
+    // A run of one page at the start of k's first copied mapping of memory, inserted right
+    // after its `Vma` record.
+    let run_at_copy = |i: &mut Image, flags: u32, from: i64| {
+        let memory = [abi::VMA_KIND_ANON, abi::VMA_KIND_HEAP, abi::VMA_KIND_STACK];
+        let vmas = kid_vmas(i);
+        let &(vma, start, _) = vmas
+            .iter()
+            .find(|&&(r, _, _)| copy_of_kind(i, r, &memory))
+            .unwrap_or_else(|| panic!("k has no copied memory: {}", show(i, &vmas)));
+        let run = abi::PageRun {
+            addr: start as u64,
+            npages: 1,
+            flags,
+            from: from as u32,
+            ..Default::default()
+        };
+        let rec = Rec {
+            ty: abi::PageRun::TYPE,
+            payload: run.to_bytes().to_vec(),
+        };
+        i.recs.insert(vma + 1, rec);
+    };
+    // A run of pages k shares with a second relative (`PAGE_RUN_SHARE`) naming `from`.
+    let shared_run = |i: &mut Image, from: i64| run_at_copy(i, abi::PAGE_RUN_SHARE, from);
+    case("pages shared with the process's own mm", false, &|i| {
+        let own = i.recs[i.next::<abi::Mm>(i.task(t.kid))].get("objref");
+        shared_run(i, own);
+    });
+    case("pages shared with an fd table", false, &|i| {
+        let table = i.recs[i.next::<abi::FdTable>(i.task(t.root))].get("objref");
+        shared_run(i, table);
+    });
+    case("pages shared naming no mm", false, &|i| shared_run(i, 0));
+    case("pages dropped naming an mm", false, &|i| {
+        let root = i.recs[i.next::<abi::Mm>(i.task(t.root))].get("objref");
+        run_at_copy(i, abi::PAGE_RUN_DROP, root);
+    });
+    case("page run padding that is not zero", false, &|i| {
+        let run = i.next::<abi::PageRun>(i.task(t.kid));
+        i.rec(run).set("_pad0", 1);
+    });
+    // Runs go up: a run again over the same pages could make restart work without end.
+    case("pages dropped twice", false, &|i| {
+        run_at_copy(i, abi::PAGE_RUN_DROP, 0);
+        run_at_copy(i, abi::PAGE_RUN_DROP, 0);
+    });
+    case("pages shared in a new mapping", false, &|i| {
+        let root = i.recs[i.next::<abi::Mm>(i.task(t.root))].get("objref");
+        let run = i.next::<abi::PageRun>(i.task(t.root));
+        i.rec(run)
+            .set("flags", i64::from(abi::PAGE_RUN_SHARE))
+            .set("from", root);
     });
     // Found by cr-fuzz: these restored, the field's extra bits silently dropped.
     case("a umask beyond 0777", false, &|i| {
@@ -784,6 +837,23 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "copied mapping bounds, order or sharing",
         ),
         ("pages dropped from a new mapping", "page run flags"),
+        ("page run flags beyond drop and share", "page run flags"),
+        (
+            "pages shared with the process's own mm",
+            "pages shared with the address space they are in",
+        ),
+        ("pages dropped naming an mm", "page run flags"),
+        (
+            "page run padding that is not zero",
+            "padding that is not zero",
+        ),
+        ("pages dropped twice", "not after the one before"),
+        (
+            "pages shared with an fd table",
+            "not an address space restored earlier",
+        ),
+        ("pages shared naming no mm", "page run flags"),
+        ("pages shared in a new mapping", "page run flags"),
         ("the vDSO listed twice", "listed twice"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

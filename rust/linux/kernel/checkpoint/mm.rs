@@ -1282,23 +1282,27 @@ fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
     Ok(file)
 }
 
-/// Streams a `PageRun`'s pages into the mapping `v`.
-fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
+/// Streams a `PageRun`'s pages into the mapping `v`, where the runs before it ended at
+/// `next`: runs go up and do not overlap, so that a mapping costs restart no more work than
+/// its size, whatever the image holds.
+fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next: &mut u64, buf: &mut [u8]) -> Result {
     let run = r.decode::<abi::PageRun>(rec)?;
     let len = u64::from(run.npages) * PAGE;
-    let dropped = run.flags == abi::PAGE_RUN_DROP;
-    if run.flags & !abi::PAGE_RUN_DROP != 0 || dropped && v.copy_of == 0 {
+    let (dropped, shared) = (run.flags == abi::PAGE_RUN_DROP, run.flags == abi::PAGE_RUN_SHARE);
+    let known = matches!(run.flags, 0 | abi::PAGE_RUN_DROP | abi::PAGE_RUN_SHARE);
+    if !known || (dropped || shared) && v.copy_of == 0 || (run.from != 0) != shared {
         return Err(r.bad("page run flags"));
     }
     if run.addr % PAGE != 0
         || run.npages == 0
         || run.npages > abi::PAGES_PER_RECORD
-        || run.addr < v.start
+        || run.addr < v.start.max(*next)
         || run.addr.checked_add(len).map_or(true, |e| e > v.end)
         || matches!(target, Target::None)
     {
-        return Err(r.bad("page run outside its mapping"));
+        return Err(r.bad("page run outside its mapping, or not after the one before"));
     }
+    *next = run.addr + len;
     if dropped {
         // SAFETY: acts on the current task's own mm; a copied mapping is not locked.
         let err = unsafe { bindings::do_madvise(current_mm(), run.addr as usize, len as usize, bindings::MADV_DONTNEED as i32) };
@@ -1308,6 +1312,9 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
         }
         return Ok(());
     }
+    if shared {
+        return share(r, &run, v, target, buf);
+    }
     if r.expect_raw(RecordType::Pages)? != len {
         return Err(r.bad("page data length differs from its run"));
     }
@@ -1316,39 +1323,89 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, buf:
         let n = ((len - done) as usize).min(buf.len());
         let chunk = &mut buf[..n];
         r.read_raw(chunk)?;
-        let addr = run.addr + done;
-        let ok = match target {
-            Target::User => {
-                // SAFETY: `addr..addr + n` lies in a writable mapping of the current task.
-                let left = unsafe { bindings::copy_to_user(addr as *mut _, chunk.as_ptr().cast(), n as _) };
-                left == 0
-            }
-            Target::Forced => {
-                // SAFETY: writes into the current task's own mm, copying on write as ptrace does.
-                let w = unsafe {
-                    bindings::access_remote_vm(
-                        current_mm(),
-                        addr as usize,
-                        chunk.as_mut_ptr().cast(),
-                        n as i32,
-                        bindings::FOLL_WRITE | bindings::FOLL_FORCE,
-                    )
-                };
-                w == n as i32
-            }
-            Target::Object(file, base) => {
-                let mut pos = (base + addr - v.start) as i64;
-                // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
-                let w = unsafe { bindings::kernel_write(file.as_ptr(), chunk.as_ptr().cast(), n, &mut pos) };
-                w == n as isize
-            }
-            Target::None => false,
-        };
-        if !ok {
-            log!(r.log, "pages at {addr:#x}: cannot write them into the new address space");
-            return Err(EFAULT);
-        }
+        put(r, v, target, run.addr + done, chunk)?;
         done += n as u64;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` at `addr` of the mapping `v`.
+fn put(r: &Restorer<'_, Obj>, v: &abi::Vma, target: &Target, addr: u64, bytes: &mut [u8]) -> Result {
+    let n = bytes.len();
+    let ok = match target {
+        Target::User => {
+            // SAFETY: `addr..addr + n` lies in a writable mapping of the current task.
+            let left = unsafe { bindings::copy_to_user(addr as *mut _, bytes.as_ptr().cast(), n as _) };
+            left == 0
+        }
+        Target::Forced => {
+            // SAFETY: writes into the current task's own mm, copying on write as ptrace does.
+            let w = unsafe {
+                bindings::access_remote_vm(
+                    current_mm(),
+                    addr as usize,
+                    bytes.as_mut_ptr().cast(),
+                    n as i32,
+                    bindings::FOLL_WRITE | bindings::FOLL_FORCE,
+                )
+            };
+            w == n as i32
+        }
+        Target::Object(file, base) => {
+            let mut pos = (base + addr - v.start) as i64;
+            // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
+            let w = unsafe { bindings::kernel_write(file.as_ptr(), bytes.as_ptr().cast(), n, &mut pos) };
+            w == n as isize
+        }
+        Target::None => false,
+    };
+    if !ok {
+        log!(r.log, "pages at {addr:#x}: cannot write them into the new address space");
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
+/// Shares again the pages of a `PAGE_RUN_SHARE` run with the address space `run.from`,
+/// restored earlier, or copies their contents from it where the kernel cannot share them.
+fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
+    let Some(source) = shared::restored::<bindings::mm_struct>(r, run.from) else {
+        return Err(r.bad("pages shared with what is not an address space restored earlier"));
+    };
+    if source.as_ptr() == current_mm() {
+        return Err(r.bad("pages shared with the address space they are in"));
+    }
+    let end = run.addr + u64::from(run.npages) * PAGE;
+    let mut at = run.addr;
+    while at < end {
+        // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
+        // pages go into the current task's own mm.
+        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize) };
+        match n {
+            n if n >= 0 => at += n as u64,
+            e if e == -(bindings::EINVAL as isize) => {
+                return Err(r.bad("pages shared outside one copied mapping of private memory"));
+            }
+            e => {
+                log!(r.log, "pages at {at:#x}: cannot share them ({e})");
+                return Err(Error::from_errno(e as i32));
+            }
+        }
+        if at >= end {
+            break;
+        }
+        // One the kernel cannot share (maybe pinned, or in a huge page): its contents.
+        let page = &mut buf[..PAGE as usize];
+        // SAFETY: reads a restored address space that restart holds, as ptrace would.
+        let got = unsafe {
+            bindings::access_remote_vm(source.as_ptr(), at as usize, page.as_mut_ptr().cast(), PAGE as i32, bindings::FOLL_FORCE)
+        };
+        if got != PAGE as i32 {
+            return Err(r.bad("pages shared with an address space that does not map them"));
+        }
+        put(r, v, target, at, page)?;
+        at += PAGE;
+        crate::resched();
     }
     Ok(())
 }
@@ -1398,13 +1455,14 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
             }
             (_, None) => return Err(r.bad("copied mapping after the others")),
         };
+        let mut next = v.start;
         loop {
             let rec = r.next()?;
             if rec.ty != abi::PageRun::TYPE {
                 r.unread(rec);
                 break;
             }
-            fill(r, rec, &v, &target, buf)?;
+            fill(r, rec, &v, &target, &mut next, buf)?;
         }
     }
     if let Some(from) = unmapped_to {
