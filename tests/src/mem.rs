@@ -225,6 +225,81 @@ pub fn shared_anon(len: usize) -> Result<Mapping, String> {
     )
 }
 
+/// A new read-write private anonymous region of `pages` pages, followed by `spare`
+/// inaccessible ones it may grow into, between inaccessible guard pages: it never merges with
+/// its neighbours.
+pub fn region(pages: usize, spare: usize) -> Result<Mapping, String> {
+    let all = mmap(
+        (1 + pages + spare + 1) * PAGE,
+        libc::PROT_NONE,
+        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        -1,
+        0,
+    )?;
+    let m = all.part(PAGE, pages * PAGE);
+    m.protect(libc::PROT_READ | libc::PROT_WRITE)?;
+    Ok(m)
+}
+
+/// What a process of a tree notes before the checkpoint of a mapping whose pages it shares
+/// copy-on-write with others: which pages it maps alone, and its /proc/self/maps. After the
+/// restart, [`Sharing::check`] finds the same.
+pub struct Sharing {
+    name: &'static str,
+    map: Mapping,
+    alone: Vec<Option<bool>>,
+    maps: crate::proc::MapsSnapshot,
+    after: crate::proc::MapsSnapshot,
+}
+
+impl Sharing {
+    /// Notes the maps and which pages of `map` process `name` maps alone: each must be as
+    /// `alone` says, else the tree does not share what the test is about. Last thing before
+    /// the checkpoint: nothing is mapped after it.
+    pub fn take(
+        name: &'static str,
+        map: Mapping,
+        alone: impl Fn(usize) -> bool,
+    ) -> Result<Sharing, String> {
+        let pages = map.anon_pages()?;
+        for (n, &got) in pages.iter().enumerate() {
+            crate::check_eq(
+                format!("{name}: page {n} before the checkpoint (alone?)"),
+                got,
+                Some(alone(n)),
+            )?;
+        }
+        let mut s = Sharing {
+            name,
+            map,
+            alone: pages,
+            maps: crate::proc::MapsSnapshot::new(),
+            after: crate::proc::MapsSnapshot::new(),
+        };
+        s.maps.take()?;
+        Ok(s)
+    }
+
+    /// First thing after the restart: the same maps and the same pages mapped alone.
+    pub fn check(mut self) -> Check {
+        self.after.take()?;
+        self.maps
+            .compare(&self.after)
+            .map_err(|e| format!("{}: {e}", self.name))?;
+        for (n, (&before, now)) in self.alone.iter().zip(self.map.anon_pages()?).enumerate() {
+            crate::check_eq(
+                format!(
+                    "{}: page {n} mapped alone (Some(true)), shared or not at all",
+                    self.name
+                ),
+                now,
+                before,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@
 //! and finds the same after the restart, then checks the contents. Then each child writes a
 //! page of S and one of H, which neither its siblings nor the root see.
 
-use cr_tests::mem::{mmap, Mapping, PAGE};
+use cr_tests::mem::{region, Mapping, PAGE};
 use cr_tests::proc::{check_mapping, MapsSnapshot};
 use cr_tests::target::scratch_dir;
 use cr_tests::tree::{wake_and_reap, Barrier, Kid, Ready};
@@ -234,21 +234,6 @@ const C3: Who = Who {
 fn unmap(m: Mapping) -> Check {
     // SAFETY: unmaps part of our own mapping, which nothing uses afterwards.
     check_os(unsafe { libc::munmap(m.ptr().cast(), m.len()) }, "munmap")
-}
-
-/// A new read-write region of `pages` pages, followed by `spare` inaccessible ones it may grow
-/// into, between inaccessible guard pages: it never merges with its neighbours.
-fn region(pages: usize, spare: usize) -> Result<Mapping, String> {
-    let all = mmap(
-        (1 + pages + spare + 1) * PAGE,
-        libc::PROT_NONE,
-        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-        -1,
-        0,
-    )?;
-    let m = all.part(PAGE, pages * PAGE);
-    m.protect(RW)?;
-    Ok(m)
 }
 
 /// `m` with `below` pages before it and `after` after it.
