@@ -206,6 +206,13 @@ impl<'a> Dumper<'a> {
         self.check(res)
     }
 
+    /// Writes a run of `npages` pages at `addr` that a copied mapping shares with the mm
+    /// `from`.
+    pub(crate) fn page_share(&mut self, addr: u64, npages: u32, from: u32) -> Result {
+        let res = self.w.page_share(addr, npages, from);
+        self.check(res)
+    }
+
     /// Writes the next bytes of the open raw record.
     pub(crate) fn chunk(&mut self, bytes: &[u8]) -> Result {
         let res = self.w.raw_chunk(bytes);

@@ -62,6 +62,13 @@ fn image_flags(vm_flags: u64) -> u64 {
 struct MmRef(*mut bindings::mm_struct);
 
 impl MmRef {
+    /// Another reference to the same mm.
+    fn clone(&self) -> MmRef {
+        // SAFETY: the mm is counted by `self`: `mmget()`.
+        unsafe { <bindings::mm_struct as Shareable>::get(NonNull::new_unchecked(self.0)) };
+        MmRef(self.0)
+    }
+
     fn of(task: &Task) -> Option<MmRef> {
         // SAFETY: `task` is valid; `get_task_mm` returns a counted mm or NULL.
         let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
@@ -121,6 +128,30 @@ impl Shareable for bindings::mm_struct {
 struct Area {
     rec: abi::Vma,
     file: Option<FileRef>,
+    /// Once written, if it is a copy: the mapping restart copies it from, the one that one is
+    /// copied from, and so on, as far as `LINEAGE`.
+    lineage: [Option<Ancestor>; LINEAGE],
+}
+
+/// How many of the mappings a copy is copied through checkpoint looks for pages in.
+const LINEAGE: usize = 4;
+
+/// A mapping that a copied mapping is copied through: of an address space written earlier.
+/// Restart links each copy to the anon_vmas of the mapping it copies, so that the copy can
+/// share again the pages of any mapping up its chain (`PAGE_RUN_SHARE`): those its parent
+/// shares with a grandparent, those its elder sibling shares with the parent.
+struct Ancestor {
+    mm: MmRef,
+    start: u64,
+    end: u64,
+}
+
+/// The mapping of an earlier address space that a mapping is written as a copy of, and
+/// where the other candidate's address space is in its lineage, if it is.
+struct Copy<'a> {
+    source: usize,
+    within: &'a Area,
+    other: Option<usize>,
 }
 
 /// A frozen task's address space, taken and checked before anything is written.
@@ -325,7 +356,7 @@ impl MmPlan {
             let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
             let m = pin(log, &self.mm, addr, &mut mine[..n])?;
             for (count, (source, within)) in shared.iter_mut().zip(sources) {
-                let t = pin_within(log, &source.mm, addr, &mut theirs[..n], within)?;
+                let t = pin_within(log, &source.mm, addr, &mut theirs[..n], (within.rec.start, within.rec.end))?;
                 *count += (0..n).filter(|&i| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i])).count();
             }
             addr += n as u64 * PAGE;
@@ -334,18 +365,43 @@ impl MmPlan {
         Ok(shared)
     }
 
+    /// Whether this address space shares any page of `range` with `source` within the
+    /// source's mapping.
+    fn shares_any(
+        &self,
+        log: &Log,
+        (source, within): (&MmPlan, &Area),
+        range: (u64, u64),
+        mine: &mut [*mut bindings::page],
+        theirs: &mut [*mut bindings::page],
+    ) -> Result<bool> {
+        let mut addr = range.0;
+        while addr < range.1 {
+            let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
+            let m = pin(log, &self.mm, addr, &mut mine[..n])?;
+            let t = pin_within(log, &source.mm, addr, &mut theirs[..n], (within.rec.start, within.rec.end))?;
+            if (0..n).any(|i| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i])) {
+                return Ok(true);
+            }
+            addr += n as u64 * PAGE;
+            crate::resched();
+        }
+        Ok(false)
+    }
+
     /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any,
-    /// and the source's mapping: one that fork(2) could have copied it from, and of two, the
-    /// one that shares more pages with it (counted with `mine` and `theirs`, `BATCH` entries
-    /// each). The mapping each copies starts at or above the end of the one copied before
-    /// (restart copies each whole, then trims it).
+    /// and the source's mapping: one that fork(2) could have copied it from. Of two, the one
+    /// copied through the other, whose pages it can then share too (the elder sibling's
+    /// mapping, a copy of the parent's); else the one that shares more pages with it (counted
+    /// with `mine` and `theirs`, `BATCH` entries each). The mapping each copies starts at or above
+    /// the end of the one copied before (restart copies each whole, then trims it).
     fn copy_sources<'a>(
         &self,
         log: &Log,
         sources: &[&'a MmPlan],
         mine: &mut [*mut bindings::page],
         theirs: &mut [*mut bindings::page],
-    ) -> Result<KVec<Option<(usize, &'a Area)>>> {
+    ) -> Result<KVec<Option<Copy<'a>>>> {
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
         let mut floor = 0;
         for area in self.areas.iter() {
@@ -355,13 +411,26 @@ impl MmPlan {
                 (s.rec.start.min(area.rec.start) >= floor).then_some((k, s))
             };
             let mut fit = (0..sources.len()).filter_map(fits);
+            // Where `k`'s address space is in the lineage of the mapping `j`.
+            let through = |j: (usize, &Area), k: (usize, &Area)| j.1.lineage.iter().flatten().position(|a| a.mm.0 == sources[k.0].mm.0);
+            let range = (area.rec.start, area.rec.end);
             let best = match (fit.next(), fit.next()) {
-                (Some(j), Some(k)) => {
-                    let range = (area.rec.start, area.rec.end);
-                    let [n, m] = self.shared_pages(log, [(sources[j.0], j.1), (sources[k.0], k.1)], range, mine, theirs)?;
-                    Some(if m > n { k } else { j })
+                // The one copied through the other, whose pages a copy of it can share
+                // too; unless it shares none itself (it rewrote them all): a copy of the
+                // other then shares the same pages, and its huge pages.
+                (Some(j), Some(k)) if through(j, k).or(through(k, j)).is_some() => {
+                    let (j, k) = if through(j, k).is_some() { (j, k) } else { (k, j) };
+                    match self.shares_any(log, (sources[j.0], j.1), range, mine, theirs)? {
+                        true => Some(Copy { source: j.0, within: j.1, other: through(j, k) }),
+                        false => Some(Copy { source: k.0, within: k.1, other: None }),
+                    }
                 }
-                (j, _) => j,
+                (Some(j), Some(k)) => {
+                    let [n, m] = self.shared_pages(log, [(sources[j.0], j.1), (sources[k.0], k.1)], range, mine, theirs)?;
+                    let (source, within) = if m > n { k } else { j };
+                    Some(Copy { source, within, other: None })
+                }
+                (j, _) => j.map(|(source, within)| Copy { source, within, other: None }),
             };
             if best.is_some() {
                 floor = area.rec.end;
@@ -449,21 +518,39 @@ impl MmPlan {
         };
         // A source written only by name has no mappings listed: nothing is copied from it.
         let copied = self.copy_sources(d.log, sources, &mut pages, &mut theirs)?;
+        let mut also_pages = match copied.iter().flatten().any(|c| c.within.lineage[0].is_some()) {
+            true => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
+            false => KVec::new(),
+        };
+        for (area, c) in self.areas.iter_mut().zip(copied.iter()) {
+            let Some(c) = c else { continue };
+            let (mm, up) = (&sources[c.source].mm, &c.within.lineage);
+            area.lineage[0] = Some(Ancestor { mm: mm.clone(), start: c.within.rec.start, end: c.within.rec.end });
+            // The nearest, and the other candidate (the parent, which a long line of
+            // siblings, each copied from the one before, all share pages with), else the
+            // one at the far end.
+            let beyond = |i: &usize| *i >= LINEAGE - 2;
+            let far = c.other.filter(beyond).or_else(|| up.iter().rposition(Option::is_some).filter(beyond));
+            let near = Iterator::chain(up[..LINEAGE - 2].iter(), far.map(|i| &up[i]));
+            for (to, from) in area.lineage[1..].iter_mut().zip(near) {
+                *to = from.as_ref().map(|a| Ancestor { mm: a.mm.clone(), ..*a });
+            }
+        }
         d.record(&rec)?;
         // The copied mappings first: restart copies each whole, trims it, then unmaps what is
         // left of the last before it maps anything else.
-        for (area, &k) in self.areas.iter().zip(copied.iter()) {
-            let Some((k, within)) = k else { continue };
-            let source = sources[k];
-            let (copy_of, first) = d.objref(source.mm.0)?;
-            if first {
-                log!(d.log, "mm: a mapping's source is not in the image yet");
-                return Err(EINVAL);
+        for (area, c) in self.areas.iter().zip(copied.iter()) {
+            let Some(c) = c else { continue };
+            let source = sources[c.source];
+            let rec = abi::Vma { copy_of: written(d, &source.mm)?, ..area.rec };
+            let mut up = [0; LINEAGE];
+            for (objref, a) in up.iter_mut().zip(c.within.lineage.iter().flatten()) {
+                *objref = written(d, &a.mm)?;
             }
-            let rec = abi::Vma { copy_of, ..area.rec };
             self.write_vma(d, &rec)?;
-            let from = Some((&source.mm, within, &mut theirs[..]));
-            dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, from)?;
+            let from = Relative { mm: &source.mm, within: (c.within.rec.start, c.within.rec.end), pages: &mut theirs[..] };
+            let up = (&c.within.lineage[..], &up[..], &mut also_pages[..]);
+            dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, Some((from, up)))?;
         }
         for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
             let mut rec = area.rec;
@@ -485,6 +572,16 @@ impl MmPlan {
         let (bytes, len) = auxv;
         d.raw(RecordType::Auxv, &bytes[..len])
     }
+}
+
+/// The objref of `mm`, an address space written earlier.
+fn written(d: &mut Dumper<'_>, mm: &MmRef) -> Result<u32> {
+    let (objref, first) = d.objref(mm.0)?;
+    if first {
+        log!(d.log, "mm: a mapping's source is not in the image yet");
+        return Err(EINVAL);
+    }
+    Ok(objref)
 }
 
 /// Room for a mapping's name (PR_SET_VMA_ANON_NAME takes at most 79 bytes), and its NUL.
@@ -564,12 +661,12 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
     }
     let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
     if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
         rec.kind = abi::VMA_KIND_VVAR;
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
     }
     if vm_flags & special != 0 {
         return Err(refuse("a device or special mapping"));
@@ -583,7 +680,7 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         } else if (start..end).contains(&stack) {
             rec.kind = abi::VMA_KIND_STACK;
         }
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
     }
     // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
     let file = unsafe { FileRef::get(vma.vm_file) };
@@ -598,13 +695,13 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
             return Err(refuse("SysV shared memory (shmat) or another kernel object's memory"));
         }
         rec.kind = abi::VMA_KIND_SHARED_ANON;
-        return Ok(Area { rec, file: Some(file) });
+        return Ok(Area { rec, file: Some(file), lineage: [None, None, None, None] });
     }
     if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
         return Err(refuse("a mapping of something other than a regular file"));
     }
     rec.kind = abi::VMA_KIND_FILE;
-    Ok(Area { rec, file: Some(file) })
+    Ok(Area { rec, file: Some(file), lineage: [None, None, None, None] })
 }
 
 /// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
@@ -659,10 +756,14 @@ enum PageAct {
     Data,
     /// In a copied mapping, that it is dropped (`PAGE_RUN_DROP`).
     Drop,
+    /// In a copied mapping, that it is the page of the `k`th mapping its source is copied
+    /// through (`PAGE_RUN_SHARE`).
+    Share(usize),
 }
 
-/// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says.
-fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct]) -> Result {
+/// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says; `PageAct::Share(k)`
+/// pages are those of the mm `up[k]` names.
+fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct], up: &[u32]) -> Result {
     let mut i = 0;
     while i < pages.len() {
         let act = acts[i];
@@ -671,6 +772,7 @@ fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts
         match act {
             PageAct::Skip => {}
             PageAct::Drop => d.page_drop(at, n)?,
+            PageAct::Share(k) => d.page_share(at, n, up[k])?,
             PageAct::Data => {
                 d.page_run_begin(at, n)?;
                 for &page in &pages[i..j] {
@@ -727,12 +829,12 @@ fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page
     Ok(pinned)
 }
 
-/// Pins the pages of the frozen `mm` from `addr` that are in the mapping `within`, as `pin()`
-/// does, into `pages` at their offsets from `addr`: the offset of the first, and the pinned,
-/// or `None` if no page is in it.
-fn pin_within<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page], within: &Area) -> Result<Option<(usize, Pinned<'a>)>> {
+/// Pins the pages of the frozen `mm` from `addr` that are in the mapping `within` (its
+/// bounds), as `pin()` does, into `pages` at their offsets from `addr`: the offset of the
+/// first, and the pinned, or `None` if no page is in it.
+fn pin_within<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page], within: (u64, u64)) -> Result<Option<(usize, Pinned<'a>)>> {
     let end = addr + pages.len() as u64 * PAGE;
-    let (lo, hi) = (addr.max(within.rec.start), end.min(within.rec.end));
+    let (lo, hi) = (addr.max(within.0), end.min(within.1));
     if lo >= hi {
         return Ok(None);
     }
@@ -747,30 +849,54 @@ fn page_in(pinned: &Option<(usize, Pinned<'_>)>, i: usize) -> Option<*mut bindin
     pinned.pages.get(i.checked_sub(*first)?).copied()
 }
 
+/// A mapping of a relative's address space, written earlier, whose pages a copied mapping
+/// may share; with room to pin `BATCH` of them.
+struct Relative<'a> {
+    mm: &'a MmRef,
+    within: (u64, u64),
+    pages: &'a mut [*mut bindings::page],
+}
+
+impl Relative<'_> {
+    /// Pins its pages from `addr` that are in its mapping, as `pin_within()` does.
+    fn pin(&mut self, log: &Log, addr: u64, n: usize) -> Result<Option<(usize, Pinned<'_>)>> {
+        pin_within(log, self.mm, addr, &mut self.pages[..n], self.within)
+    }
+}
+
+/// The mappings a copied mapping's source is copied through (`Area::lineage`), their mms'
+/// objrefs, and room to pin `BATCH` pages.
+type Up<'a> = (&'a [Option<Ancestor>], &'a [u32], &'a mut [*mut bindings::page]);
+
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
 /// written to (anonymous copies, even of zeros), the others come from the file again.
 ///
-/// For a mapping copied from a mapping of the mm `from` (`Vma.copy_of`), only the pages that
-/// differ from those of that mapping at the same address: those of its own, and those it no
-/// longer has.
+/// For a mapping copied from a relative's mapping `from` (`Vma.copy_of`), only the pages that
+/// differ from those of that mapping at the same address: those of its own, those it no
+/// longer has, and those it shares with a mapping that one is copied through (`Up`).
 fn dump_private(
     d: &mut Dumper<'_>,
     mm: &MmRef,
     vma: &abi::Vma,
     written_only: bool,
     pages: &mut [*mut bindings::page],
-    mut from: Option<(&MmRef, &Area, &mut [*mut bindings::page])>,
+    mut from: Option<(Relative<'_>, Up<'_>)>,
 ) -> Result {
     let mut acts = [PageAct::Skip; BATCH];
     let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
+    // Anonymous, and maybe mapped by another process too: fork(2) clears the exclusive bit
+    // of the pages it shares. SAFETY: a non-NULL `p` is a referenced page.
+    let shared = |p: *mut bindings::page| !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) };
     let mut addr = vma.start;
     while addr < vma.end {
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
         let mine = pin(d.log, mm, addr, &mut pages[..n])?;
         let theirs = match from.as_mut() {
-            Some((other, within, buf)) => pin_within(d.log, other, addr, &mut buf[..n], within)?,
+            Some((from, _)) => from.pin(d.log, addr, n)?,
             None => None,
         };
+        // Shared pages with data that are not the copy's: maybe another relative's.
+        let mut open = [false; BATCH];
         for (i, act) in acts[..n].iter_mut().enumerate() {
             let (c, p) = (mine.pages[i], page_in(&theirs, i));
             *act = match p {
@@ -780,9 +906,27 @@ fn dump_private(
                 Some(p) if has(p) => PageAct::Drop,
                 _ => PageAct::Skip,
             };
+            // Not one of zeros: a relative skipped it too, and has none to share.
+            open[i] = *act == PageAct::Data && shared(c);
         }
-        write_runs(d, addr, mine.pages, &acts[..n])?;
         drop(theirs);
+        if let Some((_, (up, _, buf))) = from.as_mut() {
+            for (k, a) in up.iter().enumerate() {
+                let Some(a) = a else { break };
+                if !open[..n].contains(&true) {
+                    break;
+                }
+                let mut relative = Relative { mm: &a.mm, within: (a.start, a.end), pages: &mut buf[..] };
+                let theirs = relative.pin(d.log, addr, n)?;
+                for i in 0..n {
+                    if open[i] && page_in(&theirs, i) == Some(mine.pages[i]) {
+                        (acts[i], open[i]) = (PageAct::Share(k), false);
+                    }
+                }
+            }
+        }
+        let objrefs = from.as_ref().map_or(&[][..], |(_, (_, o, _))| o);
+        write_runs(d, addr, mine.pages, &acts[..n], objrefs)?;
         drop(mine);
         addr += n as u64 * PAGE;
         crate::resched();
@@ -866,7 +1010,7 @@ fn dump_cached(
                 *act = PageAct::Data;
             }
         }
-        write_runs(d, vma.start + first * PAGE, pinned.pages, &acts[..n])?;
+        write_runs(d, vma.start + first * PAGE, pinned.pages, &acts[..n], &[])?;
         drop(pinned);
         first += n as u64;
         crate::resched();

@@ -86,6 +86,11 @@ bool rust_helper_PageAnon(struct page *page)
 	return PageAnon(page);
 }
 
+bool rust_helper_PageAnonExclusive(struct page *page)
+{
+	return PageAnonExclusive(page);
+}
+
 void rust_helper_put_page(struct page *page)
 {
 	put_page(page);
