@@ -365,22 +365,19 @@ impl MmPlan {
         Ok(shared)
     }
 
-    /// Whether this address space shares any page of `range` with `source` within the
-    /// source's mapping.
-    fn shares_any(
-        &self,
-        log: &Log,
-        (source, within): (&MmPlan, &Area),
-        range: (u64, u64),
-        mine: &mut [*mut bindings::page],
-        theirs: &mut [*mut bindings::page],
-    ) -> Result<bool> {
+    /// Whether this address space shares a page of `range` with `one` that it does not share
+    /// with `other`, each within its mapping; `pages` has room for `BATCH` pages of each.
+    fn shares_apart(&self, log: &Log, one: (&MmPlan, &Area), other: (&MmPlan, &Area), range: (u64, u64), pages: [&mut [*mut bindings::page]; 3]) -> Result<bool> {
+        let [mine, theirs, others] = pages;
+        let bounds = |a: &Area| (a.rec.start, a.rec.end);
         let mut addr = range.0;
         while addr < range.1 {
             let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
             let m = pin(log, &self.mm, addr, &mut mine[..n])?;
-            let t = pin_within(log, &source.mm, addr, &mut theirs[..n], (within.rec.start, within.rec.end))?;
-            if (0..n).any(|i| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i])) {
+            let t = pin_within(log, &one.0.mm, addr, &mut theirs[..n], bounds(one.1))?;
+            let o = pin_within(log, &other.0.mm, addr, &mut others[..n], bounds(other.1))?;
+            let apart = |i: usize| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i]) && page_in(&o, i) != Some(m.pages[i]);
+            if (0..n).any(apart) {
                 return Ok(true);
             }
             addr += n as u64 * PAGE;
@@ -391,17 +388,15 @@ impl MmPlan {
 
     /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any,
     /// and the source's mapping: one that fork(2) could have copied it from. Of two, the one
-    /// copied through the other, whose pages it can then share too (the elder sibling's
-    /// mapping, a copy of the parent's); else the one that shares more pages with it (counted
-    /// with `mine` and `theirs`, `BATCH` entries each). The mapping each copies starts at or above
-    /// the end of the one copied before (restart copies each whole, then trims it).
-    fn copy_sources<'a>(
-        &self,
-        log: &Log,
-        sources: &[&'a MmPlan],
-        mine: &mut [*mut bindings::page],
-        theirs: &mut [*mut bindings::page],
-    ) -> Result<KVec<Option<Copy<'a>>>> {
+    /// copied through the other if it shares pages with the mapping that the other does not
+    /// (the elder sibling's mapping, a copy of the parent's, with pages the parent rewrote):
+    /// the copy can share the other's pages too. Else the other: a copy links to the
+    /// anon_vmas of every mapping up its chain, which grows with each sibling of a line
+    /// copied from the one before. Else the one that shares more pages with it. `pages` has
+    /// room for `BATCH` pages of each. The mapping each copies starts at or above the end of
+    /// the one copied before (restart copies each whole, then trims it).
+    fn copy_sources<'a>(&self, log: &Log, sources: &[&'a MmPlan], pages: [&mut [*mut bindings::page]; 3]) -> Result<KVec<Option<Copy<'a>>>> {
+        let [mine, theirs, others] = pages;
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
         let mut floor = 0;
         for area in self.areas.iter() {
@@ -415,12 +410,10 @@ impl MmPlan {
             let through = |j: (usize, &Area), k: (usize, &Area)| j.1.lineage.iter().flatten().position(|a| a.mm.0 == sources[k.0].mm.0);
             let range = (area.rec.start, area.rec.end);
             let best = match (fit.next(), fit.next()) {
-                // The one copied through the other, whose pages a copy of it can share
-                // too; unless it shares none itself (it rewrote them all): a copy of the
-                // other then shares the same pages, and its huge pages.
                 (Some(j), Some(k)) if through(j, k).or(through(k, j)).is_some() => {
                     let (j, k) = if through(j, k).is_some() { (j, k) } else { (k, j) };
-                    match self.shares_any(log, (sources[j.0], j.1), range, mine, theirs)? {
+                    let pages = [&mut mine[..], &mut theirs[..], &mut others[..]];
+                    match self.shares_apart(log, (sources[j.0], j.1), (sources[k.0], k.1), range, pages)? {
                         true => Some(Copy { source: j.0, within: j.1, other: through(j, k) }),
                         false => Some(Copy { source: k.0, within: k.1, other: None }),
                     }
@@ -517,11 +510,14 @@ impl MmPlan {
             false => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
         };
         // A source written only by name has no mappings listed: nothing is copied from it.
-        let copied = self.copy_sources(d.log, sources, &mut pages, &mut theirs)?;
-        let mut also_pages = match copied.iter().flatten().any(|c| c.within.lineage[0].is_some()) {
-            true => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
-            false => KVec::new(),
+        let mut also_pages = match sources.len() {
+            2 => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
+            _ => KVec::new(),
         };
+        let copied = self.copy_sources(d.log, sources, [&mut pages, &mut theirs, &mut also_pages])?;
+        if also_pages.is_empty() && copied.iter().flatten().any(|c| c.within.lineage[0].is_some()) {
+            also_pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
+        }
         for (area, c) in self.areas.iter_mut().zip(copied.iter()) {
             let Some(c) = c else { continue };
             let (mm, up) = (&sources[c.source].mm, &c.within.lineage);
