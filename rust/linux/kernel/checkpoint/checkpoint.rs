@@ -167,6 +167,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         plans.push(plan, GFP_KERNEL)?;
     }
     let mut shared = mm::SharedObjects::new();
+    let mut cow = mm::CowPages::new();
     // For each member, its last child written with an address space.
     let mut last_child = KVec::from_elem(None, tree.members().len(), GFP_KERNEL)?;
 
@@ -216,7 +217,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                     sources.push(plan, GFP_KERNEL)?;
                 }
             }
-            mm.dump(&mut d, &mut names, &mut shared, &sources)?;
+            mm.dump(&mut d, &mut names, &mut shared, &mut cow, &sources)?;
             if let Some(p) = m.parent {
                 last_child[p] = Some(i);
             }

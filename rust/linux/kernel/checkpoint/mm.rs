@@ -62,13 +62,6 @@ fn image_flags(vm_flags: u64) -> u64 {
 struct MmRef(*mut bindings::mm_struct);
 
 impl MmRef {
-    /// Another reference to the same mm.
-    fn clone(&self) -> MmRef {
-        // SAFETY: the mm is counted by `self`: `mmget()`.
-        unsafe { <bindings::mm_struct as Shareable>::get(NonNull::new_unchecked(self.0)) };
-        MmRef(self.0)
-    }
-
     fn of(task: &Task) -> Option<MmRef> {
         // SAFETY: `task` is valid; `get_task_mm` returns a counted mm or NULL.
         let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
@@ -128,30 +121,12 @@ impl Shareable for bindings::mm_struct {
 struct Area {
     rec: abi::Vma,
     file: Option<FileRef>,
-    /// Once written, if it is a copy: the mapping restart copies it from, the one that one is
-    /// copied from, and so on, as far as `LINEAGE`.
-    lineage: [Option<Ancestor>; LINEAGE],
 }
 
-/// How many of the mappings a copy is copied through checkpoint looks for pages in.
-const LINEAGE: usize = 4;
-
-/// A mapping that a copied mapping is copied through: of an address space written earlier.
-/// Restart links each copy to the anon_vmas of the mapping it copies, so that the copy can
-/// share again the pages of any mapping up its chain (`PAGE_RUN_SHARE`): those its parent
-/// shares with a grandparent, those its elder sibling shares with the parent.
-struct Ancestor {
-    mm: MmRef,
-    start: u64,
-    end: u64,
-}
-
-/// The mapping of an earlier address space that a mapping is written as a copy of, and
-/// where the other candidate's address space is in its lineage, if it is.
+/// The mapping of an earlier address space that a mapping is written as a copy of.
 struct Copy<'a> {
-    source: usize,
+    source: &'a MmPlan,
     within: &'a Area,
-    other: Option<usize>,
 }
 
 /// A frozen task's address space, taken and checked before anything is written.
@@ -341,90 +316,24 @@ impl MmPlan {
         (private && copied && file && same).then_some(s)
     }
 
-    /// How many pages of `range` this address space shares with each of `sources` within the
-    /// source's mapping: the very same page at the same address.
-    fn shared_pages(
-        &self,
-        log: &Log,
-        sources: [(&MmPlan, &Area); 2],
-        range: (u64, u64),
-        mine: &mut [*mut bindings::page],
-        theirs: &mut [*mut bindings::page],
-    ) -> Result<[usize; 2]> {
-        let (mut addr, mut shared) = (range.0, [0; 2]);
-        while addr < range.1 {
-            let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
-            let m = pin(log, &self.mm, addr, &mut mine[..n])?;
-            for (count, (source, within)) in shared.iter_mut().zip(sources) {
-                let t = pin_within(log, &source.mm, addr, &mut theirs[..n], (within.rec.start, within.rec.end))?;
-                *count += (0..n).filter(|&i| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i])).count();
-            }
-            addr += n as u64 * PAGE;
-            crate::resched();
-        }
-        Ok(shared)
-    }
-
-    /// Whether this address space shares a page of `range` with `one` that it does not share
-    /// with `other`, each within its mapping; `pages` has room for `BATCH` pages of each.
-    fn shares_apart(&self, log: &Log, one: (&MmPlan, &Area), other: (&MmPlan, &Area), range: (u64, u64), pages: [&mut [*mut bindings::page]; 3]) -> Result<bool> {
-        let [mine, theirs, others] = pages;
-        let bounds = |a: &Area| (a.rec.start, a.rec.end);
-        let mut addr = range.0;
-        while addr < range.1 {
-            let n = (((range.1 - addr) / PAGE) as usize).min(BATCH);
-            let m = pin(log, &self.mm, addr, &mut mine[..n])?;
-            let t = pin_within(log, &one.0.mm, addr, &mut theirs[..n], bounds(one.1))?;
-            let o = pin_within(log, &other.0.mm, addr, &mut others[..n], bounds(other.1))?;
-            let apart = |i: usize| !m.pages[i].is_null() && page_in(&t, i) == Some(m.pages[i]) && page_in(&o, i) != Some(m.pages[i]);
-            if (0..n).any(apart) {
-                return Ok(true);
-            }
-            addr += n as u64 * PAGE;
-            crate::resched();
-        }
-        Ok(false)
-    }
-
-    /// For each mapping, which of `sources` (at most two) it is written as a copy of, if any,
-    /// and the source's mapping: one that fork(2) could have copied it from. Of two, the one
-    /// copied through the other if it shares pages with the mapping that the other does not
-    /// (the elder sibling's mapping, a copy of the parent's, with pages the parent rewrote):
-    /// the copy can share the other's pages too. Else the other: a copy links to the
-    /// anon_vmas of every mapping up its chain, which grows with each sibling of a line
-    /// copied from the one before. Else the one that shares more pages with it. `pages` has
-    /// room for `BATCH` pages of each. The mapping each copies starts at or above the end of
-    /// the one copied before (restart copies each whole, then trims it).
-    fn copy_sources<'a>(&self, log: &Log, sources: &[&'a MmPlan], pages: [&mut [*mut bindings::page]; 3]) -> Result<KVec<Option<Copy<'a>>>> {
-        let [mine, theirs, others] = pages;
+    /// For each mapping, which of `sources` it is written as a copy of, if any, and the
+    /// source's mapping: the first that fork(2) could have copied it from, the parent's before
+    /// an elder sibling's. A copy links to the anon_vmas of every mapping up its chain: copies
+    /// of the parent's keep chains as short as fork(2) made them, where a line of siblings
+    /// each copied from the one before would grow them by one with each sibling. The pages
+    /// a copy shares with another relative are named page by page (`CowPages`). The mapping
+    /// each copies starts at or above the end of the one copied before (restart copies each
+    /// whole, then trims it).
+    fn copy_sources<'a>(&self, sources: &[&'a MmPlan]) -> Result<KVec<Option<Copy<'a>>>> {
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
         let mut floor = 0;
         for area in self.areas.iter() {
             // The copy starts at the lower of the two starts.
-            let fits = |k| {
-                let s = self.copy_source(sources[k], area)?;
-                (s.rec.start.min(area.rec.start) >= floor).then_some((k, s))
+            let fits = |source: &'a MmPlan| {
+                let within = self.copy_source(source, area)?;
+                (within.rec.start.min(area.rec.start) >= floor).then_some(Copy { source, within })
             };
-            let mut fit = (0..sources.len()).filter_map(fits);
-            // Where `k`'s address space is in the lineage of the mapping `j`.
-            let through = |j: (usize, &Area), k: (usize, &Area)| j.1.lineage.iter().flatten().position(|a| a.mm.0 == sources[k.0].mm.0);
-            let range = (area.rec.start, area.rec.end);
-            let best = match (fit.next(), fit.next()) {
-                (Some(j), Some(k)) if through(j, k).or(through(k, j)).is_some() => {
-                    let (j, k) = if through(j, k).is_some() { (j, k) } else { (k, j) };
-                    let pages = [&mut mine[..], &mut theirs[..], &mut others[..]];
-                    match self.shares_apart(log, (sources[j.0], j.1), (sources[k.0], k.1), range, pages)? {
-                        true => Some(Copy { source: j.0, within: j.1, other: through(j, k) }),
-                        false => Some(Copy { source: k.0, within: k.1, other: None }),
-                    }
-                }
-                (Some(j), Some(k)) => {
-                    let [n, m] = self.shared_pages(log, [(sources[j.0], j.1), (sources[k.0], k.1)], range, mine, theirs)?;
-                    let (source, within) = if m > n { k } else { j };
-                    Some(Copy { source, within, other: None })
-                }
-                (j, _) => j.map(|(source, within)| Copy { source, within, other: None }),
-            };
+            let best = sources.iter().copied().find_map(fits);
             if best.is_some() {
                 floor = area.rec.end;
             }
@@ -440,14 +349,16 @@ impl MmPlan {
     /// process that shares it.
     ///
     /// `sources` are address spaces written earlier that fork(2) may have copied this one's
-    /// mappings from (at most two: the parent's, an elder sibling's): a mapping that one of them has as
-    /// fork(2) left it is written as a copy of it, with only the pages that differ, so that
-    /// restart shares the others again.
+    /// mappings from (at most two: the parent's, an elder sibling's): a mapping that one of
+    /// them has as fork(2) left it is written as a copy of it, with only the pages that
+    /// differ, so that restart shares the others again. Of those, the pages it shares with
+    /// another address space written earlier are named by `cow`.
     pub(crate) fn dump(
         &mut self,
         d: &mut Dumper<'_>,
         names: &mut Names,
         shared: &mut SharedObjects,
+        cow: &mut CowPages,
         sources: &[&MmPlan],
     ) -> Result {
         if !self.first {
@@ -505,48 +416,23 @@ impl MmPlan {
         });
         rec.vma_count = self.areas.len() as u32;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-        let mut theirs = match sources.is_empty() {
-            true => KVec::new(),
-            false => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
-        };
+        let mut theirs = KVec::new();
         // A source written only by name has no mappings listed: nothing is copied from it.
-        let mut also_pages = match sources.len() {
-            2 => KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?,
-            _ => KVec::new(),
-        };
-        let copied = self.copy_sources(d.log, sources, [&mut pages, &mut theirs, &mut also_pages])?;
-        if also_pages.is_empty() && copied.iter().flatten().any(|c| c.within.lineage[0].is_some()) {
-            also_pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
-        }
-        for (area, c) in self.areas.iter_mut().zip(copied.iter()) {
-            let Some(c) = c else { continue };
-            let (mm, up) = (&sources[c.source].mm, &c.within.lineage);
-            area.lineage[0] = Some(Ancestor { mm: mm.clone(), start: c.within.rec.start, end: c.within.rec.end });
-            // The nearest, and the other candidate (the parent, which a long line of
-            // siblings, each copied from the one before, all share pages with), else the
-            // one at the far end.
-            let beyond = |i: &usize| *i >= LINEAGE - 2;
-            let far = c.other.filter(beyond).or_else(|| up.iter().rposition(Option::is_some).filter(beyond));
-            let near = Iterator::chain(up[..LINEAGE - 2].iter(), far.map(|i| &up[i]));
-            for (to, from) in area.lineage[1..].iter_mut().zip(near) {
-                *to = from.as_ref().map(|a| Ancestor { mm: a.mm.clone(), ..*a });
-            }
+        let copied = self.copy_sources(sources)?;
+        if theirs.is_empty() && copied.iter().any(Option::is_some) {
+            theirs = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         }
         d.record(&rec)?;
+        let mut writer = Writing { mm: &self.mm, objref, cow };
         // The copied mappings first: restart copies each whole, trims it, then unmaps what is
         // left of the last before it maps anything else.
         for (area, c) in self.areas.iter().zip(copied.iter()) {
             let Some(c) = c else { continue };
-            let source = sources[c.source];
+            let source = c.source;
             let rec = abi::Vma { copy_of: written(d, &source.mm)?, ..area.rec };
-            let mut up = [0; LINEAGE];
-            for (objref, a) in up.iter_mut().zip(c.within.lineage.iter().flatten()) {
-                *objref = written(d, &a.mm)?;
-            }
             self.write_vma(d, &rec)?;
             let from = Relative { mm: &source.mm, within: (c.within.rec.start, c.within.rec.end), pages: &mut theirs[..] };
-            let up = (&c.within.lineage[..], &up[..], &mut also_pages[..]);
-            dump_private(d, &self.mm, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, Some((from, up)))?;
+            dump_private(d, &mut writer, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, Some(from))?;
         }
         for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
             let mut rec = area.rec;
@@ -561,7 +447,7 @@ impl MmPlan {
                 (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => self.write_vma(d, &rec)?,
                 (kind, _) => {
                     self.write_vma(d, &rec)?;
-                    dump_private(d, &self.mm, &rec, kind == abi::VMA_KIND_FILE, &mut pages, None)?;
+                    dump_private(d, &mut writer, &rec, kind == abi::VMA_KIND_FILE, &mut pages, None)?;
                 }
             }
         }
@@ -657,12 +543,12 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
-        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
+        return Ok(Area { rec, file: None });
     }
     let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
     if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
         rec.kind = abi::VMA_KIND_VVAR;
-        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
+        return Ok(Area { rec, file: None });
     }
     if vm_flags & special != 0 {
         return Err(refuse("a device or special mapping"));
@@ -676,7 +562,7 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         } else if (start..end).contains(&stack) {
             rec.kind = abi::VMA_KIND_STACK;
         }
-        return Ok(Area { rec, file: None, lineage: [None, None, None, None] });
+        return Ok(Area { rec, file: None });
     }
     // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
     let file = unsafe { FileRef::get(vma.vm_file) };
@@ -691,13 +577,13 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
             return Err(refuse("SysV shared memory (shmat) or another kernel object's memory"));
         }
         rec.kind = abi::VMA_KIND_SHARED_ANON;
-        return Ok(Area { rec, file: Some(file), lineage: [None, None, None, None] });
+        return Ok(Area { rec, file: Some(file) });
     }
     if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
         return Err(refuse("a mapping of something other than a regular file"));
     }
     rec.kind = abi::VMA_KIND_FILE;
-    Ok(Area { rec, file: Some(file), lineage: [None, None, None, None] })
+    Ok(Area { rec, file: Some(file) })
 }
 
 /// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
@@ -752,14 +638,13 @@ enum PageAct {
     Data,
     /// In a copied mapping, that it is dropped (`PAGE_RUN_DROP`).
     Drop,
-    /// In a copied mapping, that it is the page of the `k`th mapping its source is copied
-    /// through (`PAGE_RUN_SHARE`).
-    Share(usize),
+    /// In a copied mapping, that it is the page of the mm written earlier that this objref
+    /// names (`PAGE_RUN_SHARE`).
+    Share(u32),
 }
 
-/// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says; `PageAct::Share(k)`
-/// pages are those of the mm `up[k]` names.
-fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct], up: &[u32]) -> Result {
+/// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says.
+fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct]) -> Result {
     let mut i = 0;
     while i < pages.len() {
         let act = acts[i];
@@ -768,7 +653,7 @@ fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts
         match act {
             PageAct::Skip => {}
             PageAct::Drop => d.page_drop(at, n)?,
-            PageAct::Share(k) => d.page_share(at, n, up[k])?,
+            PageAct::Share(mm) => d.page_share(at, n, mm)?,
             PageAct::Data => {
                 d.page_run_begin(at, n)?;
                 for &page in &pages[i..j] {
@@ -860,41 +745,96 @@ impl Relative<'_> {
     }
 }
 
-/// The mappings a copied mapping's source is copied through (`Area::lineage`), their mms'
-/// objrefs, and room to pin `BATCH` pages.
-type Up<'a> = (&'a [Option<Ancestor>], &'a [u32], &'a mut [*mut bindings::page]);
+/// Anonymous pages written as data that another process of the tree may map too (fork(2)
+/// clears the exclusive bit of the pages it shares), by page: the objref of the address space
+/// that wrote it and its address there. A later copy that maps one at the same address names
+/// that address space (`PAGE_RUN_SHARE`), wherever it is in the tree: its parent, a
+/// grandparent, an elder sibling, a cousin. Each holds a reference on its page, so that no
+/// other page takes its place while the checkpoint runs.
+pub(crate) struct CowPages {
+    pages: RBTree<usize, Writer>,
+}
+
+/// The address space that wrote a page: its objref, its mm (only compared) and the page's
+/// address there.
+#[derive(Clone, Copy)]
+struct Writer {
+    objref: u32,
+    mm: usize,
+    addr: u64,
+}
+
+impl CowPages {
+    pub(crate) fn new() -> CowPages {
+        CowPages { pages: RBTree::new() }
+    }
+
+    /// The address space written earlier, other than `mm`'s, that maps `page` at `addr`.
+    fn find(&self, page: *mut bindings::page, mm: &MmRef, addr: u64) -> Option<Writer> {
+        let w = *self.pages.get(&(page as usize))?;
+        (w.mm != mm.0 as usize && w.addr == addr).then_some(w)
+    }
+
+    /// Notes that `w` writes the referenced `page`, unless one did before.
+    fn add(&mut self, page: *mut bindings::page, w: Writer) -> Result {
+        if self.pages.get(&(page as usize)).is_some() {
+            return Ok(());
+        }
+        self.pages.try_create_and_insert(page as usize, w, GFP_KERNEL)?;
+        // SAFETY: `page` is referenced by the caller; this one is put on drop.
+        unsafe { bindings::get_page(page) };
+        Ok(())
+    }
+}
+
+impl Drop for CowPages {
+    fn drop(&mut self) {
+        for (&page, _) in self.pages.iter() {
+            // SAFETY: `add()` took this reference.
+            unsafe { bindings::put_page(page as *mut bindings::page) };
+        }
+    }
+}
+
+/// The address space whose mappings are being written, its objref, and the pages written so
+/// far that others may share.
+struct Writing<'a> {
+    mm: &'a MmRef,
+    objref: u32,
+    cow: &'a mut CowPages,
+}
 
 /// Writes the present, non-zero pages of a private mapping; of a file mapping only those
 /// written to (anonymous copies, even of zeros), the others come from the file again.
 ///
 /// For a mapping copied from a relative's mapping `from` (`Vma.copy_of`), only the pages that
 /// differ from those of that mapping at the same address: those of its own, those it no
-/// longer has, and those it shares with a mapping that one is copied through (`Up`).
+/// longer has, and those it shares with an address space written earlier (`CowPages`).
 fn dump_private(
     d: &mut Dumper<'_>,
-    mm: &MmRef,
+    w: &mut Writing<'_>,
     vma: &abi::Vma,
     written_only: bool,
     pages: &mut [*mut bindings::page],
-    mut from: Option<(Relative<'_>, Up<'_>)>,
+    mut from: Option<Relative<'_>>,
 ) -> Result {
     let mut acts = [PageAct::Skip; BATCH];
     let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
     // Anonymous, and maybe mapped by another process too: fork(2) clears the exclusive bit
     // of the pages it shares. SAFETY: a non-NULL `p` is a referenced page.
     let shared = |p: *mut bindings::page| !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) };
+    // Only a copy links to the anon_vmas of its relatives.
+    let copy = from.is_some();
     let mut addr = vma.start;
     while addr < vma.end {
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
-        let mine = pin(d.log, mm, addr, &mut pages[..n])?;
+        let mine = pin(d.log, w.mm, addr, &mut pages[..n])?;
         let theirs = match from.as_mut() {
-            Some((from, _)) => from.pin(d.log, addr, n)?,
+            Some(from) => from.pin(d.log, addr, n)?,
             None => None,
         };
-        // Shared pages with data that are not the copy's: maybe another relative's.
-        let mut open = [false; BATCH];
         for (i, act) in acts[..n].iter_mut().enumerate() {
-            let (c, p) = (mine.pages[i], page_in(&theirs, i));
+            let (c, p, at) = (mine.pages[i], page_in(&theirs, i), addr + i as u64 * PAGE);
             *act = match p {
                 // The very page: it is shared copy-on-write, or both have none.
                 Some(p) if c == p => PageAct::Skip,
@@ -902,27 +842,18 @@ fn dump_private(
                 Some(p) if has(p) => PageAct::Drop,
                 _ => PageAct::Skip,
             };
-            // Not one of zeros: a relative skipped it too, and has none to share.
-            open[i] = *act == PageAct::Data && shared(c);
-        }
-        drop(theirs);
-        if let Some((_, (up, _, buf))) = from.as_mut() {
-            for (k, a) in up.iter().enumerate() {
-                let Some(a) = a else { break };
-                if !open[..n].contains(&true) {
-                    break;
-                }
-                let mut relative = Relative { mm: &a.mm, within: (a.start, a.end), pages: &mut buf[..] };
-                let theirs = relative.pin(d.log, addr, n)?;
-                for i in 0..n {
-                    if open[i] && page_in(&theirs, i) == Some(mine.pages[i]) {
-                        (acts[i], open[i]) = (PageAct::Share(k), false);
-                    }
+            // Data that is not the source's, but maybe another relative's. Not one of zeros:
+            // a relative skipped it too, and has none to share.
+            if *act == PageAct::Data && shared(c) {
+                match w.cow.find(c, w.mm, at) {
+                    Some(by) if copy => *act = PageAct::Share(by.objref),
+                    Some(_) => {}
+                    None => w.cow.add(c, Writer { objref: w.objref, mm: w.mm.0 as usize, addr: at })?,
                 }
             }
         }
-        let objrefs = from.as_ref().map_or(&[][..], |(_, (_, o, _))| o);
-        write_runs(d, addr, mine.pages, &acts[..n], objrefs)?;
+        drop(theirs);
+        write_runs(d, addr, mine.pages, &acts[..n])?;
         drop(mine);
         addr += n as u64 * PAGE;
         crate::resched();
@@ -1006,7 +937,7 @@ fn dump_cached(
                 *act = PageAct::Data;
             }
         }
-        write_runs(d, vma.start + first * PAGE, pinned.pages, &acts[..n], &[])?;
+        write_runs(d, vma.start + first * PAGE, pinned.pages, &acts[..n])?;
         drop(pinned);
         first += n as u64;
         crate::resched();

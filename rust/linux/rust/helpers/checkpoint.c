@@ -91,6 +91,11 @@ bool rust_helper_PageAnonExclusive(struct page *page)
 	return PageAnonExclusive(page);
 }
 
+void rust_helper_get_page(struct page *page)
+{
+	get_page(page);
+}
+
 void rust_helper_put_page(struct page *page)
 {
 	put_page(page);
