@@ -217,7 +217,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                     sources.push(plan, GFP_KERNEL)?;
                 }
             }
-            mm.dump(&mut d, &mut names, &mut shared, &mut cow, &sources)?;
+            let relative = |mm: usize| mm_plans.get(&mm).and_then(|&j| before.get(j)?.as_ref()).map(|(_, plan)| plan);
+            mm.dump(&mut d, &mut names, &mut shared, &mut cow, &sources, &relative)?;
             if let Some(p) = m.parent {
                 last_child[p] = Some(i);
             }

@@ -316,15 +316,25 @@ impl MmPlan {
         (private && copied && file && same).then_some(s)
     }
 
-    /// For each mapping, which of `sources` it is written as a copy of, if any, and the
-    /// source's mapping: the first that fork(2) could have copied it from, the parent's before
-    /// an elder sibling's. A copy links to the anon_vmas of every mapping up its chain: copies
-    /// of the parent's keep chains as short as fork(2) made them, where a line of siblings
-    /// each copied from the one before would grow them by one with each sibling. The pages
-    /// a copy shares with another relative are named page by page (`CowPages`). The mapping
-    /// each copies starts at or above the end of the one copied before (restart copies each
-    /// whole, then trims it).
-    fn copy_sources<'a>(&self, sources: &[&'a MmPlan]) -> Result<KVec<Option<Copy<'a>>>> {
+    /// For each mapping, which address space written earlier it is written as a copy of, if
+    /// any, and that one's mapping: of `sources`, the first that fork(2) could have copied it
+    /// from, the parent's before an elder sibling's. A copy links to the anon_vmas of every
+    /// mapping up its chain: copies of the parent's keep chains as short as fork(2) made
+    /// them, where a line of siblings each copied from the one before would grow them by one
+    /// with each sibling. The pages a copy shares with another relative are named page by
+    /// page (`CowPages`). Else, so that it can share its pages at all, the mapping of the
+    /// address space, of those `relative` finds by its mm, that wrote the first page of the
+    /// mapping shared with another (a cousin's, when the parents and the common ancestor
+    /// unmapped theirs); `pages` has room to look for it. The mapping each copies starts at
+    /// or above the end of the one copied before (restart copies each whole, then trims it).
+    fn copy_sources<'a>(
+        &self,
+        log: &Log,
+        sources: &[&'a MmPlan],
+        relatives: (&CowPages, &dyn Fn(usize) -> Option<&'a MmPlan>),
+        pages: &mut [*mut bindings::page],
+    ) -> Result<KVec<Option<Copy<'a>>>> {
+        let (cow, relative) = relatives;
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
         let mut floor = 0;
         for area in self.areas.iter() {
@@ -333,7 +343,12 @@ impl MmPlan {
                 let within = self.copy_source(source, area)?;
                 (within.rec.start.min(area.rec.start) >= floor).then_some(Copy { source, within })
             };
-            let best = sources.iter().copied().find_map(fits);
+            let mut best = sources.iter().copied().find_map(fits);
+            let private = matches!(area.rec.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE);
+            if best.is_none() && private && area.rec.flags & abi::VMA_MAYSHARE == 0 {
+                let first = cow.first_shared(log, &self.mm, (area.rec.start, area.rec.end), pages)?;
+                best = first.and_then(relative).and_then(fits);
+            }
             if best.is_some() {
                 floor = area.rec.end;
             }
@@ -352,14 +367,16 @@ impl MmPlan {
     /// mappings from (at most two: the parent's, an elder sibling's): a mapping that one of
     /// them has as fork(2) left it is written as a copy of it, with only the pages that
     /// differ, so that restart shares the others again. Of those, the pages it shares with
-    /// another address space written earlier are named by `cow`.
-    pub(crate) fn dump(
+    /// another address space written earlier are named by `cow`. `relative` finds the plan
+    /// of an address space written earlier by its mm.
+    pub(crate) fn dump<'a>(
         &mut self,
         d: &mut Dumper<'_>,
         names: &mut Names,
         shared: &mut SharedObjects,
         cow: &mut CowPages,
-        sources: &[&MmPlan],
+        sources: &[&'a MmPlan],
+        relative: &dyn Fn(usize) -> Option<&'a MmPlan>,
     ) -> Result {
         if !self.first {
             let (objref, _) = d.objref(self.mm.0)?;
@@ -418,7 +435,7 @@ impl MmPlan {
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         let mut theirs = KVec::new();
         // A source written only by name has no mappings listed: nothing is copied from it.
-        let copied = self.copy_sources(sources)?;
+        let copied = self.copy_sources(d.log, sources, (cow, relative), &mut pages)?;
         if theirs.is_empty() && copied.iter().any(Option::is_some) {
             theirs = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         }
@@ -753,6 +770,8 @@ impl Relative<'_> {
 /// other page takes its place while the checkpoint runs.
 pub(crate) struct CowPages {
     pages: RBTree<usize, Writer>,
+    /// The bounds of the mappings they were written with, each once.
+    within: KVec<(u64, u64)>,
 }
 
 /// The address space that wrote a page: its objref, its mm (only compared) and the page's
@@ -766,7 +785,7 @@ struct Writer {
 
 impl CowPages {
     pub(crate) fn new() -> CowPages {
-        CowPages { pages: RBTree::new() }
+        CowPages { pages: RBTree::new(), within: KVec::new() }
     }
 
     /// The address space written earlier, other than `mm`'s, that maps `page` at `addr`.
@@ -775,15 +794,44 @@ impl CowPages {
         (w.mm != mm.0 as usize && w.addr == addr).then_some(w)
     }
 
-    /// Notes that `w` writes the referenced `page`, unless one did before.
-    fn add(&mut self, page: *mut bindings::page, w: Writer) -> Result {
+    /// Notes that `w` writes the referenced `page`, unless one did before; returns whether it
+    /// is new.
+    fn add(&mut self, page: *mut bindings::page, w: Writer) -> Result<bool> {
         if self.pages.get(&(page as usize)).is_some() {
-            return Ok(());
+            return Ok(false);
         }
         self.pages.try_create_and_insert(page as usize, w, GFP_KERNEL)?;
         // SAFETY: `page` is referenced by the caller; this one is put on drop.
         unsafe { bindings::get_page(page) };
+        Ok(true)
+    }
+
+    /// Notes the bounds of a mapping that added pages.
+    fn add_within(&mut self, bounds: (u64, u64)) -> Result {
+        if !self.within.contains(&bounds) {
+            self.within.push(bounds, GFP_KERNEL)?;
+        }
         Ok(())
+    }
+
+    /// The mm of the address space, other than `mm`, that wrote the first page it finds of
+    /// the frozen `mm` in `range` that it maps too, at the same address; `pages` has room to
+    /// pin `BATCH`. Only the parts of `range` within a mapping that added pages are looked at.
+    fn first_shared(&self, log: &Log, mm: &MmRef, range: (u64, u64), pages: &mut [*mut bindings::page]) -> Result<Option<usize>> {
+        for &(start, end) in self.within.iter() {
+            let (mut addr, end) = (start.max(range.0), end.min(range.1));
+            while addr < end {
+                let n = (((end - addr) / PAGE) as usize).min(BATCH);
+                let mine = pin(log, mm, addr, &mut pages[..n])?;
+                let at = |i: usize| addr + i as u64 * PAGE;
+                if let Some(w) = mine.pages.iter().enumerate().find_map(|(i, &p)| self.find(p, mm, at(i))) {
+                    return Ok(Some(w.mm));
+                }
+                addr += n as u64 * PAGE;
+                crate::resched();
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -825,6 +873,7 @@ fn dump_private(
     let shared = |p: *mut bindings::page| !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) };
     // Only a copy links to the anon_vmas of its relatives.
     let copy = from.is_some();
+    let mut added = false;
     let mut addr = vma.start;
     while addr < vma.end {
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
@@ -848,7 +897,7 @@ fn dump_private(
                 match w.cow.find(c, w.mm, at) {
                     Some(by) if copy => *act = PageAct::Share(by.objref),
                     Some(_) => {}
-                    None => w.cow.add(c, Writer { objref: w.objref, mm: w.mm.0 as usize, addr: at })?,
+                    None => added |= w.cow.add(c, Writer { objref: w.objref, mm: w.mm.0 as usize, addr: at })?,
                 }
             }
         }
@@ -858,7 +907,10 @@ fn dump_private(
         addr += n as u64 * PAGE;
         crate::resched();
     }
-    Ok(())
+    match added {
+        true => w.cow.add_within((vma.start, vma.end)),
+        false => Ok(()),
+    }
 }
 
 /// The shared anonymous memory objects of a checkpoint, mapped by one process or several
