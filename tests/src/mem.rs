@@ -173,6 +173,13 @@ impl Mapping {
             format_args!("mprotect({:#x}, {}, {prot:#x})", self.addr(), self.len),
         )
     }
+
+    /// munmap(2) of the range: nothing may use it after.
+    pub fn unmap(self) -> Check {
+        // SAFETY: only our own mapping goes, which nothing uses any more.
+        let r = unsafe { libc::munmap(self.addr.cast(), self.len) };
+        check_os(r, format_args!("munmap({:#x}, {})", self.addr(), self.len))
+    }
 }
 
 /// mmap(2) with no address hint.
