@@ -248,6 +248,43 @@ pub fn region(pages: usize, spare: usize) -> Result<Mapping, String> {
     Ok(m)
 }
 
+/// Page `n` of a mapping filled with `seed` ([`Mapping::fill_pages`]): `seed` plus `n`, or
+/// `by` plus `n` where a process rewrote it.
+pub fn seeded(n: usize, seed: u64, rewrote: bool, by: u64) -> u64 {
+    match rewrote {
+        true => by + n as u64,
+        false => seed + n as u64,
+    }
+}
+
+/// After the restart of a tree whose `processes` share the pages of `map` copy-on-write,
+/// checks that a write stays its writer's own: once every process checked its sharing (a
+/// write changes the others'), writes `fill` plus its number in page `mine`, then, once every
+/// process wrote its own, checks that page `mine` holds that and each other page `n`
+/// `page(n)`, nothing of the others'.
+pub fn write_stays_own(
+    map: Mapping,
+    name: &str,
+    (mine, fill): (usize, u64),
+    page: impl Fn(usize) -> u64,
+    (count, processes): (crate::tree::Barrier, u32),
+) -> Check {
+    count.wait(processes)?;
+    map.page(mine).fill(fill + mine as u64);
+    count.wait(2 * processes)?;
+    for n in 0..map.len() / PAGE {
+        let want = match n == mine {
+            true => fill + n as u64,
+            false => page(n),
+        };
+        map.page(n).check(
+            want,
+            &format!("{name}: page {n}, after the others wrote theirs"),
+        )?;
+    }
+    Ok(())
+}
+
 /// What a process of a tree notes before the checkpoint of a mapping whose pages it shares
 /// copy-on-write with others: which pages it maps alone, and its /proc/self/maps. After the
 /// restart, [`Sharing::check`] finds the same.

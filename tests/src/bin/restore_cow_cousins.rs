@@ -19,7 +19,7 @@
 //! (/proc/self/pagemap), and finds the same after the restart, then checks the contents. Then
 //! each writes a page of W it shares, which the others must not see.
 
-use cr_tests::mem::{region, Mapping, Sharing};
+use cr_tests::mem::{region, seeded, write_stays_own, Mapping, Sharing};
 use cr_tests::target::scratch_dir;
 use cr_tests::tree::{reap, wake, Barrier, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Target};
@@ -40,14 +40,6 @@ const B1_WROTE: std::ops::Range<usize> = 0..4;
 /// Processes, which each write a page after the restart.
 const PROCESSES: u32 = 6;
 
-/// Page `n` of W: its seed, or `by` plus `n` where the process `wrote` it.
-fn written(n: usize, wrote: bool, by: u64) -> u64 {
-    match wrote {
-        true => by + n as u64,
-        false => SEED + n as u64,
-    }
-}
-
 /// Who a process is: its name, what page `n` of W holds, which pages it maps alone, the page
 /// it writes after the restart, one it shares, and whether it keeps U.
 struct Who {
@@ -60,42 +52,42 @@ struct Who {
 
 const ROOT: Who = Who {
     name: "root",
-    page: |n| written(n, REWRITTEN.contains(&n), BY_ROOT),
+    page: |n| seeded(n, SEED, REWRITTEN.contains(&n), BY_ROOT),
     alone: |n| REWRITTEN.contains(&n),
     after: 14,
     keeps_u: false,
 };
 const A: Who = Who {
     name: "a",
-    page: |n| written(n, REWRITTEN.contains(&n), BY_A),
+    page: |n| seeded(n, SEED, REWRITTEN.contains(&n), BY_A),
     alone: |n| REWRITTEN.contains(&n),
     after: 13,
     keeps_u: false,
 };
 const B: Who = Who {
     name: "b",
-    page: |n| written(n, REWRITTEN.contains(&n), BY_B),
+    page: |n| seeded(n, SEED, REWRITTEN.contains(&n), BY_B),
     alone: |n| REWRITTEN.contains(&n),
     after: 12,
     keeps_u: false,
 };
 const A1: Who = Who {
     name: "a1",
-    page: |n| written(n, false, 0),
+    page: |n| seeded(n, SEED, false, 0),
     alone: |_| false,
     after: 2,
     keeps_u: true,
 };
 const B1: Who = Who {
     name: "b1",
-    page: |n| written(n, B1_WROTE.contains(&n), BY_B1),
+    page: |n| seeded(n, SEED, B1_WROTE.contains(&n), BY_B1),
     alone: |n| B1_WROTE.contains(&n),
     after: 6,
     keeps_u: true,
 };
 const B2: Who = Who {
     name: "b2",
-    page: |n| written(n, false, 0),
+    page: |n| seeded(n, SEED, false, 0),
     alone: |_| false,
     after: 9,
     keeps_u: true,
@@ -142,21 +134,13 @@ fn check(before: Before, w: Mapping, who: &Who, count: Barrier) -> Check {
         w.page(n)
             .check((who.page)(n), &format!("{}: W page {n}", who.name))?;
     }
-    let mine = who.after;
-    count.wait(PROCESSES)?;
-    w.page(mine).fill(AFTER + mine as u64);
-    count.wait(2 * PROCESSES)?;
-    for n in 0..PAGES {
-        let want = match n == mine {
-            true => AFTER + n as u64,
-            false => (who.page)(n),
-        };
-        w.page(n).check(
-            want,
-            &format!("{}: W page {n}, after the others wrote theirs", who.name),
-        )?;
-    }
-    Ok(())
+    write_stays_own(
+        w,
+        who.name,
+        (who.after, AFTER),
+        who.page,
+        (count, PROCESSES),
+    )
 }
 
 /// A leaf: a1 or b2.

@@ -18,7 +18,7 @@
 //! the same after the restart, then checks the contents. Then each writes a page it shares
 //! with one other, which that other must not see.
 
-use cr_tests::mem::{region, Mapping, Sharing};
+use cr_tests::mem::{region, seeded, write_stays_own, Mapping, Sharing};
 use cr_tests::target::scratch_dir;
 use cr_tests::tree::{reap, wake, Barrier, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Target};
@@ -39,14 +39,6 @@ const G_WROTE: usize = 22;
 /// Processes, which each write a page after the restart.
 const PROCESSES: u32 = 4;
 
-/// Page `n` of W: its seed, or `by` plus `n` where the process `wrote` it.
-fn written(n: usize, wrote: bool, by: u64) -> u64 {
-    match wrote {
-        true => by + n as u64,
-        false => SEED + n as u64,
-    }
-}
-
 /// Who a process is: its name, what page `n` of W holds, and the page it writes after the
 /// restart, one it shares with others (the root's and c1's with c2 not through a copy).
 struct Who {
@@ -57,22 +49,22 @@ struct Who {
 
 const ROOT: Who = Who {
     name: "root",
-    page: |n| written(n, ROOT_WROTE.contains(&n), BY_ROOT),
+    page: |n| seeded(n, SEED, ROOT_WROTE.contains(&n), BY_ROOT),
     after: 10,
 };
 const C1: Who = Who {
     name: "c1",
-    page: |n| written(n, C1_WROTE.contains(&n), BY_C1),
+    page: |n| seeded(n, SEED, C1_WROTE.contains(&n), BY_C1),
     after: 1,
 };
 const C2: Who = Who {
     name: "c2",
-    page: |n| written(n, n == C2_WROTE, BY_C2),
+    page: |n| seeded(n, SEED, n == C2_WROTE, BY_C2),
     after: 9,
 };
 const G: Who = Who {
     name: "g",
-    page: |n| written(n, n == G_WROTE, BY_G),
+    page: |n| seeded(n, SEED, n == G_WROTE, BY_G),
     after: 12,
 };
 
@@ -86,25 +78,10 @@ fn check(before: Sharing, w: Mapping, who: &Who) -> Check {
     Ok(())
 }
 
-/// After every process checked its sharing (a write changes the others'), writes its page,
-/// then, once the others wrote theirs, checks that W holds what `who` wrote and nothing of
-/// the others'.
+/// Then that a write to a page shared with others stays its own.
 fn write_then_check(w: Mapping, who: &Who, count: Barrier) -> Check {
-    let mine = who.after;
-    count.wait(PROCESSES)?;
-    w.page(mine).fill(AFTER + mine as u64);
-    count.wait(2 * PROCESSES)?;
-    for n in 0..PAGES {
-        let want = match n == mine {
-            true => AFTER + n as u64,
-            false => (who.page)(n),
-        };
-        w.page(n).check(
-            want,
-            &format!("{}: W page {n}, after the others wrote theirs", who.name),
-        )?;
-    }
-    Ok(())
+    let mine = (who.after, AFTER);
+    write_stays_own(w, who.name, mine, who.page, (count, PROCESSES))
 }
 
 fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
