@@ -1733,13 +1733,6 @@ fn vvar_size() -> u64 {
     unsafe { bindings::vdso_image_64.sym_vvar_start.unsigned_abs() as u64 }
 }
 
-/// The end of the vDSO text of `mm`, the current task's, or 0 if it has none.
-fn vdso_end(mm: *mut bindings::mm_struct) -> u64 {
-    // SAFETY: the current task's mm; only it maps its vDSO.
-    let text = unsafe { (*mm).__bindgen_anon_1.context.vdso } as u64;
-    if text == 0 { 0 } else { text + vdso_size() }
-}
-
 /// The bits of `mm->flags` a process sets for itself and a new mm inherits from its creator
 /// (`MMF_INIT_MASK`): restart's new mm has the restarter's until the saved ones are applied.
 struct MmFlags(u64);
