@@ -303,8 +303,7 @@ impl MmPlan {
         if b.start >= a.end || a.start < b.start && a.end > b.end || grown && s.file.is_some() {
             return None;
         }
-        let private = matches!(a.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE)
-            && a.flags & abi::VMA_MAYSHARE == 0;
+        let private = is_private(a);
         let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
         let file = match (&area.file, &s.file) {
             // Not grown (above): `b` starts at or below `a`.
@@ -344,8 +343,7 @@ impl MmPlan {
                 (within.rec.start.min(area.rec.start) >= floor).then_some(Copy { source, within })
             };
             let mut best = sources.iter().copied().find_map(fits);
-            let private = matches!(area.rec.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE);
-            if best.is_none() && private && area.rec.flags & abi::VMA_MAYSHARE == 0 {
+            if best.is_none() && is_private(&area.rec) {
                 let first = cow.first_shared(log, &self.mm, (area.rec.start, area.rec.end), pages)?;
                 best = first.and_then(relative).and_then(fits);
             }
@@ -471,6 +469,12 @@ impl MmPlan {
         let (bytes, len) = auxv;
         d.raw(RecordType::Auxv, &bytes[..len])
     }
+}
+
+/// Whether a mapping is private memory, of its own or a file's: fork(2) shares its pages
+/// copy-on-write.
+fn is_private(v: &abi::Vma) -> bool {
+    matches!(v.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE) && v.flags & abi::VMA_MAYSHARE == 0
 }
 
 /// The objref of `mm`, an address space written earlier.
