@@ -32,9 +32,9 @@ struct checkpoint_creds {
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
 int restart_share_mm(struct mm_struct *mm);
 int restart_copy_vma(struct mm_struct *oldmm, unsigned long start,
-		     unsigned long end);
+		     unsigned long end, unsigned long src);
 long restart_share_pages(struct mm_struct *srcmm, unsigned long start,
-			 unsigned long end);
+			 unsigned long end, unsigned long src);
 /* Only with CONFIG_RSEQ. */
 int restart_rseq_register(struct rseq __user *rseq, u32 rseq_len, u32 sig);
 

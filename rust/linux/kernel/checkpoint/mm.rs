@@ -1507,7 +1507,7 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
     while at < end {
         // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
         // pages go into the current task's own mm.
-        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize) };
+        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize, at as usize) };
         match n {
             n if n >= 0 => at += n as u64,
             e if e == -(bindings::EINVAL as isize) => {
@@ -1672,7 +1672,7 @@ fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, n
     unmap(from, task_size)?;
     // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
     // copy goes into the current task's own mm.
-    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize) } {
+    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize, 0) } {
         0 => {}
         e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
             return Err(r.bad("copied mapping that its source does not have, or overlapping the one before"));
