@@ -708,6 +708,12 @@ pub struct Vma {
     /// which `file` then names by objref (0 and 0 in older images: an object of its own, the
     /// size of the mapping).
     pub size: u64,
+    /// With `copy_of`, zero, or the address in that `Mm` of what this mapping has at `start`:
+    /// one of the two moved its mapping with mremap(2) since the fork. The mapping of
+    /// `copy_of` there covers `copy_from` to `copy_from + end - start`, and this one is a
+    /// copy of that part, made at `start` without its pages: its `PageRun` records give all
+    /// of them, those it shares with `PAGE_RUN_SHARE`.
+    pub copy_from: u64,
 }
 
 /// `PageRun.flags`: the pages are dropped from a copied mapping (`Vma.copy_of`): they
@@ -715,10 +721,10 @@ pub struct Vma {
 pub const PAGE_RUN_DROP: u32 = 1;
 
 /// `PageRun.flags`: the pages are those the mm `PageRun.from` (an `Mm` restored earlier, not
-/// this one) has at the same addresses, which this copied mapping (`Vma.copy_of`) shares
-/// copy-on-write with a second relative; no data follows. Restart shares each page where the
-/// rmap will find it in the copy (its mapping was copied from one copied from that mm's), and
-/// copies its contents where not.
+/// this one) has at the same addresses, or from `PageRun.from_addr`, which this copied mapping
+/// (`Vma.copy_of`) shares copy-on-write with a relative; no data follows. Restart shares each
+/// page where the rmap will find it in the copy (its mapping was copied from one copied from
+/// that mm's, or from one in the same tree of anon_vmas), and copies its contents where not.
 pub const PAGE_RUN_SHARE: u32 = 2;
 
 /// Announces `npages` present pages at `addr`; a `Pad` then a `Pages` record follow, but for
@@ -736,6 +742,9 @@ pub struct PageRun {
     pub from: u32,
     /// Zero.
     pub _pad0: u32,
+    /// With `PAGE_RUN_SHARE`, zero, or where `from` has the first page, if not at `addr`
+    /// (one of the two moved its mapping with mremap(2) since the fork); else zero.
+    pub from_addr: u64,
 }
 
 /// A file descriptor table; `count` `Fd` records follow. A table shared by processes

@@ -402,7 +402,7 @@ impl<S: Sink> Writer<S> {
     /// with [`Writer::raw_chunk`] and closes with [`Writer::raw_end`]. At most
     /// `PAGES_PER_RECORD` pages; longer runs are split by the caller.
     pub fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
-        self.page_run_record(addr, npages, 0, 0)?;
+        self.page_run_record(addr, npages, 0, (0, 0))?;
         self.pad_to_page()?;
         self.raw_begin(
             RecordType::Pages.id(),
@@ -413,28 +413,30 @@ impl<S: Sink> Writer<S> {
     /// Writes a run of `npages` pages at `addr` dropped from an inherited mapping
     /// (`PAGE_RUN_DROP`): the `PageRun` record alone, no data. At most `PAGES_PER_RECORD`.
     pub fn page_drop(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
-        self.page_run_record(addr, npages, PAGE_RUN_DROP, 0)
+        self.page_run_record(addr, npages, PAGE_RUN_DROP, (0, 0))
     }
 
     /// Writes a run of `npages` pages at `addr` that a copied mapping shares with the mm
-    /// `from` (`PAGE_RUN_SHARE`): the `PageRun` record alone, no data. At most
-    /// `PAGES_PER_RECORD`.
+    /// `from`, which has them at `from_addr` (zero: at `addr`) (`PAGE_RUN_SHARE`): the
+    /// `PageRun` record alone, no data. At most `PAGES_PER_RECORD`.
     pub fn page_share(
         &mut self,
         addr: u64,
         npages: u32,
         from: u32,
+        from_addr: u64,
     ) -> Result<(), StreamError<S::Error>> {
-        self.page_run_record(addr, npages, PAGE_RUN_SHARE, from)
+        self.page_run_record(addr, npages, PAGE_RUN_SHARE, (from, from_addr))
     }
 
-    /// Writes the `PageRun` record of `npages` pages (1 to `PAGES_PER_RECORD`) at `addr`.
+    /// Writes the `PageRun` record of `npages` pages (1 to `PAGES_PER_RECORD`) at `addr`,
+    /// with `from` and `from_addr`.
     fn page_run_record(
         &mut self,
         addr: u64,
         npages: u32,
         flags: u32,
-        from: u32,
+        (from, from_addr): (u32, u64),
     ) -> Result<(), StreamError<S::Error>> {
         if npages == 0 || npages > PAGES_PER_RECORD {
             return self.fail(StreamError::Limit);
@@ -445,6 +447,7 @@ impl<S: Sink> Writer<S> {
             flags,
             from,
             _pad0: 0,
+            from_addr,
         })
     }
 

@@ -207,9 +207,9 @@ impl<'a> Dumper<'a> {
     }
 
     /// Writes a run of `npages` pages at `addr` that a copied mapping shares with the mm
-    /// `from`.
-    pub(crate) fn page_share(&mut self, addr: u64, npages: u32, from: u32) -> Result {
-        let res = self.w.page_share(addr, npages, from);
+    /// `from`, which has them at `from_addr` (zero: at `addr`).
+    pub(crate) fn page_share(&mut self, addr: u64, npages: u32, from: u32, from_addr: u64) -> Result {
+        let res = self.w.page_share(addr, npages, from, from_addr);
         self.check(res)
     }
 

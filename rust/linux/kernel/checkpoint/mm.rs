@@ -121,12 +121,18 @@ impl Shareable for bindings::mm_struct {
 struct Area {
     rec: abi::Vma,
     file: Option<FileRef>,
+    /// The root of its tree of anon_vmas, only compared: mappings that may map the same
+    /// anonymous page have the same. Zero for one without anonymous pages.
+    root: usize,
 }
 
-/// The mapping of an earlier address space that a mapping is written as a copy of.
+/// The mapping of an earlier address space that a mapping is written as a copy of; if one
+/// of the two moved its mapping with mremap(2) since the fork, `from`, the address there of
+/// what the copy has at its start.
 struct Copy<'a> {
     source: &'a MmPlan,
     within: &'a Area,
+    from: Option<u64>,
 }
 
 /// A frozen task's address space, taken and checked before anything is written.
@@ -282,11 +288,9 @@ impl MmPlan {
     }
 
     /// The mapping of `source` that fork(2) would have copied into `area` of this address
-    /// space: a private mapping with the same flags, protection, file and offset, which
-    /// fork(2) copies with its pages (not one it skips, wipes or unlocks, nor one KSM
-    /// merges). `area` may have been cut from it since, or it grown around `area`; or, as
-    /// restart_copy_vma() finds it, memory at the end of `area` or at its start that `area`
-    /// grew past (a stack, a heap).
+    /// space (`fork_copies()`). `area` may have been cut from it since, or it grown around
+    /// `area`; or, as restart_copy_vma() finds it, memory at the end of `area` or at its
+    /// start that `area` grew past (a stack, a heap).
     fn copy_source<'a>(&self, source: &'a MmPlan, area: &Area) -> Option<&'a Area> {
         let a = &area.rec;
         // The mapping of `source` at the start of `area`, else the one at its end.
@@ -303,16 +307,16 @@ impl MmPlan {
         if b.start >= a.end || a.start < b.start && a.end > b.end || grown && s.file.is_some() {
             return None;
         }
-        let private = is_private(a);
-        let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
-        let file = match (&area.file, &s.file) {
-            // Not grown (above): `b` starts at or below `a`.
-            (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && a.pgoff == b.pgoff + (a.start - b.start) / PAGE,
-            (None, None) => true,
-            _ => false,
-        };
-        let same = (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind);
-        (private && copied && file && same).then_some(s)
+        fork_copies(area, s, a.start).then_some(s)
+    }
+
+    /// The mapping of `source` that `area` of this address space is a part of, moved with
+    /// mremap(2) since the fork (by either): the one that covers `from` to `from` plus
+    /// `area`'s size, if fork(2) would have copied it into `area` (`fork_copies()`).
+    fn moved_source<'a>(&self, source: &'a MmPlan, area: &Area, from: u64) -> Option<&'a Area> {
+        let s = source.areas.get(source.areas.partition_point(|p| p.rec.end <= from))?;
+        let end = from.checked_add(area.rec.end - area.rec.start)?;
+        (s.rec.start <= from && end <= s.rec.end && fork_copies(area, s, from)).then_some(s)
     }
 
     /// For each mapping, which address space written earlier it is written as a copy of, if
@@ -324,8 +328,10 @@ impl MmPlan {
     /// page (`CowPages`). Else, so that it can share its pages at all, the mapping of the
     /// address space, of those `relative` finds by its mm, that wrote the first page of the
     /// mapping shared with another (a cousin's, when the parents and the common ancestor
-    /// unmapped theirs); `pages` has room to look for it. The mapping each copies starts at
-    /// or above the end of the one copied before (restart copies each whole, then trims it).
+    /// unmapped theirs), wherever that has it: one of the two may have moved it with
+    /// mremap(2) since the fork. `pages` has room to look for it. The mapping each copies
+    /// starts at or above the end of the one copied before (restart copies each whole, then
+    /// trims it; a moved copy is made as it is).
     fn copy_sources<'a>(
         &self,
         log: &Log,
@@ -337,15 +343,26 @@ impl MmPlan {
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
         let mut floor = 0;
         for area in self.areas.iter() {
-            // The copy starts at the lower of the two starts.
-            let fits = |source: &'a MmPlan| {
-                let within = self.copy_source(source, area)?;
-                (within.rec.start.min(area.rec.start) >= floor).then_some(Copy { source, within })
+            let fits = |source: &'a MmPlan, from: Option<u64>| {
+                let (within, start) = match from {
+                    // The copy starts at the lower of the two starts.
+                    None => self.copy_source(source, area).map(|w| (w, w.rec.start.min(area.rec.start)))?,
+                    Some(at) => (self.moved_source(source, area, at)?, area.rec.start),
+                };
+                (start >= floor).then_some(Copy { source, within, from })
             };
-            let mut best = sources.iter().copied().find_map(fits);
+            let mut best = sources.iter().find_map(|&source| fits(source, None));
             if best.is_none() && is_private(&area.rec) {
-                let first = cow.first_shared(log, &self.mm, (area.rec.start, area.rec.end), pages)?;
-                best = first.and_then(relative).and_then(fits);
+                if let Some((w, at)) = cow.first_shared(log, &self.mm, area, pages)? {
+                    // Where the writer has what this mapping has at its start; zero, in the
+                    // image, is not moved.
+                    let from = match w.addr.checked_sub(at - area.rec.start) {
+                        Some(from) if from == area.rec.start => Some(None),
+                        Some(from) if from != 0 => Some(Some(from)),
+                        _ => None,
+                    };
+                    best = from.and_then(|from| fits(relative(w.mm)?, from));
+                }
             }
             if best.is_some() {
                 floor = area.rec.end;
@@ -444,10 +461,14 @@ impl MmPlan {
         for (area, c) in self.areas.iter().zip(copied.iter()) {
             let Some(c) = c else { continue };
             let source = c.source;
-            let rec = abi::Vma { copy_of: written(d, &source.mm)?, ..area.rec };
+            let copy_from = c.from.unwrap_or(0);
+            let rec = abi::Vma { copy_of: written(d, &source.mm)?, copy_from, ..area.rec };
             self.write_vma(d, &rec)?;
-            let from = Relative { mm: &source.mm, within: (c.within.rec.start, c.within.rec.end), pages: &mut theirs[..] };
-            dump_private(d, &mut writer, &rec, rec.kind == abi::VMA_KIND_FILE, &mut pages, Some(from))?;
+            let from = match c.from {
+                None => Source::Copy(Relative { mm: &source.mm, within: (c.within.rec.start, c.within.rec.end), pages: &mut theirs[..] }),
+                Some(_) => Source::Moved,
+            };
+            dump_private(d, &mut writer, area, &mut pages, from)?;
         }
         for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
             let mut rec = area.rec;
@@ -460,9 +481,9 @@ impl MmPlan {
                 (abi::VMA_KIND_SHARED_ANON, None) => return Err(EINVAL),
                 (abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR, _) => self.write_vma(d, &rec)?,
                 (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => self.write_vma(d, &rec)?,
-                (kind, _) => {
+                _ => {
                     self.write_vma(d, &rec)?;
-                    dump_private(d, &mut writer, &rec, kind == abi::VMA_KIND_FILE, &mut pages, None)?;
+                    dump_private(d, &mut writer, area, &mut pages, Source::Own)?;
                 }
             }
         }
@@ -475,6 +496,23 @@ impl MmPlan {
 /// copy-on-write.
 fn is_private(v: &abi::Vma) -> bool {
     matches!(v.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE) && v.flags & abi::VMA_MAYSHARE == 0
+}
+
+/// Whether fork(2) would have copied the mapping `s` into `area` with its pages, the start
+/// of `area` at `at` in `s`: a private mapping with the same flags, protection and file, at
+/// the same offset in that file, that fork(2) copies with its pages (not one it skips, wipes
+/// or unlocks, nor one KSM merges), and in the same tree of anon_vmas if `area` has one (not
+/// one made there since by another mapping).
+fn fork_copies(area: &Area, s: &Area, at: u64) -> bool {
+    let (a, b) = (&area.rec, &s.rec);
+    let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
+    let file = match (&area.file, &s.file) {
+        (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && at >= b.start && a.pgoff == b.pgoff + (at - b.start) / PAGE,
+        (None, None) => true,
+        _ => false,
+    };
+    let related = area.root == 0 || area.root == s.root;
+    is_private(a) && copied && file && related && (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind)
 }
 
 /// The objref of `mm`, an address space written earlier.
@@ -528,6 +566,8 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     let (start, end, vm_flags) = vma_bounds(vma);
     let f = &m.__bindgen_anon_1;
     let vdso = f.context.vdso as u64;
+    // SAFETY: `vma` is valid under the mmap lock, which keeps its anon_vma.
+    let root = unsafe { bindings::checkpoint_vma_anon_root(vma as *const _ as *mut _) } as usize;
     let refuse = |what| Refused {
         start,
         end,
@@ -545,6 +585,7 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         file: 0,
         copy_of: 0,
         size: 0,
+        copy_from: 0,
     };
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
@@ -564,12 +605,12 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, root });
     }
     let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
     if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
         rec.kind = abi::VMA_KIND_VVAR;
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, root });
     }
     if vm_flags & special != 0 {
         return Err(refuse("a device or special mapping"));
@@ -583,7 +624,7 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         } else if (start..end).contains(&stack) {
             rec.kind = abi::VMA_KIND_STACK;
         }
-        return Ok(Area { rec, file: None });
+        return Ok(Area { rec, file: None, root });
     }
     // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
     let file = unsafe { FileRef::get(vma.vm_file) };
@@ -598,13 +639,13 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
             return Err(refuse("SysV shared memory (shmat) or another kernel object's memory"));
         }
         rec.kind = abi::VMA_KIND_SHARED_ANON;
-        return Ok(Area { rec, file: Some(file) });
+        return Ok(Area { rec, file: Some(file), root });
     }
     if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
         return Err(refuse("a mapping of something other than a regular file"));
     }
     rec.kind = abi::VMA_KIND_FILE;
-    Ok(Area { rec, file: Some(file) })
+    Ok(Area { rec, file: Some(file), root })
 }
 
 /// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
@@ -660,8 +701,18 @@ enum PageAct {
     /// In a copied mapping, that it is dropped (`PAGE_RUN_DROP`).
     Drop,
     /// In a copied mapping, that it is the page of the mm written earlier that this objref
-    /// names (`PAGE_RUN_SHARE`).
-    Share(u32),
+    /// names, at that address there (`PAGE_RUN_SHARE`).
+    Share(u32, u64),
+}
+
+impl PageAct {
+    /// What the next page's act is if it continues a run of this one.
+    fn next(self) -> PageAct {
+        match self {
+            PageAct::Share(mm, at) => PageAct::Share(mm, at.wrapping_add(PAGE)),
+            act => act,
+        }
+    }
 }
 
 /// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says.
@@ -669,12 +720,12 @@ fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts
     let mut i = 0;
     while i < pages.len() {
         let act = acts[i];
-        let j = i + acts[i..].iter().take_while(|&&a| a == act).count();
+        let j = i + 1 + acts[i + 1..].iter().zip(&acts[i..]).take_while(|&(&b, &a)| b == a.next()).count();
         let (at, n) = (addr + i as u64 * PAGE, (j - i) as u32);
         match act {
             PageAct::Skip => {}
             PageAct::Drop => d.page_drop(at, n)?,
-            PageAct::Share(mm) => d.page_share(at, n, mm)?,
+            PageAct::Share(mm, from) => d.page_share(at, n, mm, if from == at { 0 } else { from })?,
             PageAct::Data => {
                 d.page_run_begin(at, n)?;
                 for &page in &pages[i..j] {
@@ -768,14 +819,16 @@ impl Relative<'_> {
 
 /// Anonymous pages written as data that another process of the tree may map too (fork(2)
 /// clears the exclusive bit of the pages it shares), by page: the objref of the address space
-/// that wrote it and its address there. A later copy that maps one at the same address names
-/// that address space (`PAGE_RUN_SHARE`), wherever it is in the tree: its parent, a
-/// grandparent, an elder sibling, a cousin. Each holds a reference on its page, so that no
-/// other page takes its place while the checkpoint runs.
+/// that wrote it and its address there. A later copy that maps one names that address space
+/// and that address (`PAGE_RUN_SHARE`), wherever it is in the tree: its parent, a
+/// grandparent, an elder sibling, a cousin; at the same address, or not if one of them moved
+/// the mapping with mremap(2). Each holds a reference on its page, so that no other page
+/// takes its place while the checkpoint runs.
 pub(crate) struct CowPages {
     pages: RBTree<usize, Writer>,
-    /// The bounds of the mappings they were written with, each once.
-    within: KVec<(u64, u64)>,
+    /// The trees of anon_vmas of the mappings they were written with, each once: only a
+    /// mapping in one of them can map one of the pages.
+    roots: KVec<usize>,
 }
 
 /// The address space that wrote a page: its objref, its mm (only compared) and the page's
@@ -789,13 +842,13 @@ struct Writer {
 
 impl CowPages {
     pub(crate) fn new() -> CowPages {
-        CowPages { pages: RBTree::new(), within: KVec::new() }
+        CowPages { pages: RBTree::new(), roots: KVec::new() }
     }
 
-    /// The address space written earlier, other than `mm`'s, that maps `page` at `addr`.
-    fn find(&self, page: *mut bindings::page, mm: &MmRef, addr: u64) -> Option<Writer> {
+    /// The address space written earlier, other than `mm`'s, that maps `page`.
+    fn find(&self, page: *mut bindings::page, mm: &MmRef) -> Option<Writer> {
         let w = *self.pages.get(&(page as usize))?;
-        (w.mm != mm.0 as usize && w.addr == addr).then_some(w)
+        (w.mm != mm.0 as usize).then_some(w)
     }
 
     /// Notes that `w` writes the referenced `page`, unless one did before; returns whether it
@@ -810,30 +863,31 @@ impl CowPages {
         Ok(true)
     }
 
-    /// Notes the bounds of a mapping that added pages.
-    fn add_within(&mut self, bounds: (u64, u64)) -> Result {
-        if !self.within.contains(&bounds) {
-            self.within.push(bounds, GFP_KERNEL)?;
+    /// Notes the tree of anon_vmas (`Area.root`) of a mapping that added pages.
+    fn add_root(&mut self, root: usize) -> Result {
+        if !self.roots.contains(&root) {
+            self.roots.push(root, GFP_KERNEL)?;
         }
         Ok(())
     }
 
-    /// The mm of the address space, other than `mm`, that wrote the first page it finds of
-    /// the frozen `mm` in `range` that it maps too, at the same address; `pages` has room to
-    /// pin `BATCH`. Only the parts of `range` within a mapping that added pages are looked at.
-    fn first_shared(&self, log: &Log, mm: &MmRef, range: (u64, u64), pages: &mut [*mut bindings::page]) -> Result<Option<usize>> {
-        for &(start, end) in self.within.iter() {
-            let (mut addr, end) = (start.max(range.0), end.min(range.1));
-            while addr < end {
-                let n = (((end - addr) / PAGE) as usize).min(BATCH);
-                let mine = pin(log, mm, addr, &mut pages[..n])?;
-                let at = |i: usize| addr + i as u64 * PAGE;
-                if let Some(w) = mine.pages.iter().enumerate().find_map(|(i, &p)| self.find(p, mm, at(i))) {
-                    return Ok(Some(w.mm));
-                }
-                addr += n as u64 * PAGE;
-                crate::resched();
+    /// The address space, other than `mm`'s, that wrote the first page it finds of the
+    /// frozen `mm`'s mapping `area` that it maps too, and that page's address in `mm`;
+    /// `pages` has room to pin `BATCH`. A mapping not in the tree of anon_vmas of one that
+    /// added pages has none of them, and is not looked at.
+    fn first_shared(&self, log: &Log, mm: &MmRef, area: &Area, pages: &mut [*mut bindings::page]) -> Result<Option<(Writer, u64)>> {
+        if area.root == 0 || !self.roots.contains(&area.root) {
+            return Ok(None);
+        }
+        let (mut addr, end) = (area.rec.start, area.rec.end);
+        while addr < end {
+            let n = (((end - addr) / PAGE) as usize).min(BATCH);
+            let mine = pin(log, mm, addr, &mut pages[..n])?;
+            if let Some((i, w)) = mine.pages.iter().enumerate().find_map(|(i, &p)| Some((i, self.find(p, mm)?))) {
+                return Ok(Some((w, addr + i as u64 * PAGE)));
             }
+            addr += n as u64 * PAGE;
+            crate::resched();
         }
         Ok(None)
     }
@@ -856,35 +910,47 @@ struct Writing<'a> {
     cow: &'a mut CowPages,
 }
 
-/// Writes the present, non-zero pages of a private mapping; of a file mapping only those
-/// written to (anonymous copies, even of zeros), the others come from the file again.
+/// What a mapping being written is a copy of.
+enum Source<'a> {
+    /// Nothing: restart makes it anew.
+    Own,
+    /// The relative's mapping at the same addresses, which restart copies with its pages.
+    Copy(Relative<'a>),
+    /// A relative's mapping that one of the two moved since the fork, which restart copies
+    /// without its pages (`Vma.copy_from`).
+    Moved,
+}
+
+/// Writes the present, non-zero pages of a private mapping `area`; of a file mapping only
+/// those written to (anonymous copies, even of zeros), the others come from the file again.
 ///
-/// For a mapping copied from a relative's mapping `from` (`Vma.copy_of`), only the pages that
-/// differ from those of that mapping at the same address: those of its own, those it no
-/// longer has, and those it shares with an address space written earlier (`CowPages`).
+/// For a mapping copied from a relative's mapping (`Vma.copy_of`), those it shares with an
+/// address space written earlier (`CowPages`) are named, not written; of a copy at the same
+/// addresses, only the pages that differ from those of that mapping: those of its own, those
+/// it no longer has, and those it shares with another.
 fn dump_private(
     d: &mut Dumper<'_>,
     w: &mut Writing<'_>,
-    vma: &abi::Vma,
-    written_only: bool,
+    area: &Area,
     pages: &mut [*mut bindings::page],
-    mut from: Option<Relative<'_>>,
+    mut from: Source<'_>,
 ) -> Result {
+    let (vma, written_only) = (&area.rec, area.rec.kind == abi::VMA_KIND_FILE);
     let mut acts = [PageAct::Skip; BATCH];
     let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
     // Anonymous, and maybe mapped by another process too: fork(2) clears the exclusive bit
     // of the pages it shares. SAFETY: a non-NULL `p` is a referenced page.
     let shared = |p: *mut bindings::page| !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) };
     // Only a copy links to the anon_vmas of its relatives.
-    let copy = from.is_some();
+    let copy = !matches!(from, Source::Own);
     let mut added = false;
     let mut addr = vma.start;
     while addr < vma.end {
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
         let mine = pin(d.log, w.mm, addr, &mut pages[..n])?;
-        let theirs = match from.as_mut() {
-            Some(from) => from.pin(d.log, addr, n)?,
-            None => None,
+        let theirs = match &mut from {
+            Source::Copy(from) => from.pin(d.log, addr, n)?,
+            _ => None,
         };
         for (i, act) in acts[..n].iter_mut().enumerate() {
             let (c, p, at) = (mine.pages[i], page_in(&theirs, i), addr + i as u64 * PAGE);
@@ -898,8 +964,9 @@ fn dump_private(
             // Data that is not the source's, but maybe another relative's. Not one of zeros:
             // a relative skipped it too, and has none to share.
             if *act == PageAct::Data && shared(c) {
-                match w.cow.find(c, w.mm, at) {
-                    Some(by) if copy => *act = PageAct::Share(by.objref),
+                match w.cow.find(c, w.mm) {
+                    // Zero is no address in the image: the same.
+                    Some(by) if copy && (by.addr != 0 || at == 0) => *act = PageAct::Share(by.objref, by.addr),
                     Some(_) => {}
                     None => added |= w.cow.add(c, Writer { objref: w.objref, mm: w.mm.0 as usize, addr: at })?,
                 }
@@ -912,7 +979,7 @@ fn dump_private(
         crate::resched();
     }
     match added {
-        true => w.cow.add_within((vma.start, vma.end)),
+        true => w.cow.add_root(area.root),
         false => Ok(()),
     }
 }
@@ -1417,7 +1484,7 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next
     let len = u64::from(run.npages) * PAGE;
     let (dropped, shared) = (run.flags == abi::PAGE_RUN_DROP, run.flags == abi::PAGE_RUN_SHARE);
     let known = matches!(run.flags, 0 | abi::PAGE_RUN_DROP | abi::PAGE_RUN_SHARE);
-    if !known || (dropped || shared) && v.copy_of == 0 || (run.from != 0) != shared {
+    if !known || (dropped || shared) && v.copy_of == 0 || (run.from != 0) != shared || run.from_addr != 0 && !shared {
         return Err(r.bad("page run flags"));
     }
     if run.addr % PAGE != 0
@@ -1425,6 +1492,7 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next
         || run.npages > abi::PAGES_PER_RECORD
         || run.addr < v.start.max(*next)
         || run.addr.checked_add(len).map_or(true, |e| e > v.end)
+        || run.from_addr.checked_add(len).is_none()
         || matches!(target, Target::None)
     {
         return Err(r.bad("page run outside its mapping, or not after the one before"));
@@ -1494,7 +1562,8 @@ fn put(r: &Restorer<'_, Obj>, v: &abi::Vma, target: &Target, addr: u64, bytes: &
 }
 
 /// Shares again the pages of a `PAGE_RUN_SHARE` run with the address space `run.from`,
-/// restored earlier, or copies their contents from it where the kernel cannot share them.
+/// restored earlier, which has them at `run.from_addr` (or else at the same addresses), or
+/// copies their contents from it where the kernel cannot share them.
 fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
     let Some(source) = shared::restored::<bindings::mm_struct>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
@@ -1503,11 +1572,13 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
         return Err(r.bad("pages shared with the address space they are in"));
     }
     let end = run.addr + u64::from(run.npages) * PAGE;
+    // Where the source has the page at `at` (checked: no overflow).
+    let src = |at: u64| at - run.addr + if run.from_addr != 0 { run.from_addr } else { run.addr };
     let mut at = run.addr;
     while at < end {
         // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
         // pages go into the current task's own mm.
-        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize, at as usize) };
+        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize, src(at) as usize) };
         match n {
             n if n >= 0 => at += n as u64,
             e if e == -(bindings::EINVAL as isize) => {
@@ -1525,7 +1596,7 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
         let page = &mut buf[..PAGE as usize];
         // SAFETY: reads a restored address space that restart holds, as ptrace would.
         let got = unsafe {
-            bindings::access_remote_vm(source.as_ptr(), at as usize, page.as_mut_ptr().cast(), PAGE as i32, bindings::FOLL_FORCE)
+            bindings::access_remote_vm(source.as_ptr(), src(at) as usize, page.as_mut_ptr().cast(), PAGE as i32, bindings::FOLL_FORCE)
         };
         if got != PAGE as i32 {
             return Err(r.bad("pages shared with an address space that does not map them"));
@@ -1644,7 +1715,8 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
 
 /// Makes the mapping `v` as a copy of the one at its start (or else at its end) in the mm
 /// `copy_of`, restored earlier, with the pages of that mapping shared copy-on-write, and
-/// widened to `v` if it is memory; checks that the copy is as the image says: a private
+/// widened to `v` if it is memory; or, moved since the fork, of the part of the one at
+/// `v.copy_from`, without its pages; checks that the copy is as the image says: a private
 /// mapping with the same protection, flags, file and offset (a crafted image can only ask
 /// for what the source has). Gives it the image's name.
 ///
@@ -1654,7 +1726,7 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
 fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, name: Option<&[u8; ANON_NAME_MAX]>) -> Result<Target> {
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
-    let bounds = v.start % PAGE == 0 && v.end % PAGE == 0 && v.start < v.end && v.end <= task_size;
+    let bounds = (v.start | v.end | v.copy_from) % PAGE == 0 && v.start < v.end && v.end <= task_size;
     if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
         return Err(r.bad("copied mapping bounds, order or sharing"));
     }
@@ -1672,7 +1744,7 @@ fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, n
     unmap(from, task_size)?;
     // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
     // copy goes into the current task's own mm.
-    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize, 0) } {
+    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize, v.copy_from as usize) } {
         0 => {}
         e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
             return Err(r.bad("copied mapping that its source does not have, or overlapping the one before"));

@@ -23,6 +23,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/pkeys.h>
 #include <linux/prctl.h>
+#include <linux/rmap.h>
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
 #include <linux/security.h>
@@ -372,6 +373,16 @@ const char *rust_helper_checkpoint_vma_anon_name(struct vm_area_struct *vma)
 #else
 	return NULL;
 #endif
+}
+
+/*
+ * The root of the tree of anon_vmas @vma is linked to, or NULL before it has
+ * an anonymous page; the mmap lock keeps it. Mappings that may map the same
+ * anonymous page have the same root.
+ */
+const void *rust_helper_checkpoint_vma_anon_root(struct vm_area_struct *vma)
+{
+	return vma->anon_vma ? vma->anon_vma->root : NULL;
 }
 
 /*
