@@ -174,6 +174,26 @@ impl Mapping {
         )
     }
 
+    /// mremap(2) of the range onto the start of `to`, with its pages: the range is unmapped,
+    /// and what it held is at `to`'s address from then on. Panics if `to` is shorter.
+    pub fn move_to(self, to: Mapping) -> Result<Mapping, String> {
+        assert!(to.len >= self.len);
+        let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+        // SAFETY: moves our own mapping over another of ours; nothing uses either after.
+        let p = unsafe { libc::mremap(self.addr.cast(), self.len, self.len, flags, to.addr) };
+        if p == libc::MAP_FAILED {
+            return Err(os_error(format!(
+                "mremap of {:#x} to {:#x}",
+                self.addr(),
+                to.addr()
+            )));
+        }
+        Ok(Mapping {
+            addr: p.cast(),
+            len: self.len,
+        })
+    }
+
     /// munmap(2) of the range: nothing may use it after.
     pub fn unmap(self) -> Check {
         // SAFETY: only our own mapping goes, which nothing uses any more.
