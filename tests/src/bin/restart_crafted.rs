@@ -405,7 +405,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         i.rec(run).set("flags", 4);
     });
     // A run of one page at the start of k's first copied mapping of memory, inserted right
-    // after its `Vma` record.
+    // after its `Vma` record; its index.
     let run_at_copy = |i: &mut Image, flags: u32, from: i64| {
         let memory = [abi::VMA_KIND_ANON, abi::VMA_KIND_HEAP, abi::VMA_KIND_STACK];
         let vmas = kid_vmas(i);
@@ -425,6 +425,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             payload: run.to_bytes().to_vec(),
         };
         i.recs.insert(vma + 1, rec);
+        vma + 1
     };
     // A run of pages k shares with a second relative (`PAGE_RUN_SHARE`) naming `from`.
     let shared_run = |i: &mut Image, from: i64| run_at_copy(i, abi::PAGE_RUN_SHARE, from);
@@ -436,11 +437,53 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let table = i.recs[i.next::<abi::FdTable>(i.task(t.root))].get("objref");
         shared_run(i, table);
     });
-    case("pages shared naming no mm", false, &|i| shared_run(i, 0));
+    case("pages shared naming no mm", false, &|i| {
+        shared_run(i, 0);
+    });
     case("pages dropped naming an mm", false, &|i| {
         let root = i.recs[i.next::<abi::Mm>(i.task(t.root))].get("objref");
         run_at_copy(i, abi::PAGE_RUN_DROP, root);
     });
+    // Where a relative that moved its mapping (mremap(2)) has it, or the pages shared.
+    case("pages dropped naming an address", false, &|i| {
+        let run = run_at_copy(i, abi::PAGE_RUN_DROP, 0);
+        i.rec(run).set("from_addr", 0x10000);
+    });
+    let root_mm = |i: &Image| i.recs[i.next::<abi::Mm>(i.task(t.root))].get("objref");
+    case("pages shared from an unaligned address", false, &|i| {
+        let run = shared_run(i, root_mm(i));
+        let addr = i.recs[run].get("addr");
+        i.rec(run).set("from_addr", addr + 1);
+    });
+    case(
+        "pages shared from where the relative maps nothing",
+        false,
+        &|i| {
+            let run = shared_run(i, root_mm(i));
+            i.rec(run).set("from_addr", 0x10000);
+        },
+    );
+    case(
+        "pages shared from the end of the address space",
+        false,
+        &|i| {
+            let run = shared_run(i, root_mm(i));
+            i.rec(run).set("from_addr", -4096);
+        },
+    );
+    case("a mapping copied from an unaligned address", false, &|i| {
+        let vma = copied(i);
+        let start = i.recs[vma].get("start");
+        i.rec(vma).set("copy_from", start + 1);
+    });
+    case(
+        "a mapping copied from where the relative maps nothing",
+        false,
+        &|i| {
+            let vma = copied(i);
+            i.rec(vma).set("copy_from", 0x10000);
+        },
+    );
     case("page run padding that is not zero", false, &|i| {
         let run = i.next::<abi::PageRun>(i.task(t.kid));
         i.rec(run).set("_pad0", 1);
