@@ -121,6 +121,22 @@ pub fn scratch_dir() -> String {
     format!("{}.d", base_name())
 }
 
+/// The whole of a test of a tree: spawns a target that runs `setup` with the
+/// [`scratch_dir`], waits for its `descendants`, checkpoints and restarts the tree
+/// ([`Target::cycle_tree`]), waits for every process's own checks and passes with `what`.
+pub fn cycle_tree_test<S, V>(descendants: usize, setup: S, what: &str) -> !
+where
+    S: FnOnce(String) -> Result<V, String>,
+    V: FnOnce() -> Check,
+{
+    let dir = scratch_dir();
+    let mut target = Target::spawn(move || setup(dir));
+    let kids = target.descendants(descendants);
+    target.cycle_tree(&kids);
+    target.finish();
+    crate::pass(what)
+}
+
 /// State that checkpoint must refuse: `setup` makes it in a target, the refusal's log line
 /// must name `named`, and `works` checks in the target, after the refusal, that the state is
 /// still there and works.

@@ -28,9 +28,9 @@
 
 use cr_tests::mem::{fill_words, mmap, Mapping, PAGE};
 use cr_tests::proc::MapsSnapshot;
-use cr_tests::target::{os_error, scratch_dir};
+use cr_tests::target::{cycle_tree_test, os_error};
 use cr_tests::tree::{wake_and_reap, Forker, Kid, Ready};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
+use cr_tests::{check_eq, check_os, wait_restored, Check};
 
 const A_PAGES: usize = 64;
 const F_PAGES: usize = 8;
@@ -429,10 +429,9 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 }
 
 fn main() {
-    let dir = scratch_dir();
-    let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(2);
-    target.cycle_tree(&kids);
-    target.finish();
-    pass("pages shared copy-on-write by three generations are shared again, each one's own kept");
+    cycle_tree_test(
+        2,
+        setup,
+        "pages shared copy-on-write by three generations are shared again, each one's own kept",
+    );
 }

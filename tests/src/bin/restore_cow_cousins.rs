@@ -20,9 +20,9 @@
 //! each writes a page of W it shares, which the others must not see.
 
 use cr_tests::mem::{region, seeded, write_stays_own, Mapping, Sharing};
-use cr_tests::target::scratch_dir;
+use cr_tests::target::cycle_tree_test;
 use cr_tests::tree::{reap, wake, Barrier, Kid, Ready};
-use cr_tests::{pass, wait_restored, Check, Target};
+use cr_tests::{wait_restored, Check};
 
 const PAGES: usize = 16;
 /// U holds what W's first pages hold.
@@ -198,10 +198,5 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 }
 
 fn main() {
-    let dir = scratch_dir();
-    let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(5);
-    target.cycle_tree(&kids);
-    target.finish();
-    pass("pages cousins share copy-on-write, which no process between them has any more, or in a mapping none of them has, are shared again");
+    cycle_tree_test(5, setup, "pages cousins share copy-on-write, which no process between them has any more, or in a mapping none of them has, are shared again");
 }

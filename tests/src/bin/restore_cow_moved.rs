@@ -19,9 +19,9 @@
 //! shares, which the others must not see.
 
 use cr_tests::mem::{region, seeded, write_stays_own, Mapping, Sharing, PAGE};
-use cr_tests::target::scratch_dir;
+use cr_tests::target::cycle_tree_test;
 use cr_tests::tree::{reap, wake, Barrier, Kid, Ready};
-use cr_tests::{pass, wait_restored, Check, Target};
+use cr_tests::{wait_restored, Check};
 
 const PAGES: usize = 16;
 /// c moves V's pages from here on.
@@ -168,10 +168,5 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 }
 
 fn main() {
-    let dir = scratch_dir();
-    let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(2);
-    target.cycle_tree(&kids);
-    target.finish();
-    pass("pages a process moved with mremap(2) after a fork, shared copy-on-write with its relatives at another address, are shared again");
+    cycle_tree_test(2, setup, "pages a process moved with mremap(2) after a fork, shared copy-on-write with its relatives at another address, are shared again");
 }

@@ -23,9 +23,9 @@
 
 use cr_tests::mem::{region, Mapping, PAGE};
 use cr_tests::proc::{check_mapping, MapsSnapshot};
-use cr_tests::target::scratch_dir;
+use cr_tests::target::cycle_tree_test;
 use cr_tests::tree::{wake_and_reap, Barrier, Kid, Ready};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target};
+use cr_tests::{check_eq, check_os, wait_restored, Check};
 
 const S_PAGES: usize = 32;
 const H_PAGES: usize = 8;
@@ -410,10 +410,5 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 }
 
 fn main() {
-    let dir = scratch_dir();
-    let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(3);
-    target.cycle_tree(&kids);
-    target.finish();
-    pass("pages that siblings share, and that a parent shares from a grown mapping, are shared again");
+    cycle_tree_test(3, setup, "pages that siblings share, and that a parent shares from a grown mapping, are shared again");
 }

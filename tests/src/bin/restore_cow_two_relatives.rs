@@ -19,9 +19,9 @@
 //! with one other, which that other must not see.
 
 use cr_tests::mem::{region, seeded, write_stays_own, Mapping, Sharing};
-use cr_tests::target::scratch_dir;
+use cr_tests::target::cycle_tree_test;
 use cr_tests::tree::{reap, wake, Barrier, Kid, Ready};
-use cr_tests::{pass, wait_restored, Check, Target};
+use cr_tests::{wait_restored, Check};
 
 const PAGES: usize = 24;
 /// Page `n` of W holds its seed plus `n`.
@@ -133,10 +133,5 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 }
 
 fn main() {
-    let dir = scratch_dir();
-    let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(3);
-    target.cycle_tree(&kids);
-    target.finish();
-    pass("pages a process shares with its parent and, apart, with its sibling or its grandparent are shared again with both");
+    cycle_tree_test(3, setup, "pages a process shares with its parent and, apart, with its sibling or its grandparent are shared again with both");
 }
