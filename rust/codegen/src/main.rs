@@ -1,5 +1,5 @@
-//! `cr-codegen OUTDIR [SCHEMA]`: writes `abi.rs`, `mod.rs`, `checkpoint.h`, `abi_hash.txt` and
-//! `schema.txt` generated from the schema (default: `rust/abi/schema.rs`).
+//! `cr-codegen OUTDIR [SCHEMA]`: writes `abi.rs`, `mod.rs`, `generated.rs`, `checkpoint.h`,
+//! `abi_hash.txt` and `schema.txt` generated from the schema (default: `rust/abi/schema.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ fn run() -> Result<(), String> {
     for (name, text) in [
         ("abi.rs", &g.rust),
         ("mod.rs", &g.kernel_mod),
+        ("generated.rs", &g.kernel_generated),
         ("checkpoint.h", &g.c_header),
         ("schema.txt", &g.schema_text),
         ("abi_hash.txt", &format!("{}\n", g.abi_hash_hex)),

@@ -75,7 +75,14 @@ fn schema_text_is_hashed_body() {
         !g.rust.contains("#!["),
         "the included code has no inner attributes"
     );
-    assert!(g.kernel_mod.trim_end().ends_with("pub mod xxh64;"));
+    assert!(g.kernel_mod.contains("pub mod xxh64;\n"));
+    assert!(g
+        .kernel_mod
+        .trim_end()
+        .ends_with("include!(\"generated.rs\");"));
+    assert!(g
+        .kernel_generated
+        .contains(&format!("\"{}\"", g.abi_hash_hex)));
 }
 
 #[test]
