@@ -11,8 +11,8 @@
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
-use kernel::rbtree::RBTree;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 
 mod abi;
 mod container;
@@ -183,9 +183,21 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         let exited = tree.exited(i);
         let zombie = task::is_zombie(&m.task) && !exited;
         let holder = tree.holder(i);
-        let flags = if m.vfork_child { *group | abi::TASK_F_VFORK } else { *group };
+        let flags = if m.vfork_child {
+            *group | abi::TASK_F_VFORK
+        } else {
+            *group
+        };
         let job = &jobs[i];
-        task::dump(&mut d, scope.ids(), &m.task, (!zombie).then_some(holder), parent, job.stopped_by, flags)?;
+        task::dump(
+            &mut d,
+            scope.ids(),
+            &m.task,
+            (!zombie).then_some(holder),
+            parent,
+            job.stopped_by,
+            flags,
+        )?;
         // A zombie and an exited main thread keep their credentials, which /proc shows and
         // signals check, but have no registers or signal state of their own left.
         creds::dump(&mut d, &m.task)?;
@@ -198,7 +210,11 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             signal::dump_process(&mut d, holder, job)?;
         } else {
             // A vfork parent's system call returns its child's pid once the child is done.
-            let child = m.vfork.map(|c| scope.ids().nr_of(&tree.members()[c].task, bindings::pid_type_PIDTYPE_PID));
+            let child = m.vfork.map(|c| {
+                scope
+                    .ids()
+                    .nr_of(&tree.members()[c].task, bindings::pid_type_PIDTYPE_PID)
+            });
             regs::dump(&mut d, &m.task, child)?;
             signal::dump(&mut d, &m.task, plan.is_some(), job)?;
         }
@@ -208,8 +224,12 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             // The address spaces fork(2) may have copied this one's mappings from: its
             // parent's, and that of the sibling before it, forked from the same parent.
             // SAFETY: a frozen task's pointer, only compared.
-            let parent_mm = m.parent.map(|p| unsafe { (*tree.holder(tree.members()[p].leader).as_ptr()).mm });
-            let parent = parent_mm.and_then(|mm| mm_plans.get(&(mm as usize))).copied();
+            let parent_mm = m
+                .parent
+                .map(|p| unsafe { (*tree.holder(tree.members()[p].leader).as_ptr()).mm });
+            let parent = parent_mm
+                .and_then(|mm| mm_plans.get(&(mm as usize)))
+                .copied();
             let sibling = m.parent.and_then(|p| last_child[p]);
             let mut sources = KVec::with_capacity(2, GFP_KERNEL)?;
             for j in [parent, sibling].into_iter().flatten() {
@@ -217,8 +237,20 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
                     sources.push(plan, GFP_KERNEL)?;
                 }
             }
-            let relative = |mm: usize| mm_plans.get(&mm).and_then(|&j| before.get(j)?.as_ref()).map(|(_, plan)| plan);
-            mm.dump(&mut d, &mut names, &mut shared, &mut cow, &sources, &relative)?;
+            let relative = |mm: usize| {
+                mm_plans
+                    .get(&mm)
+                    .and_then(|&j| before.get(j)?.as_ref())
+                    .map(|(_, plan)| plan)
+            };
+            mm.dump(
+                &mut d,
+                &mut names,
+                &mut shared,
+                &mut cow,
+                &sources,
+                &relative,
+            )?;
             if let Some(p) = m.parent {
                 last_child[p] = Some(i);
             }
@@ -242,7 +274,10 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
     let log = Log::open(logfd, "restart")?;
     // SAFETY: reads the current task's own state; returns NULL or a static string.
     if let Some(why) = unsafe { log::reason(bindings::checkpoint_restarter_unsupported()) } {
-        log!(log, "the restarter {why}, which every restored task would inherit");
+        log!(
+            log,
+            "the restarter {why}, which every restored task would inherit"
+        );
         return Err(EOPNOTSUPP);
     }
     let input = image::Input::open(&log, fd)?;

@@ -46,7 +46,11 @@ impl Scope {
             0 => home.clone(),
             _ => kernel::current!().active_pid_ns().ok_or(ESRCH)?,
         };
-        Ok(Scope { home, ids, container: flags & abi::CKPT_SUBTREE == 0 })
+        Ok(Scope {
+            home,
+            ids,
+            container: flags & abi::CKPT_SUBTREE == 0,
+        })
     }
 
     /// The namespace whose ids the image holds.
@@ -66,7 +70,11 @@ impl Scope {
         } else {
             return Ok(());
         };
-        log!(log, "pid {}: {why} (nested pid namespaces are not supported)", task.vnr());
+        log!(
+            log,
+            "pid {}: {why} (nested pid namespaces are not supported)",
+            task.vnr()
+        );
         Err(EOPNOTSUPP)
     }
 
@@ -79,16 +87,29 @@ impl Scope {
         // How many tasks of the tree hold each object.
         let held = |of: fn(&bindings::task_struct) -> usize| {
             // SAFETY: frozen tasks; the pointers they hold are only counted.
-            Sorted::new(tree.members().len(), tree.members().iter().map(|m| (of(unsafe { &*m.task.as_ptr() }), ())))
+            Sorted::new(
+                tree.members().len(),
+                tree.members()
+                    .iter()
+                    .map(|m| (of(unsafe { &*m.task.as_ptr() }), ())),
+            )
         };
         let files = held(|t| t.files as usize)?;
         let fs = held(|t| t.fs as usize)?;
         let sighand = held(|t| t.sighand as usize)?;
         let mms = held(|t| t.mm as usize)?;
-        let holders = |held: &Sorted<()>, p: *const core::ffi::c_void| held.count(p as usize) as i32;
-        for (i, _) in tree.members().iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+        let holders =
+            |held: &Sorted<()>, p: *const core::ffi::c_void| held.count(p as usize) as i32;
+        for (i, _) in tree
+            .members()
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| m.is_leader(*i))
+        {
             let holder = tree.holder(i);
-            let Some(p) = Process::of(holder) else { continue };
+            let Some(p) = Process::of(holder) else {
+                continue;
+            };
             if tree.exited(i) {
                 let apart = tree.threads(i).iter().find(|o| {
                     // SAFETY: frozen tasks; the pointers are only compared.
@@ -117,10 +138,22 @@ impl Scope {
                     None => continue,
                 }
             };
-            let why = if self.container { "" } else { " (restart could not share it again)" };
+            let why = if self.container {
+                ""
+            } else {
+                " (restart could not share it again)"
+            };
             match outside {
-                Some(pid) if pid > 0 => log!(log, "pid {}: shares its {what} with pid {pid} outside the tree{why}", holder.vnr()),
-                _ => log!(log, "pid {}: shares its {what} with a process outside the tree{why}", holder.vnr()),
+                Some(pid) if pid > 0 => log!(
+                    log,
+                    "pid {}: shares its {what} with pid {pid} outside the tree{why}",
+                    holder.vnr()
+                ),
+                _ => log!(
+                    log,
+                    "pid {}: shares its {what} with a process outside the tree{why}",
+                    holder.vnr()
+                ),
             }
             return Err(if self.container { EBUSY } else { EOPNOTSUPP });
         }
@@ -151,7 +184,9 @@ impl Scope {
             // SAFETY: the task is frozen; the pointers are only compared.
             let (table, mm) = unsafe { ((*task.as_ptr()).files, (*task.as_ptr()).mm) };
             if first(table.cast())? {
-                files::for_each_fd(task, |fd, file| h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true))?;
+                files::for_each_fd(task, |fd, file| {
+                    h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true)
+                })?;
             }
             if !first(mm.cast())? {
                 continue;
@@ -174,7 +209,9 @@ impl Scope {
         if files {
             let why = match self.container {
                 true => "",
-                false => " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)",
+                false => {
+                    " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)"
+                }
             };
             h.check_files(log, tree, errno, why)?;
         }
@@ -192,7 +229,9 @@ impl Scope {
             // SAFETY: `t` is valid under RCU (see `for_each_pid`).
             (tree.index_of(t).is_none()).then(|| (nr, unsafe { (*t).comm }))
         });
-        let Some((nr, comm)) = found else { return Ok(()) };
+        let Some((nr, comm)) = found else {
+            return Ok(());
+        };
         let name: &[u8] = {
             // SAFETY: `c_char` bytes viewed as `u8`.
             let b = unsafe { core::slice::from_raw_parts(comm.as_ptr().cast::<u8>(), comm.len()) };
@@ -239,7 +278,13 @@ struct Held {
 struct Table(KVec<Held>, RBTree<usize, usize>);
 
 impl Table {
-    fn add(&mut self, key: *const core::ffi::c_void, task: &Task, at: Where, checked: bool) -> Result {
+    fn add(
+        &mut self,
+        key: *const core::ffi::c_void,
+        task: &Task,
+        at: Where,
+        checked: bool,
+    ) -> Result {
         if let Some(&i) = self.1.get(&(key as usize)) {
             let h = &mut self.0[i];
             h.inside += 1;
@@ -247,9 +292,19 @@ impl Table {
             return Ok(());
         }
         self.0.reserve(1, GFP_KERNEL)?;
-        self.1.try_create_and_insert(key as usize, self.0.len(), GFP_KERNEL)?;
+        self.1
+            .try_create_and_insert(key as usize, self.0.len(), GFP_KERNEL)?;
         // Cannot fail: there is room.
-        self.0.push(Held { key, inside: 1, checked, pid: task.vnr(), at }, GFP_KERNEL)?;
+        self.0.push(
+            Held {
+                key,
+                inside: 1,
+                checked,
+                pid: task.vnr(),
+                at,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
     }
 
@@ -275,15 +330,25 @@ impl Holders {
         }
         // SAFETY: the fields of a vma read under its mmap lock.
         let (start, flags) = unsafe {
-            (vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64, vma.__bindgen_anon_2.vm_flags as u64)
+            (
+                vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64,
+                vma.__bindgen_anon_2.vm_flags as u64,
+            )
         };
-        self.files.add(file.cast(), task, Where::Map(start), false)?;
+        self.files
+            .add(file.cast(), task, Where::Map(start), false)?;
         // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
         let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
         // SAFETY: a mapped file and its inode are valid while the vma is.
-        let (mapping, private) = unsafe { ((*file).f_mapping, (*(*file).f_inode).i_flags & bindings::S_PRIVATE != 0) };
+        let (mapping, private) = unsafe {
+            (
+                (*file).f_mapping,
+                (*(*file).f_inode).i_flags & bindings::S_PRIVATE != 0,
+            )
+        };
         if private && flags & writable == writable {
-            self.shmem.add(mapping.cast(), task, Where::Map(start), true)?;
+            self.shmem
+                .add(mapping.cast(), task, Where::Map(start), true)?;
         }
         Ok(())
     }
@@ -315,7 +380,8 @@ impl Holders {
         for h in self.shmem.checked() {
             let mapping = h.key as *mut bindings::address_space;
             // SAFETY: mapped by frozen tasks, the object is alive; its count is read racily.
-            let count = unsafe { core::ptr::addr_of!((*mapping).i_mmap_writable.counter).read_volatile() };
+            let count =
+                unsafe { core::ptr::addr_of!((*mapping).i_mmap_writable.counter).read_volatile() };
             if count as usize > h.inside {
                 let addr = match h.at {
                     Where::Map(a) => a,
@@ -390,7 +456,11 @@ fn for_each_pid<R>(
     threads: bool,
     mut f: impl FnMut(i32, *mut bindings::task_struct) -> Option<R>,
 ) -> Option<R> {
-    let ty = if threads { bindings::pid_type_PIDTYPE_PID } else { bindings::pid_type_PIDTYPE_TGID };
+    let ty = if threads {
+        bindings::pid_type_PIDTYPE_PID
+    } else {
+        bindings::pid_type_PIDTYPE_TGID
+    };
     let mut nr = 1;
     loop {
         let found = {
@@ -404,7 +474,11 @@ fn for_each_pid<R>(
                 }
                 nr = bindings::pid_nr_ns(pid, ns);
                 let t = bindings::pid_task(pid, ty);
-                if t.is_null() { None } else { f(nr, t) }
+                if t.is_null() {
+                    None
+                } else {
+                    f(nr, t)
+                }
             }
         };
         if found.is_some() {
@@ -433,7 +507,11 @@ fn find_outside<R>(
         // SAFETY: `t` is valid under RCU (see `for_each_pid`).
         let pid = |t| unsafe {
             match readable(t) {
-                true => bindings::__task_pid_nr_ns(t, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()),
+                true => bindings::__task_pid_nr_ns(
+                    t,
+                    bindings::pid_type_PIDTYPE_PID,
+                    core::ptr::null_mut(),
+                ),
                 false => 0,
             }
         };

@@ -20,7 +20,17 @@ use kernel::task::Task;
 const MAX: u64 = 1 << 62;
 
 fn to_array(c: &bindings::checkpoint_cputime) -> [u64; 9] {
-    [c.utime, c.stime, c.gtime, c.runtime, c.adj_utime, c.adj_stime, c.cutime, c.cstime, c.cgtime]
+    [
+        c.utime,
+        c.stime,
+        c.gtime,
+        c.runtime,
+        c.adj_utime,
+        c.adj_stime,
+        c.cutime,
+        c.cstime,
+        c.cgtime,
+    ]
 }
 
 fn from_array(a: &[u64]) -> bindings::checkpoint_cputime {
@@ -66,14 +76,19 @@ impl Sum {
         let leader = task.flags & abi::TASK_F_GROUP_LEADER != 0;
         let [utime, _, gtime, runtime, adj_utime, adj_stime] = task.cputime;
         // Guest time is part of user time, and times(2) splits the time spent on a CPU.
-        let split = adj_utime.checked_add(adj_stime).is_some_and(|t| t <= runtime);
+        let split = adj_utime
+            .checked_add(adj_stime)
+            .is_some_and(|t| t <= runtime);
         if gtime > utime || !split || !leader && task.group_cputime != [0; 9] {
             return Err(r.bad("CPU time"));
         }
         let mut sum = self.0;
         for times in [&task.cputime[..4], &task.group_cputime[..4]] {
             for (s, &t) in sum.iter_mut().zip(times) {
-                *s = s.checked_add(t).filter(|&v| v < MAX).ok_or_else(|| r.bad("CPU time of a process"))?;
+                *s = s
+                    .checked_add(t)
+                    .filter(|&v| v < MAX)
+                    .ok_or_else(|| r.bad("CPU time of a process"))?;
             }
         }
         // What cputime_adjust() divides by.

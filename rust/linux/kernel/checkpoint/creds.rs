@@ -45,7 +45,8 @@ fn read(task: &Task, groups: &mut [u32]) -> Result<bindings::checkpoint_creds> {
     let mut c: bindings::checkpoint_creds = unsafe { core::mem::zeroed() };
     c.groups = groups.as_mut_ptr();
     // SAFETY: `task` is valid; `c.groups` has room for `groups.len()` groups.
-    let ret = unsafe { bindings::checkpoint_task_creds(task.as_ptr(), &mut c, groups.len() as u32) };
+    let ret =
+        unsafe { bindings::checkpoint_task_creds(task.as_ptr(), &mut c, groups.len() as u32) };
     if ret < 0 {
         return Err(Error::from_errno(ret));
     }
@@ -75,7 +76,9 @@ fn sessionid(task: &Task) -> u32 {
 /// Why checkpoint cannot save `task`'s credentials, if it cannot.
 pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
     if read(task, &mut []).is_err() {
-        return Some("has credentials of another user namespace than the checkpointer's (not restored yet)");
+        return Some(
+            "has credentials of another user namespace than the checkpointer's (not restored yet)",
+        );
     }
     if loginuid(task).is_err() {
         return Some("has an audit login uid the checkpointer's user namespace cannot name");
@@ -109,7 +112,11 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
         cap_ambient: c.cap_ambient,
         securebits: c.securebits,
         ngroups: c.ngroups,
-        flags: if login.is_some() { abi::CREDS_F_LOGINUID } else { 0 },
+        flags: if login.is_some() {
+            abi::CREDS_F_LOGINUID
+        } else {
+            0
+        },
         loginuid: login.unwrap_or(0),
         sessionid: if login.is_some() { sessionid(task) } else { 0 },
         _pad0: 0,
@@ -153,10 +160,17 @@ impl Creds {
             let mut bytes = KVVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
             r.read_raw(&mut bytes)?;
             for g in bytes.chunks_exact(4) {
-                groups.push(u32::from_le_bytes([g[0], g[1], g[2], g[3]]), GFP_KERNEL_ACCOUNT)?;
+                groups.push(
+                    u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+                    GFP_KERNEL_ACCOUNT,
+                )?;
             }
         }
-        Ok(Creds { rec, groups, session: Session::Own })
+        Ok(Creds {
+            rec,
+            groups,
+            session: Session::Own,
+        })
     }
 
     /// Gives the current task, the restored task of pid `pid`, its audit login uid, while it
@@ -167,7 +181,11 @@ impl Creds {
     /// A process takes the audit session [`Sessions::place`] chose for it.
     pub(crate) fn restore_loginuid(&self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
-        let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 { rec.loginuid } else { u32::MAX };
+        let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 {
+            rec.loginuid
+        } else {
+            u32::MAX
+        };
         let (fresh, join) = match &self.session {
             Session::Own => (false, core::ptr::null_mut()),
             Session::Fresh => (true, core::ptr::null_mut()),
@@ -176,7 +194,14 @@ impl Creds {
         // SAFETY: acts on the current task; `join` is null or a task we hold a reference to.
         let ret = unsafe { bindings::checkpoint_set_loginuid(login, fresh, join) };
         if ret < 0 {
-            let (what, login) = (if ret == -(bindings::EPERM as i32) { "may not" } else { "cannot" }, rec.loginuid);
+            let (what, login) = (
+                if ret == -(bindings::EPERM as i32) {
+                    "may not"
+                } else {
+                    "cannot"
+                },
+                rec.loginuid,
+            );
             match (rec.flags & abi::CREDS_F_LOGINUID != 0, fresh) {
                 (true, true) => log!(log, "pid {pid}: credentials: the restarter {what} open a second audit session of login uid {login} ({ret})"),
                 (true, false) => log!(log, "pid {pid}: credentials: the restarter {what} set the audit login uid {login} ({ret})"),
@@ -221,8 +246,14 @@ impl Creds {
             false => unsafe { CStr::from_char_ptr(what) },
         };
         match ret == -(bindings::EPERM as i32) {
-            true => log!(log, "pid {pid}: credentials: the restarter may not set the {what}"),
-            false => log!(log, "pid {pid}: credentials: cannot set the {what} (error {ret})"),
+            true => log!(
+                log,
+                "pid {pid}: credentials: the restarter may not set the {what}"
+            ),
+            false => log!(
+                log,
+                "pid {pid}: credentials: cannot set the {what} (error {ret})"
+            ),
         }
         Err(Error::from_errno(ret))
     }
@@ -245,13 +276,21 @@ impl Sessions {
     /// No session seen yet.
     pub(crate) fn new() -> Sessions {
         let restarter = loginuid(kernel::current!()).unwrap_or(None);
-        Sessions { first: RBTree::new(), restarter, restarter_taken: false }
+        Sessions {
+            first: RBTree::new(),
+            restarter,
+            restarter_taken: false,
+        }
     }
 
     /// Chooses how the process about to be restored from `creds` takes its audit session:
     /// joining the process restored first in its saved session, or as that first one, when
     /// this returns the session to [`Sessions::record`] it under once it is restored.
-    pub(crate) fn place(&mut self, r: &Restorer<'_, Obj>, creds: &mut Creds) -> Result<Option<NewSession>> {
+    pub(crate) fn place(
+        &mut self,
+        r: &Restorer<'_, Obj>,
+        creds: &mut Creds,
+    ) -> Result<Option<NewSession>> {
         let rec = &creds.rec;
         if rec.flags & abi::CREDS_F_LOGINUID == 0 {
             return Ok(None);
@@ -269,13 +308,17 @@ impl Sessions {
             }
             self.restarter_taken = true;
         }
-        Ok(Some(NewSession { id: rec.sessionid, loginuid: rec.loginuid }))
+        Ok(Some(NewSession {
+            id: rec.sessionid,
+            loginuid: rec.loginuid,
+        }))
     }
 
     /// Records `task`, restored in `session`, as the first restored process of it.
     pub(crate) fn record(&mut self, session: NewSession, task: &Created) -> Result {
         let value = (session.loginuid, task.task.clone());
-        self.first.try_create_and_insert(session.id, value, GFP_KERNEL_ACCOUNT)?;
+        self.first
+            .try_create_and_insert(session.id, value, GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 }

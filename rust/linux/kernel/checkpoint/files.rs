@@ -95,7 +95,13 @@ impl Shown {
         if !buf.is_empty() {
             // SAFETY: the file and its path are valid while we hold it; `buf` holds PATH_MAX
             // bytes.
-            let p = unsafe { bindings::d_path(&(*file.as_ptr()).f_path, buf.as_mut_ptr().cast(), PATH_MAX as i32) };
+            let p = unsafe {
+                bindings::d_path(
+                    &(*file.as_ptr()).f_path,
+                    buf.as_mut_ptr().cast(),
+                    PATH_MAX as i32,
+                )
+            };
             if let Some(n) = path_in(&buf, p.cast()) {
                 let at = n.as_ptr() as usize - buf.as_ptr() as usize;
                 name = at..at + n.len();
@@ -149,8 +155,10 @@ fn decode_dev(dev: u64) -> u32 {
 /// devices (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom), ttys and the console.
 fn reopenable_chardev(rdev: u32) -> bool {
     let (major, minor) = (rdev >> 20, rdev & 0xfffff);
-    matches!((major, minor), (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 1))
-        || major == 4
+    matches!(
+        (major, minor),
+        (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 1)
+    ) || major == 4
 }
 
 /// What kind of file this is, or why it cannot be saved.
@@ -215,7 +223,10 @@ impl Names {
     /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
     pub(crate) fn of(task: &Task) -> Result<Names> {
         let (root, _pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
-        Ok(Names { root, buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)? })
+        Ok(Names {
+            root,
+            buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
+        })
     }
 
     /// The path of `path` from the task's root; `None` if it is not reachable from there or
@@ -227,13 +238,20 @@ impl Names {
         }
         let len = self.buf.len() as i32;
         // SAFETY: both paths are valid and counted; `buf` holds `len` bytes.
-        let p = unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
+        let p =
+            unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
         path_in(&self.buf, p)
     }
 
     /// Checks, before anything is written, that `file` of `task` (where `what` says) has a
     /// name restart can reopen it by.
-    pub(crate) fn check(&mut self, log: &Log, task: &Task, what: core::fmt::Arguments<'_>, file: &FileRef) -> Result {
+    pub(crate) fn check(
+        &mut self,
+        log: &Log,
+        task: &Task,
+        what: core::fmt::Arguments<'_>,
+        file: &FileRef,
+    ) -> Result {
         // SAFETY: the file is valid, so is its path.
         if self.name(unsafe { &(*file.as_ptr()).f_path }).is_none() {
             log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved ({})", task.vnr(), Shown::of(file));
@@ -292,12 +310,14 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
     // SAFETY: the file is valid, so is its path.
     let path = unsafe { &(*f).f_path };
     let Some(name) = names.name(path) else {
-        log!(d.log, "a file that is deleted or outside the task's root cannot be saved");
+        log!(
+            d.log,
+            "a file that is deleted or outside the task's root cannot be saved"
+        );
         return Err(EOPNOTSUPP);
     };
     d.record(&rec)?;
-    d.string(name)
-        .map(|()| objref)
+    d.string(name).map(|()| objref)
 }
 
 /// The task's root, cwd and umask, counted.
@@ -367,14 +387,26 @@ impl FdPlan {
         let (files, max_fds) = unsafe {
             with_task_lock(t, || {
                 let files = (*t).files;
-                (files, if files.is_null() { 0 } else { (*(*files).fdt).max_fds })
+                (
+                    files,
+                    if files.is_null() {
+                        0
+                    } else {
+                        (*(*files).fdt).max_fds
+                    },
+                )
             })
         };
         let mut fds = KVec::new();
         if first {
             for_each_fd(task, |fd, file| {
                 if let Err(what) = classify(&file) {
-                    log!(log, "pid {}: fd {fd}: {what} is not supported ({})", task.vnr(), Shown::of(&file));
+                    log!(
+                        log,
+                        "pid {}: fd {fd}: {what} is not supported ({})",
+                        task.vnr(),
+                        Shown::of(&file)
+                    );
                     return Err(EOPNOTSUPP);
                 }
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
@@ -383,7 +415,12 @@ impl FdPlan {
                     return Err(EOPNOTSUPP);
                 }
                 if let Some(what) = signals(&file) {
-                    log!(log, "pid {}: fd {fd}: {what} is not restored yet ({})", task.vnr(), Shown::of(&file));
+                    log!(
+                        log,
+                        "pid {}: fd {fd}: {what} is not restored yet ({})",
+                        task.vnr(),
+                        Shown::of(&file)
+                    );
                     return Err(EOPNOTSUPP);
                 }
                 names.check(log, task, format_args!("fd {fd}"), &file)?;
@@ -392,7 +429,12 @@ impl FdPlan {
                 Ok(())
             })?;
         }
-        Ok(FdPlan { files, fds, max_fds, first })
+        Ok(FdPlan {
+            files,
+            fds,
+            max_fds,
+            first,
+        })
     }
 
     /// Writes the `FdTable` record and its `Fd`s (each file first if new); only the record for
@@ -433,7 +475,9 @@ pub(crate) fn for_each_fd(task: &Task, mut f: impl FnMut(u32, FileRef) -> Result
             // SAFETY: `task` is valid and we are in an RCU read-side section.
             unsafe { bindings::task_lookup_next_fdget_rcu(task.as_ptr(), &mut fd) }
         };
-        let Some(file) = FileRef::from_counted(file) else { return Ok(()) };
+        let Some(file) = FileRef::from_counted(file) else {
+            return Ok(());
+        };
         f(fd, file)?;
         fd += 1;
         // A table may hold a million fds.
@@ -497,7 +541,9 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let flags = match f.kind {
         abi::FILE_KIND_REGULAR if ty == bindings::S_IFREG => f.f_flags & REOPEN_FLAGS,
         abi::FILE_KIND_DIRECTORY if ty == bindings::S_IFDIR => f.f_flags & REOPEN_FLAGS,
-        abi::FILE_KIND_CHARDEV if ty == bindings::S_IFCHR && reopenable_chardev(decode_dev(f.rdev)) => {
+        abi::FILE_KIND_CHARDEV
+            if ty == bindings::S_IFCHR && reopenable_chardev(decode_dev(f.rdev)) =>
+        {
             f.f_flags & REOPEN_FLAGS
         }
         // open() keeps nothing else of an O_PATH open's flags.
@@ -561,7 +607,11 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         if fd.flags & !abi::FD_F_CLOEXEC != 0 {
             return Err(r.bad("fd flags other than close-on-exec"));
         }
-        let flags = if fd.flags & abi::FD_F_CLOEXEC != 0 { bindings::O_CLOEXEC } else { 0 };
+        let flags = if fd.flags & abi::FD_F_CLOEXEC != 0 {
+            bindings::O_CLOEXEC
+        } else {
+            0
+        };
         let Ok(n) = u32::try_from(fd.fd) else {
             return Err(r.bad("negative fd"));
         };

@@ -10,8 +10,8 @@
 
 use crate::task::with_siglock;
 use crate::{log, log::Log, vfork};
-use kernel::bindings;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::bindings;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
@@ -50,13 +50,15 @@ fn parked(task: &Task) -> Option<u32> {
         // SAFETY: `t` is valid; `__state` is read racily as the scheduler's helpers do, and
         // `jobctl` under the signal lock we hold.
         let (state, jobctl) = unsafe {
-            (core::ptr::addr_of!((*t).__state).read_volatile(), (*t).jobctl)
+            (
+                core::ptr::addr_of!((*t).__state).read_volatile(),
+                (*t).jobctl,
+            )
         };
         // SAFETY: `t` is valid.
         let pending = unsafe { bindings::signal_pending(t) } != 0;
-        let trapped = state == TRAPPED
-            && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0
-            && !pending;
+        let trapped =
+            state == TRAPPED && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0 && !pending;
         (trapped || state == STOPPED).then_some(state)
     })
     .flatten()
@@ -98,14 +100,22 @@ impl Frozen {
         for task in tasks {
             let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
             // Without its signal handlers it is already released, gone from the tree.
-            let parked = if set_trap(task, true) { Parked::Trapped } else { Parked::Exited };
-            self.1.insert(room.into_node(task.as_ptr() as usize, self.0.len()));
+            let parked = if set_trap(task, true) {
+                Parked::Trapped
+            } else {
+                Parked::Exited
+            };
+            self.1
+                .insert(room.into_node(task.as_ptr() as usize, self.0.len()));
             // Cannot fail: there is room.
             self.0.push((task.clone(), parked), GFP_KERNEL)?;
         }
         // SAFETY: reading the monotonic clock has no preconditions.
         let start = unsafe { bindings::ktime_get() };
-        for (task, parked) in self.0[first..].iter_mut().filter(|(_, p)| *p == Parked::Trapped) {
+        for (task, parked) in self.0[first..]
+            .iter_mut()
+            .filter(|(_, p)| *p == Parked::Trapped)
+        {
             *parked = wait_parked(log, task, start)?;
         }
         Ok(())

@@ -75,7 +75,10 @@ impl Source for Input {
 
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), ReadError> {
         while !buf.is_empty() {
-            let n = self.0.read(buf).map_err(|e| ReadError::File(no_restart(e)))?;
+            let n = self
+                .0
+                .read(buf)
+                .map_err(|e| ReadError::File(no_restart(e)))?;
             if n == 0 {
                 return Err(ReadError::Eof);
             }
@@ -93,7 +96,11 @@ impl Source for Input {
 fn stream_error(log: &Log, offset: u64, e: StreamError<ReadError>) -> Error {
     match e {
         StreamError::Io(ReadError::File(err)) => {
-            log!(log, "record at offset {offset}: read failed ({})", err.to_errno());
+            log!(
+                log,
+                "record at offset {offset}: read failed ({})",
+                err.to_errno()
+            );
             err
         }
         e => {
@@ -131,12 +138,16 @@ impl<T> Slots<T> for VecSlots<T> {
 }
 
 fn obj_error(log: &Log, e: ObjError) -> Error {
-    log!(log, "object table: {}", match e {
-        ObjError::NoMemory => "out of memory",
-        ObjError::TooMany => "too many objects",
-        ObjError::BadRef => "reference to an object not in the image",
-        ObjError::Duplicate => "object defined twice",
-    });
+    log!(
+        log,
+        "object table: {}",
+        match e {
+            ObjError::NoMemory => "out of memory",
+            ObjError::TooMany => "too many objects",
+            ObjError::BadRef => "reference to an object not in the image",
+            ObjError::Duplicate => "object defined twice",
+        }
+    );
     Error::from_errno(-e.errno())
 }
 
@@ -208,7 +219,13 @@ impl<'a> Dumper<'a> {
 
     /// Writes a run of `npages` pages at `addr` that a copied mapping shares with the mm
     /// `from`, which has them at `from_addr` (zero: at `addr`).
-    pub(crate) fn page_share(&mut self, addr: u64, npages: u32, from: u32, from_addr: u64) -> Result {
+    pub(crate) fn page_share(
+        &mut self,
+        addr: u64,
+        npages: u32,
+        from: u32,
+        from_addr: u64,
+    ) -> Result {
         let res = self.w.page_share(addr, npages, from, from_addr);
         self.check(res)
     }
@@ -302,7 +319,11 @@ impl<'a, T> Restorer<'a, T> {
             return Ok(rec);
         }
         match self.r.next(&mut self.buf) {
-            Ok(Some(rec)) => Ok(Rec { ty: rec.ty, offset: rec.offset, len: rec.payload.len() }),
+            Ok(Some(rec)) => Ok(Rec {
+                ty: rec.ty,
+                offset: rec.offset,
+                len: rec.payload.len(),
+            }),
             Ok(None) => Err(self.bad("read past the tail")),
             Err(e) => Err(stream_error(self.log, self.r.record_offset(), e)),
         }
@@ -315,7 +336,11 @@ impl<'a, T> Restorer<'a, T> {
 
     /// Logs a malformed record at the current offset; returns `EINVAL`.
     pub(crate) fn bad(&self, what: &str) -> Error {
-        log!(self.log, "record at offset {}: {what}", self.r.record_offset());
+        log!(
+            self.log,
+            "record at offset {}: {what}",
+            self.r.record_offset()
+        );
         EINVAL
     }
 
@@ -328,13 +353,24 @@ impl<'a, T> Restorer<'a, T> {
     /// Decodes `rec`, the record just read, as a `R`.
     pub(crate) fn decode<R: Record>(&self, rec: Rec) -> Result<R> {
         if rec.ty != R::TYPE {
-            log!(self.log, "record at offset {}: type {} where {} belongs", rec.offset, rec.ty, R::NAME);
+            log!(
+                self.log,
+                "record at offset {}: type {} where {} belongs",
+                rec.offset,
+                rec.ty,
+                R::NAME
+            );
             return Err(EINVAL);
         }
         // Only this record's payload: a shorter (older) one reads its missing fields as zero.
         let r = R::decode(self.buf.get(..rec.len).unwrap_or(&[]));
         if !r.padding_is_zero() {
-            log!(self.log, "record at offset {}: {} with padding that is not zero", rec.offset, R::NAME);
+            log!(
+                self.log,
+                "record at offset {}: {} with padding that is not zero",
+                rec.offset,
+                R::NAME
+            );
             return Err(EINVAL);
         }
         Ok(r)
@@ -344,8 +380,13 @@ impl<'a, T> Restorer<'a, T> {
     pub(crate) fn expect_raw(&mut self, ty: RecordType) -> Result<u64> {
         let rec = self.next()?;
         if rec.ty != ty.id() {
-            log!(self.log, "record at offset {}: type {} where a raw record of type {} belongs",
-                rec.offset, rec.ty, ty.id());
+            log!(
+                self.log,
+                "record at offset {}: type {} where a raw record of type {} belongs",
+                rec.offset,
+                rec.ty,
+                ty.id()
+            );
             return Err(EINVAL);
         }
         Ok(self.r.raw_left())
@@ -355,7 +396,10 @@ impl<'a, T> Restorer<'a, T> {
     pub(crate) fn read_raw(&mut self, buf: &mut [u8]) -> Result {
         let mut done = 0;
         while done < buf.len() {
-            let n = match self.r.read_raw_chunk(buf.get_mut(done..).unwrap_or(&mut [])) {
+            let n = match self
+                .r
+                .read_raw_chunk(buf.get_mut(done..).unwrap_or(&mut []))
+            {
                 Ok(n) => n,
                 Err(e) => return Err(stream_error(self.log, self.r.record_offset(), e)),
             };
@@ -402,7 +446,12 @@ impl<'a, T> Restorer<'a, T> {
             0 => ObjError::BadRef,
             r if r > MAX_OBJREFS => ObjError::TooMany,
             r if self.objs.get(&r).is_some() => ObjError::Duplicate,
-            r => return Ok(self.objs.try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT).map(drop)?),
+            r => {
+                return Ok(self
+                    .objs
+                    .try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT)
+                    .map(drop)?)
+            }
         };
         Err(obj_error(self.log, e))
     }
@@ -415,7 +464,9 @@ impl<'a, T> Restorer<'a, T> {
 
     /// The object restored for objref `r`.
     pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
-        self.objs.get(&r).ok_or_else(|| obj_error(self.log, ObjError::BadRef))
+        self.objs
+            .get(&r)
+            .ok_or_else(|| obj_error(self.log, ObjError::BadRef))
     }
 
     /// Drops every object restored so far, and the references they hold.

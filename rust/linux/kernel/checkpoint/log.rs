@@ -35,7 +35,10 @@ impl Log {
     /// Writes one line, `<prefix>: <text>\n`. A failing log never changes the call's result.
     pub(crate) fn line(&self, args: fmt::Arguments<'_>) {
         let Some(fd) = &self.fd else { return };
-        let mut line = Line { buf: [0; LINE_MAX], len: 0 };
+        let mut line = Line {
+            buf: [0; LINE_MAX],
+            len: 0,
+        };
         if write!(line, "{}: {}", self.prefix, args).is_err() {
             line.len = LINE_MAX - 4;
             line.buf[line.len..LINE_MAX - 1].copy_from_slice(b"...");

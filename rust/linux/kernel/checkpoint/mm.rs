@@ -15,9 +15,9 @@
 use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
+use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -55,7 +55,10 @@ const FLAG_MAP: [(u64, u64); 20] = [
 ];
 
 fn image_flags(vm_flags: u64) -> u64 {
-    FLAG_MAP.iter().filter(|(k, _)| vm_flags & k != 0).fold(0, |acc, (_, i)| acc | i)
+    FLAG_MAP
+        .iter()
+        .filter(|(k, _)| vm_flags & k != 0)
+        .fold(0, |acc, (_, i)| acc | i)
 }
 
 /// A counted reference to a task's mm (`get_task_mm`).
@@ -97,7 +100,11 @@ impl Shareable for bindings::mm_struct {
 
     unsafe fn get(mm: NonNull<Self>) {
         // SAFETY: valid and in use, per the caller: `mmget()`.
-        unsafe { bindings::atomic_inc(core::ptr::addr_of_mut!((*mm.as_ptr()).__bindgen_anon_1.mm_users)) };
+        unsafe {
+            bindings::atomic_inc(core::ptr::addr_of_mut!(
+                (*mm.as_ptr()).__bindgen_anon_1.mm_users
+            ))
+        };
     }
 
     unsafe fn install(mm: NonNull<Self>) -> Result {
@@ -167,7 +174,12 @@ impl MmPlan {
             return Err(EOPNOTSUPP);
         };
         if !first {
-            return Ok(MmPlan { mm, areas: KVec::new(), exe: None, first });
+            return Ok(MmPlan {
+                mm,
+                areas: KVec::new(),
+                exe: None,
+                first,
+            });
         }
         // SAFETY: `get_mm_exe_file` returns a counted file or NULL.
         let exe = unsafe { bindings::get_mm_exe_file(mm.0) };
@@ -182,29 +194,49 @@ impl MmPlan {
             names.check(log, task, format_args!("executable"), f)?;
         }
         if mm.read(|m| m.__bindgen_anon_1.flags as u64 & MmFlags::MERGE_ANY != 0) {
-            log!(log, "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported", task.vnr());
+            log!(
+                log,
+                "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         // mlockall(MCL_FUTURE): restart does not lock the mappings the process makes next.
         let locked = (bindings::VM_LOCKED | bindings::VM_LOCKONFAULT) as u64;
         if mm.read(|m| m.__bindgen_anon_1.def_flags as u64 & locked != 0) {
-            log!(log, "pid {}: locks its future mappings (mlockall(MCL_FUTURE), not restored yet)", task.vnr());
+            log!(
+                log,
+                "pid {}: locks its future mappings (mlockall(MCL_FUTURE), not restored yet)",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         // SAFETY: the mm is counted; the state is an atomic read once.
         if unsafe { bindings::checkpoint_mm_membarrier(mm.0) } {
-            log!(log, "pid {}: registered for expedited membarrier(2) (not restored yet)", task.vnr());
+            log!(
+                log,
+                "pid {}: registered for expedited membarrier(2) (not restored yet)",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         // SAFETY: the mm is counted; its key allocation map is read under the mmap lock.
         if mm.read(|m| unsafe { bindings::checkpoint_mm_pkeys(m) }) {
-            log!(log, "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)", task.vnr());
+            log!(
+                log,
+                "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         // SAFETY: the mm is counted; only its tasks, which are frozen, set its LDT, and it
         // never goes back to NULL. The pointer is only tested.
         if unsafe { bindings::checkpoint_mm_ldt(mm.0) } {
-            log!(log, "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)", task.vnr());
+            log!(
+                log,
+                "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         // SAFETY: as above: only its frozen tasks enable LAM, once.
@@ -215,7 +247,11 @@ impl MmPlan {
         #[cfg(CONFIG_AIO)]
         // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
         if unsafe { bindings::checkpoint_mm_aio(mm.0) } {
-            log!(log, "pid {}: has an AIO context (io_setup(2), not restored yet)", task.vnr());
+            log!(
+                log,
+                "pid {}: has an AIO context (io_setup(2), not restored yet)",
+                task.vnr()
+            );
             return Err(EOPNOTSUPP);
         }
         let mut areas = KVec::new();
@@ -232,19 +268,42 @@ impl MmPlan {
                 Some(Ok(area)) => area,
                 // Logged only now: the log may be a pipe, and a write to it must not wait
                 // with the mmap lock held.
-                Some(Err(Refused { start, end, what, file })) => {
+                Some(Err(Refused {
+                    start,
+                    end,
+                    what,
+                    file,
+                })) => {
                     match file {
-                        Some(f) => log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported ({})", task.vnr(), files::Shown::of(&f)),
-                        None => log!(log, "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported", task.vnr()),
+                        Some(f) => log!(
+                            log,
+                            "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported ({})",
+                            task.vnr(),
+                            files::Shown::of(&f)
+                        ),
+                        None => log!(
+                            log,
+                            "pid {}: mapping {start:#x}-{end:#x}: {what} is not supported",
+                            task.vnr()
+                        ),
                     }
                     return Err(EOPNOTSUPP);
                 }
             };
             if let (Some(f), abi::VMA_KIND_FILE) = (&area.file, area.rec.kind) {
-                names.check(log, task, format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end), f)?;
+                names.check(
+                    log,
+                    task,
+                    format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end),
+                    f,
+                )?;
             }
             // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
-            if let Some(kind) = area.file.as_ref().and_then(|f| f.lock(core::ptr::null_mut())) {
+            if let Some(kind) = area
+                .file
+                .as_ref()
+                .and_then(|f| f.lock(core::ptr::null_mut()))
+            {
                 let (start, end) = (area.rec.start, area.rec.end);
                 log!(log, "pid {}: mapping {start:#x}-{end:#x}: its file holds a {kind} file lock (file locks are not restored yet)", task.vnr());
                 return Err(EOPNOTSUPP);
@@ -252,7 +311,12 @@ impl MmPlan {
             addr = area.rec.end;
             areas.push(area, GFP_KERNEL)?;
         }
-        Ok(MmPlan { mm, areas, exe, first })
+        Ok(MmPlan {
+            mm,
+            areas,
+            exe,
+            first,
+        })
     }
 
     /// Writes the `Vma` record `rec`, and the name of the mapping after it if it has one.
@@ -281,7 +345,12 @@ impl MmPlan {
             Some(n) if n < ANON_NAME_MAX => d.string(&name[..n]),
             // Its tasks are frozen: the mapping and its name cannot have changed.
             _ => {
-                log!(d.log, "mapping {:#x}-{:#x}: its name changed while frozen", rec.start, rec.end);
+                log!(
+                    d.log,
+                    "mapping {:#x}-{:#x}: its name changed while frozen",
+                    rec.start,
+                    rec.end
+                );
                 Err(EAGAIN)
             }
         }
@@ -314,7 +383,9 @@ impl MmPlan {
     /// mremap(2) since the fork (by either): the one that covers `from` to `from` plus
     /// `area`'s size, if fork(2) would have copied it into `area` (`fork_copies()`).
     fn moved_source<'a>(&self, source: &'a MmPlan, area: &Area, from: u64) -> Option<&'a Area> {
-        let s = source.areas.get(source.areas.partition_point(|p| p.rec.end <= from))?;
+        let s = source
+            .areas
+            .get(source.areas.partition_point(|p| p.rec.end <= from))?;
         let end = from.checked_add(area.rec.end - area.rec.start)?;
         (s.rec.start <= from && end <= s.rec.end && fork_copies(area, s, from)).then_some(s)
     }
@@ -346,10 +417,16 @@ impl MmPlan {
             let fits = |source: &'a MmPlan, from: Option<u64>| {
                 let (within, start) = match from {
                     // The copy starts at the lower of the two starts.
-                    None => self.copy_source(source, area).map(|w| (w, w.rec.start.min(area.rec.start)))?,
+                    None => self
+                        .copy_source(source, area)
+                        .map(|w| (w, w.rec.start.min(area.rec.start)))?,
                     Some(at) => (self.moved_source(source, area, at)?, area.rec.start),
                 };
-                (start >= floor).then_some(Copy { source, within, from })
+                (start >= floor).then_some(Copy {
+                    source,
+                    within,
+                    from,
+                })
             };
             let mut best = sources.iter().find_map(|&source| fits(source, None));
             if best.is_none() && is_private(&area.rec) {
@@ -395,7 +472,10 @@ impl MmPlan {
     ) -> Result {
         if !self.first {
             let (objref, _) = d.objref(self.mm.0)?;
-            return d.record(&abi::Mm { objref, ..Default::default() });
+            return d.record(&abi::Mm {
+                objref,
+                ..Default::default()
+            });
         }
         let exe_file = match &self.exe {
             Some(f) => files::dump_file(d, names, f)?,
@@ -455,22 +535,39 @@ impl MmPlan {
             theirs = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         }
         d.record(&rec)?;
-        let mut writer = Writing { mm: &self.mm, objref, cow };
+        let mut writer = Writing {
+            mm: &self.mm,
+            objref,
+            cow,
+        };
         // The copied mappings first: restart copies each whole, trims it, then unmaps what is
         // left of the last before it maps anything else.
         for (area, c) in self.areas.iter().zip(copied.iter()) {
             let Some(c) = c else { continue };
             let source = c.source;
             let copy_from = c.from.unwrap_or(0);
-            let rec = abi::Vma { copy_of: written(d, &source.mm)?, copy_from, ..area.rec };
+            let rec = abi::Vma {
+                copy_of: written(d, &source.mm)?,
+                copy_from,
+                ..area.rec
+            };
             self.write_vma(d, &rec)?;
             let from = match c.from {
-                None => Source::Copy(Relative { mm: &source.mm, within: (c.within.rec.start, c.within.rec.end), pages: &mut theirs[..] }),
+                None => Source::Copy(Relative {
+                    mm: &source.mm,
+                    within: (c.within.rec.start, c.within.rec.end),
+                    pages: &mut theirs[..],
+                }),
                 Some(_) => Source::Moved,
             };
             dump_private(d, &mut writer, area, &mut pages, from)?;
         }
-        for (area, _) in self.areas.iter().zip(copied.iter()).filter(|(_, k)| k.is_none()) {
+        for (area, _) in self
+            .areas
+            .iter()
+            .zip(copied.iter())
+            .filter(|(_, k)| k.is_none())
+        {
             let mut rec = area.rec;
             match (rec.kind, &area.file) {
                 (abi::VMA_KIND_SHARED_ANON, Some(file)) => {
@@ -480,7 +577,9 @@ impl MmPlan {
                 }
                 (abi::VMA_KIND_SHARED_ANON, None) => return Err(EINVAL),
                 (abi::VMA_KIND_VDSO | abi::VMA_KIND_VVAR, _) => self.write_vma(d, &rec)?,
-                (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => self.write_vma(d, &rec)?,
+                (abi::VMA_KIND_FILE, _) if rec.flags & abi::VMA_MAYSHARE != 0 => {
+                    self.write_vma(d, &rec)?
+                }
                 _ => {
                     self.write_vma(d, &rec)?;
                     dump_private(d, &mut writer, area, &mut pages, Source::Own)?;
@@ -495,7 +594,10 @@ impl MmPlan {
 /// Whether a mapping is private memory, of its own or a file's: fork(2) shares its pages
 /// copy-on-write.
 fn is_private(v: &abi::Vma) -> bool {
-    matches!(v.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE) && v.flags & abi::VMA_MAYSHARE == 0
+    matches!(
+        v.kind,
+        abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK | abi::VMA_KIND_FILE
+    ) && v.flags & abi::VMA_MAYSHARE == 0
 }
 
 /// Whether fork(2) would have copied the mapping `s` into `area` with its pages, the start
@@ -505,14 +607,22 @@ fn is_private(v: &abi::Vma) -> bool {
 /// one made there since by another mapping).
 fn fork_copies(area: &Area, s: &Area, at: u64) -> bool {
     let (a, b) = (&area.rec, &s.rec);
-    let copied = a.flags & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE) == 0;
+    let copied = a.flags
+        & (abi::VMA_DONTCOPY | abi::VMA_WIPEONFORK | abi::VMA_LOCKED | abi::VMA_MERGEABLE)
+        == 0;
     let file = match (&area.file, &s.file) {
-        (Some(f), Some(g)) => f.as_ptr() == g.as_ptr() && at >= b.start && a.pgoff == b.pgoff + (at - b.start) / PAGE,
+        (Some(f), Some(g)) => {
+            f.as_ptr() == g.as_ptr() && at >= b.start && a.pgoff == b.pgoff + (at - b.start) / PAGE
+        }
         (None, None) => true,
         _ => false,
     };
     let related = area.root == 0 || area.root == s.root;
-    is_private(a) && copied && file && related && (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind)
+    is_private(a)
+        && copied
+        && file
+        && related
+        && (a.flags, a.prot, a.kind) == (b.flags, b.prot, b.kind)
 }
 
 /// The objref of `mm`, an address space written earlier.
@@ -532,7 +642,10 @@ const ANON_NAME_MAX: usize = 80;
 /// returns its executable file (or NULL), `None` if it has no address space. The pointers are
 /// only good for comparing and counting: the task's mappings cannot change while it is
 /// frozen, other users' references can.
-pub(crate) fn walk(task: &Task, mut f: impl FnMut(&bindings::vm_area_struct)) -> Option<*mut bindings::file> {
+pub(crate) fn walk(
+    task: &Task,
+    mut f: impl FnMut(&bindings::vm_area_struct),
+) -> Option<*mut bindings::file> {
     let mm = MmRef::of(task)?;
     Some(mm.read(|m| {
         let mut addr = 0usize;
@@ -562,7 +675,10 @@ struct Refused {
 }
 
 /// Describes one mapping, or refuses it.
-fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::result::Result<Area, Refused> {
+fn classify(
+    m: &bindings::mm_struct,
+    vma: &bindings::vm_area_struct,
+) -> core::result::Result<Area, Refused> {
     let (start, end, vm_flags) = vma_bounds(vma);
     let f = &m.__bindgen_anon_1;
     let vdso = f.context.vdso as u64;
@@ -600,17 +716,26 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         return Err(refuse("memory locked on fault (MLOCK_ONFAULT)"));
     }
     // SAFETY: `vma` is valid under the mmap lock.
-    if !unsafe { bindings::checkpoint_vma_anon_name(core::ptr::from_ref(vma).cast_mut()) }.is_null() {
+    if !unsafe { bindings::checkpoint_vma_anon_name(core::ptr::from_ref(vma).cast_mut()) }.is_null()
+    {
         rec.flags |= abi::VMA_ANON_NAME;
     }
     if vdso != 0 && start == vdso {
         rec.kind = abi::VMA_KIND_VDSO;
-        return Ok(Area { rec, file: None, root });
+        return Ok(Area {
+            rec,
+            file: None,
+            root,
+        });
     }
     let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
     if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
         rec.kind = abi::VMA_KIND_VVAR;
-        return Ok(Area { rec, file: None, root });
+        return Ok(Area {
+            rec,
+            file: None,
+            root,
+        });
     }
     if vm_flags & special != 0 {
         return Err(refuse("a device or special mapping"));
@@ -624,7 +749,11 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         } else if (start..end).contains(&stack) {
             rec.kind = abi::VMA_KIND_STACK;
         }
-        return Ok(Area { rec, file: None, root });
+        return Ok(Area {
+            rec,
+            file: None,
+            root,
+        });
     }
     // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
     let file = unsafe { FileRef::get(vma.vm_file) };
@@ -636,16 +765,26 @@ fn classify(m: &bindings::mm_struct, vma: &bindings::vm_area_struct) -> core::re
         // own: saved as anonymous memory it would come back detached from its segment.
         // SAFETY: `vma` is valid under the mmap lock; the call only compares its `vm_ops`.
         if !unsafe { bindings::vma_is_anon_shmem(core::ptr::from_ref(vma).cast_mut()) } {
-            return Err(refuse("SysV shared memory (shmat) or another kernel object's memory"));
+            return Err(refuse(
+                "SysV shared memory (shmat) or another kernel object's memory",
+            ));
         }
         rec.kind = abi::VMA_KIND_SHARED_ANON;
-        return Ok(Area { rec, file: Some(file), root });
+        return Ok(Area {
+            rec,
+            file: Some(file),
+            root,
+        });
     }
     if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
         return Err(refuse("a mapping of something other than a regular file"));
     }
     rec.kind = abi::VMA_KIND_FILE;
-    Ok(Area { rec, file: Some(file), root })
+    Ok(Area {
+        rec,
+        file: Some(file),
+        root,
+    })
 }
 
 /// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
@@ -716,23 +855,37 @@ impl PageAct {
 }
 
 /// Writes the runs of pages of `pages`, the first at `addr`, as `acts` says.
-fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts: &[PageAct]) -> Result {
+fn write_runs(
+    d: &mut Dumper<'_>,
+    addr: u64,
+    pages: &[*mut bindings::page],
+    acts: &[PageAct],
+) -> Result {
     let mut i = 0;
     while i < pages.len() {
         let act = acts[i];
-        let j = i + 1 + acts[i + 1..].iter().zip(&acts[i..]).take_while(|&(&b, &a)| b == a.next()).count();
+        let j = i
+            + 1
+            + acts[i + 1..]
+                .iter()
+                .zip(&acts[i..])
+                .take_while(|&(&b, &a)| b == a.next())
+                .count();
         let (at, n) = (addr + i as u64 * PAGE, (j - i) as u32);
         match act {
             PageAct::Skip => {}
             PageAct::Drop => d.page_drop(at, n)?,
-            PageAct::Share(mm, from) => d.page_share(at, n, mm, if from == at { 0 } else { from })?,
+            PageAct::Share(mm, from) => {
+                d.page_share(at, n, mm, if from == at { 0 } else { from })?
+            }
             PageAct::Data => {
                 d.page_run_begin(at, n)?;
                 for &page in &pages[i..j] {
                     // SAFETY: `page` is referenced; the mapping is released below.
                     let p = unsafe { bindings::kmap_local_page(page) };
                     // SAFETY: a mapped page is PAGE bytes.
-                    let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
+                    let bytes =
+                        unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
                     let r = d.chunk(bytes);
                     // SAFETY: mapped above.
                     unsafe { bindings::kunmap_local(p) };
@@ -748,7 +901,12 @@ fn write_runs(d: &mut Dumper<'_>, addr: u64, pages: &[*mut bindings::page], acts
 
 /// Pins the pages of the frozen `mm` from `addr`, one for each entry of `pages`; NULL for a
 /// hole or the zero page, which FOLL_DUMP does not fault in.
-fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page]) -> Result<Pinned<'a>> {
+fn pin<'a>(
+    log: &Log,
+    mm: &MmRef,
+    addr: u64,
+    pages: &'a mut [*mut bindings::page],
+) -> Result<Pinned<'a>> {
     pages.fill(core::ptr::null_mut());
     let pinned = Pinned { pages };
     let mut i = 0;
@@ -775,7 +933,11 @@ fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page
         }
         if n <= 0 {
             log!(log, "reading the page at {at:#x} failed ({n})");
-            return Err(if n < 0 { Error::from_errno(n as i32) } else { EFAULT });
+            return Err(if n < 0 {
+                Error::from_errno(n as i32)
+            } else {
+                EFAULT
+            });
         }
         i += n as usize;
     }
@@ -785,7 +947,13 @@ fn pin<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page
 /// Pins the pages of the frozen `mm` from `addr` that are in the mapping `within` (its
 /// bounds), as `pin()` does, into `pages` at their offsets from `addr`: the offset of the
 /// first, and the pinned, or `None` if no page is in it.
-fn pin_within<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut bindings::page], within: (u64, u64)) -> Result<Option<(usize, Pinned<'a>)>> {
+fn pin_within<'a>(
+    log: &Log,
+    mm: &MmRef,
+    addr: u64,
+    pages: &'a mut [*mut bindings::page],
+    within: (u64, u64),
+) -> Result<Option<(usize, Pinned<'a>)>> {
     let end = addr + pages.len() as u64 * PAGE;
     let (lo, hi) = (addr.max(within.0), end.min(within.1));
     if lo >= hi {
@@ -793,7 +961,10 @@ fn pin_within<'a>(log: &Log, mm: &MmRef, addr: u64, pages: &'a mut [*mut binding
     }
     let first = ((lo - addr) / PAGE) as usize;
     let n = ((hi - lo) / PAGE) as usize;
-    Ok(Some((first, pin(log, mm, lo, &mut pages[first..first + n])?)))
+    Ok(Some((
+        first,
+        pin(log, mm, lo, &mut pages[first..first + n])?,
+    )))
 }
 
 /// The page at offset `i` of what `pin_within()` pinned, if that is in the mapping.
@@ -842,7 +1013,10 @@ struct Writer {
 
 impl CowPages {
     pub(crate) fn new() -> CowPages {
-        CowPages { pages: RBTree::new(), roots: KVec::new() }
+        CowPages {
+            pages: RBTree::new(),
+            roots: KVec::new(),
+        }
     }
 
     /// The address space written earlier, other than `mm`'s, that maps `page`.
@@ -857,7 +1031,8 @@ impl CowPages {
         if self.pages.get(&(page as usize)).is_some() {
             return Ok(false);
         }
-        self.pages.try_create_and_insert(page as usize, w, GFP_KERNEL)?;
+        self.pages
+            .try_create_and_insert(page as usize, w, GFP_KERNEL)?;
         // SAFETY: `page` is referenced by the caller; this one is put on drop.
         unsafe { bindings::get_page(page) };
         Ok(true)
@@ -875,7 +1050,13 @@ impl CowPages {
     /// frozen `mm`'s mapping `area` that it maps too, and that page's address in `mm`;
     /// `pages` has room to pin `BATCH`. A mapping not in the tree of anon_vmas of one that
     /// added pages has none of them, and is not looked at.
-    fn first_shared(&self, log: &Log, mm: &MmRef, area: &Area, pages: &mut [*mut bindings::page]) -> Result<Option<(Writer, u64)>> {
+    fn first_shared(
+        &self,
+        log: &Log,
+        mm: &MmRef,
+        area: &Area,
+        pages: &mut [*mut bindings::page],
+    ) -> Result<Option<(Writer, u64)>> {
         if area.root == 0 || !self.roots.contains(&area.root) {
             return Ok(None);
         }
@@ -883,7 +1064,12 @@ impl CowPages {
         while addr < end {
             let n = (((end - addr) / PAGE) as usize).min(BATCH);
             let mine = pin(log, mm, addr, &mut pages[..n])?;
-            if let Some((i, w)) = mine.pages.iter().enumerate().find_map(|(i, &p)| Some((i, self.find(p, mm)?))) {
+            if let Some((i, w)) = mine
+                .pages
+                .iter()
+                .enumerate()
+                .find_map(|(i, &p)| Some((i, self.find(p, mm)?)))
+            {
                 return Ok(Some((w, addr + i as u64 * PAGE)));
             }
             addr += n as u64 * PAGE;
@@ -939,8 +1125,11 @@ fn dump_private(
     let mut acts = [PageAct::Skip; BATCH];
     let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
     // Anonymous, and maybe mapped by another process too: fork(2) clears the exclusive bit
-    // of the pages it shares. SAFETY: a non-NULL `p` is a referenced page.
-    let shared = |p: *mut bindings::page| !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) };
+    // of the pages it shares.
+    let shared = |p: *mut bindings::page| {
+        // SAFETY: a non-NULL `p` is a referenced page.
+        !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) }
+    };
     // Only a copy links to the anon_vmas of its relatives.
     let copy = !matches!(from, Source::Own);
     let mut added = false;
@@ -966,9 +1155,20 @@ fn dump_private(
             if *act == PageAct::Data && shared(c) {
                 match w.cow.find(c, w.mm) {
                     // Zero is no address in the image: the same.
-                    Some(by) if copy && (by.addr != 0 || at == 0) => *act = PageAct::Share(by.objref, by.addr),
+                    Some(by) if copy && (by.addr != 0 || at == 0) => {
+                        *act = PageAct::Share(by.objref, by.addr)
+                    }
                     Some(_) => {}
-                    None => added |= w.cow.add(c, Writer { objref: w.objref, mm: w.mm.0 as usize, addr: at })?,
+                    None => {
+                        added |= w.cow.add(
+                            c,
+                            Writer {
+                                objref: w.objref,
+                                mm: w.mm.0 as usize,
+                                addr: at,
+                            },
+                        )?
+                    }
                 }
             }
         }
@@ -996,7 +1196,12 @@ impl SharedObjects {
 
     /// Fills in the objref and size of the object behind the mapping `rec` of `file`; returns
     /// the range of the object's pages (in pages) already written with an earlier mapping.
-    fn name(&mut self, d: &mut Dumper<'_>, file: &FileRef, rec: &mut abi::Vma) -> Result<core::ops::Range<u64>> {
+    fn name(
+        &mut self,
+        d: &mut Dumper<'_>,
+        file: &FileRef,
+        rec: &mut abi::Vma,
+    ) -> Result<core::ops::Range<u64>> {
         // SAFETY: the file is valid and counted, and so is its mapping and inode; the size of
         // an object only its frozen users can resize is read as a plain field.
         let (mapping, size) = unsafe {
@@ -1008,7 +1213,8 @@ impl SharedObjects {
         rec.size = size;
         if first {
             let pages = rec.pgoff..rec.pgoff + (rec.end - rec.start) / PAGE;
-            self.0.try_create_and_insert(mapping as usize, pages, GFP_KERNEL)?;
+            self.0
+                .try_create_and_insert(mapping as usize, pages, GFP_KERNEL)?;
             return Ok(0..0);
         }
         Ok(self.0.get(&(mapping as usize)).cloned().unwrap_or(0..0))
@@ -1031,7 +1237,9 @@ fn dump_cached(
     let mut first = 0u64;
     while first < total {
         let n = ((total - first) as usize).min(BATCH);
-        let pinned = Pinned { pages: &mut pages[..n] };
+        let pinned = Pinned {
+            pages: &mut pages[..n],
+        };
         for (i, (slot, act)) in pinned.pages.iter_mut().zip(acts.iter_mut()).enumerate() {
             let index = vma.pgoff + first + i as u64;
             *act = PageAct::Skip;
@@ -1042,7 +1250,15 @@ fn dump_cached(
             let mut folio = core::ptr::null_mut();
             // SAFETY: `inode` is a shmem inode, valid while the file is. `SGP_READ` allocates
             // nothing for a hole, and reads a swapped-out page back in.
-            let err = unsafe { bindings::shmem_get_folio(inode, index as usize, 0, &mut folio, bindings::sgp_type_SGP_READ) };
+            let err = unsafe {
+                bindings::shmem_get_folio(
+                    inode,
+                    index as usize,
+                    0,
+                    &mut folio,
+                    bindings::sgp_type_SGP_READ,
+                )
+            };
             if err != 0 {
                 log!(d.log, "shared memory page {index}: cannot read it ({err})");
                 return Err(Error::from_errno(err));
@@ -1115,12 +1331,23 @@ fn read_anon_name(r: &mut Restorer<'_, Obj>, name: &mut [u8; ANON_NAME_MAX]) -> 
 
 /// Gives the mapping `v`, just mapped, its name (NUL-terminated) if it has one, with
 /// prctl()'s rules: EINVAL for a name it refuses, EBADF for a file mapping.
-fn name_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, name: Option<&[u8; ANON_NAME_MAX]>) -> Result {
+fn name_area(
+    r: &mut Restorer<'_, Obj>,
+    v: &abi::Vma,
+    name: Option<&[u8; ANON_NAME_MAX]>,
+) -> Result {
     let Some(name) = name else { return Ok(()) };
     // SAFETY: names the current task's own mapping; `name` is NUL-terminated.
-    let err = unsafe { bindings::checkpoint_set_anon_name(v.start, v.end - v.start, name.as_ptr().cast()) };
+    let err = unsafe {
+        bindings::checkpoint_set_anon_name(v.start, v.end - v.start, name.as_ptr().cast())
+    };
     if err != 0 {
-        log!(r.log, "mapping {:#x}-{:#x}: PR_SET_VMA_ANON_NAME failed ({err})", v.start, v.end);
+        log!(
+            r.log,
+            "mapping {:#x}-{:#x}: PR_SET_VMA_ANON_NAME failed ({err})",
+            v.start,
+            v.end
+        );
         return Err(Error::from_errno(err));
     }
     Ok(())
@@ -1160,7 +1387,11 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
             if v.flags & abi::VMA_GROWSDOWN != 0 {
                 flags |= u64::from(bindings::MAP_GROWSDOWN);
             }
-            let target = if prot & u64::from(bindings::PROT_WRITE) != 0 { Target::User } else { Target::Forced };
+            let target = if prot & u64::from(bindings::PROT_WRITE) != 0 {
+                Target::User
+            } else {
+                Target::Forced
+            };
             (core::ptr::null_mut(), target)
         }
         abi::VMA_KIND_SHARED_ANON if shared && v.file == 0 => {
@@ -1182,7 +1413,12 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
                 return Err(r.bad("mapping names a file that is not a regular one"));
             }
             if !f.unchanged() {
-                log!(r.log, "mapping {:#x}-{:#x}: its file changed since the checkpoint", v.start, v.end);
+                log!(
+                    r.log,
+                    "mapping {:#x}-{:#x}: its file changed since the checkpoint",
+                    v.start,
+                    v.end
+                );
                 return Err(crate::estale());
             }
             let file = f.file.as_ptr();
@@ -1198,22 +1434,45 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
     };
     let off = match file.is_null() {
         true => 0,
-        false => v.pgoff.checked_mul(PAGE).ok_or_else(|| r.bad("file mapping offset"))?,
+        false => v
+            .pgoff
+            .checked_mul(PAGE)
+            .ok_or_else(|| r.bad("file mapping offset"))?,
     };
     // SAFETY: maps into the current task's own mm; `file` is NULL or a counted open file.
     let at = unsafe {
-        bindings::vm_mmap(file, v.start as usize, len as usize, prot as usize, flags as usize, off as usize)
+        bindings::vm_mmap(
+            file,
+            v.start as usize,
+            len as usize,
+            prot as usize,
+            flags as usize,
+            off as usize,
+        )
     } as u64;
     if at != v.start {
-        log!(r.log, "mapping {:#x}-{:#x}: mmap failed ({})", v.start, v.end, at as i64);
+        log!(
+            r.log,
+            "mapping {:#x}-{:#x}: mmap failed ({})",
+            v.start,
+            v.end,
+            at as i64
+        );
         return Err(crate::from_err_ptr(at as *mut u8).err().unwrap_or(EINVAL));
     }
     for (bit, advice) in ADVICE {
         if v.flags & bit != 0 {
             // SAFETY: acts on the current task's own mm.
-            let err = unsafe { bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32) };
+            let err = unsafe {
+                bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32)
+            };
             if err != 0 {
-                log!(r.log, "mapping {:#x}-{:#x}: madvise({advice}) failed ({err})", v.start, v.end);
+                log!(
+                    r.log,
+                    "mapping {:#x}-{:#x}: madvise({advice}) failed ({err})",
+                    v.start,
+                    v.end
+                );
                 return Err(Error::from_errno(err));
             }
         }
@@ -1240,7 +1499,10 @@ fn file_at(start: u64) -> Result<Option<FileRef>> {
 /// made (in this process or another), or a new one of the saved size. `flags` carries the
 /// mapping's `MAP_NORESERVE`, which decides how the object is accounted.
 fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<FileRef> {
-    let end = v.pgoff.checked_mul(PAGE).and_then(|o| o.checked_add(v.end - v.start));
+    let end = v
+        .pgoff
+        .checked_mul(PAGE)
+        .and_then(|o| o.checked_add(v.end - v.start));
     if v.size % PAGE != 0 || end.map_or(true, |e| e > v.size) {
         return Err(r.bad("shared memory object smaller than its mapping"));
     }
@@ -1252,13 +1514,27 @@ fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<
     }
     // The object is made as mmap() makes one, by a mapping of its size (anywhere), which is
     // then dropped: the object lives on through our reference.
-    let flags = flags & u64::from(bindings::MAP_NORESERVE) | u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
+    let flags = flags & u64::from(bindings::MAP_NORESERVE)
+        | u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
     // SAFETY: maps into the current task's own mm, no file.
     let at = unsafe {
-        bindings::vm_mmap(core::ptr::null_mut(), 0, v.size as usize, bindings::PROT_NONE as usize, flags as usize, 0)
+        bindings::vm_mmap(
+            core::ptr::null_mut(),
+            0,
+            v.size as usize,
+            bindings::PROT_NONE as usize,
+            flags as usize,
+            0,
+        )
     } as u64;
     if let Err(e) = crate::from_err_ptr(at as *mut u8) {
-        log!(r.log, "mapping {:#x}-{:#x}: cannot make its {}-byte shared memory object", v.start, v.end, v.size);
+        log!(
+            r.log,
+            "mapping {:#x}-{:#x}: cannot make its {}-byte shared memory object",
+            v.start,
+            v.end,
+            v.size
+        );
         return Err(e);
     }
     let file = file_at(at);
@@ -1272,7 +1548,10 @@ fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<
 
 /// Runs `f` on the current task's mapping that starts at `start`, with the mmap lock held for
 /// writing; `None` if no mapping starts there.
-fn with_vma_at<R>(start: u64, f: impl FnOnce(*mut bindings::vm_area_struct) -> R) -> Result<Option<R>> {
+fn with_vma_at<R>(
+    start: u64,
+    f: impl FnOnce(*mut bindings::vm_area_struct) -> R,
+) -> Result<Option<R>> {
     let mm = current_mm();
     // SAFETY: the current task's own mm, locked here and unlocked below.
     if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
@@ -1379,13 +1658,26 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
     // SAFETY: `vdso_image_64` is a constant of this kernel.
     let image = unsafe { &bindings::vdso_image_64 };
     let vvar_len = vvar_size();
-    let text = if v.kind == abi::VMA_KIND_VDSO { v.start } else { v.end };
-    let expect_len = if v.kind == abi::VMA_KIND_VDSO { vdso_size() } else { vvar_len };
+    let text = if v.kind == abi::VMA_KIND_VDSO {
+        v.start
+    } else {
+        v.end
+    };
+    let expect_len = if v.kind == abi::VMA_KIND_VDSO {
+        vdso_size()
+    } else {
+        vvar_len
+    };
     // `map_area` checked `start < end`; the vvar area below the text must fit above 0.
     let base = match text.checked_sub(vvar_len) {
         Some(base) if v.end - v.start == expect_len => base,
         _ => {
-            log!(r.log, "vdso mapping {:#x}-{:#x} differs from this kernel's", v.start, v.end);
+            log!(
+                r.log,
+                "vdso mapping {:#x}-{:#x} differs from this kernel's",
+                v.start,
+                v.end
+            );
             return Err(EINVAL);
         }
     };
@@ -1395,7 +1687,12 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
         false => &mut pair.vvar,
     };
     if *half {
-        log!(r.log, "vdso mapping {:#x}-{:#x}: listed twice", v.start, v.end);
+        log!(
+            r.log,
+            "vdso mapping {:#x}-{:#x}: listed twice",
+            v.start,
+            v.end
+        );
         return Err(EINVAL);
     }
     *half = true;
@@ -1404,7 +1701,12 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
         // SAFETY: reading the current mm's vdso address, set when the pair was mapped.
         let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
         if at != text {
-            log!(r.log, "vdso mapping {:#x}-{:#x}: a second vDSO", v.start, v.end);
+            log!(
+                r.log,
+                "vdso mapping {:#x}-{:#x}: a second vDSO",
+                v.start,
+                v.end
+            );
             return Err(EINVAL);
         }
     } else {
@@ -1414,7 +1716,11 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
         let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
         if ret != 0 || at != text {
             log!(r.log, "vdso: cannot map it at {text:#x} ({ret})");
-            return Err(if ret != 0 { Error::from_errno(ret) } else { EINVAL });
+            return Err(if ret != 0 {
+                Error::from_errno(ret)
+            } else {
+                EINVAL
+            });
         }
     }
     Ok(())
@@ -1461,7 +1767,10 @@ fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
     let inode = f.file.inode();
     // SAFETY: `file` is an open file we hold a reference to; its path and inode are valid.
     let (regular, noexec) = unsafe {
-        (u32::from(inode.i_mode) & bindings::S_IFMT == bindings::S_IFREG, bindings::path_noexec(&(*file).f_path))
+        (
+            u32::from(inode.i_mode) & bindings::S_IFMT == bindings::S_IFREG,
+            bindings::path_noexec(&(*file).f_path),
+        )
     };
     let ret = if regular && !noexec {
         // SAFETY: as above.
@@ -1470,7 +1779,10 @@ fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
         -(bindings::EACCES as i32)
     };
     if ret != 0 {
-        log!(log, "exe_file: not an executable file the caller may run ({ret})");
+        log!(
+            log,
+            "exe_file: not an executable file the caller may run ({ret})"
+        );
         return Err(Error::from_errno(ret));
     }
     Ok(file)
@@ -1479,12 +1791,26 @@ fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
 /// Streams a `PageRun`'s pages into the mapping `v`, where the runs before it ended at
 /// `next`: runs go up and do not overlap, so that a mapping costs restart no more work than
 /// its size, whatever the image holds.
-fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next: &mut u64, buf: &mut [u8]) -> Result {
+fn fill(
+    r: &mut Restorer<'_, Obj>,
+    rec: Rec,
+    v: &abi::Vma,
+    target: &Target,
+    next: &mut u64,
+    buf: &mut [u8],
+) -> Result {
     let run = r.decode::<abi::PageRun>(rec)?;
     let len = u64::from(run.npages) * PAGE;
-    let (dropped, shared) = (run.flags == abi::PAGE_RUN_DROP, run.flags == abi::PAGE_RUN_SHARE);
+    let (dropped, shared) = (
+        run.flags == abi::PAGE_RUN_DROP,
+        run.flags == abi::PAGE_RUN_SHARE,
+    );
     let known = matches!(run.flags, 0 | abi::PAGE_RUN_DROP | abi::PAGE_RUN_SHARE);
-    if !known || (dropped || shared) && v.copy_of == 0 || (run.from != 0) != shared || run.from_addr != 0 && !shared {
+    if !known
+        || (dropped || shared) && v.copy_of == 0
+        || (run.from != 0) != shared
+        || run.from_addr != 0 && !shared
+    {
         return Err(r.bad("page run flags"));
     }
     if run.addr % PAGE != 0
@@ -1500,7 +1826,14 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next
     *next = run.addr + len;
     if dropped {
         // SAFETY: acts on the current task's own mm; a copied mapping is not locked.
-        let err = unsafe { bindings::do_madvise(current_mm(), run.addr as usize, len as usize, bindings::MADV_DONTNEED as i32) };
+        let err = unsafe {
+            bindings::do_madvise(
+                current_mm(),
+                run.addr as usize,
+                len as usize,
+                bindings::MADV_DONTNEED as i32,
+            )
+        };
         if err != 0 {
             log!(r.log, "pages at {:#x}: cannot drop them ({err})", run.addr);
             return Err(Error::from_errno(err));
@@ -1525,12 +1858,19 @@ fn fill(r: &mut Restorer<'_, Obj>, rec: Rec, v: &abi::Vma, target: &Target, next
 }
 
 /// Writes `bytes` at `addr` of the mapping `v`.
-fn put(r: &Restorer<'_, Obj>, v: &abi::Vma, target: &Target, addr: u64, bytes: &mut [u8]) -> Result {
+fn put(
+    r: &Restorer<'_, Obj>,
+    v: &abi::Vma,
+    target: &Target,
+    addr: u64,
+    bytes: &mut [u8],
+) -> Result {
     let n = bytes.len();
     let ok = match target {
         Target::User => {
             // SAFETY: `addr..addr + n` lies in a writable mapping of the current task.
-            let left = unsafe { bindings::copy_to_user(addr as *mut _, bytes.as_ptr().cast(), n as _) };
+            let left =
+                unsafe { bindings::copy_to_user(addr as *mut _, bytes.as_ptr().cast(), n as _) };
             left == 0
         }
         Target::Forced => {
@@ -1549,13 +1889,18 @@ fn put(r: &Restorer<'_, Obj>, v: &abi::Vma, target: &Target, addr: u64, bytes: &
         Target::Object(file, base) => {
             let mut pos = (base + addr - v.start) as i64;
             // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
-            let w = unsafe { bindings::kernel_write(file.as_ptr(), bytes.as_ptr().cast(), n, &mut pos) };
+            let w = unsafe {
+                bindings::kernel_write(file.as_ptr(), bytes.as_ptr().cast(), n, &mut pos)
+            };
             w == n as isize
         }
         Target::None => false,
     };
     if !ok {
-        log!(r.log, "pages at {addr:#x}: cannot write them into the new address space");
+        log!(
+            r.log,
+            "pages at {addr:#x}: cannot write them into the new address space"
+        );
         return Err(EFAULT);
     }
     Ok(())
@@ -1564,7 +1909,13 @@ fn put(r: &Restorer<'_, Obj>, v: &abi::Vma, target: &Target, addr: u64, bytes: &
 /// Shares again the pages of a `PAGE_RUN_SHARE` run with the address space `run.from`,
 /// restored earlier, which has them at `run.from_addr` (or else at the same addresses), or
 /// copies their contents from it where the kernel cannot share them.
-fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &Target, buf: &mut [u8]) -> Result {
+fn share(
+    r: &mut Restorer<'_, Obj>,
+    run: &abi::PageRun,
+    v: &abi::Vma,
+    target: &Target,
+    buf: &mut [u8],
+) -> Result {
     let Some(source) = shared::restored::<bindings::mm_struct>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
     };
@@ -1573,12 +1924,26 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
     }
     let end = run.addr + u64::from(run.npages) * PAGE;
     // Where the source has the page at `at` (checked: no overflow).
-    let src = |at: u64| at - run.addr + if run.from_addr != 0 { run.from_addr } else { run.addr };
+    let src = |at: u64| {
+        at - run.addr
+            + if run.from_addr != 0 {
+                run.from_addr
+            } else {
+                run.addr
+            }
+    };
     let mut at = run.addr;
     while at < end {
         // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
         // pages go into the current task's own mm.
-        let n = unsafe { bindings::restart_share_pages(source.as_ptr(), at as usize, end as usize, src(at) as usize) };
+        let n = unsafe {
+            bindings::restart_share_pages(
+                source.as_ptr(),
+                at as usize,
+                end as usize,
+                src(at) as usize,
+            )
+        };
         match n {
             n if n >= 0 => at += n as u64,
             e if e == -(bindings::EINVAL as isize) => {
@@ -1596,7 +1961,13 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
         let page = &mut buf[..PAGE as usize];
         // SAFETY: reads a restored address space that restart holds, as ptrace would.
         let got = unsafe {
-            bindings::access_remote_vm(source.as_ptr(), src(at) as usize, page.as_mut_ptr().cast(), PAGE as i32, bindings::FOLL_FORCE)
+            bindings::access_remote_vm(
+                source.as_ptr(),
+                src(at) as usize,
+                page.as_mut_ptr().cast(),
+                PAGE as i32,
+                bindings::FOLL_FORCE,
+            )
         };
         if got != PAGE as i32 {
             return Err(r.bad("pages shared with an address space that does not map them"));
@@ -1611,7 +1982,14 @@ fn share(r: &mut Restorer<'_, Obj>, run: &abi::PageRun, v: &abi::Vma, target: &T
 /// Restores an `Mm` and everything that follows it into a new mm for the current task.
 pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Result {
     let m = r.decode::<abi::Mm>(rec)?;
-    if shared::join::<bindings::mm_struct>(r, m.objref, m == abi::Mm { objref: m.objref, ..Default::default() })? {
+    if shared::join::<bindings::mm_struct>(
+        r,
+        m.objref,
+        m == abi::Mm {
+            objref: m.objref,
+            ..Default::default()
+        },
+    )? {
         return Ok(());
     }
     let exe = match m.exe_file {
@@ -1675,7 +2053,11 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     r.read_raw(&mut auxv[..len as usize])?;
     // /proc/PID/auxv reads up to the first AT_NULL, which must end the vector: without one it
     // would read on past `saved_auxv`.
-    let types = || auxv[..len as usize].chunks_exact(16).map(|p| u64::from_le_bytes(p[..8].try_into().unwrap_or([1; 8])));
+    let types = || {
+        auxv[..len as usize]
+            .chunks_exact(16)
+            .map(|p| u64::from_le_bytes(p[..8].try_into().unwrap_or([1; 8])))
+    };
     if len != 0 && (len % 16 != 0 || types().position(|t| t == 0) != Some(len as usize / 16 - 1)) {
         return Err(r.bad("auxiliary vector not ended by one AT_NULL"));
     }
@@ -1703,7 +2085,8 @@ fn new_area(
 fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
     let want = v.flags & !abi::VMA_ANON_NAME;
     // SAFETY: reading the current task's own personality, which only it sets.
-    let implied = unsafe { (*bindings::get_current()).personality } & bindings::READ_IMPLIES_EXEC != 0;
+    let implied =
+        unsafe { (*bindings::get_current()).personality } & bindings::READ_IMPLIES_EXEC != 0;
     let exec = implied && v.prot & bindings::PROT_READ != 0;
     let (extra, missing) = (have & !want, want & !have);
     let extra_prot = prot & !v.prot;
@@ -1723,10 +2106,17 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
 /// The current task's mm holds copied mappings only, up to `from`: unmaps what it has above
 /// before the copy (the rest of the last one), then what the copy has below `v`. What it has
 /// above `v` goes when the next mapping comes.
-fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, name: Option<&[u8; ANON_NAME_MAX]>) -> Result<Target> {
+fn copy_area(
+    r: &mut Restorer<'_, Obj>,
+    v: &abi::Vma,
+    copy_of: u32,
+    from: u64,
+    name: Option<&[u8; ANON_NAME_MAX]>,
+) -> Result<Target> {
     // SAFETY: reading the current mm's task size.
     let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
-    let bounds = (v.start | v.end | v.copy_from) % PAGE == 0 && v.start < v.end && v.end <= task_size;
+    let bounds =
+        (v.start | v.end | v.copy_from) % PAGE == 0 && v.start < v.end && v.end <= task_size;
     if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
         return Err(r.bad("copied mapping bounds, order or sharing"));
     }
@@ -1744,13 +2134,27 @@ fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, n
     unmap(from, task_size)?;
     // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
     // copy goes into the current task's own mm.
-    match unsafe { bindings::restart_copy_vma(source.as_ptr(), v.start as usize, v.end as usize, v.copy_from as usize) } {
+    match unsafe {
+        bindings::restart_copy_vma(
+            source.as_ptr(),
+            v.start as usize,
+            v.end as usize,
+            v.copy_from as usize,
+        )
+    } {
         0 => {}
         e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
-            return Err(r.bad("copied mapping that its source does not have, or overlapping the one before"));
+            return Err(r.bad(
+                "copied mapping that its source does not have, or overlapping the one before",
+            ));
         }
         e => {
-            log!(r.log, "mapping {:#x}-{:#x}: cannot copy it ({e})", v.start, v.end);
+            log!(
+                r.log,
+                "mapping {:#x}-{:#x}: cannot copy it ({e})",
+                v.start,
+                v.end
+            );
             return Err(Error::from_errno(e));
         }
     }
@@ -1781,7 +2185,11 @@ fn copy_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, copy_of: u32, from: u64, n
         named?;
     }
     let writable = v.prot & bindings::PROT_WRITE != 0;
-    Ok(if file.is_null() && writable { Target::User } else { Target::Forced })
+    Ok(if file.is_null() && writable {
+        Target::User
+    } else {
+        Target::Forced
+    })
 }
 
 /// Unmaps `start..end` of the current task's mm, if not empty.
@@ -1855,7 +2263,10 @@ impl MmFlags {
     /// process's core as root: not something an image may ask for.
     fn check(r: &Restorer<'_, Obj>, m: &abi::Mm) -> Result<MmFlags> {
         if m.dumpable == bindings::SUID_DUMP_ROOT {
-            log!(r.log, "mm: dumpable SUID_DUMP_ROOT (core dumped as root) is not restored");
+            log!(
+                r.log,
+                "mm: dumpable SUID_DUMP_ROOT (core dumped as root) is not restored"
+            );
             return Err(EPERM);
         }
         if m.dumpable > bindings::SUID_DUMP_USER
@@ -1875,7 +2286,10 @@ impl MmFlags {
         // would not be faithful either: as prctl(PR_SET_MDWE) would, refuse to change it.
         let inherited = Self::word(current_mm()).load(Ordering::Relaxed) as u64 & Self::MDWE;
         if inherited != 0 && inherited != bits & Self::MDWE {
-            log!(r.log, "mm: the restarter's memory-deny-write-execute differs from the image's");
+            log!(
+                r.log,
+                "mm: the restarter's memory-deny-write-execute differs from the image's"
+            );
             return Err(EPERM);
         }
         Ok(MmFlags(bits))
@@ -1891,7 +2305,9 @@ impl MmFlags {
     /// Sets the saved bits in the `mm->flags` of `mm`, the current task's new mm.
     fn apply(&self, mm: *mut bindings::mm_struct) {
         let (bits, set) = (self.0 as usize, Self::SET as usize);
-        let _ = Self::word(mm).fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| Some(old & !set | bits));
+        let _ = Self::word(mm).fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+            Some(old & !set | bits)
+        });
     }
 }
 

@@ -18,8 +18,12 @@ use kernel::prelude::*;
 use kernel::task::Task;
 
 /// The clocks whose timers are restored: those hrtimers run.
-const CLOCKS: [u32; 4] =
-    [bindings::CLOCK_REALTIME, bindings::CLOCK_MONOTONIC, bindings::CLOCK_BOOTTIME, bindings::CLOCK_TAI];
+const CLOCKS: [u32; 4] = [
+    bindings::CLOCK_REALTIME,
+    bindings::CLOCK_MONOTONIC,
+    bindings::CLOCK_BOOTTIME,
+    bindings::CLOCK_TAI,
+];
 /// `sigev_notify` values timer_create(2) takes.
 const NOTIFY: [u32; 4] = [
     bindings::SIGEV_SIGNAL,
@@ -53,7 +57,12 @@ pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
         let mut next_id = 0;
         // SAFETY: `task` is valid; `ids` has room for `room` IDs.
         let n = unsafe {
-            bindings::checkpoint_posix_timer_ids(task.as_ptr(), ids.as_mut_ptr(), room as u32, &mut next_id)
+            bindings::checkpoint_posix_timer_ids(
+                task.as_ptr(),
+                ids.as_mut_ptr(),
+                room as u32,
+                &mut next_id,
+            )
         };
         let n = usize::try_from(n).map_err(|_| ESRCH)?;
         if n <= room {
@@ -74,17 +83,30 @@ pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
         if !CLOCKS.contains(&(t.clock as u32)) {
             // Negative ids name the CPU-time clocks of a process or thread.
             let what = match t.clock as u32 {
-                c if t.clock < 0 || c == bindings::CLOCK_PROCESS_CPUTIME_ID || c == bindings::CLOCK_THREAD_CPUTIME_ID => {
+                c if t.clock < 0
+                    || c == bindings::CLOCK_PROCESS_CPUTIME_ID
+                    || c == bindings::CLOCK_THREAD_CPUTIME_ID =>
+                {
                     "a CPU-time clock"
                 }
                 bindings::CLOCK_REALTIME_ALARM | bindings::CLOCK_BOOTTIME_ALARM => "an alarm clock",
                 _ => "a clock without hrtimers",
             };
-            log!(log, "pid {}: POSIX timer {id} is on {what} ({}): not restored yet", task.vnr(), t.clock);
+            log!(
+                log,
+                "pid {}: POSIX timer {id} is on {what} ({}): not restored yet",
+                task.vnr(),
+                t.clock
+            );
             return Err(EOPNOTSUPP);
         }
         if t.target_gone {
-            log!(log, "pid {}: POSIX timer {id} signals thread {}, which exited", task.vnr(), t.tid);
+            log!(
+                log,
+                "pid {}: POSIX timer {id} signals thread {}, which exited",
+                task.vnr(),
+                t.tid
+            );
             return Err(EOPNOTSUPP);
         }
         let armed = t.state != bindings::CHECKPOINT_TIMER_DISARMED as i32;
@@ -111,12 +133,19 @@ pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
                 overrun: t.overrun,
                 overrun_last: t.overrun_last,
                 flags,
-                pending_overrun: if t.queued { t.pending_overrun.max(0) as u32 } else { 0 },
+                pending_overrun: if t.queued {
+                    t.pending_overrun.max(0) as u32
+                } else {
+                    0
+                },
             },
             GFP_KERNEL,
         )?;
     }
-    Ok(Saved { next_id: next_id as u32, timers })
+    Ok(Saved {
+        next_id: next_id as u32,
+        timers,
+    })
 }
 
 /// The timers of a process read from the image, to create once the process is restored.
@@ -127,7 +156,10 @@ pub(crate) struct Restored {
 
 impl Default for Restored {
     fn default() -> Restored {
-        Restored { next_id: 0, timers: KVVec::new() }
+        Restored {
+            next_id: 0,
+            timers: KVVec::new(),
+        }
     }
 }
 
@@ -142,7 +174,8 @@ fn check(r: &Restorer<'_, Obj>, t: &abi::PosixTimer) -> Result {
         "POSIX timer ID"
     } else if !CLOCKS.contains(&t.clock) {
         "POSIX timer clock"
-    } else if !NOTIFY.contains(&t.notify) || signal && !(1..=bindings::SIGRTMAX).contains(&t.signo) {
+    } else if !NOTIFY.contains(&t.notify) || signal && !(1..=bindings::SIGRTMAX).contains(&t.signo)
+    {
         "POSIX timer signal event"
     } else if t.flags & !(abi::POSIX_TIMER_F_ABSOLUTE | abi::POSIX_TIMER_F_QUEUED) != 0 {
         "POSIX timer flags"
@@ -160,11 +193,14 @@ fn check(r: &Restorer<'_, Obj>, t: &abi::PosixTimer) -> Result {
         "POSIX timer with an absolute expiry on a clock that does not follow the wall clock"
     } else if t.notify & bindings::SIGEV_THREAD_ID == 0 && t.tid != 0 {
         "POSIX timer thread without SIGEV_THREAD_ID"
-    } else if !(-1..=OVERRUN_MAX).contains(&t.overrun) || !(-1..=OVERRUN_MAX).contains(&t.overrun_last) {
+    } else if !(-1..=OVERRUN_MAX).contains(&t.overrun)
+        || !(-1..=OVERRUN_MAX).contains(&t.overrun_last)
+    {
         // -1 is "none yet", also after the wall clock went back past an expiry.
         "POSIX timer overrun count"
     } else if !queued && t.pending_overrun != 0
-        || queued && (!signal || t.signo == bindings::SIGKILL || t.pending_overrun > i32::MAX as u32)
+        || queued
+            && (!signal || t.signo == bindings::SIGKILL || t.pending_overrun > i32::MAX as u32)
     {
         "pending signal of a POSIX timer"
     } else {
@@ -177,17 +213,26 @@ fn check(r: &Restorer<'_, Obj>, t: &abi::PosixTimer) -> Result {
 /// takes a pending signal: they are at most as many as the restarter's hard limit of pending
 /// signals (which only a restarter with CAP_SYS_RESOURCE may raise for the restored process),
 /// and `TIMERS_MAX`.
-pub(crate) fn read(r: &mut Restorer<'_, Obj>, count: u32, next_id: u32, out: &mut Restored) -> Result {
+pub(crate) fn read(
+    r: &mut Restorer<'_, Obj>,
+    count: u32,
+    next_id: u32,
+    out: &mut Restored,
+) -> Result {
     if next_id > i32::MAX as u32 {
         return Err(r.bad("next POSIX timer ID"));
     }
     // SAFETY: the current task's own limit, read as task_rlimit_max() reads it.
     let limit = unsafe {
         let sig = (*bindings::get_current()).signal;
-        core::ptr::addr_of!((*sig).rlim[bindings::RLIMIT_SIGPENDING as usize].rlim_max).read_volatile()
+        core::ptr::addr_of!((*sig).rlim[bindings::RLIMIT_SIGPENDING as usize].rlim_max)
+            .read_volatile()
     } as u64;
     if u64::from(count) > limit.min(TIMERS_MAX) {
-        log!(r.log, "{count} POSIX timers: more than RLIMIT_SIGPENDING ({limit}) or {TIMERS_MAX} allow");
+        log!(
+            r.log,
+            "{count} POSIX timers: more than RLIMIT_SIGPENDING ({limit}) or {TIMERS_MAX} allow"
+        );
         return Err(EAGAIN);
     }
     out.next_id = next_id;
@@ -243,7 +288,11 @@ impl Restored {
     /// Queues the timers' pending signals again, with the other pending signals of the thread
     /// that created the timers.
     pub(crate) fn queue(&self) {
-        for t in self.timers.iter().filter(|t| t.flags & abi::POSIX_TIMER_F_QUEUED != 0) {
+        for t in self
+            .timers
+            .iter()
+            .filter(|t| t.flags & abi::POSIX_TIMER_F_QUEUED != 0)
+        {
             // SAFETY: acts on the current process. It fails only for what `check` refused, or
             // if a thread of the process, running again, deleted the timer first: its signal
             // is then not queued, as if the timer had been deleted before it expired.

@@ -61,7 +61,14 @@ fn set(task: &Task, rs: &bindings::user_regset, buf: &[u8]) -> Result {
     let set = rs.set.ok_or(EINVAL)?;
     // SAFETY: the task is valid and off its CPU; a kernel buffer is passed, no user one.
     let ret = unsafe {
-        set(task.as_ptr(), rs, 0, buf.len() as u32, buf.as_ptr().cast(), core::ptr::null())
+        set(
+            task.as_ptr(),
+            rs,
+            0,
+            buf.len() as u32,
+            buf.as_ptr().cast(),
+            core::ptr::null(),
+        )
     };
     if ret < 0 {
         return Err(Error::from_errno(ret));
@@ -72,7 +79,12 @@ fn set(task: &Task, rs: &bindings::user_regset, buf: &[u8]) -> Result {
 /// Size and features of this machine's user xsave area.
 pub(crate) fn xsave_config() -> (u32, u64) {
     // SAFETY: `fpu_user_cfg` is set up at boot and never changes afterwards.
-    unsafe { (bindings::fpu_user_cfg.max_size, bindings::fpu_user_cfg.max_features) }
+    unsafe {
+        (
+            bindings::fpu_user_cfg.max_size,
+            bindings::fpu_user_cfg.max_features,
+        )
+    }
 }
 
 /// Writes the `Regs`, `XsaveInfo`, `Xsave` and `Tls` records of a frozen task; `returns` is
@@ -93,7 +105,9 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, returns: Option<i32>) -> Res
     if let Ok(rs) = regset(t, NT_X86_XSTATE) {
         let mut area = KVec::from_elem(0u8, regset_size(rs), GFP_KERNEL)?;
         if get(task, rs, &mut area).is_ok() {
-            let bv = area.get(XSTATE_BV_OFFSET..XSTATE_BV_OFFSET + 8).unwrap_or(&[0; 8]);
+            let bv = area
+                .get(XSTATE_BV_OFFSET..XSTATE_BV_OFFSET + 8)
+                .unwrap_or(&[0; 8]);
             let features = u64::from_le_bytes(bv.try_into().unwrap_or([0; 8]));
             d.record(&abi::XsaveInfo {
                 features,
@@ -189,11 +203,17 @@ fn saved_restart_block(task: &Task, regs: &abi::Regs) -> Option<abi::RestartBloc
             })
         } else if f == fn_addr(bindings::do_restart_poll) {
             let p = &rb.__bindgen_anon_1.poll;
-            let end = (p.tv_sec as i64).saturating_mul(1_000_000_000).saturating_add(p.tv_nsec as i64);
+            let end = (p.tv_sec as i64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(p.tv_nsec as i64);
             Some(abi::RestartBlock {
                 kind: abi::RESTART_POLL,
                 clock: bindings::CLOCK_MONOTONIC,
-                remaining_ns: if p.has_timeout != 0 { left(end, monotonic_now()) } else { -1 },
+                remaining_ns: if p.has_timeout != 0 {
+                    left(end, monotonic_now())
+                } else {
+                    -1
+                },
                 args: [p.ufds as u64, p.nfds as u64, 0, 0],
             })
         } else if f == fn_addr(bindings::futex_wait_restart) {
@@ -211,7 +231,12 @@ fn saved_restart_block(task: &Task, regs: &abi::Regs) -> Option<abi::RestartBloc
                 } else {
                     -1
                 },
-                args: [x.uaddr as u64, u64::from(x.val), u64::from(x.bitset), x.uaddr2 as u64],
+                args: [
+                    x.uaddr as u64,
+                    u64::from(x.val),
+                    u64::from(x.bitset),
+                    x.uaddr2 as u64,
+                ],
             })
         } else {
             None
@@ -338,7 +363,8 @@ fn tls_ok(lo: u32, hi: u32) -> bool {
     // `contents` is `type >> 2`; above 1 is a code segment. Bit 0 is the accessed bit.
     let data = ty >> 2 <= 1;
     let accessed = ty & 1;
-    (lo == 0 && hi == 0) || (s == 1 && dpl == 3 && present == 1 && big == 1 && data && accessed == 1 && long == 0)
+    (lo == 0 && hi == 0)
+        || (s == 1 && dpl == 3 && present == 1 && big == 1 && data && accessed == 1 && long == 0)
 }
 
 /// Reads the `Regs`, `XsaveInfo`/`Xsave` and `Tls` records that follow a `Task`.
@@ -366,13 +392,20 @@ pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
         let info = r.decode::<abi::XsaveInfo>(rec)?;
         let (size, features) = xsave_config();
         if info.format != abi::XSAVE_FMT_STANDARD || info.size != size {
-            log!(r.log, "xsave area of {} bytes (format {}); this machine uses {size}",
-                info.size, info.format);
+            log!(
+                r.log,
+                "xsave area of {} bytes (format {}); this machine uses {size}",
+                info.size,
+                info.format
+            );
             return Err(EINVAL);
         }
         if info.features & !features != 0 {
-            log!(r.log, "xsave features {:#x} missing on this machine ({features:#x})",
-                info.features & !features);
+            log!(
+                r.log,
+                "xsave features {:#x} missing on this machine ({features:#x})",
+                info.features & !features
+            );
             return Err(EINVAL);
         }
         let len = r.expect_raw(RecordType::Xsave)?;
@@ -390,7 +423,12 @@ pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
             return Err(r.bad("TLS descriptor is not a user segment"));
         }
     }
-    Ok(Saved { regs, restart, xsave, tls })
+    Ok(Saved {
+        regs,
+        restart,
+        xsave,
+        tls,
+    })
 }
 
 /// Applies saved registers to `task`, a restored task waiting off its CPU for the restarter.

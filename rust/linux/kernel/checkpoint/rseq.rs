@@ -51,7 +51,11 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
     if err == 0 {
         return Ok(());
     }
-    let why = if err == -(bindings::ENOSYS as i32) { ": this kernel has no rseq (CONFIG_RSEQ)" } else { "" };
+    let why = if err == -(bindings::ENOSYS as i32) {
+        ": this kernel has no rseq (CONFIG_RSEQ)"
+    } else {
+        ""
+    };
     log!(
         log,
         "pid {}: rseq area {:#x} ({} bytes, signature {:#x}): error {err}{why}",
@@ -60,13 +64,19 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
         task.rseq_len,
         task.rseq_sig
     );
-    Err(if err == -(bindings::ENOSYS as i32) { EOPNOTSUPP } else { Error::from_errno(err) })
+    Err(if err == -(bindings::ENOSYS as i32) {
+        EOPNOTSUPP
+    } else {
+        Error::from_errno(err)
+    })
 }
 
 #[cfg(CONFIG_RSEQ)]
 fn register(task: &abi::Task) -> i32 {
     // SAFETY: acts on the current task only; the area is a user address, checked there.
-    unsafe { bindings::restart_rseq_register(task.rseq as usize as *mut _, task.rseq_len, task.rseq_sig) }
+    unsafe {
+        bindings::restart_rseq_register(task.rseq as usize as *mut _, task.rseq_len, task.rseq_sig)
+    }
 }
 
 #[cfg(not(CONFIG_RSEQ))]

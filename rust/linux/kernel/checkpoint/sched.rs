@@ -56,7 +56,14 @@ fn read(task: &Task) -> State {
             &mut cpus,
         )
     };
-    State { policy, nice, rt_priority, reset_on_fork, cpus, restricted }
+    State {
+        policy,
+        nice,
+        rt_priority,
+        reset_on_fork,
+        cpus,
+        restricted,
+    }
 }
 
 /// Why checkpoint cannot save a task under `policy`, if it cannot.
@@ -89,7 +96,11 @@ pub(crate) fn save(log: &Log, task: &Task, rec: &mut abi::Task) -> Result {
     // keeps it (__setscheduler_params()).
     unsafe {
         with_task_lock(t, || {
-            rec.timer_slack_ns = if is_rt(s.policy) { 0 } else { (*t).timer_slack_ns };
+            rec.timer_slack_ns = if is_rt(s.policy) {
+                0
+            } else {
+                (*t).timer_slack_ns
+            };
             rec.default_timer_slack_ns = (*t).default_timer_slack_ns;
         })
     };
@@ -106,7 +117,12 @@ pub(crate) fn save(log: &Log, task: &Task, rec: &mut abi::Task) -> Result {
                 Some(w) => *w = word as u64,
                 None if word == 0 => {}
                 None => {
-                    log!(log, "pid {}: CPU affinity beyond CPU {} (not supported)", task.vnr(), 64 * rec.cpus.len() - 1);
+                    log!(
+                        log,
+                        "pid {}: CPU affinity beyond CPU {} (not supported)",
+                        task.vnr(),
+                        64 * rec.cpus.len() - 1
+                    );
                     return Err(EOPNOTSUPP);
                 }
             }
@@ -137,9 +153,14 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
     }
     // SAFETY: set once at boot.
     let cpus = unsafe { bindings::nr_cpu_ids } as usize;
-    let beyond = (0..task.cpus.len() * 64).find(|&c| c >= cpus && task.cpus[c / 64] & 1 << (c % 64) != 0);
+    let beyond =
+        (0..task.cpus.len() * 64).find(|&c| c >= cpus && task.cpus[c / 64] & 1 << (c % 64) != 0);
     if let Some(cpu) = beyond {
-        log!(r.log, "pid {}: CPU affinity includes CPU {cpu}, which this machine does not have", task.pid);
+        log!(
+            r.log,
+            "pid {}: CPU affinity includes CPU {cpu}, which this machine does not have",
+            task.pid
+        );
         return Err(EINVAL);
     }
     if task.cpus.iter().all(|&w| w == 0) {
@@ -150,13 +171,25 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
 
 /// Sets the current task's policy, nice value and priority from `task`, as sched_setattr(2)
 /// would for the restarter.
-fn setattr(log: &Log, task: &abi::Task, policy: u32, reset_on_fork: bool, rt_priority: u32) -> Result {
+fn setattr(
+    log: &Log,
+    task: &abi::Task,
+    policy: u32,
+    reset_on_fork: bool,
+    rt_priority: u32,
+) -> Result {
     // SAFETY: acts on the current task, with the permission checks of the system call.
-    let err = unsafe { bindings::checkpoint_sched_setattr(policy, reset_on_fork, task.nice, rt_priority) };
+    let err = unsafe {
+        bindings::checkpoint_sched_setattr(policy, reset_on_fork, task.nice, rt_priority)
+    };
     if err == 0 {
         return Ok(());
     }
-    let why = if err == -(bindings::EPERM as i32) { ": the restarter may not set it" } else { "" };
+    let why = if err == -(bindings::EPERM as i32) {
+        ": the restarter may not set it"
+    } else {
+        ""
+    };
     log!(
         log,
         "pid {}: scheduling policy {policy}, priority {rt_priority}, nice {}: error {err}{why}",
@@ -185,7 +218,13 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
         setattr(log, task, bindings::SCHED_NORMAL, false, 0)?;
     }
     let reset_on_fork = task.flags & abi::TASK_F_RESET_ON_FORK != 0;
-    setattr(log, task, task.sched_policy, reset_on_fork, task.rt_priority)?;
+    setattr(
+        log,
+        task,
+        task.sched_policy,
+        reset_on_fork,
+        task.rt_priority,
+    )?;
     // SAFETY: an all-zero cpumask is valid.
     let mut mask: bindings::cpumask = unsafe { core::mem::zeroed() };
     if task.flags & abi::TASK_F_AFFINITY != 0 {
@@ -201,14 +240,28 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
     // SAFETY: pid 0 is the current task; `mask` is valid for the call.
     let err = unsafe { bindings::sched_setaffinity(0, &mask) };
     if err != 0 {
-        log!(log, "pid {}: CPU affinity {:#x}: error {err}", task.pid, task.cpus[0]);
+        log!(
+            log,
+            "pid {}: CPU affinity {:#x}: error {err}",
+            task.pid,
+            task.cpus[0]
+        );
         return Err(Error::from_errno(err as i32));
     }
     // SAFETY: acts on the current task, with the checks of ioprio_set(2).
     let err = unsafe { bindings::checkpoint_set_ioprio(task.ioprio as i32) };
     if err != 0 {
-        let why = if err == -(bindings::EPERM as i32) { ": the restarter may not set it" } else { "" };
-        log!(log, "pid {}: I/O priority {:#x}: error {err}{why}", task.pid, task.ioprio);
+        let why = if err == -(bindings::EPERM as i32) {
+            ": the restarter may not set it"
+        } else {
+            ""
+        };
+        log!(
+            log,
+            "pid {}: I/O priority {:#x}: error {err}{why}",
+            task.pid,
+            task.ioprio
+        );
         return Err(Error::from_errno(err));
     }
     Ok(())

@@ -124,8 +124,14 @@ pub(crate) unsafe fn swap_locked<T: Shareable>(
 /// current task use it and returns `true`; the record must then only name it (`only_named`).
 /// Returns `false` for the first record of the object, which the caller restores in the
 /// current task's own object and then [`keep`]s.
-pub(crate) fn join<T: Shareable>(r: &mut Restorer<'_, Obj>, objref: u32, only_named: bool) -> Result<bool> {
-    let Some(obj) = r.defined(objref) else { return Ok(false) };
+pub(crate) fn join<T: Shareable>(
+    r: &mut Restorer<'_, Obj>,
+    objref: u32,
+    only_named: bool,
+) -> Result<bool> {
+    let Some(obj) = r.defined(objref) else {
+        return Ok(false);
+    };
     match T::of_obj(obj) {
         Some(shared) if only_named => {
             // SAFETY: `shared` holds a reference for as long as we borrow it.

@@ -50,7 +50,10 @@ fn collect(pending: &bindings::sigpending, shared: u32, out: &mut KVec<abi::SigP
         if q.flags & bindings::SIGQUEUE_PREALLOC as i32 != 0 {
             continue;
         }
-        let mut rec = abi::SigPending { shared, ..Default::default() };
+        let mut rec = abi::SigPending {
+            shared,
+            ..Default::default()
+        };
         // SAFETY: a `kernel_siginfo` is plain data of SIGINFO_LEN bytes.
         let bytes: [u8; SIGINFO_LEN] = unsafe { core::mem::transmute_copy(&q.info) };
         rec.info[..SIGINFO_LEN].copy_from_slice(&bytes);
@@ -60,7 +63,11 @@ fn collect(pending: &bindings::sigpending, shared: u32, out: &mut KVec<abi::SigP
     // Signals pending without a queue entry (SIGKILL, or when one could not be allocated).
     let bare = mask_of(&pending.signal) & !queued;
     for signo in (1..=NSIG).filter(|s| bare & (1 << (s - 1)) != 0) {
-        let mut rec = abi::SigPending { shared, signo, ..Default::default() };
+        let mut rec = abi::SigPending {
+            shared,
+            signo,
+            ..Default::default()
+        };
         rec.info[..4].copy_from_slice(&(signo as i32).to_le_bytes());
         rec.info[8..12].copy_from_slice(&SI_KERNEL.to_le_bytes());
         out.push(rec, GFP_ATOMIC)?;
@@ -98,7 +105,11 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             pending_count: 0,
         };
         collect(&tk.pending, abi::SIGPENDING_TASK, &mut s.task_pending)?;
-        collect(&sig.shared_pending, abi::SIGPENDING_SHARED, &mut s.shared_pending)?;
+        collect(
+            &sig.shared_pending,
+            abi::SIGPENDING_SHARED,
+            &mut s.shared_pending,
+        )?;
         for (i, rl) in sig.rlim.iter().take(abi::RLIMIT_COUNT as usize).enumerate() {
             s.signal.rlim[2 * i] = rl.rlim_cur as u64;
             s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
@@ -107,8 +118,12 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         // killer's; only from outside the tree while it is frozen.
         // SAFETY: plain fields of a valid signal struct.
         unsafe {
-            s.signal.oom_score_adj = core::ptr::addr_of!(sig.oom_score_adj).read_volatile().into();
-            s.signal.oom_score_adj_min = core::ptr::addr_of!(sig.oom_score_adj_min).read_volatile().into();
+            s.signal.oom_score_adj = core::ptr::addr_of!(sig.oom_score_adj)
+                .read_volatile()
+                .into();
+            s.signal.oom_score_adj_min = core::ptr::addr_of!(sig.oom_score_adj_min)
+                .read_volatile()
+                .into();
         }
         // SAFETY: `t` is valid and its siglock held.
         s.signal.itimer = unsafe { timers::save_locked(t) };
@@ -145,7 +160,13 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
 
 /// Whether `signr` is a signal that stops a process (sig_kernel_stop()).
 pub(crate) fn is_stop_signal(signr: i32) -> bool {
-    [bindings::SIGSTOP, bindings::SIGTSTP, bindings::SIGTTIN, bindings::SIGTTOU].contains(&(signr as u32))
+    [
+        bindings::SIGSTOP,
+        bindings::SIGTSTP,
+        bindings::SIGTTIN,
+        bindings::SIGTTOU,
+    ]
+    .contains(&(signr as u32))
 }
 
 /// What job control left in a process, read at one moment for all its threads.
@@ -179,9 +200,17 @@ pub(crate) fn jobs(log: &Log, tree: &Tree) -> Result<KVec<Job>> {
             let (flags, report) = unsafe { ((*(*t).signal).flags, (*(*t).signal).group_exit_code) };
             let group = flags & bindings::SIGNAL_STOP_STOPPED != 0;
             let job = match (group, flags & bindings::SIGNAL_STOP_CONTINUED != 0) {
-                (true, _) if report == 0 || is_stop_signal(report) => Job { stopped_by: 0, flags: abi::SIGNAL_F_STOPPED, report },
+                (true, _) if report == 0 || is_stop_signal(report) => Job {
+                    stopped_by: 0,
+                    flags: abi::SIGNAL_F_STOPPED,
+                    report,
+                },
                 (true, _) => return None,
-                (false, true) => Job { stopped_by: 0, flags: abi::SIGNAL_F_CONTINUED, report: 0 },
+                (false, true) => Job {
+                    stopped_by: 0,
+                    flags: abi::SIGNAL_F_CONTINUED,
+                    report: 0,
+                },
                 (false, false) => Job::default(),
             };
             for k in tasks.clone().skip(usize::from(exited)) {
@@ -238,7 +267,14 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Re
     let posix_timers = timers.timers.len() as u32;
     let flags = s.signal.flags | job.flags;
     let group_exit_code = job.report;
-    d.record(&abi::Signal { objref, flags, group_exit_code, posix_timers, next_posix_timer_id: timers.next_id, ..s.signal })?;
+    d.record(&abi::Signal {
+        objref,
+        flags,
+        group_exit_code,
+        posix_timers,
+        next_posix_timer_id: timers.next_id,
+        ..s.signal
+    })?;
     for p in s.shared_pending.iter() {
         d.record(p)?;
     }
@@ -250,7 +286,10 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Re
     if !d.first_write(sighand)? {
         return d.record(&abi::Sighand { objref, count: 0 });
     }
-    d.record(&abi::Sighand { objref, count: s.actions.len() as u32 })?;
+    d.record(&abi::Sighand {
+        objref,
+        count: s.actions.len() as u32,
+    })?;
     for a in s.actions.iter() {
         d.record(a)?;
     }
@@ -272,7 +311,11 @@ pub(crate) struct Final {
     group_stop: Option<(u32, i32, i32)>,
 }
 
-fn read_pending<T>(r: &mut Restorer<'_, T>, count: u32, out: &mut KVVec<abi::SigPending>) -> Result {
+fn read_pending<T>(
+    r: &mut Restorer<'_, T>,
+    count: u32,
+    out: &mut KVVec<abi::SigPending>,
+) -> Result {
     for _ in 0..count {
         let p = r.expect::<abi::SigPending>()?;
         if !(1..=NSIG).contains(&p.signo) || p.signo == bindings::SIGKILL {
@@ -294,7 +337,14 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     {
         return Err(r.bad("alternate signal stack"));
     }
-    Ok(Final { task, restore_sigmask, pending, itimer: None, posix: Default::default(), group_stop: None })
+    Ok(Final {
+        task,
+        restore_sigmask,
+        pending,
+        itimer: None,
+        posix: Default::default(),
+        group_stop: None,
+    })
 }
 
 /// Restores a `Signal` record (resource limits) into the current task and keeps its shared
@@ -334,16 +384,22 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     // SAFETY: `task_lock` on the group leader guards `rlim`, as in do_prlimit().
     let bad = unsafe { with_task_lock(cur.group_leader, set) };
     if let Some((i, e)) = bad {
-        log!(r.log, "resource limit {i}: cannot set it to the saved value");
+        log!(
+            r.log,
+            "resource limit {i}: cannot set it to the saved value"
+        );
         return Err(e);
     }
     let job_control = abi::SIGNAL_F_STOPPED | abi::SIGNAL_F_CONTINUED;
-    if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER | job_control) != 0
+    if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER | job_control)
+        != 0
         || s.flags & job_control == job_control
     {
         return Err(r.bad("signal struct flags"));
     }
-    if s.group_exit_code != 0 && (s.flags & abi::SIGNAL_F_STOPPED == 0 || !is_stop_signal(s.group_exit_code)) {
+    if s.group_exit_code != 0
+        && (s.flags & abi::SIGNAL_F_STOPPED == 0 || !is_stop_signal(s.group_exit_code))
+    {
         return Err(r.bad("stop signal for wait() to report"));
     }
     fin.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
@@ -370,7 +426,11 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
 /// Sets the OOM score adjustment and its floor as a write to /proc/PID/oom_score_adj would:
 /// below the floor the process inherited from the restarter only with CAP_SYS_RESOURCE (EPERM
 /// and a log line otherwise).
-fn set_oom_score_adj(r: &Restorer<'_, Obj>, cur: &mut bindings::task_struct, s: &abi::Signal) -> Result {
+fn set_oom_score_adj(
+    r: &Restorer<'_, Obj>,
+    cur: &mut bindings::task_struct,
+    s: &abi::Signal,
+) -> Result {
     // OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX, include/uapi/linux/oom.h.
     let range = -1000..=1000;
     let (adj, min) = (s.oom_score_adj, s.oom_score_adj_min);
@@ -379,9 +439,14 @@ fn set_oom_score_adj(r: &Restorer<'_, Obj>, cur: &mut bindings::task_struct, s: 
     }
     // SAFETY: the current task's own signal struct, which no other task shares yet.
     let sig = unsafe { &mut *cur.signal };
-    // SAFETY: `capable` has no preconditions.
-    if min < i32::from(sig.oom_score_adj_min) && !unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) } {
-        log!(r.log, "oom_score_adj: lowering its floor to {min} needs CAP_SYS_RESOURCE");
+    if min < i32::from(sig.oom_score_adj_min)
+        // SAFETY: `capable` has no preconditions.
+        && !unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) }
+    {
+        log!(
+            r.log,
+            "oom_score_adj: lowering its floor to {min} needs CAP_SYS_RESOURCE"
+        );
         return Err(EPERM);
     }
     // SAFETY: as above; /proc and the OOM killer read these without a lock of ours.
@@ -402,7 +467,10 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     shared::keep::<bindings::sighand_struct>(r, s.objref)?;
     for _ in 0..s.count {
         let a = r.expect::<abi::SigAction>()?;
-        if !(1..=NSIG).contains(&a.signo) || a.signo == bindings::SIGKILL || a.signo == bindings::SIGSTOP {
+        if !(1..=NSIG).contains(&a.signo)
+            || a.signo == bindings::SIGKILL
+            || a.signo == bindings::SIGSTOP
+        {
             return Err(r.bad("signal handler number"));
         }
         // SAFETY: an all-zero k_sigaction is SIG_DFL with no flags.
@@ -410,8 +478,12 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         // SAFETY: handler and restorer are pointer-sized; written as numbers like the
         // sigaction(2) path stores user values.
         unsafe {
-            core::ptr::addr_of_mut!(ka.sa.sa_handler).cast::<u64>().write(a.handler);
-            core::ptr::addr_of_mut!(ka.sa.sa_restorer).cast::<u64>().write(a.restorer);
+            core::ptr::addr_of_mut!(ka.sa.sa_handler)
+                .cast::<u64>()
+                .write(a.handler);
+            core::ptr::addr_of_mut!(ka.sa.sa_restorer)
+                .cast::<u64>()
+                .write(a.restorer);
         }
         ka.sa.sa_flags = a.flags as _;
         ka.sa.sa_mask.sig[0] = a.mask as _;
@@ -449,7 +521,9 @@ impl Final {
     /// unless a process saved as stopped was stopped by a stop signal, and one saved as not
     /// was not.
     pub(crate) fn set_stop_signal(&mut self, signr: i32) -> bool {
-        let Some((flags, _, stopped_by)) = self.group_stop.as_mut() else { return false };
+        let Some((flags, _, stopped_by)) = self.group_stop.as_mut() else {
+            return false;
+        };
         *stopped_by = signr;
         match *flags == abi::SIGNAL_F_STOPPED {
             true => is_stop_signal(signr),
@@ -463,7 +537,9 @@ impl Final {
         if let Some((flags, report, signr)) = self.group_stop {
             // SAFETY: acts on the current task's process, which restart is creating;
             // `set_stop_signal()` checked `signr`.
-            unsafe { bindings::restart_set_job_control(signr, report, flags == abi::SIGNAL_F_CONTINUED) };
+            unsafe {
+                bindings::restart_set_job_control(signr, report, flags == abi::SIGNAL_F_CONTINUED)
+            };
         }
     }
 
@@ -475,7 +551,11 @@ impl Final {
     pub(crate) fn block(&self) {
         // SAFETY: the current task is valid.
         let cur = unsafe { &mut *bindings::get_current() };
-        let mask = if self.restore_sigmask { self.task.saved_sigmask } else { self.task.blocked };
+        let mask = if self.restore_sigmask {
+            self.task.saved_sigmask
+        } else {
+            self.task.blocked
+        };
         // SAFETY: an all-zero sigset is empty.
         let mut set: bindings::sigset_t = unsafe { core::mem::zeroed() };
         set.sig[0] = mask as _;
@@ -500,7 +580,10 @@ impl Final {
             let mut info: bindings::kernel_siginfo = unsafe { core::mem::zeroed() };
             // SAFETY: `info` is SIGINFO_LEN bytes of plain data.
             let bytes = unsafe {
-                core::slice::from_raw_parts_mut(core::ptr::addr_of_mut!(info).cast::<u8>(), SIGINFO_LEN)
+                core::slice::from_raw_parts_mut(
+                    core::ptr::addr_of_mut!(info).cast::<u8>(),
+                    SIGINFO_LEN,
+                )
             };
             bytes.copy_from_slice(&p.info[..SIGINFO_LEN]);
             bytes[..4].copy_from_slice(&(p.signo as i32).to_le_bytes());
@@ -530,7 +613,8 @@ impl Final {
 }
 
 impl Shareable for bindings::sighand_struct {
-    const BAD: &'static str = "signal handlers written twice, or an objref that names another object";
+    const BAD: &'static str =
+        "signal handlers written twice, or an objref that names another object";
 
     fn of_current() -> NonNull<Self> {
         // SAFETY: the current task is valid and, not exiting, has its handlers.

@@ -12,10 +12,13 @@
 //! tasks exit before they ran any user code.
 
 use crate::container::NewPidNs;
+use crate::creds::{Creds, Sessions};
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
-use crate::creds::{Creds, Sessions};
-use crate::{abi, abi::Record, cputime, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree, vfork, Obj};
+use crate::{
+    abi, abi::Record, cputime, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree,
+    vfork, Obj,
+};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
@@ -69,7 +72,10 @@ const WNOHANG: i32 = 1;
 /// reaped, which its frozen parent cannot do.
 pub(crate) fn is_zombie(task: &Task) -> bool {
     // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
-    unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() == bindings::EXIT_ZOMBIE as i32 }
+    unsafe {
+        core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile()
+            == bindings::EXIT_ZOMBIE as i32
+    }
 }
 
 /// Whether `task` is reaped, or being reaped: no longer in the tree, whatever a walk of it saw
@@ -98,11 +104,18 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         return Err(ESRCH);
     }
     if task.group_leader().as_ptr() != task.as_ptr() {
-        log!(log, "pid {pid}: a thread of process {} (checkpoint the process)", task.group_leader().vnr());
+        log!(
+            log,
+            "pid {pid}: a thread of process {} (checkpoint the process)",
+            task.group_leader().vnr()
+        );
         return Err(EINVAL);
     }
     if flags & abi::CKPT_SUBTREE == 0 && !task.is_pid_ns_init() {
-        log!(log, "pid {pid}: not the init of a pid namespace (use CKPT_SUBTREE for a subtree)");
+        log!(
+            log,
+            "pid {pid}: not the init of a pid namespace (use CKPT_SUBTREE for a subtree)"
+        );
         return Err(EINVAL);
     }
     Ok(task)
@@ -116,7 +129,11 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
         return Err(EPERM);
     }
     if task.same_thread_group(kernel::current!()) {
-        log!(log, "pid {}: a process cannot checkpoint itself or a tree holding it", task.vnr());
+        log!(
+            log,
+            "pid {}: a process cannot checkpoint itself or a tree holding it",
+            task.vnr()
+        );
         return Err(EINVAL);
     }
     Ok(())
@@ -132,17 +149,25 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     let leader = task.group_leader().as_ptr();
     // SAFETY: `t` is valid, and so is its group leader while we hold the task. These are
     // racy reads of plain fields, made again once the task is frozen.
-    let (dead, leader_dead, ptraced) = unsafe { ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0) };
+    let (dead, leader_dead, ptraced) =
+        unsafe { ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0) };
     // A zombie process (its other threads gone) holds nothing more than its `Task` record
     // and its credentials; a main thread that exited while others run, nothing of its own.
     if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && !ptraced {
-        let Some(why) = creds::unsupported(task) else { return Ok(()) };
+        let Some(why) = creds::unsupported(task) else {
+            return Ok(());
+        };
         log!(log, "pid {}: {why}", task.vnr());
         return Err(EOPNOTSUPP);
     }
     // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
     // An exited main thread has none left to compare with.
-    let apart = !leader_dead && unsafe { with_task_lock(t, || (*t).files != (*leader).files || (*t).fs != (*leader).fs) };
+    let apart = !leader_dead
+        && unsafe {
+            with_task_lock(t, || {
+                (*t).files != (*leader).files || (*t).fs != (*leader).fs
+            })
+        };
     // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
     // made again once the task is frozen, and it cannot be traced then).
     let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
@@ -174,7 +199,12 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     };
     match leader == t {
         true => log!(log, "pid {}: {why}", task.vnr()),
-        false => log!(log, "pid {}: thread {}: {why}", task.group_leader().vnr(), task.vnr()),
+        false => log!(
+            log,
+            "pid {}: thread {}: {why}",
+            task.group_leader().vnr(),
+            task.vnr()
+        ),
     }
     Err(EOPNOTSUPP)
 }
@@ -215,7 +245,11 @@ fn uses_io_uring(_task: &Task) -> bool {
 }
 
 fn copy_name(dst: &mut [u8], src: &[u8]) {
-    let n = src.iter().position(|&b| b == 0).unwrap_or(src.len()).min(dst.len() - 1);
+    let n = src
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(src.len())
+        .min(dst.len() - 1);
     dst[..n].copy_from_slice(&src[..n]);
 }
 
@@ -227,7 +261,11 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
         arch: abi::ARCH_X86_64,
         abi_hash: abi::ABI_HASH,
         page_size: abi::IMAGE_PAGE_SIZE,
-        flags: if flags & abi::CKPT_SUBTREE != 0 { abi::HDR_SUBTREE } else { 0 },
+        flags: if flags & abi::CKPT_SUBTREE != 0 {
+            abi::HDR_SUBTREE
+        } else {
+            0
+        },
         task_count: tasks,
         ..Default::default()
     };
@@ -276,12 +314,22 @@ pub(crate) fn dump(
         // SAFETY: a frozen task's object pointers, read as objref keys only.
         Some(o) => unsafe {
             let o = &*o.as_ptr();
-            [o.mm.cast_const().cast(), o.files.cast_const().cast(), o.fs.cast_const().cast(), o.sighand.cast_const().cast(), o.signal.cast_const().cast()]
+            [
+                o.mm.cast_const().cast(),
+                o.files.cast_const().cast(),
+                o.fs.cast_const().cast(),
+                o.sighand.cast_const().cast(),
+                o.signal.cast_const().cast(),
+            ]
         },
         None => [core::ptr::null::<core::ffi::c_void>(); 5],
     };
     let mut obj = |p: *const core::ffi::c_void| -> Result<u32> {
-        if p.is_null() { Ok(0) } else { Ok(d.objref(p)?.0) }
+        if p.is_null() {
+            Ok(0)
+        } else {
+            Ok(d.objref(p)?.0)
+        }
     };
     // SAFETY: the task is frozen (or a zombie) and referenced; the pointers read are objref
     // keys only, the other fields plain values that only the task itself changes.
@@ -303,12 +351,19 @@ pub(crate) fn dump(
                 (false, false) => abi::TASK_STATE_RUNNING,
             },
             // What wait() will report, as wait_task_zombie() picks it.
-            exit_code: match ((*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0, zombie) {
+            exit_code: match (
+                (*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0,
+                zombie,
+            ) {
                 (_, false) => stopped_by,
                 (true, true) => (*tk.signal).group_exit_code,
                 (false, true) => tk.exit_code,
             },
-            flags: if tk.group_leader == t { flags | abi::TASK_F_GROUP_LEADER } else { flags },
+            flags: if tk.group_leader == t {
+                flags | abi::TASK_F_GROUP_LEADER
+            } else {
+                flags
+            },
             personality: tk.personality,
             mm: obj(mm)?,
             files: obj(files)?,
@@ -347,7 +402,12 @@ pub(crate) fn dump(
             ns.nr_of(&*parent.cast::<Task>(), bindings::pid_type_PIDTYPE_TGID)
         }
     };
-    log!(d.log, "pid {}: saved: {}", task.vnr(), Described(&rec, ppid));
+    log!(
+        d.log,
+        "pid {}: saved: {}",
+        task.vnr(),
+        Described(&rec, ppid)
+    );
     Ok(())
 }
 
@@ -455,7 +515,8 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     // SAFETY: initialised by `start`.
     unsafe { bindings::complete(h.started.get()) };
     let vfork_done = core::pin::pin!(vfork::Done::uninit());
-    h.vfork_done.store(vfork_done.as_ref().init(), Ordering::Release);
+    h.vfork_done
+        .store(vfork_done.as_ref().init(), Ordering::Release);
     // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
     let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
     let res = restore_self(work);
@@ -472,10 +533,11 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         unsafe { bindings::wait_for_completion(h.go.get()) };
     }
     let go = res.is_ok() && h.go_ok.load(Ordering::Acquire);
-    let child = NonNull::new(h.vfork_child.swap(core::ptr::null_mut(), Ordering::AcqRel)).map(|c| {
-        // SAFETY: the reference `Created::adopt_vfork_child` handed over.
-        unsafe { ARef::from_raw(c) }
-    });
+    let child =
+        NonNull::new(h.vfork_child.swap(core::ptr::null_mut(), Ordering::AcqRel)).map(|c| {
+            // SAFETY: the reference `Created::adopt_vfork_child` handed over.
+            unsafe { ARef::from_raw(c) }
+        });
     drop(h);
     match (go, zombie, fin) {
         (true, None, Some(fin)) => {
@@ -525,7 +587,9 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // moment (commit_creds(), until restart_set_creds() sets it again), which must not be
     // the restarter's, whose other threads may change it meanwhile.
     let Some(fin) = w.fin.as_mut() else {
-        let Some(c) = w.creds.as_mut() else { return Ok(()) };
+        let Some(c) = w.creds.as_mut() else {
+            return Ok(());
+        };
         // SAFETY: the current task drops its references to the fd table and fs_struct it
         // shares with the restarter (CLONE_FILES, CLONE_FS); do_exit() finds them gone.
         unsafe {
@@ -649,7 +713,11 @@ fn next_thread(r: &mut Restorer<'_, Obj>, leader: &abi::Task) -> Result<Option<a
         r.unread(rec);
         return Ok(None);
     }
-    let same = |a: &abi::Task| (a.parent, a.pgid, a.sid, a.mm, a.files, a.fs, a.sighand, a.signal);
+    let same = |a: &abi::Task| {
+        (
+            a.parent, a.pgid, a.sid, a.mm, a.files, a.fs, a.sighand, a.signal,
+        )
+    };
     if task.pid == task.tgid
         || task.exit_signal != -1
         || task.flags & (abi::TASK_F_GROUP_LEADER | abi::TASK_F_VFORK) != 0
@@ -714,14 +782,29 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
     }
     let log = p.r.log;
     let stop = stops(p.flags, &task);
-    let mut work = Work { task, log, fin: Some(fin), creds: Some(creds), ax: saved.ax(), stop, process: None };
+    let mut work = Work {
+        task,
+        log,
+        fin: Some(fin),
+        creds: Some(creds),
+        ax: saved.ax(),
+        stop,
+        process: None,
+    };
     let clone = bindings::CLONE_VM
         | bindings::CLONE_THREAD
         | bindings::CLONE_SIGHAND
         | bindings::CLONE_FS
         | bindings::CLONE_FILES
         | bindings::CLONE_SYSVSEM;
-    start(p.r.log, &mut work, clone, p.parent, Some(saved), &mut p.threads)
+    start(
+        p.r.log,
+        &mut work,
+        clone,
+        p.parent,
+        Some(saved),
+        &mut p.threads,
+    )
 }
 
 /// Creates the task of `work.task` with its saved pid, running `restore_main`, with
@@ -760,7 +843,9 @@ fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Res
 fn wait_parked(task: &Task) {
     loop {
         // SAFETY: `task` is valid.
-        if unsafe { bindings::wait_task_inactive(task.as_ptr(), bindings::TASK_UNINTERRUPTIBLE) } != 0 {
+        if unsafe { bindings::wait_task_inactive(task.as_ptr(), bindings::TASK_UNINTERRUPTIBLE) }
+            != 0
+        {
             return;
         }
         // SAFETY: sleeping is allowed here.
@@ -800,7 +885,12 @@ impl Created {
     pub(crate) fn adopt_vfork_child(&self, child: ARef<Task>) -> Option<*mut bindings::completion> {
         let child = ARef::into_raw(child);
         let h = &self.handoff;
-        match h.vfork_child.compare_exchange(core::ptr::null_mut(), child.as_ptr(), Ordering::AcqRel, Ordering::Acquire) {
+        match h.vfork_child.compare_exchange(
+            core::ptr::null_mut(),
+            child.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
             Ok(_) => Some(h.vfork_done.load(Ordering::Acquire)),
             Err(_) => {
                 // SAFETY: the reference `into_raw` gave up above, not handed over.
@@ -858,7 +948,17 @@ fn start(
     // SAFETY: the counted reference the task handed over before `started`.
     let task = unsafe { ARef::from_raw(NonNull::new(task).ok_or(ESRCH)?) };
     let stop = work.stop;
-    list.push(Created { task, rec, parent, handoff: handoff.clone(), saved, stop }, GFP_KERNEL)?;
+    list.push(
+        Created {
+            task,
+            rec,
+            parent,
+            handoff: handoff.clone(),
+            saved,
+            stop,
+        },
+        GFP_KERNEL,
+    )?;
     // SAFETY: `done` is initialised; the new task always completes it.
     if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
         let task = &list[list.len() - 1].task;
@@ -892,7 +992,9 @@ fn create(
     }
     let container = r.header().flags & abi::HDR_SUBTREE == 0;
     let parent = match (created.is_empty(), task.parent) {
-        (true, 0) if container && task.pid != 1 => return Err(r.bad("container whose root is not pid 1")),
+        (true, 0) if container && task.pid != 1 => {
+            return Err(r.bad("container whose root is not pid 1"))
+        }
         (true, 0) => None,
         (false, p) if p != 0 => match r.lookup(p)? {
             // A dead parent cannot take a child: it died before the tree is linked, and
@@ -907,7 +1009,11 @@ fn create(
     };
     // A vfork child has a parent waiting for it, and runs.
     let vfork = task.flags & abi::TASK_F_VFORK != 0;
-    if vfork && (parent.is_none() || task.state == abi::TASK_STATE_ZOMBIE || task.state == abi::TASK_STATE_EXITED) {
+    if vfork
+        && (parent.is_none()
+            || task.state == abi::TASK_STATE_ZOMBIE
+            || task.state == abi::TASK_STATE_EXITED)
+    {
         return Err(r.bad("vfork child without a parent, or dead"));
     }
     let mut cpu = cputime::Sum::default();
@@ -919,7 +1025,9 @@ fn create(
     }
     // An exited main thread has no state of its own; it rebuilds its process all the same.
     let (mut creds, saved, fin) = match task.state {
-        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => (Creds::read(r)?, None, Final::exited()),
+        abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => {
+            (Creds::read(r)?, None, Final::exited())
+        }
         abi::TASK_STATE_EXITED => return Err(r.bad("exited main thread's exit code")),
         _ => {
             let (creds, saved, fin) = read_task(r, &task)?;
@@ -941,7 +1049,15 @@ fn create(
         session: leader_session,
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
-    let mut work = Work { task, log, fin: Some(fin), creds, ax, stop: stops(flags, &task), process: Some(process) };
+    let mut work = Work {
+        task,
+        log,
+        fin: Some(fin),
+        creds,
+        ax,
+        stop: stops(flags, &task),
+        process: Some(process),
+    };
     let res = start(log, &mut work, bindings::CLONE_VM, parent, saved, created);
     // Its threads exist, whatever the result.
     let threads = work.process.map_or_else(KVVec::new, |p| p.threads);
@@ -978,7 +1094,15 @@ fn create_zombie(
     let mut creds = Creds::read(r)?;
     let session = sessions.place(r, &mut creds)?;
     let index = created.len();
-    let mut work = Work { task, log: r.log, fin: None, creds: Some(creds), ax: 0, stop: false, process: None };
+    let mut work = Work {
+        task,
+        log: r.log,
+        fin: None,
+        creds: Some(creds),
+        ax: 0,
+        stop: false,
+        process: None,
+    };
     let clone = bindings::CLONE_VM | bindings::CLONE_FILES | bindings::CLONE_FS;
     start(r.log, &mut work, clone, parent, None, created)?;
     match session {
@@ -1006,7 +1130,15 @@ fn reap(pid: i32) {
         return;
     }
     // SAFETY: waits for the child numbered `pid`, without blocking.
-    while unsafe { bindings::kernel_wait4(pid, core::ptr::null_mut(), WALL | WNOHANG, core::ptr::null_mut()) } == 0 {
+    while unsafe {
+        bindings::kernel_wait4(
+            pid,
+            core::ptr::null_mut(),
+            WALL | WNOHANG,
+            core::ptr::null_mut(),
+        )
+    } == 0
+    {
         // SAFETY: the current task is valid.
         if unsafe { bindings::fatal_signal_pending(bindings::get_current()) } {
             return;
@@ -1018,7 +1150,12 @@ fn reap(pid: i32) {
 
 /// Creates every task of the image, reads the tail, applies the registers and links the
 /// tree. Tasks created so far are in `created`, whatever the result.
-fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<Created>) -> Result {
+fn build(
+    r: &mut Restorer<'_, Obj>,
+    flags: u32,
+    count: u32,
+    created: &mut KVVec<Created>,
+) -> Result {
     {
         // A container's tasks go into a new pid namespace, with the ids they had inside.
         let _ns = match r.header().flags & abi::HDR_SUBTREE {
@@ -1036,10 +1173,18 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<
         wait_parked(&c.task);
         let Some(saved) = &c.saved else { continue };
         regs::apply(&c.task, saved).inspect_err(|e| {
-            log!(log, "pid {}: the saved registers were refused ({})", c.pid(), e.to_errno())
+            log!(
+                log,
+                "pid {}: the saved registers were refused ({})",
+                c.pid(),
+                e.to_errno()
+            )
         })?;
     }
-    for c in created.iter().filter(|c| c.rec.state == abi::TASK_STATE_ZOMBIE) {
+    for c in created
+        .iter()
+        .filter(|c| c.rec.state == abi::TASK_STATE_ZOMBIE)
+    {
         c.release(true);
         wait_dead(&c.task);
     }
@@ -1055,13 +1200,22 @@ fn build(r: &mut Restorer<'_, Obj>, flags: u32, count: u32, created: &mut KVVec<
 pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     let h = *r.header();
     if h.arch != abi::ARCH_X86_64 || h.page_size != abi::IMAGE_PAGE_SIZE {
-        log!(r.log, "image of architecture {} with {}-byte pages; this is x86_64", h.arch, h.page_size);
+        log!(
+            r.log,
+            "image of architecture {} with {}-byte pages; this is x86_64",
+            h.arch,
+            h.page_size
+        );
         return Err(EINVAL);
     }
     if h.task_count == 0 || h.task_count > MAX_TASKS {
         // A damaged image is reported as such before what it holds is refused.
         r.drain()?;
-        log!(r.log, "image of {} tasks: from 1 to {MAX_TASKS} can be restored", h.task_count);
+        log!(
+            r.log,
+            "image of {} tasks: from 1 to {MAX_TASKS} can be restored",
+            h.task_count
+        );
         return Err(EOPNOTSUPP);
     }
     let log = r.log;
@@ -1102,8 +1256,15 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     for c in created.iter() {
         let parent = c.parent.map_or(0, |p| created[p].rec.tgid);
         match c.pid() {
-            pid if pid == c.rec.pid => log!(log, "pid {pid}: restored: {}", Described(&c.rec, parent)),
-            pid => log!(log, "pid {pid}: restored as pid {} of its namespace: {}", c.rec.pid, Described(&c.rec, parent)),
+            pid if pid == c.rec.pid => {
+                log!(log, "pid {pid}: restored: {}", Described(&c.rec, parent))
+            }
+            pid => log!(
+                log,
+                "pid {pid}: restored as pid {} of its namespace: {}",
+                c.rec.pid,
+                Described(&c.rec, parent)
+            ),
         }
     }
     let root = created[0].pid();

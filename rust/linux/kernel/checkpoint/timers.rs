@@ -14,15 +14,24 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 /// The timers in the image's order, which is setitimer()'s `which`.
-const WHICH: [u32; 3] = [bindings::ITIMER_REAL, bindings::ITIMER_VIRTUAL, bindings::ITIMER_PROF];
+const WHICH: [u32; 3] = [
+    bindings::ITIMER_REAL,
+    bindings::ITIMER_VIRTUAL,
+    bindings::ITIMER_PROF,
+];
 
 fn nanoseconds(t: &bindings::timespec64) -> u64 {
     // A timespec64 from getitimer() is normalised and not negative.
-    (t.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(t.tv_nsec as u64)
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
 }
 
 fn timespec(ns: u64) -> bindings::timespec64 {
-    bindings::timespec64 { tv_sec: (ns / 1_000_000_000) as _, tv_nsec: (ns % 1_000_000_000) as _ }
+    bindings::timespec64 {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    }
 }
 
 /// The timers of the process of `task`, whose siglock the caller holds.
@@ -58,7 +67,10 @@ pub(crate) fn restore(itimer: &[u64; 6]) {
         if itimer[2 * i] == 0 && itimer[2 * i + 1] == 0 {
             continue;
         }
-        let mut v = bindings::itimerspec64 { it_interval: timespec(itimer[2 * i + 1]), it_value: timespec(itimer[2 * i]) };
+        let mut v = bindings::itimerspec64 {
+            it_interval: timespec(itimer[2 * i + 1]),
+            it_value: timespec(itimer[2 * i]),
+        };
         // SAFETY: acts on the current process; it fails only for an unknown `which`.
         unsafe { bindings::restart_setitimer(which as i32, &mut v) };
     }

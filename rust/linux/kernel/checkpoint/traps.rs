@@ -57,7 +57,12 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
         }
         return Ok(());
     }
-    if task.sud_offset != 0 && task.sud_offset.checked_add(task.sud_len).map_or(true, |end| end <= task.sud_offset) {
+    if task.sud_offset != 0
+        && task
+            .sud_offset
+            .checked_add(task.sud_len)
+            .map_or(true, |end| end <= task.sud_offset)
+    {
         return Err(r.bad("syscall dispatch region"));
     }
     Ok(())
@@ -65,19 +70,36 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
 
 /// Gives the current task what `task` traps on; it has its address space.
 pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
-    let (notsc, nocpuid) = (task.flags & abi::TASK_F_NOTSC != 0, task.flags & abi::TASK_F_NOCPUID != 0);
+    let (notsc, nocpuid) = (
+        task.flags & abi::TASK_F_NOTSC != 0,
+        task.flags & abi::TASK_F_NOCPUID != 0,
+    );
     // SAFETY: acts on the current task only.
     let err = unsafe { bindings::checkpoint_set_traps(notsc, nocpuid) };
     if err != 0 {
-        let why = if err == -(bindings::ENODEV as i32) { ": this CPU cannot make cpuid fault" } else { "" };
-        log!(log, "pid {}: rdtsc faults: {notsc}, cpuid faults: {nocpuid}: error {err}{why}", task.pid);
-        return Err(if err == -(bindings::ENODEV as i32) { EOPNOTSUPP } else { Error::from_errno(err) });
+        let why = if err == -(bindings::ENODEV as i32) {
+            ": this CPU cannot make cpuid fault"
+        } else {
+            ""
+        };
+        log!(
+            log,
+            "pid {}: rdtsc faults: {notsc}, cpuid faults: {nocpuid}: error {err}{why}",
+            task.pid
+        );
+        return Err(if err == -(bindings::ENODEV as i32) {
+            EOPNOTSUPP
+        } else {
+            Error::from_errno(err)
+        });
     }
     if task.flags & abi::TASK_F_SYSCALL_DISPATCH == 0 {
         return Ok(());
     }
     // SAFETY: acts on the current task only; the selector is a user address, checked there.
-    let err = unsafe { bindings::checkpoint_set_syscall_dispatch(task.sud_selector, task.sud_offset, task.sud_len) };
+    let err = unsafe {
+        bindings::checkpoint_set_syscall_dispatch(task.sud_selector, task.sud_offset, task.sud_len)
+    };
     if err != 0 {
         log!(
             log,
@@ -88,7 +110,11 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
             task.sud_len
         );
         // EFAULT: a selector beyond user space, which only a bad image holds.
-        return Err(if err == -(bindings::EFAULT as i32) { EINVAL } else { Error::from_errno(err) });
+        return Err(if err == -(bindings::EFAULT as i32) {
+            EINVAL
+        } else {
+            Error::from_errno(err)
+        });
     }
     Ok(())
 }

@@ -19,8 +19,8 @@ use crate::{abi, log, log::Log, task, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
-use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
 use kernel::types::ARef;
 
@@ -34,7 +34,10 @@ fn reaped_by_caller(t: *mut bindings::task_struct) -> bool {
     // SAFETY: `t` is valid. As `task_ppid_nr_ns()` does: while the task is not released
     // (`pid_alive()`), its `real_parent` is valid under RCU; only its tgid is read.
     unsafe {
-        if core::ptr::addr_of!((*t).thread_pid).read_volatile().is_null() {
+        if core::ptr::addr_of!((*t).thread_pid)
+            .read_volatile()
+            .is_null()
+        {
             return true;
         }
         let parent = core::ptr::addr_of!((*t).real_parent).read_volatile();
@@ -78,7 +81,11 @@ unsafe fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::
 ///
 /// The list must be stable (e.g. under `tasklist_lock`) and hold `task_struct`s linked
 /// through their member at offset `off`.
-pub(crate) unsafe fn for_each_task(head: *mut bindings::list_head, off: usize, mut f: impl FnMut(*mut bindings::task_struct)) {
+pub(crate) unsafe fn for_each_task(
+    head: *mut bindings::list_head,
+    off: usize,
+    mut f: impl FnMut(*mut bindings::task_struct),
+) {
     // SAFETY: the list is stable and well formed, per the caller.
     unsafe {
         let mut node = (*head).next;
@@ -116,7 +123,11 @@ impl Member {
 /// # Safety
 ///
 /// `leader` must be a valid thread group leader, and `tasklist_lock` held.
-unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct, parent: Option<usize>) -> usize {
+unsafe fn add_process(
+    out: &mut KVec<Member>,
+    leader: *mut bindings::task_struct,
+    parent: Option<usize>,
+) -> usize {
     // A task that is dead but not released yet (being reaped, or a thread or a process whose
     // parent ignores SIGCHLD releasing itself) is gone from the tree; it has no children left.
     // SAFETY: `t` is valid under the lock the caller holds; `exit_state` is read racily, as a
@@ -131,7 +142,16 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
             // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
             let task = unsafe { &*t.cast::<Task>() };
             // Cannot fail: there is room.
-            let _ = out.push(Member { task: task.into(), parent, leader: index, vfork: None, vfork_child: false }, GFP_KERNEL);
+            let _ = out.push(
+                Member {
+                    task: task.into(),
+                    parent,
+                    leader: index,
+                    vfork: None,
+                    vfork_child: false,
+                },
+                GFP_KERNEL,
+            );
         }
     };
     add(leader);
@@ -139,12 +159,16 @@ unsafe fn add_process(out: &mut KVec<Member>, leader: *mut bindings::task_struct
     // SAFETY: the thread list is stable under `tasklist_lock`.
     unsafe {
         let head = core::ptr::addr_of_mut!((*(*leader).signal).thread_head);
-        for_each_task(head, core::mem::offset_of!(bindings::task_struct, thread_node), |t| {
-            if t != leader && !dead(t) {
-                n += 1;
-                add(t);
-            }
-        });
+        for_each_task(
+            head,
+            core::mem::offset_of!(bindings::task_struct, thread_node),
+            |t| {
+                if t != leader && !dead(t) {
+                    n += 1;
+                    add(t);
+                }
+            },
+        );
     }
     n
 }
@@ -166,9 +190,13 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
                 // of the thread that forked it) are stable under `tasklist_lock`.
                 unsafe {
                     let head = core::ptr::addr_of_mut!((*t).children);
-                    for_each_task(head, core::mem::offset_of!(bindings::task_struct, sibling), |child| {
-                        found += add_process(&mut out, child, Some(i));
-                    });
+                    for_each_task(
+                        head,
+                        core::mem::offset_of!(bindings::task_struct, sibling),
+                        |child| {
+                            found += add_process(&mut out, child, Some(i));
+                        },
+                    );
                 }
                 i += 1;
             }
@@ -229,14 +257,26 @@ impl Tree {
                     scope.check(log, &m.task)?;
                     task::check_supported(log, &m.task, true)?;
                 }
-                let index = Sorted::new(members.len(), members.iter().enumerate().map(|(i, m)| (m.task.as_ptr() as usize, i)))?;
+                let index = Sorted::new(
+                    members.len(),
+                    members
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| (m.task.as_ptr() as usize, i)),
+                )?;
                 for i in 0..members.len() {
-                    let Some(child) = vfork::child_of(&members[i].task) else { continue };
+                    let Some(child) = vfork::child_of(&members[i].task) else {
+                        continue;
+                    };
                     let c = *index.get(child.as_ptr() as usize).ok_or(ESRCH)?;
                     members[i].vfork = Some(c);
                     members[c].vfork_child = true;
                 }
-                return Ok(Tree { members, index, frozen });
+                return Ok(Tree {
+                    members,
+                    index,
+                    frozen,
+                });
             }
             frozen.add(log, &new)?;
         }
@@ -251,7 +291,9 @@ impl Tree {
     /// run: a zombie leader with threads in the tree (right after it, see [`collect`]).
     pub(crate) fn exited(&self, i: usize) -> bool {
         let m = &self.members[i];
-        m.is_leader(i) && task::is_zombie(&m.task) && self.members.get(i + 1).is_some_and(|o| o.leader == i)
+        m.is_leader(i)
+            && task::is_zombie(&m.task)
+            && self.members.get(i + 1).is_some_and(|o| o.leader == i)
     }
 
     /// The task whose fd table, fs, mm and signal state are its process's, for the process led
@@ -288,7 +330,9 @@ impl Tree {
                 let (dead, released) = unsafe {
                     (
                         core::ptr::addr_of!((*t).exit_state).read_volatile() != 0,
-                        core::ptr::addr_of!((*t).thread_pid).read_volatile().is_null(),
+                        core::ptr::addr_of!((*t).thread_pid)
+                            .read_volatile()
+                            .is_null(),
                     )
                 };
                 if dead && (released || i == 0 || reaped_by_caller(t)) {
@@ -298,8 +342,13 @@ impl Tree {
                     return;
                 }
                 // SAFETY: as above.
-                if (unsafe { bindings::ktime_get() } - start) / 1_000_000 >= i64::from(KILL_WAIT_MS) {
-                    log!(log, "pid {}: killed, but not reaped after {KILL_WAIT_MS} ms", m.task.vnr());
+                if (unsafe { bindings::ktime_get() } - start) / 1_000_000 >= i64::from(KILL_WAIT_MS)
+                {
+                    log!(
+                        log,
+                        "pid {}: killed, but not reaped after {KILL_WAIT_MS} ms",
+                        m.task.vnr()
+                    );
                     return;
                 }
                 // SAFETY: sleeping is allowed in system call context.
@@ -320,16 +369,27 @@ impl Tree {
             // Groups and sessions are the process's, on its leader.
             let (pgrp, session) = (pgrp[m.leader], session[m.leader]);
             if pgrp && !session && m.is_leader(i) {
-                log!(log, "pid {}: its process group reaches outside the tree, its session does not",
-                    m.task.vnr());
+                log!(
+                    log,
+                    "pid {}: its process group reaches outside the tree, its session does not",
+                    m.task.vnr()
+                );
                 return Err(EOPNOTSUPP);
             }
             // A session restored with the tree gets no terminal back; one outside it is the
             // caller's after a restart, terminal and all.
             let live = !task::is_zombie(&m.task) || self.exited(i);
-            // SAFETY: the task is valid; its signal lock is taken.
-            if !session && m.is_leader(i) && live && unsafe { bindings::checkpoint_task_has_tty(self.holder(i).as_ptr()) } {
-                log!(log, "pid {}: its session has a controlling terminal (not restored yet)", m.task.vnr());
+            if !session
+                && m.is_leader(i)
+                && live
+                // SAFETY: the task is valid; its signal lock is taken.
+                && unsafe { bindings::checkpoint_task_has_tty(self.holder(i).as_ptr()) }
+            {
+                log!(
+                    log,
+                    "pid {}: its session has a controlling terminal (not restored yet)",
+                    m.task.vnr()
+                );
                 return Err(EOPNOTSUPP);
             }
             let mut f = 0;
@@ -354,7 +414,12 @@ impl Tree {
         for m in self.members.iter().filter(|m| !task::is_zombie(&m.task)) {
             // SAFETY: both tasks are valid; their cgroups are read under RCU.
             if !unsafe { bindings::checkpoint_same_cgroups(root.as_ptr(), m.task.as_ptr()) } {
-                log!(log, "pid {}: in other cgroups than the tree's root, pid {} (not restored yet)", m.task.vnr(), root.vnr());
+                log!(
+                    log,
+                    "pid {}: in other cgroups than the tree's root, pid {} (not restored yet)",
+                    m.task.vnr(),
+                    root.vnr()
+                );
                 return Err(EOPNOTSUPP);
             }
         }
@@ -372,7 +437,12 @@ impl Tree {
         // may be allocated.
         let mut groups: KVec<(usize, usize)> = KVec::with_capacity(n, GFP_KERNEL)?;
         let refused = with_tasklist_read(|| {
-            for (i, m) in self.members.iter().enumerate().filter(|(i, m)| m.is_leader(*i)) {
+            for (i, m) in self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| m.is_leader(*i))
+            {
                 // SAFETY: the task is valid; its group and session are stable under the lock.
                 let pid = unsafe { (*(*m.task.as_ptr()).signal).pids[ty as usize] };
                 // Cannot fail: there is room.
@@ -466,16 +536,24 @@ impl Plan {
         let mut tid = nr;
         // SAFETY: the namespace is valid (counted); `tid` is one number, as `set_tid` of
         // `clone3()`.
-        let pid = crate::from_err_ptr(unsafe { bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1) })
-        .map_err(|e| {
-            if e == EEXIST {
-                log!(log, "pid {nr}: taken by another process (a process group or session id)");
-                EBUSY
-            } else {
-                log!(log, "pid {nr}: cannot reserve it for its process group or session ({})", e.to_errno());
-                e
-            }
-        })?;
+        let pid =
+            crate::from_err_ptr(unsafe { bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1) })
+                .map_err(|e| {
+                    if e == EEXIST {
+                        log!(
+                            log,
+                            "pid {nr}: taken by another process (a process group or session id)"
+                        );
+                        EBUSY
+                    } else {
+                        log!(
+                            log,
+                            "pid {nr}: cannot reserve it for its process group or session ({})",
+                            e.to_errno()
+                        );
+                        e
+                    }
+                })?;
         self.reserved.insert(room.into_node(nr, pid));
         Ok(pid)
     }
@@ -500,8 +578,15 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         EINVAL
     };
     // Where the root was created: the caller's namespace for children, or the container's.
-    let ns = created.first().and_then(|c| c.task.active_pid_ns()).ok_or(ESRCH)?;
-    let mut plan = Plan { links: KVec::with_capacity(created.len(), GFP_KERNEL)?, ns, reserved: RBTree::new() };
+    let ns = created
+        .first()
+        .and_then(|c| c.task.active_pid_ns())
+        .ok_or(ESRCH)?;
+    let mut plan = Plan {
+        links: KVec::with_capacity(created.len(), GFP_KERNEL)?,
+        ns,
+        reserved: RBTree::new(),
+    };
     let processes = || created.iter().filter(|c| c.is_leader());
     let count = processes().count();
     // Each process by its saved pid, and by its saved group (any one of the group's).
@@ -516,7 +601,10 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         let pgrp_out = t.flags & abi::TASK_F_PGRP_OUTSIDE != 0;
         let session_out = t.flags & abi::TASK_F_SESSION_OUTSIDE != 0;
         if pgrp_out && !session_out {
-            return Err(bad("its process group reaches outside the tree, its session does not", t.pid));
+            return Err(bad(
+                "its process group reaches outside the tree, its session does not",
+                t.pid,
+            ));
         }
         // All members of a group share its session (and how far it reaches): each is
         // compared with the same one of them.
@@ -541,7 +629,14 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
                 None => plan.reserve(log, t.pgid)?,
             }),
         };
-        plan.links.push(Some(Link { pgrp, session, leader: !session_out && t.sid == t.pid }), GFP_KERNEL)?;
+        plan.links.push(
+            Some(Link {
+                pgrp,
+                session,
+                leader: !session_out && t.sid == t.pid,
+            }),
+            GFP_KERNEL,
+        )?;
     }
     Ok(plan)
 }
@@ -563,10 +658,18 @@ pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
             // SAFETY: the task is valid; `exit_state` and `ptrace` are stable under the lock.
             let (dead, traced) = unsafe { ((*t).exit_state, (*t).ptrace != 0) };
             if c.rec.state == abi::TASK_STATE_ZOMBIE && dead != bindings::EXIT_ZOMBIE as i32 {
-                return Some((c.rec.pid, EAGAIN, "a restored zombie was reaped by the restarter's own wait()"));
+                return Some((
+                    c.rec.pid,
+                    EAGAIN,
+                    "a restored zombie was reaped by the restarter's own wait()",
+                ));
             }
             if traced {
-                return Some((c.rec.pid, EBUSY, "a restored task was attached to by ptrace before it was linked"));
+                return Some((
+                    c.rec.pid,
+                    EBUSY,
+                    "a restored task was attached to by ptrace before it was linked",
+                ));
             }
         }
         // SAFETY: the caller's signal struct is valid while it runs; its group and session
@@ -654,7 +757,9 @@ impl Autogroups {
         let mut v = KVVec::new();
         if cfg!(CONFIG_SCHED_AUTOGROUP) {
             for (i, (c, l)) in created.iter().zip(links.iter()).enumerate() {
-                let Some(session) = l.as_ref().and_then(|l| l.session) else { continue };
+                let Some(session) = l.as_ref().and_then(|l| l.session) else {
+                    continue;
+                };
                 // A zombie is dead by now: it has no autogroup to move.
                 if c.is_leader() && c.rec.state != abi::TASK_STATE_ZOMBIE {
                     // The session's `struct pid`, as a key only.

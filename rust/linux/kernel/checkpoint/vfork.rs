@@ -40,12 +40,16 @@ pub(crate) fn child_of(task: &Task) -> Option<ARef<Task>> {
         // `vfork_done` is read racily and only compared.
         unsafe {
             let head = core::ptr::addr_of_mut!((*t).children);
-            for_each_task(head, core::mem::offset_of!(bindings::task_struct, sibling), |c| {
-                let done = core::ptr::addr_of!((*c).vfork_done).read_volatile() as usize;
-                if found.is_none() && (low..high).contains(&done) {
-                    found = Some(ARef::from(&*c.cast::<Task>()));
-                }
-            });
+            for_each_task(
+                head,
+                core::mem::offset_of!(bindings::task_struct, sibling),
+                |c| {
+                    let done = core::ptr::addr_of!((*c).vfork_done).read_volatile() as usize;
+                    if found.is_none() && (low..high).contains(&done) {
+                        found = Some(ARef::from(&*c.cast::<Task>()));
+                    }
+                },
+            );
         }
         found
     })
@@ -87,19 +91,30 @@ pub(crate) fn detach(child: &Task) {
 /// Once the tree is verified and linked: makes each restored vfork child's `vfork_done` point
 /// at its parent's completion, and hands the child to the parent, which waits for it.
 pub(crate) fn link(log: &Log, created: &[Created]) -> Result {
-    for c in created.iter().filter(|c| c.rec.flags & abi::TASK_F_VFORK != 0) {
+    for c in created
+        .iter()
+        .filter(|c| c.rec.flags & abi::TASK_F_VFORK != 0)
+    {
         // Only a live parent waits (a dead one is gone by now: see `task::build`).
         let parent = c.parent.map(|p| &created[p]).filter(|p| {
             p.rec.state == abi::TASK_STATE_RUNNING || p.rec.state == abi::TASK_STATE_STOPPED
         });
         let Some(parent) = parent else {
-            log!(log, "pid {}: a vfork child whose parent is not alive", c.rec.pid);
+            log!(
+                log,
+                "pid {}: a vfork child whose parent is not alive",
+                c.rec.pid
+            );
             return Err(EINVAL);
         };
         // The parent owns the child first, so that it detaches the child should the tree
         // fail from here.
         let Some(done) = parent.adopt_vfork_child(c.task.clone()) else {
-            log!(log, "pid {}: a second vfork child of the same parent", c.rec.pid);
+            log!(
+                log,
+                "pid {}: a second vfork child of the same parent",
+                c.rec.pid
+            );
             return Err(EINVAL);
         };
         let t = c.task.as_ptr();

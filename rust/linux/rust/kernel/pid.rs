@@ -65,9 +65,7 @@ impl Task {
     /// Returns whether the current task may ptrace-attach to this one, with real credentials.
     pub fn may_ptrace_attach(&self) -> bool {
         // SAFETY: `self.0` is a valid task; `ptrace_may_access` takes the locks it needs.
-        unsafe {
-            bindings::ptrace_may_access(self.0.get(), bindings::PTRACE_MODE_ATTACH_REALCREDS)
-        }
+        unsafe { bindings::ptrace_may_access(self.0.get(), bindings::PTRACE_MODE_ATTACH_REALCREDS) }
     }
 
     /// Returns whether `self` and `other` are threads of the same process.
@@ -85,7 +83,9 @@ impl Task {
             return false;
         }
         // SAFETY: `self.0` and `ns` are valid under RCU (above).
-        let nr = unsafe { bindings::__task_pid_nr_ns(self.0.get(), bindings::pid_type_PIDTYPE_TGID, ns) };
+        let nr = unsafe {
+            bindings::__task_pid_nr_ns(self.0.get(), bindings::pid_type_PIDTYPE_TGID, ns)
+        };
         nr == 1
     }
 }
@@ -95,7 +95,11 @@ impl Task {
     pub fn vnr(&self) -> i32 {
         // SAFETY: `self.0` is valid; a NULL namespace means the current task's.
         unsafe {
-            bindings::__task_pid_nr_ns(self.0.get(), bindings::pid_type_PIDTYPE_PID, ptr::null_mut())
+            bindings::__task_pid_nr_ns(
+                self.0.get(),
+                bindings::pid_type_PIDTYPE_PID,
+                ptr::null_mut(),
+            )
         }
     }
 
@@ -117,7 +121,11 @@ impl Task {
         unsafe {
             bindings::task_lock(t);
             let nsproxy = (*t).nsproxy;
-            let ns = if nsproxy.is_null() { ptr::null_mut() } else { (*nsproxy).pid_ns_for_children };
+            let ns = if nsproxy.is_null() {
+                ptr::null_mut()
+            } else {
+                (*nsproxy).pid_ns_for_children
+            };
             let ns = PidNamespace::get(ns);
             bindings::task_unlock(t);
             ns

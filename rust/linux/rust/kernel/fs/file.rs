@@ -75,7 +75,10 @@ impl PosFd {
         }
         // INVARIANT: `word` is a non-empty value from `fdget_pos` or `fdget`, whose release
         // `Drop` does according to the flag bits.
-        Ok(PosFd { word, _not_send: PhantomData })
+        Ok(PosFd {
+            word,
+            _not_send: PhantomData,
+        })
     }
 
     const FLAG_MASK: usize = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as usize;
@@ -101,7 +104,11 @@ impl PosFd {
         // SAFETY: the file is valid (type invariant); its position is ours to use because
         // `fdget_pos` locked it when the file is shared.
         let mut pos = unsafe { ptr::addr_of!((*file).f_pos).read() };
-        let ppos = if stream { ptr::null_mut() } else { ptr::addr_of_mut!(pos) };
+        let ppos = if stream {
+            ptr::null_mut()
+        } else {
+            ptr::addr_of_mut!(pos)
+        };
         let ret = op(file, ppos);
         if ret < 0 {
             return Err(Error::from_errno(ret as i32));
