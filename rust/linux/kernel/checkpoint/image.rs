@@ -447,10 +447,10 @@ impl<'a, T> Restorer<'a, T> {
             r if r > MAX_OBJREFS => ObjError::TooMany,
             r if self.objs.get(&r).is_some() => ObjError::Duplicate,
             r => {
-                return Ok(self
+                return self
                     .objs
                     .try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT)
-                    .map(drop)?)
+                    .map(drop)
             }
         };
         Err(obj_error(self.log, e))

@@ -38,9 +38,9 @@ const OVERRUN_MAX: i64 = i64::MAX / 2;
 /// would strain an allocation.
 const TIMERS_MAX: u64 = 1 << 20;
 
-const _: () = assert!(abi::POSIX_TIMER_DISARMED == bindings::CHECKPOINT_TIMER_DISARMED as u32);
-const _: () = assert!(abi::POSIX_TIMER_ARMED == bindings::CHECKPOINT_TIMER_ARMED as u32);
-const _: () = assert!(abi::POSIX_TIMER_REARM == bindings::CHECKPOINT_TIMER_REARM as u32);
+const _: () = assert!(abi::POSIX_TIMER_DISARMED == bindings::CHECKPOINT_TIMER_DISARMED);
+const _: () = assert!(abi::POSIX_TIMER_ARMED == bindings::CHECKPOINT_TIMER_ARMED);
+const _: () = assert!(abi::POSIX_TIMER_REARM == bindings::CHECKPOINT_TIMER_REARM);
 
 /// The timers of a process, as checkpoint writes them.
 pub(crate) struct Saved {

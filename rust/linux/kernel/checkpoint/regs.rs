@@ -460,6 +460,12 @@ struct AxWork {
     ax: u64,
 }
 
+/// Puts back the `ax` of the `AxWork` whose `head` this is, and frees it.
+///
+/// # Safety
+///
+/// `head` must be the first field of an `AxWork` leaked by `restore_ax_on_return`, and the
+/// current task the one it was queued on, as task_work runs it.
 unsafe extern "C" fn restore_ax(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the first field of an `AxWork` leaked by `restore_ax_on_return`.
     let work = unsafe { KBox::from_raw(head.cast::<AxWork>()) };

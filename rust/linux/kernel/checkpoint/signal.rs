@@ -101,7 +101,7 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
             saved_sigmask: mask_of(&tk.saved_sigmask),
             altstack_sp: tk.sas_ss_sp as u64,
             altstack_size: tk.sas_ss_size as u64,
-            altstack_flags: tk.sas_ss_flags as u32,
+            altstack_flags: tk.sas_ss_flags,
             pending_count: 0,
         };
         collect(&tk.pending, abi::SIGPENDING_TASK, &mut s.task_pending)?;

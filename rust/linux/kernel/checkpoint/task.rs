@@ -505,6 +505,11 @@ fn exit_killed() -> ! {
 }
 
 /// The new task's side of restart.
+///
+/// # Safety
+///
+/// `arg` must be an `Arc<Handoff>` leaked for this task by `spawn`, whose reference this
+/// takes; only kernel_clone() calls it so, in the new task.
 unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_int {
     // SAFETY: `arg` is the `Arc<Handoff>` leaked for this task by `spawn`.
     let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
