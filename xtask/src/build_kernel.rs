@@ -50,11 +50,7 @@ pub fn build(sh: &Shell, configs: &[String], name: &str) -> Result<PathBuf> {
     let fragments = resolve_fragments(configs)?;
     let src = source_dir();
     prepare_source(sh, &src)?;
-    let flavor: Vec<String> = fragments
-        .iter()
-        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let build = target_dir().join(format!("linux/build-{}", flavor.join("-")));
+    let build = build_dir(configs)?;
     configure(sh, &src, &build, &fragments)?;
     let image = make(sh, &src, &build)?;
     let out = target_dir().join("kernel").join(name);
@@ -62,6 +58,15 @@ pub fn build(sh: &Shell, configs: &[String], name: &str) -> Result<PathBuf> {
     fs::copy(&image, &out).with_context(|| format!("copying {}", image.display()))?;
     println!("{}", out.display());
     Ok(out)
+}
+
+/// The build directory of the kernel with the fragments `configs` (the defaults if empty).
+pub fn build_dir(configs: &[String]) -> Result<PathBuf> {
+    let flavor: Vec<String> = resolve_fragments(configs)?
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    Ok(target_dir().join(format!("linux/build-{}", flavor.join("-"))))
 }
 
 /// Extracts the tarball, applies the series and adds the overlay and the generated files.

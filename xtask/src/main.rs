@@ -9,6 +9,7 @@ mod demo;
 mod fuzz;
 mod guest;
 mod initramfs;
+mod lint;
 mod qemu;
 mod series;
 mod setup;
@@ -43,6 +44,8 @@ enum Cmd {
     Bench(bench::Args),
     /// Boot the guest and fuzz restart(2) with mutated real images (`cr-fuzz`).
     Fuzz(fuzz::Args),
+    /// The kernel's Rust checks of the C/R crate: rustfmtcheck, clippy, rustdoc.
+    LintKernel,
 }
 
 fn main() -> Result<()> {
@@ -57,5 +60,6 @@ fn main() -> Result<()> {
         Cmd::ExportSeries(args) => series::run(&sh, &args),
         Cmd::Bench(args) => bench::run(&sh, &args),
         Cmd::Fuzz(args) => fuzz::run(&sh, &args),
+        Cmd::LintKernel => lint::run(&sh),
     }
 }
