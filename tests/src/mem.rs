@@ -174,13 +174,14 @@ impl Mapping {
         )
     }
 
-    /// mremap(2) of the range onto the start of `to`, with its pages: the range is unmapped,
-    /// and what it held is at `to`'s address from then on. Panics if `to` is shorter.
+    /// mremap(2) of the range onto `to`, with its pages, grown to `to`'s length as realloc()
+    /// grows a block: the range is unmapped, what it held is at `to`'s address from then on,
+    /// and the rest reads as zeros. Panics if `to` is shorter.
     pub fn move_to(self, to: Mapping) -> Result<Mapping, String> {
         assert!(to.len >= self.len);
         let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
         // SAFETY: moves our own mapping over another of ours; nothing uses either after.
-        let p = unsafe { libc::mremap(self.addr.cast(), self.len, self.len, flags, to.addr) };
+        let p = unsafe { libc::mremap(self.addr.cast(), self.len, to.len, flags, to.addr) };
         if p == libc::MAP_FAILED {
             return Err(os_error(format!(
                 "mremap of {:#x} to {:#x}",
@@ -190,7 +191,7 @@ impl Mapping {
         }
         Ok(Mapping {
             addr: p.cast(),
-            len: self.len,
+            len: to.len,
         })
     }
 

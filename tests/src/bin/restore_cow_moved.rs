@@ -1,14 +1,16 @@
 //! Private pages that a process moved with mremap(2) after a fork, and that it still shares
 //! copy-on-write with its relatives at their old address, are shared again after the restart;
-//! so are those a child moved, and the moved ones its own child inherited.
+//! so are those a child moved, and grew as it moved them, and the moved ones its own child
+//! inherited.
 //!
 //! The root maps and fills W and V, and forks c; c moves the second half of V (pages 8-15)
-//! elsewhere, rewrites its first page there (V's page 8), and forks g. Then:
+//! elsewhere, growing it by 4 pages as realloc() grows a block, rewrites its first page there
+//! (V's page 8), fills the 4 new ones, and forks g. Then:
 //!
 //! ```text
 //! W  16 pages   root: moves it elsewhere, then rewrites pages 0-3 there
 //!               g: rewrites page 15
-//! V  16 pages   c: moved pages 8-15 (above), rewrote page 8
+//! V  16 pages   c: moved and grew pages 8-15 (above), rewrote page 8
 //! ```
 //!
 //! So the root shares pages 4-14 of its moved W with c and g at their old address, and page 15
@@ -32,6 +34,10 @@ const V_SEED: u64 = 2000;
 const BY_ROOT: u64 = 3000;
 const BY_C: u64 = 4000;
 const BY_G: u64 = 5000;
+/// What c writes in the pages V's moved half grew by; page `k` of that half holds it plus
+/// `k`.
+const GROWN_BY_C: u64 = 6000;
+const GROWN: usize = 4;
 const AFTER: u64 = 9000;
 /// The pages of W the root rewrites, and the one g does.
 const ROOT_WROTE: std::ops::Range<usize> = 0..4;
@@ -113,6 +119,13 @@ fn check(before: [Sharing; 3], m: Maps, who: &Who, count: Barrier) -> Check {
         };
         v.check((who.v)(n), &format!("{}: V page {n}", who.name))?;
     }
+    // c's and g's moved half grew; the root's did not move.
+    for k in PAGES - HALF..m.v_moved.len() / PAGE {
+        m.v_moved.page(k).check(
+            GROWN_BY_C + k as u64,
+            &format!("{}: V's moved half, page {k}", who.name),
+        )?;
+    }
     write_stays_own(m.w, who.name, (who.after, AFTER), who.w, (count, PROCESSES))
 }
 
@@ -124,12 +137,15 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     // Where the root moves W and c the second half of V: between guard pages, so that
     // nothing merges with what moves there.
     let w_to = region(PAGES, 0)?;
-    let v_to = region(PAGES - HALF, 0)?;
+    let v_to = region(PAGES - HALF + GROWN, 0)?;
     let count = Barrier::new(&dir)?;
     let ready = Ready::new()?;
     let c: Kid = ready.fork(41, move |fork| {
         let v_moved = v.part(HALF * PAGE, (PAGES - HALF) * PAGE).move_to(v_to)?;
         v_moved.page(0).fill(BY_C + HALF as u64);
+        for k in PAGES - HALF..PAGES - HALF + GROWN {
+            v_moved.page(k).fill(GROWN_BY_C + k as u64);
+        }
         let m = Maps {
             w,
             v: v.part(0, HALF * PAGE),

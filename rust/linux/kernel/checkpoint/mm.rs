@@ -381,13 +381,15 @@ impl MmPlan {
 
     /// The mapping of `source` that `area` of this address space is a part of, moved with
     /// mremap(2) since the fork (by either): the one that covers `from` to `from` plus
-    /// `area`'s size, if fork(2) would have copied it into `area` (`fork_copies()`).
+    /// `area`'s size, if fork(2) would have copied it into `area` (`fork_copies()`); or, for
+    /// memory, that `area` grew past the end of as it moved (a realloc() to a larger size).
     fn moved_source<'a>(&self, source: &'a MmPlan, area: &Area, from: u64) -> Option<&'a Area> {
         let s = source
             .areas
             .get(source.areas.partition_point(|p| p.rec.end <= from))?;
         let end = from.checked_add(area.rec.end - area.rec.start)?;
-        (s.rec.start <= from && end <= s.rec.end && fork_copies(area, s, from)).then_some(s)
+        let covered = end <= s.rec.end || area.file.is_none();
+        (s.rec.start <= from && covered && fork_copies(area, s, from)).then_some(s)
     }
 
     /// For each mapping, which address space written earlier it is written as a copy of, if
@@ -430,16 +432,21 @@ impl MmPlan {
             };
             let mut best = sources.iter().find_map(|&source| fits(source, None));
             if best.is_none() && is_private(&area.rec) {
-                if let Some((w, at)) = cow.first_shared(log, &self.mm, area, pages)? {
+                // The same writer and shift, page after page: tried once.
+                let mut tried = None;
+                best = cow.first_shared(log, &self.mm, area, pages, |w, at| {
                     // Where the writer has what this mapping has at its start; zero, in the
                     // image, is not moved.
-                    let from = match w.addr.checked_sub(at - area.rec.start) {
-                        Some(from) if from == area.rec.start => Some(None),
-                        Some(from) if from != 0 => Some(Some(from)),
-                        _ => None,
-                    };
-                    best = from.and_then(|from| fits(relative(w.mm)?, from));
-                }
+                    let from = w.addr.checked_sub(at - area.rec.start)?;
+                    if tried.replace((w.mm, from)) == Some((w.mm, from)) {
+                        return None;
+                    }
+                    match from {
+                        from if from == area.rec.start => fits(relative(w.mm)?, None),
+                        0 => None,
+                        from => fits(relative(w.mm)?, Some(from)),
+                    }
+                })?;
             }
             if best.is_some() {
                 floor = area.rec.end;
@@ -1046,17 +1053,18 @@ impl CowPages {
         Ok(())
     }
 
-    /// The address space, other than `mm`'s, that wrote the first page it finds of the
-    /// frozen `mm`'s mapping `area` that it maps too, and that page's address in `mm`;
-    /// `pages` has room to pin `BATCH`. A mapping not in the tree of anon_vmas of one that
-    /// added pages has none of them, and is not looked at.
-    fn first_shared(
+    /// What `accept` makes of the first page it accepts, of those of the frozen `mm`'s
+    /// mapping `area` that an address space other than `mm`'s wrote: the writer, and the
+    /// page's address in `mm`. `pages` has room to pin `BATCH`. A mapping not in the tree of
+    /// anon_vmas of one that added pages has none of them, and is not looked at.
+    fn first_shared<T>(
         &self,
         log: &Log,
         mm: &MmRef,
         area: &Area,
         pages: &mut [*mut bindings::page],
-    ) -> Result<Option<(Writer, u64)>> {
+        mut accept: impl FnMut(Writer, u64) -> Option<T>,
+    ) -> Result<Option<T>> {
         if area.root == 0 || !self.roots.contains(&area.root) {
             return Ok(None);
         }
@@ -1064,13 +1072,14 @@ impl CowPages {
         while addr < end {
             let n = (((end - addr) / PAGE) as usize).min(BATCH);
             let mine = pin(log, mm, addr, &mut pages[..n])?;
-            if let Some((i, w)) = mine
+            let at = |i: usize| addr + i as u64 * PAGE;
+            let found = mine
                 .pages
                 .iter()
                 .enumerate()
-                .find_map(|(i, &p)| Some((i, self.find(p, mm)?)))
-            {
-                return Ok(Some((w, addr + i as u64 * PAGE)));
+                .find_map(|(i, &p)| accept(self.find(p, mm)?, at(i)));
+            if found.is_some() {
+                return Ok(found);
             }
             addr += n as u64 * PAGE;
             crate::resched();
@@ -1818,9 +1827,11 @@ fn fill(
         || run.npages > abi::PAGES_PER_RECORD
         || run.addr < v.start.max(*next)
         || run.addr.checked_add(len).map_or(true, |e| e > v.end)
-        || run.from_addr.checked_add(len).is_none()
         || matches!(target, Target::None)
     {
+        return Err(r.bad("page run outside its mapping, or not after the one before"));
+    }
+    if run.from_addr.checked_add(len).is_none() {
         return Err(r.bad("page run outside its mapping, or not after the one before"));
     }
     *next = run.addr + len;
@@ -1945,7 +1956,13 @@ fn share(
             )
         };
         match n {
-            n if n >= 0 => at += n as u64,
+            // Short where the source's mapping ends (it may have split its own since): the
+            // rest may be in the next one.
+            n if n > 0 => {
+                at += n as u64;
+                continue;
+            }
+            0 => {}
             e if e == -(bindings::EINVAL as isize) => {
                 return Err(r.bad("pages shared outside one copied mapping of private memory"));
             }
@@ -1953,9 +1970,6 @@ fn share(
                 log!(r.log, "pages at {at:#x}: cannot share them ({e})");
                 return Err(Error::from_errno(e as i32));
             }
-        }
-        if at >= end {
-            break;
         }
         // One the kernel cannot share (maybe pinned, or in a huge page): its contents.
         let page = &mut buf[..PAGE as usize];

@@ -382,7 +382,9 @@ const char *rust_helper_checkpoint_vma_anon_name(struct vm_area_struct *vma)
  */
 const void *rust_helper_checkpoint_vma_anon_root(struct vm_area_struct *vma)
 {
-	return vma->anon_vma ? vma->anon_vma->root : NULL;
+	struct anon_vma *anon_vma = READ_ONCE(vma->anon_vma);
+
+	return anon_vma ? anon_vma->root : NULL;
 }
 
 /*
