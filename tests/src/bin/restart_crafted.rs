@@ -484,6 +484,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(vma).set("copy_from", 0x10000);
         },
     );
+    case("a new mapping copied from an address", false, &|i| {
+        let vma = i.next::<abi::Vma>(i.task(t.root));
+        i.rec(vma).set("copy_from", 0x10000);
+    });
     case("page run padding that is not zero", false, &|i| {
         let run = i.next::<abi::PageRun>(i.task(t.kid));
         i.rec(run).set("_pad0", 1);
@@ -897,6 +901,31 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         ("pages shared naming no mm", "page run flags"),
         ("pages shared in a new mapping", "page run flags"),
+        ("pages dropped naming an address", "page run flags"),
+        (
+            "pages shared from an unaligned address",
+            "pages shared from an unaligned address",
+        ),
+        (
+            "pages shared from where the relative maps nothing",
+            "does not map them",
+        ),
+        (
+            "pages shared from the end of the address space",
+            "past the last",
+        ),
+        (
+            "a mapping copied from an unaligned address",
+            "copied mapping bounds, order or sharing",
+        ),
+        (
+            "a mapping copied from where the relative maps nothing",
+            "copied mapping that its source does not have",
+        ),
+        (
+            "a new mapping copied from an address",
+            "a new mapping copied from an address",
+        ),
         ("the vDSO listed twice", "listed twice"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

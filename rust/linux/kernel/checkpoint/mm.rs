@@ -1831,8 +1831,8 @@ fn fill(
     {
         return Err(r.bad("page run outside its mapping, or not after the one before"));
     }
-    if run.from_addr.checked_add(len).is_none() {
-        return Err(r.bad("page run outside its mapping, or not after the one before"));
+    if run.from_addr % PAGE != 0 || run.from_addr.checked_add(len).is_none() {
+        return Err(r.bad("pages shared from an unaligned address, or past the last"));
     }
     *next = run.addr + len;
     if dropped {
@@ -2030,6 +2030,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         };
         let name = named.map(|()| &name);
         let target = match (v.copy_of, unmapped_to) {
+            (0, _) if v.copy_from != 0 => return Err(r.bad("a new mapping copied from an address")),
             (0, from) => {
                 // The mm holds only its copied mappings before another one is made.
                 if let Some(from) = from {
