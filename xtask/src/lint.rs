@@ -1,7 +1,8 @@
 //! `cargo xtask lint-kernel`: the kernel's own checks of its Rust code, over the C/R crate
 //! and the abstractions it adds to the `kernel` crate: `make rustfmtcheck`, a build of both
 //! crates under clippy (`CLIPPY=1`, with the kernel's lint set) and `make rustdoc`, each
-//! without a warning.
+//! without a warning. Kbuild documents only the crates under rust/: `rustdoc` covers the
+//! abstractions, not the C/R crate, a kernel object.
 //!
 //! It runs on the default kernel, built first if stale. The crates compiled under clippy are
 //! compiled again by the next build: run it after the tests that boot that kernel.
