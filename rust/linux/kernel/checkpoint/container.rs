@@ -86,13 +86,11 @@ impl Scope {
     pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
         // How many tasks of the tree hold each object.
         let held = |of: fn(&bindings::task_struct) -> usize| {
-            // SAFETY: frozen tasks; the pointers they hold are only counted.
-            Sorted::new(
-                tree.members().len(),
-                tree.members()
-                    .iter()
-                    .map(|m| (of(unsafe { &*m.task.as_ptr() }), ())),
-            )
+            let members = tree.members().iter().map(|m| {
+                // SAFETY: frozen tasks; the pointers they hold are only counted.
+                (of(unsafe { &*m.task.as_ptr() }), ())
+            });
+            Sorted::new(tree.members().len(), members)
         };
         let files = held(|t| t.files as usize)?;
         let fs = held(|t| t.fs as usize)?;
