@@ -62,26 +62,6 @@ struct pt_regs *rust_helper_task_pt_regs(struct task_struct *task)
 	return task_pt_regs(task);
 }
 
-void rust_helper_mmap_read_lock(struct mm_struct *mm)
-{
-	mmap_read_lock(mm);
-}
-
-void rust_helper_mmap_read_unlock(struct mm_struct *mm)
-{
-	mmap_read_unlock(mm);
-}
-
-int rust_helper_mmap_write_lock_killable(struct mm_struct *mm)
-{
-	return mmap_write_lock_killable(mm);
-}
-
-void rust_helper_mmap_write_unlock(struct mm_struct *mm)
-{
-	mmap_write_unlock(mm);
-}
-
 bool rust_helper_PageAnon(struct page *page)
 {
 	return PageAnon(page);
@@ -115,11 +95,6 @@ struct page *rust_helper_folio_file_page(struct folio *folio, pgoff_t index)
 loff_t rust_helper_i_size_read(const struct inode *inode)
 {
 	return i_size_read(inode);
-}
-
-struct file *rust_helper_get_file(struct file *file)
-{
-	return get_file(file);
 }
 
 bool rust_helper_close_on_exec(unsigned int fd, const struct files_struct *files)

@@ -4,8 +4,17 @@
 //!
 //! C header: [`include/linux/file.h`](srctree/include/linux/file.h)
 
-use crate::{bindings, error::code::*, error::Error, error::Result};
-use core::{marker::PhantomData, ptr};
+use crate::{
+    bindings,
+    error::code::*,
+    error::Error,
+    error::Result,
+    types::{AlwaysRefCounted, Opaque},
+};
+use core::{
+    marker::PhantomData,
+    ptr::{self, NonNull},
+};
 
 crate::static_assert!(
     core::mem::offset_of!(bindings::file, f_mode) == bindings::OFFSETOF_FILE_F_MODE
@@ -32,6 +41,75 @@ impl Mode {
     /// The file has no position (pipes, sockets, character streams).
     pub fn stream(self) -> bool {
         self.0 & bindings::FMODE_STREAM != 0
+    }
+}
+
+/// An open file: `struct file`.
+///
+/// # Invariants
+///
+/// Every instance is a valid file with a reference (`f_count`) held for as long as the
+/// reference through which it is reached exists.
+#[repr(transparent)]
+pub struct File {
+    inner: Opaque<bindings::file>,
+}
+
+// SAFETY: a file reference may be dropped from any task: `fput` defers the final release to
+// a task-work or workqueue context of its own.
+unsafe impl Send for File {}
+// SAFETY: the methods below only read fields fixed at open, or read them once.
+unsafe impl Sync for File {}
+
+// SAFETY: `get_file` and `fput` take and drop a reference, which keeps the file valid as the
+// type's invariant asks.
+unsafe impl AlwaysRefCounted for File {
+    fn inc_ref(&self) {
+        // SAFETY: the file has a reference (type invariant), so `get_file` may add one.
+        unsafe { bindings::get_file(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives back a reference it holds.
+        unsafe { bindings::fput(obj.cast().as_ptr()) };
+    }
+}
+
+impl File {
+    /// Reaches a file from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid file, with a reference held for the whole of `'a`.
+    pub unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a File {
+        // SAFETY: the caller's guarantee is the type invariant; the type is transparent.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw `struct file`, for C functions the abstraction does not cover.
+    pub fn as_ptr(&self) -> *mut bindings::file {
+        self.inner.get()
+    }
+
+    /// Its access modes.
+    pub fn mode(&self) -> Mode {
+        // SAFETY: the file is valid (type invariant). The access-mode bits are fixed at open;
+        // others change under `f_lock` (`FMODE_RANDOM`), so the word is read once.
+        Mode(unsafe { ptr::addr_of!((*self.as_ptr()).f_mode).read_volatile() })
+    }
+
+    /// Its inode (`file_inode()`).
+    pub fn inode(&self) -> &bindings::inode {
+        // SAFETY: an open file keeps its inode for as long as it is open (type invariant).
+        unsafe { &*(*self.as_ptr()).f_inode }
+    }
+
+    /// The page cache it reads and writes (`f_mapping`), only for comparing.
+    pub fn mapping(&self) -> *mut bindings::address_space {
+        // SAFETY: the file is valid (type invariant); `f_mapping` is set at open, and the
+        // drivers that change it (block devices, DRM, VFIO) do so before the file is
+        // published.
+        unsafe { ptr::addr_of!((*self.as_ptr()).f_mapping).read() }
     }
 }
 
