@@ -13,25 +13,34 @@ use crate::{abi, log, log::Log, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::fs::file::File;
 use kernel::prelude::*;
 use kernel::sync::rcu;
 use kernel::task::Task;
+use kernel::types::ARef;
 
 /// Longest path saved (PATH_MAX).
 const PATH_MAX: usize = abi::STRING_MAX as usize;
 
 /// A counted reference to an open file.
-pub(crate) struct FileRef(NonNull<bindings::file>);
+pub(crate) struct FileRef(ARef<File>);
 
-// SAFETY: a counted `struct file` reference may be used and dropped from any task.
-unsafe impl Send for FileRef {}
-// SAFETY: the reference is only read through.
-unsafe impl Sync for FileRef {}
+impl From<&File> for FileRef {
+    fn from(file: &File) -> FileRef {
+        FileRef(file.into())
+    }
+}
 
 impl FileRef {
     /// Takes ownership of a counted reference; `None` for NULL.
-    fn from_counted(file: *mut bindings::file) -> Option<FileRef> {
-        NonNull::new(file).map(FileRef)
+    ///
+    /// # Safety
+    ///
+    /// `file` must be NULL or a valid file of which the caller gives up one reference.
+    unsafe fn from_counted(file: *mut bindings::file) -> Option<FileRef> {
+        // SAFETY: the caller gives up a reference on a valid file, which the `ARef` now owns;
+        // `File` is a transparent wrapper of `struct file`.
+        NonNull::new(file).map(|f| FileRef(unsafe { ARef::from_raw(f.cast()) }))
     }
 
     /// Takes a new reference on `file`.
@@ -40,8 +49,8 @@ impl FileRef {
     ///
     /// `file` must be valid.
     pub(crate) unsafe fn get(file: *mut bindings::file) -> FileRef {
-        // SAFETY: the caller guarantees `file` is valid.
-        FileRef(unsafe { NonNull::new_unchecked(bindings::get_file(file)) })
+        // SAFETY: the caller guarantees `file` is valid for this call.
+        FileRef::from(unsafe { File::from_raw_file(file) })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
@@ -59,15 +68,7 @@ impl FileRef {
 
     /// The file's inode.
     pub(crate) fn inode(&self) -> &bindings::inode {
-        // SAFETY: an open file has a valid inode for as long as it is open.
-        unsafe { &*(*self.as_ptr()).f_inode }
-    }
-}
-
-impl Drop for FileRef {
-    fn drop(&mut self) {
-        // SAFETY: we own this reference.
-        unsafe { bindings::fput(self.as_ptr()) };
+        self.0.inode()
     }
 }
 
@@ -472,10 +473,13 @@ pub(crate) fn for_each_fd(task: &Task, mut f: impl FnMut(u32, FileRef) -> Result
     loop {
         let file = {
             let _rcu = rcu::read_lock();
-            // SAFETY: `task` is valid and we are in an RCU read-side section.
-            unsafe { bindings::task_lookup_next_fdget_rcu(task.as_ptr(), &mut fd) }
+            // SAFETY: `task` is valid and we are in an RCU read-side section; the callee
+            // returns NULL or a counted file, whose reference `from_counted` takes.
+            unsafe {
+                FileRef::from_counted(bindings::task_lookup_next_fdget_rcu(task.as_ptr(), &mut fd))
+            }
         };
-        let Some(file) = FileRef::from_counted(file) else {
+        let Some(file) = file else {
             return Ok(());
         };
         f(fd, file)?;
@@ -557,7 +561,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let file = unsafe { bindings::filp_open(path.as_ptr().cast(), flags as i32, 0) };
     let name = core::str::from_utf8(path.get(..path.len() - 1).unwrap_or(&[])).unwrap_or("?");
     let file = match crate::from_err_ptr(file) {
-        Ok(file) => FileRef::from_counted(file).ok_or(EINVAL)?,
+        Ok(file) => {
+            // SAFETY: `filp_open` returned a counted file.
+            unsafe { FileRef::from_counted(file) }.ok_or(EINVAL)?
+        }
         Err(e) => {
             log!(r.log, "file {name}: cannot reopen it ({})", e.to_errno());
             return Err(e);
