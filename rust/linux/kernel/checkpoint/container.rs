@@ -16,6 +16,7 @@ use crate::tree::Tree;
 use crate::{abi, files, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::mm::virt::VmaRef;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -321,29 +322,17 @@ struct Holders {
 }
 
 impl Holders {
-    fn add_mapping(&mut self, task: &Task, vma: &bindings::vm_area_struct) -> Result {
-        let file = vma.vm_file;
-        if file.is_null() {
+    fn add_mapping(&mut self, task: &Task, vma: &VmaRef) -> Result {
+        let Some(file) = vma.file() else {
             return Ok(());
-        }
-        // SAFETY: the fields of a vma read under its mmap lock.
-        let (start, flags) = unsafe {
-            (
-                vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64,
-                vma.__bindgen_anon_2.vm_flags as u64,
-            )
         };
+        let (start, flags) = (vma.start() as u64, vma.flags());
         self.files
-            .add(file.cast(), task, Where::Map(start), false)?;
+            .add(file.as_ptr().cast(), task, Where::Map(start), false)?;
         // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
         let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
-        // SAFETY: a mapped file and its inode are valid while the vma is.
-        let (mapping, private) = unsafe {
-            (
-                (*file).f_mapping,
-                (*(*file).f_inode).i_flags & bindings::S_PRIVATE != 0,
-            )
-        };
+        let mapping = file.mapping();
+        let private = file.inode().i_flags & bindings::S_PRIVATE != 0;
         if private && flags & writable == writable {
             self.shmem
                 .add(mapping.cast(), task, Where::Map(start), true)?;

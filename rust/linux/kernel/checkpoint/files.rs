@@ -23,11 +23,18 @@ use kernel::types::ARef;
 const PATH_MAX: usize = abi::STRING_MAX as usize;
 
 /// A counted reference to an open file.
+#[derive(Clone)]
 pub(crate) struct FileRef(ARef<File>);
 
 impl From<&File> for FileRef {
     fn from(file: &File) -> FileRef {
         FileRef(file.into())
+    }
+}
+
+impl From<ARef<File>> for FileRef {
+    fn from(file: ARef<File>) -> FileRef {
+        FileRef(file)
     }
 }
 
@@ -43,18 +50,12 @@ impl FileRef {
         NonNull::new(file).map(|f| FileRef(unsafe { ARef::from_raw(f.cast()) }))
     }
 
-    /// Takes a new reference on `file`.
-    ///
-    /// # Safety
-    ///
-    /// `file` must be valid.
-    pub(crate) unsafe fn get(file: *mut bindings::file) -> FileRef {
-        // SAFETY: the caller guarantees `file` is valid for this call.
-        FileRef::from(unsafe { File::from_raw_file(file) })
-    }
-
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
         self.0.as_ptr()
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        &self.0
     }
 
     /// The kind of a file lock it holds ("flock", "OFD", "POSIX" or "lease"), owned by

@@ -20,9 +20,11 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::mm::{self, virt::VmaRef, MmWithUser, MmapReadGuard};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::task::Task;
+use kernel::types::ARef;
 
 const PAGE: u64 = 4096;
 /// Pages pinned at a time while dumping.
@@ -59,35 +61,6 @@ fn image_flags(vm_flags: u64) -> u64 {
         .iter()
         .filter(|(k, _)| vm_flags & k != 0)
         .fold(0, |acc, (_, i)| acc | i)
-}
-
-/// A counted reference to a task's mm (`get_task_mm`).
-struct MmRef(*mut bindings::mm_struct);
-
-impl MmRef {
-    fn of(task: &Task) -> Option<MmRef> {
-        // SAFETY: `task` is valid; `get_task_mm` returns a counted mm or NULL.
-        let mm = unsafe { bindings::get_task_mm(task.as_ptr()) };
-        (!mm.is_null()).then_some(MmRef(mm))
-    }
-
-    /// Runs `f` with the mmap lock held for reading.
-    fn read<R>(&self, f: impl FnOnce(&bindings::mm_struct) -> R) -> R {
-        // SAFETY: the mm is counted; the lock is released below.
-        unsafe { bindings::mmap_read_lock(self.0) };
-        // SAFETY: the mm is valid and its mappings stable while the lock is held.
-        let r = f(unsafe { &*self.0 });
-        // SAFETY: taken above.
-        unsafe { bindings::mmap_read_unlock(self.0) };
-        r
-    }
-}
-
-impl Drop for MmRef {
-    fn drop(&mut self) {
-        // SAFETY: we own this reference.
-        unsafe { bindings::mmput(self.0) };
-    }
 }
 
 impl Shareable for bindings::mm_struct {
@@ -144,23 +117,12 @@ struct Copy<'a> {
 
 /// A frozen task's address space, taken and checked before anything is written.
 pub(crate) struct MmPlan {
-    mm: MmRef,
+    mm: ARef<MmWithUser>,
     areas: KVec<Area>,
     exe: Option<FileRef>,
     /// Whether the address space is written here, or was with another process that shares
     /// it.
     first: bool,
-}
-
-fn vma_bounds(vma: &bindings::vm_area_struct) -> (u64, u64, u64) {
-    // SAFETY: reading plain fields of a valid vma under the mmap lock.
-    unsafe {
-        (
-            vma.__bindgen_anon_1.__bindgen_anon_1.vm_start as u64,
-            vma.__bindgen_anon_1.__bindgen_anon_1.vm_end as u64,
-            vma.__bindgen_anon_2.vm_flags as u64,
-        )
-    }
 }
 
 impl MmPlan {
@@ -169,7 +131,7 @@ impl MmPlan {
     /// is the `first` process with this address space, it is only named: its mappings were
     /// listed with the first.
     pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<MmPlan> {
-        let Some(mm) = MmRef::of(task) else {
+        let Some(mm) = task.mm() else {
             log!(log, "pid {}: has no address space", task.vnr());
             return Err(EOPNOTSUPP);
         };
@@ -181,19 +143,11 @@ impl MmPlan {
                 first,
             });
         }
-        // SAFETY: `get_mm_exe_file` returns a counted file or NULL.
-        let exe = unsafe { bindings::get_mm_exe_file(mm.0) };
-        let exe = (!exe.is_null()).then(|| {
-            // SAFETY: `exe` is valid and counted; the extra reference is dropped at once.
-            let f = unsafe { FileRef::get(exe) };
-            // SAFETY: drops the reference of `get_mm_exe_file`.
-            unsafe { bindings::fput(exe) };
-            f
-        });
+        let exe = mm.exe_file().map(FileRef::from);
         if let Some(f) = &exe {
             names.check(log, task, format_args!("executable"), f)?;
         }
-        if mm.read(|m| m.__bindgen_anon_1.flags as u64 & MmFlags::MERGE_ANY != 0) {
+        if mm.flags() & MmFlags::MERGE_ANY != 0 {
             log!(
                 log,
                 "pid {}: KSM merges all its memory (PR_SET_MEMORY_MERGE): not supported",
@@ -203,7 +157,7 @@ impl MmPlan {
         }
         // mlockall(MCL_FUTURE): restart does not lock the mappings the process makes next.
         let locked = (bindings::VM_LOCKED | bindings::VM_LOCKONFAULT) as u64;
-        if mm.read(|m| m.__bindgen_anon_1.def_flags as u64 & locked != 0) {
+        if mm.mmap_read_lock().def_flags() & locked != 0 {
             log!(
                 log,
                 "pid {}: locks its future mappings (mlockall(MCL_FUTURE), not restored yet)",
@@ -212,7 +166,7 @@ impl MmPlan {
             return Err(EOPNOTSUPP);
         }
         // SAFETY: the mm is counted; the state is an atomic read once.
-        if unsafe { bindings::checkpoint_mm_membarrier(mm.0) } {
+        if unsafe { bindings::checkpoint_mm_membarrier(mm.as_raw()) } {
             log!(
                 log,
                 "pid {}: registered for expedited membarrier(2) (not restored yet)",
@@ -220,8 +174,12 @@ impl MmPlan {
             );
             return Err(EOPNOTSUPP);
         }
-        // SAFETY: the mm is counted; its key allocation map is read under the mmap lock.
-        if mm.read(|m| unsafe { bindings::checkpoint_mm_pkeys(m) }) {
+        let pkeys = {
+            let _lock = mm.mmap_read_lock();
+            // SAFETY: the mm is counted; its key allocation map is read under the mmap lock.
+            unsafe { bindings::checkpoint_mm_pkeys(mm.as_raw()) }
+        };
+        if pkeys {
             log!(
                 log,
                 "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)",
@@ -231,7 +189,7 @@ impl MmPlan {
         }
         // SAFETY: the mm is counted; only its tasks, which are frozen, set its LDT, and it
         // never goes back to NULL. The pointer is only tested.
-        if unsafe { bindings::checkpoint_mm_ldt(mm.0) } {
+        if unsafe { bindings::checkpoint_mm_ldt(mm.as_raw()) } {
             log!(
                 log,
                 "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)",
@@ -240,13 +198,13 @@ impl MmPlan {
             return Err(EOPNOTSUPP);
         }
         // SAFETY: as above: only its frozen tasks enable LAM, once.
-        if unsafe { bindings::checkpoint_mm_lam(mm.0) } {
+        if unsafe { bindings::checkpoint_mm_lam(mm.as_raw()) } {
             log!(log, "pid {}: has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR, not restored yet)", task.vnr());
             return Err(EOPNOTSUPP);
         }
         #[cfg(CONFIG_AIO)]
         // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
-        if unsafe { bindings::checkpoint_mm_aio(mm.0) } {
+        if unsafe { bindings::checkpoint_mm_aio(mm.as_raw()) } {
             log!(
                 log,
                 "pid {}: has an AIO context (io_setup(2), not restored yet)",
@@ -257,12 +215,10 @@ impl MmPlan {
         let mut areas = KVec::new();
         let mut addr = 0u64;
         loop {
-            let area = mm.read(|m| {
-                // SAFETY: the mmap lock is held.
-                let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, addr as usize) };
-                // SAFETY: valid under the mmap lock.
-                (!vma.is_null()).then(|| classify(m, unsafe { &*vma }))
-            });
+            let area = {
+                let mmap = mm.mmap_read_lock();
+                mmap.find_vma(addr as usize).map(|vma| classify(&mmap, vma))
+            };
             let area = match area {
                 None => break,
                 Some(Ok(area)) => area,
@@ -326,21 +282,18 @@ impl MmPlan {
             return Ok(());
         }
         let mut name = [0u8; ANON_NAME_MAX];
-        let len = self.mm.read(|m| {
-            // SAFETY: the mmap lock is held; the frozen tasks cannot change the mapping.
-            let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, rec.start as usize) };
-            // SAFETY: valid under the mmap lock.
-            let at = match !vma.is_null() && vma_bounds(unsafe { &*vma }).0 == rec.start {
-                // SAFETY: as above, and so is the name it keeps.
-                true => unsafe { bindings::checkpoint_vma_anon_name(vma) },
-                false => core::ptr::null(),
-            };
-            // SAFETY: the callee returns NULL or the mapping's NUL-terminated name.
-            let s = (!at.is_null()).then(|| unsafe { CStr::from_char_ptr(at) }.as_bytes());
+        let len = {
+            let mmap = self.mm.mmap_read_lock();
+            // The frozen tasks cannot change the mapping.
+            let s = mmap
+                .vma_lookup(rec.start as usize)
+                .filter(|vma| vma.start() as u64 == rec.start)
+                .and_then(VmaRef::anon_name)
+                .map(CStr::as_bytes);
             let n = s.map_or(0, |s| s.len().min(name.len()));
             name[..n].copy_from_slice(&s.unwrap_or(&[])[..n]);
             s.map(|s| s.len())
-        });
+        };
         match len {
             Some(n) if n < ANON_NAME_MAX => d.string(&name[..n]),
             // Its tasks are frozen: the mapping and its name cannot have changed.
@@ -478,7 +431,7 @@ impl MmPlan {
         relative: &dyn Fn(usize) -> Option<&'a MmPlan>,
     ) -> Result {
         if !self.first {
-            let (objref, _) = d.objref(self.mm.0)?;
+            let (objref, _) = d.objref(self.mm.as_raw())?;
             return d.record(&abi::Mm {
                 objref,
                 ..Default::default()
@@ -496,13 +449,30 @@ impl MmPlan {
                 _ => {}
             }
         }
-        let (objref, _) = d.objref(self.mm.0)?;
-        let (mut rec, auxv) = self.mm.read(|m| {
-            let f = &m.__bindgen_anon_1;
+        let (objref, _) = d.objref(self.mm.as_raw())?;
+        let (mut rec, auxv) = {
+            let mmap = self.mm.mmap_read_lock();
+            let mm = mmap.mm().as_raw();
+            // SAFETY: the mm is counted; these fields change under the mmap lock held for
+            // writing, or under `arg_lock` by prctl(PR_SET_MM) and `task_lock` by
+            // PR_SET_MM_AUXV on behalf of its own tasks, which are frozen. They are read
+            // through the raw pointer, one by one.
+            let (code, data, args, env, mmap_base, saved_auxv) = unsafe {
+                let f = core::ptr::addr_of!((*mm).__bindgen_anon_1);
+                (
+                    ((*f).start_code, (*f).end_code),
+                    ((*f).start_data, (*f).end_data),
+                    ((*f).arg_start, (*f).arg_end),
+                    ((*f).env_start, (*f).env_end),
+                    (*f).mmap_base,
+                    core::ptr::addr_of!((*f).saved_auxv).read(),
+                )
+            };
+            let (brk, start_stack) = (mmap.brk(), mmap.start_stack());
             // The (type, value) pairs up to and including AT_NULL.
             let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
             let mut n = 0;
-            for pair in f.saved_auxv.chunks_exact(2) {
+            for pair in saved_auxv.chunks_exact(2) {
                 for (i, &w) in pair.iter().enumerate() {
                     auxv[8 * (n + i)..8 * (n + i + 1)].copy_from_slice(&(w as u64).to_le_bytes());
                 }
@@ -514,25 +484,25 @@ impl MmPlan {
             let rec = abi::Mm {
                 objref,
                 vma_count: 0,
-                start_code: f.start_code as u64,
-                end_code: f.end_code as u64,
-                start_data: f.start_data as u64,
-                end_data: f.end_data as u64,
-                start_brk: f.start_brk as u64,
-                brk: f.brk as u64,
-                start_stack: f.start_stack as u64,
-                arg_start: f.arg_start as u64,
-                arg_end: f.arg_end as u64,
-                env_start: f.env_start as u64,
-                env_end: f.env_end as u64,
-                mmap_base: f.mmap_base as u64,
-                vdso: f.context.vdso as u64,
+                start_code: code.0 as u64,
+                end_code: code.1 as u64,
+                start_data: data.0 as u64,
+                end_data: data.1 as u64,
+                start_brk: brk.start as u64,
+                brk: brk.end as u64,
+                start_stack: start_stack as u64,
+                arg_start: args.0 as u64,
+                arg_end: args.1 as u64,
+                env_start: env.0 as u64,
+                env_end: env.1 as u64,
+                mmap_base: mmap_base as u64,
+                vdso: mmap.vdso() as u64,
                 exe_file,
                 auxv_words: n as u32,
-                ..MmFlags::save(f.flags as u64)
+                ..MmFlags::save(self.mm.flags())
             };
             (rec, (auxv, 8 * n))
-        });
+        };
         rec.vma_count = self.areas.len() as u32;
         let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
         let mut theirs = KVec::new();
@@ -633,8 +603,8 @@ fn fork_copies(area: &Area, s: &Area, at: u64) -> bool {
 }
 
 /// The objref of `mm`, an address space written earlier.
-fn written(d: &mut Dumper<'_>, mm: &MmRef) -> Result<u32> {
-    let (objref, first) = d.objref(mm.0)?;
+fn written(d: &mut Dumper<'_>, mm: &MmWithUser) -> Result<u32> {
+    let (objref, first) = d.objref(mm.as_raw())?;
     if first {
         log!(d.log, "mm: a mapping's source is not in the image yet");
         return Err(EINVAL);
@@ -649,27 +619,11 @@ const ANON_NAME_MAX: usize = 80;
 /// returns its executable file (or NULL), `None` if it has no address space. The pointers are
 /// only good for comparing and counting: the task's mappings cannot change while it is
 /// frozen, other users' references can.
-pub(crate) fn walk(
-    task: &Task,
-    mut f: impl FnMut(&bindings::vm_area_struct),
-) -> Option<*mut bindings::file> {
-    let mm = MmRef::of(task)?;
-    Some(mm.read(|m| {
-        let mut addr = 0usize;
-        loop {
-            // SAFETY: the mmap lock is held.
-            let vma = unsafe { bindings::find_vma(m as *const _ as *mut _, addr) };
-            if vma.is_null() {
-                break;
-            }
-            // SAFETY: valid under the mmap lock.
-            let vma = unsafe { &*vma };
-            f(vma);
-            addr = vma_bounds(vma).1 as usize;
-        }
-        // Only changed under the mmap lock held for writing.
-        m.__bindgen_anon_1.exe_file
-    }))
+pub(crate) fn walk(task: &Task, f: impl FnMut(&VmaRef)) -> Option<*mut bindings::file> {
+    let mm = task.mm()?;
+    let mmap = mm.mmap_read_lock();
+    mmap.vmas().for_each(f);
+    Some(mmap.exe_file_ptr())
 }
 
 /// A mapping checkpoint cannot save: its bounds, and what it is.
@@ -682,26 +636,21 @@ struct Refused {
 }
 
 /// Describes one mapping, or refuses it.
-fn classify(
-    m: &bindings::mm_struct,
-    vma: &bindings::vm_area_struct,
-) -> core::result::Result<Area, Refused> {
-    let (start, end, vm_flags) = vma_bounds(vma);
-    let f = &m.__bindgen_anon_1;
-    let vdso = f.context.vdso as u64;
+fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area, Refused> {
+    let (start, end, vm_flags) = (vma.start() as u64, vma.end() as u64, vma.flags());
+    let vdso = mmap.vdso() as u64;
     // SAFETY: `vma` is valid under the mmap lock, which keeps its anon_vma.
-    let root = unsafe { bindings::checkpoint_vma_anon_root(vma as *const _ as *mut _) } as usize;
+    let root = unsafe { bindings::checkpoint_vma_anon_root(vma.as_ptr()) } as usize;
     let refuse = |what| Refused {
         start,
         end,
         what,
-        // SAFETY: `vm_file` is NULL or valid while the vma exists; we take our own reference.
-        file: (!vma.vm_file.is_null()).then(|| unsafe { FileRef::get(vma.vm_file) }),
+        file: vma.file().map(FileRef::from),
     };
     let mut rec = abi::Vma {
         start,
         end,
-        pgoff: vma.vm_pgoff as u64,
+        pgoff: vma.pgoff(),
         flags: image_flags(vm_flags),
         prot: (vm_flags & 7) as u32,
         kind: abi::VMA_KIND_ANON,
@@ -715,16 +664,14 @@ fn classify(
     }
     // SAFETY: `vma` is valid under the mmap lock; the callee reads its flags, userfaultfd and
     // policies, and returns NULL or a static string.
-    if let Some(why) = unsafe { log::reason(bindings::checkpoint_vma_unsupported(vma)) } {
+    if let Some(why) = unsafe { log::reason(bindings::checkpoint_vma_unsupported(vma.as_ptr())) } {
         return Err(refuse(why));
     }
     // Restart locks what was locked with MAP_LOCKED, which faults it all in.
     if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {
         return Err(refuse("memory locked on fault (MLOCK_ONFAULT)"));
     }
-    // SAFETY: `vma` is valid under the mmap lock.
-    if !unsafe { bindings::checkpoint_vma_anon_name(core::ptr::from_ref(vma).cast_mut()) }.is_null()
-    {
+    if vma.anon_name().is_some() {
         rec.flags |= abi::VMA_ANON_NAME;
     }
     if vdso != 0 && start == vdso {
@@ -736,7 +683,7 @@ fn classify(
         });
     }
     let special = (bindings::VM_IO | bindings::VM_PFNMAP | bindings::VM_MIXEDMAP) as u64;
-    if vdso != 0 && end == vdso && vma.vm_file.is_null() && vm_flags & special != 0 {
+    if vdso != 0 && end == vdso && vma.file().is_none() && vm_flags & special != 0 {
         rec.kind = abi::VMA_KIND_VVAR;
         return Ok(Area {
             rec,
@@ -747,10 +694,14 @@ fn classify(
     if vm_flags & special != 0 {
         return Err(refuse("a device or special mapping"));
     }
-    if vma.vm_file.is_null() || vma.vm_ops.is_null() && vm_flags & bindings::VM_SHARED as u64 == 0 {
-        // Anonymous memory (a private /dev/zero mapping keeps its file but is anonymous).
-        let brk = (f.start_brk as u64, f.brk as u64);
-        let stack = f.start_stack as u64;
+    // Anonymous memory (a private /dev/zero mapping keeps its file but is anonymous).
+    let mapped = vma
+        .file()
+        .filter(|_| !vma.is_anonymous() || vm_flags & bindings::VM_SHARED as u64 != 0);
+    let Some(mapped) = mapped else {
+        let brk = mmap.brk();
+        let brk = (brk.start as u64, brk.end as u64);
+        let stack = mmap.start_stack() as u64;
         if start < brk.1.max(brk.0 + 1) && end > brk.0 {
             rec.kind = abi::VMA_KIND_HEAP;
         } else if (start..end).contains(&stack) {
@@ -761,17 +712,14 @@ fn classify(
             file: None,
             root,
         });
-    }
-    // SAFETY: `vm_file` is valid while the vma exists; we take our own reference.
-    let file = unsafe { FileRef::get(vma.vm_file) };
-    // SAFETY: an open file's inode is valid.
-    let inode = unsafe { &*(*vma.vm_file).f_inode };
+    };
+    let file = FileRef::from(mapped);
+    let inode = mapped.inode();
     let private_inode = inode.i_flags & bindings::S_PRIVATE != 0;
     if private_inode && vm_flags & bindings::VM_MAYSHARE as u64 != 0 {
         // A SysV segment is an internal shmem file too, mapped by shmat() with ops of its
         // own: saved as anonymous memory it would come back detached from its segment.
-        // SAFETY: `vma` is valid under the mmap lock; the call only compares its `vm_ops`.
-        if !unsafe { bindings::vma_is_anon_shmem(core::ptr::from_ref(vma).cast_mut()) } {
+        if !vma.is_anon_shmem() {
             return Err(refuse(
                 "SysV shared memory (shmat) or another kernel object's memory",
             ));
@@ -910,7 +858,7 @@ fn write_runs(
 /// hole or the zero page, which FOLL_DUMP does not fault in.
 fn pin<'a>(
     log: &Log,
-    mm: &MmRef,
+    mm: &MmWithUser,
     addr: u64,
     pages: &'a mut [*mut bindings::page],
 ) -> Result<Pinned<'a>> {
@@ -920,33 +868,18 @@ fn pin<'a>(
     while i < pinned.pages.len() {
         let at = addr + i as u64 * PAGE;
         let rest = &mut pinned.pages[i..];
-        let n = mm.read(|m| {
-            // SAFETY: the mmap lock is held; `rest` has room for `rest.len()` entries.
-            // FOLL_DUMP returns -EFAULT for holes and zero pages instead of faulting them in.
-            unsafe {
-                bindings::get_user_pages_remote(
-                    m as *const _ as *mut _,
-                    at as usize,
-                    rest.len(),
-                    bindings::FOLL_DUMP | bindings::FOLL_FORCE,
-                    rest.as_mut_ptr(),
-                    core::ptr::null_mut(),
-                )
+        // FOLL_DUMP fails with EFAULT for holes and zero pages instead of faulting them in.
+        let flags = bindings::FOLL_DUMP | bindings::FOLL_FORCE;
+        let n = mm.mmap_read_lock().get_user_pages(at as usize, flags, rest);
+        match n {
+            Err(e) if e == EFAULT => i += 1,
+            Ok(n) if n > 0 => i += n,
+            n => {
+                let e = n.err().unwrap_or(EFAULT);
+                log!(log, "reading the page at {at:#x} failed ({})", e.to_errno());
+                return Err(e);
             }
-        });
-        if n == -(bindings::EFAULT as isize) {
-            i += 1;
-            continue;
         }
-        if n <= 0 {
-            log!(log, "reading the page at {at:#x} failed ({n})");
-            return Err(if n < 0 {
-                Error::from_errno(n as i32)
-            } else {
-                EFAULT
-            });
-        }
-        i += n as usize;
     }
     Ok(pinned)
 }
@@ -956,7 +889,7 @@ fn pin<'a>(
 /// first, and the pinned, or `None` if no page is in it.
 fn pin_within<'a>(
     log: &Log,
-    mm: &MmRef,
+    mm: &MmWithUser,
     addr: u64,
     pages: &'a mut [*mut bindings::page],
     within: (u64, u64),
@@ -983,7 +916,7 @@ fn page_in(pinned: &Option<(usize, Pinned<'_>)>, i: usize) -> Option<*mut bindin
 /// A mapping of a relative's address space, written earlier, whose pages a copied mapping
 /// may share; with room to pin `BATCH` of them.
 struct Relative<'a> {
-    mm: &'a MmRef,
+    mm: &'a MmWithUser,
     within: (u64, u64),
     pages: &'a mut [*mut bindings::page],
 }
@@ -1027,9 +960,9 @@ impl CowPages {
     }
 
     /// The address space written earlier, other than `mm`'s, that maps `page`.
-    fn find(&self, page: *mut bindings::page, mm: &MmRef) -> Option<Writer> {
+    fn find(&self, page: *mut bindings::page, mm: &MmWithUser) -> Option<Writer> {
         let w = *self.pages.get(&(page as usize))?;
-        (w.mm != mm.0 as usize).then_some(w)
+        (w.mm != mm.as_raw() as usize).then_some(w)
     }
 
     /// Notes that `w` writes the referenced `page`, unless one did before; returns whether it
@@ -1060,7 +993,7 @@ impl CowPages {
     fn first_shared<T>(
         &self,
         log: &Log,
-        mm: &MmRef,
+        mm: &MmWithUser,
         area: &Area,
         pages: &mut [*mut bindings::page],
         mut accept: impl FnMut(Writer, u64) -> Option<T>,
@@ -1100,7 +1033,7 @@ impl Drop for CowPages {
 /// The address space whose mappings are being written, its objref, and the pages written so
 /// far that others may share.
 struct Writing<'a> {
-    mm: &'a MmRef,
+    mm: &'a MmWithUser,
     objref: u32,
     cow: &'a mut CowPages,
 }
@@ -1173,7 +1106,7 @@ fn dump_private(
                             c,
                             Writer {
                                 objref: w.objref,
-                                mm: w.mm.0 as usize,
+                                mm: w.mm.as_raw() as usize,
                                 addr: at,
                             },
                         )?
@@ -1307,9 +1240,8 @@ const ADVICE: [(u64, u32); 8] = [
 ];
 
 /// The current task's mm (the one being restored).
-fn current_mm() -> *mut bindings::mm_struct {
-    // SAFETY: the current task is valid; only it changes its own `mm`.
-    unsafe { (*bindings::get_current()).mm }
+fn current_mm() -> Result<ARef<MmWithUser>> {
+    MmWithUser::of_current().ok_or(EINVAL)
 }
 
 /// Where a restored mapping's pages go.
@@ -1365,8 +1297,7 @@ fn name_area(
 /// Maps one `Vma` in the current task's new mm.
 fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Result<Target> {
     let len = v.end.wrapping_sub(v.start);
-    // SAFETY: reading the current mm's task size.
-    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
+    let task_size = current_mm()?.task_size();
     if v.start % PAGE != 0 || v.end % PAGE != 0 || v.start >= v.end || v.end > task_size {
         return Err(r.bad("mapping bounds"));
     }
@@ -1401,18 +1332,17 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
             } else {
                 Target::Forced
             };
-            (core::ptr::null_mut(), target)
+            (None, target)
         }
         abi::VMA_KIND_SHARED_ANON if shared && v.file == 0 => {
             // An older image: an object of its own, made by the mapping.
             flags |= u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
-            (core::ptr::null_mut(), Target::None)
+            (None, Target::None)
         }
         abi::VMA_KIND_SHARED_ANON if shared => {
             let obj = shared_object(r, v, flags)?;
             flags |= u64::from(bindings::MAP_SHARED);
-            let file = obj.as_ptr();
-            (file, Target::Object(obj, v.pgoff * PAGE))
+            (Some(obj.clone()), Target::Object(obj, v.pgoff * PAGE))
         }
         abi::VMA_KIND_FILE => {
             let Obj::File(f) = r.lookup(v.file)? else {
@@ -1430,7 +1360,7 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
                 );
                 return Err(crate::estale());
             }
-            let file = f.file.as_ptr();
+            let file = Some(f.file.clone());
             if shared {
                 flags |= u64::from(bindings::MAP_SHARED);
                 (file, Target::None)
@@ -1441,48 +1371,44 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
         }
         _ => return Err(r.bad("mapping kind")),
     };
-    let off = match file.is_null() {
-        true => 0,
-        false => v
+    let off = match file {
+        None => 0,
+        Some(_) => v
             .pgoff
             .checked_mul(PAGE)
             .ok_or_else(|| r.bad("file mapping offset"))?,
     };
-    // SAFETY: maps into the current task's own mm; `file` is NULL or a counted open file.
-    let at = unsafe {
-        bindings::vm_mmap(
-            file,
-            v.start as usize,
-            len as usize,
-            prot as usize,
-            flags as usize,
-            off as usize,
-        )
-    } as u64;
-    if at != v.start {
+    let file = file.as_ref().map(FileRef::file);
+    let at = mm::vm_mmap(
+        file,
+        v.start as usize,
+        len as usize,
+        prot as usize,
+        flags as usize,
+        off as usize,
+    );
+    if at != Ok(v.start as usize) {
+        let e = at.err().unwrap_or(EINVAL);
         log!(
             r.log,
             "mapping {:#x}-{:#x}: mmap failed ({})",
             v.start,
             v.end,
-            at as i64
+            e.to_errno()
         );
-        return Err(crate::from_err_ptr(at as *mut u8).err().unwrap_or(EINVAL));
+        return Err(e);
     }
     for (bit, advice) in ADVICE {
         if v.flags & bit != 0 {
-            // SAFETY: acts on the current task's own mm.
-            let err = unsafe {
-                bindings::do_madvise(current_mm(), v.start as usize, len as usize, advice as i32)
-            };
-            if err != 0 {
+            if let Err(e) = current_mm()?.madvise(v.start as usize, len as usize, advice) {
                 log!(
                     r.log,
-                    "mapping {:#x}-{:#x}: madvise({advice}) failed ({err})",
+                    "mapping {:#x}-{:#x}: madvise({advice}) failed ({})",
                     v.start,
-                    v.end
+                    v.end,
+                    e.to_errno()
                 );
-                return Err(Error::from_errno(err));
+                return Err(e);
             }
         }
     }
@@ -1495,13 +1421,7 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
 
 /// The file mapped at `start` in the current task, if a mapping starts there.
 fn file_at(start: u64) -> Result<Option<FileRef>> {
-    let file = with_vma_at(start, |vma| {
-        // SAFETY: the vma is valid under the mmap lock; we take our own file reference.
-        let f = unsafe { (*vma).vm_file };
-        // SAFETY: as above.
-        (!f.is_null()).then(|| unsafe { FileRef::get(f) })
-    })?;
-    Ok(file.flatten())
+    Ok(with_vma_at(start, |vma| vma.file().map(FileRef::from))?.flatten())
 }
 
 /// The shared memory object the mapping `v` shows: the one an earlier mapping in the image
@@ -1516,8 +1436,7 @@ fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<
         return Err(r.bad("shared memory object smaller than its mapping"));
     }
     match r.defined(v.file) {
-        // SAFETY: a counted file, given a reference of its own.
-        Some(Obj::Shmem(f)) => return Ok(unsafe { FileRef::get(f.as_ptr()) }),
+        Some(Obj::Shmem(f)) => return Ok(f.clone()),
         Some(_) => return Err(r.bad("mapping names an object that is not shared memory")),
         None => {}
     }
@@ -1525,54 +1444,43 @@ fn shared_object(r: &mut Restorer<'_, Obj>, v: &abi::Vma, flags: u64) -> Result<
     // then dropped: the object lives on through our reference.
     let flags = flags & u64::from(bindings::MAP_NORESERVE)
         | u64::from(bindings::MAP_SHARED | bindings::MAP_ANONYMOUS);
-    // SAFETY: maps into the current task's own mm, no file.
-    let at = unsafe {
-        bindings::vm_mmap(
-            core::ptr::null_mut(),
-            0,
-            v.size as usize,
-            bindings::PROT_NONE as usize,
-            flags as usize,
-            0,
-        )
-    } as u64;
-    if let Err(e) = crate::from_err_ptr(at as *mut u8) {
-        log!(
-            r.log,
-            "mapping {:#x}-{:#x}: cannot make its {}-byte shared memory object",
-            v.start,
-            v.end,
-            v.size
-        );
-        return Err(e);
-    }
+    let at = mm::vm_mmap(
+        None,
+        0,
+        v.size as usize,
+        bindings::PROT_NONE as usize,
+        flags as usize,
+        0,
+    );
+    let at = match at {
+        Ok(at) => at as u64,
+        Err(e) => {
+            log!(
+                r.log,
+                "mapping {:#x}-{:#x}: cannot make its {}-byte shared memory object",
+                v.start,
+                v.end,
+                v.size
+            );
+            return Err(e);
+        }
+    };
     let file = file_at(at);
-    // SAFETY: unmaps the mapping made just above in the current task's own mm.
-    unsafe { bindings::vm_munmap(at as _, v.size as usize) };
+    // The object lives on through `file`; should the unmap fail, the mapping goes with the
+    // rest of the mm.
+    let _ = mm::vm_munmap(at as usize, v.size as usize);
     let file = file?.ok_or(EINVAL)?;
-    // SAFETY: a counted file, given a reference of its own.
-    r.define(v.file, Obj::Shmem(unsafe { FileRef::get(file.as_ptr()) }))?;
+    r.define(v.file, Obj::Shmem(file.clone()))?;
     Ok(file)
 }
 
-/// Runs `f` on the current task's mapping that starts at `start`, with the mmap lock held for
-/// writing; `None` if no mapping starts there.
-fn with_vma_at<R>(
-    start: u64,
-    f: impl FnOnce(*mut bindings::vm_area_struct) -> R,
-) -> Result<Option<R>> {
-    let mm = current_mm();
-    // SAFETY: the current task's own mm, locked here and unlocked below.
-    if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
-        return Err(EINTR);
-    }
-    // SAFETY: the mmap lock is held.
-    let vma = unsafe { bindings::find_vma(mm, start as usize) };
-    // SAFETY: a vma found under the lock is valid while it is held.
-    let r = (!vma.is_null() && vma_bounds(unsafe { &*vma }).0 == start).then(|| f(vma));
-    // SAFETY: locked above.
-    unsafe { bindings::mmap_write_unlock(mm) };
-    Ok(r)
+/// Runs `f` on the current task's mapping that starts at `start`, with the mmap lock held;
+/// `None` if no mapping starts there.
+fn with_vma_at<R>(start: u64, f: impl FnOnce(&VmaRef) -> R) -> Result<Option<R>> {
+    let mm = current_mm()?;
+    let mmap = mm.mmap_read_lock();
+    let vma = mmap.vma_lookup(start as usize);
+    Ok(vma.filter(|vma| vma.start() as u64 == start).map(f))
 }
 
 /// Both huge page advice flags: madvise() never sets them together.
@@ -1588,51 +1496,45 @@ struct Tagged([Option<(u64, u64)>; 2]);
 /// stay so, even where they differ only in what the image does not show (accounting,
 /// anon_vma). The flags only steer khugepaged; [`untag`] gives them back.
 fn tag_neighbours(v: &abi::Vma) -> Result<Tagged> {
-    let mm = current_mm();
+    let mm = current_mm()?;
+    let mut mmap = mm.mmap_write_lock_killable()?;
     let mut tagged = Tagged([None, None]);
-    // SAFETY: the current task's own mm, locked here and unlocked below.
-    if unsafe { bindings::mmap_write_lock_killable(mm) } != 0 {
-        return Err(EINTR);
-    }
-    let below = match v.start.checked_sub(1) {
-        // SAFETY: the mmap lock is held.
-        Some(a) => unsafe { bindings::find_vma(mm, a as usize) },
-        None => core::ptr::null_mut(),
-    };
-    // SAFETY: the mmap lock is held.
-    let above = unsafe { bindings::find_vma(mm, v.end as usize) };
-    for (i, (slot, vma)) in tagged.0.iter_mut().zip([below, above]).enumerate() {
-        if vma.is_null() {
+    let below = v
+        .start
+        .checked_sub(1)
+        .and_then(|a| mmap.find_vma(a as usize));
+    let above = mmap.find_vma(v.end as usize);
+    // Bounds, flags, and whether it is special (no file, but ops: the vDSO's).
+    let found = [below, above].map(|vma| {
+        vma.map(|r| {
+            let special = r.file().is_none() && !r.is_anonymous();
+            (r.start() as u64, r.end() as u64, r.flags(), special)
+        })
+    });
+    for (i, (slot, vma)) in tagged.0.iter_mut().zip(found).enumerate() {
+        let Some((start, end, flags, special)) = vma else {
             continue;
-        }
-        // SAFETY: a vma found under the lock is valid while it is held.
-        let r = unsafe { &*vma };
-        let (start, end, flags) = vma_bounds(r);
+        };
         // With nothing right below `v`, `below` is the mapping above it, if any: only the
         // second pass tags that one.
         let touches = match i {
             0 => start < v.start && end == v.start,
             _ => start == v.end,
         };
-        if !touches || r.vm_file.is_null() && !r.vm_ops.is_null() {
-            continue;
+        if touches && !special {
+            *slot = Some((start, flags & MERGE_TAG));
+            mmap.mod_hugepage_flags(start as usize, MERGE_TAG, 0);
         }
-        *slot = Some((start, flags & MERGE_TAG));
-        // SAFETY: as above; flags are changed under the mmap write lock.
-        unsafe { bindings::vm_flags_mod(vma, MERGE_TAG as _, 0) };
     }
-    // SAFETY: locked above.
-    unsafe { bindings::mmap_write_unlock(mm) };
     Ok(tagged)
 }
 
 /// Gives the neighbours [`tag_neighbours`] tagged their huge page advice back.
 fn untag(tagged: Tagged) -> Result {
+    let mm = current_mm()?;
+    let mut mmap = mm.mmap_write_lock_killable()?;
     for (start, advice) in tagged.0.into_iter().flatten() {
-        with_vma_at(start, |vma| {
-            // SAFETY: the vma is valid and its flags are changed under the mmap write lock.
-            unsafe { bindings::vm_flags_mod(vma, advice as _, (MERGE_TAG & !advice) as _) };
-        })?;
+        mmap.mod_hugepage_flags(start as usize, advice, MERGE_TAG & !advice);
     }
     Ok(())
 }
@@ -1652,9 +1554,8 @@ impl VdsoPair {
         if self.text == self.vvar {
             return Ok(());
         }
-        // SAFETY: reading the current mm's vdso address, set when the pair was mapped (with
-        // room for the vvar pages below it).
-        let text = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        // Set when the pair was mapped, with room for the vvar pages below it.
+        let text = current_mm()?.mmap_read_lock().vdso() as u64;
         match self.text {
             true => unmap(text - vvar_size(), text),
             false => unmap(text, text + vdso_size()),
@@ -1707,8 +1608,7 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
     *half = true;
     if mapped {
         // The pair is mapped: a later record may only describe its other half.
-        // SAFETY: reading the current mm's vdso address, set when the pair was mapped.
-        let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        let at = current_mm()?.mmap_read_lock().vdso() as u64;
         if at != text {
             log!(
                 r.log,
@@ -1721,8 +1621,7 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
     } else {
         // SAFETY: maps into the current task's own mm, which has no vDSO yet.
         let ret = unsafe { bindings::map_vdso_once(image, base as usize) };
-        // SAFETY: reading the current mm's vdso address, set by `map_vdso_once`.
-        let at = unsafe { (*current_mm()).__bindgen_anon_1.context.vdso } as u64;
+        let at = current_mm()?.mmap_read_lock().vdso() as u64;
         if ret != 0 || at != text {
             log!(r.log, "vdso: cannot map it at {text:#x} ({ret})");
             return Err(if ret != 0 {
@@ -1836,20 +1735,18 @@ fn fill(
     }
     *next = run.addr + len;
     if dropped {
-        // SAFETY: acts on the current task's own mm; a copied mapping is not locked.
-        let err = unsafe {
-            bindings::do_madvise(
-                current_mm(),
-                run.addr as usize,
-                len as usize,
-                bindings::MADV_DONTNEED as i32,
-            )
-        };
-        if err != 0 {
-            log!(r.log, "pages at {:#x}: cannot drop them ({err})", run.addr);
-            return Err(Error::from_errno(err));
+        // A copied mapping is not locked.
+        let dropped =
+            current_mm()?.madvise(run.addr as usize, len as usize, bindings::MADV_DONTNEED);
+        if let Err(e) = dropped {
+            log!(
+                r.log,
+                "pages at {:#x}: cannot drop them ({})",
+                run.addr,
+                e.to_errno()
+            );
         }
-        return Ok(());
+        return dropped;
     }
     if shared {
         return share(r, &run, v, target, buf);
@@ -1885,17 +1782,9 @@ fn put(
             left == 0
         }
         Target::Forced => {
-            // SAFETY: writes into the current task's own mm, copying on write as ptrace does.
-            let w = unsafe {
-                bindings::access_remote_vm(
-                    current_mm(),
-                    addr as usize,
-                    bytes.as_mut_ptr().cast(),
-                    n as i32,
-                    bindings::FOLL_WRITE | bindings::FOLL_FORCE,
-                )
-            };
-            w == n as i32
+            // Copies on write, as ptrace does.
+            let flags = bindings::FOLL_WRITE | bindings::FOLL_FORCE;
+            current_mm()?.access_vm(addr as usize, bytes, flags) == n
         }
         Target::Object(file, base) => {
             let mut pos = (base + addr - v.start) as i64;
@@ -1930,7 +1819,7 @@ fn share(
     let Some(source) = shared::restored::<bindings::mm_struct>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
     };
-    if source.as_ptr() == current_mm() {
+    if source.as_ptr() == current_mm()?.as_raw() {
         return Err(r.bad("pages shared with the address space they are in"));
     }
     let end = run.addr + u64::from(run.npages) * PAGE;
@@ -2015,8 +1904,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     };
     install_new(r.log, exe)?;
     shared::keep::<bindings::mm_struct>(r, m.objref)?;
-    // SAFETY: reading the current mm's task size.
-    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
+    let task_size = current_mm()?.task_size();
     let mut vdso = VdsoPair::default();
     // While copied mappings come: where what else the mm has is unmapped from (the rest of
     // the last mapping copied).
@@ -2128,8 +2016,7 @@ fn copy_area(
     from: u64,
     name: Option<&[u8; ANON_NAME_MAX]>,
 ) -> Result<Target> {
-    // SAFETY: reading the current mm's task size.
-    let task_size = unsafe { (*current_mm()).__bindgen_anon_1.task_size } as u64;
+    let task_size = current_mm()?.task_size();
     let bounds =
         (v.start | v.end | v.copy_from) % PAGE == 0 && v.start < v.end && v.end <= task_size;
     if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
@@ -2175,17 +2062,15 @@ fn copy_area(
     }
     unmap(from, v.start)?;
     let same = with_vma_at(v.start, |vma| {
-        // SAFETY: valid under the mmap lock, and so is its name.
-        let (vma, named) = unsafe { (&*vma, !bindings::checkpoint_vma_anon_name(vma).is_null()) };
-        let (_, end, vm_flags) = vma_bounds(vma);
-        end >= v.end
+        let vm_flags = vma.flags();
+        vma.end() as u64 >= v.end
             && as_made(v, image_flags(vm_flags), (vm_flags & 7) as u32)
-            && named == name.is_some()
-            && vma.vm_file == file
+            && vma.anon_name().is_some() == name.is_some()
+            && vma.file().map_or(core::ptr::null_mut(), |f| f.as_ptr()) == file
             && match file.is_null() {
                 // Anonymous memory, not a special mapping (the vDSO has no file either).
-                true => vma.vm_ops.is_null(),
-                false => vma.vm_pgoff as u64 == v.pgoff,
+                true => vma.is_anonymous(),
+                false => vma.pgoff() == v.pgoff,
             }
     })?;
     if same != Some(true) {
@@ -2212,12 +2097,7 @@ fn unmap(start: u64, end: u64) -> Result {
     if start >= end {
         return Ok(());
     }
-    // SAFETY: unmaps part of the current task's own mm, which is its alone.
-    let err = unsafe { bindings::vm_munmap(start as usize, (end - start) as usize) };
-    match err {
-        0 => Ok(()),
-        e => Err(Error::from_errno(e)),
-    }
+    mm::vm_munmap(start as usize, (end - start) as usize)
 }
 
 /// The size of this kernel's vDSO text.
@@ -2299,7 +2179,8 @@ impl MmFlags {
         }
         // The new mm inherited the restarter's MDWE, which restart must not lift, and which
         // would not be faithful either: as prctl(PR_SET_MDWE) would, refuse to change it.
-        let inherited = Self::word(current_mm()).load(Ordering::Relaxed) as u64 & Self::MDWE;
+        let inherited =
+            Self::word(current_mm()?.as_raw()).load(Ordering::Relaxed) as u64 & Self::MDWE;
         if inherited != 0 && inherited != bits & Self::MDWE {
             log!(
                 r.log,
@@ -2328,9 +2209,8 @@ impl MmFlags {
 
 /// Sets the mm fields (code, data, brk, stack, arguments, environment, auxv).
 fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
-    let mm = current_mm();
-    // SAFETY: reading the current mm's task size.
-    let top = unsafe { (*mm).__bindgen_anon_1.task_size } as u64;
+    let mm = current_mm()?;
+    let top = mm.task_size();
     let pairs = [
         (m.start_code, m.end_code),
         (m.start_data, m.end_data),
@@ -2342,34 +2222,34 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
         return Err(r.bad("mm field outside the address space"));
     }
     let flags = MmFlags::check(r, m)?;
+    let _mmap = mm.mmap_write_lock_killable()?;
     // SAFETY: the mm is the current task's own and new. The mmap lock serializes this with
     // prctl(PR_SET_MM); /proc readers take no lock, and see at worst words of either value.
+    // Written through the raw pointer, field by field: other fields of the mm change under
+    // other locks meanwhile.
     unsafe {
-        if bindings::mmap_write_lock_killable(mm) != 0 {
-            return Err(EINTR);
-        }
-        let f = &mut (*mm).__bindgen_anon_1;
-        f.start_code = m.start_code as _;
-        f.end_code = m.end_code as _;
-        f.start_data = m.start_data as _;
-        f.end_data = m.end_data as _;
-        f.start_brk = m.start_brk as _;
-        f.brk = m.brk as _;
-        f.start_stack = m.start_stack as _;
-        f.arg_start = m.arg_start as _;
-        f.arg_end = m.arg_end as _;
-        f.env_start = m.env_start as _;
-        f.env_end = m.env_end as _;
+        let f = core::ptr::addr_of_mut!((*mm.as_raw()).__bindgen_anon_1);
+        (*f).start_code = m.start_code as _;
+        (*f).end_code = m.end_code as _;
+        (*f).start_data = m.start_data as _;
+        (*f).end_data = m.end_data as _;
+        (*f).start_brk = m.start_brk as _;
+        (*f).brk = m.brk as _;
+        (*f).start_stack = m.start_stack as _;
+        (*f).arg_start = m.arg_start as _;
+        (*f).arg_end = m.arg_end as _;
+        (*f).env_start = m.env_start as _;
+        (*f).env_end = m.env_end as _;
         if m.mmap_base != 0 {
-            f.mmap_base = m.mmap_base as _;
+            (*f).mmap_base = m.mmap_base as _;
         }
         // A copy has its parent's.
-        f.saved_auxv.fill(0);
-        for (i, w) in auxv.chunks(8).enumerate() {
-            f.saved_auxv[i] = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
+        let mut saved = [0; bindings::AT_VECTOR_SIZE as usize];
+        for (slot, w) in saved.iter_mut().zip(auxv.chunks(8)) {
+            *slot = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
         }
-        flags.apply(mm);
-        bindings::mmap_write_unlock(mm);
+        core::ptr::addr_of_mut!((*f).saved_auxv).write(saved);
     }
+    flags.apply(mm.as_raw());
     Ok(())
 }

@@ -336,21 +336,6 @@ bool rust_helper_checkpoint_mm_pkeys(const struct mm_struct *mm)
 }
 
 /*
- * The name prctl(PR_SET_VMA_ANON_NAME) gave the anonymous mapping @vma, or
- * NULL; it lives as long as the mapping keeps it, under the mmap lock.
- */
-const char *rust_helper_checkpoint_vma_anon_name(struct vm_area_struct *vma)
-{
-#ifdef CONFIG_ANON_VMA_NAME
-	struct anon_vma_name *name = anon_vma_name(vma);
-
-	return name ? name->name : NULL;
-#else
-	return NULL;
-#endif
-}
-
-/*
  * The root of the tree of anon_vmas @vma is linked to, or NULL before it has
  * an anonymous page; the mmap lock keeps it. Mappings that may map the same
  * anonymous page have the same root.
