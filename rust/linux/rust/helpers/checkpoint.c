@@ -7,7 +7,6 @@
 #include <linux/audit.h>
 #include <linux/cgroup.h>
 #include <linux/checkpoint.h>
-#include <linux/completion.h>
 #include <linux/cred.h>
 #include <linux/fdtable.h>
 #include <linux/fs.h>
@@ -135,11 +134,6 @@ void rust_helper_spin_lock_irq(spinlock_t *lock)
 void rust_helper_spin_unlock_irq(spinlock_t *lock)
 {
 	spin_unlock_irq(lock);
-}
-
-void rust_helper_init_completion(struct completion *x)
-{
-	init_completion(x);
 }
 
 void rust_helper_vm_flags_mod(struct vm_area_struct *vma, vm_flags_t set,
