@@ -25,8 +25,7 @@ use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
-use kernel::sync::Arc;
-use kernel::types::Opaque;
+use kernel::sync::{Arc, Completion};
 use kernel::{task::Task, types::ARef};
 
 /// Runs `f` with `task_lock(t)` held, which keeps `t->fs` and `t->files` from being replaced
@@ -471,13 +470,17 @@ struct Process<'a, 'b> {
 }
 
 /// The rendezvous between a created task and the restarter.
+#[pin_data]
 struct Handoff {
     /// Completed by the task once it has put itself in `task`.
-    started: Opaque<bindings::completion>,
+    #[pin]
+    started: Completion,
     /// The task, a counted reference it hands over.
     task: AtomicPtr<Task>,
-    done: Opaque<bindings::completion>,
-    go: Opaque<bindings::completion>,
+    #[pin]
+    done: Completion,
+    #[pin]
+    go: Completion,
     /// 0 or the negative errno of the task's own restore.
     result: AtomicI32,
     /// Whether the task may return to user mode (otherwise it exits).
@@ -491,8 +494,8 @@ struct Handoff {
     vfork_child: AtomicPtr<Task>,
 }
 
-// SAFETY: the completions are used through their own locks; `work` is only dereferenced by
-// the new task while its creator, which owns it, waits for `done`.
+// SAFETY: `work` is only dereferenced by the new task while its creator, which owns it, waits
+// for `done`; the rest is safe to share.
 unsafe impl Send for Handoff {}
 // SAFETY: as above.
 unsafe impl Sync for Handoff {}
@@ -517,11 +520,11 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     // another thread of the restarter could reap it and reuse the pid.
     let me = ARef::into_raw(ARef::<Task>::from(kernel::current!()));
     h.task.store(me.as_ptr(), Ordering::Release);
-    // SAFETY: initialised by `start`.
-    unsafe { bindings::complete(h.started.get()) };
-    let vfork_done = core::pin::pin!(vfork::Done::uninit());
-    h.vfork_done
-        .store(vfork_done.as_ref().init(), Ordering::Release);
+    h.started.complete();
+    // What it waits on if it is a vfork parent: on its kernel stack, as the completion of
+    // `kernel_clone()` is, so that a new checkpoint recognises it.
+    kernel::stack_pin_init!(let vfork_done = Completion::new());
+    h.vfork_done.store(vfork_done.as_raw(), Ordering::Release);
     // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
     let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
     let res = restore_self(work);
@@ -531,11 +534,11 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     let fin = work.fin.take();
     let zombie = (work.task.state == abi::TASK_STATE_ZOMBIE).then_some(work.task.exit_code);
     let exits = (work.task.state == abi::TASK_STATE_EXITED).then_some(work.task.exit_code);
-    // SAFETY: initialised by `start`; `work` belongs to the creator again after this.
-    unsafe { bindings::complete(h.done.get()) };
+    // `work` belongs to the creator again after this.
+    h.done.complete();
     if res.is_ok() {
-        // SAFETY: as above; the restarter always completes `go` after `done`.
-        unsafe { bindings::wait_for_completion(h.go.get()) };
+        // The restarter always completes `go` after `done`.
+        h.go.wait_for_completion();
     }
     let go = res.is_ok() && h.go_ok.load(Ordering::Acquire);
     let child =
@@ -549,7 +552,7 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
             fin.queue();
             drop(fin);
             match (exits, child) {
-                (None, Some(child)) => vfork_done.as_ref().wait(child),
+                (None, Some(child)) => vfork::wait(&vfork_done, child),
                 (None, None) => {}
                 (Some(code), child) => {
                     // Never linked to a vfork child (`vfork::link`), but should it be, the
@@ -908,8 +911,8 @@ impl Created {
     /// Lets the task go on: to user mode if `ok`, else to exit.
     fn release(&self, ok: bool) {
         self.handoff.go_ok.store(ok, Ordering::Release);
-        // SAFETY: `go` is initialised; the task waits for it unless it already failed.
-        unsafe { bindings::complete(self.handoff.go.get()) };
+        // The task waits for it unless it already failed.
+        self.handoff.go.complete();
     }
 }
 
@@ -924,31 +927,26 @@ fn start(
     list: &mut KVVec<Created>,
 ) -> Result {
     let rec = work.task;
-    let handoff = Arc::new(
-        Handoff {
-            started: Opaque::uninit(),
+    let work_ptr: *mut () = core::ptr::from_mut(work).cast();
+    let handoff = Arc::pin_init(
+        pin_init!(Handoff {
+            started <- Completion::new(),
             task: AtomicPtr::new(core::ptr::null_mut()),
-            done: Opaque::uninit(),
-            go: Opaque::uninit(),
+            done <- Completion::new(),
+            go <- Completion::new(),
             result: AtomicI32::new(0),
             go_ok: AtomicBool::new(false),
-            work: core::ptr::from_mut(work).cast(),
+            work: work_ptr,
             vfork_done: AtomicPtr::new(core::ptr::null_mut()),
             vfork_child: AtomicPtr::new(core::ptr::null_mut()),
-        },
+        }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    // SAFETY: the completions live in the `Arc` and are initialised before anyone uses them.
-    unsafe {
-        bindings::init_completion(handoff.started.get());
-        bindings::init_completion(handoff.done.get());
-        bindings::init_completion(handoff.go.get());
-    }
     list.reserve(1, GFP_KERNEL_ACCOUNT)?;
     // From here until `done`, `work` belongs to the new task.
     spawn(log, &handoff, &rec, clone_flags)?;
-    // SAFETY: `started` is initialised; the new task completes it first thing.
-    unsafe { bindings::wait_for_completion(handoff.started.get()) };
+    // The new task completes it first thing.
+    handoff.started.wait_for_completion();
     let task = handoff.task.swap(core::ptr::null_mut(), Ordering::Acquire);
     // SAFETY: the counted reference the task handed over before `started`.
     let task = unsafe { ARef::from_raw(NonNull::new(task).ok_or(ESRCH)?) };
@@ -964,13 +962,12 @@ fn start(
         },
         GFP_KERNEL,
     )?;
-    // SAFETY: `done` is initialised; the new task always completes it.
-    if unsafe { bindings::wait_for_completion_killable(handoff.done.get()) } != 0 {
+    // The new task always completes it.
+    if handoff.done.wait_killable().is_err() {
         let task = &list[list.len() - 1].task;
         // SAFETY: `task` is valid; SIGKILL ends its restore at the next wait.
         unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
-        // SAFETY: as above.
-        unsafe { bindings::wait_for_completion(handoff.done.get()) };
+        handoff.done.wait_for_completion();
     }
     match handoff.result.load(Ordering::Relaxed) {
         0 => Ok(()),

@@ -14,11 +14,11 @@
 use crate::task::{with_task_lock, Created};
 use crate::tree::{for_each_task, with_tasklist_read};
 use crate::{abi, log, log::Log};
-use core::pin::Pin;
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sync::Completion;
 use kernel::task::Task;
-use kernel::types::{ARef, Opaque};
+use kernel::types::ARef;
 
 /// The state `wait_for_vfork_done()` sleeps in.
 pub(crate) const WAITING: u32 = bindings::TASK_KILLABLE | bindings::TASK_FREEZABLE;
@@ -55,29 +55,12 @@ pub(crate) fn child_of(task: &Task) -> Option<ARef<Task>> {
     })
 }
 
-/// What a restored task waits on if it is a vfork parent; pinned on its kernel stack, as the
-/// completion of `kernel_clone()` is, so that a new checkpoint recognises it.
-pub(crate) struct Done(Opaque<bindings::completion>);
-
-impl Done {
-    pub(crate) fn uninit() -> Done {
-        Done(Opaque::uninit())
-    }
-
-    /// Initialises it where it stays; returns the completion.
-    pub(crate) fn init(self: Pin<&Self>) -> *mut bindings::completion {
-        // SAFETY: pinned, so initialised in place before anyone can see it.
-        unsafe { bindings::init_completion(self.0.get()) };
-        self.0.get()
-    }
-
-    /// In the restored parent, before it returns to user mode: waits until `child` execs or
-    /// exits, as `wait_for_vfork_done()` does. Killed meanwhile, it detaches the child.
-    pub(crate) fn wait(self: Pin<&Self>, child: ARef<Task>) {
-        // SAFETY: initialised by `init`; the child completes it at most once.
-        if unsafe { bindings::wait_for_completion_state(self.0.get(), WAITING) } != 0 {
-            detach(&child);
-        }
+/// In the restored parent, before it returns to user mode: waits on `done`, the completion
+/// `child` points at, until `child` execs or exits, as `wait_for_vfork_done()` does. Killed
+/// meanwhile, it detaches the child.
+pub(crate) fn wait(done: &Completion, child: ARef<Task>) {
+    if done.wait_killable_freezable().is_err() {
+        detach(&child);
     }
 }
 
