@@ -171,9 +171,8 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
             }
             continue;
         }
-        // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do. It is set
-        // under `tasklist_lock`, which the next walk takes.
-        if unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() } != 0 {
+        // Set under `tasklist_lock`, which the next walk takes.
+        if task.exit_state() != 0 {
             return Ok(Parked::Exited);
         }
         if kernel::current!().signal_pending() {

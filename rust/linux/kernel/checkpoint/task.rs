@@ -70,19 +70,13 @@ const WNOHANG: i32 = 1;
 /// Whether `task` is a zombie: dead, waiting for its parent to reap it. Final until it is
 /// reaped, which its frozen parent cannot do.
 pub(crate) fn is_zombie(task: &Task) -> bool {
-    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
-    unsafe {
-        core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile()
-            == bindings::EXIT_ZOMBIE as i32
-    }
+    task.exit_state() == bindings::EXIT_ZOMBIE
 }
 
 /// Whether `task` is reaped, or being reaped: no longer in the tree, whatever a walk of it saw
 /// a moment ago.
 pub(crate) fn is_reaped(task: &Task) -> bool {
-    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
-    let state = unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() };
-    state == bindings::EXIT_DEAD as i32 || with_siglock(task, |_, _| ()).is_none()
+    task.exit_state() == bindings::EXIT_DEAD || with_siglock(task, |_, _| ()).is_none()
 }
 
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
@@ -1116,8 +1110,7 @@ fn create_zombie(
 /// Waits until the released zombie `task` has died (and, should another thread of the
 /// restarter wait for any child, maybe been reaped: `tree::link` checks).
 fn wait_dead(task: &Task) {
-    // SAFETY: `task` is valid; `exit_state` is read racily, as the C helpers do.
-    while unsafe { core::ptr::addr_of!((*task.as_ptr()).exit_state).read_volatile() } == 0 {
+    while task.exit_state() == 0 {
         // SAFETY: sleeping is allowed here.
         unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
     }

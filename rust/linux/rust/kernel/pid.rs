@@ -51,6 +51,17 @@ impl Task {
         unsafe { ptr::addr_of!((*self.0.get()).flags).read_volatile() }
     }
 
+    /// How far the task got in dying (`exit_state`): 0 while it runs, `EXIT_ZOMBIE` once it
+    /// waits to be reaped, `EXIT_DEAD` once it is being released. Read once, as the C
+    /// helpers do: it changes under `tasklist_lock`, or the read lock only when a parent
+    /// reaps a zombie.
+    pub fn exit_state(&self) -> u32 {
+        // SAFETY: by the type invariant `self.0` is a valid task; the field is read once
+        // through the raw pointer.
+        let state = unsafe { ptr::addr_of!((*self.0.get()).exit_state).read_volatile() };
+        state as u32
+    }
+
     /// Returns whether the task is a kernel thread (it has no user-space state to act on).
     pub fn is_kthread(&self) -> bool {
         self.flags() & bindings::PF_KTHREAD != 0
