@@ -453,10 +453,9 @@ impl MmPlan {
         let (mut rec, auxv) = {
             let mmap = self.mm.mmap_read_lock();
             let mm = mmap.mm().as_raw();
-            // SAFETY: the mm is counted; these fields change under the mmap lock held for
-            // writing, or under `arg_lock` by prctl(PR_SET_MM) and `task_lock` by
-            // PR_SET_MM_AUXV on behalf of its own tasks, which are frozen. They are read
-            // through the raw pointer, one by one.
+            // Read through the raw pointer, one by one.
+            // SAFETY: the mm is counted; only the mmap write lock or its own (frozen) tasks,
+            // through prctl(PR_SET_MM) under `arg_lock` or `task_lock`, change these fields.
             let (code, data, args, env, mmap_base, saved_auxv) = unsafe {
                 let f = core::ptr::addr_of!((*mm).__bindgen_anon_1);
                 (
@@ -2223,10 +2222,9 @@ fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
     }
     let flags = MmFlags::check(r, m)?;
     let _mmap = mm.mmap_write_lock_killable()?;
-    // SAFETY: the mm is the current task's own and new. The mmap lock serializes this with
-    // prctl(PR_SET_MM); /proc readers take no lock, and see at worst words of either value.
-    // Written through the raw pointer, field by field: other fields of the mm change under
-    // other locks meanwhile.
+    // Written field by field through the raw pointer: other fields change meanwhile.
+    // SAFETY: the current task's own new mm; the mmap lock serializes this with
+    // prctl(PR_SET_MM), and /proc readers see at worst words of either value.
     unsafe {
         let f = core::ptr::addr_of_mut!((*mm.as_raw()).__bindgen_anon_1);
         (*f).start_code = m.start_code as _;
