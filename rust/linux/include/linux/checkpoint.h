@@ -14,6 +14,7 @@ struct fs_struct;
 struct itimerspec64;
 struct mm_struct;
 struct rseq;
+struct sighand_struct;
 struct task_struct;
 
 /*
@@ -38,6 +39,7 @@ void restart_share_fs(struct fs_struct *fs);
 
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
 int restart_share_mm(struct mm_struct *mm);
+int restart_share_sighand(struct sighand_struct *sighand);
 int restart_copy_vma(struct mm_struct *oldmm, unsigned long start,
 		     unsigned long end, unsigned long src);
 long restart_share_pages(struct mm_struct *srcmm, unsigned long start,
