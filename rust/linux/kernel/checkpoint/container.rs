@@ -332,7 +332,7 @@ impl Holders {
         // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
         let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
         let mapping = file.mapping();
-        let private = file.inode().i_flags & bindings::S_PRIVATE != 0;
+        let private = file.inode().is_private();
         if private && flags & writable == writable {
             self.shmem
                 .add(mapping.cast(), task, Where::Map(start), true)?;

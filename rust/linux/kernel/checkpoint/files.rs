@@ -13,7 +13,7 @@ use crate::{abi, log, log::Log, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
-use kernel::fs::file::File;
+use kernel::fs::{file::File, inode::Inode};
 use kernel::prelude::*;
 use kernel::sync::rcu;
 use kernel::task::Task;
@@ -68,7 +68,7 @@ impl FileRef {
     }
 
     /// The file's inode.
-    pub(crate) fn inode(&self) -> &bindings::inode {
+    pub(crate) fn inode(&self) -> &Inode {
         self.0.inode()
     }
 }
@@ -137,8 +137,8 @@ impl core::fmt::Display for Shown {
     }
 }
 
-fn s_is(mode: u16, kind: u32) -> bool {
-    u32::from(mode) & bindings::S_IFMT == kind
+fn s_is(mode: u32, kind: u32) -> bool {
+    mode & bindings::S_IFMT == kind
 }
 
 /// `new_encode_dev()`: a dev_t as user space sees it.
@@ -166,7 +166,7 @@ fn reopenable_chardev(rdev: u32) -> bool {
 /// What kind of file this is, or why it cannot be saved.
 fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
     let inode = file.inode();
-    let mode = inode.i_mode;
+    let mode = inode.mode();
     // SAFETY: the file is valid; `f_flags` is read as a plain value.
     if unsafe { (*file.as_ptr()).f_flags } & bindings::O_PATH != 0 {
         // Only names a file, whatever its type, and holds none of its state.
@@ -176,7 +176,7 @@ fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
     } else if s_is(mode, bindings::S_IFDIR) {
         Ok(abi::FILE_KIND_DIRECTORY)
     } else if s_is(mode, bindings::S_IFCHR) {
-        if reopenable_chardev(inode.i_rdev) {
+        if reopenable_chardev(inode.rdev()) {
             Ok(abi::FILE_KIND_CHARDEV)
         } else {
             Err("a character device other than null, zero, random, a tty or the console")
@@ -290,8 +290,7 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
     let kind = classify(file).map_err(|_| EOPNOTSUPP)?;
     let f = file.as_ptr();
     let inode = file.inode();
-    // SAFETY: the file is valid; its inode's superblock lives as long as it.
-    let sb_dev = unsafe { (*inode.i_sb).s_dev };
+    let (mtime_sec, mtime_nsec) = inode.mtime();
     // SAFETY: the file is valid; the fields read are plain values.
     let rec = unsafe {
         abi::File {
@@ -300,13 +299,13 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
             f_flags: (*f).f_flags,
             f_mode: (*f).f_mode,
             pos: (*f).f_pos,
-            dev: encode_dev(sb_dev),
-            ino: inode.i_ino as u64,
-            size: bindings::i_size_read(inode),
-            mtime_sec: inode.i_mtime_sec,
-            mtime_nsec: inode.i_mtime_nsec,
-            i_mode: u32::from(inode.i_mode),
-            rdev: encode_dev(inode.i_rdev),
+            dev: encode_dev(inode.dev()),
+            ino: inode.ino(),
+            size: inode.size(),
+            mtime_sec,
+            mtime_nsec,
+            i_mode: inode.mode(),
+            rdev: encode_dev(inode.rdev()),
         }
     };
     // SAFETY: the file is valid, so is its path.
@@ -514,15 +513,10 @@ impl Restored {
     /// modification time. Mapped files must be, or the pages not saved would differ.
     pub(crate) fn unchanged(&self) -> bool {
         let inode = self.file.inode();
-        // SAFETY: the inode's superblock lives as long as the open file.
-        let dev = unsafe { (*inode.i_sb).s_dev };
-        // SAFETY: `inode` is valid.
-        let size = unsafe { bindings::i_size_read(inode) };
-        encode_dev(dev) == self.rec.dev
-            && inode.i_ino as u64 == self.rec.ino
-            && size == self.rec.size
-            && inode.i_mtime_sec == self.rec.mtime_sec
-            && inode.i_mtime_nsec == self.rec.mtime_nsec
+        encode_dev(inode.dev()) == self.rec.dev
+            && inode.ino() == self.rec.ino
+            && inode.size() == self.rec.size
+            && inode.mtime() == (self.rec.mtime_sec, self.rec.mtime_nsec)
     }
 }
 
@@ -572,9 +566,8 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         }
     };
     let inode = file.inode();
-    let device = s_is(inode.i_mode, bindings::S_IFCHR) || s_is(inode.i_mode, bindings::S_IFBLK);
-    let same_kind = u32::from(inode.i_mode) & bindings::S_IFMT == f.i_mode & bindings::S_IFMT
-        && (!device || encode_dev(inode.i_rdev) == f.rdev);
+    let device = matches!(inode.file_type(), bindings::S_IFCHR | bindings::S_IFBLK);
+    let same_kind = inode.file_type() == ty && (!device || encode_dev(inode.rdev()) == f.rdev);
     if !same_kind {
         log!(r.log, "file {name}: is not the kind of file it was");
         return Err(crate::estale());

@@ -714,7 +714,7 @@ fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area
     };
     let file = FileRef::from(mapped);
     let inode = mapped.inode();
-    let private_inode = inode.i_flags & bindings::S_PRIVATE != 0;
+    let private_inode = inode.is_private();
     if private_inode && vm_flags & bindings::VM_MAYSHARE as u64 != 0 {
         // A SysV segment is an internal shmem file too, mapped by shmat() with ops of its
         // own: saved as anonymous memory it would come back detached from its segment.
@@ -730,7 +730,7 @@ fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area
             root,
         });
     }
-    if u32::from(inode.i_mode) & bindings::S_IFMT != bindings::S_IFREG || private_inode {
+    if inode.file_type() != bindings::S_IFREG || private_inode {
         return Err(refuse("a mapping of something other than a regular file"));
     }
     rec.kind = abi::VMA_KIND_FILE;
@@ -1172,7 +1172,7 @@ fn dump_cached(
     pages: &mut [*mut bindings::page],
     written: core::ops::Range<u64>,
 ) -> Result {
-    let inode = core::ptr::from_ref(file.inode()).cast_mut();
+    let inode = file.inode().as_ptr();
     let total = (vma.end - vma.start) / PAGE;
     let mut acts = [PageAct::Skip; BATCH];
     let mut first = 0u64;
@@ -1672,13 +1672,9 @@ fn install(log: &Log, mm: *mut bindings::mm_struct, exe: *mut bindings::file) ->
 fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
     let file = f.file.as_ptr();
     let inode = f.file.inode();
-    // SAFETY: `file` is an open file we hold a reference to; its path and inode are valid.
-    let (regular, noexec) = unsafe {
-        (
-            u32::from(inode.i_mode) & bindings::S_IFMT == bindings::S_IFREG,
-            bindings::path_noexec(&(*file).f_path),
-        )
-    };
+    let regular = inode.file_type() == bindings::S_IFREG;
+    // SAFETY: `file` is an open file we hold a reference to; its path is valid.
+    let noexec = unsafe { bindings::path_noexec(f.file.file().path().as_ptr()) };
     let ret = if regular && !noexec {
         // SAFETY: as above.
         unsafe { bindings::file_permission(file, bindings::MAY_EXEC as i32) }

@@ -108,6 +108,15 @@ impl MmWithUser {
         Some(unsafe { ARef::from_raw(NonNull::new_unchecked(mm).cast()) })
     }
 
+    /// Makes the current task, the only thread of its process, use this address space
+    /// instead of its own, as a `CLONE_VM` child of a task using it would
+    /// (`restart_share_mm()`).
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn share_with_current(&self) -> Result {
+        // SAFETY: the mm is valid (type invariant); the callee takes its own user.
+        to_result(unsafe { bindings::restart_share_mm(self.as_raw()) })
+    }
+
     /// Its executable file (`get_mm_exe_file()`), if it has one.
     pub fn exe_file(&self) -> Option<ARef<File>> {
         // SAFETY: the mm is valid (type invariant); the callee returns a counted file or NULL.

@@ -4,12 +4,13 @@
 //!
 //! C header: [`include/linux/file.h`](srctree/include/linux/file.h)
 
+use super::{inode::Inode, path::Path};
 use crate::{
     bindings,
     error::code::*,
-    error::Error,
-    error::Result,
-    types::{AlwaysRefCounted, Opaque},
+    error::{from_err_ptr, Error, Result},
+    str::CStr,
+    types::{ARef, AlwaysRefCounted, Opaque},
 };
 use core::{
     marker::PhantomData,
@@ -28,6 +29,11 @@ crate::static_assert!(
 pub struct Mode(u32);
 
 impl Mode {
+    /// The `FMODE_*` bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
     /// The file was opened for reading.
     pub fn readable(self) -> bool {
         self.0 & bindings::FMODE_READ != 0
@@ -99,9 +105,64 @@ impl File {
     }
 
     /// Its inode (`file_inode()`).
-    pub fn inode(&self) -> &bindings::inode {
+    pub fn inode(&self) -> &Inode {
         // SAFETY: an open file keeps its inode for as long as it is open (type invariant).
-        unsafe { &*(*self.as_ptr()).f_inode }
+        unsafe { Inode::from_raw(ptr::addr_of!((*self.as_ptr()).f_inode).read()) }
+    }
+
+    /// Its path (`f_path`), set at open.
+    pub fn path(&self) -> &Path {
+        // SAFETY: an open file holds its path's counts until it is released (type
+        // invariant), and `f_path` does not change after open.
+        unsafe { Path::from_raw(ptr::addr_of!((*self.as_ptr()).f_path)) }
+    }
+
+    /// Its open flags (`f_flags`: `O_*`); `fcntl(F_SETFL)` may change the status flags at any
+    /// time, so the word is read once.
+    pub fn flags(&self) -> u32 {
+        // SAFETY: the file is valid (type invariant).
+        unsafe { ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
+    }
+
+    /// Its position (`f_pos`), read once: a task that uses the file may move it.
+    pub fn pos(&self) -> i64 {
+        // SAFETY: the file is valid (type invariant).
+        unsafe { ptr::addr_of!((*self.as_ptr()).f_pos).read_volatile() }
+    }
+
+    /// Whether it was given an owner or a signal for SIGIO (`F_SETOWN`, `F_SETSIG`, or
+    /// `F_NOTIFY`, whose watcher becomes the owner).
+    pub fn has_sigio_owner(&self) -> bool {
+        // SAFETY: the file is valid (type invariant). `f_owner`, once allocated, lives as
+        // long as the file; its `pid` and `signum` are only tested for zero, each read once.
+        unsafe {
+            let owner = ptr::addr_of!((*self.as_ptr()).f_owner).read_volatile();
+            !owner.is_null()
+                && (!ptr::addr_of!((*owner).pid).read_volatile().is_null()
+                    || ptr::addr_of!((*owner).signum).read_volatile() != 0)
+        }
+    }
+
+    /// Opens `name` with `O_*` `flags` (`filp_open()`), with the current task's credentials,
+    /// from its root and cwd.
+    pub fn open(name: &CStr, flags: u32) -> Result<ARef<File>> {
+        // SAFETY: `name` is NUL-terminated.
+        let file =
+            from_err_ptr(unsafe { bindings::filp_open(name.as_char_ptr(), flags as i32, 0) })?;
+        let file = NonNull::new(file).ok_or(EINVAL)?;
+        // SAFETY: `filp_open` returned a counted file, which the `ARef` owns from here.
+        Ok(unsafe { ARef::from_raw(file.cast()) })
+    }
+
+    /// Sets its position to `pos` (`vfs_llseek(SEEK_SET)`); returns the new position. Meant
+    /// for a file not yet shared with anyone: users of the file may move it at once.
+    pub fn seek(&self, pos: i64) -> Result<i64> {
+        // SAFETY: the file is valid (type invariant).
+        let ret = unsafe { bindings::vfs_llseek(self.as_ptr(), pos, bindings::SEEK_SET as i32) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(ret)
     }
 
     /// The page cache it reads and writes (`f_mapping`), only for comparing.

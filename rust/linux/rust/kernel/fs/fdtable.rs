@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A task's table of file descriptors: `struct files_struct`, which tasks share with
+//! `CLONE_FILES`.
+//!
+//! C headers: [`include/linux/fdtable.h`](srctree/include/linux/fdtable.h),
+//! [`include/linux/file.h`](srctree/include/linux/file.h)
+
+use super::file::File;
+use crate::{
+    bindings,
+    error::{to_result, Result},
+    sync::rcu,
+    task::Task,
+    types::{ARef, Opaque},
+};
+use core::ptr::{addr_of, NonNull};
+
+/// An fd table.
+///
+/// # Invariants
+///
+/// Every instance is a valid `files_struct` with a reference (`count`) held for as long as
+/// the reference through which it is reached exists.
+#[repr(transparent)]
+pub struct FilesStruct {
+    inner: Opaque<bindings::files_struct>,
+}
+
+// SAFETY: a reference may be dropped from any task that may sleep (`put_files_struct`).
+unsafe impl Send for FilesStruct {}
+// SAFETY: the table is read under RCU, as C reads it without its lock.
+unsafe impl Sync for FilesStruct {}
+
+// SAFETY: `count` is the table's reference count: `copy_files()` increments it and
+// `put_files_struct()` frees the table with the last one, which keeps the table valid as the
+// type's invariant asks.
+unsafe impl crate::types::AlwaysRefCounted for FilesStruct {
+    fn inc_ref(&self) {
+        // SAFETY: the table has a reference (type invariant), so it may take one more.
+        unsafe { bindings::atomic_inc(core::ptr::addr_of_mut!((*self.as_ptr()).count)) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives back a reference it holds.
+        unsafe { bindings::put_files_struct(obj.cast().as_ptr()) };
+    }
+}
+
+impl FilesStruct {
+    /// The raw `struct files_struct`, for comparing and for C functions the abstraction does
+    /// not cover.
+    pub fn as_ptr(&self) -> *mut bindings::files_struct {
+        self.inner.get()
+    }
+
+    /// The number of fds its table has room for now (`max_fds`); it only grows.
+    pub fn max_fds(&self) -> u32 {
+        let _rcu = rcu::read_lock();
+        // SAFETY: the table is valid (type invariant); under RCU its `fdt` stays valid once
+        // read (`rcu_dereference()`), and `max_fds` does not change in an fdtable.
+        unsafe { addr_of!((*addr_of!((*self.as_ptr()).fdt).read_volatile()).max_fds).read() }
+    }
+
+    /// Whether `fd` is marked close-on-exec; `false` for an fd beyond the table.
+    pub fn close_on_exec(&self, fd: u32) -> bool {
+        let _rcu = rcu::read_lock();
+        // SAFETY: as in `max_fds`. Tables are replaced with larger ones only, so `fd` stays
+        // within the one `close_on_exec()` reads again.
+        unsafe {
+            let fdt = addr_of!((*self.as_ptr()).fdt).read_volatile();
+            fd < addr_of!((*fdt).max_fds).read() && bindings::close_on_exec(fd, self.as_ptr())
+        }
+    }
+
+    /// The current task's fd table, counted.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn of_current() -> ARef<FilesStruct> {
+        // SAFETY: only the current task replaces its `files`, and a user task has one until it
+        // exits, which it is not doing while it runs this.
+        let files: &FilesStruct = unsafe { &*(*bindings::get_current()).files.cast() };
+        files.into()
+    }
+
+    /// Makes the current task use this table, as a `CLONE_FILES` child of a task using it
+    /// would, and drop its own (`restart_share_files()`).
+    ///
+    /// # Safety
+    ///
+    /// The current task must hold no file of its own table borrowed without a reference: a
+    /// [`PosFd`](super::file::PosFd) or a C `fdget()` of an unshared table takes none, and
+    /// the file may go with the table.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub unsafe fn share_with_current(&self) {
+        // SAFETY: the table is valid (type invariant); the callee takes its own reference; no
+        // borrowed file goes with the old table, per the caller.
+        unsafe { bindings::restart_share_files(self.as_ptr()) };
+    }
+}
+
+impl Task {
+    /// Takes a reference to the task's fd table (`get_files_struct()`); `None` if it has
+    /// exited.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn files(&self) -> Option<ARef<FilesStruct>> {
+        // SAFETY: the task is valid; the callee returns a counted table or NULL.
+        let files = NonNull::new(unsafe { bindings::get_files_struct(self.as_ptr()) })?;
+        // SAFETY: the `ARef` owns the reference taken above; `FilesStruct` is transparent.
+        Some(unsafe { ARef::from_raw(files.cast()) })
+    }
+
+    /// The task's open file with the lowest fd at or above `*fd`, counted, with its fd in
+    /// `*fd` (`task_lookup_next_fdget_rcu()`); `None` if there is none.
+    pub fn next_file(&self, fd: &mut u32) -> Option<ARef<File>> {
+        let _rcu = rcu::read_lock();
+        // SAFETY: the task is valid, and we are in an RCU read-side section; the callee
+        // returns a counted file or NULL.
+        let file =
+            NonNull::new(unsafe { bindings::task_lookup_next_fdget_rcu(self.as_ptr(), fd) })?;
+        // SAFETY: the `ARef` owns the reference taken above; `File` is transparent.
+        Some(unsafe { ARef::from_raw(file.cast()) })
+    }
+}
+
+/// Installs `file` as fd `fd` of the current task, closing what it held, with `O_CLOEXEC` if
+/// `flags` has it (`replace_fd()`).
+pub fn replace_fd(fd: u32, file: &File, flags: u32) -> Result {
+    // SAFETY: the file is valid; the callee takes its own reference.
+    to_result(unsafe { bindings::replace_fd(fd, file.as_ptr(), flags) })
+}
+
+/// Closes the current task's fds from `first` to `last`, both included (`close_range(2)`
+/// without flags).
+pub fn close_range(first: u32, last: u32) -> Result {
+    // SAFETY: the callee acts on the current task's own table and checks its arguments.
+    to_result(unsafe { bindings::__close_range(first, last, 0) })
+}
