@@ -8,14 +8,18 @@
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
-use crate::task::with_task_lock;
 use crate::{abi, log, log::Log, Obj};
 use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
-use kernel::fs::{file::File, inode::Inode};
+use kernel::fs::{
+    fdtable::{self, FilesStruct},
+    file::File,
+    fs_struct::FsStruct,
+    inode::Inode,
+    path::{OwnedPath, Path},
+};
 use kernel::prelude::*;
-use kernel::sync::rcu;
 use kernel::task::Task;
 use kernel::types::ARef;
 
@@ -39,17 +43,6 @@ impl From<ARef<File>> for FileRef {
 }
 
 impl FileRef {
-    /// Takes ownership of a counted reference; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `file` must be NULL or a valid file of which the caller gives up one reference.
-    unsafe fn from_counted(file: *mut bindings::file) -> Option<FileRef> {
-        // SAFETY: the caller gives up a reference on a valid file, which the `ARef` now owns;
-        // `File` is a transparent wrapper of `struct file`.
-        NonNull::new(file).map(|f| FileRef(unsafe { ARef::from_raw(f.cast()) }))
-    }
-
     pub(crate) fn as_ptr(&self) -> *mut bindings::file {
         self.0.as_ptr()
     }
@@ -59,8 +52,9 @@ impl FileRef {
     }
 
     /// The kind of a file lock it holds ("flock", "OFD", "POSIX" or "lease"), owned by
-    /// itself or by the fd table `files` it is in (NULL for none).
-    pub(crate) fn lock(&self, files: *mut bindings::files_struct) -> Option<&'static CStr> {
+    /// itself or by the fd table `files` it is in, if any.
+    pub(crate) fn lock(&self, files: Option<&FilesStruct>) -> Option<&'static CStr> {
+        let files = files.map_or(core::ptr::null_mut(), FilesStruct::as_ptr);
         // SAFETY: the file is valid while we hold it; `files` is only compared.
         let kind = unsafe { bindings::checkpoint_file_lock(self.as_ptr(), files) };
         // SAFETY: the callee returns NULL or a static string.
@@ -70,16 +64,6 @@ impl FileRef {
     /// The file's inode.
     pub(crate) fn inode(&self) -> &Inode {
         self.0.inode()
-    }
-}
-
-/// A counted reference to a path (mount and dentry).
-pub(crate) struct PathRef(bindings::path);
-
-impl Drop for PathRef {
-    fn drop(&mut self) {
-        // SAFETY: we own these references.
-        unsafe { bindings::path_put(&self.0) };
     }
 }
 
@@ -94,20 +78,10 @@ impl Shown {
     pub(crate) fn of(file: &FileRef) -> Shown {
         let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL).unwrap_or_else(|_| KVec::new());
         let mut name = 0..0;
-        if !buf.is_empty() {
-            // SAFETY: the file and its path are valid while we hold it; `buf` holds PATH_MAX
-            // bytes.
-            let p = unsafe {
-                bindings::d_path(
-                    &(*file.as_ptr()).f_path,
-                    buf.as_mut_ptr().cast(),
-                    PATH_MAX as i32,
-                )
-            };
-            if let Some(n) = path_in(&buf, p.cast()) {
-                let at = n.as_ptr() as usize - buf.as_ptr() as usize;
-                name = at..at + n.len();
-            }
+        let start = buf.as_ptr() as usize;
+        if let Ok(n) = file.file().path().d_path(&mut buf) {
+            let at = n.as_ptr() as usize - start;
+            name = at..at + n.len();
         }
         Shown { buf, name }
     }
@@ -137,10 +111,6 @@ impl core::fmt::Display for Shown {
     }
 }
 
-fn s_is(mode: u32, kind: u32) -> bool {
-    mode & bindings::S_IFMT == kind
-}
-
 /// `new_encode_dev()`: a dev_t as user space sees it.
 fn encode_dev(dev: u32) -> u64 {
     let (major, minor) = (u64::from(dev >> 20), u64::from(dev & 0xfffff));
@@ -166,29 +136,21 @@ fn reopenable_chardev(rdev: u32) -> bool {
 /// What kind of file this is, or why it cannot be saved.
 fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
     let inode = file.inode();
-    let mode = inode.mode();
-    // SAFETY: the file is valid; `f_flags` is read as a plain value.
-    if unsafe { (*file.as_ptr()).f_flags } & bindings::O_PATH != 0 {
+    if file.file().flags() & bindings::O_PATH != 0 {
         // Only names a file, whatever its type, and holds none of its state.
-        Ok(abi::FILE_KIND_PATH)
-    } else if s_is(mode, bindings::S_IFREG) {
-        Ok(abi::FILE_KIND_REGULAR)
-    } else if s_is(mode, bindings::S_IFDIR) {
-        Ok(abi::FILE_KIND_DIRECTORY)
-    } else if s_is(mode, bindings::S_IFCHR) {
-        if reopenable_chardev(inode.rdev()) {
-            Ok(abi::FILE_KIND_CHARDEV)
-        } else {
+        return Ok(abi::FILE_KIND_PATH);
+    }
+    match inode.file_type() {
+        bindings::S_IFREG => Ok(abi::FILE_KIND_REGULAR),
+        bindings::S_IFDIR => Ok(abi::FILE_KIND_DIRECTORY),
+        bindings::S_IFCHR if reopenable_chardev(inode.rdev()) => Ok(abi::FILE_KIND_CHARDEV),
+        bindings::S_IFCHR => {
             Err("a character device other than null, zero, random, a tty or the console")
         }
-    } else if s_is(mode, bindings::S_IFIFO) {
-        Err("a pipe or FIFO")
-    } else if s_is(mode, bindings::S_IFSOCK) {
-        Err("a socket")
-    } else if s_is(mode, bindings::S_IFBLK) {
-        Err("a block device")
-    } else {
-        Err("an anonymous-inode file")
+        bindings::S_IFIFO => Err("a pipe or FIFO"),
+        bindings::S_IFSOCK => Err("a socket"),
+        bindings::S_IFBLK => Err("a block device"),
+        _ => Err("an anonymous-inode file"),
     }
 }
 
@@ -196,35 +158,25 @@ fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
 /// path, it would come back without its O_ASYNC registration or owner, and never signal. A
 /// directory watched with F_NOTIFY (dnotify) has its watcher as owner, and is refused too.
 fn signals(file: &FileRef) -> Option<&'static str> {
-    let f = file.as_ptr();
-    // SAFETY: the file is valid while we hold it; `f_flags` is a plain value, and `f_owner`,
-    // once allocated, lives as long as the file. Its `pid` and `signum` are only tested for
-    // zero, which a racy read may do.
-    unsafe {
-        if (*f).f_flags & bindings::FASYNC != 0 {
-            return Some("O_ASYNC (SIGIO on I/O)");
-        }
-        let owner = core::ptr::addr_of!((*f).f_owner).read_volatile();
-        if !owner.is_null()
-            && (!core::ptr::addr_of!((*owner).pid).read_volatile().is_null()
-                || core::ptr::addr_of!((*owner).signum).read_volatile() != 0)
-        {
-            return Some("an owner or signal for SIGIO (F_SETOWN, F_SETSIG, F_NOTIFY)");
-        }
+    if file.file().flags() & bindings::FASYNC != 0 {
+        Some("O_ASYNC (SIGIO on I/O)")
+    } else if file.file().has_sigio_owner() {
+        Some("an owner or signal for SIGIO (F_SETOWN, F_SETSIG, F_NOTIFY)")
+    } else {
+        None
     }
-    None
 }
 
 /// The tree a task's paths are named in: its root, as the dumper sees it.
 pub(crate) struct Names {
-    root: PathRef,
+    root: OwnedPath,
     buf: KVec<u8>,
 }
 
 impl Names {
     /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
     pub(crate) fn of(task: &Task) -> Result<Names> {
-        let (root, _pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
+        let root = fs_of(task).ok_or(ESRCH)?.root;
         Ok(Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
@@ -233,16 +185,11 @@ impl Names {
 
     /// The path of `path` from the task's root; `None` if it is not reachable from there or
     /// has been deleted.
-    fn name(&mut self, path: &bindings::path) -> Option<&[u8]> {
-        // SAFETY: `path` holds a valid dentry.
-        if unsafe { bindings::d_unlinked(path.dentry) } {
+    fn name(&mut self, path: &Path) -> Option<&[u8]> {
+        if path.is_unlinked() {
             return None;
         }
-        let len = self.buf.len() as i32;
-        // SAFETY: both paths are valid and counted; `buf` holds `len` bytes.
-        let p =
-            unsafe { bindings::__d_path(path, &self.root.0, self.buf.as_mut_ptr().cast(), len) };
-        path_in(&self.buf, p)
+        path.d_path_from(&self.root, &mut self.buf).ok().flatten()
     }
 
     /// Checks, before anything is written, that `file` of `task` (where `what` says) has a
@@ -254,8 +201,7 @@ impl Names {
         what: core::fmt::Arguments<'_>,
         file: &FileRef,
     ) -> Result {
-        // SAFETY: the file is valid, so is its path.
-        if self.name(unsafe { &(*file.as_ptr()).f_path }).is_none() {
+        if self.name(file.file().path()).is_none() {
             log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved ({})", task.vnr(), Shown::of(file));
             return Err(EOPNOTSUPP);
         }
@@ -264,21 +210,13 @@ impl Names {
 
     /// Checks, before anything is written, that `task`'s cwd has a name from its root.
     pub(crate) fn check_cwd(&mut self, log: &Log, task: &Task) -> Result {
-        let (_root, pwd, _umask) = fs_of(task).ok_or(ESRCH)?;
-        if self.name(&pwd.0).is_none() {
+        let pwd = fs_of(task).ok_or(ESRCH)?.pwd;
+        if self.name(&pwd).is_none() {
             log!(log, "pid {}: cwd: a directory that is deleted or outside the task's root cannot be saved", task.vnr());
             return Err(EOPNOTSUPP);
         }
         Ok(())
     }
-}
-
-/// The NUL-terminated name that `d_path()` or `__d_path()` built at `p` inside `buf`; `None`
-/// for their NULL or error results.
-fn path_in(buf: &[u8], p: *mut u8) -> Option<&[u8]> {
-    let p = crate::from_err_ptr(p).ok().filter(|p| !p.is_null())?;
-    let tail = buf.get((p as usize).checked_sub(buf.as_ptr() as usize)?..)?;
-    tail.get(..tail.iter().position(|&b| b == 0)?)
 }
 
 /// Writes `file` if this is its first reference; returns its objref.
@@ -288,29 +226,24 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
         return Ok(objref);
     }
     let kind = classify(file).map_err(|_| EOPNOTSUPP)?;
-    let f = file.as_ptr();
-    let inode = file.inode();
+    let f = file.file();
+    let inode = f.inode();
     let (mtime_sec, mtime_nsec) = inode.mtime();
-    // SAFETY: the file is valid; the fields read are plain values.
-    let rec = unsafe {
-        abi::File {
-            objref,
-            kind,
-            f_flags: (*f).f_flags,
-            f_mode: (*f).f_mode,
-            pos: (*f).f_pos,
-            dev: encode_dev(inode.dev()),
-            ino: inode.ino(),
-            size: inode.size(),
-            mtime_sec,
-            mtime_nsec,
-            i_mode: inode.mode(),
-            rdev: encode_dev(inode.rdev()),
-        }
+    let rec = abi::File {
+        objref,
+        kind,
+        f_flags: f.flags(),
+        f_mode: f.mode().bits(),
+        pos: f.pos(),
+        dev: encode_dev(inode.dev()),
+        ino: inode.ino(),
+        size: inode.size(),
+        mtime_sec,
+        mtime_nsec,
+        i_mode: inode.mode(),
+        rdev: encode_dev(inode.rdev()),
     };
-    // SAFETY: the file is valid, so is its path.
-    let path = unsafe { &(*f).f_path };
-    let Some(name) = names.name(path) else {
+    let Some(name) = names.name(f.path()) else {
         log!(
             d.log,
             "a file that is deleted or outside the task's root cannot be saved"
@@ -321,41 +254,41 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
     d.string(name).map(|()| objref)
 }
 
-/// The task's root, cwd and umask, counted.
-fn fs_of(task: &Task) -> Option<(PathRef, PathRef, u32)> {
-    let t = task.as_ptr();
-    // SAFETY: `t` is valid; `task_lock` keeps `t->fs` from going away, and the callees take
-    // their own references on the paths.
-    unsafe {
-        with_task_lock(t, || {
-            let fs = (*t).fs;
-            if fs.is_null() {
-                return None;
-            }
-            let mut root = core::mem::zeroed::<bindings::path>();
-            let mut pwd = core::mem::zeroed::<bindings::path>();
-            bindings::get_fs_root(fs, &mut root);
-            bindings::get_fs_pwd(fs, &mut pwd);
-            Some((PathRef(root), PathRef(pwd), (*fs).umask as u32))
-        })
-    }
+/// What a task's fs_struct holds: its root and cwd, counted, and its umask; `key` names the
+/// fs_struct in the objref table.
+struct FsOf {
+    key: *const bindings::fs_struct,
+    root: OwnedPath,
+    pwd: OwnedPath,
+    umask: u32,
+}
+
+fn fs_of(task: &Task) -> Option<FsOf> {
+    task.with_fs(|fs| FsOf {
+        key: fs.as_ptr(),
+        root: fs.root(),
+        pwd: fs.pwd(),
+        umask: fs.umask(),
+    })
 }
 
 /// Writes the task's `Fs` record: its root as the dumper names it, its cwd from its root.
 pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Result {
-    let (root, pwd, umask) = fs_of(task).ok_or(ESRCH)?;
-    // SAFETY: `task` is valid.
-    let (objref, _) = d.objref(unsafe { (*task.as_ptr()).fs })?;
+    let FsOf {
+        key,
+        root,
+        pwd,
+        umask,
+    } = fs_of(task).ok_or(ESRCH)?;
+    let (objref, _) = d.objref(key)?;
     d.record(&abi::Fs { objref, umask })?;
     let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
-    // SAFETY: `root` is counted; `buf` holds PATH_MAX bytes.
-    let p = unsafe { bindings::d_path(&root.0, buf.as_mut_ptr().cast(), PATH_MAX as i32) };
-    let Some(root) = path_in(&buf, p.cast()) else {
+    let Ok(root) = root.d_path(&mut buf) else {
         log!(d.log, "the task's root has no name");
         return Err(EOPNOTSUPP);
     };
     d.string(root)?;
-    let Some(cwd) = names.name(&pwd.0) else {
+    let Some(cwd) = names.name(&pwd) else {
         log!(d.log, "the task's cwd is deleted or outside its root");
         return Err(EOPNOTSUPP);
     };
@@ -371,7 +304,7 @@ struct FdEntry {
 
 /// A task's fd table, taken and checked before anything is written.
 pub(crate) struct FdPlan {
-    files: *mut bindings::files_struct,
+    files: Option<ARef<FilesStruct>>,
     fds: KVec<FdEntry>,
     max_fds: u32,
     /// Whether the table is written here, or was with another process that shares it.
@@ -383,21 +316,8 @@ impl FdPlan {
     /// if one cannot be saved, or has no name in `names`. Unless it is the `first` process
     /// with this table, the table is only named: its fds were taken with the first.
     pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<FdPlan> {
-        let t = task.as_ptr();
-        // SAFETY: `t` is valid; the pointer is only used as an objref key and for `max_fds`.
-        let (files, max_fds) = unsafe {
-            with_task_lock(t, || {
-                let files = (*t).files;
-                (
-                    files,
-                    if files.is_null() {
-                        0
-                    } else {
-                        (*(*files).fdt).max_fds
-                    },
-                )
-            })
-        };
+        let files = task.files();
+        let max_fds = files.as_deref().map_or(0, FilesStruct::max_fds);
         let mut fds = KVec::new();
         if first {
             for_each_fd(task, |fd, file| {
@@ -411,7 +331,7 @@ impl FdPlan {
                     return Err(EOPNOTSUPP);
                 }
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
-                if let Some(kind) = file.lock(files) {
+                if let Some(kind) = file.lock(files.as_deref()) {
                     log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
                     return Err(EOPNOTSUPP);
                 }
@@ -425,7 +345,7 @@ impl FdPlan {
                     return Err(EOPNOTSUPP);
                 }
                 names.check(log, task, format_args!("fd {fd}"), &file)?;
-                let cloexec = cloexec(t, fd);
+                let cloexec = files.as_deref().is_some_and(|f| f.close_on_exec(fd));
                 fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
                 Ok(())
             })?;
@@ -441,7 +361,11 @@ impl FdPlan {
     /// Writes the `FdTable` record and its `Fd`s (each file first if new); only the record for
     /// a table already written with another process that shares it.
     pub(crate) fn dump(&self, d: &mut Dumper<'_>, names: &mut Names) -> Result {
-        let (objref, _) = d.objref(self.files)?;
+        let key = self
+            .files
+            .as_deref()
+            .map_or(core::ptr::null_mut(), FilesStruct::as_ptr);
+        let (objref, _) = d.objref(key)?;
         let first = self.first;
         d.record(&abi::FdTable {
             objref,
@@ -471,34 +395,13 @@ impl FdPlan {
 pub(crate) fn for_each_fd(task: &Task, mut f: impl FnMut(u32, FileRef) -> Result) -> Result {
     let mut fd = 0u32;
     loop {
-        let file = {
-            let _rcu = rcu::read_lock();
-            // SAFETY: `task` is valid and we are in an RCU read-side section; the callee
-            // returns NULL or a counted file, whose reference `from_counted` takes.
-            unsafe {
-                FileRef::from_counted(bindings::task_lookup_next_fdget_rcu(task.as_ptr(), &mut fd))
-            }
-        };
-        let Some(file) = file else {
+        let Some(file) = task.next_file(&mut fd) else {
             return Ok(());
         };
-        f(fd, file)?;
+        f(fd, FileRef(file))?;
         fd += 1;
         // A table may hold a million fds.
         crate::resched();
-    }
-}
-
-fn cloexec(t: *mut bindings::task_struct, fd: u32) -> bool {
-    // SAFETY: `t` is valid; `task_lock` pins `t->files`, RCU its fd table.
-    unsafe {
-        with_task_lock(t, || {
-            let files = (*t).files;
-            !files.is_null() && {
-                let _rcu = rcu::read_lock();
-                bindings::close_on_exec(fd, files)
-            }
-        })
     }
 }
 
@@ -551,15 +454,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         }
         _ => return Err(r.bad("file kind that cannot be reopened")),
     };
-    // SAFETY: `path` is NUL-terminated; the file is opened with the caller's credentials in
-    // the restored task's root.
-    let file = unsafe { bindings::filp_open(path.as_ptr().cast(), flags as i32, 0) };
     let name = core::str::from_utf8(path.get(..path.len() - 1).unwrap_or(&[])).unwrap_or("?");
-    let file = match crate::from_err_ptr(file) {
-        Ok(file) => {
-            // SAFETY: `filp_open` returned a counted file.
-            unsafe { FileRef::from_counted(file) }.ok_or(EINVAL)?
-        }
+    // Opened with the caller's credentials, in the restored task's root.
+    let file = match File::open(cstr(&path)?, flags) {
+        Ok(file) => FileRef(file),
         Err(e) => {
             log!(r.log, "file {name}: cannot reopen it ({})", e.to_errno());
             return Err(e);
@@ -572,11 +470,9 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         log!(r.log, "file {name}: is not the kind of file it was");
         return Err(crate::estale());
     }
-    // SAFETY: the file is valid.
-    if unsafe { (*file.as_ptr()).f_mode } & bindings::FMODE_STREAM == 0 && f.pos != 0 {
-        // SAFETY: the file is valid and not yet shared with anyone.
-        let pos = unsafe { bindings::vfs_llseek(file.as_ptr(), f.pos, bindings::SEEK_SET as i32) };
-        if pos != f.pos {
+    // Not yet shared with anyone: the position is ours to set.
+    if !file.file().mode().stream() && f.pos != 0 {
+        if file.file().seek(f.pos) != Ok(f.pos) {
             log!(r.log, "file {name}: cannot seek to {}", f.pos);
             return Err(EINVAL);
         }
@@ -602,7 +498,7 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
             break r.decode::<abi::Fd>(rec)?;
         };
         let file = match r.lookup(fd.file)? {
-            Obj::File(f) => f.file.as_ptr(),
+            Obj::File(f) => f.file.clone(),
             _ => return Err(r.bad("fd names an object that is not a file")),
         };
         if fd.flags & !abi::FD_F_CLOEXEC != 0 {
@@ -616,11 +512,9 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         let Ok(n) = u32::try_from(fd.fd) else {
             return Err(r.bad("negative fd"));
         };
-        // SAFETY: `file` is valid; `replace_fd` takes its own reference.
-        let ret = unsafe { bindings::replace_fd(n, file, flags) };
-        if ret < 0 {
-            log!(r.log, "fd {n}: cannot install it ({ret})");
-            return Err(Error::from_errno(ret));
+        if let Err(e) = fdtable::replace_fd(n, file.file(), flags) {
+            log!(r.log, "fd {n}: cannot install it ({})", e.to_errno());
+            return Err(e);
         }
         crate::resched();
     }
@@ -641,48 +535,36 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     }
     shared::keep::<bindings::fs_struct>(r, fs.objref)?;
     let root = lookup_dir(r.log, &root)?;
-    // SAFETY: the current task's fs_struct is its own (not shared: created by fork).
-    let cur = unsafe { (*bindings::get_current()).fs };
-    // SAFETY: `cur` is valid; comparing the root path's two pointers needs no lock as only
-    // this task changes it.
-    let same = unsafe { (*cur).root.mnt == root.0.mnt && (*cur).root.dentry == root.0.dentry };
-    if !same {
+    // Its own: created by fork, not shared.
+    let cur = FsStruct::of_current();
+    if !cur.root().same(&root) {
         // SAFETY: `capable` has no preconditions.
         if !unsafe { bindings::capable(bindings::CAP_SYS_CHROOT as i32) } {
             log!(r.log, "restoring a different root needs CAP_SYS_CHROOT");
             return Err(EPERM);
         }
-        // SAFETY: `cur` and `root` are valid; `set_fs_root` takes its own references.
-        unsafe { bindings::set_fs_root(cur, &root.0) };
+        cur.set_root(&root);
     }
     let pwd = lookup_dir(r.log, &pwd)?;
-    // SAFETY: as above.
-    unsafe {
-        bindings::set_fs_pwd(cur, &pwd.0);
-        (*cur).umask = fs.umask as _;
-    }
+    cur.set_pwd(&pwd);
+    cur.set_umask(fs.umask);
     Ok(())
 }
 
-fn lookup_dir(log: &Log, name: &[u8]) -> Result<PathRef> {
-    // SAFETY: an all-zero path is an empty one, filled by `kern_path`.
-    let mut path = PathRef(unsafe { core::mem::zeroed() });
-    // SAFETY: `name` is NUL-terminated (from `Restorer::string`).
-    let ret = unsafe {
-        bindings::kern_path(
-            name.as_ptr().cast(),
-            bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY,
-            &mut path.0,
-        )
-    };
-    if ret < 0 {
+/// A string of the image (NUL-terminated, without other NULs) as a C string.
+fn cstr(s: &[u8]) -> Result<&CStr> {
+    CStr::from_bytes_with_nul(s).map_err(|_| EINVAL)
+}
+
+fn lookup_dir(log: &Log, name: &[u8]) -> Result<OwnedPath> {
+    OwnedPath::lookup(
+        cstr(name)?,
+        bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY,
+    )
+    .inspect_err(|e| {
         let shown = core::str::from_utf8(name.get(..name.len() - 1).unwrap_or(&[])).unwrap_or("?");
-        log!(log, "directory {shown}: not found ({ret})");
-        // Nothing was taken: forget the empty path instead of putting it.
-        core::mem::forget(path);
-        return Err(Error::from_errno(ret));
-    }
-    Ok(path)
+        log!(log, "directory {shown}: not found ({})", e.to_errno());
+    })
 }
 
 impl Shareable for bindings::files_struct {
@@ -755,7 +637,6 @@ impl Shareable for bindings::fs_struct {
 }
 
 /// Closes every fd the new task inherited from the restarter.
-pub(crate) fn close_inherited() {
-    // SAFETY: acts on the current task's own fd table.
-    unsafe { bindings::__close_range(0, !0u32, 0) };
+pub(crate) fn close_inherited() -> Result {
+    fdtable::close_range(0, u32::MAX)
 }

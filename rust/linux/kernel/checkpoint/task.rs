@@ -647,7 +647,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
 
 /// The leader reads its process's records, then creates its threads.
 fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
-    files::close_inherited();
+    files::close_inherited()?;
     mm::install_new(p.r.log, core::ptr::null_mut())?;
     // SAFETY: resets the handlers copied from the restarter in the task's own sighand.
     unsafe { bindings::flush_signal_handlers(bindings::get_current(), 1) };
