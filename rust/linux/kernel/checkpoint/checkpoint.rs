@@ -11,8 +11,12 @@
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::fs::{fdtable::FilesStruct, fs_struct::FsStruct};
+use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
+use kernel::signal::SighandStruct;
+use kernel::types::ARef;
 
 mod abi;
 mod container;
@@ -37,7 +41,6 @@ mod tree;
 mod vfork;
 
 use log::Log;
-use shared::SharedRef;
 
 /// An object restored so far, by objref.
 pub(crate) enum Obj {
@@ -48,13 +51,13 @@ pub(crate) enum Obj {
     /// A shared anonymous memory object.
     Shmem(files::FileRef),
     /// An fd table, shared by the processes restored with it.
-    Files(SharedRef<bindings::files_struct>),
+    Files(ARef<FilesStruct>),
     /// Root, cwd and umask, shared by the processes restored with them.
-    Fs(SharedRef<bindings::fs_struct>),
+    Fs(ARef<FsStruct>),
     /// An address space, shared by the processes restored with it.
-    Mm(SharedRef<bindings::mm_struct>),
+    Mm(ARef<MmWithUser>),
     /// Signal handlers, shared by the processes restored with them.
-    Sighand(SharedRef<bindings::sighand_struct>),
+    Sighand(ARef<SighandStruct>),
     /// An object restored in place (a signal struct), recorded to catch duplicates.
     Other,
 }

@@ -9,7 +9,6 @@
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
 use crate::{abi, log, log::Log, Obj};
-use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::fs::{
@@ -484,10 +483,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
 /// current task share the one restored for an earlier process.
 pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let table = r.decode::<abi::FdTable>(rec)?;
-    if shared::join::<bindings::files_struct>(r, table.objref, table.count == 0)? {
+    if shared::join::<FilesStruct>(r, table.objref, table.count == 0)? {
         return Ok(());
     }
-    shared::keep::<bindings::files_struct>(r, table.objref)?;
+    shared::keep::<FilesStruct>(r, table.objref)?;
     for _ in 0..table.count {
         let fd = loop {
             let rec = r.next()?;
@@ -530,10 +529,10 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     if fs.umask & !0o777 != 0 {
         return Err(r.bad("umask with bits beyond 0777"));
     }
-    if shared::join::<bindings::fs_struct>(r, fs.objref, true)? {
+    if shared::join::<FsStruct>(r, fs.objref, true)? {
         return Ok(());
     }
-    shared::keep::<bindings::fs_struct>(r, fs.objref)?;
+    shared::keep::<FsStruct>(r, fs.objref)?;
     let root = lookup_dir(r.log, &root)?;
     // Its own: created by fork, not shared.
     let cur = FsStruct::of_current();
@@ -567,70 +566,33 @@ fn lookup_dir(log: &Log, name: &[u8]) -> Result<OwnedPath> {
     })
 }
 
-impl Shareable for bindings::files_struct {
+impl Shareable for FilesStruct {
     const BAD: &'static str = "fd table written twice, or an objref that names another object";
 
-    fn of_current() -> NonNull<Self> {
-        // SAFETY: the current task is valid and, being a user task, has a table.
-        unsafe { NonNull::new_unchecked((*bindings::get_current()).files) }
+    fn current() -> Result<ARef<Self>> {
+        Ok(FilesStruct::of_current())
     }
 
-    unsafe fn get(files: NonNull<Self>) {
-        // SAFETY: valid, per the caller.
-        unsafe { bindings::atomic_inc(core::ptr::addr_of_mut!((*files.as_ptr()).count)) };
-    }
-
-    unsafe fn install(files: NonNull<Self>) -> Result {
-        // SAFETY: valid, per the caller; `files` is the current task's slot for it.
-        unsafe { shared::swap_locked(files, |t| &mut t.files) };
+    fn install(&self) -> Result {
+        // SAFETY: a restored task borrows no file of its own table: the image and the log it
+        // reads are the restarter's fds.
+        unsafe { self.share_with_current() };
         Ok(())
-    }
-
-    unsafe fn put(files: NonNull<Self>) {
-        // SAFETY: the caller owns this reference.
-        unsafe { bindings::put_files_struct(files.as_ptr()) };
     }
 
     shared::in_obj!(Files);
 }
 
-impl Shareable for bindings::fs_struct {
+impl Shareable for FsStruct {
     const BAD: &'static str = "fs objref that names another object";
 
-    fn of_current() -> NonNull<Self> {
-        // SAFETY: the current task is valid and, being a user task, has an fs_struct.
-        unsafe { NonNull::new_unchecked((*bindings::get_current()).fs) }
+    fn current() -> Result<ARef<Self>> {
+        Ok(FsStruct::of_current())
     }
 
-    unsafe fn get(fs: NonNull<Self>) {
-        let fs = fs.as_ptr();
-        // SAFETY: valid, per the caller; `users` is protected by the lock.
-        unsafe {
-            bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
-            (*fs).users += 1;
-            bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
-        }
-    }
-
-    unsafe fn install(fs: NonNull<Self>) -> Result {
-        // SAFETY: valid, per the caller; `fs` is the current task's slot for it.
-        unsafe { shared::swap_locked(fs, |t| &mut t.fs) };
+    fn install(&self) -> Result {
+        self.share_with_current();
         Ok(())
-    }
-
-    /// Drops a user, freeing it with the last, as `exit_fs()` does.
-    unsafe fn put(fs: NonNull<Self>) {
-        let fs = fs.as_ptr();
-        // SAFETY: the caller owns one of the users; `users` is protected by the lock.
-        unsafe {
-            bindings::spin_lock(core::ptr::addr_of_mut!((*fs).lock));
-            (*fs).users -= 1;
-            let last = (*fs).users == 0;
-            bindings::spin_unlock(core::ptr::addr_of_mut!((*fs).lock));
-            if last {
-                bindings::free_fs_struct(fs);
-            }
-        }
     }
 
     shared::in_obj!(Fs);

@@ -16,7 +16,6 @@ use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
 use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -63,35 +62,15 @@ fn image_flags(vm_flags: u64) -> u64 {
         .fold(0, |acc, (_, i)| acc | i)
 }
 
-impl Shareable for bindings::mm_struct {
+impl Shareable for MmWithUser {
     const BAD: &'static str = "address space written twice, or an objref that names another object";
 
-    fn of_current() -> NonNull<Self> {
-        // SAFETY: the current task is valid and, being a user task, has an mm.
-        unsafe { NonNull::new_unchecked((*bindings::get_current()).mm) }
+    fn current() -> Result<ARef<Self>> {
+        current_mm()
     }
 
-    unsafe fn get(mm: NonNull<Self>) {
-        // SAFETY: valid and in use, per the caller: `mmget()`.
-        unsafe {
-            bindings::atomic_inc(core::ptr::addr_of_mut!(
-                (*mm.as_ptr()).__bindgen_anon_1.mm_users
-            ))
-        };
-    }
-
-    unsafe fn install(mm: NonNull<Self>) -> Result {
-        // SAFETY: `mm` is valid, per the caller; the callee takes its own user.
-        let ret = unsafe { bindings::restart_share_mm(mm.as_ptr()) };
-        match ret {
-            0 => Ok(()),
-            e => Err(Error::from_errno(e)),
-        }
-    }
-
-    unsafe fn put(mm: NonNull<Self>) {
-        // SAFETY: the caller owns this user.
-        unsafe { bindings::mmput(mm.as_ptr()) };
+    fn install(&self) -> Result {
+        self.share_with_current()
     }
 
     shared::in_obj!(Mm);
@@ -1807,10 +1786,10 @@ fn share(
     target: &Target,
     buf: &mut [u8],
 ) -> Result {
-    let Some(source) = shared::restored::<bindings::mm_struct>(r, run.from) else {
+    let Some(source) = shared::restored::<MmWithUser>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
     };
-    if source.as_ptr() == current_mm()?.as_raw() {
+    if source.as_raw() == current_mm()?.as_raw() {
         return Err(r.bad("pages shared with the address space they are in"));
     }
     let end = run.addr + u64::from(run.npages) * PAGE;
@@ -1829,7 +1808,7 @@ fn share(
         // pages go into the current task's own mm.
         let n = unsafe {
             bindings::restart_share_pages(
-                source.as_ptr(),
+                source.as_raw(),
                 at as usize,
                 end as usize,
                 src(at) as usize,
@@ -1856,7 +1835,7 @@ fn share(
         // SAFETY: reads a restored address space that restart holds, as ptrace would.
         let got = unsafe {
             bindings::access_remote_vm(
-                source.as_ptr(),
+                source.as_raw(),
                 src(at) as usize,
                 page.as_mut_ptr().cast(),
                 PAGE as i32,
@@ -1876,7 +1855,7 @@ fn share(
 /// Restores an `Mm` and everything that follows it into a new mm for the current task.
 pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Result {
     let m = r.decode::<abi::Mm>(rec)?;
-    if shared::join::<bindings::mm_struct>(
+    if shared::join::<MmWithUser>(
         r,
         m.objref,
         m == abi::Mm {
@@ -1894,7 +1873,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         },
     };
     install_new(r.log, exe)?;
-    shared::keep::<bindings::mm_struct>(r, m.objref)?;
+    shared::keep::<MmWithUser>(r, m.objref)?;
     let task_size = current_mm()?.task_size();
     let mut vdso = VdsoPair::default();
     // While copied mappings come: where what else the mm has is unmapped from (the rest of
@@ -2021,7 +2000,7 @@ fn copy_area(
         },
         _ => return Err(r.bad("copied mapping that is not private memory")),
     };
-    let Some(source) = shared::restored::<bindings::mm_struct>(r, copy_of) else {
+    let Some(source) = shared::restored::<MmWithUser>(r, copy_of) else {
         return Err(r.bad("mapping copied from what is not an address space restored earlier"));
     };
     unmap(from, task_size)?;
@@ -2029,7 +2008,7 @@ fn copy_area(
     // copy goes into the current task's own mm.
     match unsafe {
         bindings::restart_copy_vma(
-            source.as_ptr(),
+            source.as_raw(),
             v.start as usize,
             v.end as usize,
             v.copy_from as usize,

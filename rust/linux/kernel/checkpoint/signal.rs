@@ -12,11 +12,12 @@ use crate::shared::{self, Shareable};
 use crate::task::{is_zombie, with_siglock, with_task_lock};
 use crate::tree::Tree;
 use crate::{abi, log, posix_timers, timers, Obj};
-use core::ptr::NonNull;
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::signal::SighandStruct;
 use kernel::task::Task;
+use kernel::types::ARef;
 
 /// Signals numbered 1..=NSIG.
 const NSIG: u32 = 64;
@@ -461,10 +462,10 @@ fn set_oom_score_adj(
 /// those restored for an earlier process.
 pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let s = r.decode::<abi::Sighand>(rec)?;
-    if shared::join::<bindings::sighand_struct>(r, s.objref, s.count == 0)? {
+    if shared::join::<SighandStruct>(r, s.objref, s.count == 0)? {
         return Ok(());
     }
-    shared::keep::<bindings::sighand_struct>(r, s.objref)?;
+    shared::keep::<SighandStruct>(r, s.objref)?;
     for _ in 0..s.count {
         let a = r.expect::<abi::SigAction>()?;
         if !(1..=NSIG).contains(&a.signo)
@@ -612,44 +613,16 @@ impl Final {
     }
 }
 
-impl Shareable for bindings::sighand_struct {
+impl Shareable for SighandStruct {
     const BAD: &'static str =
         "signal handlers written twice, or an objref that names another object";
 
-    fn of_current() -> NonNull<Self> {
-        // SAFETY: the current task is valid and, not exiting, has its handlers.
-        unsafe { NonNull::new_unchecked((*bindings::get_current()).sighand) }
+    fn current() -> Result<ARef<Self>> {
+        Ok(SighandStruct::of_current())
     }
 
-    unsafe fn get(sighand: NonNull<Self>) {
-        // SAFETY: valid, per the caller.
-        unsafe { bindings::refcount_inc(core::ptr::addr_of_mut!((*sighand.as_ptr()).count)) };
-    }
-
-    unsafe fn install(sighand: NonNull<Self>) -> Result {
-        // SAFETY: `sighand` is valid, per the caller. The current task is its process's only
-        // thread; it switches as `de_thread()` does, under `tasklist_lock` and the old
-        // handlers' lock, so that a sender that locked the old ones sees the change.
-        unsafe {
-            Self::get(sighand);
-            let new = sighand.as_ptr();
-            let cur = bindings::get_current();
-            let old = (*cur).sighand;
-            bindings::write_lock_irq_tasklist();
-            bindings::spin_lock(core::ptr::addr_of_mut!((*old).siglock));
-            // `rcu_assign_pointer()`: readers under RCU see the new handlers whole.
-            core::sync::atomic::AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*cur).sighand))
-                .store(new, core::sync::atomic::Ordering::Release);
-            bindings::spin_unlock(core::ptr::addr_of_mut!((*old).siglock));
-            bindings::write_unlock_irq_tasklist();
-            bindings::__cleanup_sighand(old);
-        }
-        Ok(())
-    }
-
-    unsafe fn put(sighand: NonNull<Self>) {
-        // SAFETY: the caller owns this reference.
-        unsafe { bindings::__cleanup_sighand(sighand.as_ptr()) };
+    fn install(&self) -> Result {
+        self.share_with_current()
     }
 
     shared::in_obj!(Sighand);
