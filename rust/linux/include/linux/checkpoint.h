@@ -13,6 +13,7 @@ struct files_struct;
 struct fs_struct;
 struct itimerspec64;
 struct mm_struct;
+struct rlimit;
 struct rseq;
 struct sighand_struct;
 struct task_struct;
@@ -110,6 +111,7 @@ void restart_add_cputime(const struct checkpoint_cputime *c);
 void restart_add_group_cputime(const struct checkpoint_cputime *c);
 
 void restart_set_job_control(int signr, int report, bool continued);
+int restart_setrlimit(unsigned int resource, struct rlimit *new_rlim);
 
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
