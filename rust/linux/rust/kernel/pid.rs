@@ -62,6 +62,14 @@ impl Task {
         state as u32
     }
 
+    /// Its scheduler state (`__state`: `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, ...), read once
+    /// as `READ_ONCE(p->__state)` is: it changes whenever the task sleeps or wakes.
+    pub fn state(&self) -> u32 {
+        // SAFETY: by the type invariant `self.0` is a valid task; the field is read once
+        // through the raw pointer.
+        unsafe { ptr::addr_of!((*self.0.get()).__state).read_volatile() }
+    }
+
     /// Returns whether the task is a kernel thread (it has no user-space state to act on).
     pub fn is_kthread(&self) -> bool {
         self.flags() & bindings::PF_KTHREAD != 0
