@@ -8,7 +8,6 @@
 //! up for restart yet. Non-fatal signals stay queued while the bit is set. (The PM freezer
 //! would also stop tasks inside system calls, with only part of their state saved.)
 
-use crate::task::with_siglock;
 use crate::{log, log::Log, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -23,19 +22,18 @@ use kernel::types::ARef;
 const FREEZE_TIMEOUT_MS: u32 = 10_000;
 
 fn set_trap(task: &Task, on: bool) -> bool {
-    with_siglock(task, |t, _| {
-        // SAFETY: `jobctl` is protected by the signal lock, which we hold.
-        unsafe {
-            if on {
-                (*t).jobctl |= bindings::JOBCTL_TRAP_FREEZE as usize;
-                bindings::signal_wake_up_state(t, 0);
-            } else {
-                (*t).jobctl &= !(bindings::JOBCTL_TRAP_FREEZE as usize);
-                bindings::wake_up_process(t);
-            }
-        }
-    })
-    .is_some()
+    let Some(g) = task.lock_sighand() else {
+        return false;
+    };
+    let trap = bindings::JOBCTL_TRAP_FREEZE as usize;
+    if on {
+        g.update_jobctl(trap, 0);
+        g.wake_up(0);
+    } else {
+        g.update_jobctl(0, trap);
+        task.wake_up();
+    }
+    true
 }
 
 /// The state a task parked in the trap sleeps in.
@@ -46,22 +44,13 @@ const STOPPED: u32 = bindings::TASK_WAKEKILL | bindings::__TASK_STOPPED;
 /// Whether the task is parked where its user state is complete: in the freezer trap, or
 /// stopped by job control (which also happens inside `get_signal()`). Returns the state.
 fn parked(task: &Task) -> Option<u32> {
-    with_siglock(task, |t, _| {
-        // SAFETY: `t` is valid; `__state` is read racily as the scheduler's helpers do, and
-        // `jobctl` under the signal lock we hold.
-        let (state, jobctl) = unsafe {
-            (
-                core::ptr::addr_of!((*t).__state).read_volatile(),
-                (*t).jobctl,
-            )
-        };
-        // SAFETY: `t` is valid.
-        let pending = unsafe { bindings::signal_pending(t) } != 0;
-        let trapped =
-            state == TRAPPED && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0 && !pending;
-        (trapped || state == STOPPED).then_some(state)
-    })
-    .flatten()
+    let g = task.lock_sighand()?;
+    let state = task.state();
+    let jobctl = g.jobctl(task)?;
+    let trapped = state == TRAPPED
+        && jobctl & bindings::JOBCTL_TRAP_FREEZE as usize != 0
+        && !g.signal_pending();
+    (trapped || state == STOPPED).then_some(state)
 }
 
 /// Where a frozen task is parked.

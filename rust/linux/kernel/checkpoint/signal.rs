@@ -9,60 +9,47 @@
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
 use crate::shared::{self, Shareable};
-use crate::task::{is_zombie, with_siglock, with_task_lock};
+use crate::task::{is_zombie, with_task_lock};
 use crate::tree::Tree;
 use crate::{abi, log, posix_timers, timers, Obj};
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::signal::SighandStruct;
+use kernel::signal::{Pending, SighandStruct};
 use kernel::task::Task;
 use kernel::types::ARef;
 
 /// Signals numbered 1..=NSIG.
 const NSIG: u32 = 64;
 /// Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
-const SIGINFO_LEN: usize = core::mem::size_of::<bindings::kernel_siginfo>();
+use kernel::signal::SIGINFO_LEN;
 /// `si_code` of a signal the kernel raised without queueing a siginfo.
 const SI_KERNEL: i32 = 0x80;
 
-kernel::static_assert!(core::mem::offset_of!(bindings::sigqueue, list) == 0);
 kernel::static_assert!(SIGINFO_LEN <= 128);
 
-fn mask_of(set: &bindings::sigset_t) -> u64 {
-    set.sig[0] as u64
-}
-
 /// Collects the signals of one pending queue (under the signal lock: no sleeping).
-fn collect(pending: &bindings::sigpending, shared: u32, out: &mut KVec<abi::SigPending>) -> Result {
-    let head = &pending.list as *const bindings::list_head;
+fn collect(pending: Pending<'_>, shared: u32, out: &mut KVec<abi::SigPending>) -> Result {
     let mut queued = 0u64;
-    let mut p = pending.list.next as *const bindings::list_head;
-    while p != head {
-        // SAFETY: entries of a pending list are `sigqueue`s, whose first field is the list
-        // head; the signal lock keeps them alive.
-        let q = unsafe { &*p.cast::<bindings::sigqueue>() };
-        p = q.list.next;
-        let signo = q.info.__bindgen_anon_1.si_signo as u32;
+    for q in pending.iter() {
+        let signo = q.signo();
         if (1..=NSIG).contains(&signo) {
             queued |= 1 << (signo - 1);
         }
         // A POSIX timer's own signal, saved with its timer (`posix_timers`).
-        if q.flags & bindings::SIGQUEUE_PREALLOC as i32 != 0 {
+        if q.is_preallocated() {
             continue;
         }
         let mut rec = abi::SigPending {
             shared,
             ..Default::default()
         };
-        // SAFETY: a `kernel_siginfo` is plain data of SIGINFO_LEN bytes.
-        let bytes: [u8; SIGINFO_LEN] = unsafe { core::mem::transmute_copy(&q.info) };
-        rec.info[..SIGINFO_LEN].copy_from_slice(&bytes);
+        rec.info[..SIGINFO_LEN].copy_from_slice(&q.info());
         rec.signo = signo;
         out.push(rec, GFP_ATOMIC)?;
     }
     // Signals pending without a queue entry (SIGKILL, or when one could not be allocated).
-    let bare = mask_of(&pending.signal) & !queued;
+    let bare = pending.mask() & !queued;
     for signo in (1..=NSIG).filter(|s| bare & (1 << (s - 1)) != 0) {
         let mut rec = abi::SigPending {
             shared,
@@ -83,6 +70,11 @@ struct Snapshot {
     signal: abi::Signal,
     shared_pending: KVec<abi::SigPending>,
     actions: KVec<abi::SigAction>,
+    /// The signal struct and handlers, as objref keys.
+    keys: (
+        *const bindings::signal_struct,
+        *const bindings::sighand_struct,
+    ),
 }
 
 fn snapshot(task: &Task) -> Result<Snapshot> {
@@ -92,68 +84,57 @@ fn snapshot(task: &Task) -> Result<Snapshot> {
         signal: Default::default(),
         shared_pending: KVec::new(),
         actions: KVec::new(),
+        keys: (core::ptr::null(), core::ptr::null()),
     };
-    with_siglock(task, |t, sighand| -> Result {
-        // SAFETY: the signal lock protects everything read here.
-        let (tk, sig, sh) = unsafe { (&*t, &*(*t).signal, &*sighand) };
-        s.task = abi::TaskSignal {
-            blocked: mask_of(&tk.blocked),
-            real_blocked: mask_of(&tk.real_blocked),
-            saved_sigmask: mask_of(&tk.saved_sigmask),
-            altstack_sp: tk.sas_ss_sp as u64,
-            altstack_size: tk.sas_ss_size as u64,
-            altstack_flags: tk.sas_ss_flags,
-            pending_count: 0,
+    let g = task.lock_sighand().ok_or(ESRCH)?;
+    s.keys = g.keys();
+    let (blocked, real_blocked, saved_sigmask) = g.blocked();
+    let (altstack_sp, altstack_size, altstack_flags) = g.altstack();
+    s.task = abi::TaskSignal {
+        blocked,
+        real_blocked,
+        saved_sigmask,
+        altstack_sp,
+        altstack_size,
+        altstack_flags,
+        pending_count: 0,
+    };
+    collect(g.pending(), abi::SIGPENDING_TASK, &mut s.task_pending)?;
+    collect(
+        g.shared_pending(),
+        abi::SIGPENDING_SHARED,
+        &mut s.shared_pending,
+    )?;
+    for i in 0..abi::RLIMIT_COUNT as usize {
+        let (cur, max) = g.rlimit(i).ok_or(EINVAL)?;
+        (s.signal.rlim[2 * i], s.signal.rlim[2 * i + 1]) = (cur, max);
+    }
+    // Written without the siglock (under oom_adj_mutex), so a racy read like the OOM
+    // killer's; only from outside the tree while it is frozen.
+    let (adj, adj_min) = g.oom_score_adj();
+    (s.signal.oom_score_adj, s.signal.oom_score_adj_min) = (adj.into(), adj_min.into());
+    s.signal.itimer = timers::save_locked(&g);
+    let (is_subreaper, has_subreaper) = g.subreaper();
+    if is_subreaper {
+        s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
+    }
+    if has_subreaper {
+        s.signal.flags |= abi::SIGNAL_F_HAS_CHILD_SUBREAPER;
+    }
+    for signo in 1..=NSIG {
+        let a = g.action(signo).ok_or(EINVAL)?;
+        let rec = abi::SigAction {
+            signo,
+            flags: a.flags as u32,
+            handler: a.handler,
+            restorer: a.restorer,
+            mask: a.mask,
         };
-        collect(&tk.pending, abi::SIGPENDING_TASK, &mut s.task_pending)?;
-        collect(
-            &sig.shared_pending,
-            abi::SIGPENDING_SHARED,
-            &mut s.shared_pending,
-        )?;
-        for (i, rl) in sig.rlim.iter().take(abi::RLIMIT_COUNT as usize).enumerate() {
-            s.signal.rlim[2 * i] = rl.rlim_cur as u64;
-            s.signal.rlim[2 * i + 1] = rl.rlim_max as u64;
+        if rec.handler != 0 || rec.flags != 0 || rec.mask != 0 {
+            s.actions.push(rec, GFP_ATOMIC)?;
         }
-        // Written without the siglock (under oom_adj_mutex), so a racy read like the OOM
-        // killer's; only from outside the tree while it is frozen.
-        // SAFETY: plain fields of a valid signal struct.
-        unsafe {
-            s.signal.oom_score_adj = core::ptr::addr_of!(sig.oom_score_adj)
-                .read_volatile()
-                .into();
-            s.signal.oom_score_adj_min = core::ptr::addr_of!(sig.oom_score_adj_min)
-                .read_volatile()
-                .into();
-        }
-        // SAFETY: `t` is valid and its siglock held.
-        s.signal.itimer = unsafe { timers::save_locked(t) };
-        if sig.is_child_subreaper() != 0 {
-            s.signal.flags |= abi::SIGNAL_F_CHILD_SUBREAPER;
-        }
-        if sig.has_child_subreaper() != 0 {
-            s.signal.flags |= abi::SIGNAL_F_HAS_CHILD_SUBREAPER;
-        }
-        for (i, ka) in sh.action.iter().enumerate() {
-            // SAFETY: the handler is stored as a pointer-sized value (SIG_DFL, SIG_IGN or an
-            // address); read it as a number.
-            let handler = unsafe { core::ptr::addr_of!(ka.sa.sa_handler).cast::<u64>().read() };
-            // SAFETY: as above, for the restorer.
-            let restorer = unsafe { core::ptr::addr_of!(ka.sa.sa_restorer).cast::<u64>().read() };
-            let rec = abi::SigAction {
-                signo: i as u32 + 1,
-                flags: ka.sa.sa_flags as u32,
-                handler,
-                restorer,
-                mask: mask_of(&ka.sa.sa_mask),
-            };
-            if handler != 0 || rec.flags != 0 || rec.mask != 0 {
-                s.actions.push(rec, GFP_ATOMIC)?;
-            }
-        }
-        Ok(())
-    })
-    .ok_or(ESRCH)??;
+    }
+    drop(g);
     s.task.pending_count = s.task_pending.len() as u32;
     s.signal.pending_count = s.shared_pending.len() as u32;
     Ok(s)
@@ -195,38 +176,40 @@ pub(crate) fn jobs(log: &Log, tree: &Tree) -> Result<KVec<Job>> {
             continue;
         }
         let tasks = i..=i + tree.threads(i).len();
-        let job = with_siglock(tree.holder(i), |t, _| {
-            // SAFETY: the signal struct's flags and exit code, and each thread's `jobctl`, are
-            // protected by the signal lock of the process, which we hold.
-            let (flags, report) = unsafe { ((*(*t).signal).flags, (*(*t).signal).group_exit_code) };
-            let group = flags & bindings::SIGNAL_STOP_STOPPED != 0;
-            let job = match (group, flags & bindings::SIGNAL_STOP_CONTINUED != 0) {
-                (true, _) if report == 0 || is_stop_signal(report) => Job {
-                    stopped_by: 0,
-                    flags: abi::SIGNAL_F_STOPPED,
-                    report,
-                },
-                (true, _) => return None,
-                (false, true) => Job {
-                    stopped_by: 0,
-                    flags: abi::SIGNAL_F_CONTINUED,
-                    report: 0,
-                },
-                (false, false) => Job::default(),
-            };
-            for k in tasks.clone().skip(usize::from(exited)) {
-                // SAFETY: as above.
-                let jobctl = unsafe { (*members[k].task.as_ptr()).jobctl };
-                let signr = (jobctl & bindings::JOBCTL_STOP_SIGMASK as usize) as i32;
-                let stopped = jobctl & bindings::JOBCTL_STOPPED as usize != 0;
-                if stopped != group || stopped && !is_stop_signal(signr) {
-                    return None;
+        let job = tree
+            .holder(i)
+            .lock_sighand()
+            .map(|g| {
+                // One hold of the lock for the flags and exit code and each thread's `jobctl`.
+                let (flags, report) = g.signal_flags();
+                let group = flags & bindings::SIGNAL_STOP_STOPPED != 0;
+                let job = match (group, flags & bindings::SIGNAL_STOP_CONTINUED != 0) {
+                    (true, _) if report == 0 || is_stop_signal(report) => Job {
+                        stopped_by: 0,
+                        flags: abi::SIGNAL_F_STOPPED,
+                        report,
+                    },
+                    (true, _) => return None,
+                    (false, true) => Job {
+                        stopped_by: 0,
+                        flags: abi::SIGNAL_F_CONTINUED,
+                        report: 0,
+                    },
+                    (false, false) => Job::default(),
+                };
+                for k in tasks.clone().skip(usize::from(exited)) {
+                    // A thread of another process has been released: the process is exiting.
+                    let jobctl = g.jobctl(&members[k].task)?;
+                    let signr = (jobctl & bindings::JOBCTL_STOP_SIGMASK as usize) as i32;
+                    let stopped = jobctl & bindings::JOBCTL_STOPPED as usize != 0;
+                    if stopped != group || stopped && !is_stop_signal(signr) {
+                        return None;
+                    }
+                    out[k].stopped_by = if stopped { signr } else { 0 };
                 }
-                out[k].stopped_by = if stopped { signr } else { 0 };
-            }
-            Some(job)
-        })
-        .ok_or(ESRCH)?;
+                Some(job)
+            })
+            .ok_or(ESRCH)?;
         let Some(job) = job else {
             log!(log, "pid {}: caught between the stops of its threads (one asleep in vfork() never stops)", m.task.vnr());
             return Err(EAGAIN);
@@ -262,8 +245,7 @@ pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task, job: &Job) -> Result
 
 fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Result {
     let timers = posix_timers::save(d.log, task)?;
-    // SAFETY: `task` is valid; the pointers are only objref keys.
-    let (signal, sighand) = unsafe { ((*task.as_ptr()).signal, (*task.as_ptr()).sighand) };
+    let (signal, sighand) = s.keys;
     let (objref, _) = d.objref(signal)?;
     let posix_timers = timers.timers.len() as u32;
     let flags = s.signal.flags | job.flags;

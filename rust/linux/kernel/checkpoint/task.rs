@@ -43,25 +43,6 @@ pub(crate) unsafe fn with_task_lock<R>(t: *mut bindings::task_struct, f: impl Fn
     r
 }
 
-/// Runs `f` with the task's signal lock held, passing the task and its `sighand`; `None` if
-/// the task has released its signal handlers (it is exiting).
-pub(crate) fn with_siglock<R>(
-    task: &Task,
-    f: impl FnOnce(*mut bindings::task_struct, *mut bindings::sighand_struct) -> R,
-) -> Option<R> {
-    let t = task.as_ptr();
-    let mut flags = 0;
-    // SAFETY: `t` is valid (we hold a reference); the lock is released below.
-    let sighand = unsafe { bindings::__lock_task_sighand(t, &mut flags) };
-    if sighand.is_null() {
-        return None;
-    }
-    let r = f(t, sighand);
-    // SAFETY: `__lock_task_sighand` locked the task's sighand with these saved flags.
-    unsafe { bindings::unlock_task_sighand(t, &mut flags) };
-    Some(r)
-}
-
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
 /// `WNOHANG` (include/uapi/linux/wait.h): do not block.
@@ -76,7 +57,7 @@ pub(crate) fn is_zombie(task: &Task) -> bool {
 /// Whether `task` is reaped, or being reaped: no longer in the tree, whatever a walk of it saw
 /// a moment ago.
 pub(crate) fn is_reaped(task: &Task) -> bool {
-    task.exit_state() == bindings::EXIT_DEAD || with_siglock(task, |_, _| ()).is_none()
+    task.exit_state() == bindings::EXIT_DEAD || task.lock_sighand().is_none()
 }
 
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
@@ -165,7 +146,7 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     // made again once the task is frozen, and it cannot be traced then).
     let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
     // A task that released its signal handlers is exiting.
-    let why = if dead != 0 || with_siglock(task, |_, _| ()).is_none() {
+    let why = if dead != 0 || task.lock_sighand().is_none() {
         "is exiting"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"

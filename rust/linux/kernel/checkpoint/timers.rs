@@ -12,6 +12,7 @@ use crate::image::Restorer;
 use crate::Obj;
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::signal::SiglockGuard;
 
 /// The timers in the image's order, which is setitimer()'s `which`.
 const WHICH: [u32; 3] = [
@@ -34,18 +35,14 @@ fn timespec(ns: u64) -> bindings::timespec64 {
     }
 }
 
-/// The timers of the process of `task`, whose siglock the caller holds.
-///
-/// # Safety
-///
-/// `task` is valid and its siglock held.
-pub(crate) unsafe fn save_locked(task: *mut bindings::task_struct) -> [u64; 6] {
+/// The timers of the process whose signal lock `g` holds.
+pub(crate) fn save_locked(g: &SiglockGuard<'_>) -> [u64; 6] {
     let mut out = [0; 6];
     for (i, which) in WHICH.into_iter().enumerate() {
         // SAFETY: an all-zero itimerspec64 is valid; it is overwritten.
         let mut v: bindings::itimerspec64 = unsafe { core::mem::zeroed() };
-        // SAFETY: the caller holds the siglock, as the callee requires; `which` is known.
-        unsafe { bindings::checkpoint_getitimer(task, which as i32, &mut v) };
+        // SAFETY: `g` holds the siglock, as the callee requires; `which` is known.
+        unsafe { bindings::checkpoint_getitimer(g.task().as_ptr(), which as i32, &mut v) };
         out[2 * i] = nanoseconds(&v.it_value);
         out[2 * i + 1] = nanoseconds(&v.it_interval);
     }
