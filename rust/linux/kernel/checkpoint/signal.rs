@@ -9,13 +9,13 @@
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
 use crate::shared::{self, Shareable};
-use crate::task::{is_zombie, with_task_lock};
+use crate::task::is_zombie;
 use crate::tree::Tree;
 use crate::{abi, log, posix_timers, timers, Obj};
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::signal::{Pending, SighandStruct};
+use kernel::signal::{self, Pending, SighandStruct};
 use kernel::task::Task;
 use kernel::types::ARef;
 
@@ -341,37 +341,16 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     fin.itimer = Some(s.itimer);
     // SAFETY: the current task is valid.
     let cur = unsafe { &mut *bindings::get_current() };
-    // SAFETY: `capable` has no preconditions.
-    let may_raise = unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) };
-    // SAFETY: a sysctl read as do_prlimit() reads it.
-    let nr_open = u64::from(unsafe { bindings::sysctl_nr_open });
-    let set = || {
-        let mut bad = None;
-        for i in 0..abi::RLIMIT_COUNT as usize {
-            let (want_cur, want_max) = (s.rlim[2 * i], s.rlim[2 * i + 1]);
-            // SAFETY: the current task's own signal struct, under the lock taken below.
-            let old = unsafe { &mut (*cur.signal).rlim[i] };
-            if want_cur > want_max {
-                bad = Some((i, EINVAL));
-            } else if want_max > old.rlim_max as u64 && !may_raise
-                || i == bindings::RLIMIT_NOFILE as usize && want_max > nr_open
-            {
-                bad = Some((i, EPERM));
-            } else {
-                old.rlim_cur = want_cur as _;
-                old.rlim_max = want_max as _;
-            }
+    // As setrlimit(2) would: a hard limit above the restarter's needs CAP_SYS_RESOURCE.
+    for i in 0..abi::RLIMIT_COUNT as usize {
+        if let Err(e) = signal::set_rlimit(i as u32, s.rlim[2 * i], s.rlim[2 * i + 1]) {
+            log!(
+                r.log,
+                "resource limit {i}: cannot set it to the saved value ({})",
+                e.to_errno()
+            );
+            return Err(e);
         }
-        bad
-    };
-    // SAFETY: `task_lock` on the group leader guards `rlim`, as in do_prlimit().
-    let bad = unsafe { with_task_lock(cur.group_leader, set) };
-    if let Some((i, e)) = bad {
-        log!(
-            r.log,
-            "resource limit {i}: cannot set it to the saved value"
-        );
-        return Err(e);
     }
     let job_control = abi::SIGNAL_F_STOPPED | abi::SIGNAL_F_CONTINUED;
     if s.flags & !(abi::SIGNAL_F_CHILD_SUBREAPER | abi::SIGNAL_F_HAS_CHILD_SUBREAPER | job_control)
@@ -398,11 +377,6 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
         }
     }
     set_oom_score_adj(r, cur, &s)?;
-    let cpu = s.rlim[2 * bindings::RLIMIT_CPU as usize];
-    if cpu != u64::MAX {
-        // SAFETY: the current task is valid.
-        unsafe { bindings::update_rlimit_cpu(cur, cpu as _) };
-    }
     Ok(())
 }
 
@@ -456,25 +430,20 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         {
             return Err(r.bad("signal handler number"));
         }
-        // SAFETY: an all-zero k_sigaction is SIG_DFL with no flags.
-        let mut ka: bindings::k_sigaction = unsafe { core::mem::zeroed() };
-        // SAFETY: handler and restorer are pointer-sized; written as numbers like the
-        // sigaction(2) path stores user values.
-        unsafe {
-            core::ptr::addr_of_mut!(ka.sa.sa_handler)
-                .cast::<u64>()
-                .write(a.handler);
-            core::ptr::addr_of_mut!(ka.sa.sa_restorer)
-                .cast::<u64>()
-                .write(a.restorer);
-        }
-        ka.sa.sa_flags = a.flags as _;
-        ka.sa.sa_mask.sig[0] = a.mask as _;
-        // SAFETY: acts on the current task; `ka` is a valid kernel sigaction.
-        let ret = unsafe { bindings::do_sigaction(a.signo as i32, &mut ka, core::ptr::null_mut()) };
-        if ret < 0 {
-            log!(r.log, "signal {}: cannot set its handler ({ret})", a.signo);
-            return Err(Error::from_errno(ret));
+        let act = signal::SigAction {
+            handler: a.handler,
+            flags: a.flags.into(),
+            restorer: a.restorer,
+            mask: a.mask,
+        };
+        if let Err(e) = signal::set_action(a.signo, &act) {
+            log!(
+                r.log,
+                "signal {}: cannot set its handler ({})",
+                a.signo,
+                e.to_errno()
+            );
+            return Err(e);
         }
     }
     Ok(())
@@ -532,54 +501,27 @@ impl Final {
     /// queued again, or a signal for the process could go to a thread that does not block it
     /// yet (and kill the process if it is fatal).
     pub(crate) fn block(&self) {
-        // SAFETY: the current task is valid.
-        let cur = unsafe { &mut *bindings::get_current() };
-        let mask = if self.restore_sigmask {
+        signal::set_blocked(if self.restore_sigmask {
             self.task.saved_sigmask
         } else {
             self.task.blocked
-        };
-        // SAFETY: an all-zero sigset is empty.
-        let mut set: bindings::sigset_t = unsafe { core::mem::zeroed() };
-        set.sig[0] = mask as _;
-        // SAFETY: acts on the current task; SIGKILL and SIGSTOP are removed by the callee.
-        unsafe { bindings::set_current_blocked(&mut set) };
-        cur.sas_ss_sp = self.task.altstack_sp as _;
-        cur.sas_ss_size = self.task.altstack_size as _;
-        cur.sas_ss_flags = self.task.altstack_flags as _;
+        });
+        let t = &self.task;
+        signal::set_altstack(t.altstack_sp, t.altstack_size, t.altstack_flags);
     }
 
     /// Queues the pending signals again: the last thing the restored task does before it
     /// returns to user mode, once the whole tree is restored.
     pub(crate) fn queue(&self) {
-        // SAFETY: the current task is valid.
-        let cur = unsafe { &mut *bindings::get_current() };
-        // SAFETY: the current task's sighand is valid while it runs.
-        let lock = unsafe { core::ptr::addr_of_mut!((*cur.sighand).siglock) };
-        // SAFETY: taken here, released below.
-        unsafe { bindings::spin_lock_irq(lock) };
-        for p in self.pending.iter() {
-            // SAFETY: an all-zero siginfo is valid; the saved bytes fill it.
-            let mut info: bindings::kernel_siginfo = unsafe { core::mem::zeroed() };
-            // SAFETY: `info` is SIGINFO_LEN bytes of plain data.
-            let bytes = unsafe {
-                core::slice::from_raw_parts_mut(
-                    core::ptr::addr_of_mut!(info).cast::<u8>(),
-                    SIGINFO_LEN,
-                )
-            };
-            bytes.copy_from_slice(&p.info[..SIGINFO_LEN]);
-            bytes[..4].copy_from_slice(&(p.signo as i32).to_le_bytes());
-            let ty = if p.shared == abi::SIGPENDING_SHARED {
-                bindings::pid_type_PIDTYPE_TGID
-            } else {
-                bindings::pid_type_PIDTYPE_PID
-            };
-            // SAFETY: the signal lock is held, as the callee requires.
-            unsafe { bindings::send_signal_locked(p.signo as i32, &mut info, cur, ty) };
-        }
-        // SAFETY: taken above.
-        unsafe { bindings::spin_unlock_irq(lock) };
+        signal::with_current_siglock(|g| {
+            for p in self.pending.iter() {
+                let mut info = [0u8; SIGINFO_LEN];
+                info.copy_from_slice(&p.info[..SIGINFO_LEN]);
+                // Ignored, as before: the queue was checked when read, and the task is not
+                // exiting.
+                let _ = g.send(p.signo, &info, p.shared == abi::SIGPENDING_SHARED);
+            }
+        });
         self.posix.queue();
     }
 
