@@ -36,7 +36,7 @@ struct files_struct *get_files_struct(struct task_struct *tsk);
 void restart_share_files(struct files_struct *files);
 void restart_get_fs(struct fs_struct *fs);
 void restart_put_fs(struct fs_struct *fs);
-void restart_share_fs(struct fs_struct *fs);
+int restart_share_fs(struct fs_struct *fs);
 
 int restart_exec_mmap(struct mm_struct *mm, struct file *exe_file);
 int restart_share_mm(struct mm_struct *mm);

@@ -14,7 +14,7 @@ use kernel::bindings;
 use kernel::fs::{
     fdtable::{self, FilesStruct},
     file::File,
-    fs_struct::FsStruct,
+    fs_struct::{FsPaths, FsStruct},
     inode::Inode,
     path::{OwnedPath, Path},
 };
@@ -175,7 +175,7 @@ pub(crate) struct Names {
 impl Names {
     /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
     pub(crate) fn of(task: &Task) -> Result<Names> {
-        let root = fs_of(task).ok_or(ESRCH)?.root;
+        let root = task.fs_paths().ok_or(ESRCH)?.root;
         Ok(Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
@@ -209,7 +209,7 @@ impl Names {
 
     /// Checks, before anything is written, that `task`'s cwd has a name from its root.
     pub(crate) fn check_cwd(&mut self, log: &Log, task: &Task) -> Result {
-        let pwd = fs_of(task).ok_or(ESRCH)?.pwd;
+        let pwd = task.fs_paths().ok_or(ESRCH)?.pwd;
         if self.name(&pwd).is_none() {
             log!(log, "pid {}: cwd: a directory that is deleted or outside the task's root cannot be saved", task.vnr());
             return Err(EOPNOTSUPP);
@@ -253,32 +253,14 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
     d.string(name).map(|()| objref)
 }
 
-/// What a task's fs_struct holds: its root and cwd, counted, and its umask; `key` names the
-/// fs_struct in the objref table.
-struct FsOf {
-    key: *const bindings::fs_struct,
-    root: OwnedPath,
-    pwd: OwnedPath,
-    umask: u32,
-}
-
-fn fs_of(task: &Task) -> Option<FsOf> {
-    task.with_fs(|fs| FsOf {
-        key: fs.as_ptr(),
-        root: fs.root(),
-        pwd: fs.pwd(),
-        umask: fs.umask(),
-    })
-}
-
 /// Writes the task's `Fs` record: its root as the dumper names it, its cwd from its root.
 pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Result {
-    let FsOf {
+    let FsPaths {
         key,
         root,
         pwd,
         umask,
-    } = fs_of(task).ok_or(ESRCH)?;
+    } = task.fs_paths().ok_or(ESRCH)?;
     let (objref, _) = d.objref(key)?;
     d.record(&abi::Fs { objref, umask })?;
     let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
@@ -511,7 +493,9 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         let Ok(n) = u32::try_from(fd.fd) else {
             return Err(r.bad("negative fd"));
         };
-        if let Err(e) = fdtable::replace_fd(n, file.file(), flags) {
+        // SAFETY: a restored task borrows no file of its own table: the image and the log it
+        // reads are the restarter's fds.
+        if let Err(e) = unsafe { fdtable::replace_fd(n, file.file(), flags) } {
             log!(r.log, "fd {n}: cannot install it ({})", e.to_errno());
             return Err(e);
         }
@@ -535,7 +519,7 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     shared::keep::<FsStruct>(r, fs.objref)?;
     let root = lookup_dir(r.log, &root)?;
     // Its own: created by fork, not shared.
-    let cur = FsStruct::of_current();
+    let cur = FsStruct::of_current().ok_or(ESRCH)?;
     if !cur.root().same(&root) {
         // SAFETY: `capable` has no preconditions.
         if !unsafe { bindings::capable(bindings::CAP_SYS_CHROOT as i32) } {
@@ -570,7 +554,7 @@ impl Shareable for FilesStruct {
     const BAD: &'static str = "fd table written twice, or an objref that names another object";
 
     fn current() -> Result<ARef<Self>> {
-        Ok(FilesStruct::of_current())
+        FilesStruct::of_current().ok_or(ESRCH)
     }
 
     fn install(&self) -> Result {
@@ -587,12 +571,11 @@ impl Shareable for FsStruct {
     const BAD: &'static str = "fs objref that names another object";
 
     fn current() -> Result<ARef<Self>> {
-        Ok(FsStruct::of_current())
+        FsStruct::of_current().ok_or(ESRCH)
     }
 
     fn install(&self) -> Result {
-        self.share_with_current();
-        Ok(())
+        self.share_with_current()
     }
 
     shared::in_obj!(Fs);
@@ -600,5 +583,6 @@ impl Shareable for FsStruct {
 
 /// Closes every fd the new task inherited from the restarter.
 pub(crate) fn close_inherited() -> Result {
-    fdtable::close_range(0, u32::MAX)
+    // SAFETY: as for `replace_fd` in `restore_fds`: the new task borrows none of them.
+    unsafe { fdtable::close_range(0, u32::MAX) }
 }

@@ -110,7 +110,8 @@ impl MmWithUser {
 
     /// Makes the current task, the only thread of its process, use this address space
     /// instead of its own, as a `CLONE_VM` child of a task using it would
-    /// (`restart_share_mm()`).
+    /// (`restart_share_mm()`); `EBUSY` if its process has other threads. Meant for restart,
+    /// whose callers have the right to the address space: nothing is checked here.
     #[cfg(CONFIG_CHECKPOINT)]
     pub fn share_with_current(&self) -> Result {
         // SAFETY: the mm is valid (type invariant); the callee takes its own user.

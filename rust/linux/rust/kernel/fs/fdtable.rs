@@ -73,13 +73,13 @@ impl FilesStruct {
         }
     }
 
-    /// The current task's fd table, counted.
-    #[cfg(CONFIG_CHECKPOINT)]
-    pub fn of_current() -> ARef<FilesStruct> {
-        // SAFETY: only the current task replaces its `files`, and a user task has one until it
-        // exits, which it is not doing while it runs this.
-        let files: &FilesStruct = unsafe { &*(*bindings::get_current()).files.cast() };
-        files.into()
+    /// The current task's fd table, counted; `None` once the task has left it
+    /// (`exit_files()`, early in `do_exit()`).
+    pub fn of_current() -> Option<ARef<FilesStruct>> {
+        // SAFETY: only the current task replaces or drops its `files`.
+        let files = unsafe { (*bindings::get_current()).files };
+        // SAFETY: a task's fd table is valid while it uses it; `into` takes a reference.
+        (!files.is_null()).then(|| unsafe { &*files.cast::<FilesStruct>() }.into())
     }
 
     /// Makes the current task use this table, as a `CLONE_FILES` child of a task using it
@@ -124,14 +124,26 @@ impl Task {
 
 /// Installs `file` as fd `fd` of the current task, closing what it held, with `O_CLOEXEC` if
 /// `flags` has it (`replace_fd()`).
-pub fn replace_fd(fd: u32, file: &File, flags: u32) -> Result {
-    // SAFETY: the file is valid; the callee takes its own reference.
+///
+/// # Safety
+///
+/// The current task must hold no borrowed reference to the file at `fd`: a
+/// [`PosFd`](super::file::PosFd) or a C `fdget()` of an unshared table takes none, and the
+/// file may be freed once closed.
+pub unsafe fn replace_fd(fd: u32, file: &File, flags: u32) -> Result {
+    // SAFETY: the file is valid; the callee takes its own reference. Per the caller, nothing
+    // borrows the file it closes.
     to_result(unsafe { bindings::replace_fd(fd, file.as_ptr(), flags) })
 }
 
 /// Closes the current task's fds from `first` to `last`, both included (`close_range(2)`
 /// without flags).
-pub fn close_range(first: u32, last: u32) -> Result {
-    // SAFETY: the callee acts on the current task's own table and checks its arguments.
+///
+/// # Safety
+///
+/// As for [`replace_fd`], for every fd of the range.
+pub unsafe fn close_range(first: u32, last: u32) -> Result {
+    // SAFETY: the callee acts on the current task's own table and checks its arguments; per
+    // the caller, nothing borrows the files it closes.
     to_result(unsafe { bindings::__close_range(first, last, 0) })
 }

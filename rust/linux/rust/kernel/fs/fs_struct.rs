@@ -56,7 +56,7 @@ impl FsStruct {
     pub fn root(&self) -> OwnedPath {
         let mut path = bindings::path::default();
         // SAFETY: the fs_struct is valid (type invariant); the callee copies its root under
-        // `fs->seq` and counts it.
+        // `fs->lock` and counts it.
         unsafe { bindings::get_fs_root(self.as_ptr(), &mut path) };
         // SAFETY: `get_fs_root` took the counts, which we give up.
         unsafe { OwnedPath::from_counted(path) }
@@ -101,37 +101,57 @@ impl FsStruct {
         };
     }
 
-    /// The current task's fs_struct, with a user of its own.
+    /// The current task's fs_struct, with a user of its own; `None` once the task has left
+    /// it (`exit_fs()`, early in `do_exit()`).
     #[cfg(CONFIG_CHECKPOINT)]
-    pub fn of_current() -> crate::types::ARef<FsStruct> {
-        // SAFETY: only the current task replaces its `fs`, and a user task has one until it
-        // exits, which it is not doing while it runs this.
-        let fs: &FsStruct = unsafe { &*(*bindings::get_current()).fs.cast() };
-        fs.into()
+    pub fn of_current() -> Option<crate::types::ARef<FsStruct>> {
+        // SAFETY: only the current task replaces or drops its `fs`.
+        let fs = unsafe { (*bindings::get_current()).fs };
+        // SAFETY: a task's fs_struct is valid while it uses it; `into` takes a user.
+        (!fs.is_null()).then(|| unsafe { &*fs.cast::<FsStruct>() }.into())
     }
 
     /// Makes the current task use this fs_struct, as a `CLONE_FS` child of a task using it
-    /// would, and stop using its own (`restart_share_fs()`).
+    /// would, and stop using its own (`restart_share_fs()`); `EAGAIN` while a task using it
+    /// is in a setuid exec, as `clone(CLONE_FS)` gets.
     #[cfg(CONFIG_CHECKPOINT)]
-    pub fn share_with_current(&self) {
+    pub fn share_with_current(&self) -> crate::error::Result {
         // SAFETY: the fs_struct is valid (type invariant); the callee takes its own user.
-        unsafe { bindings::restart_share_fs(self.as_ptr()) };
+        crate::error::to_result(unsafe { bindings::restart_share_fs(self.as_ptr()) })
     }
 }
 
+/// What a task's fs_struct holds, taken at once: its root and cwd, counted, and its umask.
+pub struct FsPaths {
+    /// The fs_struct, only to compare with others.
+    pub key: *const bindings::fs_struct,
+    /// Its root.
+    pub root: OwnedPath,
+    /// Its working directory.
+    pub pwd: OwnedPath,
+    /// Its umask.
+    pub umask: u32,
+}
+
 impl Task {
-    /// Calls `f` with the task's fs_struct, under its task lock (so `f` must not sleep);
-    /// `None` if the task has exited.
-    pub fn with_fs<R>(&self, f: impl FnOnce(&FsStruct) -> R) -> Option<R> {
+    /// The task's root, cwd and umask, read under its task lock; `None` if the task has
+    /// left its fs_struct (it is exiting).
+    pub fn fs_paths(&self) -> Option<FsPaths> {
         let task = self.as_ptr();
         // SAFETY: the task is valid; `task_lock` keeps `task->fs` from being dropped, as
-        // `exit_fs()` and `unshare()` only change it under that lock.
+        // `exit_fs()` and `unshare()` only change it under that lock. Nothing here sleeps:
+        // the paths are counted under the lock and dropped, if ever, after it.
         unsafe {
             bindings::task_lock(task);
-            let fs = (*task).fs;
-            let ret = (!fs.is_null()).then(|| f(&*fs.cast::<FsStruct>()));
+            let fs = (*task).fs.cast::<FsStruct>();
+            let paths = (!fs.is_null()).then(|| FsPaths {
+                key: fs.cast_const().cast(),
+                root: (*fs).root(),
+                pwd: (*fs).pwd(),
+                umask: (*fs).umask(),
+            });
             bindings::task_unlock(task);
-            ret
+            paths
         }
     }
 }

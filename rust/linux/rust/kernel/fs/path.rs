@@ -63,6 +63,9 @@ impl Path {
     /// file without one, what it is (`pipe:[1234]`, `anon_inode:[eventfd]`). The name is
     /// built at the end of `buf`; `ENAMETOOLONG` if it does not fit.
     pub fn d_path<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8]> {
+        if buf.is_empty() {
+            return Err(Error::from_errno(-(bindings::ENAMETOOLONG as i32)));
+        }
         let len = i32::try_from(buf.len()).unwrap_or(i32::MAX);
         // SAFETY: the path is counted (type invariant); the callee writes at most `len` bytes
         // of `buf`.
@@ -73,6 +76,9 @@ impl Path {
     /// Its name from `root` (`__d_path()`), built at the end of `buf`: `Ok(None)` if it
     /// cannot be reached from there, `ENAMETOOLONG` if it does not fit.
     pub fn d_path_from<'b>(&self, root: &Path, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>> {
+        if buf.is_empty() {
+            return Err(Error::from_errno(-(bindings::ENAMETOOLONG as i32)));
+        }
         let len = i32::try_from(buf.len()).unwrap_or(i32::MAX);
         // SAFETY: both paths are counted (type invariant); the callee writes at most `len`
         // bytes of `buf`.
