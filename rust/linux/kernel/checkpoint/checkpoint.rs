@@ -62,26 +62,11 @@ pub(crate) enum Obj {
     Other,
 }
 
-/// `ESTALE`: a file the image depends on is no longer the one that was saved.
-pub(crate) fn estale() -> Error {
-    Error::from_errno(-(bindings::ESTALE as i32))
-}
-
 /// Lets another task run if one should: called in loops over what a tree may hold millions
 /// of (fds, pages, tasks), which could otherwise keep a CPU for seconds. Never under a lock.
 pub(crate) fn resched() {
     // SAFETY: process context; the callers hold no lock.
     unsafe { bindings::__cond_resched() };
-}
-
-/// Converts a C pointer that may hold an errno (`ERR_PTR`) to a result.
-pub(crate) fn from_err_ptr<T>(p: *mut T) -> Result<*mut T> {
-    let v = p as isize;
-    if (-4095..0).contains(&v) {
-        Err(Error::from_errno(v as i32))
-    } else {
-        Ok(p)
-    }
 }
 
 /// Converts a Rust result to a system call return value.

@@ -449,7 +449,7 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let same_kind = inode.file_type() == ty && (!device || encode_dev(inode.rdev()) == f.rdev);
     if !same_kind {
         log!(r.log, "file {name}: is not the kind of file it was");
-        return Err(crate::estale());
+        return Err(ESTALE);
     }
     // Not yet shared with anyone: the position is ours to set.
     if !file.file().mode().stream() && f.pos != 0 {

@@ -25,7 +25,7 @@ use kernel::rbtree::RBTree;
 use kernel::task::Task;
 use kernel::types::ARef;
 
-const PAGE: u64 = 4096;
+const PAGE: u64 = kernel::page::PAGE_SIZE as u64;
 /// Pages pinned at a time while dumping.
 const BATCH: usize = 512;
 /// Bytes moved at a time while restoring pages.
@@ -1332,7 +1332,7 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
                     v.start,
                     v.end
                 );
-                return Err(crate::estale());
+                return Err(ESTALE);
             }
             let file = Some(f.file.clone());
             if shared {

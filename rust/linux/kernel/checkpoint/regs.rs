@@ -15,13 +15,13 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::task::Task;
 
-/// ELF note types naming the regsets (include/uapi/linux/elf.h).
-const NT_PRSTATUS: u32 = 1;
-const NT_X86_XSTATE: u32 = 0x202;
+/// ELF note types naming the regsets.
+const NT_PRSTATUS: u32 = bindings::NT_PRSTATUS;
+const NT_X86_XSTATE: u32 = bindings::NT_X86_XSTATE;
 
-/// User code and stack segment selectors of 64-bit tasks (arch/x86/include/asm/segment.h).
-const USER_CS: u64 = 6 * 8 + 3;
-const USER_DS: u64 = 5 * 8 + 3;
+/// User code and stack segment selectors of 64-bit tasks.
+const USER_CS: u64 = bindings::__USER_CS as u64;
+const USER_DS: u64 = bindings::__USER_DS as u64;
 
 /// Offset of `xstate_bv` in a standard-format xsave area.
 const XSTATE_BV_OFFSET: usize = 512;
@@ -132,8 +132,8 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, returns: Option<i32>) -> Res
 
 /// `-ERESTART_RESTARTBLOCK` in `ax`: the interrupted call resumes through `restart_block`.
 const RESTARTBLOCK: i64 = -(bindings::ERESTART_RESTARTBLOCK as i64);
-/// `__NR_restart_syscall` on x86_64.
-const NR_RESTART_SYSCALL: u64 = 219;
+/// `__NR_restart_syscall`.
+const NR_RESTART_SYSCALL: u64 = bindings::__NR_restart_syscall as u64;
 /// Kernel futex flags (kernel/futex/futex.h) a restored futex wait may carry.
 const FUTEX_SIZE_32: u32 = 0x2;
 const FUTEX_SHARED: u32 = 0x10;

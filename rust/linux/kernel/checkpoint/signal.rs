@@ -20,11 +20,11 @@ use kernel::task::Task;
 use kernel::types::ARef;
 
 /// Signals numbered 1..=NSIG.
-const NSIG: u32 = 64;
+const NSIG: u32 = bindings::_NSIG;
 /// Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
 use kernel::signal::SIGINFO_LEN;
 /// `si_code` of a signal the kernel raised without queueing a siginfo.
-const SI_KERNEL: i32 = 0x80;
+const SI_KERNEL: i32 = bindings::SI_KERNEL as i32;
 
 kernel::static_assert!(SIGINFO_LEN <= 128);
 

@@ -536,24 +536,25 @@ impl Plan {
         let mut tid = nr;
         // SAFETY: the namespace is valid (counted); `tid` is one number, as `set_tid` of
         // `clone3()`.
-        let pid =
-            crate::from_err_ptr(unsafe { bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1) })
-                .map_err(|e| {
-                    if e == EEXIST {
-                        log!(
-                            log,
-                            "pid {nr}: taken by another process (a process group or session id)"
-                        );
-                        EBUSY
-                    } else {
-                        log!(
-                            log,
-                            "pid {nr}: cannot reserve it for its process group or session ({})",
-                            e.to_errno()
-                        );
-                        e
-                    }
-                })?;
+        let pid = kernel::error::from_err_ptr(unsafe {
+            bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1)
+        })
+        .map_err(|e| {
+            if e == EEXIST {
+                log!(
+                    log,
+                    "pid {nr}: taken by another process (a process group or session id)"
+                );
+                EBUSY
+            } else {
+                log!(
+                    log,
+                    "pid {nr}: cannot reserve it for its process group or session ({})",
+                    e.to_errno()
+                );
+                e
+            }
+        })?;
         self.reserved.insert(room.into_node(nr, pid));
         Ok(pid)
     }

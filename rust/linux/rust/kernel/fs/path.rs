@@ -8,7 +8,7 @@
 
 use crate::{
     bindings,
-    error::{from_err_ptr, to_result, Error, Result},
+    error::{code::ENAMETOOLONG, from_err_ptr, to_result, Result},
     str::CStr,
     types::Opaque,
 };
@@ -64,7 +64,7 @@ impl Path {
     /// built at the end of `buf`; `ENAMETOOLONG` if it does not fit.
     pub fn d_path<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8]> {
         if buf.is_empty() {
-            return Err(Error::from_errno(-(bindings::ENAMETOOLONG as i32)));
+            return Err(ENAMETOOLONG);
         }
         let len = i32::try_from(buf.len()).unwrap_or(i32::MAX);
         // SAFETY: the path is counted (type invariant); the callee writes at most `len` bytes
@@ -77,7 +77,7 @@ impl Path {
     /// cannot be reached from there, `ENAMETOOLONG` if it does not fit.
     pub fn d_path_from<'b>(&self, root: &Path, buf: &'b mut [u8]) -> Result<Option<&'b [u8]>> {
         if buf.is_empty() {
-            return Err(Error::from_errno(-(bindings::ENAMETOOLONG as i32)));
+            return Err(ENAMETOOLONG);
         }
         let len = i32::try_from(buf.len()).unwrap_or(i32::MAX);
         // SAFETY: both paths are counted (type invariant); the callee writes at most `len`
@@ -98,11 +98,8 @@ fn name_in(buf: &[u8], p: *const u8) -> Result<&[u8]> {
     let tail = (p as usize)
         .checked_sub(buf.as_ptr() as usize)
         .and_then(|at| buf.get(at..))
-        .ok_or(Error::from_errno(-(bindings::ENAMETOOLONG as i32)))?;
-    let end = tail
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(Error::from_errno(-(bindings::ENAMETOOLONG as i32)))?;
+        .ok_or(ENAMETOOLONG)?;
+    let end = tail.iter().position(|&b| b == 0).ok_or(ENAMETOOLONG)?;
     Ok(&tail[..end])
 }
 
