@@ -435,9 +435,10 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         }
         _ => return Err(r.bad("file kind that cannot be reopened")),
     };
-    let name = core::str::from_utf8(path.get(..path.len() - 1).unwrap_or(&[])).unwrap_or("?");
+    let path = cstr(&path)?;
+    let name = path.to_str().unwrap_or("?");
     // Opened with the caller's credentials, in the restored task's root.
-    let file = match File::open(cstr(&path)?, flags) {
+    let file = match File::open(path, flags) {
         Ok(file) => FileRef(file),
         Err(e) => {
             log!(r.log, "file {name}: cannot reopen it ({})", e.to_errno());
@@ -517,7 +518,7 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         return Ok(());
     }
     shared::keep::<FsStruct>(r, fs.objref)?;
-    let root = lookup_dir(r.log, &root)?;
+    let root = lookup_dir(r.log, cstr(&root)?)?;
     // Its own: created by fork, not shared.
     let cur = FsStruct::of_current().ok_or(ESRCH)?;
     if !cur.root().same(&root) {
@@ -528,7 +529,7 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         }
         cur.set_root(&root);
     }
-    let pwd = lookup_dir(r.log, &pwd)?;
+    let pwd = lookup_dir(r.log, cstr(&pwd)?)?;
     cur.set_pwd(&pwd);
     cur.set_umask(fs.umask);
     Ok(())
@@ -539,13 +540,9 @@ fn cstr(s: &[u8]) -> Result<&CStr> {
     CStr::from_bytes_with_nul(s).map_err(|_| EINVAL)
 }
 
-fn lookup_dir(log: &Log, name: &[u8]) -> Result<OwnedPath> {
-    OwnedPath::lookup(
-        cstr(name)?,
-        bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY,
-    )
-    .inspect_err(|e| {
-        let shown = core::str::from_utf8(name.get(..name.len() - 1).unwrap_or(&[])).unwrap_or("?");
+fn lookup_dir(log: &Log, name: &CStr) -> Result<OwnedPath> {
+    OwnedPath::lookup(name, bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY).inspect_err(|e| {
+        let shown = name.to_str().unwrap_or("?");
         log!(log, "directory {shown}: not found ({})", e.to_errno());
     })
 }

@@ -15,14 +15,13 @@ use crate::{abi, log, posix_timers, timers, Obj};
 use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::signal::{self, Pending, SighandStruct};
+// Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
+use kernel::signal::{self, Pending, SighandStruct, SIGINFO_LEN};
 use kernel::task::Task;
 use kernel::types::ARef;
 
 /// Signals numbered 1..=NSIG.
 const NSIG: u32 = bindings::_NSIG;
-/// Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
-use kernel::signal::SIGINFO_LEN;
 /// `si_code` of a signal the kernel raised without queueing a siginfo.
 const SI_KERNEL: i32 = bindings::SI_KERNEL as i32;
 

@@ -151,17 +151,6 @@ impl Deref for OwnedPath {
     }
 }
 
-impl From<&Path> for OwnedPath {
-    fn from(path: &Path) -> OwnedPath {
-        // SAFETY: the path is counted (type invariant), so it may be counted once more.
-        unsafe { bindings::path_get(path.as_ptr()) };
-        // INVARIANT: the counts just taken are ours.
-        OwnedPath {
-            inner: Opaque::new(path.raw()),
-        }
-    }
-}
-
 impl Drop for OwnedPath {
     fn drop(&mut self) {
         // SAFETY: we own the counts (type invariant).
