@@ -13,6 +13,7 @@ struct files_struct;
 struct fs_struct;
 struct itimerspec64;
 struct mm_struct;
+struct pid;
 struct rlimit;
 struct rseq;
 struct sighand_struct;
@@ -112,6 +113,10 @@ void restart_add_group_cputime(const struct checkpoint_cputime *c);
 
 void restart_set_job_control(int signr, int report, bool continued);
 int restart_setrlimit(unsigned int resource, struct rlimit *new_rlim);
+int restart_reparent(struct task_struct *p, struct task_struct *parent,
+		     int exit_signal);
+int restart_set_pgrp_session(struct task_struct *p, struct pid *pgrp,
+			     struct pid *session, bool leader);
 
 int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
