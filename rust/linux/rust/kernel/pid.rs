@@ -110,6 +110,40 @@ impl Task {
 }
 
 impl Task {
+    /// Whether a tracer is attached to the task (`ptrace`): read once, as it changes under
+    /// `tasklist_lock` held for writing.
+    pub fn is_ptraced(&self) -> bool {
+        // SAFETY: by the type invariant `self.0` is a valid task; the field is read once.
+        unsafe { ptr::addr_of!((*self.0.get()).ptrace).read_volatile() != 0 }
+    }
+
+    /// Whether the task has been released (`!pid_alive()`): reaped, or a thread or
+    /// autoreaped process that is gone. It then has no pids, no parent and no threads.
+    pub fn is_released(&self) -> bool {
+        // SAFETY: by the type invariant `self.0` is a valid task; `thread_pid` is cleared,
+        // under `tasklist_lock` held for writing, when the task is released; only compared.
+        unsafe { ptr::addr_of!((*self.0.get()).thread_pid).read_volatile() }.is_null()
+    }
+
+    /// The task's real parent (the process it reports its death to, not its tracer),
+    /// counted; `None` once the task has been released.
+    pub fn real_parent(&self) -> Option<ARef<Task>> {
+        let _rcu = rcu::read_lock();
+        if self.is_released() {
+            return None;
+        }
+        // SAFETY: as `task_ppid_nr_ns()` reads it: while the task is not released, its
+        // `real_parent` is a valid task under RCU, which a reference can be taken on.
+        let parent = unsafe {
+            &*ptr::addr_of!((*self.0.get()).real_parent)
+                .read_volatile()
+                .cast::<Task>()
+        };
+        Some(parent.into())
+    }
+}
+
+impl Task {
     /// Returns the task's pid as the current task sees it (0 if it is not visible there).
     pub fn vnr(&self) -> i32 {
         // SAFETY: `self.0` is valid; a NULL namespace means the current task's.
@@ -202,5 +236,111 @@ impl PidNamespace {
     pub fn nr_of(&self, task: &Task, ty: bindings::pid_type) -> i32 {
         // SAFETY: both are valid; the callee reads the task's pids under RCU.
         unsafe { bindings::__task_pid_nr_ns(task.as_ptr(), ty, self.0.get()) }
+    }
+}
+
+/// What a `struct pid` names: a task, a process (thread group), a process group or a session.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidType {
+    /// A task (`PIDTYPE_PID`).
+    Pid = bindings::pid_type_PIDTYPE_PID,
+    /// A process (`PIDTYPE_TGID`).
+    Tgid = bindings::pid_type_PIDTYPE_TGID,
+    /// A process group (`PIDTYPE_PGID`).
+    Pgid = bindings::pid_type_PIDTYPE_PGID,
+    /// A session (`PIDTYPE_SID`).
+    Sid = bindings::pid_type_PIDTYPE_SID,
+}
+
+impl PidType {
+    /// The C `enum pid_type`.
+    pub fn raw(self) -> bindings::pid_type {
+        self as bindings::pid_type
+    }
+}
+
+/// A `struct pid`: the numbers, one per pid namespace it is visible in, that a task, a
+/// process, a process group or a session goes by, and the tasks attached to it.
+///
+/// # Invariants
+///
+/// Every instance is a valid `struct pid` for as long as the reference through which it is
+/// reached exists: see [`crate::tasklist`] for where such references come from.
+#[repr(transparent)]
+pub struct Pid(crate::types::Opaque<bindings::pid>);
+
+impl Pid {
+    /// Returns the raw pointer.
+    pub fn as_ptr(&self) -> *mut bindings::pid {
+        self.0.get()
+    }
+
+    /// Its number in the current task's pid namespace; 0 if it has none there.
+    pub fn vnr(&self) -> i32 {
+        // SAFETY: the pid is valid (type invariant); the callee reads the caller's namespace.
+        unsafe { bindings::pid_vnr(self.as_ptr()) }
+    }
+}
+
+/// A pid number taken in a pid namespace with no task of its own, as a process group or a
+/// session whose leader has died goes by: allocated as a new task's pid is, and freed when
+/// dropped unless a task was attached to it.
+///
+/// # Invariants
+///
+/// `pid` is a pid from `alloc_pid()`. While `attached` is false no task was ever attached to
+/// it and this owns its reference; once it is true the tasks attached to it own it, and
+/// `change_pid()` frees it when the last one leaves.
+#[cfg(CONFIG_CHECKPOINT)]
+pub struct ReservedPid {
+    pid: NonNull<bindings::pid>,
+    attached: core::cell::Cell<bool>,
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl ReservedPid {
+    /// Takes the number `nr` in `ns`, as `clone3()` with `set_tid` does for a new task: with
+    /// the same capability check, `EEXIST` if a task, process group or session has it.
+    pub fn new(ns: &PidNamespace, nr: i32) -> crate::error::Result<Self> {
+        let mut tid = nr;
+        // SAFETY: the namespace is valid (counted by `ns`); `tid` is one number to take.
+        let pid =
+            crate::error::from_err_ptr(unsafe { bindings::alloc_pid(ns.as_ptr(), &mut tid, 1) })?;
+        // INVARIANT: from `alloc_pid()`, not attached yet.
+        Ok(ReservedPid {
+            pid: NonNull::new(pid).ok_or(crate::error::code::ENOMEM)?,
+            attached: core::cell::Cell::new(false),
+        })
+    }
+
+    /// Its number in the current task's pid namespace.
+    pub fn vnr(&self) -> i32 {
+        // SAFETY: the pid is valid (type invariant).
+        unsafe { bindings::pid_vnr(self.pid.as_ptr()) }
+    }
+
+    /// The pid, for [`crate::tasklist::TasklistGuard::set_pgrp_session`], which marks it
+    /// attached once it is.
+    pub(crate) fn pid(&self) -> &Pid {
+        // SAFETY: valid while `self` is, as the type invariant says; `Pid` is transparent.
+        unsafe { &*self.pid.as_ptr().cast() }
+    }
+
+    /// Records that a task was attached to it: its tasks free it from now on.
+    pub(crate) fn set_attached(&self) {
+        // INVARIANT: called by the attaching code once the attachment is done.
+        self.attached.set(true);
+    }
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl Drop for ReservedPid {
+    fn drop(&mut self) {
+        if !self.attached.get() {
+            // SAFETY: a pid from `alloc_pid()` that no task was ever attached to, which this
+            // owns (type invariant).
+            unsafe { bindings::free_pid(self.pid.as_ptr()) };
+        }
     }
 }

@@ -317,6 +317,14 @@ impl<'a> SiglockGuard<'a> {
         }
     }
 
+    /// Whether the process's session has a controlling terminal (`signal->tty`, which
+    /// `proc_clear_tty()` clears under this lock).
+    pub fn has_controlling_tty(&self) -> bool {
+        // SAFETY: the signal struct is valid (type invariant) and the field protected by the
+        // lock we hold; only compared with NULL.
+        !unsafe { addr_of!((*self.signal()).tty).read() }.is_null()
+    }
+
     /// The process's `SIGNAL_*` flags and group exit code.
     pub fn signal_flags(&self) -> (u32, i32) {
         let sig = self.signal();
