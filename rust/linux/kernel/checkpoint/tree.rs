@@ -18,10 +18,12 @@ use crate::task::Created;
 use crate::{abi, log, log::Log, task, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
-use kernel::pid::PidNamespace;
+use kernel::pid::{PidNamespace, PidType, ReservedPid};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
+use kernel::tasklist::{self, TasklistGuard};
+use kernel::time::Ktime;
 use kernel::types::ARef;
 
 /// How long `checkpoint(CKPT_KILL)` waits for the killed tasks to be reaped.
@@ -29,71 +31,9 @@ const KILL_WAIT_MS: u32 = 10_000;
 
 /// Whether the dead task `t` is released by now, or its parent is the caller's process, which
 /// cannot reap it while it waits in checkpoint.
-fn reaped_by_caller(t: *mut bindings::task_struct) -> bool {
-    let _rcu = kernel::sync::rcu::read_lock();
-    // SAFETY: `t` is valid. As `task_ppid_nr_ns()` does: while the task is not released
-    // (`pid_alive()`), its `real_parent` is valid under RCU; only its tgid is read.
-    unsafe {
-        if core::ptr::addr_of!((*t).thread_pid)
-            .read_volatile()
-            .is_null()
-        {
-            return true;
-        }
-        let parent = core::ptr::addr_of!((*t).real_parent).read_volatile();
-        (*parent).tgid == (*bindings::get_current()).tgid
-    }
-}
-
-/// Runs `f` with `tasklist_lock` held for reading: parents, children and pid links are stable.
-pub(crate) fn with_tasklist_read<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: taken and released here, around code that does not sleep.
-    unsafe { bindings::read_lock_tasklist() };
-    let r = f();
-    // SAFETY: taken above.
-    unsafe { bindings::read_unlock_tasklist() };
-    r
-}
-
-/// Runs `f` with `tasklist_lock` held for writing, interrupts off.
-fn with_tasklist_write<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: taken and released here, around code that does not sleep.
-    unsafe { bindings::write_lock_irq_tasklist() };
-    let r = f();
-    // SAFETY: taken above.
-    unsafe { bindings::write_unlock_irq_tasklist() };
-    r
-}
-
-/// The task whose list node at byte offset `off` in `task_struct` is `node`.
-///
-/// # Safety
-///
-/// `node` must be the member at offset `off` of a valid `task_struct`.
-unsafe fn task_of(node: *mut bindings::list_head, off: usize) -> *mut bindings::task_struct {
-    // SAFETY: `node` lies `off` bytes into its task, per the caller.
-    unsafe { node.cast::<u8>().sub(off).cast() }
-}
-
-/// Calls `f` on every task of the list at `head` whose node is at offset `off` of the task.
-///
-/// # Safety
-///
-/// The list must be stable (e.g. under `tasklist_lock`) and hold `task_struct`s linked
-/// through their member at offset `off`.
-pub(crate) unsafe fn for_each_task(
-    head: *mut bindings::list_head,
-    off: usize,
-    mut f: impl FnMut(*mut bindings::task_struct),
-) {
-    // SAFETY: the list is stable and well formed, per the caller.
-    unsafe {
-        let mut node = (*head).next;
-        while node != head {
-            f(task_of(node, off));
-            node = (*node).next;
-        }
-    }
+fn reaped_by_caller(t: &Task) -> bool {
+    t.real_parent()
+        .map_or(true, |p| p.same_thread_group(kernel::current!()))
 }
 
 /// A task of the checkpointed tree.
@@ -119,32 +59,25 @@ impl Member {
 /// Adds the process led by `leader` to `out`: the leader, then its other threads, each with
 /// `parent`. Returns how many tasks that is, whether or not they fit: allocation cannot
 /// happen under the lock, so nothing is added beyond the capacity.
-///
-/// # Safety
-///
-/// `leader` must be a valid thread group leader, and `tasklist_lock` held.
-unsafe fn add_process(
+fn add_process<M: tasklist::Mode>(
     out: &mut KVec<Member>,
-    leader: *mut bindings::task_struct,
+    list: &TasklistGuard<M>,
+    leader: &Task,
     parent: Option<usize>,
 ) -> usize {
     // A task that is dead but not released yet (being reaped, or a thread or a process whose
     // parent ignores SIGCHLD releasing itself) is gone from the tree; it has no children left.
-    // SAFETY: `t` is valid under the lock the caller holds; `exit_state` is read racily, as a
-    // parent reaping a zombie sets it to EXIT_DEAD under the read lock only.
-    let dead = |t: *mut bindings::task_struct| unsafe { core::ptr::addr_of!((*t).exit_state).read_volatile() } == bindings::EXIT_DEAD as i32;
+    let dead = |t: &Task| t.exit_state() == bindings::EXIT_DEAD;
     if dead(leader) {
         return 0;
     }
     let index = out.len();
-    let mut add = |t: *mut bindings::task_struct| {
+    let mut add = |t: &Task| {
         if out.len() < out.capacity() {
-            // SAFETY: the lock keeps `t` alive while the `ARef` takes its own reference.
-            let task = unsafe { &*t.cast::<Task>() };
             // Cannot fail: there is room.
             let _ = out.push(
                 Member {
-                    task: task.into(),
+                    task: t.into(),
                     parent,
                     leader: index,
                     vfork: None,
@@ -156,19 +89,11 @@ unsafe fn add_process(
     };
     add(leader);
     let mut n = 1;
-    // SAFETY: the thread list is stable under `tasklist_lock`.
-    unsafe {
-        let head = core::ptr::addr_of_mut!((*(*leader).signal).thread_head);
-        for_each_task(
-            head,
-            core::mem::offset_of!(bindings::task_struct, thread_node),
-            |t| {
-                if t != leader && !dead(t) {
-                    n += 1;
-                    add(t);
-                }
-            },
-        );
+    for t in list.threads(leader) {
+        if !core::ptr::eq(t, leader) && !dead(t) {
+            n += 1;
+            add(t);
+        }
     }
     n
 }
@@ -179,29 +104,21 @@ fn collect(root: &ARef<Task>) -> Result<KVec<Member>> {
     let mut want = 16;
     loop {
         let mut out: KVec<Member> = KVec::with_capacity(want, GFP_KERNEL)?;
-        let found = with_tasklist_read(|| {
-            // SAFETY: the root is a thread group leader (checked by `task::checkpoint_root`);
-            // the lock is held.
-            let mut found = unsafe { add_process(&mut out, root.as_ptr(), None) };
+        let found = {
+            let list = tasklist::read();
+            // The root leads its thread group (checked by `task::checkpoint_root`).
+            let mut found = add_process(&mut out, &list, root, None);
             let mut i = 0;
             while i < out.len() {
-                let t = out[i].task.as_ptr();
-                // SAFETY: `t` is valid; its children (thread group leaders, each on the list
-                // of the thread that forked it) are stable under `tasklist_lock`.
-                unsafe {
-                    let head = core::ptr::addr_of_mut!((*t).children);
-                    for_each_task(
-                        head,
-                        core::mem::offset_of!(bindings::task_struct, sibling),
-                        |child| {
-                            found += add_process(&mut out, child, Some(i));
-                        },
-                    );
+                // Each thread's children are on its own list.
+                let t = out[i].task.clone();
+                for child in list.children(&t) {
+                    found += add_process(&mut out, &list, child, Some(i));
                 }
                 i += 1;
             }
             found
-        });
+        };
         // The root itself is being reaped.
         if out.is_empty() {
             return Err(ESRCH);
@@ -320,30 +237,18 @@ impl Tree {
     /// whose new parent does not reap them in time are left to it, with a log line.
     pub(crate) fn kill(self, log: &Log) {
         self.frozen.kill();
-        // SAFETY: reading the monotonic clock has no preconditions.
-        let start = unsafe { bindings::ktime_get() };
+        let start = Ktime::ktime_get();
         for (i, m) in self.members.iter().enumerate() {
-            let t = m.task.as_ptr();
             loop {
-                // SAFETY: `t` is valid (we hold it); both fields are read racily, as
-                // `pid_alive()` does: `thread_pid` is cleared once the task is released.
-                let (dead, released) = unsafe {
-                    (
-                        core::ptr::addr_of!((*t).exit_state).read_volatile() != 0,
-                        core::ptr::addr_of!((*t).thread_pid)
-                            .read_volatile()
-                            .is_null(),
-                    )
-                };
-                if dead && (released || i == 0 || reaped_by_caller(t)) {
+                // Read racily, as `pid_alive()` is: a released task has no pid left.
+                let dead = m.task.exit_state() != 0;
+                if dead && (m.task.is_released() || i == 0 || reaped_by_caller(&m.task)) {
                     break;
                 }
                 if kernel::current!().signal_pending() {
                     return;
                 }
-                // SAFETY: as above.
-                if (unsafe { bindings::ktime_get() } - start) / 1_000_000 >= i64::from(KILL_WAIT_MS)
-                {
+                if (Ktime::ktime_get() - start).to_ms() >= i64::from(KILL_WAIT_MS) {
                     log!(
                         log,
                         "pid {}: killed, but not reaped after {KILL_WAIT_MS} ms",
@@ -362,8 +267,8 @@ impl Tree {
     /// restart could not rebuild: one whose leader is gone or outside the tree while all its
     /// members are inside, or a group that reaches outside a session that does not.
     pub(crate) fn group_flags(&self, log: &Log) -> Result<KVec<u32>> {
-        let pgrp = self.reach(log, bindings::pid_type_PIDTYPE_PGID, "process group")?;
-        let session = self.reach(log, bindings::pid_type_PIDTYPE_SID, "session")?;
+        let pgrp = self.reach(log, PidType::Pgid, "process group")?;
+        let session = self.reach(log, PidType::Sid, "session")?;
         let mut flags = KVec::with_capacity(self.members.len(), GFP_KERNEL)?;
         for (i, m) in self.members.iter().enumerate() {
             // Groups and sessions are the process's, on its leader.
@@ -382,8 +287,10 @@ impl Tree {
             if !session
                 && m.is_leader(i)
                 && live
-                // SAFETY: the task is valid; its signal lock is taken.
-                && unsafe { bindings::checkpoint_task_has_tty(self.holder(i).as_ptr()) }
+                && self
+                    .holder(i)
+                    .lock_sighand()
+                    .is_some_and(|g| g.has_controlling_tty())
             {
                 log!(
                     log,
@@ -430,46 +337,39 @@ impl Tree {
     /// outside the tree. Each group is looked at once, all under one hold of `tasklist_lock`,
     /// so that they are seen as they are at one moment (a frozen task cannot change them, but
     /// the root's parent can move it to another group with setpgid()).
-    fn reach(&self, log: &Log, ty: bindings::pid_type, what: &str) -> Result<KVec<bool>> {
+    fn reach(&self, log: &Log, ty: PidType, what: &str) -> Result<KVec<bool>> {
         let n = self.members.len();
         let mut out = KVec::from_elem(false, n, GFP_KERNEL)?;
         // (group, leader's index) of every process; sorted under the lock, where nothing
         // may be allocated.
         let mut groups: KVec<(usize, usize)> = KVec::with_capacity(n, GFP_KERNEL)?;
-        let refused = with_tasklist_read(|| {
+        // (member, group's number, whether it is a leader refused for reaching outside).
+        let refused = (|| {
+            let list = tasklist::read();
             for (i, m) in self
                 .members
                 .iter()
                 .enumerate()
                 .filter(|(i, m)| m.is_leader(*i))
             {
-                // SAFETY: the task is valid; its group and session are stable under the lock.
-                let pid = unsafe { (*(*m.task.as_ptr()).signal).pids[ty as usize] };
-                // Cannot fail: there is room.
-                let _ = groups.push((pid as usize, i), GFP_KERNEL);
+                // A process released since the freeze was reaped by a parent outside the
+                // tree: it has no group left to save.
+                let Some(pid) = list.pid_of(&m.task, ty) else {
+                    return Some((i, 0, None));
+                };
+                // The address is the group's key only. Cannot fail: there is room.
+                let _ = groups.push((pid.as_ptr() as usize, i), GFP_KERNEL);
             }
             groups.sort_unstable();
             for run in groups.chunk_by(|a, b| a.0 == b.0) {
-                let pid = run[0].0 as *mut bindings::pid;
-                // SAFETY: `pid` is valid while a task is attached to it; its lists and its
-                // leader are stable under the lock. Only thread group leaders are attached to
-                // process groups and sessions.
-                let (attached, leader) = unsafe {
-                    let mut n = 0;
-                    let mut node = (*pid).tasks[ty as usize].first;
-                    while !node.is_null() {
-                        n += 1;
-                        node = (*node).next;
-                    }
-                    (n, bindings::pid_task(pid, bindings::pid_type_PIDTYPE_PID))
-                };
-                let inside = (!leader.is_null()).then(|| self.index_of(leader)).flatten();
-                if attached != run.len() {
+                let pid = list.pid_of(&self.members[run[0].1].task, ty)?;
+                let leader = list.task_of(pid);
+                let inside = leader.and_then(|l| self.index_of(l.as_ptr()));
+                if list.count_attached(pid, ty) != run.len() {
                     // Restart puts them in the caller's: a leader in the tree would lead it
                     // no more.
                     if let Some(i) = inside {
-                        // SAFETY: as above.
-                        return Some((i, unsafe { bindings::pid_vnr(pid) }, true));
+                        return Some((i, pid.vnr(), Some(true)));
                     }
                     for &(_, i) in run {
                         out[i] = true;
@@ -478,101 +378,91 @@ impl Tree {
                 }
                 // Every member is in the tree: restart names it after its leader, which must
                 // be too, or reserves its pid if the leader died.
-                if !leader.is_null() && inside.is_none() {
-                    // SAFETY: as above.
-                    return Some((run[0].1, unsafe { bindings::pid_vnr(pid) }, false));
+                if leader.is_some() && inside.is_none() {
+                    return Some((run[0].1, pid.vnr(), Some(false)));
                 }
             }
             None
-        });
-        match refused {
-            Some((i, nr, true)) => log!(log, "pid {}: leads its {what} {nr}, which also holds processes outside the tree (not supported)",
-                self.members[i].task.vnr()),
-            Some((i, nr, false)) => log!(log, "pid {}: its {what} {nr} has its leader outside the tree (not supported)",
-                self.members[i].task.vnr()),
-            None => return Ok(out),
+        })();
+        let Some((i, nr, outside)) = refused else {
+            return Ok(out);
+        };
+        let pid = self.members[i].task.vnr();
+        match outside {
+            Some(true) => log!(log, "pid {pid}: leads its {what} {nr}, which also holds processes outside the tree (not supported)"),
+            Some(false) => log!(log, "pid {pid}: its {what} {nr} has its leader outside the tree (not supported)"),
+            None => {
+                log!(log, "pid {pid}: reaped during the checkpoint");
+                return Err(ESRCH);
+            }
         }
         Err(EOPNOTSUPP)
     }
 }
 
-/// Where one restored task goes: its process group and session, `None` for the caller's,
-/// which [`link`] reads under `tasklist_lock` (another thread of the caller may change them
-/// meanwhile, and free the ones it left).
-pub(crate) struct Link {
-    pgrp: Option<*mut bindings::pid>,
-    session: Option<*mut bindings::pid>,
-    /// Whether it leads its (restored) session.
-    leader: bool,
+/// A restored process group or session, by where its pid comes from.
+#[derive(Clone, Copy)]
+enum Group {
+    /// The caller's, for one that reached outside the tree.
+    Caller,
+    /// The pid of a restored process that leads it, by index in `created`.
+    Led(usize),
+    /// A pid reserved for one whose leader had died, by number.
+    Reserved(i32),
 }
 
-/// The `struct pid` of a created task.
-fn pid_of(c: &Created) -> *mut bindings::pid {
-    // SAFETY: the task is our child, parked, so its pid does not change; a zombie could be
-    // reaped by another thread of the caller, which `link` checks under `tasklist_lock`
-    // before it uses what this returns.
-    unsafe { (*c.task.as_ptr()).thread_pid }
+/// Where one restored process goes.
+pub(crate) struct Link {
+    pgrp: Group,
+    session: Group,
+    /// Whether it leads its (restored) session.
+    leader: bool,
 }
 
 /// Where every restored task goes, with the pids reserved for process groups and sessions
 /// whose leader died; dropping it before [`link`] releases them.
 pub(crate) struct Plan {
+    /// By index in `created`; `None` for threads, whose groups are their process's.
     links: KVec<Option<Link>>,
     /// The namespace the tasks were created in.
     ns: ARef<PidNamespace>,
-    /// The reserved pids, which no task holds yet, by number.
-    reserved: RBTree<i32, *mut bindings::pid>,
+    /// The reserved pids, by number.
+    reserved: RBTree<i32, ReservedPid>,
 }
 
 impl Plan {
     /// The pid numbered `nr` for a group or session that outlived its leader: allocated like
     /// a new task's (same rights needed, `EBUSY` if taken), with no task of its own. It lives
     /// on, as the dead leader's did, while a member is attached to it.
-    fn reserve(&mut self, log: &Log, nr: i32) -> Result<*mut bindings::pid> {
-        if let Some(&pid) = self.reserved.get(&nr) {
-            return Ok(pid);
+    fn reserve(&mut self, log: &Log, nr: i32) -> Result<Group> {
+        if self.reserved.get(&nr).is_none() {
+            let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            let pid = ReservedPid::new(&self.ns, nr).map_err(|e| {
+                if e == EEXIST {
+                    log!(
+                        log,
+                        "pid {nr}: taken by another process (a process group or session id)"
+                    );
+                    EBUSY
+                } else {
+                    log!(
+                        log,
+                        "pid {nr}: cannot reserve it for its process group or session ({})",
+                        e.to_errno()
+                    );
+                    e
+                }
+            })?;
+            self.reserved.insert(room.into_node(nr, pid));
         }
-        let room = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        let mut tid = nr;
-        // SAFETY: the namespace is valid (counted); `tid` is one number, as `set_tid` of
-        // `clone3()`.
-        let pid = kernel::error::from_err_ptr(unsafe {
-            bindings::alloc_pid(self.ns.as_ptr(), &mut tid, 1)
-        })
-        .map_err(|e| {
-            if e == EEXIST {
-                log!(
-                    log,
-                    "pid {nr}: taken by another process (a process group or session id)"
-                );
-                EBUSY
-            } else {
-                log!(
-                    log,
-                    "pid {nr}: cannot reserve it for its process group or session ({})",
-                    e.to_errno()
-                );
-                e
-            }
-        })?;
-        self.reserved.insert(room.into_node(nr, pid));
-        Ok(pid)
+        Ok(Group::Reserved(nr))
     }
 }
 
-impl Drop for Plan {
-    fn drop(&mut self) {
-        for &pid in self.reserved.values() {
-            // SAFETY: a pid from `alloc_pid` that no task was attached to.
-            unsafe { bindings::free_pid(pid) };
-        }
-    }
-}
-
-/// Checks the saved process groups and sessions against each other and finds their `struct
-/// pid`s: a group or session inside the tree is named after a restored process, or its pid
-/// is reserved if its leader died; one that reached outside becomes the caller's. Threads
-/// have none of their own (`None`): they are their process's.
+/// Checks the saved process groups and sessions against each other and finds their pids: a
+/// group or session inside the tree is named after a restored process, or its pid is
+/// reserved if its leader died; one that reached outside becomes the caller's. Threads have
+/// none of their own (`None`): they are their process's.
 pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
     let bad = |what: &str, pid: i32| {
         log!(log, "pid {pid}: {what}");
@@ -588,11 +478,11 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         ns,
         reserved: RBTree::new(),
     };
-    let processes = || created.iter().filter(|c| c.is_leader());
+    let processes = || created.iter().enumerate().filter(|(_, c)| c.is_leader());
     let count = processes().count();
     // Each process by its saved pid, and by its saved group (any one of the group's).
-    let by_pid = Sorted::new(count, processes().map(|c| (c.rec.pid as usize, c)))?;
-    let by_group = Sorted::new(count, processes().map(|c| (c.rec.pgid as usize, c)))?;
+    let by_pid = Sorted::new(count, processes().map(|(i, c)| (c.rec.pid as usize, i)))?;
+    let by_group = Sorted::new(count, processes().map(|(i, c)| (c.rec.pgid as usize, i)))?;
     for c in created {
         if !c.is_leader() {
             plan.links.push(None, GFP_KERNEL)?;
@@ -609,26 +499,27 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         }
         // All members of a group share its session (and how far it reaches): each is
         // compared with the same one of them.
-        let same = by_group.get(t.pgid as usize).ok_or(EINVAL)?;
-        if same.rec.sid != t.sid || (same.rec.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0 {
+        let same = &created[*by_group.get(t.pgid as usize).ok_or(EINVAL)?].rec;
+        if same.sid != t.sid || (same.flags ^ t.flags) & abi::TASK_F_PGRP_OUTSIDE != 0 {
             return Err(bad("process group spans sessions", t.pid));
         }
-        let session = if session_out {
-            None
-        } else {
+        let session = match session_out {
+            true => Group::Caller,
             // The leader of a restored session, if alive, leads its group of the same id.
-            Some(match by_pid.get(t.sid as usize) {
-                Some(l) if l.rec.sid == t.sid && l.rec.pgid == t.sid => pid_of(l),
+            false => match by_pid.get(t.sid as usize) {
+                Some(&l) if created[l].rec.sid == t.sid && created[l].rec.pgid == t.sid => {
+                    Group::Led(l)
+                }
                 Some(_) => return Err(bad("session whose leader is in another one", t.pid)),
                 None => plan.reserve(log, t.sid)?,
-            })
+            },
         };
         let pgrp = match pgrp_out {
-            true => None,
-            false => Some(match by_pid.get(t.pgid as usize) {
-                Some(l) => pid_of(l),
+            true => Group::Caller,
+            false => match by_pid.get(t.pgid as usize) {
+                Some(&l) => Group::Led(l),
                 None => plan.reserve(log, t.pgid)?,
-            }),
+            },
         };
         plan.links.push(
             Some(Link {
@@ -648,102 +539,69 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
 /// Another thread of the restarter may have acted on them since, in which case nothing is
 /// linked: reaped a zombie (`EAGAIN`), or attached to a task with ptrace (`EBUSY`: linking
 /// would replace the tracer as its parent).
-pub(crate) fn link(log: &Log, created: &[Created], mut plan: Plan) -> Result {
+pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
     let links = &plan.links;
     let autogroups = Autogroups::new(created, links)?;
-    let refused = with_tasklist_write(|| {
+    let refused = (|| {
         // Reaping and attaching take `tasklist_lock`: what is seen here stays so until we
         // are done.
+        let list = tasklist::write_irq();
         for c in created {
-            let t = c.task.as_ptr();
-            // SAFETY: the task is valid; `exit_state` and `ptrace` are stable under the lock.
-            let (dead, traced) = unsafe { ((*t).exit_state, (*t).ptrace != 0) };
-            if c.rec.state == abi::TASK_STATE_ZOMBIE && dead != bindings::EXIT_ZOMBIE as i32 {
-                return Some((
+            if c.rec.state == abi::TASK_STATE_ZOMBIE && c.task.exit_state() != bindings::EXIT_ZOMBIE
+            {
+                return Err((
                     c.rec.pid,
                     EAGAIN,
                     "a restored zombie was reaped by the restarter's own wait()",
                 ));
             }
-            if traced {
-                return Some((
+            if c.task.is_ptraced() {
+                return Err((
                     c.rec.pid,
                     EBUSY,
                     "a restored task was attached to by ptrace before it was linked",
                 ));
             }
+            if c.parent.is_some_and(|p| created[p].task.exit_state() != 0) {
+                return Err((c.rec.pid, EINVAL, "its parent is dead"));
+            }
         }
-        // SAFETY: the caller's signal struct is valid while it runs; its group and session
-        // change only under the lock.
-        let (my_pgrp, my_session) = unsafe {
-            let sig = (*bindings::get_current()).signal;
-            (
-                (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize],
-                (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize],
-            )
-        };
+        // From here on each step was checked above and cannot fail.
+        let failed = |c: &Created, e| (c.rec.pid, e, "cannot be linked into the tree");
         for c in created {
-            let t = c.task.as_ptr();
-            if c.is_leader() {
-                // SAFETY: the task is valid; its parent reads `exit_signal` under
-                // `tasklist_lock`, held here for writing. Every process was created without one
-                // (`task::spawn`).
-                unsafe { (*t).exit_signal = c.rec.exit_signal };
-            }
-            let Some(p) = c.parent else { continue };
-            let parent = created[p].task.as_ptr();
-            // SAFETY: both are valid; the lists and parent pointers are ours to change under
-            // `tasklist_lock` held for writing. None is ptraced (checked above).
-            unsafe {
-                // Only a process's leader is on its parent's list of children; its threads
-                // just point to the same parent.
-                if c.is_leader() {
-                    bindings::list_move_tail(
-                        core::ptr::addr_of_mut!((*t).sibling),
-                        core::ptr::addr_of_mut!((*parent).children),
-                    );
-                }
-                (*t).real_parent = parent;
-                (*t).parent = parent;
-                // Otherwise a non-SIGCHLD exit signal would turn into SIGCHLD.
-                (*t).parent_exec_id = (*parent).self_exec_id;
+            // Every process was created without an exit signal (`task::spawn`); threads
+            // only point at their process's parent.
+            let parent = c.parent.map(|p| &*created[p].task);
+            if c.is_leader() || parent.is_some() {
+                list.reparent(&c.task, parent, c.rec.exit_signal)
+                    .map_err(|e| failed(c, e))?;
             }
         }
+        let me = kernel::current!();
+        let group = |g: Group, ty: PidType| -> Option<tasklist::Group<'_>> {
+            Some(match g {
+                Group::Caller => tasklist::Group::InUse(list.pid_of(me, ty)?),
+                Group::Led(l) => {
+                    tasklist::Group::InUse(list.pid_of(&created[l].task, PidType::Pid)?)
+                }
+                Group::Reserved(nr) => tasklist::Group::Reserved(plan.reserved.get(&nr)?),
+            })
+        };
         for (c, l) in created.iter().zip(links.iter()) {
             let Some(l) = l else { continue };
-            let (pgrp, session) = (l.pgrp.unwrap_or(my_pgrp), l.session.unwrap_or(my_session));
-            let t = c.task.as_ptr();
-            // SAFETY: as above; `change_pid` wants the tasklist lock held for writing.
-            unsafe {
-                let sig = (*t).signal;
-                if (*sig).pids[bindings::pid_type_PIDTYPE_SID as usize] != session {
-                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_SID, session);
-                    // A restored session has no terminal (terminals are not restored yet);
-                    // the task must not keep the caller's.
-                    bindings::proc_clear_tty(t);
-                }
-                if (*sig).pids[bindings::pid_type_PIDTYPE_PGID as usize] != pgrp {
-                    bindings::change_pid(t, bindings::pid_type_PIDTYPE_PGID, pgrp);
-                }
-                if l.leader {
-                    (*sig).leader = 1;
-                }
-            }
+            let pgrp = group(l.pgrp, PidType::Pgid).ok_or_else(|| failed(c, ESRCH))?;
+            let session = group(l.session, PidType::Sid).ok_or_else(|| failed(c, ESRCH))?;
+            list.set_pgrp_session(&c.task, pgrp, session, l.leader)
+                .map_err(|e| failed(c, e))?;
         }
-        None
-    });
-    match refused {
-        Some((pid, e, why)) => {
-            log!(log, "pid {pid}: {why}");
-            Err(e)
-        }
-        None => {
-            // Held by their members now.
-            plan.reserved = RBTree::new();
-            autogroups.join(created);
-            Ok(())
-        }
+        Ok(())
+    })();
+    if let Err((pid, e, why)) = refused {
+        log!(log, "pid {pid}: {why}");
+        return Err(e);
     }
+    autogroups.join(created);
+    Ok(())
 }
 
 /// The processes of the restored sessions, sorted by session, for [`link`] to give each
@@ -758,13 +616,16 @@ impl Autogroups {
         let mut v = KVVec::new();
         if cfg!(CONFIG_SCHED_AUTOGROUP) {
             for (i, (c, l)) in created.iter().zip(links.iter()).enumerate() {
-                let Some(session) = l.as_ref().and_then(|l| l.session) else {
+                // Threads go with their process; the caller's session keeps the caller's
+                // autogroup.
+                let Some(l) = l else { continue };
+                if matches!(l.session, Group::Caller) {
                     continue;
-                };
-                // A zombie is dead by now: it has no autogroup to move.
-                if c.is_leader() && c.rec.state != abi::TASK_STATE_ZOMBIE {
-                    // The session's `struct pid`, as a key only.
-                    v.push((session as usize, i), GFP_KERNEL)?;
+                }
+                // A zombie is dead by now: it has no autogroup to move. A restored session
+                // goes by its saved id.
+                if c.rec.state != abi::TASK_STATE_ZOMBIE {
+                    v.push((c.rec.sid as usize, i), GFP_KERNEL)?;
                 }
             }
         }

@@ -12,12 +12,12 @@
 //! before it returns to user mode.
 
 use crate::task::{with_task_lock, Created};
-use crate::tree::{for_each_task, with_tasklist_read};
 use crate::{abi, log, log::Log};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::sync::Completion;
 use kernel::task::Task;
+use kernel::tasklist;
 use kernel::types::ARef;
 
 /// The state `wait_for_vfork_done()` sleeps in.
@@ -27,32 +27,20 @@ pub(crate) const WAITING: u32 = bindings::TASK_KILLABLE | bindings::TASK_FREEZAB
 /// a child it forked has its `vfork_done` on `task`'s kernel stack. (A child made with
 /// `CLONE_PARENT` or `CLONE_THREAD` as well is not on its list of children: not found.)
 pub(crate) fn child_of(task: &Task) -> Option<ARef<Task>> {
-    let t = task.as_ptr();
-    // SAFETY: `t` is valid; `__state` is read racily, as the scheduler's helpers do.
-    if unsafe { core::ptr::addr_of!((*t).__state).read_volatile() } != WAITING {
+    if task.state() != WAITING {
         return None;
     }
+    let t = task.as_ptr();
     // SAFETY: `t` is valid; the bounds are only compared with.
     let (low, high) = unsafe { ((*t).stack as usize, bindings::task_pt_regs(t) as usize) };
-    with_tasklist_read(|| {
-        let mut found = None;
-        // SAFETY: the children of `t` are stable under `tasklist_lock`; a child's
-        // `vfork_done` is read racily and only compared.
-        unsafe {
-            let head = core::ptr::addr_of_mut!((*t).children);
-            for_each_task(
-                head,
-                core::mem::offset_of!(bindings::task_struct, sibling),
-                |c| {
-                    let done = core::ptr::addr_of!((*c).vfork_done).read_volatile() as usize;
-                    if found.is_none() && (low..high).contains(&done) {
-                        found = Some(ARef::from(&*c.cast::<Task>()));
-                    }
-                },
-            );
-        }
-        found
-    })
+    let list = tasklist::read();
+    let child = list.children(task).find(|c| {
+        // SAFETY: the child is valid while the lock is held; its `vfork_done` is read racily
+        // and only compared.
+        let done = unsafe { core::ptr::addr_of!((*c.as_ptr()).vfork_done).read_volatile() };
+        (low..high).contains(&(done as usize))
+    });
+    child.map(ARef::from)
 }
 
 /// In the restored parent, before it returns to user mode: waits on `done`, the completion
