@@ -133,6 +133,35 @@ pub fn set_altstack(sp: u64, size: u64, flags: u32) {
     }
 }
 
+/// Resets every handler of the current task's process to the default, ignored signals too,
+/// as `flush_signal_handlers(current, 1)` does for a new kernel thread.
+pub fn flush_handlers() {
+    // SAFETY: acts on the current task, whose handlers are valid while it runs.
+    unsafe { bindings::flush_signal_handlers(bindings::get_current(), 1) };
+}
+
+/// Marks the current task's process a child subreaper or not (`is`), as
+/// `prctl(PR_SET_CHILD_SUBREAPER)` does, and sets whether an ancestor may be one (`has`), as
+/// fork() inherits it: orphans of the process look for a subreaper only then.
+pub fn set_child_subreaper(is: bool, has: bool) {
+    // SAFETY: the current task's signal struct is valid while it runs; prctl() writes these
+    // bits of its own process without a lock either.
+    unsafe {
+        let sig = (*bindings::get_current()).signal;
+        bindings::signal_struct::set_is_child_subreaper_raw(sig, is.into());
+        bindings::signal_struct::set_has_child_subreaper_raw(sig, has.into());
+    }
+}
+
+/// Sets the OOM score adjustment of the current task's process to `adj` and its floor to
+/// `min` (`restart_set_oom_score_adj()`): `EINVAL` out of -1000..=1000 or with `min` above
+/// `adj`, `EPERM` for a floor lower than the process has without `CAP_SYS_RESOURCE`.
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn set_oom_score_adj(adj: i32, min: i32) -> crate::error::Result {
+    // SAFETY: acts on the current task; the callee checks both values.
+    crate::error::to_result(unsafe { bindings::restart_set_oom_score_adj(adj, min) })
+}
+
 /// The signal lock of a task's process, held (`lock_task_sighand()`), and what it protects:
 /// the task's blocked sets, job control bits and private queue, and its process's shared
 /// queue, signal flags and handlers; it also reads what is read racily beside them (the

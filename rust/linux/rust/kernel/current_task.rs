@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What a task sets on itself with system calls: its name, personality, parent-death
+//! signal, the addresses of its clear-child-tid word and robust futex list, and what its
+//! next `restart_syscall()` does. Each setter acts on the current task only, whose fields
+//! these are: no other task writes them.
+//!
+//! C header: [`include/linux/sched.h`](srctree/include/linux/sched.h)
+
+use crate::{bindings, error::code::EINVAL, error::Result, str::CStr};
+use core::ptr::addr_of_mut;
+
+/// The current task, for the fields it owns.
+fn current() -> *mut bindings::task_struct {
+    // SAFETY: `get_current()` has no preconditions; the task is valid while it runs.
+    unsafe { bindings::get_current() }
+}
+
+/// Whether the current task has been sent SIGKILL, or its process is dying.
+pub fn fatal_signal_pending() -> bool {
+    // SAFETY: the current task is valid while it runs.
+    unsafe { bindings::fatal_signal_pending(current()) }
+}
+
+/// Renames the current task, as `prctl(PR_SET_NAME)` does; a longer name is cut.
+pub fn set_comm(name: &CStr) {
+    // SAFETY: `name` is NUL-terminated; a task may rename itself, the callee locks.
+    unsafe { bindings::__set_task_comm(current(), name.as_char_ptr(), false) };
+}
+
+/// The current task's personality (`PER_*` and its flags, as `personality(2)` returns).
+pub fn personality() -> u32 {
+    // SAFETY: the current task's own field, which only it writes.
+    unsafe { addr_of_mut!((*current()).personality).read() }
+}
+
+/// Sets the current task's personality, as `personality(2)` does.
+pub fn set_personality(personality: u32) {
+    // SAFETY: the current task's own field; others only read it racily (/proc).
+    unsafe { addr_of_mut!((*current()).personality).write(personality) };
+}
+
+/// Sets the signal the current task gets when its parent dies, as
+/// `prctl(PR_SET_PDEATHSIG)` does: 0 for none, `EINVAL` for a number that is not a signal.
+pub fn set_pdeath_signal(signo: i32) -> Result {
+    if !(0..=bindings::_NSIG as i32).contains(&signo) {
+        return Err(EINVAL);
+    }
+    // SAFETY: the current task's own field; others read it under `tasklist_lock`, an int
+    // written whole.
+    unsafe { addr_of_mut!((*current()).pdeath_signal).write(signo) };
+    Ok(())
+}
+
+/// Sets the user address the kernel clears and wakes futex waiters at when the current
+/// task exits, as `set_tid_address(2)` does; 0 for none. Not checked: it is a user address.
+pub fn set_clear_child_tid(addr: u64) {
+    // SAFETY: the current task's own field; only it reads it, at exit and exec.
+    unsafe { addr_of_mut!((*current()).clear_child_tid).write(addr as usize as _) };
+}
+
+/// Sets the user address of the current task's robust futex list, as `set_robust_list(2)`
+/// does; 0 for none. Not checked: it is a user address, read with user accesses at exit.
+pub fn set_robust_list(addr: u64) {
+    // SAFETY: the current task's own field; others only read it through
+    // get_robust_list(2), which takes no lock either.
+    unsafe { addr_of_mut!((*current()).robust_list).write(addr as usize as _) };
+}
+
+/// Makes the current task look like one that has run exec since fork (`PF_FORKNOEXEC`
+/// cleared), as process accounting reports it.
+pub fn clear_forknoexec() {
+    // SAFETY: `flags` is the current task's own; only it changes this bit.
+    unsafe {
+        addr_of_mut!((*current()).flags).write((*current()).flags & !bindings::PF_FORKNOEXEC)
+    };
+}
+
+/// Makes a `restart_syscall(2)` of the current task fail with `EINTR` (`restart_block` set
+/// to `do_no_restart_syscall`), as every system call that does not set one leaves it.
+pub fn clear_restart_block() {
+    // SAFETY: the current task's own field, which only it uses.
+    unsafe {
+        addr_of_mut!((*current()).restart_block.fn_).write(Some(bindings::do_no_restart_syscall))
+    };
+}
