@@ -1957,9 +1957,7 @@ fn new_area(
 /// from its record so, as a new one would; in nothing else.
 fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
     let want = v.flags & !abi::VMA_ANON_NAME;
-    // SAFETY: reading the current task's own personality, which only it sets.
-    let implied =
-        unsafe { (*bindings::get_current()).personality } & bindings::READ_IMPLIES_EXEC != 0;
+    let implied = kernel::current_task::personality() & bindings::READ_IMPLIES_EXEC != 0;
     let exec = implied && v.prot & bindings::PROT_READ != 0;
     let (extra, missing) = (have & !want, want & !have);
     let extra_prot = prot & !v.prot;

@@ -222,12 +222,11 @@ pub(crate) fn read(
     if next_id > i32::MAX as u32 {
         return Err(r.bad("next POSIX timer ID"));
     }
-    // SAFETY: the current task's own limit, read as task_rlimit_max() reads it.
-    let limit = unsafe {
-        let sig = (*bindings::get_current()).signal;
-        core::ptr::addr_of!((*sig).rlim[bindings::RLIMIT_SIGPENDING as usize].rlim_max)
-            .read_volatile()
-    } as u64;
+    let limit =
+        kernel::signal::with_current_siglock(|g| g.rlimit(bindings::RLIMIT_SIGPENDING as usize))
+            .flatten()
+            .ok_or(ESRCH)?
+            .1;
     if u64::from(count) > limit.min(TIMERS_MAX) {
         log!(
             r.log,

@@ -338,8 +338,6 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     posix_timers::read(r, s.posix_timers, s.next_posix_timer_id, &mut fin.posix)?;
     timers::check(r, &s.itimer)?;
     fin.itimer = Some(s.itimer);
-    // SAFETY: the current task is valid.
-    let cur = unsafe { &mut *bindings::get_current() };
     // As setrlimit(2) would: a hard limit above the restarter's needs CAP_SYS_RESOURCE.
     for i in 0..abi::RLIMIT_COUNT as usize {
         if let Err(e) = signal::set_rlimit(i as u32, s.rlim[2 * i], s.rlim[2 * i + 1]) {
@@ -364,53 +362,35 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
         return Err(r.bad("stop signal for wait() to report"));
     }
     fin.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
-    // SAFETY: the current task's own signal struct, which no other task shares yet (its
-    // threads come later); prctl(PR_SET_CHILD_SUBREAPER) writes these bits the same way.
-    unsafe {
-        let sig = &mut *cur.signal;
-        sig.set_is_child_subreaper(u32::from(s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0));
-        // Whether an ancestor may be a subreaper, which decides if orphans look for one: the
-        // saved ancestors', or (over a subtree's root) the restarter's.
-        if s.flags & abi::SIGNAL_F_HAS_CHILD_SUBREAPER != 0 {
-            sig.set_has_child_subreaper(1);
-        }
-    }
-    set_oom_score_adj(r, cur, &s)?;
+    // Whether an ancestor may be a subreaper, which decides if orphans look for one: the
+    // saved ancestors', or (over a subtree's root) the restarter's, kept.
+    let (_, has) = signal::with_current_siglock(|g| g.subreaper()).ok_or(ESRCH)?;
+    signal::set_child_subreaper(
+        s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0,
+        has || s.flags & abi::SIGNAL_F_HAS_CHILD_SUBREAPER != 0,
+    );
+    set_oom_score_adj(r, &s)?;
     Ok(())
 }
 
 /// Sets the OOM score adjustment and its floor as a write to /proc/PID/oom_score_adj would:
 /// below the floor the process inherited from the restarter only with CAP_SYS_RESOURCE (EPERM
 /// and a log line otherwise).
-fn set_oom_score_adj(
-    r: &Restorer<'_, Obj>,
-    cur: &mut bindings::task_struct,
-    s: &abi::Signal,
-) -> Result {
+fn set_oom_score_adj(r: &Restorer<'_, Obj>, s: &abi::Signal) -> Result {
     // OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX, include/uapi/linux/oom.h.
     let range = -1000..=1000;
     let (adj, min) = (s.oom_score_adj, s.oom_score_adj_min);
     if !range.contains(&adj) || !range.contains(&min) || min > adj {
         return Err(r.bad("OOM score adjustment"));
     }
-    // SAFETY: the current task's own signal struct, which no other task shares yet.
-    let sig = unsafe { &mut *cur.signal };
-    if min < i32::from(sig.oom_score_adj_min)
-        // SAFETY: `capable` has no preconditions.
-        && !unsafe { bindings::capable(bindings::CAP_SYS_RESOURCE as i32) }
-    {
-        log!(
-            r.log,
-            "oom_score_adj: lowering its floor to {min} needs CAP_SYS_RESOURCE"
-        );
-        return Err(EPERM);
-    }
-    // SAFETY: as above; /proc and the OOM killer read these without a lock of ours.
-    unsafe {
-        core::ptr::addr_of_mut!(sig.oom_score_adj).write_volatile(adj as i16);
-        core::ptr::addr_of_mut!(sig.oom_score_adj_min).write_volatile(min as i16);
-    }
-    Ok(())
+    signal::set_oom_score_adj(adj, min).inspect_err(|&e| {
+        if e == EPERM {
+            log!(
+                r.log,
+                "oom_score_adj: lowering its floor to {min} needs CAP_SYS_RESOURCE"
+            );
+        }
+    })
 }
 
 /// Restores a `Sighand` record and its handlers into the current task, or makes it share

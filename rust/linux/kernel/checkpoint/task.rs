@@ -23,6 +23,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
+use kernel::current_task;
 use kernel::pid::PidNamespace;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Completion};
@@ -557,12 +558,13 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
 
 /// The new task rebuilds itself: its own state, then for a leader the rest of its process.
 fn restore_self(w: &mut Work<'_, '_>) -> Result {
-    // SAFETY: acts on the current task only.
-    let cur = unsafe { &mut *bindings::get_current() };
     let mut comm = w.task.comm;
     comm[comm.len() - 1] = 0;
-    // SAFETY: `comm` is NUL-terminated; the current task may rename itself.
-    unsafe { bindings::__set_task_comm(cur, comm.as_ptr().cast(), false) };
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len() - 1);
+    // Cannot fail: `comm[..=end]` ends in its only NUL.
+    if let Ok(name) = CStr::from_bytes_with_nul(&comm[..=end]) {
+        current_task::set_comm(name);
+    }
     // A zombie only needs its name and its credentials (what /proc shows of it). It lets go
     // of the restarter's fd table and fs first: under the credentials it takes, /proc would
     // show their owner the restarter's open files and directories until it dies. And of its
@@ -588,18 +590,19 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     if let Some(c) = w.creds.as_ref() {
         c.restore_loginuid(w.log, w.task.pid)?;
     }
-    cur.restart_block.fn_ = Some(bindings::do_no_restart_syscall);
-    cur.flags &= !bindings::PF_FORKNOEXEC;
-    cur.personality = w.task.personality;
-    cur.pdeath_signal = w.task.pdeath_signal;
+    current_task::clear_restart_block();
+    current_task::clear_forknoexec();
+    current_task::set_personality(w.task.personality);
+    // Checked with the rest of the record (`check`).
+    current_task::set_pdeath_signal(w.task.pdeath_signal)?;
     if let Some(p) = w.process.as_mut() {
         restore_process(p, &w.task, fin)?;
     }
     // Only now that the task has its own mm: installing it releases the old one, which is
     // the restarter's, as exec does, and that would clear the tid word and walk the robust
     // list at these addresses in the restarter's memory.
-    cur.clear_child_tid = w.task.clear_child_tid as _;
-    cur.robust_list = w.task.robust_list as _;
+    current_task::set_clear_child_tid(w.task.clear_child_tid);
+    current_task::set_robust_list(w.task.robust_list);
     // An exited main thread never returns to user mode.
     if w.task.state != abi::TASK_STATE_EXITED {
         regs::restore_ax_on_return(w.ax)?;
@@ -630,8 +633,8 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
 fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
     files::close_inherited()?;
     mm::install_new(p.r.log, core::ptr::null_mut())?;
-    // SAFETY: resets the handlers copied from the restarter in the task's own sighand.
-    unsafe { bindings::flush_signal_handlers(bindings::get_current(), 1) };
+    // The handlers copied from the restarter.
+    kernel::signal::flush_handlers();
     let r = &mut *p.r;
     let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
     let mut seen = 0u32;
@@ -1115,8 +1118,7 @@ fn reap(pid: i32) {
         )
     } == 0
     {
-        // SAFETY: the current task is valid.
-        if unsafe { bindings::fatal_signal_pending(bindings::get_current()) } {
+        if current_task::fatal_signal_pending() {
             return;
         }
         // SAFETY: sleeping is allowed here.
