@@ -11,10 +11,10 @@
 //! period are not saved, is refused at checkpoint.
 
 use crate::image::Restorer;
-use crate::task::with_task_lock;
 use crate::{abi, log, log::Log, Obj};
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sched::{self as ksched, CpuMask};
 use kernel::task::Task;
 
 /// The policies an image may carry.
@@ -30,42 +30,6 @@ fn is_rt(policy: u32) -> bool {
     policy == bindings::SCHED_FIFO || policy == bindings::SCHED_RR
 }
 
-/// A task's scheduling state at one instant.
-struct State {
-    policy: u32,
-    nice: i32,
-    rt_priority: u32,
-    reset_on_fork: bool,
-    cpus: bindings::cpumask,
-    /// Whether `cpus` leaves out a possible CPU.
-    restricted: bool,
-}
-
-fn read(task: &Task) -> State {
-    // SAFETY: an all-zero cpumask is valid; it is overwritten.
-    let mut cpus: bindings::cpumask = unsafe { core::mem::zeroed() };
-    let (mut policy, mut nice, mut rt_priority, mut reset_on_fork) = (0, 0, 0, false);
-    // SAFETY: `task` is valid; the helper takes its `pi_lock` and writes the out-parameters.
-    let restricted = unsafe {
-        bindings::checkpoint_task_sched(
-            task.as_ptr(),
-            &mut policy,
-            &mut nice,
-            &mut rt_priority,
-            &mut reset_on_fork,
-            &mut cpus,
-        )
-    };
-    State {
-        policy,
-        nice,
-        rt_priority,
-        reset_on_fork,
-        cpus,
-        restricted,
-    }
-}
-
 /// Why checkpoint cannot save a task under `policy`, if it cannot.
 fn refused(policy: u32) -> Option<&'static str> {
     match policy {
@@ -77,42 +41,32 @@ fn refused(policy: u32) -> Option<&'static str> {
 
 /// Why checkpoint cannot save `task`'s scheduling state, if it cannot.
 pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
-    refused(read(task).policy)
+    refused(task.sched_params().policy)
 }
 
 /// Fills in the scheduling state of the frozen `task` in its record `rec`. Another process
 /// may have changed it since `unsupported` looked, so it refuses the same.
 pub(crate) fn save(log: &Log, task: &Task, rec: &mut abi::Task) -> Result {
-    let s = read(task);
+    let s = task.sched_params();
     if let Some(why) = refused(s.policy) {
         log!(log, "pid {}: {why}", task.vnr());
         return Err(EOPNOTSUPP);
     }
     rec.sched_policy = s.policy;
     rec.nice = s.nice;
-    let t = task.as_ptr();
-    // SAFETY: `task_lock` serialises with /proc/PID/timerslack_ns; a policy change by another
-    // process may still race, hence the slack of 0 for a real-time task, as the scheduler
-    // keeps it (__setscheduler_params()).
-    unsafe {
-        with_task_lock(t, || {
-            rec.timer_slack_ns = if is_rt(s.policy) {
-                0
-            } else {
-                (*t).timer_slack_ns
-            };
-            rec.default_timer_slack_ns = (*t).default_timer_slack_ns;
-        })
-    };
-    // SAFETY: `task` is valid; the helper takes its task lock.
-    rec.ioprio = u32::from(unsafe { bindings::checkpoint_task_ioprio(task.as_ptr()) });
+    // A policy change by another process may race, hence the slack of 0 for a real-time
+    // task, as the scheduler keeps it (__setscheduler_params()).
+    let (slack, default) = task.timer_slack();
+    rec.timer_slack_ns = if is_rt(s.policy) { 0 } else { slack };
+    rec.default_timer_slack_ns = default;
+    rec.ioprio = u32::from(task.ioprio());
     rec.rt_priority = s.rt_priority;
     if s.reset_on_fork {
         rec.flags |= abi::TASK_F_RESET_ON_FORK;
     }
     if s.restricted {
         rec.flags |= abi::TASK_F_AFFINITY;
-        for (i, &word) in s.cpus.bits.iter().enumerate() {
+        for (i, &word) in s.cpus.words().iter().enumerate() {
             match rec.cpus.get_mut(i) {
                 Some(w) => *w = word as u64,
                 None if word == 0 => {}
@@ -151,8 +105,7 @@ pub(crate) fn check(r: &Restorer<'_, Obj>, task: &abi::Task) -> Result {
         }
         return Ok(());
     }
-    // SAFETY: set once at boot.
-    let cpus = unsafe { bindings::nr_cpu_ids } as usize;
+    let cpus = ksched::nr_cpu_ids();
     let beyond =
         (0..task.cpus.len() * 64).find(|&c| c >= cpus && task.cpus[c / 64] & 1 << (c % 64) != 0);
     if let Some(cpu) = beyond {
@@ -178,14 +131,11 @@ fn setattr(
     reset_on_fork: bool,
     rt_priority: u32,
 ) -> Result {
-    // SAFETY: acts on the current task, with the permission checks of the system call.
-    let err = unsafe {
-        bindings::checkpoint_sched_setattr(policy, reset_on_fork, task.nice, rt_priority)
-    };
-    if err == 0 {
+    let Err(e) = ksched::set_params(policy, reset_on_fork, task.nice, rt_priority) else {
         return Ok(());
-    }
-    let why = if err == -(bindings::EPERM as i32) {
+    };
+    let err = e.to_errno();
+    let why = if e == EPERM {
         ": the restarter may not set it"
     } else {
         ""
@@ -196,7 +146,7 @@ fn setattr(
         task.pid,
         task.nice
     );
-    Err(Error::from_errno(err))
+    Err(e)
 }
 
 /// Restores `task`'s scheduling state in the current task, checked by `check`.
@@ -204,14 +154,7 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
     // The slack first, as /proc/PID/timerslack_ns would set it (under the task lock): the
     // policy set next zeroes it under a real-time one. The default is what a fork gives, the
     // parent's slack, so any value is one the task could have had.
-    let cur = kernel::current!().as_ptr();
-    // SAFETY: the current task's own fields, under its task lock.
-    unsafe {
-        with_task_lock(cur, || {
-            (*cur).default_timer_slack_ns = task.default_timer_slack_ns;
-            (*cur).timer_slack_ns = task.timer_slack_ns;
-        })
-    };
+    ksched::set_timer_slack(task.timer_slack_ns, task.default_timer_slack_ns);
     // Only for SCHED_NORMAL and SCHED_BATCH does sched_setattr() set the nice value too:
     // under the other policies it is kept, so set it first.
     if is_rt(task.sched_policy) || task.sched_policy == bindings::SCHED_IDLE {
@@ -225,44 +168,40 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
         reset_on_fork,
         task.rt_priority,
     )?;
-    // SAFETY: an all-zero cpumask is valid.
-    let mut mask: bindings::cpumask = unsafe { core::mem::zeroed() };
+    let mut mask = CpuMask::empty();
     if task.flags & abi::TASK_F_AFFINITY != 0 {
         // `check` made sure no CPU past `nr_cpu_ids` is left out.
-        for (w, &word) in mask.bits.iter_mut().zip(task.cpus.iter()) {
+        for (w, &word) in mask.words_mut().iter_mut().zip(task.cpus.iter()) {
             *w = word as _;
         }
     } else {
         // It could run anywhere, and must not stay on the restarter's CPUs.
-        // SAFETY: the possible CPUs are set at boot.
-        mask = unsafe { bindings::__cpu_possible_mask };
+        mask = CpuMask::possible();
     }
-    // SAFETY: pid 0 is the current task; `mask` is valid for the call.
-    let err = unsafe { bindings::sched_setaffinity(0, &mask) };
-    if err != 0 {
+    if let Err(e) = ksched::set_affinity(&mask) {
         log!(
             log,
-            "pid {}: CPU affinity {:#x}: error {err}",
+            "pid {}: CPU affinity {:#x}: error {}",
             task.pid,
-            task.cpus[0]
+            task.cpus[0],
+            e.to_errno()
         );
-        return Err(Error::from_errno(err as i32));
+        return Err(e);
     }
-    // SAFETY: acts on the current task, with the checks of ioprio_set(2).
-    let err = unsafe { bindings::checkpoint_set_ioprio(task.ioprio as i32) };
-    if err != 0 {
-        let why = if err == -(bindings::EPERM as i32) {
+    if let Err(e) = ksched::set_ioprio(task.ioprio as i32) {
+        let why = if e == EPERM {
             ": the restarter may not set it"
         } else {
             ""
         };
         log!(
             log,
-            "pid {}: I/O priority {:#x}: error {err}{why}",
+            "pid {}: I/O priority {:#x}: error {}{why}",
             task.pid,
-            task.ioprio
+            task.ioprio,
+            e.to_errno()
         );
-        return Err(Error::from_errno(err));
+        return Err(e);
     }
     Ok(())
 }
