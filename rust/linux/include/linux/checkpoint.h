@@ -114,8 +114,12 @@ void restart_add_group_cputime(const struct checkpoint_cputime *c);
 void restart_set_job_control(int signr, int report, bool continued);
 int restart_setrlimit(unsigned int resource, struct rlimit *new_rlim);
 int restart_set_oom_score_adj(int adj, int min);
+int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
+			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,
 		     int exit_signal);
+int restart_can_set_pgrp_session(struct task_struct *p, struct pid *pgrp,
+				 struct pid *session, bool leader);
 int restart_set_pgrp_session(struct task_struct *p, struct pid *pgrp,
 			     struct pid *session, bool leader);
 

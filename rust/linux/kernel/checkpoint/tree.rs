@@ -517,6 +517,14 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
         let pgrp = match pgrp_out {
             true => Group::Caller,
             false => match by_pid.get(t.pgid as usize) {
+                // A group outlives its leader's move to another group, never to another
+                // session (setsid() refuses a process whose pid names a group).
+                Some(&l) if created[l].rec.sid != t.sid => {
+                    return Err(bad(
+                        "process group named after a process of another session",
+                        t.pid,
+                    ))
+                }
                 Some(&l) => Group::Led(l),
                 None => plan.reserve(log, t.pgid)?,
             },
@@ -542,10 +550,37 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
 pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
     let links = &plan.links;
     let autogroups = Autogroups::new(created, links)?;
+    let me: ARef<Task> = kernel::current!().into();
+    let group = |g: Group, ty: PidType| match g {
+        Group::Caller => Some(tasklist::Group::Of(&me, ty)),
+        Group::Led(l) => Some(tasklist::Group::Of(&created[l].task, PidType::Pid)),
+        // Cannot fail: `plan` reserved each one it named.
+        Group::Reserved(nr) => plan.reserved.get(&nr).map(tasklist::Group::Reserved),
+    };
+    let groups = |c: &Created, l: &Link| match (
+        group(l.pgrp, PidType::Pgid),
+        group(l.session, PidType::Sid),
+    ) {
+        (Some(pgrp), Some(session)) => Ok((pgrp, session)),
+        _ => Err((
+            c.rec.pid,
+            EINVAL,
+            "its process group or session was not planned",
+        )),
+    };
+    // Each process moves to its saved parent (`None`: the root keeps the restarter), and
+    // has a link unless it reached outside the tree.
+    let moves = || {
+        created
+            .iter()
+            .zip(links.iter())
+            .filter(|(c, _)| c.is_leader())
+            .map(|(c, l)| (c, c.parent.map(|p| &*created[p].task), l.as_ref()))
+    };
     let refused = (|| {
         // Reaping and attaching take `tasklist_lock`: what is seen here stays so until we
-        // are done.
-        let list = tasklist::write_irq();
+        // are done. Everything is checked before anything moves.
+        let mut list = tasklist::write_irq();
         for c in created {
             if c.rec.state == abi::TASK_STATE_ZOMBIE && c.task.exit_state() != bindings::EXIT_ZOMBIE
             {
@@ -562,37 +597,26 @@ pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
                     "a restored task was attached to by ptrace before it was linked",
                 ));
             }
-            if c.parent.is_some_and(|p| created[p].task.exit_state() != 0) {
-                return Err((c.rec.pid, EINVAL, "its parent is dead"));
+        }
+        for (c, parent, l) in moves() {
+            list.can_reparent(&c.task, parent, c.rec.exit_signal)
+                .map_err(|e| (c.rec.pid, e, "cannot be moved under its parent"))?;
+            if let Some(l) = l {
+                let (pgrp, session) = groups(c, l)?;
+                list.can_set_pgrp_session(&c.task, pgrp, session, l.leader)
+                    .map_err(|e| (c.rec.pid, e, "cannot join its process group and session"))?;
             }
         }
-        // From here on each step was checked above and cannot fail.
-        let failed = |c: &Created, e| (c.rec.pid, e, "cannot be linked into the tree");
-        for c in created {
-            // Every process was created without an exit signal (`task::spawn`); threads
-            // only point at their process's parent.
-            let parent = c.parent.map(|p| &*created[p].task);
-            if c.is_leader() || parent.is_some() {
-                list.reparent(&c.task, parent, c.rec.exit_signal)
-                    .map_err(|e| failed(c, e))?;
+        // Parents come before their children, so no move makes a loop, and none changes
+        // what was checked above for the others: these cannot fail.
+        for (c, parent, l) in moves() {
+            list.reparent(&c.task, parent, c.rec.exit_signal)
+                .map_err(|e| (c.rec.pid, e, "cannot be moved under its parent"))?;
+            if let Some(l) = l {
+                let (pgrp, session) = groups(c, l)?;
+                list.set_pgrp_session(&c.task, pgrp, session, l.leader)
+                    .map_err(|e| (c.rec.pid, e, "cannot join its process group and session"))?;
             }
-        }
-        let me = kernel::current!();
-        let group = |g: Group, ty: PidType| -> Option<tasklist::Group<'_>> {
-            Some(match g {
-                Group::Caller => tasklist::Group::InUse(list.pid_of(me, ty)?),
-                Group::Led(l) => {
-                    tasklist::Group::InUse(list.pid_of(&created[l].task, PidType::Pid)?)
-                }
-                Group::Reserved(nr) => tasklist::Group::Reserved(plan.reserved.get(&nr)?),
-            })
-        };
-        for (c, l) in created.iter().zip(links.iter()) {
-            let Some(l) = l else { continue };
-            let pgrp = group(l.pgrp, PidType::Pgid).ok_or_else(|| failed(c, ESRCH))?;
-            let session = group(l.session, PidType::Sid).ok_or_else(|| failed(c, ESRCH))?;
-            list.set_pgrp_session(&c.task, pgrp, session, l.leader)
-                .map_err(|e| failed(c, e))?;
         }
         Ok(())
     })();

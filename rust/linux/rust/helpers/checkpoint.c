@@ -154,6 +154,7 @@ void rust_helper_read_unlock_tasklist(void)
 
 void rust_helper_write_lock_irq_tasklist(void)
 {
+	lockdep_assert_irqs_enabled();
 	write_lock_irq(&tasklist_lock);
 }
 
@@ -162,9 +163,9 @@ void rust_helper_write_unlock_irq_tasklist(void)
 	write_unlock_irq(&tasklist_lock);
 }
 
-void rust_helper_list_move_tail(struct list_head *list, struct list_head *head)
+struct pid *rust_helper_get_pid(struct pid *pid)
 {
-	list_move_tail(list, head);
+	return get_pid(pid);
 }
 
 struct pid_namespace *rust_helper_get_pid_ns(struct pid_namespace *ns)
@@ -625,19 +626,6 @@ int rust_helper_checkpoint_task_loginuid(struct task_struct *t, uid_t *uid)
 		return 0;
 	*uid = from_kuid(current_user_ns(), login);
 	return *uid == (uid_t)-1 ? -EOVERFLOW : 0;
-}
-
-/* Whether the session of @t has a controlling terminal (signal->tty). */
-bool rust_helper_checkpoint_task_has_tty(struct task_struct *t)
-{
-	unsigned long flags;
-	bool tty = false;
-
-	if (lock_task_sighand(t, &flags)) {
-		tty = t->signal->tty;
-		unlock_task_sighand(t, &flags);
-	}
-	return tty;
 }
 
 /* Whether @a and @b are in the same cgroup of every hierarchy. */

@@ -289,8 +289,9 @@ impl Pid {
 ///
 /// # Invariants
 ///
-/// `pid` is a pid from `alloc_pid()`. While `attached` is false no task was ever attached to
-/// it and this owns its reference; once it is true the tasks attached to it own it, and
+/// `pid` is a pid from `alloc_pid()` on which this holds a reference of its own, so that it
+/// stays valid as long as `self`. While `attached` is false no task was ever attached to it
+/// and this owns its allocation; once it is true the tasks attached to it own that, and
 /// `change_pid()` frees it when the last one leaves.
 #[cfg(CONFIG_CHECKPOINT)]
 pub struct ReservedPid {
@@ -307,9 +308,12 @@ impl ReservedPid {
         // SAFETY: the namespace is valid (counted by `ns`); `tid` is one number to take.
         let pid =
             crate::error::from_err_ptr(unsafe { bindings::alloc_pid(ns.as_ptr(), &mut tid, 1) })?;
-        // INVARIANT: from `alloc_pid()`, not attached yet.
+        let pid = NonNull::new(pid).ok_or(crate::error::code::ENOMEM)?;
+        // SAFETY: the pid is valid; the reference is the one `Drop` puts.
+        unsafe { bindings::get_pid(pid.as_ptr()) };
+        // INVARIANT: from `alloc_pid()`, referenced, not attached yet.
         Ok(ReservedPid {
-            pid: NonNull::new(pid).ok_or(crate::error::code::ENOMEM)?,
+            pid,
             attached: core::cell::Cell::new(false),
         })
     }
@@ -320,11 +324,9 @@ impl ReservedPid {
         unsafe { bindings::pid_vnr(self.pid.as_ptr()) }
     }
 
-    /// The pid, for [`crate::tasklist::TasklistGuard::set_pgrp_session`], which marks it
-    /// attached once it is.
-    pub(crate) fn pid(&self) -> &Pid {
-        // SAFETY: valid while `self` is, as the type invariant says; `Pid` is transparent.
-        unsafe { &*self.pid.as_ptr().cast() }
+    /// The raw pid, valid while `self` is.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::pid {
+        self.pid.as_ptr()
     }
 
     /// Records that a task was attached to it: its tasks free it from now on.
@@ -338,9 +340,11 @@ impl ReservedPid {
 impl Drop for ReservedPid {
     fn drop(&mut self) {
         if !self.attached.get() {
-            // SAFETY: a pid from `alloc_pid()` that no task was ever attached to, which this
-            // owns (type invariant).
+            // SAFETY: a pid from `alloc_pid()` that no task was ever attached to, whose
+            // allocation this owns (type invariant).
             unsafe { bindings::free_pid(self.pid.as_ptr()) };
         }
+        // SAFETY: the reference taken in `new`.
+        unsafe { bindings::put_pid(self.pid.as_ptr()) };
     }
 }

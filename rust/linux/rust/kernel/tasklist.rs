@@ -80,7 +80,8 @@ pub fn read() -> TasklistGuard<Read> {
     }
 }
 
-/// Takes `tasklist_lock` for writing, with interrupts off.
+/// Takes `tasklist_lock` for writing, with interrupts off; they must be on, as dropping the
+/// guard turns them back on.
 pub fn write_irq() -> TasklistGuard<WriteIrq> {
     // SAFETY: released by the guard's drop.
     unsafe { bindings::write_lock_irq_tasklist() };
@@ -166,8 +167,9 @@ impl<M: Mode> TasklistGuard<M> {
         }
     }
 
-    /// The pid that `task` goes by as `ty`; `None` once it has been released. A thread's
-    /// process, process group and session are its leader's.
+    /// The pid that `task` goes by as `ty`: `None` for its own once it has been released,
+    /// and for its process's group and session once its process has. A thread's process,
+    /// process group and session are its leader's.
     pub fn pid_of<'a>(&'a self, task: &'a Task, ty: PidType) -> Option<&'a Pid> {
         let t = task.as_ptr();
         // SAFETY: the task and its signal struct are valid; `change_pid()` and release
@@ -208,13 +210,25 @@ impl<M: Mode> TasklistGuard<M> {
     }
 }
 
+/// A process group or session to put a process in, by what keeps its pid: a task it is
+/// attached to, or its reservation. It is looked up under the lock by the method it is
+/// passed to, so that it is the pid in use at that moment.
+#[cfg(CONFIG_CHECKPOINT)]
+#[derive(Clone, Copy)]
+pub enum Group<'a> {
+    /// The one `task` goes by as `ty`.
+    Of(&'a Task, PidType),
+    /// A reserved one.
+    Reserved(&'a crate::pid::ReservedPid),
+}
+
+/// What restart(2) changes, under the lock held for writing. The changes take `&mut self`:
+/// no task or pid borrowed from the guard lives across one. Each has a `can_` twin that
+/// checks it without acting, so that a whole tree can be checked before any of it moves.
 #[cfg(CONFIG_CHECKPOINT)]
 impl TasklistGuard<WriteIrq> {
-    /// Makes `task`, which restart(2) created, the child of `parent`, or of the parent it
-    /// has for `None`, with `exit_signal` if it leads its process (`restart_reparent()`).
-    /// `EBUSY` if it is ptraced, `EAGAIN` if it is being released, `EINVAL` if the parent
-    /// has exited or the signal is not one.
-    pub fn reparent(
+    /// Whether [`Self::reparent`] would move `task`: `Err` with what it would return.
+    pub fn can_reparent(
         &self,
         task: &Task,
         parent: Option<&Task>,
@@ -224,30 +238,75 @@ impl TasklistGuard<WriteIrq> {
         // SAFETY: the task is valid, and so is the parent if given; the lock is held for
         // writing, as the callee asks.
         crate::error::to_result(unsafe {
+            bindings::restart_can_reparent(task.as_ptr(), parent, exit_signal)
+        })
+    }
+
+    /// Makes the process `task` leads, which restart(2) created, the child of `parent`, or
+    /// of the parent it has for `None`, with `exit_signal` (`restart_reparent()`). `EBUSY`
+    /// if a thread of it is ptraced, `EAGAIN` if it is being released, `EINVAL` if it does
+    /// not lead its process, if `parent` has exited, is a kernel thread, is in `task`'s
+    /// process or below it or in a pid namespace `task`'s is not in, or if the signal is not
+    /// one (or, keeping the parent, SIGKILL or SIGSTOP).
+    pub fn reparent(
+        &mut self,
+        task: &Task,
+        parent: Option<&Task>,
+        exit_signal: i32,
+    ) -> crate::error::Result {
+        let parent = parent.map_or(core::ptr::null_mut(), Task::as_ptr);
+        // SAFETY: as in `can_reparent`; the callee checks what `can_reparent` does first.
+        crate::error::to_result(unsafe {
             bindings::restart_reparent(task.as_ptr(), parent, exit_signal)
         })
     }
 
-    /// Puts the process that `task` leads in process group `pgrp` and session `session`,
-    /// each a pid already in use or a reserved one, as setpgid() and setsid() would have
-    /// (`restart_set_pgrp_session()`); with `leader`, it leads the session. `EINVAL` if
-    /// `task` does not lead its process, `ESRCH` if it has been released.
-    pub fn set_pgrp_session(
+    /// The pid `g` names now; `None` if the task it is taken from has been released.
+    fn group(&self, g: Group<'_>) -> Option<*mut bindings::pid> {
+        match g {
+            Group::Of(t, ty) => self.pid_of(t, ty).map(Pid::as_ptr),
+            Group::Reserved(r) => Some(r.as_ptr()),
+        }
+    }
+
+    /// Whether [`Self::set_pgrp_session`] would move `task`: `Err` with what it would
+    /// return.
+    pub fn can_set_pgrp_session(
         &self,
         task: &Task,
         pgrp: Group<'_>,
         session: Group<'_>,
         leader: bool,
     ) -> crate::error::Result {
-        // SAFETY: the task and both pids are valid (a `Group` borrows what keeps its pid
-        // alive) and the lock is held for writing, as the callee asks.
+        let (Some(pgrp), Some(session)) = (self.group(pgrp), self.group(session)) else {
+            return Err(crate::error::code::ESRCH);
+        };
+        // SAFETY: the task is valid; so are both pids, each attached to a task (stable under
+        // the lock) or held by its reservation; the lock is held for writing, as the callee
+        // asks.
         crate::error::to_result(unsafe {
-            bindings::restart_set_pgrp_session(
-                task.as_ptr(),
-                pgrp.pid().as_ptr(),
-                session.pid().as_ptr(),
-                leader,
-            )
+            bindings::restart_can_set_pgrp_session(task.as_ptr(), pgrp, session, leader)
+        })
+    }
+
+    /// Puts the process `task` leads in process group `pgrp` and session `session`, as
+    /// setpgid() and setsid() would have (`restart_set_pgrp_session()`); with `leader`, it
+    /// leads the session, which must then be its own pid. `EINVAL` if `task` does not lead
+    /// its process or the session is not its own with `leader`, `ESRCH` if it has been
+    /// released or a pid is no longer in use.
+    pub fn set_pgrp_session(
+        &mut self,
+        task: &Task,
+        pgrp: Group<'_>,
+        session: Group<'_>,
+        leader: bool,
+    ) -> crate::error::Result {
+        let (Some(p), Some(s)) = (self.group(pgrp), self.group(session)) else {
+            return Err(crate::error::code::ESRCH);
+        };
+        // SAFETY: as in `can_set_pgrp_session`; the callee checks what it does first.
+        crate::error::to_result(unsafe {
+            bindings::restart_set_pgrp_session(task.as_ptr(), p, s, leader)
         })?;
         for g in [pgrp, session] {
             if let Group::Reserved(r) = g {
@@ -255,25 +314,5 @@ impl TasklistGuard<WriteIrq> {
             }
         }
         Ok(())
-    }
-}
-
-/// A process group or session to put a process in.
-#[cfg(CONFIG_CHECKPOINT)]
-#[derive(Clone, Copy)]
-pub enum Group<'a> {
-    /// One in use, from [`TasklistGuard::pid_of`].
-    InUse(&'a Pid),
-    /// One whose leader died, reserved.
-    Reserved(&'a crate::pid::ReservedPid),
-}
-
-#[cfg(CONFIG_CHECKPOINT)]
-impl Group<'_> {
-    fn pid(&self) -> &Pid {
-        match self {
-            Group::InUse(p) => p,
-            Group::Reserved(r) => r.pid(),
-        }
     }
 }
