@@ -143,6 +143,37 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(k).set("parent", 0);
         },
     );
+    // The root keeps the restarter as its parent, which the image may not have killed, nor
+    // stopped, when the root dies.
+    for (what, signo) in [
+        ("a root whose exit signal is SIGKILL", libc::SIGKILL),
+        ("a root whose exit signal is SIGSTOP", libc::SIGSTOP),
+    ] {
+        case(what, false, &|i| {
+            let at = i.task(t.root);
+            i.rec(at).set("exit_signal", signo.into());
+        });
+    }
+    // A process group outlives its leader's move to another group, never to another session:
+    // kid's group named after kid2, which leads a session of its own (9999, reserved).
+    case(
+        "a process group named after a process of another session",
+        false,
+        &|i| {
+            let inside = !i64::from(abi::TASK_F_PGRP_OUTSIDE | abi::TASK_F_SESSION_OUTSIDE);
+            let k2 = i.task(t.kid2);
+            let flags = i.recs[k2].get("flags");
+            i.rec(k2)
+                .set("sid", 9999)
+                .set("pgid", 9999)
+                .set("flags", flags & inside);
+            let k = i.task(t.kid);
+            let flags = i.recs[k].get("flags");
+            i.rec(k)
+                .set("pgid", t.kid2.into())
+                .set("flags", flags & !i64::from(abi::TASK_F_PGRP_OUTSIDE));
+        },
+    );
     // Item 10: the objref table was a vector indexed by objref: 10^6 asked kmalloc for tens of
     // megabytes (WARNING at mm/page_alloc.c).
     case("a task with objref 1000000, cut short", true, &|i| {
