@@ -87,6 +87,14 @@ impl Task {
         unsafe { bindings::ptrace_may_access(self.0.get(), bindings::PTRACE_MODE_ATTACH_REALCREDS) }
     }
 
+    /// Returns whether the current task may inspect this one as /proc does
+    /// (`PTRACE_MODE_READ_FSCREDS`): read its fds or learn its pid for a log.
+    pub fn may_ptrace_read(&self) -> bool {
+        // SAFETY: `self.0` is a valid task; `ptrace_may_access` takes the locks it needs, none
+        // that sleeps.
+        unsafe { bindings::ptrace_may_access(self.0.get(), bindings::PTRACE_MODE_READ_FSCREDS) }
+    }
+
     /// Returns whether `self` and `other` are threads of the same process.
     pub fn same_thread_group(&self, other: &Task) -> bool {
         ptr::eq(self.group_leader(), other.group_leader())
@@ -229,6 +237,37 @@ impl PidNamespace {
     /// Returns the raw pointer.
     pub fn as_ptr(&self) -> *mut bindings::pid_namespace {
         self.0.get()
+    }
+
+    /// The initial pid namespace, where every task has a pid.
+    pub fn init() -> &'static PidNamespace {
+        // SAFETY: `init_pid_ns` is static and never freed; `PidNamespace` is transparent.
+        unsafe { &*ptr::addr_of!(bindings::init_pid_ns).cast() }
+    }
+
+    /// The first pid of this namespace numbered `nr` or above, as its number there and the
+    /// task attached to it as `ty` (`None` for a pid only a process group or session has
+    /// left), valid under the RCU read lock `_rcu` (`find_ge_pid()`).
+    pub fn find_ge<'a>(
+        &'a self,
+        nr: i32,
+        ty: PidType,
+        _rcu: &'a rcu::Guard,
+    ) -> Option<(i32, Option<&'a Task>)> {
+        // SAFETY: the namespace is valid; the pid found is valid under RCU.
+        let pid = unsafe { bindings::find_ge_pid(nr, self.0.get()) };
+        if pid.is_null() {
+            return None;
+        }
+        // SAFETY: as above; a task attached to a pid under RCU stays valid until the RCU read
+        // lock is released (its release is RCU-delayed); `Task` is transparent.
+        unsafe {
+            let t = bindings::pid_task(pid, ty.raw());
+            Some((
+                bindings::pid_nr_ns(pid, self.0.get()),
+                (!t.is_null()).then(|| &*t.cast::<Task>()),
+            ))
+        }
     }
 
     /// Returns `task`'s id of kind `ty` (pid, tgid, process group, session) in this namespace,

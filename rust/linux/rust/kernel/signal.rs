@@ -48,6 +48,13 @@ unsafe impl AlwaysRefCounted for SighandStruct {
 }
 
 impl SighandStruct {
+    /// How many processes share them (`count`), read once: a snapshot, exact only while none
+    /// of them can clone or exit.
+    pub fn users(&self) -> i32 {
+        // SAFETY: the handlers are valid (type invariant); the atomic count is read once.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).count.refs.counter).read_volatile() }
+    }
+
     /// The raw `struct sighand_struct`, for comparing and for C functions the abstraction
     /// does not cover.
     pub fn as_ptr(&self) -> *mut bindings::sighand_struct {
@@ -227,6 +234,13 @@ impl<'a> SiglockGuard<'a> {
 
     fn t(&self) -> *mut bindings::task_struct {
         self.task.as_ptr()
+    }
+
+    /// The process's handlers, whose lock this is.
+    pub fn sighand(&self) -> &SighandStruct {
+        // SAFETY: the handlers are valid while their lock is held (type invariant), and the
+        // task holds a reference to them; `SighandStruct` is transparent.
+        unsafe { &*self.sighand.as_ptr().cast() }
     }
 
     fn signal(&self) -> *mut bindings::signal_struct {
