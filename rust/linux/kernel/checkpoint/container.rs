@@ -17,7 +17,7 @@ use crate::{abi, files, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::mm::virt::VmaRef;
-use kernel::pid::PidNamespace;
+use kernel::pid::{PidNamespace, PidType};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::sync::rcu;
@@ -85,20 +85,19 @@ impl Scope {
     /// again by objref. Also refuses a thread with its own table or fs in a process whose
     /// main thread exited (the others are refused as they are frozen).
     pub(crate) fn check_tables(&self, log: &Log, tree: &Tree) -> Result {
-        // How many tasks of the tree hold each object.
-        let held = |of: fn(&bindings::task_struct) -> usize| {
-            let members = tree.members().iter().map(|m| {
-                // SAFETY: frozen tasks; the pointers they hold are only counted.
-                (of(unsafe { &*m.task.as_ptr() }), ())
-            });
+        // How many tasks of the tree hold each object, by address.
+        let held = |of: fn(&Task) -> Option<usize>| {
+            let members = tree
+                .members()
+                .iter()
+                .map(|m| (of(&m.task).unwrap_or(0), ()));
             Sorted::new(tree.members().len(), members)
         };
-        let files = held(|t| t.files as usize)?;
-        let fs = held(|t| t.fs as usize)?;
-        let sighand = held(|t| t.sighand as usize)?;
-        let mms = held(|t| t.mm as usize)?;
-        let holders =
-            |held: &Sorted<()>, p: *const core::ffi::c_void| held.count(p as usize) as i32;
+        let files = held(|t| t.lock().files().map(|f| f.as_ptr() as usize))?;
+        let fs = held(|t| t.lock().fs().map(|f| f.as_ptr() as usize))?;
+        let sighand = held(|t| t.lock_sighand().map(|g| g.sighand().as_ptr() as usize))?;
+        let mms = held(|t| t.lock().mm().map(|m| m.as_raw() as usize))?;
+        let holders = |held: &Sorted<()>, key: usize| held.count(key) as i32;
         for (i, _) in tree
             .members()
             .iter()
@@ -111,8 +110,9 @@ impl Scope {
             };
             if tree.exited(i) {
                 let apart = tree.threads(i).iter().find(|o| {
-                    // SAFETY: frozen tasks; the pointers are only compared.
-                    unsafe { (*o.task.as_ptr()).files != p.files || (*o.task.as_ptr()).fs != p.fs }
+                    let g = o.task.lock();
+                    g.files().map(|f| f.as_ptr() as usize) != Some(p.files)
+                        || g.fs().map(|f| f.as_ptr() as usize) != Some(p.fs)
                 });
                 if let Some(o) = apart {
                     log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
@@ -120,19 +120,19 @@ impl Scope {
                     return Err(EOPNOTSUPP);
                 }
             }
-            let (what, outside) = if p.files_users > holders(&files, p.files.cast()) {
+            let (what, outside) = if p.files_users > holders(&files, p.files) {
                 ("fd table", None)
-            } else if p.fs_users > holders(&fs, p.fs.cast()) {
+            } else if p.fs_users > holders(&fs, p.fs) {
                 ("root and cwd (fs_struct)", None)
-            } else if p.sighand_users > holders(&sighand, p.sighand.cast()) {
+            } else if p.sighand_users > holders(&sighand, p.sighand) {
                 ("signal handlers", None)
-            } else if p.mm_users <= holders(&mms, p.mm.cast()) {
+            } else if p.mm_users <= holders(&mms, p.mm) {
                 continue;
             } else {
                 // An mm's users also count passing references (a /proc reader): only a task
                 // outside the tree that uses it counts.
-                // SAFETY: a task's mm is only compared.
-                match find_outside(tree, true, |t| unsafe { ((*t).mm == p.mm).then_some(()) }) {
+                let uses = |t: &Task| t.lock().mm().map(|m| m.as_raw() as usize) == Some(p.mm);
+                match find_outside(tree, true, |t| uses(t).then_some(())) {
                     Some((pid, ())) => ("address space", Some(pid)),
                     None => continue,
                 }
@@ -173,21 +173,26 @@ impl Scope {
         // Fd tables and address spaces shared by processes of the tree are walked once, as
         // their holders count them once.
         let mut seen = Seen::new();
-        let mut first = |p: *const core::ffi::c_void| seen.first(p);
+        let mut first = |key: usize| seen.first(key as *const u8);
         for (i, m) in tree.members().iter().enumerate() {
             if !m.is_leader(i) || crate::task::is_zombie(&m.task) && !tree.exited(i) {
                 continue;
             }
             // What a process holds, its main thread holds, or if it exited, another thread.
             let task = tree.holder(i);
-            // SAFETY: the task is frozen; the pointers are only compared.
-            let (table, mm) = unsafe { ((*task.as_ptr()).files, (*task.as_ptr()).mm) };
-            if first(table.cast())? {
+            let (table, mm) = {
+                let g = task.lock();
+                (
+                    g.files().map_or(0, |f| f.as_ptr() as usize),
+                    g.mm().map_or(0, |m| m.as_raw() as usize),
+                )
+            };
+            if first(table)? {
                 files::for_each_fd(task, |fd, file| {
                     h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true)
                 })?;
             }
-            if !first(mm.cast())? {
+            if !first(mm)? {
                 continue;
             }
             let mut res = Ok(());
@@ -224,18 +229,13 @@ impl Scope {
     /// Refuses a task of the container's namespace that is not in the tree (one that entered
     /// it with `setns()`, or was created by one that did).
     fn check_pids(&self, log: &Log, tree: &Tree) -> Result {
-        let found = for_each_pid(self.home.as_ptr(), true, |nr, t| {
-            // SAFETY: `t` is valid under RCU (see `for_each_pid`).
-            (tree.index_of(t).is_none()).then(|| (nr, unsafe { (*t).comm }))
+        let found = for_each_pid(&self.home, true, |nr, t| {
+            (tree.index_of(t.as_ptr()).is_none()).then(|| (nr, t.lock().comm()))
         });
         let Some((nr, comm)) = found else {
             return Ok(());
         };
-        let name: &[u8] = {
-            // SAFETY: `c_char` bytes viewed as `u8`.
-            let b = unsafe { core::slice::from_raw_parts(comm.as_ptr().cast::<u8>(), comm.len()) };
-            &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
-        };
+        let name = &comm[..comm.iter().position(|&c| c == 0).unwrap_or(comm.len())];
         log!(log, "pid {nr} of the container ({}) is not in the tree: it entered the pid namespace from outside",
             core::str::from_utf8(name).unwrap_or("?"));
         Err(EBUSY)
@@ -383,13 +383,13 @@ impl Holders {
     }
 }
 
-/// What a process shares by reference (its fd table, fs, address space and handlers), with
-/// how many users each has, as the task holding them sees them.
+/// What a process shares by reference (its fd table, fs, address space and handlers), by
+/// address, with how many users each has, as the task holding them sees them.
 struct Process {
-    files: *mut bindings::files_struct,
-    fs: *mut bindings::fs_struct,
-    mm: *mut bindings::mm_struct,
-    sighand: *mut bindings::sighand_struct,
+    files: usize,
+    fs: usize,
+    mm: usize,
+    sighand: usize,
     files_users: i32,
     fs_users: i32,
     mm_users: i32,
@@ -397,76 +397,44 @@ struct Process {
 }
 
 impl Process {
-    /// `None` for a zombie, which has none left.
+    /// `None` for a zombie, which has none left. The task is frozen: its objects stay; their
+    /// counts are read racily, and only the tree's tasks may change them for good.
     fn of(task: &Task) -> Option<Process> {
-        let t = task.as_ptr();
-        // SAFETY: the task is frozen: its objects stay; their counts are read racily, as the
-        // C helpers do, and only the tree's tasks may change them for good.
-        unsafe {
-            crate::task::with_task_lock(t, || {
-                let (files, fs, mm, sighand) = ((*t).files, (*t).fs, (*t).mm, (*t).sighand);
-                if files.is_null() || fs.is_null() || mm.is_null() || sighand.is_null() {
-                    return None;
-                }
-                Some(Process {
-                    files,
-                    fs,
-                    mm,
-                    sighand,
-                    files_users: (*files).count.counter,
-                    fs_users: (*fs).users,
-                    mm_users: (*mm).__bindgen_anon_1.mm_users.counter,
-                    sighand_users: (*sighand).count.refs.counter,
-                })
-            })
-        }
+        let (sighand, sighand_users) = {
+            let g = task.lock_sighand()?;
+            (g.sighand().as_ptr() as usize, g.sighand().users())
+        };
+        let g = task.lock();
+        let (files, fs, mm) = (g.files()?, g.fs()?, g.mm()?);
+        Some(Process {
+            files: files.as_ptr() as usize,
+            fs: fs.as_ptr() as usize,
+            mm: mm.as_raw() as usize,
+            sighand,
+            files_users: files.users(),
+            fs_users: fs.users(),
+            mm_users: mm.users(),
+            sighand_users,
+        })
     }
-}
-
-/// Whether the caller could inspect `t` itself (`PTRACE_MODE_READ`): another user's fds are
-/// none of its business, nor are their pids for its log.
-///
-/// # Safety
-///
-/// `t` must be valid (under RCU will do: the check takes the task lock, a spinlock, and does
-/// not sleep).
-unsafe fn readable(t: *mut bindings::task_struct) -> bool {
-    // SAFETY: per the caller.
-    unsafe { bindings::ptrace_may_access(t, bindings::PTRACE_MODE_READ_FSCREDS) }
 }
 
 /// Calls `f` on the task of every pid of `ns` in increasing order (on thread group leaders
 /// only, unless `threads`) until it finds something. Each task is looked at under an RCU read
 /// section of its own, with a chance to reschedule between two: there may be millions.
 fn for_each_pid<R>(
-    ns: *mut bindings::pid_namespace,
+    ns: &PidNamespace,
     threads: bool,
-    mut f: impl FnMut(i32, *mut bindings::task_struct) -> Option<R>,
+    mut f: impl FnMut(i32, &Task) -> Option<R>,
 ) -> Option<R> {
-    let ty = if threads {
-        bindings::pid_type_PIDTYPE_PID
-    } else {
-        bindings::pid_type_PIDTYPE_TGID
-    };
+    let ty = if threads { PidType::Pid } else { PidType::Tgid };
     let mut nr = 1;
     loop {
         let found = {
-            let _rcu = rcu::read_lock();
-            // SAFETY: `ns` is valid (the caller holds it); the pids found are valid under RCU,
-            // and so are the tasks attached to them.
-            unsafe {
-                let pid = bindings::find_ge_pid(nr, ns);
-                if pid.is_null() {
-                    return None;
-                }
-                nr = bindings::pid_nr_ns(pid, ns);
-                let t = bindings::pid_task(pid, ty);
-                if t.is_null() {
-                    None
-                } else {
-                    f(nr, t)
-                }
-            }
+            let rcu = rcu::read_lock();
+            let (at, task) = ns.find_ge(nr, ty, &rcu)?;
+            nr = at;
+            task.and_then(|t| f(nr, t))
         };
         if found.is_some() {
             return found;
@@ -483,25 +451,15 @@ fn for_each_pid<R>(
 fn find_outside<R>(
     tree: &Tree,
     threads: bool,
-    mut f: impl FnMut(*mut bindings::task_struct) -> Option<R>,
+    mut f: impl FnMut(&Task) -> Option<R>,
 ) -> Option<(i32, R)> {
     // Every task has a pid in the initial namespace.
-    let all = core::ptr::addr_of_mut!(bindings::init_pid_ns);
-    for_each_pid(all, threads, |_, t| {
-        if tree.index_of(t).is_some() {
+    for_each_pid(PidNamespace::init(), threads, |_, t| {
+        if tree.index_of(t.as_ptr()).is_some() {
             return None;
         }
-        // SAFETY: `t` is valid under RCU (see `for_each_pid`).
-        let pid = |t| unsafe {
-            match readable(t) {
-                true => bindings::__task_pid_nr_ns(
-                    t,
-                    bindings::pid_type_PIDTYPE_PID,
-                    core::ptr::null_mut(),
-                ),
-                false => 0,
-            }
-        };
+        // Another user's pids are none of the caller's business.
+        let pid = |t: &Task| if t.may_ptrace_read() { t.vnr() } else { 0 };
         f(t).map(|r| (pid(t), r))
     })
 }
@@ -509,21 +467,13 @@ fn find_outside<R>(
 /// A process outside `tree` that has `file` in its fd table, and the fd.
 fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
     find_outside(tree, false, |t| {
-        // SAFETY: `t` is valid under RCU (see `find_outside`). Only fd tables the caller may
-        // read are looked into.
-        if !unsafe { readable(t) } {
+        // Only fd tables the caller may read are looked into.
+        if !t.may_ptrace_read() {
             return None;
         }
         let mut fd = 0u32;
         loop {
-            // SAFETY: `t` is valid under the RCU read lock `find_outside` holds.
-            let f = unsafe { bindings::task_lookup_next_fdget_rcu(t, &mut fd) };
-            if f.is_null() {
-                return None;
-            }
-            // SAFETY: drops the reference just taken; the pointer is only compared.
-            unsafe { bindings::fput(f) };
-            if f == file {
+            if t.next_file(&mut fd)?.as_ptr() == file {
                 return Some(fd);
             }
             fd += 1;

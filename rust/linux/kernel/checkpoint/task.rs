@@ -29,21 +29,6 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Completion};
 use kernel::{task::Task, types::ARef};
 
-/// Runs `f` with `task_lock(t)` held, which keeps `t->fs` and `t->files` from being replaced
-/// and guards the thread group's rlimits on its leader.
-///
-/// # Safety
-///
-/// `t` must be a valid task.
-pub(crate) unsafe fn with_task_lock<R>(t: *mut bindings::task_struct, f: impl FnOnce() -> R) -> R {
-    // SAFETY: the caller guarantees `t` is valid; unlocked below.
-    unsafe { bindings::task_lock(t) };
-    let r = f();
-    // SAFETY: locked above.
-    unsafe { bindings::task_unlock(t) };
-    r
-}
-
 /// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
 const WALL: i32 = 0x4000_0000;
 /// `WNOHANG` (include/uapi/linux/wait.h): do not block.
@@ -121,28 +106,32 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
 /// `Scope::check_tables`.) Some checks read what only a `frozen` task keeps still.
 pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     let t = task.as_ptr();
-    let leader = task.group_leader().as_ptr();
-    // SAFETY: `t` is valid, and so is its group leader while we hold the task. These are
-    // racy reads of plain fields, made again once the task is frozen.
-    let (dead, leader_dead, ptraced) =
-        unsafe { ((*t).exit_state, (*leader).exit_state != 0, (*t).ptrace != 0) };
+    let leader = task.group_leader();
+    // Racy reads, made again once the task is frozen.
+    let (dead, leader_dead, ptraced) = (
+        task.exit_state(),
+        leader.exit_state() != 0,
+        task.is_ptraced(),
+    );
     // A zombie process (its other threads gone) holds nothing more than its `Task` record
     // and its credentials; a main thread that exited while others run, nothing of its own.
-    if dead == bindings::EXIT_ZOMBIE as i32 && leader == t && !ptraced {
+    if dead == bindings::EXIT_ZOMBIE && core::ptr::eq(leader, task) && !ptraced {
         let Some(why) = creds::unsupported(task) else {
             return Ok(());
         };
         log!(log, "pid {}: {why}", task.vnr());
         return Err(EOPNOTSUPP);
     }
-    // SAFETY: `task_lock` keeps `files` and `fs` from being released; they are only compared.
-    // An exited main thread has none left to compare with.
-    let apart = !leader_dead
-        && unsafe {
-            with_task_lock(t, || {
-                (*t).files != (*leader).files || (*t).fs != (*leader).fs
-            })
-        };
+    // The fd table and fs each task points at, as addresses: only compared. An exited main
+    // thread has none left to compare with.
+    let tables = |t: &Task| {
+        let g = t.lock();
+        (
+            g.files().map(|f| f.as_ptr() as usize),
+            g.fs().map(|f| f.as_ptr() as usize),
+        )
+    };
+    let apart = !leader_dead && tables(task) != tables(leader);
     // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
     // made again once the task is frozen, and it cannot be traced then).
     let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
@@ -172,7 +161,7 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     } else {
         return Ok(());
     };
-    match leader == t {
+    match core::ptr::eq(leader, task) {
         true => log!(log, "pid {}: {why}", task.vnr()),
         false => log!(
             log,

@@ -11,7 +11,7 @@
 //! completion of its restored parent, which waits for it exactly as `kernel_clone()` does
 //! before it returns to user mode.
 
-use crate::task::{with_task_lock, Created};
+use crate::task::Created;
 use crate::{abi, log, log::Log};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -54,9 +54,7 @@ pub(crate) fn wait(done: &Completion, child: ARef<Task>) {
 
 /// Makes sure `child` no longer points at its parent's completion: the parent is going away.
 pub(crate) fn detach(child: &Task) {
-    let c = child.as_ptr();
-    // SAFETY: `vfork_done` is protected by the child's task lock, as in kernel/fork.c.
-    unsafe { with_task_lock(c, || (*c).vfork_done = core::ptr::null_mut()) };
+    child.lock().clear_vfork_done();
 }
 
 /// Once the tree is verified and linked: makes each restored vfork child's `vfork_done` point
@@ -88,9 +86,9 @@ pub(crate) fn link(log: &Log, created: &[Created]) -> Result {
             );
             return Err(EINVAL);
         };
-        let t = c.task.as_ptr();
-        // SAFETY: as in `detach`; the child is parked, it cannot exec or exit before this.
-        unsafe { with_task_lock(t, || (*t).vfork_done = done) };
+        // SAFETY: the parent keeps `done` until the child completes it, or detaches the child
+        // (`detach`) before it goes; the child is parked, it cannot exec or exit before this.
+        unsafe { c.task.lock().set_vfork_done(done) };
     }
     Ok(())
 }
