@@ -143,11 +143,12 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(k).set("parent", 0);
         },
     );
-    // The root keeps the restarter as its parent, which the image may not have killed, nor
-    // stopped, when the root dies.
+    // The root keeps the restarter as its parent, which the image may not have killed,
+    // stopped or signalled when the root dies: it gets SIGCHLD, as from any child of its own.
     for (what, signo) in [
         ("a root whose exit signal is SIGKILL", libc::SIGKILL),
         ("a root whose exit signal is SIGSTOP", libc::SIGSTOP),
+        ("a root whose exit signal is SIGTERM", libc::SIGTERM),
     ] {
         case(what, false, &|i| {
             let at = i.task(t.root);

@@ -362,13 +362,12 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
         return Err(r.bad("stop signal for wait() to report"));
     }
     fin.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
+    signal::set_child_subreaper(s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0);
     // Whether an ancestor may be a subreaper, which decides if orphans look for one: the
-    // saved ancestors', or (over a subtree's root) the restarter's, kept.
-    let (_, has) = signal::with_current_siglock(|g| g.subreaper()).ok_or(ESRCH)?;
-    signal::set_child_subreaper(
-        s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0,
-        has || s.flags & abi::SIGNAL_F_HAS_CHILD_SUBREAPER != 0,
-    );
+    // saved ancestors', or (over a subtree's root) the restarter's, which it inherited.
+    if s.flags & abi::SIGNAL_F_HAS_CHILD_SUBREAPER != 0 {
+        signal::set_has_child_subreaper();
+    }
     set_oom_score_adj(r, &s)?;
     Ok(())
 }

@@ -582,7 +582,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     current_task::clear_restart_block();
     current_task::clear_forknoexec();
     current_task::set_personality(w.task.personality);
-    // Checked with the rest of the record (`check`).
+    // Checked with the rest of the record (`read_task`).
     current_task::set_pdeath_signal(w.task.pdeath_signal)?;
     if let Some(p) = w.process.as_mut() {
         restore_process(p, &w.task, fin)?;
@@ -590,8 +590,8 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // Only now that the task has its own mm: installing it releases the old one, which is
     // the restarter's, as exec does, and that would clear the tid word and walk the robust
     // list at these addresses in the restarter's memory.
-    current_task::set_clear_child_tid(w.task.clear_child_tid);
-    current_task::set_robust_list(w.task.robust_list);
+    current_task::set_clear_child_tid(w.task.clear_child_tid)?;
+    current_task::set_robust_list(w.task.robust_list)?;
     // An exited main thread never returns to user mode.
     if w.task.state != abi::TASK_STATE_EXITED {
         regs::restore_ax_on_return(w.ax)?;
@@ -623,7 +623,7 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
     files::close_inherited()?;
     mm::install_new(p.r.log, core::ptr::null_mut())?;
     // The handlers copied from the restarter.
-    kernel::signal::flush_handlers();
+    kernel::signal::flush_handlers()?;
     let r = &mut *p.r;
     let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
     let mut seen = 0u32;

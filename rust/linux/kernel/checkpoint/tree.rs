@@ -599,24 +599,27 @@ pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
             }
         }
         for (c, parent, l) in moves() {
-            list.can_reparent(&c.task, parent, c.rec.exit_signal)
-                .map_err(|e| (c.rec.pid, e, "cannot be moved under its parent"))?;
             if let Some(l) = l {
                 let (pgrp, session) = groups(c, l)?;
                 list.can_set_pgrp_session(&c.task, pgrp, session, l.leader)
                     .map_err(|e| (c.rec.pid, e, "cannot join its process group and session"))?;
             }
-        }
-        // Parents come before their children, so no move makes a loop, and none changes
-        // what was checked above for the others: these cannot fail.
-        for (c, parent, l) in moves() {
-            list.reparent(&c.task, parent, c.rec.exit_signal)
+            list.can_reparent(&c.task, parent, c.rec.exit_signal)
                 .map_err(|e| (c.rec.pid, e, "cannot be moved under its parent"))?;
+        }
+        // None of these changes what was checked above for the others, so they cannot fail.
+        // Groups and sessions first, while every process is still the caller's child; then
+        // parents before their children, so that each moves before it has any.
+        for (c, _, l) in moves() {
             if let Some(l) = l {
                 let (pgrp, session) = groups(c, l)?;
                 list.set_pgrp_session(&c.task, pgrp, session, l.leader)
                     .map_err(|e| (c.rec.pid, e, "cannot join its process group and session"))?;
             }
+        }
+        for (c, parent, _) in moves() {
+            list.reparent(&c.task, parent, c.rec.exit_signal)
+                .map_err(|e| (c.rec.pid, e, "cannot be moved under its parent"))?;
         }
         Ok(())
     })();

@@ -52,19 +52,41 @@ pub fn set_pdeath_signal(signo: i32) -> Result {
     Ok(())
 }
 
+/// `EINVAL` unless the current task is a user task with an address space: exit clears the
+/// tid word and walks the robust list with user accesses into its mm.
+fn user_task() -> Result {
+    // SAFETY: the current task's own fields; only it changes its `mm` and these flags.
+    let (kthread, mm) = unsafe {
+        (
+            (*current()).flags & bindings::PF_KTHREAD != 0,
+            (*current()).mm.is_null(),
+        )
+    };
+    if kthread || mm {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
 /// Sets the user address the kernel clears and wakes futex waiters at when the current
-/// task exits, as `set_tid_address(2)` does; 0 for none. Not checked: it is a user address.
-pub fn set_clear_child_tid(addr: u64) {
+/// task exits, as `set_tid_address(2)` does; 0 for none. `EINVAL` for a kernel thread. The
+/// address itself is not checked: it is a user address.
+pub fn set_clear_child_tid(addr: u64) -> Result {
+    user_task()?;
     // SAFETY: the current task's own field; only it reads it, at exit and exec.
     unsafe { addr_of_mut!((*current()).clear_child_tid).write(addr as usize as _) };
+    Ok(())
 }
 
 /// Sets the user address of the current task's robust futex list, as `set_robust_list(2)`
-/// does; 0 for none. Not checked: it is a user address, read with user accesses at exit.
-pub fn set_robust_list(addr: u64) {
+/// does; 0 for none. `EINVAL` for a kernel thread. The address itself is not checked: it is
+/// a user address, read with user accesses at exit.
+pub fn set_robust_list(addr: u64) -> Result {
+    user_task()?;
     // SAFETY: the current task's own field; others only read it through
     // get_robust_list(2), which takes no lock either.
     unsafe { addr_of_mut!((*current()).robust_list).write(addr as usize as _) };
+    Ok(())
 }
 
 /// Makes the current task look like one that has run exec since fork (`PF_FORKNOEXEC`

@@ -108,9 +108,9 @@ impl Task {
     }
 }
 
-/// Sets the current task's timer slack and its children's default, as a write to
-/// /proc/self/timerslack_ns does (under the task lock); the scheduler keeps the slack at 0
-/// under a real-time policy.
+/// Sets the current task's timer slack and its children's default, in nanoseconds, under
+/// the task lock as /proc/self/timerslack_ns writes them, but as they are: 0 is a slack of 0
+/// (not the default, as /proc takes it), and a real-time policy set next zeroes the slack.
 pub fn set_timer_slack(slack: u64, default: u64) {
     // SAFETY: the current task is valid while it runs; its fields are written under its lock.
     unsafe {

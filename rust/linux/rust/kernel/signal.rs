@@ -141,28 +141,50 @@ pub fn set_altstack(sp: u64, size: u64, flags: u32) {
 }
 
 /// Resets every handler of the current task's process to the default, ignored signals too,
-/// as `flush_signal_handlers(current, 1)` does for a new kernel thread.
-pub fn flush_handlers() {
-    // SAFETY: acts on the current task, whose handlers are valid while it runs.
-    unsafe { bindings::flush_signal_handlers(bindings::get_current(), 1) };
+/// as `flush_signal_handlers(current, 1)` does for a new kernel thread: under the siglock,
+/// and only while nothing else uses them (`EBUSY` if another process shares them or the
+/// process has other threads).
+pub fn flush_handlers() -> crate::error::Result {
+    with_current_siglock(|g| {
+        if g.sighand().users() != 1 || g.thread_count() != 1 {
+            return Err(crate::error::code::EBUSY);
+        }
+        // SAFETY: the current task's handlers, which only it uses (checked above) and whose
+        // lock it holds.
+        unsafe { bindings::flush_signal_handlers(g.t(), 1) };
+        Ok(())
+    })
+    .unwrap_or(Err(crate::error::code::ESRCH))
 }
 
-/// Marks the current task's process a child subreaper or not (`is`), as
-/// `prctl(PR_SET_CHILD_SUBREAPER)` does, and sets whether an ancestor may be one (`has`), as
-/// fork() inherits it: orphans of the process look for a subreaper only then.
-pub fn set_child_subreaper(is: bool, has: bool) {
-    // SAFETY: the current task's signal struct is valid while it runs; prctl() writes these
-    // bits of its own process without a lock either.
+/// Marks the current task's process a child subreaper or not, as
+/// `prctl(PR_SET_CHILD_SUBREAPER)` does.
+pub fn set_child_subreaper(is: bool) {
+    // SAFETY: the current task's signal struct is valid while it runs; prctl() writes this
+    // bit of its own process without a lock either.
     unsafe {
         let sig = (*bindings::get_current()).signal;
         bindings::signal_struct::set_is_child_subreaper_raw(sig, is.into());
-        bindings::signal_struct::set_has_child_subreaper_raw(sig, has.into());
+    }
+}
+
+/// Marks the current task's process as one whose ancestor may be a child subreaper, so that
+/// its orphans look for one, as prctl() marks a subreaper's descendants. The mark is never
+/// cleared: a process with it has descendants with it too.
+pub fn set_has_child_subreaper() {
+    // SAFETY: as in `set_child_subreaper`; `propagate_has_child_subreaper()` sets this bit
+    // of other processes the same way.
+    unsafe {
+        let sig = (*bindings::get_current()).signal;
+        bindings::signal_struct::set_has_child_subreaper_raw(sig, 1);
     }
 }
 
 /// Sets the OOM score adjustment of the current task's process to `adj` and its floor to
-/// `min` (`restart_set_oom_score_adj()`): `EINVAL` out of -1000..=1000 or with `min` above
-/// `adj`, `EPERM` for a floor lower than the process has without `CAP_SYS_RESOURCE`.
+/// `min` (`restart_set_oom_score_adj()`), under `oom_adj_mutex` as /proc writes them:
+/// `EINVAL` out of -1000..=1000 or with `min` above `adj`, `EPERM` (where /proc says
+/// `EACCES`) for a floor lower than the process has without `CAP_SYS_RESOURCE`. Other
+/// processes sharing its mm keep theirs.
 #[cfg(CONFIG_CHECKPOINT)]
 pub fn set_oom_score_adj(adj: i32, min: i32) -> crate::error::Result {
     // SAFETY: acts on the current task; the callee checks both values.
@@ -234,6 +256,13 @@ impl<'a> SiglockGuard<'a> {
 
     fn t(&self) -> *mut bindings::task_struct {
         self.task.as_ptr()
+    }
+
+    /// How many threads the process has alive (`nr_threads`, which changes under this lock).
+    pub fn thread_count(&self) -> i32 {
+        // SAFETY: the signal struct is valid (type invariant); the field is protected by the
+        // lock we hold.
+        unsafe { addr_of!((*self.signal()).nr_threads).read() }
     }
 
     /// The process's handlers, whose lock this is.

@@ -242,12 +242,13 @@ impl TasklistGuard<WriteIrq> {
         })
     }
 
-    /// Makes the process `task` leads, which restart(2) created, the child of `parent`, or
-    /// of the parent it has for `None`, with `exit_signal` (`restart_reparent()`). `EBUSY`
-    /// if a thread of it is ptraced, `EAGAIN` if it is being released, `EINVAL` if it does
-    /// not lead its process, if `parent` has exited, is a kernel thread, is in `task`'s
-    /// process or below it or in a pid namespace `task`'s is not in, or if the signal is not
-    /// one (or, keeping the parent, SIGKILL or SIGSTOP).
+    /// Makes the process `task` leads, a child of the caller's process that restart(2)
+    /// created, the child of `parent`, or keeps it the caller's for `None`, with
+    /// `exit_signal` (`restart_reparent()`). `EBUSY` if a thread of it is ptraced or has
+    /// children, `EAGAIN` if it is being released, `EINVAL` if it is not such a child, if
+    /// `parent` has exited, is a kernel thread, is in `task`'s process or in a pid namespace
+    /// `task`'s is not in, or if the signal is not one (or, keeping the caller, neither
+    /// SIGCHLD nor 0).
     pub fn reparent(
         &mut self,
         task: &Task,
@@ -289,11 +290,13 @@ impl TasklistGuard<WriteIrq> {
         })
     }
 
-    /// Puts the process `task` leads in process group `pgrp` and session `session`, as
-    /// setpgid() and setsid() would have (`restart_set_pgrp_session()`); with `leader`, it
-    /// leads the session, which must then be its own pid. `EINVAL` if `task` does not lead
-    /// its process or the session is not its own with `leader`, `ESRCH` if it has been
-    /// released or a pid is no longer in use.
+    /// Puts the process `task` leads, a child of the caller's process, in process group
+    /// `pgrp` and session `session`, as setpgid() and setsid() would have
+    /// (`restart_set_pgrp_session()`); with `leader`, it leads the session, which must then
+    /// be its own pid and its group's. `EINVAL` if `task` is not such a child, if the
+    /// session is not its own with `leader`, or if `pgrp` is its session now but not its new
+    /// one (leaving it may free it); `ESRCH` if it has been released or a pid is no longer
+    /// in use.
     pub fn set_pgrp_session(
         &mut self,
         task: &Task,
