@@ -16,6 +16,16 @@ fn current() -> *mut bindings::task_struct {
     unsafe { bindings::get_current() }
 }
 
+/// Sleeps between `min_us` and `max_us` microseconds, uninterruptibly, as
+/// `usleep_range()` does: for polling what another task does. Not in atomic context.
+pub fn usleep_range(min_us: u64, max_us: u64) {
+    // SAFETY: sleeping has no preconditions in process context, which a task's own code
+    // runs in.
+    unsafe {
+        bindings::usleep_range_state(min_us as _, max_us as _, bindings::TASK_UNINTERRUPTIBLE)
+    };
+}
+
 /// Whether the current task has been sent SIGKILL, or its process is dying.
 pub fn fatal_signal_pending() -> bool {
     // SAFETY: the current task is valid while it runs.

@@ -95,6 +95,23 @@ impl Task {
         unsafe { bindings::ptrace_may_access(self.0.get(), bindings::PTRACE_MODE_READ_FSCREDS) }
     }
 
+    /// Waits until the task is off its CPU in scheduler state `state` (`TASK_*`), as
+    /// `wait_task_inactive()` does; `false` if it is in another state.
+    pub fn wait_inactive(&self, state: u32) -> bool {
+        // SAFETY: `self.0` is a valid task; the callee may sleep, as it does for ptrace.
+        unsafe { bindings::wait_task_inactive(self.0.get(), state) != 0 }
+    }
+
+    /// Sends signal `signo` to the task from the kernel (`send_sig(signo, task, 1)`: no
+    /// sender, no permission check): `EINVAL` for a number that is not a signal.
+    pub fn send_signal(&self, signo: u32) -> crate::error::Result {
+        if !(1..=bindings::_NSIG).contains(&signo) {
+            return Err(crate::error::code::EINVAL);
+        }
+        // SAFETY: `self.0` is a valid task; the number is a signal (checked above).
+        crate::error::to_result(unsafe { bindings::send_sig(signo as i32, self.0.get(), 1) })
+    }
+
     /// Returns whether `self` and `other` are threads of the same process.
     pub fn same_thread_group(&self, other: &Task) -> bool {
         ptr::eq(self.group_leader(), other.group_leader())
