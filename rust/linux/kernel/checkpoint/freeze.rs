@@ -14,6 +14,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
+use kernel::time::Ktime;
 use kernel::types::ARef;
 
 /// How long a task may take to reach the trap: one asleep uninterruptibly (in D state) never
@@ -99,8 +100,7 @@ impl Frozen {
             // Cannot fail: there is room.
             self.0.push((task.clone(), parked), GFP_KERNEL)?;
         }
-        // SAFETY: reading the monotonic clock has no preconditions.
-        let start = unsafe { bindings::ktime_get() };
+        let start = Ktime::ktime_get();
         for (task, parked) in self.0[first..]
             .iter_mut()
             .filter(|(_, p)| *p == Parked::Trapped)
@@ -113,8 +113,7 @@ impl Frozen {
     /// Once every task is held: a vfork parent whose child exec'd or exited before it was
     /// frozen has left its sleep for the trap; waits until it is there.
     pub(crate) fn settle(&mut self, log: &Log) -> Result {
-        // SAFETY: as in `add`.
-        let start = unsafe { bindings::ktime_get() };
+        let start = Ktime::ktime_get();
         for (task, parked) in self.0.iter_mut().filter(|(_, p)| *p == Parked::Vfork) {
             if vfork::child_of(task).is_none() {
                 *parked = wait_parked(log, task, start)?;
@@ -145,7 +144,7 @@ impl Frozen {
 /// next walk of the tree finds it a zombie (saved as one) or gone, as it would have had the
 /// checkpoint started a moment later. A shell reaping short-lived children all the time has
 /// one exiting at any moment.
-fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
+fn wait_parked(log: &Log, task: &Task, start: Ktime) -> Result<Parked> {
     let pid = task.vnr();
     loop {
         let found = match parked(task) {
@@ -154,8 +153,7 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
             None => vfork::child_of(task).map(|_| (vfork::WAITING, Parked::Vfork)),
         };
         if let Some((state, parked)) = found {
-            // SAFETY: `task` is valid; this waits until it is off its CPU in `state`.
-            if unsafe { bindings::wait_task_inactive(task.as_ptr(), state) } != 0 {
+            if task.wait_inactive(state) {
                 return Ok(parked);
             }
             continue;
@@ -167,8 +165,7 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
         if kernel::current!().signal_pending() {
             return Err(EINTR);
         }
-        // SAFETY: as above.
-        let waited = (unsafe { bindings::ktime_get() } - start) / 1_000_000;
+        let waited = (Ktime::ktime_get() - start).to_ms();
         if waited >= i64::from(FREEZE_TIMEOUT_MS) {
             // SAFETY: as above, for `flags`.
             let why = match unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
@@ -178,8 +175,7 @@ fn wait_parked(log: &Log, task: &Task, start: i64) -> Result<Parked> {
             log!(log, "pid {pid}: {why} after {FREEZE_TIMEOUT_MS} ms");
             return Err(EAGAIN);
         }
-        // SAFETY: sleeping is allowed in system call context.
-        unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+        kernel::current_task::usleep_range(200, 1000);
     }
 }
 

@@ -154,8 +154,7 @@ fn clock_now(clock: u32) -> Option<i64> {
 }
 
 fn monotonic_now() -> i64 {
-    // SAFETY: reading the monotonic clock has no preconditions.
-    unsafe { bindings::ktime_get() }
+    kernel::time::Ktime::ktime_get().to_ns()
 }
 
 fn fn_addr(f: unsafe extern "C" fn(*mut bindings::restart_block) -> kernel::ffi::c_long) -> usize {

@@ -57,9 +57,10 @@ pub(crate) fn checkpoint_root(log: &Log, pid: i32, flags: u32) -> Result<ARef<Ta
         log!(log, "pid {pid}: is a kernel thread");
         return Err(EPERM);
     }
-    // SAFETY: `task` is valid and so is its signal struct; a racy read, checked again as the
-    // tree is frozen. A main thread that exited while others run still counts.
-    if is_zombie(&task) && unsafe { (*(*task.as_ptr()).signal).nr_threads } <= 1 {
+    // Checked again as the tree is frozen. A main thread that exited while others run still
+    // counts.
+    let threads = || task.lock_sighand().map_or(0, |g| g.thread_count());
+    if is_zombie(&task) && threads() <= 1 {
         log!(log, "pid {pid}: is a zombie (checkpoint its parent)");
         return Err(ESRCH);
     }
@@ -817,14 +818,10 @@ fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Res
 /// Waits until `task` sleeps off its CPU, waiting for `go`.
 fn wait_parked(task: &Task) {
     loop {
-        // SAFETY: `task` is valid.
-        if unsafe { bindings::wait_task_inactive(task.as_ptr(), bindings::TASK_UNINTERRUPTIBLE) }
-            != 0
-        {
+        if task.wait_inactive(bindings::TASK_UNINTERRUPTIBLE) {
             return;
         }
-        // SAFETY: sleeping is allowed here.
-        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+        current_task::usleep_range(50, 200);
     }
 }
 
@@ -932,8 +929,8 @@ fn start(
     // The new task always completes it.
     if handoff.done.wait_killable().is_err() {
         let task = &list[list.len() - 1].task;
-        // SAFETY: `task` is valid; SIGKILL ends its restore at the next wait.
-        unsafe { bindings::send_sig(bindings::SIGKILL as i32, task.as_ptr(), 1) };
+        // SIGKILL ends its restore at the next wait. Cannot fail: a signal.
+        let _ = task.send_signal(bindings::SIGKILL);
         handoff.done.wait_for_completion();
     }
     match handoff.result.load(Ordering::Relaxed) {
@@ -1084,8 +1081,7 @@ fn create_zombie(
 /// restarter wait for any child, maybe been reaped: `tree::link` checks).
 fn wait_dead(task: &Task) {
     while task.exit_state() == 0 {
-        // SAFETY: sleeping is allowed here.
-        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+        current_task::usleep_range(50, 200);
     }
 }
 
@@ -1110,8 +1106,7 @@ fn reap(pid: i32) {
         if current_task::fatal_signal_pending() {
             return;
         }
-        // SAFETY: sleeping is allowed here.
-        unsafe { bindings::usleep_range_state(50, 200, bindings::TASK_UNINTERRUPTIBLE) };
+        current_task::usleep_range(50, 200);
     }
 }
 
@@ -1196,8 +1191,8 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         // RESTART_FROZEN's stops, pending before the tasks run, so that a SIGCONT sent as
         // soon as restart(2) returns cancels them, as it cancels any pending stop.
         for c in created.iter().filter(|c| c.stop) {
-            // SAFETY: `c.task` is valid; the signal waits until it returns to user mode.
-            unsafe { bindings::send_sig(bindings::SIGSTOP as i32, c.task.as_ptr(), 1) };
+            // It waits until the task returns to user mode. Cannot fail: a signal.
+            let _ = c.task.send_signal(bindings::SIGSTOP);
         }
     }
     // Their numbers while they are ours for certain: once released, a task may be reaped by

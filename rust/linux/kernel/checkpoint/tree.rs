@@ -256,8 +256,7 @@ impl Tree {
                     );
                     return;
                 }
-                // SAFETY: sleeping is allowed in system call context.
-                unsafe { bindings::usleep_range_state(200, 1000, bindings::TASK_UNINTERRUPTIBLE) };
+                kernel::current_task::usleep_range(200, 1000);
             }
         }
     }
