@@ -225,8 +225,38 @@ pub enum Group<'a> {
 /// What restart(2) changes, under the lock held for writing. The changes take `&mut self`:
 /// no task or pid borrowed from the guard lives across one. Each has a `can_` twin that
 /// checks it without acting, so that a whole tree can be checked before any of it moves.
+/// `restart_reparent()` or its `can_` twin.
+#[cfg(CONFIG_CHECKPOINT)]
+type ReparentFn =
+    unsafe extern "C" fn(*mut bindings::task_struct, *mut bindings::task_struct, i32) -> i32;
+
+/// `restart_set_pgrp_session()` or its `can_` twin.
+#[cfg(CONFIG_CHECKPOINT)]
+type PgrpSessionFn = unsafe extern "C" fn(
+    *mut bindings::task_struct,
+    *mut bindings::pid,
+    *mut bindings::pid,
+    bool,
+) -> i32;
+
+/// What restart(2) changes, under the lock held for writing. The changes take `&mut self`:
+/// no task or pid borrowed from the guard lives across one. Each has a `can_` twin that
+/// checks it without acting, so that a whole tree can be checked before any of it moves.
 #[cfg(CONFIG_CHECKPOINT)]
 impl TasklistGuard<WriteIrq> {
+    fn call_reparent(
+        &self,
+        f: ReparentFn,
+        task: &Task,
+        parent: Option<&Task>,
+        exit_signal: i32,
+    ) -> crate::error::Result {
+        let parent = parent.map_or(core::ptr::null_mut(), Task::as_ptr);
+        // SAFETY: the task is valid, and so is the parent if given; the lock is held for
+        // writing, as both callees ask. `restart_reparent()` checks what its twin does first.
+        crate::error::to_result(unsafe { f(task.as_ptr(), parent, exit_signal) })
+    }
+
     /// Whether [`Self::reparent`] would move `task`: `Err` with what it would return.
     pub fn can_reparent(
         &self,
@@ -234,12 +264,7 @@ impl TasklistGuard<WriteIrq> {
         parent: Option<&Task>,
         exit_signal: i32,
     ) -> crate::error::Result {
-        let parent = parent.map_or(core::ptr::null_mut(), Task::as_ptr);
-        // SAFETY: the task is valid, and so is the parent if given; the lock is held for
-        // writing, as the callee asks.
-        crate::error::to_result(unsafe {
-            bindings::restart_can_reparent(task.as_ptr(), parent, exit_signal)
-        })
+        self.call_reparent(bindings::restart_can_reparent, task, parent, exit_signal)
     }
 
     /// Makes the process `task` leads, a child of the caller's process that restart(2)
@@ -255,11 +280,7 @@ impl TasklistGuard<WriteIrq> {
         parent: Option<&Task>,
         exit_signal: i32,
     ) -> crate::error::Result {
-        let parent = parent.map_or(core::ptr::null_mut(), Task::as_ptr);
-        // SAFETY: as in `can_reparent`; the callee checks what `can_reparent` does first.
-        crate::error::to_result(unsafe {
-            bindings::restart_reparent(task.as_ptr(), parent, exit_signal)
-        })
+        self.call_reparent(bindings::restart_reparent, task, parent, exit_signal)
     }
 
     /// The pid `g` names now; `None` if the task it is taken from has been released.
@@ -268,6 +289,23 @@ impl TasklistGuard<WriteIrq> {
             Group::Of(t, ty) => self.pid_of(t, ty).map(Pid::as_ptr),
             Group::Reserved(r) => Some(r.as_ptr()),
         }
+    }
+
+    fn call_pgrp_session(
+        &self,
+        f: PgrpSessionFn,
+        task: &Task,
+        pgrp: Group<'_>,
+        session: Group<'_>,
+        leader: bool,
+    ) -> crate::error::Result {
+        let (Some(pgrp), Some(session)) = (self.group(pgrp), self.group(session)) else {
+            return Err(crate::error::code::ESRCH);
+        };
+        // SAFETY: the task is valid; so are both pids, each attached to a task (stable under
+        // the lock) or held by its reservation; the lock is held for writing, as both callees
+        // ask. `restart_set_pgrp_session()` checks what its twin does first.
+        crate::error::to_result(unsafe { f(task.as_ptr(), pgrp, session, leader) })
     }
 
     /// Whether [`Self::set_pgrp_session`] would move `task`: `Err` with what it would
@@ -279,15 +317,8 @@ impl TasklistGuard<WriteIrq> {
         session: Group<'_>,
         leader: bool,
     ) -> crate::error::Result {
-        let (Some(pgrp), Some(session)) = (self.group(pgrp), self.group(session)) else {
-            return Err(crate::error::code::ESRCH);
-        };
-        // SAFETY: the task is valid; so are both pids, each attached to a task (stable under
-        // the lock) or held by its reservation; the lock is held for writing, as the callee
-        // asks.
-        crate::error::to_result(unsafe {
-            bindings::restart_can_set_pgrp_session(task.as_ptr(), pgrp, session, leader)
-        })
+        let f = bindings::restart_can_set_pgrp_session;
+        self.call_pgrp_session(f, task, pgrp, session, leader)
     }
 
     /// Puts the process `task` leads, a child of the caller's process, in process group
@@ -304,13 +335,8 @@ impl TasklistGuard<WriteIrq> {
         session: Group<'_>,
         leader: bool,
     ) -> crate::error::Result {
-        let (Some(p), Some(s)) = (self.group(pgrp), self.group(session)) else {
-            return Err(crate::error::code::ESRCH);
-        };
-        // SAFETY: as in `can_set_pgrp_session`; the callee checks what it does first.
-        crate::error::to_result(unsafe {
-            bindings::restart_set_pgrp_session(task.as_ptr(), p, s, leader)
-        })?;
+        let f = bindings::restart_set_pgrp_session;
+        self.call_pgrp_session(f, task, pgrp, session, leader)?;
         for g in [pgrp, session] {
             if let Group::Reserved(r) = g {
                 r.set_attached();
