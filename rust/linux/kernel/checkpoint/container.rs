@@ -93,10 +93,10 @@ impl Scope {
                 .map(|m| (of(&m.task).unwrap_or(0), ()));
             Sorted::new(tree.members().len(), members)
         };
-        let files = held(|t| t.lock().files().map(|f| f.as_ptr() as usize))?;
-        let fs = held(|t| t.lock().fs().map(|f| f.as_ptr() as usize))?;
+        let files = held(|t| t.lock().files().map(|h| h.addr))?;
+        let fs = held(|t| t.lock().fs().map(|h| h.addr))?;
         let sighand = held(|t| t.lock_sighand().map(|g| g.sighand().as_ptr() as usize))?;
-        let mms = held(|t| t.lock().mm().map(|m| m.as_raw() as usize))?;
+        let mms = held(|t| t.lock().mm().map(|h| h.addr))?;
         let holders = |held: &Sorted<()>, key: usize| held.count(key) as i32;
         for (i, _) in tree
             .members()
@@ -111,8 +111,8 @@ impl Scope {
             if tree.exited(i) {
                 let apart = tree.threads(i).iter().find(|o| {
                     let g = o.task.lock();
-                    g.files().map(|f| f.as_ptr() as usize) != Some(p.files)
-                        || g.fs().map(|f| f.as_ptr() as usize) != Some(p.fs)
+                    g.files().map(|h| h.addr) != Some(p.files)
+                        || g.fs().map(|h| h.addr) != Some(p.fs)
                 });
                 if let Some(o) = apart {
                     log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
@@ -131,7 +131,7 @@ impl Scope {
             } else {
                 // An mm's users also count passing references (a /proc reader): only a task
                 // outside the tree that uses it counts.
-                let uses = |t: &Task| t.lock().mm().map(|m| m.as_raw() as usize) == Some(p.mm);
+                let uses = |t: &Task| t.lock().mm().map(|h| h.addr) == Some(p.mm);
                 match find_outside(tree, true, |t| uses(t).then_some(())) {
                     Some((pid, ())) => ("address space", Some(pid)),
                     None => continue,
@@ -183,8 +183,8 @@ impl Scope {
             let (table, mm) = {
                 let g = task.lock();
                 (
-                    g.files().map_or(0, |f| f.as_ptr() as usize),
-                    g.mm().map_or(0, |m| m.as_raw() as usize),
+                    g.files().map_or(0, |h| h.addr),
+                    g.mm().map_or(0, |h| h.addr),
                 )
             };
             if first(table)? {
@@ -407,13 +407,13 @@ impl Process {
         let g = task.lock();
         let (files, fs, mm) = (g.files()?, g.fs()?, g.mm()?);
         Some(Process {
-            files: files.as_ptr() as usize,
-            fs: fs.as_ptr() as usize,
-            mm: mm.as_raw() as usize,
+            files: files.addr,
+            fs: fs.addr,
+            mm: mm.addr,
             sighand,
-            files_users: files.users(),
-            fs_users: fs.users(),
-            mm_users: mm.users(),
+            files_users: files.users,
+            fs_users: fs.users,
+            mm_users: mm.users,
             sighand_users,
         })
     }

@@ -127,10 +127,7 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     // thread has none left to compare with.
     let tables = |t: &Task| {
         let g = t.lock();
-        (
-            g.files().map(|f| f.as_ptr() as usize),
-            g.fs().map(|f| f.as_ptr() as usize),
-        )
+        (g.files().map(|h| h.addr), g.fs().map(|h| h.addr))
     };
     let apart = !leader_dead && tables(task) != tables(leader);
     // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
@@ -929,7 +926,7 @@ fn start(
     // The new task always completes it.
     if handoff.done.wait_killable().is_err() {
         let task = &list[list.len() - 1].task;
-        // SIGKILL ends its restore at the next wait. Cannot fail: a signal.
+        // SIGKILL ends its restore at the next wait; a task already gone needs none.
         let _ = task.send_signal(bindings::SIGKILL);
         handoff.done.wait_for_completion();
     }
@@ -955,6 +952,11 @@ fn create(
         || !(0..=64).contains(&task.exit_signal)
     {
         return Err(r.bad("process without its leader, or its exit signal"));
+    }
+    // The root's parent is the restarter, which gets SIGCHLD from its children, or nothing
+    // (`restart_can_reparent()` checks it again once the tree is built).
+    if created.is_empty() && task.exit_signal != 0 && task.exit_signal != bindings::SIGCHLD as i32 {
+        return Err(r.bad("root whose exit signal is not SIGCHLD"));
     }
     let container = r.header().flags & abi::HDR_SUBTREE == 0;
     let parent = match (created.is_empty(), task.parent) {
@@ -1191,7 +1193,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
         // RESTART_FROZEN's stops, pending before the tasks run, so that a SIGCONT sent as
         // soon as restart(2) returns cancels them, as it cancels any pending stop.
         for c in created.iter().filter(|c| c.stop) {
-            // It waits until the task returns to user mode. Cannot fail: a signal.
+            // It waits until the task returns to user mode; a task already gone needs none.
             let _ = c.task.send_signal(bindings::SIGSTOP);
         }
     }

@@ -86,15 +86,6 @@ impl MmWithUser {
         self.mm.get()
     }
 
-    /// How many users it has (`mm_users`: its tasks, and passing readers such as /proc),
-    /// read once: a snapshot.
-    pub fn users(&self) -> i32 {
-        // SAFETY: the mm is valid (type invariant); the atomic count is read once.
-        unsafe {
-            core::ptr::addr_of!((*self.as_raw()).__bindgen_anon_1.mm_users.counter).read_volatile()
-        }
-    }
-
     /// Its `MMF_*` flags, read once: bits that other tasks may set at any time.
     pub fn flags(&self) -> u64 {
         // SAFETY: the mm is valid (type invariant); `flags` is a word that C sets with atomic

@@ -102,8 +102,9 @@ impl Task {
         unsafe { bindings::wait_task_inactive(self.0.get(), state) != 0 }
     }
 
-    /// Sends signal `signo` to the task from the kernel (`send_sig(signo, task, 1)`: no
-    /// sender, no permission check): `EINVAL` for a number that is not a signal.
+    /// Sends signal `signo` to the task's process from the kernel (`send_sig(signo, task,
+    /// 1)`: no sender, no permission check): `EINVAL` for a number that is not a signal,
+    /// `ESRCH` once the task has released its handlers.
     pub fn send_signal(&self, signo: u32) -> crate::error::Result {
         if !(1..=bindings::_NSIG).contains(&signo) {
             return Err(crate::error::code::EINVAL);
@@ -264,7 +265,8 @@ impl PidNamespace {
 
     /// The first pid of this namespace numbered `nr` or above, as its number there and the
     /// task attached to it as `ty` (`None` for a pid only a process group or session has
-    /// left), valid under the RCU read lock `_rcu` (`find_ge_pid()`).
+    /// left), valid under the RCU read lock `_rcu` (`find_ge_pid()`). Nothing that sleeps may
+    /// be called on the task while `_rcu` is held; take a reference (`ARef<Task>`) first.
     pub fn find_ge<'a>(
         &'a self,
         nr: i32,

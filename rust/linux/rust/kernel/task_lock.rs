@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The task lock (`task_lock()`, `alloc_lock`) and what it keeps from being released or
-//! replaced while it is held: a task's fd table, fs, address space and name.
+//! replaced while it is held: a task's fd table, fs, address space and name, and the
+//! completion a vfork child signals.
 //!
 //! C header: [`include/linux/sched/task.h`](srctree/include/linux/sched/task.h)
 
-use crate::{
-    bindings,
-    fs::{fdtable::FilesStruct, fs_struct::FsStruct},
-    mm::MmWithUser,
-    task::Task,
-};
+use crate::{bindings, task::Task};
 use core::{marker::PhantomData, ptr::addr_of};
+
+/// An object a task holds by reference (its fd table, fs or address space), as seen under
+/// the task's lock: its address, only to compare with what other tasks hold, and how many
+/// users it has then. The object itself is not lent out: nothing that sleeps or takes a lock
+/// of its own can be called on it under the task lock.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    /// Its address.
+    pub addr: usize,
+    /// Its users (tasks, and for an address space passing readers too), a snapshot.
+    pub users: i32,
+}
 
 /// A task's lock, held. Nothing under it may sleep.
 ///
@@ -52,38 +60,57 @@ impl TaskLockGuard<'_> {
     }
 
     /// The task's fd table; `None` once it has exited.
-    pub fn files(&self) -> Option<&FilesStruct> {
+    pub fn files(&self) -> Option<Held> {
         // SAFETY: the task is valid; its `files` is stable under the lock (type invariant).
         let files = unsafe { addr_of!((*self.t()).files).read() };
-        // SAFETY: while the task points at it under the lock, the table holds the task's
-        // reference; `FilesStruct` is transparent.
-        (!files.is_null()).then(|| unsafe { &*files.cast::<FilesStruct>() })
+        (!files.is_null()).then(|| Held {
+            addr: files as usize,
+            // SAFETY: while the task points at it under the lock, the table holds the task's
+            // reference; its count is read once.
+            users: unsafe { addr_of!((*files).count.counter).read_volatile() },
+        })
     }
 
     /// The task's root, cwd and umask; `None` once it has exited.
-    pub fn fs(&self) -> Option<&FsStruct> {
+    pub fn fs(&self) -> Option<Held> {
         // SAFETY: as in `files`.
         let fs = unsafe { addr_of!((*self.t()).fs).read() };
-        // SAFETY: as in `files`; `FsStruct` is transparent.
-        (!fs.is_null()).then(|| unsafe { &*fs.cast::<FsStruct>() })
+        (!fs.is_null()).then(|| Held {
+            addr: fs as usize,
+            // SAFETY: as in `files`; `users` is written under the fs_struct's lock, read once.
+            users: unsafe { addr_of!((*fs).users).read_volatile() },
+        })
     }
 
-    /// The task's address space, as one of its users; `None` for a kernel thread or once it
-    /// has exited.
-    pub fn mm(&self) -> Option<&MmWithUser> {
-        // SAFETY: as in `files`.
-        let mm = unsafe { addr_of!((*self.t()).mm).read() };
-        if mm.is_null() {
+    /// The task's address space; `None` for a kernel thread (which may borrow one it holds
+    /// no user of, `kthread_use_mm()`) or once it has exited.
+    pub fn mm(&self) -> Option<Held> {
+        // SAFETY: as in `files`; `flags` is the task's own, read once.
+        let (mm, flags) = unsafe {
+            (
+                addr_of!((*self.t()).mm).read(),
+                addr_of!((*self.t()).flags).read_volatile(),
+            )
+        };
+        if mm.is_null() || flags & bindings::PF_KTHREAD != 0 {
             return None;
         }
-        // SAFETY: while the task points at it under the lock, the task is one of its users
-        // (`mm_users`).
-        Some(unsafe { MmWithUser::from_raw(mm) })
+        // SAFETY: while a user task points at it under the lock, it is one of its users.
+        let users = unsafe { addr_of!((*mm).__bindgen_anon_1.mm_users.counter).read_volatile() };
+        Some(Held {
+            addr: mm as usize,
+            users,
+        })
     }
 
-    /// Makes the task point at no completion for a vfork() parent to wait on
-    /// (`vfork_done`): the parent is going away.
+    /// Makes a user task point at no completion for a vfork() parent to wait on
+    /// (`vfork_done`): the parent is going away. A kernel thread's, which `kthread_stop()`
+    /// waits on, is left alone.
     pub fn clear_vfork_done(&self) {
+        // SAFETY: the task is valid; `flags` is the task's own, read once.
+        if unsafe { addr_of!((*self.t()).flags).read_volatile() } & bindings::PF_KTHREAD != 0 {
+            return;
+        }
         // SAFETY: the task is valid; `vfork_done` is written under this lock, as in
         // kernel/fork.c.
         unsafe { core::ptr::addr_of_mut!((*self.t()).vfork_done).write(core::ptr::null_mut()) };

@@ -222,9 +222,6 @@ pub enum Group<'a> {
     Reserved(&'a crate::pid::ReservedPid),
 }
 
-/// What restart(2) changes, under the lock held for writing. The changes take `&mut self`:
-/// no task or pid borrowed from the guard lives across one. Each has a `can_` twin that
-/// checks it without acting, so that a whole tree can be checked before any of it moves.
 /// `restart_reparent()` or its `can_` twin.
 #[cfg(CONFIG_CHECKPOINT)]
 type ReparentFn =

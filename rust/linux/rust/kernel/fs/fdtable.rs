@@ -54,13 +54,6 @@ impl FilesStruct {
         self.inner.get()
     }
 
-    /// How many tasks share it (`count`), read once: a snapshot, exact only while none of
-    /// them can clone or exit.
-    pub fn users(&self) -> i32 {
-        // SAFETY: the table is valid (type invariant); the atomic count is read once.
-        unsafe { addr_of!((*self.as_ptr()).count.counter).read_volatile() }
-    }
-
     /// The number of fds its table has room for now (`max_fds`); it only grows.
     pub fn max_fds(&self) -> u32 {
         let _rcu = rcu::read_lock();

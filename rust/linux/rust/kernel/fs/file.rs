@@ -97,12 +97,6 @@ impl File {
         self.inner.get()
     }
 
-    /// How many references it has (`file_count()`), read once: a snapshot.
-    pub fn count(&self) -> i64 {
-        // SAFETY: the file is valid (type invariant); the atomic count is read once.
-        unsafe { core::ptr::addr_of!((*self.as_ptr()).f_count.counter).read_volatile() }
-    }
-
     /// Its access modes.
     pub fn mode(&self) -> Mode {
         // SAFETY: the file is valid (type invariant). The access-mode bits are fixed at open;

@@ -52,13 +52,6 @@ impl FsStruct {
         self.inner.get()
     }
 
-    /// How many tasks share it (`users`, written under its lock), read once: a snapshot,
-    /// exact only while none of them can clone or exit.
-    pub fn users(&self) -> i32 {
-        // SAFETY: the fs_struct is valid (type invariant); the int is read once.
-        unsafe { core::ptr::addr_of!((*self.as_ptr()).users).read_volatile() }
-    }
-
     /// Its root, counted (`get_fs_root()`).
     pub fn root(&self) -> OwnedPath {
         let mut path = bindings::path::default();
