@@ -16,14 +16,15 @@ use crate::files::{self, FileRef, Names};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Shareable};
 use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
-use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
-use kernel::mm::{self, virt::VmaRef, MmWithUser, MmapReadGuard};
+use kernel::fs::file::File;
+use kernel::mm::{self, page::PageRef, virt::VmaRef, Layout, MmWithUser, MmapReadGuard, NewMm};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::task::Task;
 use kernel::types::ARef;
+use kernel::uaccess::UserSlice;
 
 const PAGE: u64 = kernel::page::PAGE_SIZE as u64;
 /// Pages pinned at a time while dumping.
@@ -144,51 +145,10 @@ impl MmPlan {
             );
             return Err(EOPNOTSUPP);
         }
-        // SAFETY: the mm is counted; the state is an atomic read once.
-        if unsafe { bindings::checkpoint_mm_membarrier(mm.as_raw()) } {
-            log!(
-                log,
-                "pid {}: registered for expedited membarrier(2) (not restored yet)",
-                task.vnr()
-            );
-            return Err(EOPNOTSUPP);
-        }
-        let pkeys = {
-            let _lock = mm.mmap_read_lock();
-            // SAFETY: the mm is counted; its key allocation map is read under the mmap lock.
-            unsafe { bindings::checkpoint_mm_pkeys(mm.as_raw()) }
-        };
-        if pkeys {
-            log!(
-                log,
-                "pid {}: has memory protection keys (pkey_alloc(2), not restored yet)",
-                task.vnr()
-            );
-            return Err(EOPNOTSUPP);
-        }
-        // SAFETY: the mm is counted; only its tasks, which are frozen, set its LDT, and it
-        // never goes back to NULL. The pointer is only tested.
-        if unsafe { bindings::checkpoint_mm_ldt(mm.as_raw()) } {
-            log!(
-                log,
-                "pid {}: has a local descriptor table (modify_ldt(2), not restored yet)",
-                task.vnr()
-            );
-            return Err(EOPNOTSUPP);
-        }
-        // SAFETY: as above: only its frozen tasks enable LAM, once.
-        if unsafe { bindings::checkpoint_mm_lam(mm.as_raw()) } {
-            log!(log, "pid {}: has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR, not restored yet)", task.vnr());
-            return Err(EOPNOTSUPP);
-        }
-        #[cfg(CONFIG_AIO)]
-        // SAFETY: the mm is counted; its table of AIO contexts is read under RCU.
-        if unsafe { bindings::checkpoint_mm_aio(mm.as_raw()) } {
-            log!(
-                log,
-                "pid {}: has an AIO context (io_setup(2), not restored yet)",
-                task.vnr()
-            );
+        // Not logged under the mmap lock: the log may be a pipe the caller reads into memory.
+        let refused = mm.mmap_read_lock().checkpoint_refusal();
+        if let Some(why) = refused {
+            log!(log, "pid {}: {why}", task.vnr());
             return Err(EOPNOTSUPP);
         }
         let mut areas = KVec::new();
@@ -338,7 +298,7 @@ impl MmPlan {
         log: &Log,
         sources: &[&'a MmPlan],
         relatives: (&CowPages, &dyn Fn(usize) -> Option<&'a MmPlan>),
-        pages: &mut [*mut bindings::page],
+        pages: &mut [Option<PageRef>],
     ) -> Result<KVec<Option<Copy<'a>>>> {
         let (cow, relative) = relatives;
         let mut chosen = KVec::with_capacity(self.areas.len(), GFP_KERNEL)?;
@@ -427,28 +387,13 @@ impl MmPlan {
         let (objref, _) = d.objref(self.mm.as_raw())?;
         let (mut rec, auxv) = {
             let mmap = self.mm.mmap_read_lock();
-            let mm = mmap.mm().as_raw();
-            // Read through the raw pointer, one by one.
-            // SAFETY: the mm is counted; only the mmap write lock or its own (frozen) tasks,
-            // through prctl(PR_SET_MM) under `arg_lock` or `task_lock`, change these fields.
-            let (code, data, args, env, mmap_base, saved_auxv) = unsafe {
-                let f = core::ptr::addr_of!((*mm).__bindgen_anon_1);
-                (
-                    ((*f).start_code, (*f).end_code),
-                    ((*f).start_data, (*f).end_data),
-                    ((*f).arg_start, (*f).arg_end),
-                    ((*f).env_start, (*f).env_end),
-                    (*f).mmap_base,
-                    core::ptr::addr_of!((*f).saved_auxv).read(),
-                )
-            };
-            let (brk, start_stack) = (mmap.brk(), mmap.start_stack());
+            let layout = mmap.layout();
             // The (type, value) pairs up to and including AT_NULL.
             let mut auxv = [0u8; bindings::AT_VECTOR_SIZE as usize * 8];
             let mut n = 0;
-            for pair in saved_auxv.chunks_exact(2) {
+            for pair in layout.auxv.chunks_exact(2) {
                 for (i, &w) in pair.iter().enumerate() {
-                    auxv[8 * (n + i)..8 * (n + i + 1)].copy_from_slice(&(w as u64).to_le_bytes());
+                    auxv[8 * (n + i)..8 * (n + i + 1)].copy_from_slice(&w.to_le_bytes());
                 }
                 n += 2;
                 if pair[0] == 0 {
@@ -458,18 +403,18 @@ impl MmPlan {
             let rec = abi::Mm {
                 objref,
                 vma_count: 0,
-                start_code: code.0 as u64,
-                end_code: code.1 as u64,
-                start_data: data.0 as u64,
-                end_data: data.1 as u64,
-                start_brk: brk.start as u64,
-                brk: brk.end as u64,
-                start_stack: start_stack as u64,
-                arg_start: args.0 as u64,
-                arg_end: args.1 as u64,
-                env_start: env.0 as u64,
-                env_end: env.1 as u64,
-                mmap_base: mmap_base as u64,
+                start_code: layout.code.start as u64,
+                end_code: layout.code.end as u64,
+                start_data: layout.data.start as u64,
+                end_data: layout.data.end as u64,
+                start_brk: layout.brk.start as u64,
+                brk: layout.brk.end as u64,
+                start_stack: layout.start_stack as u64,
+                arg_start: layout.args.start as u64,
+                arg_end: layout.args.end as u64,
+                env_start: layout.env.start as u64,
+                env_end: layout.env.end as u64,
+                mmap_base: layout.mmap_base as u64,
                 vdso: mmap.vdso() as u64,
                 exe_file,
                 auxv_words: n as u32,
@@ -478,12 +423,12 @@ impl MmPlan {
             (rec, (auxv, 8 * n))
         };
         rec.vma_count = self.areas.len() as u32;
-        let mut pages = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
+        let mut pages = KVec::from_elem(None, BATCH, GFP_KERNEL)?;
         let mut theirs = KVec::new();
         // A source written only by name has no mappings listed: nothing is copied from it.
         let copied = self.copy_sources(d.log, sources, (cow, relative), &mut pages)?;
         if theirs.is_empty() && copied.iter().any(Option::is_some) {
-            theirs = KVec::from_elem(core::ptr::null_mut(), BATCH, GFP_KERNEL)?;
+            theirs = KVec::from_elem(None, BATCH, GFP_KERNEL)?;
         }
         d.record(&rec)?;
         let mut writer = Writing {
@@ -613,8 +558,7 @@ struct Refused {
 fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area, Refused> {
     let (start, end, vm_flags) = (vma.start() as u64, vma.end() as u64, vma.flags());
     let vdso = mmap.vdso() as u64;
-    // SAFETY: `vma` is valid under the mmap lock, which keeps its anon_vma.
-    let root = unsafe { bindings::checkpoint_vma_anon_root(vma.as_ptr()) } as usize;
+    let root = vma.anon_root();
     let refuse = |what| Refused {
         start,
         end,
@@ -636,10 +580,8 @@ fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area
     if vm_flags & bindings::VM_HUGETLB as u64 != 0 {
         return Err(refuse("a hugetlb mapping"));
     }
-    // SAFETY: `vma` is valid under the mmap lock; the callee reads its flags, userfaultfd and
-    // policies, and returns NULL or a static string.
-    if let Some(why) = unsafe { log::reason(bindings::checkpoint_vma_unsupported(vma.as_ptr())) } {
-        return Err(refuse(why));
+    if let Some(why) = vma.checkpoint_refusal() {
+        return Err(refuse(why.to_str().unwrap_or("?")));
     }
     // Restart locks what was locked with MAP_LOCKED, which faults it all in.
     if vm_flags & bindings::VM_LOCKONFAULT as u64 != 0 {
@@ -716,45 +658,26 @@ fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area
     })
 }
 
-/// Pages pinned by `get_user_pages_remote` or taken from the page cache; released on drop.
+/// Pages pinned by `get_user_pages_remote` or taken from the page cache, in a buffer that is
+/// emptied on drop.
 struct Pinned<'a> {
-    pages: &'a mut [*mut bindings::page],
+    pages: &'a mut [Option<PageRef>],
 }
 
 impl Drop for Pinned<'_> {
     fn drop(&mut self) {
-        for p in self.pages.iter_mut() {
-            if !p.is_null() {
-                // SAFETY: each non-NULL entry holds a reference we took.
-                unsafe { bindings::put_page(*p) };
-                *p = core::ptr::null_mut();
-            }
-        }
+        self.pages.iter_mut().for_each(|p| *p = None);
     }
-}
-
-/// Whether a page holds only zeros.
-fn page_is_zero(page: *mut bindings::page) -> bool {
-    // SAFETY: `page` is referenced; the mapping is released below.
-    let addr = unsafe { bindings::kmap_local_page(page) };
-    // SAFETY: a mapped page is PAGE bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(addr.cast::<u64>(), PAGE as usize / 8) };
-    let zero = bytes.iter().all(|&w| w == 0);
-    // SAFETY: mapped above.
-    unsafe { bindings::kunmap_local(addr) };
-    zero
 }
 
 /// Whether the page `page` of a private mapping goes into the image: in an anonymous mapping
 /// unless it holds only zeros (a new mapping reads as zeros), in a file mapping
 /// (`written_only`) if it is an anonymous copy, whatever it holds (a zeroed copy must not read
 /// as the file again).
-fn restored_data(page: *mut bindings::page, written_only: bool) -> bool {
-    // SAFETY: `page` is referenced.
-    let anon = unsafe { bindings::PageAnon(page) };
+fn restored_data(page: &PageRef, written_only: bool) -> bool {
     match written_only {
-        true => anon,
-        false => !page_is_zero(page),
+        true => page.is_anon(),
+        false => !page.is_zero(),
     }
 }
 
@@ -787,7 +710,7 @@ impl PageAct {
 fn write_runs(
     d: &mut Dumper<'_>,
     addr: u64,
-    pages: &[*mut bindings::page],
+    pages: &[Option<PageRef>],
     acts: &[PageAct],
 ) -> Result {
     let mut i = 0;
@@ -809,16 +732,14 @@ fn write_runs(
             }
             PageAct::Data => {
                 d.page_run_begin(at, n)?;
-                for &page in &pages[i..j] {
-                    // SAFETY: `page` is referenced; the mapping is released below.
-                    let p = unsafe { bindings::kmap_local_page(page) };
-                    // SAFETY: a mapped page is PAGE bytes.
-                    let bytes =
-                        unsafe { core::slice::from_raw_parts(p.cast::<u8>(), PAGE as usize) };
-                    let r = d.chunk(bytes);
-                    // SAFETY: mapped above.
-                    unsafe { bindings::kunmap_local(p) };
-                    r?;
+                for page in &pages[i..j] {
+                    // Only pages with data are written.
+                    let page = page.as_ref().ok_or(EINVAL)?;
+                    // SAFETY: the page of a frozen task, or of shared memory that only frozen
+                    // tasks map (leak detection refuses other users): nothing in the tree
+                    // writes it. A tracer outside it writing through /proc/PID/mem would race
+                    // the copy, as it races a core dump's.
+                    unsafe { page.with_bytes(|bytes| d.chunk(bytes)) }?;
                 }
                 d.raw_end()?;
             }
@@ -828,15 +749,14 @@ fn write_runs(
     Ok(())
 }
 
-/// Pins the pages of the frozen `mm` from `addr`, one for each entry of `pages`; NULL for a
+/// Pins the pages of the frozen `mm` from `addr`, one for each entry of `pages`; `None` for a
 /// hole or the zero page, which FOLL_DUMP does not fault in.
 fn pin<'a>(
     log: &Log,
     mm: &MmWithUser,
     addr: u64,
-    pages: &'a mut [*mut bindings::page],
+    pages: &'a mut [Option<PageRef>],
 ) -> Result<Pinned<'a>> {
-    pages.fill(core::ptr::null_mut());
     let pinned = Pinned { pages };
     let mut i = 0;
     while i < pinned.pages.len() {
@@ -865,7 +785,7 @@ fn pin_within<'a>(
     log: &Log,
     mm: &MmWithUser,
     addr: u64,
-    pages: &'a mut [*mut bindings::page],
+    pages: &'a mut [Option<PageRef>],
     within: (u64, u64),
 ) -> Result<Option<(usize, Pinned<'a>)>> {
     let end = addr + pages.len() as u64 * PAGE;
@@ -882,9 +802,9 @@ fn pin_within<'a>(
 }
 
 /// The page at offset `i` of what `pin_within()` pinned, if that is in the mapping.
-fn page_in(pinned: &Option<(usize, Pinned<'_>)>, i: usize) -> Option<*mut bindings::page> {
+fn page_in<'a>(pinned: &'a Option<(usize, Pinned<'_>)>, i: usize) -> Option<Option<&'a PageRef>> {
     let (first, pinned) = pinned.as_ref()?;
-    pinned.pages.get(i.checked_sub(*first)?).copied()
+    Some(pinned.pages.get(i.checked_sub(*first)?)?.as_ref())
 }
 
 /// A mapping of a relative's address space, written earlier, whose pages a copied mapping
@@ -892,7 +812,7 @@ fn page_in(pinned: &Option<(usize, Pinned<'_>)>, i: usize) -> Option<*mut bindin
 struct Relative<'a> {
     mm: &'a MmWithUser,
     within: (u64, u64),
-    pages: &'a mut [*mut bindings::page],
+    pages: &'a mut [Option<PageRef>],
 }
 
 impl Relative<'_> {
@@ -910,7 +830,7 @@ impl Relative<'_> {
 /// the mapping with mremap(2). Each holds a reference on its page, so that no other page
 /// takes its place while the checkpoint runs.
 pub(crate) struct CowPages {
-    pages: RBTree<usize, Writer>,
+    pages: RBTree<usize, (Writer, PageRef)>,
     /// The trees of anon_vmas of the mappings they were written with, each once: only a
     /// mapping in one of them can map one of the pages.
     roots: KVec<usize>,
@@ -934,21 +854,19 @@ impl CowPages {
     }
 
     /// The address space written earlier, other than `mm`'s, that maps `page`.
-    fn find(&self, page: *mut bindings::page, mm: &MmWithUser) -> Option<Writer> {
-        let w = *self.pages.get(&(page as usize))?;
-        (w.mm != mm.as_raw() as usize).then_some(w)
+    fn find(&self, page: &PageRef, mm: &MmWithUser) -> Option<Writer> {
+        let (w, _) = self.pages.get(&(page.as_ptr() as usize))?;
+        (w.mm != mm.as_raw() as usize).then_some(*w)
     }
 
-    /// Notes that `w` writes the referenced `page`, unless one did before; returns whether it
-    /// is new.
-    fn add(&mut self, page: *mut bindings::page, w: Writer) -> Result<bool> {
-        if self.pages.get(&(page as usize)).is_some() {
+    /// Notes that `w` writes `page`, unless one did before; returns whether it is new.
+    fn add(&mut self, page: &PageRef, w: Writer) -> Result<bool> {
+        let key = page.as_ptr() as usize;
+        if self.pages.get(&key).is_some() {
             return Ok(false);
         }
         self.pages
-            .try_create_and_insert(page as usize, w, GFP_KERNEL)?;
-        // SAFETY: `page` is referenced by the caller; this one is put on drop.
-        unsafe { bindings::get_page(page) };
+            .try_create_and_insert(key, (w, page.clone()), GFP_KERNEL)?;
         Ok(true)
     }
 
@@ -969,7 +887,7 @@ impl CowPages {
         log: &Log,
         mm: &MmWithUser,
         area: &Area,
-        pages: &mut [*mut bindings::page],
+        pages: &mut [Option<PageRef>],
         mut accept: impl FnMut(Writer, u64) -> Option<T>,
     ) -> Result<Option<T>> {
         if area.root == 0 || !self.roots.contains(&area.root) {
@@ -984,7 +902,7 @@ impl CowPages {
                 .pages
                 .iter()
                 .enumerate()
-                .find_map(|(i, &p)| accept(self.find(p, mm)?, at(i)));
+                .find_map(|(i, p)| accept(self.find(p.as_ref()?, mm)?, at(i)));
             if found.is_some() {
                 return Ok(found);
             }
@@ -992,15 +910,6 @@ impl CowPages {
             crate::resched();
         }
         Ok(None)
-    }
-}
-
-impl Drop for CowPages {
-    fn drop(&mut self) {
-        for (&page, _) in self.pages.iter() {
-            // SAFETY: `add()` took this reference.
-            unsafe { bindings::put_page(page as *mut bindings::page) };
-        }
     }
 }
 
@@ -1034,18 +943,18 @@ fn dump_private(
     d: &mut Dumper<'_>,
     w: &mut Writing<'_>,
     area: &Area,
-    pages: &mut [*mut bindings::page],
+    pages: &mut [Option<PageRef>],
     mut from: Source<'_>,
 ) -> Result {
     let (vma, written_only) = (&area.rec, area.rec.kind == abi::VMA_KIND_FILE);
     let mut acts = [PageAct::Skip; BATCH];
-    let has = |p: *mut bindings::page| !p.is_null() && restored_data(p, written_only);
+    let has = |p: Option<&PageRef>| p.is_some_and(|p| restored_data(p, written_only));
     // Anonymous, and maybe mapped by another process too: fork(2) clears the exclusive bit
     // of the pages it shares.
-    let shared = |p: *mut bindings::page| {
-        // SAFETY: a non-NULL `p` is a referenced page.
-        !p.is_null() && unsafe { bindings::PageAnon(p) && !bindings::PageAnonExclusive(p) }
-    };
+    let shared = |p: &PageRef| p.is_anon() && !p.is_anon_exclusive();
+    // The same page, or both none.
+    let same =
+        |a: Option<&PageRef>, b: Option<&PageRef>| a.map(PageRef::as_ptr) == b.map(PageRef::as_ptr);
     // Only a copy links to the anon_vmas of its relatives.
     let copy = !matches!(from, Source::Own);
     let mut added = false;
@@ -1058,17 +967,17 @@ fn dump_private(
             _ => None,
         };
         for (i, act) in acts[..n].iter_mut().enumerate() {
-            let (c, p, at) = (mine.pages[i], page_in(&theirs, i), addr + i as u64 * PAGE);
-            *act = match p {
+            let (c, at) = (mine.pages[i].as_ref(), addr + i as u64 * PAGE);
+            *act = match page_in(&theirs, i) {
                 // The very page: it is shared copy-on-write, or both have none.
-                Some(p) if c == p => PageAct::Skip,
+                Some(p) if same(c, p) => PageAct::Skip,
                 _ if has(c) => PageAct::Data,
                 Some(p) if has(p) => PageAct::Drop,
                 _ => PageAct::Skip,
             };
             // Data that is not the source's, but maybe another relative's. Not one of zeros:
             // a relative skipped it too, and has none to share.
-            if *act == PageAct::Data && shared(c) {
+            if let Some(c) = c.filter(|&c| *act == PageAct::Data && shared(c)) {
                 match w.cow.find(c, w.mm) {
                     // Zero is no address in the image: the same.
                     Some(by) if copy && (by.addr != 0 || at == 0) => {
@@ -1118,12 +1027,8 @@ impl SharedObjects {
         file: &FileRef,
         rec: &mut abi::Vma,
     ) -> Result<core::ops::Range<u64>> {
-        // SAFETY: the file is valid and counted, and so is its mapping and inode; the size of
-        // an object only its frozen users can resize is read as a plain field.
-        let (mapping, size) = unsafe {
-            let f = &*file.as_ptr();
-            (f.f_mapping, (*f.f_inode).i_size as u64)
-        };
+        // Only its frozen users can resize it.
+        let (mapping, size) = (file.file().mapping(), file.inode().size() as u64);
         let (objref, first) = d.objref(mapping)?;
         rec.file = objref;
         rec.size = size;
@@ -1144,10 +1049,9 @@ fn dump_cached(
     d: &mut Dumper<'_>,
     vma: &abi::Vma,
     file: &FileRef,
-    pages: &mut [*mut bindings::page],
+    pages: &mut [Option<PageRef>],
     written: core::ops::Range<u64>,
 ) -> Result {
-    let inode = file.inode().as_ptr();
     let total = (vma.end - vma.start) / PAGE;
     let mut acts = [PageAct::Skip; BATCH];
     let mut first = 0u64;
@@ -1163,32 +1067,18 @@ fn dump_cached(
             if written.contains(&index) || index.saturating_mul(PAGE) >= vma.size {
                 continue;
             }
-            let mut folio = core::ptr::null_mut();
-            // SAFETY: `inode` is a shmem inode, valid while the file is. `SGP_READ` allocates
-            // nothing for a hole, and reads a swapped-out page back in.
-            let err = unsafe {
-                bindings::shmem_get_folio(
-                    inode,
-                    index as usize,
-                    0,
-                    &mut folio,
-                    bindings::sgp_type_SGP_READ,
-                )
+            *slot = match file.inode().shmem_page(index as usize) {
+                Ok(page) => page,
+                Err(e) => {
+                    log!(
+                        d.log,
+                        "shared memory page {index}: cannot read it ({})",
+                        e.to_errno()
+                    );
+                    return Err(e);
+                }
             };
-            if err != 0 {
-                log!(d.log, "shared memory page {index}: cannot read it ({err})");
-                return Err(Error::from_errno(err));
-            }
-            if folio.is_null() {
-                continue;
-            }
-            // SAFETY: `folio` is referenced, locked by `shmem_get_folio`, and holds `index`;
-            // the reference moves to the page.
-            *slot = unsafe {
-                bindings::folio_unlock(folio);
-                bindings::folio_file_page(folio, index as usize)
-            };
-            if !page_is_zero(*slot) {
+            if slot.as_ref().is_some_and(|p| !p.is_zero()) {
                 *act = PageAct::Data;
             }
         }
@@ -1252,20 +1142,19 @@ fn name_area(
     name: Option<&[u8; ANON_NAME_MAX]>,
 ) -> Result {
     let Some(name) = name else { return Ok(()) };
-    // SAFETY: names the current task's own mapping; `name` is NUL-terminated.
-    let err = unsafe {
-        bindings::checkpoint_set_anon_name(v.start, v.end - v.start, name.as_ptr().cast())
-    };
-    if err != 0 {
+    let len = name.iter().position(|&b| b == 0).ok_or(EINVAL)?;
+    let name = CStr::from_bytes_with_nul(&name[..=len]).map_err(|_| EINVAL)?;
+    let named = mm::set_anon_name(v.start as usize, (v.end - v.start) as usize, name);
+    if let Err(e) = named {
         log!(
             r.log,
-            "mapping {:#x}-{:#x}: PR_SET_VMA_ANON_NAME failed ({err})",
+            "mapping {:#x}-{:#x}: PR_SET_VMA_ANON_NAME failed ({})",
             v.start,
-            v.end
+            v.end,
+            e.to_errno()
         );
-        return Err(Error::from_errno(err));
     }
-    Ok(())
+    named
 }
 
 /// Maps one `Vma` in the current task's new mm.
@@ -1539,8 +1428,6 @@ impl VdsoPair {
 
 /// Maps this kernel's vDSO (and its vvar pages before it) at the saved address.
 fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Result {
-    // SAFETY: `vdso_image_64` is a constant of this kernel.
-    let image = unsafe { &bindings::vdso_image_64 };
     let vvar_len = vvar_size();
     let text = if v.kind == abi::VMA_KIND_VDSO {
         v.start
@@ -1593,75 +1480,45 @@ fn map_vdso(r: &mut Restorer<'_, Obj>, v: &abi::Vma, pair: &mut VdsoPair) -> Res
             return Err(EINVAL);
         }
     } else {
-        // SAFETY: maps into the current task's own mm, which has no vDSO yet.
-        let ret = unsafe { bindings::map_vdso_once(image, base as usize) };
+        let mapped = mm::vdso::map_once(base as usize);
         let at = current_mm()?.mmap_read_lock().vdso() as u64;
-        if ret != 0 || at != text {
-            log!(r.log, "vdso: cannot map it at {text:#x} ({ret})");
-            return Err(if ret != 0 {
-                Error::from_errno(ret)
-            } else {
-                EINVAL
-            });
+        if mapped.is_err() || at != text {
+            let e = mapped.err().unwrap_or(EINVAL);
+            log!(r.log, "vdso: cannot map it at {text:#x} ({})", e.to_errno());
+            return Err(e);
         }
     }
     Ok(())
 }
 
-/// Gives the current task a new, empty address space, as exec does, with `exe` (NULL or a
-/// file [`may_be_exe`] accepted) as its executable.
+/// Gives the current task a new, empty address space, as exec does, with `exe` (a file
+/// [`may_be_exe`] accepted) as its executable.
 ///
 /// A restored process starts in the restarter's address space (`CLONE_VM`): it first takes
 /// an empty one, before it reads any record, so that nothing the image makes it open (say
 /// `/proc/self/mem`) reaches the restarter's memory. It takes another for its `Mm` record.
-pub(crate) fn install_new(log: &Log, exe: *mut bindings::file) -> Result {
-    // SAFETY: `mm_alloc` returns a new mm or NULL.
-    let mm = unsafe { bindings::mm_alloc() };
-    if mm.is_null() {
-        return Err(ENOMEM);
-    }
-    install(log, mm, exe)
-}
-
-/// Makes `mm`, new and ours, the current task's, as exec does, recording `exe` (NULL or a
-/// counted file) as its executable unless NULL.
-fn install(log: &Log, mm: *mut bindings::mm_struct, exe: *mut bindings::file) -> Result {
+pub(crate) fn install_new(log: &Log, exe: Option<&File>) -> Result {
+    let mm = NewMm::new()?;
     // KSM's merge-any comes from the restarter (it survives exec): it would make every
     // mapping restored mergeable. The image never carries it (checkpoint refuses it).
-    MmFlags::word(mm).fetch_and(!(MmFlags::MERGE_ANY as usize), Ordering::AcqRel);
-    // SAFETY: `mm` is new and ours; on success the current task owns it.
-    let ret = unsafe { bindings::restart_exec_mmap(mm, exe) };
-    if ret < 0 {
-        // SAFETY: still ours.
-        unsafe { bindings::mmput(mm) };
-        log!(log, "cannot install a new address space ({ret})");
-        return Err(Error::from_errno(ret));
-    }
-    Ok(())
+    mm.set_init_flags(MmFlags::MERGE_ANY, 0)?;
+    mm.install(exe)
+        .inspect_err(|e| log!(log, "cannot install a new address space ({})", e.to_errno()))
 }
 
 /// The file of `f`, if it may become the restored mm's executable: what
 /// `prctl(PR_SET_MM_EXE_FILE)` asks (a regular file, not on a noexec mount, that the caller
 /// may execute). Otherwise any file the caller can open would be made unwritable for everyone
 /// (`set_mm_exe_file()` denies writes) for as long as the restored process lives.
-fn may_be_exe(log: &Log, f: &files::Restored) -> Result<*mut bindings::file> {
-    let file = f.file.as_ptr();
-    let inode = f.file.inode();
-    let regular = inode.file_type() == bindings::S_IFREG;
-    // SAFETY: `file` is an open file we hold a reference to; its path is valid.
-    let noexec = unsafe { bindings::path_noexec(f.file.file().path().as_ptr()) };
-    let ret = if regular && !noexec {
-        // SAFETY: as above.
-        unsafe { bindings::file_permission(file, bindings::MAY_EXEC as i32) }
-    } else {
-        -(bindings::EACCES as i32)
-    };
-    if ret != 0 {
+fn may_be_exe<'a>(log: &Log, f: &'a files::Restored) -> Result<&'a File> {
+    let file = f.file.file();
+    if let Err(e) = file.may_exec() {
         log!(
             log,
-            "exe_file: not an executable file the caller may run ({ret})"
+            "exe_file: not an executable file the caller may run ({})",
+            e.to_errno()
         );
-        return Err(Error::from_errno(ret));
+        return Err(e);
     }
     Ok(file)
 }
@@ -1745,24 +1602,18 @@ fn put(
 ) -> Result {
     let n = bytes.len();
     let ok = match target {
-        Target::User => {
-            // SAFETY: `addr..addr + n` lies in a writable mapping of the current task.
-            let left =
-                unsafe { bindings::copy_to_user(addr as *mut _, bytes.as_ptr().cast(), n as _) };
-            left == 0
-        }
+        Target::User => UserSlice::new(addr as usize, n)
+            .writer()
+            .write_slice(bytes)
+            .is_ok(),
         Target::Forced => {
             // Copies on write, as ptrace does.
             let flags = bindings::FOLL_WRITE | bindings::FOLL_FORCE;
             current_mm()?.access_vm(addr as usize, bytes, flags) == n
         }
         Target::Object(file, base) => {
-            let mut pos = (base + addr - v.start) as i64;
-            // SAFETY: the shared memory object is a valid file; a kernel buffer is written.
-            let w = unsafe {
-                bindings::kernel_write(file.as_ptr(), bytes.as_ptr().cast(), n, &mut pos)
-            };
-            w == n as isize
+            let pos = (base + addr - v.start) as i64;
+            file.file().write_at(bytes, pos) == Ok(n)
         }
         Target::None => false,
     };
@@ -1804,45 +1655,32 @@ fn share(
     };
     let mut at = run.addr;
     while at < end {
-        // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
-        // pages go into the current task's own mm.
-        let n = unsafe {
-            bindings::restart_share_pages(
-                source.as_raw(),
-                at as usize,
-                end as usize,
-                src(at) as usize,
-            )
-        };
-        match n {
+        // The source is restart's own, and its tasks wait off the CPU.
+        match source.share_pages_with_current(at as usize, end as usize, src(at) as usize) {
             // Short where the source's mapping ends (it may have split its own since): the
             // rest may be in the next one.
-            n if n > 0 => {
+            Ok(n) if n > 0 => {
                 at += n as u64;
                 continue;
             }
-            0 => {}
-            e if e == -(bindings::EINVAL as isize) => {
+            Ok(_) => {}
+            Err(e) if e == EINVAL => {
                 return Err(r.bad("pages shared outside one copied mapping of private memory"));
             }
-            e => {
-                log!(r.log, "pages at {at:#x}: cannot share them ({e})");
-                return Err(Error::from_errno(e as i32));
+            Err(e) => {
+                log!(
+                    r.log,
+                    "pages at {at:#x}: cannot share them ({})",
+                    e.to_errno()
+                );
+                return Err(e);
             }
         }
         // One the kernel cannot share (maybe pinned, or in a huge page): its contents.
         let page = &mut buf[..PAGE as usize];
-        // SAFETY: reads a restored address space that restart holds, as ptrace would.
-        let got = unsafe {
-            bindings::access_remote_vm(
-                source.as_raw(),
-                src(at) as usize,
-                page.as_mut_ptr().cast(),
-                PAGE as i32,
-                bindings::FOLL_FORCE,
-            )
-        };
-        if got != PAGE as i32 {
+        // Read as ptrace would.
+        let got = source.access_vm(src(at) as usize, page, bindings::FOLL_FORCE);
+        if got != PAGE as usize {
             return Err(r.bad("pages shared with an address space that does not map them"));
         }
         put(r, v, target, at, page)?;
@@ -1866,9 +1704,9 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
         return Ok(());
     }
     let exe = match m.exe_file {
-        0 => core::ptr::null_mut(),
+        0 => None,
         e => match r.lookup(e)? {
-            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => may_be_exe(r.log, f)?,
+            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => Some(may_be_exe(r.log, f)?),
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };
@@ -2002,30 +1840,23 @@ fn copy_area(
         return Err(r.bad("mapping copied from what is not an address space restored earlier"));
     };
     unmap(from, task_size)?;
-    // SAFETY: `source` is an mm restart restored and holds; its tasks wait off the CPU. The
-    // copy goes into the current task's own mm.
-    match unsafe {
-        bindings::restart_copy_vma(
-            source.as_raw(),
-            v.start as usize,
-            v.end as usize,
-            v.copy_from as usize,
-        )
-    } {
-        0 => {}
-        e if e == -(bindings::EINVAL as i32) || e == -(bindings::EEXIST as i32) => {
+    // The source is restart's own, and its tasks wait off the CPU.
+    match source.copy_vma_to_current(v.start as usize, v.end as usize, v.copy_from as usize) {
+        Ok(()) => {}
+        Err(e) if e == EINVAL || e == EEXIST => {
             return Err(r.bad(
                 "copied mapping that its source does not have, or overlapping the one before",
             ));
         }
-        e => {
+        Err(e) => {
             log!(
                 r.log,
-                "mapping {:#x}-{:#x}: cannot copy it ({e})",
+                "mapping {:#x}-{:#x}: cannot copy it ({})",
                 v.start,
-                v.end
+                v.end,
+                e.to_errno()
             );
-            return Err(Error::from_errno(e));
+            return Err(e);
         }
     }
     unmap(from, v.start)?;
@@ -2070,14 +1901,12 @@ fn unmap(start: u64, end: u64) -> Result {
 
 /// The size of this kernel's vDSO text.
 fn vdso_size() -> u64 {
-    // SAFETY: `vdso_image_64` is a constant of this kernel.
-    unsafe { bindings::vdso_image_64.size as u64 }
+    mm::vdso::size() as u64
 }
 
 /// The size of this kernel's vvar pages, below the vDSO text.
 fn vvar_size() -> u64 {
-    // SAFETY: `vdso_image_64` is a constant of this kernel.
-    unsafe { bindings::vdso_image_64.sym_vvar_start.unsigned_abs() as u64 }
+    mm::vdso::vvar_size() as u64
 }
 
 /// The bits of `mm->flags` a process sets for itself and a new mm inherits from its creator
@@ -2147,8 +1976,7 @@ impl MmFlags {
         }
         // The new mm inherited the restarter's MDWE, which restart must not lift, and which
         // would not be faithful either: as prctl(PR_SET_MDWE) would, refuse to change it.
-        let inherited =
-            Self::word(current_mm()?.as_raw()).load(Ordering::Relaxed) as u64 & Self::MDWE;
+        let inherited = current_mm()?.flags() & Self::MDWE;
         if inherited != 0 && inherited != bits & Self::MDWE {
             log!(
                 r.log,
@@ -2159,64 +1987,38 @@ impl MmFlags {
         Ok(MmFlags(bits))
     }
 
-    /// `mm->flags` of `mm`, which others change with atomic bit operations.
-    fn word<'a>(mm: *mut bindings::mm_struct) -> &'a AtomicUsize {
-        // SAFETY: `mm` is the current task's, valid while it runs, or a new one of ours;
-        // `flags` is a naturally aligned word, only ever changed atomically.
-        unsafe { AtomicUsize::from_ptr(core::ptr::addr_of_mut!((*mm).__bindgen_anon_1.flags)) }
-    }
-
     /// Sets the saved bits in the `mm->flags` of `mm`, the current task's new mm.
-    fn apply(&self, mm: *mut bindings::mm_struct) {
-        let (bits, set) = (self.0 as usize, Self::SET as usize);
-        let _ = Self::word(mm).fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
-            Some(old & !set | bits)
-        });
+    fn apply(&self, mm: &MmWithUser) -> Result {
+        mm.set_init_flags(Self::SET, self.0)
     }
 }
 
 /// Sets the mm fields (code, data, brk, stack, arguments, environment, auxv).
 fn set_fields(r: &Restorer<'_, Obj>, m: &abi::Mm, auxv: &[u8]) -> Result {
     let mm = current_mm()?;
-    let top = mm.task_size();
-    let pairs = [
-        (m.start_code, m.end_code),
-        (m.start_data, m.end_data),
-        (m.start_brk, m.brk),
-        (m.arg_start, m.arg_end),
-        (m.env_start, m.env_end),
-    ];
-    if pairs.iter().any(|&(a, b)| a > b || b >= top) || m.start_stack >= top || m.mmap_base >= top {
+    let range = |a: u64, b: u64| a as usize..b as usize;
+    let mut layout = Layout {
+        code: range(m.start_code, m.end_code),
+        data: range(m.start_data, m.end_data),
+        brk: range(m.start_brk, m.brk),
+        start_stack: m.start_stack as usize,
+        args: range(m.arg_start, m.arg_end),
+        env: range(m.env_start, m.env_end),
+        mmap_base: m.mmap_base as usize,
+        auxv: [0; mm::AUXV_WORDS],
+    };
+    if !layout.is_within(mm.task_size() as usize) {
         return Err(r.bad("mm field outside the address space"));
     }
-    let flags = MmFlags::check(r, m)?;
-    let _mmap = mm.mmap_write_lock_killable()?;
-    // Written field by field through the raw pointer: other fields change meanwhile.
-    // SAFETY: the current task's own new mm; the mmap lock serializes this with
-    // prctl(PR_SET_MM), and /proc readers see at worst words of either value.
-    unsafe {
-        let f = core::ptr::addr_of_mut!((*mm.as_raw()).__bindgen_anon_1);
-        (*f).start_code = m.start_code as _;
-        (*f).end_code = m.end_code as _;
-        (*f).start_data = m.start_data as _;
-        (*f).end_data = m.end_data as _;
-        (*f).start_brk = m.start_brk as _;
-        (*f).brk = m.brk as _;
-        (*f).start_stack = m.start_stack as _;
-        (*f).arg_start = m.arg_start as _;
-        (*f).arg_end = m.arg_end as _;
-        (*f).env_start = m.env_start as _;
-        (*f).env_end = m.env_end as _;
-        if m.mmap_base != 0 {
-            (*f).mmap_base = m.mmap_base as _;
-        }
-        // A copy has its parent's.
-        let mut saved = [0; bindings::AT_VECTOR_SIZE as usize];
-        for (slot, w) in saved.iter_mut().zip(auxv.chunks(8)) {
-            *slot = u64::from_le_bytes(w.try_into().unwrap_or([0; 8])) as _;
-        }
-        core::ptr::addr_of_mut!((*f).saved_auxv).write(saved);
+    for (slot, w) in layout.auxv.iter_mut().zip(auxv.chunks(8)) {
+        *slot = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
     }
-    flags.apply(mm.as_raw());
-    Ok(())
+    let flags = MmFlags::check(r, m)?;
+    let mut mmap = mm.mmap_write_lock_killable()?;
+    // Zero keeps the one the new mm has.
+    if layout.mmap_base == 0 {
+        layout.mmap_base = mmap.layout().mmap_base;
+    }
+    mmap.set_layout(&layout)?;
+    flags.apply(&mm)
 }

@@ -568,7 +568,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
             bindings::exit_files(bindings::get_current());
             bindings::exit_fs(bindings::get_current());
         }
-        mm::install_new(w.log, core::ptr::null_mut())?;
+        mm::install_new(w.log, None)?;
         // Its parent's children's times take its process's when it is reaped.
         cputime::restore(&w.task);
         c.restore_loginuid(w.log, w.task.pid)?;
@@ -619,7 +619,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
 /// The leader reads its process's records, then creates its threads.
 fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
     files::close_inherited()?;
-    mm::install_new(p.r.log, core::ptr::null_mut())?;
+    mm::install_new(p.r.log, None)?;
     // The handlers copied from the restarter.
     kernel::signal::flush_handlers()?;
     let r = &mut *p.r;

@@ -258,16 +258,45 @@ bool rust_helper_checkpoint_task_rseq(struct task_struct *t, u64 *rseq,
 }
 
 /*
- * Whether the processes using @mm registered for membarrier(2)'s expedited
- * commands, which restart does not register again.
+ * Why checkpoint cannot save @mm, for state restart does not set up again;
+ * NULL if none applies. Each would come back silently wrong: expedited
+ * membarrier(2) commands failing, allocated protection keys free (key 0,
+ * which every mm has when the CPU has keys, and the key execute-only memory
+ * takes, whose mappings are refused on their own, do not count), selectors
+ * loaded from the LDT faulting, tagged pointers faulting, AIO contexts gone.
+ * The caller holds the mmap lock, which every writer of the key map takes
+ * for writing; only the frozen tasks of @mm set up an LDT or LAM, once.
  */
-bool rust_helper_checkpoint_mm_membarrier(struct mm_struct *mm)
+const char *rust_helper_checkpoint_mm_unsupported(struct mm_struct *mm)
 {
 #ifdef CONFIG_MEMBARRIER
-	return atomic_read(&mm->membarrier_state);
-#else
-	return false;
+	if (atomic_read(&mm->membarrier_state))
+		return "registered for expedited membarrier(2) (not restored yet)";
 #endif
+#ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
+	if (arch_pkeys_enabled()) {
+		u16 map = mm_pkey_allocation_map(mm);
+		int exec_only = mm->context.execute_only_pkey;
+
+		if (exec_only > 0)
+			map &= ~(1U << exec_only);
+		if (map != 1)
+			return "has memory protection keys (pkey_alloc(2), not restored yet)";
+	}
+#endif
+#ifdef CONFIG_MODIFY_LDT_SYSCALL
+	if (READ_ONCE(mm->context.ldt))
+		return "has a local descriptor table (modify_ldt(2), not restored yet)";
+#endif
+#ifdef CONFIG_ADDRESS_MASKING
+	if (mm_lam_cr3_mask(mm))
+		return "has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR, not restored yet)";
+#endif
+#ifdef CONFIG_AIO
+	if (checkpoint_mm_aio(mm))
+		return "has an AIO context (io_setup(2), not restored yet)";
+#endif
+	return NULL;
 }
 
 /*
@@ -306,28 +335,6 @@ const char *rust_helper_checkpoint_vma_unsupported(const struct vm_area_struct *
 	}
 #endif
 	return NULL;
-}
-
-/*
- * Whether @mm has protection keys allocated with pkey_alloc(2), besides key 0,
- * which every mm has when the CPU has keys, and the key execute-only memory
- * takes (its mappings are refused on their own). The caller holds the mmap
- * lock, which every writer of the map takes for writing.
- */
-bool rust_helper_checkpoint_mm_pkeys(const struct mm_struct *mm)
-{
-#ifdef CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
-	u16 map = mm_pkey_allocation_map(mm);
-	int exec_only = mm->context.execute_only_pkey;
-
-	if (!arch_pkeys_enabled())
-		return false;
-	if (exec_only > 0)
-		map &= ~(1U << exec_only);
-	return map != 1;
-#else
-	return false;
-#endif
 }
 
 /*
@@ -371,32 +378,6 @@ int rust_helper_checkpoint_set_anon_name(u64 start, u64 len, const char *name)
 	return err;
 #else
 	return -EINVAL;
-#endif
-}
-
-/*
- * Whether @mm has a local descriptor table (modify_ldt(2)), which restart does
- * not set up again: a segment selector the program loads from it would fault.
- */
-bool rust_helper_checkpoint_mm_ldt(struct mm_struct *mm)
-{
-#ifdef CONFIG_MODIFY_LDT_SYSCALL
-	return READ_ONCE(mm->context.ldt);
-#else
-	return false;
-#endif
-}
-
-/*
- * Whether @mm has linear address masking enabled (ARCH_ENABLE_TAGGED_ADDR),
- * which restart does not enable again: tagged pointers would fault.
- */
-bool rust_helper_checkpoint_mm_lam(struct mm_struct *mm)
-{
-#ifdef CONFIG_ADDRESS_MASKING
-	return mm_lam_cr3_mask(mm);
-#else
-	return false;
 #endif
 }
 

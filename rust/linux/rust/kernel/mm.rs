@@ -14,17 +14,27 @@
 use crate::{
     bindings,
     error::{
-        code::{EINTR, EINVAL},
+        code::{EINTR, EINVAL, ENOMEM},
         to_result, Error, Result,
     },
     fs::file::File,
     task::Task,
     types::{ARef, AlwaysRefCounted, Opaque},
 };
-use core::{marker::PhantomData, ops::Range, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ops::Range,
+    ptr::{addr_of, addr_of_mut, NonNull},
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
+pub mod page;
 pub mod virt;
+use page::PageRef;
 use virt::VmaRef;
+
+/// The number of words of a saved auxiliary vector (`mm->saved_auxv`).
+pub const AUXV_WORDS: usize = bindings::AT_VECTOR_SIZE as usize;
 
 /// An address space of which the holder has a user: its page tables and mappings stay, even
 /// after every task using it exits.
@@ -95,6 +105,39 @@ impl MmWithUser {
         flags as u64
     }
 
+    /// `mm->flags`, which C changes with atomic bit operations.
+    fn flags_word(&self) -> &AtomicUsize {
+        // SAFETY: the mm is valid (type invariant); `flags` is a naturally aligned word that
+        // is only ever changed atomically.
+        unsafe { AtomicUsize::from_ptr(addr_of_mut!((*self.as_raw()).__bindgen_anon_1.flags)) }
+    }
+
+    /// Sets the `MMF_*` bits of `mask` to those of `bits` in the current task's own address
+    /// space, as the prctl()s that set them do, atomically with respect to the other bits.
+    /// `EINVAL` if this is not the current task's, if `mask` has a bit a process does not set
+    /// for itself (outside `MMF_INIT_MASK`, but `MMF_HAS_MDWE_NO_INHERIT`), or for a change
+    /// prctl() refuses or that needs more than the bit: clearing memory-deny-write-execute,
+    /// the `SUID_DUMP_ROOT` dumpable value, turning KSM's merge-any on or off.
+    pub fn set_init_flags(&self, mask: u64, bits: u64) -> Result {
+        if self.as_raw() != current_mm() {
+            return Err(EINVAL);
+        }
+        let (mdwe, merge) = (
+            (1 << bindings::MMF_HAS_MDWE | 1 << bindings::MMF_HAS_MDWE_NO_INHERIT) as u64,
+            1u64 << bindings::MMF_VM_MERGE_ANY,
+        );
+        let old = self.flags();
+        let new = old & !mask | bits & mask;
+        let dumpable = new & bindings::MMF_DUMPABLE_MASK as u64;
+        if old & mdwe & !new != 0
+            || dumpable == u64::from(bindings::SUID_DUMP_ROOT)
+            || (old ^ new) & merge != 0
+        {
+            return Err(EINVAL);
+        }
+        update_init_flags(self, mask, bits)
+    }
+
     /// The current task's address space, with a user of its own: `None` for a kernel thread,
     /// or for one that borrows an mm without a user (`kthread_use_mm()`) that has none left.
     pub fn of_current() -> Option<ARef<MmWithUser>> {
@@ -114,8 +157,40 @@ impl MmWithUser {
     /// whose callers have the right to the address space: nothing is checked here.
     #[cfg(CONFIG_CHECKPOINT)]
     pub fn share_with_current(&self) -> Result {
+        current_is_user()?;
         // SAFETY: the mm is valid (type invariant); the callee takes its own user.
         to_result(unsafe { bindings::restart_share_mm(self.as_raw()) })
+    }
+
+    /// Copies into the current task's address space this one's mapping at `start` (or else
+    /// the one at `end - 1`), as fork(2) does, with its pages shared copy-on-write, or the part
+    /// of the one at `from` that a move by mremap(2) took there (`restart_copy_vma()`).
+    /// `EINVAL` if this is the current task's address space or has no such mapping, `EEXIST`
+    /// if the current one maps part of the range, or for a kernel thread. Meant for restart,
+    /// which holds this address space and keeps its tasks off the CPU: nothing checks that the
+    /// caller may read it, and two tasks copying from each other's at once would deadlock
+    /// (the callee locks this one, then the current task's).
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn copy_vma_to_current(&self, start: usize, end: usize, from: usize) -> Result {
+        current_is_user()?;
+        // SAFETY: the mm is valid (type invariant) and so is the current task's (checked
+        // above); the callee checks the ranges and that the two differ, and takes both locks.
+        to_result(unsafe { bindings::restart_copy_vma(self.as_raw(), start, end, from) })
+    }
+
+    /// Maps in the current task's copied mapping from `start` up to `end` the anonymous pages
+    /// this address space has from `src`, shared copy-on-write (`restart_share_pages()`); the
+    /// number of bytes shared from `start`, zero if the first page cannot be shared. `EINVAL`
+    /// for a range that is not within one such mapping of each, or for a kernel thread. Meant
+    /// for restart, as [`MmWithUser::copy_vma_to_current`].
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn share_pages_with_current(&self, start: usize, end: usize, src: usize) -> Result<usize> {
+        current_is_user()?;
+        // SAFETY: the mm is valid (type invariant) and so is the current task's (checked
+        // above); the callee checks the ranges and that the two differ, and takes both locks.
+        let n = unsafe { bindings::restart_share_pages(self.as_raw(), start, end, src) };
+        to_result(n.min(0) as i32)?;
+        Ok(n as usize)
     }
 
     /// Its executable file (`get_mm_exe_file()`), if it has one.
@@ -216,6 +291,121 @@ pub fn vm_munmap(start: usize, len: usize) -> Result {
     to_result(unsafe { bindings::vm_munmap(start, len) })
 }
 
+/// Where the parts of a process's memory are, as exec lays them out and `prctl(PR_SET_MM)`
+/// changes them, and the auxiliary vector exec gave it (`mm->saved_auxv`).
+#[derive(Clone)]
+pub struct Layout {
+    /// Text.
+    pub code: Range<usize>,
+    /// Initialised data.
+    pub data: Range<usize>,
+    /// The heap, up to where `brk()` ends it now.
+    pub brk: Range<usize>,
+    /// The start of the main thread's stack.
+    pub start_stack: usize,
+    /// The argument strings.
+    pub args: Range<usize>,
+    /// The environment strings.
+    pub env: Range<usize>,
+    /// Where mmap(2) starts looking for room.
+    pub mmap_base: usize,
+    /// The auxiliary vector, up to and including its `AT_NULL`, zeros after.
+    pub auxv: [u64; AUXV_WORDS],
+}
+
+/// A new, empty address space of which the holder has the only user, for the current task to
+/// take as exec does.
+///
+/// # Invariants
+///
+/// `mm` comes from `mm_alloc()`, and no task uses it: it is reachable only through this value.
+pub struct NewMm {
+    mm: ARef<MmWithUser>,
+}
+
+impl NewMm {
+    /// Makes one (`mm_alloc()`).
+    pub fn new() -> Result<NewMm> {
+        // SAFETY: `mm_alloc` returns a new mm with one user, or NULL.
+        let mm = NonNull::new(unsafe { bindings::mm_alloc() }).ok_or(ENOMEM)?;
+        // SAFETY: the `ARef` owns the user `mm_alloc` gave; `MmWithUser` is transparent.
+        let mm = unsafe { ARef::from_raw(mm.cast()) };
+        // INVARIANT: new, and reachable only through this value.
+        Ok(NewMm { mm })
+    }
+
+    /// Sets the `MMF_*` bits of `mask` to those of `bits`; `EINVAL` for a bit a process does
+    /// not set for itself (see [`MmWithUser::set_init_flags`]). Any of those may change here:
+    /// the mm has no mapping yet, nor a task.
+    pub fn set_init_flags(&self, mask: u64, bits: u64) -> Result {
+        update_init_flags(&self.mm, mask, bits)
+    }
+
+    /// Makes it the current task's address space, as exec does, with `exe` as its executable
+    /// file (`restart_exec_mmap()`); the current task's old one is released. `EACCES` if the
+    /// current task may not execute `exe` ([`File::may_exec`]) or it is being written to (it
+    /// is made unwritable for as long as it is the executable); `EINVAL` for a kernel thread,
+    /// `EBUSY` if the current task is not alone in its process.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn install(self, exe: Option<&File>) -> Result {
+        if let Some(exe) = exe {
+            exe.may_exec()?;
+        }
+        let mm = ARef::into_raw(self.mm);
+        let exe = exe.map_or(core::ptr::null_mut(), File::as_ptr);
+        // SAFETY: `mm` is new and used by no task (type invariant); the callee checks that the
+        // current task may take it; on success the current task owns its user. `exe` is NULL
+        // or a valid file, of which the callee takes a reference.
+        let ret = unsafe { bindings::restart_exec_mmap(mm.as_ptr().cast(), exe) };
+        if ret < 0 {
+            // SAFETY: still ours on failure: the `ARef` takes the user back.
+            drop(unsafe { ARef::from_raw(mm) });
+        }
+        to_result(ret)
+    }
+}
+
+/// Names the anonymous mappings of the current task in `start..start + len` as
+/// `prctl(PR_SET_VMA_ANON_NAME)` does, with its rules for `name` (`EINVAL`); `EBADF` if a
+/// file mapping is in the range, `EINVAL` for a kernel thread.
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn set_anon_name(start: usize, len: usize, name: &crate::str::CStr) -> Result {
+    current_is_user()?;
+    // SAFETY: `name` is NUL-terminated; the callee acts on the current task's own address
+    // space and takes its mmap lock.
+    to_result(unsafe {
+        bindings::checkpoint_set_anon_name(start as u64, len as u64, name.as_char_ptr())
+    })
+}
+
+/// This kernel's 64-bit vDSO: its text, and the vvar pages mapped right below it.
+#[cfg(CONFIG_X86_64)]
+pub mod vdso {
+    use crate::{bindings, error::to_result, error::Result};
+
+    /// The size of its text.
+    pub fn size() -> usize {
+        // SAFETY: `vdso_image_64` is a constant of this kernel.
+        unsafe { bindings::vdso_image_64.size }
+    }
+
+    /// The size of the vvar pages below the text.
+    pub fn vvar_size() -> usize {
+        // SAFETY: `vdso_image_64` is a constant of this kernel.
+        unsafe { bindings::vdso_image_64.sym_vvar_start.unsigned_abs() }
+    }
+
+    /// Maps the vvar pages at `addr` and the text above them into the current task's address
+    /// space (`map_vdso_once()`); `EEXIST` if it has a vDSO already, `EINVAL` for a kernel
+    /// thread.
+    pub fn map_once(addr: usize) -> Result {
+        super::current_is_user()?;
+        // SAFETY: `vdso_image_64` is a constant of this kernel; the callee acts on the current
+        // task's own address space and takes its mmap lock.
+        to_result(unsafe { bindings::map_vdso_once(&raw const bindings::vdso_image_64, addr) })
+    }
+}
+
 /// The mmap lock of an address space, held for reading; released on drop.
 ///
 /// # Invariants
@@ -263,33 +453,12 @@ impl<'a> MmapReadGuard<'a> {
 
     /// Where the heap starts and where `brk()` ends it now.
     pub fn brk(&self) -> Range<usize> {
-        let (start, end, _) = self.brk_and_stack();
-        start..end
+        self.layout().brk
     }
 
     /// The start of the main thread's stack, as exec set it up.
     pub fn start_stack(&self) -> usize {
-        self.brk_and_stack().2
-    }
-
-    /// `start_brk`, `brk` and `start_stack`, which `brk()` changes under the mmap lock held
-    /// for writing, but prctl(PR_SET_MM) under `arg_lock` with the mmap lock held for reading,
-    /// and exec before the mm is used: read under `arg_lock`, each once.
-    fn brk_and_stack(&self) -> (usize, usize, usize) {
-        let m = self.fields();
-        // SAFETY: the mm is valid (type invariant of `MmWithUser`); `arg_lock` is taken and
-        // released here, and the fields are read through raw pointers.
-        unsafe {
-            let lock = core::ptr::addr_of_mut!((*m.cast_mut()).arg_lock);
-            bindings::spin_lock(lock);
-            let r = (
-                core::ptr::addr_of!((*m).start_brk).read_volatile(),
-                core::ptr::addr_of!((*m).brk).read_volatile(),
-                core::ptr::addr_of!((*m).start_stack).read_volatile(),
-            );
-            bindings::spin_unlock(lock);
-            r
-        }
+        self.layout().start_stack
     }
 
     /// The `VM_*` flags every new mapping gets (`mlockall(MCL_FUTURE)` sets `VM_LOCKED`).
@@ -315,28 +484,52 @@ impl<'a> MmapReadGuard<'a> {
 
     /// Pins the pages mapped from `addr` into `pages`, one per entry, as
     /// `get_user_pages_remote()` does with `gup_flags`; the number pinned, from the first.
-    /// The first that many entries of `pages` then hold page references the caller must put;
-    /// the others are left as they were.
+    /// The entries of `pages` are emptied first; the first that many then hold the pages.
     pub fn get_user_pages(
         &self,
         addr: usize,
         gup_flags: u32,
-        pages: &mut [*mut bindings::page],
+        pages: &mut [Option<PageRef>],
     ) -> Result<usize> {
+        pages.iter_mut().for_each(|p| *p = None);
         // SAFETY: the mmap lock is held (type invariant); `pages` has room for as many
-        // entries as asked for.
+        // entries as asked for, all NULL, and `Option<PageRef>` is a page pointer: the callee
+        // stores referenced pages, whose references the entries then own.
         let n = unsafe {
             bindings::get_user_pages_remote(
                 self.mm.as_raw(),
                 addr,
                 pages.len(),
                 gup_flags,
-                pages.as_mut_ptr(),
+                pages.as_mut_ptr().cast(),
                 core::ptr::null_mut(),
             )
         };
         to_result(n.min(0) as i32)?;
         Ok(n as usize)
+    }
+
+    /// Its layout: where code, data, heap, stack, arguments and environment are, and the
+    /// auxiliary vector exec gave it.
+    ///
+    /// The bounds are read under `arg_lock`, as `prctl(PR_SET_MM)` sets them; the auxiliary
+    /// vector, which that prctl copies in under the task lock or the mmap lock held for
+    /// reading, is read word by word.
+    pub fn layout(&self) -> Layout {
+        // SAFETY: the mm is valid and its mmap lock held (type invariant).
+        unsafe { layout(self.fields()) }
+    }
+
+    /// Why checkpoint cannot save this address space, for state it does not restore yet:
+    /// expedited membarrier(2), protection keys, an LDT, linear address masking, AIO
+    /// contexts. `None` if none applies.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn checkpoint_refusal(&self) -> Option<&'static crate::str::CStr> {
+        // SAFETY: the mm is valid and its mmap lock held (type invariant), as the callee
+        // asks; it returns NULL or a static string.
+        let why = unsafe { bindings::checkpoint_mm_unsupported(self.mm.as_raw()) };
+        // SAFETY: a static NUL-terminated string.
+        (!why.is_null()).then(|| unsafe { crate::str::CStr::from_char_ptr(why) })
     }
 }
 
@@ -357,6 +550,17 @@ pub struct MmapWriteGuard<'a> {
     mm: &'a MmWithUser,
     // An rwsem is released by the task that took it.
     _not_send: PhantomData<*mut ()>,
+}
+
+impl Layout {
+    /// Whether it is one [`MmapWriteGuard::set_layout`] sets in an address space of
+    /// `task_size`: no range ends before it starts, and every address is below `task_size`.
+    pub fn is_within(&self, task_size: usize) -> bool {
+        let ranges = [&self.code, &self.data, &self.brk, &self.args, &self.env];
+        ranges.iter().all(|r| r.start <= r.end && r.end < task_size)
+            && self.start_stack < task_size
+            && self.mmap_base < task_size
+    }
 }
 
 impl<'a> MmapWriteGuard<'a> {
@@ -380,6 +584,49 @@ impl<'a> MmapWriteGuard<'a> {
     pub fn vdso(&self) -> usize {
         // SAFETY: the mmap lock is held (type invariant).
         unsafe { vdso(self.mm) }
+    }
+
+    /// Its layout, as [`MmapReadGuard::layout`] reads it.
+    pub fn layout(&self) -> Layout {
+        // SAFETY: the mm is valid and its mmap lock held (type invariant).
+        unsafe { layout(addr_of!((*self.mm.as_raw()).__bindgen_anon_1)) }
+    }
+
+    /// Sets its layout; `EINVAL` (and nothing set) for a range that ends before it starts, or
+    /// an address at or above its task size. Taken under `arg_lock` too, as
+    /// `prctl(PR_SET_MM)` sets it and `/proc/PID/cmdline` reads it.
+    pub fn set_layout(&mut self, l: &Layout) -> Result {
+        if !l.is_within(self.mm.task_size() as usize) {
+            return Err(EINVAL);
+        }
+        // SAFETY: only the address is taken; the mm is valid (type invariant).
+        let m = unsafe { addr_of_mut!((*self.mm.as_raw()).__bindgen_anon_1) };
+        // SAFETY: the mm is valid and its mmap lock held for writing (type invariant);
+        // `arg_lock` is taken and released here; the fields are written through raw pointers,
+        // each once, as readers without the locks (`/proc/PID/auxv`) read them.
+        unsafe {
+            let lock = addr_of_mut!((*m).arg_lock);
+            bindings::spin_lock(lock);
+            let w = |f: *mut usize, v: usize| f.write_volatile(v);
+            w(addr_of_mut!((*m).start_code), l.code.start);
+            w(addr_of_mut!((*m).end_code), l.code.end);
+            w(addr_of_mut!((*m).start_data), l.data.start);
+            w(addr_of_mut!((*m).end_data), l.data.end);
+            w(addr_of_mut!((*m).start_brk), l.brk.start);
+            w(addr_of_mut!((*m).brk), l.brk.end);
+            w(addr_of_mut!((*m).start_stack), l.start_stack);
+            w(addr_of_mut!((*m).arg_start), l.args.start);
+            w(addr_of_mut!((*m).arg_end), l.args.end);
+            w(addr_of_mut!((*m).env_start), l.env.start);
+            w(addr_of_mut!((*m).env_end), l.env.end);
+            w(addr_of_mut!((*m).mmap_base), l.mmap_base);
+            bindings::spin_unlock(lock);
+            let saved = addr_of_mut!((*m).saved_auxv).cast::<usize>();
+            for (i, &v) in l.auxv.iter().enumerate() {
+                w(saved.add(i), v as usize);
+            }
+        }
+        Ok(())
     }
 
     /// Sets `set` and clears `clear` in the huge page advice (`VM_HUGEPAGE`,
@@ -408,10 +655,80 @@ impl Drop for MmapWriteGuard<'_> {
     }
 }
 
+/// Sets the `MMF_*` bits of `mask` to those of `bits` in `mm`; `EINVAL` if `mask` has a bit a
+/// process does not set for itself (see [`MmWithUser::set_init_flags`]).
+fn update_init_flags(mm: &MmWithUser, mask: u64, bits: u64) -> Result {
+    let init = (bindings::MMF_DUMPABLE_MASK
+        | bindings::MMF_DUMP_FILTER_MASK
+        | 1 << bindings::MMF_DISABLE_THP
+        | 1 << bindings::MMF_HAS_MDWE
+        | 1 << bindings::MMF_HAS_MDWE_NO_INHERIT
+        | 1 << bindings::MMF_VM_MERGE_ANY
+        | 1 << bindings::MMF_TOPDOWN) as u64;
+    if mask & !init != 0 {
+        return Err(EINVAL);
+    }
+    let (mask, bits) = (mask as usize, (bits & mask) as usize);
+    let _ = mm
+        .flags_word()
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |old| {
+            Some(old & !mask | bits)
+        });
+    Ok(())
+}
+
+/// `EINVAL` unless the current task is a user task with an address space of its own: the
+/// functions that act on `current->mm` assume one, which a kernel thread has not (or only
+/// borrowed).
+fn current_is_user() -> Result {
+    // SAFETY: the current task is valid while it runs; only it changes its own `mm`, and its
+    // flags' `PF_KTHREAD` is fixed.
+    let user = unsafe {
+        let t = bindings::get_current();
+        (*t).flags & bindings::PF_KTHREAD == 0 && !(*t).mm.is_null()
+    };
+    match user {
+        true => Ok(()),
+        false => Err(EINVAL),
+    }
+}
+
 /// The current task's `mm`, only for comparing: NULL for a kernel thread.
 fn current_mm() -> *mut bindings::mm_struct {
     // SAFETY: the current task is valid, and only it changes its own `mm`.
     unsafe { (*bindings::get_current()).mm }
+}
+
+/// [`MmapReadGuard::layout`] for the guards.
+///
+/// # Safety
+///
+/// `m` must be the fields of a valid mm whose mmap lock is held.
+unsafe fn layout(m: *const bindings::mm_struct__bindgen_ty_1) -> Layout {
+    let mut auxv = [0u64; AUXV_WORDS];
+    // SAFETY: the mm is valid, per the caller; `arg_lock` is taken and released here, and the
+    // fields are read through raw pointers, each once.
+    unsafe {
+        let lock = addr_of_mut!((*m.cast_mut()).arg_lock);
+        bindings::spin_lock(lock);
+        let r = |f: *const usize| f.read_volatile();
+        let layout = Layout {
+            code: r(addr_of!((*m).start_code))..r(addr_of!((*m).end_code)),
+            data: r(addr_of!((*m).start_data))..r(addr_of!((*m).end_data)),
+            brk: r(addr_of!((*m).start_brk))..r(addr_of!((*m).brk)),
+            start_stack: r(addr_of!((*m).start_stack)),
+            args: r(addr_of!((*m).arg_start))..r(addr_of!((*m).arg_end)),
+            env: r(addr_of!((*m).env_start))..r(addr_of!((*m).env_end)),
+            mmap_base: r(addr_of!((*m).mmap_base)),
+            auxv: [0; AUXV_WORDS],
+        };
+        bindings::spin_unlock(lock);
+        let saved = addr_of!((*m).saved_auxv).cast::<usize>();
+        for (i, w) in auxv.iter_mut().enumerate() {
+            *w = saved.add(i).read_volatile() as u64;
+        }
+        Layout { auxv, ..layout }
+    }
 }
 
 /// `find_vma()` for the guards.

@@ -165,6 +165,40 @@ impl File {
         Ok(ret)
     }
 
+    /// Whether the current task may execute it as `prctl(PR_SET_MM_EXE_FILE)` asks: a
+    /// regular file, not on a `noexec` mount, that it has the right to execute
+    /// (`file_permission(MAY_EXEC)`); `EACCES` or the permission check's error otherwise.
+    pub fn may_exec(&self) -> Result {
+        if self.inode().file_type() != bindings::S_IFREG {
+            return Err(EACCES);
+        }
+        // SAFETY: the file is valid (type invariant), and so is its path.
+        if unsafe { bindings::path_noexec(self.path().as_ptr()) } {
+            return Err(EACCES);
+        }
+        // SAFETY: as above.
+        crate::error::to_result(unsafe {
+            bindings::file_permission(self.as_ptr(), bindings::MAY_EXEC as i32)
+        })
+    }
+
+    /// Writes `buf` at `pos` (`kernel_write()`), leaving the file position alone; the number
+    /// of bytes written. `EBADF` unless it was opened for writing.
+    pub fn write_at(&self, buf: &[u8], pos: i64) -> Result<usize> {
+        if !self.mode().writable() {
+            return Err(EBADF);
+        }
+        let mut pos = pos;
+        // SAFETY: the file is valid (type invariant); `buf` is a kernel buffer of its length.
+        let n = unsafe {
+            bindings::kernel_write(self.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut pos)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(n as usize)
+    }
+
     /// The page cache it reads and writes (`f_mapping`), only for comparing.
     pub fn mapping(&self) -> *mut bindings::address_space {
         // SAFETY: the file is valid (type invariant); `f_mapping` is set at open, and the

@@ -4,8 +4,13 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
-use crate::{bindings, types::Opaque};
-use core::ptr::addr_of;
+use crate::{
+    bindings,
+    error::{code::EINVAL, to_result, Result},
+    mm::page::PageRef,
+    types::Opaque,
+};
+use core::ptr::{addr_of, NonNull};
 
 /// An inode, borrowed from what keeps it (an open file, a counted dentry).
 ///
@@ -82,6 +87,33 @@ impl Inode {
     pub fn size(&self) -> i64 {
         // SAFETY: the inode is valid (type invariant).
         unsafe { bindings::i_size_read(self.as_ptr()) }
+    }
+
+    /// The page at `index` of a shmem inode's page cache, read back in (into a new folio) if it
+    /// was swapped out (`shmem_get_folio(SGP_READ)`); `None` for a hole, which is left one.
+    /// `EINVAL` for an inode of another file system, or an index at or past its size.
+    pub fn shmem_page(&self, index: usize) -> Result<Option<PageRef>> {
+        let inode = self.as_ptr();
+        // SAFETY: the inode is valid (type invariant); its page cache is set up with it.
+        if !unsafe { bindings::shmem_mapping(addr_of!((*inode).i_mapping).read()) } {
+            return Err(EINVAL);
+        }
+        let mut folio = core::ptr::null_mut();
+        // SAFETY: a valid shmem inode; `SGP_READ` leaves a hole one.
+        to_result(unsafe {
+            bindings::shmem_get_folio(inode, index, 0, &mut folio, bindings::sgp_type_SGP_READ)
+        })?;
+        if folio.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: `folio` is referenced and locked by `shmem_get_folio`, and holds `index`;
+        // its reference moves to the page, which is part of it.
+        let page = unsafe {
+            bindings::folio_unlock(folio);
+            bindings::folio_file_page(folio, index)
+        };
+        // SAFETY: as above: a page of a referenced folio, whose reference the `PageRef` takes.
+        Ok(NonNull::new(page).map(|p| unsafe { PageRef::from_raw(p) }))
     }
 
     /// Its modification time: seconds and nanoseconds.

@@ -91,4 +91,24 @@ impl VmaRef {
         // SAFETY: a name is NUL-terminated, and kept while the lock is held (type invariant).
         (!name.is_null()).then(|| unsafe { CStr::from_char_ptr(name) })
     }
+
+    /// The root of the tree of anon_vmas it is linked to, only for comparing: mappings that
+    /// may map the same anonymous page have the same. Zero before it has an anonymous page.
+    pub fn anon_root(&self) -> usize {
+        // SAFETY: the mapping is valid, and its anon_vma, once set, kept while the mmap lock
+        // is held (type invariant).
+        unsafe { bindings::checkpoint_vma_anon_root(self.as_ptr()) as usize }
+    }
+
+    /// Why checkpoint cannot save it, for what its flags and policies say and restart would
+    /// not set again (sealed, droppable, registered with a userfaultfd, with a NUMA policy or
+    /// a protection key); `None` if none applies.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn checkpoint_refusal(&self) -> Option<&'static CStr> {
+        // SAFETY: the mapping is valid under its mmap lock (type invariant); the callee reads
+        // its flags, userfaultfd and policies, and returns NULL or a static string.
+        let why = unsafe { bindings::checkpoint_vma_unsupported(self.as_ptr()) };
+        // SAFETY: a static NUL-terminated string.
+        (!why.is_null()).then(|| unsafe { CStr::from_char_ptr(why) })
+    }
 }
