@@ -231,7 +231,7 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
         task_count: tasks,
         ..Default::default()
     };
-    let (size, features) = regs::xsave_config();
+    let (size, features) = kernel::regs::xsave_config();
     h.xsave_size = size;
     h.xsave_features = features;
     // SAFETY: an all-zero timespec is valid; the callee fills it.
@@ -592,7 +592,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     current_task::set_robust_list(w.task.robust_list)?;
     // An exited main thread never returns to user mode.
     if w.task.state != abi::TASK_STATE_EXITED {
-        regs::restore_ax_on_return(w.ax)?;
+        kernel::regs::set_ax_on_return(w.ax)?;
         rseq::restore(w.log, &w.task)?;
         traps::restore(w.log, &w.task)?;
         // Last: the restore itself runs at the restarter's priority, on its CPUs.
