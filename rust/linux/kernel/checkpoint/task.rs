@@ -29,11 +29,6 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Completion};
 use kernel::{task::Task, types::ARef};
 
-/// `__WALL` (include/uapi/linux/wait.h): wait for any child, whatever its exit signal.
-const WALL: i32 = 0x4000_0000;
-/// `WNOHANG` (include/uapi/linux/wait.h): do not block.
-const WNOHANG: i32 = 1;
-
 /// Whether `task` is a zombie: dead, waiting for its parent to reap it. Final until it is
 /// reaped, which its frozen parent cannot do.
 pub(crate) fn is_zombie(task: &Task) -> bool {
@@ -106,7 +101,6 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
 /// process whose main thread exited, are checked once the whole tree is known:
 /// `Scope::check_tables`.) Some checks read what only a `frozen` task keeps still.
 pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
-    let t = task.as_ptr();
     let leader = task.group_leader();
     // Racy reads, made again once the task is frozen.
     let (dead, leader_dead, ptraced) = (
@@ -130,9 +124,8 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
         (g.files().map(|h| h.addr), g.fs().map(|h| h.addr))
     };
     let apart = !leader_dead && tables(task) != tables(leader);
-    // SAFETY: `t` is valid; DR7 is one word, which only a tracer writes (a racy read here,
-    // made again once the task is frozen, and it cannot be traced then).
-    let breakpoints = unsafe { bindings::checkpoint_task_hw_breakpoints(t) };
+    // A racy read here, made again once the task is frozen, and it cannot be traced then.
+    let breakpoints = task.has_hw_breakpoints();
     // A task that released its signal handlers is exiting.
     let why = if dead != 0 || task.lock_sighand().is_none() {
         "is exiting"
@@ -175,35 +168,25 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
 /// no_new_privs, Landlock), port I/O, NUMA policy, scheduler and CPU controls, tracees,
 /// keyrings and namespaces.
 fn unsupported_state(task: &Task) -> Option<&'static str> {
-    // SAFETY: `task` is held; the callee takes the locks or RCU read section each field it
-    // reads needs, and returns NULL or a static string.
-    unsafe { log::reason(bindings::checkpoint_task_unsupported(task.as_ptr())) }
+    reason(task.checkpoint_refusal())
 }
 
 /// What of the frozen `task`'s SysV semaphore undo list (SEM_UNDO) restart would lose.
-#[cfg(CONFIG_SYSVIPC)]
 fn sem_undo(task: &Task) -> Option<&'static str> {
-    // SAFETY: `task` is held and frozen; the callee reads its undo list under its task lock,
-    // and returns NULL or a static string.
-    unsafe { log::reason(bindings::checkpoint_task_sem_undo(task.as_ptr())) }
+    // SAFETY: `task` is held and frozen.
+    reason(unsafe { task.sem_undo_refusal() })
 }
 
-#[cfg(not(CONFIG_SYSVIPC))]
-fn sem_undo(_task: &Task) -> Option<&'static str> {
-    None
-}
-
-/// Whether `task` has an io_uring ring, with an fd or registered only in its io_uring context.
-#[cfg(CONFIG_IO_URING)]
+/// Whether the frozen `task` has an io_uring ring, with an fd or registered only in its
+/// io_uring context.
 fn uses_io_uring(task: &Task) -> bool {
-    // SAFETY: `task` is held and frozen: its io_uring context, freed only by its own exec or
-    // once the task is freed, stays.
-    unsafe { bindings::checkpoint_task_io_uring(task.as_ptr()) }
+    // SAFETY: `task` is held and frozen: it neither execs nor is freed meanwhile.
+    unsafe { task.has_io_uring() }
 }
 
-#[cfg(not(CONFIG_IO_URING))]
-fn uses_io_uring(_task: &Task) -> bool {
-    false
+/// A reason as a log line takes it.
+fn reason(why: Option<&'static CStr>) -> Option<&'static str> {
+    why.map(|w| w.to_str().unwrap_or("?"))
 }
 
 fn copy_name(dst: &mut [u8], src: &[u8]) {
@@ -234,23 +217,12 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
     let (size, features) = kernel::regs::xsave_config();
     h.xsave_size = size;
     h.xsave_features = features;
-    // SAFETY: an all-zero timespec is valid; the callee fills it.
-    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
-    // SAFETY: `ts` is valid for writes.
-    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
-    h.time_sec = ts.tv_sec;
-    h.time_nsec = ts.tv_nsec as u32;
-    // SAFETY: the current task's uts namespace is valid while it runs.
-    let uts = unsafe { &*bindings::utsname() };
-    // SAFETY: `c_char` arrays viewed as bytes.
-    let (release, machine) = unsafe {
-        (
-            core::slice::from_raw_parts(uts.release.as_ptr().cast::<u8>(), uts.release.len()),
-            core::slice::from_raw_parts(uts.machine.as_ptr().cast::<u8>(), uts.machine.len()),
-        )
-    };
-    copy_name(&mut h.release, release);
-    copy_name(&mut h.machine, machine);
+    let now = kernel::regs::clock_now(bindings::CLOCK_REALTIME).unwrap_or(0);
+    h.time_sec = now.div_euclid(1_000_000_000);
+    h.time_nsec = now.rem_euclid(1_000_000_000) as u32;
+    let (release, machine) = current_task::uts_release_machine();
+    copy_name(&mut h.release, &release);
+    copy_name(&mut h.machine, &machine);
     h
 }
 
@@ -356,14 +328,9 @@ pub(crate) fn dump(
     d.record(&rec)?;
     // The root's parent is outside the tree: it may exit and be freed meanwhile, which RCU
     // holds off.
-    let ppid = {
-        let _rcu = kernel::sync::rcu::read_lock();
-        // SAFETY: `real_parent` is RCU-protected; only its id is read, under the lock.
-        unsafe {
-            let parent = core::ptr::addr_of!((*t).real_parent).read_volatile();
-            ns.nr_of(&*parent.cast::<Task>(), bindings::pid_type_PIDTYPE_TGID)
-        }
-    };
+    let ppid = task
+        .real_parent()
+        .map_or(0, |p| ns.nr_of(&p, bindings::pid_type_PIDTYPE_TGID));
     log!(
         d.log,
         "pid {}: saved: {}",
@@ -466,8 +433,8 @@ unsafe impl Sync for Handoff {}
 /// Ends the current task as if killed, before it ever ran user code. Everything it owned must
 /// have been dropped: nothing after this runs.
 fn exit_killed() -> ! {
-    // SAFETY: the current task is a user task created by restart, in a context that may exit.
-    unsafe { bindings::do_exit(bindings::SIGKILL as _) }
+    // SAFETY: a user task restart created, in process context, holding nothing.
+    unsafe { current_task::exit(bindings::SIGKILL as i32) }
 }
 
 /// The new task's side of restart.
@@ -525,14 +492,14 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
                     }
                     // SAFETY: an exited main thread exits again, its threads running on; it
                     // owns nothing more here.
-                    unsafe { bindings::do_exit(code as _) }
+                    unsafe { current_task::exit(code) }
                 }
             }
             0
         }
-        // SAFETY: a zombie dies as it did, before the tree is linked (see `build`), so it has
-        // no vfork child.
-        (true, Some(code), None) => unsafe { bindings::do_exit(code as _) },
+        // SAFETY: a zombie dies as it did, holding nothing, before the tree is linked (see
+        // `build`), so it has no vfork child.
+        (true, Some(code), None) => unsafe { current_task::exit(code) },
         (_, _, fin) => {
             drop(fin);
             if let Some(child) = child {
@@ -1095,16 +1062,7 @@ fn reap(pid: i32) {
     if pid <= 0 {
         return;
     }
-    // SAFETY: waits for the child numbered `pid`, without blocking.
-    while unsafe {
-        bindings::kernel_wait4(
-            pid,
-            core::ptr::null_mut(),
-            WALL | WNOHANG,
-            core::ptr::null_mut(),
-        )
-    } == 0
-    {
+    while current_task::reap_child(pid) == Ok(0) {
         if current_task::fatal_signal_pending() {
             return;
         }

@@ -417,6 +417,7 @@ static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 	/* Both are task flags that copy_process() keeps. */
 	unsigned int io_flusher = PF_MEMALLOC_NOIO | PF_LOCAL_THROTTLE;
 	unsigned int flags = READ_ONCE(t->flags);
+	const char *why __maybe_unused = NULL;
 
 	/*
 	 * Set by the task itself, or by another thread of its process under
@@ -467,11 +468,22 @@ static const char *checkpoint_task_inherited(struct task_struct *t, bool forks)
 		return "has x86 shadow stack features enabled (arch_prctl(2) ARCH_SHSTK_ENABLE, not restored yet)";
 #endif
 #ifdef CONFIG_X86_64
-	/* The permission is the process's, kept by its leader. */
-	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.perm))
-		return "may use dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_PERM, not restored yet)";
-	if (checkpoint_xstate_dynamic(&t->group_leader->thread.fpu.guest_perm))
-		return "may give guests dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_GUEST_PERM, not restored yet)";
+	/*
+	 * The permission is the process's, kept by its leader, which RCU keeps
+	 * while @t is not released (a released thread may outlive it).
+	 */
+	rcu_read_lock();
+	if (pid_alive(t)) {
+		struct task_struct *leader = READ_ONCE(t->group_leader);
+
+		if (checkpoint_xstate_dynamic(&leader->thread.fpu.perm))
+			why = "may use dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_PERM, not restored yet)";
+		else if (checkpoint_xstate_dynamic(&leader->thread.fpu.guest_perm))
+			why = "may give guests dynamically enabled xstate such as AMX (ARCH_REQ_XCOMP_GUEST_PERM, not restored yet)";
+	}
+	rcu_read_unlock();
+	if (why)
+		return why;
 #endif
 #ifdef CONFIG_SECURITY_LANDLOCK
 	if (checkpoint_task_landlocked(t))
@@ -540,6 +552,10 @@ const char *rust_helper_checkpoint_task_unsupported(struct task_struct *t)
 	const char *why;
 	struct nsproxy *ns, *mine = current->nsproxy;
 	const struct cred *cred __maybe_unused;
+
+	/* An exiting checkpointer has no namespaces left to compare with. */
+	if (!mine)
+		return "is checked by an exiting task";
 
 #ifdef CONFIG_X86_IOPL_IOPERM
 	if (t->thread.io_bitmap)

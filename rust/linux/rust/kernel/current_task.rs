@@ -116,3 +116,57 @@ pub fn clear_restart_block() {
         addr_of_mut!((*current()).restart_block.fn_).write(Some(bindings::do_no_restart_syscall))
     };
 }
+
+/// Ends the current task with the wait status `code` (`do_exit()`: `SIGKILL` for a task
+/// killed, `n << 8` for `exit(n)`).
+///
+/// # Safety
+///
+/// The current task must be a task in process context that is not exiting yet, with
+/// preemption enabled and no lock held. No destructor runs, in any caller's frame: nothing
+/// may be pinned or borrowed there that another task still reaches once its memory is gone.
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: the caller's contract is `do_exit()`'s.
+    unsafe { bindings::do_exit(code as _) }
+}
+
+/// Reaps the current task's child numbered `pid` (a positive number: not a group), whatever
+/// its exit signal, if it is ready, as `wait4(pid, NULL, __WALL | WNOHANG, NULL)` does: the
+/// pid, 0 if it is not ready yet (or, traced by the caller, only stopped: reported, not
+/// reaped), `ECHILD` if there is no such child of the caller's process, `EINVAL` for `pid` 0
+/// or less.
+pub fn reap_child(pid: i32) -> crate::error::Result<i32> {
+    // The uapi values (include/uapi/linux/wait.h), which bindgen does not see.
+    const WNOHANG: i32 = 0x1;
+    const WALL: i32 = 0x4000_0000;
+    if pid <= 0 {
+        return Err(EINVAL);
+    }
+    // SAFETY: no status or usage is asked for.
+    let ret = unsafe {
+        bindings::kernel_wait4(
+            pid,
+            core::ptr::null_mut(),
+            WALL | WNOHANG,
+            core::ptr::null_mut(),
+        )
+    };
+    crate::error::to_result(ret.min(0) as i32)?;
+    Ok(ret as i32)
+}
+
+/// The release (`uname -r`) and machine (`uname -m`) of this kernel, NUL-terminated: every
+/// uts namespace copies them from the initial one, and nothing writes them after boot.
+pub fn uts_release_machine() -> ([u8; 65], [u8; 65]) {
+    let (mut release, mut machine) = ([0u8; 65], [0u8; 65]);
+    // SAFETY: `init_uts_ns` is static; `release` and `machine` are set at boot and never
+    // written again (sethostname() and setdomainname() write the others).
+    let uts = unsafe { &*core::ptr::addr_of!(bindings::init_uts_ns.name) };
+    for (dst, src) in [(&mut release, &uts.release), (&mut machine, &uts.machine)] {
+        for (d, &c) in dst.iter_mut().zip(src.iter()) {
+            *d = c;
+        }
+        dst[64] = 0;
+    }
+    (release, machine)
+}

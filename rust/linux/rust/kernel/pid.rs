@@ -341,6 +341,60 @@ impl Pid {
     }
 }
 
+#[cfg(CONFIG_CHECKPOINT)]
+impl Task {
+    /// Why checkpoint cannot save the task, for the state restart does not set again that
+    /// the core kernel keeps private: confinement (seccomp, no_new_privs, Landlock), port I/O,
+    /// its NUMA policy, scheduler and CPU controls, tracees, keyrings and namespaces of its
+    /// own; `None` if none applies. For a task that runs, a snapshot. May sleep.
+    pub fn checkpoint_refusal(&self) -> Option<&'static crate::str::CStr> {
+        // SAFETY: the task is valid; the callee takes the locks or RCU read section each field
+        // it reads needs (its leader's only while it is not released), and returns NULL or a
+        // static string.
+        unsafe { static_reason(bindings::checkpoint_task_unsupported(self.as_ptr())) }
+    }
+
+    /// What of its SysV semaphore undo list (`SEM_UNDO`) restart would lose, if anything.
+    ///
+    /// # Safety
+    ///
+    /// The task must be frozen: a running one publishes its list without the task lock.
+    pub unsafe fn sem_undo_refusal(&self) -> Option<&'static crate::str::CStr> {
+        #[cfg(CONFIG_SYSVIPC)]
+        // SAFETY: the task is valid and frozen (caller); the callee reads its undo list under
+        // its task lock, and returns NULL or a static string.
+        return unsafe { static_reason(bindings::checkpoint_task_sem_undo(self.as_ptr())) };
+        #[cfg(not(CONFIG_SYSVIPC))]
+        None
+    }
+
+    /// Whether it has an io_uring ring, with an fd or registered only in its io_uring
+    /// context.
+    ///
+    /// # Safety
+    ///
+    /// The task must not exec nor be freed meanwhile (frozen and held): either frees the
+    /// context this reads.
+    pub unsafe fn has_io_uring(&self) -> bool {
+        #[cfg(CONFIG_IO_URING)]
+        // SAFETY: the task is valid, and its io_uring context stays (caller).
+        return unsafe { bindings::checkpoint_task_io_uring(self.as_ptr()) };
+        #[cfg(not(CONFIG_IO_URING))]
+        false
+    }
+}
+
+/// A static reason string a C helper returned, or `None` for NULL.
+///
+/// # Safety
+///
+/// `why` must be NULL or a NUL-terminated string that lives for ever.
+#[cfg(CONFIG_CHECKPOINT)]
+unsafe fn static_reason(why: *const crate::ffi::c_char) -> Option<&'static crate::str::CStr> {
+    // SAFETY: per the function's contract.
+    (!why.is_null()).then(|| unsafe { crate::str::CStr::from_char_ptr(why) })
+}
+
 /// A pid number taken in a pid namespace with no task of its own, as a process group or a
 /// session whose leader has died goes by: allocated as a new task's pid is, and freed when
 /// dropped unless a task was attached to it.

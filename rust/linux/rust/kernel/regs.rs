@@ -203,6 +203,16 @@ impl Task {
     }
 }
 
+impl Task {
+    /// Whether a tracer left hardware breakpoints or watchpoints enabled in its debug
+    /// registers (DR7, set with `PTRACE_POKEUSER`): they outlive the tracer's detach. Only a
+    /// tracer changes them; the word is read once.
+    pub fn has_hw_breakpoints(&self) -> bool {
+        // SAFETY: the task is valid; the helper reads one word.
+        unsafe { bindings::checkpoint_task_hw_breakpoints(self.as_ptr()) }
+    }
+}
+
 /// The clocks whose hrtimer bases a restart block's times are on, and their time now in
 /// nanoseconds; `None` for another clock.
 pub fn clock_now(clock: u32) -> Option<i64> {
