@@ -10,8 +10,8 @@
 
 use crate::image::Restorer;
 use crate::{abi, Obj};
-use kernel::bindings;
 use kernel::prelude::*;
+use kernel::sched::{self, CpuTimes};
 use kernel::task::Task;
 
 /// The most nanoseconds a process's time of one kind may hold, summed over its tasks: far
@@ -19,7 +19,7 @@ use kernel::task::Task;
 /// a user and a system time, cannot wrap.
 const MAX: u64 = 1 << 62;
 
-fn to_array(c: &bindings::checkpoint_cputime) -> [u64; 9] {
+fn to_array(c: &CpuTimes) -> [u64; 9] {
     [
         c.utime,
         c.stime,
@@ -33,9 +33,9 @@ fn to_array(c: &bindings::checkpoint_cputime) -> [u64; 9] {
     ]
 }
 
-fn from_array(a: &[u64]) -> bindings::checkpoint_cputime {
+fn from_array(a: &[u64]) -> CpuTimes {
     let at = |i: usize| a.get(i).copied().unwrap_or(0);
-    bindings::checkpoint_cputime {
+    CpuTimes {
         utime: at(0),
         stime: at(1),
         gtime: at(2),
@@ -51,15 +51,9 @@ fn from_array(a: &[u64]) -> bindings::checkpoint_cputime {
 /// Saves the CPU time of the frozen (or dead) `task` in `rec`, and for a process's leader
 /// what its process keeps for its dead.
 pub(crate) fn save(task: &Task, rec: &mut abi::Task) {
-    // SAFETY: all-zero times are valid plain data; the callees fill them.
-    let mut c: bindings::checkpoint_cputime = unsafe { core::mem::zeroed() };
-    // SAFETY: `task` is valid and off its CPU (frozen, or a zombie).
-    unsafe { bindings::checkpoint_task_cputime(task.as_ptr(), &mut c) };
-    rec.cputime.copy_from_slice(&to_array(&c)[..6]);
+    rec.cputime.copy_from_slice(&to_array(&task.cputime())[..6]);
     if rec.flags & abi::TASK_F_GROUP_LEADER != 0 {
-        // SAFETY: as above; its signal struct lives as long as it does.
-        unsafe { bindings::checkpoint_group_cputime(task.as_ptr(), &mut c) };
-        rec.group_cputime = to_array(&c);
+        rec.group_cputime = to_array(&task.group_cputime());
     }
 }
 
@@ -107,12 +101,12 @@ impl Sum {
 /// Gives the current task, restored from `task`, the CPU time it had used, and a leader its
 /// process's for its dead; before the process's CPU itimers are armed.
 pub(crate) fn restore(task: &abi::Task) {
-    if task.flags & abi::TASK_F_GROUP_LEADER != 0 {
-        let c = from_array(&task.group_cputime);
-        // SAFETY: acts on the current task's process, which restart is creating.
-        unsafe { bindings::restart_add_group_cputime(&c) };
+    // SAFETY: the times were checked when read (`Sum::add`): each and the process's sums
+    // below 2^62, the split within the time on a CPU. A new task, in process context.
+    unsafe {
+        if task.flags & abi::TASK_F_GROUP_LEADER != 0 {
+            sched::add_group_cputime(&from_array(&task.group_cputime));
+        }
+        sched::add_cputime(&from_array(&task.cputime));
     }
-    let c = from_array(&task.cputime);
-    // SAFETY: acts on the current task.
-    unsafe { bindings::restart_add_cputime(&c) };
 }

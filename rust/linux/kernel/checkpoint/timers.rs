@@ -10,41 +10,17 @@
 
 use crate::image::Restorer;
 use crate::Obj;
-use kernel::bindings;
 use kernel::prelude::*;
-use kernel::signal::SiglockGuard;
+use kernel::signal::{ITimer, SiglockGuard};
 
 /// The timers in the image's order, which is setitimer()'s `which`.
-const WHICH: [u32; 3] = [
-    bindings::ITIMER_REAL,
-    bindings::ITIMER_VIRTUAL,
-    bindings::ITIMER_PROF,
-];
-
-fn nanoseconds(t: &bindings::timespec64) -> u64 {
-    // A timespec64 from getitimer() is normalised and not negative.
-    (t.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(t.tv_nsec as u64)
-}
-
-fn timespec(ns: u64) -> bindings::timespec64 {
-    bindings::timespec64 {
-        tv_sec: (ns / 1_000_000_000) as _,
-        tv_nsec: (ns % 1_000_000_000) as _,
-    }
-}
+const WHICH: [ITimer; 3] = [ITimer::Real, ITimer::Virtual, ITimer::Prof];
 
 /// The timers of the process whose signal lock `g` holds.
 pub(crate) fn save_locked(g: &SiglockGuard<'_>) -> [u64; 6] {
     let mut out = [0; 6];
     for (i, which) in WHICH.into_iter().enumerate() {
-        // SAFETY: an all-zero itimerspec64 is valid; it is overwritten.
-        let mut v: bindings::itimerspec64 = unsafe { core::mem::zeroed() };
-        // SAFETY: `g` holds the siglock, as the callee requires; `which` is known.
-        unsafe { bindings::checkpoint_getitimer(g.task().as_ptr(), which as i32, &mut v) };
-        out[2 * i] = nanoseconds(&v.it_value);
-        out[2 * i + 1] = nanoseconds(&v.it_interval);
+        (out[2 * i], out[2 * i + 1]) = g.itimer(which);
     }
     out
 }
@@ -64,11 +40,6 @@ pub(crate) fn restore(itimer: &[u64; 6]) {
         if itimer[2 * i] == 0 && itimer[2 * i + 1] == 0 {
             continue;
         }
-        let mut v = bindings::itimerspec64 {
-            it_interval: timespec(itimer[2 * i + 1]),
-            it_value: timespec(itimer[2 * i]),
-        };
-        // SAFETY: acts on the current process; it fails only for an unknown `which`.
-        unsafe { bindings::restart_setitimer(which as i32, &mut v) };
+        kernel::signal::set_itimer(which, itimer[2 * i], itimer[2 * i + 1]);
     }
 }

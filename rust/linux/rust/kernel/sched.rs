@@ -144,3 +144,109 @@ pub fn set_ioprio(ioprio: i32) -> Result {
     // SAFETY: acts on the current task; the callee checks the value.
     to_result(unsafe { bindings::checkpoint_set_ioprio(ioprio) })
 }
+
+/// CPU time, in nanoseconds: what a task or a process has used, as `times(2)`, /proc and the
+/// CPU-time clocks see it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct CpuTimes {
+    /// User time (raw, as `RLIMIT_CPU` and the CPU-time clocks count it).
+    pub utime: u64,
+    /// System time (raw).
+    pub stime: u64,
+    /// Time running a guest.
+    pub gtime: u64,
+    /// Time on a CPU (`sum_exec_runtime`).
+    pub runtime: u64,
+    /// User time as `times(2)` splits `runtime`.
+    pub adj_utime: u64,
+    /// System time as `times(2)` splits `runtime`.
+    pub adj_stime: u64,
+    /// Reaped children's user time (a process's only).
+    pub cutime: u64,
+    /// Reaped children's system time (a process's only).
+    pub cstime: u64,
+    /// Reaped children's guest time (a process's only).
+    pub cgtime: u64,
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl CpuTimes {
+    fn from_c(c: &bindings::checkpoint_cputime) -> CpuTimes {
+        CpuTimes {
+            utime: c.utime,
+            stime: c.stime,
+            gtime: c.gtime,
+            runtime: c.runtime,
+            adj_utime: c.adj_utime,
+            adj_stime: c.adj_stime,
+            cutime: c.cutime,
+            cstime: c.cstime,
+            cgtime: c.cgtime,
+        }
+    }
+
+    fn to_c(self) -> bindings::checkpoint_cputime {
+        bindings::checkpoint_cputime {
+            utime: self.utime,
+            stime: self.stime,
+            gtime: self.gtime,
+            runtime: self.runtime,
+            adj_utime: self.adj_utime,
+            adj_stime: self.adj_stime,
+            cutime: self.cutime,
+            cstime: self.cstime,
+            cgtime: self.cgtime,
+        }
+    }
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl Task {
+    /// Its own CPU time (`checkpoint_task_cputime()`), the children's fields zero. Reading it
+    /// moves the `times(2)` split on, as reading /proc does. One sample for a task that does
+    /// not run (frozen, or a zombie); for one that runs, the split may exceed `runtime`.
+    pub fn cputime(&self) -> CpuTimes {
+        let mut c = CpuTimes::default().to_c();
+        // SAFETY: the task is valid; its times are read as /proc reads them.
+        unsafe { bindings::checkpoint_task_cputime(self.as_ptr(), &mut c) };
+        CpuTimes::from_c(&c)
+    }
+
+    /// The CPU time its process keeps for its exited threads and reaped children, and the
+    /// `times(2)` split of the whole process's (`checkpoint_group_cputime()`). One sample for
+    /// a process whose tasks do not run.
+    pub fn group_cputime(&self) -> CpuTimes {
+        let mut c = CpuTimes::default().to_c();
+        // SAFETY: the task is valid, and so is its signal struct, freed with it.
+        unsafe { bindings::checkpoint_group_cputime(self.as_ptr(), &mut c) };
+        CpuTimes::from_c(&c)
+    }
+}
+
+/// Adds `c` to the current task's own CPU time (`restart_add_cputime()`), as if it had run
+/// that long: restart gives a restored task what it had used.
+///
+/// # Safety
+///
+/// Every field of `c` must be below 2^62 and `adj_utime + adj_stime` at most `runtime`, and
+/// so must the task's totals be once added: `cputime_adjust()` divides by the sum of user and
+/// system time, and a sum that wraps makes that division fault. In process context, with
+/// interrupts enabled and no siglock held: the callee takes the current task's.
+#[cfg(CONFIG_CHECKPOINT)]
+pub unsafe fn add_cputime(c: &CpuTimes) {
+    // SAFETY: acts on the current task's own accounting, with values the caller checked.
+    unsafe { bindings::restart_add_cputime(&c.to_c()) };
+}
+
+/// Adds `c` to what the current task's process keeps for its dead
+/// (`restart_add_group_cputime()`); before the process arms its CPU timers.
+///
+/// # Safety
+///
+/// As for [`add_cputime`], for the process's totals.
+#[cfg(CONFIG_CHECKPOINT)]
+pub unsafe fn add_group_cputime(c: &CpuTimes) {
+    // SAFETY: acts on the current task's process, under the locks the callee takes, with
+    // values the caller checked.
+    unsafe { bindings::restart_add_group_cputime(&c.to_c()) };
+}

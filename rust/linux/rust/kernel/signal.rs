@@ -564,3 +564,73 @@ impl Queued<'_> {
         unsafe { core::mem::transmute_copy(&self.0.info) }
     }
 }
+
+/// A process's interval timers (setitimer(2)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ITimer {
+    /// `ITIMER_REAL`: wall time, `SIGALRM`.
+    Real,
+    /// `ITIMER_VIRTUAL`: user CPU time, `SIGVTALRM`.
+    Virtual,
+    /// `ITIMER_PROF`: CPU time, `SIGPROF`.
+    Prof,
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl ITimer {
+    fn which(self) -> i32 {
+        (match self {
+            ITimer::Real => bindings::ITIMER_REAL,
+            ITimer::Virtual => bindings::ITIMER_VIRTUAL,
+            ITimer::Prof => bindings::ITIMER_PROF,
+        }) as i32
+    }
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+fn nanoseconds(t: &bindings::timespec64) -> u64 {
+    // A timespec64 from getitimer() is normalised and not negative.
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+fn timespec(ns: u64) -> bindings::timespec64 {
+    bindings::timespec64 {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    }
+}
+
+#[cfg(CONFIG_CHECKPOINT)]
+impl SiglockGuard<'_> {
+    /// The time left and the interval of the process's timer `which`, in nanoseconds, as
+    /// getitimer(2) reports them (`checkpoint_getitimer()`).
+    pub fn itimer(&self, which: ITimer) -> (u64, u64) {
+        let mut v = bindings::itimerspec64 {
+            it_interval: timespec(0),
+            it_value: timespec(0),
+        };
+        // SAFETY: the guard holds the siglock of the task's process (type invariant), as the
+        // callee asks; `which` is one it knows.
+        unsafe { bindings::checkpoint_getitimer(self.t(), which.which(), &mut v) };
+        (nanoseconds(&v.it_value), nanoseconds(&v.it_interval))
+    }
+}
+
+/// Arms the current process's timer `which` with `value` left and `interval`, in
+/// nanoseconds (a time past `i64::MAX` is cut to it), as setitimer(2) does, but for a real
+/// timer with no time left, which keeps its interval (`restart_setitimer()`: its `SIGALRM`
+/// is pending). In process context, with interrupts enabled; not with a [`SiglockGuard`]
+/// held: the callee takes the current process's siglock.
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn set_itimer(which: ITimer, value: u64, interval: u64) {
+    let mut v = bindings::itimerspec64 {
+        it_interval: timespec(interval),
+        it_value: timespec(value),
+    };
+    // SAFETY: acts on the current process; `v` is valid for the call. It fails only for an
+    // unknown `which`, which `ITimer` cannot name.
+    unsafe { bindings::restart_setitimer(which.which(), &mut v) };
+}
