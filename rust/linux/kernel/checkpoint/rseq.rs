@@ -13,15 +13,13 @@
 
 use crate::image::Restorer;
 use crate::{abi, log, log::Log, Obj};
-use kernel::bindings;
 use kernel::prelude::*;
+use kernel::regs;
 use kernel::task::Task;
 
 /// Fills in the rseq registration of the frozen `task` in its record `rec`.
 pub(crate) fn save(task: &Task, rec: &mut abi::Task) {
-    let (mut rseq, mut len, mut sig) = (0, 0, 0);
-    // SAFETY: `task` is valid; it is frozen, and only it changes its registration.
-    if unsafe { bindings::checkpoint_task_rseq(task.as_ptr(), &mut rseq, &mut len, &mut sig) } {
+    if let Some((rseq, len, sig)) = task.rseq() {
         rec.rseq = rseq;
         rec.rseq_len = len;
         rec.rseq_sig = sig;
@@ -47,39 +45,22 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
     if task.rseq == 0 {
         return Ok(());
     }
-    let err = register(task);
-    if err == 0 {
+    let Err(e) = regs::register_rseq(task.rseq, task.rseq_len, task.rseq_sig) else {
         return Ok(());
-    }
-    let why = if err == -(bindings::ENOSYS as i32) {
+    };
+    let why = if e == EOPNOTSUPP {
         ": this kernel has no rseq (CONFIG_RSEQ)"
     } else {
         ""
     };
     log!(
         log,
-        "pid {}: rseq area {:#x} ({} bytes, signature {:#x}): error {err}{why}",
+        "pid {}: rseq area {:#x} ({} bytes, signature {:#x}): error {}{why}",
         task.pid,
         task.rseq,
         task.rseq_len,
-        task.rseq_sig
+        task.rseq_sig,
+        e.to_errno()
     );
-    Err(if err == -(bindings::ENOSYS as i32) {
-        EOPNOTSUPP
-    } else {
-        Error::from_errno(err)
-    })
-}
-
-#[cfg(CONFIG_RSEQ)]
-fn register(task: &abi::Task) -> i32 {
-    // SAFETY: acts on the current task only; the area is a user address, checked there.
-    unsafe {
-        bindings::restart_rseq_register(task.rseq as usize as *mut _, task.rseq_len, task.rseq_sig)
-    }
-}
-
-#[cfg(not(CONFIG_RSEQ))]
-fn register(_task: &abi::Task) -> i32 {
-    -(bindings::ENOSYS as i32)
+    Err(e)
 }

@@ -17,32 +17,20 @@
 
 use crate::image::Restorer;
 use crate::{abi, log, log::Log, Obj};
-use kernel::bindings;
 use kernel::prelude::*;
+use kernel::regs;
 use kernel::task::Task;
 
 /// Fills in what the frozen `task` traps on in its record `rec`.
 pub(crate) fn save(task: &Task, rec: &mut abi::Task) {
-    let (mut notsc, mut nocpuid) = (false, false);
-    let (mut selector, mut offset, mut len) = (0, 0, 0);
-    // SAFETY: `task` is valid; it is frozen, and only it changes these.
-    let dispatch = unsafe {
-        bindings::checkpoint_task_traps(
-            task.as_ptr(),
-            &mut notsc,
-            &mut nocpuid,
-            &mut selector,
-            &mut offset,
-            &mut len,
-        )
-    };
-    if notsc {
+    let traps = task.traps();
+    if traps.notsc {
         rec.flags |= abi::TASK_F_NOTSC;
     }
-    if nocpuid {
+    if traps.nocpuid {
         rec.flags |= abi::TASK_F_NOCPUID;
     }
-    if dispatch {
+    if let Some((selector, offset, len)) = traps.dispatch {
         rec.flags |= abi::TASK_F_SYSCALL_DISPATCH;
         (rec.sud_selector, rec.sud_offset, rec.sud_len) = (selector, offset, len);
     }
@@ -74,47 +62,35 @@ pub(crate) fn restore(log: &Log, task: &abi::Task) -> Result {
         task.flags & abi::TASK_F_NOTSC != 0,
         task.flags & abi::TASK_F_NOCPUID != 0,
     );
-    // SAFETY: acts on the current task only.
-    let err = unsafe { bindings::checkpoint_set_traps(notsc, nocpuid) };
-    if err != 0 {
-        let why = if err == -(bindings::ENODEV as i32) {
+    if let Err(e) = regs::set_traps(notsc, nocpuid) {
+        let why = if e == ENODEV {
             ": this CPU cannot make cpuid fault"
         } else {
             ""
         };
         log!(
             log,
-            "pid {}: rdtsc faults: {notsc}, cpuid faults: {nocpuid}: error {err}{why}",
-            task.pid
+            "pid {}: rdtsc faults: {notsc}, cpuid faults: {nocpuid}: error {}{why}",
+            task.pid,
+            e.to_errno()
         );
-        return Err(if err == -(bindings::ENODEV as i32) {
-            EOPNOTSUPP
-        } else {
-            Error::from_errno(err)
-        });
+        return Err(if e == ENODEV { EOPNOTSUPP } else { e });
     }
     if task.flags & abi::TASK_F_SYSCALL_DISPATCH == 0 {
         return Ok(());
     }
-    // SAFETY: acts on the current task only; the selector is a user address, checked there.
-    let err = unsafe {
-        bindings::checkpoint_set_syscall_dispatch(task.sud_selector, task.sud_offset, task.sud_len)
-    };
-    if err != 0 {
+    if let Err(e) = regs::set_syscall_dispatch(task.sud_selector, task.sud_offset, task.sud_len) {
         log!(
             log,
-            "pid {}: syscall dispatch (selector {:#x}, region {:#x}, {} bytes): error {err}",
+            "pid {}: syscall dispatch (selector {:#x}, region {:#x}, {} bytes): error {}",
             task.pid,
             task.sud_selector,
             task.sud_offset,
-            task.sud_len
+            task.sud_len,
+            e.to_errno()
         );
         // EFAULT: a selector beyond user space, which only a bad image holds.
-        return Err(if err == -(bindings::EFAULT as i32) {
-            EINVAL
-        } else {
-            Error::from_errno(err)
-        });
+        return Err(if e == EFAULT { EINVAL } else { e });
     }
     Ok(())
 }

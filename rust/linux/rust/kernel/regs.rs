@@ -213,6 +213,87 @@ impl Task {
     }
 }
 
+/// What a task traps on in user mode: `rdtsc` (`PR_SET_TSC`), `cpuid` (`ARCH_SET_CPUID`) and
+/// system calls outside a region (syscall user dispatch: the selector's address, the region's
+/// start and length).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Traps {
+    /// `rdtsc` faults.
+    pub notsc: bool,
+    /// `cpuid` faults.
+    pub nocpuid: bool,
+    /// Syscall user dispatch is on: selector, offset, length.
+    pub dispatch: Option<(u64, u64, u64)>,
+}
+
+impl Task {
+    /// What it traps on. It changes these itself, and a tracer may change its syscall user
+    /// dispatch while it is stopped: one sample for a task frozen, or stopped with no tracer
+    /// at work; for one that runs, the fields may come from either side of a change.
+    pub fn traps(&self) -> Traps {
+        let (mut notsc, mut nocpuid) = (false, false);
+        let (mut selector, mut offset, mut len) = (0, 0, 0);
+        // SAFETY: the task is valid; the helper reads its thread flags and dispatch fields.
+        let dispatch = unsafe {
+            bindings::checkpoint_task_traps(
+                self.as_ptr(),
+                &mut notsc,
+                &mut nocpuid,
+                &mut selector,
+                &mut offset,
+                &mut len,
+            )
+        };
+        Traps {
+            notsc,
+            nocpuid,
+            dispatch: dispatch.then_some((selector, offset, len)),
+        }
+    }
+
+    /// Its rseq registration (rseq(2)): the area's address, its length and the signature,
+    /// `None` if it has none. Only it changes it: one sample for a task that does not run;
+    /// for one that runs, the fields may come from either side of a change.
+    pub fn rseq(&self) -> Option<(u64, u32, u32)> {
+        let (mut rseq, mut len, mut sig) = (0, 0, 0);
+        // SAFETY: the task is valid; the helper reads three of its fields.
+        unsafe { bindings::checkpoint_task_rseq(self.as_ptr(), &mut rseq, &mut len, &mut sig) }
+            .then_some((rseq, len, sig))
+    }
+}
+
+/// Makes `rdtsc` and `cpuid` fault for the current task or not, as `prctl(PR_SET_TSC)` and
+/// `arch_prctl(ARCH_SET_CPUID)` do; `ENODEV` if `cpuid` is to fault on a CPU that cannot.
+pub fn set_traps(notsc: bool, nocpuid: bool) -> Result {
+    // SAFETY: acts on the current task only.
+    to_result(unsafe { bindings::checkpoint_set_traps(notsc, nocpuid) })
+}
+
+/// Turns on syscall user dispatch for the current task, as
+/// `prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON)` does, with its checks (`EINVAL`
+/// for a region that wraps, `EFAULT` for a selector outside user space).
+pub fn set_syscall_dispatch(selector: u64, offset: u64, len: u64) -> Result {
+    // SAFETY: acts on the current task only; the selector is a user address, checked there.
+    to_result(unsafe { bindings::checkpoint_set_syscall_dispatch(selector, offset, len) })
+}
+
+/// Registers `area` (`len` bytes, signature `sig`) as the current task's rseq area for
+/// restart (`restart_rseq_register()`): rseq(2)'s checks of the arguments, but the area is not
+/// read (its critical section is kept; a bad one faults on the way to user mode), and
+/// `EBUSY` if the task has one. `EOPNOTSUPP` without `CONFIG_RSEQ`.
+pub fn register_rseq(area: u64, len: u32, sig: u32) -> Result {
+    #[cfg(all(CONFIG_CHECKPOINT, CONFIG_RSEQ))]
+    // SAFETY: acts on the current task only; the area is a user address, checked there.
+    return to_result(unsafe {
+        bindings::restart_rseq_register(area as usize as *mut _, len, sig)
+    });
+    #[cfg(not(all(CONFIG_CHECKPOINT, CONFIG_RSEQ)))]
+    {
+        let _ = (area, len, sig);
+        Err(EOPNOTSUPP)
+    }
+}
+
 /// The clocks whose hrtimer bases a restart block's times are on, and their time now in
 /// nanoseconds; `None` for another clock.
 pub fn clock_now(clock: u32) -> Option<i64> {
