@@ -93,10 +93,10 @@ pub(super) fn write_runs(
                 for page in &pages[i..j] {
                     // Only pages with data are written.
                     let page = page.as_ref().ok_or(EINVAL)?;
-                    // SAFETY: the page of a frozen task, or of shared memory that only frozen
-                    // tasks map (leak detection refuses other users): nothing in the tree
-                    // writes it. A tracer outside it writing through /proc/PID/mem would race
-                    // the copy, as it races a core dump's.
+                    // A tracer outside the tree writing through /proc/PID/mem would race the
+                    // copy, as it races a core dump's.
+                    // SAFETY: a frozen task's page, or shared memory only frozen tasks map
+                    // (leak detection refuses other users): nothing in the tree writes it.
                     unsafe { page.with_bytes(|bytes| d.chunk(bytes)) }?;
                 }
                 d.raw_end()?;
