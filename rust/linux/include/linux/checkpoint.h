@@ -139,7 +139,7 @@ bool checkpoint_task_landlocked(struct task_struct *task);
 /* Only with CONFIG_SECURITY_YAMA. */
 bool checkpoint_task_ptracer(struct task_struct *task);
 /* Only with CONFIG_AUDIT. */
-void restart_audit_join_session(struct task_struct *from);
+int restart_audit_join_session(struct task_struct *from);
 /* Only with CONFIG_SCHED_AUTOGROUP. */
 int checkpoint_autogroup_nice(struct task_struct *p);
 void restart_autogroup_join(struct task_struct *p, struct task_struct *with);

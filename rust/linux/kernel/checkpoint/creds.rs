@@ -15,7 +15,7 @@ use crate::image::{Dumper, Restorer};
 use crate::task::Created;
 use crate::{abi, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
-use kernel::bindings;
+use kernel::cred;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::task::Task;
@@ -39,52 +39,18 @@ enum Session {
     Join(ARef<Task>),
 }
 
-/// Reads the credentials of the frozen `task`, with room for `room` groups in `groups`.
-fn read(task: &Task, groups: &mut [u32]) -> Result<bindings::checkpoint_creds> {
-    // SAFETY: all-zero credentials are valid plain data; the callee fills them.
-    let mut c: bindings::checkpoint_creds = unsafe { core::mem::zeroed() };
-    c.groups = groups.as_mut_ptr();
-    // SAFETY: `task` is valid; `c.groups` has room for `groups.len()` groups.
-    let ret =
-        unsafe { bindings::checkpoint_task_creds(task.as_ptr(), &mut c, groups.len() as u32) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    Ok(c)
-}
-
-/// The audit login uid of `task` as the caller's user namespace sees it; `None` if it has
-/// none.
-fn loginuid(task: &Task) -> Result<Option<u32>> {
-    let mut uid = 0;
-    // SAFETY: `task` is valid; `uid` is valid for writes. The login uid is read racily: only
-    // the task itself changes it, and it is frozen.
-    let ret = unsafe { bindings::checkpoint_task_loginuid(task.as_ptr(), &mut uid) };
-    if ret < 0 {
-        return Err(Error::from_errno(ret));
-    }
-    Ok((uid != u32::MAX).then_some(uid))
-}
-
-/// The audit session id of `task`.
-fn sessionid(task: &Task) -> u32 {
-    // SAFETY: `task` is valid; only the task itself changes its session id, and it is frozen
-    // (or the restarter's own, or a restored task that finished its restore).
-    unsafe { bindings::checkpoint_task_sessionid(task.as_ptr()) }
-}
-
 /// Why checkpoint cannot save `task`'s credentials, if it cannot.
 pub(crate) fn unsupported(task: &Task) -> Option<&'static str> {
-    if read(task, &mut []).is_err() {
+    if task.ids(&mut []).is_err() {
         return Some(
             "has credentials of another user namespace than the checkpointer's (not restored yet)",
         );
     }
-    if loginuid(task).is_err() {
+    if task.audit_loginuid().is_err() {
         return Some("has an audit login uid the checkpointer's user namespace cannot name");
     }
     // A thread that wrote /proc/thread-self/loginuid.
-    (sessionid(task) != sessionid(task.group_leader()))
+    (task.audit_sessionid() != task.group_leader().audit_sessionid())
         .then_some("is in another audit session than its process's main thread (not restored)")
 }
 
@@ -93,32 +59,36 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task) -> Result {
     let mut groups = KVVec::new();
     // Only the task itself changes its credentials, and it is frozen; but should its group
     // count change between two reads, this reads them again.
-    let c = loop {
-        let c = read(task, &mut groups)?;
-        if c.ngroups as usize <= groups.len() {
-            break c;
+    let (c, ngroups) = loop {
+        let (c, n) = task.ids(&mut groups)?;
+        if n <= groups.len() {
+            break (c, n);
         }
-        groups = KVVec::from_elem(0u32, c.ngroups as usize, GFP_KERNEL)?;
+        groups = KVVec::from_elem(0u32, n, GFP_KERNEL)?;
     };
-    let groups = &groups[..c.ngroups as usize];
-    let login = loginuid(task)?;
+    let groups = &groups[..ngroups];
+    let login = task.audit_loginuid()?;
     d.record(&abi::Creds {
-        uid: [c.uid, c.euid, c.suid, c.fsuid],
-        gid: [c.gid, c.egid, c.sgid, c.fsgid],
+        uid: c.uid,
+        gid: c.gid,
         cap_inheritable: c.cap_inheritable,
         cap_permitted: c.cap_permitted,
         cap_effective: c.cap_effective,
         cap_bset: c.cap_bset,
         cap_ambient: c.cap_ambient,
         securebits: c.securebits,
-        ngroups: c.ngroups,
+        ngroups: ngroups as u32,
         flags: if login.is_some() {
             abi::CREDS_F_LOGINUID
         } else {
             0
         },
         loginuid: login.unwrap_or(0),
-        sessionid: if login.is_some() { sessionid(task) } else { 0 },
+        sessionid: if login.is_some() {
+            task.audit_sessionid()
+        } else {
+            0
+        },
         _pad0: 0,
     })?;
     if groups.is_empty() {
@@ -181,81 +151,61 @@ impl Creds {
     /// A process takes the audit session [`Sessions::place`] chose for it.
     pub(crate) fn restore_loginuid(&self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
-        let login = if rec.flags & abi::CREDS_F_LOGINUID != 0 {
-            rec.loginuid
-        } else {
-            u32::MAX
+        let login = (rec.flags & abi::CREDS_F_LOGINUID != 0).then_some(rec.loginuid);
+        let fresh = matches!(self.session, Session::Fresh);
+        let res = match &self.session {
+            Session::Own | Session::Fresh => cred::set_audit_loginuid(login, fresh),
+            // SAFETY: `first` is the first process restored in this saved session, which
+            // opened it with `set_audit_loginuid()` in this restart or kept the restarter's,
+            // which the current task has already (`Sessions::place`).
+            Session::Join(first) => unsafe { cred::join_audit_session(first, login) },
         };
-        let (fresh, join) = match &self.session {
-            Session::Own => (false, core::ptr::null_mut()),
-            Session::Fresh => (true, core::ptr::null_mut()),
-            Session::Join(t) => (false, t.as_ptr()),
-        };
-        // SAFETY: acts on the current task; `join` is null or a task we hold a reference to.
-        let ret = unsafe { bindings::checkpoint_set_loginuid(login, fresh, join) };
-        if ret < 0 {
-            let (what, login) = (
-                if ret == -(bindings::EPERM as i32) {
-                    "may not"
-                } else {
-                    "cannot"
-                },
+        if let Err(e) = res {
+            let (what, login, ret) = (
+                if e == EPERM { "may not" } else { "cannot" },
                 rec.loginuid,
+                e.to_errno(),
             );
             match (rec.flags & abi::CREDS_F_LOGINUID != 0, fresh) {
                 (true, true) => log!(log, "pid {pid}: credentials: the restarter {what} open a second audit session of login uid {login} ({ret})"),
                 (true, false) => log!(log, "pid {pid}: credentials: the restarter {what} set the audit login uid {login} ({ret})"),
                 (false, _) => log!(log, "pid {pid}: credentials: the restarter {what} unset the audit login uid ({ret})"),
             }
-            return Err(Error::from_errno(ret));
+            return Err(e);
         }
         Ok(())
     }
 
     /// Gives the current task, the restored task of pid `pid`, these credentials (but its
     /// login uid, see [`Creds::restore_loginuid`]).
-    pub(crate) fn restore(&mut self, log: &Log, pid: i32) -> Result {
+    pub(crate) fn restore(&self, log: &Log, pid: i32) -> Result {
         let rec = &self.rec;
-        let c = bindings::checkpoint_creds {
-            uid: rec.uid[0],
-            euid: rec.uid[1],
-            suid: rec.uid[2],
-            fsuid: rec.uid[3],
-            gid: rec.gid[0],
-            egid: rec.gid[1],
-            sgid: rec.gid[2],
-            fsgid: rec.gid[3],
+        let ids = cred::Ids {
+            uid: rec.uid,
+            gid: rec.gid,
             cap_inheritable: rec.cap_inheritable,
             cap_permitted: rec.cap_permitted,
             cap_effective: rec.cap_effective,
             cap_bset: rec.cap_bset,
             cap_ambient: rec.cap_ambient,
             securebits: rec.securebits,
-            ngroups: self.groups.len() as u32,
-            groups: self.groups.as_mut_ptr(),
         };
-        let mut what = core::ptr::null();
-        // SAFETY: acts on the current task; `c.groups` holds `c.ngroups` groups.
-        let ret = unsafe { bindings::restart_set_creds(&c, &mut what) };
-        if ret == 0 {
+        let Err(e) = cred::set_current(&ids, &self.groups) else {
             return Ok(());
-        }
-        let what = match what.is_null() {
-            true => kernel::c_str!("credentials"),
-            // SAFETY: the callee points `what` at a static string.
-            false => unsafe { CStr::from_char_ptr(what) },
         };
-        match ret == -(bindings::EPERM as i32) {
+        let what = e.what;
+        match e.error == EPERM {
             true => log!(
                 log,
                 "pid {pid}: credentials: the restarter may not set the {what}"
             ),
             false => log!(
                 log,
-                "pid {pid}: credentials: cannot set the {what} (error {ret})"
+                "pid {pid}: credentials: cannot set the {what} (error {})",
+                e.error.to_errno()
             ),
         }
-        Err(Error::from_errno(ret))
+        Err(e.error)
     }
 }
 
@@ -275,7 +225,7 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// No session seen yet.
     pub(crate) fn new() -> Sessions {
-        let restarter = loginuid(kernel::current!()).unwrap_or(None);
+        let restarter = kernel::current!().audit_loginuid().unwrap_or(None);
         Sessions {
             first: RBTree::new(),
             restarter,

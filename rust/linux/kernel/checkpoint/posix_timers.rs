@@ -14,6 +14,7 @@ use crate::log::Log;
 use crate::{abi, log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
+use kernel::posix_timer::{self, PosixTimer, State};
 use kernel::prelude::*;
 use kernel::task::Task;
 
@@ -38,10 +39,6 @@ const OVERRUN_MAX: i64 = i64::MAX / 2;
 /// would strain an allocation.
 const TIMERS_MAX: u64 = 1 << 20;
 
-const _: () = assert!(abi::POSIX_TIMER_DISARMED == bindings::CHECKPOINT_TIMER_DISARMED);
-const _: () = assert!(abi::POSIX_TIMER_ARMED == bindings::CHECKPOINT_TIMER_ARMED);
-const _: () = assert!(abi::POSIX_TIMER_REARM == bindings::CHECKPOINT_TIMER_REARM);
-
 /// The timers of a process, as checkpoint writes them.
 pub(crate) struct Saved {
     pub(crate) next_id: u32,
@@ -51,35 +48,18 @@ pub(crate) struct Saved {
 /// Reads the timers of the frozen process of `task`: EOPNOTSUPP and a log line for one that
 /// restart could not create again.
 pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
-    let mut room = 8;
-    let (ids, n, next_id) = loop {
-        let mut ids = KVVec::from_elem(0i32, room, GFP_KERNEL)?;
-        let mut next_id = 0;
-        // SAFETY: `task` is valid; `ids` has room for `room` IDs.
-        let n = unsafe {
-            bindings::checkpoint_posix_timer_ids(
-                task.as_ptr(),
-                ids.as_mut_ptr(),
-                room as u32,
-                &mut next_id,
-            )
-        };
-        let n = usize::try_from(n).map_err(|_| ESRCH)?;
-        if n <= room {
-            break (ids, n, next_id);
+    let mut ids = KVVec::from_elem(0i32, 8, GFP_KERNEL)?;
+    let (n, next_id) = loop {
+        let (n, next_id) = task.posix_timer_ids(&mut ids)?;
+        if n <= ids.len() {
+            break (n, next_id);
         }
         // Only the process's own threads create timers, and they are frozen: one more round.
-        room = n;
+        ids = KVVec::from_elem(0i32, n, GFP_KERNEL)?;
     };
     let mut timers = KVVec::with_capacity(n, GFP_KERNEL)?;
     for &id in ids.iter().take(n) {
-        // SAFETY: an all-zero checkpoint_posix_timer is valid; the callee fills it.
-        let mut t: bindings::checkpoint_posix_timer = unsafe { core::mem::zeroed() };
-        // SAFETY: `task` is valid and frozen.
-        let ret = unsafe { bindings::checkpoint_posix_timer(task.as_ptr(), id, &mut t) };
-        if ret < 0 {
-            return Err(Error::from_errno(ret));
-        }
+        let t = task.posix_timer(id)?;
         if !CLOCKS.contains(&(t.clock as u32)) {
             // Negative ids name the CPU-time clocks of a process or thread.
             let what = match t.clock as u32 {
@@ -109,7 +89,7 @@ pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
             );
             return Err(EOPNOTSUPP);
         }
-        let armed = t.state != bindings::CHECKPOINT_TIMER_DISARMED as i32;
+        let armed = t.state != State::Disarmed;
         let mut flags = 0;
         if t.absolute {
             flags |= abi::POSIX_TIMER_F_ABSOLUTE;
@@ -124,7 +104,11 @@ pub(crate) fn save(log: &Log, task: &Task) -> Result<Saved> {
                 notify: t.notify as u32,
                 tid: t.tid as u32,
                 signo: t.signo as u32,
-                state: t.state as u32,
+                state: match t.state {
+                    State::Disarmed => abi::POSIX_TIMER_DISARMED,
+                    State::Armed => abi::POSIX_TIMER_ARMED,
+                    State::Rearm => abi::POSIX_TIMER_REARM,
+                },
                 value: t.value,
                 // An armed timer has time left, if only the nanosecond of one whose signal is
                 // on its way.
@@ -250,13 +234,18 @@ impl Restored {
         // Oldest first, as checkpoint found them newest first: each goes to the head of the
         // process's list, which /proc/PID/timers shows.
         for t in self.timers.iter().rev() {
-            let c = bindings::checkpoint_posix_timer {
+            let c = PosixTimer {
                 id: t.id as i32,
                 clock: t.clock as i32,
                 notify: t.notify as i32,
                 tid: t.tid as i32,
                 signo: t.signo as i32,
-                state: t.state as i32,
+                state: match t.state {
+                    abi::POSIX_TIMER_ARMED => State::Armed,
+                    abi::POSIX_TIMER_REARM => State::Rearm,
+                    // `check` let no other through.
+                    _ => State::Disarmed,
+                },
                 value: t.value,
                 expires: t.expires as i64,
                 interval: t.interval as i64,
@@ -267,20 +256,23 @@ impl Restored {
                 queued: t.flags & abi::POSIX_TIMER_F_QUEUED != 0,
                 target_gone: false,
             };
-            // SAFETY: acts on the current process; `c` was checked by `check`.
-            let ret = unsafe { bindings::restart_posix_timer(&c) };
+            let ret = posix_timer::create(&c);
             // The process had no timer before these.
-            if ret == -(bindings::EBUSY as i32) {
+            if ret == Err(EBUSY) {
                 log!(log, "POSIX timer {}: two timers with this ID", t.id);
                 return Err(EINVAL);
             }
-            if ret < 0 {
-                log!(log, "POSIX timer {}: cannot create it again ({ret})", t.id);
-                return Err(Error::from_errno(ret));
+            if let Err(e) = ret {
+                log!(
+                    log,
+                    "POSIX timer {}: cannot create it again ({})",
+                    t.id,
+                    e.to_errno()
+                );
+                return Err(e);
             }
         }
-        // SAFETY: acts on the current process.
-        unsafe { bindings::restart_posix_timer_next_id(self.next_id as i32) };
+        posix_timer::set_next_id(self.next_id as i32);
         Ok(())
     }
 
@@ -292,10 +284,10 @@ impl Restored {
             .iter()
             .filter(|t| t.flags & abi::POSIX_TIMER_F_QUEUED != 0)
         {
-            // SAFETY: acts on the current process. It fails only for what `check` refused, or
-            // if a thread of the process, running again, deleted the timer first: its signal
-            // is then not queued, as if the timer had been deleted before it expired.
-            unsafe { bindings::restart_posix_timer_queue(t.id as i32, t.pending_overrun as i32) };
+            // It fails only for what `check` refused, or if a thread of the process, running
+            // again, deleted the timer first: its signal is then not queued, as if the timer
+            // had been deleted before it expired.
+            let _ = posix_timer::queue_signal(t.id as i32, t.pending_overrun as i32);
         }
     }
 }

@@ -653,7 +653,8 @@ unsigned int rust_helper_checkpoint_task_sessionid(struct task_struct *t)
  * with audit_set_loginuid()'s permission checks (none needed while the task
  * has none), a new session id, and an audit record. If it has that login uid
  * already, nothing unless @fresh asks for a new session all the same. With
- * @join, takes @join's login uid and session instead (its uid must be @uid).
+ * @join, takes @join's login uid and session instead (its uid must be @uid),
+ * with the same checks unless the current task is in that session already.
  */
 int rust_helper_checkpoint_set_loginuid(uid_t uid, bool fresh,
 					struct task_struct *join)
@@ -668,10 +669,11 @@ int rust_helper_checkpoint_set_loginuid(uid_t uid, bool fresh,
 	if (join) {
 		if (!uid_eq(login, audit_get_loginuid(join)))
 			return -EINVAL;
-#ifdef CONFIG_AUDIT
-		restart_audit_join_session(join);
-#endif
+#if defined(CONFIG_AUDIT) && defined(CONFIG_CHECKPOINT)
+		return restart_audit_join_session(join);
+#else
 		return 0;
+#endif
 	}
 	if (!fresh && uid_eq(login, audit_get_loginuid(current)))
 		return 0;
