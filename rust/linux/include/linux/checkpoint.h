@@ -111,7 +111,7 @@ void checkpoint_group_cputime(struct task_struct *t, struct checkpoint_cputime *
 void restart_add_cputime(const struct checkpoint_cputime *c);
 void restart_add_group_cputime(const struct checkpoint_cputime *c);
 
-void restart_set_job_control(int signr, int report, bool continued);
+int restart_set_job_control(int signr, int report, bool continued);
 int restart_setrlimit(unsigned int resource, struct rlimit *new_rlim);
 int restart_set_oom_score_adj(int adj, int min);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,

@@ -140,11 +140,10 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             true => {
                 let holder = tree.holder(i);
                 // Shared with a process planned earlier, they are only named: not walked again.
-                // SAFETY: a frozen task's pointers, only compared.
-                let (files, mm) = unsafe { ((*holder.as_ptr()).files, (*holder.as_ptr()).mm) };
+                let (files, mm) = task::held_objects(holder);
                 let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
                 if mm_first {
-                    mm_plans.try_create_and_insert(mm as usize, i, GFP_KERNEL)?;
+                    mm_plans.try_create_and_insert(mm, i, GFP_KERNEL)?;
                 }
                 names.check_cwd(&log, holder)?;
                 let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
@@ -211,13 +210,10 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             files::dump_fs(&mut d, &mut names, holder)?;
             // The address spaces fork(2) may have copied this one's mappings from: its
             // parent's, and that of the sibling before it, forked from the same parent.
-            // SAFETY: a frozen task's pointer, only compared.
             let parent_mm = m
                 .parent
-                .map(|p| unsafe { (*tree.holder(tree.members()[p].leader).as_ptr()).mm });
-            let parent = parent_mm
-                .and_then(|mm| mm_plans.get(&(mm as usize)))
-                .copied();
+                .map(|p| task::held_objects(tree.holder(tree.members()[p].leader)).1);
+            let parent = parent_mm.and_then(|mm| mm_plans.get(&mm)).copied();
             let sibling = m.parent.and_then(|p| last_child[p]);
             let mut sources = KVec::with_capacity(2, GFP_KERNEL)?;
             for j in [parent, sibling].into_iter().flatten() {
@@ -260,8 +256,7 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
         return Err(EINVAL);
     }
     let log = Log::open(logfd, "restart")?;
-    // SAFETY: reads the current task's own state; returns NULL or a static string.
-    if let Some(why) = unsafe { log::reason(bindings::checkpoint_restarter_unsupported()) } {
+    if let Some(why) = kernel::pid::restarter_refusal() {
         log!(
             log,
             "the restarter {why}, which every restored task would inherit"

@@ -16,6 +16,7 @@ use crate::tree::Tree;
 use crate::{abi, files, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::fs::file::File;
 use kernel::mm::virt::VmaRef;
 use kernel::pid::{PidNamespace, PidType};
 use kernel::prelude::*;
@@ -173,23 +174,17 @@ impl Scope {
         // Fd tables and address spaces shared by processes of the tree are walked once, as
         // their holders count them once.
         let mut seen = Seen::new();
-        let mut first = |key: usize| seen.first(key as *const u8);
+        let mut first = |key: usize| seen.first(key);
         for (i, m) in tree.members().iter().enumerate() {
             if !m.is_leader(i) || crate::task::is_zombie(&m.task) && !tree.exited(i) {
                 continue;
             }
             // What a process holds, its main thread holds, or if it exited, another thread.
             let task = tree.holder(i);
-            let (table, mm) = {
-                let g = task.lock();
-                (
-                    g.files().map_or(0, |h| h.addr),
-                    g.mm().map_or(0, |h| h.addr),
-                )
-            };
+            let (table, mm) = crate::task::held_objects(task);
             if first(table)? {
                 files::for_each_fd(task, |fd, file| {
-                    h.files.add(file.as_ptr().cast(), task, Where::Fd(fd), true)
+                    h.add_file(file.file(), task, Where::Fd(fd), true).map(drop)
                 })?;
             }
             if !first(mm)? {
@@ -202,8 +197,8 @@ impl Scope {
                 }
             });
             res?;
-            if let Some(exe) = exe.filter(|&exe| !exe.is_null()) {
-                h.files.add(exe.cast(), task, Where::Exe, false)?;
+            if let Some(exe) = exe.flatten() {
+                h.add_file(&exe, task, Where::Exe, false)?;
             }
         }
         let (errno, why) = match self.container {
@@ -260,9 +255,9 @@ impl core::fmt::Display for Where {
     }
 }
 
-/// An object and how many of its references the tree holds.
-struct Held {
-    key: *const core::ffi::c_void,
+/// An object (`T` says how to reach it) and how many of its references the tree holds.
+struct Held<T> {
+    obj: T,
     inside: usize,
     /// Whether it must be checked (a file in an fd table, shared memory).
     checked: bool,
@@ -272,31 +267,39 @@ struct Held {
 }
 
 /// The objects in the order the tree was found to hold them (the first is the one a refusal
-/// names), and each one's place in that list by its address.
-#[derive(Default)]
-struct Table(KVec<Held>, RBTree<usize, usize>);
+/// names), and each one's place in that list by its address (`key`).
+struct Table<T>(KVec<Held<T>>, RBTree<usize, usize>);
 
-impl Table {
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table(KVec::new(), RBTree::new())
+    }
+}
+
+impl<T> Table<T> {
+    /// Counts one more reference of the tree to the object at address `key`, made by `obj`
+    /// at its first; its place in the table.
     fn add(
         &mut self,
-        key: *const core::ffi::c_void,
+        key: usize,
+        obj: impl FnOnce() -> T,
         task: &Task,
         at: Where,
         checked: bool,
-    ) -> Result {
-        if let Some(&i) = self.1.get(&(key as usize)) {
+    ) -> Result<usize> {
+        if let Some(&i) = self.1.get(&key) {
             let h = &mut self.0[i];
             h.inside += 1;
             h.checked |= checked;
-            return Ok(());
+            return Ok(i);
         }
+        let i = self.0.len();
         self.0.reserve(1, GFP_KERNEL)?;
-        self.1
-            .try_create_and_insert(key as usize, self.0.len(), GFP_KERNEL)?;
+        self.1.try_create_and_insert(key, i, GFP_KERNEL)?;
         // Cannot fail: there is room.
         self.0.push(
             Held {
-                key,
+                obj: obj(),
                 inside: 1,
                 checked,
                 pid: task.vnr(),
@@ -304,10 +307,10 @@ impl Table {
             },
             GFP_KERNEL,
         )?;
-        Ok(())
+        Ok(i)
     }
 
-    fn checked(&self) -> impl Iterator<Item = &Held> {
+    fn checked(&self) -> impl Iterator<Item = &Held<T>> {
         self.0.iter().filter(|h| h.checked)
     }
 }
@@ -315,27 +318,32 @@ impl Table {
 /// The tree's references to open files and shared memory objects.
 #[derive(Default)]
 struct Holders {
-    /// By `struct file`: fd table entries and mappings.
-    files: Table,
-    /// By `address_space` of shared anonymous memory: its writable shared mappings.
-    shmem: Table,
+    /// By `struct file`, counted: fd table entries and mappings.
+    files: Table<ARef<File>>,
+    /// By `address_space` of shared anonymous memory: its writable shared mappings, each with
+    /// the place in `files` of a file of it.
+    shmem: Table<usize>,
 }
 
 impl Holders {
+    fn add_file(&mut self, file: &File, task: &Task, at: Where, checked: bool) -> Result<usize> {
+        let key = file.as_ptr() as usize;
+        self.files.add(key, || file.into(), task, at, checked)
+    }
+
     fn add_mapping(&mut self, task: &Task, vma: &VmaRef) -> Result {
         let Some(file) = vma.file() else {
             return Ok(());
         };
         let (start, flags) = (vma.start() as u64, vma.flags());
-        self.files
-            .add(file.as_ptr().cast(), task, Where::Map(start), false)?;
+        let i = self.add_file(file, task, Where::Map(start), false)?;
         // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
         let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
         let mapping = file.mapping();
         let private = file.inode().is_private();
         if private && flags & writable == writable {
             self.shmem
-                .add(mapping.cast(), task, Where::Map(start), true)?;
+                .add(mapping as usize, || i, task, Where::Map(start), true)?;
         }
         Ok(())
     }
@@ -343,16 +351,13 @@ impl Holders {
     /// Every file in an fd table of the tree must have no references besides the tree's.
     fn check_files(&self, log: &Log, tree: &Tree, errno: Error, why: &str) -> Result {
         for h in self.files.checked() {
-            let file = h.key as *mut bindings::file;
-            // SAFETY: the file is held by a frozen fd table; its count is read racily, as
-            // `file_count()` does.
-            let count = unsafe { core::ptr::addr_of!((*file).f_count.counter).read_volatile() };
-            let outside = count - h.inside as i64;
+            // Less the reference `h` holds.
+            let outside = h.obj.count() - 1 - h.inside as i64;
             if outside <= 0 {
                 continue;
             }
             let at = h.at;
-            match holder_of(tree, file) {
+            match holder_of(tree, &h.obj) {
                 Some((pid, fd)) if pid > 0 => log!(log, "pid {}: {at}: the open file is shared with pid {pid} (fd {fd}) outside the tree{why}",
                     h.pid),
                 _ => log!(log, "pid {}: {at}: the open file has {outside} references outside the tree{why}", h.pid),
@@ -365,17 +370,14 @@ impl Holders {
     /// Shared anonymous memory must not be mapped outside the tree.
     fn check_shared_memory(&self, log: &Log, errno: Error, why: &str) -> Result {
         for h in self.shmem.checked() {
-            let mapping = h.key as *mut bindings::address_space;
-            // SAFETY: mapped by frozen tasks, the object is alive; its count is read racily.
-            let count =
-                unsafe { core::ptr::addr_of!((*mapping).i_mmap_writable.counter).read_volatile() };
-            if count as usize > h.inside {
+            let count = self.files.0[h.obj].obj.writable_shared_maps().max(0) as usize;
+            if count > h.inside {
                 let addr = match h.at {
                     Where::Map(a) => a,
                     _ => 0,
                 };
                 log!(log, "pid {}: the shared memory mapped at {addr:#x} is also mapped by {} processes outside the tree{why}",
-                    h.pid, count as usize - h.inside);
+                    h.pid, count - h.inside);
                 return Err(errno);
             }
         }
@@ -465,7 +467,7 @@ fn find_outside<R>(
 }
 
 /// A process outside `tree` that has `file` in its fd table, and the fd.
-fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
+fn holder_of(tree: &Tree, file: &File) -> Option<(i32, u32)> {
     find_outside(tree, false, |t| {
         // Only fd tables the caller may read are looked into.
         if !t.may_ptrace_read() {
@@ -473,56 +475,10 @@ fn holder_of(tree: &Tree, file: *mut bindings::file) -> Option<(i32, u32)> {
         }
         let mut fd = 0u32;
         loop {
-            if t.next_file(&mut fd)?.as_ptr() == file {
+            if t.next_file(&mut fd)?.as_ptr() == file.as_ptr() {
                 return Some(fd);
             }
             fd += 1;
         }
     })
-}
-
-/// While it lives, the tasks the current task creates go into a new pid namespace, whose
-/// init is the first of them: the container being restarted. Dropping it puts the current
-/// task's own namespaces back; the created tasks keep the new one.
-pub(crate) struct NewPidNs {
-    /// The current task's namespaces before, which it holds a reference on.
-    old: *mut bindings::nsproxy,
-}
-
-impl NewPidNs {
-    pub(crate) fn enter(log: &Log) -> Result<NewPidNs> {
-        let mut new = core::ptr::null_mut();
-        // SAFETY: makes new namespaces for the current task, as `unshare(CLONE_NEWPID)` does
-        // (same capability needed); `new` receives a counted nsproxy.
-        let r = unsafe {
-            bindings::unshare_nsproxy_namespaces(
-                bindings::CLONE_NEWPID as _,
-                &mut new,
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-            )
-        };
-        if r != 0 {
-            log!(log, "cannot make a pid namespace for the container ({r})");
-            return Err(Error::from_errno(r));
-        }
-        // SAFETY: the current task's nsproxy only changes under our feet through the current
-        // task itself; the reference taken is given back in `drop`.
-        let old = unsafe {
-            let cur = bindings::get_current();
-            let old = (*cur).nsproxy;
-            bindings::get_nsproxy(old);
-            bindings::switch_task_namespaces(cur, new);
-            old
-        };
-        Ok(NewPidNs { old })
-    }
-}
-
-impl Drop for NewPidNs {
-    fn drop(&mut self) {
-        // SAFETY: gives the current task its own namespaces back, with the reference taken in
-        // `enter`; the new ones lose the current task's reference.
-        unsafe { bindings::switch_task_namespaces(bindings::get_current(), self.old) };
-    }
 }

@@ -7,12 +7,12 @@
 //! Everything else is refused before anything is written.
 
 use crate::image::{Dumper, Rec, Restorer};
-use crate::shared::{self, Shareable};
+use crate::shared::{self, Joinable, Shareable};
 use crate::{abi, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::fs::{
-    fdtable::{self, FilesStruct},
+    fdtable::{FilesStruct, OwnFds},
     file::File,
     fs_struct::{FsPaths, FsStruct},
     inode::Inode,
@@ -53,11 +53,7 @@ impl FileRef {
     /// The kind of a file lock it holds ("flock", "OFD", "POSIX" or "lease"), owned by
     /// itself or by the fd table `files` it is in, if any.
     pub(crate) fn lock(&self, files: Option<&FilesStruct>) -> Option<&'static CStr> {
-        let files = files.map_or(core::ptr::null_mut(), FilesStruct::as_ptr);
-        // SAFETY: the file is valid while we hold it; `files` is only compared.
-        let kind = unsafe { bindings::checkpoint_file_lock(self.as_ptr(), files) };
-        // SAFETY: the callee returns NULL or a static string.
-        (!kind.is_null()).then(|| unsafe { CStr::from_char_ptr(kind) })
+        self.0.held_lock(files)
     }
 
     /// The file's inode.
@@ -464,9 +460,13 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
 
 /// Restores an `FdTable` and its fds into the current task's (empty) table, or makes the
 /// current task share the one restored for an earlier process.
-pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec, fds: &OwnFds) -> Result {
     let table = r.decode::<abi::FdTable>(rec)?;
-    if shared::join::<FilesStruct>(r, table.objref, table.count == 0)? {
+    if let Some(files) = shared::earlier::<FilesStruct>(r, table.objref, table.count == 0)? {
+        // SAFETY: a table restored earlier by this restart, used only by its restored tasks,
+        // which borrow nothing through it (they read the image through the restarter's) and
+        // run no user code before the restart ends.
+        unsafe { fds.share(&files) };
         return Ok(());
     }
     shared::keep::<FilesStruct>(r, table.objref)?;
@@ -494,9 +494,7 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         let Ok(n) = u32::try_from(fd.fd) else {
             return Err(r.bad("negative fd"));
         };
-        // SAFETY: a restored task borrows no file of its own table: the image and the log it
-        // reads are the restarter's fds.
-        if let Err(e) = unsafe { fdtable::replace_fd(n, file.file(), flags) } {
+        if let Err(e) = fds.replace_fd(n, file.file(), flags) {
             log!(r.log, "fd {n}: cannot install it ({})", e.to_errno());
             return Err(e);
         }
@@ -522,8 +520,7 @@ pub(crate) fn restore_fs(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     // Its own: created by fork, not shared.
     let cur = FsStruct::of_current().ok_or(ESRCH)?;
     if !cur.root().same(&root) {
-        // SAFETY: `capable` has no preconditions.
-        if !unsafe { bindings::capable(bindings::CAP_SYS_CHROOT as i32) } {
+        if !kernel::cred::capable(bindings::CAP_SYS_CHROOT) {
             log!(r.log, "restoring a different root needs CAP_SYS_CHROOT");
             return Err(EPERM);
         }
@@ -554,13 +551,6 @@ impl Shareable for FilesStruct {
         FilesStruct::of_current().ok_or(ESRCH)
     }
 
-    fn install(&self) -> Result {
-        // SAFETY: a restored task borrows no file of its own table: the image and the log it
-        // reads are the restarter's fds.
-        unsafe { self.share_with_current() };
-        Ok(())
-    }
-
     shared::in_obj!(Files);
 }
 
@@ -571,15 +561,16 @@ impl Shareable for FsStruct {
         FsStruct::of_current().ok_or(ESRCH)
     }
 
-    fn install(&self) -> Result {
-        self.share_with_current()
-    }
-
     shared::in_obj!(Fs);
 }
 
+impl Joinable for FsStruct {
+    fn install(&self) -> Result {
+        self.share_with_current()
+    }
+}
+
 /// Closes every fd the new task inherited from the restarter.
-pub(crate) fn close_inherited() -> Result {
-    // SAFETY: as for `replace_fd` in `restore_fds`: the new task borrows none of them.
-    unsafe { fdtable::close_range(0, u32::MAX) }
+pub(crate) fn close_inherited(fds: &OwnFds) -> Result {
+    fds.close_range(0, u32::MAX)
 }

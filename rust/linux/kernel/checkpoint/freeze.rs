@@ -125,15 +125,7 @@ impl Frozen {
     /// Kills the tasks (their whole thread groups) instead of thawing them.
     pub(crate) fn kill(self) {
         for (task, _) in self.0.iter() {
-            // SAFETY: the task is valid; `SEND_SIG_PRIV` is the special siginfo value 1.
-            unsafe {
-                bindings::do_send_sig_info(
-                    bindings::SIGKILL as i32,
-                    1 as *mut bindings::kernel_siginfo,
-                    task.as_ptr(),
-                    bindings::pid_type_PIDTYPE_TGID,
-                )
-            };
+            task.kill_process();
         }
         // Dropping clears the trap bits; the pending SIGKILLs end the tasks.
     }
@@ -167,8 +159,7 @@ fn wait_parked(log: &Log, task: &Task, start: Ktime) -> Result<Parked> {
         }
         let waited = (Ktime::ktime_get() - start).to_ms();
         if waited >= i64::from(FREEZE_TIMEOUT_MS) {
-            // SAFETY: as above, for `flags`.
-            let why = match unsafe { (*task.as_ptr()).flags } & bindings::PF_EXITING != 0 {
+            let why = match task.is_exiting() {
                 true => "still exiting",
                 false => "not stopped (uninterruptible sleep?)",
             };

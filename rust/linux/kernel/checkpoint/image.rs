@@ -254,7 +254,7 @@ impl<'a> Dumper<'a> {
     /// Whether the records of the shared object at `addr` are to be written now: true the
     /// first time only. (Its objref may be known before, from a record that names it.)
     pub(crate) fn first_write<T>(&mut self, addr: *const T) -> Result<bool> {
-        self.written.first(addr)
+        self.written.first(addr as usize)
     }
 
     /// Writes the tail; the image is complete.

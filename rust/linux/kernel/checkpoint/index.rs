@@ -16,9 +16,8 @@ impl Seen {
         Seen(RBTree::new())
     }
 
-    /// Adds the object at `addr`; whether this is its first sight.
-    pub(crate) fn first<T>(&mut self, addr: *const T) -> Result<bool> {
-        let key = addr as usize;
+    /// Adds the object at address `key`; whether this is its first sight.
+    pub(crate) fn first(&mut self, key: usize) -> Result<bool> {
         if self.0.get(&key).is_some() {
             return Ok(false);
         }

@@ -69,16 +69,6 @@ impl Write for Line {
     }
 }
 
-/// The reason a C helper returned for a refusal, `None` for its NULL.
-///
-/// # Safety
-///
-/// `why` is NULL or points to a NUL-terminated string that is never freed (a literal).
-pub(crate) unsafe fn reason(why: *const kernel::ffi::c_char) -> Option<&'static str> {
-    // SAFETY: by the function's contract.
-    (!why.is_null()).then(|| unsafe { CStr::from_char_ptr(why) }.to_str().unwrap_or("?"))
-}
-
 /// Writes a formatted line to a [`Log`].
 #[macro_export]
 macro_rules! log {

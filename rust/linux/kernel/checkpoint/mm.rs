@@ -29,7 +29,7 @@ pub(crate) use shmem::SharedObjects;
 
 use crate::files;
 use crate::image::{Dumper, Rec, Restorer};
-use crate::shared::{self, Shareable};
+use crate::shared::{self, Joinable, Shareable};
 use crate::{abi, abi::Record, abi::RecordType, log, log::Log, Obj};
 use kernel::bindings;
 use kernel::fs::file::File;
@@ -55,11 +55,13 @@ impl Shareable for MmWithUser {
         current_mm()
     }
 
+    shared::in_obj!(Mm);
+}
+
+impl Joinable for MmWithUser {
     fn install(&self) -> Result {
         self.share_with_current()
     }
-
-    shared::in_obj!(Mm);
 }
 
 /// The objref of `mm`, an address space written earlier.

@@ -22,15 +22,19 @@ pub(crate) trait Shareable: AlwaysRefCounted + Sized {
     /// busy.
     fn current() -> Result<ARef<Self>>;
 
-    /// Makes the current task, the only thread of its process, use this object instead of
-    /// its own, which it drops, as a child created with the clone flag would.
-    fn install(&self) -> Result;
-
     /// The restart object holding `r`.
     fn into_obj(r: ARef<Self>) -> Obj;
 
     /// The reference `obj` holds, if it is one of this kind.
     fn of_obj(obj: &Obj) -> Option<&ARef<Self>>;
+}
+
+/// A kind of shared object the current task can take in place of its own with no more than
+/// the object.
+pub(crate) trait Joinable: Shareable {
+    /// Makes the current task, the only thread of its process, use this object instead of
+    /// its own, which it drops, as a child created with the clone flag would.
+    fn install(&self) -> Result;
 }
 
 /// Implements [`Shareable::into_obj`] and [`Shareable::of_obj`] with the `Obj` variant named.
@@ -50,25 +54,36 @@ macro_rules! in_obj {
 }
 pub(crate) use in_obj;
 
-/// For the record of the shared object `objref`: if an earlier process restored it, makes the
-/// current task use it and returns `true`; the record must then only name it (`only_named`).
-/// Returns `false` for the first record of the object, which the caller restores in the
-/// current task's own object and then [`keep`]s.
-pub(crate) fn join<T: Shareable>(
+/// For the record of the shared object `objref`: the object if an earlier process restored
+/// it, which the record must then only name (`only_named`); `None` for the first record of
+/// the object, which the caller restores in the current task's own object and then
+/// [`keep`]s.
+pub(crate) fn earlier<T: Shareable>(
+    r: &Restorer<'_, Obj>,
+    objref: u32,
+    only_named: bool,
+) -> Result<Option<ARef<T>>> {
+    let Some(obj) = r.defined(objref) else {
+        return Ok(None);
+    };
+    match T::of_obj(obj) {
+        Some(shared) if only_named => Ok(Some(shared.clone())),
+        _ => Err(r.bad(T::BAD)),
+    }
+}
+
+/// As [`earlier`], but makes the current task use the object restored earlier, and returns
+/// whether there was one.
+pub(crate) fn join<T: Joinable>(
     r: &mut Restorer<'_, Obj>,
     objref: u32,
     only_named: bool,
 ) -> Result<bool> {
-    let Some(obj) = r.defined(objref) else {
+    let Some(shared) = earlier::<T>(r, objref, only_named)? else {
         return Ok(false);
     };
-    match T::of_obj(obj) {
-        Some(shared) if only_named => {
-            shared.install()?;
-            Ok(true)
-        }
-        _ => Err(r.bad(T::BAD)),
-    }
+    shared.install()?;
+    Ok(true)
 }
 
 /// Records the current task's object as the one restored for `objref`, for the processes

@@ -8,7 +8,7 @@
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
-use crate::shared::{self, Shareable};
+use crate::shared::{self, Joinable, Shareable};
 use crate::task::is_zombie;
 use crate::tree::Tree;
 use crate::{abi, log, posix_timers, timers, Obj};
@@ -16,7 +16,7 @@ use kernel::alloc::{flags::GFP_ATOMIC, flags::GFP_KERNEL, flags::GFP_KERNEL_ACCO
 use kernel::bindings;
 use kernel::prelude::*;
 // Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
-use kernel::signal::{self, Pending, SighandStruct, SIGINFO_LEN};
+use kernel::signal::{self, JobControl, Pending, SighandStruct, SIGINFO_LEN};
 use kernel::task::Task;
 use kernel::types::ARef;
 
@@ -463,14 +463,21 @@ impl Final {
 
     /// In the leader, once its threads exist, as the last step of its restore: sets what job
     /// control left in its process, without telling its parent again.
-    pub(crate) fn restore_job_control(&self) {
-        if let Some((flags, report, signr)) = self.group_stop {
-            // SAFETY: acts on the current task's process, which restart is creating;
-            // `set_stop_signal()` checked `signr`.
-            unsafe {
-                bindings::restart_set_job_control(signr, report, flags == abi::SIGNAL_F_CONTINUED)
-            };
-        }
+    pub(crate) fn restore_job_control(&self) -> Result {
+        let Some((flags, report, signr)) = self.group_stop else {
+            return Ok(());
+        };
+        // `set_stop_signal()` checked `signr`.
+        signal::set_job_control(match signr {
+            0 => JobControl::Running {
+                continued: flags == abi::SIGNAL_F_CONTINUED,
+            },
+            _ => JobControl::Stopped {
+                signr: signr as u32,
+                // Checked with the rest of the record: 0 or a stop signal.
+                report: report as u32,
+            },
+        })
     }
 
     /// Sets the blocked mask and alternate stack, near the end of the task's own restore
@@ -523,9 +530,11 @@ impl Shareable for SighandStruct {
         Ok(SighandStruct::of_current())
     }
 
+    shared::in_obj!(Sighand);
+}
+
+impl Joinable for SighandStruct {
     fn install(&self) -> Result {
         self.share_with_current()
     }
-
-    shared::in_obj!(Sighand);
 }

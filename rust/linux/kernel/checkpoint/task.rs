@@ -11,7 +11,6 @@
 //! while it waits off its CPU, and only then lets them return to user mode. On any error the
 //! tasks exit before they ran any user code.
 
-use crate::container::NewPidNs;
 use crate::creds::{Creds, Sessions};
 use crate::image::{Dumper, Restorer};
 use crate::signal::{self, Final};
@@ -24,7 +23,8 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::current_task;
-use kernel::pid::PidNamespace;
+use kernel::fs::fdtable::OwnFds;
+use kernel::pid::{NewPidNsForChildren, PidNamespace};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Completion};
 use kernel::{task::Task, types::ARef};
@@ -39,6 +39,14 @@ pub(crate) fn is_zombie(task: &Task) -> bool {
 /// a moment ago.
 pub(crate) fn is_reaped(task: &Task) -> bool {
     task.exit_state() == bindings::EXIT_DEAD || task.lock_sighand().is_none()
+}
+
+/// The addresses of the fd table and address space of the frozen `task`, only to compare
+/// (0 for none).
+pub(crate) fn held_objects(task: &Task) -> (usize, usize) {
+    let g = task.lock();
+    let addr = |h: Option<kernel::task_lock::Held>| h.map_or(0, |h| h.addr);
+    (addr(g.files()), addr(g.mm()))
 }
 
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
@@ -567,7 +575,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     }
     // Last of all: until now it has the restarter's credentials, which judge what it may
     // take of all that, and of these.
-    if let Some(c) = w.creds.as_mut() {
+    if let Some(c) = w.creds.as_ref() {
         c.restore(w.log, w.task.pid)?;
     }
     // Before the CPU itimers are armed: they count from the process's CPU time (and the
@@ -578,14 +586,19 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     fin.arm_timers(w.log)?;
     // Last, once its threads exist: a pending stop fails every interruptible wait.
     if w.process.is_some() {
-        fin.restore_job_control();
+        fin.restore_job_control()?;
     }
     Ok(())
 }
 
 /// The leader reads its process's records, then creates its threads.
 fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
-    files::close_inherited()?;
+    // SAFETY: a restored process borrows no file through its own fd table, a copy of the
+    // restarter's made by fork (without CLONE_FILES): the image and the log it reads are
+    // borrowed through the restarter's table, which keeps them; the files it restores are
+    // opened anew.
+    let fds = unsafe { OwnFds::assume() }?;
+    files::close_inherited(&fds)?;
     mm::install_new(p.r.log, None)?;
     // The handlers copied from the restarter.
     kernel::signal::flush_handlers()?;
@@ -617,7 +630,7 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
             2 => signal::restore_sighand(r, rec),
             4 => files::restore_fs(r, rec),
             8 => mm::restore(r, rec, &mut buf),
-            16 => files::restore_fds(r, rec),
+            16 => files::restore_fds(r, rec, &fds),
             _ => files::restore_file(r, rec),
         }?;
     }
@@ -1081,7 +1094,13 @@ fn build(
     {
         // A container's tasks go into a new pid namespace, with the ids they had inside.
         let _ns = match r.header().flags & abi::HDR_SUBTREE {
-            0 => Some(NewPidNs::enter(r.log)?),
+            0 => Some(NewPidNsForChildren::enter().inspect_err(|e| {
+                log!(
+                    r.log,
+                    "cannot make a pid namespace for the container ({})",
+                    e.to_errno()
+                )
+            })?),
             _ => None,
         };
         let mut sessions = Sessions::new();

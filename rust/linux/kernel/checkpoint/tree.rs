@@ -318,8 +318,7 @@ impl Tree {
         // moved to another cgroup.
         let root = self.holder(0);
         for m in self.members.iter().filter(|m| !task::is_zombie(&m.task)) {
-            // SAFETY: both tasks are valid; their cgroups are read under RCU.
-            if !unsafe { bindings::checkpoint_same_cgroups(root.as_ptr(), m.task.as_ptr()) } {
+            if !root.same_cgroups(&m.task) {
                 log!(
                     log,
                     "pid {}: in other cgroups than the tree's root, pid {} (not restored yet)",

@@ -30,16 +30,11 @@ pub(crate) fn child_of(task: &Task) -> Option<ARef<Task>> {
     if task.state() != WAITING {
         return None;
     }
-    let t = task.as_ptr();
-    // SAFETY: `t` is valid; the bounds are only compared with.
-    let (low, high) = unsafe { ((*t).stack as usize, bindings::task_pt_regs(t) as usize) };
+    let stack = task.kernel_stack();
     let list = tasklist::read();
-    let child = list.children(task).find(|c| {
-        // SAFETY: the child is valid while the lock is held; its `vfork_done` is read racily
-        // and only compared.
-        let done = unsafe { core::ptr::addr_of!((*c.as_ptr()).vfork_done).read_volatile() };
-        (low..high).contains(&(done as usize))
-    });
+    let child = list
+        .children(task)
+        .find(|c| stack.contains(&c.vfork_done_addr()));
     child.map(ARef::from)
 }
 

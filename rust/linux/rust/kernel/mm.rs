@@ -474,14 +474,6 @@ impl<'a> MmapReadGuard<'a> {
         unsafe { vdso(self.mm) }
     }
 
-    /// The executable file's pointer, only for comparing (`exe_file` changes only under the
-    /// mmap lock held for writing, but the file is not counted here).
-    pub fn exe_file_ptr(&self) -> *mut bindings::file {
-        // SAFETY: the mm is valid; `exe_file` changes only under the mmap lock held for
-        // writing.
-        unsafe { (*self.fields()).exe_file }
-    }
-
     /// Pins the pages mapped from `addr` into `pages`, one per entry, as
     /// `get_user_pages_remote()` does with `gup_flags`; the number pinned, from the first.
     /// The entries of `pages` are emptied first; the first that many then hold the pages.

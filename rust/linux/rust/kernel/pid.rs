@@ -75,6 +75,11 @@ impl Task {
         self.flags() & bindings::PF_KTHREAD != 0
     }
 
+    /// Returns whether the task has begun to exit (`PF_EXITING`), a snapshot.
+    pub fn is_exiting(&self) -> bool {
+        self.flags() & bindings::PF_EXITING != 0
+    }
+
     /// Returns whether the task is a kernel worker of a user process (an io_uring or vhost
     /// worker): a thread of that process that only ever runs kernel code.
     pub fn is_user_worker(&self) -> bool {
@@ -103,14 +108,45 @@ impl Task {
     }
 
     /// Sends signal `signo` to the task's process from the kernel (`send_sig(signo, task,
-    /// 1)`: no sender, no permission check): `EINVAL` for a number that is not a signal,
-    /// `ESRCH` once the task has released its handlers.
+    /// 1)`: no sender, no permission check, and it reaches a pid namespace's init as well):
+    /// `EINVAL` for a number that is not a signal, `EPERM` for a kernel thread, `ESRCH` once
+    /// the task has released its handlers.
     pub fn send_signal(&self, signo: u32) -> crate::error::Result {
         if !(1..=bindings::_NSIG).contains(&signo) {
             return Err(crate::error::code::EINVAL);
         }
+        // A kernel thread that lets a signal in takes it from the kernel as a command.
+        if self.is_kthread() {
+            return Err(crate::error::code::EPERM);
+        }
         // SAFETY: `self.0` is a valid task; the number is a signal (checked above).
         crate::error::to_result(unsafe { bindings::send_sig(signo as i32, self.0.get(), 1) })
+    }
+
+    /// Sends SIGKILL to the task's process from the kernel, with no sender and no permission
+    /// check (it reaches a pid namespace's init as well); nothing for a kernel thread, or
+    /// once the task has released its handlers.
+    pub fn kill_process(&self) {
+        if self.is_kthread() {
+            return;
+        }
+        // SAFETY: `self.0` is a valid task; `SEND_SIG_PRIV` is the special siginfo value 1,
+        // which the callee does not follow.
+        unsafe {
+            bindings::do_send_sig_info(
+                bindings::SIGKILL as i32,
+                1 as *mut bindings::kernel_siginfo,
+                self.0.get(),
+                bindings::pid_type_PIDTYPE_TGID,
+            )
+        };
+    }
+
+    /// Returns whether `self` and `other` are in the same cgroup of every hierarchy, a
+    /// snapshot.
+    pub fn same_cgroups(&self, other: &Task) -> bool {
+        // SAFETY: both tasks are valid; the callee reads their css sets under RCU.
+        unsafe { bindings::checkpoint_same_cgroups(self.0.get(), other.0.get()) }
     }
 
     /// Returns whether `self` and `other` are threads of the same process.
@@ -210,6 +246,72 @@ impl Task {
             ns
         }
     }
+}
+
+/// While it lives, the tasks the current task creates go into a new pid namespace (made as
+/// `unshare(CLONE_NEWPID)` makes it, with the same capability check), whose init is the first
+/// of them. Dropping it gives the current task its namespaces back; the tasks created keep
+/// the new one.
+///
+/// # Invariants
+///
+/// `old` is the nsproxy the current task had before, on which this holds a reference; it
+/// belongs to the task that made it (it is neither `Send` nor `Sync`).
+pub struct NewPidNsForChildren {
+    old: NonNull<bindings::nsproxy>,
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl NewPidNsForChildren {
+    /// Makes the new namespace. `EPERM` without `CAP_SYS_ADMIN` in the current task's user
+    /// namespace; `EINVAL` once the current task has let go of its namespaces (exiting), or
+    /// if its children already go into another pid namespace than its own (as for
+    /// unshare(2)); `ENOSPC` past the namespace nesting or count limits.
+    pub fn enter() -> crate::error::Result<Self> {
+        let cur = current_ptr();
+        // SAFETY: only the current task replaces its own nsproxy, and it is here.
+        let old = NonNull::new(unsafe { (*cur).nsproxy }).ok_or(crate::error::code::EINVAL)?;
+        let mut new = ptr::null_mut();
+        // SAFETY: the current task has namespaces (above); the callee makes new ones as
+        // unshare(2) does, checking the capability, and gives `new` a counted nsproxy (or
+        // leaves it NULL if nothing is to change).
+        crate::error::to_result(unsafe {
+            bindings::unshare_nsproxy_namespaces(
+                bindings::CLONE_NEWPID as _,
+                &mut new,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        })?;
+        if new.is_null() {
+            return Err(crate::error::code::EINVAL);
+        }
+        // SAFETY: `old` is the current task's, which it holds a reference on; the reference
+        // taken here is `Self`'s; the switch gives the task's reference on `old` up for the
+        // one on `new`.
+        unsafe {
+            bindings::get_nsproxy(old.as_ptr());
+            bindings::switch_task_namespaces(cur, new);
+        }
+        // INVARIANT: took a reference on `old` above, in the current task.
+        Ok(Self {
+            old,
+            _not_send: core::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for NewPidNsForChildren {
+    fn drop(&mut self) {
+        // SAFETY: `self` was made by the current task (type invariant), which gets `old` back
+        // with the reference `self` holds, and gives up its reference on what it had.
+        unsafe { bindings::switch_task_namespaces(current_ptr(), self.old.as_ptr()) };
+    }
+}
+
+fn current_ptr() -> *mut bindings::task_struct {
+    // SAFETY: the current task is valid while it runs.
+    unsafe { bindings::get_current() }
 }
 
 /// A pid namespace (`struct pid_namespace`).
@@ -382,6 +484,16 @@ impl Task {
         #[cfg(not(CONFIG_IO_URING))]
         false
     }
+}
+
+/// Why the current task cannot restart tasks: state each task it creates would inherit
+/// (`checkpoint_task_inherited()`: confinement, I/O ports...) where a checkpointed task has
+/// none, checkpoint refusing it; `None` if it has none.
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn restarter_refusal() -> Option<&'static crate::str::CStr> {
+    // SAFETY: the callee reads the current task's own state and returns NULL or a static
+    // string.
+    unsafe { static_reason(bindings::checkpoint_restarter_unsupported()) }
 }
 
 /// A static reason string a C helper returned, or `None` for NULL.

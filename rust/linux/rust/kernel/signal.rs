@@ -634,3 +634,40 @@ pub fn set_itimer(which: ITimer, value: u64, interval: u64) {
     // unknown `which`, which `ITimer` cannot name.
     unsafe { bindings::restart_setitimer(which.which(), &mut v) };
 }
+
+/// What job control left in a process: stopped by a signal, or continued.
+#[cfg(CONFIG_CHECKPOINT)]
+pub enum JobControl {
+    /// Stopped by `signr`, with the stop wait(2) with `WUNTRACED` has yet to report.
+    Stopped {
+        /// The signal that stopped it: `SIGSTOP`, `SIGTSTP`, `SIGTTIN` or `SIGTTOU`.
+        signr: u32,
+        /// The stop signal wait(2) has yet to report (`group_exit_code`), 0 if it did.
+        report: u32,
+    },
+    /// Not stopped, with a report of `SIGCONT` left for wait(2) with `WCONTINUED` or not.
+    Running {
+        /// Whether the report is left.
+        continued: bool,
+    },
+}
+
+/// Sets the current process's job control state as a group stop or `SIGCONT` would have
+/// left it, without notifying its parent: a stopped process's threads stop as part of a
+/// group stop already complete; a group stop under way ends. Left alone if the process is
+/// dying. `EINVAL` for a signal that does not stop, or in a kernel thread; `EBUSY` if the
+/// process is stopped already (only `SIGCONT` ends that).
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn set_job_control(state: JobControl) -> crate::error::Result {
+    let (signr, report, continued) = match state {
+        JobControl::Stopped { signr: 0, .. } => return Err(crate::error::code::EINVAL),
+        JobControl::Stopped { signr, report } => (signr, report, false),
+        JobControl::Running { continued } => (0, 0, continued),
+    };
+    let (Ok(signr), Ok(report)) = (i32::try_from(signr), i32::try_from(report)) else {
+        return Err(crate::error::code::EINVAL);
+    };
+    // SAFETY: acts on the current task's process under its siglock; the callee checks that
+    // `signr` and `report` are 0 or stop signals, and refuses a kernel thread.
+    crate::error::to_result(unsafe { bindings::restart_set_job_control(signr, report, continued) })
+}

@@ -47,6 +47,32 @@ impl Task {
     }
 }
 
+impl Task {
+    /// The address of the completion the task completes when it execs or exits
+    /// (`vfork_done`), 0 for none: read racily, only to compare.
+    pub fn vfork_done_addr(&self) -> usize {
+        // SAFETY: the task is valid; the pointer is one word, read once and not followed.
+        unsafe { addr_of!((*self.as_ptr()).vfork_done).read_volatile() as usize }
+    }
+
+    /// The addresses of the task's kernel stack below its saved user registers, where the
+    /// completion of a vfork() it waits in lives: only to compare. Empty once a dead task's
+    /// stack is freed.
+    pub fn kernel_stack(&self) -> core::ops::Range<usize> {
+        let t = self.as_ptr();
+        // SAFETY: the task is valid; `stack` is set at fork and only cleared (with
+        // `CONFIG_THREAD_INFO_IN_TASK`) once the task is dead. Neither address is followed.
+        let (low, high) = unsafe {
+            let low = addr_of!((*t).stack).read_volatile() as usize;
+            (low, bindings::task_pt_regs(t) as usize)
+        };
+        match low {
+            0 => 0..0,
+            _ => low..high,
+        }
+    }
+}
+
 impl Drop for TaskLockGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: held (type invariant).

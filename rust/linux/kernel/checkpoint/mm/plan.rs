@@ -13,6 +13,7 @@ use crate::image::Dumper;
 use crate::{abi, abi::RecordType, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
+use kernel::fs::file::File;
 use kernel::mm::{page::PageRef, virt::VmaRef, MmWithUser, MmapReadGuard};
 use kernel::prelude::*;
 use kernel::task::Task;
@@ -494,14 +495,11 @@ fn fork_copies(area: &Area, s: &Area, at: u64) -> bool {
 }
 
 /// Calls `f` with every mapping of the frozen `task`'s address space, under its mmap lock;
-/// returns its executable file (or NULL), `None` if it has no address space. The pointers are
-/// only good for comparing and counting: the task's mappings cannot change while it is
-/// frozen, other users' references can.
-pub(crate) fn walk(task: &Task, f: impl FnMut(&VmaRef)) -> Option<*mut bindings::file> {
+/// returns its executable file if it has one, `None` if it has no address space.
+pub(crate) fn walk(task: &Task, f: impl FnMut(&VmaRef)) -> Option<Option<ARef<File>>> {
     let mm = task.mm()?;
-    let mmap = mm.mmap_read_lock();
-    mmap.vmas().for_each(f);
-    Some(mmap.exe_file_ptr())
+    mm.mmap_read_lock().vmas().for_each(f);
+    Some(mm.exe_file())
 }
 
 /// A mapping checkpoint cannot save: its bounds, and what it is.

@@ -14,6 +14,7 @@ use crate::{
     task::Task,
     types::{ARef, Opaque},
 };
+use core::marker::PhantomData;
 use core::ptr::{addr_of, NonNull};
 
 /// An fd table.
@@ -81,21 +82,6 @@ impl FilesStruct {
         // SAFETY: a task's fd table is valid while it uses it; `into` takes a reference.
         (!files.is_null()).then(|| unsafe { &*files.cast::<FilesStruct>() }.into())
     }
-
-    /// Makes the current task use this table, as a `CLONE_FILES` child of a task using it
-    /// would, and drop its own (`restart_share_files()`).
-    ///
-    /// # Safety
-    ///
-    /// The current task must hold no file of its own table borrowed without a reference: a
-    /// [`PosFd`](super::file::PosFd) or a C `fdget()` of an unshared table takes none, and
-    /// the file may go with the table.
-    #[cfg(CONFIG_CHECKPOINT)]
-    pub unsafe fn share_with_current(&self) {
-        // SAFETY: the table is valid (type invariant); the callee takes its own reference; no
-        // borrowed file goes with the old table, per the caller.
-        unsafe { bindings::restart_share_files(self.as_ptr()) };
-    }
 }
 
 impl Task {
@@ -122,28 +108,67 @@ impl Task {
     }
 }
 
-/// Installs `file` as fd `fd` of the current task, closing what it held, with `O_CLOEXEC` if
-/// `flags` has it (`replace_fd()`).
+/// The current task's own fd table, while the task borrows no file through it.
 ///
-/// # Safety
+/// A file reached through an fd without taking a reference (a [`PosFd`](super::file::PosFd),
+/// or a C `fdget()` of an unshared table) lives only as long as the fd and the table hold
+/// it: closing that fd, or dropping the table, could free it under its borrower. A task that
+/// borrows nothing through its own table may close its fds and drop its table freely (a
+/// file borrowed through another table, which keeps its own reference, stays); this type
+/// says so, and has the operations that do. It is not `Send`: it speaks for one task.
 ///
-/// The current task must hold no borrowed reference to the file at `fd`: a
-/// [`PosFd`](super::file::PosFd) or a C `fdget()` of an unshared table takes none, and the
-/// file may be freed once closed.
-pub unsafe fn replace_fd(fd: u32, file: &File, flags: u32) -> Result {
-    // SAFETY: the file is valid; the callee takes its own reference. Per the caller, nothing
-    // borrows the file it closes.
-    to_result(unsafe { bindings::replace_fd(fd, file.as_ptr(), flags) })
-}
+/// # Invariants
+///
+/// While it exists, the task that made it has an fd table, and holds no file borrowed
+/// without a reference through it.
+pub struct OwnFds(PhantomData<*mut ()>);
 
-/// Closes the current task's fds from `first` to `last`, both included (`close_range(2)`
-/// without flags).
-///
-/// # Safety
-///
-/// As for [`replace_fd`], for every fd of the range.
-pub unsafe fn close_range(first: u32, last: u32) -> Result {
-    // SAFETY: the callee acts on the current task's own table and checks its arguments; per
-    // the caller, nothing borrows the files it closes.
-    to_result(unsafe { bindings::__close_range(first, last, 0) })
+impl OwnFds {
+    /// Says that the current task borrows no file through its own fd table; `ESRCH` if it
+    /// has none (it is exiting).
+    ///
+    /// # Safety
+    ///
+    /// The current task must hold no file borrowed without a reference through its own fd
+    /// table, and must borrow none that way while the returned value exists.
+    pub unsafe fn assume() -> Result<OwnFds> {
+        // Only the current task replaces or drops its own table, and it is here; only
+        // `do_exit()` leaves it without one.
+        FilesStruct::of_current().ok_or(crate::error::code::ESRCH)?;
+        // INVARIANT: it has a table (above); it borrows nothing through it, per the caller.
+        Ok(OwnFds(PhantomData))
+    }
+
+    /// Installs `file` as fd `fd` of the current task, closing what it held, with
+    /// `O_CLOEXEC` if `flags` has it (`replace_fd()`).
+    pub fn replace_fd(&self, fd: u32, file: &File, flags: u32) -> Result {
+        // SAFETY: the file is valid; the callee takes its own reference and checks `fd`.
+        // Nothing borrows the file it closes (type invariant).
+        to_result(unsafe { bindings::replace_fd(fd, file.as_ptr(), flags) })
+    }
+
+    /// Closes the current task's fds from `first` to `last`, both included (`close_range(2)`
+    /// without flags).
+    pub fn close_range(&self, first: u32, last: u32) -> Result {
+        // SAFETY: the callee acts on the current task's own table and checks its arguments;
+        // nothing borrows the files it closes (type invariant).
+        to_result(unsafe { bindings::__close_range(first, last, 0) })
+    }
+
+    /// Makes the current task use `files`, as a `CLONE_FILES` child of a task using it
+    /// would, and drop its own table (`restart_share_files()`).
+    ///
+    /// # Safety
+    ///
+    /// No task using `files` may hold a file borrowed without a reference through it (the
+    /// table being unshared, `fdget()` took none), now or while the current task uses it:
+    /// the current task could close that fd.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub unsafe fn share(&self, files: &FilesStruct) {
+        // SAFETY: the table is valid (its type's invariant); the callee takes its own
+        // reference for the current task, which has a table of its own to drop (type
+        // invariant), and nothing is borrowed through that one (type invariant) or, per the
+        // caller, through `files`.
+        unsafe { bindings::restart_share_files(files.as_ptr()) };
+    }
 }

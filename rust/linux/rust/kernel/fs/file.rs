@@ -143,6 +143,19 @@ impl File {
         }
     }
 
+    /// The kind of a lock the file holds ("flock", "OFD", "POSIX" or "lease"), if any: one
+    /// taken through it and owned by itself or, for a POSIX lock, by the fd table `files`, as
+    /// `/proc/PID/fdinfo` lists them.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn held_lock(&self, files: Option<&super::fdtable::FilesStruct>) -> Option<&'static CStr> {
+        let files = files.map_or(ptr::null_mut(), |f| f.as_ptr());
+        // SAFETY: the file is valid (type invariant); `files` is null or valid, and only
+        // compared; the callee walks the inode's locks under their lock.
+        let kind = unsafe { bindings::checkpoint_file_lock(self.as_ptr(), files) };
+        // SAFETY: the callee returns NULL or a static, NUL-terminated string.
+        (!kind.is_null()).then(|| unsafe { CStr::from_char_ptr(kind) })
+    }
+
     /// Opens `name` with `O_*` `flags` (`filp_open()`), with the current task's credentials,
     /// from its root and cwd.
     pub fn open(name: &CStr, flags: u32) -> Result<ARef<File>> {
@@ -197,6 +210,26 @@ impl File {
             return Err(Error::from_errno(n as i32));
         }
         Ok(n as usize)
+    }
+
+    /// Its references (`file_count()`), a snapshot: fds, mappings and the kernel's own.
+    pub fn count(&self) -> i64 {
+        // SAFETY: the file is valid (type invariant); its count is one word, read once.
+        let count = unsafe { ptr::addr_of!((*self.as_ptr()).f_count.counter).read_volatile() };
+        // An `atomic_long_t`: as wide as an `i64` here, narrower on 32-bit machines.
+        #[allow(clippy::unnecessary_cast)]
+        let count = count as i64;
+        count
+    }
+
+    /// How many shared mappings that may write its page cache has (`i_mmap_writable`: those
+    /// with `VM_SHARED | VM_MAYWRITE`, which `mapping_writably_mapped()` tests; negative
+    /// while they are denied), a snapshot.
+    pub fn writable_shared_maps(&self) -> i32 {
+        // SAFETY: the file is valid (type invariant), and so is its page cache while it is
+        // open (`f_mapping` is set before the file is published); the count is one word,
+        // read once.
+        unsafe { ptr::addr_of!((*self.mapping()).i_mmap_writable.counter).read_volatile() }
     }
 
     /// The page cache it reads and writes (`f_mapping`), only for comparing.
