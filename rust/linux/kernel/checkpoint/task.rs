@@ -591,6 +591,37 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     Ok(())
 }
 
+/// A record a process has once, with what its threads share.
+#[derive(Clone, Copy)]
+enum ProcessRecord {
+    Signal,
+    Sighand,
+    Fs,
+    Mm,
+    FdTable,
+}
+
+/// A process's own records, in the order checkpoint writes them after its leader's.
+const PROCESS_RECORDS: [ProcessRecord; 5] = [
+    ProcessRecord::Signal,
+    ProcessRecord::Sighand,
+    ProcessRecord::Fs,
+    ProcessRecord::Mm,
+    ProcessRecord::FdTable,
+];
+
+impl ProcessRecord {
+    fn ty(self) -> u32 {
+        match self {
+            ProcessRecord::Signal => abi::Signal::TYPE,
+            ProcessRecord::Sighand => abi::Sighand::TYPE,
+            ProcessRecord::Fs => abi::Fs::TYPE,
+            ProcessRecord::Mm => abi::Mm::TYPE,
+            ProcessRecord::FdTable => abi::FdTable::TYPE,
+        }
+    }
+}
+
 /// The leader reads its process's records, then creates its threads.
 fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
     // SAFETY: a restored process borrows no file through its own fd table, a copy of the
@@ -604,38 +635,25 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
     kernel::signal::flush_handlers()?;
     let r = &mut *p.r;
     let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
-    let mut seen = 0u32;
-    loop {
-        let rec = r.next()?;
-        let bit = match rec.ty {
-            t if t == abi::Signal::TYPE => 1,
-            t if t == abi::Sighand::TYPE => 2,
-            t if t == abi::Fs::TYPE => 4,
-            t if t == abi::Mm::TYPE => 8,
-            t if t == abi::FdTable::TYPE => 16,
-            t if t == abi::File::TYPE => 0,
-            t if t == abi::Tail::TYPE || t == abi::Task::TYPE => {
-                r.unread(rec);
-                break;
+    for kind in PROCESS_RECORDS {
+        // The files that later records name come first.
+        let rec = loop {
+            let rec = r.next()?;
+            if rec.ty != abi::File::TYPE {
+                break rec;
             }
-            _ => return Err(r.bad("record that does not belong to a task")),
+            files::restore_file(r, rec)?;
         };
-        // Before it is restored: a second one would act on what the first restored.
-        if seen & bit != 0 {
-            return Err(r.bad("second record of a kind a task has once"));
+        if rec.ty != kind.ty() {
+            return Err(r.bad("process without its signal, handler, fs, mm and fd records"));
         }
-        seen |= bit;
-        match bit {
-            1 => signal::restore_signal(r, rec, fin),
-            2 => signal::restore_sighand(r, rec),
-            4 => files::restore_fs(r, rec),
-            8 => mm::restore(r, rec, &mut buf),
-            16 => files::restore_fds(r, rec, &fds),
-            _ => files::restore_file(r, rec),
+        match kind {
+            ProcessRecord::Signal => signal::restore_signal(r, rec, fin),
+            ProcessRecord::Sighand => signal::restore_sighand(r, rec),
+            ProcessRecord::Fs => files::restore_fs(r, rec),
+            ProcessRecord::Mm => mm::restore(r, rec, &mut buf),
+            ProcessRecord::FdTable => files::restore_fds(r, rec, &fds),
         }?;
-    }
-    if seen != 31 {
-        return Err(r.bad("task without its signal, handler, fs, mm and fd records"));
     }
     // Created now, they share the address space, files, fs and handlers just restored.
     while let Some(task) = next_thread(p.r, leader)? {
