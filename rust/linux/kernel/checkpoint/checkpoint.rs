@@ -58,8 +58,8 @@ pub(crate) enum Obj {
     Mm(ARef<MmWithUser>),
     /// Signal handlers, shared by the processes restored with them.
     Sighand(ARef<SighandStruct>),
-    /// An object restored in place (a signal struct), recorded to catch duplicates.
-    Other,
+    /// A signal struct, restored in place: recorded to catch a second record of it.
+    Signal,
 }
 
 /// Lets another task run if one should: called in loops over what a tree may hold millions
@@ -130,7 +130,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     scope.check_leaks(&log, &tree, flags & abi::CKPT_UNSHARE_OPEN_FILES == 0)?;
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
-    let mut names = files::Names::of(tree.holder(0))?;
+    let mut names = files::Names::of(tree.objects_holder(0))?;
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     let (mut tables, mut mms) = (index::Seen::new(), index::Seen::new());
     // The member whose plan walks each address space.
@@ -138,7 +138,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     for (i, m) in tree.members().iter().enumerate() {
         let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
             true => {
-                let holder = tree.holder(i);
+                let holder = tree.objects_holder(i);
                 // Shared with a process planned earlier, they are only named: not walked again.
                 let (files, mm) = task::held_objects(holder);
                 let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
@@ -169,7 +169,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
         };
         let exited = tree.exited(i);
         let zombie = task::is_zombie(&m.task) && !exited;
-        let holder = tree.holder(i);
+        let holder = tree.objects_holder(i);
         let flags = if m.vfork_child {
             *group | abi::TASK_F_VFORK
         } else {
@@ -212,7 +212,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             // parent's, and that of the sibling before it, forked from the same parent.
             let parent_mm = m
                 .parent
-                .map(|p| task::held_objects(tree.holder(tree.members()[p].leader)).1);
+                .map(|p| task::held_objects(tree.objects_holder(tree.members()[p].leader)).1);
             let parent = parent_mm.and_then(|mm| mm_plans.get(&mm)).copied();
             let sibling = m.parent.and_then(|p| last_child[p]);
             let mut sources = KVec::with_capacity(2, GFP_KERNEL)?;

@@ -105,7 +105,7 @@ impl Scope {
             .enumerate()
             .filter(|(i, m)| m.is_leader(*i))
         {
-            let holder = tree.holder(i);
+            let holder = tree.objects_holder(i);
             let Some(p) = Process::of(holder) else {
                 continue;
             };
@@ -180,7 +180,7 @@ impl Scope {
                 continue;
             }
             // What a process holds, its main thread holds, or if it exited, another thread.
-            let task = tree.holder(i);
+            let task = tree.objects_holder(i);
             let (table, mm) = crate::task::held_objects(task);
             if first(table)? {
                 files::for_each_fd(task, |fd, file| {

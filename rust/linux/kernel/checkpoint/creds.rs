@@ -12,7 +12,7 @@
 //! its caller has.
 
 use crate::image::{Dumper, Restorer};
-use crate::task::Created;
+use crate::task::ParkedTask;
 use crate::{abi, abi::RecordType, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::cred;
@@ -265,7 +265,7 @@ impl Sessions {
     }
 
     /// Records `task`, restored in `session`, as the first restored process of it.
-    pub(crate) fn record(&mut self, session: NewSession, task: &Created) -> Result {
+    pub(crate) fn record(&mut self, session: NewSession, task: &ParkedTask) -> Result {
         let value = (session.loginuid, task.task.clone());
         self.first
             .try_create_and_insert(session.id, value, GFP_KERNEL_ACCOUNT)?;

@@ -176,7 +176,7 @@ pub(crate) fn jobs(log: &Log, tree: &Tree) -> Result<KVec<Job>> {
         }
         let tasks = i..=i + tree.threads(i).len();
         let job = tree
-            .holder(i)
+            .objects_holder(i)
             .lock_sighand()
             .map(|g| {
                 // One hold of the lock for the flags and exit code and each thread's `jobctl`.
@@ -279,7 +279,7 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Re
 }
 
 /// Per-task signal state applied as the very last step of a restore.
-pub(crate) struct Final {
+pub(crate) struct DeferredSignals {
     task: abi::TaskSignal,
     restore_sigmask: bool,
     pending: KVVec<abi::SigPending>,
@@ -309,7 +309,10 @@ fn read_pending<T>(
 }
 
 /// Reads a task's `TaskSignal` and its pending signals (in the restarter).
-pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Result<Final> {
+pub(crate) fn read_task<T>(
+    r: &mut Restorer<'_, T>,
+    restore_sigmask: bool,
+) -> Result<DeferredSignals> {
     let task = r.expect::<abi::TaskSignal>()?;
     let mut pending = KVVec::new();
     read_pending(r, task.pending_count, &mut pending)?;
@@ -319,7 +322,7 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
     {
         return Err(r.bad("alternate signal stack"));
     }
-    Ok(Final {
+    Ok(DeferredSignals {
         task,
         restore_sigmask,
         pending,
@@ -330,14 +333,23 @@ pub(crate) fn read_task<T>(r: &mut Restorer<'_, T>, restore_sigmask: bool) -> Re
 }
 
 /// Restores a `Signal` record (resource limits) into the current task and keeps its shared
-/// pending signals in `fin`.
-pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Final) -> Result {
+/// pending signals in `deferred`.
+pub(crate) fn restore_signal(
+    r: &mut Restorer<'_, Obj>,
+    rec: Rec,
+    deferred: &mut DeferredSignals,
+) -> Result {
     let s = r.decode::<abi::Signal>(rec)?;
-    r.define(s.objref, Obj::Other)?;
-    read_pending(r, s.pending_count, &mut fin.pending)?;
-    posix_timers::read(r, s.posix_timers, s.next_posix_timer_id, &mut fin.posix)?;
+    r.define(s.objref, Obj::Signal)?;
+    read_pending(r, s.pending_count, &mut deferred.pending)?;
+    posix_timers::read(
+        r,
+        s.posix_timers,
+        s.next_posix_timer_id,
+        &mut deferred.posix,
+    )?;
     timers::check(r, &s.itimer)?;
-    fin.itimer = Some(s.itimer);
+    deferred.itimer = Some(s.itimer);
     // As setrlimit(2) would: a hard limit above the restarter's needs CAP_SYS_RESOURCE.
     for i in 0..abi::RLIMIT_COUNT as usize {
         if let Err(e) = signal::set_rlimit(i as u32, s.rlim[2 * i], s.rlim[2 * i + 1]) {
@@ -361,7 +373,7 @@ pub(crate) fn restore_signal(r: &mut Restorer<'_, Obj>, rec: Rec, fin: &mut Fina
     {
         return Err(r.bad("stop signal for wait() to report"));
     }
-    fin.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
+    deferred.group_stop = Some((s.flags & job_control, s.group_exit_code, 0));
     signal::set_child_subreaper(s.flags & abi::SIGNAL_F_CHILD_SUBREAPER != 0);
     // Whether an ancestor may be a subreaper, which decides if orphans look for one: the
     // saved ancestors', or (over a subtree's root) the restarter's, which it inherited.
@@ -427,16 +439,16 @@ pub(crate) fn restore_sighand(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     Ok(())
 }
 
-impl Final {
+impl DeferredSignals {
     /// The signal state of an exited main thread, which has none of its own: it blocks every
     /// signal, so that one for the process goes to another thread.
-    pub(crate) fn exited() -> Final {
+    pub(crate) fn exited() -> DeferredSignals {
         let task = abi::TaskSignal {
             blocked: !0,
             altstack_flags: bindings::SS_DISABLE,
             ..Default::default()
         };
-        Final {
+        DeferredSignals {
             task,
             restore_sigmask: false,
             pending: KVVec::new(),

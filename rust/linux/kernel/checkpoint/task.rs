@@ -13,7 +13,7 @@
 
 use crate::creds::{Creds, Sessions};
 use crate::image::{Dumper, Restorer};
-use crate::signal::{self, Final};
+use crate::signal::{self, DeferredSignals};
 use crate::{
     abi, abi::Record, cputime, creds, files, log, log::Log, mm, regs, rseq, sched, traps, tree,
     vfork, Obj,
@@ -374,10 +374,10 @@ impl core::fmt::Display for Described<'_> {
 }
 
 /// What a created task needs from its creator; valid until it signals `done`.
-struct Work<'a, 'b> {
+struct TaskRestore<'a, 'b> {
     task: abi::Task,
     log: &'b Log,
-    fin: Option<Final>,
+    deferred: Option<DeferredSignals>,
     /// The credentials it takes last (a zombie: before it dies), its login uid first.
     creds: Option<Creds>,
     ax: u64,
@@ -400,7 +400,7 @@ struct Process<'a, 'b> {
     /// How many more tasks the image holds after the leader.
     room: usize,
     /// The threads created so far, handed to the restarter with the leader.
-    threads: KVVec<Created>,
+    threads: KVVec<ParkedTask>,
     /// The CPU time of its tasks read so far.
     cputime: cputime::Sum,
     /// The saved audit session of its leader, which its threads share.
@@ -409,7 +409,7 @@ struct Process<'a, 'b> {
 
 /// The rendezvous between a created task and the restarter.
 #[pin_data]
-struct Handoff {
+struct Rendezvous {
     /// Completed by the task once it has put itself in `task`.
     #[pin]
     started: Completion,
@@ -423,7 +423,7 @@ struct Handoff {
     result: AtomicI32,
     /// Whether the task may return to user mode (otherwise it exits).
     go_ok: AtomicBool,
-    /// The task's `Work`, valid until it completes `done`.
+    /// The task's `TaskRestore`, valid until it completes `done`.
     work: *mut (),
     /// The completion on the task's stack it waits on if it is a vfork parent; set before
     /// `done`.
@@ -434,9 +434,9 @@ struct Handoff {
 
 // SAFETY: `work` is only dereferenced by the new task while its creator, which owns it, waits
 // for `done`; the rest is safe to share.
-unsafe impl Send for Handoff {}
+unsafe impl Send for Rendezvous {}
 // SAFETY: as above.
-unsafe impl Sync for Handoff {}
+unsafe impl Sync for Rendezvous {}
 
 /// Ends the current task as if killed, before it ever ran user code. Everything it owned must
 /// have been dropped: nothing after this runs.
@@ -449,11 +449,11 @@ fn exit_killed() -> ! {
 ///
 /// # Safety
 ///
-/// `arg` must be an `Arc<Handoff>` leaked for this task by `spawn`, whose reference this
+/// `arg` must be an `Arc<Rendezvous>` leaked for this task by `spawn`, whose reference this
 /// takes; only kernel_clone() calls it so, in the new task.
 unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_int {
-    // SAFETY: `arg` is the `Arc<Handoff>` leaked for this task by `spawn`.
-    let h = unsafe { Arc::<Handoff>::from_raw(arg.cast()) };
+    // SAFETY: `arg` is the `Arc<Rendezvous>` leaked for this task by `spawn`.
+    let h = unsafe { Arc::<Rendezvous>::from_raw(arg.cast()) };
     // The restarter knows its task by this, not by its pid: should the task die early,
     // another thread of the restarter could reap it and reuse the pid.
     let me = ARef::into_raw(ARef::<Task>::from(kernel::current!()));
@@ -463,13 +463,13 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     // `kernel_clone()` is, so that a new checkpoint recognises it.
     kernel::stack_pin_init!(let vfork_done = Completion::new());
     h.vfork_done.store(vfork_done.as_raw(), Ordering::Release);
-    // SAFETY: `work` is valid until `done` is completed (`Handoff::work`).
-    let work = unsafe { &mut *h.work.cast::<Work<'_, '_>>() };
+    // SAFETY: `work` is valid until `done` is completed (`Rendezvous::work`).
+    let work = unsafe { &mut *h.work.cast::<TaskRestore<'_, '_>>() };
     let res = restore_self(work);
     if let Err(e) = res {
         h.result.store(e.to_errno(), Ordering::Relaxed);
     }
-    let fin = work.fin.take();
+    let deferred = work.deferred.take();
     let zombie = (work.task.state == abi::TASK_STATE_ZOMBIE).then_some(work.task.exit_code);
     let exits = (work.task.state == abi::TASK_STATE_EXITED).then_some(work.task.exit_code);
     // `work` belongs to the creator again after this.
@@ -481,14 +481,14 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
     let go = res.is_ok() && h.go_ok.load(Ordering::Acquire);
     let child =
         NonNull::new(h.vfork_child.swap(core::ptr::null_mut(), Ordering::AcqRel)).map(|c| {
-            // SAFETY: the reference `Created::adopt_vfork_child` handed over.
+            // SAFETY: the reference `ParkedTask::adopt_vfork_child` handed over.
             unsafe { ARef::from_raw(c) }
         });
     drop(h);
-    match (go, zombie, fin) {
-        (true, None, Some(fin)) => {
-            fin.queue();
-            drop(fin);
+    match (go, zombie, deferred) {
+        (true, None, Some(deferred)) => {
+            deferred.queue();
+            drop(deferred);
             match (exits, child) {
                 (None, Some(child)) => vfork::wait(&vfork_done, child),
                 (None, None) => {}
@@ -508,8 +508,8 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
         // SAFETY: a zombie dies as it did, holding nothing, before the tree is linked (see
         // `build`), so it has no vfork child.
         (true, Some(code), None) => unsafe { current_task::exit(code) },
-        (_, _, fin) => {
-            drop(fin);
+        (_, _, deferred) => {
+            drop(deferred);
             if let Some(child) = child {
                 vfork::detach(&child);
             }
@@ -519,7 +519,7 @@ unsafe extern "C" fn restore_main(arg: *mut core::ffi::c_void) -> core::ffi::c_i
 }
 
 /// The new task rebuilds itself: its own state, then for a leader the rest of its process.
-fn restore_self(w: &mut Work<'_, '_>) -> Result {
+fn restore_self(w: &mut TaskRestore<'_, '_>) -> Result {
     let mut comm = w.task.comm;
     comm[comm.len() - 1] = 0;
     let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len() - 1);
@@ -533,7 +533,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // address space: a change of credentials resets the dumpable flag of the task's mm for a
     // moment (commit_creds(), until restart_set_creds() sets it again), which must not be
     // the restarter's, whose other threads may change it meanwhile.
-    let Some(fin) = w.fin.as_mut() else {
+    let Some(deferred) = w.deferred.as_mut() else {
         let Some(c) = w.creds.as_mut() else {
             return Ok(());
         };
@@ -558,7 +558,7 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // Checked with the rest of the record (`read_task`).
     current_task::set_pdeath_signal(w.task.pdeath_signal)?;
     if let Some(p) = w.process.as_mut() {
-        restore_process(p, &w.task, fin)?;
+        restore_process(p, &w.task, deferred)?;
     }
     // Only now that the task has its own mm: installing it releases the old one, which is
     // the restarter's, as exec does, and that would clear the tid word and walk the robust
@@ -582,11 +582,11 @@ fn restore_self(w: &mut Work<'_, '_>) -> Result {
     // leader arms them only once its threads have restored theirs).
     cputime::restore(&w.task);
     // The mask first: a timer that expires at once must find its signal blocked if it was.
-    fin.block();
-    fin.arm_timers(w.log)?;
+    deferred.block();
+    deferred.arm_timers(w.log)?;
     // Last, once its threads exist: a pending stop fails every interruptible wait.
     if w.process.is_some() {
-        fin.restore_job_control()?;
+        deferred.restore_job_control()?;
     }
     Ok(())
 }
@@ -623,7 +623,11 @@ impl ProcessRecord {
 }
 
 /// The leader reads its process's records, then creates its threads.
-fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final) -> Result {
+fn restore_process(
+    p: &mut Process<'_, '_>,
+    leader: &abi::Task,
+    deferred: &mut DeferredSignals,
+) -> Result {
     // SAFETY: a restored process borrows no file through its own fd table, a copy of the
     // restarter's made by fork (without CLONE_FILES): the image and the log it reads are
     // borrowed through the restarter's table, which keeps them; the files it restores are
@@ -648,7 +652,7 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
             return Err(r.bad("process without its signal, handler, fs, mm and fd records"));
         }
         match kind {
-            ProcessRecord::Signal => signal::restore_signal(r, rec, fin),
+            ProcessRecord::Signal => signal::restore_signal(r, rec, deferred),
             ProcessRecord::Sighand => signal::restore_sighand(r, rec),
             ProcessRecord::Fs => files::restore_fs(r, rec),
             ProcessRecord::Mm => mm::restore(r, rec, &mut buf),
@@ -667,7 +671,7 @@ fn restore_process(p: &mut Process<'_, '_>, leader: &abi::Task, fin: &mut Final)
     let leader = (leader.state != abi::TASK_STATE_EXITED).then_some(leader);
     let mut live = Iterator::chain(leader.into_iter(), p.threads.iter().map(|c| &c.rec));
     let signr = live.next().map_or(0, |t| t.exit_code);
-    if !fin.set_stop_signal(signr) || live.any(|t| t.exit_code != signr) {
+    if !deferred.set_stop_signal(signr) || live.any(|t| t.exit_code != signr) {
         return Err(p.r.bad("process stopped in part, or without its tasks"));
     }
     Ok(())
@@ -700,7 +704,10 @@ fn next_thread(r: &mut Restorer<'_, Obj>, leader: &abi::Task) -> Result<Option<a
 }
 
 /// Checks what a task applies to itself; reads its credentials, registers and signal state.
-fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs::Saved, Final)> {
+fn read_task(
+    r: &mut Restorer<'_, Obj>,
+    task: &abi::Task,
+) -> Result<(Creds, regs::Saved, DeferredSignals)> {
     if task.pid <= 0 {
         return Err(r.bad("task pid"));
     }
@@ -729,8 +736,8 @@ fn read_task(r: &mut Restorer<'_, Obj>, task: &abi::Task) -> Result<(Creds, regs
     }
     let creds = Creds::read(r)?;
     let saved = regs::read(r)?;
-    let fin = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
-    Ok((creds, saved, fin))
+    let deferred = signal::read_task(r, task.flags & abi::TASK_F_RESTORE_SIGMASK != 0)?;
+    Ok((creds, saved, deferred))
 }
 
 /// Whether the restarter stops a restored task before it returns to user mode: with
@@ -747,16 +754,16 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
     }
     p.r.define(task.objref, Obj::Task(p.index + 1 + p.threads.len()))?;
     p.cputime.add(p.r, &task)?;
-    let (creds, saved, fin) = read_task(p.r, &task)?;
+    let (creds, saved, deferred) = read_task(p.r, &task)?;
     if creds.rec().sessionid != p.session {
         return Err(p.r.bad("thread in another audit session than its process"));
     }
     let log = p.r.log;
     let stop = stops(p.flags, &task);
-    let mut work = Work {
+    let mut work = TaskRestore {
         task,
         log,
-        fin: Some(fin),
+        deferred: Some(deferred),
         creds: Some(creds),
         ax: saved.ax(),
         stop,
@@ -780,7 +787,7 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
 
 /// Creates the task of `work.task` with its saved pid, running `restore_main`, with
 /// `clone_flags` besides `CLONE_UNTRACED`.
-fn spawn(log: &Log, h: &Arc<Handoff>, task: &abi::Task, clone_flags: u32) -> Result {
+fn spawn(log: &Log, h: &Arc<Rendezvous>, task: &abi::Task, clone_flags: u32) -> Result {
     let mut tid = task.pid;
     // SAFETY: all-zero clone arguments are valid (no flags, no pointers).
     let mut args: bindings::kernel_clone_args = unsafe { core::mem::zeroed() };
@@ -824,19 +831,19 @@ fn wait_parked(task: &Task) {
 const MAX_TASKS: u32 = 1 << 16;
 
 /// A task restart created; it waits, parked, until the whole image is in.
-pub(crate) struct Created {
+pub(crate) struct ParkedTask {
     pub(crate) task: ARef<Task>,
     pub(crate) rec: abi::Task,
     /// Index of its parent among the created tasks; `None` for the root's threads.
     pub(crate) parent: Option<usize>,
-    handoff: Arc<Handoff>,
+    rendezvous: Arc<Rendezvous>,
     /// Its registers; `None` for a zombie or an exited main thread.
     saved: Option<regs::Saved>,
     /// Whether it stops before it returns to user mode.
     stop: bool,
 }
 
-impl Created {
+impl ParkedTask {
     /// Its pid as the restarter sees it.
     fn pid(&self) -> i32 {
         self.task.vnr()
@@ -851,7 +858,7 @@ impl Created {
     /// returns the completion the child must point at, or `None` if it has one already.
     pub(crate) fn adopt_vfork_child(&self, child: ARef<Task>) -> Option<*mut bindings::completion> {
         let child = ARef::into_raw(child);
-        let h = &self.handoff;
+        let h = &self.rendezvous;
         match h.vfork_child.compare_exchange(
             core::ptr::null_mut(),
             child.as_ptr(),
@@ -869,9 +876,9 @@ impl Created {
 
     /// Lets the task go on: to user mode if `ok`, else to exit.
     fn release(&self, ok: bool) {
-        self.handoff.go_ok.store(ok, Ordering::Release);
+        self.rendezvous.go_ok.store(ok, Ordering::Release);
         // The task waits for it unless it already failed.
-        self.handoff.go.complete();
+        self.rendezvous.go.complete();
     }
 }
 
@@ -879,16 +886,16 @@ impl Created {
 /// and waits until it has rebuilt itself.
 fn start(
     log: &Log,
-    work: &mut Work<'_, '_>,
+    work: &mut TaskRestore<'_, '_>,
     clone_flags: u32,
     parent: Option<usize>,
     saved: Option<regs::Saved>,
-    list: &mut KVVec<Created>,
+    list: &mut KVVec<ParkedTask>,
 ) -> Result {
     let rec = work.task;
     let work_ptr: *mut () = core::ptr::from_mut(work).cast();
-    let handoff = Arc::pin_init(
-        pin_init!(Handoff {
+    let rendezvous = Arc::pin_init(
+        pin_init!(Rendezvous {
             started <- Completion::new(),
             task: AtomicPtr::new(core::ptr::null_mut()),
             done <- Completion::new(),
@@ -903,32 +910,34 @@ fn start(
     )?;
     list.reserve(1, GFP_KERNEL_ACCOUNT)?;
     // From here until `done`, `work` belongs to the new task.
-    spawn(log, &handoff, &rec, clone_flags)?;
+    spawn(log, &rendezvous, &rec, clone_flags)?;
     // The new task completes it first thing.
-    handoff.started.wait_for_completion();
-    let task = handoff.task.swap(core::ptr::null_mut(), Ordering::Acquire);
+    rendezvous.started.wait_for_completion();
+    let task = rendezvous
+        .task
+        .swap(core::ptr::null_mut(), Ordering::Acquire);
     // SAFETY: the counted reference the task handed over before `started`.
     let task = unsafe { ARef::from_raw(NonNull::new(task).ok_or(ESRCH)?) };
     let stop = work.stop;
     list.push(
-        Created {
+        ParkedTask {
             task,
             rec,
             parent,
-            handoff: handoff.clone(),
+            rendezvous: rendezvous.clone(),
             saved,
             stop,
         },
         GFP_KERNEL,
     )?;
     // The new task always completes it.
-    if handoff.done.wait_killable().is_err() {
+    if rendezvous.done.wait_killable().is_err() {
         let task = &list[list.len() - 1].task;
         // SIGKILL ends its restore at the next wait; a task already gone needs none.
         let _ = task.send_signal(bindings::SIGKILL);
-        handoff.done.wait_for_completion();
+        rendezvous.done.wait_for_completion();
     }
-    match handoff.result.load(Ordering::Relaxed) {
+    match rendezvous.result.load(Ordering::Relaxed) {
         0 => Ok(()),
         e => Err(Error::from_errno(e)),
     }
@@ -941,7 +950,7 @@ fn create(
     r: &mut Restorer<'_, Obj>,
     flags: u32,
     count: u32,
-    created: &mut KVVec<Created>,
+    created: &mut KVVec<ParkedTask>,
     sessions: &mut Sessions,
 ) -> Result {
     let task = r.expect::<abi::Task>()?;
@@ -990,14 +999,14 @@ fn create(
         return create_zombie(r, task, parent, created, sessions);
     }
     // An exited main thread has no state of its own; it rebuilds its process all the same.
-    let (mut creds, saved, fin) = match task.state {
+    let (mut creds, saved, deferred) = match task.state {
         abi::TASK_STATE_EXITED if task.exit_code & !0xffff == 0 => {
-            (Creds::read(r)?, None, Final::exited())
+            (Creds::read(r)?, None, DeferredSignals::exited())
         }
         abi::TASK_STATE_EXITED => return Err(r.bad("exited main thread's exit code")),
         _ => {
-            let (creds, saved, fin) = read_task(r, &task)?;
-            (creds, Some(saved), fin)
+            let (creds, saved, deferred) = read_task(r, &task)?;
+            (creds, Some(saved), deferred)
         }
     };
     let session = sessions.place(r, &mut creds)?;
@@ -1015,10 +1024,10 @@ fn create(
         session: leader_session,
     };
     let ax = saved.as_ref().map_or(0, |s| s.ax());
-    let mut work = Work {
+    let mut work = TaskRestore {
         task,
         log,
-        fin: Some(fin),
+        deferred: Some(deferred),
         creds,
         ax,
         stop: stops(flags, &task),
@@ -1051,7 +1060,7 @@ fn create_zombie(
     r: &mut Restorer<'_, Obj>,
     task: abi::Task,
     parent: Option<usize>,
-    created: &mut KVVec<Created>,
+    created: &mut KVVec<ParkedTask>,
     sessions: &mut Sessions,
 ) -> Result {
     if parent.is_none() || task.exit_code & !0xffff != 0 {
@@ -1060,10 +1069,10 @@ fn create_zombie(
     let mut creds = Creds::read(r)?;
     let session = sessions.place(r, &mut creds)?;
     let index = created.len();
-    let mut work = Work {
+    let mut work = TaskRestore {
         task,
         log: r.log,
-        fin: None,
+        deferred: None,
         creds: Some(creds),
         ax: 0,
         stop: false,
@@ -1107,7 +1116,7 @@ fn build(
     r: &mut Restorer<'_, Obj>,
     flags: u32,
     count: u32,
-    created: &mut KVVec<Created>,
+    created: &mut KVVec<ParkedTask>,
 ) -> Result {
     {
         // A container's tasks go into a new pid namespace, with the ids they had inside.

@@ -14,7 +14,7 @@
 use crate::container::Scope;
 use crate::freeze::Frozen;
 use crate::index::Sorted;
-use crate::task::Created;
+use crate::task::ParkedTask;
 use crate::{abi, log, log::Log, task, vfork};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
@@ -215,7 +215,7 @@ impl Tree {
 
     /// The task whose fd table, fs, mm and signal state are its process's, for the process led
     /// by member `i`: the leader, or if it exited, its first thread.
-    pub(crate) fn holder(&self, i: usize) -> &Task {
+    pub(crate) fn objects_holder(&self, i: usize) -> &Task {
         &self.members[if self.exited(i) { i + 1 } else { i }].task
     }
 
@@ -287,7 +287,7 @@ impl Tree {
                 && m.is_leader(i)
                 && live
                 && self
-                    .holder(i)
+                    .objects_holder(i)
                     .lock_sighand()
                     .is_some_and(|g| g.has_controlling_tty())
             {
@@ -316,7 +316,7 @@ impl Tree {
     pub(crate) fn check_cgroups(&self, log: &Log) -> Result {
         // Its main thread, if it exited, stays where it was when it died: a zombie is never
         // moved to another cgroup.
-        let root = self.holder(0);
+        let root = self.objects_holder(0);
         for m in self.members.iter().filter(|m| !task::is_zombie(&m.task)) {
             if !root.same_cgroups(&m.task) {
                 log!(
@@ -461,7 +461,7 @@ impl Plan {
 /// group or session inside the tree is named after a restored process, or its pid is
 /// reserved if its leader died; one that reached outside becomes the caller's. Threads have
 /// none of their own (`None`): they are their process's.
-pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
+pub(crate) fn plan(log: &Log, created: &[ParkedTask]) -> Result<Plan> {
     let bad = |what: &str, pid: i32| {
         log!(log, "pid {pid}: {what}");
         EINVAL
@@ -545,7 +545,7 @@ pub(crate) fn plan(log: &Log, created: &[Created]) -> Result<Plan> {
 /// Another thread of the restarter may have acted on them since, in which case nothing is
 /// linked: reaped a zombie (`EAGAIN`), or attached to a task with ptrace (`EBUSY`: linking
 /// would replace the tracer as its parent).
-pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
+pub(crate) fn link(log: &Log, created: &[ParkedTask], plan: Plan) -> Result {
     let links = &plan.links;
     let autogroups = Autogroups::new(created, links)?;
     let me: ARef<Task> = kernel::current!().into();
@@ -555,7 +555,7 @@ pub(crate) fn link(log: &Log, created: &[Created], plan: Plan) -> Result {
         // Cannot fail: `plan` reserved each one it named.
         Group::Reserved(nr) => plan.reserved.get(&nr).map(tasklist::Group::Reserved),
     };
-    let groups = |c: &Created, l: &Link| match (
+    let groups = |c: &ParkedTask, l: &Link| match (
         group(l.pgrp, PidType::Pgid),
         group(l.session, PidType::Sid),
     ) {
@@ -637,7 +637,7 @@ struct Autogroups(KVVec<(usize, usize)>);
 
 impl Autogroups {
     /// Allocates before anything is linked: `join` cannot fail.
-    fn new(created: &[Created], links: &[Option<Link>]) -> Result<Self> {
+    fn new(created: &[ParkedTask], links: &[Option<Link>]) -> Result<Self> {
         let mut v = KVVec::new();
         if cfg!(CONFIG_SCHED_AUTOGROUP) {
             for (i, (c, l)) in created.iter().zip(links.iter()).enumerate() {
@@ -659,7 +659,7 @@ impl Autogroups {
     }
 
     /// Puts the first process of each session in a new autogroup and the others in its.
-    fn join(&self, created: &[Created]) {
+    fn join(&self, created: &[ParkedTask]) {
         let mut first: Option<(usize, usize)> = None;
         for &(session, i) in self.0.iter() {
             let with = match first {

@@ -11,7 +11,7 @@
 //! completion of its restored parent, which waits for it exactly as `kernel_clone()` does
 //! before it returns to user mode.
 
-use crate::task::Created;
+use crate::task::ParkedTask;
 use crate::{abi, log, log::Log};
 use kernel::bindings;
 use kernel::prelude::*;
@@ -54,7 +54,7 @@ pub(crate) fn detach(child: &Task) {
 
 /// Once the tree is verified and linked: makes each restored vfork child's `vfork_done` point
 /// at its parent's completion, and hands the child to the parent, which waits for it.
-pub(crate) fn link(log: &Log, created: &[Created]) -> Result {
+pub(crate) fn link(log: &Log, created: &[ParkedTask]) -> Result {
     for c in created
         .iter()
         .filter(|c| c.rec.flags & abi::TASK_F_VFORK != 0)
