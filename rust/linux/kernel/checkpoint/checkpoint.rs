@@ -13,6 +13,7 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::fs::{fdtable::FilesStruct, fs_struct::FsStruct};
 use kernel::mm::MmWithUser;
+use kernel::pid::HeldAddrs;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::signal::SighandStruct;
@@ -65,8 +66,7 @@ pub(crate) enum Obj {
 /// Lets another task run if one should: called in loops over what a tree may hold millions
 /// of (fds, pages, tasks), which could otherwise keep a CPU for seconds. Never under a lock.
 pub(crate) fn resched() {
-    // SAFETY: process context; the callers hold no lock.
-    unsafe { bindings::__cond_resched() };
+    kernel::current_task::cond_resched();
 }
 
 /// Converts a Rust result to a system call return value.
@@ -89,28 +89,32 @@ pub extern "C" fn rust_restart(fd: i32, flags: u32, logfd: i32) -> isize {
     to_syscall_ret(restart(fd, flags, logfd))
 }
 
-/// Returns the ABI hash (lowercase hex, not NUL-terminated) and stores its length in `*len`.
-///
-/// # Safety
-///
-/// `len` must be valid for a write.
-#[no_mangle]
-pub unsafe extern "C" fn rust_checkpoint_abi_hash(len: *mut usize) -> *const u8 {
-    // SAFETY: the caller passes a valid pointer.
-    unsafe { len.write(abi::ABI_HASH_HEX.len()) };
-    abi::ABI_HASH_HEX.as_ptr()
+/// Bytes the C side reads, with their length (not NUL-terminated): `struct rust_bytes`.
+#[repr(C)]
+pub struct RustBytes {
+    data: *const u8,
+    len: usize,
 }
 
-/// Returns the schema description (not NUL-terminated) and stores its length in `*len`.
-///
-/// # Safety
-///
-/// `len` must be valid for a write.
+impl RustBytes {
+    fn of(s: &'static str) -> RustBytes {
+        RustBytes {
+            data: s.as_ptr(),
+            len: s.len(),
+        }
+    }
+}
+
+/// The ABI hash, in lowercase hex: `/sys/kernel/checkpoint/abi`.
 #[no_mangle]
-pub unsafe extern "C" fn rust_checkpoint_schema(len: *mut usize) -> *const u8 {
-    // SAFETY: the caller passes a valid pointer.
-    unsafe { len.write(abi::SCHEMA.len()) };
-    abi::SCHEMA.as_ptr()
+pub extern "C" fn rust_checkpoint_abi_hash() -> RustBytes {
+    RustBytes::of(abi::ABI_HASH_HEX)
+}
+
+/// The schema description: `/sys/kernel/checkpoint/schema`.
+#[no_mangle]
+pub extern "C" fn rust_checkpoint_schema() -> RustBytes {
+    RustBytes::of(abi::SCHEMA)
 }
 
 fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
@@ -140,7 +144,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             true => {
                 let holder = tree.objects_holder(i);
                 // Shared with a process planned earlier, they are only named: not walked again.
-                let (files, mm) = task::held_objects(holder);
+                let HeldAddrs { files, mm, .. } = holder.held_addrs();
                 let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
                 if mm_first {
                     mm_plans.try_create_and_insert(mm, i, GFP_KERNEL)?;
@@ -210,9 +214,11 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
             files::dump_fs(&mut d, &mut names, holder)?;
             // The address spaces fork(2) may have copied this one's mappings from: its
             // parent's, and that of the sibling before it, forked from the same parent.
-            let parent_mm = m
-                .parent
-                .map(|p| task::held_objects(tree.objects_holder(tree.members()[p].leader)).1);
+            let parent_mm = m.parent.map(|p| {
+                tree.objects_holder(tree.members()[p].leader)
+                    .held_addrs()
+                    .mm
+            });
             let parent = parent_mm.and_then(|mm| mm_plans.get(&mm)).copied();
             let sibling = m.parent.and_then(|p| last_child[p]);
             let mut sources = KVec::with_capacity(2, GFP_KERNEL)?;

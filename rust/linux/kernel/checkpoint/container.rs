@@ -18,7 +18,7 @@ use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::fs::file::File;
 use kernel::mm::virt::VmaRef;
-use kernel::pid::{PidNamespace, PidType};
+use kernel::pid::{HeldAddrs, PidNamespace, PidType};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::sync::rcu;
@@ -181,7 +181,9 @@ impl Scope {
             }
             // What a process holds, its main thread holds, or if it exited, another thread.
             let task = tree.objects_holder(i);
-            let (table, mm) = crate::task::held_objects(task);
+            let HeldAddrs {
+                files: table, mm, ..
+            } = task.held_addrs();
             if first(table)? {
                 files::for_each_fd(task, |fd, file| {
                     h.add_file(file.file(), task, Where::Fd(fd), true).map(drop)

@@ -12,8 +12,14 @@
 
 long rust_checkpoint(pid_t pid, int fd, unsigned int flags, int logfd);
 long rust_restart(int fd, unsigned int flags, int logfd);
-const char *rust_checkpoint_abi_hash(size_t *len);
-const char *rust_checkpoint_schema(size_t *len);
+/* Bytes the Rust side owns for ever, not NUL-terminated. */
+struct rust_bytes {
+	const char *data;
+	size_t len;
+};
+
+struct rust_bytes rust_checkpoint_abi_hash(void);
+struct rust_bytes rust_checkpoint_schema(void);
 
 SYSCALL_DEFINE4(checkpoint, pid_t, pid, int, fd, unsigned int, flags, int, logfd)
 {
@@ -28,10 +34,9 @@ SYSCALL_DEFINE3(restart, int, fd, unsigned int, flags, int, logfd)
 /* /sys/kernel/checkpoint/abi: the hash of the image schema this kernel reads and writes. */
 static ssize_t abi_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
 {
-	size_t len;
-	const char *hash = rust_checkpoint_abi_hash(&len);
+	struct rust_bytes hash = rust_checkpoint_abi_hash();
 
-	return sysfs_emit(buf, "%.*s\n", (int)len, hash);
+	return sysfs_emit(buf, "%.*s\n", (int)hash.len, hash.data);
 }
 static struct kobj_attribute abi_attr = __ATTR_RO(abi);
 
@@ -40,21 +45,18 @@ static ssize_t schema_read(struct file *file, struct kobject *kobj,
 			   struct bin_attribute *attr, char *buf, loff_t off,
 			   size_t count)
 {
-	size_t len;
-	const char *schema = rust_checkpoint_schema(&len);
+	struct rust_bytes schema = rust_checkpoint_schema();
 
-	return memory_read_from_buffer(buf, count, &off, schema, len);
+	return memory_read_from_buffer(buf, count, &off, schema.data, schema.len);
 }
 static struct bin_attribute schema_attr = __BIN_ATTR_RO(schema, 0);
 
 static int __init checkpoint_sysfs_init(void)
 {
 	struct kobject *kobj;
-	size_t len;
 	int err;
 
-	rust_checkpoint_schema(&len);
-	schema_attr.size = len;
+	schema_attr.size = rust_checkpoint_schema().len;
 
 	kobj = kobject_create_and_add("checkpoint", kernel_kobj);
 	if (!kobj)

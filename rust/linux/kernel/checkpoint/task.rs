@@ -24,7 +24,7 @@ use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
 use kernel::bindings;
 use kernel::current_task;
 use kernel::fs::fdtable::OwnFds;
-use kernel::pid::{NewPidNsForChildren, PidNamespace};
+use kernel::pid::{HeldAddrs, NewPidNsForChildren, PidNamespace};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Completion};
 use kernel::{task::Task, types::ARef};
@@ -39,14 +39,6 @@ pub(crate) fn is_zombie(task: &Task) -> bool {
 /// a moment ago.
 pub(crate) fn is_reaped(task: &Task) -> bool {
     task.exit_state() == bindings::EXIT_DEAD || task.lock_sighand().is_none()
-}
-
-/// The addresses of the fd table and address space of the frozen `task`, only to compare
-/// (0 for none).
-pub(crate) fn held_objects(task: &Task) -> (usize, usize) {
-    let g = task.lock();
-    let addr = |h: Option<kernel::task_lock::Held>| h.map_or(0, |h| h.addr);
-    (addr(g.files()), addr(g.mm()))
 }
 
 /// Looks up the root of the tree to checkpoint; the caller's rights over it are checked with
@@ -248,84 +240,60 @@ pub(crate) fn dump(
     stopped_by: i32,
     flags: u32,
 ) -> Result {
-    let t = task.as_ptr();
     let zombie = is_zombie(task);
-    let objref = d.objref(t)?.0;
+    let objref = d.objref(task.as_ptr())?.0;
     // A zombie's objects are gone or not restored.
-    let [mm, files, fs, sighand, signal] = match objects {
-        // SAFETY: a frozen task's object pointers, read as objref keys only.
-        Some(o) => unsafe {
-            let o = &*o.as_ptr();
-            [
-                o.mm.cast_const().cast(),
-                o.files.cast_const().cast(),
-                o.fs.cast_const().cast(),
-                o.sighand.cast_const().cast(),
-                o.signal.cast_const().cast(),
-            ]
+    let held = objects.map(|o| o.held_addrs());
+    let mut obj = |addr: fn(&HeldAddrs) -> usize| -> Result<u32> {
+        match held.as_ref().map_or(0, addr) {
+            0 => Ok(0),
+            a => Ok(d.objref(a as *const u8)?.0),
+        }
+    };
+    let own = task.own_state();
+    let nr = |ty| ns.nr_of(task, ty);
+    let mut rec = abi::Task {
+        objref,
+        pid: nr(bindings::pid_type_PIDTYPE_PID),
+        tgid: nr(bindings::pid_type_PIDTYPE_TGID),
+        parent,
+        pgid: nr(bindings::pid_type_PIDTYPE_PGID),
+        sid: nr(bindings::pid_type_PIDTYPE_SID),
+        exit_signal: own.exit_signal,
+        state: match (zombie, stopped_by != 0) {
+            (true, _) if objects.is_some() => abi::TASK_STATE_EXITED,
+            (true, _) => abi::TASK_STATE_ZOMBIE,
+            (false, true) => abi::TASK_STATE_STOPPED,
+            (false, false) => abi::TASK_STATE_RUNNING,
         },
-        None => [core::ptr::null::<core::ffi::c_void>(); 5],
-    };
-    let mut obj = |p: *const core::ffi::c_void| -> Result<u32> {
-        if p.is_null() {
-            Ok(0)
+        // What wait() will report, as wait_task_zombie() picks it.
+        exit_code: match (own.group_exit, zombie) {
+            (_, false) => stopped_by,
+            (Some(code), true) => code,
+            (None, true) => own.exit_code,
+        },
+        flags: if task.is_group_leader() {
+            flags | abi::TASK_F_GROUP_LEADER
         } else {
-            Ok(d.objref(p)?.0)
-        }
+            flags
+        },
+        personality: own.personality,
+        mm: obj(|h| h.mm)?,
+        files: obj(|h| h.files)?,
+        fs: obj(|h| h.fs)?,
+        sighand: obj(|h| h.sighand)?,
+        signal: obj(|h| h.signal)?,
+        clear_child_tid: own.clear_child_tid,
+        set_child_tid: own.set_child_tid,
+        robust_list: own.robust_list,
+        robust_list_len: core::mem::size_of::<bindings::robust_list_head>() as u64,
+        pdeath_signal: own.pdeath_signal,
+        ..Default::default()
     };
-    // SAFETY: the task is frozen (or a zombie) and referenced; the pointers read are objref
-    // keys only, the other fields plain values that only the task itself changes.
-    let mut rec = unsafe {
-        let tk = &*t;
-        let nr = |ty| ns.nr_of(task, ty);
-        let mut rec = abi::Task {
-            objref,
-            pid: nr(bindings::pid_type_PIDTYPE_PID),
-            tgid: nr(bindings::pid_type_PIDTYPE_TGID),
-            parent,
-            pgid: nr(bindings::pid_type_PIDTYPE_PGID),
-            sid: nr(bindings::pid_type_PIDTYPE_SID),
-            exit_signal: tk.exit_signal,
-            state: match (zombie, stopped_by != 0) {
-                (true, _) if objects.is_some() => abi::TASK_STATE_EXITED,
-                (true, _) => abi::TASK_STATE_ZOMBIE,
-                (false, true) => abi::TASK_STATE_STOPPED,
-                (false, false) => abi::TASK_STATE_RUNNING,
-            },
-            // What wait() will report, as wait_task_zombie() picks it.
-            exit_code: match (
-                (*tk.signal).flags & bindings::SIGNAL_GROUP_EXIT != 0,
-                zombie,
-            ) {
-                (_, false) => stopped_by,
-                (true, true) => (*tk.signal).group_exit_code,
-                (false, true) => tk.exit_code,
-            },
-            flags: if tk.group_leader == t {
-                flags | abi::TASK_F_GROUP_LEADER
-            } else {
-                flags
-            },
-            personality: tk.personality,
-            mm: obj(mm)?,
-            files: obj(files)?,
-            fs: obj(fs)?,
-            sighand: obj(sighand)?,
-            signal: obj(signal)?,
-            clear_child_tid: tk.clear_child_tid as u64,
-            set_child_tid: tk.set_child_tid as u64,
-            robust_list: tk.robust_list as u64,
-            robust_list_len: core::mem::size_of::<bindings::robust_list_head>() as u64,
-            pdeath_signal: tk.pdeath_signal,
-            ..Default::default()
-        };
-        if tk.restore_sigmask() != 0 {
-            rec.flags |= abi::TASK_F_RESTORE_SIGMASK;
-        }
-        let comm = core::slice::from_raw_parts(tk.comm.as_ptr().cast::<u8>(), tk.comm.len());
-        copy_name(&mut rec.comm, comm);
-        rec
-    };
+    if own.restore_sigmask {
+        rec.flags |= abi::TASK_F_RESTORE_SIGMASK;
+    }
+    copy_name(&mut rec.comm, &task.lock().comm());
     cputime::save(task, &mut rec);
     // A zombie never runs again.
     if !zombie {

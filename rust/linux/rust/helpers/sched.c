@@ -85,3 +85,12 @@ int rust_helper_checkpoint_set_ioprio(int ioprio)
 	return ioprio ? -EINVAL : 0;
 #endif
 }
+
+/*
+ * cond_resched() itself: with its might-sleep check, and in every preemption
+ * model (__cond_resched() exists only in some).
+ */
+int rust_helper_cond_resched(void)
+{
+	return cond_resched();
+}

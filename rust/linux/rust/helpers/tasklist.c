@@ -118,3 +118,8 @@ bool rust_helper_checkpoint_same_cgroups(struct task_struct *a,
 	return true;
 #endif
 }
+
+bool rust_helper_test_tsk_restore_sigmask(struct task_struct *task)
+{
+	return test_tsk_restore_sigmask(task);
+}

@@ -26,6 +26,15 @@ pub fn usleep_range(min_us: u64, max_us: u64) {
     };
 }
 
+/// Lets another task run if one should (`cond_resched()`): for loops that could otherwise
+/// keep a CPU for long. Not in atomic context, where it warns (`might_sleep()`) with
+/// `CONFIG_DEBUG_ATOMIC_SLEEP`.
+pub fn cond_resched() {
+    // SAFETY: the callee acts on the current task, in the process context a task's own code
+    // runs in.
+    unsafe { bindings::cond_resched() };
+}
+
 /// Whether the current task has been sent SIGKILL, or its process is dying.
 pub fn fatal_signal_pending() -> bool {
     // SAFETY: the current task is valid while it runs.

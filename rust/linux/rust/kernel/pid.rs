@@ -20,6 +20,12 @@ crate::static_assert!(
     core::mem::offset_of!(bindings::task_struct, group_leader)
         == bindings::OFFSETOF_TASK_STRUCT_GROUP_LEADER
 );
+crate::static_assert!(
+    core::mem::offset_of!(bindings::task_struct, mm) == bindings::OFFSETOF_TASK_STRUCT_MM
+);
+crate::static_assert!(
+    core::mem::offset_of!(bindings::task_struct, sighand) == bindings::OFFSETOF_TASK_STRUCT_SIGHAND
+);
 
 impl Task {
     /// Looks up the task with pid `nr` in the caller's pid namespace and takes a reference on it.
@@ -483,6 +489,100 @@ impl Task {
         return unsafe { bindings::checkpoint_task_io_uring(self.as_ptr()) };
         #[cfg(not(CONFIG_IO_URING))]
         false
+    }
+}
+
+/// What a task set on itself that its exit, its signals and wait(2) use, as plain values: a
+/// racy snapshot. The task sets most of them itself, but not all (a parent's exit sets a
+/// leader's `exit_signal`, ptrace its `exit_code`, other threads its process's exit state):
+/// exact only while none of those runs.
+#[derive(Clone, Copy, Debug)]
+pub struct OwnState {
+    /// The signal its parent gets when it dies (`exit_signal`); -1 for a thread.
+    pub exit_signal: i32,
+    /// Its `exit_code`: a zombie's status, or the signal a stopped task stopped for.
+    pub exit_code: i32,
+    /// The status its whole process exits with (`group_exit_code`), if it is exiting as a
+    /// whole (`SIGNAL_GROUP_EXIT`).
+    pub group_exit: Option<i32>,
+    /// Its personality(2).
+    pub personality: u32,
+    /// The word cleared when it exits (set_tid_address(2), `CLONE_CHILD_CLEARTID`).
+    pub clear_child_tid: u64,
+    /// The word its tid was written to when it was created (`CLONE_CHILD_SETTID`).
+    pub set_child_tid: u64,
+    /// Its robust futex list (set_robust_list(2)).
+    pub robust_list: u64,
+    /// The signal it gets when its parent dies (`PR_SET_PDEATHSIG`).
+    pub pdeath_signal: i32,
+    /// Whether it puts back its saved signal mask on its way to user mode (after
+    /// sigsuspend(2), ppoll(2)...).
+    pub restore_sigmask: bool,
+}
+
+/// The addresses of what a task holds by reference, only to compare (0 for none): a racy
+/// snapshot, exact while the task does not run (no exec, unshare or exit replaces them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldAddrs {
+    /// Its address space.
+    pub mm: usize,
+    /// Its fd table.
+    pub files: usize,
+    /// Its root, cwd and umask.
+    pub fs: usize,
+    /// Its signal handlers.
+    pub sighand: usize,
+    /// Its process's signal state.
+    pub signal: usize,
+}
+
+impl Task {
+    /// What the task set on itself: see [`OwnState`].
+    pub fn own_state(&self) -> OwnState {
+        let t = self.0.get();
+        // SAFETY: the task is valid; each field is one word (or a bit of one) read once, and
+        // the signal struct lives as long as the task.
+        unsafe {
+            let signal = ptr::addr_of!((*t).signal).read();
+            let sig_flags = ptr::addr_of!((*signal).flags).read_volatile();
+            OwnState {
+                exit_signal: ptr::addr_of!((*t).exit_signal).read_volatile(),
+                exit_code: ptr::addr_of!((*t).exit_code).read_volatile(),
+                group_exit: (sig_flags & bindings::SIGNAL_GROUP_EXIT != 0)
+                    .then(|| ptr::addr_of!((*signal).group_exit_code).read_volatile()),
+                personality: ptr::addr_of!((*t).personality).read_volatile(),
+                clear_child_tid: ptr::addr_of!((*t).clear_child_tid).read_volatile() as u64,
+                set_child_tid: ptr::addr_of!((*t).set_child_tid).read_volatile() as u64,
+                robust_list: ptr::addr_of!((*t).robust_list).read_volatile() as u64,
+                pdeath_signal: ptr::addr_of!((*t).pdeath_signal).read_volatile(),
+                restore_sigmask: bindings::test_tsk_restore_sigmask(t),
+            }
+        }
+    }
+
+    /// Whether the task is its process's main thread (`thread_group_leader()`), read once.
+    pub fn is_group_leader(&self) -> bool {
+        let t = self.0.get();
+        // SAFETY: the task is valid; the pointer is read once and only compared.
+        ptr::eq(
+            unsafe { ptr::addr_of!((*t).group_leader).read_volatile() },
+            t,
+        )
+    }
+
+    /// The addresses of what the task holds by reference: see [`HeldAddrs`].
+    pub fn held_addrs(&self) -> HeldAddrs {
+        let t = self.0.get();
+        // SAFETY: the task is valid; each pointer is read once and not followed.
+        unsafe {
+            HeldAddrs {
+                mm: ptr::addr_of!((*t).mm).read_volatile() as usize,
+                files: ptr::addr_of!((*t).files).read_volatile() as usize,
+                fs: ptr::addr_of!((*t).fs).read_volatile() as usize,
+                sighand: ptr::addr_of!((*t).sighand).read_volatile() as usize,
+                signal: ptr::addr_of!((*t).signal).read_volatile() as usize,
+            }
+        }
     }
 }
 
