@@ -50,12 +50,6 @@ impl FileRef {
         &self.0
     }
 
-    /// The kind of a file lock it holds ("flock", "OFD", "POSIX" or "lease"), owned by
-    /// itself or by the fd table `files` it is in, if any.
-    pub(crate) fn lock(&self, files: Option<&FilesStruct>) -> Option<&'static CStr> {
-        self.0.held_lock(files)
-    }
-
     /// The file's inode.
     pub(crate) fn inode(&self) -> &Inode {
         self.0.inode()
@@ -308,7 +302,7 @@ impl FdPlan {
                     return Err(EOPNOTSUPP);
                 }
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
-                if let Some(kind) = file.lock(files.as_deref()) {
+                if let Some(kind) = file.file().held_lock(files.as_deref()) {
                     log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
                     return Err(EOPNOTSUPP);
                 }

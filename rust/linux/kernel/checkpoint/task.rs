@@ -596,10 +596,10 @@ fn restore_process(
     leader: &abi::Task,
     deferred: &mut DeferredSignals,
 ) -> Result {
-    // SAFETY: a restored process borrows no file through its own fd table, a copy of the
-    // restarter's made by fork (without CLONE_FILES): the image and the log it reads are
-    // borrowed through the restarter's table, which keeps them; the files it restores are
-    // opened anew.
+    // Its fd table is a copy of the restarter's made by fork (without CLONE_FILES): the
+    // image and the log it reads are borrowed through the restarter's table, which keeps
+    // them; the files it restores are opened anew.
+    // SAFETY: so a restored process borrows no file through its own fd table.
     let fds = unsafe { OwnFds::assume() }?;
     files::close_inherited(&fds)?;
     mm::install_new(p.r.log, None)?;

@@ -167,7 +167,7 @@ impl MmPlan {
                 )?;
             }
             // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
-            if let Some(kind) = area.file.as_ref().and_then(|f| f.lock(None)) {
+            if let Some(kind) = area.file.as_ref().and_then(|f| f.file().held_lock(None)) {
                 let (start, end) = (area.rec.start, area.rec.end);
                 log!(log, "pid {}: mapping {start:#x}-{end:#x}: its file holds a {kind} file lock (file locks are not restored yet)", task.vnr());
                 return Err(EOPNOTSUPP);

@@ -165,10 +165,9 @@ impl OwnFds {
     /// the current task could close that fd.
     #[cfg(CONFIG_CHECKPOINT)]
     pub unsafe fn share(&self, files: &FilesStruct) {
-        // SAFETY: the table is valid (its type's invariant); the callee takes its own
-        // reference for the current task, which has a table of its own to drop (type
-        // invariant), and nothing is borrowed through that one (type invariant) or, per the
-        // caller, through `files`.
+        // The callee takes its own reference for the current task, which has a table of its
+        // own to drop, nothing borrowed through it (type invariant).
+        // SAFETY: `files` is valid; per the caller, nothing is borrowed through it either.
         unsafe { bindings::restart_share_files(files.as_ptr()) };
     }
 }
