@@ -373,7 +373,7 @@ pub struct Tail {
 #[repr(C)]
 #[record(ObjRef, max = 64)]
 pub struct ObjRef {
-    /// The object's number (1-based, in order of first appearance).
+    /// The object's number (1-based).
     pub objref: u32,
     /// `OBJ_*` kind.
     pub kind: u32,

@@ -3,12 +3,14 @@
 //! Objref tables: how shared objects are written once and named by number afterwards.
 //!
 //! Dumping, a [`DumpTable`] maps an object key (a kernel pointer, say) to its objref and tells
-//! whether this is the first sight, in which case the object itself is written. Restoring, a
-//! [`RestoreTable`] maps an objref back to the object made from its record.
+//! whether this is the first sight; the dumper keeps what it needs with each entry (the kernel:
+//! whether the object is written yet, and its holders). Restoring, a [`RestoreTable`] maps an
+//! objref back to the object made from its record.
 //!
 //! The tables own no memory: storage comes through the small [`Slots`] trait, which the kernel
 //! implements over its own vector type and user space over `Vec`. Objrefs are dense, 1-based
-//! and in order of first sight; both tables are bounded by [`MAX_OBJREFS`], so a hostile image
+//! and in order of first sight, which need not be the order the objects are written in; both
+//! tables are bounded by [`MAX_OBJREFS`], so a hostile image
 //! cannot make a restore grow them further.
 
 /// Most objrefs in one image.
@@ -238,8 +240,7 @@ impl<T, S: Slots<Option<T>>> RestoreTable<T, S> {
         }
     }
 
-    /// Defines `r` as `value`. Objrefs come in increasing order in a well-formed image;
-    /// skipped numbers are allowed and stay undefined.
+    /// Defines `r` as `value`, in any order; skipped numbers are allowed and stay undefined.
     pub fn insert(&mut self, r: ObjRef, value: T) -> Result<(), ObjError> {
         let i = r.index().ok_or(ObjError::BadRef)?;
         if r.0 > MAX_OBJREFS {

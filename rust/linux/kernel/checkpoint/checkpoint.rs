@@ -29,6 +29,7 @@ mod image;
 mod index;
 mod log;
 mod mm;
+mod objects;
 mod posix_timers;
 mod regs;
 mod rseq;
@@ -130,32 +131,31 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let groups = tree.group_flags(&log)?;
     tree.check_cgroups(&log)?;
     let jobs = signal::jobs(&log, &tree)?;
-    scope.check_tables(&log, &tree)?;
-    scope.check_leaks(&log, &tree, flags & abi::CKPT_UNSHARE_OPEN_FILES == 0)?;
+    let mut objects = objects::Objects::collect(&log, &tree)?;
+    objects.check_shared(&tree, scope.is_container())?;
+    objects.walk(&tree)?;
+    let unshare = flags & abi::CKPT_UNSHARE_OPEN_FILES != 0;
+    objects.check_leaks(&tree, scope.is_container(), !unshare)?;
+    scope.check_pids(&log, &tree)?;
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
     let mut names = files::Names::of(tree.objects_holder(0))?;
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
-    let (mut tables, mut mms) = (index::Seen::new(), index::Seen::new());
     // The member whose plan walks each address space.
     let mut mm_plans = RBTree::new();
-    for (i, m) in tree.members().iter().enumerate() {
-        let plan = match m.is_leader(i) && (!task::is_zombie(&m.task) || tree.exited(i)) {
-            true => {
-                let holder = tree.objects_holder(i);
-                // Shared with a process planned earlier, they are only named: not walked again.
-                let HeldAddrs { files, mm, .. } = holder.held_addrs();
-                let (files_first, mm_first) = (tables.first(files)?, mms.first(mm)?);
-                if mm_first {
-                    mm_plans.try_create_and_insert(mm, i, GFP_KERNEL)?;
-                }
-                names.check_cwd(&log, holder)?;
-                let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
-                Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?))
-            }
-            false => None,
-        };
-        plans.push(plan, GFP_KERNEL)?;
+    for _ in tree.members() {
+        plans.push(None, GFP_KERNEL)?;
+    }
+    for (i, holder) in tree.processes() {
+        // Shared with a process planned earlier, they are only named: not walked again.
+        let HeldAddrs { files, mm, .. } = holder.held_addrs();
+        let (files_first, mm_first) = (objects.owns(files, i), objects.owns(mm, i));
+        if mm_first {
+            mm_plans.try_create_and_insert(mm, i, GFP_KERNEL)?;
+        }
+        names.check_cwd(&log, holder)?;
+        let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
+        plans[i] = Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?));
     }
     let mut shared = mm::SharedObjects::new();
     let mut cow = mm::CowPages::new();
@@ -163,12 +163,12 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     let mut last_child = KVec::from_elem(None, tree.members().len(), GFP_KERNEL)?;
 
     let count = tree.members().len() as u32;
-    let mut d = image::Dumper::new(&log, out, &task::header(flags, count))?;
+    let mut d = image::Dumper::new(&log, out, &task::header(flags, count), objects)?;
     for (i, (m, group)) in tree.members().iter().zip(groups.iter()).enumerate() {
         let (before, rest) = plans.split_at_mut(i);
         let plan = &mut rest[0];
         let parent = match m.parent {
-            Some(p) => d.objref(tree.members()[p].task.as_ptr())?.0,
+            Some(p) => d.objref(tree.members()[p].task.as_ptr())?,
             None => 0,
         };
         let exited = tree.exited(i);

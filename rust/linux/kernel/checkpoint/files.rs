@@ -20,6 +20,7 @@ use kernel::fs::{
 };
 use kernel::prelude::*;
 use kernel::task::Task;
+use kernel::task_lock::Held;
 use kernel::types::ARef;
 
 /// Longest path saved (PATH_MAX).
@@ -210,7 +211,7 @@ impl Names {
 
 /// Writes `file` if this is its first reference; returns its objref.
 pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result<u32> {
-    let (objref, new) = d.objref(file.as_ptr())?;
+    let (objref, new) = d.first_write(file.as_ptr())?;
     if !new {
         return Ok(objref);
     }
@@ -251,7 +252,7 @@ pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Res
         pwd,
         umask,
     } = task.fs_paths().ok_or(ESRCH)?;
-    let (objref, _) = d.objref(key)?;
+    let objref = d.objref(key)?;
     d.record(&abi::Fs { objref, umask })?;
     let mut buf = KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?;
     let Ok(root) = root.d_path(&mut buf) else {
@@ -336,7 +337,7 @@ impl FdPlan {
             .files
             .as_deref()
             .map_or(core::ptr::null_mut(), FilesStruct::as_ptr);
-        let (objref, _) = d.objref(key)?;
+        let objref = d.objref(key)?;
         let first = self.first;
         d.record(&abi::FdTable {
             objref,
@@ -539,7 +540,12 @@ fn lookup_dir(log: &Log, name: &CStr) -> Result<OwnedPath> {
 }
 
 impl Shareable for FilesStruct {
+    const WHAT: &'static str = "fd table";
     const BAD: &'static str = "fd table written twice, or an objref that names another object";
+
+    fn held(task: &Task) -> Option<Held> {
+        task.lock().files()
+    }
 
     fn current() -> Result<ARef<Self>> {
         FilesStruct::of_current().ok_or(ESRCH)
@@ -549,7 +555,12 @@ impl Shareable for FilesStruct {
 }
 
 impl Shareable for FsStruct {
+    const WHAT: &'static str = "root and cwd (fs_struct)";
     const BAD: &'static str = "fs objref that names another object";
+
+    fn held(task: &Task) -> Option<Held> {
+        task.lock().fs()
+    }
 
     fn current() -> Result<ARef<Self>> {
         FsStruct::of_current().ok_or(ESRCH)

@@ -5,10 +5,10 @@
 //! Framing, limits and verification are the shared stream layer in `abi::stream`, the same code
 //! `cr` uses; this module only connects it to the files passed to the system calls.
 
-use crate::abi::objref::{DumpTable, Full, ObjError, Slots, MAX_OBJREFS};
+use crate::abi::objref::{ObjError, MAX_OBJREFS};
 use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
 use crate::abi::{Record, RecordType};
-use crate::index::Seen;
+use crate::objects::Objects;
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVec};
 use kernel::fs::file::PosFd;
@@ -110,34 +110,7 @@ fn stream_error(log: &Log, offset: u64, e: StreamError<ReadError>) -> Error {
     }
 }
 
-/// Table storage for the shared `abi::objref` tables.
-pub(crate) struct VecSlots<T>(KVec<T>);
-
-impl<T> VecSlots<T> {
-    pub(crate) fn new() -> Self {
-        VecSlots(KVec::new())
-    }
-}
-
-impl<T> Slots<T> for VecSlots<T> {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn get(&self, i: usize) -> Option<&T> {
-        self.0.get(i)
-    }
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.0.get_mut(i)
-    }
-    fn push(&mut self, value: T) -> Result<(), Full> {
-        self.0.push(value, GFP_KERNEL).map_err(|_| Full)
-    }
-    fn clear(&mut self) {
-        self.0 = KVec::new();
-    }
-}
-
-fn obj_error(log: &Log, e: ObjError) -> Error {
+pub(crate) fn obj_error(log: &Log, e: ObjError) -> Error {
     log!(
         log,
         "object table: {}",
@@ -151,24 +124,25 @@ fn obj_error(log: &Log, e: ObjError) -> Error {
     Error::from_errno(-e.errno())
 }
 
-/// The checkpoint side of the image: the record writer, and the objref of every shared object
-/// written so far, keyed by its kernel address.
+/// The checkpoint side of the image: the record writer, and the tree's objects by objref.
 pub(crate) struct Dumper<'a> {
     w: Writer<Output>,
     pub(crate) log: &'a Log,
-    objs: DumpTable<u64, VecSlots<u64>, VecSlots<u32>>,
-    /// Shared objects whose own records are written, by kernel address.
-    written: Seen,
+    objs: Objects<'a>,
 }
 
 impl<'a> Dumper<'a> {
-    /// Starts an image on `out` with `header`.
-    pub(crate) fn new(log: &'a Log, out: Output, header: &abi::Header) -> Result<Self> {
+    /// Starts an image on `out` with `header`, for the objects `objs`.
+    pub(crate) fn new(
+        log: &'a Log,
+        out: Output,
+        header: &abi::Header,
+        objs: Objects<'a>,
+    ) -> Result<Self> {
         let mut d = Dumper {
             w: Writer::new(out),
             log,
-            objs: DumpTable::new(VecSlots::new(), VecSlots::new()),
-            written: Seen::new(),
+            objs,
         };
         let r = d.w.header(header);
         d.check(r)?;
@@ -242,19 +216,20 @@ impl<'a> Dumper<'a> {
         self.check(res)
     }
 
-    /// The objref of the object at `addr` and whether this is its first reference (the caller
-    /// then writes the object).
-    pub(crate) fn objref<T>(&mut self, addr: *const T) -> Result<(u32, bool)> {
-        match self.objs.insert(addr as usize as u64) {
-            Ok((r, new)) => Ok((r.0, new)),
-            Err(e) => Err(obj_error(self.log, e)),
-        }
+    /// The objref of the object at `addr`.
+    pub(crate) fn objref<T>(&mut self, addr: *const T) -> Result<u32> {
+        self.objs.objref(addr as usize)
     }
 
-    /// Whether the records of the shared object at `addr` are to be written now: true the
+    /// The objref of the object at `addr`, and whether its records are to be written now: the
     /// first time only. (Its objref may be known before, from a record that names it.)
-    pub(crate) fn first_write<T>(&mut self, addr: *const T) -> Result<bool> {
-        self.written.first(addr as usize)
+    pub(crate) fn first_write<T>(&mut self, addr: *const T) -> Result<(u32, bool)> {
+        self.objs.first_write(addr as usize)
+    }
+
+    /// The objref of the object at `addr` if its records are written.
+    pub(crate) fn written<T>(&self, addr: *const T) -> Option<u32> {
+        self.objs.written(addr as usize)
     }
 
     /// Writes the tail; the image is complete.

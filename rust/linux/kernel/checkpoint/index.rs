@@ -6,27 +6,8 @@
 
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::prelude::*;
-use kernel::rbtree::RBTree;
 
-/// The keys seen so far (objects by address).
-pub(crate) struct Seen(RBTree<usize, ()>);
-
-impl Seen {
-    pub(crate) fn new() -> Seen {
-        Seen(RBTree::new())
-    }
-
-    /// Adds the object at address `key`; whether this is its first sight.
-    pub(crate) fn first(&mut self, key: usize) -> Result<bool> {
-        if self.0.get(&key).is_some() {
-            return Ok(false);
-        }
-        self.0.try_create_and_insert(key, (), GFP_KERNEL)?;
-        Ok(true)
-    }
-}
-
-/// A fixed list of `(key, value)`, sorted once by key: which values a key has, and how many.
+/// A fixed list of `(key, value)`, sorted once by key: which values a key has.
 /// One allocation, and nothing allocated by a lookup, which may thus run under a spinlock.
 pub(crate) struct Sorted<V>(KVec<(usize, V)>);
 
@@ -51,10 +32,5 @@ impl<V> Sorted<V> {
     /// The value of one entry of `key`, if there is one.
     pub(crate) fn get(&self, key: usize) -> Option<&V> {
         self.all(key).first().map(|(_, v)| v)
-    }
-
-    /// How many entries have `key`.
-    pub(crate) fn count(&self, key: usize) -> usize {
-        self.all(key).len()
     }
 }

@@ -35,6 +35,8 @@ use kernel::bindings;
 use kernel::fs::file::File;
 use kernel::mm::{self, Layout, MmWithUser, NewMm};
 use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::task_lock::Held;
 use kernel::types::ARef;
 use map::{copy_area, new_area, read_anon_name, unmap, ANON_NAME_MAX};
 use pages::fill;
@@ -49,7 +51,13 @@ pub(super) const BATCH: usize = 512;
 pub(crate) const CHUNK: usize = 64 * 1024;
 
 impl Shareable for MmWithUser {
+    const WHAT: &'static str = "address space";
+    const PASSING_USERS: bool = true;
     const BAD: &'static str = "address space written twice, or an objref that names another object";
+
+    fn held(task: &Task) -> Option<Held> {
+        task.lock().mm()
+    }
 
     fn current() -> Result<ARef<Self>> {
         current_mm()
@@ -66,12 +74,10 @@ impl Joinable for MmWithUser {
 
 /// The objref of `mm`, an address space written earlier.
 pub(super) fn written(d: &mut Dumper<'_>, mm: &MmWithUser) -> Result<u32> {
-    let (objref, first) = d.objref(mm.as_raw())?;
-    if first {
+    d.written(mm.as_raw()).ok_or_else(|| {
         log!(d.log, "mm: a mapping's source is not in the image yet");
-        return Err(EINVAL);
-    }
-    Ok(objref)
+        EINVAL
+    })
 }
 
 /// The current task's mm (the one being restored).

@@ -3,17 +3,35 @@
 //! Objects that processes share by reference: an fd table (`CLONE_FILES`), root and cwd
 //! (`CLONE_FS`), an address space (`CLONE_VM`) and signal handlers (`CLONE_SIGHAND`).
 //!
-//! Checkpoint writes such an object with the first process that has it; the others' record
-//! only names it by objref. Restart keeps a counted reference to the object restored first,
-//! by objref, and each later process drops the one it was created with and joins it.
+//! Checkpoint finds such an object from each task of the tree and counts its holders there
+//! against its users (`objects.rs`), then writes it with the first process that has it; the
+//! others' record only names it by objref. Restart keeps a counted reference to the object
+//! restored first, by objref, and each later process drops the one it was created with and
+//! joins it.
 
 use crate::image::Restorer;
+use crate::objects::SharedKind;
 use crate::Obj;
 use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::task_lock::Held;
 use kernel::types::{ARef, AlwaysRefCounted};
 
 /// A kind of object a process can share with others.
 pub(crate) trait Shareable: AlwaysRefCounted + Sized {
+    /// What a log line calls it.
+    const WHAT: &'static str;
+
+    /// Whether its user count also counts passing references (a /proc reader's), so that
+    /// only a task outside the tree found holding it makes a leak.
+    const PASSING_USERS: bool = false;
+
+    /// The object `task` holds, by address, with its users; `None` once it has exited.
+    fn held(task: &Task) -> Option<Held>;
+
+    /// The above, for checkpoint's table of objects.
+    const KIND: &'static SharedKind = &SharedKind::of::<Self>();
+
     /// What the log says of a record that writes such an object again, or names another kind
     /// of object.
     const BAD: &'static str;

@@ -18,6 +18,7 @@ use kernel::prelude::*;
 // Bytes of a `kernel_siginfo` (the user siginfo_t is larger; the rest is zero).
 use kernel::signal::{self, JobControl, Pending, SighandStruct, SIGINFO_LEN};
 use kernel::task::Task;
+use kernel::task_lock::Held;
 use kernel::types::ARef;
 
 /// Signals numbered 1..=NSIG.
@@ -245,7 +246,7 @@ pub(crate) fn dump_process(d: &mut Dumper<'_>, task: &Task, job: &Job) -> Result
 fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Result {
     let timers = posix_timers::save(d.log, task)?;
     let (signal, sighand) = s.keys;
-    let (objref, _) = d.objref(signal)?;
+    let objref = d.objref(signal)?;
     let posix_timers = timers.timers.len() as u32;
     let flags = s.signal.flags | job.flags;
     let group_exit_code = job.report;
@@ -263,9 +264,9 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Re
     for t in timers.timers.iter() {
         d.record(t)?;
     }
-    let (objref, _) = d.objref(sighand)?;
+    let (objref, first) = d.first_write(sighand)?;
     // Handlers shared with a process written earlier (`CLONE_SIGHAND`) are only named.
-    if !d.first_write(sighand)? {
+    if !first {
         return d.record(&abi::Sighand { objref, count: 0 });
     }
     d.record(&abi::Sighand {
@@ -535,8 +536,18 @@ impl DeferredSignals {
 }
 
 impl Shareable for SighandStruct {
+    const WHAT: &'static str = "signal handlers";
     const BAD: &'static str =
         "signal handlers written twice, or an objref that names another object";
+
+    fn held(task: &Task) -> Option<Held> {
+        let g = task.lock_sighand()?;
+        let sighand = g.sighand();
+        Some(Held {
+            addr: sighand.as_ptr() as usize,
+            users: sighand.users(),
+        })
+    }
 
     fn current() -> Result<ARef<Self>> {
         Ok(SighandStruct::of_current())

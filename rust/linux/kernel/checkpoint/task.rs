@@ -241,13 +241,13 @@ pub(crate) fn dump(
     flags: u32,
 ) -> Result {
     let zombie = is_zombie(task);
-    let objref = d.objref(task.as_ptr())?.0;
+    let objref = d.objref(task.as_ptr())?;
     // A zombie's objects are gone or not restored.
     let held = objects.map(|o| o.held_addrs());
     let mut obj = |addr: fn(&HeldAddrs) -> usize| -> Result<u32> {
         match held.as_ref().map_or(0, addr) {
             0 => Ok(0),
-            a => Ok(d.objref(a as *const u8)?.0),
+            a => d.objref(a as *const u8),
         }
     };
     let own = task.own_state();

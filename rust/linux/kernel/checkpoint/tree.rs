@@ -224,6 +224,17 @@ impl Tree {
         self.index.get(t as usize).copied()
     }
 
+    /// Each process that holds objects (every one but a zombie), by its leader's index, with
+    /// the task that holds them.
+    pub(crate) fn processes(&self) -> impl Iterator<Item = (usize, &Task)> {
+        let live = |i: usize, m: &Member| !task::is_zombie(&m.task) || self.exited(i);
+        self.members
+            .iter()
+            .enumerate()
+            .filter(move |&(i, m)| m.is_leader(i) && live(i, m))
+            .map(|(i, _)| (i, self.objects_holder(i)))
+    }
+
     /// The threads of the process led by member `i` but the leader (they follow it).
     pub(crate) fn threads(&self, i: usize) -> &[Member] {
         let rest = &self.members[i + 1..];

@@ -339,7 +339,7 @@ impl MmPlan {
         relative: &dyn Fn(usize) -> Option<&'a MmPlan>,
     ) -> Result {
         if !self.first {
-            let (objref, _) = d.objref(self.mm.as_raw())?;
+            let objref = d.objref(self.mm.as_raw())?;
             return d.record(&abi::Mm {
                 objref,
                 ..Default::default()
@@ -357,7 +357,7 @@ impl MmPlan {
                 _ => {}
             }
         }
-        let (objref, _) = d.objref(self.mm.as_raw())?;
+        let (objref, _) = d.first_write(self.mm.as_raw())?;
         let (mut rec, auxv) = {
             let mmap = self.mm.mmap_read_lock();
             let layout = mmap.layout();

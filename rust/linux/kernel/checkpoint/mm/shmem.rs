@@ -35,7 +35,7 @@ impl SharedObjects {
     ) -> Result<core::ops::Range<u64>> {
         // Only its frozen users can resize it.
         let (mapping, size) = (file.file().mapping(), file.inode().size() as u64);
-        let (objref, first) = d.objref(mapping)?;
+        let (objref, first) = d.first_write(mapping)?;
         rec.file = objref;
         rec.size = size;
         if first {

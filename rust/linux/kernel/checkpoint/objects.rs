@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The objref table of checkpoint: every object the frozen tree holds by reference, once,
+//! and leak detection over it.
+//!
+//! Before anything is written, checkpoint enters in one table, keyed by kernel address and
+//! numbered in that order, each fd table, fs, address space and set of signal handlers the
+//! tree's tasks hold ([`Objects::collect`]), then each file open in its fd tables or mapped
+//! and each shared anonymous memory object ([`Objects::walk`]): with how many references the
+//! tree holds to it and how many it has in all, which leak detection compares, its first
+//! holder, and for what a process shares, the process whose records write it. Writing the
+//! image, a record names an object by its number, and the first record that needs its
+//! contents writes them ([`Objects::first_write`]). Objects that are only named (tasks,
+//! signal structs) are entered as they are written, after the others.
+
+use crate::abi::objref::{DumpEntry, DumpTable, Full, ObjError, ObjRef, Slots};
+use crate::image::obj_error;
+use crate::shared::Shareable;
+use crate::tree::Tree;
+use crate::{container, files, log, log::Log, mm};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+use kernel::bindings;
+use kernel::fs::{fdtable::FilesStruct, file::File, fs_struct::FsStruct};
+use kernel::mm::{virt::VmaRef, MmWithUser};
+use kernel::pid::HeldAddrs;
+use kernel::prelude::*;
+use kernel::signal::SighandStruct;
+use kernel::task::Task;
+use kernel::task_lock::Held as HeldBy;
+use kernel::types::ARef;
+
+/// Storage for the table: a million files fit (virtually contiguous beyond a few pages).
+struct VecSlots<T>(KVVec<T>);
+
+impl<T> Slots<T> for VecSlots<T> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, i: usize) -> Option<&T> {
+        self.0.get(i)
+    }
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.0.get_mut(i)
+    }
+    fn push(&mut self, value: T) -> Result<(), Full> {
+        self.0.push(value, GFP_KERNEL).map_err(|_| Full)
+    }
+    fn clear(&mut self) {
+        self.0 = KVVec::new();
+    }
+}
+
+/// What leak detection needs of a [`Shareable`] kind of object.
+pub(crate) struct SharedKind {
+    /// What a log line calls it.
+    what: &'static str,
+    /// How to find it from a task.
+    held: fn(&Task) -> Option<HeldBy>,
+    /// Whether its users count passing references ([`Shareable::PASSING_USERS`]).
+    passing: bool,
+}
+
+impl SharedKind {
+    /// The kind of `T`.
+    pub(crate) const fn of<T: Shareable>() -> SharedKind {
+        SharedKind {
+            what: T::WHAT,
+            held: T::held,
+            passing: T::PASSING_USERS,
+        }
+    }
+}
+
+/// Where a task of the tree holds an object.
+#[derive(Clone, Copy)]
+enum Where {
+    Task,
+    Fd(u32),
+    Map(u64),
+    Exe,
+}
+
+impl core::fmt::Display for Where {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Where::Task => write!(f, "the task"),
+            Where::Fd(fd) => write!(f, "fd {fd}"),
+            Where::Map(addr) => write!(f, "mapping {addr:#x}"),
+            Where::Exe => write!(f, "its executable"),
+        }
+    }
+}
+
+/// What the table knows of an object, by kind.
+enum Held {
+    /// Entered as a record names it: a task, a signal struct.
+    Named,
+    /// An object processes share by reference, with its users as read from its first holder
+    /// while the tree is frozen.
+    Shared(&'static SharedKind, i32),
+    /// An open file, counted by the table.
+    File(ARef<File>),
+    /// Shared anonymous memory, with the objref of a file of it.
+    Shmem(ObjRef),
+}
+
+/// No owner.
+const NO_OWNER: u32 = u32::MAX;
+
+/// An object of the tree.
+pub(crate) struct Entry {
+    key: u64,
+    held: Held,
+    /// Its first holder in the tree, and where it holds it.
+    at: Where,
+    pid: i32,
+    /// References the tree's tasks hold to it.
+    inside: u32,
+    /// For what a process shares, the process (by its leader's index in the tree) whose
+    /// records write it; [`NO_OWNER`] for the others.
+    owner: u32,
+    /// Whether a reference from outside the tree is refused: a file in an fd table, shared
+    /// memory. (A file only mapped privately may be shared with anyone: restart reopens it.)
+    checked: bool,
+    /// Whether its contents are written.
+    written: bool,
+}
+
+impl DumpEntry for Entry {
+    fn key(&self) -> u64 {
+        self.key
+    }
+}
+
+/// The objects of a frozen tree, by objref and by kernel address.
+pub(crate) struct Objects<'a> {
+    table: DumpTable<Entry, VecSlots<Entry>, VecSlots<u32>>,
+    log: &'a Log,
+}
+
+impl<'a> Objects<'a> {
+    /// Enters the fd table, fs, address space and signal handlers of every task of the
+    /// frozen `tree`, counting their holders, and makes the first process that holds each
+    /// its owner.
+    pub(crate) fn collect(log: &'a Log, tree: &Tree) -> Result<Objects<'a>> {
+        let mut o = Objects {
+            table: DumpTable::new(VecSlots(KVVec::new()), VecSlots(KVVec::new())),
+            log,
+        };
+        for m in tree.members() {
+            o.add_held::<FilesStruct>(&m.task)?;
+            o.add_held::<FsStruct>(&m.task)?;
+            o.add_held::<SighandStruct>(&m.task)?;
+            o.add_held::<MmWithUser>(&m.task)?;
+        }
+        for (i, task) in tree.processes() {
+            let h = task.held_addrs();
+            for key in [h.files, h.fs, h.sighand, h.mm] {
+                let Some(e) = o.entry_mut(key) else {
+                    // Frozen, the process holds what its tasks were seen to hold, unless it
+                    // was killed meanwhile.
+                    log!(log, "pid {}: exited", task.vnr());
+                    return Err(ESRCH);
+                };
+                if e.owner == NO_OWNER {
+                    e.owner = i as u32;
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    /// Enters the files and shared memory of each fd table and address space of the frozen
+    /// `tree`, walked once, by the process that owns it: each of its holders counts it once.
+    pub(crate) fn walk(&mut self, tree: &Tree) -> Result {
+        for (i, task) in tree.processes() {
+            let HeldAddrs { files, mm, .. } = task.held_addrs();
+            if self.owns(files, i) {
+                files::for_each_fd(task, |fd, file| {
+                    let r = self.add_file(file.file(), task, Where::Fd(fd), true);
+                    r.map(drop).map_err(|e| obj_error(self.log, e))
+                })?;
+            }
+            if !self.owns(mm, i) {
+                continue;
+            }
+            // Under the mmap lock: nothing is logged until it is released.
+            let mut res = Ok(());
+            let exe = mm::walk(task, |vma| {
+                if res.is_ok() {
+                    res = self.add_mapping(task, vma);
+                }
+            });
+            res.map_err(|e| obj_error(self.log, e))?;
+            if let Some(exe) = exe.flatten() {
+                let r = self.add_file(&exe, task, Where::Exe, false);
+                r.map_err(|e| obj_error(self.log, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts one more reference of the tree's `task` to the object at `key`, entered with
+    /// `held` and `checked` the first time.
+    fn add(
+        &mut self,
+        key: usize,
+        held: impl FnOnce() -> Held,
+        task: &Task,
+        at: Where,
+        checked: bool,
+    ) -> Result<ObjRef, ObjError> {
+        let r = match self.table.lookup(key as u64) {
+            Some(r) => r,
+            None => {
+                let entry = Entry {
+                    key: key as u64,
+                    held: held(),
+                    at,
+                    pid: task.vnr(),
+                    inside: 0,
+                    owner: NO_OWNER,
+                    checked: false,
+                    written: false,
+                };
+                self.table.insert(entry)?.0
+            }
+        };
+        let e = self.table.get_mut(r).ok_or(ObjError::BadRef)?;
+        e.inside = e.inside.saturating_add(1);
+        e.checked |= checked;
+        Ok(r)
+    }
+
+    /// Counts `task`'s reference to its object of kind `T`, if it has one.
+    fn add_held<T: Shareable>(&mut self, task: &Task) -> Result {
+        let Some(h) = T::held(task) else {
+            return Ok(());
+        };
+        let held = || Held::Shared(T::KIND, h.users);
+        let r = self.add(h.addr, held, task, Where::Task, false);
+        r.map(drop).map_err(|e| obj_error(self.log, e))
+    }
+
+    fn add_file(
+        &mut self,
+        file: &File,
+        task: &Task,
+        at: Where,
+        checked: bool,
+    ) -> Result<ObjRef, ObjError> {
+        let key = file.as_ptr() as usize;
+        self.add(key, || Held::File(file.into()), task, at, checked)
+    }
+
+    fn add_mapping(&mut self, task: &Task, vma: &VmaRef) -> Result<(), ObjError> {
+        let Some(file) = vma.file() else {
+            return Ok(());
+        };
+        let (start, flags) = (vma.start() as u64, vma.flags());
+        let r = self.add_file(file, task, Where::Map(start), false)?;
+        // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
+        let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
+        if file.inode().is_private() && flags & writable == writable {
+            let key = file.mapping() as usize;
+            self.add(key, || Held::Shmem(r), task, Where::Map(start), true)?;
+        }
+        Ok(())
+    }
+
+    fn entry(&self, key: usize) -> Option<&Entry> {
+        self.table.get(self.table.lookup(key as u64)?)
+    }
+
+    fn entry_mut(&mut self, key: usize) -> Option<&mut Entry> {
+        self.table.get_mut(self.table.lookup(key as u64)?)
+    }
+
+    /// Whether the process led by member `i` writes the object at `key`, which it holds.
+    pub(crate) fn owns(&self, key: usize, i: usize) -> bool {
+        self.entry(key).is_some_and(|e| e.owner == i as u32)
+    }
+
+    /// The objref of the object at `key`, entering it if it is not in the table.
+    pub(crate) fn objref(&mut self, key: usize) -> Result<u32> {
+        Ok(self.number(key)?.0)
+    }
+
+    fn number(&mut self, key: usize) -> Result<(u32, &mut Entry)> {
+        let r = match self.table.lookup(key as u64) {
+            Some(r) => r,
+            None => {
+                let entry = Entry {
+                    key: key as u64,
+                    held: Held::Named,
+                    at: Where::Task,
+                    pid: 0,
+                    inside: 0,
+                    owner: NO_OWNER,
+                    checked: false,
+                    written: false,
+                };
+                self.table
+                    .insert(entry)
+                    .map_err(|e| obj_error(self.log, e))?
+                    .0
+            }
+        };
+        Ok((r.0, self.table.get_mut(r).ok_or(EINVAL)?))
+    }
+
+    /// The objref of the object at `key`, and whether its contents are to be written now:
+    /// the first time only.
+    pub(crate) fn first_write(&mut self, key: usize) -> Result<(u32, bool)> {
+        let (r, e) = self.number(key)?;
+        Ok((r, !core::mem::replace(&mut e.written, true)))
+    }
+
+    /// The objref of the object at `key` if its contents are written.
+    pub(crate) fn written(&self, key: usize) -> Option<u32> {
+        let r = self.table.lookup(key as u64)?;
+        self.table.get(r)?.written.then_some(r.0)
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        (1..=self.table.len() as u32).filter_map(|r| self.table.get(ObjRef(r)))
+    }
+
+    /// Refuses an fd table, fs, address space or signal handlers that a process of the tree
+    /// shares with one outside it, which restart could not share again: `EBUSY` in a
+    /// `container` (a leak), `EOPNOTSUPP` in a subtree. Those shared inside the tree are
+    /// shared again by objref. Also refuses a thread with its own table or fs in a process
+    /// whose main thread exited (the others are refused as they are frozen).
+    pub(crate) fn check_shared(&self, tree: &Tree, container: bool) -> Result {
+        let log = self.log;
+        for (i, holder) in tree.processes() {
+            if tree.exited(i) {
+                let p = holder.held_addrs();
+                let apart = tree.threads(i).iter().find(|o| {
+                    let g = o.task.lock();
+                    g.files().map(|h| h.addr) != Some(p.files)
+                        || g.fs().map(|h| h.addr) != Some(p.fs)
+                });
+                if let Some(o) = apart {
+                    log!(log, "pid {}: has its own fd table or fs apart from its process (unshare() in a thread is not supported)",
+                        o.task.vnr());
+                    return Err(EOPNOTSUPP);
+                }
+            }
+            let p = holder.held_addrs();
+            for key in [p.files, p.fs, p.sighand, p.mm] {
+                let Some(e) = self.entry(key).filter(|_| self.owns(key, i)) else {
+                    continue;
+                };
+                let Held::Shared(kind, users) = e.held else {
+                    continue;
+                };
+                if i64::from(users) <= i64::from(e.inside) {
+                    continue;
+                }
+                // Who else holds it, if a task does: for an object whose count also has
+                // passing references (a /proc reader of an address space), only then a leak.
+                let uses = |t: &Task| (kind.held)(t).is_some_and(|h| h.addr == key);
+                let outside = find_outside(tree, true, |t| uses(t).then_some(()));
+                let outside = outside.map(|(pid, ())| pid);
+                if kind.passing && outside.is_none() {
+                    continue;
+                }
+                let what = kind.what;
+                let why = match container {
+                    true => "",
+                    false => " (restart could not share it again)",
+                };
+                match outside {
+                    Some(pid) if pid > 0 => log!(
+                        log,
+                        "pid {}: shares its {what} with pid {pid} outside the tree{why}",
+                        holder.vnr()
+                    ),
+                    _ => log!(
+                        log,
+                        "pid {}: shares its {what} with a process outside the tree{why}",
+                        holder.vnr()
+                    ),
+                }
+                return Err(if container { EBUSY } else { EOPNOTSUPP });
+            }
+        }
+        Ok(())
+    }
+
+    /// Leak detection: refuses (with a log line naming the object and, when it can be found,
+    /// who else holds it) an open file (unless `files` is false: the caller asked for such
+    /// files to be saved and reopened unshared) or shared memory that is also held from
+    /// outside the frozen tree. `EBUSY` for a `container`, which must not leak;
+    /// `EOPNOTSUPP` for a subtree, whose restart could not share them again.
+    ///
+    /// Files that the tree only maps privately (its executables and libraries) are not
+    /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
+    pub(crate) fn check_leaks(&self, tree: &Tree, container: bool, files: bool) -> Result {
+        let log = self.log;
+        let (errno, why) = match container {
+            true => (EBUSY, ""),
+            false => (EOPNOTSUPP, " (restart could not share it again)"),
+        };
+        if files {
+            let why = match container {
+                true => "",
+                false => {
+                    " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)"
+                }
+            };
+            for e in self.entries().filter(|e| e.checked) {
+                let Held::File(file) = &e.held else {
+                    continue;
+                };
+                // Less the table's own reference.
+                let outside = file.count() - 1 - i64::from(e.inside);
+                if outside <= 0 {
+                    continue;
+                }
+                let (at, pid) = (e.at, e.pid);
+                match holder_of(tree, file) {
+                    Some((other, fd)) if other > 0 => log!(log, "pid {pid}: {at}: the open file is shared with pid {other} (fd {fd}) outside the tree{why}"),
+                    _ => log!(log, "pid {pid}: {at}: the open file has {outside} references outside the tree{why}"),
+                }
+                return Err(errno);
+            }
+        }
+        for e in self.entries() {
+            let Held::Shmem(r) = e.held else {
+                continue;
+            };
+            let Some(Held::File(file)) = self.table.get(r).map(|f| &f.held) else {
+                continue;
+            };
+            let count = file.writable_shared_maps().max(0) as usize;
+            let inside = e.inside as usize;
+            if count > inside {
+                let addr = match e.at {
+                    Where::Map(a) => a,
+                    _ => 0,
+                };
+                log!(log, "pid {}: the shared memory mapped at {addr:#x} is also mapped by {} processes outside the tree{why}",
+                    e.pid, count - inside);
+                return Err(errno);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first task outside `tree` for which `f` finds something, with what it found and its
+/// pid as the caller sees it (0 if it may not read it, or it lives outside the caller's pid
+/// namespace): every process's leader, and with `threads` its other threads too. `f` runs
+/// under RCU.
+fn find_outside<R>(
+    tree: &Tree,
+    threads: bool,
+    mut f: impl FnMut(&Task) -> Option<R>,
+) -> Option<(i32, R)> {
+    // Every task has a pid in the initial namespace.
+    container::for_each_pid(kernel::pid::PidNamespace::init(), threads, |_, t| {
+        if tree.index_of(t.as_ptr()).is_some() {
+            return None;
+        }
+        // Another user's pids are none of the caller's business.
+        let pid = |t: &Task| if t.may_ptrace_read() { t.vnr() } else { 0 };
+        f(t).map(|r| (pid(t), r))
+    })
+}
+
+/// A process outside `tree` that has `file` in its fd table, and the fd.
+fn holder_of(tree: &Tree, file: &File) -> Option<(i32, u32)> {
+    find_outside(tree, false, |t| {
+        // Only fd tables the caller may read are looked into.
+        if !t.may_ptrace_read() {
+            return None;
+        }
+        let mut fd = 0u32;
+        loop {
+            if t.next_file(&mut fd)?.as_ptr() == file.as_ptr() {
+                return Some(fd);
+            }
+            fd += 1;
+        }
+    })
+}
