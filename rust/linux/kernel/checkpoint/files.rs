@@ -2,9 +2,11 @@
 
 //! Open files, the fd table, and the fs_struct (root, cwd, umask).
 //!
-//! A file is saved by path, flags and position and reopened at restart; the kinds that can be
-//! reopened that way are regular files, directories and a few stateless character devices.
-//! Everything else is refused before anything is written.
+//! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
+//! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
+//! few stateless character devices). Every other file is refused before anything is written.
+
+mod by_path;
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Joinable, Shareable};
@@ -113,35 +115,127 @@ fn decode_dev(dev: u64) -> u32 {
     (major << 20 | minor) as u32
 }
 
-/// Character devices that hold no state of their own and can be reopened by path: the mem
-/// devices (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom), ttys and the console.
-fn reopenable_chardev(rdev: u32) -> bool {
-    let (major, minor) = (rdev >> 20, rdev & 0xfffff);
-    matches!(
-        (major, minor),
-        (1, 3) | (1, 5) | (1, 7) | (1, 8) | (1, 9) | (5, 0) | (5, 1)
-    ) || major == 4
+/// A kind of open file, one module each, listed in [`KINDS`]: how checkpoint recognizes and
+/// writes it, and how restart makes it again. Every kind has the same `File` record (objref,
+/// kind, flags, position, inode identity); what follows the record is the kind's own.
+pub(crate) trait FileKind {
+    /// The `FILE_KIND_*` that `file` is saved as, or why it cannot be; `None` if it is not of
+    /// this kind.
+    fn classify(file: &FileRef) -> Option<core::result::Result<u32, &'static str>>;
+
+    /// Checks, before anything is written, that `file` of the frozen `task` (where `what`
+    /// says) can be saved; `EOPNOTSUPP` and a log line if not.
+    fn check(
+        log: &Log,
+        names: &mut Names,
+        task: &Task,
+        what: core::fmt::Arguments<'_>,
+        file: &FileRef,
+    ) -> Result;
+
+    /// Writes what follows the `File` record of `file`.
+    fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result;
+
+    /// Whether records of `FILE_KIND_*` `kind` are this kind's.
+    fn restores(kind: u32) -> bool;
+
+    /// Makes the file of the `File` record `f` again, from what follows it.
+    fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef>;
 }
 
-/// What kind of file this is, or why it cannot be saved.
-fn classify(file: &FileRef) -> core::result::Result<u32, &'static str> {
-    let inode = file.inode();
-    if file.file().flags() & bindings::O_PATH != 0 {
-        // Only names a file, whatever its type, and holds none of its state.
-        return Ok(abi::FILE_KIND_PATH);
-    }
-    match inode.file_type() {
-        bindings::S_IFREG => Ok(abi::FILE_KIND_REGULAR),
-        bindings::S_IFDIR => Ok(abi::FILE_KIND_DIRECTORY),
-        bindings::S_IFCHR if reopenable_chardev(inode.rdev()) => Ok(abi::FILE_KIND_CHARDEV),
-        bindings::S_IFCHR => {
-            Err("a character device other than null, zero, random, a tty or the console")
+/// A [`FileKind`]'s functions, for the table of kinds.
+struct Ops {
+    classify: fn(&FileRef) -> Option<core::result::Result<u32, &'static str>>,
+    check: fn(&Log, &mut Names, &Task, core::fmt::Arguments<'_>, &FileRef) -> Result,
+    dump: fn(&mut Dumper<'_>, &mut Names, &FileRef) -> Result,
+    restores: fn(u32) -> bool,
+    restore: fn(&mut Restorer<'_, Obj>, &abi::File) -> Result<FileRef>,
+}
+
+impl Ops {
+    const fn of<K: FileKind>() -> Ops {
+        Ops {
+            classify: K::classify,
+            check: K::check,
+            dump: K::dump,
+            restores: K::restores,
+            restore: K::restore,
         }
-        bindings::S_IFIFO => Err("a pipe or FIFO"),
-        bindings::S_IFSOCK => Err("a socket"),
-        bindings::S_IFBLK => Err("a block device"),
-        _ => Err("an anonymous-inode file"),
     }
+}
+
+/// Every kind of file checkpoint saves, asked in this order.
+const KINDS: &[Ops] = &[Ops::of::<by_path::ByPath>()];
+
+/// The kind `file` is saved as, and its `FILE_KIND_*`; or why it cannot be saved.
+fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static str> {
+    for ops in KINDS {
+        if let Some(kind) = (ops.classify)(file) {
+            return kind.map(|kind| (ops, kind));
+        }
+    }
+    Err(match file.inode().file_type() {
+        bindings::S_IFIFO => "a pipe or FIFO",
+        bindings::S_IFSOCK => "a socket",
+        _ => "an anonymous-inode file",
+    })
+}
+
+/// The kind of `file` of the frozen `task` (where `what` says); `EOPNOTSUPP` and a log line
+/// naming it if no kind saves it.
+fn supported(
+    log: &Log,
+    task: &Task,
+    what: core::fmt::Arguments<'_>,
+    file: &FileRef,
+) -> Result<&'static Ops> {
+    kind_of(file).map(|(ops, _)| ops).map_err(|why| {
+        log!(
+            log,
+            "pid {}: {what}: {why} is not supported ({})",
+            task.vnr(),
+            Shown::of(file)
+        );
+        EOPNOTSUPP
+    })
+}
+
+/// Writes `file` if this is its first reference; returns its objref.
+pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result<u32> {
+    let (objref, new) = d.first_write(file.as_ptr())?;
+    if !new {
+        return Ok(objref);
+    }
+    let (ops, kind) = kind_of(file).map_err(|_| EOPNOTSUPP)?;
+    let f = file.file();
+    let inode = f.inode();
+    let (mtime_sec, mtime_nsec) = inode.mtime();
+    d.record(&abi::File {
+        objref,
+        kind,
+        f_flags: f.flags(),
+        f_mode: f.mode().bits(),
+        pos: f.pos(),
+        dev: encode_dev(inode.dev()),
+        ino: inode.ino(),
+        size: inode.size(),
+        mtime_sec,
+        mtime_nsec,
+        i_mode: inode.mode(),
+        rdev: encode_dev(inode.rdev()),
+    })?;
+    (ops.dump)(d, names, file)?;
+    Ok(objref)
+}
+
+/// Makes the file of a `File` record again and defines its objref.
+pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let f = r.decode::<abi::File>(rec)?;
+    let Some(ops) = KINDS.iter().find(|ops| (ops.restores)(f.kind)) else {
+        return Err(r.bad("file kind that cannot be restored"));
+    };
+    let file = (ops.restore)(r, &f)?;
+    r.define(f.objref, Obj::File(Restored { file, rec: f }))
 }
 
 /// Why the way `file` delivers SIGIO cannot be saved yet, if it asked for any: reopened by
@@ -209,41 +303,6 @@ impl Names {
     }
 }
 
-/// Writes `file` if this is its first reference; returns its objref.
-pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result<u32> {
-    let (objref, new) = d.first_write(file.as_ptr())?;
-    if !new {
-        return Ok(objref);
-    }
-    let kind = classify(file).map_err(|_| EOPNOTSUPP)?;
-    let f = file.file();
-    let inode = f.inode();
-    let (mtime_sec, mtime_nsec) = inode.mtime();
-    let rec = abi::File {
-        objref,
-        kind,
-        f_flags: f.flags(),
-        f_mode: f.mode().bits(),
-        pos: f.pos(),
-        dev: encode_dev(inode.dev()),
-        ino: inode.ino(),
-        size: inode.size(),
-        mtime_sec,
-        mtime_nsec,
-        i_mode: inode.mode(),
-        rdev: encode_dev(inode.rdev()),
-    };
-    let Some(name) = names.name(f.path()) else {
-        log!(
-            d.log,
-            "a file that is deleted or outside the task's root cannot be saved"
-        );
-        return Err(EOPNOTSUPP);
-    };
-    d.record(&rec)?;
-    d.string(name).map(|()| objref)
-}
-
 /// Writes the task's `Fs` record: its root as the dumper names it, its cwd from its root.
 pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Result {
     let FsPaths {
@@ -293,15 +352,7 @@ impl FdPlan {
         let mut fds = KVec::new();
         if first {
             for_each_fd(task, |fd, file| {
-                if let Err(what) = classify(&file) {
-                    log!(
-                        log,
-                        "pid {}: fd {fd}: {what} is not supported ({})",
-                        task.vnr(),
-                        Shown::of(&file)
-                    );
-                    return Err(EOPNOTSUPP);
-                }
+                let ops = supported(log, task, format_args!("fd {fd}"), &file)?;
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
                 if let Some(kind) = file.file().held_lock(files.as_deref()) {
                     log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
@@ -316,7 +367,7 @@ impl FdPlan {
                     );
                     return Err(EOPNOTSUPP);
                 }
-                names.check(log, task, format_args!("fd {fd}"), &file)?;
+                (ops.check)(log, names, task, format_args!("fd {fd}"), &file)?;
                 let cloexec = files.as_deref().is_some_and(|f| f.close_on_exec(fd));
                 fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
                 Ok(())
@@ -393,64 +444,6 @@ impl Restored {
             && inode.size() == self.rec.size
             && inode.mtime() == (self.rec.mtime_sec, self.rec.mtime_nsec)
     }
-}
-
-/// Open flags a file may be reopened with (the access mode and status flags).
-const REOPEN_FLAGS: u32 = bindings::O_ACCMODE
-    | bindings::O_APPEND
-    | bindings::O_NONBLOCK
-    | bindings::O_DSYNC
-    | bindings::O_DIRECT
-    | bindings::O_LARGEFILE
-    | bindings::O_DIRECTORY
-    | bindings::O_NOFOLLOW
-    | bindings::O_NOATIME
-    | bindings::__O_SYNC;
-
-/// Reopens the file of a `File` record (its path follows) and defines its objref.
-pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
-    let f = r.decode::<abi::File>(rec)?;
-    let path = r.string()?;
-    let ty = f.i_mode & bindings::S_IFMT;
-    let flags = match f.kind {
-        abi::FILE_KIND_REGULAR if ty == bindings::S_IFREG => f.f_flags & REOPEN_FLAGS,
-        abi::FILE_KIND_DIRECTORY if ty == bindings::S_IFDIR => f.f_flags & REOPEN_FLAGS,
-        abi::FILE_KIND_CHARDEV
-            if ty == bindings::S_IFCHR && reopenable_chardev(decode_dev(f.rdev)) =>
-        {
-            f.f_flags & REOPEN_FLAGS
-        }
-        // open() keeps nothing else of an O_PATH open's flags.
-        abi::FILE_KIND_PATH if f.f_flags & bindings::O_PATH != 0 && f.pos == 0 => {
-            f.f_flags & (bindings::O_PATH | bindings::O_DIRECTORY | bindings::O_NOFOLLOW)
-        }
-        _ => return Err(r.bad("file kind that cannot be reopened")),
-    };
-    let path = cstr(&path)?;
-    let name = path.to_str().unwrap_or("?");
-    // Opened with the caller's credentials, in the restored task's root.
-    let file = match File::open(path, flags) {
-        Ok(file) => FileRef(file),
-        Err(e) => {
-            log!(r.log, "file {name}: cannot reopen it ({})", e.to_errno());
-            return Err(e);
-        }
-    };
-    let inode = file.inode();
-    let device = matches!(inode.file_type(), bindings::S_IFCHR | bindings::S_IFBLK);
-    let same_kind = inode.file_type() == ty && (!device || encode_dev(inode.rdev()) == f.rdev);
-    if !same_kind {
-        log!(r.log, "file {name}: is not the kind of file it was");
-        return Err(ESTALE);
-    }
-    // Not yet shared with anyone: the position is ours to set.
-    if !file.file().mode().stream() && f.pos != 0 {
-        if file.file().seek(f.pos) != Ok(f.pos) {
-            log!(r.log, "file {name}: cannot seek to {}", f.pos);
-            return Err(EINVAL);
-        }
-    }
-    r.define(f.objref, Obj::File(Restored { file, rec: f }))
 }
 
 /// Restores an `FdTable` and its fds into the current task's (empty) table, or makes the
