@@ -114,6 +114,10 @@ void restart_add_group_cputime(const struct checkpoint_cputime *c);
 int restart_set_job_control(int signr, int report, bool continued);
 int restart_setrlimit(unsigned int resource, struct rlimit *new_rlim);
 int restart_set_oom_score_adj(int adj, int min);
+
+int checkpoint_eventfd(struct file *file, u64 *count, unsigned int *flags,
+		       bool *kernel_users);
+struct file *restart_eventfd(u64 count, unsigned int flags);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Kernel file systems: open files and the descriptors that name them, paths, inodes, and
-//! what a task holds of them (its fd table, its root and cwd).
+//! Kernel file systems: open files and the descriptors that name them, paths, inodes, what a
+//! task holds of them (its fd table, its root and cwd), and event files.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
+#[cfg(all(CONFIG_CHECKPOINT, CONFIG_EVENTFD))]
+pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod fs_struct;

@@ -130,6 +130,24 @@ impl File {
         unsafe { ptr::addr_of!((*self.as_ptr()).f_pos).read_volatile() }
     }
 
+    /// Whether an epoll instance watches it (`f_ep`), read once: only to tell, as the watcher
+    /// holds no reference to the file.
+    #[cfg(CONFIG_EPOLL)]
+    pub fn watched_by_epoll(&self) -> bool {
+        // SAFETY: the file is valid (type invariant); the pointer is read once and not followed.
+        unsafe {
+            !ptr::addr_of!((*self.as_ptr()).f_ep)
+                .read_volatile()
+                .is_null()
+        }
+    }
+
+    /// Whether an epoll instance watches it: never, without epoll.
+    #[cfg(not(CONFIG_EPOLL))]
+    pub fn watched_by_epoll(&self) -> bool {
+        false
+    }
+
     /// Whether it was given an owner or a signal for SIGIO (`F_SETOWN`, `F_SETSIG`, or
     /// `F_NOTIFY`, whose watcher becomes the owner).
     pub fn has_sigio_owner(&self) -> bool {
