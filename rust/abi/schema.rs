@@ -246,6 +246,8 @@ pub const FILE_KIND_ANON_INODE: u32 = 8;
 /// `File.kind`: an O_PATH descriptor, of a file of any type: reopened by its path with O_PATH,
 /// as it only names the file.
 pub const FILE_KIND_PATH: u32 = 9;
+/// `File.kind`: an eventfd; an `Eventfd` record follows.
+pub const FILE_KIND_EVENTFD: u32 = 10;
 
 /// `Fd.flags`: close on exec.
 pub const FD_F_CLOEXEC: u32 = 1;
@@ -303,10 +305,12 @@ pub enum RecordType {
     FdTable = 48,
     /// One file descriptor.
     Fd = 49,
-    /// An open file description; its path follows in a `String` record.
+    /// An open file description; what follows is its kind's.
     File = 50,
     /// Root, cwd and umask; root then cwd follow in two `String` records.
     Fs = 51,
+    /// An eventfd's counter and flags, after its `File` record.
+    Eventfd = 52,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -777,7 +781,8 @@ pub struct Fd {
     pub _pad0: u32,
 }
 
-/// An open file description; its path follows in a `String` record.
+/// An open file description. What follows is its kind's: the path in a `String` record for a
+/// file reopened by path, an `Eventfd` record for an eventfd.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -805,6 +810,19 @@ pub struct File {
     pub i_mode: u32,
     /// Device number of a device inode (new_encode_dev).
     pub rdev: u64,
+}
+
+/// An eventfd's state, after its `File` record.
+#[repr(C)]
+#[record(Eventfd, max = 64)]
+pub struct Eventfd {
+    /// The counter.
+    pub count: u64,
+    /// The `EFD_*` flags it was created with (only `EFD_SEMAPHORE` is kept: the others are
+    /// the file's and the fd's, saved with them).
+    pub flags: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// Root, cwd and umask; root then cwd follow in two `String` records.

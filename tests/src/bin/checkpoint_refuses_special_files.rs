@@ -1,6 +1,6 @@
 //! Each kind of file and kernel object checkpoint cannot save yet is refused with EOPNOTSUPP
-//! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:[eventfd]`),
-//! and the target runs on with the object still working: eventfd, epoll, signalfd, timerfd,
+//! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:[eventpoll]`),
+//! and the target runs on with the object still working: epoll, signalfd, timerfd,
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
@@ -41,22 +41,13 @@ fn still_open() -> Check {
     )
 }
 
-/// Reads a u64 from [`FD`] (an eventfd's or a timerfd's count).
+/// Reads a u64 from [`FD`] (a timerfd's count).
 fn read_u64(what: &str) -> Result<u64, String> {
     let mut v = 0u64;
     // SAFETY: `v` has room for 8 bytes.
     let n = unsafe { libc::read(FD, (&raw mut v).cast(), 8) };
     check_eq(format!("bytes read from the {what}"), n, 8)?;
     Ok(v)
-}
-
-fn eventfd() -> Check {
-    // SAFETY: creates an fd.
-    keep(unsafe { libc::eventfd(5, 0) }.into(), "eventfd")
-}
-
-fn eventfd_works() -> Check {
-    check_eq("the eventfd's count", read_u64("eventfd")?, 5)
 }
 
 fn epoll() -> Check {
@@ -574,11 +565,6 @@ fn droppable() -> Check {
 struct Why(&'static str, Refusal);
 
 const CASES: &[Refusal] = &[
-    Refusal {
-        setup: eventfd,
-        named: "anon_inode:[eventfd]",
-        works: eventfd_works,
-    },
     Refusal {
         setup: epoll,
         named: "anon_inode:[eventpoll]",

@@ -39,10 +39,13 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
     ("a long-mode data segment", 0x0000_ffff, 0x00ef_f300),
 ];
 
-/// The root keeps `plain` open for reading: a regular file without exec permission.
+/// The root keeps `plain` open for reading: a regular file without exec permission, and an
+/// eventfd.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
+    // SAFETY: creates an fd, left open.
+    cr_tests::check_os(unsafe { libc::eventfd(1, 0) }, "eventfd")?;
     posix_timers()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
@@ -568,6 +571,36 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             })
             .expect("the root has the console open");
         i.rec(dev).set("kind", abi::FILE_KIND_REGULAR.into());
+    });
+    // Each kind of file reads its own records: a path is not an eventfd's counter.
+    case("a regular file labeled an eventfd", false, &|i| {
+        let file = i.file(&t.plain);
+        i.rec(file).set("kind", abi::FILE_KIND_EVENTFD.into());
+    });
+    // An eventfd is read-write at offset 0 with EFD_SEMAPHORE at most; eventfd2() and fcntl()
+    // give it no more.
+    let eventfd = |i: &mut Image| i.next::<abi::Eventfd>(0);
+    case(
+        "an eventfd with a flag other than EFD_SEMAPHORE",
+        false,
+        &|i| {
+            let e = eventfd(i);
+            i.rec(e).set("flags", 2);
+        },
+    );
+    case("an eventfd open read-only", false, &|i| {
+        let file = eventfd(i) - 1;
+        i.rec(file).set("f_flags", libc::O_RDONLY.into());
+    });
+    case("an eventfd open with O_APPEND", false, &|i| {
+        let file = eventfd(i) - 1;
+        let flags = i.recs[file].get("f_flags");
+        i.rec(file)
+            .set("f_flags", flags | i64::from(libc::O_APPEND));
+    });
+    case("an eventfd at an offset", false, &|i| {
+        let file = eventfd(i) - 1;
+        i.rec(file).set("pos", 1);
     });
     // An O_PATH file has no offset, and cannot be mapped or be an executable.
     case("an O_PATH file at an offset", false, &|i| {

@@ -4,9 +4,12 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices). Every other file is refused before anything is written.
+//! few stateless character devices), `eventfd`. Every other file is refused before anything
+//! is written.
 
 mod by_path;
+#[cfg(CONFIG_EVENTFD)]
+mod eventfd;
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Joinable, Shareable};
@@ -165,7 +168,13 @@ impl Ops {
 }
 
 /// Every kind of file checkpoint saves, asked in this order.
-const KINDS: &[Ops] = &[Ops::of::<by_path::ByPath>()];
+///
+/// The kinds known by their file operations come before those known by their inode's type.
+const KINDS: &[Ops] = &[
+    #[cfg(CONFIG_EVENTFD)]
+    Ops::of::<eventfd::EventfdFile>(),
+    Ops::of::<by_path::ByPath>(),
+];
 
 /// The kind `file` is saved as, and its `FILE_KIND_*`; or why it cannot be saved.
 fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static str> {

@@ -1,0 +1,242 @@
+//! Eventfds come back with their counter and mode: one with a count beyond 32 bits (which
+//! eventfd2() cannot create) made non-blocking with fcntl(), a dup of it that shares its
+//! counter, an EFD_SEMAPHORE one that hands out its count one at a time, and a close-on-exec
+//! one at zero that a poll() sees empty and a write() wakes. An eventfd that io_uring signals
+//! too (the test takes it with pidfd_getfd() and registers it) is refused by name, even when
+//! the caller accepts unshared files, and so is one that only an epoll of the test watches:
+//! restart could not link either to the new eventfd.
+
+use std::os::fd::RawFd;
+
+use cr_tests::{check_eq, check_os, fail, log_names, pass, wait_restored, Check, Target, KILL};
+
+/// A non-blocking eventfd with a large count, and a dup of it.
+const BIG: RawFd = 20;
+const BIG_DUP: RawFd = 21;
+/// An EFD_SEMAPHORE eventfd.
+const SEM: RawFd = 22;
+/// A close-on-exec eventfd at zero.
+const EMPTY: RawFd = 23;
+const BIG_COUNT: u64 = (1 << 40) + 5;
+const SEM_COUNT: u64 = 3;
+
+fn eventfd_at(fd: RawFd, count: u32, flags: libc::c_int) -> Check {
+    // SAFETY: creates an fd and moves it to `fd`, which the target does not use otherwise.
+    unsafe {
+        let got = libc::eventfd(count, flags);
+        check_os(got, "eventfd")?;
+        let cloexec = flags & libc::EFD_CLOEXEC;
+        check_os(libc::dup3(got, fd, cloexec), "dup3")?;
+        libc::close(got);
+    }
+    Ok(())
+}
+
+fn write_u64(fd: RawFd, v: u64) -> Check {
+    // SAFETY: writes 8 bytes from `v`.
+    let n = unsafe { libc::write(fd, (&raw const v).cast(), 8) };
+    check_os(n as i64, format_args!("write to eventfd {fd}"))?;
+    check_eq(format_args!("bytes written to eventfd {fd}"), n, 8)
+}
+
+/// What a read of `fd` gives: the value, or the errno.
+fn read_u64(fd: RawFd) -> Result<u64, i32> {
+    let mut v = 0u64;
+    // SAFETY: `v` has room for 8 bytes.
+    let n = unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
+    match n {
+        8 => Ok(v),
+        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+fn fcntl(fd: RawFd, cmd: libc::c_int) -> Result<libc::c_int, String> {
+    // SAFETY: F_GETFL and F_GETFD take no pointer.
+    let r = unsafe { libc::fcntl(fd, cmd) };
+    check_os(r, format_args!("fcntl({fd}, {cmd})"))?;
+    Ok(r)
+}
+
+fn setup() -> Check {
+    eventfd_at(BIG, 0, 0)?;
+    write_u64(BIG, 5)?;
+    write_u64(BIG, 1 << 40)?;
+    // SAFETY: fcntl and dup2 on our own fds.
+    unsafe {
+        check_os(libc::fcntl(BIG, libc::F_SETFL, libc::O_NONBLOCK), "F_SETFL")?;
+        check_os(libc::dup2(BIG, BIG_DUP), "dup2")?;
+    }
+    eventfd_at(
+        SEM,
+        SEM_COUNT as u32,
+        libc::EFD_SEMAPHORE | libc::EFD_NONBLOCK,
+    )?;
+    eventfd_at(EMPTY, 0, libc::EFD_CLOEXEC)
+}
+
+fn check() -> Check {
+    let rdwr = libc::O_RDWR;
+    for (fd, flags, cloexec) in [
+        (BIG, rdwr | libc::O_NONBLOCK, false),
+        (BIG_DUP, rdwr | libc::O_NONBLOCK, false),
+        (SEM, rdwr | libc::O_NONBLOCK, false),
+        (EMPTY, rdwr, true),
+    ] {
+        check_eq(
+            format_args!("fd {fd} F_GETFL"),
+            fcntl(fd, libc::F_GETFL)?,
+            flags,
+        )?;
+        let fd_flags = fcntl(fd, libc::F_GETFD)? & libc::FD_CLOEXEC != 0;
+        check_eq(format_args!("fd {fd} FD_CLOEXEC"), fd_flags, cloexec)?;
+        let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map_err(|e| format!("readlink fd {fd}: {e}"))?;
+        check_eq(
+            format_args!("fd {fd} target"),
+            link.to_string_lossy().into_owned(),
+            "anon_inode:[eventfd]".to_string(),
+        )?;
+    }
+    // The whole 64-bit count, taken at once, through the dup: one file.
+    check_eq(
+        "read of the big eventfd's dup",
+        read_u64(BIG_DUP),
+        Ok(BIG_COUNT),
+    )?;
+    check_eq(
+        "read of the emptied big eventfd",
+        read_u64(BIG),
+        Err(libc::EAGAIN),
+    )?;
+    write_u64(BIG_DUP, 7)?;
+    check_eq("read after a write through the dup", read_u64(BIG), Ok(7))?;
+    // Semaphore mode: one at a time.
+    for i in 0..SEM_COUNT {
+        check_eq(format_args!("semaphore read {i}"), read_u64(SEM), Ok(1))?;
+    }
+    check_eq(
+        "read of the drained semaphore",
+        read_u64(SEM),
+        Err(libc::EAGAIN),
+    )?;
+    // Blocking, and empty: poll() sees nothing to read until a write.
+    let mut pfd = libc::pollfd {
+        fd: EMPTY,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    check_eq("poll() of the empty eventfd", n, 0)?;
+    write_u64(EMPTY, 2)?;
+    // SAFETY: as above.
+    let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
+    check_eq("poll() of the empty eventfd after a write", n, 1)?;
+    check_eq("read of the written eventfd", read_u64(EMPTY), Ok(2))
+}
+
+/// `struct io_uring_params` is 120 bytes.
+fn io_uring_setup() -> Result<RawFd, String> {
+    let mut params = [0u8; 120];
+    // SAFETY: `params` is a valid, zeroed io_uring_params.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, params.as_mut_ptr()) };
+    check_os(fd, "io_uring_setup")?;
+    Ok(fd as RawFd)
+}
+
+/// The target's eventfd at `fd`, taken with pidfd_getfd().
+fn take_fd(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
+    // SAFETY: pidfd_open and pidfd_getfd take integers and make fds of our own.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        check_os(pidfd, "pidfd_open")?;
+        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0);
+        libc::close(pidfd as RawFd);
+        check_os(got, "pidfd_getfd")?;
+        Ok(got as RawFd)
+    }
+}
+
+/// Registers the target's eventfd with a ring of the test's own; returns the fds to close.
+fn register_with_io_uring(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
+    const IORING_REGISTER_EVENTFD: libc::c_long = 4;
+    let efd = take_fd(pid, BIG)?;
+    let ring = io_uring_setup()?;
+    // SAFETY: registers one eventfd, read from `efd`, with our own ring.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_register,
+            ring,
+            IORING_REGISTER_EVENTFD,
+            &raw const efd,
+            1,
+        )
+    };
+    check_os(r, "IORING_REGISTER_EVENTFD")?;
+    Ok(vec![ring, efd])
+}
+
+/// Watches the target's eventfd with an epoll of the test's own, then closes the test's fd
+/// of it: only the watch is left outside the tree, which holds no reference to the file.
+fn watch_with_epoll(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
+    let efd = take_fd(pid, BIG)?;
+    // SAFETY: makes an epoll of our own and adds `efd` to it; closes our copy of `efd`.
+    unsafe {
+        let ep = libc::epoll_create1(0);
+        check_os(ep, "epoll_create1")?;
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 0,
+        };
+        check_os(
+            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, efd, &mut ev),
+            "EPOLL_CTL_ADD",
+        )?;
+        libc::close(efd);
+        Ok(vec![ep])
+    }
+}
+
+/// A target whose eventfd something outside the tree uses without an fd of it (`outside`
+/// sets that up and returns its own fds) is refused by name (`token`) with `flags`, and runs
+/// on with the eventfd working.
+fn refused_while(outside: fn(libc::pid_t) -> Result<Vec<RawFd>, String>, flags: u32, token: &str) {
+    let mut target = Target::spawn(|| {
+        eventfd_at(BIG, 3, 0)?;
+        Ok(|| {
+            wait_restored();
+            check_eq("the eventfd's count", read_u64(BIG), Ok(3))
+        })
+    });
+    let fds = outside(target.pid()).unwrap_or_else(|e| fail(e));
+    let result = target.try_checkpoint(flags);
+    let what = format!("checkpoint of an eventfd with {token} outside the tree");
+    target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
+    if !log_names(target.klog(), token) {
+        target.fail(format!("no kernel log line names the eventfd's {token}"));
+    }
+    target.wait_state("S", "to sleep on after a refused checkpoint");
+    target.finish();
+    for fd in fds {
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn main() {
+    let mut target = Target::spawn(|| {
+        setup()?;
+        Ok(|| {
+            wait_restored();
+            check()
+        })
+    });
+    target.checkpoint(KILL);
+    target.restart();
+    target.finish();
+    // The test holds the eventfd too: the caller accepts that, not the ring.
+    let unshared = KILL | abi::CKPT_UNSHARE_OPEN_FILES;
+    refused_while(register_with_io_uring, unshared, "kernel subsystem");
+    refused_while(watch_with_epoll, KILL, "epoll");
+    pass("eventfds come back with a 64-bit count, O_NONBLOCK set by fcntl, a shared dup, semaphore mode and close-on-exec; one that io_uring signals or an outside epoll watches is refused by name");
+}
