@@ -193,6 +193,21 @@ impl Target {
         target
     }
 
+    /// The round trip of most restore tests: spawns a target that runs `setup`, checkpoints
+    /// it with [`KILL`], restarts it, and expects the restored target to pass `check`.
+    pub fn round_trip(setup: impl FnOnce() -> Check, check: impl FnOnce() -> Check) {
+        let mut target = Target::spawn(move || {
+            setup()?;
+            Ok(move || {
+                wait_restored();
+                check()
+            })
+        });
+        target.checkpoint(KILL);
+        target.restart();
+        target.finish();
+    }
+
     /// [`Target::spawn`] for a target whose main thread does not sleep once ready: returns once
     /// `ready(pid)` holds (checked every 5 ms, for up to 10 s).
     pub fn spawn_until<S, V>(setup: S, ready: impl Fn(libc::pid_t) -> bool) -> Target

@@ -224,16 +224,7 @@ fn refused_while(outside: fn(libc::pid_t) -> Result<Vec<RawFd>, String>, flags: 
 }
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        setup()?;
-        Ok(|| {
-            wait_restored();
-            check()
-        })
-    });
-    target.checkpoint(KILL);
-    target.restart();
-    target.finish();
+    Target::round_trip(setup, check);
     // The test holds the eventfd too: the caller accepts that, not the ring.
     let unshared = KILL | abi::CKPT_UNSHARE_OPEN_FILES;
     refused_while(register_with_io_uring, unshared, "kernel subsystem");

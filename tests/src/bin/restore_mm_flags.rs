@@ -4,7 +4,7 @@
 //! writable and executable mapping is refused. The coredump filter is checked where the
 //! kernel has core dumps (CONFIG_ELF_CORE: /proc/PID/coredump_filter), as the test guest has.
 
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, check_os, pass, Check, Target};
 
 const FILTER: &str = "00000021";
 const FILTER_PATH: &str = "/proc/self/coredump_filter";
@@ -61,16 +61,6 @@ fn check() -> Check {
 }
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        set()?;
-        check()?;
-        Ok(|| {
-            wait_restored();
-            check()
-        })
-    });
-    target.checkpoint(KILL);
-    target.restart();
-    target.finish();
+    Target::round_trip(|| set().and_then(|()| check()), check);
     pass("dumpable, coredump filter, THP disable and MDWE come back with the address space");
 }
