@@ -21,6 +21,7 @@ pub mod craft;
 pub mod damage;
 pub mod fuzz;
 pub mod mem;
+pub mod outside;
 pub mod proc;
 pub mod sched;
 pub mod sleepers;

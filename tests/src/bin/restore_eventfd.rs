@@ -8,7 +8,8 @@
 
 use std::os::fd::RawFd;
 
-use cr_tests::{check_eq, check_os, fail, log_names, pass, wait_restored, Check, Target, KILL};
+use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
+use cr_tests::{check_eq, check_os, pass, Check, Target, KILL};
 
 /// A non-blocking eventfd with a large count, and a dup of it.
 const BIG: RawFd = 20;
@@ -144,19 +145,6 @@ fn io_uring_setup() -> Result<RawFd, String> {
     Ok(fd as RawFd)
 }
 
-/// The target's eventfd at `fd`, taken with pidfd_getfd().
-fn take_fd(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
-    // SAFETY: pidfd_open and pidfd_getfd take integers and make fds of our own.
-    unsafe {
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
-        check_os(pidfd, "pidfd_open")?;
-        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0);
-        libc::close(pidfd as RawFd);
-        check_os(got, "pidfd_getfd")?;
-        Ok(got as RawFd)
-    }
-}
-
 /// Registers the target's eventfd with a ring of the test's own; returns the fds to close.
 fn register_with_io_uring(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
     const IORING_REGISTER_EVENTFD: libc::c_long = 4;
@@ -176,58 +164,27 @@ fn register_with_io_uring(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
     Ok(vec![ring, efd])
 }
 
-/// Watches the target's eventfd with an epoll of the test's own, then closes the test's fd
-/// of it: only the watch is left outside the tree, which holds no reference to the file.
-fn watch_with_epoll(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
-    let efd = take_fd(pid, BIG)?;
-    // SAFETY: makes an epoll of our own and adds `efd` to it; closes our copy of `efd`.
-    unsafe {
-        let ep = libc::epoll_create1(0);
-        check_os(ep, "epoll_create1")?;
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        check_os(
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, efd, &mut ev),
-            "EPOLL_CTL_ADD",
-        )?;
-        libc::close(efd);
-        Ok(vec![ep])
-    }
+/// The refused target's eventfd.
+fn three() -> Check {
+    eventfd_at(BIG, 3, 0)
 }
 
-/// A target whose eventfd something outside the tree uses without an fd of it (`outside`
-/// sets that up and returns its own fds) is refused by name (`token`) with `flags`, and runs
-/// on with the eventfd working.
-fn refused_while(outside: fn(libc::pid_t) -> Result<Vec<RawFd>, String>, flags: u32, token: &str) {
-    let mut target = Target::spawn(|| {
-        eventfd_at(BIG, 3, 0)?;
-        Ok(|| {
-            wait_restored();
-            check_eq("the eventfd's count", read_u64(BIG), Ok(3))
-        })
-    });
-    let fds = outside(target.pid()).unwrap_or_else(|e| fail(e));
-    let result = target.try_checkpoint(flags);
-    let what = format!("checkpoint of an eventfd with {token} outside the tree");
-    target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
-    if !log_names(target.klog(), token) {
-        target.fail(format!("no kernel log line names the eventfd's {token}"));
-    }
-    target.wait_state("S", "to sleep on after a refused checkpoint");
-    target.finish();
-    for fd in fds {
-        // SAFETY: our own fd.
-        unsafe { libc::close(fd) };
-    }
+fn still_three() -> Check {
+    check_eq("the eventfd's count", read_u64(BIG), Ok(3))
 }
 
 fn main() {
     Target::round_trip(setup, check);
     // The test holds the eventfd too: the caller accepts that, not the ring.
     let unshared = KILL | abi::CKPT_UNSHARE_OPEN_FILES;
-    refused_while(register_with_io_uring, unshared, "kernel subsystem");
-    refused_while(watch_with_epoll, KILL, "epoll");
+    refused_while_used(
+        three,
+        still_three,
+        register_with_io_uring,
+        unshared,
+        "kernel subsystem",
+    );
+    let epoll = |pid| watch_with_epoll(pid, BIG).map(|ep| vec![ep]);
+    refused_while_used(three, still_three, epoll, KILL, "epoll");
     pass("eventfds come back with a 64-bit count, O_NONBLOCK set by fcntl, a shared dup, semaphore mode and close-on-exec; one that io_uring signals or an outside epoll watches is refused by name");
 }

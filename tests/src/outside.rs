@@ -1,0 +1,71 @@
+//! The test as a process outside the checkpointed tree that uses a target's file: takes it
+//! with pidfd_getfd(), or watches it with an epoll of its own and no fd of it, which no
+//! reference count shows.
+
+use std::os::fd::RawFd;
+
+use crate::{check_os, fail, log_names, wait_restored, Check, Target};
+
+/// The target's fd `fd`, as an fd of the test.
+pub fn take_fd(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
+    // SAFETY: pidfd_open and pidfd_getfd take integers and make fds of our own.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        check_os(pidfd, "pidfd_open")?;
+        let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0);
+        libc::close(pidfd as RawFd);
+        check_os(got, "pidfd_getfd")?;
+        Ok(got as RawFd)
+    }
+}
+
+/// Watches the target's fd `fd` with an epoll of the test's own, then closes the test's copy
+/// of it: only the watch is left, which holds no reference to the file. Returns the epoll.
+pub fn watch_with_epoll(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
+    let file = take_fd(pid, fd)?;
+    // SAFETY: makes an epoll of our own and adds `file` to it; closes our copy of `file`.
+    unsafe {
+        let ep = libc::epoll_create1(0);
+        check_os(ep, "epoll_create1")?;
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: 0,
+        };
+        let r = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, file, &mut ev);
+        libc::close(file);
+        check_os(r, "EPOLL_CTL_ADD")?;
+        Ok(ep)
+    }
+}
+
+/// A target that runs `setup`, which the test then uses from outside the tree with `outside`
+/// (which returns the test's fds to close after), must be refused by checkpoint with `flags`:
+/// EOPNOTSUPP and a log line naming `token`. It runs on, and passes `works`.
+pub fn refused_while_used(
+    setup: fn() -> Check,
+    works: fn() -> Check,
+    outside: impl FnOnce(libc::pid_t) -> Result<Vec<RawFd>, String>,
+    flags: u32,
+    token: &str,
+) {
+    let mut target = Target::spawn(move || {
+        setup()?;
+        Ok(move || {
+            wait_restored();
+            works()
+        })
+    });
+    let fds = outside(target.pid()).unwrap_or_else(|e| fail(e));
+    let result = target.try_checkpoint(flags);
+    let what = format!("checkpoint of a file with {token} outside the tree");
+    target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
+    if !log_names(target.klog(), token) {
+        target.fail(format!("no kernel log line names the {token}"));
+    }
+    target.wait_state("S", "to sleep on after a refused checkpoint");
+    target.finish();
+    for fd in fds {
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+    }
+}
