@@ -118,6 +118,8 @@ int restart_set_oom_score_adj(int adj, int min);
 int checkpoint_eventfd(struct file *file, u64 *count, unsigned int *flags,
 		       bool *kernel_users);
 struct file *restart_eventfd(u64 count, unsigned int flags);
+int checkpoint_signalfd(struct file *file, u64 *mask);
+struct file *restart_signalfd(u64 mask, int flags);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

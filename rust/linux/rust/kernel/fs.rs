@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel file systems: open files and the descriptors that name them, paths, inodes, what a
-//! task holds of them (its fd table, its root and cwd), and event files.
+//! task holds of them (its fd table, its root and cwd), and event and signal files.
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
@@ -12,3 +12,5 @@ pub mod file;
 pub mod fs_struct;
 pub mod inode;
 pub mod path;
+#[cfg(all(CONFIG_CHECKPOINT, CONFIG_SIGNALFD))]
+pub mod signalfd;
