@@ -241,13 +241,15 @@ pub const FILE_KIND_FIFO: u32 = 5;
 pub const FILE_KIND_PIPE: u32 = 6;
 /// `File.kind`: a socket.
 pub const FILE_KIND_SOCKET: u32 = 7;
-/// `File.kind`: an anonymous-inode file (eventfd, epoll, signalfd, timerfd...).
+/// `File.kind`: an anonymous-inode file (epoll, timerfd...), not saved yet.
 pub const FILE_KIND_ANON_INODE: u32 = 8;
 /// `File.kind`: an O_PATH descriptor, of a file of any type: reopened by its path with O_PATH,
 /// as it only names the file.
 pub const FILE_KIND_PATH: u32 = 9;
 /// `File.kind`: an eventfd; an `Eventfd` record follows.
 pub const FILE_KIND_EVENTFD: u32 = 10;
+/// `File.kind`: a signalfd; a `Signalfd` record follows.
+pub const FILE_KIND_SIGNALFD: u32 = 11;
 
 /// `Fd.flags`: close on exec.
 pub const FD_F_CLOEXEC: u32 = 1;
@@ -311,6 +313,8 @@ pub enum RecordType {
     Fs = 51,
     /// An eventfd's counter and flags, after its `File` record.
     Eventfd = 52,
+    /// The signals a signalfd takes, after its `File` record.
+    Signalfd = 53,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -782,7 +786,7 @@ pub struct Fd {
 }
 
 /// An open file description. What follows is its kind's: the path in a `String` record for a
-/// file reopened by path, an `Eventfd` record for an eventfd.
+/// file reopened by path, an `Eventfd` or `Signalfd` record for an eventfd or a signalfd.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -823,6 +827,14 @@ pub struct Eventfd {
     pub flags: u32,
     /// Zero.
     pub _pad0: u32,
+}
+
+/// The signals a signalfd takes, after its `File` record.
+#[repr(C)]
+#[record(Signalfd, max = 64)]
+pub struct Signalfd {
+    /// Bit `n - 1` for signal `n` (never SIGKILL or SIGSTOP).
+    pub mask: u64,
 }
 
 /// Root, cwd and umask; root then cwd follow in two `String` records.

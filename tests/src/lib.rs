@@ -424,6 +424,21 @@ impl Prng {
     }
 }
 
+/// Checks the status flags (`F_GETFL`) and the close-on-exec flag of `fd`.
+pub fn check_fd_flags(fd: RawFd, flags: libc::c_int, cloexec: bool) -> Check {
+    // SAFETY: F_GETFL and F_GETFD take no pointer.
+    let (got, fd_flags) = unsafe {
+        (
+            libc::fcntl(fd, libc::F_GETFL),
+            libc::fcntl(fd, libc::F_GETFD),
+        )
+    };
+    check_os(got.min(fd_flags), format_args!("fcntl({fd})"))?;
+    check_eq(format_args!("fd {fd} F_GETFL"), got, flags)?;
+    let fd_cloexec = fd_flags & libc::FD_CLOEXEC != 0;
+    check_eq(format_args!("fd {fd} FD_CLOEXEC"), fd_cloexec, cloexec)
+}
+
 /// Whether one of `lines` holds `token` as a whole word (not inside a longer number or name).
 pub fn log_names(lines: &[String], token: &str) -> bool {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';

@@ -1,6 +1,6 @@
 //! Each kind of file and kernel object checkpoint cannot save yet is refused with EOPNOTSUPP
 //! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:[eventpoll]`),
-//! and the target runs on with the object still working: epoll, signalfd, timerfd,
+//! and the target runs on with the object still working: epoll, timerfd,
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
@@ -53,16 +53,6 @@ fn read_u64(what: &str) -> Result<u64, String> {
 fn epoll() -> Check {
     // SAFETY: creates an fd.
     keep(unsafe { libc::epoll_create1(0) }.into(), "epoll_create1")
-}
-
-fn signalfd() -> Check {
-    // SAFETY: an empty set filled by the libc calls; creates an fd.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGUSR2);
-        keep(libc::signalfd(-1, &set, 0).into(), "signalfd")
-    }
 }
 
 fn timerfd() -> Check {
@@ -568,11 +558,6 @@ const CASES: &[Refusal] = &[
     Refusal {
         setup: epoll,
         named: "anon_inode:[eventpoll]",
-        works: still_open,
-    },
-    Refusal {
-        setup: signalfd,
-        named: "anon_inode:[signalfd]",
         works: still_open,
     },
     Refusal {

@@ -39,13 +39,19 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
     ("a long-mode data segment", 0x0000_ffff, 0x00ef_f300),
 ];
 
-/// The root keeps `plain` open for reading: a regular file without exec permission, and an
-/// eventfd.
+/// The root keeps `plain` open for reading: a regular file without exec permission, an
+/// eventfd and a signalfd.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
-    // SAFETY: creates an fd, left open.
-    cr_tests::check_os(unsafe { libc::eventfd(1, 0) }, "eventfd")?;
+    // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
+    unsafe {
+        cr_tests::check_os(libc::eventfd(1, 0), "eventfd")?;
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR2);
+        cr_tests::check_os(libc::signalfd(-1, &set, 0), "signalfd")?;
+    }
     posix_timers()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
@@ -91,6 +97,9 @@ fn posix_timers() -> Check {
     }
     Ok(())
 }
+
+/// Where a file's `File` record is in an image.
+type FileOf = fn(&Image) -> usize;
 
 /// The image's processes: the root, its zombie child and its two live children.
 struct Tree {
@@ -577,31 +586,43 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let file = i.file(&t.plain);
         i.rec(file).set("kind", abi::FILE_KIND_EVENTFD.into());
     });
-    // An eventfd is read-write at offset 0 with EFD_SEMAPHORE at most; eventfd2() and fcntl()
-    // give it no more.
-    let eventfd = |i: &mut Image| i.next::<abi::Eventfd>(0);
+    // An eventfd or a signalfd is read-write at offset 0, with O_NONBLOCK at most: their
+    // system calls and fcntl() give them no more.
+    let eventfd: FileOf = |i| i.next::<abi::Eventfd>(0) - 1;
+    let signalfd: FileOf = |i| i.next::<abi::Signalfd>(0) - 1;
+    let kinds = [("an eventfd", eventfd), ("a signalfd", signalfd)];
+    for (kind, file_of) in kinds {
+        case(&format!("{kind} open read-only"), false, &|i| {
+            let file = file_of(i);
+            i.rec(file).set("f_flags", libc::O_RDONLY.into());
+        });
+        case(&format!("{kind} open with O_APPEND"), false, &|i| {
+            let file = file_of(i);
+            let flags = i.recs[file].get("f_flags");
+            i.rec(file)
+                .set("f_flags", flags | i64::from(libc::O_APPEND));
+        });
+        case(&format!("{kind} at an offset"), false, &|i| {
+            let file = file_of(i);
+            i.rec(file).set("pos", 1);
+        });
+    }
     case(
         "an eventfd with a flag other than EFD_SEMAPHORE",
         false,
         &|i| {
-            let e = eventfd(i);
+            let e = i.next::<abi::Eventfd>(0);
             i.rec(e).set("flags", 2);
         },
     );
-    case("an eventfd open read-only", false, &|i| {
-        let file = eventfd(i) - 1;
-        i.rec(file).set("f_flags", libc::O_RDONLY.into());
-    });
-    case("an eventfd open with O_APPEND", false, &|i| {
-        let file = eventfd(i) - 1;
-        let flags = i.recs[file].get("f_flags");
-        i.rec(file)
-            .set("f_flags", flags | i64::from(libc::O_APPEND));
-    });
-    case("an eventfd at an offset", false, &|i| {
-        let file = eventfd(i) - 1;
-        i.rec(file).set("pos", 1);
-    });
+    // signalfd(2) takes SIGKILL and SIGSTOP out of any mask.
+    for (name, signal) in [("SIGKILL", libc::SIGKILL), ("SIGSTOP", libc::SIGSTOP)] {
+        case(&format!("a signalfd that takes {name}"), false, &|i| {
+            let s = i.next::<abi::Signalfd>(0);
+            let mask = i.recs[s].get("mask");
+            i.rec(s).set("mask", mask | 1 << (signal - 1));
+        });
+    }
     // An O_PATH file has no offset, and cannot be mapped or be an executable.
     case("an O_PATH file at an offset", false, &|i| {
         let file = i.file(&t.plain);

@@ -9,7 +9,7 @@
 use std::os::fd::RawFd;
 
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
-use cr_tests::{check_eq, check_os, pass, Check, Target, KILL};
+use cr_tests::{check_eq, check_fd_flags, check_os, pass, Check, Target, KILL};
 
 /// A non-blocking eventfd with a large count, and a dup of it.
 const BIG: RawFd = 20;
@@ -51,13 +51,6 @@ fn read_u64(fd: RawFd) -> Result<u64, i32> {
     }
 }
 
-fn fcntl(fd: RawFd, cmd: libc::c_int) -> Result<libc::c_int, String> {
-    // SAFETY: F_GETFL and F_GETFD take no pointer.
-    let r = unsafe { libc::fcntl(fd, cmd) };
-    check_os(r, format_args!("fcntl({fd}, {cmd})"))?;
-    Ok(r)
-}
-
 fn setup() -> Check {
     eventfd_at(BIG, 0, 0)?;
     write_u64(BIG, 5)?;
@@ -83,13 +76,7 @@ fn check() -> Check {
         (SEM, rdwr | libc::O_NONBLOCK, false),
         (EMPTY, rdwr, true),
     ] {
-        check_eq(
-            format_args!("fd {fd} F_GETFL"),
-            fcntl(fd, libc::F_GETFL)?,
-            flags,
-        )?;
-        let fd_flags = fcntl(fd, libc::F_GETFD)? & libc::FD_CLOEXEC != 0;
-        check_eq(format_args!("fd {fd} FD_CLOEXEC"), fd_flags, cloexec)?;
+        check_fd_flags(fd, flags, cloexec)?;
         let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
             .map_err(|e| format!("readlink fd {fd}: {e}"))?;
         check_eq(

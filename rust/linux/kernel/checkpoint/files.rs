@@ -4,12 +4,14 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices), `eventfd`. Every other file is refused before anything
-//! is written.
+//! few stateless character devices), `eventfd`, `signalfd`. Every other file is refused before
+//! anything is written.
 
 mod by_path;
 #[cfg(CONFIG_EVENTFD)]
 mod eventfd;
+#[cfg(CONFIG_SIGNALFD)]
+mod signalfd;
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::shared::{self, Joinable, Shareable};
@@ -173,8 +175,55 @@ impl Ops {
 const KINDS: &[Ops] = &[
     #[cfg(CONFIG_EVENTFD)]
     Ops::of::<eventfd::EventfdFile>(),
+    #[cfg(CONFIG_SIGNALFD)]
+    Ops::of::<signalfd::SignalfdFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
+
+/// The flags of a file that restart makes anew instead of reopening it (an eventfd, a
+/// signalfd): read-write, and `O_NONBLOCK` if asked.
+const MADE_ANEW_FLAGS: u32 = bindings::O_RDWR | bindings::O_NONBLOCK;
+
+/// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
+/// with `why` first (what only the kind knows), one that an epoll watches or with status
+/// flags the new file would not have.
+fn check_made_anew(
+    log: &Log,
+    task: &Task,
+    what: core::fmt::Arguments<'_>,
+    file: &FileRef,
+    kind: &str,
+    why: Option<&str>,
+) -> Result {
+    // The watch would not follow the new file.
+    let epoll = "that an epoll instance watches (epoll is not restored yet)";
+    let flags = "with status flags that fcntl() set besides O_NONBLOCK";
+    let f = file.file();
+    let why = why
+        .or(f.watched_by_epoll().then_some(epoll))
+        .or((f.flags() & !MADE_ANEW_FLAGS != 0).then_some(flags));
+    let Some(why) = why else {
+        return Ok(());
+    };
+    log!(
+        log,
+        "pid {}: {what}: {kind} {why} is not supported",
+        task.vnr()
+    );
+    Err(EOPNOTSUPP)
+}
+
+/// Whether the file of `File` record `f`, which restart makes anew, is non-blocking; `EINVAL`
+/// for flags or a position such a file does not have.
+fn made_anew_nonblock(r: &Restorer<'_, Obj>, f: &abi::File) -> Result<bool> {
+    if f.f_flags & !MADE_ANEW_FLAGS != 0
+        || f.f_flags & bindings::O_ACCMODE != bindings::O_RDWR
+        || f.pos != 0
+    {
+        return Err(r.bad("file with flags or a position its kind does not have"));
+    }
+    Ok(f.f_flags & bindings::O_NONBLOCK != 0)
+}
 
 /// The kind `file` is saved as, and its `FILE_KIND_*`; or why it cannot be saved.
 fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static str> {

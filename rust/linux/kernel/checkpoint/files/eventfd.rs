@@ -3,9 +3,9 @@
 //! Event files (`eventfd(2)`): their counter and `EFD_SEMAPHORE` mode. Restart makes a new
 //! eventfd with them; its id in `/proc/PID/fdinfo` (`eventfd-id`) is a new one.
 
-use super::{FileKind, FileRef, Names};
+use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log, log::Log, Obj};
+use crate::{abi, log::Log, Obj};
 use kernel::bindings;
 use kernel::fs::eventfd::Eventfd;
 use kernel::prelude::*;
@@ -14,9 +14,6 @@ use kernel::task::Task;
 /// The creation flag kept in the image: `EFD_NONBLOCK` is the file's `O_NONBLOCK`, which
 /// `fcntl()` may have changed since, and `EFD_CLOEXEC` the fd's.
 const EFD_SEMAPHORE: u32 = 1;
-
-/// The flags an eventfd's file has: read-write, and `O_NONBLOCK` if asked.
-const FILE_FLAGS: u32 = bindings::O_RDWR | bindings::O_NONBLOCK;
 
 pub(super) struct EventfdFile;
 
@@ -33,22 +30,11 @@ impl FileKind for EventfdFile {
         file: &FileRef,
     ) -> Result {
         let (_, kernel_users) = Eventfd::of(file.file())?;
-        // Either would lose its link to the eventfd: restart makes a new one.
-        let why = if kernel_users {
-            "that a kernel subsystem signals too (AIO, io_uring, KVM, vhost, a cgroup event)"
-        } else if file.file().watched_by_epoll() {
-            "that an epoll instance watches (epoll is not restored yet)"
-        } else if file.file().flags() & !FILE_FLAGS != 0 {
-            "with status flags that fcntl() set besides O_NONBLOCK"
-        } else {
-            return Ok(());
-        };
-        log!(
-            log,
-            "pid {}: {what}: an eventfd {why} is not supported",
-            task.vnr()
-        );
-        Err(EOPNOTSUPP)
+        // It would not be linked to the new eventfd.
+        let kernel =
+            "that a kernel subsystem signals too (AIO, io_uring, KVM, vhost, a cgroup event)";
+        let why = kernel_users.then_some(kernel);
+        check_made_anew(log, task, what, file, "an eventfd", why)
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {
@@ -67,17 +53,13 @@ impl FileKind for EventfdFile {
     fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef> {
         let rec = r.next()?;
         let e = r.decode::<abi::Eventfd>(rec)?;
-        let accmode = f.f_flags & bindings::O_ACCMODE;
-        if e.flags & !EFD_SEMAPHORE != 0
-            || f.f_flags & !FILE_FLAGS != 0
-            || accmode != bindings::O_RDWR
-            || f.pos != 0
-        {
-            return Err(r.bad("eventfd with flags or a position no eventfd has"));
+        let nonblock = made_anew_nonblock(r, f)?;
+        if e.flags & !EFD_SEMAPHORE != 0 {
+            return Err(r.bad("eventfd flag other than EFD_SEMAPHORE"));
         }
         let state = Eventfd {
             count: e.count,
-            flags: e.flags | f.f_flags & bindings::O_NONBLOCK,
+            flags: e.flags | if nonblock { bindings::O_NONBLOCK } else { 0 },
         };
         state.create().map(FileRef::from)
     }
