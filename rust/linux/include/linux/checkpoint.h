@@ -120,6 +120,43 @@ int checkpoint_eventfd(struct file *file, u64 *count, unsigned int *flags,
 struct file *restart_eventfd(u64 count, unsigned int flags);
 int checkpoint_signalfd(struct file *file, u64 *mask);
 struct file *restart_signalfd(u64 mask, int flags);
+
+/**
+ * struct checkpoint_pipe - what checkpoint reads of a pipe
+ * @pipe: the pipe, an address that names it while one of its files is held
+ * @len: the bytes it holds
+ * @size: its capacity in bytes, as F_GETPIPE_SZ reports it
+ * @files: its open files, both ends counted
+ * @uid: its owner, in the caller's user namespace
+ * @gid: its group, in the caller's user namespace
+ * @packets: whether a buffer it holds is a packet (written in O_DIRECT mode)
+ */
+struct checkpoint_pipe {
+	void *pipe;
+	u64 len;
+	unsigned int size;
+	unsigned int files;
+	uid_t uid;
+	gid_t gid;
+	bool packets;
+};
+
+/**
+ * struct checkpoint_pipe_pos - where checkpoint_pipe_read() goes on
+ * @slot: buffer, counted from the one a read() takes first
+ * @off: offset in that buffer
+ */
+struct checkpoint_pipe_pos {
+	unsigned int slot;
+	unsigned int off;
+};
+
+int checkpoint_pipe(struct file *file, struct checkpoint_pipe *p);
+ssize_t checkpoint_pipe_read(struct file *file, struct checkpoint_pipe_pos *pos,
+			     void *buf, size_t len);
+int restart_pipe(unsigned int size, uid_t uid, gid_t gid, struct file **res);
+struct file *restart_pipe_open(struct file *end, unsigned int flags,
+			       bool nowait);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

@@ -35,6 +35,14 @@ pub fn cond_resched() {
     unsafe { bindings::cond_resched() };
 }
 
+/// Runs the work queued for the current task's return to user mode (`task_work_run()`) now:
+/// the release of the files whose last reference it put, say. Not under a lock.
+pub fn run_task_work() {
+    // SAFETY: the callee acts on the current task, in the process context a task's own code
+    // runs in.
+    unsafe { bindings::task_work_run() };
+}
+
 /// Whether the current task has been sent SIGKILL, or its process is dying.
 pub fn fatal_signal_pending() -> bool {
     // SAFETY: the current task is valid while it runs.

@@ -12,5 +12,7 @@ pub mod file;
 pub mod fs_struct;
 pub mod inode;
 pub mod path;
+#[cfg(CONFIG_CHECKPOINT)]
+pub mod pipe;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_SIGNALFD))]
 pub mod signalfd;
