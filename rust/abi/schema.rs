@@ -237,7 +237,8 @@ pub const FILE_KIND_CHARDEV: u32 = 3;
 pub const FILE_KIND_BLOCKDEV: u32 = 4;
 /// `File.kind`: a named pipe (FIFO in the file system).
 pub const FILE_KIND_FIFO: u32 = 5;
-/// `File.kind`: an anonymous pipe end.
+/// `File.kind`: a file of an anonymous pipe; the pipe's `Pipe` record, the first time, and a
+/// `PipeEnd` record follow.
 pub const FILE_KIND_PIPE: u32 = 6;
 /// `File.kind`: a socket.
 pub const FILE_KIND_SOCKET: u32 = 7;
@@ -250,6 +251,9 @@ pub const FILE_KIND_PATH: u32 = 9;
 pub const FILE_KIND_EVENTFD: u32 = 10;
 /// `File.kind`: a signalfd; a `Signalfd` record follows.
 pub const FILE_KIND_SIGNALFD: u32 = 11;
+
+/// Largest payload of a `PipeData` record.
+pub const PIPE_DATA_MAX: u32 = 65536;
 
 /// `Fd.flags`: close on exec.
 pub const FD_F_CLOEXEC: u32 = 1;
@@ -315,6 +319,14 @@ pub enum RecordType {
     Eventfd = 52,
     /// The signals a signalfd takes, after its `File` record.
     Signalfd = 53,
+    /// An anonymous pipe, after the `File` record of the first of its files; `PipeData`
+    /// records with the bytes it holds follow.
+    Pipe = 54,
+    /// The pipe a pipe's file opens, after its `File` record (and the pipe's).
+    PipeEnd = 55,
+    /// Bytes a pipe holds, in the order a read returns them.
+    #[raw(max = 8 + PIPE_DATA_MAX)]
+    PipeData = 56,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -786,7 +798,8 @@ pub struct Fd {
 }
 
 /// An open file description. What follows is its kind's: the path in a `String` record for a
-/// file reopened by path, an `Eventfd` or `Signalfd` record for an eventfd or a signalfd.
+/// file reopened by path, an `Eventfd` or `Signalfd` record for an eventfd or a signalfd, a
+/// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -835,6 +848,37 @@ pub struct Eventfd {
 pub struct Signalfd {
     /// Bit `n - 1` for signal `n` (never SIGKILL or SIGSTOP).
     pub mask: u64,
+}
+
+/// An anonymous pipe, after the `File` record of the first of its files in the image: its
+/// capacity and the bytes it holds, which `PipeData` records of `len` bytes in all follow.
+#[repr(C)]
+#[record(Pipe, max = 64)]
+pub struct Pipe {
+    /// The pipe's objref.
+    pub objref: u32,
+    /// Its capacity in bytes, as `F_GETPIPE_SZ` reports it: a power of two pages.
+    pub size: u32,
+    /// The bytes it holds, at most `size`.
+    pub len: u32,
+    /// Its owner, in the user namespace of the checkpointer (the overflow uid without a
+    /// mapping there).
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// Which pipe a pipe's file opens, after its `File` record; the file's access mode says
+/// which end.
+#[repr(C)]
+#[record(PipeEnd, max = 64)]
+pub struct PipeEnd {
+    /// The objref of the pipe.
+    pub pipe: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// Root, cwd and umask; root then cwd follow in two `String` records.

@@ -1,55 +1,92 @@
-//! A target holding a pipe is refused with EOPNOTSUPP and a kernel log line naming the fd;
-//! the target keeps running untouched (its pipe still holds what it wrote) and nothing else
-//! is left behind.
+//! Pipes that restart could not make again as they are are refused with EOPNOTSUPP and a
+//! log line saying why, and the target runs on with its pipe as it was:
+//!
+//! - a pipe end that the test holds too (taken with pidfd_getfd());
+//! - a pipe that the test opened again through /proc/PID/fd: a file of its own;
+//! - a pipe that holds packets (pipe2(O_DIRECT));
+//! - a FIFO, which is not restored yet.
 
-use std::time::Duration;
+use std::os::fd::RawFd;
 
-use cr_tests::proc::my_children;
-use cr_tests::{check_eq, check_os, log_names, pass, wait_restored, Fingerprint, Target, KILL};
+use cr_tests::outside::{refused_while_used, take_fd};
+use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
 
-const READ_END: libc::c_int = 37;
-const WRITE_END: libc::c_int = 38;
+const READ_END: RawFd = 37;
+const WRITE_END: RawFd = 38;
+
+fn pipe_with(flags: libc::c_int) -> Check {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds; dup2, close and write use our own fds and a literal.
+    unsafe {
+        check_os(libc::pipe2(fds.as_mut_ptr(), flags), "pipe2")?;
+        check_os(libc::dup2(fds[0], READ_END), "dup2")?;
+        check_os(libc::dup2(fds[1], WRITE_END), "dup2")?;
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        let n = libc::write(WRITE_END, b"hello".as_ptr().cast(), 5);
+        check_os(n as i64, "write")?;
+    }
+    Ok(())
+}
+
+fn plain_pipe() -> Check {
+    pipe_with(0)
+}
+
+fn still_hello() -> Check {
+    let mut buf = [0u8; 5];
+    // SAFETY: `buf` has room for 5 bytes.
+    let n = unsafe { libc::read(READ_END, buf.as_mut_ptr().cast(), 5) };
+    check_eq("bytes read back from the pipe", (n, &buf), (5, b"hello"))
+}
+
+/// The target's read end, opened again by the test as a file of its own.
+fn reopen(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
+    let path = std::ffi::CString::new(format!("/proc/{pid}/fd/{READ_END}")).unwrap();
+    // SAFETY: opens a path of ours; the fd is the test's.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK) };
+    check_os(fd, "open /proc/PID/fd")?;
+    Ok(vec![fd])
+}
 
 fn main() {
-    let mut target = Target::spawn(|| {
-        let mut fds = [0; 2];
-        // SAFETY: pipe writes two fds; dup2 and write use our own fds and a literal.
-        unsafe {
-            check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
-            check_os(libc::dup2(fds[0], READ_END), "dup2")?;
-            check_os(libc::dup2(fds[1], WRITE_END), "dup2")?;
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-            check_os(
-                libc::write(WRITE_END, b"hello".as_ptr().cast(), 5) as i64,
-                "write",
-            )?;
-        }
-        let fingerprint = Fingerprint::take();
-        Ok(move || {
+    let taken = |pid| take_fd(pid, WRITE_END).map(|fd| vec![fd]);
+    refused_while_used(plain_pipe, still_hello, taken, KILL, "shared with pid");
+    refused_while_used(
+        plain_pipe,
+        still_hello,
+        reopen,
+        KILL,
+        "pipe is also open outside the tree",
+    );
+    let packets = || pipe_with(libc::O_DIRECT);
+    let mut target = Target::spawn(move || {
+        packets()?;
+        Ok(|| {
             wait_restored();
-            let mut buf = [0u8; 5];
-            // SAFETY: `buf` has room for 5 bytes.
-            let n = unsafe { libc::read(READ_END, buf.as_mut_ptr().cast(), 5) };
-            check_eq("bytes read back from the pipe", (n, &buf), (5, b"hello"))?;
-            fingerprint.check()
+            still_hello()
         })
     });
-    let result = target.try_checkpoint(KILL);
-    target.expect_checkpoint_errno(
-        result,
-        libc::EOPNOTSUPP,
-        "checkpoint of a process holding a pipe",
-    );
-    if !log_names(target.klog(), &READ_END.to_string())
-        && !log_names(target.klog(), &WRITE_END.to_string())
-    {
-        target.fail(format!(
-            "no kernel log line names fd {READ_END} or {WRITE_END}"
-        ));
-    }
-    target.expect_asleep(Duration::from_millis(200));
-    check_eq("our children", my_children(), vec![target.pid()]).unwrap_or_else(|e| target.fail(e));
+    target.expect_refused("holds packets");
     target.finish();
-    pass("a pipe fd gives EOPNOTSUPP and a log line naming it; the target runs on");
+
+    let fifo = format!("/tmp/checkpoint_refuses_pipe.{}.fifo", std::process::id());
+    let _ = std::fs::remove_file(&fifo);
+    let name = std::ffi::CString::new(fifo.clone()).unwrap();
+    // SAFETY: makes a FIFO at a path of ours.
+    check_os(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, "mkfifo")
+        .unwrap_or_else(|e| cr_tests::fail(e));
+    let mut target = Target::spawn(move || {
+        // SAFETY: opens the FIFO read-write, which does not wait for a partner.
+        let fd = unsafe { libc::open(name.as_ptr(), libc::O_RDWR) };
+        check_os(fd, "open the FIFO")?;
+        Ok(|| {
+            wait_restored();
+            Ok(())
+        })
+    });
+    target.expect_refused("FIFO");
+    target.finish();
+    let _ = std::fs::remove_file(&fifo);
+    pass("a pipe shared with the test, opened again by it or holding packets, and a FIFO, are refused by name; the targets run on");
 }

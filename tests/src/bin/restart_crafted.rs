@@ -18,6 +18,9 @@ use cr_tests::craft::{expect_refused, Image, Rec};
 use cr_tests::tree::{descendants, exit_with, wait_gone, wake_and_reap, zombie, Kid, Ready};
 use cr_tests::{pass, wait_restored, Check, Target, KILL};
 
+/// What the root's pipe holds.
+const PIPE_BYTES: &[u8] = b"pipe data";
+
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
 /// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
@@ -40,7 +43,7 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 ];
 
 /// The root keeps `plain` open for reading: a regular file without exec permission, an
-/// eventfd and a signalfd.
+/// eventfd, a signalfd and a pipe that holds [`PIPE_BYTES`].
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
@@ -51,6 +54,10 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGUSR2);
         cr_tests::check_os(libc::signalfd(-1, &set, 0), "signalfd")?;
+        let mut fds = [0; 2];
+        cr_tests::check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
+        let n = libc::write(fds[1], PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len());
+        cr_tests::check_os(n as i64, "write to the pipe")?;
     }
     posix_timers()?;
     let ready = Ready::new()?;
@@ -623,6 +630,69 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(s).set("mask", mask | 1 << (signal - 1));
         });
     }
+    // A pipe holds at most its size, a size F_SETPIPE_SZ gives, and as many bytes as its
+    // record says; its files have an access mode and O_NONBLOCK at most, at offset 0, and
+    // the first of them opens the pipe that comes with it.
+    let len = PIPE_BYTES.len() as i64;
+    let pipe_cases: [(&str, i64, i64); 6] = [
+        ("a pipe that holds more bytes than its size", 4096, 4097),
+        ("a pipe of a size F_SETPIPE_SZ would round", 65537, len),
+        ("a pipe of size 0", 0, 0),
+        ("a pipe of 2^32 - 4096 bytes", 0xffff_f000, len),
+        (
+            "a pipe whose bytes are longer than it holds",
+            65536,
+            len - 1,
+        ),
+        (
+            "a pipe whose bytes are shorter than it holds",
+            65536,
+            len + 1,
+        ),
+    ];
+    for (what, size, len) in pipe_cases {
+        case(what, false, &|i| {
+            let p = i.next::<abi::Pipe>(0);
+            i.rec(p).set("size", size).set("len", len);
+        });
+    }
+    let pipe_file: FileOf = |i| i.next::<abi::Pipe>(0) - 1;
+    case("a pipe's file of access mode 3", false, &|i| {
+        let file = pipe_file(i);
+        i.rec(file).set("f_flags", libc::O_ACCMODE.into());
+    });
+    case("a pipe's file with O_APPEND", false, &|i| {
+        let file = pipe_file(i);
+        let flags = i.recs[file].get("f_flags");
+        i.rec(file)
+            .set("f_flags", flags | i64::from(libc::O_APPEND));
+    });
+    case("a pipe's file at an offset", false, &|i| {
+        let file = pipe_file(i);
+        i.rec(file).set("pos", 1);
+    });
+    // The pipe's second file: no `Pipe` record comes with it.
+    let second_end = |i: &Image| i.next::<abi::PipeEnd>(i.next::<abi::PipeEnd>(0) + 1);
+    case("a pipe's file that opens an eventfd", false, &|i| {
+        let eventfd = i.next::<abi::Eventfd>(0) - 1;
+        let objref = i.recs[eventfd].get("objref");
+        let end = second_end(i);
+        i.rec(end).set("pipe", objref);
+    });
+    case("a pipe's file that opens an undefined pipe", false, &|i| {
+        let end = second_end(i);
+        i.rec(end).set("pipe", 999_999);
+    });
+    case("a pipe that none of its files opens", false, &|i| {
+        let eventfd = i.next::<abi::Eventfd>(0) - 1;
+        let objref = i.recs[eventfd].get("objref");
+        let end = i.next::<abi::PipeEnd>(0);
+        i.rec(end).set("pipe", objref);
+    });
+    case("an eventfd labeled a pipe's file", false, &|i| {
+        let eventfd = i.next::<abi::Eventfd>(0) - 1;
+        i.rec(eventfd).set("kind", abi::FILE_KIND_PIPE.into());
+    });
     // An O_PATH file has no offset, and cannot be mapped or be an executable.
     case("an O_PATH file at an offset", false, &|i| {
         let file = i.file(&t.plain);
@@ -1013,6 +1083,43 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "a new mapping copied from an address",
         ),
         ("the vDSO listed twice", "listed twice"),
+        (
+            "a pipe that holds more bytes than its size",
+            "more bytes than its size",
+        ),
+        (
+            "a pipe of a size F_SETPIPE_SZ would round",
+            "cannot make one of 65537 bytes",
+        ),
+        ("a pipe of size 0", "cannot make one of 0 bytes"),
+        (
+            "a pipe of 2^32 - 4096 bytes",
+            "cannot make one of 4294963200",
+        ),
+        (
+            "a pipe whose bytes are longer than it holds",
+            "longer or shorter than the pipe holds",
+        ),
+        (
+            "a pipe whose bytes are shorter than it holds",
+            "where a raw record",
+        ),
+        (
+            "a pipe's file of access mode 3",
+            "a pipe's file does not have",
+        ),
+        ("a pipe's file with O_APPEND", "a pipe's file does not have"),
+        ("a pipe's file at an offset", "a pipe's file does not have"),
+        ("a pipe's file that opens an eventfd", "not a pipe"),
+        (
+            "a pipe's file that opens an undefined pipe",
+            "an object not in the image",
+        ),
+        (
+            "a pipe that none of its files opens",
+            "none of its files opens",
+        ),
+        ("an eventfd labeled a pipe's file", "PipeEnd"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);

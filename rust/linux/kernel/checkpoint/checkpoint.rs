@@ -52,6 +52,8 @@ pub(crate) enum Obj {
     Task(usize),
     /// A shared anonymous memory object.
     Shmem(files::FileRef),
+    /// An anonymous pipe, held until the restart ends by files of its own.
+    Pipe(kernel::fs::pipe::NewPipe),
     /// An fd table, shared by the processes restored with it.
     Files(ARef<FilesStruct>),
     /// Root, cwd and umask, shared by the processes restored with them.

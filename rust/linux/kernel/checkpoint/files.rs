@@ -4,12 +4,13 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices), `eventfd`, `signalfd`. Every other file is refused before
-//! anything is written.
+//! few stateless character devices), `eventfd`, `signalfd`, `pipe`. Every other file is
+//! refused before anything is written.
 
 mod by_path;
 #[cfg(CONFIG_EVENTFD)]
 mod eventfd;
+mod pipe;
 #[cfg(CONFIG_SIGNALFD)]
 mod signalfd;
 
@@ -138,6 +139,12 @@ pub(crate) trait FileKind {
         file: &FileRef,
     ) -> Result;
 
+    /// The object behind `file` that other open files may share (a pipe), which leak
+    /// detection counts the files of; none by default.
+    fn behind(_file: &FileRef) -> Option<Behind> {
+        None
+    }
+
     /// Writes what follows the `File` record of `file`.
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result;
 
@@ -152,6 +159,7 @@ pub(crate) trait FileKind {
 struct Ops {
     classify: fn(&FileRef) -> Option<core::result::Result<u32, &'static str>>,
     check: fn(&Log, &mut Names, &Task, core::fmt::Arguments<'_>, &FileRef) -> Result,
+    behind: fn(&FileRef) -> Option<Behind>,
     dump: fn(&mut Dumper<'_>, &mut Names, &FileRef) -> Result,
     restores: fn(u32) -> bool,
     restore: fn(&mut Restorer<'_, Obj>, &abi::File) -> Result<FileRef>,
@@ -162,6 +170,7 @@ impl Ops {
         Ops {
             classify: K::classify,
             check: K::check,
+            behind: K::behind,
             dump: K::dump,
             restores: K::restores,
             restore: K::restore,
@@ -177,6 +186,7 @@ const KINDS: &[Ops] = &[
     Ops::of::<eventfd::EventfdFile>(),
     #[cfg(CONFIG_SIGNALFD)]
     Ops::of::<signalfd::SignalfdFile>(),
+    Ops::of::<pipe::PipeFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
 
@@ -184,9 +194,25 @@ const KINDS: &[Ops] = &[
 /// signalfd): read-write, and `O_NONBLOCK` if asked.
 const MADE_ANEW_FLAGS: u32 = bindings::O_RDWR | bindings::O_NONBLOCK;
 
+/// An object behind open files, which other files may share: see [`FileKind::behind`].
+pub(crate) struct Behind {
+    /// Its address.
+    pub(crate) key: usize,
+    /// What a log line calls it.
+    pub(crate) what: &'static str,
+    /// Its open files in all.
+    pub(crate) files: u32,
+}
+
+/// The object behind `file`, if its kind has one.
+pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
+    kind_of(file).ok().and_then(|(ops, _)| (ops.behind)(file))
+}
+
 /// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
 /// with `why` first (what only the kind knows), one that an epoll watches or with status
-/// flags the new file would not have.
+/// flags besides `flags`, which the new file would not have.
+#[allow(clippy::too_many_arguments)]
 fn check_made_anew(
     log: &Log,
     task: &Task,
@@ -194,14 +220,15 @@ fn check_made_anew(
     file: &FileRef,
     kind: &str,
     why: Option<&str>,
+    flags: u32,
 ) -> Result {
     // The watch would not follow the new file.
     let epoll = "that an epoll instance watches (epoll is not restored yet)";
-    let flags = "with status flags that fcntl() set besides O_NONBLOCK";
+    let extra = "with status flags that fcntl() set besides O_NONBLOCK";
     let f = file.file();
     let why = why
         .or(f.watched_by_epoll().then_some(epoll))
-        .or((f.flags() & !MADE_ANEW_FLAGS != 0).then_some(flags));
+        .or((f.flags() & !flags != 0).then_some(extra));
     let Some(why) = why else {
         return Ok(());
     };
@@ -233,7 +260,7 @@ fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static
         }
     }
     Err(match file.inode().file_type() {
-        bindings::S_IFIFO => "a pipe or FIFO",
+        bindings::S_IFIFO => "a FIFO (named pipe)",
         bindings::S_IFSOCK => "a socket",
         _ => "an anonymous-inode file",
     })

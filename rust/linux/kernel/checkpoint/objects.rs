@@ -102,6 +102,9 @@ enum Held {
     File(ARef<File>),
     /// Shared anonymous memory, with the objref of a file of it.
     Shmem(ObjRef),
+    /// What other files may open too (a pipe), with what a log line calls it and its open
+    /// files in all; counted once per file of the tree.
+    Behind(&'static str, u32),
 }
 
 /// No owner.
@@ -250,7 +253,15 @@ impl<'a> Objects<'a> {
         checked: bool,
     ) -> Result<ObjRef, ObjError> {
         let key = file.as_ptr() as usize;
-        self.add(key, || Held::File(file.into()), task, at, checked)
+        let new = self.table.lookup(key as u64).is_none();
+        let r = self.add(key, || Held::File(file.into()), task, at, checked)?;
+        // Only for a file in an fd table: a mapped one is no pipe, and its kind is not asked
+        // for under the mmap lock.
+        let behind = (new && checked).then(|| files::behind(&file.into()));
+        if let Some(b) = behind.flatten() {
+            self.add(b.key, || Held::Behind(b.what, b.files), task, at, true)?;
+        }
+        Ok(r)
     }
 
     fn add_mapping(&mut self, task: &Task, vma: &VmaRef) -> Result<(), ObjError> {
@@ -425,6 +436,23 @@ impl<'a> Objects<'a> {
                     _ => log!(log, "pid {pid}: {at}: the open file has {outside} references outside the tree{why}"),
                 }
                 return Err(errno);
+            }
+            // Files apart from the tree's that open what the tree's do: the pipe's other end
+            // opened anew through /proc/PID/fd.
+            for e in self.entries() {
+                let Held::Behind(what, files) = e.held else {
+                    continue;
+                };
+                let outside = i64::from(files) - i64::from(e.inside);
+                if outside > 0 {
+                    log!(
+                        log,
+                        "pid {}: {}: the {what} is also open outside the tree ({outside} more files){why}",
+                        e.pid,
+                        e.at
+                    );
+                    return Err(errno);
+                }
             }
         }
         for e in self.entries() {

@@ -1161,6 +1161,10 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     // The tasks hold what they share now: before they run, so that, say, handlers shared by
     // no other process are seen unshared (unshare(CLONE_SIGHAND) checks the count).
     r.forget_objects();
+    // And files that only restart held (a pipe's own two ends) are closed now, not when the
+    // caller returns to user space: the readers of a pipe that no restored task writes see
+    // its end as soon as they run.
+    kernel::current_task::run_task_work();
     if res.is_ok() {
         // RESTART_FROZEN's stops, pending before the tasks run, so that a SIGCONT sent as
         // soon as restart(2) returns cancels them, as it cancels any pending stop.

@@ -3,7 +3,7 @@
 //! Event files (`eventfd(2)`): their counter and `EFD_SEMAPHORE` mode. Restart makes a new
 //! eventfd with them; its id in `/proc/PID/fdinfo` (`eventfd-id`) is a new one.
 
-use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names};
+use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log::Log, Obj};
 use kernel::bindings;
@@ -34,7 +34,7 @@ impl FileKind for EventfdFile {
         let kernel =
             "that a kernel subsystem signals too (AIO, io_uring, KVM, vhost, a cgroup event)";
         let why = kernel_users.then_some(kernel);
-        check_made_anew(log, task, what, file, "an eventfd", why)
+        check_made_anew(log, task, what, file, "an eventfd", why, MADE_ANEW_FLAGS)
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {

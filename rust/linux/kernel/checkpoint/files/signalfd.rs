@@ -3,7 +3,7 @@
 //! Signal files (`signalfd(2)`): the signals they take. A read takes them from the reader's
 //! own pending signals, restored with the reader, so the mask is all the file holds.
 
-use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names};
+use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log::Log, Obj};
 use kernel::bindings;
@@ -28,7 +28,7 @@ impl FileKind for SignalfdFile {
         what: core::fmt::Arguments<'_>,
         file: &FileRef,
     ) -> Result {
-        check_made_anew(log, task, what, file, "a signalfd", None)
+        check_made_anew(log, task, what, file, "a signalfd", None, MADE_ANEW_FLAGS)
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {

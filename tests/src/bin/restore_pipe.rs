@@ -1,0 +1,320 @@
+//! Pipes come back with their capacity, the bytes they hold and their sleepers, shared by
+//! the processes that hold them. The target and its child hold four pipes:
+//!
+//! - DATA: 128 KiB (F_SETPIPE_SZ) holding 70000 bytes, its read end non-blocking; after the
+//!   restart the target reads the first half and the child, through the same pipe, the rest;
+//! - FULL: 64 KiB, full, the child asleep in a write() of one more byte;
+//! - EMPTY: the target asleep in a read(), which SIGUSR1 ends; the child writes to it once
+//!   its own write went through;
+//! - CLOSED: a read end alone, its write end closed after a write: the bytes, then EOF;
+//! - OWNED: made under fsuid and fsgid 1000, which stay its owner and group.
+//!
+//! EMPTY also has a third file, opened read-write through /proc/self/fd: it still writes to
+//! EMPTY after the restart. The files pipe() made still take RWF_NOWAIT.
+//!
+//! The child's write and read can only complete if the target's reads and the child's go to
+//! the same pipes, the same ones the child's write and the target's read sleep on.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use cr_tests::proc::proc_state;
+use cr_tests::target::{unblock_restore_signal, was_woken, EXIT_CHECK, READY_FD};
+use cr_tests::{check_eq, check_fd_flags, check_os, pass, Check, Target, KILL};
+
+const DATA_R: RawFd = 20;
+const DATA_W: RawFd = 21;
+const FULL_R: RawFd = 22;
+const FULL_W: RawFd = 23;
+const EMPTY_R: RawFd = 24;
+const EMPTY_W: RawFd = 25;
+const CLOSED_R: RawFd = 26;
+const OWNED_R: RawFd = 28;
+const OWNED_W: RawFd = 29;
+/// EMPTY again, read-write.
+const EMPTY_RW: RawFd = 30;
+const OWNER: u32 = 1000;
+
+const DATA_SIZE: usize = 128 << 10;
+const DATA_LEN: usize = 70000;
+const HALF: usize = DATA_LEN / 2;
+const FULL_SIZE: usize = 64 << 10;
+const LAST_WORDS: &[u8] = b"no more";
+/// What the child writes into EMPTY once its write into FULL went through.
+const DONE: &[u8] = b"done";
+
+fn pattern(i: usize) -> u8 {
+    (i * 7 + i / 251) as u8
+}
+
+/// A pipe on fds `r` and `w`.
+fn pipe_at(r: RawFd, w: RawFd) -> Check {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two fds; dup2 and close use our own fds.
+    unsafe {
+        check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
+        check_os(libc::dup2(fds[0], r), "dup2")?;
+        check_os(libc::dup2(fds[1], w), "dup2")?;
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    Ok(())
+}
+
+/// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`.
+fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+    // SAFETY: opens a path of ours; dup2 and close use our own fds.
+    unsafe {
+        let got = libc::open(path.as_ptr(), flags);
+        check_os(got, format_args!("open /proc/self/fd/{fd}"))?;
+        if at >= 0 {
+            check_os(libc::dup2(got, at), "dup2")?;
+        }
+        libc::close(got);
+    }
+    Ok(())
+}
+
+fn write_all(fd: RawFd, buf: &[u8]) -> Check {
+    // SAFETY: writes from a buffer of that length.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    check_os(n as i64, format_args!("write to fd {fd}"))?;
+    check_eq(
+        format_args!("bytes written to fd {fd}"),
+        n as usize,
+        buf.len(),
+    )
+}
+
+/// Reads exactly `len` bytes from `fd`, or fails.
+fn read_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        // SAFETY: reads into the rest of `buf`.
+        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), len - done) };
+        check_os(n as i64, format_args!("read of fd {fd}"))?;
+        if n == 0 {
+            return Err(format!("fd {fd}: end of file after {done} of {len} bytes"));
+        }
+        done += n as usize;
+    }
+    Ok(buf)
+}
+
+/// What a read of up to 16 bytes from `fd` gives: its length, or the errno.
+fn read_some(fd: RawFd) -> Result<usize, i32> {
+    let mut buf = [0u8; 16];
+    // SAFETY: reads into `buf`.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+fn check_data(got: &[u8], from: usize) -> Check {
+    match got
+        .iter()
+        .enumerate()
+        .find(|&(i, &b)| b != pattern(from + i))
+    {
+        Some((i, b)) => Err(format!(
+            "DATA byte {} is {b:#x}, should be {:#x}",
+            from + i,
+            pattern(from + i)
+        )),
+        None => Ok(()),
+    }
+}
+
+fn pipe_size(fd: RawFd) -> Result<usize, String> {
+    // SAFETY: fcntl on our own fd.
+    let n = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    check_os(n, "F_GETPIPE_SZ")?;
+    Ok(n as usize)
+}
+
+/// In the child: its write into the full pipe, then its half of DATA, then its word.
+fn child() -> Check {
+    write_all(FULL_W, b"Z")?;
+    let rest = read_exact(DATA_R, DATA_LEN - HALF)?;
+    check_data(&rest, HALF)?;
+    check_eq(
+        "read of the drained DATA pipe",
+        read_some(DATA_R),
+        Err(libc::EAGAIN),
+    )?;
+    write_all(EMPTY_W, DONE)
+}
+
+fn setup() -> Result<impl FnOnce() -> Check, String> {
+    pipe_at(DATA_R, DATA_W)?;
+    // SAFETY: fcntl on our own fds.
+    unsafe {
+        check_os(
+            libc::fcntl(DATA_W, libc::F_SETPIPE_SZ, DATA_SIZE as i32),
+            "F_SETPIPE_SZ",
+        )?;
+        check_os(
+            libc::fcntl(DATA_R, libc::F_SETFL, libc::O_NONBLOCK),
+            "F_SETFL",
+        )?;
+    }
+    let data: Vec<u8> = (0..DATA_LEN).map(pattern).collect();
+    write_all(DATA_W, &data)?;
+
+    pipe_at(FULL_R, FULL_W)?;
+    write_all(FULL_W, &vec![0xf0; FULL_SIZE])?;
+    pipe_at(EMPTY_R, EMPTY_W)?;
+    pipe_at(CLOSED_R, 27)?;
+    write_all(27, LAST_WORDS)?;
+    // SAFETY: our own fd.
+    unsafe { libc::close(27) };
+    // SAFETY: setfsuid and setfsgid take integers; the fs ids are ours again after.
+    unsafe {
+        libc::setfsgid(OWNER);
+        libc::setfsuid(OWNER);
+    }
+    let owned = pipe_at(OWNED_R, OWNED_W);
+    // SAFETY: as above.
+    unsafe {
+        libc::setfsuid(0);
+        libc::setfsgid(0);
+    }
+    owned?;
+    reopen_at(EMPTY_R, libc::O_RDWR, EMPTY_RW)?;
+
+    // SAFETY: the child only makes system calls and ends in _exit.
+    let kid = unsafe { libc::fork() };
+    check_os(kid, "fork")?;
+    if kid == 0 {
+        // SAFETY: the harness's ready pipe, which only the target answers on.
+        unsafe { libc::close(READY_FD) };
+        let code = match child() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("child: FAIL: {e}");
+                EXIT_CHECK
+            }
+        };
+        // SAFETY: ends the child.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(move || {
+        unblock_restore_signal()?;
+        // Asleep here across the checkpoint and the restart, until SIGUSR1.
+        let r = read_some(EMPTY_R);
+        check_eq("the read of EMPTY that SIGUSR1 ends", r, Err(libc::EINTR))?;
+        if !was_woken() {
+            return Err("the read of EMPTY ended before SIGUSR1".into());
+        }
+        check(kid)
+    })
+}
+
+/// In the target, after the restart.
+fn check(kid: libc::pid_t) -> Check {
+    check_eq("DATA's size", pipe_size(DATA_W)?, DATA_SIZE)?;
+    check_eq("FULL's size", pipe_size(FULL_R)?, FULL_SIZE)?;
+    check_fd_flags(DATA_R, libc::O_RDONLY | libc::O_NONBLOCK, false)?;
+    check_fd_flags(DATA_W, libc::O_WRONLY, false)?;
+    check_fd_flags(FULL_W, libc::O_WRONLY, false)?;
+    let link = std::fs::read_link(format!("/proc/self/fd/{DATA_R}"))
+        .map_err(|e| format!("readlink DATA: {e}"))?;
+    if !link.to_string_lossy().starts_with("pipe:[") {
+        return Err(format!("DATA's read end is {link:?}, not a pipe"));
+    }
+    let first = read_exact(DATA_R, HALF)?;
+    check_data(&first, 0)?;
+    // The child's write goes through once there is room.
+    let full = read_exact(FULL_R, FULL_SIZE)?;
+    if full.iter().any(|&b| b != 0xf0) {
+        return Err("FULL's bytes changed".into());
+    }
+    check_eq(
+        "the child's word on EMPTY",
+        read_exact(EMPTY_R, DONE.len())?,
+        DONE.to_vec(),
+    )?;
+    check_eq(
+        "the child's byte on FULL",
+        read_exact(FULL_R, 1)?,
+        b"Z".to_vec(),
+    )?;
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    let r = unsafe { libc::waitpid(kid, &mut status, 0) };
+    check_os(r, "waitpid")?;
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!("the child ended with status {status:#x}"));
+    }
+    check_eq(
+        "CLOSED's bytes",
+        read_exact(CLOSED_R, LAST_WORDS.len())?,
+        LAST_WORDS.to_vec(),
+    )?;
+    check_eq("CLOSED at its end", read_some(CLOSED_R), Ok(0))?;
+
+    // SAFETY: a zeroed stat is valid for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fills `st`.
+    check_os(unsafe { libc::fstat(OWNED_R, &mut st) }, "fstat OWNED")?;
+    check_eq(
+        "OWNED's owner and group",
+        (st.st_uid, st.st_gid),
+        (OWNER, OWNER),
+    )?;
+    reopen_at(OWNED_R, libc::O_RDONLY | libc::O_NONBLOCK, -1)?;
+
+    // SAFETY: F_GETFL takes no pointer.
+    let flags = unsafe { libc::fcntl(EMPTY_RW, libc::F_GETFL) };
+    check_eq(
+        "EMPTY_RW's access mode",
+        flags & libc::O_ACCMODE,
+        libc::O_RDWR,
+    )?;
+    write_all(EMPTY_RW, b"x")?;
+    check_eq(
+        "EMPTY through EMPTY_RW",
+        read_exact(EMPTY_R, 1)?,
+        b"x".to_vec(),
+    )?;
+    // Empty again: a read that must not wait says so, as pipe() files do.
+    let mut byte = 0u8;
+    let iov = libc::iovec {
+        iov_base: (&raw mut byte).cast(),
+        iov_len: 1,
+    };
+    const RWF_NOWAIT: libc::c_int = 8;
+    // SAFETY: one iovec over `byte`.
+    let n = unsafe { libc::preadv2(EMPTY_R, &iov, 1, -1, RWF_NOWAIT) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    check_eq(
+        "RWF_NOWAIT read of EMPTY",
+        (n, errno),
+        (-1, Some(libc::EAGAIN)),
+    )
+}
+
+fn main() {
+    let mut target = Target::spawn(setup);
+    let kids = target.descendants(1);
+    target.wait_until("for the child to sleep in its write", || {
+        proc_state(kids[0]) == Some('S')
+    });
+    target.checkpoint(KILL);
+    cr_tests::tree::wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
+    target.restart();
+    target.expect_asleep(Duration::from_millis(300));
+    let kids = target.descendants(1);
+    if proc_state(kids[0]) != Some('S') {
+        target.fail(format!(
+            "the restored child is in state {:?}, should be asleep",
+            proc_state(kids[0])
+        ));
+    }
+    target.finish();
+    pass("pipes come back with their size, bytes and sleepers, shared by the processes that hold them");
+}
