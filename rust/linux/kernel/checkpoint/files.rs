@@ -15,6 +15,7 @@ mod pipe;
 mod signalfd;
 
 use crate::image::{Dumper, Rec, Restorer};
+use crate::objects::{Place, Where};
 use crate::shared::{self, Joinable, Shareable};
 use crate::{abi, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
@@ -129,15 +130,9 @@ pub(crate) trait FileKind {
     /// this kind.
     fn classify(file: &FileRef) -> Option<core::result::Result<u32, &'static str>>;
 
-    /// Checks, before anything is written, that `file` of the frozen `task` (where `what`
-    /// says) can be saved; `EOPNOTSUPP` and a log line if not.
-    fn check(
-        log: &Log,
-        names: &mut Names,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result;
+    /// Checks, before anything is written, that `file`, held `at` a frozen task, can be
+    /// saved; `EOPNOTSUPP` and a log line if not.
+    fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result;
 
     /// The object behind `file` that other open files may share (a pipe), which leak
     /// detection counts the files of; none by default.
@@ -158,7 +153,7 @@ pub(crate) trait FileKind {
 /// A [`FileKind`]'s functions, for the table of kinds.
 struct Ops {
     classify: fn(&FileRef) -> Option<core::result::Result<u32, &'static str>>,
-    check: fn(&Log, &mut Names, &Task, core::fmt::Arguments<'_>, &FileRef) -> Result,
+    check: fn(Place<'_>, &mut Names, &FileRef) -> Result,
     behind: fn(&FileRef) -> Option<Behind>,
     dump: fn(&mut Dumper<'_>, &mut Names, &FileRef) -> Result,
     restores: fn(u32) -> bool,
@@ -212,11 +207,8 @@ pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
 /// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
 /// with `why` first (what only the kind knows), one that an epoll watches or with status
 /// flags besides `flags`, which the new file would not have.
-#[allow(clippy::too_many_arguments)]
 fn check_made_anew(
-    log: &Log,
-    task: &Task,
-    what: core::fmt::Arguments<'_>,
+    at: Place<'_>,
     file: &FileRef,
     kind: &str,
     why: Option<&str>,
@@ -232,11 +224,7 @@ fn check_made_anew(
     let Some(why) = why else {
         return Ok(());
     };
-    log!(
-        log,
-        "pid {}: {what}: {kind} {why} is not supported",
-        task.vnr()
-    );
+    log!(at.log, "{at}: {kind} {why} is not supported");
     Err(EOPNOTSUPP)
 }
 
@@ -266,21 +254,11 @@ fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static
     })
 }
 
-/// The kind of `file` of the frozen `task` (where `what` says); `EOPNOTSUPP` and a log line
-/// naming it if no kind saves it.
-fn supported(
-    log: &Log,
-    task: &Task,
-    what: core::fmt::Arguments<'_>,
-    file: &FileRef,
-) -> Result<&'static Ops> {
+/// The kind of `file`, held `at` a frozen task; `EOPNOTSUPP` and a log line naming it if no
+/// kind saves it.
+fn supported(at: Place<'_>, file: &FileRef) -> Result<&'static Ops> {
     kind_of(file).map(|(ops, _)| ops).map_err(|why| {
-        log!(
-            log,
-            "pid {}: {what}: {why} is not supported ({})",
-            task.vnr(),
-            Shown::of(file)
-        );
+        log!(at.log, "{at}: {why} is not supported ({})", Shown::of(file));
         EOPNOTSUPP
     })
 }
@@ -361,17 +339,15 @@ impl Names {
         path.d_path_from(&self.root, &mut self.buf).ok().flatten()
     }
 
-    /// Checks, before anything is written, that `file` of `task` (where `what` says) has a
-    /// name restart can reopen it by.
-    pub(crate) fn check(
-        &mut self,
-        log: &Log,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result {
+    /// Checks, before anything is written, that `file`, held `at` a frozen task, has a name
+    /// restart can reopen it by.
+    pub(crate) fn check(&mut self, at: Place<'_>, file: &FileRef) -> Result {
         if self.name(file.file().path()).is_none() {
-            log!(log, "pid {}: {what}: a file that is deleted or outside the task's root cannot be saved ({})", task.vnr(), Shown::of(file));
+            log!(
+                at.log,
+                "{at}: a file that is deleted or outside the task's root cannot be saved ({})",
+                Shown::of(file)
+            );
             return Err(EOPNOTSUPP);
         }
         Ok(())
@@ -437,22 +413,29 @@ impl FdPlan {
         let mut fds = KVec::new();
         if first {
             for_each_fd(task, |fd, file| {
-                let ops = supported(log, task, format_args!("fd {fd}"), &file)?;
+                let at = Place {
+                    log,
+                    task,
+                    at: Where::Fd(fd),
+                };
+                let ops = supported(at, &file)?;
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
                 if let Some(kind) = file.file().held_lock(files.as_deref()) {
-                    log!(log, "pid {}: fd {fd}: holds a {kind} file lock (file locks are not restored yet)", task.vnr());
+                    log!(
+                        log,
+                        "{at}: holds a {kind} file lock (file locks are not restored yet)"
+                    );
                     return Err(EOPNOTSUPP);
                 }
                 if let Some(what) = signals(&file) {
                     log!(
                         log,
-                        "pid {}: fd {fd}: {what} is not restored yet ({})",
-                        task.vnr(),
+                        "{at}: {what} is not restored yet ({})",
                         Shown::of(&file)
                     );
                     return Err(EOPNOTSUPP);
                 }
-                (ops.check)(log, names, task, format_args!("fd {fd}"), &file)?;
+                (ops.check)(at, names, &file)?;
                 let cloexec = files.as_deref().is_some_and(|f| f.close_on_exec(fd));
                 fds.push(FdEntry { fd, file, cloexec }, GFP_KERNEL)?;
                 Ok(())

@@ -73,10 +73,14 @@ impl SharedKind {
 
 /// Where a task of the tree holds an object.
 #[derive(Clone, Copy)]
-enum Where {
+pub(crate) enum Where {
+    /// The task itself: its fd table, fs, mm, handlers.
     Task,
     Fd(u32),
+    /// The mapping that starts at this address.
     Map(u64),
+    /// The mapping of these bounds.
+    MapRange(u64, u64),
     Exe,
 }
 
@@ -86,8 +90,23 @@ impl core::fmt::Display for Where {
             Where::Task => write!(f, "the task"),
             Where::Fd(fd) => write!(f, "fd {fd}"),
             Where::Map(addr) => write!(f, "mapping {addr:#x}"),
+            Where::MapRange(start, end) => write!(f, "mapping {start:#x}-{end:#x}"),
             Where::Exe => write!(f, "its executable"),
         }
+    }
+}
+
+/// An object a frozen task holds, as a log line that refuses it names it: `pid 12: fd 3`.
+#[derive(Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub(crate) log: &'a Log,
+    pub(crate) task: &'a Task,
+    pub(crate) at: Where,
+}
+
+impl core::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "pid {}: {}", self.task.vnr(), self.at)
     }
 }
 

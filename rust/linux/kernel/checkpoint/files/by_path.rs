@@ -8,11 +8,10 @@
 
 use super::{cstr, decode_dev, encode_dev, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log, log::Log, Obj};
+use crate::{abi, log, objects::Place, Obj};
 use kernel::bindings;
 use kernel::fs::file::File;
 use kernel::prelude::*;
-use kernel::task::Task;
 
 /// Character devices that hold no state of their own and can be reopened by path: the mem
 /// devices (/dev/null, /dev/zero, /dev/full, /dev/random, /dev/urandom), ttys and the console.
@@ -58,14 +57,8 @@ impl FileKind for ByPath {
         })
     }
 
-    fn check(
-        log: &Log,
-        names: &mut Names,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result {
-        names.check(log, task, what, file)
+    fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
+        names.check(at, file)
     }
 
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {

@@ -5,11 +5,10 @@
 
 use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log::Log, Obj};
+use crate::{abi, objects::Place, Obj};
 use kernel::bindings;
 use kernel::fs::eventfd::Eventfd;
 use kernel::prelude::*;
-use kernel::task::Task;
 
 /// The creation flag kept in the image: `EFD_NONBLOCK` is the file's `O_NONBLOCK`, which
 /// `fcntl()` may have changed since, and `EFD_CLOEXEC` the fd's.
@@ -22,19 +21,13 @@ impl FileKind for EventfdFile {
         Eventfd::is(file.file()).then_some(Ok(abi::FILE_KIND_EVENTFD))
     }
 
-    fn check(
-        log: &Log,
-        _names: &mut Names,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result {
+    fn check(at: Place<'_>, _names: &mut Names, file: &FileRef) -> Result {
         let (_, kernel_users) = Eventfd::of(file.file())?;
         // It would not be linked to the new eventfd.
         let kernel =
             "that a kernel subsystem signals too (AIO, io_uring, KVM, vhost, a cgroup event)";
         let why = kernel_users.then_some(kernel);
-        check_made_anew(log, task, what, file, "an eventfd", why, MADE_ANEW_FLAGS)
+        check_made_anew(at, file, "an eventfd", why, MADE_ANEW_FLAGS)
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {

@@ -12,12 +12,11 @@
 
 use super::{check_made_anew, Behind, FileKind, FileRef, Names};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log, log::Log, Obj};
+use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
 use kernel::fs::pipe::{NewPipe, PipeInfo, PipePos};
 use kernel::prelude::*;
-use kernel::task::Task;
 
 /// The flags a pipe's file is opened with again: the access mode and `O_NONBLOCK` (and the
 /// `O_LARGEFILE` of an `open()` of `/proc/self/fd/N`).
@@ -37,16 +36,10 @@ impl FileKind for PipeFile {
         }
     }
 
-    fn check(
-        log: &Log,
-        _names: &mut Names,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result {
+    fn check(at: Place<'_>, _names: &mut Names, file: &FileRef) -> Result {
         let p = PipeInfo::of(file.file())?;
         let why = refused(&p);
-        check_made_anew(log, task, what, file, "a pipe", why, PIPE_FLAGS)
+        check_made_anew(at, file, "a pipe", why, PIPE_FLAGS)
     }
 
     fn behind(file: &FileRef) -> Option<Behind> {

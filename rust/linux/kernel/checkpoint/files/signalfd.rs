@@ -5,11 +5,10 @@
 
 use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log::Log, Obj};
+use crate::{abi, objects::Place, Obj};
 use kernel::bindings;
 use kernel::fs::signalfd::Signalfd;
 use kernel::prelude::*;
-use kernel::task::Task;
 
 /// Signals no signalfd takes.
 const NEVER: u64 = 1 << (bindings::SIGKILL - 1) | 1 << (bindings::SIGSTOP - 1);
@@ -21,14 +20,8 @@ impl FileKind for SignalfdFile {
         Signalfd::is(file.file()).then_some(Ok(abi::FILE_KIND_SIGNALFD))
     }
 
-    fn check(
-        log: &Log,
-        _names: &mut Names,
-        task: &Task,
-        what: core::fmt::Arguments<'_>,
-        file: &FileRef,
-    ) -> Result {
-        check_made_anew(log, task, what, file, "a signalfd", None, MADE_ANEW_FLAGS)
+    fn check(at: Place<'_>, _names: &mut Names, file: &FileRef) -> Result {
+        check_made_anew(at, file, "a signalfd", None, MADE_ANEW_FLAGS)
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {

@@ -10,6 +10,7 @@ use super::shmem::{dump_cached, SharedObjects};
 use super::{written, MmFlags, BATCH, PAGE};
 use crate::files::{self, FileRef, Names};
 use crate::image::Dumper;
+use crate::objects::{Place, Where};
 use crate::{abi, abi::RecordType, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
@@ -98,7 +99,12 @@ impl MmPlan {
         }
         let exe = mm.exe_file().map(FileRef::from);
         if let Some(f) = &exe {
-            names.check(log, task, format_args!("executable"), f)?;
+            let at = Place {
+                log,
+                task,
+                at: Where::Exe,
+            };
+            names.check(at, f)?;
         }
         if mm.flags() & MmFlags::MERGE_ANY != 0 {
             log!(
@@ -159,12 +165,12 @@ impl MmPlan {
                 }
             };
             if let (Some(f), abi::VMA_KIND_FILE) = (&area.file, area.rec.kind) {
-                names.check(
+                let at = Place {
                     log,
                     task,
-                    format_args!("mapping {:#x}-{:#x}", area.rec.start, area.rec.end),
-                    f,
-                )?;
+                    at: Where::MapRange(area.rec.start, area.rec.end),
+                };
+                names.check(at, f)?;
             }
             // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
             if let Some(kind) = area.file.as_ref().and_then(|f| f.file().held_lock(None)) {
