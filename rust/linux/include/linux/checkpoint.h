@@ -122,6 +122,31 @@ int checkpoint_signalfd(struct file *file, u64 *mask);
 struct file *restart_signalfd(u64 mask, int flags);
 
 /**
+ * struct checkpoint_timerfd - what checkpoint reads of a timerfd
+ * @value: nanoseconds to its next expiry, or with TFD_TIMER_ABSTIME its
+ *	expiry on its clock in the caller's time namespace; zero if it is
+ *	disarmed
+ * @interval: its period in nanoseconds, zero for a one-shot timer
+ * @ticks: expiries not yet read
+ * @clockid: its clock
+ * @flags: TFD_TIMER_ABSTIME and TFD_TIMER_CANCEL_ON_SET as last set (both
+ *	for a timer on the cancel list)
+ * @canceled: whether the clock was set since, which a read reports
+ */
+struct checkpoint_timerfd {
+	s64 value;
+	s64 interval;
+	u64 ticks;
+	int clockid;
+	unsigned int flags;
+	bool canceled;
+};
+
+bool checkpoint_is_timerfd(struct file *file);
+int checkpoint_timerfd(struct file *file, struct checkpoint_timerfd *t);
+struct file *restart_timerfd(const struct checkpoint_timerfd *t, int flags);
+
+/**
  * struct checkpoint_pipe - what checkpoint reads of a pipe
  * @pipe: the pipe, an address that names it while one of its files is held
  * @len: the bytes it holds

@@ -16,3 +16,5 @@ pub mod path;
 pub mod pipe;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_SIGNALFD))]
 pub mod signalfd;
+#[cfg(all(CONFIG_CHECKPOINT, CONFIG_TIMERFD))]
+pub mod timerfd;
