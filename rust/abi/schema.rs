@@ -251,6 +251,16 @@ pub const FILE_KIND_PATH: u32 = 9;
 pub const FILE_KIND_EVENTFD: u32 = 10;
 /// `File.kind`: a signalfd; a `Signalfd` record follows.
 pub const FILE_KIND_SIGNALFD: u32 = 11;
+/// `File.kind`: a timerfd; a `Timerfd` record follows.
+pub const FILE_KIND_TIMERFD: u32 = 12;
+
+/// `Timerfd.flags`: the expiry is absolute on the timer's clock (TFD_TIMER_ABSTIME).
+pub const TIMERFD_F_ABSTIME: u32 = 1;
+/// `Timerfd.flags`: a read fails with ECANCELED once the realtime clock is set
+/// (TFD_TIMER_CANCEL_ON_SET; it takes effect with `TIMERFD_F_ABSTIME` on a realtime clock).
+pub const TIMERFD_F_CANCEL_ON_SET: u32 = 2;
+/// `Timerfd.flags`: the clock was set since; the next read fails with ECANCELED.
+pub const TIMERFD_F_CANCELED: u32 = 4;
 
 /// Largest payload of a `PipeData` record.
 pub const PIPE_DATA_MAX: u32 = 65536;
@@ -327,6 +337,8 @@ pub enum RecordType {
     /// Bytes a pipe holds, in the order a read returns them.
     #[raw(max = 8 + PIPE_DATA_MAX)]
     PipeData = 56,
+    /// A timerfd's clock, timer and ticks, after its `File` record.
+    Timerfd = 57,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -798,7 +810,7 @@ pub struct Fd {
 }
 
 /// An open file description. What follows is its kind's: the path in a `String` record for a
-/// file reopened by path, an `Eventfd` or `Signalfd` record for an eventfd or a signalfd, a
+/// file reopened by path, an `Eventfd`, `Signalfd` or `Timerfd` record for such a file, a
 /// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file.
 #[repr(C)]
 #[record(File, max = 512)]
@@ -868,6 +880,23 @@ pub struct Pipe {
     pub gid: u32,
     /// Zero.
     pub _pad0: u32,
+}
+
+/// A timerfd's clock, timer and expiries not yet read, after its `File` record.
+#[repr(C)]
+#[record(Timerfd, max = 64)]
+pub struct Timerfd {
+    /// Nanoseconds to the next expiry, or with `TIMERFD_F_ABSTIME` the expiry on the clock
+    /// as the checkpointer's time namespace sees it; zero if the timer is disarmed.
+    pub value: i64,
+    /// The period in nanoseconds; zero for a one-shot timer.
+    pub interval: i64,
+    /// Expiries not yet read.
+    pub ticks: u64,
+    /// The clock: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME or an alarm clock.
+    pub clockid: u32,
+    /// `TIMERFD_F_*`.
+    pub flags: u32,
 }
 
 /// Which pipe a pipe's file opens, after its `File` record; the file's access mode says

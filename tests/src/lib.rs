@@ -424,6 +424,31 @@ impl Prng {
     }
 }
 
+/// What a read of 8 bytes from `fd` (an eventfd's or a timerfd's count) gives: the value,
+/// or the errno.
+pub fn read_u64(fd: RawFd) -> Result<u64, i32> {
+    let mut v = 0u64;
+    // SAFETY: `v` has room for 8 bytes.
+    let n = unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
+    match n {
+        8 => Ok(v),
+        _ => Err(io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// What poll() of `fd` for input within `timeout_ms` gives: 1 if it is readable, 0 if not.
+pub fn poll_in(fd: RawFd, timeout_ms: libc::c_int) -> Result<libc::c_int, String> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    check_os(n, format_args!("poll({fd})"))?;
+    Ok(n)
+}
+
 /// Checks the status flags (`F_GETFL`) and the close-on-exec flag of `fd`.
 pub fn check_fd_flags(fd: RawFd, flags: libc::c_int, cloexec: bool) -> Check {
     // SAFETY: F_GETFL and F_GETFD take no pointer.

@@ -1,6 +1,6 @@
 //! Each kind of file and kernel object checkpoint cannot save yet is refused with EOPNOTSUPP
 //! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:[eventpoll]`),
-//! and the target runs on with the object still working: epoll, timerfd,
+//! and the target runs on with the object still working: epoll,
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
@@ -41,38 +41,9 @@ fn still_open() -> Check {
     )
 }
 
-/// Reads a u64 from [`FD`] (a timerfd's count).
-fn read_u64(what: &str) -> Result<u64, String> {
-    let mut v = 0u64;
-    // SAFETY: `v` has room for 8 bytes.
-    let n = unsafe { libc::read(FD, (&raw mut v).cast(), 8) };
-    check_eq(format!("bytes read from the {what}"), n, 8)?;
-    Ok(v)
-}
-
 fn epoll() -> Check {
     // SAFETY: creates an fd.
     keep(unsafe { libc::epoll_create1(0) }.into(), "epoll_create1")
-}
-
-fn timerfd() -> Check {
-    // SAFETY: creates an fd, then arms it with a valid itimerspec.
-    unsafe {
-        keep(
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, 0).into(),
-            "timerfd_create",
-        )?;
-        let mut t: libc::itimerspec = std::mem::zeroed();
-        t.it_value.tv_nsec = 1_000_000;
-        check_os(
-            libc::timerfd_settime(FD, 0, &t, std::ptr::null_mut()),
-            "timerfd_settime",
-        )
-    }
-}
-
-fn timerfd_works() -> Check {
-    check_eq("the timerfd's expirations", read_u64("timerfd")?, 1)
 }
 
 fn inotify() -> Check {
@@ -559,11 +530,6 @@ const CASES: &[Refusal] = &[
         setup: epoll,
         named: "anon_inode:[eventpoll]",
         works: still_open,
-    },
-    Refusal {
-        setup: timerfd,
-        named: "anon_inode:[timerfd]",
-        works: timerfd_works,
     },
     Refusal {
         setup: inotify,

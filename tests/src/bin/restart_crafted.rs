@@ -43,7 +43,7 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 ];
 
 /// The root keeps `plain` open for reading: a regular file without exec permission, an
-/// eventfd, a signalfd and a pipe that holds [`PIPE_BYTES`].
+/// eventfd, a signalfd, a timerfd due in 100 s and a pipe that holds [`PIPE_BYTES`].
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
@@ -54,6 +54,20 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGUSR2);
         cr_tests::check_os(libc::signalfd(-1, &set, 0), "signalfd")?;
+        let timer = libc::timerfd_create(libc::CLOCK_MONOTONIC, 0);
+        cr_tests::check_os(timer, "timerfd_create")?;
+        let spec = libc::itimerspec {
+            it_value: libc::timespec {
+                tv_sec: 100,
+                tv_nsec: 0,
+            },
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+        };
+        let r = libc::timerfd_settime(timer, 0, &spec, std::ptr::null_mut());
+        cr_tests::check_os(r, "timerfd_settime")?;
         let mut fds = [0; 2];
         cr_tests::check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
         let n = libc::write(fds[1], PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len());
@@ -597,7 +611,12 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // system calls and fcntl() give them no more.
     let eventfd: FileOf = |i| i.next::<abi::Eventfd>(0) - 1;
     let signalfd: FileOf = |i| i.next::<abi::Signalfd>(0) - 1;
-    let kinds = [("an eventfd", eventfd), ("a signalfd", signalfd)];
+    let timerfd: FileOf = |i| i.next::<abi::Timerfd>(0) - 1;
+    let kinds = [
+        ("an eventfd", eventfd),
+        ("a signalfd", signalfd),
+        ("a timerfd", timerfd),
+    ];
     for (kind, file_of) in kinds {
         case(&format!("{kind} open read-only"), false, &|i| {
             let file = file_of(i);
@@ -692,6 +711,29 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     case("an eventfd labeled a pipe's file", false, &|i| {
         let eventfd = i.next::<abi::Eventfd>(0) - 1;
         i.rec(eventfd).set("kind", abi::FILE_KIND_PIPE.into());
+    });
+    // A timerfd is on one of the clocks timerfd_create() takes, with a timer
+    // timerfd_settime() takes, and only canceled if it is absolute on a realtime clock.
+    let timer_cases: [(&str, &str, i64); 5] = [
+        ("a timerfd on clock 99", "clockid", 99),
+        ("a timerfd on clock 2^31", "clockid", 1 << 31),
+        ("a timerfd due in -1 ns", "value", -1),
+        ("a timerfd with a period of -1 ns", "interval", -1),
+        (
+            "a canceled timerfd that is not absolute",
+            "flags",
+            abi::TIMERFD_F_CANCELED.into(),
+        ),
+    ];
+    for (what, field, value) in timer_cases {
+        case(what, false, &|i| {
+            let t = i.next::<abi::Timerfd>(0);
+            i.rec(t).set(field, value);
+        });
+    }
+    case("a timerfd flag it cannot have", false, &|i| {
+        let t = i.next::<abi::Timerfd>(0);
+        i.rec(t).set("flags", 8);
     });
     // An O_PATH file has no offset, and cannot be mapped or be an executable.
     case("an O_PATH file at an offset", false, &|i| {
@@ -1120,6 +1162,15 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "none of its files opens",
         ),
         ("an eventfd labeled a pipe's file", "PipeEnd"),
+        ("a timerfd on clock 99", "cannot make it again"),
+        ("a timerfd on clock 2^31", "on a clock it cannot have"),
+        ("a timerfd due in -1 ns", "cannot make it again"),
+        ("a timerfd with a period of -1 ns", "cannot make it again"),
+        (
+            "a canceled timerfd that is not absolute",
+            "cannot make it again",
+        ),
+        ("a timerfd flag it cannot have", "flag it cannot have"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);

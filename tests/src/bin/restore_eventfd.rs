@@ -9,7 +9,7 @@
 use std::os::fd::RawFd;
 
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, Check, Target, KILL};
+use cr_tests::{check_eq, check_fd_flags, check_os, pass, poll_in, read_u64, Check, Target, KILL};
 
 /// A non-blocking eventfd with a large count, and a dup of it.
 const BIG: RawFd = 20;
@@ -38,17 +38,6 @@ fn write_u64(fd: RawFd, v: u64) -> Check {
     let n = unsafe { libc::write(fd, (&raw const v).cast(), 8) };
     check_os(n as i64, format_args!("write to eventfd {fd}"))?;
     check_eq(format_args!("bytes written to eventfd {fd}"), n, 8)
-}
-
-/// What a read of `fd` gives: the value, or the errno.
-fn read_u64(fd: RawFd) -> Result<u64, i32> {
-    let mut v = 0u64;
-    // SAFETY: `v` has room for 8 bytes.
-    let n = unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
-    match n {
-        8 => Ok(v),
-        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-    }
 }
 
 fn setup() -> Check {
@@ -108,18 +97,13 @@ fn check() -> Check {
         Err(libc::EAGAIN),
     )?;
     // Blocking, and empty: poll() sees nothing to read until a write.
-    let mut pfd = libc::pollfd {
-        fd: EMPTY,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    check_eq("poll() of the empty eventfd", n, 0)?;
+    check_eq("poll() of the empty eventfd", poll_in(EMPTY, 0)?, 0)?;
     write_u64(EMPTY, 2)?;
-    // SAFETY: as above.
-    let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
-    check_eq("poll() of the empty eventfd after a write", n, 1)?;
+    check_eq(
+        "poll() of the empty eventfd after a write",
+        poll_in(EMPTY, 1000)?,
+        1,
+    )?;
     check_eq("read of the written eventfd", read_u64(EMPTY), Ok(2))
 }
 

@@ -4,8 +4,8 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices), `eventfd`, `signalfd`, `pipe`. Every other file is
-//! refused before anything is written.
+//! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `pipe`. Every other
+//! file is refused before anything is written.
 
 mod by_path;
 #[cfg(CONFIG_EVENTFD)]
@@ -13,6 +13,8 @@ mod eventfd;
 mod pipe;
 #[cfg(CONFIG_SIGNALFD)]
 mod signalfd;
+#[cfg(CONFIG_TIMERFD)]
+mod timerfd;
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
@@ -181,6 +183,8 @@ const KINDS: &[Ops] = &[
     Ops::of::<eventfd::EventfdFile>(),
     #[cfg(CONFIG_SIGNALFD)]
     Ops::of::<signalfd::SignalfdFile>(),
+    #[cfg(CONFIG_TIMERFD)]
+    Ops::of::<timerfd::TimerfdFile>(),
     Ops::of::<pipe::PipeFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
