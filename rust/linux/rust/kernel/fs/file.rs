@@ -174,15 +174,24 @@ impl File {
         (!kind.is_null()).then(|| unsafe { CStr::from_char_ptr(kind) })
     }
 
+    /// Takes the file a C function made, or its error.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is what a function returned that returns a counted file, whose reference passes
+    /// to the caller, or an `ERR_PTR`.
+    pub unsafe fn from_new(ptr: *mut bindings::file) -> Result<ARef<File>> {
+        let file = NonNull::new(from_err_ptr(ptr)?).ok_or(EINVAL)?;
+        // SAFETY: a counted file (the function's precondition), which the `ARef` owns from
+        // here; `File` is transparent over `struct file`.
+        Ok(unsafe { ARef::from_raw(file.cast()) })
+    }
+
     /// Opens `name` with `O_*` `flags` (`filp_open()`), with the current task's credentials,
     /// from its root and cwd.
     pub fn open(name: &CStr, flags: u32) -> Result<ARef<File>> {
-        // SAFETY: `name` is NUL-terminated.
-        let file =
-            from_err_ptr(unsafe { bindings::filp_open(name.as_char_ptr(), flags as i32, 0) })?;
-        let file = NonNull::new(file).ok_or(EINVAL)?;
-        // SAFETY: `filp_open` returned a counted file, which the `ARef` owns from here.
-        Ok(unsafe { ARef::from_raw(file.cast()) })
+        // SAFETY: `name` is NUL-terminated; `filp_open` returns a counted file or an ERR_PTR.
+        unsafe { File::from_new(bindings::filp_open(name.as_char_ptr(), flags as i32, 0)) }
     }
 
     /// Sets its position to `pos` (`vfs_llseek(SEEK_SET)`); returns the new position. Meant

@@ -6,7 +6,7 @@
 //! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
 
 use super::file::File;
-use crate::error::{from_err_ptr, to_result};
+use crate::error::to_result;
 use crate::{bindings, prelude::*, types::ARef};
 use core::ptr::NonNull;
 
@@ -110,12 +110,14 @@ impl NewPipe {
     /// `O_LARGEFILE`: `EINVAL` for others), that takes `RWF_NOWAIT` if `nowait` (as the
     /// files of `pipe(2)` do).
     pub fn open(&self, flags: u32, nowait: bool) -> Result<ARef<File>> {
-        // SAFETY: the file is valid; the callee takes its own references.
-        let file = from_err_ptr(unsafe {
-            bindings::restart_pipe_open(self.read.as_ptr(), flags, nowait)
-        })?;
-        let file = NonNull::new(file).ok_or(EINVAL)?;
-        // SAFETY: the callee returned a counted file, which the `ARef` owns from here.
-        Ok(unsafe { ARef::from_raw(file.cast()) })
+        // SAFETY: the file is valid; the callee takes its own references and returns a
+        // counted file or an ERR_PTR.
+        unsafe {
+            File::from_new(bindings::restart_pipe_open(
+                self.read.as_ptr(),
+                flags,
+                nowait,
+            ))
+        }
     }
 }

@@ -6,9 +6,8 @@
 //! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
 
 use super::file::File;
-use crate::error::{from_err_ptr, to_result};
+use crate::error::to_result;
 use crate::{bindings, prelude::*, types::ARef};
-use core::ptr::NonNull;
 
 /// What a signalfd holds: the signals it takes, bit `n - 1` for signal `n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,10 +38,7 @@ impl Signalfd {
         } else {
             0
         };
-        // SAFETY: no pointer is passed.
-        let file = from_err_ptr(unsafe { bindings::restart_signalfd(self.mask, flags) })?;
-        let file = NonNull::new(file).ok_or(EINVAL)?;
-        // SAFETY: the callee returned a counted file, which the `ARef` owns from here.
-        Ok(unsafe { ARef::from_raw(file.cast()) })
+        // SAFETY: no pointer is passed; the callee returns a counted file or an ERR_PTR.
+        unsafe { File::from_new(bindings::restart_signalfd(self.mask, flags)) }
     }
 }

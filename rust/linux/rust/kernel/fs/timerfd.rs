@@ -6,9 +6,8 @@
 //! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
 
 use super::file::File;
-use crate::error::{from_err_ptr, to_result};
+use crate::error::to_result;
 use crate::{bindings, prelude::*, types::ARef};
-use core::ptr::NonNull;
 
 /// What a timerfd holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,10 +67,7 @@ impl Timerfd {
         } else {
             0
         };
-        // SAFETY: `t` is valid for the call.
-        let file = from_err_ptr(unsafe { bindings::restart_timerfd(&t, flags) })?;
-        let file = NonNull::new(file).ok_or(EINVAL)?;
-        // SAFETY: the callee returned a counted file, which the `ARef` owns from here.
-        Ok(unsafe { ARef::from_raw(file.cast()) })
+        // SAFETY: `t` is valid for the call; the callee returns a counted file or an ERR_PTR.
+        unsafe { File::from_new(bindings::restart_timerfd(&t, flags)) }
     }
 }
