@@ -100,6 +100,9 @@ pub(crate) fn may_checkpoint(log: &Log, task: &Task) -> Result {
 /// exiting. (What processes share with each other, and the tables of the threads of a
 /// process whose main thread exited, are checked once the whole tree is known:
 /// `Scope::check_tables`.) Some checks read what only a `frozen` task keeps still.
+///
+/// `ESRCH`, and no log line, for a task reaped since it was found: its parent, on its way to
+/// the freezer trap, may reap it, and the caller walks the tree again.
 pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     let leader = task.group_leader();
     // Racy reads, made again once the task is frozen.
@@ -126,8 +129,10 @@ pub(crate) fn check_supported(log: &Log, task: &Task, frozen: bool) -> Result {
     let apart = !leader_dead && tables(task) != tables(leader);
     // A racy read here, made again once the task is frozen, and it cannot be traced then.
     let breakpoints = task.has_hw_breakpoints();
-    // A task that released its signal handlers is exiting.
-    let why = if dead != 0 || task.lock_sighand().is_none() {
+    if is_reaped(task) {
+        return Err(ESRCH);
+    }
+    let why = if dead != 0 {
         "is exiting"
     } else if ptraced {
         "is being traced (ptraced tasks are not supported)"

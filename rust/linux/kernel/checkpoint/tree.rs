@@ -156,7 +156,13 @@ impl Tree {
                     false => {
                         task::may_checkpoint(log, &m.task)?;
                         scope.check(log, &m.task)?;
-                        task::check_supported(log, &m.task, false)?;
+                        match task::check_supported(log, &m.task, false) {
+                            Err(e) if e == ESRCH => {
+                                reaped = true;
+                                continue;
+                            }
+                            r => r?,
+                        }
                         // A zombie cannot run, so it needs no freezing.
                         if !task::is_zombie(&m.task) {
                             new.push(m.task.clone(), GFP_KERNEL)?;
@@ -166,13 +172,23 @@ impl Tree {
             }
             if new.is_empty() && !reaped {
                 frozen.settle(log)?;
+                // A zombie that its parent reaped on its way to the trap: the next walk leaves
+                // it out. Parked, its parent reaps no more.
+                if members.iter().any(|m| task::is_reaped(&m.task)) {
+                    continue;
+                }
                 // Checked again now that nothing moves: a task found in the middle of an
                 // execve() of a setuid program was checked with the creds it had before, and
                 // its exec could only end at the freezer trap, with the new ones.
                 for m in members.iter() {
                     task::may_checkpoint(log, &m.task)?;
                     scope.check(log, &m.task)?;
-                    task::check_supported(log, &m.task, true)?;
+                    task::check_supported(log, &m.task, true).inspect_err(|e| {
+                        // Killed, and reaped at once, since.
+                        if *e == ESRCH {
+                            log!(log, "pid {}: exited while being frozen", m.task.vnr());
+                        }
+                    })?;
                 }
                 let index = Sorted::new(
                     members.len(),
