@@ -182,6 +182,38 @@ ssize_t checkpoint_pipe_read(struct file *file, struct checkpoint_pipe_pos *pos,
 int restart_pipe(unsigned int size, uid_t uid, gid_t gid, struct file **res);
 struct file *restart_pipe_open(struct file *end, unsigned int flags,
 			       bool nowait);
+/**
+ * struct checkpoint_epoll_pos - where checkpoint_epoll_next() goes on
+ * @file: the file of the watch read last, only compared
+ * @fd: the fd of the watch read last
+ */
+struct checkpoint_epoll_pos {
+	const void *file;
+	int fd;
+};
+
+/**
+ * struct checkpoint_epoll_watch - a watch of an epoll instance
+ * @file: the file watched, counted
+ * @fd: the fd it was added with
+ * @events: its events, with the private bits (EPOLLET, EPOLLONESHOT, ...)
+ * @data: what epoll_wait(2) reports with its events
+ */
+struct checkpoint_epoll_watch {
+	struct file *file;
+	int fd;
+	__poll_t events;
+	u64 data;
+};
+
+bool checkpoint_is_epoll(struct file *file);
+bool checkpoint_epoll_busy_poll(struct file *file);
+unsigned int checkpoint_epoll_watchers(struct file *file);
+int checkpoint_epoll_next(struct file *file, struct checkpoint_epoll_pos *pos,
+			  struct checkpoint_epoll_watch *w);
+struct file *restart_epoll(bool nonblock);
+int restart_epoll_add(struct file *file, struct file *tfile, int fd,
+		      __poll_t events, u64 data);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

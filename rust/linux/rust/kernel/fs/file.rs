@@ -130,6 +130,13 @@ impl File {
         unsafe { ptr::addr_of!((*self.as_ptr()).f_pos).read_volatile() }
     }
 
+    /// Whether it can be polled (`file_can_poll()`): its file operations have `poll`.
+    pub fn can_poll(&self) -> bool {
+        // SAFETY: the file is valid (type invariant); an open file's `f_op` points to
+        // operations that outlive it.
+        unsafe { (*(*self.as_ptr()).f_op).poll.is_some() }
+    }
+
     /// Whether an epoll instance watches it (`f_ep`), read once: only to tell, as the watcher
     /// holds no reference to the file.
     #[cfg(CONFIG_EPOLL)]
