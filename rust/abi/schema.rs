@@ -242,7 +242,7 @@ pub const FILE_KIND_FIFO: u32 = 5;
 pub const FILE_KIND_PIPE: u32 = 6;
 /// `File.kind`: a socket.
 pub const FILE_KIND_SOCKET: u32 = 7;
-/// `File.kind`: an anonymous-inode file (epoll, timerfd...), not saved yet.
+/// `File.kind`: an anonymous-inode file of a kind not saved yet.
 pub const FILE_KIND_ANON_INODE: u32 = 8;
 /// `File.kind`: an O_PATH descriptor, of a file of any type: reopened by its path with O_PATH,
 /// as it only names the file.
@@ -253,6 +253,9 @@ pub const FILE_KIND_EVENTFD: u32 = 10;
 pub const FILE_KIND_SIGNALFD: u32 = 11;
 /// `File.kind`: a timerfd; a `Timerfd` record follows.
 pub const FILE_KIND_TIMERFD: u32 = 12;
+/// `File.kind`: an epoll instance; an `Epoll` record and its `EpollWatch` records follow. The
+/// files it watches are written before its `File` record.
+pub const FILE_KIND_EPOLL: u32 = 13;
 
 /// `Timerfd.flags`: the expiry is absolute on the timer's clock (TFD_TIMER_ABSTIME).
 pub const TIMERFD_F_ABSTIME: u32 = 1;
@@ -261,6 +264,20 @@ pub const TIMERFD_F_ABSTIME: u32 = 1;
 pub const TIMERFD_F_CANCEL_ON_SET: u32 = 2;
 /// `Timerfd.flags`: the clock was set since; the next read fails with ECANCELED.
 pub const TIMERFD_F_CANCELED: u32 = 4;
+
+/// `EpollWatch.events`: report errors (EPOLLERR), which every watch that is not disarmed has.
+pub const EPOLL_ERR: u32 = 0x8;
+/// `EpollWatch.events`: report a hang-up (EPOLLHUP), which every watch that is not disarmed
+/// has.
+pub const EPOLL_HUP: u32 = 0x10;
+/// `EpollWatch.events`: keep the system awake while the event is not taken (EPOLLWAKEUP,
+/// which needs CAP_BLOCK_SUSPEND).
+pub const EPOLL_WAKEUP: u32 = 1 << 29;
+/// `EpollWatch.events`: a one-shot watch (EPOLLONESHOT).
+pub const EPOLL_ONESHOT: u32 = 1 << 30;
+/// `EpollWatch.events`: the bits that set how a watch reports, not what (EPOLLEXCLUSIVE,
+/// EPOLLWAKEUP, EPOLLONESHOT, EPOLLET). A one-shot watch that fired has only these left.
+pub const EPOLL_PRIVATE: u32 = 0xf000_0000;
 
 /// Largest payload of a `PipeData` record.
 pub const PIPE_DATA_MAX: u32 = 65536;
@@ -339,6 +356,11 @@ pub enum RecordType {
     PipeData = 56,
     /// A timerfd's clock, timer and ticks, after its `File` record.
     Timerfd = 57,
+    /// An epoll instance's interest list, after its `File` record; `watches` `EpollWatch`
+    /// records follow.
+    Epoll = 58,
+    /// One watch of an epoll instance.
+    EpollWatch = 59,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -811,7 +833,8 @@ pub struct Fd {
 
 /// An open file description. What follows is its kind's: the path in a `String` record for a
 /// file reopened by path, an `Eventfd`, `Signalfd` or `Timerfd` record for such a file, a
-/// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file.
+/// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file, an `Epoll` record
+/// and its watches for an epoll instance.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -897,6 +920,35 @@ pub struct Timerfd {
     pub clockid: u32,
     /// `TIMERFD_F_*`.
     pub flags: u32,
+}
+
+/// An epoll instance's interest list, after its `File` record.
+#[repr(C)]
+#[record(Epoll, max = 64)]
+pub struct Epoll {
+    /// The `EpollWatch` records that follow.
+    pub watches: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// One watch of an epoll instance: a file it watches and the events it reports of it.
+#[repr(C)]
+#[record(EpollWatch, max = 64)]
+pub struct EpollWatch {
+    /// Objref of the file watched, written before the instance's `File` record.
+    pub file: u32,
+    /// The fd the file was added with (`epoll_ctl(2)`'s `fd`), which names the watch even
+    /// after that fd was closed or reused.
+    pub fd: i32,
+    /// The events it waits for, as `epoll_ctl(2)` takes them (EPOLLIN...), with `EPOLL_ERR`
+    /// and `EPOLL_HUP`; or a disarmed one-shot watch: only `EPOLL_PRIVATE` bits, with
+    /// `EPOLL_ONESHOT`.
+    pub events: u32,
+    /// Zero.
+    pub _pad0: u32,
+    /// What `epoll_wait(2)` reports with its events.
+    pub data: u64,
 }
 
 /// Which pipe a pipe's file opens, after its `File` record; the file's access mode says

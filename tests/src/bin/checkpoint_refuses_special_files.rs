@@ -1,6 +1,6 @@
 //! Each kind of file and kernel object checkpoint cannot save yet is refused with EOPNOTSUPP
-//! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:[eventpoll]`),
-//! and the target runs on with the object still working: epoll,
+//! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:inotify`),
+//! and the target runs on with the object still working:
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
@@ -39,11 +39,6 @@ fn still_open() -> Check {
         unsafe { libc::fcntl(FD, libc::F_GETFD) },
         "F_GETFD of the kept fd",
     )
-}
-
-fn epoll() -> Check {
-    // SAFETY: creates an fd.
-    keep(unsafe { libc::epoll_create1(0) }.into(), "epoll_create1")
 }
 
 fn inotify() -> Check {
@@ -526,11 +521,6 @@ fn droppable() -> Check {
 struct Why(&'static str, Refusal);
 
 const CASES: &[Refusal] = &[
-    Refusal {
-        setup: epoll,
-        named: "anon_inode:[eventpoll]",
-        works: still_open,
-    },
     Refusal {
         setup: inotify,
         named: "anon_inode:inotify",

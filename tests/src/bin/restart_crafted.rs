@@ -43,13 +43,15 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 ];
 
 /// The root keeps `plain` open for reading: a regular file without exec permission, an
-/// eventfd, a signalfd, a timerfd due in 100 s and a pipe that holds [`PIPE_BYTES`].
+/// eventfd, a signalfd, a timerfd due in 100 s, a pipe that holds [`PIPE_BYTES`] and an epoll
+/// instance that watches the pipe and the eventfd.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
     // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
     unsafe {
-        cr_tests::check_os(libc::eventfd(1, 0), "eventfd")?;
+        let efd = libc::eventfd(1, 0);
+        cr_tests::check_os(efd, "eventfd")?;
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGUSR2);
@@ -72,6 +74,20 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         cr_tests::check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
         let n = libc::write(fds[1], PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len());
         cr_tests::check_os(n as i64, "write to the pipe")?;
+        let ep = libc::epoll_create1(0);
+        cr_tests::check_os(ep, "epoll_create1")?;
+        let watches = [
+            (fds[0], libc::EPOLLIN, 7),
+            (efd, libc::EPOLLIN | libc::EPOLLET, 8),
+        ];
+        for (fd, events, data) in watches {
+            let mut ev = libc::epoll_event {
+                events: events as u32,
+                u64: data,
+            };
+            let r = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
+            cr_tests::check_os(r, "epoll_ctl")?;
+        }
     }
     posix_timers()?;
     let ready = Ready::new()?;
@@ -121,6 +137,9 @@ fn posix_timers() -> Check {
 
 /// Where a file's `File` record is in an image.
 type FileOf = fn(&Image) -> usize;
+
+/// A value for a field, read from an image.
+type FieldOf = fn(&Image) -> i64;
 
 /// The image's processes: the root, its zombie child and its two live children.
 struct Tree {
@@ -612,10 +631,12 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     let eventfd: FileOf = |i| i.next::<abi::Eventfd>(0) - 1;
     let signalfd: FileOf = |i| i.next::<abi::Signalfd>(0) - 1;
     let timerfd: FileOf = |i| i.next::<abi::Timerfd>(0) - 1;
+    let epoll: FileOf = |i| i.next::<abi::Epoll>(0) - 1;
     let kinds = [
         ("an eventfd", eventfd),
         ("a signalfd", signalfd),
         ("a timerfd", timerfd),
+        ("an epoll instance", epoll),
     ];
     for (kind, file_of) in kinds {
         case(&format!("{kind} open read-only"), false, &|i| {
@@ -734,6 +755,58 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     case("a timerfd flag it cannot have", false, &|i| {
         let t = i.next::<abi::Timerfd>(0);
         i.rec(t).set("flags", 8);
+    });
+    // An epoll instance watches, each once, files written before it that can be polled,
+    // under an fd, with what epoll_ctl() takes: EPOLLERR and EPOLLHUP unless it is a one-shot
+    // watch that fired, EPOLLEXCLUSIVE without EPOLLONESHOT.
+    let watch = |i: &Image| i.next::<abi::EpollWatch>(0);
+    let objref_of = |i: &Image, file: usize| i.recs[file].get("objref");
+    let watch_cases: [(&str, &str, FieldOf); 5] = [
+        ("an epoll watch of an undefined file", "file", |_| 999_999),
+        ("an epoll watch of a pipe, not a file of it", "file", |i| {
+            i.recs[i.next::<abi::Pipe>(0)].get("objref")
+        }),
+        ("an epoll watch of its own instance", "file", |i| {
+            i.recs[i.next::<abi::Epoll>(0) - 1].get("objref")
+        }),
+        ("an epoll watch of fd -1", "fd", |_| -1),
+        (
+            "an epoll watch without EPOLLERR and EPOLLHUP",
+            "events",
+            |_| libc::EPOLLIN.into(),
+        ),
+    ];
+    for (what, field, value) in watch_cases {
+        case(what, false, &|i| {
+            let v = value(i);
+            let w = watch(i);
+            i.rec(w).set(field, v);
+        });
+    }
+    case("an epoll watch of a regular file", false, &|i| {
+        let plain = objref_of(i, i.file(&t.plain));
+        let w = watch(i);
+        i.rec(w).set("file", plain);
+    });
+    case("an epoll watch disarmed but not one-shot", false, &|i| {
+        let w = watch(i);
+        i.rec(w).set("events", i64::from(libc::EPOLLET as u32));
+    });
+    case("an epoll watch exclusive and one-shot", false, &|i| {
+        let events = libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP;
+        let events = events | libc::EPOLLEXCLUSIVE | libc::EPOLLONESHOT;
+        let w = watch(i);
+        i.rec(w).set("events", i64::from(events as u32));
+    });
+    case("an epoll watch twice", false, &|i| {
+        let first = watch(i);
+        let (file, fd) = (i.recs[first].get("file"), i.recs[first].get("fd"));
+        let second = i.next::<abi::EpollWatch>(first + 1);
+        i.rec(second).set("file", file).set("fd", fd);
+    });
+    case("an epoll with more watches than records", false, &|i| {
+        let ep = i.next::<abi::Epoll>(0);
+        i.rec(ep).set("watches", 3);
     });
     // An O_PATH file has no offset, and cannot be mapped or be an executable.
     case("an O_PATH file at an offset", false, &|i| {
@@ -1171,6 +1244,31 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "cannot make it again",
         ),
         ("a timerfd flag it cannot have", "flag it cannot have"),
+        (
+            "an epoll watch of an undefined file",
+            "an object not in the image",
+        ),
+        ("an epoll watch of a pipe, not a file of it", "not a file"),
+        (
+            "an epoll watch of its own instance",
+            "an object not in the image",
+        ),
+        ("an epoll watch of fd -1", "negative fd"),
+        (
+            "an epoll watch without EPOLLERR and EPOLLHUP",
+            "without EPOLLERR and EPOLLHUP",
+        ),
+        ("an epoll watch of a regular file", "cannot be polled"),
+        (
+            "an epoll watch disarmed but not one-shot",
+            "disarmed but not one-shot",
+        ),
+        (
+            "an epoll watch exclusive and one-shot",
+            "epoll_ctl() would refuse",
+        ),
+        ("an epoll watch twice", "epoll_ctl() would refuse"),
+        ("an epoll with more watches than records", "EpollWatch"),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);

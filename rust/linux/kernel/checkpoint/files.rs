@@ -4,10 +4,12 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `pipe`. Every other
-//! file is refused before anything is written.
+//! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe`. Every
+//! other file is refused before anything is written.
 
 mod by_path;
+#[cfg(CONFIG_EPOLL)]
+mod epoll;
 #[cfg(CONFIG_EVENTFD)]
 mod eventfd;
 mod pipe;
@@ -142,6 +144,12 @@ pub(crate) trait FileKind {
         None
     }
 
+    /// Writes the files that `file` names (those an epoll instance watches), which restart
+    /// must have made before it: before its `File` record. None by default.
+    fn dump_named(_d: &mut Dumper<'_>, _names: &mut Names, _file: &FileRef) -> Result {
+        Ok(())
+    }
+
     /// Writes what follows the `File` record of `file`.
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result;
 
@@ -157,6 +165,7 @@ struct Ops {
     classify: fn(&FileRef) -> Option<core::result::Result<u32, &'static str>>,
     check: fn(Place<'_>, &mut Names, &FileRef) -> Result,
     behind: fn(&FileRef) -> Option<Behind>,
+    dump_named: fn(&mut Dumper<'_>, &mut Names, &FileRef) -> Result,
     dump: fn(&mut Dumper<'_>, &mut Names, &FileRef) -> Result,
     restores: fn(u32) -> bool,
     restore: fn(&mut Restorer<'_, Obj>, &abi::File) -> Result<FileRef>,
@@ -168,6 +177,7 @@ impl Ops {
             classify: K::classify,
             check: K::check,
             behind: K::behind,
+            dump_named: K::dump_named,
             dump: K::dump,
             restores: K::restores,
             restore: K::restore,
@@ -185,6 +195,8 @@ const KINDS: &[Ops] = &[
     Ops::of::<signalfd::SignalfdFile>(),
     #[cfg(CONFIG_TIMERFD)]
     Ops::of::<timerfd::TimerfdFile>(),
+    #[cfg(CONFIG_EPOLL)]
+    Ops::of::<epoll::EpollFile>(),
     Ops::of::<pipe::PipeFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
@@ -209,8 +221,8 @@ pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
 }
 
 /// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
-/// with `why` first (what only the kind knows), one that an epoll watches or with status
-/// flags besides `flags`, which the new file would not have.
+/// with `why` first (what only the kind knows), one with status flags besides `flags`, which
+/// the new file would not have.
 fn check_made_anew(
     at: Place<'_>,
     file: &FileRef,
@@ -218,13 +230,9 @@ fn check_made_anew(
     why: Option<&str>,
     flags: u32,
 ) -> Result {
-    // The watch would not follow the new file.
-    let epoll = "that an epoll instance watches (epoll is not restored yet)";
     let extra = "with status flags that fcntl() set besides O_NONBLOCK";
     let f = file.file();
-    let why = why
-        .or(f.watched_by_epoll().then_some(epoll))
-        .or((f.flags() & !flags != 0).then_some(extra));
+    let why = why.or((f.flags() & !flags != 0).then_some(extra));
     let Some(why) = why else {
         return Ok(());
     };
@@ -274,6 +282,7 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
         return Ok(objref);
     }
     let (ops, kind) = kind_of(file).map_err(|_| EOPNOTSUPP)?;
+    d.naming(file.as_ptr(), |d| (ops.dump_named)(d, names, file))?;
     let f = file.file();
     let inode = f.inode();
     let (mtime_sec, mtime_nsec) = inode.mtime();

@@ -124,11 +124,18 @@ pub(crate) fn obj_error(log: &Log, e: ObjError) -> Error {
     Error::from_errno(-e.errno())
 }
 
+/// How deep files that name files may be written before them ([`Dumper::naming`]): epoll
+/// instances nest at most five deep.
+const NAMING_DEPTH: usize = 8;
+
 /// The checkpoint side of the image: the record writer, and the tree's objects by objref.
 pub(crate) struct Dumper<'a> {
     w: Writer<Output>,
     pub(crate) log: &'a Log,
     objs: Objects<'a>,
+    /// The files whose named files are being written, outermost first.
+    naming: [usize; NAMING_DEPTH],
+    depth: usize,
 }
 
 impl<'a> Dumper<'a> {
@@ -143,6 +150,8 @@ impl<'a> Dumper<'a> {
             w: Writer::new(out),
             log,
             objs,
+            naming: [0; NAMING_DEPTH],
+            depth: 0,
         };
         let r = d.w.header(header);
         d.check(r)?;
@@ -230,6 +239,45 @@ impl<'a> Dumper<'a> {
     /// The objref of the object at `addr` if its records are written.
     pub(crate) fn written<T>(&self, addr: *const T) -> Option<u32> {
         self.objs.written(addr as usize)
+    }
+
+    /// Runs `f`, which writes the files that the file at `addr` names before its `File`
+    /// record. `EAGAIN` past [`NAMING_DEPTH`] such files within each other, which only files
+    /// changed by a holder outside the tree while they are saved reach.
+    pub(crate) fn naming<T>(
+        &mut self,
+        addr: *const T,
+        f: impl FnOnce(&mut Self) -> Result,
+    ) -> Result {
+        let Some(slot) = self.naming.get_mut(self.depth) else {
+            log!(
+                self.log,
+                "files that name files nest too deep: changed while being saved?"
+            );
+            return Err(EAGAIN);
+        };
+        *slot = addr as usize;
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    /// Whether the file at `addr` is open in an fd table of the tree, as found before
+    /// anything was written.
+    pub(crate) fn tree_file<T>(&self, addr: *const T) -> bool {
+        self.objs.is_tree_file(addr as usize)
+    }
+
+    /// The objref of the file at `addr` if it is one of the tree's ([`Dumper::tree_file`])
+    /// and its `File` record is written.
+    pub(crate) fn file_written<T>(&self, addr: *const T) -> Option<u32> {
+        let key = addr as usize;
+        let naming = self.naming.get(..self.depth).unwrap_or(&[]);
+        if naming.contains(&key) || !self.objs.is_tree_file(key) {
+            return None;
+        }
+        self.objs.written(key)
     }
 
     /// Writes the tail; the image is complete.

@@ -12,6 +12,9 @@
 //! image, a record names an object by its number, and the first record that needs its
 //! contents writes them ([`Objects::first_write`]). Objects that are only named (tasks,
 //! signal structs) are entered as they are written, after the others.
+//!
+//! The watches of epoll instances hold no reference to the files they watch: they are
+//! counted apart, the tree's against all those of each of its files.
 
 use crate::abi::objref::{DumpEntry, DumpTable, Full, ObjError, ObjRef, Slots};
 use crate::image::obj_error;
@@ -20,6 +23,8 @@ use crate::tree::Tree;
 use crate::{container, files, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
+#[cfg(CONFIG_EPOLL)]
+use kernel::fs::epoll::Epoll;
 use kernel::fs::{fdtable::FilesStruct, file::File, fs_struct::FsStruct};
 use kernel::mm::{virt::VmaRef, MmWithUser};
 use kernel::pid::HeldAddrs;
@@ -138,6 +143,8 @@ pub(crate) struct Entry {
     pid: i32,
     /// References the tree's tasks hold to it.
     inside: u32,
+    /// For an open file, the watches on it of the tree's epoll instances.
+    watched: u32,
     /// For what a process shares, the process (by its leader's index in the tree) whose
     /// records write it; [`NO_OWNER`] for the others.
     owner: u32,
@@ -158,6 +165,9 @@ impl DumpEntry for Entry {
 pub(crate) struct Objects<'a> {
     table: DumpTable<Entry, VecSlots<Entry>, VecSlots<u32>>,
     log: &'a Log,
+    /// The first epoll instance of the tree found to watch a file that no fd table of the
+    /// tree holds: its holder and where.
+    stray_watch: Option<(i32, Where)>,
 }
 
 impl<'a> Objects<'a> {
@@ -168,6 +178,7 @@ impl<'a> Objects<'a> {
         let mut o = Objects {
             table: DumpTable::new(VecSlots(KVVec::new()), VecSlots(KVVec::new())),
             log,
+            stray_watch: None,
         };
         for m in tree.members() {
             o.add_held::<FilesStruct>(&m.task)?;
@@ -219,6 +230,38 @@ impl<'a> Objects<'a> {
                 r.map_err(|e| obj_error(self.log, e))?;
             }
         }
+        #[cfg(CONFIG_EPOLL)]
+        self.count_watches()?;
+        Ok(())
+    }
+
+    /// Counts each watch of the tree's epoll instances on the file it watches, which must
+    /// be open in an fd table of the tree; the first that is not is kept for
+    /// [`Objects::check_leaks`] to refuse.
+    #[cfg(CONFIG_EPOLL)]
+    fn count_watches(&mut self) -> Result {
+        let mut epolls = KVVec::new();
+        for e in self.entries().filter(|e| e.checked) {
+            match &e.held {
+                Held::File(f) if Epoll::is(f) => {
+                    epolls.push((f.clone(), e.pid, e.at), GFP_KERNEL)?
+                }
+                _ => {}
+            }
+        }
+        for (epoll, pid, at) in epolls.iter() {
+            for w in Epoll::watches(epoll) {
+                let key = w?.file.as_ptr() as usize;
+                let inside = self.is_tree_file(key);
+                match self.entry_mut(key).filter(|_| inside) {
+                    Some(t) => t.watched = t.watched.saturating_add(1),
+                    None => {
+                        self.stray_watch.get_or_insert((*pid, *at));
+                    }
+                }
+                crate::resched();
+            }
+        }
         Ok(())
     }
 
@@ -241,6 +284,7 @@ impl<'a> Objects<'a> {
                     at,
                     pid: task.vnr(),
                     inside: 0,
+                    watched: 0,
                     owner: NO_OWNER,
                     checked: false,
                     written: false,
@@ -326,6 +370,7 @@ impl<'a> Objects<'a> {
                     at: Where::Task,
                     pid: 0,
                     inside: 0,
+                    watched: 0,
                     owner: NO_OWNER,
                     checked: false,
                     written: false,
@@ -344,6 +389,12 @@ impl<'a> Objects<'a> {
     pub(crate) fn first_write(&mut self, key: usize) -> Result<(u32, bool)> {
         let (r, e) = self.number(key)?;
         Ok((r, !core::mem::replace(&mut e.written, true)))
+    }
+
+    /// Whether the object at `key` is a file open in an fd table of the tree.
+    pub(crate) fn is_tree_file(&self, key: usize) -> bool {
+        self.entry(key)
+            .is_some_and(|e| e.checked && matches!(e.held, Held::File(_)))
     }
 
     /// The objref of the object at `key` if its contents are written.
@@ -425,6 +476,10 @@ impl<'a> Objects<'a> {
     /// outside the frozen tree. `EBUSY` for a `container`, which must not leak;
     /// `EOPNOTSUPP` for a subtree, whose restart could not share them again.
     ///
+    /// An epoll instance outside that watches a file of the tree is a holder outside too, and
+    /// an instance of the tree that watches a file no fd table of the tree holds is refused
+    /// even then: restart could not make that file.
+    ///
     /// Files that the tree only maps privately (its executables and libraries) are not
     /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
     pub(crate) fn check_leaks(&self, tree: &Tree, container: bool, files: bool) -> Result {
@@ -433,6 +488,10 @@ impl<'a> Objects<'a> {
             true => (EBUSY, ""),
             false => (EOPNOTSUPP, " (restart could not share it again)"),
         };
+        if let Some((pid, at)) = self.stray_watch {
+            log!(log, "pid {pid}: {at}: the epoll instance watches a file that no process of the tree has open{why}");
+            return Err(errno);
+        }
         if files {
             let why = match container {
                 true => "",
@@ -444,12 +503,17 @@ impl<'a> Objects<'a> {
                 let Held::File(file) = &e.held else {
                     continue;
                 };
+                let (at, pid) = (e.at, e.pid);
+                #[cfg(CONFIG_EPOLL)]
+                if Epoll::watchers(file) > e.watched {
+                    log!(log, "pid {pid}: {at}: the open file is watched by an epoll instance outside the tree{why}");
+                    return Err(errno);
+                }
                 // Less the table's own reference.
                 let outside = file.count() - 1 - i64::from(e.inside);
                 if outside <= 0 {
                     continue;
                 }
-                let (at, pid) = (e.at, e.pid);
                 match holder_of(tree, file) {
                     Some((other, fd)) if other > 0 => log!(log, "pid {pid}: {at}: the open file is shared with pid {other} (fd {fd}) outside the tree{why}"),
                     _ => log!(log, "pid {pid}: {at}: the open file has {outside} references outside the tree{why}"),

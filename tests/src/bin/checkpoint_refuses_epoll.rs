@@ -1,0 +1,277 @@
+//! Epoll watches across the edge of the checkpointed tree are refused, with a log line saying
+//! which, and the target runs on with its epoll and files as they were:
+//!
+//! - an epoll of the target that watches a pipe's read end which only a process outside the
+//!   tree holds (a sibling made with CLONE_PARENT): restart could not make that file;
+//! - an eventfd of the target that only the sibling's epoll watches, and a pipe's read end
+//!   that only an epoll of the test watches: restart could not watch the new file with it.
+//!
+//! Both are EOPNOTSUPP for a subtree and EBUSY, leaks, for a container: there the test holds
+//! the pipe's ends (taken with pidfd_getfd() before the container closed its own), and its
+//! epoll watches the eventfd; once the test closes that epoll the container checkpoints.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
+use cr_tests::target::{kill_and_reap, restored_flag};
+use cr_tests::{check_eq, check_os, log_names, pass, read_u64, wait_restored, Check, Target, KILL};
+
+const READ_END: RawFd = 37;
+const WRITE_END: RawFd = 38;
+const EVENTFD: RawFd = 39;
+const EPOLL: RawFd = 40;
+/// The data of the target's watch.
+const DATA: u64 = 0x5EE;
+const COUNT: u64 = 3;
+
+/// A pipe on [`READ_END`] and [`WRITE_END`] holding "hello".
+fn pipe_with_hello() -> Check {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two fds; dup2, close and write use our own fds and a literal.
+    unsafe {
+        check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
+        check_os(libc::dup2(fds[0], READ_END), "dup2")?;
+        check_os(libc::dup2(fds[1], WRITE_END), "dup2")?;
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        let n = libc::write(WRITE_END, b"hello".as_ptr().cast(), 5);
+        check_os(n as i64, "write")?;
+    }
+    Ok(())
+}
+
+fn still_hello() -> Check {
+    let mut buf = [0u8; 5];
+    // SAFETY: `buf` has room for 5 bytes.
+    let n = unsafe { libc::read(READ_END, buf.as_mut_ptr().cast(), 5) };
+    check_eq("bytes read back from the pipe", (n, &buf), (5, b"hello"))
+}
+
+/// An eventfd on [`EVENTFD`] at [`COUNT`].
+fn eventfd_at_three() -> Check {
+    // SAFETY: creates an fd and moves it to EVENTFD, which the target does not use otherwise.
+    unsafe {
+        let got = libc::eventfd(COUNT as u32, 0);
+        check_os(got, "eventfd")?;
+        check_os(libc::dup2(got, EVENTFD), "dup2")?;
+        libc::close(got);
+    }
+    Ok(())
+}
+
+fn still_three() -> Check {
+    check_eq("the eventfd's count", read_u64(EVENTFD), Ok(COUNT))
+}
+
+/// An epoll on [`EPOLL`] that watches `fd` for input with [`DATA`].
+fn epoll_watching(fd: RawFd) -> Check {
+    // SAFETY: creates an fd, moves it to EPOLL, which the target does not use otherwise, and
+    // adds `fd` to it.
+    unsafe {
+        let got = libc::epoll_create1(0);
+        check_os(got, "epoll_create1")?;
+        check_os(libc::dup2(got, EPOLL), "dup2")?;
+        libc::close(got);
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: DATA,
+        };
+        check_os(
+            libc::epoll_ctl(EPOLL, libc::EPOLL_CTL_ADD, fd, &mut ev),
+            "EPOLL_CTL_ADD",
+        )
+    }
+}
+
+/// The epoll still reports the pipe, which holds "hello": (data, events) of what it reports.
+fn still_reports() -> Check {
+    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 4];
+    // SAFETY: `evs` has room for as many events as it is told.
+    let n = unsafe { libc::epoll_wait(EPOLL, evs.as_mut_ptr(), evs.len() as libc::c_int, 0) };
+    check_os(n, "epoll_wait")?;
+    let got: Vec<(u64, u32)> = evs[..n as usize]
+        .iter()
+        .map(|e| (e.u64, e.events))
+        .collect();
+    check_eq(
+        "what the epoll reports",
+        got,
+        vec![(DATA, libc::EPOLLIN as u32)],
+    )
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+}
+
+/// In the target: makes a sibling (a child of the test, outside the tree: CLONE_PARENT) that
+/// keeps only the fds `keep` (ascending), none of the others it inherited, and sleeps until
+/// killed.
+fn sibling_keeping(keep: &[RawFd]) -> Check {
+    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long;
+    // SAFETY: without CLONE_VM and with no new stack this is fork() that makes the test the
+    // child's parent; the child only closes fds and sleeps until killed.
+    let child = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    check_os(child, "clone(CLONE_PARENT)")?;
+    if child == 0 {
+        let close_range = |from: RawFd, to: libc::c_uint| {
+            // SAFETY: closes fds of the sibling's own table, READY_FD among them.
+            unsafe { libc::syscall(libc::SYS_close_range, from as libc::c_uint, to, 0) };
+        };
+        let mut from = 0;
+        for &fd in keep {
+            if fd > from {
+                close_range(from, (fd - 1) as libc::c_uint);
+            }
+            from = fd + 1;
+        }
+        close_range(from, libc::c_uint::MAX);
+        loop {
+            // SAFETY: pause has no preconditions.
+            unsafe { libc::pause() };
+        }
+    }
+    Ok(())
+}
+
+/// Checkpoint with `flags` must fail with `errno` and a log line holding each of `words`; the
+/// target sleeps on.
+fn expect_refused(target: &mut Target, flags: u32, errno: i32, words: &[&str], what: &str) {
+    let result = target.try_checkpoint(flags);
+    target.expect_checkpoint_errno(result, errno, what);
+    if let Some(w) = words.iter().find(|w| !log_names(target.klog(), w)) {
+        target.fail(format!("{what}: no kernel log line names {w:?}"));
+    }
+    target.expect_asleep(Duration::from_millis(200));
+}
+
+/// The target's epoll watches a pipe's read end that only its sibling holds.
+fn watching_outside_pipe() {
+    let mut target = Target::spawn(|| {
+        pipe_with_hello()?;
+        epoll_watching(READ_END)?;
+        sibling_keeping(&[READ_END, WRITE_END])?;
+        close(READ_END);
+        close(WRITE_END);
+        Ok(|| {
+            wait_restored();
+            still_reports()
+        })
+    });
+    let sibling = target.sibling();
+    let pid = target.pid().to_string();
+    expect_refused(
+        &mut target,
+        KILL,
+        libc::EOPNOTSUPP,
+        &[&pid, "watches a file"],
+        "checkpoint of an epoll watching a pipe held only outside the tree",
+    );
+    target.expect_sibling_asleep(sibling);
+    target.finish();
+    kill_and_reap(sibling);
+}
+
+/// The target's eventfd is watched by an epoll that only its sibling holds.
+fn watched_from_outside() {
+    let mut target = Target::spawn(|| {
+        eventfd_at_three()?;
+        epoll_watching(EVENTFD)?;
+        sibling_keeping(&[EPOLL])?;
+        close(EPOLL);
+        Ok(|| {
+            wait_restored();
+            still_three()
+        })
+    });
+    let sibling = target.sibling();
+    let pid = target.pid().to_string();
+    expect_refused(
+        &mut target,
+        KILL,
+        libc::EOPNOTSUPP,
+        &[&pid, "watched by an epoll"],
+        "checkpoint of an eventfd watched by an epoll outside the tree",
+    );
+    target.expect_sibling_asleep(sibling);
+    target.finish();
+    kill_and_reap(sibling);
+}
+
+/// A container whose epoll watches a pipe's read end that only the test holds: it closes the
+/// pipe when first woken, after the test took its ends, and checks its epoll when woken again.
+fn container_watching_outside_pipe() {
+    let mut target = Target::spawn_container(|| {
+        pipe_with_hello()?;
+        epoll_watching(READ_END)?;
+        Ok(|| {
+            wait_restored();
+            restored_flag().store(false, Ordering::SeqCst);
+            close(WRITE_END);
+            close(READ_END);
+            wait_restored();
+            still_reports()
+        })
+    });
+    let pid = target.pid();
+    let taken = [READ_END, WRITE_END].map(|fd| take_fd(pid, fd).unwrap_or_else(|e| target.fail(e)));
+    target.wake();
+    let read_end = format!("/proc/{pid}/fd/{READ_END}");
+    target.wait_until("for the container to close the pipe", || {
+        !std::path::Path::new(&read_end).exists()
+    });
+    target.wait_state("S", "to sleep again after closing the pipe");
+    expect_refused(
+        &mut target,
+        0,
+        libc::EBUSY,
+        &["watches a file"],
+        "checkpoint of a container whose epoll watches a pipe only the test holds",
+    );
+    target.finish();
+    for fd in taken {
+        close(fd);
+    }
+}
+
+/// A container's eventfd that an epoll of the test watches; the same checkpoint succeeds once
+/// the test closed its epoll.
+fn container_watched_by_test() {
+    let mut target = Target::spawn_container(|| {
+        eventfd_at_three()?;
+        Ok(|| {
+            wait_restored();
+            still_three()
+        })
+    });
+    let ep = watch_with_epoll(target.pid(), EVENTFD).unwrap_or_else(|e| target.fail(e));
+    expect_refused(
+        &mut target,
+        0,
+        libc::EBUSY,
+        &["watched by an epoll"],
+        "checkpoint of a container whose eventfd an epoll of the test watches",
+    );
+    close(ep);
+    target.checkpoint(0);
+    target.finish();
+}
+
+fn main() {
+    watching_outside_pipe();
+    watched_from_outside();
+    let epoll = |pid| watch_with_epoll(pid, READ_END).map(|ep| vec![ep]);
+    refused_while_used(
+        pipe_with_hello,
+        still_hello,
+        epoll,
+        KILL,
+        "watched by an epoll",
+    );
+    container_watching_outside_pipe();
+    container_watched_by_test();
+    pass("an epoll watching a file held only outside the tree, and a file watched by an epoll outside it, are refused by name (EOPNOTSUPP, EBUSY in a container); the targets run on");
+}
