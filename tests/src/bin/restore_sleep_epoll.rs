@@ -1,0 +1,44 @@
+//! A task asleep in epoll_wait(2) without a timeout, on an epoll instance that watches a
+//! signalfd for SIGUSR1 (blocked, as the harness keeps it), is still asleep after checkpoint
+//! and restart, where it used to fail with EINTR: the freezer's trap does not end the wait.
+//! The SIGUSR1 that ends the test wakes it through the restored signalfd and instance, with
+//! the watch's data.
+
+use cr_tests::sleepers::{self, Wake};
+use cr_tests::{check_eq, check_os, pass};
+
+/// The data of the signalfd's watch.
+const DATA: u64 = 0x5167_0051_6700_0001;
+
+fn main() {
+    sleepers::run(Wake::Signal, || {
+        // SAFETY: a zeroed sigset_t filled by the libc calls; creates fds and waits for one
+        // event into an array of our own.
+        let (n, ev) = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            let sfd = libc::signalfd(-1, &set, 0);
+            check_os(sfd, "signalfd")?;
+            let ep = libc::epoll_create1(0);
+            check_os(ep, "epoll_create1")?;
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: DATA,
+            };
+            check_os(
+                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, sfd, &mut ev),
+                "epoll_ctl",
+            )?;
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 2];
+            let n = libc::epoll_wait(ep, out.as_mut_ptr(), 2, -1);
+            check_os(n, "epoll_wait")?;
+            (n, out[0])
+        };
+        check_eq("events returned", n, 1)?;
+        let (events, data) = (ev.events, ev.u64);
+        check_eq("the event", events, libc::EPOLLIN as u32)?;
+        check_eq("the watch's data", data, DATA)
+    });
+    pass("an epoll_wait() without a timeout sleeps on across checkpoint and restart and returns the event that wakes it");
+}
