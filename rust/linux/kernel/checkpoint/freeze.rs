@@ -122,9 +122,11 @@ impl Frozen {
         Ok(())
     }
 
-    /// Kills the tasks (their whole thread groups) instead of thawing them.
-    pub(crate) fn kill(self) {
-        for (task, _) in self.0.iter() {
+    /// Kills the tasks that are `saved` (their whole thread groups) instead of thawing them;
+    /// the others, which left the tree while it was being frozen (orphans of a task killed
+    /// from outside meanwhile, given to another reaper), are thawed.
+    pub(crate) fn kill(self, saved: impl Fn(&Task) -> bool) {
+        for (task, _) in self.0.iter().filter(|(t, _)| saved(t)) {
             task.kill_process();
         }
         // Dropping clears the trap bits; the pending SIGKILLs end the tasks.

@@ -186,7 +186,7 @@ impl Tree {
                     task::check_supported(log, &m.task, true).inspect_err(|e| {
                         // Killed, and reaped at once, since.
                         if *e == ESRCH {
-                            log!(log, "pid {}: exited while being frozen", m.task.vnr());
+                            log!(log, "a task of the tree exited while it was being frozen");
                         }
                     })?;
                 }
@@ -263,7 +263,9 @@ impl Tree {
     /// their group or session id, are then free for a restart of the image right away. Tasks
     /// whose new parent does not reap them in time are left to it, with a log line.
     pub(crate) fn kill(self, log: &Log) {
-        self.frozen.kill();
+        let index = &self.index;
+        self.frozen
+            .kill(|t| index.get(t.as_ptr() as usize).is_some());
         let start = Ktime::ktime_get();
         for (i, m) in self.members.iter().enumerate() {
             loop {
