@@ -56,6 +56,14 @@ impl FileKind for EpollFile {
     }
 
     fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {
+        // Checked again: with CKPT_UNSHARE_OPEN_FILES, a holder outside may have set them.
+        if Epoll::busy_poll(file.file()) {
+            log!(
+                d.log,
+                "epoll: busy-poll parameters were set while it was being saved"
+            );
+            return Err(EOPNOTSUPP);
+        }
         let mut watches = KVVec::new();
         for w in Epoll::watches(file.file()) {
             let w = w?;
