@@ -26,6 +26,19 @@ use kernel::prelude::*;
 /// `ELOOP`, which the kernel crate does not name.
 const ELOOP: i32 = bindings::ELOOP as i32;
 
+// The image's EPOLL* bits are the kernel's, which epoll_ctl(2) takes.
+const _: () = assert!(
+    abi::EPOLL_ERR == bindings::EPOLLERR
+        && abi::EPOLL_HUP == bindings::EPOLLHUP
+        && abi::EPOLL_WAKEUP == bindings::EPOLLWAKEUP
+        && abi::EPOLL_ONESHOT == bindings::EPOLLONESHOT
+        && abi::EPOLL_PRIVATE
+            == bindings::EPOLLEXCLUSIVE
+                | bindings::EPOLLWAKEUP
+                | bindings::EPOLLONESHOT
+                | bindings::EPOLLET
+);
+
 /// What a watch that is not disarmed always reports, whatever it was added with.
 const ALWAYS: u32 = abi::EPOLL_ERR | abi::EPOLL_HUP;
 
@@ -73,7 +86,6 @@ impl FileKind for EpollFile {
             let w = abi::EpollWatch {
                 file: target,
                 fd: w.fd,
-                // The kernel's EPOLL* bits are the image's.
                 events: w.events,
                 _pad0: 0,
                 data: w.data,

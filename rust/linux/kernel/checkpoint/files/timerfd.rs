@@ -9,8 +9,15 @@
 use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log, objects::Place, Obj};
+use kernel::bindings;
 use kernel::fs::timerfd::Timerfd;
 use kernel::prelude::*;
+
+// The image's flags a timer is set with are the kernel's, which timerfd_settime(2) takes.
+const _: () = assert!(
+    abi::TIMERFD_F_ABSTIME == bindings::TFD_TIMER_ABSTIME
+        && abi::TIMERFD_F_CANCEL_ON_SET == bindings::TFD_TIMER_CANCEL_ON_SET
+);
 
 /// The `TIMERFD_F_*` flags a timer is set with; `TIMERFD_F_CANCELED` is its state.
 const SETTIME: u32 = abi::TIMERFD_F_ABSTIME | abi::TIMERFD_F_CANCEL_ON_SET;
@@ -38,7 +45,6 @@ impl FileKind for TimerfdFile {
             interval: t.interval,
             ticks: t.ticks,
             clockid: t.clockid as u32,
-            // The kernel's TFD_TIMER_* bits are the image's.
             flags: (t.flags & SETTIME) | canceled,
         })
     }
