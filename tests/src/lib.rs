@@ -436,6 +436,24 @@ pub fn read_u64(fd: RawFd) -> Result<u64, i32> {
     }
 }
 
+/// A pipe made with `pipe2()` `flags`, its read end on fd `r` and its write end on fd `w`.
+pub fn pipe_at(r: RawFd, w: RawFd, flags: libc::c_int) -> Check {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds; dup2 and close use our own fds.
+    unsafe {
+        check_os(libc::pipe2(fds.as_mut_ptr(), flags), "pipe2")?;
+        for (from, to) in [(fds[0], r), (fds[1], w)] {
+            if from != to {
+                check_os(libc::dup2(from, to), "dup2")?;
+                if from != r && from != w {
+                    libc::close(from);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What poll() of `fd` for input within `timeout_ms` gives: 1 if it is readable, 0 if not.
 pub fn poll_in(fd: RawFd, timeout_ms: libc::c_int) -> Result<libc::c_int, String> {
     let mut pfd = libc::pollfd {

@@ -69,6 +69,28 @@ pub fn wait_restored() {
     }
 }
 
+/// In the target: forks a plain child (no target of its own) that runs `child` and exits with
+/// 0 or, if it fails, [`EXIT_CHECK`] for the target to reap; returns its pid.
+pub fn fork_checker(child: impl FnOnce() -> Check) -> Result<libc::pid_t, String> {
+    // SAFETY: the child only makes system calls and ends in _exit.
+    let kid = unsafe { libc::fork() };
+    check_os(kid, "fork")?;
+    if kid == 0 {
+        // SAFETY: the harness's ready pipe, which only the target answers on.
+        unsafe { libc::close(READY_FD) };
+        let code = match child() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("child: FAIL: {e}");
+                EXIT_CHECK
+            }
+        };
+        // SAFETY: ends the child.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(kid)
+}
+
 /// In the target: unblocks SIGUSR1 for code that waits for it other than by
 /// [`wait_restored`] (a spin loop, the sleep under test).
 pub fn unblock_restore_signal() -> Check {

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
 use cr_tests::target::{kill_and_reap, restored_flag};
-use cr_tests::{check_eq, check_os, log_names, pass, read_u64, wait_restored, Check, Target, KILL};
+use cr_tests::{
+    check_eq, check_os, log_names, pass, pipe_at, read_u64, wait_restored, Check, Target, KILL,
+};
 
 const READ_END: RawFd = 37;
 const WRITE_END: RawFd = 38;
@@ -28,17 +30,10 @@ const COUNT: u64 = 3;
 
 /// A pipe on [`READ_END`] and [`WRITE_END`] holding "hello".
 fn pipe_with_hello() -> Check {
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two fds; dup2, close and write use our own fds and a literal.
-    unsafe {
-        check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
-        check_os(libc::dup2(fds[0], READ_END), "dup2")?;
-        check_os(libc::dup2(fds[1], WRITE_END), "dup2")?;
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-        let n = libc::write(WRITE_END, b"hello".as_ptr().cast(), 5);
-        check_os(n as i64, "write")?;
-    }
+    pipe_at(READ_END, WRITE_END, 0)?;
+    // SAFETY: writes a literal to our own fd.
+    let n = unsafe { libc::write(WRITE_END, b"hello".as_ptr().cast(), 5) };
+    check_os(n as i64, "write")?;
     Ok(())
 }
 
@@ -148,57 +143,42 @@ fn expect_refused(target: &mut Target, flags: u32, errno: i32, words: &[&str], w
     target.expect_asleep(Duration::from_millis(200));
 }
 
-/// The target's epoll watches a pipe's read end that only its sibling holds.
-fn watching_outside_pipe() {
-    let mut target = Target::spawn(|| {
-        pipe_with_hello()?;
-        epoll_watching(READ_END)?;
-        sibling_keeping(&[READ_END, WRITE_END])?;
-        close(READ_END);
-        close(WRITE_END);
-        Ok(|| {
+/// A target that runs `setup`, which leaves a sibling outside the tree holding what the
+/// target shares with it, is refused with EOPNOTSUPP and a log line naming it and `token`;
+/// it runs on and passes `works`, and its sibling sleeps on.
+fn refused_with_sibling(setup: fn() -> Check, works: fn() -> Check, token: &str, what: &str) {
+    let mut target = Target::spawn(move || {
+        setup()?;
+        Ok(move || {
             wait_restored();
-            still_reports()
+            works()
         })
     });
     let sibling = target.sibling();
     let pid = target.pid().to_string();
-    expect_refused(
-        &mut target,
-        KILL,
-        libc::EOPNOTSUPP,
-        &[&pid, "watches a file"],
-        "checkpoint of an epoll watching a pipe held only outside the tree",
-    );
+    expect_refused(&mut target, KILL, libc::EOPNOTSUPP, &[&pid, token], what);
     target.expect_sibling_asleep(sibling);
     target.finish();
     kill_and_reap(sibling);
 }
 
+/// The target's epoll watches a pipe's read end that only its sibling holds.
+fn watching_outside_pipe() -> Check {
+    pipe_with_hello()?;
+    epoll_watching(READ_END)?;
+    sibling_keeping(&[READ_END, WRITE_END])?;
+    close(READ_END);
+    close(WRITE_END);
+    Ok(())
+}
+
 /// The target's eventfd is watched by an epoll that only its sibling holds.
-fn watched_from_outside() {
-    let mut target = Target::spawn(|| {
-        eventfd_at_three()?;
-        epoll_watching(EVENTFD)?;
-        sibling_keeping(&[EPOLL])?;
-        close(EPOLL);
-        Ok(|| {
-            wait_restored();
-            still_three()
-        })
-    });
-    let sibling = target.sibling();
-    let pid = target.pid().to_string();
-    expect_refused(
-        &mut target,
-        KILL,
-        libc::EOPNOTSUPP,
-        &[&pid, "watched by an epoll"],
-        "checkpoint of an eventfd watched by an epoll outside the tree",
-    );
-    target.expect_sibling_asleep(sibling);
-    target.finish();
-    kill_and_reap(sibling);
+fn watched_from_outside() -> Check {
+    eventfd_at_three()?;
+    epoll_watching(EVENTFD)?;
+    sibling_keeping(&[EPOLL])?;
+    close(EPOLL);
+    Ok(())
 }
 
 /// A container whose epoll watches a pipe's read end that only the test holds: it closes the
@@ -261,8 +241,18 @@ fn container_watched_by_test() {
 }
 
 fn main() {
-    watching_outside_pipe();
-    watched_from_outside();
+    refused_with_sibling(
+        watching_outside_pipe,
+        still_reports,
+        "watches a file",
+        "checkpoint of an epoll watching a pipe held only outside the tree",
+    );
+    refused_with_sibling(
+        watched_from_outside,
+        still_three,
+        "watched by an epoll",
+        "checkpoint of an eventfd watched by an epoll outside the tree",
+    );
     let epoll = |pid| watch_with_epoll(pid, READ_END).map(|ep| vec![ep]);
     refused_while_used(
         pipe_with_hello,

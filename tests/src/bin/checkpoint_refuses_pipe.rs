@@ -9,23 +9,16 @@
 use std::os::fd::RawFd;
 
 use cr_tests::outside::{refused_while_used, take_fd};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, check_os, pass, pipe_at, wait_restored, Check, Target, KILL};
 
 const READ_END: RawFd = 37;
 const WRITE_END: RawFd = 38;
 
 fn pipe_with(flags: libc::c_int) -> Check {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two fds; dup2, close and write use our own fds and a literal.
-    unsafe {
-        check_os(libc::pipe2(fds.as_mut_ptr(), flags), "pipe2")?;
-        check_os(libc::dup2(fds[0], READ_END), "dup2")?;
-        check_os(libc::dup2(fds[1], WRITE_END), "dup2")?;
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-        let n = libc::write(WRITE_END, b"hello".as_ptr().cast(), 5);
-        check_os(n as i64, "write")?;
-    }
+    pipe_at(READ_END, WRITE_END, flags)?;
+    // SAFETY: writes a literal to our own fd.
+    let n = unsafe { libc::write(WRITE_END, b"hello".as_ptr().cast(), 5) };
+    check_os(n as i64, "write")?;
     Ok(())
 }
 

@@ -20,8 +20,10 @@ use std::fmt;
 use std::os::fd::RawFd;
 
 use cr_tests::proc::proc_state;
-use cr_tests::target::{EXIT_CHECK, READY_FD};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, read_u64, wait_restored, Check, Target};
+use cr_tests::target::fork_checker;
+use cr_tests::{
+    check_eq, check_fd_flags, check_os, pass, pipe_at, read_u64, wait_restored, Check, Target,
+};
 
 const PIPE_R: RawFd = 20;
 const PIPE_W: RawFd = 21;
@@ -104,20 +106,6 @@ fn epoll_at(fd: RawFd, flags: libc::c_int) -> Check {
         check_os(got, "epoll_create1")?;
         check_os(libc::dup3(got, fd, flags & libc::EPOLL_CLOEXEC), "dup3")?;
         libc::close(got);
-    }
-    Ok(())
-}
-
-/// A pipe on fds `r` and `w`.
-fn pipe_at(r: RawFd, w: RawFd) -> Check {
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two fds; dup2 and close use our own fds.
-    unsafe {
-        check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
-        check_os(libc::dup2(fds[0], r), "dup2")?;
-        check_os(libc::dup2(fds[1], w), "dup2")?;
-        libc::close(fds[0]);
-        libc::close(fds[1]);
     }
     Ok(())
 }
@@ -225,7 +213,7 @@ fn child() -> Check {
 }
 
 fn setup() -> Result<impl FnOnce() -> Check, String> {
-    pipe_at(PIPE_R, PIPE_W)?;
+    pipe_at(PIPE_R, PIPE_W, 0)?;
     eventfd_at(E1)?;
     eventfd_at(E2)?;
     epoll_at(INNER, libc::EPOLL_CLOEXEC)?;
@@ -266,23 +254,10 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
         &expected_outer(),
     )?;
 
-    // SAFETY: the child only makes system calls and ends in _exit.
-    let kid = unsafe { libc::fork() };
-    check_os(kid, "fork")?;
-    if kid == 0 {
-        // SAFETY: the harness's ready pipe, which only the target answers on.
-        unsafe { libc::close(READY_FD) };
+    let kid = fork_checker(|| {
         wait_restored();
-        let code = match child() {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("child: FAIL: {e}");
-                EXIT_CHECK
-            }
-        };
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(code) };
-    }
+        child()
+    })?;
     Ok(move || {
         wait_restored();
         check(kid, inner, outer)

@@ -19,8 +19,8 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use cr_tests::proc::proc_state;
-use cr_tests::target::{unblock_restore_signal, was_woken, EXIT_CHECK, READY_FD};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, Check, Target, KILL};
+use cr_tests::target::{fork_checker, unblock_restore_signal, was_woken};
+use cr_tests::{check_eq, check_fd_flags, check_os, pass, pipe_at, Check, Target, KILL};
 
 const DATA_R: RawFd = 20;
 const DATA_W: RawFd = 21;
@@ -45,20 +45,6 @@ const DONE: &[u8] = b"done";
 
 fn pattern(i: usize) -> u8 {
     (i * 7 + i / 251) as u8
-}
-
-/// A pipe on fds `r` and `w`.
-fn pipe_at(r: RawFd, w: RawFd) -> Check {
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two fds; dup2 and close use our own fds.
-    unsafe {
-        check_os(libc::pipe(fds.as_mut_ptr()), "pipe")?;
-        check_os(libc::dup2(fds[0], r), "dup2")?;
-        check_os(libc::dup2(fds[1], w), "dup2")?;
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-    }
-    Ok(())
 }
 
 /// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`.
@@ -150,7 +136,7 @@ fn child() -> Check {
 }
 
 fn setup() -> Result<impl FnOnce() -> Check, String> {
-    pipe_at(DATA_R, DATA_W)?;
+    pipe_at(DATA_R, DATA_W, 0)?;
     // SAFETY: fcntl on our own fds.
     unsafe {
         check_os(
@@ -165,10 +151,10 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     let data: Vec<u8> = (0..DATA_LEN).map(pattern).collect();
     write_all(DATA_W, &data)?;
 
-    pipe_at(FULL_R, FULL_W)?;
+    pipe_at(FULL_R, FULL_W, 0)?;
     write_all(FULL_W, &vec![0xf0; FULL_SIZE])?;
-    pipe_at(EMPTY_R, EMPTY_W)?;
-    pipe_at(CLOSED_R, 27)?;
+    pipe_at(EMPTY_R, EMPTY_W, 0)?;
+    pipe_at(CLOSED_R, 27, 0)?;
     write_all(27, LAST_WORDS)?;
     // SAFETY: our own fd.
     unsafe { libc::close(27) };
@@ -177,7 +163,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
         libc::setfsgid(OWNER);
         libc::setfsuid(OWNER);
     }
-    let owned = pipe_at(OWNED_R, OWNED_W);
+    let owned = pipe_at(OWNED_R, OWNED_W, 0);
     // SAFETY: as above.
     unsafe {
         libc::setfsuid(0);
@@ -186,22 +172,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     owned?;
     reopen_at(EMPTY_R, libc::O_RDWR, EMPTY_RW)?;
 
-    // SAFETY: the child only makes system calls and ends in _exit.
-    let kid = unsafe { libc::fork() };
-    check_os(kid, "fork")?;
-    if kid == 0 {
-        // SAFETY: the harness's ready pipe, which only the target answers on.
-        unsafe { libc::close(READY_FD) };
-        let code = match child() {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("child: FAIL: {e}");
-                EXIT_CHECK
-            }
-        };
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(code) };
-    }
+    let kid = fork_checker(child)?;
     Ok(move || {
         unblock_restore_signal()?;
         // Asleep here across the checkpoint and the restart, until SIGUSR1.
