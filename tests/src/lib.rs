@@ -454,6 +454,26 @@ pub fn pipe_at(r: RawFd, w: RawFd, flags: libc::c_int) -> Check {
     Ok(())
 }
 
+/// epoll_ctl(`ep`, `op`, `fd`) with `events` and `data`: the errno if it failed.
+pub fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> Result<(), i32> {
+    let mut ev = libc::epoll_event { events, u64: data };
+    // SAFETY: `ev` is a valid epoll_event.
+    match unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Adds `fd` to the epoll instance `ep`, waiting for `events`, reported with `data`.
+pub fn epoll_add(ep: RawFd, fd: RawFd, events: u32, data: u64) -> Check {
+    epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, events, data).map_err(|e| {
+        format!(
+            "EPOLL_CTL_ADD of fd {fd} to epoll {ep}: {}",
+            describe_errno(e)
+        )
+    })
+}
+
 /// What poll() of `fd` for input within `timeout_ms` gives: 1 if it is readable, 0 if not.
 pub fn poll_in(fd: RawFd, timeout_ms: libc::c_int) -> Result<libc::c_int, String> {
     let mut pfd = libc::pollfd {

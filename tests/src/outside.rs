@@ -23,19 +23,13 @@ pub fn take_fd(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
 /// of it: only the watch is left, which holds no reference to the file. Returns the epoll.
 pub fn watch_with_epoll(pid: libc::pid_t, fd: RawFd) -> Result<RawFd, String> {
     let file = take_fd(pid, fd)?;
-    // SAFETY: makes an epoll of our own and adds `file` to it; closes our copy of `file`.
-    unsafe {
-        let ep = libc::epoll_create1(0);
-        check_os(ep, "epoll_create1")?;
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        let r = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, file, &mut ev);
-        libc::close(file);
-        check_os(r, "EPOLL_CTL_ADD")?;
-        Ok(ep)
-    }
+    // SAFETY: makes an epoll of our own.
+    let ep = unsafe { libc::epoll_create1(0) };
+    check_os(ep, "epoll_create1")?;
+    let r = crate::epoll_add(ep, file, libc::EPOLLIN as u32, 0);
+    // SAFETY: our copy of `file`, watched by `ep` through the file, not the fd.
+    unsafe { libc::close(file) };
+    r.map(|()| ep)
 }
 
 /// A target that runs `setup`, which the test then uses from outside the tree with `outside`

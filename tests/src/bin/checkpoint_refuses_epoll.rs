@@ -17,7 +17,8 @@ use std::time::Duration;
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
 use cr_tests::target::{kill_and_reap, restored_flag};
 use cr_tests::{
-    check_eq, check_os, log_names, pass, pipe_at, read_u64, wait_restored, Check, Target, KILL,
+    check_eq, check_os, epoll_add, log_names, pass, pipe_at, read_u64, wait_restored, Check,
+    Target, KILL,
 };
 
 const READ_END: RawFd = 37;
@@ -62,22 +63,14 @@ fn still_three() -> Check {
 
 /// An epoll on [`EPOLL`] that watches `fd` for input with [`DATA`].
 fn epoll_watching(fd: RawFd) -> Check {
-    // SAFETY: creates an fd, moves it to EPOLL, which the target does not use otherwise, and
-    // adds `fd` to it.
+    // SAFETY: creates an fd and moves it to EPOLL, which the target does not use otherwise.
     unsafe {
         let got = libc::epoll_create1(0);
         check_os(got, "epoll_create1")?;
         check_os(libc::dup2(got, EPOLL), "dup2")?;
         libc::close(got);
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: DATA,
-        };
-        check_os(
-            libc::epoll_ctl(EPOLL, libc::EPOLL_CTL_ADD, fd, &mut ev),
-            "EPOLL_CTL_ADD",
-        )
     }
+    epoll_add(EPOLL, fd, libc::EPOLLIN as u32, DATA)
 }
 
 /// The epoll still reports the pipe, which holds "hello": (data, events) of what it reports.

@@ -81,12 +81,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
             (efd, libc::EPOLLIN | libc::EPOLLET, 8),
         ];
         for (fd, events, data) in watches {
-            let mut ev = libc::epoll_event {
-                events: events as u32,
-                u64: data,
-            };
-            let r = libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev);
-            cr_tests::check_os(r, "epoll_ctl")?;
+            cr_tests::epoll_add(ep, fd, events as u32, data)?;
         }
     }
     posix_timers()?;

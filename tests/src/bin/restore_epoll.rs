@@ -22,7 +22,8 @@ use std::os::fd::RawFd;
 use cr_tests::proc::proc_state;
 use cr_tests::target::fork_checker;
 use cr_tests::{
-    check_eq, check_fd_flags, check_os, pass, pipe_at, read_u64, wait_restored, Check, Target,
+    check_eq, check_fd_flags, check_os, epoll_add, epoll_ctl, pass, pipe_at, read_u64,
+    wait_restored, Check, Target,
 };
 
 const PIPE_R: RawFd = 20;
@@ -110,25 +111,6 @@ fn epoll_at(fd: RawFd, flags: libc::c_int) -> Check {
     Ok(())
 }
 
-/// epoll_ctl(`ep`, `op`, `fd`) with `events` and `data`: the errno if it failed.
-fn ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> Result<(), i32> {
-    let mut ev = libc::epoll_event { events, u64: data };
-    // SAFETY: `ev` is a valid epoll_event.
-    match unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-    }
-}
-
-fn add(ep: RawFd, fd: RawFd, events: u32, data: u64) -> Check {
-    ctl(ep, libc::EPOLL_CTL_ADD, fd, events, data).map_err(|e| {
-        format!(
-            "EPOLL_CTL_ADD of fd {fd} to epoll {ep}: {}",
-            cr_tests::describe_errno(e)
-        )
-    })
-}
-
 /// What epoll_wait() of `ep` reports without waiting, by data.
 fn ready(ep: RawFd) -> Result<Vec<Event>, String> {
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 16];
@@ -203,13 +185,13 @@ fn expected_outer() -> Vec<Watch> {
 fn child() -> Check {
     check_eq(
         "EPOLL_CTL_ADD of E1 under its fd to the shared OUTER",
-        ctl(OUTER, libc::EPOLL_CTL_ADD, E1, IN, 0),
+        epoll_ctl(OUTER, libc::EPOLL_CTL_ADD, E1, IN, 0),
         Err(libc::EEXIST),
     )?;
     // SAFETY: dup2 of our own fd to a free number.
     check_os(unsafe { libc::dup2(E1, CHILD_E1) }, "dup2")?;
     // Never reported (an eventfd has no priority data); stays while the target holds E1.
-    add(OUTER, CHILD_E1, PRI, CHILD_DATA)
+    epoll_add(OUTER, CHILD_E1, PRI, CHILD_DATA)
 }
 
 fn setup() -> Result<impl FnOnce() -> Check, String> {
@@ -221,11 +203,11 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     // SAFETY: fcntl on our own fd.
     let r = unsafe { libc::fcntl(INNER, libc::F_SETFL, libc::O_NONBLOCK) };
     check_os(r, "F_SETFL")?;
-    add(INNER, PIPE_R, IN, INNER_PIPE_DATA)?;
-    add(OUTER, PIPE_R, IN | ET | RDHUP, PIPE_DATA)?;
-    add(OUTER, E1, IN | ONESHOT, E1_DATA)?;
-    add(OUTER, E2, IN | ONESHOT, E2_DATA)?;
-    add(OUTER, INNER, IN, INNER_DATA)?;
+    epoll_add(INNER, PIPE_R, IN, INNER_PIPE_DATA)?;
+    epoll_add(OUTER, PIPE_R, IN | ET | RDHUP, PIPE_DATA)?;
+    epoll_add(OUTER, E1, IN | ONESHOT, E1_DATA)?;
+    epoll_add(OUTER, E2, IN | ONESHOT, E2_DATA)?;
+    epoll_add(OUTER, INNER, IN, INNER_DATA)?;
     // E2's one-shot watch fires once and is disabled; E2 stays readable.
     write_u64(E2, 1)?;
     check_eq(
@@ -235,7 +217,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     )?;
     check_eq("OUTER's events, E2 reported", ready(OUTER)?, vec![])?;
     eventfd_at(E3_ADDED)?;
-    add(OUTER, E3_ADDED, OUT | EXCLUSIVE, E3_DATA)?;
+    epoll_add(OUTER, E3_ADDED, OUT | EXCLUSIVE, E3_DATA)?;
     // SAFETY: dup2 and close of our own fds.
     unsafe {
         check_os(libc::dup2(E3_ADDED, E3), "dup2")?;
@@ -286,7 +268,7 @@ fn check(kid: libc::pid_t, inner: Vec<Watch>, outer: Vec<Watch>) -> Check {
     // The watch is E3's file under the fd it was added with.
     check_eq(
         "EPOLL_CTL_MOD of E3 under its new fd",
-        ctl(OUTER, libc::EPOLL_CTL_MOD, E3, OUT, E3_DATA),
+        epoll_ctl(OUTER, libc::EPOLL_CTL_MOD, E3, OUT, E3_DATA),
         Err(libc::ENOENT),
     )?;
 

@@ -6,7 +6,7 @@
 //! back afterwards.
 
 use cr_tests::sleepers::{self, Wake};
-use cr_tests::{check_eq, check_os, pass};
+use cr_tests::{check_eq, check_os, epoll_add, pass};
 
 /// The data of the signalfd's watch.
 const DATA: u64 = 0x5167_0051_6700_0001;
@@ -23,14 +23,7 @@ fn main() {
             check_os(sfd, "signalfd")?;
             let ep = libc::epoll_create1(0);
             check_os(ep, "epoll_create1")?;
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: DATA,
-            };
-            check_os(
-                libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, sfd, &mut ev),
-                "epoll_ctl",
-            )?;
+            epoll_add(ep, sfd, libc::EPOLLIN as u32, DATA)?;
             let mut during = cr_tests::proc::blocked_mask();
             libc::sigaddset(&mut during, libc::SIGUSR2);
             let mut out = [libc::epoll_event { events: 0, u64: 0 }; 2];
