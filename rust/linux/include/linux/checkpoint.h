@@ -155,6 +155,12 @@ struct file *restart_timerfd(const struct checkpoint_timerfd *t, int flags);
  * @uid: its owner, in the caller's user namespace
  * @gid: its group, in the caller's user namespace
  * @packets: whether a buffer it holds is a packet (written in O_DIRECT mode)
+ * @fifo: whether it is a FIFO in a file system, not a pipe(2)
+ * @waiting: whether the file, a reader of a FIFO, has seen no writer since it
+ *	was opened, for which poll() does not report EPOLLHUP
+ * @opens: how many times files of it were opened after pipe(2) made it or
+ *	since a FIFO's first file opened it, readers and writers counted apart;
+ *	only compared, to tell whether one was opened since
  */
 struct checkpoint_pipe {
 	void *pipe;
@@ -163,7 +169,10 @@ struct checkpoint_pipe {
 	unsigned int files;
 	uid_t uid;
 	gid_t gid;
+	u64 opens;
 	bool packets;
+	bool fifo;
+	bool waiting;
 };
 
 /**
@@ -182,6 +191,10 @@ ssize_t checkpoint_pipe_read(struct file *file, struct checkpoint_pipe_pos *pos,
 int restart_pipe(unsigned int size, uid_t uid, gid_t gid, struct file **res);
 struct file *restart_pipe_open(struct file *end, unsigned int flags,
 			       bool nowait);
+int restart_fifo_free(const char *name);
+int restart_fifo(struct file *held, unsigned int size);
+int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
+		     bool waiting);
 /**
  * struct checkpoint_epoll_pos - where checkpoint_epoll_next() goes on
  * @file: the file of the watch read last, only compared
