@@ -235,7 +235,9 @@ pub const FILE_KIND_DIRECTORY: u32 = 2;
 pub const FILE_KIND_CHARDEV: u32 = 3;
 /// `File.kind`: a block device.
 pub const FILE_KIND_BLOCKDEV: u32 = 4;
-/// `File.kind`: a named pipe (FIFO in the file system).
+/// `File.kind`: a file of a named pipe (a FIFO in a file system); its path from the task's
+/// root in a `String` record, the pipe's `Pipe` record (the first time) and a `PipeEnd`
+/// record follow.
 pub const FILE_KIND_FIFO: u32 = 5;
 /// `File.kind`: a file of an anonymous pipe; the pipe's `Pipe` record, the first time, and a
 /// `PipeEnd` record follow.
@@ -256,6 +258,10 @@ pub const FILE_KIND_TIMERFD: u32 = 12;
 /// `File.kind`: an epoll instance; an `Epoll` record and its `EpollWatch` records follow. The
 /// files it watches are written before its `File` record.
 pub const FILE_KIND_EPOLL: u32 = 13;
+
+/// `PipeEnd.flags`: a reader of a FIFO that has seen no writer since it was opened, to which
+/// `poll()` does not report `EPOLLHUP` while the FIFO has no writer.
+pub const PIPE_END_WAITING: u32 = 1;
 
 /// `Timerfd.flags`: the expiry is absolute on the timer's clock (TFD_TIMER_ABSTIME).
 pub const TIMERFD_F_ABSTIME: u32 = 1;
@@ -833,8 +839,8 @@ pub struct Fd {
 
 /// An open file description. What follows is its kind's: the path in a `String` record for a
 /// file reopened by path, an `Eventfd`, `Signalfd` or `Timerfd` record for such a file, a
-/// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file, an `Epoll` record
-/// and its watches for an epoll instance.
+/// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file (after its path
+/// for a FIFO's), an `Epoll` record and its watches for an epoll instance.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -885,8 +891,8 @@ pub struct Signalfd {
     pub mask: u64,
 }
 
-/// An anonymous pipe, after the `File` record of the first of its files in the image: its
-/// capacity and the bytes it holds, which `PipeData` records of `len` bytes in all follow.
+/// A pipe or a FIFO's pipe, after the `File` record of the first of its files in the image:
+/// its capacity and the bytes it holds, which `PipeData` records of `len` bytes in all follow.
 #[repr(C)]
 #[record(Pipe, max = 64)]
 pub struct Pipe {
@@ -897,7 +903,7 @@ pub struct Pipe {
     /// The bytes it holds, at most `size`.
     pub len: u32,
     /// Its owner, in the user namespace of the checkpointer (the overflow uid without a
-    /// mapping there).
+    /// mapping there); zero for a FIFO, whose owner is its inode's.
     pub uid: u32,
     /// Its group, likewise.
     pub gid: u32,
@@ -958,8 +964,8 @@ pub struct EpollWatch {
 pub struct PipeEnd {
     /// The objref of the pipe.
     pub pipe: u32,
-    /// Zero.
-    pub _pad0: u32,
+    /// `PIPE_END_*`.
+    pub flags: u32,
 }
 
 /// Root, cwd and umask; root then cwd follow in two `String` records.

@@ -454,6 +454,123 @@ pub fn pipe_at(r: RawFd, w: RawFd, flags: libc::c_int) -> Check {
     Ok(())
 }
 
+/// A FIFO made at `path` (`mkfifo()`, mode 0600).
+pub fn mkfifo(path: &str) -> Check {
+    let name = std::ffi::CString::new(path).map_err(|_| format!("NUL in {path:?}"))?;
+    // SAFETY: makes a FIFO at a valid C string.
+    check_os(
+        unsafe { libc::mkfifo(name.as_ptr(), 0o600) },
+        format_args!("mkfifo {path}"),
+    )
+}
+
+/// The FIFO at `path` opened with `flags` on fd `at`, without waiting for a partner: a reader
+/// is opened with `O_NONBLOCK`, which is then taken off again unless `flags` has it. A writer
+/// needs a reader already (or `open()` waits, or fails with ENXIO if `O_NONBLOCK`).
+pub fn open_fifo_at(path: &str, flags: libc::c_int, at: RawFd) -> Check {
+    let name = std::ffi::CString::new(path).map_err(|_| format!("NUL in {path:?}"))?;
+    let reader = flags & libc::O_ACCMODE == libc::O_RDONLY;
+    let open_flags = if reader {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags
+    };
+    // SAFETY: opens a valid C string; dup2, fcntl and close use our own fds.
+    unsafe {
+        let got = libc::open(name.as_ptr(), open_flags);
+        check_os(got, format_args!("open {path}"))?;
+        if got != at {
+            check_os(libc::dup2(got, at), format_args!("dup2 {path} to {at}"))?;
+            libc::close(got);
+        }
+        if open_flags != flags {
+            let now = libc::fcntl(at, libc::F_GETFL);
+            check_os(now, "F_GETFL")?;
+            let r = libc::fcntl(at, libc::F_SETFL, now & !libc::O_NONBLOCK);
+            check_os(r, format_args!("F_SETFL of {path}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` to `fd` in one `write()`, or fails.
+pub fn write_all(fd: RawFd, buf: &[u8]) -> Check {
+    // SAFETY: writes from a buffer of that length.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    check_os(n as i64, format_args!("write to fd {fd}"))?;
+    check_eq(
+        format_args!("bytes written to fd {fd}"),
+        n as usize,
+        buf.len(),
+    )
+}
+
+/// Reads exactly `len` bytes from `fd`, or fails.
+pub fn read_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        // SAFETY: reads into the rest of `buf`.
+        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), len - done) };
+        check_os(n as i64, format_args!("read of fd {fd}"))?;
+        if n == 0 {
+            return Err(format!("fd {fd}: end of file after {done} of {len} bytes"));
+        }
+        done += n as usize;
+    }
+    Ok(buf)
+}
+
+/// What a read of up to 16 bytes from `fd` gives: its length, or the errno.
+pub fn read_some(fd: RawFd) -> Result<usize, i32> {
+    let mut buf = [0u8; 16];
+    // SAFETY: reads into `buf`.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// The capacity of the pipe or FIFO of `fd` (`F_GETPIPE_SZ`).
+pub fn pipe_size(fd: RawFd) -> Result<usize, String> {
+    // SAFETY: fcntl on an fd number; no memory involved.
+    let n = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+    check_os(n, format_args!("F_GETPIPE_SZ of fd {fd}"))?;
+    Ok(n as usize)
+}
+
+/// The bytes the pipe or FIFO of `fd` holds (`FIONREAD`).
+pub fn fionread(fd: RawFd) -> Result<usize, String> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    check_os(r, format_args!("FIONREAD of fd {fd}"))?;
+    Ok(n as usize)
+}
+
+/// Byte `i` of the pattern the pipe tests fill pipes with: no short period.
+pub fn byte_pattern(i: usize) -> u8 {
+    (i * 7 + i / 251) as u8
+}
+
+/// `Err` naming `what` and the first byte of `got`, which starts at byte `from` of
+/// [`byte_pattern`], that is not the pattern's.
+pub fn check_byte_pattern(what: &str, got: &[u8], from: usize) -> Check {
+    match got
+        .iter()
+        .enumerate()
+        .find(|&(i, &b)| b != byte_pattern(from + i))
+    {
+        Some((i, b)) => Err(format!(
+            "{what} byte {} is {b:#x}, should be {:#x}",
+            from + i,
+            byte_pattern(from + i)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// epoll_ctl(`ep`, `op`, `fd`) with `events` and `data`: the errno if it failed.
 pub fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> Result<(), i32> {
     let mut ev = libc::epoll_event { events, u64: data };

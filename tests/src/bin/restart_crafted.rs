@@ -13,6 +13,8 @@
 //! Each case names the item of the review (issue "Hostile images and racing callers") it
 //! reproduces: before its fix, a case failed as its comment says.
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use abi::Record;
 use cr_tests::craft::{expect_refused, Image, Rec};
 use cr_tests::tree::{descendants, exit_with, wait_gone, wake_and_reap, zombie, Kid, Ready};
@@ -43,9 +45,11 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 ];
 
 /// The root keeps `plain` open for reading: a regular file without exec permission, an
-/// eventfd, a signalfd, a timerfd due in 100 s, a pipe that holds [`PIPE_BYTES`] and an epoll
-/// instance that watches the pipe and the eventfd.
+/// eventfd, a signalfd, a timerfd due in 100 s, a pipe that holds [`PIPE_BYTES`], an epoll
+/// instance that watches the pipe and the eventfd, and a reader and a writer of the FIFO
+/// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
+    let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
     // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
@@ -83,6 +87,14 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         for (fd, events, data) in watches {
             cr_tests::epoll_add(ep, fd, events as u32, data)?;
         }
+        libc::unlink(fifo.as_ptr());
+        cr_tests::check_os(libc::mkfifo(fifo.as_ptr(), 0o600), "mkfifo")?;
+        let r = libc::open(fifo.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK);
+        cr_tests::check_os(r, "open the FIFO to read")?;
+        let w = libc::open(fifo.as_ptr(), libc::O_WRONLY);
+        cr_tests::check_os(w, "open the FIFO to write")?;
+        let n = libc::write(w, PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len());
+        cr_tests::check_os(n as i64, "write to the FIFO")?;
     }
     posix_timers()?;
     let ready = Ready::new()?;
@@ -136,10 +148,17 @@ type FileOf = fn(&Image) -> usize;
 /// A value for a field, read from an image.
 type FieldOf = fn(&Image) -> i64;
 
+/// The FIFO the root of the target holds, beside `plain`.
+fn fifo_of(plain: &str) -> String {
+    format!("{plain}.fifo")
+}
+
 /// The image's processes: the root, its zombie child and its two live children.
 struct Tree {
     /// The file the root holds open for reading.
     plain: String,
+    /// The FIFO it holds a reader and a writer of.
+    fifo: String,
     root: i32,
     zombie: i32,
     kid: i32,
@@ -728,6 +747,78 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let eventfd = i.next::<abi::Eventfd>(0) - 1;
         i.rec(eventfd).set("kind", abi::FILE_KIND_PIPE.into());
     });
+    // A FIFO's files have their paths and a pipe of their own; only a reader that saw no
+    // writer is marked so. The first is the reader, which the `Pipe` record follows.
+    let fifo_end = |i: &Image| i.next::<abi::PipeEnd>(i.file(&t.fifo));
+    let fifo_writer_end = |i: &Image| i.next::<abi::PipeEnd>(fifo_end(i) + 1);
+    case("a FIFO's file that opens a pipe", false, &|i| {
+        let pipe = i.recs[i.next::<abi::Pipe>(0)].get("objref");
+        let end = fifo_writer_end(i);
+        i.rec(end).set("pipe", pipe);
+    });
+    case("a FIFO with an owner", false, &|i| {
+        let p = i.next::<abi::Pipe>(i.file(&t.fifo));
+        i.rec(p).set("uid", 1000);
+    });
+    case("a FIFO's writer that saw no writer", false, &|i| {
+        let end = fifo_writer_end(i);
+        i.rec(end).set("flags", abi::PIPE_END_WAITING.into());
+    });
+    case("a pipe's reader that saw no writer", false, &|i| {
+        let end = i.next::<abi::PipeEnd>(0);
+        i.rec(end).set("flags", abi::PIPE_END_WAITING.into());
+    });
+    case("a pipe's end with flag 2", false, &|i| {
+        let end = fifo_end(i);
+        i.rec(end).set("flags", 2);
+    });
+    case("a FIFO's file of a regular file", false, &|i| {
+        let file = i.file(&t.fifo);
+        i.rec(file).set("i_mode", (libc::S_IFREG | 0o600).into());
+    });
+    case("a FIFO's file that takes RWF_NOWAIT", false, &|i| {
+        let file = i.file(&t.fifo);
+        let mode = i.recs[file].get("f_mode");
+        i.rec(file).set("f_mode", mode | 1 << 27);
+    });
+    // Restart fills a pipe record by record, each write() merged into the last buffer only
+    // where it fits in that buffer's page: 1, 4096 and 4095 bytes take three buffers, which a
+    // pipe of 8 KiB does not have. Restart's writer of a FIFO waited for room before it was
+    // made non-blocking: the third write hung the restart for good.
+    let cut_data = |i: &mut Image, pipe: usize| {
+        i.rec(pipe).set("size", 8192).set("len", 8192);
+        let data = abi::RecordType::PipeData.id();
+        let end = (pipe + 1..i.recs.len())
+            .find(|&r| i.recs[r].ty != data)
+            .unwrap_or(i.recs.len());
+        assert!(end > pipe + 1, "no PipeData record after the Pipe record");
+        let cut = [1, 4096, 4095].map(|n| Rec {
+            ty: data,
+            payload: vec![b'p'; n],
+        });
+        i.recs.splice(pipe + 1..end, cut);
+    };
+    let fifo_pipe = |i: &Image| i.next::<abi::Pipe>(i.file(&t.fifo));
+    case(
+        "a pipe whose bytes need more buffers than it has",
+        false,
+        &|i| {
+            let p = i.next::<abi::Pipe>(0);
+            cut_data(i, p);
+        },
+    );
+    case(
+        "a FIFO whose bytes need more buffers than it has",
+        false,
+        &|i| {
+            let p = fifo_pipe(i);
+            cut_data(i, p);
+        },
+    );
+    case("a FIFO of a size F_SETPIPE_SZ would round", false, &|i| {
+        let p = fifo_pipe(i);
+        i.rec(p).set("size", 65537);
+    });
     // A timerfd is on one of the clocks timerfd_create() takes, with a timer
     // timerfd_settime() takes, and only canceled if it is absolute on a realtime clock.
     let timer_cases: [(&str, &str, i64); 5] = [
@@ -1074,6 +1165,43 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         errnos: vec![libc::EAGAIN],
         why: None,
     });
+    // A FIFO reopened by a path that leads to another kind of file.
+    let mut image = base.clone();
+    let file = image.file(&t.fifo);
+    image.rec(file + 1).payload = t.plain.as_bytes().to_vec();
+    out.push(Case {
+        what: "a FIFO whose path leads to a regular file".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::ESTALE],
+        why: None,
+    });
+    // A FIFO's pipe comes with the first of its files only: the writer bringing one of its own
+    // (under an objref of its own, its bytes with it) finds the FIFO open, by the reader
+    // restored before it.
+    let mut image = base.clone();
+    let first = image.next::<abi::Pipe>(image.file(&t.fifo));
+    let end = image.next::<abi::PipeEnd>(first);
+    let again: Vec<Rec> = image.recs[first..end].to_vec();
+    let writer = (end + 1..image.recs.len())
+        .find(|&r| {
+            image.recs[r].ty == abi::RecordType::String.id()
+                && image.recs[r].payload == t.fifo.as_bytes()
+                && image.recs[r - 1].ty == abi::File::TYPE
+        })
+        .expect("the FIFO's writer comes after its reader");
+    let writer_end = image.next::<abi::PipeEnd>(writer);
+    assert_eq!(writer_end, writer + 1, "the writer's end follows its path");
+    image.rec(writer_end).set("pipe", 999_998);
+    image.recs.splice(writer + 1..writer + 1, again);
+    image.rec(writer + 1).set("objref", 999_998);
+    out.push(Case {
+        what: "a FIFO whose writer brings its pipe again".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EBUSY],
+        why: None,
+    });
     // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
     let mut image = base.clone();
     let mm = image.next::<abi::Mm>(image.task(t.root));
@@ -1264,6 +1392,48 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         ("an epoll watch twice", "epoll_ctl() would refuse"),
         ("an epoll with more watches than records", "EpollWatch"),
+        (
+            "a FIFO's file that opens a pipe",
+            "names a FIFO, or a FIFO's that names a pipe",
+        ),
+        ("a FIFO with an owner", "an owner of its own"),
+        (
+            "a FIFO's writer that saw no writer",
+            "flags its end does not take",
+        ),
+        (
+            "a pipe's reader that saw no writer",
+            "flags its end does not take",
+        ),
+        ("a pipe's end with flag 2", "flags its end does not take"),
+        (
+            "a FIFO's file of a regular file",
+            "a pipe's file does not have",
+        ),
+        (
+            "a FIFO's file that takes RWF_NOWAIT",
+            "a pipe's file does not have",
+        ),
+        (
+            "a FIFO whose path leads to a regular file",
+            "cannot open it with",
+        ),
+        (
+            "a pipe whose bytes need more buffers than it has",
+            "does not fit its size",
+        ),
+        (
+            "a FIFO whose bytes need more buffers than it has",
+            "does not fit its size",
+        ),
+        (
+            "a FIFO of a size F_SETPIPE_SZ would round",
+            "cannot open it with 65537 bytes",
+        ),
+        (
+            "a FIFO whose writer brings its pipe again",
+            "files outside have it open",
+        ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);
@@ -1306,6 +1476,7 @@ fn main() {
     wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
     let tree = Tree {
         plain: plain.clone(),
+        fifo: fifo_of(&plain),
         root: target.pid(),
         zombie,
         kid,
@@ -1334,6 +1505,17 @@ fn main() {
     if let Err(e) = std::fs::OpenOptions::new().write(true).open(&plain) {
         target.fail(format!(
             "{plain} cannot be opened for writing after the crafted restarts: {e}"
+        ));
+    }
+    // No reader of the FIFO is left: a writer that does not wait finds none.
+    let fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&tree.fifo);
+    if fifo.as_ref().map_err(|e| e.raw_os_error()).err() != Some(Some(libc::ENXIO)) {
+        target.fail(format!(
+            "{}: a writer should find no reader after the crafted restarts, got {fifo:?}",
+            tree.fifo
         ));
     }
     if !failed.is_empty() {

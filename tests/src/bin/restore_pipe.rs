@@ -20,7 +20,10 @@ use std::time::Duration;
 
 use cr_tests::proc::proc_state;
 use cr_tests::target::{fork_checker, unblock_restore_signal, was_woken};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, pipe_at, Check, Target, KILL};
+use cr_tests::{
+    byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, pass, pipe_at, pipe_size,
+    read_exact, read_some, write_all, Check, Target, KILL,
+};
 
 const DATA_R: RawFd = 20;
 const DATA_W: RawFd = 21;
@@ -43,10 +46,6 @@ const LAST_WORDS: &[u8] = b"no more";
 /// What the child writes into EMPTY once its write into FULL went through.
 const DONE: &[u8] = b"done";
 
-fn pattern(i: usize) -> u8 {
-    (i * 7 + i / 251) as u8
-}
-
 /// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`.
 fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {
     let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
@@ -62,71 +61,11 @@ fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {
     Ok(())
 }
 
-fn write_all(fd: RawFd, buf: &[u8]) -> Check {
-    // SAFETY: writes from a buffer of that length.
-    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-    check_os(n as i64, format_args!("write to fd {fd}"))?;
-    check_eq(
-        format_args!("bytes written to fd {fd}"),
-        n as usize,
-        buf.len(),
-    )
-}
-
-/// Reads exactly `len` bytes from `fd`, or fails.
-fn read_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
-    let mut buf = vec![0u8; len];
-    let mut done = 0;
-    while done < len {
-        // SAFETY: reads into the rest of `buf`.
-        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), len - done) };
-        check_os(n as i64, format_args!("read of fd {fd}"))?;
-        if n == 0 {
-            return Err(format!("fd {fd}: end of file after {done} of {len} bytes"));
-        }
-        done += n as usize;
-    }
-    Ok(buf)
-}
-
-/// What a read of up to 16 bytes from `fd` gives: its length, or the errno.
-fn read_some(fd: RawFd) -> Result<usize, i32> {
-    let mut buf = [0u8; 16];
-    // SAFETY: reads into `buf`.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    match n {
-        n if n >= 0 => Ok(n as usize),
-        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-    }
-}
-
-fn check_data(got: &[u8], from: usize) -> Check {
-    match got
-        .iter()
-        .enumerate()
-        .find(|&(i, &b)| b != pattern(from + i))
-    {
-        Some((i, b)) => Err(format!(
-            "DATA byte {} is {b:#x}, should be {:#x}",
-            from + i,
-            pattern(from + i)
-        )),
-        None => Ok(()),
-    }
-}
-
-fn pipe_size(fd: RawFd) -> Result<usize, String> {
-    // SAFETY: fcntl on our own fd.
-    let n = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
-    check_os(n, "F_GETPIPE_SZ")?;
-    Ok(n as usize)
-}
-
 /// In the child: its write into the full pipe, then its half of DATA, then its word.
 fn child() -> Check {
     write_all(FULL_W, b"Z")?;
     let rest = read_exact(DATA_R, DATA_LEN - HALF)?;
-    check_data(&rest, HALF)?;
+    check_byte_pattern("DATA", &rest, HALF)?;
     check_eq(
         "read of the drained DATA pipe",
         read_some(DATA_R),
@@ -148,7 +87,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
             "F_SETFL",
         )?;
     }
-    let data: Vec<u8> = (0..DATA_LEN).map(pattern).collect();
+    let data: Vec<u8> = (0..DATA_LEN).map(byte_pattern).collect();
     write_all(DATA_W, &data)?;
 
     pipe_at(FULL_R, FULL_W, 0)?;
@@ -198,7 +137,7 @@ fn check(kid: libc::pid_t) -> Check {
         return Err(format!("DATA's read end is {link:?}, not a pipe"));
     }
     let first = read_exact(DATA_R, HALF)?;
-    check_data(&first, 0)?;
+    check_byte_pattern("DATA", &first, 0)?;
     // The child's write goes through once there is room.
     let full = read_exact(FULL_R, FULL_SIZE)?;
     if full.iter().any(|&b| b != 0xf0) {

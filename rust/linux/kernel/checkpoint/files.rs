@@ -4,8 +4,8 @@
 //!
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
-//! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe`. Every
-//! other file is refused before anything is written.
+//! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
+//! and FIFOs). Every other file is refused before anything is written.
 
 mod by_path;
 #[cfg(CONFIG_EPOLL)]
@@ -91,11 +91,20 @@ impl Shown {
 }
 
 impl core::fmt::Display for Shown {
-    /// Bytes that are not printable ASCII are escaped: a file name must not forge log lines.
-    /// A long name is cut short, so that the line keeps its end (a log line is 256 bytes).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        Escaped(&self.buf[self.name.clone()]).fmt(f)
+    }
+}
+
+/// A file name as a log line shows it: bytes that are not printable ASCII are escaped, so
+/// that a name (from a file system or an image) cannot forge log lines, and a long name is
+/// cut short, so that the line keeps its end (a log line is 256 bytes).
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+
+impl core::fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         const LONGEST: usize = 96;
-        let name = &self.buf[self.name.clone()];
+        let name = self.0;
         if name.is_empty() {
             return f.write_str("?");
         }
@@ -213,6 +222,8 @@ pub(crate) struct Behind {
     pub(crate) what: &'static str,
     /// Its open files in all.
     pub(crate) files: u32,
+    /// A count of the opens of its files, only compared: see [`Dumper::behind_unchanged`].
+    pub(crate) opens: u64,
 }
 
 /// The object behind `file`, if its kind has one.
@@ -260,7 +271,6 @@ fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static
         }
     }
     Err(match file.inode().file_type() {
-        bindings::S_IFIFO => "a FIFO (named pipe)",
         bindings::S_IFSOCK => "a socket",
         _ => "an anonymous-inode file",
     })

@@ -280,6 +280,12 @@ impl<'a> Dumper<'a> {
         self.objs.written(key)
     }
 
+    /// Whether the object behind open files at `key` (a pipe) still has the `files` and
+    /// `opens` leak detection counted, if it counted them: none was opened since.
+    pub(crate) fn behind_unchanged(&self, key: usize, files: u32, opens: u64) -> bool {
+        self.objs.behind_unchanged(key, files, opens)
+    }
+
     /// Writes the tail; the image is complete.
     pub(crate) fn finish(self) -> Result {
         let log = self.log;
@@ -465,16 +471,19 @@ impl<'a, T> Restorer<'a, T> {
     /// it is charged to the caller's memory cgroup, like every allocation whose count an
     /// image decides (objects, tasks, pending signals).
     pub(crate) fn define(&mut self, r: u32, value: T) -> Result {
+        self.definable(r)?;
+        self.objs
+            .try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT)
+            .map(drop)
+    }
+
+    /// Checks that objref `r` can be defined, before what it names is made.
+    pub(crate) fn definable(&self, r: u32) -> Result {
         let e = match r {
             0 => ObjError::BadRef,
             r if r > MAX_OBJREFS => ObjError::TooMany,
             r if self.objs.get(&r).is_some() => ObjError::Duplicate,
-            r => {
-                return self
-                    .objs
-                    .try_create_and_insert(r, value, GFP_KERNEL_ACCOUNT)
-                    .map(drop)
-            }
+            _ => return Ok(()),
         };
         Err(obj_error(self.log, e))
     }

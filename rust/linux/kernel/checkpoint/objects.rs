@@ -126,9 +126,9 @@ enum Held {
     File(ARef<File>),
     /// Shared anonymous memory, with the objref of a file of it.
     Shmem(ObjRef),
-    /// What other files may open too (a pipe), with what a log line calls it and its open
-    /// files in all; counted once per file of the tree.
-    Behind(&'static str, u32),
+    /// What other files may open too (a pipe), with what a log line calls it, its open files
+    /// in all and the count of their opens; counted once per file of the tree.
+    Behind(&'static str, u32, u64),
 }
 
 /// No owner.
@@ -168,6 +168,8 @@ pub(crate) struct Objects<'a> {
     /// The first epoll instance of the tree found to watch a file that no fd table of the
     /// tree holds: its holder and where.
     stray_watch: Option<(i32, Where)>,
+    /// Whether [`Objects::check_leaks`] refused open files held outside the tree.
+    files_checked: bool,
 }
 
 impl<'a> Objects<'a> {
@@ -179,6 +181,7 @@ impl<'a> Objects<'a> {
             table: DumpTable::new(VecSlots(KVVec::new()), VecSlots(KVVec::new())),
             log,
             stray_watch: None,
+            files_checked: false,
         };
         for m in tree.members() {
             o.add_held::<FilesStruct>(&m.task)?;
@@ -322,7 +325,13 @@ impl<'a> Objects<'a> {
         // for under the mmap lock.
         let behind = (new && checked).then(|| files::behind(&file.into()));
         if let Some(b) = behind.flatten() {
-            self.add(b.key, || Held::Behind(b.what, b.files), task, at, true)?;
+            self.add(
+                b.key,
+                || Held::Behind(b.what, b.files, b.opens),
+                task,
+                at,
+                true,
+            )?;
         }
         Ok(r)
     }
@@ -395,6 +404,15 @@ impl<'a> Objects<'a> {
     pub(crate) fn is_tree_file(&self, key: usize) -> bool {
         self.entry(key)
             .is_some_and(|e| e.checked && matches!(e.held, Held::File(_)))
+    }
+
+    /// Whether the object behind open files at `key` ([`Held::Behind`]) still has the `files`
+    /// and `opens` that leak detection counted, which it only did if it refused files held
+    /// outside (else any will do).
+    pub(crate) fn behind_unchanged(&self, key: usize, files: u32, opens: u64) -> bool {
+        let held = self.entry(key).map(|e| &e.held);
+        !self.files_checked
+            || matches!(held, Some(&Held::Behind(_, f, o)) if (f, o) == (files, opens))
     }
 
     /// The objref of the object at `key` if its contents are written.
@@ -482,7 +500,8 @@ impl<'a> Objects<'a> {
     ///
     /// Files that the tree only maps privately (its executables and libraries) are not
     /// counted: nothing can tell whether such a file is shared, and restart reopens it anyway.
-    pub(crate) fn check_leaks(&self, tree: &Tree, container: bool, files: bool) -> Result {
+    pub(crate) fn check_leaks(&mut self, tree: &Tree, container: bool, files: bool) -> Result {
+        self.files_checked = files;
         let log = self.log;
         let (errno, why) = match container {
             true => (EBUSY, ""),
@@ -523,7 +542,7 @@ impl<'a> Objects<'a> {
             // Files apart from the tree's that open what the tree's do: the pipe's other end
             // opened anew through /proc/PID/fd.
             for e in self.entries() {
-                let Held::Behind(what, files) = e.held else {
+                let Held::Behind(what, files, _) = e.held else {
                     continue;
                 };
                 let outside = i64::from(files) - i64::from(e.inside);
