@@ -211,12 +211,15 @@ struct checkpoint_epoll_pos {
  * @fd: the fd it was added with
  * @events: its events, with the private bits (EPOLLET, EPOLLONESHOT, ...)
  * @data: what epoll_wait(2) reports with its events
+ * @queue: the wait queue the watch waits on, the last the file's poll()
+ *	added for a file that adds several, NULL if none; only compared
  */
 struct checkpoint_epoll_watch {
 	struct file *file;
 	int fd;
 	__poll_t events;
 	u64 data;
+	const void *queue;
 };
 
 bool checkpoint_is_epoll(struct file *file);

@@ -55,6 +55,13 @@ impl SighandStruct {
         unsafe { core::ptr::addr_of!((*self.as_ptr()).count.refs.counter).read_volatile() }
     }
 
+    /// The address of the wait queue that wakes the pollers of the signalfds its processes
+    /// read (`signalfd_wqh`), which names it.
+    pub fn signalfd_queue(&self) -> usize {
+        // SAFETY: the handlers are valid (type invariant); only an address is computed.
+        unsafe { core::ptr::addr_of!((*self.as_ptr()).signalfd_wqh) as usize }
+    }
+
     /// The raw `struct sighand_struct`, for comparing and for C functions the abstraction
     /// does not cover.
     pub fn as_ptr(&self) -> *mut bindings::sighand_struct {

@@ -20,6 +20,10 @@ pub struct Watch {
     pub events: u32,
     /// What `epoll_wait(2)` reports with its events.
     pub data: u64,
+    /// The address of the wait queue it waits on, which names it (the last the file's
+    /// `poll()` added, for a file that adds several); 0 if none, as for a watch whose queue
+    /// went away (`POLLFREE`).
+    pub queue: usize,
 }
 
 /// The watches of an epoll instance, read one at a time in the order of their keys: see
@@ -54,6 +58,7 @@ impl Iterator for Watches<'_> {
             fd: w.fd,
             events: w.events,
             data: w.data,
+            queue: w.queue as usize,
         }))
     }
 }
