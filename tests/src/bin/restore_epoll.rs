@@ -15,12 +15,22 @@
 //! write is a new edge; a write into E1 is reported once; the watch of E3 is not found under E3
 //! (ENOENT). A child holding OUTER finds the same instance: adding E1 under its fd again is
 //! EEXIST, and a watch it adds under another fd shows in the target's fdinfo.
+//!
+//! A watch of a signalfd is woken by the signals of the process that added it. SIG_EP watches
+//! SFD, a signalfd for SIGUSR2 (blocked in every thread), with a watch the target added; the
+//! child holds both too, but the target is first in the image, restores SIG_EP and adds the
+//! watch again. A second thread of the target sleeps in epoll_wait() on SIG_EP, without a
+//! timeout, across checkpoint and restart. After the restart SIG_EP reports nothing until the
+//! target sends itself SIGUSR2, which wakes that thread within 5 s with the watch's data; an
+//! epoll_wait() with a timeout reports the same, and SFD gives SIGUSR2.
 
 use std::fmt;
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
-use cr_tests::proc::proc_state;
+use cr_tests::proc::{proc_state, sigset_of};
 use cr_tests::target::fork_checker;
+use cr_tests::threads::{self, Thread};
 use cr_tests::{
     check_eq, check_fd_flags, check_os, epoll_add, epoll_ctl, pass, pipe_at, read_u64,
     wait_restored, Check, Target,
@@ -34,6 +44,10 @@ const E2: RawFd = 23;
 const E3_ADDED: RawFd = 24;
 const INNER: RawFd = 25;
 const OUTER: RawFd = 26;
+/// A signalfd for SIGUSR2.
+const SFD: RawFd = 27;
+/// An epoll that watches SFD.
+const SIG_EP: RawFd = 28;
 /// Where E3 lives on.
 const E3: RawFd = 30;
 /// The child's second fd for E1, under which it adds a watch to OUTER after the restart.
@@ -49,6 +63,17 @@ const E3_DATA: u64 = 0xE3;
 /// OUTER's data for INNER.
 const INNER_DATA: u64 = 0x1AA;
 const CHILD_DATA: u64 = 0xC40;
+/// SIG_EP's data for SFD.
+const SFD_DATA: u64 = 0x5167_5FD0_0000_0002;
+/// The signal SFD takes: SIGUSR1 is the harness's "restored" signal.
+const SIGNAL: libc::c_int = libc::SIGUSR2;
+/// `__NR_epoll_wait`, `__NR_epoll_pwait` and `__NR_restart_syscall`, as
+/// /proc/PID/task/TID/syscall shows them: where a thread asleep in epoll_wait() may be.
+const NR_EPOLL_WAITS: [i64; 3] = [
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_restart_syscall,
+];
 
 const IN: u32 = libc::EPOLLIN as u32;
 const OUT: u32 = libc::EPOLLOUT as u32;
@@ -113,9 +138,14 @@ fn epoll_at(fd: RawFd, flags: libc::c_int) -> Check {
 
 /// What epoll_wait() of `ep` reports without waiting, by data.
 fn ready(ep: RawFd) -> Result<Vec<Event>, String> {
+    wait_events(ep, 0)
+}
+
+/// What epoll_wait() of `ep` reports within `timeout_ms` (-1: no timeout), by data.
+fn wait_events(ep: RawFd, timeout_ms: libc::c_int) -> Result<Vec<Event>, String> {
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 16];
     // SAFETY: `evs` has room for as many events as it is told.
-    let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as libc::c_int, 0) };
+    let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as libc::c_int, timeout_ms) };
     check_os(n, format_args!("epoll_wait({ep})"))?;
     let mut got: Vec<Event> = evs[..n as usize]
         .iter()
@@ -181,6 +211,109 @@ fn expected_outer() -> Vec<Watch> {
     all
 }
 
+/// SFD, a signalfd for [`SIGNAL`], which is blocked, and SIG_EP, which watches it for input
+/// with [`SFD_DATA`].
+fn signalfd_watched() -> Check {
+    let set = sigset_of(&[SIGNAL]);
+    // SAFETY: blocks SIGNAL, makes a signalfd for it and moves it to SFD, which the target
+    // does not use otherwise.
+    unsafe {
+        check_os(
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            "sigprocmask",
+        )?;
+        let got = libc::signalfd(-1, &set, 0);
+        check_os(got, "signalfd")?;
+        check_os(libc::dup2(got, SFD), "dup2")?;
+        libc::close(got);
+    }
+    epoll_at(SIG_EP, 0)?;
+    epoll_add(SIG_EP, SFD, IN, SFD_DATA)
+}
+
+/// The signal a read of SFD gives, or the errno.
+fn read_signal() -> Result<u32, i32> {
+    // SAFETY: a zeroed signalfd_siginfo is valid.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: `info` has room for `size` bytes.
+    let n = unsafe { libc::read(SFD, (&raw mut info).cast(), size) };
+    match n {
+        n if n == size as isize => Ok(info.ssi_signo),
+        _ => Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+    }
+}
+
+/// Waits until thread `tid` of ours sleeps in epoll_wait(), for up to 10 s.
+fn wait_in_epoll_wait(tid: libc::pid_t) -> Check {
+    let path = format!("/proc/self/task/{tid}/syscall");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = std::fs::read_to_string(&path).unwrap_or_default();
+        let nr = now.split_whitespace().next().and_then(|n| n.parse().ok());
+        if nr.is_some_and(|nr| NR_EPOLL_WAITS.contains(&nr)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "thread {tid} is not in epoll_wait() after 10 s: {now:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Starts the thread that sleeps in epoll_wait() on SIG_EP, without a timeout, until SFD is
+/// readable; returns it once it sleeps there, with its tid.
+fn start_waiter() -> Result<(Thread, libc::pid_t), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = threads::spawn(move || {
+        let _ = tx.send(threads::gettid());
+        check_eq(
+            "what the thread asleep in epoll_wait() on SIG_EP is woken with",
+            wait_events(SIG_EP, -1)?,
+            vec![Event(SFD_DATA, IN)],
+        )
+    })?;
+    let tid = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "the waiting thread did not start".to_string())?;
+    wait_in_epoll_wait(tid)?;
+    Ok((waiter, tid))
+}
+
+/// In the target, after the restart: SIG_EP, restored by the target, is woken by the
+/// target's SIGUSR2, and so is `waiter` (thread `tid`), asleep in epoll_wait() on it.
+fn check_signalfd(waiter: Thread, tid: libc::pid_t) -> Check {
+    check_eq(
+        "SIG_EP's watches",
+        watches(SIG_EP)?,
+        vec![watch(SFD, IN | ALWAYS, SFD_DATA)],
+    )?;
+    check_eq("SIG_EP's events before SIGUSR2", ready(SIG_EP)?, vec![])?;
+    // Asleep when the signal comes: its wakeup is what is tested, not only SFD's readiness.
+    wait_in_epoll_wait(tid)?;
+    // SAFETY: sends a signal that every thread of ours blocks to ourselves.
+    check_os(
+        unsafe { libc::kill(libc::getpid(), SIGNAL) },
+        "kill(getpid(), SIGUSR2)",
+    )?;
+    waiter
+        .join(Duration::from_secs(5))
+        .map_err(|e| format!("SIG_EP's waiting thread, within 5 s of SIGUSR2: {e}"))?;
+    check_eq(
+        "SIG_EP's events within 5 s of SIGUSR2",
+        wait_events(SIG_EP, 5000)?,
+        vec![Event(SFD_DATA, IN)],
+    )?;
+    check_eq("the signal read from SFD", read_signal(), Ok(SIGNAL as u32))?;
+    check_eq(
+        "SIG_EP's events once SIGUSR2 was read",
+        ready(SIG_EP)?,
+        vec![],
+    )
+}
+
 /// In the child, after the restart: OUTER is the target's instance, with its watches.
 fn child() -> Check {
     check_eq(
@@ -236,13 +369,18 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
         &expected_outer(),
     )?;
 
+    signalfd_watched()?;
+
     let kid = fork_checker(|| {
         wait_restored();
         child()
     })?;
+    // After the fork: the child is forked from a process with one thread.
+    let (waiter, tid) = start_waiter()?;
     Ok(move || {
         wait_restored();
-        check(kid, inner, outer)
+        check(kid, inner, outer)?;
+        check_signalfd(waiter, tid)
     })
 }
 
@@ -356,5 +494,5 @@ fn main() {
     });
     target.cycle_tree(&kids);
     target.finish();
-    pass("epoll instances come back with their watches (fd, events, data; edge-triggered, one-shot fired or not, exclusive, nested, under a closed fd), shared with a child");
+    pass("epoll instances come back with their watches (fd, events, data; edge-triggered, one-shot fired or not, exclusive, nested, under a closed fd), shared with a child; a watch of a signalfd the restoring process added wakes a thread asleep in epoll_wait() on its signal");
 }

@@ -337,10 +337,15 @@ fn signals(file: &FileRef) -> Option<&'static str> {
     }
 }
 
-/// The tree a task's paths are named in: its root, as the dumper sees it.
+/// The tree a task's paths are named in: its root, as the dumper sees it. While an fd table
+/// is written, also what of its process the files written with it depend on.
 pub(crate) struct Names {
     root: OwnedPath,
     buf: KVec<u8>,
+    /// The wait queue of the signalfds of the process whose fd table is being written
+    /// ([`kernel::signal::SighandStruct::signalfd_queue`]), 0 if none: restart makes the
+    /// files first written with the table in that process.
+    signalfd_queue: usize,
 }
 
 impl Names {
@@ -350,6 +355,7 @@ impl Names {
         Ok(Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
+            signalfd_queue: 0,
         })
     }
 
@@ -420,6 +426,8 @@ struct FdEntry {
 /// A task's fd table, taken and checked before anything is written.
 pub(crate) struct FdPlan {
     files: Option<ARef<FilesStruct>>,
+    /// See [`Names::signalfd_queue`].
+    signalfd_queue: usize,
     fds: KVec<FdEntry>,
     max_fds: u32,
     /// Whether the table is written here, or was with another process that shares it.
@@ -432,6 +440,9 @@ impl FdPlan {
     /// with this table, the table is only named: its fds were taken with the first.
     pub(crate) fn new(log: &Log, names: &mut Names, task: &Task, first: bool) -> Result<FdPlan> {
         let files = task.files();
+        let signalfd_queue = task
+            .lock_sighand()
+            .map_or(0, |g| g.sighand().signalfd_queue());
         let max_fds = files.as_deref().map_or(0, FilesStruct::max_fds);
         let mut fds = KVec::new();
         if first {
@@ -466,6 +477,7 @@ impl FdPlan {
         }
         Ok(FdPlan {
             files,
+            signalfd_queue,
             fds,
             max_fds,
             first,
@@ -490,17 +502,19 @@ impl FdPlan {
         if !first {
             return Ok(());
         }
-        for e in self.fds.iter() {
+        names.signalfd_queue = self.signalfd_queue;
+        let res = self.fds.iter().try_for_each(|e| {
             let file = dump_file(d, names, &e.file)?;
+            crate::resched();
             d.record(&abi::Fd {
                 fd: e.fd as i32,
                 flags: if e.cloexec { abi::FD_F_CLOEXEC } else { 0 },
                 file,
                 _pad0: 0,
-            })?;
-            crate::resched();
-        }
-        Ok(())
+            })
+        });
+        names.signalfd_queue = 0;
+        res
     }
 }
 

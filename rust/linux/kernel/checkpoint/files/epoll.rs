@@ -10,17 +10,20 @@
 //!
 //! Restart polls each file as it adds its watch: one ready then is reported by the next
 //! `epoll_wait()`, an edge-triggered one too, though its edge may have been reported before
-//! checkpoint. A one-shot watch that fired comes back disarmed. A signalfd reports the
-//! signals of the process that polls it: a watch of one is made again by the first process
-//! in the image that holds the instance, which may not be the one that added it. The
-//! watches are charged to the user that restarts.
+//! checkpoint. A one-shot watch that fired comes back disarmed. The watches are charged to
+//! the user that restarts.
+//!
+//! A signalfd wakes its watches on the signals of the process that added them, and restart
+//! adds them in the process that restores the instance: the first whose fd table holds it.
+//! A watch of a signalfd added by another process is refused.
 
-use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, MADE_ANEW_FLAGS};
+use super::MADE_ANEW_FLAGS;
+use super::{check_made_anew, made_anew_nonblock, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
-use kernel::fs::epoll::Epoll;
+use kernel::fs::{epoll::Epoll, signalfd::Signalfd};
 use kernel::prelude::*;
 
 /// `ELOOP`, which the kernel crate does not name.
@@ -68,7 +71,7 @@ impl FileKind for EpollFile {
         Ok(())
     }
 
-    fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {
+    fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
         // Checked again: with CKPT_UNSHARE_OPEN_FILES, a holder outside may have set them.
         if Epoll::busy_poll(file.file()) {
             log!(
@@ -83,6 +86,14 @@ impl FileKind for EpollFile {
             let Some(target) = d.file_written(w.file.as_ptr()) else {
                 return Err(changed(d));
             };
+            if Signalfd::is(&w.file) && w.queue != names.signalfd_queue {
+                log!(
+                    d.log,
+                    "epoll: a watch of a signalfd added by another process than the one that restores the instance, or by one that exited, is not supported ({})",
+                    Shown::of(&FileRef::from(w.file))
+                );
+                return Err(EOPNOTSUPP);
+            }
             let w = abi::EpollWatch {
                 file: target,
                 fd: w.fd,
