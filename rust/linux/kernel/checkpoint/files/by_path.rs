@@ -6,7 +6,7 @@
 //! again with the caller's credentials, refusing (`ESTALE`) a path that now leads to another
 //! kind of file.
 
-use super::{cstr, decode_dev, encode_dev, FileKind, FileRef, Names, Shown};
+use super::{cstr, decode_dev, encode_dev, Escaped, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::bindings;
@@ -101,7 +101,7 @@ impl FileKind for ByPath {
             _ => return Err(r.bad("file kind that cannot be reopened")),
         };
         let path = cstr(&path)?;
-        let name = path.to_str().unwrap_or("?");
+        let name = Escaped(path.as_bytes());
         // Opened with the caller's credentials, in the restored task's root.
         let file = match File::open(path, flags) {
             Ok(file) => FileRef::from(file),
