@@ -4,9 +4,10 @@
 //! attacker's position: anyone who can write an image can write its checksum.
 
 use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use crate::damage::attempt_expecting;
-use crate::proc::pid_exists;
+use crate::proc::{pid_exists, waitid};
 use abi::stream::{Writer, RECORD_ALIGN, RECORD_HEADER_LEN};
 use abi::{FieldType, Header, Record, RecordType};
 use cr::image::VecSink;
@@ -223,10 +224,14 @@ impl Image {
     }
 }
 
+/// How long a crafted restart may take: one that waits for good on what the image made (a
+/// pipe it fills, say) is killed and reported, not left to the harness's timeout.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Restarts from `image` in a child process, which must see it refused with one of `errnos`,
 /// a kernel log line (holding `reason`, if given) and no task left behind
-/// ([`attempt_expecting`]); the child also must not be killed by what the failed restart did.
-/// `pids` are the image's tasks: any left behind is killed.
+/// ([`attempt_expecting`]), within [`RESTART_TIMEOUT`]; the child also must not be killed by
+/// what the failed restart did. `pids` are the image's tasks: any left behind is killed.
 pub fn expect_refused(
     image: &[u8],
     pids: &[libc::pid_t],
@@ -254,12 +259,23 @@ pub fn expect_refused(
         }
         pid => pid,
     };
+    let hung = !exits_within(child, RESTART_TIMEOUT);
+    if hung {
+        // SAFETY: kill takes integers; `child` is our unreaped child.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+    }
     let status =
         cr::sys::waitpid(child).map_err(|e| format!("wait for the restarting child: {e}"))?;
     let _ = std::fs::remove_file(&path);
     for &pid in pids.iter().filter(|&&p| pid_exists(p)) {
         // SAFETY: kill takes integers; a task left behind by a restart that should have failed.
         unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    if hung {
+        return Err(format!(
+            "{what}: restart did not return within {} s (its process was killed)",
+            RESTART_TIMEOUT.as_secs()
+        ));
     }
     if libc::WIFSIGNALED(status) {
         return Err(format!(
@@ -270,6 +286,26 @@ pub fn expect_refused(
     match libc::WEXITSTATUS(status) {
         0 => Ok(()),
         _ => Err(std::fs::read_to_string(&why).unwrap_or_else(|_| format!("{what}: failed"))),
+    }
+}
+
+/// Whether our child `pid` ends within `limit` (or cannot be waited for: the caller's
+/// waitpid() says why); it is not reaped.
+fn exits_within(pid: libc::pid_t, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut nap = Duration::from_millis(1);
+    loop {
+        if !matches!(
+            waitid(pid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT),
+            Ok(None)
+        ) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(20));
     }
 }
 
