@@ -185,6 +185,43 @@ struct checkpoint_pipe_pos {
 	unsigned int off;
 };
 
+/**
+ * struct checkpoint_memfd - what checkpoint reads of a memfd
+ * @memfd: its inode, an address that names it while one of its files is held
+ * @size: its size in bytes
+ * @files: its open files (the references to its dentry)
+ * @seals: its seals (F_SEAL_*)
+ * @mode: its permission bits
+ * @uid: its owner, in the caller's user namespace
+ * @gid: its group, in the caller's user namespace
+ * @fsflags: its inode flags (FS_IOC_SETFLAGS)
+ * @ctime: its change time in nanoseconds, only compared
+ * @writably_mapped: whether a shared mapping may write to it
+ */
+struct checkpoint_memfd {
+	void *memfd;
+	u64 size;
+	u64 ctime;
+	unsigned int files;
+	unsigned int seals;
+	unsigned int mode;
+	unsigned int fsflags;
+	uid_t uid;
+	gid_t gid;
+	bool writably_mapped;
+};
+
+bool checkpoint_shmem_internal(struct file *file);
+int checkpoint_memfd(struct file *file, struct checkpoint_memfd *m, char *name,
+		     size_t room);
+bool checkpoint_memfd_readable(struct file *file);
+loff_t checkpoint_memfd_next(struct file *file, loff_t pos, loff_t *end);
+ssize_t checkpoint_memfd_read(struct file *file, loff_t pos, void *buf, size_t len);
+struct file *restart_memfd(const char *name, loff_t size, bool exec);
+int restart_memfd_seal(struct file *file, uid_t uid, gid_t gid, umode_t mode,
+		       unsigned int seals);
+struct file *restart_memfd_open(struct file *memfd, unsigned int flags);
+
 int checkpoint_pipe(struct file *file, struct checkpoint_pipe *p);
 ssize_t checkpoint_pipe_read(struct file *file, struct checkpoint_pipe_pos *pos,
 			     void *buf, size_t len);
