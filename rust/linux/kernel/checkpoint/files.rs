@@ -632,7 +632,7 @@ fn cstr(s: &[u8]) -> Result<&CStr> {
 
 fn lookup_dir(log: &Log, name: &CStr) -> Result<OwnedPath> {
     OwnedPath::lookup(name, bindings::LOOKUP_FOLLOW | bindings::LOOKUP_DIRECTORY).inspect_err(|e| {
-        let shown = name.to_str().unwrap_or("?");
+        let shown = Escaped(name.as_bytes());
         log!(log, "directory {shown}: not found ({})", e.to_errno());
     })
 }
