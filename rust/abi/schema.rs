@@ -258,6 +258,22 @@ pub const FILE_KIND_TIMERFD: u32 = 12;
 /// `File.kind`: an epoll instance; an `Epoll` record and its `EpollWatch` records follow. The
 /// files it watches are written before its `File` record.
 pub const FILE_KIND_EPOLL: u32 = 13;
+/// `File.kind`: a file of a memfd (`memfd_create(2)`); the memfd's `Memfd` record (the first
+/// time) and a `MemfdFile` record follow.
+pub const FILE_KIND_MEMFD: u32 = 14;
+
+/// `Memfd.seals`: no seal can be added (F_SEAL_SEAL).
+pub const MEMFD_SEAL_SEAL: u32 = 0x1;
+/// `Memfd.seals`: it cannot shrink (F_SEAL_SHRINK).
+pub const MEMFD_SEAL_SHRINK: u32 = 0x2;
+/// `Memfd.seals`: it cannot grow (F_SEAL_GROW).
+pub const MEMFD_SEAL_GROW: u32 = 0x4;
+/// `Memfd.seals`: it cannot be written (F_SEAL_WRITE).
+pub const MEMFD_SEAL_WRITE: u32 = 0x8;
+/// `Memfd.seals`: it cannot be written through new mappings or writes (F_SEAL_FUTURE_WRITE).
+pub const MEMFD_SEAL_FUTURE_WRITE: u32 = 0x10;
+/// `Memfd.seals`: its execute bits cannot change (F_SEAL_EXEC).
+pub const MEMFD_SEAL_EXEC: u32 = 0x20;
 
 /// `PipeEnd.flags`: a reader of a FIFO that has seen no writer since it was opened, to which
 /// `poll()` does not report `EPOLLHUP` while the FIFO has no writer.
@@ -352,7 +368,7 @@ pub enum RecordType {
     Eventfd = 52,
     /// The signals a signalfd takes, after its `File` record.
     Signalfd = 53,
-    /// An anonymous pipe, after the `File` record of the first of its files; `PipeData`
+    /// A pipe or a FIFO's pipe, after the `File` record of the first of its files; `PipeData`
     /// records with the bytes it holds follow.
     Pipe = 54,
     /// The pipe a pipe's file opens, after its `File` record (and the pipe's).
@@ -367,6 +383,17 @@ pub enum RecordType {
     Epoll = 58,
     /// One watch of an epoll instance.
     EpollWatch = 59,
+    /// A memfd, after the `File` record of the first of its files; its name in a `String`
+    /// record and `runs` `MemfdRun` records follow.
+    Memfd = 60,
+    /// A run of bytes a memfd holds, between holes; `MemfdData` records with its bytes
+    /// follow.
+    MemfdRun = 61,
+    /// Bytes of a memfd, in order.
+    #[raw(max = 8 + PIPE_DATA_MAX)]
+    MemfdData = 62,
+    /// The memfd a memfd's file opens, after its `File` record (and the memfd's).
+    MemfdFile = 63,
     /// Signal handlers; `count` `SigAction` records follow.
     Sighand = 64,
     /// One signal handler.
@@ -907,6 +934,52 @@ pub struct Pipe {
     pub uid: u32,
     /// Its group, likewise.
     pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A memfd, after the `File` record of the first of its files in the image: its size, owner,
+/// mode and seals; its name (`memfd:` and the name `memfd_create(2)` took) in a `String`
+/// record and `runs` `MemfdRun` records, in order, follow.
+#[repr(C)]
+#[record(Memfd, max = 64)]
+pub struct Memfd {
+    /// The memfd's objref.
+    pub objref: u32,
+    /// `MEMFD_SEAL_*`.
+    pub seals: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The `MemfdRun` records that follow.
+    pub runs: u64,
+    /// Its permission bits (07777).
+    pub mode: u32,
+    /// Its owner, in the user namespace of the checkpointer.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A run of bytes a memfd holds, after its `Memfd` record or the run before: `MemfdData`
+/// records of `len` bytes in all follow. Runs are in order, apart, within the memfd's size;
+/// what lies between them is a hole.
+#[repr(C)]
+#[record(MemfdRun, max = 64)]
+pub struct MemfdRun {
+    /// The offset of its first byte.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// Which memfd a memfd's file opens, after its `File` record.
+#[repr(C)]
+#[record(MemfdFile, max = 64)]
+pub struct MemfdFile {
+    /// The objref of the memfd.
+    pub memfd: u32,
     /// Zero.
     pub _pad0: u32,
 }

@@ -521,6 +521,95 @@ pub fn read_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
+/// Reads exactly `len` bytes of `fd` at `offset` with pread(), or fails; the file's position
+/// does not move.
+pub fn pread_exact(fd: RawFd, len: usize, offset: usize) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let at = (offset + done) as libc::off_t;
+        // SAFETY: reads into the rest of `buf`.
+        let n = unsafe { libc::pread(fd, buf[done..].as_mut_ptr().cast(), len - done, at) };
+        check_os(n as i64, format_args!("pread of fd {fd} at {at}"))?;
+        if n == 0 {
+            return Err(format!(
+                "fd {fd}: end of file at {at}, {done} of {len} bytes read from {offset}"
+            ));
+        }
+        done += n as usize;
+    }
+    Ok(buf)
+}
+
+/// `Err` unless a call returned `ret` -1 with `errno`: call it right after the call, before
+/// anything else can change errno.
+pub fn check_fails(ret: impl Into<i64>, errno: i32, what: impl std::fmt::Display) -> Check {
+    let ret = ret.into();
+    let got = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    match ret {
+        -1 if got == errno => Ok(()),
+        -1 => Err(format!(
+            "{what}: got {}, expected {}",
+            describe_errno(got),
+            describe_errno(errno)
+        )),
+        _ => Err(format!(
+            "{what}: succeeded ({ret}), expected {}",
+            describe_errno(errno)
+        )),
+    }
+}
+
+/// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`: a file of its own of what `fd` is
+/// open on. With `at` -1 the file is closed again (only the open is tried).
+pub fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
+    // SAFETY: opens a path of ours; dup3 and close use our own fds.
+    unsafe {
+        let got = libc::open(path.as_ptr(), flags);
+        check_os(got, format_args!("open /proc/self/fd/{fd}"))?;
+        if at >= 0 && got != at {
+            let r = libc::dup3(got, at, flags & libc::O_CLOEXEC);
+            check_os(r, format_args!("dup3 to fd {at}"))?;
+        }
+        if got != at {
+            libc::close(got);
+        }
+    }
+    Ok(())
+}
+
+/// A memfd named `name` made with `memfd_create()` `flags`, on fd `at` (close-on-exec if
+/// `flags` has MFD_CLOEXEC).
+pub fn memfd_at(name: &str, flags: libc::c_uint, at: RawFd) -> Check {
+    let cname = std::ffi::CString::new(name).map_err(|_| format!("NUL in {name:?}"))?;
+    let cloexec = match flags & libc::MFD_CLOEXEC {
+        0 => 0,
+        _ => libc::O_CLOEXEC,
+    };
+    // SAFETY: makes an fd from a valid C string; dup3 and close use our own fds.
+    unsafe {
+        let got = libc::memfd_create(cname.as_ptr(), flags);
+        check_os(got, format_args!("memfd_create {name:?} ({flags:#x})"))?;
+        if got != at {
+            check_os(
+                libc::dup3(got, at, cloexec),
+                format_args!("dup3 to fd {at}"),
+            )?;
+            libc::close(got);
+        }
+    }
+    Ok(())
+}
+
+/// The seals of the memfd of `fd` (`F_GET_SEALS`).
+pub fn seals(fd: RawFd) -> Result<libc::c_int, String> {
+    // SAFETY: fcntl on an fd number; no memory involved.
+    let s = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    check_os(s, format_args!("F_GET_SEALS of fd {fd}"))?;
+    Ok(s)
+}
+
 /// What a read of up to 16 bytes from `fd` gives: its length, or the errno.
 pub fn read_some(fd: RawFd) -> Result<usize, i32> {
     let mut buf = [0u8; 16];

@@ -2,7 +2,7 @@
 //! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:inotify`),
 //! and the target runs on with the object still working:
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
-//! whose fd only the test holds), a pidfd, an nsfs file, a memfd, secret memory, a socket,
+//! whose fd only the test holds), a pidfd, an nsfs file, secret memory, a socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
 //! SIGIO (O_ASYNC, F_SETOWN, F_SETSIG) or a directory watched with F_NOTIFY (dnotify, whose
 //! watcher owns the signal), an AIO context, sealed (mseal) and droppable
@@ -296,20 +296,6 @@ fn nsfs() -> Check {
     )
 }
 
-fn memfd() -> Check {
-    // SAFETY: creates an fd, and gives it some content.
-    unsafe {
-        keep(
-            libc::memfd_create(c"cr-memfd".as_ptr(), 0).into(),
-            "memfd_create",
-        )?;
-        check_os(
-            libc::write(FD, b"held".as_ptr().cast(), 4) as i64,
-            "write to the memfd",
-        )
-    }
-}
-
 fn secretmem() -> Check {
     // SAFETY: creates an fd.
     keep(
@@ -554,11 +540,6 @@ const CASES: &[Refusal] = &[
     Refusal {
         setup: nsfs,
         named: "uts",
-        works: still_open,
-    },
-    Refusal {
-        setup: memfd,
-        named: "memfd:cr-memfd",
         works: still_open,
     },
     Refusal {

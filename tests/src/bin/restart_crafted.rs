@@ -46,8 +46,10 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 
 /// The root keeps `plain` open for reading: a regular file without exec permission, an
 /// eventfd, a signalfd, a timerfd due in 100 s, a pipe that holds [`PIPE_BYTES`], an epoll
-/// instance that watches the pipe and the eventfd, and a reader and a writer of the FIFO
-/// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too.
+/// instance that watches the pipe and the eventfd, a reader and a writer of the FIFO
+/// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too, and a memfd of 2 MiB sealed against
+/// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
+/// opened through /proc/self/fd.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
@@ -95,6 +97,18 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         cr_tests::check_os(w, "open the FIFO to write")?;
         let n = libc::write(w, PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len());
         cr_tests::check_os(n as i64, "write to the FIFO")?;
+        let m = libc::memfd_create(c"crafted".as_ptr(), libc::MFD_ALLOW_SEALING);
+        cr_tests::check_os(m, "memfd_create")?;
+        cr_tests::check_os(libc::ftruncate(m, 2 << 20), "ftruncate the memfd")?;
+        for at in [0, 1 << 20] {
+            let n = libc::pwrite(m, PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len(), at);
+            cr_tests::check_os(n as i64, "write to the memfd")?;
+        }
+        let sealed = libc::fcntl(m, libc::F_ADD_SEALS, libc::F_SEAL_GROW);
+        cr_tests::check_os(sealed, "F_ADD_SEALS")?;
+        let again = std::ffi::CString::new(format!("/proc/self/fd/{m}")).unwrap_or_default();
+        let r = libc::open(again.as_ptr(), libc::O_RDONLY);
+        cr_tests::check_os(r, "open the memfd again")?;
     }
     posix_timers()?;
     let ready = Ready::new()?;
@@ -783,8 +797,8 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     });
     // Restart fills a pipe record by record, each write() merged into the last buffer only
     // where it fits in that buffer's page: 1, 4096 and 4095 bytes take three buffers, which a
-    // pipe of 8 KiB does not have. Restart's writer of a FIFO waited for room before it was
-    // made non-blocking: the third write hung the restart for good.
+    // pipe of 8 KiB does not have. Restart's writer of a FIFO must not wait for room: the
+    // third write would hang the restart.
     let cut_data = |i: &mut Image, pipe: usize| {
         i.rec(pipe).set("size", 8192).set("len", 8192);
         let data = abi::RecordType::PipeData.id();
@@ -818,6 +832,94 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     case("a FIFO of a size F_SETPIPE_SZ would round", false, &|i| {
         let p = fifo_pipe(i);
         i.rec(p).set("size", 65537);
+    });
+    // A memfd has seals, a mode and a size a memfd can have, a name memfd_create() would have
+    // made, and runs of bytes in order within its size, each as long as its bytes; its files
+    // have a memfd's flags.
+    let memfd = |i: &Image| i.next::<abi::Memfd>(0);
+    let memfd_cases: [(&str, &str, i64); 5] = [
+        ("a memfd with seal 0x40", "seals", 0x40),
+        ("a memfd of mode 0100644", "mode", 0o100644),
+        ("a memfd of 2^63 bytes", "size", i64::MIN),
+        ("a memfd of 1 MiB", "size", 1 << 20),
+        ("a memfd with one run more than it has", "runs", 3),
+    ];
+    for (what, field, value) in memfd_cases {
+        case(what, false, &|i| {
+            let m = memfd(i);
+            i.rec(m).set(field, value);
+        });
+    }
+    // 256 bytes, one more than a name has (a `String` record has no NUL).
+    let long = |start: &[u8]| {
+        let mut name = vec![b'm'; 256];
+        name[..start.len()].copy_from_slice(start);
+        name
+    };
+    let names: [(&str, Vec<u8>); 3] = [
+        ("a memfd named without memfd:", b"crafted".to_vec()),
+        ("a memfd with a name of 256 bytes", long(b"memfd:")),
+        (
+            "a memfd whose long name forges a log line",
+            long(b"memfd:x\n[0.0] forged"),
+        ),
+    ];
+    for (what, name) in names {
+        case(what, false, &|i| {
+            let m = memfd(i);
+            i.rec(m + 1).payload = name.clone();
+        });
+    }
+    let run = |i: &Image, n: usize| {
+        let first = i.next::<abi::MemfdRun>(memfd(i));
+        if n == 0 {
+            first
+        } else {
+            i.next::<abi::MemfdRun>(first + 1)
+        }
+    };
+    let run_cases: [(&str, usize, &str, i64); 4] = [
+        ("a memfd run past its size", 1, "offset", 2 << 20),
+        ("a memfd run before the one before", 1, "offset", 0),
+        ("a memfd run that wraps around", 1, "offset", -4096),
+        ("a memfd run of 0 bytes", 0, "len", 0),
+    ];
+    for (what, n, field, value) in run_cases {
+        case(what, false, &|i| {
+            let r = run(i, n);
+            i.rec(r).set(field, value);
+        });
+    }
+    case("a memfd run longer than its bytes", false, &|i| {
+        let r = run(i, 0);
+        let len = i.recs[r].get("len");
+        i.rec(r).set("len", len + 1);
+    });
+    case("a memfd run shorter than its bytes", false, &|i| {
+        let r = run(i, 0);
+        let len = i.recs[r].get("len");
+        i.rec(r).set("len", len - 1);
+    });
+    let memfd_file = |i: &Image| memfd(i) - 1;
+    case("a memfd's file of access mode 3", false, &|i| {
+        let f = memfd_file(i);
+        i.rec(f).set("f_flags", libc::O_ACCMODE.into());
+    });
+    case("a memfd's file at offset -1", false, &|i| {
+        let f = memfd_file(i);
+        i.rec(f).set("pos", -1);
+    });
+    let memfd_end = |i: &Image| i.next::<abi::MemfdFile>(memfd(i));
+    case("a memfd that none of its files opens", false, &|i| {
+        let pipe = i.recs[i.next::<abi::Pipe>(0)].get("objref");
+        let end = memfd_end(i);
+        i.rec(end).set("memfd", pipe);
+    });
+    // The second file: no `Memfd` record comes with it.
+    case("a memfd's file that opens a pipe", false, &|i| {
+        let pipe = i.recs[i.next::<abi::Pipe>(0)].get("objref");
+        let end = i.next::<abi::MemfdFile>(memfd_end(i) + 1);
+        i.rec(end).set("memfd", pipe);
     });
     // A timerfd is on one of the clocks timerfd_create() takes, with a timer
     // timerfd_settime() takes, and only canceled if it is absolute on a realtime clock.
@@ -1418,6 +1520,33 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "a FIFO whose path leads to a regular file",
             "cannot open it with",
         ),
+        ("a memfd with seal 0x40", "a size it cannot have"),
+        ("a memfd of mode 0100644", "a size it cannot have"),
+        ("a memfd of 2^63 bytes", "a size it cannot have"),
+        ("a memfd of 1 MiB", "past its size"),
+        ("a memfd with one run more than it has", "MemfdRun"),
+        ("a memfd named without memfd:", "cannot make it"),
+        ("a memfd with a name of 256 bytes", "cannot make it"),
+        (
+            "a memfd whose long name forges a log line",
+            "memfd:x\\x0a[0.0] forgedmmm",
+        ),
+        ("a memfd run past its size", "past its size"),
+        ("a memfd run before the one before", "out of order"),
+        ("a memfd run that wraps around", "past its size"),
+        ("a memfd run of 0 bytes", "empty"),
+        ("a memfd run longer than its bytes", "where a raw record"),
+        (
+            "a memfd run shorter than its bytes",
+            "longer or shorter than its run",
+        ),
+        ("a memfd's file of access mode 3", "a memfd's does not have"),
+        ("a memfd's file at offset -1", "a memfd's does not have"),
+        (
+            "a memfd that none of its files opens",
+            "none of its files opens",
+        ),
+        ("a memfd's file that opens a pipe", "not a memfd"),
         (
             "a pipe whose bytes need more buffers than it has",
             "does not fit its size",

@@ -22,7 +22,7 @@ use cr_tests::proc::proc_state;
 use cr_tests::target::{fork_checker, unblock_restore_signal, was_woken};
 use cr_tests::{
     byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, pass, pipe_at, pipe_size,
-    read_exact, read_some, write_all, Check, Target, KILL,
+    read_exact, read_some, reopen_at, write_all, Check, Target, KILL,
 };
 
 const DATA_R: RawFd = 20;
@@ -45,21 +45,6 @@ const FULL_SIZE: usize = 64 << 10;
 const LAST_WORDS: &[u8] = b"no more";
 /// What the child writes into EMPTY once its write into FULL went through.
 const DONE: &[u8] = b"done";
-
-/// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`.
-fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default();
-    // SAFETY: opens a path of ours; dup2 and close use our own fds.
-    unsafe {
-        let got = libc::open(path.as_ptr(), flags);
-        check_os(got, format_args!("open /proc/self/fd/{fd}"))?;
-        if at >= 0 {
-            check_os(libc::dup2(got, at), "dup2")?;
-        }
-        libc::close(got);
-    }
-    Ok(())
-}
 
 /// In the child: its write into the full pipe, then its half of DATA, then its word.
 fn child() -> Check {

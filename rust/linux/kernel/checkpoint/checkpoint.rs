@@ -54,6 +54,8 @@ pub(crate) enum Obj {
     Shmem(files::FileRef),
     /// An anonymous pipe, held until the restart ends by files of its own.
     Pipe(kernel::fs::pipe::NewPipe),
+    /// A memfd, held until the restart ends by a file of its own.
+    Memfd(ARef<kernel::fs::file::File>),
     /// An fd table, shared by the processes restored with it.
     Files(ARef<FilesStruct>),
     /// Root, cwd and umask, shared by the processes restored with them.

@@ -5,13 +5,15 @@
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
 //! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
-//! and FIFOs). Every other file is refused before anything is written.
+//! and FIFOs), `memfd`. Every other file is refused before anything is written.
 
 mod by_path;
 #[cfg(CONFIG_EPOLL)]
 mod epoll;
 #[cfg(CONFIG_EVENTFD)]
 mod eventfd;
+#[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+mod memfd;
 mod pipe;
 #[cfg(CONFIG_SIGNALFD)]
 mod signalfd;
@@ -207,6 +209,8 @@ const KINDS: &[Ops] = &[
     #[cfg(CONFIG_EPOLL)]
     Ops::of::<epoll::EpollFile>(),
     Ops::of::<pipe::PipeFile>(),
+    #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+    Ops::of::<memfd::MemfdFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
 
@@ -222,13 +226,26 @@ pub(crate) struct Behind {
     pub(crate) what: &'static str,
     /// Its open files in all.
     pub(crate) files: u32,
-    /// A count of the opens of its files, only compared: see [`Dumper::behind_unchanged`].
+    /// A count of the opens of its files, or a stamp of its changes, only compared: see
+    /// [`Dumper::behind_unchanged`].
     pub(crate) opens: u64,
+    /// Whether its files held outside are refused even when open files may be unshared
+    /// (`CKPT_UNSHARE_OPEN_FILES`): shared memory, which restart could not unshare.
+    pub(crate) always: bool,
 }
 
 /// The object behind `file`, if its kind has one.
 pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
     kind_of(file).ok().and_then(|(ops, _)| (ops.behind)(file))
+}
+
+/// The object behind `file`, mapped, if it is a memfd: asked under the mmap lock, so only of
+/// the kinds a mapping may have whose question takes no lock.
+pub(crate) fn behind_mapped(_file: &FileRef) -> Option<Behind> {
+    #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
+    return <memfd::MemfdFile as FileKind>::behind(_file);
+    #[cfg(not(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM)))]
+    None
 }
 
 /// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
@@ -274,6 +291,15 @@ fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static
         bindings::S_IFSOCK => "a socket",
         _ => "an anonymous-inode file",
     })
+}
+
+/// Checks, before anything is written, that `file`, mapped `at` a frozen task, can be saved:
+/// a memfd as its kind checks it, another file by its name.
+pub(crate) fn check_mapped(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
+    match kind_of(file) {
+        Ok((ops, abi::FILE_KIND_MEMFD)) => (ops.check)(at, names, file),
+        _ => names.check(at, file),
+    }
 }
 
 /// The kind of `file`, held `at` a frozen task; `EOPNOTSUPP` and a log line naming it if no

@@ -17,10 +17,11 @@
 //! counted apart, the tree's against all those of each of its files.
 
 use crate::abi::objref::{DumpEntry, DumpTable, Full, ObjError, ObjRef, Slots};
+use crate::files::{self, FileRef};
 use crate::image::obj_error;
 use crate::shared::Shareable;
 use crate::tree::Tree;
-use crate::{container, files, log, log::Log, mm};
+use crate::{container, log, log::Log, mm};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
 #[cfg(CONFIG_EPOLL)]
@@ -127,8 +128,9 @@ enum Held {
     /// Shared anonymous memory, with the objref of a file of it.
     Shmem(ObjRef),
     /// What other files may open too (a pipe), with what a log line calls it, its open files
-    /// in all and the count of their opens; counted once per file of the tree.
-    Behind(&'static str, u32, u64),
+    /// in all, the count of their opens and whether it is checked even when open files may
+    /// be unshared; counted once per file of the tree.
+    Behind(&'static str, u32, u64, bool),
 }
 
 /// No owner.
@@ -320,14 +322,18 @@ impl<'a> Objects<'a> {
     ) -> Result<ObjRef, ObjError> {
         let key = file.as_ptr() as usize;
         let new = self.table.lookup(key as u64).is_none();
+        // A mapped file's kind is not asked for under the mmap lock: it is no pipe, but it may
+        // be a memfd, whose files are counted wherever they are.
+        let behind = match checked {
+            true => new.then(|| files::behind(&file.into())).flatten(),
+            false => files::behind_mapped(&file.into()),
+        };
+        let checked = checked || behind.is_some();
         let r = self.add(key, || Held::File(file.into()), task, at, checked)?;
-        // Only for a file in an fd table: a mapped one is no pipe, and its kind is not asked
-        // for under the mmap lock.
-        let behind = (new && checked).then(|| files::behind(&file.into()));
-        if let Some(b) = behind.flatten() {
+        if let Some(b) = behind.filter(|_| new) {
             self.add(
                 b.key,
-                || Held::Behind(b.what, b.files, b.opens),
+                || Held::Behind(b.what, b.files, b.opens, b.always),
                 task,
                 at,
                 true,
@@ -407,12 +413,15 @@ impl<'a> Objects<'a> {
     }
 
     /// Whether the object behind open files at `key` ([`Held::Behind`]) still has the `files`
-    /// and `opens` that leak detection counted, which it only did if it refused files held
-    /// outside (else any will do).
+    /// and `opens` that leak detection counted, if it refused files held outside of it.
     pub(crate) fn behind_unchanged(&self, key: usize, files: u32, opens: u64) -> bool {
-        let held = self.entry(key).map(|e| &e.held);
-        !self.files_checked
-            || matches!(held, Some(&Held::Behind(_, f, o)) if (f, o) == (files, opens))
+        match self.entry(key).map(|e| &e.held) {
+            Some(&Held::Behind(_, f, o, always)) if self.files_checked || always => {
+                (f, o) == (files, opens)
+            }
+            Some(_) => true,
+            None => !self.files_checked,
+        }
     }
 
     /// The objref of the object at `key` if its contents are written.
@@ -511,50 +520,60 @@ impl<'a> Objects<'a> {
             log!(log, "pid {pid}: {at}: the epoll instance watches a file that no process of the tree has open{why}");
             return Err(errno);
         }
-        if files {
-            let why = match container {
-                true => "",
-                false => {
+        // Open files held outside too, unless they may be unshared; a memfd's even then, as
+        // it is shared memory.
+        for e in self.entries().filter(|e| e.checked) {
+            let Held::File(file) = &e.held else {
+                continue;
+            };
+            let memory = files::behind_mapped(&FileRef::from(&**file)).is_some_and(|b| b.always);
+            if !files && !memory {
+                continue;
+            }
+            let why = match (container, memory) {
+                (false, false) => {
                     " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)"
                 }
+                _ => why,
             };
-            for e in self.entries().filter(|e| e.checked) {
-                let Held::File(file) = &e.held else {
-                    continue;
-                };
-                let (at, pid) = (e.at, e.pid);
-                #[cfg(CONFIG_EPOLL)]
-                if Epoll::watchers(file) > e.watched {
-                    log!(log, "pid {pid}: {at}: the open file is watched by an epoll instance outside the tree{why}");
-                    return Err(errno);
-                }
-                // Less the table's own reference.
-                let outside = file.count() - 1 - i64::from(e.inside);
-                if outside <= 0 {
-                    continue;
-                }
-                match holder_of(tree, file) {
-                    Some((other, fd)) if other > 0 => log!(log, "pid {pid}: {at}: the open file is shared with pid {other} (fd {fd}) outside the tree{why}"),
-                    _ => log!(log, "pid {pid}: {at}: the open file has {outside} references outside the tree{why}"),
-                }
+            let (at, pid) = (e.at, e.pid);
+            #[cfg(CONFIG_EPOLL)]
+            if Epoll::watchers(file) > e.watched {
+                log!(log, "pid {pid}: {at}: the open file is watched by an epoll instance outside the tree{why}");
                 return Err(errno);
             }
-            // Files apart from the tree's that open what the tree's do: the pipe's other end
-            // opened anew through /proc/PID/fd.
-            for e in self.entries() {
-                let Held::Behind(what, files, _) = e.held else {
-                    continue;
+            // Less the table's own reference.
+            let outside = file.count() - 1 - i64::from(e.inside);
+            if outside <= 0 {
+                continue;
+            }
+            match holder_of(tree, file) {
+                Some((other, fd)) if other > 0 => log!(log, "pid {pid}: {at}: the open file is shared with pid {other} (fd {fd}) outside the tree{why}"),
+                _ => log!(log, "pid {pid}: {at}: the open file has {outside} references outside the tree{why}"),
+            }
+            return Err(errno);
+        }
+        // Files apart from the tree's that open what the tree's do: the pipe's other end
+        // opened anew through /proc/PID/fd.
+        for e in self.entries() {
+            let Held::Behind(what, count, _, always) = e.held else {
+                continue;
+            };
+            let outside = i64::from(count) - i64::from(e.inside);
+            if outside > 0 && (files || always) {
+                let why = match (container, always) {
+                    (false, false) => {
+                        " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)"
+                    }
+                    _ => why,
                 };
-                let outside = i64::from(files) - i64::from(e.inside);
-                if outside > 0 {
-                    log!(
-                        log,
-                        "pid {}: {}: the {what} is also open outside the tree ({outside} more files){why}",
-                        e.pid,
-                        e.at
-                    );
-                    return Err(errno);
-                }
+                log!(
+                    log,
+                    "pid {}: {}: the {what} is also open outside the tree ({outside} more files){why}",
+                    e.pid,
+                    e.at
+                );
+                return Err(errno);
             }
         }
         for e in self.entries() {

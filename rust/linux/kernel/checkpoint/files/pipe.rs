@@ -72,6 +72,7 @@ impl FileKind for PipeFile {
             what: if p.fifo { "FIFO" } else { "pipe" },
             files: p.files,
             opens: p.opens,
+            always: false,
         })
     }
 

@@ -7,7 +7,7 @@ use super::plan::image_flags;
 use super::shmem::shared_object;
 use super::vdso::{map_vdso, VdsoPair};
 use super::{current_mm, PAGE};
-use crate::files::FileRef;
+use crate::files::{FileRef, Restored};
 use crate::image::Restorer;
 use crate::shared;
 use crate::{abi, abi::RecordType, log, Obj};
@@ -134,10 +134,11 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
             let Obj::File(f) = r.lookup(v.file)? else {
                 return Err(r.bad("mapping names an object that is not a file"));
             };
-            if f.rec.kind != abi::FILE_KIND_REGULAR {
-                return Err(r.bad("mapping names a file that is not a regular one"));
+            if !mappable(f) {
+                return Err(r.bad("mapping names a file that is not a regular one or a memfd"));
             }
-            if !f.unchanged() {
+            // A memfd's bytes are the image's.
+            if f.rec.kind != abi::FILE_KIND_MEMFD && !f.unchanged() {
                 log!(
                     r.log,
                     "mapping {:#x}-{:#x}: its file changed since the checkpoint",
@@ -305,6 +306,11 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
         && v.prot & !prot == 0
 }
 
+/// Whether a file restored for a `File` record may be mapped: a regular file or a memfd.
+fn mappable(f: &Restored) -> bool {
+    matches!(f.rec.kind, abi::FILE_KIND_REGULAR | abi::FILE_KIND_MEMFD)
+}
+
 /// Makes the mapping `v` as a copy of the one at its start (or else at its end) in the mm
 /// `copy_of`, restored earlier, with the pages of that mapping shared copy-on-write, and
 /// widened to `v` if it is memory; or, moved since the fork, of the part of the one at
@@ -331,8 +337,8 @@ pub(super) fn copy_area(
     let file = match v.kind {
         abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK => core::ptr::null_mut(),
         abi::VMA_KIND_FILE => match r.lookup(v.file)? {
-            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => f.file.as_ptr(),
-            _ => return Err(r.bad("mapping names an object that is not a regular file")),
+            Obj::File(f) if mappable(f) => f.file.as_ptr(),
+            _ => return Err(r.bad("mapping names an object that is not a regular file or a memfd")),
         },
         _ => return Err(r.bad("copied mapping that is not private memory")),
     };

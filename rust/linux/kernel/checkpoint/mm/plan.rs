@@ -170,7 +170,7 @@ impl MmPlan {
                     task,
                     at: Where::MapRange(area.rec.start, area.rec.end),
                 };
-                names.check(at, f)?;
+                files::check_mapped(at, names, f)?;
             }
             // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
             if let Some(kind) = area.file.as_ref().and_then(|f| f.file().held_lock(None)) {

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory files (`memfd_create(2)`): their name, size, owner, mode and seals, and the bytes
+//! they hold, run by run between holes, written once with the first of their files in the
+//! image (in an fd table or a mapping), then each file's flags and position. Restart makes
+//! the memfd again as `memfd_create(2)` would, within the `vm.memfd_noexec` policy, fills
+//! it, gives it its owner and mode as `fchown(2)` and `fchmod(2)` would let the caller, then
+//! its seals, and opens each file of it as an open of `/proc/self/fd/N` would. Mappings of
+//! it map the new memfd.
+//!
+//! A memfd is shared memory: one with a file outside the tree, in an fd table or a mapping,
+//! is refused by leak detection ([`FileKind::behind`]) even when open files may be unshared.
+//! It counts the memfd's files by the references to its dentry, one opened anew through
+//! `/proc/PID/fd` too, and each file's references as for any file. A reader of
+//! `/proc/PID/fd` or `/proc/PID/map_files` holds a reference for the time of its call, which
+//! may make a checkpoint fail that a retry makes. Its change time and files, taken then,
+//! must be the same once its bytes are written: nothing opened or wrote to it meanwhile (to
+//! the change time's tick).
+//!
+//! Refused: a memfd of huge pages; one sealed against future writes that a shared mapping
+//! may still write (restart could not map it again); one with inode flags (`chattr`); one
+//! owned by a user or group the checkpointer's user namespace does not map; one whose bytes
+//! neither its file nor the checkpointer may read (the image would show them). Its times and
+//! extended attributes are not saved: it comes back with the restart's times, and none.
+
+use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use crate::image::{Dumper, Rec, Restorer};
+use crate::{abi, log, objects::Place, Obj};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec};
+use kernel::bindings;
+use kernel::fs::memfd::{Memfd, MemfdInfo, NAME_MAX};
+use kernel::prelude::*;
+
+/// The flags a memfd's file is opened with again: its access mode and the status flags that
+/// `open()` or `fcntl()` may have set.
+const MEMFD_FLAGS: u32 = bindings::O_ACCMODE
+    | bindings::O_APPEND
+    | bindings::O_NONBLOCK
+    | bindings::O_LARGEFILE
+    | bindings::O_NOATIME
+    | bindings::O_DSYNC
+    | bindings::__O_SYNC;
+
+// The image's seals are the kernel's, which F_ADD_SEALS takes.
+const _: () = assert!(
+    abi::MEMFD_SEAL_SEAL == bindings::F_SEAL_SEAL
+        && abi::MEMFD_SEAL_SHRINK == bindings::F_SEAL_SHRINK
+        && abi::MEMFD_SEAL_GROW == bindings::F_SEAL_GROW
+        && abi::MEMFD_SEAL_WRITE == bindings::F_SEAL_WRITE
+        && abi::MEMFD_SEAL_FUTURE_WRITE == bindings::F_SEAL_FUTURE_WRITE
+        && abi::MEMFD_SEAL_EXEC == bindings::F_SEAL_EXEC
+);
+
+/// Every seal.
+const ALL_SEALS: u32 = abi::MEMFD_SEAL_SEAL
+    | abi::MEMFD_SEAL_SHRINK
+    | abi::MEMFD_SEAL_GROW
+    | abi::MEMFD_SEAL_WRITE
+    | abi::MEMFD_SEAL_FUTURE_WRITE
+    | abi::MEMFD_SEAL_EXEC;
+
+/// Bytes copied at a time.
+const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
+
+pub(super) struct MemfdFile;
+
+/// The memfd of `file`, without its name.
+fn info(file: &FileRef) -> Result<MemfdInfo> {
+    let mut name = [0u8; NAME_MAX + 1];
+    Memfd::of(file.file(), &mut name).map(|(m, _)| m)
+}
+
+impl FileKind for MemfdFile {
+    fn classify(file: &FileRef) -> Option<core::result::Result<u32, &'static str>> {
+        match info(file) {
+            Ok(_) => Some(Ok(abi::FILE_KIND_MEMFD)),
+            Err(e) if e == EOPNOTSUPP => Some(Err("a memfd of huge pages (MFD_HUGETLB)")),
+            Err(_) => None,
+        }
+    }
+
+    fn check(at: Place<'_>, _names: &mut Names, file: &FileRef) -> Result {
+        let why = refused(&info(file)?);
+        check_made_anew(at, file, "a memfd", why, MEMFD_FLAGS)
+    }
+
+    fn behind(file: &FileRef) -> Option<Behind> {
+        let m = info(file).ok()?;
+        Some(Behind {
+            key: m.id,
+            what: "memfd",
+            files: m.files,
+            opens: m.ctime,
+            always: true,
+        })
+    }
+
+    fn dump(d: &mut Dumper<'_>, _names: &mut Names, file: &FileRef) -> Result {
+        let mut name = [0u8; NAME_MAX + 1];
+        let (m, name) = Memfd::of(file.file(), &mut name)?;
+        let (memfd, first) = d.first_write(m.id as *const u8)?;
+        if first {
+            // Checked again: a mapping's file was checked without its flags.
+            if let Some(why) = refused(&m) {
+                log!(
+                    d.log,
+                    "a memfd {why} is not supported ({})",
+                    Shown::of(file)
+                );
+                return Err(EOPNOTSUPP);
+            }
+            if !Memfd::readable(file.file()) {
+                log!(
+                    d.log,
+                    "a memfd that neither its file nor the caller may read is not supported ({})",
+                    Shown::of(file)
+                );
+                return Err(EOPNOTSUPP);
+            }
+            let runs = runs(file, m.size)?;
+            d.record(&abi::Memfd {
+                objref: memfd,
+                seals: m.seals,
+                size: m.size,
+                runs: runs.len() as u64,
+                mode: m.mode,
+                uid: m.uid,
+                gid: m.gid,
+                _pad0: 0,
+            })?;
+            d.string(name)?;
+            for &(start, end) in runs.iter() {
+                d.record(&abi::MemfdRun {
+                    offset: start as u64,
+                    len: (end - start) as u64,
+                })?;
+                dump_data(d, file, start, end)?;
+            }
+            // A file opened anew through /proc/PID/fd, or a write, since leak detection.
+            let now = info(file)?;
+            if !d.behind_unchanged(m.id, now.files, now.ctime) {
+                log!(
+                    d.log,
+                    "a memfd was opened or changed outside the tree while it was being saved ({})",
+                    Shown::of(file)
+                );
+                return Err(EBUSY);
+            }
+        }
+        d.record(&abi::MemfdFile { memfd, _pad0: 0 })
+    }
+
+    fn restores(kind: u32) -> bool {
+        kind == abi::FILE_KIND_MEMFD
+    }
+
+    fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef> {
+        let flags = f.f_flags;
+        if flags & !MEMFD_FLAGS != 0
+            || flags & bindings::O_ACCMODE == bindings::O_ACCMODE
+            || f.pos < 0
+            || f.i_mode & bindings::S_IFMT != bindings::S_IFREG
+        {
+            return Err(
+                r.bad("memfd file with flags, a position or a type a memfd's does not have")
+            );
+        }
+        let mut rec = r.next()?;
+        let mut made = None;
+        if rec.ty == abi::RecordType::Memfd.id() {
+            made = Some(restore_memfd(r, rec)?);
+            rec = r.next()?;
+        }
+        let end = r.decode::<abi::MemfdFile>(rec)?;
+        if made.is_some_and(|m| m != end.memfd) {
+            return Err(r.bad("memfd that none of its files opens"));
+        }
+        let Obj::Memfd(memfd) = r.lookup(end.memfd)? else {
+            return Err(r.bad("memfd file that names an object that is not a memfd"));
+        };
+        let file = Memfd::open(memfd, flags).inspect_err(|e| {
+            log!(r.log, "memfd: cannot open a file of it ({})", e.to_errno());
+        })?;
+        if f.pos != 0 && file.seek(f.pos) != Ok(f.pos) {
+            log!(r.log, "memfd: cannot seek to {}", f.pos);
+            return Err(EINVAL);
+        }
+        Ok(FileRef::from(file))
+    }
+}
+
+/// Why a memfd cannot be restored as it is, if it cannot.
+fn refused(m: &MemfdInfo) -> Option<&'static str> {
+    if m.seals & abi::MEMFD_SEAL_FUTURE_WRITE != 0 && m.writably_mapped {
+        // Restart would map it after sealing it, which the seal forbids.
+        Some("sealed against future writes (F_SEAL_FUTURE_WRITE) with a writable shared mapping")
+    } else if m.fsflags != 0 {
+        Some("with inode flags (FS_IOC_SETFLAGS, chattr)")
+    } else if m.uid == u32::MAX || m.gid == u32::MAX {
+        Some("owned by a user or group that the caller's user namespace does not map")
+    } else {
+        None
+    }
+}
+
+/// The runs of bytes the memfd of `file`, of `size` bytes, holds between its holes.
+fn runs(file: &FileRef, size: u64) -> Result<KVVec<(i64, i64)>> {
+    let mut runs = KVVec::new();
+    let mut pos = 0;
+    while let Some((start, end)) = Memfd::next_run(file.file(), pos)? {
+        if start < pos || end <= start || end as u64 > size {
+            return Err(EAGAIN);
+        }
+        runs.push((start, end), GFP_KERNEL)?;
+        pos = end;
+        crate::resched();
+    }
+    Ok(runs)
+}
+
+/// Writes the bytes from `start` to `end` of the memfd of `file` in `MemfdData` records.
+fn dump_data(d: &mut Dumper<'_>, file: &FileRef, start: i64, end: i64) -> Result {
+    let len = (end - start) as usize;
+    let mut buf = KVVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
+    let mut at = start;
+    while at < end {
+        let want = ((end - at) as usize).min(CHUNK);
+        let chunk = buf.get_mut(..want).ok_or(EINVAL)?;
+        let n = Memfd::read(file.file(), at, chunk).inspect_err(|e| {
+            log!(d.log, "memfd: cannot read its bytes ({})", e.to_errno());
+        })?;
+        if n != want {
+            log!(d.log, "memfd: it shrank while it was being saved");
+            return Err(EAGAIN);
+        }
+        d.raw(abi::RecordType::MemfdData, chunk)?;
+        at += n as i64;
+        crate::resched();
+    }
+    Ok(())
+}
+
+/// Makes the memfd of a `Memfd` record, fills it with the runs that follow, seals it and
+/// defines its objref, which it returns.
+fn restore_memfd(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
+    let m = r.decode::<abi::Memfd>(rec)?;
+    let name = r.string()?;
+    let size = i64::try_from(m.size).ok();
+    if m.seals & !ALL_SEALS != 0 || m.mode & !0o7777 != 0 || size.is_none() {
+        return Err(r.bad("memfd with seals, a mode or a size it cannot have"));
+    }
+    if r.defined(m.objref).is_some() {
+        return Err(r.bad("memfd written twice, or an objref that names another object"));
+    }
+    // Before the memfd is made.
+    r.definable(m.objref)?;
+    let cname = cstr(&name)?;
+    let shown = Escaped(cname.as_bytes());
+    // As MFD_NOEXEC_SEAL would have made it, or MFD_EXEC.
+    let exec = m.seals & abi::MEMFD_SEAL_EXEC == 0 || m.mode & 0o111 != 0;
+    let file = Memfd::create(cname, size.unwrap_or(0), exec).inspect_err(|e| {
+        log!(r.log, "memfd {shown}: cannot make it ({})", e.to_errno());
+    })?;
+    let mut buf = KVVec::new();
+    let mut pos = 0;
+    for _ in 0..m.runs {
+        let run = r.expect::<abi::MemfdRun>()?;
+        let end = run.offset.checked_add(run.len);
+        if run.offset < pos || run.len == 0 || end.map_or(true, |e| e > m.size) {
+            return Err(r.bad("memfd run out of order, empty or past its size"));
+        }
+        let mut at = run.offset;
+        let mut left = run.len;
+        while left > 0 {
+            let n = r.expect_raw(abi::RecordType::MemfdData)?;
+            if n == 0 || n > left {
+                return Err(r.bad("memfd data longer or shorter than its run"));
+            }
+            if buf.len() < n as usize {
+                buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
+            }
+            let bytes = buf.get_mut(..n as usize).ok_or(EINVAL)?;
+            r.read_raw(bytes)?;
+            if file.write_at(bytes, at as i64) != Ok(n as usize) {
+                log!(r.log, "memfd {shown}: cannot write its bytes at {at}");
+                return Err(EIO);
+            }
+            at += n;
+            left -= n;
+            crate::resched();
+        }
+        pos = at;
+    }
+    Memfd::seal(&file, m.uid, m.gid, m.mode, m.seals).inspect_err(|e| {
+        log!(
+            r.log,
+            "memfd {shown}: cannot give it its owner, mode and seals ({})",
+            e.to_errno()
+        );
+    })?;
+    // Its own file closes with the restart's objects, before any restored task runs.
+    r.define(m.objref, Obj::Memfd(file))?;
+    Ok(m.objref)
+}
