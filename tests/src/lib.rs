@@ -660,6 +660,26 @@ pub fn check_byte_pattern(what: &str, got: &[u8], from: usize) -> Check {
     }
 }
 
+/// Blocks `signals` and makes a signalfd for them with `flags` (`SFD_*`) on `fd`, which the
+/// caller does not use otherwise.
+pub fn signalfd_at(fd: RawFd, signals: &[libc::c_int], flags: libc::c_int) -> Check {
+    let set = proc::sigset_of(signals);
+    // SAFETY: blocks the signals, makes a signalfd for them and moves it to `fd`, which the
+    // caller does not use otherwise.
+    unsafe {
+        check_os(
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            "sigprocmask",
+        )?;
+        let got = libc::signalfd(-1, &set, flags);
+        check_os(got, "signalfd")?;
+        let cloexec = flags & libc::SFD_CLOEXEC;
+        check_os(libc::dup3(got, fd, cloexec), "dup3")?;
+        libc::close(got);
+    }
+    Ok(())
+}
+
 /// epoll_ctl(`ep`, `op`, `fd`) with `events` and `data`: the errno if it failed.
 pub fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> Result<(), i32> {
     let mut ev = libc::epoll_event { events, u64: data };

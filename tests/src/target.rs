@@ -492,6 +492,27 @@ impl Target {
         self.restart_with(0);
     }
 
+    /// Once its `count` children sleep (`what`: "for the child to sleep in its read"),
+    /// checkpoints the target with [`KILL`], restarts it, and expects it and its restored
+    /// children to sleep again; returns those children.
+    pub fn restart_with_children_asleep(&mut self, count: usize, what: &str) -> Vec<libc::pid_t> {
+        let asleep = |kids: &[libc::pid_t]| kids.iter().all(|&k| proc_state(k) == Some('S'));
+        let kids = self.descendants(count);
+        self.wait_until(what, || asleep(&kids));
+        self.checkpoint(KILL);
+        crate::tree::wait_gone(&kids).unwrap_or_else(|e| self.fail(e));
+        self.restart();
+        self.expect_asleep(Duration::from_millis(300));
+        let kids = self.descendants(count);
+        if !asleep(&kids) {
+            let states: Vec<_> = kids.iter().map(|&k| proc_state(k)).collect();
+            self.fail(format!(
+                "the restored children are in states {states:?}, should be asleep"
+            ));
+        }
+        kids
+    }
+
     /// The target's descendants, parents before children; the test fails unless there are
     /// `count`.
     pub fn descendants(&self, count: usize) -> Vec<libc::pid_t> {

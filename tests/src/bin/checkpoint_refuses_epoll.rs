@@ -23,11 +23,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
-use cr_tests::proc::{proc_state, sigset_of, wait_status_text};
+use cr_tests::proc::{proc_state, wait_status_text};
 use cr_tests::target::{fork_checker, kill_and_reap, restored_flag};
 use cr_tests::{
-    check_eq, check_os, epoll_add, log_names, pass, pipe_at, read_u64, wait_restored, Check,
-    Target, KILL,
+    check_eq, check_os, epoll_add, log_names, pass, pipe_at, read_u64, signalfd_at, wait_restored,
+    Check, Target, KILL,
 };
 
 const READ_END: RawFd = 37;
@@ -125,20 +125,7 @@ fn still_reports() -> Check {
 
 /// A signalfd on [`SIGNALFD`] for [`SIGNAL`], which is blocked.
 fn signalfd() -> Check {
-    let set = sigset_of(&[SIGNAL]);
-    // SAFETY: blocks SIGNAL, makes a signalfd for it and moves it to SIGNALFD, which the
-    // target does not use otherwise.
-    unsafe {
-        check_os(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
-            "sigprocmask",
-        )?;
-        let got = libc::signalfd(-1, &set, 0);
-        check_os(got, "signalfd")?;
-        check_os(libc::dup2(got, SIGNALFD), "dup2")?;
-        libc::close(got);
-    }
-    Ok(())
+    signalfd_at(SIGNALFD, &[SIGNAL], 0)
 }
 
 /// The signal a read of [`SIGNALFD`] gives, or the errno.

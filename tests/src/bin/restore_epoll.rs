@@ -28,11 +28,11 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use cr_tests::proc::{proc_state, sigset_of};
+use cr_tests::proc::proc_state;
 use cr_tests::target::fork_checker;
 use cr_tests::threads::{self, Thread};
 use cr_tests::{
-    check_eq, check_fd_flags, check_os, epoll_add, epoll_ctl, pass, pipe_at, read_u64,
+    check_eq, check_fd_flags, check_os, epoll_add, epoll_ctl, pass, pipe_at, read_u64, signalfd_at,
     wait_restored, Check, Target,
 };
 
@@ -214,19 +214,7 @@ fn expected_outer() -> Vec<Watch> {
 /// SFD, a signalfd for [`SIGNAL`], which is blocked, and SIG_EP, which watches it for input
 /// with [`SFD_DATA`].
 fn signalfd_watched() -> Check {
-    let set = sigset_of(&[SIGNAL]);
-    // SAFETY: blocks SIGNAL, makes a signalfd for it and moves it to SFD, which the target
-    // does not use otherwise.
-    unsafe {
-        check_os(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
-            "sigprocmask",
-        )?;
-        let got = libc::signalfd(-1, &set, 0);
-        check_os(got, "signalfd")?;
-        check_os(libc::dup2(got, SFD), "dup2")?;
-        libc::close(got);
-    }
+    signalfd_at(SFD, &[SIGNAL], 0)?;
     epoll_at(SIG_EP, 0)?;
     epoll_add(SIG_EP, SFD, IN, SFD_DATA)
 }

@@ -27,11 +27,10 @@ use std::os::fd::RawFd;
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use cr_tests::proc::proc_state;
 use cr_tests::target::{fork_checker, scratch_dir, unblock_restore_signal, was_woken};
 use cr_tests::{
     byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, fionread, mkfifo,
-    open_fifo_at, pass, pipe_size, poll_in, read_exact, read_some, write_all, Check, Target, KILL,
+    open_fifo_at, pass, pipe_size, poll_in, read_exact, read_some, write_all, Check, Target,
 };
 
 const DATA_R: RawFd = 20;
@@ -457,20 +456,7 @@ fn check(b: &Before) -> Check {
 fn main() {
     let dir = scratch_dir();
     let mut target = Target::spawn(move || setup(dir));
-    let kids = target.descendants(2);
-    let asleep = |kids: &[libc::pid_t]| kids.iter().all(|&k| proc_state(k) == Some('S'));
-    target.wait_until("for the writer and the reader to sleep", || asleep(&kids));
-    target.checkpoint(KILL);
-    cr_tests::tree::wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
-    target.expect_asleep(Duration::from_millis(300));
-    let kids = target.descendants(2);
-    if !asleep(&kids) {
-        let states: Vec<_> = kids.iter().map(|&k| proc_state(k)).collect();
-        target.fail(format!(
-            "the restored writer and reader are in states {states:?}, should be asleep"
-        ));
-    }
+    target.restart_with_children_asleep(2, "for the writer and the reader to sleep");
     target.finish();
     pass("FIFOs come back by their paths with their size, bytes, sleepers and hangups, shared by the processes that hold them");
 }

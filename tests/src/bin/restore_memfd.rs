@@ -36,15 +36,14 @@
 //! pread(); the target's pwrite() of another page shows in the child's mapping.
 
 use std::os::fd::RawFd;
-use std::time::Duration;
 
 use cr_tests::mem::{check_words, fill_words, mmap, Mapping, PAGE};
-use cr_tests::proc::{maps_entry, proc_state, wait_status_text, MapsEntry};
+use cr_tests::proc::{maps_entry, wait_status_text, MapsEntry};
 use cr_tests::target::fork_checker;
 use cr_tests::vm::reap_within_10s;
 use cr_tests::{
     check_eq, check_fails, check_fd_flags, check_os, memfd_at, pass, pipe_at, poll_in, pread_exact,
-    read_exact, reopen_at, seals, wait_restored, write_all, Check, Target, KILL,
+    read_exact, reopen_at, seals, wait_restored, write_all, Check, Target,
 };
 
 /// cr-data as memfd_create() made it, and its two files opened anew.
@@ -718,21 +717,7 @@ fn child(b: &Before) -> Check {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let kids = target.descendants(1);
-    target.wait_until("for the child to sleep in its read", || {
-        proc_state(kids[0]) == Some('S')
-    });
-    target.checkpoint(KILL);
-    cr_tests::tree::wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
-    target.expect_asleep(Duration::from_millis(300));
-    let kids = target.descendants(1);
-    if proc_state(kids[0]) != Some('S') {
-        target.fail(format!(
-            "the restored child is in state {:?}, should be asleep",
-            proc_state(kids[0])
-        ));
-    }
+    target.restart_with_children_asleep(1, "for the child to sleep in its read");
     target.finish();
     pass("memfds come back with their names, sizes, owners, modes, seals, bytes and holes, every file with its flags and position, their shared mappings shared with the memfd and between the processes, their private ones with their own pages");
 }

@@ -16,13 +16,11 @@
 //! the same pipes, the same ones the child's write and the target's read sleep on.
 
 use std::os::fd::RawFd;
-use std::time::Duration;
 
-use cr_tests::proc::proc_state;
 use cr_tests::target::{fork_checker, unblock_restore_signal, was_woken};
 use cr_tests::{
     byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, pass, pipe_at, pipe_size,
-    read_exact, read_some, reopen_at, write_all, Check, Target, KILL,
+    read_exact, read_some, reopen_at, write_all, Check, Target,
 };
 
 const DATA_R: RawFd = 20;
@@ -195,21 +193,7 @@ fn check(kid: libc::pid_t) -> Check {
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let kids = target.descendants(1);
-    target.wait_until("for the child to sleep in its write", || {
-        proc_state(kids[0]) == Some('S')
-    });
-    target.checkpoint(KILL);
-    cr_tests::tree::wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    target.restart();
-    target.expect_asleep(Duration::from_millis(300));
-    let kids = target.descendants(1);
-    if proc_state(kids[0]) != Some('S') {
-        target.fail(format!(
-            "the restored child is in state {:?}, should be asleep",
-            proc_state(kids[0])
-        ));
-    }
+    target.restart_with_children_asleep(1, "for the child to sleep in its write");
     target.finish();
     pass("pipes come back with their size, bytes and sleepers, shared by the processes that hold them");
 }

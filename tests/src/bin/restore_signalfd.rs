@@ -8,7 +8,9 @@
 use std::os::fd::RawFd;
 
 use cr_tests::outside::{refused_while_used, watch_with_epoll};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{
+    check_eq, check_fd_flags, check_os, pass, signalfd_at, wait_restored, Check, Target, KILL,
+};
 
 /// A non-blocking signalfd for SIGUSR2 and [`RT`].
 const BOTH: RawFd = 20;
@@ -16,36 +18,6 @@ const BOTH: RawFd = 20;
 const INT: RawFd = 21;
 /// SIGRTMIN + 1.
 const RT: libc::c_int = 35;
-
-fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: a zeroed sigset_t is valid; the calls only set bits in it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
-}
-
-fn signalfd_at(fd: RawFd, signals: &[libc::c_int], flags: libc::c_int) -> Check {
-    let set = sigset(signals);
-    // SAFETY: blocks the signals, makes a signalfd for them and moves it to `fd`, which the
-    // target does not use otherwise.
-    unsafe {
-        check_os(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
-            "sigprocmask",
-        )?;
-        let got = libc::signalfd(-1, &set, flags);
-        check_os(got, "signalfd")?;
-        let cloexec = flags & libc::SFD_CLOEXEC;
-        check_os(libc::dup3(got, fd, cloexec), "dup3")?;
-        libc::close(got);
-    }
-    Ok(())
-}
 
 /// The signal and value (`ssi_ptr`) a read of `fd` gives, or the errno.
 fn read_signal(fd: RawFd) -> Result<(u32, u64), i32> {
