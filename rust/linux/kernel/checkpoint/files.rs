@@ -394,6 +394,20 @@ impl Names {
         path.d_path_from(&self.root, &mut self.buf).ok().flatten()
     }
 
+    /// Writes the path restart reopens `file` by (a `String` record); `EOPNOTSUPP` and a log
+    /// line naming it as `what` ("a file") if it is deleted or outside the task's root.
+    pub(crate) fn write(&mut self, d: &mut Dumper<'_>, file: &FileRef, what: &str) -> Result {
+        let Some(name) = self.name(file.file().path()) else {
+            log!(
+                d.log,
+                "{what} that is deleted or outside the task's root cannot be saved ({})",
+                Shown::of(file)
+            );
+            return Err(EOPNOTSUPP);
+        };
+        d.string(name)
+    }
+
     /// Checks, before anything is written, that `file`, held `at` a frozen task, has a name
     /// restart can reopen it by.
     pub(crate) fn check(&mut self, at: Place<'_>, file: &FileRef) -> Result {

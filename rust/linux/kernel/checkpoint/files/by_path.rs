@@ -6,7 +6,7 @@
 //! again with the caller's credentials, refusing (`ESTALE`) a path that now leads to another
 //! kind of file.
 
-use super::{cstr, decode_dev, encode_dev, Escaped, FileKind, FileRef, Names, Shown};
+use super::{cstr, decode_dev, encode_dev, Escaped, FileKind, FileRef, Names};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::bindings;
@@ -62,15 +62,7 @@ impl FileKind for ByPath {
     }
 
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
-        let Some(name) = names.name(file.file().path()) else {
-            log!(
-                d.log,
-                "a file that is deleted or outside the task's root cannot be saved ({})",
-                Shown::of(file)
-            );
-            return Err(EOPNOTSUPP);
-        };
-        d.string(name)
+        names.write(d, file, "a file")
     }
 
     fn restores(kind: u32) -> bool {

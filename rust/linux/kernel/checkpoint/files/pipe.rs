@@ -79,15 +79,7 @@ impl FileKind for PipeFile {
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
         let p = PipeInfo::of(file.file())?;
         if p.fifo {
-            let Some(name) = names.name(file.file().path()) else {
-                log!(
-                    d.log,
-                    "a FIFO that is deleted or outside the task's root cannot be saved ({})",
-                    Shown::of(file)
-                );
-                return Err(EOPNOTSUPP);
-            };
-            d.string(name)?;
+            names.write(d, file, "a FIFO")?;
         }
         let (pipe, first) = d.first_write(p.id as *const u8)?;
         if first {
