@@ -13,6 +13,7 @@ struct files_struct;
 struct fs_struct;
 struct itimerspec64;
 struct mm_struct;
+struct path;
 struct pid;
 struct rlimit;
 struct rseq;
@@ -221,6 +222,46 @@ struct file *restart_memfd(const char *name, loff_t size, bool exec);
 int restart_memfd_seal(struct file *file, uid_t uid, gid_t gid, umode_t mode,
 		       unsigned int seals);
 struct file *restart_memfd_open(struct file *memfd, unsigned int flags);
+
+/**
+ * struct checkpoint_unlinked - what checkpoint reads of a deleted file
+ * @unlinked: its inode, an address that names it while one of its files is held
+ * @size: its size in bytes
+ * @ctime: its change time in nanoseconds, only compared
+ * @files: its open files (the references to its dentries)
+ * @nlink: its links: more than none if it has another name still
+ * @mode: its permission bits
+ * @iflags: the inode flags chattr(1) sets (S_APPEND, S_IMMUTABLE...) it has
+ * @uid: its owner, in the caller's user namespace
+ * @gid: its group, in the caller's user namespace
+ * @linkable: whether linkat(2) may name it (O_TMPFILE without O_EXCL)
+ * @readable: whether its file or the caller may read it
+ * @writably_mapped: whether a shared mapping may write to it
+ * @tmpfile: whether its directory is there and can make it again (O_TMPFILE)
+ */
+struct checkpoint_unlinked {
+	void *unlinked;
+	u64 size;
+	u64 ctime;
+	unsigned int files;
+	unsigned int nlink;
+	unsigned int mode;
+	unsigned int iflags;
+	uid_t uid;
+	gid_t gid;
+	bool linkable;
+	bool readable;
+	bool writably_mapped;
+	bool tmpfile;
+};
+
+int checkpoint_unlinked(struct file *file, struct checkpoint_unlinked *u);
+int checkpoint_unlinked_dir(struct file *file, struct path *dir);
+struct file *checkpoint_unlinked_reader(struct file *file);
+loff_t checkpoint_unlinked_next(struct file *reader, loff_t pos, loff_t *end);
+struct file *restart_unlinked(const char *dir, loff_t size, bool linkable);
+int restart_set_owner(struct file *file, uid_t uid, gid_t gid, umode_t mode);
+struct file *restart_reopen(struct file *file, unsigned int flags);
 
 int checkpoint_pipe(struct file *file, struct checkpoint_pipe *p);
 ssize_t checkpoint_pipe_read(struct file *file, struct checkpoint_pipe_pos *pos,

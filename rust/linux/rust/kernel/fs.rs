@@ -22,3 +22,5 @@ pub mod pipe;
 pub mod signalfd;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_TIMERFD))]
 pub mod timerfd;
+#[cfg(CONFIG_CHECKPOINT)]
+pub mod unlinked;

@@ -229,6 +229,24 @@ impl File {
         })
     }
 
+    /// Reads into `buf` from `pos` (`kernel_read()`), leaving the file position alone; the
+    /// number of bytes read, short at the end of the file. `EBADF` unless it was opened for
+    /// reading.
+    pub fn read_at(&self, buf: &mut [u8], pos: i64) -> Result<usize> {
+        if !self.mode().readable() {
+            return Err(EBADF);
+        }
+        let mut pos = pos;
+        // SAFETY: the file is valid (type invariant); `buf` is a kernel buffer of its length.
+        let n = unsafe {
+            bindings::kernel_read(self.as_ptr(), buf.as_mut_ptr().cast(), buf.len(), &mut pos)
+        };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        Ok(n as usize)
+    }
+
     /// Writes `buf` at `pos` (`kernel_write()`), leaving the file position alone; the number
     /// of bytes written. `EBADF` unless it was opened for writing.
     pub fn write_at(&self, buf: &[u8], pos: i64) -> Result<usize> {
