@@ -40,8 +40,15 @@ pub const CKPT_KILL: u32 = 2;
 /// Without it such a file is refused (EOPNOTSUPP for a subtree, EBUSY for a container). An
 /// fd table shared with a process outside (CLONE_FILES) is refused all the same.
 pub const CKPT_UNSHARE_OPEN_FILES: u32 = 4;
+/// checkpoint flag: a regular file deleted while open (or made with `O_TMPFILE`) is saved with
+/// its bytes, and restart makes it again, unlinked, in its directory. The fifth argument of
+/// checkpoint(2) is then the most bytes such files may hold in all (their sizes, holes
+/// included): more gives EFBIG before anything is written. Without the flag such a file is
+/// refused (EOPNOTSUPP) and the fifth argument is not read.
+pub const CKPT_UNLINKED: u32 = 8;
 /// Every valid checkpoint flag; other bits give EINVAL.
-pub const CKPT_FLAGS_ALL: u32 = CKPT_SUBTREE | CKPT_KILL | CKPT_UNSHARE_OPEN_FILES;
+pub const CKPT_FLAGS_ALL: u32 =
+    CKPT_SUBTREE | CKPT_KILL | CKPT_UNSHARE_OPEN_FILES | CKPT_UNLINKED;
 /// restart flag: leave the restored tasks stopped until they get SIGCONT.
 pub const RESTART_FROZEN: u32 = 1;
 /// Every valid restart flag; other bits give EINVAL.
@@ -261,6 +268,13 @@ pub const FILE_KIND_EPOLL: u32 = 13;
 /// `File.kind`: a file of a memfd (`memfd_create(2)`); the memfd's `Memfd` record (the first
 /// time) and a `MemfdFile` record follow.
 pub const FILE_KIND_MEMFD: u32 = 14;
+/// `File.kind`: a regular file deleted while open, or made with `O_TMPFILE` and never linked;
+/// its inode's `Unlinked` record (the first time) and an `UnlinkedFile` record follow.
+pub const FILE_KIND_UNLINKED: u32 = 15;
+
+/// `Unlinked.flags`: it may be given a name again (`linkat(2)`): made with `O_TMPFILE`
+/// without `O_EXCL`.
+pub const UNLINKED_LINKABLE: u32 = 1;
 
 /// `Memfd.seals`: no seal can be added (F_SEAL_SEAL).
 pub const MEMFD_SEAL_SEAL: u32 = 0x1;
@@ -384,14 +398,14 @@ pub enum RecordType {
     /// One watch of an epoll instance.
     EpollWatch = 59,
     /// A memfd, after the `File` record of the first of its files; its name in a `String`
-    /// record and `runs` `MemfdRun` records follow.
+    /// record and `runs` `DataRun` records follow.
     Memfd = 60,
-    /// A run of bytes a memfd holds, between holes; `MemfdData` records with its bytes
-    /// follow.
-    MemfdRun = 61,
-    /// Bytes of a memfd, in order.
+    /// A run of bytes a memfd or unlinked file holds, between holes; `Data` records with its
+    /// bytes follow.
+    DataRun = 61,
+    /// Bytes of a memfd or unlinked file, in order.
     #[raw(max = 8 + PIPE_DATA_MAX)]
-    MemfdData = 62,
+    Data = 62,
     /// The memfd a memfd's file opens, after its `File` record (and the memfd's).
     MemfdFile = 63,
     /// Signal handlers; `count` `SigAction` records follow.
@@ -404,6 +418,11 @@ pub enum RecordType {
     SigPending = 67,
     /// One POSIX timer.
     PosixTimer = 68,
+    /// A regular file deleted while open, after the `File` record of the first of its files;
+    /// the path of its directory in a `String` record and `runs` `DataRun` records follow.
+    Unlinked = 69,
+    /// The unlinked file a file opens, after its `File` record (and the unlinked file's).
+    UnlinkedFile = 70,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -940,7 +959,7 @@ pub struct Pipe {
 
 /// A memfd, after the `File` record of the first of its files in the image: its size, owner,
 /// mode and seals; its name (`memfd:` and the name `memfd_create(2)` took) in a `String`
-/// record and `runs` `MemfdRun` records, in order, follow.
+/// record and `runs` `DataRun` records, in order, follow.
 #[repr(C)]
 #[record(Memfd, max = 64)]
 pub struct Memfd {
@@ -950,7 +969,7 @@ pub struct Memfd {
     pub seals: u32,
     /// Its size in bytes.
     pub size: u64,
-    /// The `MemfdRun` records that follow.
+    /// The `DataRun` records that follow.
     pub runs: u64,
     /// Its permission bits (07777).
     pub mode: u32,
@@ -962,12 +981,12 @@ pub struct Memfd {
     pub _pad0: u32,
 }
 
-/// A run of bytes a memfd holds, after its `Memfd` record or the run before: `MemfdData`
-/// records of `len` bytes in all follow. Runs are in order, apart, within the memfd's size;
-/// what lies between them is a hole.
+/// A run of bytes a memfd or unlinked file holds, after its `Memfd` or `Unlinked` record or
+/// the run before: `Data` records of `len` bytes in all follow. Runs are in order, do not
+/// overlap and lie within the file's size; what lies between them is a hole.
 #[repr(C)]
-#[record(MemfdRun, max = 64)]
-pub struct MemfdRun {
+#[record(DataRun, max = 64)]
+pub struct DataRun {
     /// The offset of its first byte.
     pub offset: u64,
     /// Its length in bytes.
@@ -980,6 +999,41 @@ pub struct MemfdRun {
 pub struct MemfdFile {
     /// The objref of the memfd.
     pub memfd: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A regular file deleted while open, after the `File` record of the first of its files in
+/// the image: its size, owner and mode; the path of its directory from the task's root in a
+/// `String` record and `runs` `DataRun` records, in order, follow. Restart makes it again
+/// there, unlinked (`O_TMPFILE`).
+#[repr(C)]
+#[record(Unlinked, max = 64)]
+pub struct Unlinked {
+    /// The file's objref.
+    pub objref: u32,
+    /// `UNLINKED_*`.
+    pub flags: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The `DataRun` records that follow.
+    pub runs: u64,
+    /// Its permission bits (07777).
+    pub mode: u32,
+    /// Its owner, in the user namespace of the checkpointer.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// Which unlinked file a file opens, after its `File` record.
+#[repr(C)]
+#[record(UnlinkedFile, max = 64)]
+pub struct UnlinkedFile {
+    /// The objref of the unlinked file.
+    pub unlinked: u32,
     /// Zero.
     pub _pad0: u32,
 }

@@ -42,13 +42,25 @@ pub fn refused_while_used(
     flags: u32,
     token: &str,
 ) {
-    let mut target = Target::spawn(move || {
+    let target = Target::spawn(move || {
         setup()?;
         Ok(move || {
             wait_restored();
             works()
         })
     });
+    expect_refused_while_used(target, outside, flags, token);
+}
+
+/// [`refused_while_used`] of a `target` already spawned (and set up for its checkpoint, as
+/// with [`Target::save_unlinked`]): refused while the test uses it with `outside`, it runs on
+/// and passes its own check.
+pub fn expect_refused_while_used(
+    mut target: Target,
+    outside: impl FnOnce(libc::pid_t) -> Result<Vec<RawFd>, String>,
+    flags: u32,
+    token: &str,
+) {
     let fds = outside(target.pid()).unwrap_or_else(|e| fail(e));
     let result = target.try_checkpoint(flags);
     let what = format!("checkpoint of a file with {token} outside the tree");

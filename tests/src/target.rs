@@ -199,6 +199,9 @@ pub struct Target {
     calls: u32,
     /// Whether it is the init of its own pid namespace, checkpointed as a full container.
     container: bool,
+    /// With `Some`, checkpoints save the deleted files the tree holds (`CKPT_UNLINKED`), at
+    /// most this many bytes of them in all (see [`Target::save_unlinked`]).
+    unlinked_max: Option<u64>,
 }
 
 impl Target {
@@ -360,6 +363,7 @@ impl Target {
             klog: Vec::new(),
             calls: 0,
             container,
+            unlinked_max: None,
         };
         // End of file means the child closed its end: it said ready, or it is gone.
         let mut said = Vec::new();
@@ -397,8 +401,16 @@ impl Target {
         &self.klog
     }
 
+    /// Makes every later checkpoint save the regular files the tree holds deleted (or made
+    /// with `O_TMPFILE`): `CKPT_UNLINKED` is added to its flags, with `max` as the most bytes
+    /// those files may have in all (their sizes, holes included).
+    pub fn save_unlinked(&mut self, max: u64) {
+        self.unlinked_max = Some(max);
+    }
+
     /// checkpoint(2) of the target into its image file; the result as is. The file is a new
-    /// one each time: a process restarted from the previous image may map its pages.
+    /// one each time: a process restarted from the previous image may map its pages. After
+    /// [`Target::save_unlinked`] the flags have `CKPT_UNLINKED` too.
     pub fn try_checkpoint(&mut self, flags: u32) -> io::Result<()> {
         if dry_run() {
             return Ok(());
@@ -410,8 +422,13 @@ impl Target {
             .open(&self.image_path)
             .unwrap_or_else(|e| self.fail(format!("create {}: {e}", self.image_path)));
         let pid = self.pid;
-        let (result, lines) =
-            with_log(|logfd| sys::checkpoint(pid, file.as_raw_fd(), flags, logfd));
+        let fd = file.as_raw_fd();
+        let (result, lines) = match self.unlinked_max {
+            None => with_log(|logfd| sys::checkpoint(pid, fd, flags, logfd)),
+            Some(max) => with_log(|logfd| {
+                sys::checkpoint_unlinked(pid, fd, flags | abi::CKPT_UNLINKED, logfd, max)
+            }),
+        };
         self.keep_log("checkpoint", lines);
         result
     }

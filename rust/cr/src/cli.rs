@@ -47,6 +47,11 @@ pub enum Cmd {
         /// refused.
         #[arg(long)]
         unshare_open_files: bool,
+        /// Save files deleted while open with their bytes, up to BYTES in all (their sizes,
+        /// holes included; more is refused); a restart makes them again, unlinked. Without
+        /// it they are refused.
+        #[arg(long, value_name = "BYTES")]
+        unlinked_max: Option<u64>,
         /// Write the image to FILE (created with mode 0600) instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
@@ -107,6 +112,7 @@ pub fn run(cli: Cli) -> i32 {
             subtree,
             kill,
             unshare_open_files,
+            unlinked_max,
             output,
             pid,
         } => {
@@ -114,12 +120,13 @@ pub fn run(cli: Cli) -> i32 {
                 (subtree, abi::CKPT_SUBTREE),
                 (kill, abi::CKPT_KILL),
                 (unshare_open_files, abi::CKPT_UNSHARE_OPEN_FILES),
+                (unlinked_max.is_some(), abi::CKPT_UNLINKED),
             ];
             let flags = flags
                 .iter()
                 .filter(|(on, _)| *on)
                 .fold(0, |f, (_, bit)| f | bit);
-            run_checkpoint(pid, flags, output.as_deref())
+            run_checkpoint(pid, flags, unlinked_max.unwrap_or(0), output.as_deref())
         }
         Cmd::Restart {
             input,
@@ -184,7 +191,12 @@ fn require_support(what: &str) -> Result<(), Failure> {
 }
 
 /// Checkpoints the tree of `pid` with the `CKPT_*` `flags`.
-fn run_checkpoint(pid: libc::pid_t, flags: u32, output: Option<&Path>) -> Result<i32, Failure> {
+fn run_checkpoint(
+    pid: libc::pid_t,
+    flags: u32,
+    unlinked_max: u64,
+    output: Option<&Path>,
+) -> Result<i32, Failure> {
     let what = format!("checkpoint {pid}");
     // Before the output file too: a refused checkpoint leaves nothing behind.
     require_support(&what)?;
@@ -207,7 +219,8 @@ fn run_checkpoint(pid: libc::pid_t, flags: u32, output: Option<&Path>) -> Result
         None => None,
     };
     let fd: RawFd = file.as_ref().map_or(libc::STDOUT_FILENO, |f| f.as_raw_fd());
-    let result = with_kernel_log(|logfd| sys::checkpoint(pid, fd, flags, logfd))?;
+    let result =
+        with_kernel_log(|logfd| sys::checkpoint_unlinked(pid, fd, flags, logfd, unlinked_max))?;
     if let Err(e) = result {
         // A partial image is worse than none: nothing could tell it from a good one by name.
         if let Some(path) = output {
@@ -322,6 +335,7 @@ mod tests {
                 subtree: false,
                 kill: false,
                 unshare_open_files: false,
+                unlinked_max: None,
                 output: None,
                 pid: 42
             }
@@ -332,6 +346,8 @@ mod tests {
                 "--subtree",
                 "--kill",
                 "--unshare-open-files",
+                "--unlinked-max",
+                "1048576",
                 "-o",
                 "img",
                 "7"
@@ -341,6 +357,7 @@ mod tests {
                 subtree: true,
                 kill: true,
                 unshare_open_files: true,
+                unlinked_max: Some(1 << 20),
                 output: Some("img".into()),
                 pid: 7
             }

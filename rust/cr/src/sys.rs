@@ -9,6 +9,19 @@ use std::os::fd::RawFd;
 
 /// `checkpoint(pid, fd, flags, logfd)`: dump the tree rooted at `pid` into `fd`.
 pub fn checkpoint(pid: libc::pid_t, fd: RawFd, flags: u32, logfd: RawFd) -> io::Result<()> {
+    checkpoint_unlinked(pid, fd, flags, logfd, 0)
+}
+
+/// `checkpoint(pid, fd, flags, logfd, unlinked_max)`: as [`checkpoint`], with the most bytes
+/// the deleted files the tree holds may have in all, which the kernel reads with
+/// `CKPT_UNLINKED` only.
+pub fn checkpoint_unlinked(
+    pid: libc::pid_t,
+    fd: RawFd,
+    flags: u32,
+    logfd: RawFd,
+    unlinked_max: u64,
+) -> io::Result<()> {
     // SAFETY: the syscall takes only integers; the kernel validates every one of them.
     let ret = unsafe {
         libc::syscall(
@@ -17,6 +30,7 @@ pub fn checkpoint(pid: libc::pid_t, fd: RawFd, flags: u32, logfd: RawFd) -> io::
             fd as libc::c_long,
             flags as libc::c_long,
             logfd as libc::c_long,
+            unlinked_max as libc::c_long,
         )
     };
     syscall_result(ret).map(|_| ())

@@ -13,6 +13,8 @@
 //! Each case names the item of the review (issue "Hostile images and racing callers") it
 //! reproduces: before its fix, a case failed as its comment says.
 
+use std::ffi::CString;
+use std::os::fd::RawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 use abi::Record;
@@ -22,6 +24,13 @@ use cr_tests::{pass, wait_restored, Check, Target, KILL};
 
 /// What the root's pipe holds.
 const PIPE_BYTES: &[u8] = b"pipe data";
+
+/// Where the root's deleted file holds [`PIPE_BYTES`] the second time, after a hole; its size.
+const DELETED_AT: usize = 1 << 20;
+const DELETED_SIZE: usize = DELETED_AT + PIPE_BYTES.len();
+
+/// The most bytes the unlinked files of the target may hold in all, for the checkpoint.
+const UNLINKED_MAX: u64 = 4 << 20;
 
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
@@ -49,9 +58,11 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// instance that watches the pipe and the eventfd, a reader and a writer of the FIFO
 /// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too, and a memfd of 2 MiB sealed against
 /// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
-/// opened through /proc/self/fd.
+/// opened through /proc/self/fd; and the unlinked files of [`unlinked_files`], in the
+/// directory of `plain`.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
+    let dir = dir_of(plain);
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
     // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
@@ -110,6 +121,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         let r = libc::open(again.as_ptr(), libc::O_RDONLY);
         cr_tests::check_os(r, "open the memfd again")?;
     }
+    let (deleted, tmpfile) = unlinked_files(&dir)?;
     posix_timers()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
@@ -120,8 +132,88 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     Ok(move || {
         wait_restored();
         drop(plain);
-        wake_and_reap(&kids)
+        let unlinked = check_unlinked(deleted, tmpfile);
+        let reaped = wake_and_reap(&kids);
+        unlinked.and(reaped)
     })
+}
+
+/// The directory `plain` is in.
+fn dir_of(plain: &str) -> String {
+    let dir = std::path::Path::new(plain).parent();
+    dir.map_or_else(|| ".".into(), |d| d.to_string_lossy().into_owned())
+}
+
+/// A file opened again through /proc/self/fd/`fd` with `flags`: its fd.
+fn reopen(fd: RawFd, flags: libc::c_int) -> Result<RawFd, String> {
+    let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|e| e.to_string())?;
+    // SAFETY: open of a valid C string.
+    let again = unsafe { libc::open(path.as_ptr(), flags) };
+    cr_tests::check_os(again, format_args!("open /proc/self/fd/{fd}"))?;
+    Ok(again)
+}
+
+/// Unlinked files in `dir`, which checkpoint saves with `CKPT_UNLINKED`: one deleted while
+/// open, that holds [`PIPE_BYTES`] at 0 and at [`DELETED_AT`] with a hole between (two runs
+/// of bytes: a page, then [`PIPE_BYTES`] to its end), held by an fd, a dup of it and a
+/// second file opened through /proc/self/fd; and one made with `O_TMPFILE` (linkable) that
+/// holds [`PIPE_BYTES`]. The `O_TMPFILE` file is held by a file opened again through
+/// /proc/self/fd, its first closed, so that the cases that change flags start from plain
+/// ones. Returns the deleted file's second file and the `O_TMPFILE` file's.
+fn unlinked_files(dir: &str) -> Result<(RawFd, RawFd), String> {
+    let path = format!("{dir}/deleted");
+    let cpath = CString::new(path.clone()).map_err(|e| e.to_string())?;
+    let cdir = CString::new(dir).map_err(|e| e.to_string())?;
+    let excl = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    // SAFETY: open, pwrite, dup, unlink and close of valid C strings, buffers of their
+    // length and fds of our own.
+    unsafe {
+        let fd = libc::open(cpath.as_ptr(), excl, 0o600 as libc::c_uint);
+        cr_tests::check_os(fd, format_args!("create {path}"))?;
+        for at in [0, DELETED_AT] {
+            let n = libc::pwrite(fd, PIPE_BYTES.as_ptr().cast(), PIPE_BYTES.len(), at as i64);
+            cr_tests::check_os(n as i64, format_args!("write to {path}"))?;
+        }
+        cr_tests::check_os(libc::dup(fd), format_args!("dup the fd of {path}"))?;
+        let deleted = reopen(fd, libc::O_RDONLY)?;
+        cr_tests::check_os(libc::unlink(cpath.as_ptr()), format_args!("unlink {path}"))?;
+        let flags = libc::O_TMPFILE | libc::O_RDWR;
+        let first = libc::open(cdir.as_ptr(), flags, 0o600 as libc::c_uint);
+        cr_tests::check_os(first, format_args!("open {dir} with O_TMPFILE"))?;
+        cr_tests::write_all(first, PIPE_BYTES)?;
+        let tmpfile = reopen(first, libc::O_RDWR)?;
+        libc::close(first);
+        Ok((deleted, tmpfile))
+    }
+}
+
+/// Checks, after the restart, the size and bytes of the unlinked files of [`unlinked_files`]
+/// through `deleted` and `tmpfile`.
+fn check_unlinked(deleted: RawFd, tmpfile: RawFd) -> Check {
+    // SAFETY: a zeroed stat is valid for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fills `st`.
+    let r = unsafe { libc::fstat(deleted, &mut st) };
+    cr_tests::check_os(r, "fstat of the deleted file")?;
+    cr_tests::check_eq("the deleted file's size", st.st_size, DELETED_SIZE as i64)?;
+    cr_tests::check_eq("its link count", st.st_nlink, 0)?;
+    let len = PIPE_BYTES.len();
+    for (what, fd, at) in [
+        ("the deleted file's bytes at 0", deleted, 0),
+        (
+            "the deleted file's bytes after its hole",
+            deleted,
+            DELETED_AT,
+        ),
+        ("the O_TMPFILE file's bytes", tmpfile, 0),
+    ] {
+        cr_tests::check_eq(
+            what,
+            cr_tests::pread_exact(fd, len, at)?,
+            PIPE_BYTES.to_vec(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Two POSIX timers in the root, 600 s to go, one with a 1 s interval.
@@ -173,6 +265,8 @@ struct Tree {
     plain: String,
     /// The FIFO it holds a reader and a writer of.
     fifo: String,
+    /// The directory of both, where its unlinked files were.
+    dir: String,
     root: i32,
     zombie: i32,
     kid: i32,
@@ -871,11 +965,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         });
     }
     let run = |i: &Image, n: usize| {
-        let first = i.next::<abi::MemfdRun>(memfd(i));
+        let first = i.next::<abi::DataRun>(memfd(i));
         if n == 0 {
             first
         } else {
-            i.next::<abi::MemfdRun>(first + 1)
+            i.next::<abi::DataRun>(first + 1)
         }
     };
     let run_cases: [(&str, usize, &str, i64); 4] = [
@@ -920,6 +1014,274 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let pipe = i.recs[i.next::<abi::Pipe>(0)].get("objref");
         let end = i.next::<abi::MemfdFile>(memfd_end(i) + 1);
         i.rec(end).set("memfd", pipe);
+    });
+    // An unlinked file has flags and a mode it can have, a size that fits in an i64 and runs
+    // of bytes in order within it, each as long as its bytes, then as many files as open it;
+    // its files have the flags restart reopens with, and the first of them, which brings it,
+    // opens it. The deleted file: `Unlinked` record, `String`, a run of a page and its
+    // `Data`, a run of `PIPE_BYTES` at `DELETED_AT` and its `Data`, `UnlinkedFile`.
+    let unlinked_of = |i: &Image, size: usize| {
+        let found = i.all::<abi::Unlinked>().into_iter();
+        let mut found = found.filter(|&r| i.recs[r].get("size") == size as i64);
+        let u = found
+            .next()
+            .unwrap_or_else(|| panic!("the image has no unlinked file of {size} bytes"));
+        assert!(found.next().is_none(), "two unlinked files of {size} bytes");
+        u
+    };
+    let deleted = |i: &Image| {
+        let u = unlinked_of(i, DELETED_SIZE);
+        assert_eq!(i.recs[u].get("runs"), 2, "the deleted file's runs of bytes");
+        u
+    };
+    let tmpfile = |i: &Image| unlinked_of(i, PIPE_BYTES.len());
+    let deleted_objref = |i: &Image| i.recs[deleted(i)].get("objref");
+    let deleted_run = |i: &Image, n: usize| {
+        let first = i.next::<abi::DataRun>(deleted(i));
+        if n == 0 {
+            first
+        } else {
+            i.next::<abi::DataRun>(first + 1)
+        }
+    };
+    // The `UnlinkedFile` record of its first file, and of its second (right after its `File`).
+    let deleted_end = |i: &Image| i.next::<abi::UnlinkedFile>(deleted(i));
+    let deleted_second_end = |i: &Image| {
+        let objref = deleted_objref(i);
+        (deleted_end(i) + 1..i.recs.len())
+            .find(|&r| {
+                i.recs[r].ty == abi::UnlinkedFile::TYPE
+                    && i.recs[r - 1].ty == abi::File::TYPE
+                    && i.recs[r].get("unlinked") == objref
+            })
+            .expect("the deleted file has a second file")
+    };
+    let unlinked_cases: [(&str, &str, i64); 5] = [
+        ("an unlinked file with flag 2", "flags", 2),
+        ("an unlinked file of mode 0100600", "mode", 0o100_600),
+        ("an unlinked file of 2^63 bytes", "size", i64::MIN),
+        ("an unlinked file of 1 MiB", "size", 1 << 20),
+        ("an unlinked file with one run more than it has", "runs", 3),
+    ];
+    for (what, field, value) in unlinked_cases {
+        case(what, false, &|i| {
+            let u = deleted(i);
+            i.rec(u).set(field, value);
+        });
+    }
+    case(
+        "an unlinked file with one run fewer than it has",
+        false,
+        &|i| {
+            let u = deleted(i);
+            i.rec(u).set("runs", 1);
+        },
+    );
+    case(
+        "an unlinked file with padding that is not zero",
+        false,
+        &|i| {
+            let u = deleted(i);
+            i.rec(u).set("_pad0", 1);
+        },
+    );
+    // Linkable, and a flag it cannot have.
+    case("an unlinked O_TMPFILE file with flags 3", false, &|i| {
+        let u = tmpfile(i);
+        assert_eq!(
+            i.recs[u].get("flags"),
+            i64::from(abi::UNLINKED_LINKABLE),
+            "the O_TMPFILE file is linkable"
+        );
+        i.rec(u).set("flags", 3);
+    });
+    let unlinked_run_cases: [(&str, usize, &str, i64); 3] = [
+        (
+            "an unlinked file's run before the one before",
+            1,
+            "offset",
+            0,
+        ),
+        ("an unlinked file's run that wraps around", 1, "offset", -1),
+        ("an unlinked file's run of 0 bytes", 0, "len", 0),
+    ];
+    for (what, n, field, value) in unlinked_run_cases {
+        case(what, false, &|i| {
+            let r = deleted_run(i, n);
+            i.rec(r).set(field, value);
+        });
+    }
+    // A byte past the end, which its `Data` would not even hold.
+    case("an unlinked file's run past its size", false, &|i| {
+        let r = deleted_run(i, 1);
+        let len = i.recs[r].get("len");
+        i.rec(r).set("len", len + 1);
+    });
+    // Its `Data` record ends before its run does: the next record is the next run's.
+    case(
+        "an unlinked file's run longer than its bytes",
+        false,
+        &|i| {
+            let r = deleted_run(i, 0);
+            let len = i.recs[r].get("len");
+            i.rec(r).set("len", len + 1);
+        },
+    );
+    // Its last run's `Data` record ends before it, which ends at the file's end, a byte
+    // further: the next record is the `UnlinkedFile`.
+    case(
+        "an unlinked file's last run longer than its bytes",
+        false,
+        &|i| {
+            let u = deleted(i);
+            let r = deleted_run(i, 1);
+            let len = i.recs[r].get("len");
+            i.rec(r).set("len", len + 1);
+            i.rec(u).set("size", DELETED_SIZE as i64 + 1);
+        },
+    );
+    case(
+        "an unlinked file's run shorter than its bytes",
+        false,
+        &|i| {
+            let r = deleted_run(i, 0);
+            let len = i.recs[r].get("len");
+            i.rec(r).set("len", len - 1);
+        },
+    );
+    case(
+        "an unlinked file's run with an empty Data record",
+        false,
+        &|i| {
+            let r = deleted_run(i, 0);
+            let empty = Rec {
+                ty: abi::RecordType::Data.id(),
+                payload: Vec::new(),
+            };
+            i.recs.insert(r + 1, empty);
+        },
+    );
+    // The last run again, after those its record counts.
+    case(
+        "an unlinked file with a run more than its record says",
+        false,
+        &|i| {
+            let r = deleted_run(i, 1);
+            let end = deleted_end(i);
+            let again: Vec<Rec> = i.recs[r..end].to_vec();
+            i.recs.splice(end..end, again);
+        },
+    );
+    // The second file names an object that is not an unlinked file, or none.
+    let second_cases: [(&str, FieldOf); 3] = [
+        ("an unlinked file's second file that opens a pipe", |i| {
+            i.recs[i.next::<abi::Pipe>(0)].get("objref")
+        }),
+        ("an unlinked file's second file that opens a memfd", |i| {
+            i.recs[i.next::<abi::Memfd>(0)].get("objref")
+        }),
+        (
+            "an unlinked file's second file that opens an undefined object",
+            |_| 999_999,
+        ),
+    ];
+    for (what, value) in second_cases {
+        case(what, false, &|i| {
+            let v = value(i);
+            let end = deleted_second_end(i);
+            i.rec(end).set("unlinked", v);
+        });
+    }
+    case(
+        "an unlinked file's second file that opens a regular file",
+        false,
+        &|i| {
+            let plain = i.recs[i.file(&t.plain)].get("objref");
+            let end = deleted_second_end(i);
+            i.rec(end).set("unlinked", plain);
+        },
+    );
+    case(
+        "an unlinked file that none of its files opens",
+        false,
+        &|i| {
+            let tmp = i.recs[tmpfile(i)].get("objref");
+            let end = deleted_end(i);
+            i.rec(end).set("unlinked", tmp);
+        },
+    );
+    // Its `Unlinked` record, its directory and its bytes again with its second file.
+    case("an unlinked file written twice", false, &|i| {
+        let u = deleted(i);
+        let again: Vec<Rec> = i.recs[u..deleted_end(i)].to_vec();
+        let end = deleted_second_end(i);
+        i.recs.splice(end..end, again);
+    });
+    case("an unlinked file under the objref of a pipe", false, &|i| {
+        let pipe = i.recs[i.next::<abi::Pipe>(0)].get("objref");
+        let u = deleted(i);
+        i.rec(u).set("objref", pipe);
+    });
+    case("an unlinked file under objref 0", false, &|i| {
+        let u = deleted(i);
+        i.rec(u).set("objref", 0);
+    });
+    // Under the objref of its first file, which every file of it names: made and opened, the
+    // file then cannot take its own objref.
+    case(
+        "an unlinked file under the objref of its first file",
+        false,
+        &|i| {
+            let u = deleted(i);
+            let (old, file) = (i.recs[u].get("objref"), i.recs[u - 1].get("objref"));
+            i.rec(u).set("objref", file);
+            for r in i.all::<abi::UnlinkedFile>() {
+                if i.recs[r].get("unlinked") == old {
+                    i.rec(r).set("unlinked", file);
+                }
+            }
+        },
+    );
+    // Its files: the flags restart reopens with, a position, a regular file.
+    let deleted_file = |i: &Image| deleted(i) - 1;
+    let flag_cases: [(&str, libc::c_int); 5] = [
+        ("an unlinked file's file with O_CREAT", libc::O_CREAT),
+        ("an unlinked file's file with O_TRUNC", libc::O_TRUNC),
+        (
+            "an unlinked file's file with O_DIRECTORY",
+            libc::O_DIRECTORY,
+        ),
+        ("an unlinked file's file with O_PATH", libc::O_PATH),
+        (
+            "an unlinked file's file with half of O_TMPFILE",
+            libc::O_TMPFILE & !libc::O_DIRECTORY,
+        ),
+    ];
+    for (what, flag) in flag_cases {
+        case(what, false, &|i| {
+            let f = deleted_file(i);
+            let flags = i.recs[f].get("f_flags");
+            i.rec(f).set("f_flags", flags | i64::from(flag));
+        });
+    }
+    case("an unlinked file's file of access mode 3", false, &|i| {
+        let f = deleted_file(i);
+        let flags = i.recs[f].get("f_flags");
+        i.rec(f).set("f_flags", flags | i64::from(libc::O_ACCMODE));
+    });
+    case("an unlinked file's file at offset -1", false, &|i| {
+        let f = deleted_file(i);
+        i.rec(f).set("pos", -1);
+    });
+    case("an unlinked file's file of a directory", false, &|i| {
+        let f = deleted_file(i);
+        i.rec(f).set("i_mode", (libc::S_IFDIR | 0o600).into());
+    });
+    // The second file: no `Unlinked` record comes with it.
+    case("an unlinked file's second file with O_TRUNC", false, &|i| {
+        let f = deleted_second_end(i) - 1;
+        let flags = i.recs[f].get("f_flags");
+        i.rec(f).set("f_flags", flags | i64::from(libc::O_TRUNC));
     });
     // A timerfd is on one of the clocks timerfd_create() takes, with a timer
     // timerfd_settime() takes, and only canceled if it is absolute on a realtime clock.
@@ -1278,6 +1640,53 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         errnos: vec![libc::ESTALE],
         why: None,
     });
+    // An unlinked file is made in its directory as open(2) with O_TMPFILE would: one that is
+    // not there, or not a directory, is refused by the lookup.
+    let unlinked_dirs = [
+        (
+            "an unlinked file in a directory that does not exist",
+            format!("{}/gone", t.dir),
+            libc::ENOENT,
+        ),
+        (
+            "an unlinked file in a regular file",
+            t.plain.clone(),
+            libc::ENOTDIR,
+        ),
+    ];
+    for (what, dir, errno) in unlinked_dirs {
+        let mut image = base.clone();
+        let u = deleted(&image);
+        assert_eq!(image.recs[u + 1].ty, abi::RecordType::String.id());
+        image.rec(u + 1).payload = dir.into_bytes();
+        out.push(Case {
+            what: what.into(),
+            image,
+            cut: false,
+            errnos: vec![errno],
+            why: None,
+        });
+    }
+    // In a user namespace that maps only its own ids (as restart_unprivileged runs this
+    // test), restart cannot give an unlinked file an owner or a group the namespace does not
+    // map, as fchown(2) could not (EINVAL there). Root of the initial namespace can give any.
+    if !initial_user_ns() {
+        for (what, field) in [
+            ("an unlinked file owned by an unmapped user", "uid"),
+            ("an unlinked file of an unmapped group", "gid"),
+        ] {
+            let mut image = base.clone();
+            let u = deleted(&image);
+            image.rec(u).set(field, 1000);
+            out.push(Case {
+                what: what.into(),
+                image,
+                cut: false,
+                errnos: vec![libc::EINVAL],
+                why: Some("cannot give it its owner and mode (-22)"),
+            });
+        }
+    }
     // A FIFO's pipe comes with the first of its files only: the writer bringing one of its own
     // (under an objref of its own, its bytes with it) finds the FIFO open, by the reader
     // restored before it.
@@ -1523,17 +1932,17 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ("a memfd with seal 0x40", "a size it cannot have"),
         ("a memfd of mode 0100644", "a size it cannot have"),
         ("a memfd of 2^63 bytes", "a size it cannot have"),
-        ("a memfd of 1 MiB", "past its size"),
-        ("a memfd with one run more than it has", "MemfdRun"),
+        ("a memfd of 1 MiB", "past its file's size"),
+        ("a memfd with one run more than it has", "DataRun"),
         ("a memfd named without memfd:", "cannot make it"),
         ("a memfd with a name of 256 bytes", "cannot make it"),
         (
             "a memfd whose long name forges a log line",
             "memfd:x\\x0a[0.0] forgedmmm",
         ),
-        ("a memfd run past its size", "past its size"),
+        ("a memfd run past its size", "past its file's size"),
         ("a memfd run before the one before", "out of order"),
-        ("a memfd run that wraps around", "past its size"),
+        ("a memfd run that wraps around", "past its file's size"),
         ("a memfd run of 0 bytes", "empty"),
         ("a memfd run longer than its bytes", "where a raw record"),
         (
@@ -1547,6 +1956,145 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "none of its files opens",
         ),
         ("a memfd's file that opens a pipe", "not a memfd"),
+        (
+            "an unlinked file with flag 2",
+            "deleted file with flags, a mode or a size",
+        ),
+        (
+            "an unlinked file of mode 0100600",
+            "deleted file with flags, a mode or a size",
+        ),
+        (
+            "an unlinked file of 2^63 bytes",
+            "deleted file with flags, a mode or a size",
+        ),
+        ("an unlinked file of 1 MiB", "past its file's size"),
+        (
+            "an unlinked file with one run more than it has",
+            "where DataRun belongs",
+        ),
+        (
+            "an unlinked file with one run fewer than it has",
+            "where UnlinkedFile belongs",
+        ),
+        (
+            "an unlinked file with padding that is not zero",
+            "Unlinked with padding that is not zero",
+        ),
+        (
+            "an unlinked O_TMPFILE file with flags 3",
+            "deleted file with flags, a mode or a size",
+        ),
+        (
+            "an unlinked file's run past its size",
+            "past its file's size",
+        ),
+        (
+            "an unlinked file's run before the one before",
+            "data run out of order",
+        ),
+        (
+            "an unlinked file's run that wraps around",
+            "past its file's size",
+        ),
+        ("an unlinked file's run of 0 bytes", "empty or past"),
+        (
+            "an unlinked file's run longer than its bytes",
+            "type 61 where a raw record of type 62 belongs",
+        ),
+        (
+            "an unlinked file's last run longer than its bytes",
+            "type 70 where a raw record of type 62 belongs",
+        ),
+        (
+            "an unlinked file's run shorter than its bytes",
+            "data longer or shorter than its run",
+        ),
+        (
+            "an unlinked file's run with an empty Data record",
+            "data longer or shorter than its run",
+        ),
+        (
+            "an unlinked file with a run more than its record says",
+            "where UnlinkedFile belongs",
+        ),
+        (
+            "an unlinked file's second file that opens a pipe",
+            "not a deleted file",
+        ),
+        (
+            "an unlinked file's second file that opens a memfd",
+            "not a deleted file",
+        ),
+        (
+            "an unlinked file's second file that opens an undefined object",
+            "an object not in the image",
+        ),
+        (
+            "an unlinked file's second file that opens a regular file",
+            "not a deleted file",
+        ),
+        (
+            "an unlinked file that none of its files opens",
+            "none of its files opens",
+        ),
+        (
+            "an unlinked file written twice",
+            "deleted file written twice",
+        ),
+        (
+            "an unlinked file under the objref of a pipe",
+            "deleted file written twice",
+        ),
+        (
+            "an unlinked file under objref 0",
+            "an object not in the image",
+        ),
+        (
+            "an unlinked file under the objref of its first file",
+            "object defined twice",
+        ),
+        (
+            "an unlinked file's file with O_CREAT",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file with O_TRUNC",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file with O_DIRECTORY",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file with O_PATH",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file with half of O_TMPFILE",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file of access mode 3",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file at offset -1",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's file of a directory",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file's second file with O_TRUNC",
+            "deleted file with flags, a position or a type",
+        ),
+        (
+            "an unlinked file in a directory that does not exist",
+            "cannot make it (-2)",
+        ),
+        ("an unlinked file in a regular file", "cannot make it (-20)"),
         (
             "a pipe whose bytes need more buffers than it has",
             "does not fit its size",
@@ -1568,6 +2116,13 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);
     }
     out
+}
+
+/// Whether this process is in the initial user namespace, which maps every id.
+fn initial_user_ns() -> bool {
+    let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    fields == ["0", "0", "4294967295"]
 }
 
 /// A crafted image, whether to cut its tail off, and the errnos restart may answer.
@@ -1601,11 +2156,13 @@ fn main() {
             "the target should have a zombie and two live children, has {kids:?}"
         ));
     };
+    target.save_unlinked(UNLINKED_MAX);
     target.checkpoint(KILL);
     wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
     let tree = Tree {
         plain: plain.clone(),
         fifo: fifo_of(&plain),
+        dir: dir.clone(),
         root: target.pid(),
         zombie,
         kid,
@@ -1635,6 +2192,21 @@ fn main() {
         target.fail(format!(
             "{plain} cannot be opened for writing after the crafted restarts: {e}"
         ));
+    }
+    // Unlinked files made by the failed restarts have no name: the directory holds what the
+    // target made there and no more.
+    let names = std::fs::read_dir(&dir).and_then(|d| {
+        d.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match names.map(|mut n| {
+        n.sort();
+        n
+    }) {
+        Ok(n) if n == ["plain", "plain.fifo"] => {}
+        other => target.fail(format!(
+            "{dir} should hold only plain and plain.fifo after the crafted restarts: {other:?}"
+        )),
     }
     // No reader of the FIFO is left: a writer that does not wait finds none.
     let fifo = std::fs::OpenOptions::new()

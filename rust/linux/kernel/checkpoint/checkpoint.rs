@@ -56,6 +56,8 @@ pub(crate) enum Obj {
     Pipe(kernel::fs::pipe::NewPipe),
     /// A memfd, held until the restart ends by a file of its own.
     Memfd(ARef<kernel::fs::file::File>),
+    /// A deleted file made again, held until the restart ends by a file of its own.
+    Unlinked(ARef<kernel::fs::file::File>),
     /// An fd table, shared by the processes restored with it.
     Files(ARef<FilesStruct>),
     /// Root, cwd and umask, shared by the processes restored with them.
@@ -82,10 +84,16 @@ fn to_syscall_ret(r: Result<i32>) -> isize {
     }
 }
 
-/// `checkpoint(pid, fd, flags, logfd)`: called by the C stub in `syscalls.c`.
+/// `checkpoint(pid, fd, flags, logfd, unlinked_max)`: called by the C stub in `syscalls.c`.
 #[no_mangle]
-pub extern "C" fn rust_checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> isize {
-    to_syscall_ret(checkpoint(pid, fd, flags, logfd).map(|()| 0))
+pub extern "C" fn rust_checkpoint(
+    pid: i32,
+    fd: i32,
+    flags: u32,
+    logfd: i32,
+    unlinked_max: u64,
+) -> isize {
+    to_syscall_ret(checkpoint(pid, fd, flags, logfd, unlinked_max).map(|()| 0))
 }
 
 /// `restart(fd, flags, logfd)`: called by the C stub in `syscalls.c`.
@@ -122,7 +130,7 @@ pub extern "C" fn rust_checkpoint_schema() -> RustBytes {
     RustBytes::of(abi::SCHEMA)
 }
 
-fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
+fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> Result {
     if flags & !abi::CKPT_FLAGS_ALL != 0 {
         return Err(EINVAL);
     }
@@ -144,6 +152,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32) -> Result {
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
     let mut names = files::Names::of(tree.objects_holder(0))?;
+    if flags & abi::CKPT_UNLINKED != 0 {
+        names.save_unlinked(unlinked_max);
+    }
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     // The member whose plan walks each address space.
     let mut mm_plans = RBTree::new();

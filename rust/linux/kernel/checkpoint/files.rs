@@ -5,9 +5,11 @@
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
 //! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
-//! and FIFOs), `memfd`. Every other file is refused before anything is written.
+//! and FIFOs), `memfd`, `unlinked` (deleted files); `content` saves the bytes of the last two.
+//! Every other file is refused before anything is written.
 
 mod by_path;
+mod content;
 #[cfg(CONFIG_EPOLL)]
 mod epoll;
 #[cfg(CONFIG_EVENTFD)]
@@ -19,6 +21,7 @@ mod pipe;
 mod signalfd;
 #[cfg(CONFIG_TIMERFD)]
 mod timerfd;
+mod unlinked;
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
@@ -34,6 +37,7 @@ use kernel::fs::{
     path::{OwnedPath, Path},
 };
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::task::Task;
 use kernel::task_lock::Held;
 use kernel::types::ARef;
@@ -211,6 +215,8 @@ const KINDS: &[Ops] = &[
     Ops::of::<pipe::PipeFile>(),
     #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
     Ops::of::<memfd::MemfdFile>(),
+    // A memfd's dentry is unlinked too.
+    Ops::of::<unlinked::UnlinkedFile>(),
     Ops::of::<by_path::ByPath>(),
 ];
 
@@ -372,6 +378,16 @@ pub(crate) struct Names {
     /// ([`kernel::signal::SighandStruct::signalfd_queue`]), 0 if none: restart makes the
     /// files first written with the table in that process.
     signalfd_queue: usize,
+    /// What the deleted files of the tree may hold, if they are saved (`CKPT_UNLINKED`).
+    unlinked: Option<UnlinkedBudget>,
+}
+
+/// The bytes the deleted files of a tree may hold in all, and those counted so far.
+struct UnlinkedBudget {
+    max: u64,
+    total: u64,
+    /// The inodes counted, with their sizes then.
+    seen: RBTree<usize, u64>,
 }
 
 impl Names {
@@ -382,12 +398,55 @@ impl Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
             signalfd_queue: 0,
+            unlinked: None,
         })
+    }
+
+    /// Saves the tree's deleted files, whose sizes may be `max` bytes in all
+    /// (`CKPT_UNLINKED`).
+    pub(crate) fn save_unlinked(&mut self, max: u64) {
+        self.unlinked = Some(UnlinkedBudget {
+            max,
+            total: 0,
+            seen: RBTree::new(),
+        });
+    }
+
+    /// Whether the tree's deleted files are saved.
+    fn saves_unlinked(&self) -> bool {
+        self.unlinked.is_some()
+    }
+
+    /// The size the deleted file `id` had when it was counted, if it was.
+    fn counted_unlinked(&self, id: usize) -> Option<u64> {
+        self.unlinked.as_ref()?.seen.get(&id).copied()
+    }
+
+    /// Counts the deleted file `id` of `size` bytes, held `at` a frozen task by `file`,
+    /// once: `EFBIG` and a log line if the tree's then hold more than allowed.
+    fn count_unlinked(&mut self, at: Place<'_>, file: &FileRef, id: usize, size: u64) -> Result {
+        let b = self.unlinked.as_mut().ok_or(EOPNOTSUPP)?;
+        if b.seen.get(&id).is_some() {
+            return Ok(());
+        }
+        b.seen.try_create_and_insert(id, size, GFP_KERNEL)?;
+        b.total = b.total.saturating_add(size);
+        if b.total > b.max {
+            log!(
+                at.log,
+                "{at}: the deleted files hold {} bytes in all, more than the {} CKPT_UNLINKED allows ({})",
+                b.total,
+                b.max,
+                Shown::of(file)
+            );
+            return Err(EFBIG);
+        }
+        Ok(())
     }
 
     /// The path of `path` from the task's root; `None` if it is not reachable from there or
     /// has been deleted.
-    fn name(&mut self, path: &Path) -> Option<&[u8]> {
+    pub(super) fn name(&mut self, path: &Path) -> Option<&[u8]> {
         if path.is_unlinked() {
             return None;
         }

@@ -236,6 +236,12 @@ impl<'a> Dumper<'a> {
         self.objs.first_write(addr as usize)
     }
 
+    /// Whether leak detection counted the files of the object behind open files at `key`:
+    /// one that became what it is while the tree was saved was not.
+    pub(crate) fn is_behind(&self, key: usize) -> bool {
+        self.objs.is_behind(key)
+    }
+
     /// The objref of the object at `addr` if its records are written.
     pub(crate) fn written<T>(&self, addr: *const T) -> Option<u32> {
         self.objs.written(addr as usize)

@@ -424,6 +424,11 @@ impl<'a> Objects<'a> {
         }
     }
 
+    /// Whether leak detection counted the files of the object behind open files at `key`.
+    pub(crate) fn is_behind(&self, key: usize) -> bool {
+        matches!(self.entry(key).map(|e| &e.held), Some(Held::Behind(..)))
+    }
+
     /// The objref of the object at `key` if its contents are written.
     pub(crate) fn written(&self, key: usize) -> Option<u32> {
         let r = self.table.lookup(key as u64)?;
@@ -520,13 +525,13 @@ impl<'a> Objects<'a> {
             log!(log, "pid {pid}: {at}: the epoll instance watches a file that no process of the tree has open{why}");
             return Err(errno);
         }
-        // Open files held outside too, unless they may be unshared; a memfd's even then, as
-        // it is shared memory.
+        // Open files held outside too, unless they may be unshared; a memfd's or a deleted
+        // file's even then, as restart could only copy what they hold.
         for e in self.entries().filter(|e| e.checked) {
             let Held::File(file) = &e.held else {
                 continue;
             };
-            let memory = files::behind_mapped(&FileRef::from(&**file)).is_some_and(|b| b.always);
+            let memory = files::behind(&FileRef::from(&**file)).is_some_and(|b| b.always);
             if !files && !memory {
                 continue;
             }

@@ -10,7 +10,8 @@
 #include <linux/syscalls.h>
 #include <linux/sysfs.h>
 
-long rust_checkpoint(pid_t pid, int fd, unsigned int flags, int logfd);
+long rust_checkpoint(pid_t pid, int fd, unsigned int flags, int logfd,
+		     u64 unlinked_max);
 long rust_restart(int fd, unsigned int flags, int logfd);
 /* Bytes the Rust side owns for ever, not NUL-terminated. */
 struct rust_bytes {
@@ -21,9 +22,10 @@ struct rust_bytes {
 struct rust_bytes rust_checkpoint_abi_hash(void);
 struct rust_bytes rust_checkpoint_schema(void);
 
-SYSCALL_DEFINE4(checkpoint, pid_t, pid, int, fd, unsigned int, flags, int, logfd)
+SYSCALL_DEFINE5(checkpoint, pid_t, pid, int, fd, unsigned int, flags, int, logfd,
+		u64, unlinked_max)
 {
-	return rust_checkpoint(pid, fd, flags, logfd);
+	return rust_checkpoint(pid, fd, flags, logfd, unlinked_max);
 }
 
 SYSCALL_DEFINE3(restart, int, fd, unsigned int, flags, int, logfd)

@@ -23,10 +23,9 @@
 //! neither its file nor the checkpointer may read (the image would show them). Its times and
 //! extended attributes are not saved: it comes back with the restart's times, and none.
 
-use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use super::{check_made_anew, content, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::{abi, log, objects::Place, Obj};
-use kernel::alloc::{flags::GFP_KERNEL, KVVec};
 use kernel::bindings;
 use kernel::fs::memfd::{Memfd, MemfdInfo, NAME_MAX};
 use kernel::prelude::*;
@@ -58,9 +57,6 @@ const ALL_SEALS: u32 = abi::MEMFD_SEAL_SEAL
     | abi::MEMFD_SEAL_WRITE
     | abi::MEMFD_SEAL_FUTURE_WRITE
     | abi::MEMFD_SEAL_EXEC;
-
-/// Bytes copied at a time.
-const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
 
 pub(super) struct MemfdFile;
 
@@ -117,7 +113,7 @@ impl FileKind for MemfdFile {
                 );
                 return Err(EOPNOTSUPP);
             }
-            let runs = runs(file, m.size)?;
+            let runs = content::runs(m.size, |pos| Memfd::next_run(file.file(), pos))?;
             d.record(&abi::Memfd {
                 objref: memfd,
                 seals: m.seals,
@@ -129,13 +125,9 @@ impl FileKind for MemfdFile {
                 _pad0: 0,
             })?;
             d.string(name)?;
-            for &(start, end) in runs.iter() {
-                d.record(&abi::MemfdRun {
-                    offset: start as u64,
-                    len: (end - start) as u64,
-                })?;
-                dump_data(d, file, start, end)?;
-            }
+            content::dump(d, &runs, &"memfd", |pos, buf| {
+                Memfd::read(file.file(), pos, buf)
+            })?;
             // A file opened anew through /proc/PID/fd, or a write, since leak detection.
             let now = info(file)?;
             if !d.behind_unchanged(m.id, now.files, now.ctime) {
@@ -203,43 +195,6 @@ fn refused(m: &MemfdInfo) -> Option<&'static str> {
     }
 }
 
-/// The runs of bytes the memfd of `file`, of `size` bytes, holds between its holes.
-fn runs(file: &FileRef, size: u64) -> Result<KVVec<(i64, i64)>> {
-    let mut runs = KVVec::new();
-    let mut pos = 0;
-    while let Some((start, end)) = Memfd::next_run(file.file(), pos)? {
-        if start < pos || end <= start || end as u64 > size {
-            return Err(EAGAIN);
-        }
-        runs.push((start, end), GFP_KERNEL)?;
-        pos = end;
-        crate::resched();
-    }
-    Ok(runs)
-}
-
-/// Writes the bytes from `start` to `end` of the memfd of `file` in `MemfdData` records.
-fn dump_data(d: &mut Dumper<'_>, file: &FileRef, start: i64, end: i64) -> Result {
-    let len = (end - start) as usize;
-    let mut buf = KVVec::from_elem(0u8, len.min(CHUNK), GFP_KERNEL)?;
-    let mut at = start;
-    while at < end {
-        let want = ((end - at) as usize).min(CHUNK);
-        let chunk = buf.get_mut(..want).ok_or(EINVAL)?;
-        let n = Memfd::read(file.file(), at, chunk).inspect_err(|e| {
-            log!(d.log, "memfd: cannot read its bytes ({})", e.to_errno());
-        })?;
-        if n != want {
-            log!(d.log, "memfd: it shrank while it was being saved");
-            return Err(EAGAIN);
-        }
-        d.raw(abi::RecordType::MemfdData, chunk)?;
-        at += n as i64;
-        crate::resched();
-    }
-    Ok(())
-}
-
 /// Makes the memfd of a `Memfd` record, fills it with the runs that follow, seals it and
 /// defines its objref, which it returns.
 fn restore_memfd(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
@@ -248,6 +203,10 @@ fn restore_memfd(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
     let size = i64::try_from(m.size).ok();
     if m.seals & !ALL_SEALS != 0 || m.mode & !0o7777 != 0 || size.is_none() {
         return Err(r.bad("memfd with seals, a mode or a size it cannot have"));
+    }
+    // Checkpoint refuses an owner it cannot name: -1 would leave the caller's.
+    if m.uid == u32::MAX || m.gid == u32::MAX {
+        return Err(r.bad("memfd of an owner or group that checkpoint cannot name"));
     }
     if r.defined(m.objref).is_some() {
         return Err(r.bad("memfd written twice, or an objref that names another object"));
@@ -261,36 +220,7 @@ fn restore_memfd(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
     let file = Memfd::create(cname, size.unwrap_or(0), exec).inspect_err(|e| {
         log!(r.log, "memfd {shown}: cannot make it ({})", e.to_errno());
     })?;
-    let mut buf = KVVec::new();
-    let mut pos = 0;
-    for _ in 0..m.runs {
-        let run = r.expect::<abi::MemfdRun>()?;
-        let end = run.offset.checked_add(run.len);
-        if run.offset < pos || run.len == 0 || end.map_or(true, |e| e > m.size) {
-            return Err(r.bad("memfd run out of order, empty or past its size"));
-        }
-        let mut at = run.offset;
-        let mut left = run.len;
-        while left > 0 {
-            let n = r.expect_raw(abi::RecordType::MemfdData)?;
-            if n == 0 || n > left {
-                return Err(r.bad("memfd data longer or shorter than its run"));
-            }
-            if buf.len() < n as usize {
-                buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
-            }
-            let bytes = buf.get_mut(..n as usize).ok_or(EINVAL)?;
-            r.read_raw(bytes)?;
-            if file.write_at(bytes, at as i64) != Ok(n as usize) {
-                log!(r.log, "memfd {shown}: cannot write its bytes at {at}");
-                return Err(EIO);
-            }
-            at += n;
-            left -= n;
-            crate::resched();
-        }
-        pos = at;
-    }
+    content::restore(r, &file, m.runs, m.size, &format_args!("memfd {shown}"))?;
     Memfd::seal(&file, m.uid, m.gid, m.mode, m.seals).inspect_err(|e| {
         log!(
             r.log,
