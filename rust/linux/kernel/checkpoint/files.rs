@@ -26,7 +26,7 @@ mod unlinked;
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
 use crate::shared::{self, Joinable, Shareable};
-use crate::{abi, log, log::Log, Obj};
+use crate::{abi, abi::Record, log, log::Log, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::fs::{
@@ -284,6 +284,47 @@ fn made_anew_nonblock(r: &Restorer<'_, Obj>, f: &abi::File) -> Result<bool> {
         return Err(r.bad("file with flags or a position its kind does not have"));
     }
     Ok(f.f_flags & bindings::O_NONBLOCK != 0)
+}
+
+/// Reads what follows the `File` record of a file of an object that the first of its files
+/// in the image writes (a pipe, a memfd, a deleted file): the object's record of type `ty`,
+/// which `make` reads, makes and defines, returning its objref, if it comes first; then the
+/// `E` record that names the object by the objref `named` gives, which it returns.
+fn made_with_first<E: Record>(
+    r: &mut Restorer<'_, Obj>,
+    ty: abi::RecordType,
+    make: impl FnOnce(&mut Restorer<'_, Obj>, Rec) -> Result<u32>,
+    named: impl Fn(&E) -> u32,
+) -> Result<E> {
+    let mut rec = r.next()?;
+    let mut made = None;
+    if rec.ty == ty.id() {
+        made = Some(make(r, rec)?);
+        rec = r.next()?;
+    }
+    let end = r.decode::<E>(rec)?;
+    if made.is_some_and(|m| m != named(&end)) {
+        return Err(r.bad("an object that none of its files opens"));
+    }
+    Ok(end)
+}
+
+/// The file `opened` of what restart made again (`what`: "memfd"), set to `pos`.
+fn opened_at(
+    r: &Restorer<'_, Obj>,
+    what: &str,
+    opened: Result<ARef<File>>,
+    pos: i64,
+) -> Result<FileRef> {
+    let file = opened.inspect_err(|e| {
+        log!(r.log, "{what}: cannot open a file of it ({})", e.to_errno());
+    })?;
+    // Not yet shared with anyone: the position is ours to set.
+    if pos != 0 && file.seek(pos) != Ok(pos) {
+        log!(r.log, "{what}: cannot seek to {pos}");
+        return Err(EINVAL);
+    }
+    Ok(FileRef::from(file))
 }
 
 /// The kind `file` is saved as, and its `FILE_KIND_*`; or why it cannot be saved.

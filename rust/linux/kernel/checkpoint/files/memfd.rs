@@ -23,7 +23,10 @@
 //! neither its file nor the checkpointer may read (the image would show them). Its times and
 //! extended attributes are not saved: it comes back with the restart's times, and none.
 
-use super::{check_made_anew, content, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use super::{
+    check_made_anew, content, cstr, made_with_first, opened_at, Behind, Escaped, FileKind, FileRef,
+    Names, Shown,
+};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::bindings;
@@ -157,27 +160,16 @@ impl FileKind for MemfdFile {
                 r.bad("memfd file with flags, a position or a type a memfd's does not have")
             );
         }
-        let mut rec = r.next()?;
-        let mut made = None;
-        if rec.ty == abi::RecordType::Memfd.id() {
-            made = Some(restore_memfd(r, rec)?);
-            rec = r.next()?;
-        }
-        let end = r.decode::<abi::MemfdFile>(rec)?;
-        if made.is_some_and(|m| m != end.memfd) {
-            return Err(r.bad("memfd that none of its files opens"));
-        }
+        let end = made_with_first(
+            r,
+            abi::RecordType::Memfd,
+            restore_memfd,
+            |e: &abi::MemfdFile| e.memfd,
+        )?;
         let Obj::Memfd(memfd) = r.lookup(end.memfd)? else {
             return Err(r.bad("memfd file that names an object that is not a memfd"));
         };
-        let file = Memfd::open(memfd, flags).inspect_err(|e| {
-            log!(r.log, "memfd: cannot open a file of it ({})", e.to_errno());
-        })?;
-        if f.pos != 0 && file.seek(f.pos) != Ok(f.pos) {
-            log!(r.log, "memfd: cannot seek to {}", f.pos);
-            return Err(EINVAL);
-        }
-        Ok(FileRef::from(file))
+        opened_at(r, "memfd", Memfd::open(memfd, flags), f.pos)
     }
 }
 

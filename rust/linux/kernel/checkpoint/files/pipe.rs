@@ -19,7 +19,9 @@
 //! each had filled by its number of buffers takes more after restart, as it would after a
 //! read. A pipe holding packets (`O_DIRECT`), whose boundaries that would lose, is refused.
 
-use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use super::{
+    check_made_anew, cstr, made_with_first, Behind, Escaped, FileKind, FileRef, Names, Shown,
+};
 use crate::image::{Dumper, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec};
@@ -135,16 +137,8 @@ impl FileKind for PipeFile {
         {
             return Err(r.bad("pipe file with flags or a position a pipe's file does not have"));
         }
-        let mut rec = r.next()?;
-        let mut made = None;
-        if rec.ty == abi::RecordType::Pipe.id() {
-            made = Some(restore_pipe(r, rec, path)?);
-            rec = r.next()?;
-        }
-        let end = r.decode::<abi::PipeEnd>(rec)?;
-        if made.is_some_and(|p| p != end.pipe) {
-            return Err(r.bad("pipe that none of its files opens"));
-        }
+        let make = |r: &mut Restorer<'_, Obj>, rec| restore_pipe(r, rec, path);
+        let end = made_with_first(r, abi::RecordType::Pipe, make, |e: &abi::PipeEnd| e.pipe)?;
         let waiting = end.flags == abi::PIPE_END_WAITING;
         if end.flags & !abi::PIPE_END_WAITING != 0
             || waiting && (!fifo || flags & bindings::O_ACCMODE != bindings::O_RDONLY)

@@ -28,7 +28,9 @@
 //! of one. At restart, a directory that gives its new files inode flags. Its times and
 //! extended attributes are not saved.
 
-use super::{content, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use super::{
+    content, cstr, made_with_first, opened_at, Behind, Escaped, FileKind, FileRef, Names, Shown,
+};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::{abi, log, objects::Place, Obj};
 use kernel::bindings;
@@ -116,31 +118,16 @@ impl FileKind for UnlinkedFile {
         {
             return Err(r.bad("deleted file with flags, a position or a type it cannot have"));
         }
-        let mut rec = r.next()?;
-        let mut made = None;
-        if rec.ty == abi::RecordType::Unlinked.id() {
-            made = Some(restore_unlinked(r, rec)?);
-            rec = r.next()?;
-        }
-        let end = r.decode::<abi::UnlinkedFile>(rec)?;
-        if made.is_some_and(|m| m != end.unlinked) {
-            return Err(r.bad("deleted file that none of its files opens"));
-        }
+        let end = made_with_first(
+            r,
+            abi::RecordType::Unlinked,
+            restore_unlinked,
+            |e: &abi::UnlinkedFile| e.unlinked,
+        )?;
         let Obj::Unlinked(unlinked) = r.lookup(end.unlinked)? else {
             return Err(r.bad("file that names an object that is not a deleted file"));
         };
-        let file = Unlinked::open(unlinked, flags).inspect_err(|e| {
-            log!(
-                r.log,
-                "deleted file: cannot open a file of it ({})",
-                e.to_errno()
-            );
-        })?;
-        if f.pos != 0 && file.seek(f.pos) != Ok(f.pos) {
-            log!(r.log, "deleted file: cannot seek to {}", f.pos);
-            return Err(EINVAL);
-        }
-        Ok(FileRef::from(file))
+        opened_at(r, "deleted file", Unlinked::open(unlinked, flags), f.pos)
     }
 }
 
