@@ -541,6 +541,44 @@ pub fn pread_exact(fd: RawFd, len: usize, offset: usize) -> Result<Vec<u8>, Stri
     Ok(buf)
 }
 
+/// Writes all of `buf` to `fd` at `offset` in one `pwrite()`, or fails; the file's position
+/// does not move.
+pub fn pwrite_all(fd: RawFd, buf: &[u8], offset: usize) -> Check {
+    // SAFETY: writes from a buffer of that length.
+    let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as libc::off_t) };
+    check_os(n as i64, format_args!("pwrite to fd {fd} at {offset}"))?;
+    check_eq(
+        format_args!("bytes written with pwrite() to fd {fd} at {offset}"),
+        n as usize,
+        buf.len(),
+    )
+}
+
+/// What `fstat()` says of `fd`.
+pub fn fstat(fd: RawFd) -> Result<libc::stat, String> {
+    // SAFETY: a zeroed stat is valid for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fills `st`.
+    let r = unsafe { libc::fstat(fd, &mut st) };
+    check_os(r, format_args!("fstat of fd {fd}"))?;
+    Ok(st)
+}
+
+/// The file position of `fd`: where it reads or writes next (`lseek(fd, 0, SEEK_CUR)`).
+pub fn fd_position(fd: RawFd) -> Result<i64, String> {
+    // SAFETY: lseek on an fd number; no memory involved.
+    let pos = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+    check_os(pos, format_args!("lseek of fd {fd}"))?;
+    Ok(pos)
+}
+
+/// Moves the file position of `fd` to `pos` (`lseek(fd, pos, SEEK_SET)`).
+pub fn seek_fd(fd: RawFd, pos: i64) -> Check {
+    // SAFETY: lseek on an fd number; no memory involved.
+    let r = unsafe { libc::lseek(fd, pos, libc::SEEK_SET) };
+    check_os(r, format_args!("lseek of fd {fd} to {pos}"))
+}
+
 /// `Err` unless a call returned `ret` -1 with `errno`: call it right after the call, before
 /// anything else can change errno.
 pub fn check_fails(ret: impl Into<i64>, errno: i32, what: impl std::fmt::Display) -> Check {

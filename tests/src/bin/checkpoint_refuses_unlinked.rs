@@ -26,8 +26,8 @@ use cr_tests::mem::mmap;
 use cr_tests::outside::{expect_refused_while_used, take_fd};
 use cr_tests::target::scratch_dir;
 use cr_tests::{
-    check_eq, check_os, log_names, pass, pread_exact, reopen_at, wait_restored, write_all, Check,
-    Target, KILL, NO_KILL,
+    check_eq, check_os, fstat, log_names, pass, pread_exact, reopen_at, wait_restored, write_all,
+    Check, Target, KILL, NO_KILL,
 };
 
 /// Where each target keeps its file.
@@ -82,15 +82,6 @@ fn ftruncate(fd: RawFd, len: usize) -> Check {
     // SAFETY: ftruncate of an fd number; no memory involved.
     let r = unsafe { libc::ftruncate(fd, len as libc::off_t) };
     check_os(r, format_args!("ftruncate of fd {fd} to {len}"))
-}
-
-fn fstat(fd: RawFd) -> Result<libc::stat, String> {
-    // SAFETY: a zeroed stat is valid for fstat to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fills `st`.
-    let r = unsafe { libc::fstat(fd, &mut st) };
-    check_os(r, format_args!("fstat of fd {fd}"))?;
-    Ok(st)
 }
 
 /// A file made as `name` in the directory, holding `bytes`, open O_RDWR at `fd`, then

@@ -9,7 +9,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use cr_tests::mem::shared_anon;
 
 use cr_tests::{
-    check_eq, fail, log_names, os_error, pass, wait_restored, Check, Target, KILL, NO_KILL,
+    check_eq, fail, fd_position, log_names, os_error, pass, wait_restored, Check, Target, KILL,
+    NO_KILL,
 };
 
 /// The fd the target holds the shared file at.
@@ -25,16 +26,6 @@ fn expect_refused(target: &mut Target, flags: u32, words: &[&str], what: &str) {
         target.fail(format!("{what}: no kernel log line names {w:?}"));
     }
     target.wait_state("S", "to sleep on after a refused checkpoint");
-}
-
-/// Where `fd` of the caller reads next.
-fn offset(fd: i32) -> Result<i64, String> {
-    // SAFETY: lseek takes integers.
-    let at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-    if at < 0 {
-        return Err(os_error("lseek"));
-    }
-    Ok(at)
 }
 
 /// The target opens a file, reads 3 bytes of it, and after the restart reads on from there.
@@ -54,7 +45,7 @@ fn file_target(path: String) -> Target {
         }
         Ok(|| -> Check {
             wait_restored();
-            check_eq("the restored file's offset", offset(FD)?, 3)?;
+            check_eq("the restored file's offset", fd_position(FD)?, 3)?;
             let mut rest = [0u8; 7];
             // SAFETY: reads into our buffer.
             let n = unsafe { libc::read(FD, rest.as_mut_ptr().cast(), rest.len()) };

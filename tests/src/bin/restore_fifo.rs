@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use cr_tests::target::{fork_checker, scratch_dir, unblock_restore_signal, was_woken};
 use cr_tests::{
-    byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, fionread, mkfifo,
+    byte_pattern, check_byte_pattern, check_eq, check_fd_flags, check_os, fionread, fstat, mkfifo,
     open_fifo_at, pass, pipe_size, poll_in, read_exact, read_some, write_all, Check, Target,
 };
 
@@ -185,13 +185,7 @@ fn check_fd_path(fd: RawFd, path: &str) -> Check {
         link.to_string_lossy().into_owned(),
         path.to_string(),
     )?;
-    // SAFETY: a zeroed stat is valid for fstat to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fills `st`.
-    check_os(
-        unsafe { libc::fstat(fd, &mut st) },
-        format_args!("fstat {fd}"),
-    )?;
+    let st = fstat(fd)?;
     let m = std::fs::metadata(path).map_err(|e| format!("stat {path}: {e}"))?;
     check_eq(
         format_args!("fd {fd}'s device and inode, against {path}'s"),

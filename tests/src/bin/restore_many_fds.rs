@@ -16,7 +16,9 @@
 use std::os::fd::RawFd;
 
 use cr_tests::tree::{wake_and_reap, Ready};
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, CONTAINER_KILL};
+use cr_tests::{
+    check_eq, check_os, fd_position, pass, wait_restored, Check, Target, CONTAINER_KILL,
+};
 
 /// How many files init opens, unless the first argument says.
 fn files() -> usize {
@@ -36,20 +38,12 @@ fn offset_of(i: usize) -> i64 {
     3 * i as i64
 }
 
-/// The current offset of `fd`.
-fn tell(fd: RawFd) -> Result<i64, String> {
-    // SAFETY: lseek takes integers.
-    let at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-    check_os(at, format!("lseek({fd})"))?;
-    Ok(at)
-}
-
 /// Checks every file: its offset (`moved` for every STRIDE-th one) and close-on-exec flag.
 fn check_all(first: RawFd, moved: i64) -> Check {
     for i in 0..files() {
         let fd = first + i as RawFd;
         let want = offset_of(i) + if i % STRIDE == 0 { moved } else { 0 };
-        check_eq(format!("the offset of fd {fd}"), tell(fd)?, want)?;
+        check_eq(format!("the offset of fd {fd}"), fd_position(fd)?, want)?;
         // SAFETY: fcntl on an fd of ours.
         let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
         check_os(flags, format!("F_GETFD on fd {fd}"))?;

@@ -42,8 +42,9 @@ use cr_tests::proc::{maps_entry, wait_status_text, MapsEntry};
 use cr_tests::target::fork_checker;
 use cr_tests::vm::reap_within_10s;
 use cr_tests::{
-    check_eq, check_fails, check_fd_flags, check_os, memfd_at, pass, pipe_at, poll_in, pread_exact,
-    read_exact, reopen_at, seals, wait_restored, write_all, Check, Target,
+    check_eq, check_fails, check_fd_flags, check_os, fd_position, fstat, memfd_at, pass, pipe_at,
+    poll_in, pread_exact, pwrite_all, read_exact, reopen_at, seals, seek_fd, wait_restored,
+    write_all, Check, Target,
 };
 
 /// cr-data as memfd_create() made it, and its two files opened anew.
@@ -192,17 +193,6 @@ impl Before {
     }
 }
 
-fn fstat(fd: RawFd) -> Result<libc::stat, String> {
-    // SAFETY: a zeroed stat is valid for fstat to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fills `st`.
-    check_os(
-        unsafe { libc::fstat(fd, &mut st) },
-        format_args!("fstat {fd}"),
-    )?;
-    Ok(st)
-}
-
 fn stat_of(fd: RawFd) -> Result<Stat, String> {
     let st = fstat(fd)?;
     Ok((
@@ -216,21 +206,6 @@ fn stat_of(fd: RawFd) -> Result<Stat, String> {
     ))
 }
 
-fn position(fd: RawFd) -> Result<i64, String> {
-    // SAFETY: lseek on an fd number; no memory involved.
-    let pos = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-    check_os(pos, format_args!("lseek of fd {fd}"))?;
-    Ok(pos)
-}
-
-fn seek_to(fd: RawFd, pos: i64) -> Check {
-    // SAFETY: as above.
-    check_os(
-        unsafe { libc::lseek(fd, pos, libc::SEEK_SET) },
-        format_args!("lseek of fd {fd} to {pos}"),
-    )
-}
-
 fn add_seals(fd: RawFd, seals: libc::c_int) -> Check {
     // SAFETY: fcntl on an fd number; no memory involved.
     let r = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
@@ -242,17 +217,6 @@ fn pattern_page(seed: u64) -> Vec<u8> {
     let mut words = vec![0u64; PAGE / 8];
     fill_words(&mut words, seed);
     words.iter().flat_map(|w| w.to_ne_bytes()).collect()
-}
-
-fn pwrite_all(fd: RawFd, buf: &[u8], offset: usize) -> Check {
-    // SAFETY: writes from a buffer of that length.
-    let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as libc::off_t) };
-    check_os(n as i64, format_args!("pwrite to fd {fd} at {offset}"))?;
-    check_eq(
-        format_args!("bytes written with pwrite() to fd {fd} at {offset}"),
-        n as usize,
-        buf.len(),
-    )
 }
 
 /// The seed of the pattern page `n` of cr-data holds before the restart; `None` for zeros
@@ -312,7 +276,7 @@ fn check_files(b: &Before, data_pos: i64) -> Check {
         };
         check_eq(
             format_args!("fd {}'s position", f.fd),
-            position(f.fd)?,
+            fd_position(f.fd)?,
             want,
         )?;
         // SAFETY: F_GETFL takes no pointer.
@@ -542,9 +506,9 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
         check_os(libc::fchmod(DATA, DATA_MODE), "fchmod of cr-data")?;
     }
     add_seals(DATA, DATA_SEALS)?;
-    seek_to(DATA, DATA_POS)?;
-    seek_to(DATA_RO, RO_POS)?;
-    seek_to(DATA_APPEND, APPEND_POS)?;
+    seek_fd(DATA, DATA_POS)?;
+    seek_fd(DATA_RO, RO_POS)?;
+    seek_fd(DATA_APPEND, APPEND_POS)?;
     let rw = libc::PROT_READ | libc::PROT_WRITE;
     let shared = mmap(SHARED_LEN, rw, libc::MAP_SHARED, DATA, 0)?;
     shared
@@ -568,7 +532,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     )?;
     write_all(SEALED, SEALED_TEXT)?;
     reopen_at(SEALED, libc::O_WRONLY, SEALED_W)?;
-    seek_to(SEALED_W, SEALED_W_POS)?;
+    seek_fd(SEALED_W, SEALED_W_POS)?;
     add_seals(SEALED, SEALED_SEALS)?;
     memfd_at("cr-noexec", libc::MFD_NOEXEC_SEAL, NOEXEC)?;
     pwrite_all(NOEXEC, NOEXEC_TEXT, 0)?;
@@ -597,7 +561,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     for f in &FILES {
         // SAFETY: F_GETFL takes no pointer.
         b.flags.push(unsafe { libc::fcntl(f.fd, libc::F_GETFL) });
-        b.positions.push(position(f.fd)?);
+        b.positions.push(fd_position(f.fd)?);
     }
     for (fd, ..) in MEMFDS {
         b.stats.push(stat_of(fd)?);
@@ -655,7 +619,7 @@ fn check(b: &Before, kid: libc::pid_t) -> Check {
     let both = libc::F_SEAL_EXEC | libc::F_SEAL_SHRINK;
     check_eq("cr-noexec's seals, one added", seals(NOEXEC)?, both)?;
 
-    seek_to(DATA, NEW_POS)?;
+    seek_fd(DATA, NEW_POS)?;
     write_all(GO_W, b"g")?;
     expect_word(BACK_R, "from the child after its checks and its write")?;
     let seed = CHILD_SEED + CHILD_WRITES as u64;

@@ -6,7 +6,7 @@
 use std::ffi::CString;
 
 use cr_tests::target::scratch_dir;
-use cr_tests::{check_eq, check_os, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, check_os, fstat, pass, wait_restored, Check, Target, KILL};
 
 const TEXT: &[u8] = b"named, not opened";
 
@@ -34,12 +34,7 @@ fn cstr(s: &str) -> Result<CString, String> {
 
 /// (st_dev, st_ino, st_mode, st_rdev) of an fd.
 fn identity(fd: libc::c_int) -> Result<(u64, u64, u32, u64), String> {
-    // SAFETY: fstat fills `st`.
-    let st = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        check_os(libc::fstat(fd, &mut st), format_args!("fstat fd {fd}"))?;
-        st
-    };
+    let st = fstat(fd)?;
     Ok((st.st_dev, st.st_ino, st.st_mode, st.st_rdev))
 }
 

@@ -30,8 +30,8 @@ use std::os::fd::RawFd;
 
 use cr_tests::target::scratch_dir;
 use cr_tests::{
-    byte_pattern, check_byte_pattern, check_eq, check_fails, check_os, pass, pread_exact,
-    wait_restored, write_all, Check, Target, KILL,
+    byte_pattern, check_byte_pattern, check_eq, check_fails, check_os, fd_position, fstat, pass,
+    pread_exact, pwrite_all, seek_fd, wait_restored, write_all, Check, Target, KILL,
 };
 
 /// A's file opened O_RDWR, its dup, and its second file, opened O_RDONLY | O_NOATIME.
@@ -175,15 +175,6 @@ fn unlink(path: &str) -> Check {
     std::fs::remove_file(path).map_err(|e| format!("unlink {path}: {e}"))
 }
 
-fn fstat(fd: RawFd) -> Result<libc::stat, String> {
-    // SAFETY: a zeroed stat is valid for fstat to fill.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fills `st`.
-    let r = unsafe { libc::fstat(fd, &mut st) };
-    check_os(r, format_args!("fstat of fd {fd}"))?;
-    Ok(st)
-}
-
 fn stat(path: &str) -> Result<libc::stat, String> {
     let c = cstr(path)?;
     // SAFETY: a zeroed stat is valid for stat to fill.
@@ -202,30 +193,6 @@ fn stat_of(st: &libc::stat) -> Stat {
         st.st_size,
         st.st_nlink,
         st.st_blocks,
-    )
-}
-
-fn position(fd: RawFd) -> Result<i64, String> {
-    // SAFETY: lseek on an fd number; no memory involved.
-    let pos = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-    check_os(pos, format_args!("lseek of fd {fd}"))?;
-    Ok(pos)
-}
-
-fn seek_to(fd: RawFd, pos: i64) -> Check {
-    // SAFETY: as above.
-    let r = unsafe { libc::lseek(fd, pos, libc::SEEK_SET) };
-    check_os(r, format_args!("lseek of fd {fd} to {pos}"))
-}
-
-fn pwrite_all(fd: RawFd, buf: &[u8], offset: usize) -> Check {
-    // SAFETY: writes from a buffer of that length.
-    let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset as libc::off_t) };
-    check_os(n as i64, format_args!("pwrite to fd {fd} at {offset}"))?;
-    check_eq(
-        format_args!("bytes written with pwrite() to fd {fd} at {offset}"),
-        n as usize,
-        buf.len(),
     )
 }
 
@@ -288,8 +255,8 @@ fn setup(top: String) -> Result<Before, String> {
         check_os(libc::dup2(A_RW, A_DUP), "dup2 of A")?;
     }
     open_at(&name, libc::O_RDONLY | libc::O_NOATIME, 0, A_RO)?;
-    seek_to(A_RW, A_RW_POS)?;
-    seek_to(A_RO, A_RO_POS)?;
+    seek_fd(A_RW, A_RW_POS)?;
+    seek_fd(A_RO, A_RO_POS)?;
     unlink(&name)?;
 
     open_at(&name, excl | libc::O_WRONLY | libc::O_APPEND, 0o604, B)?;
@@ -391,7 +358,7 @@ fn check_files(b: &Before) -> Check {
         )?;
         check_eq(
             format_args!("fd {}'s position", f.fd),
-            position(f.fd)?,
+            fd_position(f.fd)?,
             f.pos,
         )?;
         let link = std::fs::read_link(format!("/proc/self/fd/{}", f.fd))
@@ -439,11 +406,11 @@ fn check_restored(b: &Before) -> Check {
     check_files(b)?;
 
     // A's first fd and its dup share one open file, the read-only fd has its own.
-    seek_to(A_RW, NEW_POS)?;
-    check_eq("the position of A's dup", position(A_DUP)?, NEW_POS)?;
+    seek_fd(A_RW, NEW_POS)?;
+    check_eq("the position of A's dup", fd_position(A_DUP)?, NEW_POS)?;
     check_eq(
         "the position of A's read-only file",
-        position(A_RO)?,
+        fd_position(A_RO)?,
         A_RO_POS,
     )?;
     // And both files are of one inode.
@@ -454,11 +421,11 @@ fn check_restored(b: &Before) -> Check {
         b"Z".to_vec(),
     )?;
 
-    seek_to(B, 0)?;
+    seek_fd(B, 0)?;
     write_all(B, b"+")?;
     check_eq(
         "B's position after an O_APPEND write",
-        position(B)?,
+        fd_position(B)?,
         B_BYTES.len() as i64 + 1,
     )?;
     let path = format!("/proc/self/fd/{B}");
