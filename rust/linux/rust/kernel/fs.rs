@@ -24,3 +24,16 @@ pub mod signalfd;
 pub mod timerfd;
 #[cfg(CONFIG_CHECKPOINT)]
 pub mod unlinked;
+
+/// A run of bytes between holes as a C helper that finds one reports it: `start`, the offset
+/// of its first byte or a negative errno (`-ENXIO` past the last), and `end`.
+#[cfg(CONFIG_CHECKPOINT)]
+fn data_run(start: i64, end: i64) -> crate::error::Result<Option<(i64, i64)>> {
+    use crate::error::{code::EINVAL, Error};
+    match start {
+        s if s >= 0 && end >= s => Ok(Some((s, end))),
+        s if s == -i64::from(crate::bindings::ENXIO) => Ok(None),
+        s if s < 0 => Err(Error::from_errno(s as i32)),
+        _ => Err(EINVAL),
+    }
+}

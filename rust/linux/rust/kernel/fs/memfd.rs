@@ -83,12 +83,7 @@ impl Memfd {
         // SAFETY: the file is valid (`ARef` invariant); the callee sets `end` when it
         // returns an offset.
         let start = unsafe { bindings::checkpoint_memfd_next(file.as_ptr(), pos, &mut end) };
-        match start {
-            s if s >= 0 && end >= s => Ok(Some((s, end))),
-            s if s == -i64::from(bindings::ENXIO) => Ok(None),
-            s if s < 0 => Err(Error::from_errno(s as i32)),
-            _ => Err(EINVAL),
-        }
+        super::data_run(start, end)
     }
 
     /// Copies the bytes the memfd of `file` holds from `pos` into `buf`, without updating

@@ -93,12 +93,7 @@ impl Unlinked {
         // SAFETY: the file is valid (`ARef` invariant); the callee sets `end` when it
         // returns an offset.
         let start = unsafe { bindings::checkpoint_unlinked_next(reader.as_ptr(), pos, &mut end) };
-        match start {
-            s if s >= 0 && end >= s => Ok(Some((s, end))),
-            s if s == -i64::from(bindings::ENXIO) => Ok(None),
-            s if s < 0 => Err(Error::from_errno(s as i32)),
-            _ => Err(EINVAL),
-        }
+        super::data_run(start, end)
     }
 
     /// A new, empty file of `size` bytes, unlinked, in the directory `dir` (looked up from
