@@ -301,7 +301,8 @@ pub fn maps_named(name: &str) -> Option<MapsEntry> {
         .find(|e| e.name == name)
 }
 
-fn parse_maps_line(line: &str) -> Option<MapsEntry> {
+/// One line of `/proc/PID/maps`, parsed; `None` if it is not one.
+pub fn parse_maps_line(line: &str) -> Option<MapsEntry> {
     let mut f = line.splitn(6, ' ');
     let (start, end) = f.next()?.split_once('-')?;
     let perms = f.next()?.to_string();

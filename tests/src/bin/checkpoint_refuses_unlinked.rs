@@ -1,17 +1,19 @@
-//! Deleted files (and files made with O_TMPFILE) that checkpoint cannot save, even with
-//! `CKPT_UNLINKED`, are refused, each target running on with its file as it was:
+//! Deleted files (and files made with O_TMPFILE) that checkpoint cannot save, without
+//! `CKPT_UNLINKED` or even with it, are refused, each target running on with its file as it
+//! was:
 //!
 //! - without `CKPT_UNLINKED`, a deleted file and an O_TMPFILE one held by an fd: EOPNOTSUPP,
 //!   with a log line naming the fd and `CKPT_UNLINKED`, before the first byte of the image;
+//! - without `CKPT_UNLINKED`, a deleted file only mapped MAP_SHARED, and one only mapped
+//!   MAP_PRIVATE with a page written (both fds closed: an fd would be refused first, by fd):
+//!   EOPNOTSUPP, with a log line naming the mapping and `CKPT_UNLINKED`, before the first byte
+//!   of the image (with it, both are saved: see `restore_unlinked_maps`);
 //! - with it, deleted files whose sizes (holes included, each inode once however many files
 //!   and fds open it; a named file not counted) are one byte more than the most the caller
 //!   allows: EFBIG, with a log line naming `CKPT_UNLINKED`, before the first byte of the
 //!   image. With exactly their sizes allowed the same target is checkpointed (and runs on);
 //! - a deleted name of a file that has another (hard) link: EOPNOTSUPP, with a log line
 //!   naming the fd and the "hard link", before the first byte of the image;
-//! - a deleted file only mapped MAP_SHARED (its fd closed), and one mapped MAP_PRIVATE with a
-//!   page written and its fd still open: EOPNOTSUPP, with a log line naming the mapping,
-//!   before the first byte of the image (only fds of deleted files are saved);
 //! - a deleted file the test holds too, taken with pidfd_getfd() (the same open file), or
 //!   opened anew through /proc/PID/fd (a file of its own), also with
 //!   `CKPT_UNSHARE_OPEN_FILES`: its bytes are storage shared with the test, which restart could
@@ -216,8 +218,8 @@ fn still_mapped_shared() -> Check {
     check_eq("the shared mapping after a write", got, b"again".to_vec())
 }
 
-/// A deleted file of a page, "hello" first, open at [`FD`] and mapped MAP_PRIVATE, its first
-/// bytes written through the mapping ("HELLO", a copy of the page of its own).
+/// A deleted file of a page, "hello" first, mapped MAP_PRIVATE, its first bytes written
+/// through the mapping ("HELLO", a copy of the page of its own); its fd closed.
 fn mapped_private() -> Check {
     deleted_at("private", HELLO, FD)?;
     ftruncate(FD, PAGE)?;
@@ -226,16 +228,23 @@ fn mapped_private() -> Check {
     MAPPED.store(m.addr(), Ordering::SeqCst);
     // SAFETY: the mapping is a page long and writable.
     unsafe { std::ptr::copy_nonoverlapping(b"HELLO".as_ptr(), m.ptr(), 5) };
-    Ok(())
+    // SAFETY: our own fd, which nothing else uses; the mapping holds the file.
+    check_os(unsafe { libc::close(FD) }, "close of the mapped file's fd")
 }
 
-/// The private mapping keeps its copy, the file its bytes.
+/// The private mapping keeps its copy, the file (opened through /proc/self/map_files) its
+/// bytes, deleted.
 fn still_mapped_private() -> Check {
-    let p = MAPPED.load(Ordering::SeqCst) as *const u8;
+    let addr = MAPPED.load(Ordering::SeqCst);
     // SAFETY: the target's private mapping of a page, mapped for good.
-    let got = unsafe { std::slice::from_raw_parts(p, 5) }.to_vec();
+    let got = unsafe { std::slice::from_raw_parts(addr as *const u8, 5) }.to_vec();
     check_eq("the bytes of the private mapping", got, b"HELLO".to_vec())?;
-    still_hello()
+    let path = format!("/proc/self/map_files/{addr:x}-{:x}", addr + PAGE);
+    open_at(&path, libc::O_RDONLY, FD)?;
+    let r = still_hello();
+    // SAFETY: the fd just opened, which nothing else uses.
+    unsafe { libc::close(FD) };
+    r
 }
 
 /// A target that ran `setup`, and runs `works` once woken.
@@ -327,28 +336,29 @@ fn refused_hard_link() {
     target.finish();
 }
 
-fn refused_mappings() {
+/// Without `CKPT_UNLINKED`, a deleted file only mapped, shared or private, is refused by
+/// mapping, and the log says which flag would save it.
+fn refused_mappings_without_flag() {
     for (setup, works, what) in [
         (
             mapped_shared as fn() -> Check,
             still_mapped_shared as fn() -> Check,
-            "a MAP_SHARED mapping of a deleted file",
+            "a MAP_SHARED mapping of a deleted file without CKPT_UNLINKED",
         ),
         (
             mapped_private,
             still_mapped_private,
-            "a MAP_PRIVATE mapping of a deleted file also open",
+            "a written MAP_PRIVATE mapping of a deleted file without CKPT_UNLINKED",
         ),
     ] {
         let mut target = spawn(setup, works);
-        target.save_unlinked(UNLINKED_MAX);
         // The static is at the same address in the forked target.
         let addr = target.peek_u64(MAPPED.as_ptr() as usize);
         let words = [
             format!("pid {}", target.pid()),
             format!("mapping {addr:#x}"),
         ];
-        expect_refusal(&mut target, libc::EOPNOTSUPP, what, &words, "mapping");
+        expect_refusal(&mut target, libc::EOPNOTSUPP, what, &words, "CKPT_UNLINKED");
         target.finish();
     }
 }
@@ -378,9 +388,9 @@ fn refused_held_outside() {
 fn main() {
     let _ = DIR.set(scratch_dir());
     refused_without_flag();
+    refused_mappings_without_flag();
     too_big();
     refused_hard_link();
-    refused_mappings();
     refused_held_outside();
-    pass("deleted and O_TMPFILE files are refused without CKPT_UNLINKED, and with it when they hold more than unlinked_max (EFBIG; exactly as much is saved), when the deleted name has another link, when mapped (shared or private), or when the test holds them too (also with CKPT_UNSHARE_OPEN_FILES), each by name, all but the last before the first byte of the image; the targets run on");
+    pass("deleted and O_TMPFILE files are refused without CKPT_UNLINKED (by fd, or by mapping when only mapped, shared or private), and with it when they hold more than unlinked_max (EFBIG; exactly as much is saved), when the deleted name has another link, or when the test holds them too (also with CKPT_UNSHARE_OPEN_FILES), each by name, all but the last before the first byte of the image; the targets run on");
 }

@@ -235,7 +235,6 @@ struct file *restart_memfd_open(struct file *memfd, unsigned int flags);
  * @uid: its owner, in the caller's user namespace
  * @gid: its group, in the caller's user namespace
  * @linkable: whether linkat(2) may name it (O_TMPFILE without O_EXCL)
- * @readable: whether its file or the caller may read it
  * @writably_mapped: whether a shared mapping may write to it
  * @tmpfile: whether its directory is there and can make it again (O_TMPFILE)
  */
@@ -250,16 +249,17 @@ struct checkpoint_unlinked {
 	uid_t uid;
 	gid_t gid;
 	bool linkable;
-	bool readable;
 	bool writably_mapped;
 	bool tmpfile;
 };
 
 int checkpoint_unlinked(struct file *file, struct checkpoint_unlinked *u);
+bool checkpoint_unlinked_readable(struct file *file);
 int checkpoint_unlinked_dir(struct file *file, struct path *dir);
 struct file *checkpoint_unlinked_reader(struct file *file);
 loff_t checkpoint_unlinked_next(struct file *reader, loff_t pos, loff_t *end);
 struct file *restart_unlinked(const char *dir, loff_t size, bool linkable);
+struct file *restart_unlinked_done(struct file *file);
 int restart_set_owner(struct file *file, uid_t uid, gid_t gid, umode_t mode);
 struct file *restart_reopen(struct file *file, unsigned int flags);
 

@@ -245,13 +245,14 @@ pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
     kind_of(file).ok().and_then(|(ops, _)| (ops.behind)(file))
 }
 
-/// The object behind `file`, mapped, if it is a memfd: asked under the mmap lock, so only of
-/// the kinds a mapping may have whose question takes no lock.
-pub(crate) fn behind_mapped(_file: &FileRef) -> Option<Behind> {
+/// The object behind `file`, mapped, if it is a memfd or a deleted file: asked under the
+/// mmap lock, so only of the kinds a mapping may have whose question takes no sleeping lock.
+pub(crate) fn behind_mapped(file: &FileRef) -> Option<Behind> {
     #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
-    return <memfd::MemfdFile as FileKind>::behind(_file);
-    #[cfg(not(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM)))]
-    None
+    if let Some(b) = <memfd::MemfdFile as FileKind>::behind(file) {
+        return Some(b);
+    }
+    <unlinked::UnlinkedFile as FileKind>::behind(file)
 }
 
 /// [`FileKind::check`] for a kind (`kind`: "an eventfd") that restart makes anew: refuses,
@@ -340,11 +341,20 @@ fn kind_of(file: &FileRef) -> core::result::Result<(&'static Ops, u32), &'static
     })
 }
 
-/// Checks, before anything is written, that `file`, mapped `at` a frozen task, can be saved:
-/// a memfd as its kind checks it, another file by its name.
+/// Checks, before anything is written, that `file`, mapped `at` a frozen task or its
+/// executable, can be saved: a memfd (not as the executable: restart runs only files) or a
+/// deleted file as its kind checks it, another file by its name.
 pub(crate) fn check_mapped(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
     match kind_of(file) {
-        Ok((ops, abi::FILE_KIND_MEMFD)) => (ops.check)(at, names, file),
+        Ok((_, abi::FILE_KIND_MEMFD)) if matches!(at.at, Where::Exe) => {
+            log!(
+                at.log,
+                "{at}: a memfd is not supported ({})",
+                Shown::of(file)
+            );
+            Err(EOPNOTSUPP)
+        }
+        Ok((ops, abi::FILE_KIND_MEMFD | abi::FILE_KIND_UNLINKED)) => (ops.check)(at, names, file),
         _ => names.check(at, file),
     }
 }

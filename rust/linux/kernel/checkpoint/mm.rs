@@ -133,7 +133,12 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     let exe = match m.exe_file {
         0 => None,
         e => match r.lookup(e)? {
-            Obj::File(f) if f.rec.kind == abi::FILE_KIND_REGULAR => Some(may_be_exe(r.log, f)?),
+            // A deleted one made again (its bytes are the image's) may be too.
+            Obj::File(f)
+                if matches!(f.rec.kind, abi::FILE_KIND_REGULAR | abi::FILE_KIND_UNLINKED) =>
+            {
+                Some(may_be_exe(r.log, f)?)
+            }
             _ => return Err(r.bad("exe_file names an object that is not a file")),
         },
     };

@@ -7,25 +7,27 @@
 //! that directory with `O_TMPFILE`, with the caller's rights, fills it, gives it its owner
 //! and mode as `fchown(2)` and `fchmod(2)` would let the caller, and opens each file of it
 //! as an open of `/proc/self/fd/N` would. Its name in `/proc/PID/fd` is then the one
-//! `O_TMPFILE` gives (`#` and its inode number): the deleted name is not kept.
+//! `O_TMPFILE` gives (`#` and its inode number): the deleted name is not kept. Its mappings,
+//! shared or private, map the new file, and a process whose executable it was (a binary
+//! upgraded under a running service) gets it back as its executable: restart lets go of its
+//! own writable file of it once it is filled.
 //!
 //! Such a file is storage that only its files reach: one also open outside the tree is
 //! refused by leak detection ([`FileKind::behind`]) even when open files may be unshared,
 //! as restart would make a copy. Its files are counted by the references to its dentries;
 //! checkpoint reads it through a file of its own, which fsnotify sees (and an fanotify
-//! permission event may refuse), so a reader of `/proc/PID/fd` or an fanotify listener that
-//! holds a reference meanwhile may make a checkpoint fail (`EBUSY`) that a retry makes. One
-//! deleted, linked, grown or written from outside while the tree was saved is refused
-//! (`EBUSY`). The checkpoint caller bounds what the image may hold of them: their sizes,
-//! holes included, each file once, must fit in the limit it gives (`EFBIG` before anything
-//! is written otherwise).
+//! permission event may refuse), so a reader of `/proc/PID/fd` or `PROCMAP_QUERY`,
+//! khugepaged or an fanotify listener that holds a reference meanwhile may make a checkpoint
+//! fail (`EBUSY`) that a retry makes. One deleted, linked, grown or written from outside
+//! while the tree was saved is refused (`EBUSY`). The checkpoint caller bounds what the image
+//! may hold of them: their sizes, holes included, each file once, must fit in the limit it
+//! gives (`EFBIG` before anything is written otherwise).
 //!
 //! Refused: without `CKPT_UNLINKED`; a deleted name of a file that has another (a hard link:
 //! its other name would not share the copy); one whose directory was removed too, is
 //! outside the task's root or cannot make such files; one with inode flags (`chattr`); one
 //! owned by a user or group the checkpointer's user namespace does not map; one whose bytes
-//! neither its file nor the checkpointer may read; one of huge pages (hugetlbfs); a mapping
-//! of one. At restart, a directory that gives its new files inode flags. Its times and
+//! neither its file nor the checkpointer may read; one of huge pages (hugetlbfs). At restart, a directory that gives its new files inode flags. Its times and
 //! extended attributes are not saved.
 
 use super::{
@@ -40,9 +42,14 @@ use kernel::prelude::*;
 /// `O_TMPFILE`, which stays in the flags of the file it opened.
 const TMPFILE: u32 = bindings::__O_TMPFILE | bindings::O_DIRECTORY;
 
-/// The flags a deleted file's file is opened with again: its access mode, `O_TMPFILE` and the
-/// status flags that `open()` or `fcntl()` may have set.
+/// exec's own flag, which stays in the flags of the file it opened, read-only.
+const EXEC: u32 = bindings::__FMODE_EXEC as u32;
+
+/// The flags a deleted file's file is opened with again: its access mode, `O_TMPFILE`, exec's
+/// own (an executable's file) and the status flags that `open()` or `fcntl()` may have set.
 const UNLINKED_FLAGS: u32 = TMPFILE
+    | EXEC
+    | bindings::O_NOFOLLOW
     | bindings::O_ACCMODE
     | bindings::O_APPEND
     | bindings::O_NONBLOCK
@@ -112,6 +119,7 @@ impl FileKind for UnlinkedFile {
         let tmpfile = flags & TMPFILE;
         if flags & !UNLINKED_FLAGS != 0
             || tmpfile != 0 && tmpfile != TMPFILE
+            || flags & EXEC != 0 && flags & bindings::O_ACCMODE != bindings::O_RDONLY
             || flags & bindings::O_ACCMODE == bindings::O_ACCMODE
             || f.pos < 0
             || f.i_mode & bindings::S_IFMT != bindings::S_IFREG
@@ -143,7 +151,7 @@ fn refused(names: &mut Names, file: &FileRef, u: &UnlinkedInfo) -> Option<&'stat
         Some("with inode flags (chattr) is not supported")
     } else if u.uid == u32::MAX || u.gid == u32::MAX {
         Some("owned by a user or group that the caller's user namespace does not map is not supported")
-    } else if !u.readable {
+    } else if !Unlinked::readable(file.file()) {
         Some("that neither its file nor the caller may read is not supported")
     } else if !u.tmpfile {
         Some("whose directory was removed, or that its file system cannot make again (O_TMPFILE), is not supported")
@@ -257,7 +265,14 @@ fn restore_unlinked(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
             e.to_errno()
         );
     })?;
-    // Its own file closes with the restart's objects, before any restored task runs.
-    r.define(u.objref, Obj::Unlinked(file))?;
+    let held = Unlinked::done(file).inspect_err(|e| {
+        log!(
+            r.log,
+            "deleted file in {shown}: cannot hold it ({})",
+            e.to_errno()
+        );
+    })?;
+    // Closes with the restart's objects, before any restored task runs.
+    r.define(u.objref, Obj::Unlinked(held))?;
     Ok(u.objref)
 }

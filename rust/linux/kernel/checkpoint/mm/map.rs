@@ -135,10 +135,12 @@ fn map_area(r: &mut Restorer<'_, Obj>, v: &abi::Vma, vdso: &mut VdsoPair) -> Res
                 return Err(r.bad("mapping names an object that is not a file"));
             };
             if !mappable(f) {
-                return Err(r.bad("mapping names a file that is not a regular one or a memfd"));
+                return Err(r.bad(
+                    "mapping names a file that is not a regular one, a memfd or a deleted one",
+                ));
             }
-            // A memfd's bytes are the image's.
-            if f.rec.kind != abi::FILE_KIND_MEMFD && !f.unchanged() {
+            // A memfd's or deleted file's bytes are the image's.
+            if f.rec.kind == abi::FILE_KIND_REGULAR && !f.unchanged() {
                 log!(
                     r.log,
                     "mapping {:#x}-{:#x}: its file changed since the checkpoint",
@@ -306,9 +308,13 @@ fn as_made(v: &abi::Vma, have: u64, prot: u32) -> bool {
         && v.prot & !prot == 0
 }
 
-/// Whether a file restored for a `File` record may be mapped: a regular file or a memfd.
+/// Whether a file restored for a `File` record may be mapped: a regular file, a memfd or a
+/// deleted file.
 fn mappable(f: &Restored) -> bool {
-    matches!(f.rec.kind, abi::FILE_KIND_REGULAR | abi::FILE_KIND_MEMFD)
+    matches!(
+        f.rec.kind,
+        abi::FILE_KIND_REGULAR | abi::FILE_KIND_MEMFD | abi::FILE_KIND_UNLINKED
+    )
 }
 
 /// Makes the mapping `v` as a copy of the one at its start (or else at its end) in the mm
@@ -334,14 +340,17 @@ pub(super) fn copy_area(
     if !bounds || v.start < from || v.flags & (abi::VMA_MAYSHARE | abi::VMA_SHARED) != 0 {
         return Err(r.bad("copied mapping bounds, order or sharing"));
     }
-    let file = match v.kind {
-        abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK => core::ptr::null_mut(),
-        abi::VMA_KIND_FILE => match r.lookup(v.file)? {
-            Obj::File(f) if mappable(f) => f.file.as_ptr(),
-            _ => return Err(r.bad("mapping names an object that is not a regular file or a memfd")),
-        },
-        _ => return Err(r.bad("copied mapping that is not private memory")),
-    };
+    let file =
+        match v.kind {
+            abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP | abi::VMA_KIND_STACK => core::ptr::null_mut(),
+            abi::VMA_KIND_FILE => match r.lookup(v.file)? {
+                Obj::File(f) if mappable(f) => f.file.as_ptr(),
+                _ => return Err(r.bad(
+                    "mapping names an object that is not a regular file, a memfd or a deleted one",
+                )),
+            },
+            _ => return Err(r.bad("copied mapping that is not private memory")),
+        };
     let Some(source) = shared::restored::<MmWithUser>(r, copy_of) else {
         return Err(r.bad("mapping copied from what is not an address space restored earlier"));
     };

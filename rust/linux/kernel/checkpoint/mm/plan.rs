@@ -104,7 +104,7 @@ impl MmPlan {
                 task,
                 at: Where::Exe,
             };
-            names.check(at, f)?;
+            files::check_mapped(at, names, f)?;
         }
         if mm.flags() & MmFlags::MERGE_ANY != 0 {
             log!(

@@ -33,8 +33,6 @@ pub struct UnlinkedInfo {
     pub ctime: u64,
     /// Whether `linkat(2)` may give it a name again (`O_TMPFILE` without `O_EXCL`).
     pub linkable: bool,
-    /// Whether its file or the caller may read its bytes.
-    pub readable: bool,
     /// Whether a shared mapping may write to it.
     pub writably_mapped: bool,
     /// Whether its directory is still there and can make it again (`O_TMPFILE`).
@@ -45,7 +43,8 @@ pub struct UnlinkedInfo {
 pub struct Unlinked;
 
 impl Unlinked {
-    /// The deleted file `file` opens; `EINVAL` if it is not a deleted regular file.
+    /// The deleted file `file` opens; `EINVAL` if it is not a deleted regular file. Takes no
+    /// lock but spinlocks: it may be asked under the mmap lock, of a mapping's file.
     pub fn of(file: &File) -> Result<UnlinkedInfo> {
         let mut u = bindings::checkpoint_unlinked::default();
         // SAFETY: the file is valid (`ARef` invariant); the callee fills `u` before it
@@ -62,10 +61,16 @@ impl Unlinked {
             gid: u.gid,
             ctime: u.ctime,
             linkable: u.linkable,
-            readable: u.readable,
             writably_mapped: u.writably_mapped,
             tmpfile: u.tmpfile,
         })
+    }
+
+    /// Whether the caller may read the bytes of the deleted file of `file`: through `file`,
+    /// or with its own rights to the file.
+    pub fn readable(file: &File) -> bool {
+        // SAFETY: the file is valid (`ARef` invariant); the callee keeps no pointer to it.
+        unsafe { bindings::checkpoint_unlinked_readable(file.as_ptr()) }
     }
 
     /// The directory the deleted file of `file` was in.
@@ -118,8 +123,18 @@ impl Unlinked {
         to_result(unsafe { bindings::restart_set_owner(file.as_ptr(), uid, gid, mode) })
     }
 
-    /// Another file of the file [`Unlinked::create`] made, opened with `flags` as an
-    /// `open()` of `/proc/self/fd/N` would be, with the caller's rights to it.
+    /// Lets go of `file`, which [`Unlinked::create`] made, once it is filled and owned: its
+    /// writable file goes at once (a restored process may run it, which no writer may hold).
+    /// Returns an `O_PATH` file of it, for [`Unlinked::open`].
+    pub fn done(file: ARef<File>) -> Result<ARef<File>> {
+        let file = ARef::into_raw(file);
+        // SAFETY: the callee takes over our reference to the valid file and returns a counted
+        // file or an ERR_PTR.
+        unsafe { File::from_new(bindings::restart_unlinked_done(file.as_ptr().cast())) }
+    }
+
+    /// Another file of the file [`Unlinked::done`] left, opened with `flags` as an `open()` of
+    /// `/proc/self/fd/N` would be, with the caller's rights to it.
     pub fn open(file: &File, flags: u32) -> Result<ARef<File>> {
         // SAFETY: the file is valid (`ARef` invariant); the callee takes its own references
         // and returns a counted file or an ERR_PTR.
