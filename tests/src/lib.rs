@@ -598,6 +598,38 @@ pub fn check_fails(ret: impl Into<i64>, errno: i32, what: impl std::fmt::Display
     }
 }
 
+/// `s` as a C string; an error naming it if it holds a NUL.
+pub fn cstring(s: &str) -> Result<std::ffi::CString, String> {
+    std::ffi::CString::new(s).map_err(|_| format!("NUL in {s:?}"))
+}
+
+/// open(2) of `path` with `flags` and `mode` (if it makes a file), moved to fd `at`
+/// (close-on-exec if `flags` has O_CLOEXEC).
+pub fn open_at(path: &str, flags: libc::c_int, mode: libc::mode_t, at: RawFd) -> Check {
+    let c = cstring(path)?;
+    // SAFETY: open of a valid C string; dup3 and close of fds of our own.
+    unsafe {
+        let got = libc::open(c.as_ptr(), flags, mode as libc::c_uint);
+        check_os(got, format_args!("open {path} with flags {flags:#o}"))?;
+        if got != at {
+            let r = libc::dup3(got, at, flags & libc::O_CLOEXEC);
+            check_os(r, format_args!("dup3 of {path} to fd {at}"))?;
+            libc::close(got);
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the directory `dir` has no entries.
+pub fn check_empty_dir(dir: &str) -> Check {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("read_dir {dir}: {e}"))?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("read_dir {dir}: {e}"))?;
+    check_eq(format_args!("the names in {dir}"), names, Vec::new())
+}
+
 /// Opens `/proc/self/fd/{fd}` with `flags` on fd `at`: a file of its own of what `fd` is
 /// open on. With `at` -1 the file is closed again (only the open is tried).
 pub fn reopen_at(fd: RawFd, flags: libc::c_int, at: RawFd) -> Check {

@@ -28,8 +28,8 @@ use cr_tests::mem::mmap;
 use cr_tests::outside::{expect_refused_while_used, take_fd};
 use cr_tests::target::scratch_dir;
 use cr_tests::{
-    check_eq, check_os, fstat, log_names, pass, pread_exact, reopen_at, wait_restored, write_all,
-    Check, Target, KILL, NO_KILL,
+    check_eq, check_os, cstring, fstat, log_names, open_at, pass, pread_exact, reopen_at,
+    wait_restored, write_all, Check, Target, KILL, NO_KILL,
 };
 
 /// Where each target keeps its file.
@@ -57,25 +57,6 @@ fn path(name: &str) -> Result<String, String> {
     Ok(format!("{}/{name}", dir()?))
 }
 
-fn cpath(path: &str) -> Result<std::ffi::CString, String> {
-    std::ffi::CString::new(path).map_err(|_| format!("NUL in {path:?}"))
-}
-
-/// open(2) of `path` with `flags` (mode 0600 if it makes a file), moved to fd `at`.
-fn open_at(path: &str, flags: libc::c_int, at: RawFd) -> Check {
-    let c = cpath(path)?;
-    // SAFETY: open of a valid C string; dup2 and close of fds of our own.
-    unsafe {
-        let got = libc::open(c.as_ptr(), flags, 0o600 as libc::c_uint);
-        check_os(got, format_args!("open {path} with flags {flags:#o}"))?;
-        if got != at {
-            check_os(libc::dup2(got, at), format_args!("dup2 to fd {at}"))?;
-            libc::close(got);
-        }
-    }
-    Ok(())
-}
-
 fn unlink(path: &str) -> Check {
     std::fs::remove_file(path).map_err(|e| format!("unlink {path}: {e}"))
 }
@@ -90,14 +71,19 @@ fn ftruncate(fd: RawFd, len: usize) -> Check {
 /// deleted.
 fn deleted_at(name: &str, bytes: &[u8], fd: RawFd) -> Check {
     let path = path(name)?;
-    open_at(&path, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, fd)?;
+    open_at(
+        &path,
+        libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+        0o600,
+        fd,
+    )?;
     write_all(fd, bytes)?;
     unlink(&path)
 }
 
 /// A file made with O_TMPFILE (linkable) in the directory, holding `bytes`, at `fd`.
 fn tmpfile_at(bytes: &[u8], fd: RawFd) -> Check {
-    open_at(dir()?, libc::O_TMPFILE | libc::O_RDWR, fd)?;
+    open_at(dir()?, libc::O_TMPFILE | libc::O_RDWR, 0o600, fd)?;
     write_all(fd, bytes)
 }
 
@@ -127,7 +113,7 @@ fn hard_linked() -> Check {
     let (x, y) = (path("x")?, path("y")?);
     std::fs::write(&x, HELLO).map_err(|e| format!("write {x}: {e}"))?;
     std::fs::hard_link(&x, &y).map_err(|e| format!("link {x} to {y}: {e}"))?;
-    open_at(&x, libc::O_RDWR, FD)?;
+    open_at(&x, libc::O_RDWR, 0o600, FD)?;
     unlink(&x)
 }
 
@@ -167,7 +153,12 @@ fn sized() -> Check {
     ftruncate(FD + 3, Y_LEN)?;
     tmpfile_at(&[b'z'; Z_LEN], FD + 4)?;
     let named = path("named")?;
-    open_at(&named, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, FD + 5)?;
+    open_at(
+        &named,
+        libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+        0o600,
+        FD + 5,
+    )?;
     ftruncate(FD + 5, NAMED_LEN)
 }
 
@@ -240,7 +231,7 @@ fn still_mapped_private() -> Check {
     let got = unsafe { std::slice::from_raw_parts(addr as *const u8, 5) }.to_vec();
     check_eq("the bytes of the private mapping", got, b"HELLO".to_vec())?;
     let path = format!("/proc/self/map_files/{addr:x}-{:x}", addr + PAGE);
-    open_at(&path, libc::O_RDONLY, FD)?;
+    open_at(&path, libc::O_RDONLY, 0o600, FD)?;
     let r = still_hello();
     // SAFETY: the fd just opened, which nothing else uses.
     unsafe { libc::close(FD) };
@@ -365,7 +356,7 @@ fn refused_mappings_without_flag() {
 
 /// The target's deleted file, opened anew by the test as a file of its own.
 fn reopen(pid: libc::pid_t) -> Result<Vec<RawFd>, String> {
-    let path = cpath(&format!("/proc/{pid}/fd/{FD}"))?;
+    let path = cstring(&format!("/proc/{pid}/fd/{FD}"))?;
     // SAFETY: opens a path of ours; the fd is the test's.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
     check_os(fd, "open /proc/PID/fd")?;

@@ -3,10 +3,8 @@
 //! them close-on-exec. After the restart each still has O_PATH in its flags and names the same
 //! inode; it cannot be read (EBADF), the directory serves openat(), the symlink readlinkat().
 
-use std::ffi::CString;
-
 use cr_tests::target::scratch_dir;
-use cr_tests::{check_eq, check_os, fstat, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, check_os, cstring, fstat, pass, wait_restored, Check, Target, KILL};
 
 const TEXT: &[u8] = b"named, not opened";
 
@@ -28,10 +26,6 @@ fn path(dir: &str, name: &str) -> String {
     }
 }
 
-fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("NUL in {s:?}"))
-}
-
 /// (st_dev, st_ino, st_mode, st_rdev) of an fd.
 fn identity(fd: libc::c_int) -> Result<(u64, u64, u32, u64), String> {
     let st = fstat(fd)?;
@@ -45,12 +39,12 @@ fn setup(dir: &str) -> Result<Identities, String> {
     std::fs::write(format!("{dir}/file"), TEXT).map_err(|e| format!("write {dir}/file: {e}"))?;
     std::os::unix::fs::symlink("file", format!("{dir}/link"))
         .map_err(|e| format!("symlink: {e}"))?;
-    let fifo = cstr(&format!("{dir}/fifo"))?;
+    let fifo = cstring(&format!("{dir}/fifo"))?;
     // SAFETY: a valid C string.
     check_os(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, "mkfifo")?;
     let mut ids = Vec::new();
     for (fd, name, flags) in FDS {
-        let p = cstr(&path(dir, name))?;
+        let p = cstring(&path(dir, name))?;
         // SAFETY: open and dup3 on a valid C string and fd numbers of our own.
         unsafe {
             let got = libc::open(p.as_ptr(), libc::O_PATH | flags);

@@ -25,13 +25,13 @@
 //! and E cannot (ENOENT); then the target removes the directory, which the files it holds do
 //! not keep.
 
-use std::ffi::CString;
 use std::os::fd::RawFd;
 
 use cr_tests::target::scratch_dir;
 use cr_tests::{
-    byte_pattern, check_byte_pattern, check_eq, check_fails, check_os, fd_position, fstat, pass,
-    pread_exact, pwrite_all, seek_fd, wait_restored, write_all, Check, Target, KILL,
+    byte_pattern, check_byte_pattern, check_empty_dir, check_eq, check_fails, check_os, cstring,
+    fd_position, fstat, open_at, pass, pread_exact, pwrite_all, seek_fd, wait_restored, write_all,
+    Check, Target, KILL,
 };
 
 /// A's file opened O_RDWR, its dup, and its second file, opened O_RDONLY | O_NOATIME.
@@ -151,32 +151,12 @@ struct Before {
     stats: Vec<Stat>,
 }
 
-fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("NUL in {s:?}"))
-}
-
-/// open(2) of `path` with `flags` and `mode`, moved to fd `at`.
-fn open_at(path: &str, flags: libc::c_int, mode: libc::mode_t, at: RawFd) -> Check {
-    let c = cstr(path)?;
-    // SAFETY: open of a valid C string; dup3 and close of fds of our own.
-    unsafe {
-        let got = libc::open(c.as_ptr(), flags, mode as libc::c_uint);
-        check_os(got, format_args!("open {path} with flags {flags:#o}"))?;
-        if got != at {
-            let r = libc::dup3(got, at, flags & libc::O_CLOEXEC);
-            check_os(r, format_args!("dup3 of {path} to fd {at}"))?;
-            libc::close(got);
-        }
-    }
-    Ok(())
-}
-
 fn unlink(path: &str) -> Check {
     std::fs::remove_file(path).map_err(|e| format!("unlink {path}: {e}"))
 }
 
 fn stat(path: &str) -> Result<libc::stat, String> {
-    let c = cstr(path)?;
+    let c = cstring(path)?;
     // SAFETY: a zeroed stat is valid for stat to fill.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: a valid C string; fills `st`.
@@ -199,8 +179,8 @@ fn stat_of(st: &libc::stat) -> Stat {
 /// linkat() of the file of `fd`, through /proc/self/fd, to `path`: its result, for
 /// [`check_os`] or [`check_fails`] right after.
 fn link_fd(fd: RawFd, path: &str) -> Result<libc::c_int, String> {
-    let from = cstr(&format!("/proc/self/fd/{fd}"))?;
-    let to = cstr(path)?;
+    let from = cstring(&format!("/proc/self/fd/{fd}"))?;
+    let to = cstring(path)?;
     // SAFETY: two valid C strings.
     Ok(unsafe {
         libc::linkat(
@@ -224,16 +204,6 @@ fn check_filled(what: &str, got: &[u8], from: usize, byte: u8) -> Check {
         )),
         None => Ok(()),
     }
-}
-
-/// `Err` with the names in `dir` unless it has none.
-fn check_empty(dir: &str) -> Check {
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| format!("read_dir {dir}: {e}"))?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("read_dir {dir}: {e}"))?;
-    check_eq(format_args!("the names in {dir}"), names, Vec::new())
 }
 
 fn setup(top: String) -> Result<Before, String> {
@@ -399,7 +369,7 @@ fn check_files(b: &Before) -> Check {
         pread_exact(D, D_BYTES.len(), 0)?,
         D_BYTES.to_vec(),
     )?;
-    check_empty(&b.dir)
+    check_empty_dir(&b.dir)
 }
 
 fn check_restored(b: &Before) -> Check {
@@ -461,7 +431,7 @@ fn check_restored(b: &Before) -> Check {
         )?;
     }
 
-    check_empty(&b.dir)?;
+    check_empty_dir(&b.dir)?;
     for dir in [&b.dir, &b.top] {
         std::fs::remove_dir(dir).map_err(|e| format!("rmdir {dir}: {e}"))?;
     }

@@ -33,8 +33,8 @@ use cr_tests::mem::{fill_words, mmap, Mapping, PAGE};
 use cr_tests::proc::{maps_entry, MapsEntry};
 use cr_tests::target::{dry_run, scratch_dir};
 use cr_tests::{
-    byte_pattern, check_byte_pattern, check_eq, check_os, fstat, pass, pread_exact, pwrite_all,
-    wait_restored, Check, Target, KILL,
+    byte_pattern, check_byte_pattern, check_empty_dir, check_eq, fstat, open_at, pass, pread_exact,
+    pwrite_all, wait_restored, Check, Target, KILL,
 };
 
 /// S's fd.
@@ -168,25 +168,6 @@ fn write_mapped(m: &Mapping, offset: usize, byte: u8) {
     unsafe { std::ptr::write_volatile(part.ptr(), byte) };
 }
 
-fn cstr(s: &str) -> Result<std::ffi::CString, String> {
-    std::ffi::CString::new(s).map_err(|_| format!("NUL in {s:?}"))
-}
-
-/// open(2) of `path` with `flags` (mode 0600 if it makes a file), moved to fd `at`.
-fn open_at(path: &str, flags: libc::c_int, at: RawFd) -> Check {
-    let c = cstr(path)?;
-    // SAFETY: open of a valid C string; dup2 and close of fds of our own.
-    unsafe {
-        let got = libc::open(c.as_ptr(), flags, 0o600 as libc::c_uint);
-        check_os(got, format_args!("open {path} with flags {flags:#o}"))?;
-        if got != at {
-            check_os(libc::dup2(got, at), format_args!("dup2 to fd {at}"))?;
-            libc::close(got);
-        }
-    }
-    Ok(())
-}
-
 /// A new file `path` holding `bytes`, open O_RDWR (closed when dropped).
 fn new_file(path: &str, bytes: &[u8]) -> Result<std::fs::File, String> {
     std::fs::write(path, bytes).map_err(|e| format!("write {path}: {e}"))?;
@@ -225,7 +206,12 @@ fn setup(top: String) -> Result<Maps, String> {
     let rw = libc::PROT_READ | libc::PROT_WRITE;
 
     let s_path = format!("{dir}/s");
-    open_at(&s_path, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, S_FD)?;
+    open_at(
+        &s_path,
+        libc::O_CREAT | libc::O_EXCL | libc::O_RDWR,
+        0o600,
+        S_FD,
+    )?;
     let pattern: Vec<u8> = (0..S_PAGES * PAGE).map(byte_pattern).collect();
     pwrite_all(S_FD, &pattern, 0)?;
     let s = mmap(S_PAGES * PAGE, rw, libc::MAP_SHARED, S_FD, 0)?;
@@ -371,17 +357,7 @@ fn check_files(m: &Maps) -> Check {
         check_file_pages(&bytes, seed, pages, &what)?;
         check_eq(format_args!("{what}: its link count"), meta.nlink(), 0)?;
     }
-    check_empty(&m.dir)
-}
-
-/// `Err` with the names in `dir` unless it has none.
-fn check_empty(dir: &str) -> Check {
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| format!("read_dir {dir}: {e}"))?
-        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("read_dir {dir}: {e}"))?;
-    check_eq(format_args!("the names in {dir}"), names, Vec::new())
+    check_empty_dir(&m.dir)
 }
 
 fn check_restored(m: &Maps) -> Check {
@@ -419,7 +395,7 @@ fn check_restored(m: &Maps) -> Check {
         "P's file after private writes, read through /proc/self/map_files",
     )?;
 
-    check_empty(&m.dir)?;
+    check_empty_dir(&m.dir)?;
     for dir in [&m.dir, &m.top] {
         std::fs::remove_dir(dir).map_err(|e| format!("rmdir {dir}: {e}"))?;
     }
