@@ -25,6 +25,13 @@
 //!   with `CKPT_UNLINKED` and a large `unlinked_max`, it is refused with EOPNOTSUPP before the
 //!   first byte of the image, with one log line naming the pid, "its executable" and "memfd";
 //!   the program runs on from its memfd and passes the same checks.
+//! - The same deleted copy run twice: the target, and a second instance that the test forks
+//!   and execs from the copy before deleting it, a plain child of the test outside the
+//!   target's tree (the target is checkpointed as a subtree), asleep until the end.
+//!   Checkpointed with `CKPT_UNLINKED` and a large `unlinked_max`, the target is refused with
+//!   EOPNOTSUPP before the first byte of the image, with a log line naming the pid and saying
+//!   the deleted file is "also open outside the tree" (restart could not share it again); the
+//!   target runs on and passes the same checks, and the outside instance is killed and reaped.
 //!
 //! With `CR_TESTS_DRY_RUN=1` the refusals are not expected (nothing is checkpointed): the
 //! targets of those cases are only woken and must pass their checks.
@@ -38,7 +45,8 @@ use std::sync::atomic::Ordering;
 use cr_tests::mem::PAGE;
 use cr_tests::proc::{parse_maps_line, MapsEntry};
 use cr_tests::target::{
-    dry_run, os_error, restored_flag, scratch_dir, EXIT_CHECK, EXIT_SETUP, RESTORE_SIGNAL,
+    dry_run, kill_and_reap, os_error, restored_flag, scratch_dir, EXIT_CHECK, EXIT_SETUP,
+    RESTORE_SIGNAL,
 };
 use cr_tests::{
     check_eq, check_os, fail, log_names, pass, wait_restored, write_all, Check, Fingerprint,
@@ -73,7 +81,8 @@ fn main() {
     restored();
     refused();
     memfd_refused();
-    pass("a program whose executable was deleted comes back with CKPT_UNLINKED on its executable made again unlinked in its directory (/proc/PID/exe \"<dir>/... (deleted)\", the same bytes, the same maps lines on its inode) and runs its code from it; without CKPT_UNLINKED it is refused naming its executable and runs on; a program run from a memfd (fexecve) is refused even with CKPT_UNLINKED, one log line naming the pid, its executable and memfd, no image written, and runs on from its memfd");
+    outside_refused();
+    pass("a program whose executable was deleted comes back with CKPT_UNLINKED on its executable made again unlinked in its directory (/proc/PID/exe \"<dir>/... (deleted)\", the same bytes, the same maps lines on its inode) and runs its code from it; without CKPT_UNLINKED it is refused naming its executable and runs on; a program run from a memfd (fexecve) is refused even with CKPT_UNLINKED, one log line naming the pid, its executable and memfd, no image written, and runs on from its memfd; a target whose deleted executable another instance outside its tree also runs is refused even with CKPT_UNLINKED, a log line naming the pid and \"also open outside the tree\", no image written, and runs on");
 }
 
 // The target: the copy, or the memfd, exec'd; and the launcher of the memfd.
@@ -397,17 +406,23 @@ fn copy_self() -> (String, String, u64) {
 /// The copy exec'd as a target, ready, then deleted.
 fn spawn_deleted(copy: &str, dir: &str) -> Target {
     let target = Target::exec(copy, &[TARGET_ARG, dir]);
+    delete_copy(&target, copy);
+    target
+}
+
+/// Deletes the copy the target runs from, and fails unless /proc/PID/exe then reads
+/// `<copy> (deleted)`.
+fn delete_copy(target: &Target, copy: &str) {
     if let Err(e) = std::fs::remove_file(copy) {
         target.fail(format!("unlink {copy}: {e}"));
     }
-    let link = exe_link(&target);
+    let link = exe_link(target);
     if link != format!("{copy} (deleted)") {
         target.fail(format!(
             "/proc/PID/exe of the target is {link:?} once its copy is deleted, should be \
              \"{copy} (deleted)\""
         ));
     }
-    target
 }
 
 /// What /proc/PID/exe of the target reads.
@@ -510,4 +525,78 @@ fn memfd_refused() {
         ));
     }
     target.finish();
+}
+
+/// The copy exec'd a second time, by a plain child of the test (outside `target`'s tree), as
+/// `<copy> TARGET_ARG <dir> <ready fd>`: ready, asleep until killed; its pid. It dies with the
+/// test (`PR_SET_PDEATHSIG`), so that a failure leaves it behind neither.
+fn exec_outside(target: &Target, copy: &str, dir: &str) -> libc::pid_t {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two fds into a two-int array.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        target.fail(os_error("pipe"));
+    }
+    // SAFETY: our two new fds, closed when dropped.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let args =
+        [copy, TARGET_ARG, dir, &write.as_raw_fd().to_string()].map(|a| a.as_bytes().to_vec());
+    let (_argv, argv) = c_strings(args.into_iter()).unwrap_or_else(|e| target.fail(e));
+    // SAFETY: getpid takes nothing.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the test is single-threaded; the child only calls prctl, getppid, close, execv
+    // (on C strings made before the fork) and _exit.
+    match unsafe { libc::fork() } {
+        -1 => target.fail(os_error("fork of the outside instance")),
+        0 => unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(EXIT_SETUP);
+            }
+            libc::close(read.as_raw_fd());
+            libc::execv(argv[0], argv.as_ptr());
+            libc::_exit(EXIT_SETUP)
+        },
+        pid => {
+            drop(write);
+            let mut said = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::fs::File::from(read), &mut said);
+            if said != b"R" {
+                kill_and_reap(pid);
+                target.fail(format!(
+                    "the outside instance of {copy} (pid {pid}) did not get ready"
+                ));
+            }
+            pid
+        }
+    }
+}
+
+/// The target's deleted executable also run by a process outside its tree: refused even with
+/// `CKPT_UNLINKED` and a large `unlinked_max`, before the image; the target runs on.
+fn outside_refused() {
+    let (dir, copy, _) = copy_self();
+    let mut target = Target::exec(&copy, &[TARGET_ARG, &dir]);
+    let outside = exec_outside(&target, &copy, &dir);
+    delete_copy(&target, &copy);
+    target.save_unlinked(LARGE);
+    if !dry_run() {
+        const OUTSIDE: &str = "also open outside the tree";
+        target.expect_refused(OUTSIDE);
+        let pid = target.pid().to_string();
+        let names = |l: &String| log_names(std::slice::from_ref(l), &pid) && l.contains(OUTSIDE);
+        if !target.klog().iter().any(names) {
+            target.fail(format!(
+                "no kernel log line names pid {pid} and says {OUTSIDE:?}"
+            ));
+        }
+        expect_no_image(&target);
+    }
+    let link = exe_link(&target);
+    if link != format!("{copy} (deleted)") {
+        target.fail(format!(
+            "/proc/PID/exe of the refused target is {link:?}, should still be \"{copy} (deleted)\""
+        ));
+    }
+    target.finish();
+    kill_and_reap(outside);
 }
