@@ -315,6 +315,18 @@ pub const EPOLL_ONESHOT: u32 = 1 << 30;
 /// EPOLLWAKEUP, EPOLLONESHOT, EPOLLET). A one-shot watch that fired has only these left.
 pub const EPOLL_PRIVATE: u32 = 0xf000_0000;
 
+/// `FileLock.kind`: a lock taken with flock(), owned by its open file.
+pub const LOCK_FLOCK: u32 = 1;
+/// `FileLock.kind`: an open file description lock (F_OFD_SETLK), owned by its open file.
+pub const LOCK_OFD: u32 = 2;
+/// `FileLock.kind`: a POSIX record lock (F_SETLK), owned by the fd table and the process
+/// that took it.
+pub const LOCK_POSIX: u32 = 3;
+/// `FileLock.mode`: a shared (read) lock.
+pub const LOCK_READ: u32 = 1;
+/// `FileLock.mode`: an exclusive (write) lock.
+pub const LOCK_WRITE: u32 = 2;
+
 /// Largest payload of a `PipeData` record.
 pub const PIPE_DATA_MAX: u32 = 65536;
 
@@ -368,9 +380,10 @@ pub enum RecordType {
     /// The saved ELF auxiliary vector (`Mm.auxv_words` u64 words).
     #[raw(max = 8 + 1024)]
     Auxv = 36,
-    /// A file descriptor table; `count` `Fd` records follow. A table shared by processes
-/// (`CLONE_FILES`) is written with the first of them; the others' record names it with a
-/// `count` of zero.
+    /// A file descriptor table; `count` `Fd` records follow, then `locks` `FileLock` records of
+/// the POSIX locks it owns. A table shared by processes (`CLONE_FILES`) is written with the
+/// first of them, which took those locks; the others' record names it with a `count` and
+/// `locks` of zero.
     FdTable = 48,
     /// One file descriptor.
     Fd = 49,
@@ -423,6 +436,8 @@ pub enum RecordType {
     Unlinked = 69,
     /// The unlinked file a file opens, after its `File` record (and the unlinked file's).
     UnlinkedFile = 70,
+    /// A file lock, after its file's `File` record or its fd table's `Fd` records.
+    FileLock = 71,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -865,8 +880,8 @@ pub struct FdTable {
     pub count: u32,
     /// Size of the table (max_fds) at dump time.
     pub max_fds: u32,
-    /// Zero.
-    pub _pad0: u32,
+    /// Number of `FileLock` records that follow the `Fd` records.
+    pub locks: u32,
 }
 
 /// One file descriptor.
@@ -886,7 +901,8 @@ pub struct Fd {
 /// An open file description. What follows is its kind's: the path in a `String` record for a
 /// file reopened by path, an `Eventfd`, `Signalfd` or `Timerfd` record for such a file, a
 /// `Pipe` record (the first time) and a `PipeEnd` record for a pipe's file (after its path
-/// for a FIFO's), an `Epoll` record and its watches for an epoll instance.
+/// for a FIFO's), an `Epoll` record and its watches for an epoll instance. Then `locks`
+/// `FileLock` records of the flock() and OFD locks the file owns.
 #[repr(C)]
 #[record(File, max = 512)]
 pub struct File {
@@ -914,6 +930,10 @@ pub struct File {
     pub i_mode: u32,
     /// Device number of a device inode (new_encode_dev).
     pub rdev: u64,
+    /// Number of `FileLock` records after the kind's own.
+    pub locks: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// An eventfd's state, after its `File` record.
@@ -1024,6 +1044,27 @@ pub struct Unlinked {
     pub uid: u32,
     /// Its group, likewise.
     pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A file lock: one a file owns, after its `File` record (`LOCK_FLOCK`, `LOCK_OFD`), or a
+/// POSIX lock an fd table owns, after its `Fd` records (`LOCK_POSIX`).
+#[repr(C)]
+#[record(FileLock, max = 64)]
+pub struct FileLock {
+    /// `LOCK_*`.
+    pub kind: u32,
+    /// `LOCK_READ` or `LOCK_WRITE`.
+    pub mode: u32,
+    /// The first byte locked.
+    pub start: i64,
+    /// The last byte locked, `i64::MAX` (OFFSET_MAX) for up to the end of the file however
+    /// long it grows; a flock() lock is from 0 to there.
+    pub end: i64,
+    /// `LOCK_POSIX`: a descriptor of the table for the open file it was taken through;
+    /// zero for the others.
+    pub fd: i32,
     /// Zero.
     pub _pad0: u32,
 }

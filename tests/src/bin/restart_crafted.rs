@@ -32,6 +32,15 @@ const DELETED_SIZE: usize = DELETED_AT + PIPE_BYTES.len();
 /// The most bytes the unlinked files of the target may hold in all, for the checkpoint.
 const UNLINKED_MAX: u64 = 4 << 20;
 
+/// The bytes of [`locked_in`] (first and last) that the root's OFD write lock holds, its
+/// POSIX write lock and its POSIX read lock.
+const OFD_LOCK: (i64, i64) = (0, 99);
+const POSIX_WRITE: (i64, i64) = (100, 199);
+const POSIX_READ: (i64, i64) = (200, 299);
+
+/// An fd the root does not have open.
+const NOT_OPEN: i64 = 999;
+
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
 /// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
@@ -58,11 +67,12 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// instance that watches the pipe and the eventfd, a reader and a writer of the FIFO
 /// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too, and a memfd of 2 MiB sealed against
 /// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
-/// opened through /proc/self/fd; and the unlinked files of [`unlinked_files`], in the
-/// directory of `plain`.
+/// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
+/// directory of `plain`; and the locked file of [`lock_files`] there.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
+    let locked = locked_in(&dir);
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
     // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
@@ -122,6 +132,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         cr_tests::check_os(r, "open the memfd again")?;
     }
     let (deleted, tmpfile) = unlinked_files(&dir)?;
+    lock_files(&locked)?;
     posix_timers()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
@@ -133,9 +144,120 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         wait_restored();
         drop(plain);
         let unlinked = check_unlinked(deleted, tmpfile);
+        let locks = check_locks(&locked);
         let reaped = wake_and_reap(&kids);
-        unlinked.and(reaped)
+        unlinked.and(locks).and(reaped)
     })
+}
+
+/// The file the root holds locks of, in `dir`.
+fn locked_in(dir: &str) -> String {
+    format!("{dir}/locked")
+}
+
+/// `fcntl(fd, cmd)` with a lock of `ty` (`F_RDLCK`, `F_WRLCK`) of the bytes `range` (first
+/// and last, `i64::MAX` for up to the end of the file): the lock the call returns.
+fn fcntl_lock(
+    fd: RawFd,
+    cmd: libc::c_int,
+    ty: libc::c_int,
+    (start, end): (i64, i64),
+) -> Result<libc::flock, String> {
+    // SAFETY: an all-zero flock is valid (l_pid 0, as the OFD commands want).
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = ty as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start;
+    fl.l_len = if end == i64::MAX { 0 } else { end - start + 1 };
+    // SAFETY: `fl` is valid for the call, which reads and may fill it.
+    let r = unsafe { libc::fcntl(fd, cmd, &mut fl as *mut libc::flock) };
+    cr_tests::check_os(
+        r,
+        format_args!("fcntl({fd}, {cmd}) of bytes {start}..={end}"),
+    )?;
+    Ok(fl)
+}
+
+/// Locks of `path`, made with a line of text, each in a file of its own left open: read-write
+/// with an exclusive flock() lock; read-write with an OFD write lock of [`OFD_LOCK`]; and,
+/// owned by the root's fd table and process, POSIX locks: a write lock of [`POSIX_WRITE`]
+/// through the fd of the first file, and a read lock of [`POSIX_READ`] through that of a
+/// third, read-only. No fd of `path` may be closed after: that would drop the POSIX locks.
+fn lock_files(path: &str) -> Check {
+    std::fs::write(path, b"locked\n").map_err(|e| format!("write {path}: {e}"))?;
+    let cpath = CString::new(path).map_err(|e| e.to_string())?;
+    let open = |flags: libc::c_int| {
+        // SAFETY: open of a valid C string.
+        let fd = unsafe { libc::open(cpath.as_ptr(), flags) };
+        cr_tests::check_os(fd, format_args!("open {path}")).map(|()| fd)
+    };
+    let ex = open(libc::O_RDWR)?;
+    // SAFETY: flock of our own fd.
+    let r = unsafe { libc::flock(ex, libc::LOCK_EX | libc::LOCK_NB) };
+    cr_tests::check_os(r, format_args!("flock {path}"))?;
+    let ofd = open(libc::O_RDWR)?;
+    fcntl_lock(ofd, libc::F_OFD_SETLK, libc::F_WRLCK, OFD_LOCK)?;
+    fcntl_lock(ex, libc::F_SETLK, libc::F_WRLCK, POSIX_WRITE)?;
+    let ro = open(libc::O_RDONLY)?;
+    fcntl_lock(ro, libc::F_SETLK, libc::F_RDLCK, POSIX_READ)?;
+    Ok(())
+}
+
+/// Checks, after the restart, that the locks of [`lock_files`] are held: a file of `path`
+/// opened anew is refused an exclusive flock() lock, and finds the OFD and POSIX locks in
+/// the way of a write lock of their bytes. Its close drops the root's POSIX locks.
+fn check_locks(path: &str) -> Check {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("open {path}: {e}"))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: flock of our own fd.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Err(format!(
+            "{path}: an exclusive flock() lock was granted: the restored one is not held"
+        ));
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Err(format!("flock {path}: {e}"));
+    }
+    for (what, range, ty) in [
+        ("OFD write lock", OFD_LOCK, libc::F_WRLCK),
+        ("POSIX write lock", POSIX_WRITE, libc::F_WRLCK),
+        ("POSIX read lock", POSIX_READ, libc::F_RDLCK),
+    ] {
+        let (start, end) = range;
+        let fl = fcntl_lock(fd, libc::F_OFD_GETLK, libc::F_WRLCK, range)?;
+        cr_tests::check_eq(
+            format_args!("{path}: the {what}'s type, first byte and length"),
+            (libc::c_int::from(fl.l_type), fl.l_start, fl.l_len),
+            (ty, start, end - start + 1),
+        )?;
+    }
+    Ok(())
+}
+
+/// Checks, in the harness, that no lock of `path` is left: an exclusive flock() lock and an
+/// OFD write lock of the whole file are free.
+fn locks_free(path: &str) -> Check {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("open {path}: {e}"))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let fl = fcntl_lock(fd, libc::F_OFD_GETLK, libc::F_WRLCK, (0, i64::MAX))?;
+    if libc::c_int::from(fl.l_type) != libc::F_UNLCK {
+        return Err(format!(
+            "{path}: a lock of type {} of {} bytes from {} is left (pid {})",
+            fl.l_type, fl.l_len, fl.l_start, fl.l_pid
+        ));
+    }
+    // SAFETY: flock of our own fd; closing it drops the lock.
+    let r = unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) };
+    cr_tests::check_os(r, format_args!("{path}: an exclusive flock() lock"))
 }
 
 /// The directory `plain` is in.
@@ -267,6 +389,8 @@ struct Tree {
     fifo: String,
     /// The directory of both, where its unlinked files were.
     dir: String,
+    /// The file it holds locks of ([`lock_files`]).
+    locked: String,
     root: i32,
     zombie: i32,
     kid: i32,
@@ -719,9 +843,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let fd = i.next::<abi::Fd>(i.task(t.root));
         i.rec(fd).set("flags", 62);
     });
+    // An fd's: its table's padding became its count of locks.
     case("padding that is not zero", false, &|i| {
-        let table = i.next::<abi::FdTable>(i.task(t.root));
-        i.rec(table).set("_pad0", 1);
+        let fd = i.next::<abi::Fd>(i.task(t.root));
+        i.rec(fd).set("_pad0", 1);
     });
     // Item 4: the check accepted any DPL 3 segment descriptor.
     for (what, lo, hi) in BAD_TLS {
@@ -1617,6 +1742,267 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 .set("interval", 0);
         },
     );
+    // File locks ([`lock_files`]): the flock() lock and the OFD lock each follow the `File`
+    // and `String` records of the file that owns it, and the root's two POSIX locks its fd
+    // table's `Fd` records. Each is in the image once: the children share the files and took
+    // no POSIX lock. Every description holds "file locks" (`restart_crafted locks` runs the
+    // group alone). Where records are added, the count of their `File` or table is too.
+    let lock_of = |i: &Image, kind: u32, mode: u32| {
+        let found: Vec<usize> = i
+            .all::<abi::FileLock>()
+            .into_iter()
+            .filter(|&r| {
+                let rec = &i.recs[r];
+                rec.get("kind") == i64::from(kind) && rec.get("mode") == i64::from(mode)
+            })
+            .collect();
+        match found[..] {
+            [r] => r,
+            _ => panic!("the image has file locks of kind {kind} and mode {mode} at {found:?}"),
+        }
+    };
+    // Each lock of the image, by its kind and mode.
+    const FLOCK: (u32, u32) = (abi::LOCK_FLOCK, abi::LOCK_WRITE);
+    const OFD: (u32, u32) = (abi::LOCK_OFD, abi::LOCK_WRITE);
+    const POSIX_W: (u32, u32) = (abi::LOCK_POSIX, abi::LOCK_WRITE);
+    const POSIX_R: (u32, u32) = (abi::LOCK_POSIX, abi::LOCK_READ);
+    let flock = |i: &Image| lock_of(i, FLOCK.0, FLOCK.1);
+    let ofd = |i: &Image| lock_of(i, OFD.0, OFD.1);
+    let posix_write = |i: &Image| lock_of(i, POSIX_W.0, POSIX_W.1);
+    let posix_read = |i: &Image| lock_of(i, POSIX_R.0, POSIX_R.1);
+    // The `File` record of the file that owns the lock at `l`.
+    let owner = |i: &Image, l: usize| {
+        let file = (0..l).rev().find(|&r| i.recs[r].ty == abi::File::TYPE);
+        let file = file.expect("a file lock after a File record");
+        assert_eq!(
+            i.recs[file + 1].payload,
+            t.locked.as_bytes(),
+            "a file lock of the locked file"
+        );
+        file
+    };
+    let table = |i: &Image| i.next::<abi::FdTable>(i.task(t.root));
+    // The read-only file of the locked file, which owns no lock.
+    let read_only = |i: &Image| {
+        (1..i.recs.len())
+            .find(|&r| {
+                i.recs[r].ty == abi::RecordType::String.id()
+                    && i.recs[r].payload == t.locked.as_bytes()
+                    && i.recs[r - 1].ty == abi::File::TYPE
+                    && i.recs[r - 1].get("f_flags") & i64::from(libc::O_ACCMODE)
+                        == i64::from(libc::O_RDONLY)
+            })
+            .map(|r| r - 1)
+            .expect("the locked file open read-only")
+    };
+    let lock = |kind: u32, mode: u32, (start, end): (i64, i64), fd: i64| Rec {
+        ty: abi::FileLock::TYPE,
+        payload: abi::FileLock {
+            kind,
+            mode,
+            start,
+            end,
+            fd: fd as i32,
+            _pad0: 0,
+        }
+        .to_bytes()
+        .to_vec(),
+    };
+    // `rec` as the last lock of the file whose `File` record is at `file`, counted.
+    let add_owned = |i: &mut Image, file: usize, rec: Rec| {
+        assert_eq!(i.recs[file + 1].ty, abi::RecordType::String.id());
+        let n = i.recs[file].get("locks");
+        i.recs.insert(file + 2 + n as usize, rec);
+        i.rec(file).set("locks", n + 1);
+    };
+    // `rec` as the last POSIX lock of the root's table, counted.
+    let add_posix = |i: &mut Image, rec: Rec| {
+        let at = posix_write(i).max(posix_read(i)) + 1;
+        i.recs.insert(at, rec);
+        let table = table(i);
+        let n = i.recs[table].get("locks");
+        i.rec(table).set("locks", n + 1);
+    };
+    // A lock that restart refuses after all the others are taken: through an fd not open.
+    let then_refused = |i: &mut Image| {
+        add_posix(
+            i,
+            lock(abi::LOCK_POSIX, abi::LOCK_READ, (300, 300), NOT_OPEN),
+        );
+    };
+    let whole = (0, i64::MAX);
+    let lock_cases: [(&str, (u32, u32), &str, i64); 14] = [
+        ("file locks with one of kind 0", FLOCK, "kind", 0),
+        ("file locks with one of kind 4", OFD, "kind", 4),
+        (
+            "file locks with a POSIX one owned by a file",
+            FLOCK,
+            "kind",
+            abi::LOCK_POSIX.into(),
+        ),
+        (
+            "file locks with a flock() one owned by a table",
+            POSIX_W,
+            "kind",
+            abi::LOCK_FLOCK.into(),
+        ),
+        (
+            "file locks with an OFD one owned by a table",
+            POSIX_R,
+            "kind",
+            abi::LOCK_OFD.into(),
+        ),
+        ("file locks with one of mode 0", FLOCK, "mode", 0),
+        ("file locks with one of mode 3", POSIX_R, "mode", 3),
+        ("file locks with one from byte -1", OFD, "start", -1),
+        (
+            "file locks with a flock() one from byte 1",
+            FLOCK,
+            "start",
+            1,
+        ),
+        ("file locks with a flock() one to byte 99", FLOCK, "end", 99),
+        ("file locks with a flock() one through fd 3", FLOCK, "fd", 3),
+        ("file locks with an OFD one through fd 3", OFD, "fd", 3),
+        (
+            "file locks with a POSIX one through fd -1",
+            POSIX_W,
+            "fd",
+            -1,
+        ),
+        (
+            "file locks with padding that is not zero",
+            POSIX_W,
+            "_pad0",
+            1,
+        ),
+    ];
+    for (what, (kind, mode), field, value) in lock_cases {
+        case(what, false, &|i| {
+            let l = lock_of(i, kind, mode);
+            i.rec(l).set(field, value);
+        });
+    }
+    case(
+        "file locks with one that ends before it starts",
+        false,
+        &|i| {
+            let l = posix_read(i);
+            let start = i.recs[l].get("start");
+            i.rec(l).set("end", start - 1);
+        },
+    );
+    case(
+        "file locks with a POSIX one through an fd not open",
+        false,
+        &|i| {
+            let l = posix_write(i);
+            i.rec(l).set("fd", NOT_OPEN);
+        },
+    );
+    // fcntl(F_SETLK) refuses a write lock through a file not open for writing (EBADF).
+    case(
+        "file locks with a POSIX write lock through a read-only fd",
+        false,
+        &|i| {
+            let l = posix_read(i);
+            i.rec(l).set("mode", abi::LOCK_WRITE.into());
+        },
+    );
+    case(
+        "file locks with an OFD write lock of a read-only file",
+        false,
+        &|i| {
+            let file = read_only(i);
+            add_owned(i, file, lock(abi::LOCK_OFD, abi::LOCK_WRITE, (0, 0), 0));
+        },
+    );
+    case("file locks of a table without fds", false, &|i| {
+        let table = table(i);
+        i.rec(table).set("count", 0);
+    });
+    // Counts that do not match the records: the next record is read as a lock, or a lock
+    // as the next record (the flock() lock's file is followed by its `Fd`; the table, by the
+    // next process's `Task`).
+    case("file locks counted one more by their file", false, &|i| {
+        let file = owner(i, flock(i));
+        i.rec(file).set("locks", 2);
+    });
+    case("file locks counted one fewer by their file", false, &|i| {
+        let file = owner(i, flock(i));
+        i.rec(file).set("locks", 0);
+    });
+    case("file locks counted one more by their table", false, &|i| {
+        let table = table(i);
+        i.rec(table).set("locks", 3);
+    });
+    case("file locks counted one fewer by their table", false, &|i| {
+        let table = table(i);
+        i.rec(table).set("locks", 1);
+    });
+    case(
+        "file locks of a file with padding that is not zero",
+        false,
+        &|i| {
+            let file = owner(i, flock(i));
+            i.rec(file).set("_pad0", 1);
+        },
+    );
+    // Valid locks, taken for real: flock() takes a second exclusive lock of a file that
+    // holds one as its own, the same owner's (it keeps it); a shared one, then an exclusive
+    // one, as a conversion. A POSIX lock may be of any range within an i64, from 100 on to
+    // keep out of the OFD lock's way. Alone, each restarts; here restart is then refused by
+    // a POSIX lock after all the others, through an fd not open: that refusal (EINVAL and its
+    // line, not EBUSY or another errno) tells the locks before it were taken, and the failed
+    // restart must drop them ([`locks_free`], and the intact image takes them again).
+    case(
+        "file locks with one flock() lock taken twice, then a bad one",
+        false,
+        &|i| {
+            let l = flock(i);
+            let file = owner(i, l);
+            add_owned(i, file, lock(abi::LOCK_FLOCK, abi::LOCK_WRITE, whole, 0));
+            then_refused(i);
+        },
+    );
+    case(
+        "file locks with a flock() one shared, then exclusive, then a bad one",
+        false,
+        &|i| {
+            let l = flock(i);
+            let file = owner(i, l);
+            i.rec(l).set("mode", abi::LOCK_READ.into());
+            add_owned(i, file, lock(abi::LOCK_FLOCK, abi::LOCK_WRITE, whole, 0));
+            then_refused(i);
+        },
+    );
+    case(
+        "file locks with a POSIX one to byte 2^63-2, then a bad one",
+        false,
+        &|i| {
+            let l = posix_write(i);
+            i.rec(l).set("end", i64::MAX - 1);
+            then_refused(i);
+        },
+    );
+    case(
+        "file locks with a POSIX one of byte 2^63-1 on, then a bad one",
+        false,
+        &|i| {
+            let l = posix_write(i);
+            i.rec(l).set("start", i64::MAX).set("end", i64::MAX);
+            then_refused(i);
+        },
+    );
+    case(
+        "file locks with a POSIX one from byte 100 on, then a bad one",
+        false,
+        &|i| {
+            let l = posix_write(i);
+            i.rec(l).set("start", POSIX_WRITE.0).set("end", i64::MAX);
+            then_refused(i);
+        },
+    );
     // One POSIX timer record per pending signal the restarter may have, and the records are
     // not even there: refused before anything is allocated for them.
     let mut image = base.clone();
@@ -1712,6 +2098,33 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         cut: false,
         errnos: vec![libc::EBUSY],
         why: None,
+    });
+    // Locks of the image in each other's way, which restart cannot take (EAGAIN inside,
+    // EBUSY out): an OFD lock over the POSIX write lock's first bytes (the files' locks
+    // come first), and an exclusive flock() lock of the second read-write file.
+    let mut image = base.clone();
+    let l = ofd(&image);
+    image.rec(l).set("end", POSIX_WRITE.0 + 50);
+    out.push(Case {
+        what: "file locks in each other's way".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EBUSY],
+        why: Some("is held by another process"),
+    });
+    let mut image = base.clone();
+    let file = owner(&image, ofd(&image));
+    add_owned(
+        &mut image,
+        file,
+        lock(abi::LOCK_FLOCK, abi::LOCK_WRITE, whole, 0),
+    );
+    out.push(Case {
+        what: "file locks with two files flock()ed exclusively".into(),
+        image,
+        cut: false,
+        errnos: vec![libc::EBUSY],
+        why: Some("is held by another process"),
     });
     // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
     let mut image = base.clone();
@@ -2111,6 +2524,122 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "a FIFO whose writer brings its pipe again",
             "files outside have it open",
         ),
+        (
+            "file locks with one of kind 0",
+            "file lock of an unknown kind, or not of its owner's",
+        ),
+        (
+            "file locks with one of kind 4",
+            "file lock of an unknown kind, or not of its owner's",
+        ),
+        (
+            "file locks with a POSIX one owned by a file",
+            "file lock of an unknown kind, or not of its owner's",
+        ),
+        (
+            "file locks with a flock() one owned by a table",
+            "file lock of an unknown kind, or not of its owner's",
+        ),
+        (
+            "file locks with an OFD one owned by a table",
+            "file lock of an unknown kind, or not of its owner's",
+        ),
+        (
+            "file locks with one of mode 0",
+            "file lock neither shared nor exclusive",
+        ),
+        (
+            "file locks with one of mode 3",
+            "file lock neither shared nor exclusive",
+        ),
+        (
+            "file locks with one from byte -1",
+            "file lock of a range that is not one",
+        ),
+        (
+            "file locks with one that ends before it starts",
+            "file lock of a range that is not one",
+        ),
+        (
+            "file locks with a flock() one from byte 1",
+            "flock() lock of a part of its file",
+        ),
+        (
+            "file locks with a flock() one to byte 99",
+            "flock() lock of a part of its file",
+        ),
+        (
+            "file locks with a flock() one through fd 3",
+            "file lock with an fd it cannot have",
+        ),
+        (
+            "file locks with an OFD one through fd 3",
+            "file lock with an fd it cannot have",
+        ),
+        (
+            "file locks with a POSIX one through fd -1",
+            "file lock with an fd it cannot have",
+        ),
+        (
+            "file locks with padding that is not zero",
+            "FileLock with padding that is not zero",
+        ),
+        (
+            "file locks with a POSIX one through an fd not open",
+            "POSIX lock through an fd not open, or not for its mode",
+        ),
+        (
+            "file locks with a POSIX write lock through a read-only fd",
+            "POSIX lock through an fd not open, or not for its mode",
+        ),
+        (
+            "file locks with an OFD write lock of a read-only file",
+            "lock of a file not open for its mode",
+        ),
+        (
+            "file locks of a table without fds",
+            "POSIX locks of a table without fds",
+        ),
+        (
+            "file locks counted one more by their file",
+            "where FileLock belongs",
+        ),
+        (
+            "file locks counted one fewer by their file",
+            "type 71 where Fd belongs",
+        ),
+        (
+            "file locks counted one more by their table",
+            "where FileLock belongs",
+        ),
+        (
+            "file locks counted one fewer by their table",
+            "type 71 where",
+        ),
+        (
+            "file locks of a file with padding that is not zero",
+            "File with padding that is not zero",
+        ),
+        (
+            "file locks with one flock() lock taken twice, then a bad one",
+            "POSIX lock through an fd not open",
+        ),
+        (
+            "file locks with a flock() one shared, then exclusive, then a bad one",
+            "POSIX lock through an fd not open",
+        ),
+        (
+            "file locks with a POSIX one to byte 2^63-2, then a bad one",
+            "POSIX lock through an fd not open",
+        ),
+        (
+            "file locks with a POSIX one of byte 2^63-1 on, then a bad one",
+            "POSIX lock through an fd not open",
+        ),
+        (
+            "file locks with a POSIX one from byte 100 on, then a bad one",
+            "POSIX lock through an fd not open",
+        ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
         case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);
@@ -2163,6 +2692,7 @@ fn main() {
         plain: plain.clone(),
         fifo: fifo_of(&plain),
         dir: dir.clone(),
+        locked: locked_in(&dir),
         root: target.pid(),
         zombie,
         kid,
@@ -2203,10 +2733,15 @@ fn main() {
         n.sort();
         n
     }) {
-        Ok(n) if n == ["plain", "plain.fifo"] => {}
+        Ok(n) if n == ["locked", "plain", "plain.fifo"] => {}
         other => target.fail(format!(
-            "{dir} should hold only plain and plain.fifo after the crafted restarts: {other:?}"
+            "{dir} should hold only locked, plain and plain.fifo after the crafted restarts: \
+             {other:?}"
         )),
+    }
+    // No lock the failed restarts took is left, of those the image holds or of crafted ones.
+    if let Err(e) = locks_free(&tree.locked) {
+        target.fail(format!("after the crafted restarts: {e}"));
     }
     // No reader of the FIFO is left: a writer that does not wait finds none.
     let fifo = std::fs::OpenOptions::new()

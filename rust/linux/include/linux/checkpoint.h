@@ -321,7 +321,27 @@ int checkpoint_task_creds(struct task_struct *task, struct checkpoint_creds *c,
 			  unsigned int room);
 int restart_set_creds(const struct checkpoint_creds *c, const char **what);
 
-const char *checkpoint_file_lock(struct file *filp, struct files_struct *files);
+/* A file lock as checkpoint_file_locks() finds it and restart_file_lock() takes it. */
+enum checkpoint_lock_kind {
+	CHECKPOINT_LOCK_FLOCK = 1,
+	CHECKPOINT_LOCK_OFD,
+	CHECKPOINT_LOCK_POSIX,
+	CHECKPOINT_LOCK_LEASE,
+};
+
+struct checkpoint_lock {
+	loff_t start, end;	/* the first and last byte, OFFSET_MAX: no end */
+	pid_t pid;		/* who took it, in the initial pid namespace */
+	unsigned char kind;	/* enum checkpoint_lock_kind */
+	unsigned char type;	/* F_RDLCK or F_WRLCK (F_UNLCK: a lease being broken) */
+};
+
+unsigned int checkpoint_file_locks(struct file *filp,
+				   struct files_struct *files,
+				   struct checkpoint_lock *locks,
+				   unsigned int room);
+int restart_file_lock(struct file *filp, unsigned int fd,
+		      const struct checkpoint_lock *lock);
 /* Only with CONFIG_AIO. */
 bool checkpoint_mm_aio(struct mm_struct *mm);
 /* Only with CONFIG_IO_URING. */

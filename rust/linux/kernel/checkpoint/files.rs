@@ -5,8 +5,9 @@
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
 //! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
-//! and FIFOs), `memfd`, `unlinked` (deleted files); `content` saves the bytes of the last two.
-//! Every other file is refused before anything is written.
+//! and FIFOs), `memfd`, `unlinked` (deleted files); `content` saves the bytes of the last two,
+//! and `locks` the file locks of every kind. Every other file is refused before anything is
+//! written.
 
 mod by_path;
 mod content;
@@ -14,6 +15,7 @@ mod content;
 mod epoll;
 #[cfg(CONFIG_EVENTFD)]
 mod eventfd;
+mod locks;
 #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
 mod memfd;
 mod pipe;
@@ -34,6 +36,7 @@ use kernel::fs::{
     file::File,
     fs_struct::{FsPaths, FsStruct},
     inode::Inode,
+    lock::FileLock,
     path::{OwnedPath, Path},
 };
 use kernel::prelude::*;
@@ -245,6 +248,17 @@ pub(crate) fn behind(file: &FileRef) -> Option<Behind> {
     kind_of(file).ok().and_then(|(ops, _)| (ops.behind)(file))
 }
 
+/// Refuses a lock of `file`, mapped `at` a frozen task, that restart could not take again:
+/// see [`locks::check`].
+pub(crate) fn check_mapped_locks(at: Place<'_>, file: &FileRef) -> Result {
+    locks::check(at, file, None).map(drop)
+}
+
+/// Whether `file` owns a lock: see [`locks::owns_some`].
+pub(crate) fn owns_locks(file: &FileRef) -> bool {
+    locks::owns_some(file)
+}
+
 /// The object behind `file`, mapped, if it is a memfd or a deleted file: asked under the
 /// mmap lock, so only of the kinds a mapping may have whose question takes no sleeping lock.
 pub(crate) fn behind_mapped(file: &FileRef) -> Option<Behind> {
@@ -376,6 +390,7 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
     }
     let (ops, kind) = kind_of(file).map_err(|_| EOPNOTSUPP)?;
     d.naming(file.as_ptr(), |d| (ops.dump_named)(d, names, file))?;
+    let owned = locks::owned(d.log, file)?;
     let f = file.file();
     let inode = f.inode();
     let (mtime_sec, mtime_nsec) = inode.mtime();
@@ -392,8 +407,11 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
         mtime_nsec,
         i_mode: inode.mode(),
         rdev: encode_dev(inode.rdev()),
+        locks: locks::count(&owned)?,
+        _pad0: 0,
     })?;
     (ops.dump)(d, names, file)?;
+    locks::dump(d, owned.iter().map(|l| (0, l)))?;
     Ok(objref)
 }
 
@@ -404,7 +422,16 @@ pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         return Err(r.bad("file kind that cannot be restored"));
     };
     let file = (ops.restore)(r, &f)?;
-    r.define(f.objref, Obj::File(Restored { file, rec: f }))
+    let count = f.locks;
+    // Defined first: a second record of the objref is a bad image, not a lock held twice.
+    r.define(
+        f.objref,
+        Obj::File(Restored {
+            file: file.clone(),
+            rec: f,
+        }),
+    )?;
+    locks::restore_owned(r, &file, count)
 }
 
 /// Why the way `file` delivers SIGIO cannot be saved yet, if it asked for any: reopened by
@@ -566,6 +593,12 @@ pub(crate) fn dump_fs(d: &mut Dumper<'_>, names: &mut Names, task: &Task) -> Res
     d.string(cwd)
 }
 
+/// A POSIX lock of a table, with an fd of the file it was taken through.
+struct PosixLock {
+    fd: u32,
+    lock: FileLock,
+}
+
 /// One fd of the plan.
 struct FdEntry {
     fd: u32,
@@ -579,6 +612,8 @@ pub(crate) struct FdPlan {
     /// See [`Names::signalfd_queue`].
     signalfd_queue: usize,
     fds: KVec<FdEntry>,
+    /// The POSIX locks the table owns, each once.
+    locks: KVec<PosixLock>,
     max_fds: u32,
     /// Whether the table is written here, or was with another process that shares it.
     first: bool,
@@ -595,6 +630,9 @@ impl FdPlan {
             .map_or(0, |g| g.sighand().signalfd_queue());
         let max_fds = files.as_deref().map_or(0, FilesStruct::max_fds);
         let mut fds = KVec::new();
+        let mut posix = KVec::new();
+        // The files whose POSIX locks are in `posix`, which their other fds also list.
+        let mut locked = RBTree::new();
         if first {
             for_each_fd(task, |fd, file| {
                 let at = Place {
@@ -604,12 +642,12 @@ impl FdPlan {
                 };
                 let ops = supported(at, &file)?;
                 // Before `signals`: a lease sets O_ASYNC and an owner too.
-                if let Some(kind) = file.file().held_lock(files.as_deref()) {
-                    log!(
-                        log,
-                        "{at}: holds a {kind} file lock (file locks are not restored yet)"
-                    );
-                    return Err(EOPNOTSUPP);
+                let locks = locks::check(at, &file, files.as_deref())?;
+                if !locks.is_empty() && locked.get(&(file.as_ptr() as usize)).is_none() {
+                    locked.try_create_and_insert(file.as_ptr() as usize, (), GFP_KERNEL)?;
+                    for lock in locks {
+                        posix.push(PosixLock { fd, lock }, GFP_KERNEL)?;
+                    }
                 }
                 if let Some(what) = signals(&file) {
                     log!(
@@ -629,6 +667,7 @@ impl FdPlan {
             files,
             signalfd_queue,
             fds,
+            locks: posix,
             max_fds,
             first,
         })
@@ -647,7 +686,7 @@ impl FdPlan {
             objref,
             count: if first { self.fds.len() as u32 } else { 0 },
             max_fds: self.max_fds,
-            _pad0: 0,
+            locks: locks::count(&self.locks)?,
         })?;
         if !first {
             return Ok(());
@@ -664,7 +703,8 @@ impl FdPlan {
             })
         });
         names.signalfd_queue = 0;
-        res
+        res?;
+        locks::dump(d, self.locks.iter().map(|l| (l.fd as i32, &l.lock)))
     }
 }
 
@@ -705,6 +745,9 @@ impl Restored {
 /// current task share the one restored for an earlier process.
 pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec, fds: &OwnFds) -> Result {
     let table = r.decode::<abi::FdTable>(rec)?;
+    if table.count == 0 && table.locks != 0 {
+        return Err(r.bad("POSIX locks of a table without fds"));
+    }
     if let Some(files) = shared::earlier::<FilesStruct>(r, table.objref, table.count == 0)? {
         // SAFETY: a table restored earlier by this restart, used only by its restored tasks,
         // which borrow nothing through it (they read the image through the restarter's) and
@@ -743,7 +786,7 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec, fds: &OwnFds) -> 
         }
         crate::resched();
     }
-    Ok(())
+    locks::restore_posix(r, fds, table.locks)
 }
 
 /// Restores root, cwd and umask of the current task, or makes it share those restored for an

@@ -532,11 +532,14 @@ impl<'a> Objects<'a> {
                 continue;
             };
             let memory = files::behind(&FileRef::from(&**file)).is_some_and(|b| b.always);
-            if !files && !memory {
+            // A copy of a file that owns a lock would not hold it with the holders outside.
+            let locked = !memory && files::owns_locks(&FileRef::from(&**file));
+            if !files && !memory && !locked {
                 continue;
             }
-            let why = match (container, memory) {
-                (false, false) => {
+            let why = match (container, memory, locked) {
+                (_, _, true) => " (restart could not share it and its file lock again)",
+                (false, false, false) => {
                     " (restart could not share it again; CKPT_UNSHARE_OPEN_FILES accepts that)"
                 }
                 _ => why,

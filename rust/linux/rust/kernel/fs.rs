@@ -13,6 +13,8 @@ pub mod fdtable;
 pub mod file;
 pub mod fs_struct;
 pub mod inode;
+#[cfg(CONFIG_CHECKPOINT)]
+pub mod lock;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
 pub mod memfd;
 pub mod path;

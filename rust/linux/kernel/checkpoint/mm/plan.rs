@@ -105,6 +105,7 @@ impl MmPlan {
                 at: Where::Exe,
             };
             files::check_mapped(at, names, f)?;
+            files::check_mapped_locks(at, f)?;
         }
         if mm.flags() & MmFlags::MERGE_ANY != 0 {
             log!(
@@ -173,10 +174,13 @@ impl MmPlan {
                 files::check_mapped(at, names, f)?;
             }
             // A flock or OFD lock lasts as long as its file, which a mapping may hold alone.
-            if let Some(kind) = area.file.as_ref().and_then(|f| f.file().held_lock(None)) {
-                let (start, end) = (area.rec.start, area.rec.end);
-                log!(log, "pid {}: mapping {start:#x}-{end:#x}: its file holds a {kind} file lock (file locks are not restored yet)", task.vnr());
-                return Err(EOPNOTSUPP);
+            if let Some(f) = &area.file {
+                let at = Place {
+                    log,
+                    task,
+                    at: Where::MapRange(area.rec.start, area.rec.end),
+                };
+                files::check_mapped_locks(at, f)?;
             }
             addr = area.rec.end;
             areas.push(area, GFP_KERNEL)?;

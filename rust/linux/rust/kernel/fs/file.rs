@@ -168,19 +168,6 @@ impl File {
         }
     }
 
-    /// The kind of a lock the file holds ("flock", "OFD", "POSIX" or "lease"), if any: one
-    /// taken through it and owned by itself or, for a POSIX lock, by the fd table `files`, as
-    /// `/proc/PID/fdinfo` lists them.
-    #[cfg(CONFIG_CHECKPOINT)]
-    pub fn held_lock(&self, files: Option<&super::fdtable::FilesStruct>) -> Option<&'static CStr> {
-        let files = files.map_or(ptr::null_mut(), |f| f.as_ptr());
-        // SAFETY: the file is valid (type invariant); `files` is null or valid, and only
-        // compared; the callee walks the inode's locks under their lock.
-        let kind = unsafe { bindings::checkpoint_file_lock(self.as_ptr(), files) };
-        // SAFETY: the callee returns NULL or a static, NUL-terminated string.
-        (!kind.is_null()).then(|| unsafe { CStr::from_char_ptr(kind) })
-    }
-
     /// Takes the file a C function made, or its error.
     ///
     /// # Safety
