@@ -468,6 +468,17 @@ fn expect_no_image(target: &Target) {
     }
 }
 
+/// Finishes a refused `target`, which must still run its deleted `copy`.
+fn finish_still_deleted(target: Target, copy: &str) {
+    let link = exe_link(&target);
+    if link != format!("{copy} (deleted)") {
+        target.fail(format!(
+            "/proc/PID/exe of the refused target is {link:?}, should still be \"{copy} (deleted)\""
+        ));
+    }
+    target.finish();
+}
+
 fn refused() {
     let (dir, copy, _) = copy_self();
     let mut target = spawn_deleted(&copy, &dir);
@@ -479,13 +490,7 @@ fn refused() {
         }
         expect_no_image(&target);
     }
-    let link = exe_link(&target);
-    if link != format!("{copy} (deleted)") {
-        target.fail(format!(
-            "/proc/PID/exe of the refused target is {link:?}, should still be \"{copy} (deleted)\""
-        ));
-    }
-    target.finish();
+    finish_still_deleted(target, &copy);
 }
 
 /// The test's program run from a memfd: refused even with `CKPT_UNLINKED`, by one log line,
@@ -591,12 +596,6 @@ fn outside_refused() {
         }
         expect_no_image(&target);
     }
-    let link = exe_link(&target);
-    if link != format!("{copy} (deleted)") {
-        target.fail(format!(
-            "/proc/PID/exe of the refused target is {link:?}, should still be \"{copy} (deleted)\""
-        ));
-    }
-    target.finish();
+    finish_still_deleted(target, &copy);
     kill_and_reap(outside);
 }
