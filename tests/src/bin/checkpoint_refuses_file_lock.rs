@@ -299,7 +299,7 @@ fn shared_table_posix() {
     });
     let child = target.descendants(1)[0];
     let pid = target.pid();
-    let needle = format!("holds a POSIX lock that process {child} (global pid) took through the fd table it shares, which is not supported");
+    let needle = format!("holds a POSIX lock that process {child} took through the fd table it shares, which is not supported");
     expect_refused(
         &mut target,
         KILL,

@@ -331,7 +331,7 @@ enum checkpoint_lock_kind {
 
 struct checkpoint_lock {
 	loff_t start, end;	/* the first and last byte, OFFSET_MAX: no end */
-	pid_t pid;		/* who took it, in the initial pid namespace */
+	pid_t pid;		/* who took it, as F_GETLK reports it */
 	unsigned char kind;	/* enum checkpoint_lock_kind */
 	unsigned char type;	/* F_RDLCK or F_WRLCK (F_UNLCK: a lease being broken) */
 };

@@ -48,13 +48,13 @@ pub(super) fn check(
         log!(at.log, "{at}: holds a {kind} lock of a file system that keeps its locks itself, which is not supported ({})", Shown::of(file));
         return Err(EOPNOTSUPP);
     }
-    let tgid = at.task.group_leader().pid();
+    let tgid = at.task.group_leader().vnr();
     if let Some(l) = locks
         .iter()
         .find(|l| l.kind == LockKind::Posix && l.pid != tgid)
     {
         let pid = l.pid;
-        log!(at.log, "{at}: holds a POSIX lock that process {pid} (global pid) took through the fd table it shares, which is not supported ({})", Shown::of(file));
+        log!(at.log, "{at}: holds a POSIX lock that process {pid} took through the fd table it shares, which is not supported ({})", Shown::of(file));
         return Err(EOPNOTSUPP);
     }
     let mut posix = KVec::new();

@@ -35,7 +35,8 @@ pub struct FileLock {
     /// The last byte it locks; `i64::MAX` (`OFFSET_MAX`) for up to the end, however long the
     /// file grows.
     pub end: i64,
-    /// The process that took it, in the initial pid namespace.
+    /// The process that took it, as `F_GETLK` reports it to the current task: -1 for an OFD
+    /// lock, 0 for a process it cannot see.
     pub pid: i32,
 }
 
