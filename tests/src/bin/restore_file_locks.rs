@@ -21,14 +21,29 @@
 //! go of a: the first child gets it and exits 0; of [0, 100): the second child does. Closing C2
 //! drops every POSIX lock of the target on c, C1's too (fdinfo lists none), while the OFD
 //! locks stay; unmapping d and e lets go of theirs, which only their mappings' files held.
+//!
+//! In a container too, where F_GETLK gives the holder's pid as the asker's pid namespace sees
+//! it: the init of the container forks the locker, which opens a file in a fresh directory
+//! twice and takes a POSIX write lock of [0, 10) through the first open, an OFD read lock of
+//! [20, 30) through the second, then the locker's sibling. Before the checkpoint and after the
+//! restart the sibling, through an open of its own, finds through F_GETLK the write lock with
+//! the locker's pid in the container (what fork() gave init) and through F_OFD_GETLK the read
+//! lock with l_pid -1; the test, outside, finds the same through its own open, the write lock
+//! with the locker's pid in the test's namespace (the container's process that holds the file
+//! at the locker's fd, the restored one after the restart).
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use cr_tests::mem::{mmap, Mapping, PAGE};
 use cr_tests::proc::{proc_state, wait_status_text};
 use cr_tests::target::{dry_run, fork_checker, scratch_dir};
-use cr_tests::{check_eq, check_os, fstat, open_at, os_error, pass, wait_restored, Check, Target};
+use cr_tests::tree::{wake_and_reap, Ready};
+use cr_tests::{
+    check_eq, check_os, fstat, open_at, os_error, pass, wait_restored, Check, Target,
+    CONTAINER_KILL,
+};
 
 const A: RawFd = 20;
 const B: RawFd = 21;
@@ -46,6 +61,13 @@ const OFD_R: (i64, i64) = (500, 100);
 const OFD_W: (i64, i64) = (600, 400);
 /// An offset far into POSIX_EOF's range.
 const FAR: i64 = 1 << 40;
+
+/// The container's locker: the fd of its POSIX lock, the fd of its OFD lock (a second open of
+/// the same file), and their ranges.
+const LOCKER_POSIX: RawFd = 20;
+const LOCKER_OFD: RawFd = 21;
+const LOCKER_W: (i64, i64) = (0, 10);
+const LOCKER_R: (i64, i64) = (20, 10);
 
 /// How long a child gets to take a lock once it is free, and to fall asleep in its call.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -549,7 +571,8 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     })
 }
 
-fn main() {
+/// The locks of a subtree target, its children asleep waiting for some of them.
+fn subtree() {
     let dir = scratch_dir();
     let mut target = Target::spawn(move || setup(dir));
     if dry_run() {
@@ -559,5 +582,126 @@ fn main() {
         target.restart_with_children_asleep(2, "for the children to sleep in their lock calls");
         target.finish();
     }
-    pass("flock() and OFD locks come back with their open files (also files only mapped), POSIX locks with the restored process (its pid in F_GETLK, each lock once in fdinfo, all dropped when any fd of the file closes), and children waiting for a lock wait on and take it once the target lets go");
+}
+
+/// Checks, through a new open of `path` of `who`'s own, what F_GETLK and F_OFD_GETLK find in
+/// the way of a write lock of the locker's ranges: its POSIX write lock with `locker` (its pid
+/// as `who` sees it), its OFD read lock with l_pid -1.
+fn check_locker(path: &str, who: &str, locker: libc::pid_t) -> Check {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("{who}: open {path}: {e}"))?;
+    let fd = file.as_raw_fd();
+    for (ofd, range, (ty, pid)) in [
+        (false, LOCKER_W, ("F_WRLCK", locker)),
+        (true, LOCKER_R, ("F_RDLCK", -1)),
+    ] {
+        let got = get_lock(fd, ofd, libc::F_WRLCK, range).map_err(|e| format!("{who}: {e}"))?;
+        check_eq(
+            format_args!(
+                "{who}: what {} of a write lock of (l_start, l_len) {range:?} of {path} finds in the way (type, l_pid, l_start, l_len)",
+                getlk_name(ofd)
+            ),
+            got,
+            Some((ty, pid, range.0, range.1)),
+        )?;
+    }
+    Ok(())
+}
+
+/// The container's init: forks the locker, which takes its locks, then the locker's sibling,
+/// which checks them before the checkpoint and, once woken, after the restart.
+fn container_setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
+    // SAFETY: getpid has no preconditions.
+    check_eq("the container's init pid", unsafe { libc::getpid() }, 1)?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+    let path = format!("{dir}/locked");
+
+    let ready = Ready::new()?;
+    let p = path.clone();
+    let locker = ready.fork(0, move |_| {
+        // Both files before the locks: open_at closes the fd it moves from, and any close of
+        // a file of the locked one would drop the POSIX lock.
+        open_at(&p, libc::O_RDWR | libc::O_CREAT, 0o600, LOCKER_POSIX)?;
+        open_at(&p, libc::O_RDWR, 0, LOCKER_OFD)?;
+        set_lock(LOCKER_POSIX, libc::F_SETLK, libc::F_WRLCK, LOCKER_W)?;
+        set_lock(LOCKER_OFD, libc::F_OFD_SETLK, libc::F_RDLCK, LOCKER_R)?;
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        Ok(move || {
+            // SAFETY: as above.
+            let pid = unsafe { libc::getpid() };
+            check_eq("the locker's pid after the restart", pid, me)
+        })
+    })?;
+    // The sibling checks as it sets up: it is forked once the locker holds its locks.
+    ready.wait(1)?;
+
+    let ready = Ready::new()?;
+    let a = locker.pid;
+    let sibling = ready.fork(0, move |_| {
+        let who = move |when: &str| {
+            format!("the locker's sibling in the container, {when} (the locker is pid {a} there)")
+        };
+        check_locker(&path, &who("before the checkpoint"), a)?;
+        Ok(move || check_locker(&path, &who("after the restart"), a))
+    })?;
+    ready.wait(1)?;
+
+    Ok(move || {
+        wait_restored();
+        // The sibling checks while the locker, still asleep, holds its locks.
+        wake_and_reap(&[sibling])?;
+        wake_and_reap(&[locker])
+    })
+}
+
+/// The container's process that holds `path` at [`LOCKER_POSIX`]: the locker, by its pid in
+/// the test's namespace.
+fn find_locker(target: &Target, path: &str) -> libc::pid_t {
+    let want = std::fs::metadata(path).unwrap_or_else(|e| target.fail(format!("stat {path}: {e}")));
+    let kids = target.descendants(2);
+    let holders: Vec<libc::pid_t> = kids
+        .iter()
+        .copied()
+        .filter(|&pid| {
+            std::fs::metadata(format!("/proc/{pid}/fd/{LOCKER_POSIX}"))
+                .is_ok_and(|m| (m.dev(), m.ino()) == (want.dev(), want.ino()))
+        })
+        .collect();
+    match holders[..] {
+        [locker] => locker,
+        _ => target.fail(format!(
+            "one of the container's processes {kids:?} should hold {path} at fd {LOCKER_POSIX} (the locker), {holders:?} do"
+        )),
+    }
+}
+
+/// The test's own check of the container's locks, from outside, `when`.
+fn check_from_outside(target: &Target, path: &str, when: &str) {
+    let locker = find_locker(target, path);
+    let who = format!(
+        "the test, outside the container, {when} (the locker is pid {locker} in the test's namespace)"
+    );
+    check_locker(path, &who, locker).unwrap_or_else(|e| target.fail(e));
+}
+
+/// The locks of a container, seen from inside it and from outside.
+fn container() {
+    let dir = format!("{}/container", scratch_dir());
+    let path = format!("{dir}/locked");
+    let mut target = Target::spawn_container(move || container_setup(dir));
+    check_from_outside(&target, &path, "before the checkpoint");
+    target.checkpoint(CONTAINER_KILL);
+    target.restart();
+    check_from_outside(&target, &path, "after the restart");
+    target.finish();
+}
+
+fn main() {
+    subtree();
+    container();
+    pass("flock() and OFD locks come back with their open files (also files only mapped), POSIX locks with the restored process (its pid in F_GETLK, each lock once in fdinfo, all dropped when any fd of the file closes), and children waiting for a lock wait on and take it once the target lets go; in a container, F_GETLK gives the restored locker's pid as the container and the test each see it, F_OFD_GETLK its OFD lock with l_pid -1");
 }
