@@ -20,6 +20,7 @@ pub mod caps;
 pub mod craft;
 pub mod damage;
 pub mod fuzz;
+pub mod locks;
 pub mod mem;
 pub mod outside;
 pub mod proc;

@@ -21,18 +21,20 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
+use cr_tests::locks::{flock_struct, get_lock, open_own, try_flock};
 use cr_tests::outside::take_fd;
 use cr_tests::proc::my_children;
 use cr_tests::target::kill_and_reap;
 use cr_tests::{
-    check_eq, check_os, fail, log_names, open_at, os_error, pass, wait_restored, Check, Target,
-    KILL,
+    check_eq, check_os, fail, log_names, open_at, pass, wait_restored, Check, Target, KILL,
 };
 
 /// The target's file.
 const FD: RawFd = 20;
 /// A second open of it, to see the lock from another owner.
 const PROBE: RawFd = 21;
+/// The range of the target's POSIX and OFD locks, (l_start, l_len): the first 100 bytes.
+const RANGE: (i64, i64) = (0, 100);
 
 /// What the log says of a lease.
 const LEASE: &str = "holds a lease (F_SETLEASE), which is not supported";
@@ -60,30 +62,9 @@ fn path(what: &str) -> String {
     format!("/tmp/cr-file-lock-{what}-{}", std::process::id())
 }
 
-fn open(path: &str) -> Result<std::fs::File, String> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| format!("open {path}: {e}"))
-}
-
-/// A lock of type `ty` of `len` bytes from `start`.
-fn flock_struct(ty: libc::c_int, start: i64, len: i64) -> libc::flock {
-    // SAFETY: an all-zero struct flock is valid; fields set below.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = ty as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    fl
-}
-
-/// Takes a `kind` lock through `fd`: flock(LOCK_EX), or a write lock of the first 100 bytes.
+/// Takes a `kind` lock through `fd`: flock(LOCK_EX), or a write lock of [`RANGE`].
 fn lock(fd: RawFd, kind: Kind) -> Check {
-    let fl = flock_struct(libc::F_WRLCK, 0, 100);
+    let fl = flock_struct(libc::F_WRLCK, RANGE);
     // SAFETY: lock calls on an fd number; `fl` is valid for the call.
     let r = unsafe {
         match kind {
@@ -95,39 +76,15 @@ fn lock(fd: RawFd, kind: Kind) -> Check {
     check_os(r, format!("take a {} lock", kind.name()))
 }
 
-/// flock(LOCK_EX | LOCK_NB) of `fd`: whether it took the lock (`false`: EWOULDBLOCK).
-fn try_flock(fd: RawFd) -> Result<bool, String> {
-    // SAFETY: a lock call on an fd number.
-    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Ok(false),
-        _ => Err(os_error("flock(LOCK_EX | LOCK_NB)")),
-    }
-}
-
-/// What F_OFD_GETLK through `fd` finds in the way of a write lock of the first 100 bytes:
-/// `None`, or its type and l_pid.
-fn ofd_getlk(fd: RawFd) -> Result<Option<(libc::c_short, libc::pid_t)>, String> {
-    let mut fl = flock_struct(libc::F_WRLCK, 0, 100);
-    // SAFETY: `fl` is valid for the call, which fills it.
-    check_os(
-        unsafe { libc::fcntl(fd, libc::F_OFD_GETLK, &mut fl) },
-        "F_OFD_GETLK",
-    )?;
-    Ok((fl.l_type != libc::F_UNLCK as libc::c_short).then_some((fl.l_type, fl.l_pid)))
-}
-
 /// Whether a new open file description of `path` finds it locked by someone else. It stays
 /// open: closing any fd of the file would drop the process's POSIX locks on it.
 fn locked(path: &str, kind: Kind) -> Result<bool, String> {
-    let other = open(path)?;
+    let other = open_own(path, true)?;
     let fd = other.as_raw_fd();
     std::mem::forget(other);
     match kind {
-        Kind::Flock => Ok(!try_flock(fd)?),
-        Kind::Posix | Kind::Ofd => Ok(ofd_getlk(fd)?.is_some()),
+        Kind::Flock => Ok(!try_flock(fd, libc::LOCK_EX, path)?),
+        Kind::Posix | Kind::Ofd => Ok(get_lock(fd, true, libc::F_WRLCK, RANGE)?.is_some()),
     }
 }
 
@@ -144,10 +101,10 @@ fn still_locked(path: &str, kind: Kind) -> Check {
         Kind::Posix => me,
         Kind::Ofd => -1,
     };
-    let other = open(path)?;
+    let other = open_own(path, true)?;
     let fd = other.as_raw_fd();
     std::mem::forget(other);
-    let got = ofd_getlk(fd)?.map(|(_, pid)| pid);
+    let got = get_lock(fd, true, libc::F_WRLCK, RANGE)?.map(|(_, pid, ..)| pid);
     check_eq(
         format_args!("l_pid of the {} lock of {path} (F_OFD_GETLK)", kind.name()),
         got,
@@ -236,11 +193,9 @@ fn lease() {
 fn wait_child_lock(child: libc::pid_t) -> Check {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match ofd_getlk(PROBE)? {
-            Some((ty, pid)) if ty == libc::F_WRLCK as libc::c_short && pid == child => {
-                return Ok(())
-            }
-            Some((ty, pid)) => {
+        match get_lock(PROBE, true, libc::F_WRLCK, RANGE)? {
+            Some(("F_WRLCK", pid, ..)) if pid == child => return Ok(()),
+            Some((ty, pid, ..)) => {
                 return Err(format!(
                     "F_OFD_GETLK finds a lock of type {ty} of pid {pid}, not the child's ({child}) write lock"
                 ))
@@ -358,7 +313,7 @@ fn expect_restart_busy(target: &mut Target, needle: &str, left: &[libc::pid_t], 
 /// none) and the same image restarts.
 fn conflict_with_original() {
     let p = path("conflict");
-    open(&p).unwrap_or_else(|e| fail(e));
+    open_own(&p, true).unwrap_or_else(|e| fail(e));
     let shown = std::fs::canonicalize(&p)
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_else(|e| fail(format!("realpath {p}: {e}")));
@@ -378,8 +333,8 @@ fn conflict_with_original() {
     target.expect_asleep(Duration::from_millis(200));
     target.wake();
     target.expect_exit("the original, after the refused restart");
-    let mine = open(&p).unwrap_or_else(|e| target.fail(e));
-    match try_flock(mine.as_raw_fd()) {
+    let mine = open_own(&p, true).unwrap_or_else(|e| target.fail(e));
+    match try_flock(mine.as_raw_fd(), libc::LOCK_EX, &p) {
         Ok(true) => {}
         Ok(false) => target.fail(format!(
             "{p} is still locked once the original exited: the refused restart left a lock"
@@ -398,8 +353,8 @@ fn conflict_taken_meanwhile() {
     let p = path("meanwhile");
     let mut target = locking_target(&p, Kind::Posix, false);
     target.checkpoint(KILL);
-    let mine = open(&p).unwrap_or_else(|e| target.fail(e));
-    let fl = flock_struct(libc::F_WRLCK, 50, 10);
+    let mine = open_own(&p, true).unwrap_or_else(|e| target.fail(e));
+    let fl = flock_struct(libc::F_WRLCK, (50, 10));
     // SAFETY: a lock call on our own fd; `fl` is valid for the call.
     let r = unsafe { libc::fcntl(mine.as_raw_fd(), libc::F_SETLK, &fl) };
     check_os(r, "the test's F_SETLK of bytes 50-59").unwrap_or_else(|e| target.fail(e));
@@ -421,11 +376,11 @@ fn conflict_taken_meanwhile() {
 /// open: it is checkpointed and restarted.
 fn lock_not_the_targets() {
     let p = path("not-mine");
-    let mine = open(&p).unwrap_or_else(|e| fail(e));
+    let mine = open_own(&p, true).unwrap_or_else(|e| fail(e));
     lock(mine.as_raw_fd(), Kind::Flock).unwrap_or_else(|e| fail(e));
     let q = p.clone();
     let mut target = Target::spawn(move || {
-        let file = open(&q)?;
+        let file = open_own(&q, true)?;
         Ok(move || {
             wait_restored();
             if !locked(&q, Kind::Flock)? {

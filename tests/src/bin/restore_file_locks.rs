@@ -36,13 +36,16 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
+use cr_tests::locks::{
+    flock_struct, get_lock, getlk_name, lock_type_name, open_own, try_flock, FoundLock,
+};
 use cr_tests::mem::{mmap, Mapping, PAGE};
 use cr_tests::proc::{proc_state, wait_status_text};
 use cr_tests::target::{dry_run, fork_checker, scratch_dir};
 use cr_tests::tree::{wake_and_reap, Ready};
+use cr_tests::vm::reap_within_10s;
 use cr_tests::{
-    check_eq, check_os, fstat, open_at, os_error, pass, wait_restored, Check, Target,
-    CONTAINER_KILL,
+    check_eq, check_os, fstat, open_at, pass, wait_restored, Check, Target, CONTAINER_KILL,
 };
 
 const A: RawFd = 20;
@@ -69,28 +72,8 @@ const LOCKER_OFD: RawFd = 21;
 const LOCKER_W: (i64, i64) = (0, 10);
 const LOCKER_R: (i64, i64) = (20, 10);
 
-/// How long a child gets to take a lock once it is free, and to fall asleep in its call.
+/// How long a child gets to fall asleep in its call.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn lock_type_name(ty: libc::c_short) -> &'static str {
-    match ty as libc::c_int {
-        libc::F_RDLCK => "F_RDLCK",
-        libc::F_WRLCK => "F_WRLCK",
-        libc::F_UNLCK => "F_UNLCK",
-        _ => "an unknown lock type",
-    }
-}
-
-/// A `struct flock` for `ty` over `range` from the start of the file.
-fn flock_struct(ty: libc::c_int, (start, len): (i64, i64)) -> libc::flock {
-    // SAFETY: an all-zero struct flock is valid; the fields that matter are set below.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = ty as libc::c_short;
-    fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = start;
-    fl.l_len = len;
-    fl
-}
 
 /// fcntl(`fd`, `cmd`) with a lock of `ty` over `range`: F_SETLK, F_SETLKW, F_OFD_SETLK.
 fn set_lock(fd: RawFd, cmd: libc::c_int, ty: libc::c_int, range: (i64, i64)) -> Check {
@@ -112,44 +95,13 @@ fn flock(fd: RawFd, op: libc::c_int, what: &str) -> Check {
     check_os(unsafe { libc::flock(fd, op) }, what)
 }
 
-/// What F_GETLK (`ofd` false) or F_OFD_GETLK finds in the way of a lock of `ty` over `range`
-/// through `fd`: `None` if nothing is, else the lock's (type, l_pid, l_start, l_len).
-fn get_lock(
-    fd: RawFd,
-    ofd: bool,
-    ty: libc::c_int,
-    range: (i64, i64),
-) -> Result<Option<(&'static str, libc::pid_t, i64, i64)>, String> {
-    let mut fl = flock_struct(ty, range);
-    let cmd = if ofd {
-        libc::F_OFD_GETLK
-    } else {
-        libc::F_GETLK
-    };
-    // SAFETY: `fl` is a valid struct flock, which the call fills.
-    let r = unsafe { libc::fcntl(fd, cmd, &mut fl) };
-    check_os(r, format_args!("{} of fd {fd}", getlk_name(ofd)))?;
-    Ok(match fl.l_type as libc::c_int {
-        libc::F_UNLCK => None,
-        _ => Some((lock_type_name(fl.l_type), fl.l_pid, fl.l_start, fl.l_len)),
-    })
-}
-
-fn getlk_name(ofd: bool) -> &'static str {
-    if ofd {
-        "F_OFD_GETLK"
-    } else {
-        "F_GETLK"
-    }
-}
-
 /// Fails unless [`get_lock`] finds `want` in the way of a lock of `ty` over `range`.
 fn expect_lock(
     fd: RawFd,
     ofd: bool,
     ty: libc::c_int,
     range: (i64, i64),
-    want: Option<(&'static str, libc::pid_t, i64, i64)>,
+    want: Option<FoundLock>,
 ) -> Check {
     let got = get_lock(fd, ofd, ty, range)?;
     check_eq(
@@ -163,45 +115,11 @@ fn expect_lock(
     )
 }
 
-/// flock(`op` | LOCK_NB) of `file`: whether it took the lock (`false`: EWOULDBLOCK).
-fn try_flock(file: &std::fs::File, op: libc::c_int, what: &str) -> Result<bool, String> {
-    // SAFETY: a lock call on our own fd.
-    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Ok(false),
-        _ => Err(os_error(format!("flock of {what} with LOCK_NB"))),
-    }
-}
-
-/// A new open file of `path`, read-only: a checker's own.
-fn open_own(path: &str) -> Result<std::fs::File, String> {
-    std::fs::File::open(path).map_err(|e| format!("open {path}: {e}"))
-}
-
-/// Reaps the child `pid`, `what`, which must exit 0 within [`PATIENCE`] (or is killed).
+/// Reaps the child `pid`, `what`, which must exit 0 within 10 s (or is killed).
 fn reap(pid: libc::pid_t, what: &str) -> Check {
-    let deadline = Instant::now() + PATIENCE;
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child, filling `status`.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        check_os(r, format_args!("waitpid of {what}"))?;
-        if r == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: our own unreaped child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = cr_tests::sys::waitpid(pid);
-            return Err(format!("{what} did not end within {PATIENCE:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    match libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
-        true => Ok(()),
-        false => Err(format!(
+    match reap_within_10s(pid).map_err(|e| format!("{what}: {e}"))? {
+        0 => Ok(()),
+        status => Err(format!(
             "{what} {} (its log line above says why)",
             wait_status_text(status)
         )),
@@ -232,8 +150,8 @@ enum Step {
 fn check_flocks(dir: &str, step: Step) -> Check {
     let (a, b) = (format!("{dir}/a"), format!("{dir}/b"));
     in_checker("a", || {
-        let file = open_own(&a)?;
-        let took = try_flock(&file, libc::LOCK_EX, "a")?;
+        let file = open_own(&a, false)?;
+        let took = try_flock(file.as_raw_fd(), libc::LOCK_EX, "a")?;
         match (step, took) {
             (Step::Held, false) | (Step::Handed | Step::Closed | Step::Unmapped, true) => Ok(()),
             (Step::Held, true) => {
@@ -243,12 +161,13 @@ fn check_flocks(dir: &str, step: Step) -> Check {
         }
     })?;
     in_checker("b", || {
-        let file = open_own(&b)?;
-        if !try_flock(&file, libc::LOCK_SH, "b")? {
+        let file = open_own(&b, false)?;
+        let fd = file.as_raw_fd();
+        if !try_flock(fd, libc::LOCK_SH, "b")? {
             return Err("b: flock(LOCK_SH | LOCK_NB) of a file of the checker's own failed with EWOULDBLOCK: b is locked exclusively".into());
         }
-        flock(file.as_raw_fd(), libc::LOCK_UN, "flock(LOCK_UN) of b")?;
-        match try_flock(&file, libc::LOCK_EX, "b")? {
+        flock(fd, libc::LOCK_UN, "flock(LOCK_UN) of b")?;
+        match try_flock(fd, libc::LOCK_EX, "b")? {
             false => Ok(()),
             true => Err("b: flock(LOCK_EX | LOCK_NB) of a file of the checker's own took the lock: the target's shared lock is gone".into()),
         }
@@ -265,14 +184,15 @@ fn check_mapped(dir: &str, step: Step) -> Check {
             "exclusive"
         };
         in_checker(name, || {
-            let file = open_own(&path)?;
+            let file = open_own(&path, false)?;
+            let fd = file.as_raw_fd();
             let mapped = step != Step::Unmapped;
             // Which kind the lock is: a shared one lets another share it.
-            if mapped && try_flock(&file, libc::LOCK_SH, name)? != (op == libc::LOCK_SH) {
+            if mapped && try_flock(fd, libc::LOCK_SH, name)? != (op == libc::LOCK_SH) {
                 return Err(format!("{name}: flock(LOCK_SH | LOCK_NB) of a file of the checker's own did not find the {kind} lock of the file only the target's mapping holds"));
             }
-            flock(file.as_raw_fd(), libc::LOCK_UN, "flock(LOCK_UN)")?;
-            let took = try_flock(&file, libc::LOCK_EX, name)?;
+            flock(fd, libc::LOCK_UN, "flock(LOCK_UN)")?;
+            let took = try_flock(fd, libc::LOCK_EX, name)?;
             match (!mapped, took) {
                 (false, false) | (true, true) => Ok(()),
                 (false, true) => Err(format!("{name}: flock(LOCK_EX | LOCK_NB) of a file of the checker's own took the lock: the {kind} lock of the file only the target's mapping holds is gone")),
@@ -287,11 +207,7 @@ fn check_mapped(dir: &str, step: Step) -> Check {
 fn check_c(dir: &str, pid: libc::pid_t, step: Step) -> Check {
     let path = format!("{dir}/c");
     in_checker("c", || {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("open {path}: {e}"))?;
+        let file = open_own(&path, true)?;
         let fd = file.as_raw_fd();
         let (w, r) = (libc::F_WRLCK, libc::F_RDLCK);
         let posix = |ty, (start, len)| Some((ty, pid, start, len));
@@ -509,7 +425,7 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     let a = path("a");
     let flocker = Waiter {
         pid: fork_checker(move || {
-            let file = open_own(&a)?;
+            let file = open_own(&a, false)?;
             flock(
                 file.as_raw_fd(),
                 libc::LOCK_EX,
@@ -522,11 +438,7 @@ fn setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
     let c = path("c");
     let setlkw = Waiter {
         pid: fork_checker(move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&c)
-                .map_err(|e| format!("open {c}: {e}"))?;
+            let file = open_own(&c, true)?;
             set_lock(file.as_raw_fd(), libc::F_SETLKW, libc::F_WRLCK, POSIX_W)
         })?,
         nr: libc::SYS_fcntl,
@@ -588,11 +500,7 @@ fn subtree() {
 /// the way of a write lock of the locker's ranges: its POSIX write lock with `locker` (its pid
 /// as `who` sees it), its OFD read lock with l_pid -1.
 fn check_locker(path: &str, who: &str, locker: libc::pid_t) -> Check {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| format!("{who}: open {path}: {e}"))?;
+    let file = open_own(path, true).map_err(|e| format!("{who}: {e}"))?;
     let fd = file.as_raw_fd();
     for (ofd, range, (ty, pid)) in [
         (false, LOCKER_W, ("F_WRLCK", locker)),
