@@ -274,6 +274,69 @@ int restart_fifo(struct file *held, unsigned int size);
 int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
 		     bool waiting);
 /**
+ * struct checkpoint_unix - what checkpoint reads of a unix socket
+ * @sock: the socket, an address that names it while its file is held
+ * @peer: its peer's, NULL if it has none; only compared
+ * @creator: the main thread of the process that SO_PEERCRED names, NULL if
+ *	none is alive; only compared
+ * @refused: what of it checkpoint cannot save, NULL if nothing
+ * @bytes: the bytes its receive queue holds
+ * @rcvtimeo: SO_RCVTIMEO in microseconds, U64_MAX for none
+ * @sndtimeo: SO_SNDTIMEO likewise
+ * @type: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
+ * @shutdown: RCV_SHUTDOWN and SEND_SHUTDOWN
+ * @qlen: the messages its receive queue holds
+ * @userlocks: SOCK_SNDBUF_LOCK and SOCK_RCVBUF_LOCK: the sizes the user set
+ * @err: its pending error (SO_ERROR)
+ * @sndbuf: SO_SNDBUF
+ * @rcvbuf: SO_RCVBUF
+ * @rcvlowat: SO_RCVLOWAT
+ * @peek_off: SO_PEEK_OFF
+ * @uid: its owner, in the caller's user namespace
+ * @gid: its group, likewise
+ * @peer_dead: whether its peer was closed
+ * @peercred: whether SO_PEERCRED names a process: the maker of its pair
+ * @creator_cred: whether @creator's credentials are still those SO_PEERCRED
+ *	and SO_PEERGROUPS report
+ * @passcred: SO_PASSCRED
+ * @passpidfd: SO_PASSPIDFD
+ */
+struct checkpoint_unix {
+	void *sock;
+	void *peer;
+	void *creator;
+	const char *refused;
+	u64 bytes;
+	u64 rcvtimeo;
+	u64 sndtimeo;
+	unsigned int type;
+	unsigned int shutdown;
+	unsigned int qlen;
+	unsigned int userlocks;
+	int err;
+	int sndbuf;
+	int rcvbuf;
+	int rcvlowat;
+	int peek_off;
+	uid_t uid;
+	gid_t gid;
+	bool peer_dead;
+	bool peercred;
+	bool creator_cred;
+	bool passcred;
+	bool passpidfd;
+};
+
+int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
+int checkpoint_unix_queue(struct file *file, u32 *lens, unsigned int n, void *buf,
+			  size_t len);
+int restart_unix_pair(unsigned int type, bool pair, struct file **res);
+ssize_t restart_unix_fill(struct file *from, const void *buf, size_t len);
+int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
+		     bool nonblock);
+int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);
+int restart_unix_peercred(struct file *file, struct task_struct *creator);
+/**
  * struct checkpoint_epoll_pos - where checkpoint_epoll_next() goes on
  * @file: the file of the watch read last, only compared
  * @fd: the fd of the watch read last

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix domain sockets (`AF_UNIX`): what checkpoint reads of one and the messages it holds,
+//! without taking them; a socket pair as restart makes, fills and sets it up again.
+//!
+//! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
+
+use crate::error::to_result;
+use crate::fs::file::File;
+use crate::task::Task;
+use crate::{bindings, prelude::*, types::ARef};
+use core::ptr::NonNull;
+
+/// What a socket is set up with, as checkpoint reads it and restart sets it again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnixState {
+    /// `RCV_SHUTDOWN` (1) and `SEND_SHUTDOWN` (2).
+    pub shutdown: u32,
+    /// Its pending error: 0 or `ECONNRESET`.
+    pub err: i32,
+    /// `SO_SNDBUF`.
+    pub sndbuf: i32,
+    /// `SO_RCVBUF`.
+    pub rcvbuf: i32,
+    /// Whether the user set `sndbuf`, which restart sets only then.
+    pub sndbuf_set: bool,
+    /// Whether the user set `rcvbuf`, likewise.
+    pub rcvbuf_set: bool,
+    /// `SO_RCVTIMEO` in microseconds, `u64::MAX` for none.
+    pub rcvtimeo: u64,
+    /// `SO_SNDTIMEO` likewise.
+    pub sndtimeo: u64,
+    /// `SO_RCVLOWAT`.
+    pub rcvlowat: i32,
+    /// `SO_PEEK_OFF`, negative for none.
+    pub peek_off: i32,
+    /// Its owner, in the caller's user namespace.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// `SO_PASSCRED`.
+    pub passcred: bool,
+    /// `SO_PASSPIDFD`.
+    pub passpidfd: bool,
+}
+
+const SNDBUF_LOCK: u32 = bindings::SOCK_SNDBUF_LOCK;
+const RCVBUF_LOCK: u32 = bindings::SOCK_RCVBUF_LOCK;
+
+impl UnixState {
+    fn to_raw(self) -> bindings::checkpoint_unix {
+        let mut userlocks = 0;
+        if self.sndbuf_set {
+            userlocks |= SNDBUF_LOCK;
+        }
+        if self.rcvbuf_set {
+            userlocks |= RCVBUF_LOCK;
+        }
+        bindings::checkpoint_unix {
+            shutdown: self.shutdown,
+            err: self.err,
+            sndbuf: self.sndbuf,
+            rcvbuf: self.rcvbuf,
+            userlocks,
+            rcvtimeo: self.rcvtimeo,
+            sndtimeo: self.sndtimeo,
+            rcvlowat: self.rcvlowat,
+            peek_off: self.peek_off,
+            uid: self.uid,
+            gid: self.gid,
+            passcred: self.passcred,
+            passpidfd: self.passpidfd,
+            ..Default::default()
+        }
+    }
+}
+
+/// What a unix socket is besides the bytes it holds.
+#[derive(Clone, Copy, Debug)]
+pub struct UnixInfo {
+    /// The socket's address: it names the socket while its file is held.
+    pub id: usize,
+    /// Its peer's, 0 if it has none.
+    pub peer: usize,
+    /// Whether its peer was closed.
+    pub peer_dead: bool,
+    /// Whether `SO_PEERCRED` names a process: the maker of its pair.
+    pub peercred: bool,
+    /// The main thread of the process that `SO_PEERCRED` names, 0 if none is alive: only
+    /// compared.
+    pub creator: usize,
+    /// Whether `creator`'s credentials are still those `SO_PEERCRED` and `SO_PEERGROUPS`
+    /// report.
+    pub creator_cred: bool,
+    /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
+    pub sock_type: u32,
+    /// What of it checkpoint cannot save: an option, an address, a message with files.
+    pub refused: Option<&'static CStr>,
+    /// The messages its receive queue holds.
+    pub msgs: u32,
+    /// Their bytes in all.
+    pub bytes: u64,
+    /// Its state and options.
+    pub state: UnixState,
+}
+
+impl UnixInfo {
+    /// The unix socket of `file`; `EINVAL` if it is not one.
+    pub fn of(file: &File) -> Result<UnixInfo> {
+        let mut u = bindings::checkpoint_unix::default();
+        // SAFETY: the file is valid; the callee fills `u` before it returns 0.
+        to_result(unsafe { bindings::checkpoint_unix(file.as_ptr(), &mut u) })?;
+        let refused = NonNull::new(u.refused.cast_mut()).map(|p| {
+            // SAFETY: the callee returns a static, NUL-terminated string or NULL.
+            unsafe { CStr::from_char_ptr(p.as_ptr()) }
+        });
+        Ok(UnixInfo {
+            id: u.sock as usize,
+            peer: u.peer as usize,
+            peer_dead: u.peer_dead,
+            peercred: u.peercred,
+            creator: u.creator as usize,
+            creator_cred: u.creator_cred,
+            sock_type: u.type_,
+            refused,
+            msgs: u.qlen,
+            bytes: u.bytes,
+            state: UnixState {
+                shutdown: u.shutdown,
+                err: u.err,
+                sndbuf: u.sndbuf,
+                rcvbuf: u.rcvbuf,
+                sndbuf_set: u.userlocks & SNDBUF_LOCK != 0,
+                rcvbuf_set: u.userlocks & RCVBUF_LOCK != 0,
+                rcvtimeo: u.rcvtimeo,
+                sndtimeo: u.sndtimeo,
+                rcvlowat: u.rcvlowat,
+                peek_off: u.peek_off,
+                uid: u.uid,
+                gid: u.gid,
+                passcred: u.passcred,
+                passpidfd: u.passpidfd,
+            },
+        })
+    }
+
+    /// Copies the messages the socket of `file` holds, leaving them there: their lengths to
+    /// `lens` and their bytes, one after the other, to `buf`. `EAGAIN` if it holds other
+    /// messages than `lens` and `buf` have room for, exactly; `EINTR` if a fatal signal came
+    /// while it waited for the socket's readers.
+    pub fn messages(file: &File, lens: &mut [u32], buf: &mut [u8]) -> Result {
+        let n = u32::try_from(lens.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the file is valid; `lens` and `buf` are kernel buffers of their lengths.
+        to_result(unsafe {
+            bindings::checkpoint_unix_queue(
+                file.as_ptr(),
+                lens.as_mut_ptr(),
+                n,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        })
+    }
+}
+
+/// Takes the counted file the callee of `make` put in `f`.
+///
+/// # Safety
+///
+/// `f` must be null or a counted file that nothing else owns.
+unsafe fn own(f: *mut bindings::file) -> Option<ARef<File>> {
+    let f = NonNull::new(f)?;
+    // SAFETY: a counted file, whose reference the `ARef` takes (the caller's guarantee).
+    Some(unsafe { ARef::from_raw(f.cast::<File>()) })
+}
+
+/// Makes a unix socket pair of `sock_type` (`SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`) as
+/// `socketpair(2)` does, or with `pair` false one socket connected to none, as `socket(2)`
+/// does; returns their non-blocking files. `EINVAL` for another type.
+pub fn make(sock_type: u32, pair: bool) -> Result<(ARef<File>, Option<ARef<File>>)> {
+    let mut res = [core::ptr::null_mut(); 2];
+    // SAFETY: `res` has room for the two files the callee makes.
+    to_result(unsafe { bindings::restart_unix_pair(sock_type, pair, res.as_mut_ptr()) })?;
+    // SAFETY: the callee returned 0: each is null or a counted file, ours.
+    let [a, b] = res.map(|f| unsafe { own(f) });
+    match (a, b, pair) {
+        (Some(a), b @ Some(_), true) => Ok((a, b)),
+        (Some(a), None, false) => Ok((a, None)),
+        _ => Err(EINVAL),
+    }
+}
+
+/// Queues `buf` as one message on the peer of the socket of `from`, made by [`make`], as a
+/// write of it would, without waiting: the bytes queued, short for a stream socket whose
+/// room the caller's limits take. `EAGAIN` if they take all of it.
+pub fn fill(from: &File, buf: &[u8]) -> Result<usize> {
+    // SAFETY: the file is valid; `buf` is a kernel buffer of its length.
+    let n = unsafe { bindings::restart_unix_fill(from.as_ptr(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(Error::from_errno(n as i32));
+    }
+    Ok(n as usize)
+}
+
+/// Sets up the socket of `file`, made by [`make`], with the owner, buffer sizes, timeouts,
+/// `SO_RCVLOWAT` and `SO_PEEK_OFF` of `s`, and `file` non-blocking if `nonblock`: what the
+/// caller could set by hand (`EPERM` beyond), a socket could have (`EINVAL`).
+pub fn set(file: &File, s: &UnixState, nonblock: bool) -> Result {
+    let raw = s.to_raw();
+    // SAFETY: the file is valid; the callee only reads `raw`.
+    to_result(unsafe { bindings::restart_unix_set(file.as_ptr(), &raw, nonblock) })
+}
+
+/// Gives the socket of `file`, made by [`make`], the shutdown state, pending error and
+/// `SO_PASSCRED`/`SO_PASSPIDFD` of `s`, once the messages of both sockets of its pair are
+/// queued. `EINVAL` for a state a socket cannot have.
+pub fn finish(file: &File, s: &UnixState) -> Result {
+    let raw = s.to_raw();
+    // SAFETY: the file is valid; the callee only reads `raw`.
+    to_result(unsafe { bindings::restart_unix_finish(file.as_ptr(), &raw) })
+}
+
+/// Makes `SO_PEERCRED` on the socket of `file`, made by [`make`], report the process of
+/// `creator` and its credentials.
+pub fn set_peercred(file: &File, creator: &Task) -> Result {
+    // SAFETY: both are valid; the callee takes its own references.
+    to_result(unsafe { bindings::restart_unix_peercred(file.as_ptr(), creator.as_ptr()) })
+}
