@@ -271,6 +271,10 @@ pub const FILE_KIND_MEMFD: u32 = 14;
 /// `File.kind`: a regular file deleted while open, or made with `O_TMPFILE` and never linked;
 /// its inode's `Unlinked` record (the first time) and an `UnlinkedFile` record follow.
 pub const FILE_KIND_UNLINKED: u32 = 15;
+/// `File.kind`: a unix domain socket (`AF_UNIX`) of a pair that `socketpair(2)` made, or an
+/// unconnected one that `socket(2)` made, bound to no address; its pair's `UnixPair` record
+/// (the first time) and a `UnixSock` record follow.
+pub const FILE_KIND_UNIX: u32 = 16;
 
 /// `Unlinked.flags`: it may be given a name again (`linkat(2)`): made with `O_TMPFILE`
 /// without `O_EXCL`.
@@ -326,6 +330,30 @@ pub const LOCK_POSIX: u32 = 3;
 pub const LOCK_READ: u32 = 1;
 /// `FileLock.mode`: an exclusive (write) lock.
 pub const LOCK_WRITE: u32 = 2;
+
+/// `UnixPair.peer`: both sockets of the pair have files.
+pub const UNIX_PAIR_BOTH: u32 = 0;
+/// `UnixPair.peer`: the socket of end 1 was closed; only end 0 has a file.
+pub const UNIX_PAIR_CLOSED: u32 = 1;
+/// `UnixPair.peer`: end 0 alone, a socket connected to none.
+pub const UNIX_PAIR_NONE: u32 = 2;
+
+/// The most bytes the messages of one unix socket may hold in an image.
+pub const UNIX_QUEUE_MAX: u64 = 64 << 20;
+
+/// `UnixSock.flags`: `SO_PASSCRED`.
+pub const UNIX_PASSCRED: u32 = 1;
+/// `UnixSock.flags`: `SO_PASSPIDFD`.
+pub const UNIX_PASSPIDFD: u32 = 2;
+/// `UnixSock.flags`: the user set `SO_SNDBUF`: `sndbuf` is restored.
+pub const UNIX_SNDBUF_LOCK: u32 = 4;
+/// `UnixSock.flags`: the user set `SO_RCVBUF`: `rcvbuf` is restored.
+pub const UNIX_RCVBUF_LOCK: u32 = 8;
+
+/// `UnixSock.shutdown`: no more reads (`SHUT_RD`, or the peer's `SHUT_WR`).
+pub const UNIX_SHUT_RD: u32 = 1;
+/// `UnixSock.shutdown`: no more writes (`SHUT_WR`, or the peer's `SHUT_RD`).
+pub const UNIX_SHUT_WR: u32 = 2;
 
 /// Largest payload of a `PipeData` record.
 pub const PIPE_DATA_MAX: u32 = 65536;
@@ -416,7 +444,7 @@ pub enum RecordType {
     /// A run of bytes a memfd or unlinked file holds, between holes; `Data` records with its
     /// bytes follow.
     DataRun = 61,
-    /// Bytes of a memfd or unlinked file, in order.
+    /// Bytes of a memfd, an unlinked file or a unix socket's message, in order.
     #[raw(max = 8 + PIPE_DATA_MAX)]
     Data = 62,
     /// The memfd a memfd's file opens, after its `File` record (and the memfd's).
@@ -438,6 +466,13 @@ pub enum RecordType {
     UnlinkedFile = 70,
     /// A file lock, after its file's `File` record or its fd table's `Fd` records.
     FileLock = 71,
+    /// A unix socket pair, after the `File` record of the first of its sockets.
+    UnixPair = 72,
+    /// A unix socket of a pair, after its `File` record (and the pair's); `msgs` `UnixMsg`
+    /// records follow.
+    UnixSock = 73,
+    /// One message a unix socket holds; `Data` records with its bytes follow.
+    UnixMsg = 74,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1065,6 +1100,75 @@ pub struct FileLock {
     /// `LOCK_POSIX`: a descriptor of the table for the open file it was taken through;
     /// zero for the others.
     pub fd: i32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A unix socket pair (`socketpair(2)`), or a socket connected to none, after the `File`
+/// record of the first of its sockets in the image.
+#[repr(C)]
+#[record(UnixPair, max = 64)]
+pub struct UnixPair {
+    /// The pair's objref.
+    pub objref: u32,
+    /// `SOCK_STREAM` (1), `SOCK_DGRAM` (2) or `SOCK_SEQPACKET` (5).
+    pub sock_type: u32,
+    /// `UNIX_PAIR_*`: which of its sockets have files.
+    pub peer: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// Which socket of a pair a unix socket's file is, and its state, after its `File` record:
+/// `msgs` `UnixMsg` records follow, each with the bytes of one message its receive queue
+/// holds, which its peer wrote.
+#[repr(C)]
+#[record(UnixSock, max = 128)]
+pub struct UnixSock {
+    /// The objref of its pair.
+    pub pair: u32,
+    /// Which socket of it: 0 or 1.
+    pub end: u32,
+    /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`.
+    pub flags: u32,
+    /// `UNIX_SHUT_*`.
+    pub shutdown: u32,
+    /// Its pending error (`SO_ERROR`): 0 or `ECONNRESET`.
+    pub err: i32,
+    /// `SO_SNDBUF`, restored with `UNIX_SNDBUF_LOCK`.
+    pub sndbuf: i32,
+    /// `SO_RCVBUF`, restored with `UNIX_RCVBUF_LOCK`.
+    pub rcvbuf: i32,
+    /// `SO_RCVLOWAT`.
+    pub rcvlowat: i32,
+    /// `SO_PEEK_OFF`: negative for none.
+    pub peek_off: i32,
+    /// Its owner, in the user namespace of the checkpointer.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// The objref of the main thread of the process whose credentials `SO_PEERCRED`
+    /// reports (the maker of the pair); 0 for a socket connected to none.
+    pub creator: u32,
+    /// The `UnixMsg` records that follow.
+    pub msgs: u32,
+    /// Zero.
+    pub _pad0: u32,
+    /// The bytes of its messages in all.
+    pub bytes: u64,
+    /// `SO_RCVTIMEO` in microseconds, `u64::MAX` for none.
+    pub rcvtimeo: u64,
+    /// `SO_SNDTIMEO` likewise.
+    pub sndtimeo: u64,
+}
+
+/// One message a unix socket holds, after its `UnixSock` record; `Data` records with its
+/// `len` bytes follow. A stream socket's messages are the buffers its peer's writes made.
+#[repr(C)]
+#[record(UnixMsg, max = 64)]
+pub struct UnixMsg {
+    /// Its length in bytes.
+    pub len: u32,
     /// Zero.
     pub _pad0: u32,
 }

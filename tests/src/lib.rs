@@ -29,6 +29,7 @@ pub mod sleepers;
 pub mod target;
 pub mod threads;
 pub mod tree;
+pub mod unix;
 pub mod vm;
 
 pub use target::{

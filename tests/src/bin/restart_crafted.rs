@@ -41,6 +41,9 @@ const POSIX_READ: (i64, i64) = (200, 299);
 /// An fd the root does not have open.
 const NOT_OPEN: i64 = 999;
 
+/// What the first socket of the root's stream pair holds, from the other.
+const UNIX_BYTES: &[u8] = b"hello";
+
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
 /// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
@@ -68,7 +71,8 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// [`fifo_of`] `plain`, which holds [`PIPE_BYTES`] too, and a memfd of 2 MiB sealed against
 /// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
 /// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
-/// directory of `plain`; and the locked file of [`lock_files`] there.
+/// directory of `plain`; the locked file of [`lock_files`] there; and the unix socket pairs
+/// of [`unix_pairs`].
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
@@ -134,6 +138,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let (deleted, tmpfile) = unlinked_files(&dir)?;
     lock_files(&locked)?;
     posix_timers()?;
+    let sockets = unix_pairs()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -145,8 +150,9 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         drop(plain);
         let unlinked = check_unlinked(deleted, tmpfile);
         let locks = check_locks(&locked);
+        let unix = check_unix_pairs(sockets);
         let reaped = wake_and_reap(&kids);
-        unlinked.and(locks).and(reaped)
+        unlinked.and(locks).and(unix).and(reaped)
     })
 }
 
@@ -336,6 +342,47 @@ fn check_unlinked(deleted: RawFd, tmpfile: RawFd) -> Check {
         )?;
     }
     Ok(())
+}
+
+/// A stream pair made by socketpair(2), whose first socket (the lower fd, first in the image)
+/// holds [`UNIX_BYTES`] written by the other, and an empty datagram pair; returns the stream
+/// pair's first socket and the datagram pair's sockets.
+fn unix_pairs() -> Result<[RawFd; 3], String> {
+    let pair = |ty: libc::c_int| {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two fds, left open.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+        cr_tests::check_os(r, format_args!("socketpair of type {ty}")).map(|()| fds)
+    };
+    let [first, second] = pair(libc::SOCK_STREAM)?;
+    cr_tests::write_all(second, UNIX_BYTES)?;
+    let [a, b] = pair(libc::SOCK_DGRAM)?;
+    Ok([first, a, b])
+}
+
+/// What one recv() of up to 64 bytes of `fd` gives, without waiting.
+fn recv_now(fd: RawFd) -> Result<Vec<u8>, String> {
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` has room for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    cr_tests::check_os(n as i64, format_args!("recv of fd {fd}"))?;
+    Ok(buf[..n as usize].to_vec())
+}
+
+/// Checks, after the restart, the pairs of [`unix_pairs`]: the stream pair's first socket
+/// holds [`UNIX_BYTES`], and a datagram goes from one socket of the other pair to the other.
+fn check_unix_pairs([first, a, b]: [RawFd; 3]) -> Check {
+    cr_tests::check_eq(
+        "the bytes the stream socket holds",
+        recv_now(first)?,
+        UNIX_BYTES.to_vec(),
+    )?;
+    cr_tests::write_all(a, b"ping")?;
+    cr_tests::check_eq(
+        "the datagram through the datagram pair",
+        recv_now(b)?,
+        b"ping".to_vec(),
+    )
 }
 
 /// Two POSIX timers in the root, 600 s to go, one with a 1 s interval.
@@ -2003,6 +2050,150 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             then_refused(i);
         },
     );
+    // Unix socket pairs ([`unix_pairs`]): each `UnixPair` record follows the `File` record
+    // of the first of its sockets, right before that socket's `UnixSock`; the second's
+    // `UnixSock` follows its own `File` later. The stream pair's first socket holds
+    // [`UNIX_BYTES`] in one message (a `UnixMsg` and its `Data`). Each socket is in the image
+    // once: the children share the files. Every description holds "unix socket"
+    // (`restart_crafted unix` runs the group alone).
+    let unix_pair = |i: &Image, ty: libc::c_int| {
+        let pairs = i.all::<abi::UnixPair>().into_iter();
+        let mut found = pairs.filter(|&r| i.recs[r].get("sock_type") == i64::from(ty));
+        let p = found
+            .next()
+            .unwrap_or_else(|| panic!("the image has no unix socket pair of type {ty}"));
+        assert!(found.next().is_none(), "two unix socket pairs of type {ty}");
+        assert_eq!(i.recs[p - 1].ty, abi::File::TYPE, "a pair after a File");
+        assert_eq!(
+            i.recs[p + 1].ty,
+            abi::UnixSock::TYPE,
+            "a socket after a pair"
+        );
+        p
+    };
+    let stream = |i: &Image| unix_pair(i, libc::SOCK_STREAM);
+    let dgram = |i: &Image| unix_pair(i, libc::SOCK_DGRAM);
+    // The `UnixSock` of the second socket of the pair at `p`.
+    let second_sock = |i: &Image, p: usize| {
+        let objref = i.recs[p].get("objref");
+        (p + 2..i.recs.len())
+            .find(|&r| i.recs[r].ty == abi::UnixSock::TYPE && i.recs[r].get("pair") == objref)
+            .expect("the pair's second socket in the image")
+    };
+    // The stream pair's first socket, which holds the message.
+    let held = |i: &Image| {
+        let s = stream(i) + 1;
+        assert_eq!(i.recs[s].get("msgs"), 1, "the stream socket's messages");
+        assert_eq!(i.recs[s].get("bytes"), UNIX_BYTES.len() as i64);
+        s
+    };
+    let plain_objref = |i: &Image| i.recs[i.file(&t.plain)].get("objref");
+    case("a unix socket pair of type 3 (SOCK_RAW)", false, &|i| {
+        let p = stream(i);
+        i.rec(p).set("sock_type", 3);
+    });
+    case("a unix socket pair with peer 7", false, &|i| {
+        let p = stream(i);
+        i.rec(p).set("peer", 7);
+    });
+    case("a unix socket of end 2", false, &|i| {
+        let s = dgram(i) + 1;
+        i.rec(s).set("end", 2);
+    });
+    case(
+        "a unix socket pair opened by two files of one end",
+        false,
+        &|i| {
+            let p = stream(i);
+            let end = i.recs[p + 1].get("end");
+            let second = second_sock(i, p);
+            i.rec(second).set("end", end);
+        },
+    );
+    case(
+        "a unix socket of a pair that is a regular file",
+        false,
+        &|i| {
+            let plain = plain_objref(i);
+            let p = dgram(i);
+            let second = second_sock(i, p);
+            i.rec(second).set("pair", plain);
+        },
+    );
+    let sock_cases: [(&str, &str, i64); 3] = [
+        ("a unix socket shut down 4", "shutdown", 4),
+        ("a unix socket with error 5", "err", 5),
+        ("a unix socket of a pair made by no process", "creator", 0),
+    ];
+    for (what, field, value) in sock_cases {
+        case(what, false, &|i| {
+            let s = stream(i) + 1;
+            i.rec(s).set(field, value);
+        });
+    }
+    case("a unix socket with flag 16", false, &|i| {
+        let s = dgram(i) + 1;
+        let flags = i.recs[s].get("flags");
+        i.rec(s).set("flags", flags | 16);
+    });
+    case("a unix socket of a pair made by a file", false, &|i| {
+        let plain = plain_objref(i);
+        let s = stream(i) + 1;
+        i.rec(s).set("creator", plain);
+    });
+    case(
+        "a unix socket message longer than its socket holds",
+        false,
+        &|i| {
+            let s = held(i);
+            let m = i.next::<abi::UnixMsg>(s);
+            i.rec(m).set("len", UNIX_BYTES.len() as i64 + 1);
+        },
+    );
+    case(
+        "a unix socket that holds more than its messages",
+        false,
+        &|i| {
+            let s = held(i);
+            i.rec(s).set("bytes", UNIX_BYTES.len() as i64 + 1);
+        },
+    );
+    // Only the first socket of a pair whose other socket was closed has a file.
+    case("a unix socket of end 1 of a closed pair", false, &|i| {
+        let p = stream(i);
+        i.rec(p).set("peer", abi::UNIX_PAIR_CLOSED.into());
+        i.rec(p + 1).set("end", 1);
+    });
+    // A socket connected to none (and made by none), with the message.
+    case("a unix socket alone with messages", false, &|i| {
+        let s = held(i);
+        i.rec(s - 1).set("peer", abi::UNIX_PAIR_NONE.into());
+        i.rec(s).set("end", 0).set("creator", 0);
+    });
+    // The pipe's first file: its `Pipe` record follows.
+    case("a pipe's reader labeled a unix socket", false, &|i| {
+        let file = pipe_file(i);
+        i.rec(file)
+            .set("kind", abi::FILE_KIND_UNIX.into())
+            .set("f_flags", libc::O_RDWR.into());
+    });
+    case("a unix socket labeled a pipe's write end", false, &|i| {
+        let file = stream(i) - 1;
+        i.rec(file)
+            .set("kind", abi::FILE_KIND_PIPE.into())
+            .set("f_flags", libc::O_WRONLY.into());
+    });
+    case("a unix socket with SO_RCVLOWAT 0", false, &|i| {
+        let s = stream(i) + 1;
+        i.rec(s).set("rcvlowat", 0);
+    });
+    case("a unix socket with a send buffer of 1 byte", false, &|i| {
+        let s = stream(i) + 1;
+        let flags = i.recs[s].get("flags");
+        i.rec(s)
+            .set("sndbuf", 1)
+            .set("flags", flags | i64::from(abi::UNIX_SNDBUF_LOCK));
+    });
     // One POSIX timer record per pending signal the restarter may have, and the records are
     // not even there: refused before anything is allocated for them.
     let mut image = base.clone();
@@ -2639,6 +2830,78 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "file locks with a POSIX one from byte 100 on, then a bad one",
             "POSIX lock through an fd not open",
+        ),
+        (
+            "a unix socket pair of type 3 (SOCK_RAW)",
+            "unix socket pair of a type or state no pair has",
+        ),
+        (
+            "a unix socket pair with peer 7",
+            "unix socket pair of a type or state no pair has",
+        ),
+        (
+            "a unix socket of end 2",
+            "unix socket file of a socket its pair does not have",
+        ),
+        (
+            "a unix socket pair opened by two files of one end",
+            "unix socket opened by two files",
+        ),
+        (
+            "a unix socket of a pair that is a regular file",
+            "unix socket file that names an object that is not a pair",
+        ),
+        (
+            "a unix socket shut down 4",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket with error 5",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket of a pair made by no process",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket with flag 16",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket of a pair made by a file",
+            "unix socket made by an object that is not a process",
+        ),
+        (
+            "a unix socket message longer than its socket holds",
+            "unix socket message longer than its socket holds, or empty",
+        ),
+        (
+            "a unix socket that holds more than its messages",
+            "unix socket messages shorter than its socket holds",
+        ),
+        (
+            "a unix socket of end 1 of a closed pair",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket alone with messages",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a pipe's reader labeled a unix socket",
+            "where UnixSock belongs",
+        ),
+        (
+            "a unix socket labeled a pipe's write end",
+            "where PipeEnd belongs",
+        ),
+        (
+            "a unix socket with SO_RCVLOWAT 0",
+            "unix socket: cannot set it up as saved (-22)",
+        ),
+        (
+            "a unix socket with a send buffer of 1 byte",
+            "unix socket: cannot set it up as saved (-22)",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

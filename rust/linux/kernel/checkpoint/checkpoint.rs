@@ -56,6 +56,9 @@ pub(crate) enum Obj {
     Pipe(kernel::fs::pipe::NewPipe),
     /// A memfd, held until the restart ends by a file of its own.
     Memfd(ARef<kernel::fs::file::File>),
+    /// A unix socket pair, held until the restart ends.
+    #[cfg(CONFIG_UNIX)]
+    Unix(files::UnixPair),
     /// A deleted file made again, held until the restart ends by a file of its own.
     Unlinked(ARef<kernel::fs::file::File>),
     /// An fd table, shared by the processes restored with it.
@@ -152,6 +155,9 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
     let mut names = files::Names::of(tree.objects_holder(0))?;
+    for m in tree.members() {
+        names.add_task(&m.task)?;
+    }
     if flags & abi::CKPT_UNLINKED != 0 {
         names.save_unlinked(unlinked_max);
     }

@@ -5,9 +5,9 @@
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
 //! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
-//! and FIFOs), `memfd`, `unlinked` (deleted files); `content` saves the bytes of the last two,
-//! and `locks` the file locks of every kind. Every other file is refused before anything is
-//! written.
+//! and FIFOs), `unix` (unix socket pairs), `memfd`, `unlinked` (deleted files); `content` saves
+//! the bytes of the last two, and `locks` the file locks of every kind. Every other file is
+//! refused before anything is written.
 
 mod by_path;
 mod content;
@@ -23,7 +23,12 @@ mod pipe;
 mod signalfd;
 #[cfg(CONFIG_TIMERFD)]
 mod timerfd;
+#[cfg(CONFIG_UNIX)]
+mod unix;
 mod unlinked;
+
+#[cfg(CONFIG_UNIX)]
+pub(crate) use unix::{finish as finish_sockets, UnixPair};
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
@@ -216,6 +221,8 @@ const KINDS: &[Ops] = &[
     #[cfg(CONFIG_EPOLL)]
     Ops::of::<epoll::EpollFile>(),
     Ops::of::<pipe::PipeFile>(),
+    #[cfg(CONFIG_UNIX)]
+    Ops::of::<unix::UnixFile>(),
     #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
     Ops::of::<memfd::MemfdFile>(),
     // A memfd's dentry is unlinked too.
@@ -458,6 +465,8 @@ pub(crate) struct Names {
     signalfd_queue: usize,
     /// What the deleted files of the tree may hold, if they are saved (`CKPT_UNLINKED`).
     unlinked: Option<UnlinkedBudget>,
+    /// The tasks of the tree, by address: the makers a unix socket pair may name.
+    tasks: RBTree<usize, ()>,
 }
 
 /// The bytes the deleted files of a tree may hold in all, and those counted so far.
@@ -477,7 +486,20 @@ impl Names {
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
             signalfd_queue: 0,
             unlinked: None,
+            tasks: RBTree::new(),
         })
+    }
+
+    /// Adds `task`, of the tree, to those its files may name.
+    pub(crate) fn add_task(&mut self, task: &Task) -> Result {
+        let key = task.as_ptr() as usize;
+        self.tasks.try_create_and_insert(key, (), GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Whether the task at `addr` is one of the tree's.
+    fn is_task(&self, addr: usize) -> bool {
+        self.tasks.get(&addr).is_some()
     }
 
     /// Saves the tree's deleted files, whose sizes may be `max` bytes in all

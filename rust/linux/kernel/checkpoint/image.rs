@@ -507,6 +507,19 @@ impl<'a, T> Restorer<'a, T> {
             .ok_or_else(|| obj_error(self.log, ObjError::BadRef))
     }
 
+    /// The object restored for objref `r`, to change.
+    pub(crate) fn lookup_mut(&mut self, r: u32) -> Result<&mut T> {
+        match self.objs.get_mut(&r) {
+            Some(obj) => Ok(obj),
+            None => Err(obj_error(self.log, ObjError::BadRef)),
+        }
+    }
+
+    /// The objects restored so far.
+    pub(crate) fn objects(&self) -> impl Iterator<Item = &T> {
+        self.objs.values()
+    }
+
     /// Drops every object restored so far, and the references they hold.
     pub(crate) fn forget_objects(&mut self) {
         self.objs = RBTree::new();

@@ -1122,6 +1122,9 @@ fn build(
             )
         })?;
     }
+    // Every task has its credentials now, a zombie too, which a socket's peer may name.
+    #[cfg(CONFIG_UNIX)]
+    crate::files::finish_sockets(r, created)?;
     for c in created
         .iter()
         .filter(|c| c.rec.state == abi::TASK_STATE_ZOMBIE)

@@ -1,0 +1,497 @@
+//! Unix sockets that restart could not make again as they are are refused before anything is
+//! written, with EOPNOTSUPP and a log line saying why, and the target runs on with its
+//! sockets as they were (each case checks afterwards that its socket still works, mostly by
+//! reading back the "hello" it held):
+//!
+//! - a socket of a pair bound to a path, or to an abstract name; a listening socket; a socket
+//!   accepted from a listener, which a socket connected to with connect(): "bound to an
+//!   address";
+//! - a socket holding a message that carries a file descriptor (SCM_RIGHTS), of a file that
+//!   nothing else holds (one the target also had open would be refused first, as a file with
+//!   references outside the tree);
+//! - a stream socket holding out-of-band data (MSG_OOB), where the kernel has it;
+//! - a socket with SO_PASSCRED holding a message, which carries its sender's credentials;
+//! - a socket with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK set (the one of its pair
+//!   that holds nothing);
+//! - a datagram socket whose pair's other socket was closed, its send() then refused with
+//!   ECONNREFUSED: disconnected from its pair;
+//! - a pair whose peer credentials (SO_PEERCRED) name a process outside the tree (the test,
+//!   which made it), a process that exited (a child of the target that made it, reaped), or
+//!   the target, which made it, but whose effective ids changed since;
+//! - a pair whose other socket only the test holds (taken with pidfd_getfd() from a sibling
+//!   of the target, outside its tree, that the target left it to): "unix socket pair is also
+//!   open outside the tree";
+//! - a socket the test holds too (taken with pidfd_getfd()): "shared with pid".
+//!
+//! `checkpoint_refuses_unix_socket WORD` runs only the cases whose name holds WORD; each
+//! case prints the kernel's log lines of its refusal.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use cr_tests::outside::take_fd;
+use cr_tests::target::{kill_and_reap, scratch_dir};
+use cr_tests::tree::Ready;
+use cr_tests::unix::{
+    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, recv_with_fd,
+    recv_within, send, send_with_fd, setsockopt_int, socket_at, socketpair_at,
+};
+use cr_tests::{
+    check_eq, check_os, describe_errno, errno_problem, fail, log_names, pass, wait_restored,
+    write_all, Check, Target, KILL,
+};
+
+/// The socket that holds what its peer wrote, and that peer.
+const RECV: RawFd = 37;
+const SEND: RawFd = 38;
+/// A listener, for the time it takes to accept.
+const LISTENER: RawFd = 39;
+
+/// What the sockets hold.
+const HELLO: &[u8] = b"hello";
+
+/// The log line's words for a socket bound to an address.
+const BOUND: &str = "bound to an address (bind(), connect() or listen())";
+
+/// A stream pair whose [`RECV`] holds [`HELLO`].
+fn stream_hello() -> Check {
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    write_all(SEND, HELLO)
+}
+
+/// [`RECV`] still holds [`HELLO`], and no more.
+fn still_hello() -> Check {
+    check_eq(
+        "bytes read back from the socket",
+        recv_within(RECV, 64, 0)?,
+        HELLO.to_vec(),
+    )
+}
+
+/// An abstract name of the calling process's own, made of `what`.
+fn abstract_name(what: &str) -> Vec<u8> {
+    format!("\0cr-unix-{what}-{}", std::process::id()).into_bytes()
+}
+
+/// A stream socket on `fd` bound to `name`, listening.
+fn listener_at(name: &[u8], fd: RawFd) -> Check {
+    socket_at(libc::SOCK_STREAM, fd)?;
+    bind(fd, name)?;
+    listen(fd, 4)
+}
+
+/// The listener on [`RECV`] still listens, and a connection to it is accepted.
+fn still_listening() -> Check {
+    check_eq(
+        "SO_ACCEPTCONN",
+        getsockopt_int(RECV, libc::SO_ACCEPTCONN)?,
+        1,
+    )?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, &abstract_name("listen"))?;
+    accept_at(RECV, LISTENER)?;
+    close_all(&[LISTENER]);
+    Ok(())
+}
+
+/// A socket on [`RECV`] accepted from a listener, closed since, that holds [`HELLO`] from the
+/// socket on [`SEND`], which connected to it with connect().
+fn accepted() -> Check {
+    let name = abstract_name("accept");
+    listener_at(&name, LISTENER)?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, &name)?;
+    accept_at(LISTENER, RECV)?;
+    close_all(&[LISTENER]);
+    write_all(SEND, HELLO)
+}
+
+/// A stream pair whose [`RECV`] holds [`HELLO`] in a message that carries a file of
+/// /dev/null, which the target then closes: the message holds the only reference to it.
+fn carrying_fd() -> Check {
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    let null = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    send_with_fd(SEND, HELLO, null.as_raw_fd())
+}
+
+/// [`RECV`] still holds [`HELLO`] and the fd that came with it, a file of /dev/null.
+fn still_carrying_fd() -> Check {
+    let (bytes, fd) = recv_with_fd(RECV, 64, libc::MSG_DONTWAIT)?;
+    check_eq("bytes read back", bytes.as_slice(), HELLO)?;
+    let fd = fd.ok_or("the message came without its fd")?;
+    check_eq(
+        "the file of the fd that came with the message",
+        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|e| e.to_string()),
+        Ok("/dev/null".into()),
+    )
+}
+
+/// Sends one byte of out-of-band data from `fd`: the errno if it fails.
+fn send_oob(fd: RawFd) -> Check {
+    match send(fd, b"!", libc::MSG_OOB) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("send with MSG_OOB: {}", describe_errno(e))),
+    }
+}
+
+/// Whether this kernel takes out-of-band data on a unix stream socket (CONFIG_AF_UNIX_OOB):
+/// `Err` says why not.
+fn oob_supported() -> Check {
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    let sent = send_oob(SEND);
+    close_all(&[RECV, SEND]);
+    sent
+}
+
+/// A stream pair whose [`RECV`] holds [`HELLO`], then "!" out of band.
+fn out_of_band() -> Check {
+    stream_hello()?;
+    send_oob(SEND)
+}
+
+fn still_out_of_band() -> Check {
+    check_eq(
+        "the bytes before the out-of-band mark",
+        recv_within(RECV, 64, 0)?,
+        HELLO.to_vec(),
+    )?;
+    check_eq(
+        "the out-of-band byte",
+        recv_within(RECV, 64, libc::MSG_OOB)?,
+        b"!".to_vec(),
+    )
+}
+
+/// A stream pair whose [`RECV`] holds [`HELLO`], with the option `opt` set to `value` on
+/// [`SEND`].
+fn with_option(opt: libc::c_int, value: libc::c_int) -> Check {
+    stream_hello()?;
+    setsockopt_int(SEND, opt, value)
+}
+
+/// SO_LINGER on, 5 s, on [`SEND`].
+fn linger() -> Check {
+    stream_hello()?;
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 5,
+    };
+    let len = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: passes a linger of its size.
+    let r = unsafe {
+        libc::setsockopt(
+            SEND,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const l).cast(),
+            len,
+        )
+    };
+    check_os(r, "setsockopt(SO_LINGER)")
+}
+
+/// `Err` unless a send() of a byte from [`RECV`] fails with `errno`.
+fn send_fails(errno: i32, what: &str) -> Check {
+    let sent = send(RECV, b"x", libc::MSG_DONTWAIT).map_err(io::Error::from_raw_os_error);
+    errno_problem(&sent, errno, what).map_or(Ok(()), Err)
+}
+
+/// A datagram pair whose [`SEND`] was closed; [`RECV`]'s send() found it gone
+/// (ECONNREFUSED), which disconnected it.
+fn disconnected() -> Check {
+    socketpair_at(libc::SOCK_DGRAM, RECV, SEND)?;
+    close_all(&[SEND]);
+    send_fails(
+        libc::ECONNREFUSED,
+        "send() of a datagram socket whose peer was closed",
+    )
+}
+
+/// [`RECV`] is a datagram socket still, connected to none.
+fn still_disconnected() -> Check {
+    check_eq(
+        "SO_TYPE",
+        getsockopt_int(RECV, libc::SO_TYPE)?,
+        libc::SOCK_DGRAM,
+    )?;
+    send_fails(
+        libc::ENOTCONN,
+        "send() of a datagram socket disconnected from its peer",
+    )
+}
+
+/// Takes [`RECV`] and [`SEND`] of the process `pid` with pidfd_getfd(), to the same fds.
+fn take_pair(pid: libc::pid_t) -> Check {
+    for fd in [RECV, SEND] {
+        move_fd(take_fd(pid, fd)?, fd)?;
+    }
+    Ok(())
+}
+
+/// A stream pair whose [`RECV`] holds [`HELLO`], made by a child of the target, which then
+/// exited and was reaped.
+fn made_by_dead_child() -> Check {
+    let ready = Ready::new()?;
+    let kid = ready.fork(0, |_| stream_hello().map(|()| || Ok(())))?;
+    let taken = ready.wait(1).and_then(|()| take_pair(kid.pid));
+    kill_and_reap(kid.pid);
+    taken
+}
+
+/// A stream pair whose [`RECV`] holds [`HELLO`], made by the target as root, which then took
+/// another effective group and user.
+fn maker_changed_ids() -> Check {
+    stream_hello()?;
+    // SAFETY: setegid and seteuid take integers.
+    unsafe {
+        check_os(libc::setegid(1000), "setegid(1000)")?;
+        check_os(libc::seteuid(1000), "seteuid(1000)")
+    }
+}
+
+/// In the target: makes a sibling (a child of the test, outside the tree: CLONE_PARENT) that
+/// keeps only [`SEND`] of the fds it inherited and sleeps until killed; closes [`SEND`].
+fn send_end_to_sibling() -> Check {
+    stream_hello()?;
+    let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long;
+    // SAFETY: without CLONE_VM and with no new stack this is fork() that makes the test the
+    // child's parent; the child only closes fds and sleeps until killed.
+    let child = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    check_os(child, "clone(CLONE_PARENT)")?;
+    if child == 0 {
+        // SAFETY: closes fds of the sibling's own table, then sleeps until killed.
+        unsafe {
+            libc::syscall(libc::SYS_close_range, 0, (SEND - 1) as libc::c_uint, 0);
+            libc::syscall(libc::SYS_close_range, SEND + 1, libc::c_uint::MAX, 0);
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    close_all(&[SEND]);
+    Ok(())
+}
+
+/// A target that runs `setup`, then, once woken, `works`.
+fn spawn(setup: impl FnOnce() -> Check, works: fn() -> Check) -> Target {
+    Target::spawn(move || {
+        setup()?;
+        Ok(move || {
+            wait_restored();
+            works()
+        })
+    })
+}
+
+/// Prints the kernel's log lines of the target's checkpoints, for the record, and expects
+/// the target to pass its check.
+fn show_log_and_finish(target: Target) {
+    for line in target.klog() {
+        println!("# kernel: {line}");
+    }
+    target.finish();
+}
+
+/// Checkpoint of `target` must be refused with a log line naming it and `why`; it then runs
+/// on, and passes its check.
+fn expect_refused(mut target: Target, why: &str) {
+    target.expect_refused(why);
+    show_log_and_finish(target);
+}
+
+/// A target that runs `setup` must be refused with a log line naming it and `why`; after the
+/// refusal it passes `works`.
+fn refused(setup: impl FnOnce() -> Check, works: fn() -> Check, why: &str) {
+    expect_refused(spawn(setup, works), why);
+}
+
+/// Checkpoint of `target` while the test holds `fd`, a socket of it, must be refused with
+/// EOPNOTSUPP and a log line naming `token`; the target then runs on, and passes its check.
+fn refused_outside(mut target: Target, fd: RawFd, token: &str) {
+    let result = target.try_checkpoint(KILL);
+    let what = format!("checkpoint of a socket with {token} outside the tree");
+    target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
+    if !log_names(target.klog(), token) {
+        target.fail(format!("no kernel log line names the {token}"));
+    }
+    target.expect_asleep(Duration::from_millis(200));
+    show_log_and_finish(target);
+    close_all(&[fd]);
+}
+
+/// A socket of a pair bound to a path in the scratch directory.
+fn bound_to_path() {
+    let path = format!("{}/socket", scratch_dir());
+    let setup = move || {
+        stream_hello()?;
+        bind(RECV, path.as_bytes())
+    };
+    refused(setup, still_hello, BOUND)
+}
+
+/// Out-of-band data, where the kernel has it.
+fn out_of_band_case() {
+    match oob_supported() {
+        Ok(()) => refused(
+            out_of_band,
+            still_out_of_band,
+            "holding out-of-band data (MSG_OOB)",
+        ),
+        Err(e) => println!("# no MSG_OOB case: {e}"),
+    }
+}
+
+/// A pair made by the test, which closes its own sockets of it once the target took them.
+fn maker_outside() {
+    stream_hello().unwrap_or_else(|e| fail(e));
+    // SAFETY: getppid has no preconditions.
+    let target = spawn(|| take_pair(unsafe { libc::getppid() }), still_hello);
+    close_all(&[RECV, SEND]);
+    let why = "whose peer credentials (SO_PEERCRED) name a process outside the tree";
+    expect_refused(target, why);
+}
+
+/// A pair whose [`SEND`] only the test holds, taken from the target's sibling.
+fn peer_outside() {
+    let target = spawn(send_end_to_sibling, still_hello);
+    let sibling = target.sibling();
+    let taken = take_fd(sibling, SEND).unwrap_or_else(|e| target.fail(e));
+    kill_and_reap(sibling);
+    let token = "unix socket pair is also open outside the tree";
+    refused_outside(target, taken, token);
+}
+
+/// A pair whose [`SEND`] the test holds too.
+fn shared_with_test() {
+    let target = spawn(stream_hello, still_hello);
+    let taken = take_fd(target.pid(), SEND).unwrap_or_else(|e| target.fail(e));
+    refused_outside(target, taken, "shared with pid");
+}
+
+/// How a case runs: a target that sets up, is refused with a log line naming the words, and
+/// passes its check; or a function of its own.
+enum Run {
+    Refused(fn() -> Check, fn() -> Check, &'static str),
+    Own(fn()),
+}
+
+use Run::{Own, Refused};
+
+/// The cases, by name.
+const CASES: &[(&str, Run)] = &[
+    ("bound to a path", Own(bound_to_path)),
+    (
+        "bound to an abstract name",
+        Refused(
+            || {
+                stream_hello()?;
+                bind(RECV, &abstract_name("bound"))
+            },
+            still_hello,
+            BOUND,
+        ),
+    ),
+    (
+        "listening",
+        Refused(
+            || listener_at(&abstract_name("listen"), RECV),
+            still_listening,
+            BOUND,
+        ),
+    ),
+    ("accepted", Refused(accepted, still_hello, BOUND)),
+    (
+        "carrying an fd",
+        Refused(
+            carrying_fd,
+            still_carrying_fd,
+            "holding messages that carry file descriptors (SCM_RIGHTS)",
+        ),
+    ),
+    ("out of band", Own(out_of_band_case)),
+    (
+        "SO_PASSCRED",
+        Refused(
+            || {
+                socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+                setsockopt_int(RECV, libc::SO_PASSCRED, 1)?;
+                write_all(SEND, HELLO)
+            },
+            still_hello,
+            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
+        ),
+    ),
+    (
+        "SO_KEEPALIVE",
+        Refused(
+            || with_option(libc::SO_KEEPALIVE, 1),
+            still_hello,
+            "with SO_KEEPALIVE",
+        ),
+    ),
+    (
+        "SO_PRIORITY",
+        Refused(
+            || with_option(libc::SO_PRIORITY, 3),
+            still_hello,
+            "with SO_PRIORITY",
+        ),
+    ),
+    ("SO_LINGER", Refused(linger, still_hello, "with SO_LINGER")),
+    (
+        "SO_MARK",
+        Refused(
+            || with_option(libc::SO_MARK, 7),
+            still_hello,
+            "with SO_MARK",
+        ),
+    ),
+    (
+        "disconnected",
+        Refused(
+            disconnected,
+            still_disconnected,
+            "disconnected from the pair it was made with",
+        ),
+    ),
+    ("maker outside", Own(maker_outside)),
+    (
+        "maker exited",
+        Refused(
+            made_by_dead_child,
+            still_hello,
+            "whose peer credentials (SO_PEERCRED) name a process that exited",
+        ),
+    ),
+    (
+        "maker's ids changed",
+        Refused(
+            maker_changed_ids,
+            still_hello,
+            "whose peer credentials (SO_PEERCRED) are not its maker's any more",
+        ),
+    ),
+    ("peer outside", Own(peer_outside)),
+    ("shared with the test", Own(shared_with_test)),
+];
+
+fn main() {
+    // `checkpoint_refuses_unix_socket WORD` runs only the cases whose name holds WORD.
+    let only = std::env::args().nth(1).unwrap_or_default();
+    for (name, run) in CASES.iter().filter(|(name, _)| name.contains(&only)) {
+        println!("# {name}");
+        // Each target removes the scratch directory as it ends: made anew for each case.
+        let dir = scratch_dir();
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(format!("mkdir {dir}: {e}")));
+        match run {
+            Refused(setup, works, why) => refused(*setup, *works, why),
+            Own(run) => run(),
+        }
+    }
+    let oob = match oob_supported() {
+        Ok(()) => "",
+        Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
+    };
+    pass(&format!("unix sockets bound, listening or accepted, holding fds, out-of-band data or messages carrying their sender's credentials, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+}

@@ -1,0 +1,376 @@
+//! Unix domain sockets, for the tests of their checkpoint and restart: pairs and lone sockets
+//! at fixed fd numbers, addresses (bind, connect, listen, accept), socket options, sends and
+//! receives that give the errno or wait a bounded time, and fds passed with SCM_RIGHTS.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use crate::target::{check_os, Check};
+
+/// How long [`recv_within`] waits for something to receive, in milliseconds.
+const PATIENCE_MS: libc::c_int = 10_000;
+
+/// The errno the last failed call left.
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Moves the fd `from` to `to` (dup2 and close), unless it is there already.
+pub fn move_fd(from: RawFd, to: RawFd) -> Check {
+    if from != to {
+        // SAFETY: dup2 and close of fds of our own; `to` is the caller's to overwrite.
+        unsafe {
+            check_os(libc::dup2(from, to), format_args!("dup2({from}, {to})"))?;
+            libc::close(from);
+        }
+    }
+    Ok(())
+}
+
+/// A pair of connected unix sockets of type `ty` (`SOCK_STREAM`, `SOCK_DGRAM` or
+/// `SOCK_SEQPACKET`, maybe with `SOCK_NONBLOCK` or `SOCK_CLOEXEC`) made by socketpair(2), its
+/// first socket on fd `fd0` and its second on fd `fd1`. Both fds must be above the ones
+/// socketpair(2) returns (the lowest free ones).
+pub fn socketpair_at(ty: libc::c_int, fd0: RawFd, fd1: RawFd) -> Check {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+    check_os(r, format_args!("socketpair(AF_UNIX, {ty:#x})"))?;
+    move_fd(fds[0], fd0)?;
+    move_fd(fds[1], fd1)
+}
+
+/// A unix socket of type `ty` made by socket(2), connected to none, on fd `fd`.
+pub fn socket_at(ty: libc::c_int, fd: RawFd) -> Check {
+    // SAFETY: socket takes integers.
+    let got = unsafe { libc::socket(libc::AF_UNIX, ty, 0) };
+    check_os(got, format_args!("socket(AF_UNIX, {ty:#x})"))?;
+    move_fd(got, fd)
+}
+
+/// The unix address `name`: a path, or an abstract name if it starts with a NUL.
+fn address(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), String> {
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if name.len() >= sun.sun_path.len() {
+        return Err(format!("unix address {name:?} too long"));
+    }
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (to, &b) in sun.sun_path.iter_mut().zip(name) {
+        *to = b as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + name.len();
+    Ok((sun, len as libc::socklen_t))
+}
+
+/// bind(2) of the socket `fd` to `name`: a path, or an abstract name if it starts with a NUL.
+pub fn bind(fd: RawFd, name: &[u8]) -> Check {
+    let (sun, len) = address(name)?;
+    // SAFETY: `sun` is a valid address of `len` bytes.
+    let r = unsafe { libc::bind(fd, (&raw const sun).cast(), len) };
+    let name = String::from_utf8_lossy(name);
+    check_os(r, format_args!("bind(fd {fd}, {name:?})"))
+}
+
+/// connect(2) of the socket `fd` to `name`: a path, or an abstract name if it starts with a
+/// NUL.
+pub fn connect(fd: RawFd, name: &[u8]) -> Check {
+    let (sun, len) = address(name)?;
+    // SAFETY: `sun` is a valid address of `len` bytes.
+    let r = unsafe { libc::connect(fd, (&raw const sun).cast(), len) };
+    let name = String::from_utf8_lossy(name);
+    check_os(r, format_args!("connect(fd {fd}, {name:?})"))
+}
+
+/// listen(2) on the socket `fd`, with room for `backlog` connections.
+pub fn listen(fd: RawFd, backlog: libc::c_int) -> Check {
+    // SAFETY: listen takes integers.
+    let r = unsafe { libc::listen(fd, backlog) };
+    check_os(r, format_args!("listen(fd {fd}, {backlog})"))
+}
+
+/// accept(2) of a connection to the listening socket `listener`, on fd `fd`.
+pub fn accept_at(listener: RawFd, fd: RawFd) -> Check {
+    // SAFETY: accept without an address.
+    let got = unsafe { libc::accept(listener, std::ptr::null_mut(), std::ptr::null_mut()) };
+    check_os(got, format_args!("accept(fd {listener})"))?;
+    move_fd(got, fd)
+}
+
+/// Closes `fds`, which the caller owns and does not use again.
+pub fn close_all(fds: &[RawFd]) {
+    for &fd in fds {
+        // SAFETY: the caller's own fds.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// The int value of the `SOL_SOCKET` option `opt` of the socket `fd`.
+pub fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> Result<libc::c_int, String> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` has room for the `len` bytes asked for.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&raw mut v).cast(), &mut len) };
+    check_os(r, format_args!("getsockopt(fd {fd}, option {opt})"))?;
+    Ok(v)
+}
+
+/// Sets the int `SOL_SOCKET` option `opt` of the socket `fd` to `v`.
+pub fn setsockopt_int(fd: RawFd, opt: libc::c_int, v: libc::c_int) -> Check {
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: passes one int.
+    let r = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&raw const v).cast(), len) };
+    check_os(r, format_args!("setsockopt(fd {fd}, option {opt}, {v})"))
+}
+
+/// The timeout `opt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) of the socket `fd`, as (tv_sec, tv_usec).
+pub fn getsockopt_timeval(fd: RawFd, opt: libc::c_int) -> Result<(i64, i64), String> {
+    // SAFETY: an all-zero timeval is valid.
+    let mut tv: libc::timeval = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: `tv` has room for the `len` bytes asked for.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&raw mut tv).cast(), &mut len) };
+    check_os(r, format_args!("getsockopt(fd {fd}, option {opt})"))?;
+    Ok((tv.tv_sec, tv.tv_usec))
+}
+
+/// Sets the timeout `opt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) of the socket `fd` to
+/// (tv_sec, tv_usec).
+pub fn setsockopt_timeval(fd: RawFd, opt: libc::c_int, (sec, usec): (i64, i64)) -> Check {
+    let tv = libc::timeval {
+        tv_sec: sec,
+        tv_usec: usec,
+    };
+    let len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: passes one timeval.
+    let r = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&raw const tv).cast(), len) };
+    check_os(
+        r,
+        format_args!("setsockopt(fd {fd}, option {opt}, {sec} s {usec} us)"),
+    )
+}
+
+/// What `SO_PEERCRED` of the socket `fd` says: (pid, uid, gid) of the process that made its
+/// pair (or connected it).
+pub fn peercred(fd: RawFd) -> Result<(libc::pid_t, libc::uid_t, libc::gid_t), String> {
+    // SAFETY: an all-zero ucred is valid.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` has room for the `len` bytes asked for.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&raw mut cred).cast(),
+            &mut len,
+        )
+    };
+    check_os(r, format_args!("getsockopt(fd {fd}, SO_PEERCRED)"))?;
+    Ok((cred.pid, cred.uid, cred.gid))
+}
+
+/// Sets or clears `O_NONBLOCK` on the file of `fd`, keeping its other status flags.
+pub fn set_nonblock(fd: RawFd, on: bool) -> Check {
+    // SAFETY: fcntl on an fd number; no memory involved.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        check_os(flags, format_args!("F_GETFL of fd {fd}"))?;
+        let flags = match on {
+            true => flags | libc::O_NONBLOCK,
+            false => flags & !libc::O_NONBLOCK,
+        };
+        check_os(
+            libc::fcntl(fd, libc::F_SETFL, flags),
+            format_args!("F_SETFL of fd {fd}"),
+        )
+    }
+}
+
+/// send(2) of `buf` on `fd` with `flags`: the bytes sent, or the errno.
+pub fn send(fd: RawFd, buf: &[u8], flags: libc::c_int) -> Result<usize, i32> {
+    // SAFETY: sends from a buffer of that length.
+    let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(errno()),
+    }
+}
+
+/// Sends all of `buf` on `fd` in one send(2) with `MSG_NOSIGNAL`, or fails.
+pub fn send_all(fd: RawFd, buf: &[u8]) -> Check {
+    match send(fd, buf, libc::MSG_NOSIGNAL) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(n) => Err(format!("send of {} bytes on fd {fd}: {n} sent", buf.len())),
+        Err(e) => Err(format!(
+            "send of {} bytes on fd {fd}: {}",
+            buf.len(),
+            crate::describe_errno(e)
+        )),
+    }
+}
+
+/// The room a control message with one fd takes (CMSG_SPACE), in u64s for its alignment.
+fn one_fd_control() -> Vec<u64> {
+    // SAFETY: CMSG_SPACE is arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    vec![0; space.div_ceil(8)]
+}
+
+/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
+/// fd `fd` with it (SCM_RIGHTS), or fails.
+pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
+    let mut control = one_fd_control();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(control.as_slice()) as _;
+    // SAFETY: the control buffer has room for one header and an fd; sendmsg only reads `buf`.
+    let n = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
+    };
+    let what = format_args!("sendmsg of {} bytes and fd {fd} on fd {sock}", buf.len());
+    check_os(n as i64, what)?;
+    match n as usize == buf.len() {
+        true => Ok(()),
+        false => Err(format!("{what}: {n} bytes sent")),
+    }
+}
+
+/// recvmsg(2) of up to `len` bytes from the socket `sock` with `flags`, with room for one fd
+/// passed with them (SCM_RIGHTS): the bytes, and the fd if one came (as an fd of the caller's,
+/// closed when dropped).
+pub fn recv_with_fd(
+    sock: RawFd,
+    len: usize,
+    flags: libc::c_int,
+) -> Result<(Vec<u8>, Option<OwnedFd>), String> {
+    let mut buf = vec![0u8; len];
+    let mut control = one_fd_control();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(control.as_slice()) as _;
+    // SAFETY: the buffers are ours and as long as the header says.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
+    check_os(n as i64, format_args!("recvmsg from fd {sock}"))?;
+    buf.truncate(n as usize);
+    // SAFETY: the kernel filled the control buffer; the header is checked before its data,
+    // and an fd it holds is a new one of ours.
+    let fd = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        match !cmsg.is_null()
+            && (*cmsg).cmsg_level == libc::SOL_SOCKET
+            && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+        {
+            true => {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+                Some(OwnedFd::from_raw_fd(fd))
+            }
+            false => None,
+        }
+    };
+    Ok((buf, fd))
+}
+
+/// recv(2) of up to `len` bytes from `fd` with `flags`: what it received (a datagram or a
+/// message whole if it fits), or the errno.
+pub fn recv(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, i32> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: receives into `buf`, of that length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, flags) };
+    if n < 0 {
+        return Err(errno());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// Waits up to 10 s for `fd` to have something to receive (or its end), then [`recv`]s up to
+/// `len` bytes with `flags`; `Err` naming what failed or that nothing came.
+pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, String> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, PATIENCE_MS) };
+    check_os(n, format_args!("poll of fd {fd}"))?;
+    if n == 0 {
+        return Err(format!(
+            "fd {fd}: nothing to receive within {} s",
+            PATIENCE_MS / 1000
+        ));
+    }
+    recv(fd, len, flags).map_err(|e| format!("recv from fd {fd}: {}", crate::describe_errno(e)))
+}
+
+/// Receives exactly `len` bytes from the stream socket `fd`, each part within 10 s
+/// ([`recv_within`]), or fails (also at its end).
+pub fn recv_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
+    let mut got = Vec::with_capacity(len);
+    while got.len() < len {
+        let part = recv_within(fd, len - got.len(), 0)?;
+        if part.is_empty() {
+            return Err(format!(
+                "fd {fd}: end of stream after {} of {len} bytes",
+                got.len()
+            ));
+        }
+        got.extend_from_slice(&part);
+    }
+    Ok(got)
+}
+
+/// What getpeername(2) of the socket `fd` gives: `Ok` if it has a peer, or the errno.
+pub fn peername(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `addr` has room for `len` bytes.
+    let r = unsafe { libc::getpeername(fd, (&raw mut addr).cast(), &mut len) };
+    match r {
+        0 => Ok(()),
+        _ => Err(errno()),
+    }
+}
+
+/// shutdown(2) of the socket `fd`, `how` being `SHUT_RD`, `SHUT_WR` or `SHUT_RDWR`.
+pub fn shutdown(fd: RawFd, how: libc::c_int) -> Check {
+    // SAFETY: shutdown takes integers.
+    let r = unsafe { libc::shutdown(fd, how) };
+    check_os(r, format_args!("shutdown(fd {fd}, {how})"))
+}
+
+/// The bytes `from..from + len` of [`crate::byte_pattern`].
+pub fn pattern(from: usize, len: usize) -> Vec<u8> {
+    (from..from + len).map(crate::byte_pattern).collect()
+}
+
+/// `Err` unless `/proc/self/fd/{fd}` says `socket:[...]`.
+pub fn check_is_socket(fd: RawFd) -> Check {
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_err(|e| format!("readlink of fd {fd}: {e}"))?;
+    match link.to_string_lossy().starts_with("socket:[") {
+        true => Ok(()),
+        false => Err(format!("fd {fd} is {link:?}, not a socket")),
+    }
+}
