@@ -17,7 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const EXIT_SKIP: i32 = cr_tests::EXIT_SKIP;
@@ -128,11 +128,20 @@ fn run(path: &Path, timeout: Duration, full: bool) -> (Verdict, String) {
         Ok(c) => c,
         Err(e) => return (Verdict::Fail(format!("spawn: {e}")), String::new()),
     };
+    // What the test printed so far: all of it at end of file, or as much as came before a
+    // descendant that kept the pipe open was given up on.
+    let out = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel();
+    let sink = Arc::clone(&out);
     std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = File::from(read).read_to_end(&mut out);
-        let _ = tx.send(out);
+        let mut read = File::from(read);
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = read.read(&mut buf) {
+            sink.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(());
     });
     let pgid = child.id() as libc::pid_t;
     let deadline = Instant::now() + timeout;
@@ -148,10 +157,14 @@ fn run(path: &Path, timeout: Duration, full: bool) -> (Verdict, String) {
     // SAFETY: kill on a process group we created; no memory is involved.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
     let _ = child.wait();
-    let output = rx
-        .recv_timeout(Duration::from_secs(5))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_else(|_| "(output not collected: a descendant kept the pipe open)\n".into());
+    let ended = rx.recv_timeout(Duration::from_secs(5)).is_ok();
+    let mut output = {
+        let bytes = out.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    if !ended {
+        output += "(output cut short: a descendant kept the pipe open)\n";
+    }
     let verdict = match status {
         None => Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
         Some(s) => match s.code() {
