@@ -106,7 +106,7 @@ impl FileKind for UnixFile {
         d.record(&abi::UnixSock {
             pair,
             end: u32::from(u.id != key),
-            flags: flags_of(s),
+            flags: flags_of(*s),
             shutdown: s.shutdown,
             err: s.err,
             sndbuf: s.sndbuf,
@@ -242,25 +242,32 @@ fn peer_kind(u: &UnixInfo) -> u32 {
     }
 }
 
-fn flags_of(s: &UnixState) -> u32 {
-    let bits = [
-        (s.passcred, abi::UNIX_PASSCRED),
-        (s.passpidfd, abi::UNIX_PASSPIDFD),
-        (s.sndbuf_set, abi::UNIX_SNDBUF_LOCK),
-        (s.rcvbuf_set, abi::UNIX_RCVBUF_LOCK),
-    ];
-    bits.iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |f, (_, bit)| f | bit)
+/// An option of a socket that a `UnixSock.flags` bit stands for.
+type FlagOption = fn(&mut UnixState) -> &mut bool;
+
+/// The `UnixSock.flags` bits, each with the option it stands for.
+const FLAGS: [(u32, FlagOption); 4] = [
+    (abi::UNIX_PASSCRED, |s| &mut s.passcred),
+    (abi::UNIX_PASSPIDFD, |s| &mut s.passpidfd),
+    (abi::UNIX_SNDBUF_LOCK, |s| &mut s.sndbuf_set),
+    (abi::UNIX_RCVBUF_LOCK, |s| &mut s.rcvbuf_set),
+];
+
+/// The `UnixSock.flags` of `s`.
+fn flags_of(mut s: UnixState) -> u32 {
+    FLAGS
+        .iter()
+        .filter(|(_, on)| *on(&mut s))
+        .fold(0, |flags, (bit, _)| flags | bit)
 }
 
 /// The state of the `UnixSock` record `s`, of a socket whose pair is `peer`
 /// (`UNIX_PAIR_*`), as far as the image alone tells it is one a socket may have; the kernel
 /// judges the rest.
 fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixState> {
-    let all = abi::UNIX_PASSCRED | abi::UNIX_PASSPIDFD | abi::UNIX_SNDBUF_LOCK;
+    let known = FLAGS.iter().fold(0, |all, (bit, _)| all | bit);
     let shut = abi::UNIX_SHUT_RD | abi::UNIX_SHUT_WR;
-    if s.flags & !(all | abi::UNIX_RCVBUF_LOCK) != 0
+    if s.flags & !known != 0
         || s.shutdown & !shut != 0
         || (s.err != 0 && s.err != bindings::ECONNRESET as i32)
         || s._pad0 != 0
@@ -271,22 +278,23 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
     {
         return Err(r.bad("unix socket with flags, a state or messages no socket has"));
     }
-    Ok(UnixState {
+    let mut state = UnixState {
         shutdown: s.shutdown,
         err: s.err,
         sndbuf: s.sndbuf,
         rcvbuf: s.rcvbuf,
-        sndbuf_set: s.flags & abi::UNIX_SNDBUF_LOCK != 0,
-        rcvbuf_set: s.flags & abi::UNIX_RCVBUF_LOCK != 0,
         rcvtimeo: s.rcvtimeo,
         sndtimeo: s.sndtimeo,
         rcvlowat: s.rcvlowat,
         peek_off: s.peek_off,
         uid: s.uid,
         gid: s.gid,
-        passcred: s.flags & abi::UNIX_PASSCRED != 0,
-        passpidfd: s.flags & abi::UNIX_PASSPIDFD != 0,
-    })
+        ..UnixState::default()
+    };
+    for (bit, on) in FLAGS {
+        *on(&mut state) = s.flags & bit != 0;
+    }
+    Ok(state)
 }
 
 /// Queues the messages of `UnixSock` record `s` again, as writes of `other`, its peer, of a
