@@ -323,6 +323,41 @@ pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>,
     recv(fd, len, flags).map_err(|e| format!("recv from fd {fd}: {}", crate::describe_errno(e)))
 }
 
+/// The credentials a reader with SO_PASSCRED gets (SCM_CREDENTIALS) with the next message of
+/// `fd`, peeked without waiting: pid, uid and gid. A message sent without its sender's gives
+/// pid 0 and the overflow ids.
+pub fn peek_creds(fd: RawFd) -> Result<(libc::pid_t, libc::uid_t, libc::gid_t), String> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: (&raw mut byte).cast(),
+        iov_len: 1,
+    };
+    // Room for one SCM_CREDENTIALS message, aligned as a cmsghdr.
+    let mut control = [0u64; 8];
+    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    // SAFETY: `msg` points at `iov` and `control`, which outlive the call.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+    check_os(n as i64, format_args!("recvmsg(MSG_PEEK) of fd {fd}"))?;
+    // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR stays within `control`.
+    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    // SAFETY: a non-null header recvmsg wrote, of its length.
+    let found = !c.is_null()
+        && unsafe { ((*c).cmsg_level, (*c).cmsg_type) }
+            == (libc::SOL_SOCKET, libc::SCM_CREDENTIALS);
+    if !found {
+        return Err(format!("fd {fd}: no SCM_CREDENTIALS with its next message"));
+    }
+    // SAFETY: an SCM_CREDENTIALS message holds a struct ucred, maybe unaligned.
+    let cred: libc::ucred = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()) };
+    Ok((cred.pid, cred.uid, cred.gid))
+}
+
 /// Receives exactly `len` bytes from the stream socket `fd`, each part within 10 s
 /// ([`recv_within`]), or fails (also at its end).
 pub fn recv_exact(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {

@@ -23,7 +23,9 @@
 //! The target holds both sockets of the others:
 //!
 //! - D, stream: D1 wrote "bye" and was shut down for writes, and has SO_PASSCRED (its queue
-//!   empty): D0 reads "bye" then the end, a send on D1 is EPIPE, D1 receives D0's "back";
+//!   empty): D0 reads "bye" then the end, a send on D1 is EPIPE, D1 receives D0's "back".
+//!   D0 was given SO_PASSCRED after "bye" came, which came without its sender's credentials:
+//!   a peek at it with SO_PASSCRED gives pid 0 and the overflow ids, after the restart too;
 //! - E, stream: E1 wrote "last" and was closed: E0 reads "last" then the end, a send is
 //!   EPIPE;
 //! - F, datagram: F1 sent "x" and was closed: F0 receives "x", then a send is ECONNREFUSED;
@@ -41,8 +43,8 @@ use std::os::fd::RawFd;
 use cr_tests::target::{fork_checker, unblock_restore_signal, was_woken};
 use cr_tests::tree::{wake_and_reap, Ready};
 use cr_tests::unix::{
-    check_is_socket, close_all, getsockopt_int, getsockopt_timeval, pattern, peercred, peername,
-    recv, recv_exact, recv_within, send, send_all, set_nonblock, setsockopt_int,
+    check_is_socket, close_all, getsockopt_int, getsockopt_timeval, pattern, peek_creds, peercred,
+    peername, recv, recv_exact, recv_within, send, send_all, set_nonblock, setsockopt_int,
     setsockopt_timeval, shutdown, socket_at, socketpair_at,
 };
 use cr_tests::{
@@ -60,6 +62,8 @@ const G0: RawFd = 46;
 const G1: RawFd = 47;
 const W0: RawFd = 48;
 const W1: RawFd = 49;
+/// What SCM_CREDENTIALS says of a message sent without its sender's credentials.
+const NO_CREDS: (libc::pid_t, libc::uid_t, libc::gid_t) = (0, 65534, 65534);
 const D0: RawFd = 50;
 const D1: RawFd = 51;
 const E0: RawFd = 52;
@@ -316,6 +320,8 @@ fn own_pairs_setup() -> Check {
     write_all(D1, b"bye")?;
     shutdown(D1, libc::SHUT_WR)?;
     setsockopt_int(D1, libc::SO_PASSCRED, 1)?;
+    setsockopt_int(D0, libc::SO_PASSCRED, 1)?;
+    check_eq("the credentials of D0's bytes", peek_creds(D0)?, NO_CREDS)?;
 
     socketpair_at(libc::SOCK_STREAM, E0, E1)?;
     write_all(E1, b"last")?;
@@ -351,6 +357,12 @@ fn closed_pairs_check(me: libc::pid_t) -> Check {
     for (fd, what) in [(D0, "D0"), (D1, "D1"), (E0, "E0"), (F0, "F0"), (R0, "R0")] {
         check_peercred(fd, what, me)?;
     }
+    check_eq(
+        "D0's SO_PASSCRED",
+        getsockopt_int(D0, libc::SO_PASSCRED)?,
+        1,
+    )?;
+    check_eq("the credentials of D0's bytes", peek_creds(D0)?, NO_CREDS)?;
     check_eq("D0's bytes", recv_exact(D0, 3)?, b"bye".to_vec())?;
     check_eq("D0 after them", recv_within(D0, 16, 0)?, vec![])?;
     check_eq(
