@@ -217,9 +217,14 @@ fn one_fd_control() -> Vec<u64> {
     vec![0; space.div_ceil(8)]
 }
 
-/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
-/// fd `fd` with it (SCM_RIGHTS), or fails.
-pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
+/// sendmsg(2) of `buf` on the socket `sock` with `flags`, passing the fd `fd` with it
+/// (SCM_RIGHTS): the bytes sent, or the errno.
+pub fn sendmsg_with_fd(
+    sock: RawFd,
+    buf: &[u8],
+    fd: RawFd,
+    flags: libc::c_int,
+) -> Result<usize, i32> {
     let mut control = one_fd_control();
     let mut iov = libc::iovec {
         iov_base: buf.as_ptr().cast_mut().cast(),
@@ -238,13 +243,22 @@ pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL)
+        libc::sendmsg(sock, &msg, flags)
     };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(errno()),
+    }
+}
+
+/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
+/// fd `fd` with it (SCM_RIGHTS), or fails.
+pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
     let what = format_args!("sendmsg of {} bytes and fd {fd} on fd {sock}", buf.len());
-    check_os(n as i64, what)?;
-    match n as usize == buf.len() {
-        true => Ok(()),
-        false => Err(format!("{what}: {n} bytes sent")),
+    match sendmsg_with_fd(sock, buf, fd, libc::MSG_NOSIGNAL) {
+        Ok(n) if n == buf.len() => Ok(()),
+        Ok(n) => Err(format!("{what}: {n} bytes sent")),
+        Err(e) => Err(format!("{what}: {}", crate::describe_errno(e))),
     }
 }
 
