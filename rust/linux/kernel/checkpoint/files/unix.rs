@@ -27,10 +27,8 @@ use crate::task::ParkedTask;
 use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
-use kernel::fs::file::File;
-use kernel::net::unix::{self, UnixInfo, UnixState};
+use kernel::net::unix::{self, NewUnix, UnixInfo, UnixState};
 use kernel::prelude::*;
-use kernel::types::ARef;
 
 /// Bytes copied to the image, or read back, at a time.
 const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
@@ -148,7 +146,7 @@ impl FileKind for UnixFile {
             |s: &abi::UnixSock| s.pair,
         )?;
         let e = s.end as usize;
-        let (sock_type, peer, file, other) = match r.lookup(s.pair)? {
+        let (sock_type, peer, sock, other) = match r.lookup(s.pair)? {
             Obj::Unix(pair) => match pair.ends.get(e) {
                 Some(End {
                     file: Some(file),
@@ -168,8 +166,8 @@ impl FileKind for UnixFile {
         };
         let state = state_of(r, &s, peer)?;
         // Its messages are its peer's writes.
-        fill(r, &s, sock_type, other.as_deref())?;
-        unix::set(&file, &state, nonblock).inspect_err(|e| {
+        fill(r, &s, sock_type, other.as_ref())?;
+        unix::set(&sock, &state, nonblock).inspect_err(|e| {
             log!(
                 r.log,
                 "unix socket: cannot set it up as saved ({})",
@@ -186,7 +184,7 @@ impl FileKind for UnixFile {
             drop((other, pair.ends[1].file.take()));
             kernel::current_task::run_task_work();
         }
-        Ok(FileRef::from(file))
+        Ok(FileRef::from(sock.file().clone()))
     }
 }
 
@@ -303,7 +301,7 @@ fn fill(
     r: &mut Restorer<'_, Obj>,
     s: &abi::UnixSock,
     sock_type: u32,
-    other: Option<&File>,
+    other: Option<&NewUnix>,
 ) -> Result {
     let stream = sock_type == TYPES[0];
     let mut left = s.bytes;
@@ -347,7 +345,7 @@ fn fill(
 
 /// Queues `bytes` as one write of `from`: all of them, or the caller's limits are too low
 /// for what the socket held (`EPERM`).
-fn send(r: &Restorer<'_, Obj>, from: Option<&File>, mut bytes: &[u8]) -> Result {
+fn send(r: &Restorer<'_, Obj>, from: Option<&NewUnix>, mut bytes: &[u8]) -> Result {
     let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
     // What a send without room returns: EAGAIN, or for a datagram too long EMSGSIZE.
     let no_room_errors = [EAGAIN.to_errno(), -(bindings::EMSGSIZE as i32)];
@@ -390,7 +388,7 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
     }
     r.definable(p.objref)?;
     let whole = p.peer != abi::UNIX_PAIR_NONE;
-    let (a, b) = unix::make(p.sock_type, whole)
+    let (a, b) = NewUnix::make(p.sock_type, whole)
         .inspect_err(|e| log!(r.log, "unix socket: cannot make one ({})", e.to_errno()))?;
     let end = |file| End { file, saved: None };
     r.define(
@@ -415,7 +413,7 @@ pub(crate) struct UnixPair {
 /// A socket of a [`UnixPair`].
 struct End {
     /// Its file: none for the second of a socket connected to none, or once closed.
-    file: Option<ARef<File>>,
+    file: Option<NewUnix>,
     /// What its `UnixSock` record said, with the objref of its maker, once read.
     saved: Option<(UnixState, u32)>,
 }
@@ -446,7 +444,7 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             let Some(maker) = maker else {
                 return Err(r.bad("unix socket made by an object that is not a process"));
             };
-            unix::set_peercred(file, &maker.task)?;
+            file.set_peercred(&maker.task)?;
         }
         crate::resched();
     }

@@ -174,26 +174,44 @@ unsafe fn own(f: *mut bindings::file) -> Option<ARef<File>> {
     Some(unsafe { ARef::from_raw(f.cast::<File>()) })
 }
 
-/// Makes a unix socket pair of `sock_type` (`SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_SEQPACKET`) as
-/// `socketpair(2)` does, or with `pair` false one socket connected to none, as `socket(2)`
-/// does; returns their non-blocking files. `EINVAL` for another type.
-pub fn make(sock_type: u32, pair: bool) -> Result<(ARef<File>, Option<ARef<File>>)> {
-    let mut res = [core::ptr::null_mut(); 2];
-    // SAFETY: `res` has room for the two files the callee makes.
-    to_result(unsafe { bindings::restart_unix_pair(sock_type, pair, res.as_mut_ptr()) })?;
-    // SAFETY: the callee returned 0: each is null or a counted file, ours.
-    let [a, b] = res.map(|f| unsafe { own(f) });
-    match (a, b, pair) {
-        (Some(a), b @ Some(_), true) => Ok((a, b)),
-        (Some(a), None, false) => Ok((a, None)),
-        _ => Err(EINVAL),
+/// A unix socket that restart made ([`NewUnix::make`]) and fills and sets up again: only such
+/// a socket may be given a peer's credentials ([`NewUnix::set_peercred`]).
+///
+/// # Invariants
+///
+/// The file is a unix socket's, made by `restart_unix_pair()`.
+#[derive(Clone)]
+pub struct NewUnix(ARef<File>);
+
+impl NewUnix {
+    /// Makes a unix socket pair of `sock_type` (`SOCK_STREAM`, `SOCK_DGRAM`,
+    /// `SOCK_SEQPACKET`) as `socketpair(2)` does, or with `pair` false one socket connected to
+    /// none, as `socket(2)` does; their files are non-blocking. `EINVAL` for another type.
+    pub fn make(sock_type: u32, pair: bool) -> Result<(NewUnix, Option<NewUnix>)> {
+        let mut res = [core::ptr::null_mut(); 2];
+        // SAFETY: `res` has room for the two files the callee makes.
+        to_result(unsafe { bindings::restart_unix_pair(sock_type, pair, res.as_mut_ptr()) })?;
+        // SAFETY: the callee returned 0: each is null or a counted file, ours.
+        // INVARIANT: the files of the sockets `restart_unix_pair()` made.
+        let [a, b] = res.map(|f| unsafe { own(f) }.map(NewUnix));
+        match (a, b, pair) {
+            (Some(a), b @ Some(_), true) => Ok((a, b)),
+            (Some(a), None, false) => Ok((a, None)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The socket's file.
+    pub fn file(&self) -> &ARef<File> {
+        &self.0
     }
 }
 
-/// Queues `buf` as one message on the peer of the socket of `from`, made by [`make`], as a
-/// write of it would, without waiting: the bytes queued, short for a stream socket whose
-/// room the caller's limits take. `EAGAIN` if they take all of it.
-pub fn fill(from: &File, buf: &[u8]) -> Result<usize> {
+/// Queues `buf` as one message on the peer of the socket `from`, as a write of it would,
+/// without waiting: the bytes queued, short for a stream socket whose room the caller's
+/// limits take. `EAGAIN` if they take all of it.
+pub fn fill(from: &NewUnix, buf: &[u8]) -> Result<usize> {
+    let from = &from.0;
     // SAFETY: the file is valid; `buf` is a kernel buffer of its length.
     let n = unsafe { bindings::restart_unix_fill(from.as_ptr(), buf.as_ptr().cast(), buf.len()) };
     if n < 0 {
@@ -202,27 +220,31 @@ pub fn fill(from: &File, buf: &[u8]) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// Sets up the socket of `file`, made by [`make`], with the owner, buffer sizes, timeouts,
-/// `SO_RCVLOWAT` and `SO_PEEK_OFF` of `s`, and `file` non-blocking if `nonblock`: what the
-/// caller could set by hand (`EPERM` beyond), a socket could have (`EINVAL`).
-pub fn set(file: &File, s: &UnixState, nonblock: bool) -> Result {
+/// Sets up the socket `sock` with the owner, buffer sizes, timeouts, `SO_RCVLOWAT` and
+/// `SO_PEEK_OFF` of `s`, and its file non-blocking if `nonblock`: what the caller could set
+/// by hand (`EPERM` beyond), a socket could have (`EINVAL`).
+pub fn set(sock: &NewUnix, s: &UnixState, nonblock: bool) -> Result {
+    let file = &sock.0;
     let raw = s.to_raw();
     // SAFETY: the file is valid; the callee only reads `raw`.
     to_result(unsafe { bindings::restart_unix_set(file.as_ptr(), &raw, nonblock) })
 }
 
-/// Gives the socket of `file`, made by [`make`], the shutdown state, pending error and
-/// `SO_PASSCRED`/`SO_PASSPIDFD` of `s`, once the messages of both sockets of its pair are
-/// queued. `EINVAL` for a state a socket cannot have.
-pub fn finish(file: &File, s: &UnixState) -> Result {
+/// Gives the socket `sock` the shutdown state, pending error and `SO_PASSCRED`/`SO_PASSPIDFD`
+/// of `s`, once the messages of both sockets of its pair are queued. `EINVAL` for a state a
+/// socket cannot have.
+pub fn finish(sock: &NewUnix, s: &UnixState) -> Result {
+    let file = &sock.0;
     let raw = s.to_raw();
     // SAFETY: the file is valid; the callee only reads `raw`.
     to_result(unsafe { bindings::restart_unix_finish(file.as_ptr(), &raw) })
 }
 
-/// Makes `SO_PEERCRED` on the socket of `file`, made by [`make`], report the process of
-/// `creator` and its credentials.
-pub fn set_peercred(file: &File, creator: &Task) -> Result {
-    // SAFETY: both are valid; the callee takes its own references.
-    to_result(unsafe { bindings::restart_unix_peercred(file.as_ptr(), creator.as_ptr()) })
+impl NewUnix {
+    /// Makes `SO_PEERCRED` on the socket report the process of `creator` and its credentials:
+    /// those of the restored process that made its pair.
+    pub fn set_peercred(&self, creator: &Task) -> Result {
+        // SAFETY: both are valid; the callee takes its own references.
+        to_result(unsafe { bindings::restart_unix_peercred(self.0.as_ptr(), creator.as_ptr()) })
+    }
 }
