@@ -5,8 +5,9 @@
 //!
 //! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
 //! <value> <unit>` line per measurement: the guest's memcpy bandwidth, then for each memory
-//! size a process with every page written, and for each tree size a tree of sleeping
-//! processes, each checkpointed with `CKPT_KILL` to tmpfs and restarted; then the same with
+//! size a process with every page written, for each tree size a tree of sleeping processes,
+//! and for each socket size a process whose unix socket pair holds that many bytes, each
+//! checkpointed with `CKPT_KILL` to tmpfs and restarted; then the same with
 //! CRIU (Debian's `criu`, installed on the host if missing and copied into the guest with its
 //! libraries), dumped to and restored from tmpfs. The results are printed side by side and
 //! kept in `target/bench/<time>.md`; where CRIU failed, its error is printed instead.
@@ -36,6 +37,9 @@ pub struct Args {
     /// Tree sizes in processes, comma-separated.
     #[arg(long, default_value = "10,100,1000")]
     tree: String,
+    /// Bytes queued on a unix socket pair, in MiB, comma-separated.
+    #[arg(long, default_value = "16")]
+    sock: String,
     /// Leave CRIU out.
     #[arg(long)]
     no_criu: bool,
@@ -99,7 +103,10 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     let configs: Vec<String> = CONFIGS.iter().map(|c| c.to_string()).collect();
     let kernel = build_kernel::build(sh, &configs, "bzImage-bench")?;
     let mut bins = guest::build(sh)?;
-    let mut command = format!("cr-bench --mem {} --tree {}", args.mem, args.tree);
+    let mut command = format!(
+        "cr-bench --mem {} --tree {} --sock {}",
+        args.mem, args.tree, args.sock
+    );
     if !args.no_criu {
         setup::ensure_packages(sh, &["criu"])?;
         bins.files

@@ -1,4 +1,4 @@
-//! `cr-bench [--mem MIB,...] [--tree N,...] [--criu PATH]`: the guest half of `cargo xtask
+//! `cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--criu PATH]`: the guest half of `cargo xtask
 //! bench`, not a test (the guest has it in /bin). Measures, each as one `BENCH <name> <value>
 //! <unit>` line:
 //!
@@ -7,7 +7,10 @@
 //!   a file in tmpfs, the image size, restart from that file; the restored process then checks
 //!   its memory and must exit 0;
 //! - for each N, a tree of N processes (a root with N-1 children, all asleep): checkpoint
-//!   with `CKPT_KILL` and restart; all N must come back.
+//!   with `CKPT_KILL` and restart; all N must come back;
+//! - for each MIB given with `--sock`, a process holding a unix stream socket pair with MIB
+//!   of bytes queued: checkpoint with `CKPT_KILL` and restart; the restored process then
+//!   reads them back and checks them.
 //!
 //! With `--criu`, each of those is also dumped and restored by CRIU (names `criu:<name>`),
 //! into and from a directory in tmpfs; where CRIU fails, a `BENCH-SKIP criu:<name> <why>` line
@@ -294,16 +297,128 @@ fn tree(n: u64, criu: Option<&str>) {
     }
 }
 
+/// Where the socket holder says it queued its bytes.
+const SOCK_READY: &str = "/tmp/cr-bench-sock.ready";
+
+/// The byte at offset `i` of what the socket holder queues.
+fn sock_byte(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// Forks a process that queues `mib` MiB on a unix stream socket pair it holds (its send
+/// buffer raised with SO_SNDBUFFORCE), says so in [`SOCK_READY`] and sleeps; woken by
+/// SIGUSR1 it reads them back and exits 0 if they are whole.
+fn spawn_sock_holder(mib: u64) -> libc::pid_t {
+    let _ = std::fs::remove_file(SOCK_READY);
+    let len = (mib << 20) as usize;
+    // SAFETY: the child only makes system calls on its own memory and ends in `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => fail("fork"),
+        0 => unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            let mut fds = [0; 2];
+            if libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) != 0 {
+                libc::_exit(2);
+            }
+            // Room for the bytes and what each buffer costs besides them.
+            let room = (len * 2) as libc::c_int;
+            let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            let opt = (&raw const room).cast();
+            libc::setsockopt(fds[1], libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, opt, size);
+            let bytes: Vec<u8> = (0..len).map(sock_byte).collect();
+            let mut at = 0;
+            while at < len {
+                let n = libc::write(fds[1], bytes[at..].as_ptr().cast(), (len - at).min(1 << 16));
+                if n <= 0 {
+                    libc::_exit(3);
+                }
+                at += n as usize;
+            }
+            drop(bytes);
+            let ready = libc::open(
+                c"/tmp/cr-bench-sock.ready".as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY,
+                0o600,
+            );
+            libc::close(ready);
+            let mut sig = 0;
+            libc::sigwait(&set, &mut sig);
+            let mut buf = vec![0u8; 1 << 16];
+            let mut at = 0;
+            while at < len {
+                let n = libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len().min(len - at));
+                if n <= 0
+                    || buf[..n as usize]
+                        .iter()
+                        .enumerate()
+                        .any(|(k, &b)| b != sock_byte(at + k))
+                {
+                    libc::_exit(4);
+                }
+                at += n as usize;
+            }
+            libc::_exit(0);
+        },
+        pid => {
+            wait_for("the socket holder", || {
+                std::path::Path::new(SOCK_READY).exists()
+            });
+            pid
+        }
+    }
+}
+
+/// Wakes the restored socket holder `pid`, our child, which reads its bytes back and must
+/// exit 0.
+fn check_sock_holder(pid: libc::pid_t, what: &str) {
+    // SAFETY: kill takes integers; `pid` is our child.
+    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    match sys::waitpid(pid) {
+        Ok(0) => {}
+        Ok(status) => fail(format!("the restored {what} ended with status {status:#x}")),
+        Err(e) => fail(format!("wait for the restored {what}: {e}")),
+    }
+}
+
+fn sock(mib: u64, criu: Option<&str>) {
+    let what = format!("a socket pair holding {mib} MiB");
+    let name = format!("sock{mib}");
+    let pid = spawn_sock_holder(mib);
+    let (ckpt, size) = checkpoint(pid, &what);
+    let _ = sys::waitpid(pid);
+    let (restored, rst) = restart(&what);
+    check_sock_holder(restored, &what);
+    report_cycle(&name, ckpt, rst, size);
+    let _ = std::fs::remove_file(IMAGE);
+    let Some(criu) = criu else { return };
+    let pid = spawn_sock_holder(mib);
+    if let Some((restored, dump, rst, size)) = criu_cycle(criu, &name, pid, || {
+        let _ = sys::waitpid(pid);
+    }) {
+        check_sock_holder(restored, &what);
+        report_cycle(&format!("criu:{name}"), dump, rst, size);
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut mem, mut trees, mut criu) = (None, None, None);
+    let (mut mem, mut trees, mut socks, mut criu) = (None, None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mem" => mem = args.next(),
             "--tree" => trees = args.next(),
+            "--sock" => socks = args.next(),
             "--criu" => criu = args.next(),
             _ => fail(format!(
-                "usage: cr-bench [--mem MIB,...] [--tree N,...] [--criu PATH] (not {a})"
+                "usage: cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--criu PATH] (not {a})"
             )),
         }
     }
@@ -316,6 +431,9 @@ fn main() {
     }
     for n in list(trees, &[10, 100, 1000]) {
         tree(n, criu.as_deref());
+    }
+    for mib in list(socks, &[16]) {
+        sock(mib, criu.as_deref());
     }
     let _ = std::fs::remove_file(IMAGE);
     println!("cr-bench: done");
