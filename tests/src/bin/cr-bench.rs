@@ -134,8 +134,9 @@ fn start_memhog(mib: u64, what: &str) -> std::process::Child {
     child
 }
 
-/// Wakes the restored memhog `pid`, our child, which checks its memory and must exit 0.
-fn check_memhog(pid: libc::pid_t, what: &str) {
+/// Wakes the restored process `pid` (`what`), our child, which checks what it holds (a
+/// memhog its memory, a socket holder its bytes) and must exit 0.
+fn wake_and_check(pid: libc::pid_t, what: &str) {
     // SAFETY: kill takes integers; `pid` is our child.
     unsafe { libc::kill(pid, libc::SIGUSR1) };
     match sys::waitpid(pid) {
@@ -152,14 +153,14 @@ fn memory(mib: u64, criu: Option<&str>) {
     let (ckpt, size) = checkpoint(child.id() as libc::pid_t, &what);
     let _ = child.wait();
     let (restored, rst) = restart(&what);
-    check_memhog(restored, &what);
+    wake_and_check(restored, &what);
     report_cycle(&name, ckpt, rst, size);
     let _ = std::fs::remove_file(IMAGE);
     let Some(criu) = criu else { return };
     let mut child = start_memhog(mib, &what);
     let pid = child.id() as libc::pid_t;
     if let Some((restored, dump, rst, size)) = criu_cycle(criu, &name, pid, || drop(child.wait())) {
-        check_memhog(restored, &what);
+        wake_and_check(restored, &what);
         report_cycle(&format!("criu:{name}"), dump, rst, size);
     }
 }
@@ -376,18 +377,6 @@ fn spawn_sock_holder(mib: u64) -> libc::pid_t {
     }
 }
 
-/// Wakes the restored socket holder `pid`, our child, which reads its bytes back and must
-/// exit 0.
-fn check_sock_holder(pid: libc::pid_t, what: &str) {
-    // SAFETY: kill takes integers; `pid` is our child.
-    unsafe { libc::kill(pid, libc::SIGUSR1) };
-    match sys::waitpid(pid) {
-        Ok(0) => {}
-        Ok(status) => fail(format!("the restored {what} ended with status {status:#x}")),
-        Err(e) => fail(format!("wait for the restored {what}: {e}")),
-    }
-}
-
 fn sock(mib: u64, criu: Option<&str>) {
     let what = format!("a socket pair holding {mib} MiB");
     let name = format!("sock{mib}");
@@ -395,7 +384,7 @@ fn sock(mib: u64, criu: Option<&str>) {
     let (ckpt, size) = checkpoint(pid, &what);
     let _ = sys::waitpid(pid);
     let (restored, rst) = restart(&what);
-    check_sock_holder(restored, &what);
+    wake_and_check(restored, &what);
     report_cycle(&name, ckpt, rst, size);
     let _ = std::fs::remove_file(IMAGE);
     let Some(criu) = criu else { return };
@@ -403,7 +392,7 @@ fn sock(mib: u64, criu: Option<&str>) {
     if let Some((restored, dump, rst, size)) = criu_cycle(criu, &name, pid, || {
         let _ = sys::waitpid(pid);
     }) {
-        check_sock_holder(restored, &what);
+        wake_and_check(restored, &what);
         report_cycle(&format!("criu:{name}"), dump, rst, size);
     }
 }
