@@ -286,6 +286,7 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @type: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
  * @shutdown: RCV_SHUTDOWN and SEND_SHUTDOWN
  * @qlen: the messages its receive queue holds
+ * @files: at least the files they carry (SCM_RIGHTS)
  * @userlocks: SOCK_SNDBUF_LOCK and SOCK_RCVBUF_LOCK: the sizes the user set
  * @err: its pending error (SO_ERROR)
  * @sndbuf: SO_SNDBUF
@@ -312,6 +313,7 @@ struct checkpoint_unix {
 	unsigned int type;
 	unsigned int shutdown;
 	unsigned int qlen;
+	unsigned int files;
 	unsigned int userlocks;
 	int err;
 	int sndbuf;
@@ -328,10 +330,34 @@ struct checkpoint_unix {
 };
 
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
-int checkpoint_unix_queue(struct file *file, u32 *lens, unsigned int n, void *buf,
-			  size_t len);
+
+/**
+ * struct checkpoint_unix_msgs - the messages of a unix socket, as copied
+ * @lens: set to the length of each message
+ * @carried: set to the number of files each carries
+ * @buf: set to their bytes, one after the other; NULL to copy none
+ * @files: set to the files they carry, one after the other, each with a
+ *	reference that the caller puts
+ * @bytes: the room in @buf: the bytes checkpoint_unix() counted
+ * @msgs: the room in @lens and @carried: the messages it counted
+ * @nfiles: the room in @files: the files it counted, which are at least those
+ *	the messages carry; set to the number copied
+ */
+struct checkpoint_unix_msgs {
+	u32 *lens;
+	u32 *carried;
+	void *buf;
+	struct file **files;
+	size_t bytes;
+	unsigned int msgs;
+	unsigned int nfiles;
+};
+
+int checkpoint_unix_queue(struct file *file, struct checkpoint_unix_msgs *q);
 int restart_unix_pair(unsigned int type, bool pair, struct file **res);
 ssize_t restart_unix_fill(struct file *from, const void *buf, size_t len);
+int restart_unix_fill_files(struct file *from, struct file *to, const void *buf,
+			    size_t len, struct file **files, unsigned int n);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);
 int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);

@@ -89,10 +89,7 @@ impl FileKind for UnixFile {
             true => d.objref(u.creator as *const u8)?,
             false => 0,
         };
-        let msgs = u.msgs as usize;
-        let mut lens = KVVec::from_elem(0u32, msgs, GFP_KERNEL_ACCOUNT)?;
-        let mut bytes = KVVec::from_elem(0u8, u.bytes as usize, GFP_KERNEL_ACCOUNT)?;
-        UnixInfo::messages(file.file(), &mut lens, &mut bytes).inspect_err(|e| {
+        let m = u.messages(file.file(), true).inspect_err(|e| {
             log!(
                 d.log,
                 "a unix socket: cannot read its messages ({}; {})",
@@ -121,9 +118,9 @@ impl FileKind for UnixFile {
             sndtimeo: s.sndtimeo,
         })?;
         let mut at = 0;
-        for &len in lens.iter() {
+        for &len in m.lens.iter() {
             d.record(&abi::UnixMsg { len, _pad0: 0 })?;
-            let msg = bytes.get(at..at + len as usize).ok_or(EINVAL)?;
+            let msg = m.bytes.get(at..at + len as usize).ok_or(EINVAL)?;
             for chunk in msg.chunks(CHUNK) {
                 d.raw(abi::RecordType::Data, chunk)?;
             }
@@ -195,6 +192,9 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     }
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
+    }
+    if u.files > 0 {
+        return Some("holding messages that carry file descriptors (SCM_RIGHTS)");
     }
     if u.peer == 0 && u.peercred {
         return Some("disconnected from the pair it was made with");

@@ -5,6 +5,7 @@
 //!
 //! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
 
+use crate::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use crate::error::to_result;
 use crate::fs::file::File;
 use crate::task::Task;
@@ -94,12 +95,15 @@ pub struct UnixInfo {
     pub creator_cred: bool,
     /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
     pub sock_type: u32,
-    /// What of it checkpoint cannot save: an option, an address, a message with files.
+    /// What of it checkpoint cannot save: an option, an address, a message with credentials.
     pub refused: Option<&'static CStr>,
     /// The messages its receive queue holds.
     pub msgs: u32,
     /// Their bytes in all.
     pub bytes: u64,
+    /// At least the files they carry (`SCM_RIGHTS`): a few paths free files without
+    /// counting them out.
+    pub files: u32,
     /// Its state and options.
     pub state: UnixState,
 }
@@ -125,6 +129,7 @@ impl UnixInfo {
             refused,
             msgs: u.qlen,
             bytes: u.bytes,
+            files: u.files,
             state: UnixState {
                 shutdown: u.shutdown,
                 err: u.err,
@@ -144,26 +149,67 @@ impl UnixInfo {
         })
     }
 
-    /// Copies the messages the socket of `file` holds, leaving them there: their lengths to
-    /// `lens` and their bytes, one after the other, to `buf`. `EAGAIN` if it holds other
-    /// messages than `lens` and `buf` have room for, exactly; `EINTR` if a fatal signal came
-    /// while it waited for the socket's readers.
-    pub fn messages(file: &File, lens: &mut [u32], buf: &mut [u8]) -> Result {
-        let n = u32::try_from(lens.len()).map_err(|_| EINVAL)?;
-        // SAFETY: the file is valid; `lens` and `buf` are kernel buffers of their lengths.
-        to_result(unsafe {
-            bindings::checkpoint_unix_queue(
-                file.as_ptr(),
-                lens.as_mut_ptr(),
-                n,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
+    /// Copies the messages that the socket of `file`, which `self` describes, holds, leaving
+    /// them there: with their bytes if `bytes`. `EAGAIN` if it holds other messages or bytes
+    /// than `self` counted, or more files; `EINTR` if a fatal signal came while it waited for
+    /// the socket's readers.
+    pub fn messages(&self, file: &File, bytes: bool) -> Result<Messages> {
+        let msgs = self.msgs as usize;
+        let len = if bytes { self.bytes as usize } else { 0 };
+        let mut lens = KVVec::from_elem(0u32, msgs, GFP_KERNEL_ACCOUNT)?;
+        let mut carried = KVVec::from_elem(0u32, msgs, GFP_KERNEL_ACCOUNT)?;
+        let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
+        let nfiles = self.files as usize;
+        let mut raw = KVVec::from_elem(core::ptr::null_mut(), nfiles, GFP_KERNEL_ACCOUNT)?;
+        // Reserved before the copy, so that every reference it takes finds a place.
+        let mut files = KVVec::with_capacity(nfiles, GFP_KERNEL_ACCOUNT)?;
+        let mut q = bindings::checkpoint_unix_msgs {
+            lens: lens.as_mut_ptr(),
+            carried: carried.as_mut_ptr(),
+            buf: match bytes {
+                true => buf.as_mut_ptr().cast(),
+                false => core::ptr::null_mut(),
+            },
+            files: raw.as_mut_ptr(),
+            bytes: self.bytes.try_into().map_err(|_| EINVAL)?,
+            msgs: self.msgs,
+            nfiles: self.files,
+        };
+        // SAFETY: the file is valid; each buffer is a kernel buffer with the room `q` says
+        // (`buf` only when its bytes are asked for: `len` is then the room).
+        to_result(unsafe { bindings::checkpoint_unix_queue(file.as_ptr(), &mut q) })?;
+        for &f in raw.iter() {
+            // SAFETY: the callee returned 0: `raw` holds counted files, ours.
+            if let Some(f) = unsafe { own(f) } {
+                // Cannot fail: there is room for every file.
+                files.push(f, GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        if files.len() != q.nfiles as usize {
+            return Err(EINVAL);
+        }
+        Ok(Messages {
+            lens,
+            carried,
+            bytes: buf,
+            files,
         })
     }
 }
 
-/// Takes the counted file the callee of `make` put in `f`.
+/// The messages a unix socket holds, as [`UnixInfo::messages`] copies them.
+pub struct Messages {
+    /// The length of each.
+    pub lens: KVVec<u32>,
+    /// How many of `files` each carries, in order (`SCM_RIGHTS`).
+    pub carried: KVVec<u32>,
+    /// Their bytes, one after the other, if asked for.
+    pub bytes: KVVec<u8>,
+    /// The files they carry.
+    pub files: KVVec<ARef<File>>,
+}
+
+/// Takes the counted file a callee put in `f`.
 ///
 /// # Safety
 ///
@@ -218,6 +264,35 @@ pub fn fill(from: &NewUnix, buf: &[u8]) -> Result<usize> {
         return Err(Error::from_errno(n as i32));
     }
     Ok(n as usize)
+}
+
+/// Queues `buf` as one message carrying `files` (`SCM_RIGHTS`, 1 to 253) on `to`, from its
+/// peer `from`, as a write of it would, in one buffer and without waiting: the files are in
+/// flight for the caller, within its limit (`ETOOMANYREFS`). `EPIPE` if `to` is not the
+/// peer of `from` any more; `EAGAIN` if the caller's limits leave no room for it.
+pub fn fill_files<'a>(
+    from: &NewUnix,
+    to: &NewUnix,
+    buf: &[u8],
+    files: impl Iterator<Item = &'a File>,
+) -> Result {
+    let mut raw = KVVec::new();
+    for f in files {
+        raw.push(f.as_ptr(), GFP_KERNEL_ACCOUNT)?;
+    }
+    let n = u32::try_from(raw.len()).map_err(|_| EINVAL)?;
+    // SAFETY: the files are valid while `files` borrows them; `buf` and `raw` are kernel
+    // buffers of their lengths; the callee takes its own references.
+    to_result(unsafe {
+        bindings::restart_unix_fill_files(
+            from.0.as_ptr(),
+            to.0.as_ptr(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            raw.as_mut_ptr(),
+            n,
+        )
+    })
 }
 
 /// Sets up the socket `sock` with the owner, buffer sizes, timeouts, `SO_RCVLOWAT` and
