@@ -349,6 +349,11 @@ pub const UNIX_PASSPIDFD: u32 = 2;
 pub const UNIX_SNDBUF_LOCK: u32 = 4;
 /// `UnixSock.flags`: the user set `SO_RCVBUF`: `rcvbuf` is restored.
 pub const UNIX_RCVBUF_LOCK: u32 = 8;
+/// `UnixSock.flags`: its messages carry files (`SCM_RIGHTS`): they follow the last task, in
+/// a `UnixQueue` record, after the files they carry that no earlier record wrote.
+pub const UNIX_QUEUE_LATER: u32 = 16;
+/// Most files one message carries (`SCM_MAX_FD`).
+pub const UNIX_CARRIED_MAX: u32 = 253;
 
 /// `UnixSock.shutdown`: no more reads (`SHUT_RD`, or the peer's `SHUT_WR`).
 pub const UNIX_SHUT_RD: u32 = 1;
@@ -471,8 +476,14 @@ pub enum RecordType {
     /// A unix socket of a pair, after its `File` record (and the pair's); `msgs` `UnixMsg`
     /// records follow.
     UnixSock = 73,
-    /// One message a unix socket holds; `Data` records with its bytes follow.
+    /// One message a unix socket holds; `UnixCarried` records naming the files it carries and
+    /// `Data` records with its bytes follow.
     UnixMsg = 74,
+    /// The messages of a unix socket whose messages carry files, after the last task; `msgs`
+    /// `UnixMsg` records follow, as its `UnixSock` record says.
+    UnixQueue = 75,
+    /// A file a unix socket's message carries (`SCM_RIGHTS`).
+    UnixCarried = 76,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1129,7 +1140,8 @@ pub struct UnixSock {
     pub pair: u32,
     /// Which socket of it: 0 or 1.
     pub end: u32,
-    /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`.
+    /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`,
+    /// `UNIX_QUEUE_LATER`.
     pub flags: u32,
     /// `UNIX_SHUT_*`.
     pub shutdown: u32,
@@ -1150,7 +1162,7 @@ pub struct UnixSock {
     /// The objref of the main thread of the process whose credentials `SO_PEERCRED`
     /// reports (the maker of the pair); 0 for a socket connected to none.
     pub creator: u32,
-    /// The `UnixMsg` records that follow.
+    /// The `UnixMsg` records that follow (in its `UnixQueue` with `UNIX_QUEUE_LATER`).
     pub msgs: u32,
     /// Zero.
     pub _pad0: u32,
@@ -1162,13 +1174,36 @@ pub struct UnixSock {
     pub sndtimeo: u64,
 }
 
-/// One message a unix socket holds, after its `UnixSock` record; `Data` records with its
-/// `len` bytes follow. A stream socket's messages are the buffers its peer's writes made.
+/// One message a unix socket holds, after its `UnixSock` record or its `UnixQueue`;
+/// `files` `UnixCarried` records and `Data` records with its `len` bytes follow. A stream
+/// socket's messages are the buffers its peer's writes made.
 #[repr(C)]
 #[record(UnixMsg, max = 64)]
 pub struct UnixMsg {
     /// Its length in bytes.
     pub len: u32,
+    /// The files it carries (`SCM_RIGHTS`): at most `UNIX_CARRIED_MAX`, and only in a
+    /// `UnixQueue`.
+    pub files: u32,
+}
+
+/// The messages of a unix socket with `UNIX_QUEUE_LATER`, after the last task and the
+/// `File` records of the files they carry that no earlier record wrote.
+#[repr(C)]
+#[record(UnixQueue, max = 64)]
+pub struct UnixQueue {
+    /// The objref of its pair.
+    pub pair: u32,
+    /// Which socket of it: 0 or 1.
+    pub end: u32,
+}
+
+/// A file a unix socket's message carries, after its `UnixMsg` record.
+#[repr(C)]
+#[record(UnixCarried, max = 64)]
+pub struct UnixCarried {
+    /// The objref of the file, which an earlier `File` record wrote.
+    pub file: u32,
     /// Zero.
     pub _pad0: u32,
 }

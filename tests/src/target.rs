@@ -202,6 +202,8 @@ pub struct Target {
     /// With `Some`, checkpoints save the deleted files the tree holds (`CKPT_UNLINKED`), at
     /// most this many bytes of them in all (see [`Target::save_unlinked`]).
     unlinked_max: Option<u64>,
+    /// Whether restarts read the image through a pipe (see [`Target::restart_through_pipe`]).
+    through_pipe: bool,
 }
 
 impl Target {
@@ -364,6 +366,7 @@ impl Target {
             calls: 0,
             container,
             unlinked_max: None,
+            through_pipe: false,
         };
         // End of file means the child closed its end: it said ready, or it is gone.
         let mut said = Vec::new();
@@ -406,6 +409,13 @@ impl Target {
     /// those files may have in all (their sizes, holes included).
     pub fn save_unlinked(&mut self, max: u64) {
         self.unlinked_max = Some(max);
+    }
+
+    /// Makes every later restart read the image through a pipe, which a thread of the test
+    /// fills from the image file as restart reads it: the image must stream, each record
+    /// read once, in order, with nothing named before it is written.
+    pub fn restart_through_pipe(&mut self) {
+        self.through_pipe = true;
     }
 
     /// checkpoint(2) of the target into its image file; the result as is. The file is a new
@@ -477,10 +487,28 @@ impl Target {
         if dry_run() {
             return Ok(self.pid);
         }
-        let file = File::open(&self.image_path)
+        let mut file = File::open(&self.image_path)
             .unwrap_or_else(|e| self.fail(format!("open {}: {e}", self.image_path)));
-        let (result, lines) = with_log(|logfd| sys::restart(file.as_raw_fd(), flags, logfd));
+        if !self.through_pipe {
+            let (result, lines) = with_log(|logfd| sys::restart(file.as_raw_fd(), flags, logfd));
+            self.keep_log("restart", lines);
+            return result;
+        }
+        let (read, write) = cr::klog::pipe().unwrap_or_else(|e| self.fail(format!("pipe: {e}")));
+        // The image is larger than a pipe holds: it is written while restart reads.
+        let writer = std::thread::spawn(move || io::copy(&mut file, &mut File::from(write)));
+        let (result, lines) = with_log(|logfd| sys::restart(read.as_raw_fd(), flags, logfd));
+        // A restart that stopped reading leaves the writer EPIPE (SIGPIPE is ignored).
+        drop(read);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| self.fail("the image writer panicked"));
         self.keep_log("restart", lines);
+        if result.is_ok() {
+            if let Err(e) = written {
+                self.fail(format!("writing the image into the pipe: {e}"));
+            }
+        }
         result
     }
 

@@ -210,22 +210,22 @@ pub fn send_all(fd: RawFd, buf: &[u8]) -> Check {
     }
 }
 
-/// The room a control message with one fd takes (CMSG_SPACE), in u64s for its alignment.
-fn one_fd_control() -> Vec<u64> {
+/// The room a control message with `n` fds takes (CMSG_SPACE), in u64s for its alignment.
+fn fds_control(n: usize) -> Vec<u64> {
     // SAFETY: CMSG_SPACE is arithmetic.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let space = unsafe { libc::CMSG_SPACE((n * std::mem::size_of::<RawFd>()) as u32) } as usize;
     vec![0; space.div_ceil(8)]
 }
 
-/// sendmsg(2) of `buf` on the socket `sock` with `flags`, passing the fd `fd` with it
-/// (SCM_RIGHTS): the bytes sent, or the errno.
-pub fn sendmsg_with_fd(
+/// sendmsg(2) of `buf` on the socket `sock` with `flags`, passing the fds `fds` with it in
+/// one SCM_RIGHTS message, in their order: the bytes sent, or the errno.
+pub fn sendmsg_with_fds(
     sock: RawFd,
     buf: &[u8],
-    fd: RawFd,
+    fds: &[RawFd],
     flags: libc::c_int,
 ) -> Result<usize, i32> {
-    let mut control = one_fd_control();
+    let mut control = fds_control(fds.len());
     let mut iov = libc::iovec {
         iov_base: buf.as_ptr().cast_mut().cast(),
         iov_len: buf.len(),
@@ -236,13 +236,18 @@ pub fn sendmsg_with_fd(
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(control.as_slice()) as _;
-    // SAFETY: the control buffer has room for one header and an fd; sendmsg only reads `buf`.
+    let len = std::mem::size_of_val(fds) as u32;
+    // SAFETY: the control buffer has room for one header and the fds; sendmsg only reads
+    // `buf`.
     let n = unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+        (*cmsg).cmsg_len = libc::CMSG_LEN(len) as _;
+        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+        for (i, &fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(data.add(i), fd);
+        }
         libc::sendmsg(sock, &msg, flags)
     };
     match n {
@@ -251,27 +256,47 @@ pub fn sendmsg_with_fd(
     }
 }
 
+/// [`sendmsg_with_fds`] of one fd, `fd`.
+pub fn sendmsg_with_fd(
+    sock: RawFd,
+    buf: &[u8],
+    fd: RawFd,
+    flags: libc::c_int,
+) -> Result<usize, i32> {
+    sendmsg_with_fds(sock, buf, &[fd], flags)
+}
+
 /// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
-/// fd `fd` with it (SCM_RIGHTS), or fails.
-pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
-    let what = format_args!("sendmsg of {} bytes and fd {fd} on fd {sock}", buf.len());
-    match sendmsg_with_fd(sock, buf, fd, libc::MSG_NOSIGNAL) {
+/// fds `fds` with it (SCM_RIGHTS, in their order), or fails.
+pub fn send_with_fds(sock: RawFd, buf: &[u8], fds: &[RawFd]) -> Check {
+    let what = format_args!(
+        "sendmsg of {} bytes and fds {fds:?} on fd {sock}",
+        buf.len()
+    );
+    match sendmsg_with_fds(sock, buf, fds, libc::MSG_NOSIGNAL) {
         Ok(n) if n == buf.len() => Ok(()),
         Ok(n) => Err(format!("{what}: {n} bytes sent")),
         Err(e) => Err(format!("{what}: {}", crate::describe_errno(e))),
     }
 }
 
-/// recvmsg(2) of up to `len` bytes from the socket `sock` with `flags`, with room for one fd
-/// passed with them (SCM_RIGHTS): the bytes, and the fd if one came (as an fd of the caller's,
-/// closed when dropped).
-pub fn recv_with_fd(
+/// [`send_with_fds`] of one fd, `fd`.
+pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
+    send_with_fds(sock, buf, &[fd])
+}
+
+/// recvmsg(2) of up to `len` bytes from the socket `sock` with `flags`, with room for `room`
+/// fds passed with them (SCM_RIGHTS): the bytes, and the fds that came, in their order (as fds
+/// of the caller's, closed when dropped). `Err` if more control data came than there was room
+/// for (MSG_CTRUNC: more fds, or credentials too).
+pub fn recv_with_fds(
     sock: RawFd,
     len: usize,
+    room: usize,
     flags: libc::c_int,
-) -> Result<(Vec<u8>, Option<OwnedFd>), String> {
+) -> Result<(Vec<u8>, Vec<OwnedFd>), String> {
     let mut buf = vec![0u8; len];
-    let mut control = one_fd_control();
+    let mut control = fds_control(room);
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: len,
@@ -286,22 +311,39 @@ pub fn recv_with_fd(
     let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
     check_os(n as i64, format_args!("recvmsg from fd {sock}"))?;
     buf.truncate(n as usize);
-    // SAFETY: the kernel filled the control buffer; the header is checked before its data,
-    // and an fd it holds is a new one of ours.
-    let fd = unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        match !cmsg.is_null()
-            && (*cmsg).cmsg_level == libc::SOL_SOCKET
-            && (*cmsg).cmsg_type == libc::SCM_RIGHTS
-        {
-            true => {
-                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-                Some(OwnedFd::from_raw_fd(fd))
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled the control buffer, whose headers CMSG_FIRSTHDR and
+    // CMSG_NXTHDR walk within it; each header is checked before its data, and the fds an
+    // SCM_RIGHTS message holds are new ones of ours.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
             }
-            false => None,
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-    };
-    Ok((buf, fd))
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(format!(
+            "recvmsg from fd {sock}: more control data came than room for {room} fds (MSG_CTRUNC)"
+        ));
+    }
+    Ok((buf, fds))
+}
+
+/// [`recv_with_fds`] with room for one fd: the bytes, and the fd if one came.
+pub fn recv_with_fd(
+    sock: RawFd,
+    len: usize,
+    flags: libc::c_int,
+) -> Result<(Vec<u8>, Option<OwnedFd>), String> {
+    let (buf, fds) = recv_with_fds(sock, len, 1, flags)?;
+    Ok((buf, fds.into_iter().next()))
 }
 
 /// recv(2) of up to `len` bytes from `fd` with `flags`: what it received (a datagram or a

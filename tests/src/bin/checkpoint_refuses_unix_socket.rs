@@ -6,9 +6,17 @@
 //! - a socket of a pair bound to a path, or to an abstract name; a listening socket; a socket
 //!   accepted from a listener, which a socket connected to with connect(): "bound to an
 //!   address";
-//! - a socket holding a message that carries a file descriptor (SCM_RIGHTS), of a file that
-//!   nothing else holds (one the target also had open would be refused first, as a file with
-//!   references outside the tree);
+//! - a socket holding a message that carries a file (SCM_RIGHTS) that only the message holds,
+//!   of a kind restart could only make in the process that held it: /dev/null, a regular file
+//!   of the scratch directory ("a file in flight to fd 37 (SCM_RIGHTS): a file that only a
+//!   message holds is not supported unless it is a pipe, socket, eventfd, timerfd, epoll
+//!   instance or memfd", with its path); or of a kind checkpoint has not, a UDP socket ("a
+//!   socket is not supported");
+//! - a socket holding a message that carries an eventfd that a sibling of the target, outside
+//!   its tree, kept open and the test took from it with pidfd_getfd(): "a file in flight to fd
+//!   37 (SCM_RIGHTS): the open file is shared with pid" the test's, with its fd;
+//! - a socket holding a message that carries an eventfd and its sender's credentials, sent
+//!   while the socket had SO_PASSCRED;
 //! - a stream socket holding out-of-band data (MSG_OOB), where the kernel has it;
 //! - a socket with SO_PASSCRED holding a message, which carries its sender's credentials;
 //! - a socket with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK set (the one of its pair
@@ -34,12 +42,12 @@ use cr_tests::outside::take_fd;
 use cr_tests::target::{kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, recv_with_fd,
+    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, recv_with_fd,
     recv_within, send, send_with_fd, setsockopt_int, socket_at, socketpair_at,
 };
 use cr_tests::{
-    check_eq, check_os, describe_errno, errno_problem, fail, log_names, pass, wait_restored,
-    write_all, Check, Target, KILL,
+    check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
+    pread_exact, read_u64, wait_restored, write_all, Check, Target, KILL,
 };
 
 /// The socket that holds what its peer wrote, and that peer.
@@ -47,12 +55,23 @@ const RECV: RawFd = 37;
 const SEND: RawFd = 38;
 /// A listener, for the time it takes to accept.
 const LISTENER: RawFd = 39;
+/// A file that a message carries, until it is sent.
+const CARRIED: RawFd = 36;
 
 /// What the sockets hold.
 const HELLO: &[u8] = b"hello";
 
 /// The log line's words for a socket bound to an address.
 const BOUND: &str = "bound to an address (bind(), connect() or listen())";
+
+/// The log line's words for a file that only a message holds, of a kind restart makes only
+/// in the process that holds it.
+const ONLY_MESSAGE: &str = "a file that only a message holds is not supported unless it is a pipe, socket, eventfd, timerfd or memfd";
+/// What the regular file a message carries holds, and its name in the scratch directory.
+const FILE_BYTES: &[u8] = b"carried";
+const FILE_NAME: &str = "carried";
+/// The count of the eventfds that messages carry.
+const EVENTFD_COUNT: u32 = 5;
 
 /// A stream pair whose [`RECV`] holds [`HELLO`].
 fn stream_hello() -> Check {
@@ -107,24 +126,139 @@ fn accepted() -> Check {
     write_all(SEND, HELLO)
 }
 
-/// A stream pair whose [`RECV`] holds [`HELLO`] in a message that carries a file of
-/// /dev/null, which the target then closes: the message holds the only reference to it.
-fn carrying_fd() -> Check {
-    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
-    let null = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-    send_with_fd(SEND, HELLO, null.as_raw_fd())
+/// What the log line of a refused file in flight to [`RECV`] says: `why`, behind where.
+fn in_flight(why: &str) -> String {
+    format!("a file in flight to fd {RECV} (SCM_RIGHTS): {why}")
 }
 
-/// [`RECV`] still holds [`HELLO`] and the fd that came with it, a file of /dev/null.
-fn still_carrying_fd() -> Check {
+/// A stream pair whose [`RECV`] holds [`HELLO`] in a message that carries the file `open`
+/// opens on [`CARRIED`], which the target then closes: the message holds the only reference
+/// to it.
+fn carrying(open: impl FnOnce() -> Check) -> Check {
+    open()?;
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    send_with_fd(SEND, HELLO, CARRIED)?;
+    close_all(&[CARRIED]);
+    Ok(())
+}
+
+/// [`RECV`] still holds [`HELLO`] and the fd that came with it, which `works` checks.
+fn still_carrying(works: impl FnOnce(RawFd) -> Check) -> Check {
     let (bytes, fd) = recv_with_fd(RECV, 64, libc::MSG_DONTWAIT)?;
     check_eq("bytes read back", bytes.as_slice(), HELLO)?;
     let fd = fd.ok_or("the message came without its fd")?;
+    works(fd.as_raw_fd())
+}
+
+/// Where `/proc/self/fd/{fd}` leads.
+fn link(fd: RawFd) -> Result<String, String> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|l| l.to_string_lossy().into_owned())
+        .map_err(|e| format!("readlink of fd {fd}: {e}"))
+}
+
+/// /dev/null, read-only, on [`CARRIED`].
+fn open_dev_null() -> Check {
+    open_at("/dev/null", libc::O_RDONLY, 0, CARRIED)
+}
+
+/// The file that came with the message is /dev/null.
+fn is_dev_null(fd: RawFd) -> Check {
     check_eq(
         "the file of the fd that came with the message",
-        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|e| e.to_string()),
-        Ok("/dev/null".into()),
+        link(fd)?,
+        "/dev/null".to_string(),
     )
+}
+
+/// A new regular file at `path` holding [`FILE_BYTES`], on [`CARRIED`].
+fn open_regular(path: &str) -> Check {
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL;
+    open_at(path, flags, 0o600, CARRIED)?;
+    write_all(CARRIED, FILE_BYTES)
+}
+
+/// The file that came with the message is a regular file holding [`FILE_BYTES`].
+fn is_regular(fd: RawFd) -> Check {
+    check_eq(
+        "the file type of the fd that came with the message",
+        fstat(fd)?.st_mode & libc::S_IFMT,
+        libc::S_IFREG,
+    )?;
+    check_eq(
+        "the bytes of the file that came with the message",
+        pread_exact(fd, FILE_BYTES.len(), 0)?,
+        FILE_BYTES.to_vec(),
+    )
+}
+
+/// A UDP socket on [`CARRIED`].
+fn open_udp() -> Check {
+    // SAFETY: socket takes integers and makes an fd of ours.
+    let got = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+    check_os(got, "socket(AF_INET, SOCK_DGRAM)")?;
+    move_fd(got, CARRIED)
+}
+
+/// The file that came with the message is a UDP socket.
+fn is_udp(fd: RawFd) -> Check {
+    check_eq(
+        "SO_DOMAIN of the socket that came with the message",
+        getsockopt_int(fd, libc::SO_DOMAIN)?,
+        libc::AF_INET,
+    )?;
+    check_eq(
+        "SO_TYPE of the socket that came with the message",
+        getsockopt_int(fd, libc::SO_TYPE)?,
+        libc::SOCK_DGRAM,
+    )
+}
+
+/// An eventfd of count [`EVENTFD_COUNT`] on [`CARRIED`].
+fn open_eventfd() -> Check {
+    // SAFETY: eventfd takes integers and makes an fd of ours.
+    let got = unsafe { libc::eventfd(EVENTFD_COUNT, 0) };
+    check_os(got, "eventfd")?;
+    move_fd(got, CARRIED)
+}
+
+/// The file that came with the message is an eventfd of count [`EVENTFD_COUNT`].
+fn is_eventfd(fd: RawFd) -> Check {
+    check_eq(
+        "the file of the fd that came with the message",
+        link(fd)?,
+        "anon_inode:[eventfd]".to_string(),
+    )?;
+    check_eq(
+        "the count of the eventfd that came with the message",
+        read_u64(fd),
+        Ok(u64::from(EVENTFD_COUNT)),
+    )
+}
+
+/// A stream pair whose [`RECV`], with SO_PASSCRED, holds [`HELLO`] in a message that
+/// carries an eventfd, which the target then closes, and its sender's credentials.
+fn carrying_with_creds() -> Check {
+    open_eventfd()?;
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    setsockopt_int(RECV, libc::SO_PASSCRED, 1)?;
+    send_with_fd(SEND, HELLO, CARRIED)?;
+    close_all(&[CARRIED]);
+    Ok(())
+}
+
+/// [`RECV`] still holds [`HELLO`] with the target's credentials and the eventfd (received
+/// once SO_PASSCRED is off, without the credentials).
+fn still_carrying_with_creds() -> Check {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    check_eq(
+        "the credentials of the message (pid, uid, gid)",
+        peek_creds(RECV)?,
+        (me, 0, 0),
+    )?;
+    setsockopt_int(RECV, libc::SO_PASSCRED, 0)?;
+    still_carrying(is_eventfd)
 }
 
 /// Sends one byte of out-of-band data from `fd`: the errno if it fails.
@@ -254,6 +388,21 @@ fn maker_changed_ids() -> Check {
 /// keeps only [`SEND`] of the fds it inherited and sleeps until killed; closes [`SEND`].
 fn send_end_to_sibling() -> Check {
     stream_hello()?;
+    to_sibling(SEND)
+}
+
+/// In the target: a stream pair whose [`RECV`] holds [`HELLO`] in a message that carries an
+/// eventfd, which a sibling keeps ([`to_sibling`]) and the target closes.
+fn carried_by_sibling() -> Check {
+    open_eventfd()?;
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    send_with_fd(SEND, HELLO, CARRIED)?;
+    to_sibling(CARRIED)
+}
+
+/// In the target: makes a sibling (a child of the test, outside the tree: CLONE_PARENT) that
+/// keeps only `fd` of the fds it inherited and sleeps until killed; closes `fd`.
+fn to_sibling(fd: RawFd) -> Check {
     let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_long;
     // SAFETY: without CLONE_VM and with no new stack this is fork() that makes the test the
     // child's parent; the child only closes fds and sleeps until killed.
@@ -262,19 +411,19 @@ fn send_end_to_sibling() -> Check {
     if child == 0 {
         // SAFETY: closes fds of the sibling's own table, then sleeps until killed.
         unsafe {
-            libc::syscall(libc::SYS_close_range, 0, (SEND - 1) as libc::c_uint, 0);
-            libc::syscall(libc::SYS_close_range, SEND + 1, libc::c_uint::MAX, 0);
+            libc::syscall(libc::SYS_close_range, 0, (fd - 1) as libc::c_uint, 0);
+            libc::syscall(libc::SYS_close_range, fd + 1, libc::c_uint::MAX, 0);
             loop {
                 libc::pause();
             }
         }
     }
-    close_all(&[SEND]);
+    close_all(&[fd]);
     Ok(())
 }
 
 /// A target that runs `setup`, then, once woken, `works`.
-fn spawn(setup: impl FnOnce() -> Check, works: fn() -> Check) -> Target {
+fn spawn(setup: impl FnOnce() -> Check, works: impl FnOnce() -> Check) -> Target {
     Target::spawn(move || {
         setup()?;
         Ok(move || {
@@ -302,7 +451,7 @@ fn expect_refused(mut target: Target, why: &str) {
 
 /// A target that runs `setup` must be refused with a log line naming it and `why`; after the
 /// refusal it passes `works`.
-fn refused(setup: impl FnOnce() -> Check, works: fn() -> Check, why: &str) {
+fn refused(setup: impl FnOnce() -> Check, works: impl FnOnce() -> Check, why: &str) {
     expect_refused(spawn(setup, works), why);
 }
 
@@ -310,10 +459,10 @@ fn refused(setup: impl FnOnce() -> Check, works: fn() -> Check, why: &str) {
 /// EOPNOTSUPP and a log line naming `token`; the target then runs on, and passes its check.
 fn refused_outside(mut target: Target, fd: RawFd, token: &str) {
     let result = target.try_checkpoint(KILL);
-    let what = format!("checkpoint of a socket with {token} outside the tree");
+    let what = format!("checkpoint while the test holds a file of the target (\"{token}\")");
     target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
     if !log_names(target.klog(), token) {
-        target.fail(format!("no kernel log line names the {token}"));
+        target.fail(format!("no kernel log line says \"{token}\""));
     }
     target.expect_asleep(Duration::from_millis(200));
     show_log_and_finish(target);
@@ -362,6 +511,41 @@ fn peer_outside() {
     refused_outside(target, taken, token);
 }
 
+/// A message that carries an eventfd that only the test holds besides, taken from the
+/// target's sibling.
+fn in_flight_outside() {
+    let target = spawn(carried_by_sibling, || still_carrying(is_eventfd));
+    let sibling = target.sibling();
+    let taken = take_fd(sibling, CARRIED).unwrap_or_else(|e| target.fail(e));
+    kill_and_reap(sibling);
+    let me = std::process::id();
+    let token = in_flight(&format!(
+        "the open file is shared with pid {me} (fd {taken}) outside the tree"
+    ));
+    refused_outside(target, taken, &token);
+}
+
+/// A message that carries a file that only it holds, opened by `open`, whose log line says
+/// `why`; the target then passes `works` on the file.
+fn in_flight_refused(open: fn() -> Check, works: fn(RawFd) -> Check, why: &str) {
+    refused(
+        move || carrying(open),
+        move || still_carrying(works),
+        &in_flight(why),
+    );
+}
+
+/// A regular file of the scratch directory that only a message holds.
+fn carrying_regular_file() {
+    let path = format!("{}/{FILE_NAME}", scratch_dir());
+    let why = format!("{ONLY_MESSAGE} ({path})");
+    refused(
+        move || carrying(|| open_regular(&path)),
+        || still_carrying(is_regular),
+        &in_flight(&why),
+    );
+}
+
 /// A pair whose [`SEND`] the test holds too.
 fn shared_with_test() {
     let target = spawn(stream_hello, still_hello);
@@ -402,11 +586,24 @@ const CASES: &[(&str, Run)] = &[
     ),
     ("accepted", Refused(accepted, still_hello, BOUND)),
     (
-        "carrying an fd",
+        "carrying /dev/null",
+        Own(|| {
+            let why = format!("{ONLY_MESSAGE} (/dev/null)");
+            in_flight_refused(open_dev_null, is_dev_null, &why)
+        }),
+    ),
+    ("carrying a regular file", Own(carrying_regular_file)),
+    (
+        "carrying a UDP socket",
+        Own(|| in_flight_refused(open_udp, is_udp, "a socket is not supported")),
+    ),
+    ("carrying a file held outside", Own(in_flight_outside)),
+    (
+        "carrying a file with credentials",
         Refused(
-            carrying_fd,
-            still_carrying_fd,
-            "holding messages that carry file descriptors (SCM_RIGHTS)",
+            carrying_with_creds,
+            still_carrying_with_creds,
+            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
         ),
     ),
     ("out of band", Own(out_of_band_case)),
@@ -493,5 +690,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound, listening or accepted, holding fds, out-of-band data or messages carrying their sender's credentials, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound, listening or accepted, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages carrying their sender's credentials (with an fd or not), with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

@@ -7,11 +7,15 @@
 //! checkpoint copies its receive queue. That copy (`checkpoint_unix_queue()` in
 //! `net/unix/af_unix.c`) runs under the socket's iolock, holds a reference on each buffer and
 //! follows `->next` under the queue's lock; a buffer taken from the queue meanwhile, more
-//! messages than were counted, or a message of a kind checkpoint refuses (SCM_RIGHTS, MSG_OOB)
-//! queued meanwhile must end it with EAGAIN and the log line "a unix socket: cannot read its
-//! messages". Whatever the interleaving, checkpoint must end cleanly and leave the queues as
-//! they were: the guest kernel has KASAN, lockdep and panic_on_warn, and the harness reads its
-//! console.
+//! messages, bytes or files (SCM_RIGHTS) than were counted, or a message of a kind checkpoint
+//! refuses (MSG_OOB) queued meanwhile must end it with EAGAIN and the log line "a unix socket:
+//! cannot read its messages". The files in flight are read more than once: leak detection
+//! counts them as the tree's ("the unix socket's messages changed while they were read" if the
+//! queue changes under it), and a socket whose messages carry files is written after the last
+//! task ("its messages changed while the tree was checkpointed" if they carry a file leak
+//! detection did not count): EAGAIN too. Whatever the interleaving, checkpoint must end cleanly
+//! and leave the queues as they were: the guest kernel has KASAN, lockdep and panic_on_warn,
+//! and the harness reads its console.
 //!
 //! The target makes a datagram pair (fds 40 and 41) and a stream pair (42 and 43), queues on
 //! 40 up to 300 numbered datagrams sent from 41 and on 42 up to 200 KiB of a byte sequence
@@ -25,7 +29,11 @@
 //! a file (/dev/null, SCM_RIGHTS), and [`OOB_AT`] rounds later a byte goes to the stream out of
 //! band (0xff, MSG_OOB), which every other cycle the next round takes back with MSG_OOB, leaving
 //! its mark: each is queued behind everything else and leaves as the racer reaches it, so the
-//! queues hold a message of a refused kind for part of each cycle and none for the rest.
+//! queues hold a message checkpoint refuses for part of each cycle and none for the rest. The
+//! /dev/null in flight is refused while the racer holds its file, as a file of the tree shared
+//! outside it ("a file in flight to fd 40 (SCM_RIGHTS): the open file is shared with pid"),
+//! and once the racer closed it as a file only a message holds that restart could not make
+//! anywhere ("a file that only a message holds is not supported unless it is a pipe, ...").
 //!
 //! Meanwhile the main thread checkpoints the target without CKPT_KILL ([`MAX_CHECKPOINTS`]
 //! times, or fewer once about 3 s passed, at least [`MIN_CHECKPOINTS`]), with a random pause
@@ -35,15 +43,18 @@
 //! order, whole, with /dev/null exactly when they say so; the stream's bytes in order, an
 //! out-of-band byte read inline aside (a newer one makes the older an ordinary byte).
 //!
-//! Once the racer stopped and closed its fds, one last checkpoint must be saved, or refused
-//! with EOPNOTSUPP and a log line naming what the racer left queued: a message with a file
-//! (SCM_RIGHTS) or out-of-band data or its mark (MSG_OOB); if the racer left a message with a
-//! file it must not be saved, if not the log must not name SCM_RIGHTS (the racer knows: it
-//! numbers its datagrams). The test then sends the target, from 40 into the queue of
-//! 41 (empty: nobody sends on 40), the numbers of the first datagram and stream byte the
-//! racer did not receive and of the next it would have sent, and wakes it. The target checks
-//! that its queues hold exactly those: no message lost, doubled or changed by the checkpoints;
-//! that 43's queue is empty; and that both pairs still carry messages both ways.
+//! Once the racer stopped and closed its fds (/dev/null too), one last checkpoint must be
+//! saved, or refused with EOPNOTSUPP and a log line naming what the racer left queued: a
+//! message with /dev/null, which only messages hold then ("a file in flight to fd 40
+//! (SCM_RIGHTS): a file that only a message holds is not supported ..."), or out-of-band data
+//! or its mark (MSG_OOB); if the racer left a message with a file it must not be saved, if not
+//! the log must not name SCM_RIGHTS (the racer knows: it numbers its datagrams), and a log that
+//! names it must say that only a message holds the file. The test then sends the target, from
+//! 40 into the queue of 41 (empty: nobody sends on 40), the numbers of the first datagram and
+//! stream byte the racer did not receive and of the next it would have sent, and wakes it.
+//! The target checks that its queues hold exactly those: no message lost, doubled or changed
+//! by the checkpoints; that 43's queue is empty; and that both pairs still carry messages both
+//! ways.
 
 use std::fs::File;
 use std::io;
@@ -93,6 +104,8 @@ const ROOM: usize = 1 << 16;
 /// The test's message to the target once the race is over: this, then four u64 (see
 /// [`Tally::end_message`]).
 const END: &[u8] = b"END";
+/// What the last checkpoint's log says of /dev/null in flight, which only messages hold then.
+const ONLY_MESSAGE: &str = "a file that only a message holds is not supported unless it is a pipe, socket, eventfd, timerfd or memfd (/dev/null)";
 
 /// How long the checkpoints race, and how many there are at most and at least.
 const RACE: Duration = Duration::from_secs(3);
@@ -725,6 +738,11 @@ fn last_checkpoint(target: &mut Target, t: &Tally) {
     if scm && !t.left_fd() {
         target.fail("the checkpoint after the race names SCM_RIGHTS, but the racer left no message with a file");
     }
+    if scm && !log_names(&lines, ONLY_MESSAGE) {
+        target.fail(format!(
+            "the checkpoint after the race names SCM_RIGHTS, but not with \"{ONLY_MESSAGE}\": the racer closed its /dev/null"
+        ));
+    }
 }
 
 /// Tells the target where the racer stopped: a datagram from its 40 into 41's empty queue.
@@ -772,5 +790,5 @@ fn main() {
     last_checkpoint(&mut target, &tally);
     send_end(&target, &tally);
     target.finish();
-    pass("checkpoints of a target whose unix socket pairs a racing thread received from and sent to (plain, SCM_RIGHTS, MSG_OOB) through fds taken with pidfd_getfd() ended cleanly (saved, or EOPNOTSUPP, EBUSY, EAGAIN with a log line, or EINTR); the last, after the race, saved or refused for what was left; the target found its queues exactly as the racer left them and its sockets working");
+    pass("checkpoints of a target whose unix socket pairs a racing thread received from and sent to (plain, SCM_RIGHTS, MSG_OOB) through fds taken with pidfd_getfd() ended cleanly (saved, or EOPNOTSUPP, EBUSY, EAGAIN with a log line, or EINTR); the last, after the race, saved or refused for what was left (/dev/null only messages hold, out-of-band data); the target found its queues exactly as the racer left them and its sockets working");
 }

@@ -14,7 +14,7 @@
 //! reproduces: before its fix, a case failed as its comment says.
 
 use std::ffi::CString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use abi::Record;
@@ -44,6 +44,16 @@ const NOT_OPEN: i64 = 999;
 /// What the first socket of the root's stream pair holds, from the other.
 const UNIX_BYTES: &[u8] = b"hello";
 
+/// What the first socket of the root's seqpacket pair holds, from the other, in a message
+/// that carries the root's eventfd and the read end of a pipe that only the message holds,
+/// which holds [`CARRIED_PIPE_BYTES`].
+const CARRIED: &[u8] = b"carried";
+const CARRIED_PIPE_BYTES: &[u8] = b"in flight";
+/// The eventfd's count when the root made it, and what the restored root adds through the
+/// file the message carries.
+const EVENTFD_COUNT: u64 = 1;
+const EVENTFD_ADDED: u64 = 2;
+
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
 /// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
@@ -72,7 +82,7 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
 /// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
 /// directory of `plain`; the locked file of [`lock_files`] there; and the unix socket pairs
-/// of [`unix_pairs`].
+/// of [`unix_pairs`], one of which holds a message that carries the eventfd.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
@@ -80,8 +90,8 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     std::fs::write(plain, b"not a program\n").map_err(|e| format!("write {plain}: {e}"))?;
     let plain = std::fs::File::open(plain).map_err(|e| format!("open {plain}: {e}"))?;
     // SAFETY: creates fds, left open; the signal set is filled by the libc calls.
-    unsafe {
-        let efd = libc::eventfd(1, 0);
+    let efd = unsafe {
+        let efd = libc::eventfd(EVENTFD_COUNT as u32, 0);
         cr_tests::check_os(efd, "eventfd")?;
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -134,11 +144,12 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         let again = std::ffi::CString::new(format!("/proc/self/fd/{m}")).unwrap_or_default();
         let r = libc::open(again.as_ptr(), libc::O_RDONLY);
         cr_tests::check_os(r, "open the memfd again")?;
-    }
+        efd
+    };
     let (deleted, tmpfile) = unlinked_files(&dir)?;
     lock_files(&locked)?;
     posix_timers()?;
-    let sockets = unix_pairs()?;
+    let sockets = unix_pairs(efd)?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -344,10 +355,26 @@ fn check_unlinked(deleted: RawFd, tmpfile: RawFd) -> Check {
     Ok(())
 }
 
+/// The root's unix sockets of [`unix_pairs`], and its eventfd.
+struct UnixSockets {
+    /// The stream pair's first socket, which holds [`UNIX_BYTES`].
+    first: RawFd,
+    /// The datagram pair's sockets.
+    a: RawFd,
+    b: RawFd,
+    /// The seqpacket pair's first socket, which holds the message that carries files.
+    carrier: RawFd,
+    /// The eventfd, of count [`EVENTFD_COUNT`], that the message carries too.
+    efd: RawFd,
+}
+
 /// A stream pair made by socketpair(2), whose first socket (the lower fd, first in the image)
-/// holds [`UNIX_BYTES`] written by the other, and an empty datagram pair; returns the stream
-/// pair's first socket and the datagram pair's sockets.
-fn unix_pairs() -> Result<[RawFd; 3], String> {
+/// holds [`UNIX_BYTES`] written by the other; an empty datagram pair; and a seqpacket pair
+/// whose first socket holds [`CARRIED`] from the other, in a message that carries (SCM_RIGHTS)
+/// the eventfd `efd`, which the root keeps, and the read end of a pipe that holds
+/// [`CARRIED_PIPE_BYTES`], whose ends the root closed: its messages come after the last task,
+/// in a `UnixQueue` record, after the `File` record of the pipe.
+fn unix_pairs(efd: RawFd) -> Result<UnixSockets, String> {
     let pair = |ty: libc::c_int| {
         let mut fds = [0; 2];
         // SAFETY: socketpair writes two fds, left open.
@@ -357,7 +384,21 @@ fn unix_pairs() -> Result<[RawFd; 3], String> {
     let [first, second] = pair(libc::SOCK_STREAM)?;
     cr_tests::write_all(second, UNIX_BYTES)?;
     let [a, b] = pair(libc::SOCK_DGRAM)?;
-    Ok([first, a, b])
+    let [carrier, sender] = pair(libc::SOCK_SEQPACKET)?;
+    let mut ends = [0; 2];
+    // SAFETY: pipe writes two fds.
+    let r = unsafe { libc::pipe(ends.as_mut_ptr()) };
+    cr_tests::check_os(r, "pipe")?;
+    cr_tests::write_all(ends[1], CARRIED_PIPE_BYTES)?;
+    cr_tests::unix::send_with_fds(sender, CARRIED, &[efd, ends[0]])?;
+    cr_tests::unix::close_all(&ends);
+    Ok(UnixSockets {
+        first,
+        a,
+        b,
+        carrier,
+        efd,
+    })
 }
 
 /// What one recv() of up to 64 bytes of `fd` gives, without waiting.
@@ -370,18 +411,45 @@ fn recv_now(fd: RawFd) -> Result<Vec<u8>, String> {
 }
 
 /// Checks, after the restart, the pairs of [`unix_pairs`]: the stream pair's first socket
-/// holds [`UNIX_BYTES`], and a datagram goes from one socket of the other pair to the other.
-fn check_unix_pairs([first, a, b]: [RawFd; 3]) -> Check {
+/// holds [`UNIX_BYTES`]; a datagram goes from one socket of the datagram pair to the other;
+/// the seqpacket pair's first socket holds [`CARRIED`] with two files, the root's eventfd
+/// (what is written through it reads through the root's fd) and the pipe's read end, which
+/// reads [`CARRIED_PIPE_BYTES`], then its end.
+fn check_unix_pairs(s: UnixSockets) -> Check {
     cr_tests::check_eq(
         "the bytes the stream socket holds",
-        recv_now(first)?,
+        recv_now(s.first)?,
         UNIX_BYTES.to_vec(),
     )?;
-    cr_tests::write_all(a, b"ping")?;
+    cr_tests::write_all(s.a, b"ping")?;
     cr_tests::check_eq(
         "the datagram through the datagram pair",
-        recv_now(b)?,
+        recv_now(s.b)?,
         b"ping".to_vec(),
+    )?;
+    let (bytes, fds) = cr_tests::unix::recv_with_fds(s.carrier, 64, 4, libc::MSG_DONTWAIT)?;
+    cr_tests::check_eq(
+        "the message the seqpacket socket holds",
+        bytes.as_slice(),
+        CARRIED,
+    )?;
+    let [eventfd, pipe] = <[_; 2]>::try_from(fds)
+        .map_err(|fds| format!("the message came with {} fds, expected 2", fds.len()))?;
+    cr_tests::write_all(eventfd.as_raw_fd(), &EVENTFD_ADDED.to_ne_bytes())?;
+    cr_tests::check_eq(
+        "the root's eventfd, once written through the file the message carries",
+        cr_tests::read_u64(s.efd),
+        Ok(EVENTFD_COUNT + EVENTFD_ADDED),
+    )?;
+    cr_tests::check_eq(
+        "the bytes of the pipe the message carries",
+        cr_tests::read_exact(pipe.as_raw_fd(), CARRIED_PIPE_BYTES.len())?,
+        CARRIED_PIPE_BYTES.to_vec(),
+    )?;
+    cr_tests::check_eq(
+        "a read of the pipe past its bytes (no writer)",
+        cr_tests::read_some(pipe.as_raw_fd()),
+        Ok(0),
     )
 }
 
@@ -2053,9 +2121,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // Unix socket pairs ([`unix_pairs`]): each `UnixPair` record follows the `File` record
     // of the first of its sockets, right before that socket's `UnixSock`; the second's
     // `UnixSock` follows its own `File` later. The stream pair's first socket holds
-    // [`UNIX_BYTES`] in one message (a `UnixMsg` and its `Data`). Each socket is in the image
-    // once: the children share the files. Every description holds "unix socket"
-    // (`restart_crafted unix` runs the group alone).
+    // [`UNIX_BYTES`] in one message (a `UnixMsg` and its `Data`). The seqpacket pair's first
+    // socket holds [`CARRIED`] in a message that carries files: its `UnixSock` has
+    // `UNIX_QUEUE_LATER` and no `UnixMsg` after it; after the last task come the `File`
+    // record of the pipe's read end, which only the message holds, then a `UnixQueue` naming
+    // the pair and the socket's end, its `UnixMsg` (2 files), a `UnixCarried` for each file
+    // (the eventfd, then the pipe) and the `Data`. Each socket is in the image once: the
+    // children share the files. Every description holds "unix socket" (`restart_crafted unix`
+    // runs the group alone).
     let unix_pair = |i: &Image, ty: libc::c_int| {
         let pairs = i.all::<abi::UnixPair>().into_iter();
         let mut found = pairs.filter(|&r| i.recs[r].get("sock_type") == i64::from(ty));
@@ -2073,6 +2146,31 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     };
     let stream = |i: &Image| unix_pair(i, libc::SOCK_STREAM);
     let dgram = |i: &Image| unix_pair(i, libc::SOCK_DGRAM);
+    let seqpacket = |i: &Image| unix_pair(i, libc::SOCK_SEQPACKET);
+    // The `UnixQueue` record, and the end of its messages' records.
+    let queue = |i: &Image| {
+        let q = i.next::<abi::UnixQueue>(0);
+        let within = [
+            abi::UnixMsg::TYPE,
+            abi::UnixCarried::TYPE,
+            abi::RecordType::Data.id(),
+        ];
+        let end = (q + 1..i.recs.len())
+            .find(|&r| !within.contains(&i.recs[r].ty))
+            .unwrap_or(i.recs.len());
+        assert_eq!(
+            i.recs[q].get("pair"),
+            i.recs[seqpacket(i)].get("objref"),
+            "the messages after the last task are the seqpacket socket's"
+        );
+        (q, end)
+    };
+    // The message of the `UnixQueue`, which carries the eventfd and the pipe.
+    let carrying = |i: &Image| {
+        let m = i.next::<abi::UnixMsg>(queue(i).0);
+        assert_eq!(i.recs[m].get("files"), 2, "the files the message carries");
+        m
+    };
     // The `UnixSock` of the second socket of the pair at `p`.
     let second_sock = |i: &Image, p: usize| {
         let objref = i.recs[p].get("objref");
@@ -2131,10 +2229,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(s).set(field, value);
         });
     }
-    case("a unix socket with flag 16", false, &|i| {
+    case("a unix socket with flag 32", false, &|i| {
         let s = dgram(i) + 1;
         let flags = i.recs[s].get("flags");
-        i.rec(s).set("flags", flags | 16);
+        i.rec(s).set("flags", flags | 32);
     });
     case("a unix socket of a pair made by a file", false, &|i| {
         let plain = plain_objref(i);
@@ -2194,6 +2292,119 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             .set("sndbuf", 1)
             .set("flags", flags | i64::from(abi::UNIX_SNDBUF_LOCK));
     });
+    // Files in flight (SCM_RIGHTS): only a message of a `UnixQueue` carries files, at most
+    // 253, each a `File` record before it.
+    case(
+        "a unix socket message carrying a file inline",
+        false,
+        &|i| {
+            let m = i.next::<abi::UnixMsg>(held(i));
+            i.rec(m).set("files", 1);
+        },
+    );
+    case("a unix socket message carrying 254 files", false, &|i| {
+        let m = carrying(i);
+        i.rec(m).set("files", i64::from(abi::UNIX_CARRIED_MAX) + 1);
+    });
+    case("a unix socket message carrying its pair", false, &|i| {
+        let pair = i.recs[seqpacket(i)].get("objref");
+        let c = i.next::<abi::UnixCarried>(carrying(i));
+        i.rec(c).set("file", pair);
+    });
+    case(
+        "a unix socket message carrying an object not in the image",
+        false,
+        &|i| {
+            let c = i.next::<abi::UnixCarried>(carrying(i));
+            i.rec(c).set("file", 999_999);
+        },
+    );
+    case(
+        "a unix socket message carrying a file with padding that is not zero",
+        false,
+        &|i| {
+            let c = i.next::<abi::UnixCarried>(carrying(i));
+            i.rec(c).set("_pad0", 1);
+        },
+    );
+    // A `UnixQueue` brings the messages of the socket whose `UnixSock` said they come, once.
+    case(
+        "a unix socket's messages that carry files for the other socket of its pair",
+        false,
+        &|i| {
+            let (q, _) = queue(i);
+            let end = i.recs[q].get("end");
+            i.rec(q).set("end", 1 - end);
+        },
+    );
+    case(
+        "a unix socket's messages that carry files for another pair",
+        false,
+        &|i| {
+            let pair = i.recs[stream(i)].get("objref");
+            let (q, _) = queue(i);
+            i.rec(q).set("pair", pair);
+        },
+    );
+    case(
+        "a unix socket's messages that carry files for a regular file",
+        false,
+        &|i| {
+            let plain = plain_objref(i);
+            let (q, _) = queue(i);
+            i.rec(q).set("pair", plain);
+        },
+    );
+    case(
+        "a unix socket's messages that carry files, twice",
+        false,
+        &|i| {
+            let (q, end) = queue(i);
+            let again: Vec<Rec> = i.recs[q..end].to_vec();
+            i.recs.splice(end..end, again);
+        },
+    );
+    case(
+        "a unix socket whose messages that carry files do not come",
+        false,
+        &|i| {
+            let (q, end) = queue(i);
+            i.recs.drain(q..end);
+        },
+    );
+    case(
+        "a unix socket with UNIX_QUEUE_LATER and nothing to come",
+        false,
+        &|i| {
+            let s = dgram(i) + 1;
+            let flags = i.recs[s].get("flags");
+            i.rec(s)
+                .set("flags", flags | i64::from(abi::UNIX_QUEUE_LATER));
+        },
+    );
+    // After the last task come only files that restart makes alike in any process.
+    case(
+        "a unix socket message carrying a regular file made after the last task",
+        false,
+        &|i| {
+            let (q, _) = queue(i);
+            let file = (0..q)
+                .rev()
+                .find(|&r| i.recs[r].ty == abi::File::TYPE)
+                .expect("the pipe's File record before the UnixQueue");
+            assert_eq!(
+                i.recs[file].get("kind"),
+                i64::from(abi::FILE_KIND_PIPE),
+                "the file only the message holds"
+            );
+            let last_task = i.all::<abi::Task>().into_iter().max();
+            assert!(
+                last_task.is_some_and(|t| file > t),
+                "the pipe's file after the last task"
+            );
+            i.rec(file).set("kind", abi::FILE_KIND_REGULAR.into());
+        },
+    );
     // One POSIX timer record per pending signal the restarter may have, and the records are
     // not even there: refused before anything is allocated for them.
     let mut image = base.clone();
@@ -2864,7 +3075,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "unix socket with flags, a state or messages no socket has",
         ),
         (
-            "a unix socket with flag 16",
+            "a unix socket with flag 32",
             "unix socket with flags, a state or messages no socket has",
         ),
         (
@@ -2902,6 +3113,54 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix socket with a send buffer of 1 byte",
             "unix socket: cannot set it up as saved (-22)",
+        ),
+        (
+            "a unix socket message carrying a file inline",
+            "unix socket message carrying more files than one may",
+        ),
+        (
+            "a unix socket message carrying 254 files",
+            "unix socket message carrying more files than one may",
+        ),
+        (
+            "a unix socket message carrying its pair",
+            "unix socket message carrying an object that is no file",
+        ),
+        (
+            "a unix socket message carrying an object not in the image",
+            "an object not in the image",
+        ),
+        (
+            "a unix socket message carrying a file with padding that is not zero",
+            "UnixCarried with padding that is not zero",
+        ),
+        (
+            "a unix socket's messages that carry files for the other socket of its pair",
+            "unix socket messages for a socket that has none to come",
+        ),
+        (
+            "a unix socket's messages that carry files for another pair",
+            "unix socket messages for a socket that has none to come",
+        ),
+        (
+            "a unix socket's messages that carry files for a regular file",
+            "unix socket messages for a socket that has none to come",
+        ),
+        (
+            "a unix socket's messages that carry files, twice",
+            "unix socket messages for a socket that has none to come",
+        ),
+        (
+            "a unix socket whose messages that carry files do not come",
+            "unix socket whose messages that carry files never came",
+        ),
+        (
+            "a unix socket with UNIX_QUEUE_LATER and nothing to come",
+            "unix socket whose messages that carry files never came",
+        ),
+        (
+            "a unix socket message carrying a regular file made after the last task",
+            "file after the last task of a kind only a process makes",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

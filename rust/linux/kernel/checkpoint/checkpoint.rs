@@ -178,6 +178,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
         let fds = files::FdPlan::new(&log, &mut names, holder, files_first)?;
         plans[i] = Some((fds, mm::MmPlan::new(&log, &mut names, holder, mm_first)?));
     }
+    #[cfg(CONFIG_UNIX)]
+    files::check_carried(&log, &mut names, objects.carried())?;
     let mut shared = mm::SharedObjects::new();
     let mut cow = mm::CowPages::new();
     // For each member, its last child written with an address space.
@@ -268,7 +270,13 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
             fds.dump(&mut d, &mut names)?;
         }
     }
+    // Messages may carry any file of the tree: they come once every process's are written.
+    #[cfg(CONFIG_UNIX)]
+    files::dump_later(&mut d, &mut names)?;
     d.finish()?;
+    // The tree's files go before the tree does: the garbage collector of unix sockets, which
+    // their deaths run, finds then the sockets that only each other's messages hold.
+    drop((plans, names));
     if flags & abi::CKPT_KILL != 0 {
         crate::log!(log, "pid {pid}: checkpointed {count} tasks, killing them");
         tree.kill(&log);

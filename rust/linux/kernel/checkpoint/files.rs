@@ -28,13 +28,13 @@ mod unix;
 mod unlinked;
 
 #[cfg(CONFIG_UNIX)]
-pub(crate) use unix::{finish as finish_sockets, UnixPair};
+pub(crate) use unix::{carried, dump_later, finish as finish_sockets, UnixPair};
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
 use crate::shared::{self, Joinable, Shareable};
 use crate::{abi, abi::Record, log, log::Log, Obj};
-use kernel::alloc::{flags::GFP_KERNEL, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::fs::{
     fdtable::{FilesStruct, OwnFds},
@@ -425,6 +425,89 @@ pub(crate) fn dump_file(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -
 /// Makes the file of a `File` record again and defines its objref.
 pub(crate) fn restore_file(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let f = r.decode::<abi::File>(rec)?;
+    restore_decoded(r, f)
+}
+
+/// Whether restart makes a file of `FILE_KIND_*` `kind` the same in any process: not a file
+/// reopened by its path, which it names from the root of the process that holds it, a
+/// deleted file likewise, a signalfd, which reads the signals of the process that makes it,
+/// or an epoll instance, which may watch one.
+fn made_anywhere_kind(kind: u32) -> bool {
+    matches!(
+        kind,
+        abi::FILE_KIND_PIPE
+            | abi::FILE_KIND_EVENTFD
+            | abi::FILE_KIND_TIMERFD
+            | abi::FILE_KIND_MEMFD
+            | abi::FILE_KIND_UNIX
+    )
+}
+
+/// Whether restart makes `file` the same in any process ([`made_anywhere_kind`]).
+fn made_anywhere(file: &FileRef) -> bool {
+    kind_of(file).is_ok_and(|(_, kind)| made_anywhere_kind(kind))
+}
+
+/// Checks, before anything is written, each file that only messages of the tree's unix
+/// sockets hold (`SCM_RIGHTS`), with the task that holds the first socket and where, as the
+/// file of an fd; restart makes them in the restarter, so only kinds made the same in any
+/// process ([`made_anywhere_kind`]) are saved.
+#[cfg(CONFIG_UNIX)]
+pub(crate) fn check_carried<'a>(
+    log: &Log,
+    names: &mut Names,
+    carried: impl Iterator<Item = (FileRef, &'a Task, Where)>,
+) -> Result {
+    for (file, task, at) in carried {
+        let (file, at) = (&file, Place { log, task, at });
+        let ops = supported(at, file)?;
+        locks::check(at, file, None)?;
+        if let Some(what) = signals(file) {
+            log!(
+                log,
+                "{at}: {what} is not restored yet ({})",
+                Shown::of(file)
+            );
+            return Err(EOPNOTSUPP);
+        }
+        if !made_anywhere(file) {
+            log!(
+                log,
+                "{at}: a file that only a message holds is not supported unless it is a pipe, socket, eventfd, timerfd or memfd ({})",
+                Shown::of(file)
+            );
+            return Err(EOPNOTSUPP);
+        }
+        (ops.check)(at, names, file)?;
+    }
+    Ok(())
+}
+
+/// Reads what follows the last task: the files that only messages of unix sockets hold, and
+/// the messages of each socket that carry files, which it queues again.
+#[cfg(CONFIG_UNIX)]
+pub(crate) fn restore_later(r: &mut Restorer<'_, Obj>) -> Result {
+    loop {
+        let rec = r.next()?;
+        if rec.ty == abi::RecordType::File.id() {
+            let f = r.decode::<abi::File>(rec)?;
+            if !made_anywhere_kind(f.kind) {
+                return Err(r.bad("file after the last task of a kind only a process makes"));
+            }
+            restore_decoded(r, f)?;
+        } else if rec.ty == abi::RecordType::UnixQueue.id() {
+            unix::restore_queue(r, rec)?;
+        } else {
+            r.unread(rec);
+            return Ok(());
+        }
+        crate::resched();
+    }
+}
+
+/// Makes the file of the `File` record `f` again, from what follows it, and defines its
+/// objref.
+fn restore_decoded(r: &mut Restorer<'_, Obj>, f: abi::File) -> Result {
     let Some(ops) = KINDS.iter().find(|ops| (ops.restores)(f.kind)) else {
         return Err(r.bad("file kind that cannot be restored"));
     };
@@ -467,6 +550,9 @@ pub(crate) struct Names {
     unlinked: Option<UnlinkedBudget>,
     /// The tasks of the tree, by address: the makers a unix socket pair may name.
     tasks: RBTree<usize, ()>,
+    /// The unix sockets whose messages carry files, written after the last task.
+    #[cfg(CONFIG_UNIX)]
+    queues_later: KVVec<unix::Later>,
 }
 
 /// The bytes the deleted files of a tree may hold in all, and those counted so far.
@@ -487,6 +573,8 @@ impl Names {
             signalfd_queue: 0,
             unlinked: None,
             tasks: RBTree::new(),
+            #[cfg(CONFIG_UNIX)]
+            queues_later: KVVec::new(),
         })
     }
 

@@ -14,7 +14,9 @@
 //! signal structs) are entered as they are written, after the others.
 //!
 //! The watches of epoll instances hold no reference to the files they watch: they are
-//! counted apart, the tree's against all those of each of its files.
+//! counted apart, the tree's against all those of each of its files. The files that the
+//! messages of the tree's unix sockets carry (`SCM_RIGHTS`) are the tree's too: each
+//! message holds a reference.
 
 use crate::abi::objref::{DumpEntry, DumpTable, Full, ObjError, ObjRef, Slots};
 use crate::files::{self, FileRef};
@@ -83,6 +85,9 @@ pub(crate) enum Where {
     /// The task itself: its fd table, fs, mm, handlers.
     Task,
     Fd(u32),
+    /// In flight: carried by a message that the unix socket at this fd, or one such a
+    /// message carries, holds.
+    Sent(u32),
     /// The mapping that starts at this address.
     Map(u64),
     /// The mapping of these bounds.
@@ -95,6 +100,7 @@ impl core::fmt::Display for Where {
         match self {
             Where::Task => write!(f, "the task"),
             Where::Fd(fd) => write!(f, "fd {fd}"),
+            Where::Sent(fd) => write!(f, "a file in flight to fd {fd} (SCM_RIGHTS)"),
             Where::Map(addr) => write!(f, "mapping {addr:#x}"),
             Where::MapRange(start, end) => write!(f, "mapping {start:#x}-{end:#x}"),
             Where::Exe => write!(f, "its executable"),
@@ -172,6 +178,11 @@ pub(crate) struct Objects<'a> {
     stray_watch: Option<(i32, Where)>,
     /// Whether [`Objects::check_leaks`] refused open files held outside the tree.
     files_checked: bool,
+    /// The files that only messages of the tree's unix sockets hold, by objref (a reference
+    /// here would count as one outside), with the task that holds the first socket, and
+    /// where.
+    #[cfg(CONFIG_UNIX)]
+    carried: KVVec<(ObjRef, ARef<Task>, Where)>,
 }
 
 impl<'a> Objects<'a> {
@@ -184,6 +195,8 @@ impl<'a> Objects<'a> {
             log,
             stray_watch: None,
             files_checked: false,
+            #[cfg(CONFIG_UNIX)]
+            carried: KVVec::new(),
         };
         for m in tree.members() {
             o.add_held::<FilesStruct>(&m.task)?;
@@ -215,7 +228,7 @@ impl<'a> Objects<'a> {
             let HeldAddrs { files, mm, .. } = task.held_addrs();
             if self.owns(files, i) {
                 files::for_each_fd(task, |fd, file| {
-                    let r = self.add_file(file.file(), task, Where::Fd(fd), true);
+                    let r = self.add_file(file.file(), task.vnr(), Where::Fd(fd), true);
                     r.map(drop).map_err(|e| obj_error(self.log, e))
                 })?;
             }
@@ -231,13 +244,76 @@ impl<'a> Objects<'a> {
             });
             res.map_err(|e| obj_error(self.log, e))?;
             if let Some(exe) = exe.flatten() {
-                let r = self.add_file(&exe, task, Where::Exe, false);
+                let r = self.add_file(&exe, task.vnr(), Where::Exe, false);
                 r.map_err(|e| obj_error(self.log, e))?;
             }
         }
+        #[cfg(CONFIG_UNIX)]
+        self.add_carried(tree)?;
         #[cfg(CONFIG_EPOLL)]
         self.count_watches()?;
         Ok(())
+    }
+
+    /// Enters the files that the messages of the tree's unix sockets carry, and those that
+    /// the messages of such a socket carry in turn, counting each message's reference as
+    /// the tree's; keeps those that no fd table of the tree holds, for checkpoint to check.
+    #[cfg(CONFIG_UNIX)]
+    fn add_carried(&mut self, tree: &Tree) -> Result {
+        // Files entered meanwhile are visited too.
+        let mut r = 1;
+        while r <= self.table.len() as u32 {
+            let e = self.table.get(ObjRef(r)).ok_or(EINVAL)?;
+            r += 1;
+            let Held::File(file) = &e.held else {
+                continue;
+            };
+            let (file, pid, at) = (FileRef::from(file.clone()), e.pid, e.at);
+            if !e.checked {
+                continue;
+            }
+            let at = match at {
+                Where::Fd(fd) | Where::Sent(fd) => Where::Sent(fd),
+                _ => continue,
+            };
+            let carried = files::carried(&file).inspect_err(|e| {
+                log!(
+                    self.log,
+                    "pid {pid}: {at}: the unix socket's messages changed while they were read ({})",
+                    e.to_errno()
+                )
+            })?;
+            let mut holder = None;
+            for f in carried.iter() {
+                // Not checked yet: new, or only mapped, which checks only its name.
+                let unchecked = !matches!(self.entry(f.as_ptr() as usize), Some(e) if e.checked);
+                let added = self.add_file(f, pid, at, true);
+                let added = added.map_err(|e| obj_error(self.log, e))?;
+                if !unchecked {
+                    continue;
+                }
+                if holder.is_none() {
+                    let m = tree.members().iter().find(|m| m.task.vnr() == pid);
+                    holder = Some(m.ok_or(ESRCH)?.task.clone());
+                }
+                let holder = holder.clone().ok_or(ESRCH)?;
+                self.carried.push((added, holder, at), GFP_KERNEL)?;
+            }
+            crate::resched();
+        }
+        Ok(())
+    }
+
+    /// The files that only messages of the tree's unix sockets hold: each with the task that
+    /// holds the first socket, and where.
+    #[cfg(CONFIG_UNIX)]
+    pub(crate) fn carried(&self) -> impl Iterator<Item = (FileRef, &Task, Where)> {
+        self.carried
+            .iter()
+            .filter_map(|(r, t, at)| match &self.table.get(*r)?.held {
+                Held::File(f) => Some((FileRef::from(f.clone()), &**t, *at)),
+                _ => None,
+            })
     }
 
     /// Counts each watch of the tree's epoll instances on the file it watches, which must
@@ -270,13 +346,13 @@ impl<'a> Objects<'a> {
         Ok(())
     }
 
-    /// Counts one more reference of the tree's `task` to the object at `key`, entered with
+    /// Counts one more reference of the tree's task `pid` to the object at `key`, entered with
     /// `held` and `checked` the first time.
     fn add(
         &mut self,
         key: usize,
         held: impl FnOnce() -> Held,
-        task: &Task,
+        pid: i32,
         at: Where,
         checked: bool,
     ) -> Result<ObjRef, ObjError> {
@@ -287,7 +363,7 @@ impl<'a> Objects<'a> {
                     key: key as u64,
                     held: held(),
                     at,
-                    pid: task.vnr(),
+                    pid,
                     inside: 0,
                     watched: 0,
                     owner: NO_OWNER,
@@ -309,14 +385,14 @@ impl<'a> Objects<'a> {
             return Ok(());
         };
         let held = || Held::Shared(T::KIND, h.users);
-        let r = self.add(h.addr, held, task, Where::Task, false);
+        let r = self.add(h.addr, held, task.vnr(), Where::Task, false);
         r.map(drop).map_err(|e| obj_error(self.log, e))
     }
 
     fn add_file(
         &mut self,
         file: &File,
-        task: &Task,
+        pid: i32,
         at: Where,
         checked: bool,
     ) -> Result<ObjRef, ObjError> {
@@ -329,12 +405,12 @@ impl<'a> Objects<'a> {
             false => files::behind_mapped(&file.into()),
         };
         let checked = checked || behind.is_some();
-        let r = self.add(key, || Held::File(file.into()), task, at, checked)?;
+        let r = self.add(key, || Held::File(file.into()), pid, at, checked)?;
         if let Some(b) = behind.filter(|_| new) {
             self.add(
                 b.key,
                 || Held::Behind(b.what, b.files, b.opens, b.always),
-                task,
+                pid,
                 at,
                 true,
             )?;
@@ -347,12 +423,12 @@ impl<'a> Objects<'a> {
             return Ok(());
         };
         let (start, flags) = (vma.start() as u64, vma.flags());
-        let r = self.add_file(file, task, Where::Map(start), false)?;
+        let r = self.add_file(file, task.vnr(), Where::Map(start), false)?;
         // What `i_mmap_writable` counts; shared anonymous memory has a private inode.
         let writable = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
         if file.inode().is_private() && flags & writable == writable {
             let key = file.mapping() as usize;
-            self.add(key, || Held::Shmem(r), task, Where::Map(start), true)?;
+            self.add(key, || Held::Shmem(r), task.vnr(), Where::Map(start), true)?;
         }
         Ok(())
     }

@@ -1108,6 +1108,8 @@ fn build(
             create(r, flags, count, created, &mut sessions)?;
         }
     }
+    #[cfg(CONFIG_UNIX)]
+    crate::files::restore_later(r)?;
     r.finish()?;
     let log = r.log;
     for c in created.iter() {

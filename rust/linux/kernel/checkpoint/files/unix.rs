@@ -14,11 +14,18 @@
 //! the peer credentials once every task has its own, as those of the restored process that
 //! made the pair, which checkpoint found unchanged since.
 //!
+//! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
+//! reference). A message may carry any file of the tree, the socket that holds it or its
+//! peer included, so the messages of a socket that carry files come after the last task
+//! ([`dump_later`]), once every file a process holds is written, each after the files that
+//! only messages hold: restart makes those in the restarter, and queues the message with
+//! them.
+//!
 //! Refused, with the reason: a socket bound to an address or connected to one, a peer held
-//! outside the tree (leak detection: [`FileKind::behind`]), messages carrying files
-//! (`SCM_RIGHTS`), their sender's credentials (`SCM_CREDENTIALS`, `SO_PASSCRED`) or
-//! out-of-band data, options restart does not set, and peer credentials that name a process
-//! outside the tree or credentials its maker no longer has.
+//! outside the tree (leak detection: [`FileKind::behind`]), messages carrying their sender's
+//! credentials (`SCM_CREDENTIALS`, `SO_PASSCRED`) or out-of-band data, options restart does
+//! not set, and peer credentials that name a process outside the tree or credentials its
+//! maker no longer has.
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
 use super::{Names, Shown, MADE_ANEW_FLAGS};
@@ -27,8 +34,10 @@ use crate::task::ParkedTask;
 use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
-use kernel::net::unix::{self, NewUnix, UnixInfo, UnixState};
+use kernel::fs::file::File;
+use kernel::net::unix::{self, Messages, NewUnix, UnixInfo, UnixState};
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 /// Bytes copied to the image, or read back, at a time.
 const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
@@ -89,19 +98,14 @@ impl FileKind for UnixFile {
             true => d.objref(u.creator as *const u8)?,
             false => 0,
         };
-        let m = u.messages(file.file(), true).inspect_err(|e| {
-            log!(
-                d.log,
-                "a unix socket: cannot read its messages ({}; {})",
-                e.to_errno(),
-                Shown::of(file)
-            )
-        })?;
+        let end = u32::from(u.id != key);
+        let m = messages(d, file, &u)?;
+        let later = !m.files.is_empty();
         let s = &u.state;
         d.record(&abi::UnixSock {
             pair,
-            end: u32::from(u.id != key),
-            flags: flags_of(*s),
+            end,
+            flags: flags_of(*s) | if later { abi::UNIX_QUEUE_LATER } else { 0 },
             shutdown: s.shutdown,
             err: s.err,
             sndbuf: s.sndbuf,
@@ -117,17 +121,18 @@ impl FileKind for UnixFile {
             rcvtimeo: s.rcvtimeo,
             sndtimeo: s.sndtimeo,
         })?;
-        let mut at = 0;
-        for &len in m.lens.iter() {
-            d.record(&abi::UnixMsg { len, _pad0: 0 })?;
-            let msg = m.bytes.get(at..at + len as usize).ok_or(EINVAL)?;
-            for chunk in msg.chunks(CHUNK) {
-                d.raw(abi::RecordType::Data, chunk)?;
-            }
-            at += len as usize;
-            crate::resched();
+        if later {
+            // Copied again then, with as many files, or the queue changed.
+            let files = m.files.len() as u32;
+            let queue = Later {
+                file: file.clone(),
+                info: UnixInfo { files, ..u },
+                pair,
+                end,
+            };
+            return Ok(names.queues_later.push(queue, GFP_KERNEL_ACCOUNT)?);
         }
-        Ok(())
+        dump_messages(d, &m, &[])
     }
 
     fn restores(kind: u32) -> bool {
@@ -148,6 +153,7 @@ impl FileKind for UnixFile {
                 Some(End {
                     file: Some(file),
                     saved: None,
+                    ..
                 }) => (
                     pair.sock_type,
                     pair.peer,
@@ -162,8 +168,17 @@ impl FileKind for UnixFile {
             _ => return Err(r.bad("unix socket file that names an object that is not a pair")),
         };
         let state = state_of(r, &s, peer)?;
-        // Its messages are its peer's writes.
-        fill(r, &s, sock_type, other.as_ref())?;
+        let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
+        // Its messages are its peer's writes; those that carry files come after the last task.
+        if !later {
+            fill(
+                r,
+                (s.msgs, s.bytes),
+                sock_type,
+                (other.as_ref(), &sock),
+                false,
+            )?;
+        }
         unix::set(&sock, &state, nonblock).inspect_err(|e| {
             log!(
                 r.log,
@@ -175,14 +190,142 @@ impl FileKind for UnixFile {
             return Err(EINVAL);
         };
         pair.ends[e].saved = Some((state, s.creator));
-        if peer == abi::UNIX_PAIR_CLOSED {
-            // Closed as it was, once its messages to this one are queued: that shuts this one
-            // down, and the socket lives on while they do.
-            drop((other, pair.ends[1].file.take()));
-            kernel::current_task::run_task_work();
+        pair.ends[e].later = later.then_some((s.msgs, s.bytes));
+        if peer == abi::UNIX_PAIR_CLOSED && !later {
+            close_peer(pair, other);
         }
         Ok(FileRef::from(sock.file().clone()))
     }
+}
+
+/// Closes the socket of end 1 of `pair`, whose other socket was closed when it was saved, as
+/// it was, once its messages to end 0 are queued: that shuts end 0 down, and the socket lives
+/// on while they do. `other` is a reference to it, dropped too.
+fn close_peer(pair: &mut UnixPair, other: Option<NewUnix>) {
+    drop((other, pair.ends[1].file.take()));
+    kernel::current_task::run_task_work();
+}
+
+/// Queues the messages of a `UnixQueue` record again, with the files they carry, for a
+/// socket whose `UnixSock` record said they come after the last task.
+pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+    let q = r.decode::<abi::UnixQueue>(rec)?;
+    let e = q.end as usize;
+    let pending = match r.lookup_mut(q.pair)? {
+        Obj::Unix(pair) if e < 2 => match (pair.ends[e].later.take(), &pair.ends[e].file) {
+            (Some(s), Some(sock)) => {
+                let other = pair.ends[1 - e].file.clone();
+                Some((s, pair.sock_type, other, sock.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((queue, sock_type, other, sock)) = pending else {
+        return Err(r.bad("unix socket messages for a socket that has none to come"));
+    };
+    fill(r, queue, sock_type, (other.as_ref(), &sock), true)?;
+    match r.lookup_mut(q.pair)? {
+        Obj::Unix(pair) if pair.peer == abi::UNIX_PAIR_CLOSED => close_peer(pair, other),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A unix socket whose messages carry files, written after the last task: what its
+/// `UnixSock` record said.
+pub(super) struct Later {
+    file: FileRef,
+    info: UnixInfo,
+    pair: u32,
+    end: u32,
+}
+
+/// Copies the messages of the socket of `file`, which `u` describes, with their bytes.
+fn messages(d: &Dumper<'_>, file: &FileRef, u: &UnixInfo) -> Result<Messages> {
+    u.messages(file.file(), true).inspect_err(|e| {
+        log!(
+            d.log,
+            "a unix socket: cannot read its messages ({}; {})",
+            e.to_errno(),
+            Shown::of(file)
+        )
+    })
+}
+
+/// Writes the messages `m`, naming the files they carry by their objrefs, `files`.
+fn dump_messages(d: &mut Dumper<'_>, m: &Messages, files: &[u32]) -> Result {
+    let (mut at, mut carried) = (0, files.iter());
+    for (&len, &n) in m.lens.iter().zip(m.carried.iter()) {
+        d.record(&abi::UnixMsg { len, files: n })?;
+        for _ in 0..n {
+            let file = *carried.next().ok_or(EINVAL)?;
+            d.record(&abi::UnixCarried { file, _pad0: 0 })?;
+        }
+        let msg = m.bytes.get(at..at + len as usize).ok_or(EINVAL)?;
+        for chunk in msg.chunks(CHUNK) {
+            d.raw(abi::RecordType::Data, chunk)?;
+        }
+        at += len as usize;
+        crate::resched();
+    }
+    Ok(())
+}
+
+/// The files that the messages of the unix socket of `file` carry; none if it is no unix
+/// socket. `EAGAIN` if its messages changed while they were read.
+pub(crate) fn carried(file: &FileRef) -> Result<KVVec<ARef<File>>> {
+    match UnixInfo::of(file.file()) {
+        Ok(u) if u.files > 0 => Ok(u.messages(file.file(), false)?.files),
+        _ => Ok(KVVec::new()),
+    }
+}
+
+/// Writes, after the last task, the messages of the unix sockets whose messages carry
+/// files, each socket's after the files they carry that no earlier record wrote (which
+/// may add sockets). `EAGAIN` if a socket's messages changed since leak detection counted
+/// the files they carry.
+pub(crate) fn dump_later(d: &mut Dumper<'_>, names: &mut Names) -> Result {
+    let mut i = 0;
+    while let Some(q) = names.queues_later.get(i) {
+        let Later {
+            file,
+            info,
+            pair,
+            end,
+        } = q;
+        let (file, info, pair, end) = (file.clone(), *info, *pair, *end);
+        i += 1;
+        let m = messages(d, &file, &info)?;
+        if m.files.len() != info.files as usize {
+            return Err(changed(d, &file));
+        }
+        let mut refs = KVVec::with_capacity(m.files.len(), GFP_KERNEL_ACCOUNT)?;
+        for f in m.files.iter() {
+            let f = FileRef::from(&**f);
+            // Only files leak detection counted, and that the restarter can make.
+            let ok = d.file_written(f.as_ptr()).is_some()
+                || (d.tree_file(f.as_ptr()) && super::made_anywhere(&f));
+            if !ok {
+                return Err(changed(d, &file));
+            }
+            refs.push(super::dump_file(d, names, &f)?, GFP_KERNEL_ACCOUNT)?;
+        }
+        d.record(&abi::UnixQueue { pair, end })?;
+        dump_messages(d, &m, &refs)?;
+    }
+    Ok(())
+}
+
+/// Logs that the messages of the socket of `file` changed while the tree was checkpointed:
+/// `EAGAIN`.
+fn changed(d: &Dumper<'_>, file: &FileRef) -> Error {
+    log!(
+        d.log,
+        "a unix socket: its messages changed while the tree was checkpointed ({})",
+        Shown::of(file)
+    );
+    EAGAIN
 }
 
 /// Why checkpoint cannot save the unix socket `u`, if it cannot.
@@ -192,9 +335,6 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     }
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
-    }
-    if u.files > 0 {
-        return Some("holding messages that carry file descriptors (SCM_RIGHTS)");
     }
     if u.peer == 0 && u.peercred {
         return Some("disconnected from the pair it was made with");
@@ -263,7 +403,9 @@ fn flags_of(mut s: UnixState) -> u32 {
 /// (`UNIX_PAIR_*`), as far as the image alone tells it is one a socket may have; the kernel
 /// judges the rest.
 fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixState> {
-    let known = FLAGS.iter().fold(0, |all, (bit, _)| all | bit);
+    let known = FLAGS
+        .iter()
+        .fold(abi::UNIX_QUEUE_LATER, |all, (bit, _)| all | bit);
     let shut = abi::UNIX_SHUT_RD | abi::UNIX_SHUT_WR;
     if s.flags & !known != 0
         || s.shutdown & !shut != 0
@@ -272,7 +414,7 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
         || s.bytes > abi::UNIX_QUEUE_MAX
         || (s.creator == 0) != (peer == abi::UNIX_PAIR_NONE)
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
-        || (peer == abi::UNIX_PAIR_NONE && s.msgs > 0)
+        || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
     {
         return Err(r.bad("unix socket with flags, a state or messages no socket has"));
     }
@@ -295,45 +437,64 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
     Ok(state)
 }
 
-/// Queues the messages of `UnixSock` record `s` again, as writes of `other`, its peer, of a
-/// pair of `sock_type`.
+/// Queues again the messages a socket's `UnixSock` record counts, `(msgs, bytes)`, on the
+/// socket `to` of a pair of `sock_type`, as writes of `other`, its peer; with the files they
+/// carry if they come `late`, after the last task.
 fn fill(
     r: &mut Restorer<'_, Obj>,
-    s: &abi::UnixSock,
+    (msgs, bytes): (u32, u64),
     sock_type: u32,
-    other: Option<&NewUnix>,
+    (other, to): (Option<&NewUnix>, &NewUnix),
+    late: bool,
 ) -> Result {
     let stream = sock_type == TYPES[0];
-    let mut left = s.bytes;
+    let mut left = bytes;
     let mut buf = KVVec::new();
-    for _ in 0..s.msgs {
+    for _ in 0..msgs {
         let m = r.expect::<abi::UnixMsg>()?;
-        if m._pad0 != 0 || u64::from(m.len) > left || (stream && m.len == 0) {
+        if u64::from(m.len) > left || (stream && m.len == 0) {
             return Err(r.bad("unix socket message longer than its socket holds, or empty"));
+        }
+        if m.files > abi::UNIX_CARRIED_MAX || (m.files > 0 && !late) {
+            return Err(r.bad("unix socket message carrying more files than one may"));
         }
         left -= u64::from(m.len);
         let len = m.len as usize;
-        // A datagram is sent whole; a stream's bytes a chunk at a time.
-        if !stream || buf.is_empty() {
-            let size = if stream { CHUNK } else { len };
+        let mut files = KVVec::new();
+        for _ in 0..m.files {
+            let c = r.expect::<abi::UnixCarried>()?;
+            let file = match r.lookup(c.file)? {
+                Obj::File(f) => f.file.clone(),
+                _ => return Err(r.bad("unix socket message carrying an object that is no file")),
+            };
+            files.push(file, GFP_KERNEL_ACCOUNT)?;
+        }
+        // A datagram, or a message with files, is sent whole; a stream's bytes a chunk at a
+        // time.
+        let whole = !stream || m.files > 0;
+        let size = if whole { len } else { CHUNK };
+        if whole || buf.len() != CHUNK {
             buf = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
         }
         let mut got = 0;
         while got < len {
             let n = r.expect_raw(abi::RecordType::Data)? as usize;
-            let at = if stream { 0 } else { got };
+            let at = if whole { got } else { 0 };
             if n == 0 || n > len - got || at + n > buf.len() {
                 return Err(r.bad("unix socket message data longer or shorter than it"));
             }
             let bytes = buf.get_mut(at..at + n).ok_or(EINVAL)?;
             r.read_raw(bytes)?;
-            if stream {
+            if !whole {
                 send(r, other, bytes)?;
             }
             got += n;
         }
-        if !stream {
-            send(r, other, buf.get(..len).ok_or(EINVAL)?)?;
+        let msg = buf.get(..len).ok_or(EINVAL)?;
+        if !files.is_empty() {
+            send_files(r, (other, to), msg, &files)?;
+        } else if whole {
+            send(r, other, msg)?;
         }
         crate::resched();
     }
@@ -341,6 +502,29 @@ fn fill(
         return Err(r.bad("unix socket messages shorter than its socket holds"));
     }
     Ok(())
+}
+
+/// Queues `bytes` on `to` as one write of `from`, its peer, that carries `files`; `EPERM` if
+/// the caller's limits leave no room for it.
+fn send_files(
+    r: &Restorer<'_, Obj>,
+    (from, to): (Option<&NewUnix>, &NewUnix),
+    bytes: &[u8],
+    files: &[FileRef],
+) -> Result {
+    let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
+    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file)) {
+        Err(e) if e == EAGAIN => Err(no_room(r)),
+        Err(e) => {
+            log!(
+                r.log,
+                "unix socket: cannot queue its messages that carry files again ({})",
+                e.to_errno()
+            );
+            Err(e)
+        }
+        Ok(()) => Ok(()),
+    }
 }
 
 /// Queues `bytes` as one write of `from`: all of them, or the caller's limits are too low
@@ -390,7 +574,11 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
     let whole = p.peer != abi::UNIX_PAIR_NONE;
     let (a, b) = NewUnix::make(p.sock_type, whole)
         .inspect_err(|e| log!(r.log, "unix socket: cannot make one ({})", e.to_errno()))?;
-    let end = |file| End { file, saved: None };
+    let end = |file| End {
+        file,
+        saved: None,
+        later: None,
+    };
     r.define(
         p.objref,
         Obj::Unix(UnixPair {
@@ -416,6 +604,9 @@ struct End {
     file: Option<NewUnix>,
     /// What its `UnixSock` record said, with the objref of its maker, once read.
     saved: Option<(UnixState, u32)>,
+    /// The messages and bytes its `UnixSock` record counts, until those messages, which come
+    /// after the last task, are queued.
+    later: Option<(u32, u64)>,
 }
 
 /// Gives each unix socket restored its shutdown state, error, `SO_PASSCRED` and peer
@@ -432,6 +623,9 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             let (Some(file), Some((state, creator))) = (&end.file, end.saved) else {
                 return Err(r.bad("unix socket pair with a socket no file opens"));
             };
+            if end.later.is_some() {
+                return Err(r.bad("unix socket whose messages that carry files never came"));
+            }
             unix::finish(file, &state)
                 .map_err(|_| r.bad("unix socket in a state no socket has"))?;
             if creator == 0 {
