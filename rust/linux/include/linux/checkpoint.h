@@ -287,6 +287,7 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @shutdown: RCV_SHUTDOWN and SEND_SHUTDOWN
  * @qlen: the messages its receive queue holds
  * @files: at least the files they carry (SCM_RIGHTS)
+ * @creds: those that carry their sender's credentials (SCM_CREDENTIALS)
  * @userlocks: SOCK_SNDBUF_LOCK and SOCK_RCVBUF_LOCK: the sizes the user set
  * @err: its pending error (SO_ERROR)
  * @sndbuf: SO_SNDBUF
@@ -314,6 +315,7 @@ struct checkpoint_unix {
 	unsigned int shutdown;
 	unsigned int qlen;
 	unsigned int files;
+	unsigned int creds;
 	unsigned int userlocks;
 	int err;
 	int sndbuf;
@@ -332,9 +334,24 @@ struct checkpoint_unix {
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
 
 /**
+ * struct checkpoint_unix_cred - the credentials a message carries
+ *	(SCM_CREDENTIALS)
+ * @sender: the task whose pid they name, NULL for a message without them;
+ *	only compared at checkpoint, a task restart made at restart
+ * @uid: the user id, in the caller's user namespace
+ * @gid: the group id, likewise
+ */
+struct checkpoint_unix_cred {
+	struct task_struct *sender;
+	uid_t uid;
+	gid_t gid;
+};
+
+/**
  * struct checkpoint_unix_msgs - the messages of a unix socket, as copied
  * @lens: set to the length of each message
  * @carried: set to the number of files each carries
+ * @creds: set to the credentials each carries
  * @buf: set to their bytes, one after the other; NULL to copy none
  * @files: set to the files they carry, one after the other, each with a
  *	reference that the caller puts
@@ -346,6 +363,7 @@ int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
 struct checkpoint_unix_msgs {
 	u32 *lens;
 	u32 *carried;
+	struct checkpoint_unix_cred *creds;
 	void *buf;
 	struct file **files;
 	size_t bytes;
@@ -357,7 +375,8 @@ int checkpoint_unix_queue(struct file *file, struct checkpoint_unix_msgs *q);
 int restart_unix_pair(unsigned int type, bool pair, struct file **res);
 ssize_t restart_unix_fill(struct file *from, const void *buf, size_t len);
 int restart_unix_fill_files(struct file *from, struct file *to, const void *buf,
-			    size_t len, struct file **files, unsigned int n);
+			    size_t len, struct file **files, unsigned int n,
+			    const struct checkpoint_unix_cred *cred);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);
 int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);

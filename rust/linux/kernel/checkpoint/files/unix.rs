@@ -336,6 +336,11 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
+    if u.creds > 0 {
+        return Some(
+            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
+        );
+    }
     if u.peer == 0 && u.peercred {
         return Some("disconnected from the pair it was made with");
     }
@@ -513,7 +518,7 @@ fn send_files(
     files: &[FileRef],
 ) -> Result {
     let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
-    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file)) {
+    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file), None) {
         Err(e) if e == EAGAIN => Err(no_room(r)),
         Err(e) => {
             log!(

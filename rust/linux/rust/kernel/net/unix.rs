@@ -104,6 +104,8 @@ pub struct UnixInfo {
     /// At least the files they carry (`SCM_RIGHTS`): a few paths free files without
     /// counting them out.
     pub files: u32,
+    /// Those that carry their sender's credentials (`SCM_CREDENTIALS`).
+    pub creds: u32,
     /// Its state and options.
     pub state: UnixState,
 }
@@ -130,6 +132,7 @@ impl UnixInfo {
             msgs: u.qlen,
             bytes: u.bytes,
             files: u.files,
+            creds: u.creds,
             state: UnixState {
                 shutdown: u.shutdown,
                 err: u.err,
@@ -158,6 +161,12 @@ impl UnixInfo {
         let len = if bytes { self.bytes as usize } else { 0 };
         let mut lens = KVVec::from_elem(0u32, msgs, GFP_KERNEL_ACCOUNT)?;
         let mut carried = KVVec::from_elem(0u32, msgs, GFP_KERNEL_ACCOUNT)?;
+        let no_cred = bindings::checkpoint_unix_cred {
+            sender: core::ptr::null_mut(),
+            uid: 0,
+            gid: 0,
+        };
+        let mut creds = KVVec::from_elem(no_cred, msgs, GFP_KERNEL_ACCOUNT)?;
         let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
         let nfiles = self.files as usize;
         let mut raw = KVVec::from_elem(core::ptr::null_mut(), nfiles, GFP_KERNEL_ACCOUNT)?;
@@ -166,6 +175,7 @@ impl UnixInfo {
         let mut q = bindings::checkpoint_unix_msgs {
             lens: lens.as_mut_ptr(),
             carried: carried.as_mut_ptr(),
+            creds: creds.as_mut_ptr(),
             buf: match bytes {
                 true => buf.as_mut_ptr().cast(),
                 false => core::ptr::null_mut(),
@@ -188,9 +198,19 @@ impl UnixInfo {
         if files.len() != q.nfiles as usize {
             return Err(EINVAL);
         }
+        let mut sent = KVVec::with_capacity(msgs, GFP_KERNEL_ACCOUNT)?;
+        for c in creds.iter() {
+            let c = (!c.sender.is_null()).then_some(Cred {
+                sender: c.sender as usize,
+                uid: c.uid,
+                gid: c.gid,
+            });
+            sent.push(c, GFP_KERNEL_ACCOUNT)?;
+        }
         Ok(Messages {
             lens,
             carried,
+            creds: sent,
             bytes: buf,
             files,
         })
@@ -203,10 +223,35 @@ pub struct Messages {
     pub lens: KVVec<u32>,
     /// How many of `files` each carries, in order (`SCM_RIGHTS`).
     pub carried: KVVec<u32>,
+    /// The credentials each carries (`SCM_CREDENTIALS`), if any.
+    pub creds: KVVec<Option<Cred>>,
     /// Their bytes, one after the other, if asked for.
     pub bytes: KVVec<u8>,
     /// The files they carry.
     pub files: KVVec<ARef<File>>,
+}
+
+/// The credentials a message carries (`SCM_CREDENTIALS`), as checkpoint reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cred {
+    /// The address of the task whose pid they name, alive when the message was copied: only
+    /// compared.
+    pub sender: usize,
+    /// The user id, in the caller's user namespace.
+    pub uid: u32,
+    /// The group id, likewise.
+    pub gid: u32,
+}
+
+/// Credentials for a message that restart queues again: `uid` and `gid` in the caller's user
+/// namespace, and the pid of `sender`.
+pub struct SendAs<'a> {
+    /// The task restart made for the message's sender.
+    pub sender: &'a Task,
+    /// The user id.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
 }
 
 /// Takes the counted file a callee put in `f`.
@@ -266,23 +311,35 @@ pub fn fill(from: &NewUnix, buf: &[u8]) -> Result<usize> {
     Ok(n as usize)
 }
 
-/// Queues `buf` as one message carrying `files` (`SCM_RIGHTS`, 1 to 253) on `to`, from its
-/// peer `from`, as a write of it would, in one buffer and without waiting: the files are in
-/// flight for the caller, within its limit (`ETOOMANYREFS`). `EPIPE` if `to` is not the
-/// peer of `from` any more; `EAGAIN` if the caller's limits leave no room for it.
+/// Queues `buf` as one message carrying `files` (`SCM_RIGHTS`, up to 253) and `cred`
+/// (`SCM_CREDENTIALS`), one of them at least, on `to`, from its peer `from`, as a write of it
+/// would, without waiting: in one buffer, a stream's in buffers no larger than a write makes.
+/// The files are in flight for the caller, within its limit (`ETOOMANYREFS`); the credentials
+/// are ones it or the task they name could pass (`EPERM`). `EPIPE` if `to` is not the peer of
+/// `from` any more; `EAGAIN` if the caller's limits leave no room for it.
 pub fn fill_files<'a>(
     from: &NewUnix,
     to: &NewUnix,
     buf: &[u8],
     files: impl Iterator<Item = &'a File>,
+    cred: Option<SendAs<'_>>,
 ) -> Result {
     let mut raw = KVVec::new();
     for f in files {
         raw.push(f.as_ptr(), GFP_KERNEL_ACCOUNT)?;
     }
     let n = u32::try_from(raw.len()).map_err(|_| EINVAL)?;
-    // SAFETY: the files are valid while `files` borrows them; `buf` and `raw` are kernel
-    // buffers of their lengths; the callee takes its own references.
+    let cred = cred.map(|c| bindings::checkpoint_unix_cred {
+        sender: c.sender.as_ptr(),
+        uid: c.uid,
+        gid: c.gid,
+    });
+    let cred_ptr = cred.as_ref().map_or(core::ptr::null(), |c| {
+        c as *const bindings::checkpoint_unix_cred
+    });
+    // SAFETY: the files and the sender are valid while `files` and `cred` borrow them; `buf`
+    // and `raw` are kernel buffers of their lengths; `cred_ptr` is null or points to `cred`;
+    // the callee takes its own references.
     to_result(unsafe {
         bindings::restart_unix_fill_files(
             from.0.as_ptr(),
@@ -291,6 +348,7 @@ pub fn fill_files<'a>(
             buf.len(),
             raw.as_mut_ptr(),
             n,
+            cred_ptr,
         )
     })
 }
