@@ -349,8 +349,9 @@ pub const UNIX_PASSPIDFD: u32 = 2;
 pub const UNIX_SNDBUF_LOCK: u32 = 4;
 /// `UnixSock.flags`: the user set `SO_RCVBUF`: `rcvbuf` is restored.
 pub const UNIX_RCVBUF_LOCK: u32 = 8;
-/// `UnixSock.flags`: its messages carry files (`SCM_RIGHTS`): they follow the last task, in
-/// a `UnixQueue` record, after the files they carry that no earlier record wrote.
+/// `UnixSock.flags`: its messages carry files (`SCM_RIGHTS`) or their senders' credentials
+/// (`SCM_CREDENTIALS`): they follow the last task, in a `UnixQueue` record, after the files
+/// they carry that no earlier record wrote.
 pub const UNIX_QUEUE_LATER: u32 = 16;
 /// Most files one message carries (`SCM_MAX_FD`).
 pub const UNIX_CARRIED_MAX: u32 = 253;
@@ -484,6 +485,8 @@ pub enum RecordType {
     UnixQueue = 75,
     /// A file a unix socket's message carries (`SCM_RIGHTS`).
     UnixCarried = 76,
+    /// The credentials a unix socket's message carries (`SCM_CREDENTIALS`).
+    UnixCreds = 77,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1174,9 +1177,10 @@ pub struct UnixSock {
     pub sndtimeo: u64,
 }
 
-/// One message a unix socket holds, after its `UnixSock` record or its `UnixQueue`;
-/// `files` `UnixCarried` records and `Data` records with its `len` bytes follow. A stream
-/// socket's messages are the buffers its peer's writes made.
+/// One message a unix socket holds, after its `UnixSock` record or its `UnixQueue`; a
+/// `UnixCreds` record if it carries credentials (only in a `UnixQueue`), `files`
+/// `UnixCarried` records and `Data` records with its `len` bytes follow. A stream socket's
+/// messages are the buffers its peer's writes made.
 #[repr(C)]
 #[record(UnixMsg, max = 64)]
 pub struct UnixMsg {
@@ -1198,7 +1202,22 @@ pub struct UnixQueue {
     pub end: u32,
 }
 
-/// A file a unix socket's message carries, after its `UnixMsg` record.
+/// The credentials a unix socket's message carries (`SCM_CREDENTIALS`), right after its
+/// `UnixMsg` record in a `UnixQueue`: what a reader with `SO_PASSCRED` gets with it.
+#[repr(C)]
+#[record(UnixCreds, max = 64)]
+pub struct UnixCreds {
+    /// The objref of the task whose pid they name, whose `Task` record came before.
+    pub sender: u32,
+    /// The user id, in the checkpointer's user namespace.
+    pub uid: u32,
+    /// The group id, likewise.
+    pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A file a unix socket's message carries, after its `UnixMsg` record (and `UnixCreds`).
 #[repr(C)]
 #[record(UnixCarried, max = 64)]
 pub struct UnixCarried {

@@ -210,11 +210,88 @@ pub fn send_all(fd: RawFd, buf: &[u8]) -> Check {
     }
 }
 
-/// The room a control message with `n` fds takes (CMSG_SPACE), in u64s for its alignment.
-fn fds_control(n: usize) -> Vec<u64> {
+/// The credentials a unix message carries (SCM_CREDENTIALS): pid, uid and gid.
+pub type Creds = (libc::pid_t, libc::uid_t, libc::gid_t);
+
+/// The most fds [`recv_with_creds`] has room for with a message.
+const CREDS_FDS_ROOM: usize = 8;
+
+/// CMSG_SPACE of a control message with `len` bytes of data.
+fn cmsg_space(len: usize) -> usize {
     // SAFETY: CMSG_SPACE is arithmetic.
-    let space = unsafe { libc::CMSG_SPACE((n * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    unsafe { libc::CMSG_SPACE(len as u32) as usize }
+}
+
+/// The room, in u64s for its alignment, of the control messages for `fds` fds (SCM_RIGHTS,
+/// none if 0) and, if `creds`, one SCM_CREDENTIALS.
+fn control_room(fds: usize, creds: bool) -> Vec<u64> {
+    let mut space = 0;
+    if creds {
+        space += cmsg_space(std::mem::size_of::<libc::ucred>());
+    }
+    if fds > 0 {
+        space += cmsg_space(fds * std::mem::size_of::<RawFd>());
+    }
     vec![0; space.div_ceil(8)]
+}
+
+/// A msghdr of the one buffer `iov` and the control buffer `control` (none if empty), which
+/// must outlive its use.
+fn msghdr(iov: &mut libc::iovec, control: &mut [u64]) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    if !control.is_empty() {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(control) as _;
+    }
+    msg
+}
+
+/// sendmsg(2) of `buf` on the socket `sock` with `flags`, with the credentials `creds` in one
+/// SCM_CREDENTIALS message if `Some` (otherwise the kernel's, if any), and the fds `fds` in one
+/// SCM_RIGHTS message (none if empty), in their order: the bytes sent, or the errno.
+fn sendmsg_control(
+    sock: RawFd,
+    buf: &[u8],
+    creds: Option<Creds>,
+    fds: &[RawFd],
+    flags: libc::c_int,
+) -> Result<usize, i32> {
+    let mut control = control_room(fds.len(), creds.is_some());
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr().cast_mut().cast(),
+        iov_len: buf.len(),
+    };
+    let msg = msghdr(&mut iov, &mut control);
+    // SAFETY: the control buffer, zeroed, has room for a header and its data for each message
+    // written, which CMSG_FIRSTHDR and CMSG_NXTHDR find within it; sendmsg only reads `buf`.
+    let n = unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if let Some((pid, uid, gid)) = creds {
+            let cred = libc::ucred { pid, uid, gid };
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(&cred) as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), cred);
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        if !fds.is_empty() {
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(fds) as u32) as _;
+            let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+            for (i, &fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned(data.add(i), fd);
+            }
+        }
+        libc::sendmsg(sock, &msg, flags)
+    };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(errno()),
+    }
 }
 
 /// sendmsg(2) of `buf` on the socket `sock` with `flags`, passing the fds `fds` with it in
@@ -225,35 +302,7 @@ pub fn sendmsg_with_fds(
     fds: &[RawFd],
     flags: libc::c_int,
 ) -> Result<usize, i32> {
-    let mut control = fds_control(fds.len());
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr().cast_mut().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(control.as_slice()) as _;
-    let len = std::mem::size_of_val(fds) as u32;
-    // SAFETY: the control buffer has room for one header and the fds; sendmsg only reads
-    // `buf`.
-    let n = unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(len) as _;
-        let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-        for (i, &fd) in fds.iter().enumerate() {
-            std::ptr::write_unaligned(data.add(i), fd);
-        }
-        libc::sendmsg(sock, &msg, flags)
-    };
-    match n {
-        n if n >= 0 => Ok(n as usize),
-        _ => Err(errno()),
-    }
+    sendmsg_control(sock, buf, None, fds, flags)
 }
 
 /// [`sendmsg_with_fds`] of one fd, `fd`.
@@ -266,23 +315,113 @@ pub fn sendmsg_with_fd(
     sendmsg_with_fds(sock, buf, &[fd], flags)
 }
 
-/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
-/// fds `fds` with it (SCM_RIGHTS, in their order), or fails.
-pub fn send_with_fds(sock: RawFd, buf: &[u8], fds: &[RawFd]) -> Check {
-    let what = format_args!(
-        "sendmsg of {} bytes and fds {fds:?} on fd {sock}",
-        buf.len()
-    );
-    match sendmsg_with_fds(sock, buf, fds, libc::MSG_NOSIGNAL) {
-        Ok(n) if n == buf.len() => Ok(()),
+/// `Ok` if a sendmsg of `what`, of `len` bytes, sent them all.
+fn sent_all(what: std::fmt::Arguments, len: usize, sent: Result<usize, i32>) -> Check {
+    match sent {
+        Ok(n) if n == len => Ok(()),
         Ok(n) => Err(format!("{what}: {n} bytes sent")),
         Err(e) => Err(format!("{what}: {}", crate::describe_errno(e))),
     }
 }
 
+/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, passing the
+/// fds `fds` with it (SCM_RIGHTS, in their order), or fails.
+pub fn send_with_fds(sock: RawFd, buf: &[u8], fds: &[RawFd]) -> Check {
+    sent_all(
+        format_args!(
+            "sendmsg of {} bytes and fds {fds:?} on fd {sock}",
+            buf.len()
+        ),
+        buf.len(),
+        sendmsg_with_fds(sock, buf, fds, libc::MSG_NOSIGNAL),
+    )
+}
+
 /// [`send_with_fds`] of one fd, `fd`.
 pub fn send_with_fd(sock: RawFd, buf: &[u8], fd: RawFd) -> Check {
     send_with_fds(sock, buf, &[fd])
+}
+
+/// Sends all of `buf` on the socket `sock` in one sendmsg(2) with `MSG_NOSIGNAL`, with the
+/// credentials `creds` (pid, uid, gid) in an SCM_CREDENTIALS message, which only a process
+/// with the rights to claim them may send, and the fds `fds` (SCM_RIGHTS, in their order,
+/// none if empty), or fails.
+pub fn send_with_creds(sock: RawFd, buf: &[u8], creds: Creds, fds: &[RawFd]) -> Check {
+    sent_all(
+        format_args!(
+            "sendmsg of {} bytes, credentials {creds:?} and fds {fds:?} on fd {sock}",
+            buf.len()
+        ),
+        buf.len(),
+        sendmsg_control(sock, buf, Some(creds), fds, libc::MSG_NOSIGNAL),
+    )
+}
+
+/// What one recvmsg(2) gave: the bytes, the credentials if an SCM_CREDENTIALS message came,
+/// the fds of the SCM_RIGHTS messages, in their order (as fds of the caller's, closed when
+/// dropped), and whether more control data came than there was room for (MSG_CTRUNC).
+struct Received {
+    bytes: Vec<u8>,
+    creds: Option<Creds>,
+    fds: Vec<OwnedFd>,
+    truncated: bool,
+}
+
+/// recvmsg(2) of up to `len` bytes from the socket `sock` with `flags`, with room for `room`
+/// fds and, if `creds`, the credentials.
+fn recvmsg_control(
+    sock: RawFd,
+    len: usize,
+    room: usize,
+    creds: bool,
+    flags: libc::c_int,
+) -> Result<Received, String> {
+    let mut bytes = vec![0u8; len];
+    let mut control = control_room(room, creds);
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let mut msg = msghdr(&mut iov, &mut control);
+    // SAFETY: the buffers are ours and as long as the header says.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
+    check_os(n as i64, format_args!("recvmsg from fd {sock}"))?;
+    bytes.truncate(n as usize);
+    let mut got = Received {
+        bytes,
+        creds: None,
+        fds: Vec::new(),
+        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    };
+    // SAFETY: the kernel filled the control buffer, whose headers CMSG_FIRSTHDR and
+    // CMSG_NXTHDR walk within it; each header is checked before its data, an SCM_CREDENTIALS
+    // message holds a struct ucred (maybe unaligned), and the fds an SCM_RIGHTS message holds
+    // are new ones of ours.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let data = libc::CMSG_DATA(cmsg);
+            let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                    let data = data.cast::<RawFd>();
+                    for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                        let fd = std::ptr::read_unaligned(data.add(i));
+                        got.fds.push(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS)
+                    if bytes >= std::mem::size_of::<libc::ucred>() =>
+                {
+                    let c: libc::ucred = std::ptr::read_unaligned(data.cast());
+                    got.creds = Some((c.pid, c.uid, c.gid));
+                }
+                _ => {}
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(got)
 }
 
 /// recvmsg(2) of up to `len` bytes from the socket `sock` with `flags`, with room for `room`
@@ -295,45 +434,13 @@ pub fn recv_with_fds(
     room: usize,
     flags: libc::c_int,
 ) -> Result<(Vec<u8>, Vec<OwnedFd>), String> {
-    let mut buf = vec![0u8; len];
-    let mut control = fds_control(room);
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(control.as_slice()) as _;
-    // SAFETY: the buffers are ours and as long as the header says.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
-    check_os(n as i64, format_args!("recvmsg from fd {sock}"))?;
-    buf.truncate(n as usize);
-    let mut fds = Vec::new();
-    // SAFETY: the kernel filled the control buffer, whose headers CMSG_FIRSTHDR and
-    // CMSG_NXTHDR walk within it; each header is checked before its data, and the fds an
-    // SCM_RIGHTS message holds are new ones of ours.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-                let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                for i in 0..bytes / std::mem::size_of::<RawFd>() {
-                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+    let got = recvmsg_control(sock, len, room, false, flags)?;
+    if got.truncated {
         return Err(format!(
             "recvmsg from fd {sock}: more control data came than room for {room} fds (MSG_CTRUNC)"
         ));
     }
-    Ok((buf, fds))
+    Ok((got.bytes, got.fds))
 }
 
 /// [`recv_with_fds`] with room for one fd: the bytes, and the fd if one came.
@@ -344,6 +451,25 @@ pub fn recv_with_fd(
 ) -> Result<(Vec<u8>, Option<OwnedFd>), String> {
     let (buf, fds) = recv_with_fds(sock, len, 1, flags)?;
     Ok((buf, fds.into_iter().next()))
+}
+
+/// One recvmsg(2) of up to `len` bytes from the socket `sock`, with SO_PASSCRED, without
+/// waiting (`MSG_DONTWAIT`): the bytes, the credentials that came with them (SCM_CREDENTIALS,
+/// which must come) and the fds (SCM_RIGHTS, in their order, as fds of the caller's, closed
+/// when dropped). A stream socket's recvmsg stops where the sender's credentials change.
+/// `Err` if more control data came than room for the credentials and 8 fds (MSG_CTRUNC).
+pub fn recv_with_creds(sock: RawFd, len: usize) -> Result<(Vec<u8>, Creds, Vec<OwnedFd>), String> {
+    let got = recvmsg_control(sock, len, CREDS_FDS_ROOM, true, libc::MSG_DONTWAIT)?;
+    if got.truncated {
+        return Err(format!(
+            "recvmsg from fd {sock}: more control data came than room for the credentials \
+             and {CREDS_FDS_ROOM} fds (MSG_CTRUNC)"
+        ));
+    }
+    match got.creds {
+        Some(creds) => Ok((got.bytes, creds, got.fds)),
+        None => Err(format!("recvmsg from fd {sock}: no SCM_CREDENTIALS came")),
+    }
 }
 
 /// recv(2) of up to `len` bytes from `fd` with `flags`: what it received (a datagram or a
@@ -382,36 +508,12 @@ pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>,
 /// The credentials a reader with SO_PASSCRED gets (SCM_CREDENTIALS) with the next message of
 /// `fd`, peeked without waiting: pid, uid and gid. A message sent without its sender's gives
 /// pid 0 and the overflow ids.
-pub fn peek_creds(fd: RawFd) -> Result<(libc::pid_t, libc::uid_t, libc::gid_t), String> {
-    let mut byte = 0u8;
-    let mut iov = libc::iovec {
-        iov_base: (&raw mut byte).cast(),
-        iov_len: 1,
-    };
-    // Room for one SCM_CREDENTIALS message, aligned as a cmsghdr.
-    let mut control = [0u64; 8];
-    // SAFETY: an all-zero msghdr is valid; its buffers are set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
+pub fn peek_creds(fd: RawFd) -> Result<Creds, String> {
     let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-    // SAFETY: `msg` points at `iov` and `control`, which outlive the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
-    check_os(n as i64, format_args!("recvmsg(MSG_PEEK) of fd {fd}"))?;
-    // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR stays within `control`.
-    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    // SAFETY: a non-null header recvmsg wrote, of its length.
-    let found = !c.is_null()
-        && unsafe { ((*c).cmsg_level, (*c).cmsg_type) }
-            == (libc::SOL_SOCKET, libc::SCM_CREDENTIALS);
-    if !found {
-        return Err(format!("fd {fd}: no SCM_CREDENTIALS with its next message"));
-    }
-    // SAFETY: an SCM_CREDENTIALS message holds a struct ucred, maybe unaligned.
-    let cred: libc::ucred = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c).cast()) };
-    Ok((cred.pid, cred.uid, cred.gid))
+    let got = recvmsg_control(fd, 1, 0, true, flags)
+        .map_err(|e| format!("{e} (MSG_PEEK, for its credentials)"))?;
+    got.creds
+        .ok_or_else(|| format!("fd {fd}: no SCM_CREDENTIALS with its next message"))
 }
 
 /// Receives exactly `len` bytes from the stream socket `fd`, each part within 10 s

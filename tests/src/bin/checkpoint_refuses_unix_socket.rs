@@ -9,16 +9,18 @@
 //! - a socket holding a message that carries a file (SCM_RIGHTS) that only the message holds,
 //!   of a kind restart could only make in the process that held it: /dev/null, a regular file
 //!   of the scratch directory ("a file in flight to fd 37 (SCM_RIGHTS): a file that only a
-//!   message holds is not supported unless it is a pipe, socket, eventfd, timerfd, epoll
-//!   instance or memfd", with its path); or of a kind checkpoint has not, a UDP socket ("a
-//!   socket is not supported");
+//!   message holds is not supported unless it is a pipe, socket, eventfd, timerfd or memfd",
+//!   with its path); or of a kind checkpoint has not, a UDP socket ("a socket is not
+//!   supported");
 //! - a socket holding a message that carries an eventfd that a sibling of the target, outside
 //!   its tree, kept open and the test took from it with pidfd_getfd(): "a file in flight to fd
 //!   37 (SCM_RIGHTS): the open file is shared with pid" the test's, with its fd;
-//! - a socket holding a message that carries an eventfd and its sender's credentials, sent
-//!   while the socket had SO_PASSCRED;
 //! - a stream socket holding out-of-band data (MSG_OOB), where the kernel has it;
-//! - a socket with SO_PASSCRED holding a message, which carries its sender's credentials;
+//! - a socket with SO_PASSCRED holding a message whose sender (SCM_CREDENTIALS) is outside
+//!   the tree: the test, which took the other socket of the pair with pidfd_getfd(), wrote
+//!   on it and closed it; the message still carries the test's pid afterwards;
+//! - a socket with SO_PASSCRED holding a message whose sender (SCM_CREDENTIALS) exited: a
+//!   child of the target that wrote it, reaped; the message still carries its pid afterwards;
 //! - a socket with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK set (the one of its pair
 //!   that holds nothing);
 //! - a datagram socket whose pair's other socket was closed, its send() then refused with
@@ -39,7 +41,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use cr_tests::outside::take_fd;
-use cr_tests::target::{kill_and_reap, scratch_dir};
+use cr_tests::proc::wait_status_text;
+use cr_tests::sys::waitpid;
+use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
     accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, recv_with_fd,
@@ -77,6 +81,28 @@ const EVENTFD_COUNT: u32 = 5;
 fn stream_hello() -> Check {
     socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
     write_all(SEND, HELLO)
+}
+
+/// A stream pair whose [`RECV`] has SO_PASSCRED: what is written on [`SEND`] carries its
+/// sender's credentials.
+fn passcred_pair() -> Check {
+    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
+    setsockopt_int(RECV, libc::SO_PASSCRED, 1)
+}
+
+/// The log line's words for a socket holding a message whose sender `is`.
+fn sender_refused(is: &str) -> String {
+    format!("a unix socket holding a message whose sender (SCM_CREDENTIALS) {is} is not supported")
+}
+
+/// [`RECV`] still holds [`HELLO`] with the credentials of `sender`, uid 0 and gid 0.
+fn still_hello_from(sender: libc::pid_t) -> Check {
+    check_eq(
+        "the credentials of the message (pid, uid, gid)",
+        peek_creds(RECV)?,
+        (sender, 0, 0),
+    )?;
+    still_hello()
 }
 
 /// [`RECV`] still holds [`HELLO`], and no more.
@@ -234,31 +260,6 @@ fn is_eventfd(fd: RawFd) -> Check {
         read_u64(fd),
         Ok(u64::from(EVENTFD_COUNT)),
     )
-}
-
-/// A stream pair whose [`RECV`], with SO_PASSCRED, holds [`HELLO`] in a message that
-/// carries an eventfd, which the target then closes, and its sender's credentials.
-fn carrying_with_creds() -> Check {
-    open_eventfd()?;
-    socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
-    setsockopt_int(RECV, libc::SO_PASSCRED, 1)?;
-    send_with_fd(SEND, HELLO, CARRIED)?;
-    close_all(&[CARRIED]);
-    Ok(())
-}
-
-/// [`RECV`] still holds [`HELLO`] with the target's credentials and the eventfd (received
-/// once SO_PASSCRED is off, without the credentials).
-fn still_carrying_with_creds() -> Check {
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    check_eq(
-        "the credentials of the message (pid, uid, gid)",
-        peek_creds(RECV)?,
-        (me, 0, 0),
-    )?;
-    setsockopt_int(RECV, libc::SO_PASSCRED, 0)?;
-    still_carrying(is_eventfd)
 }
 
 /// Sends one byte of out-of-band data from `fd`: the errno if it fails.
@@ -535,6 +536,42 @@ fn in_flight_refused(open: fn() -> Check, works: fn(RawFd) -> Check, why: &str) 
     );
 }
 
+/// A message whose sender is the test, outside the tree: it takes [`SEND`] of the target,
+/// writes [`HELLO`] on it and closes its copy (which leak detection would refuse first).
+fn sender_outside() {
+    let test = std::process::id() as libc::pid_t;
+    let target = spawn(passcred_pair, move || still_hello_from(test));
+    let taken = take_fd(target.pid(), SEND).unwrap_or_else(|e| target.fail(e));
+    let sent = write_all(taken, HELLO);
+    close_all(&[taken]);
+    sent.unwrap_or_else(|e| target.fail(e));
+    expect_refused(target, &sender_refused("is outside the tree"));
+}
+
+/// In the target: a pair ([`passcred_pair`]) whose [`RECV`] holds [`HELLO`] that a child of
+/// the target wrote on [`SEND`] before it exited; the target reaped it. Returns its pid.
+fn sent_by_dead_child() -> Result<libc::pid_t, String> {
+    passcred_pair()?;
+    let kid = fork_checker(|| write_all(SEND, HELLO))?;
+    let status = waitpid(kid).map_err(|e| format!("wait for child {kid}: {e}"))?;
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        return Err(format!("child {kid} {}", wait_status_text(status)));
+    }
+    Ok(kid)
+}
+
+/// A message whose sender, a child of the target, exited and was reaped.
+fn sender_exited() {
+    let target = Target::spawn(|| {
+        let kid = sent_by_dead_child()?;
+        Ok(move || {
+            wait_restored();
+            still_hello_from(kid)
+        })
+    });
+    expect_refused(target, &sender_refused("exited"));
+}
+
 /// A regular file of the scratch directory that only a message holds.
 fn carrying_regular_file() {
     let path = format!("{}/{FILE_NAME}", scratch_dir());
@@ -598,27 +635,9 @@ const CASES: &[(&str, Run)] = &[
         Own(|| in_flight_refused(open_udp, is_udp, "a socket is not supported")),
     ),
     ("carrying a file held outside", Own(in_flight_outside)),
-    (
-        "carrying a file with credentials",
-        Refused(
-            carrying_with_creds,
-            still_carrying_with_creds,
-            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
-        ),
-    ),
     ("out of band", Own(out_of_band_case)),
-    (
-        "SO_PASSCRED",
-        Refused(
-            || {
-                socketpair_at(libc::SOCK_STREAM, RECV, SEND)?;
-                setsockopt_int(RECV, libc::SO_PASSCRED, 1)?;
-                write_all(SEND, HELLO)
-            },
-            still_hello,
-            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
-        ),
-    ),
+    ("sender outside the tree", Own(sender_outside)),
+    ("sender exited", Own(sender_exited)),
     (
         "SO_KEEPALIVE",
         Refused(
@@ -690,5 +709,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound, listening or accepted, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages carrying their sender's credentials (with an fd or not), with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound, listening or accepted, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

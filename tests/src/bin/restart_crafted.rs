@@ -54,6 +54,10 @@ const CARRIED_PIPE_BYTES: &[u8] = b"in flight";
 const EVENTFD_COUNT: u64 = 1;
 const EVENTFD_ADDED: u64 = 2;
 
+/// What the receiver of the root's second datagram pair, which has SO_PASSCRED, holds from
+/// the other socket, in a message that carries the root's credentials (SCM_CREDENTIALS).
+const WITH_CREDS: &[u8] = b"with creds";
+
 /// TLS entries `set_thread_area()` cannot make, each otherwise a sane user (DPL 3) segment:
 /// `tls_desc_okay()` refuses 16-bit, code and not-present segments (a 16-bit stack segment is
 /// the CVE-2014-8133 class: it leaks kernel stack bits through espfix-less iret), and
@@ -82,7 +86,8 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// growing that holds [`PIPE_BYTES`] at 0 and at 1 MiB, between holes, with a second file
 /// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
 /// directory of `plain`; the locked file of [`lock_files`] there; and the unix socket pairs
-/// of [`unix_pairs`], one of which holds a message that carries the eventfd.
+/// of [`unix_pairs`], one of which holds a message that carries the eventfd, another one
+/// that carries the root's credentials.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
@@ -366,6 +371,8 @@ struct UnixSockets {
     carrier: RawFd,
     /// The eventfd, of count [`EVENTFD_COUNT`], that the message carries too.
     efd: RawFd,
+    /// The second datagram pair's receiver, with SO_PASSCRED, which holds [`WITH_CREDS`].
+    creds: RawFd,
 }
 
 /// A stream pair made by socketpair(2), whose first socket (the lower fd, first in the image)
@@ -373,7 +380,9 @@ struct UnixSockets {
 /// whose first socket holds [`CARRIED`] from the other, in a message that carries (SCM_RIGHTS)
 /// the eventfd `efd`, which the root keeps, and the read end of a pipe that holds
 /// [`CARRIED_PIPE_BYTES`], whose ends the root closed: its messages come after the last task,
-/// in a `UnixQueue` record, after the `File` record of the pipe.
+/// in a `UnixQueue` record, after the `File` record of the pipe. And a second datagram pair
+/// whose first socket, with SO_PASSCRED, holds [`WITH_CREDS`] from the other, in a message
+/// that carries the root's credentials (SCM_CREDENTIALS): after the last task too.
 fn unix_pairs(efd: RawFd) -> Result<UnixSockets, String> {
     let pair = |ty: libc::c_int| {
         let mut fds = [0; 2];
@@ -392,12 +401,16 @@ fn unix_pairs(efd: RawFd) -> Result<UnixSockets, String> {
     cr_tests::write_all(ends[1], CARRIED_PIPE_BYTES)?;
     cr_tests::unix::send_with_fds(sender, CARRIED, &[efd, ends[0]])?;
     cr_tests::unix::close_all(&ends);
+    let [creds, creds_sender] = pair(libc::SOCK_DGRAM)?;
+    cr_tests::unix::setsockopt_int(creds, libc::SO_PASSCRED, 1)?;
+    cr_tests::write_all(creds_sender, WITH_CREDS)?;
     Ok(UnixSockets {
         first,
         a,
         b,
         carrier,
         efd,
+        creds,
     })
 }
 
@@ -414,8 +427,19 @@ fn recv_now(fd: RawFd) -> Result<Vec<u8>, String> {
 /// holds [`UNIX_BYTES`]; a datagram goes from one socket of the datagram pair to the other;
 /// the seqpacket pair's first socket holds [`CARRIED`] with two files, the root's eventfd
 /// (what is written through it reads through the root's fd) and the pipe's read end, which
-/// reads [`CARRIED_PIPE_BYTES`], then its end.
+/// reads [`CARRIED_PIPE_BYTES`], then its end; the second datagram pair's first socket holds
+/// [`WITH_CREDS`] with the root's credentials (its pid, uid 0, gid 0).
 fn check_unix_pairs(s: UnixSockets) -> Check {
+    cr_tests::check_eq(
+        "the credentials of the message the second datagram pair holds (pid, uid, gid)",
+        cr_tests::unix::peek_creds(s.creds)?,
+        (std::process::id() as libc::pid_t, 0, 0),
+    )?;
+    cr_tests::check_eq(
+        "the message the second datagram pair holds",
+        recv_now(s.creds)?,
+        WITH_CREDS.to_vec(),
+    )?;
     cr_tests::check_eq(
         "the bytes the stream socket holds",
         recv_now(s.first)?,
@@ -2126,12 +2150,43 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // `UNIX_QUEUE_LATER` and no `UnixMsg` after it; after the last task come the `File`
     // record of the pipe's read end, which only the message holds, then a `UnixQueue` naming
     // the pair and the socket's end, its `UnixMsg` (2 files), a `UnixCarried` for each file
-    // (the eventfd, then the pipe) and the `Data`. Each socket is in the image once: the
-    // children share the files. Every description holds "unix socket" (`restart_crafted unix`
-    // runs the group alone).
+    // (the eventfd, then the pipe) and the `Data`. The second datagram pair's first socket
+    // holds a message with the root's credentials: its `UnixSock` has `UNIX_QUEUE_LATER` too,
+    // and after the last task come its `UnixQueue`, `UnixMsg`, a `UnixCreds` naming the
+    // root's `Task`, and the `Data`. Each socket is in the image once: the children share the
+    // files. Every description holds "unix socket" (`restart_crafted unix` runs the group
+    // alone).
+    // The `UnixCreds` record, the only one.
+    let creds = |i: &Image| {
+        let all = i.all::<abi::UnixCreds>();
+        assert_eq!(all.len(), 1, "the messages with credentials");
+        let c = all[0];
+        assert_eq!(
+            i.recs[c - 1].ty,
+            abi::UnixMsg::TYPE,
+            "credentials after a message"
+        );
+        assert_eq!(
+            i.recs[c - 2].ty,
+            abi::UnixQueue::TYPE,
+            "the message of a UnixQueue"
+        );
+        assert_eq!(
+            i.recs[c].get("sender"),
+            objref(i, t.root),
+            "the sender of the message with credentials"
+        );
+        c
+    };
+    // The objref of the pair whose messages carry credentials.
+    let creds_pair = |i: &Image| i.recs[creds(i) - 2].get("pair");
+    // The pair of type `ty`, but for the one whose messages carry credentials.
     let unix_pair = |i: &Image, ty: libc::c_int| {
+        let apart = creds_pair(i);
         let pairs = i.all::<abi::UnixPair>().into_iter();
-        let mut found = pairs.filter(|&r| i.recs[r].get("sock_type") == i64::from(ty));
+        let mut found = pairs.filter(|&r| {
+            i.recs[r].get("sock_type") == i64::from(ty) && i.recs[r].get("objref") != apart
+        });
         let p = found
             .next()
             .unwrap_or_else(|| panic!("the image has no unix socket pair of type {ty}"));
@@ -2147,9 +2202,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     let stream = |i: &Image| unix_pair(i, libc::SOCK_STREAM);
     let dgram = |i: &Image| unix_pair(i, libc::SOCK_DGRAM);
     let seqpacket = |i: &Image| unix_pair(i, libc::SOCK_SEQPACKET);
-    // The `UnixQueue` record, and the end of its messages' records.
+    // The seqpacket pair's `UnixQueue` record, and the end of its messages' records.
     let queue = |i: &Image| {
-        let q = i.next::<abi::UnixQueue>(0);
+        let pair = i.recs[seqpacket(i)].get("objref");
+        let q = i
+            .all::<abi::UnixQueue>()
+            .into_iter()
+            .find(|&r| i.recs[r].get("pair") == pair)
+            .expect("the seqpacket pair's UnixQueue");
         let within = [
             abi::UnixMsg::TYPE,
             abi::UnixCarried::TYPE,
@@ -2158,11 +2218,6 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let end = (q + 1..i.recs.len())
             .find(|&r| !within.contains(&i.recs[r].ty))
             .unwrap_or(i.recs.len());
-        assert_eq!(
-            i.recs[q].get("pair"),
-            i.recs[seqpacket(i)].get("objref"),
-            "the messages after the last task are the seqpacket socket's"
-        );
         (q, end)
     };
     // The message of the `UnixQueue`, which carries the eventfd and the pipe.
@@ -2403,6 +2458,41 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 "the pipe's file after the last task"
             );
             i.rec(file).set("kind", abi::FILE_KIND_REGULAR.into());
+        },
+    );
+    // Credentials (SCM_CREDENTIALS) name the task that sent the message, a `Task` before.
+    case(
+        "a unix socket message whose credentials name its pair",
+        false,
+        &|i| {
+            let pair = creds_pair(i);
+            let c = creds(i);
+            i.rec(c).set("sender", pair);
+        },
+    );
+    case(
+        "a unix socket message whose credentials name a regular file",
+        false,
+        &|i| {
+            let plain = plain_objref(i);
+            let c = creds(i);
+            i.rec(c).set("sender", plain);
+        },
+    );
+    case(
+        "a unix socket message whose credentials name an object not in the image",
+        false,
+        &|i| {
+            let c = creds(i);
+            i.rec(c).set("sender", 999_999);
+        },
+    );
+    case(
+        "a unix socket message whose credentials have padding that is not zero",
+        false,
+        &|i| {
+            let c = creds(i);
+            i.rec(c).set("_pad0", 1);
         },
     );
     // One POSIX timer record per pending signal the restarter may have, and the records are
@@ -3161,6 +3251,22 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix socket message carrying a regular file made after the last task",
             "file after the last task of a kind only a process makes",
+        ),
+        (
+            "a unix socket message whose credentials name its pair",
+            "unix socket message whose credentials name an object that is not a task",
+        ),
+        (
+            "a unix socket message whose credentials name a regular file",
+            "unix socket message whose credentials name an object that is not a task",
+        ),
+        (
+            "a unix socket message whose credentials name an object not in the image",
+            "an object not in the image",
+        ),
+        (
+            "a unix socket message whose credentials have padding that is not zero",
+            "UnixCreds with padding that is not zero",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

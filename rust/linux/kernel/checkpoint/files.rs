@@ -484,9 +484,13 @@ pub(crate) fn check_carried<'a>(
 }
 
 /// Reads what follows the last task: the files that only messages of unix sockets hold, and
-/// the messages of each socket that carry files, which it queues again.
+/// the messages of each socket that carry files or credentials, which it queues again, from
+/// the tasks of `created`.
 #[cfg(CONFIG_UNIX)]
-pub(crate) fn restore_later(r: &mut Restorer<'_, Obj>) -> Result {
+pub(crate) fn restore_later(
+    r: &mut Restorer<'_, Obj>,
+    created: &[crate::task::ParkedTask],
+) -> Result {
     loop {
         let rec = r.next()?;
         if rec.ty == abi::RecordType::File.id() {
@@ -496,7 +500,7 @@ pub(crate) fn restore_later(r: &mut Restorer<'_, Obj>) -> Result {
             }
             restore_decoded(r, f)?;
         } else if rec.ty == abi::RecordType::UnixQueue.id() {
-            unix::restore_queue(r, rec)?;
+            unix::restore_queue(r, rec, created)?;
         } else {
             r.unread(rec);
             return Ok(());

@@ -1109,7 +1109,7 @@ fn build(
         }
     }
     #[cfg(CONFIG_UNIX)]
-    crate::files::restore_later(r)?;
+    crate::files::restore_later(r, created)?;
     r.finish()?;
     let log = r.log;
     for c in created.iter() {

@@ -19,13 +19,16 @@
 //! peer included, so the messages of a socket that carry files come after the last task
 //! ([`dump_later`]), once every file a process holds is written, each after the files that
 //! only messages hold: restart makes those in the restarter, and queues the message with
-//! them.
+//! them. So do the messages of a socket that carry their sender's credentials
+//! (`SCM_CREDENTIALS`, which a reader with `SO_PASSCRED` gets): their pid names a task of the
+//! tree, by objref, which restart has made by then; the restarter or that task must be
+//! able to pass them itself.
 //!
 //! Refused, with the reason: a socket bound to an address or connected to one, a peer held
-//! outside the tree (leak detection: [`FileKind::behind`]), messages carrying their sender's
-//! credentials (`SCM_CREDENTIALS`, `SO_PASSCRED`) or out-of-band data, options restart does
-//! not set, and peer credentials that name a process outside the tree or credentials its
-//! maker no longer has.
+//! outside the tree (leak detection: [`FileKind::behind`]), messages whose credentials name
+//! a sender outside the tree or one that exited, out-of-band data, options restart does not
+//! set, and peer credentials that name a process outside the tree or credentials its maker
+//! no longer has.
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
 use super::{Names, Shown, MADE_ANEW_FLAGS};
@@ -35,7 +38,7 @@ use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
 use kernel::fs::file::File;
-use kernel::net::unix::{self, Messages, NewUnix, UnixInfo, UnixState};
+use kernel::net::unix::{self, Messages, NewUnix, SendAs, UnixInfo, UnixState};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
@@ -56,7 +59,10 @@ impl FileKind for UnixFile {
 
     fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
         let u = UnixInfo::of(file.file())?;
-        let why = refused(names, &u);
+        let why = match refused(names, &u) {
+            None if u.creds > 0 => u.messages(file.file(), false)?.refused(names, u.creds),
+            why => why,
+        };
         check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS)
     }
 
@@ -100,7 +106,17 @@ impl FileKind for UnixFile {
         };
         let end = u32::from(u.id != key);
         let m = messages(d, file, &u)?;
-        let later = !m.files.is_empty();
+        // A message that came since leak detection.
+        if let Some(why) = m.refused(names, u.creds) {
+            log!(
+                d.log,
+                "a unix socket {why} is not supported ({})",
+                Shown::of(file)
+            );
+            return Err(EOPNOTSUPP);
+        }
+        // Their files and senders are written by then.
+        let later = !m.files.is_empty() || m.creds.iter().any(Option::is_some);
         let s = &u.state;
         d.record(&abi::UnixSock {
             pair,
@@ -176,7 +192,7 @@ impl FileKind for UnixFile {
                 (s.msgs, s.bytes),
                 sock_type,
                 (other.as_ref(), &sock),
-                false,
+                None,
             )?;
         }
         unix::set(&sock, &state, nonblock).inspect_err(|e| {
@@ -206,9 +222,10 @@ fn close_peer(pair: &mut UnixPair, other: Option<NewUnix>) {
     kernel::current_task::run_task_work();
 }
 
-/// Queues the messages of a `UnixQueue` record again, with the files they carry, for a
-/// socket whose `UnixSock` record said they come after the last task.
-pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
+/// Queues the messages of a `UnixQueue` record again, with the files and credentials they
+/// carry, for a socket whose `UnixSock` record said they come after the last task, once
+/// every task is in `created`.
+pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec, created: &[ParkedTask]) -> Result {
     let q = r.decode::<abi::UnixQueue>(rec)?;
     let e = q.end as usize;
     let pending = match r.lookup_mut(q.pair)? {
@@ -224,7 +241,7 @@ pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let Some((queue, sock_type, other, sock)) = pending else {
         return Err(r.bad("unix socket messages for a socket that has none to come"));
     };
-    fill(r, queue, sock_type, (other.as_ref(), &sock), true)?;
+    fill(r, queue, sock_type, (other.as_ref(), &sock), Some(created))?;
     match r.lookup_mut(q.pair)? {
         Obj::Unix(pair) if pair.peer == abi::UNIX_PAIR_CLOSED => close_peer(pair, other),
         _ => {}
@@ -232,8 +249,8 @@ pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     Ok(())
 }
 
-/// A unix socket whose messages carry files, written after the last task: what its
-/// `UnixSock` record said.
+/// A unix socket whose messages carry files or credentials, written after the last task:
+/// what its `UnixSock` record said.
 pub(super) struct Later {
     file: FileRef,
     info: UnixInfo,
@@ -253,11 +270,22 @@ fn messages(d: &Dumper<'_>, file: &FileRef, u: &UnixInfo) -> Result<Messages> {
     })
 }
 
-/// Writes the messages `m`, naming the files they carry by their objrefs, `files`.
+/// Writes the messages `m`, naming the files they carry by their objrefs, `files`, and their
+/// senders, tasks of the tree, by theirs.
 fn dump_messages(d: &mut Dumper<'_>, m: &Messages, files: &[u32]) -> Result {
     let (mut at, mut carried) = (0, files.iter());
-    for (&len, &n) in m.lens.iter().zip(m.carried.iter()) {
+    let each = m.lens.iter().zip(m.carried.iter()).zip(m.creds.iter());
+    for ((&len, &n), cred) in each {
         d.record(&abi::UnixMsg { len, files: n })?;
+        if let Some(c) = cred {
+            let sender = d.objref(c.sender as *const u8)?;
+            d.record(&abi::UnixCreds {
+                sender,
+                uid: c.uid,
+                gid: c.gid,
+                _pad0: 0,
+            })?;
+        }
         for _ in 0..n {
             let file = *carried.next().ok_or(EINVAL)?;
             d.record(&abi::UnixCarried { file, _pad0: 0 })?;
@@ -282,9 +310,9 @@ pub(crate) fn carried(file: &FileRef) -> Result<KVVec<ARef<File>>> {
 }
 
 /// Writes, after the last task, the messages of the unix sockets whose messages carry
-/// files, each socket's after the files they carry that no earlier record wrote (which
-/// may add sockets). `EAGAIN` if a socket's messages changed since leak detection counted
-/// the files they carry.
+/// files or credentials, each socket's after the files they carry that no earlier record
+/// wrote (which may add sockets). `EAGAIN` if a socket's messages changed since leak
+/// detection counted the files they carry, or name a sender outside the tree.
 pub(crate) fn dump_later(d: &mut Dumper<'_>, names: &mut Names) -> Result {
     let mut i = 0;
     while let Some(q) = names.queues_later.get(i) {
@@ -297,7 +325,7 @@ pub(crate) fn dump_later(d: &mut Dumper<'_>, names: &mut Names) -> Result {
         let (file, info, pair, end) = (file.clone(), *info, *pair, *end);
         i += 1;
         let m = messages(d, &file, &info)?;
-        if m.files.len() != info.files as usize {
+        if m.files.len() != info.files as usize || m.refused(names, info.creds).is_some() {
             return Err(changed(d, &file));
         }
         let mut refs = KVVec::with_capacity(m.files.len(), GFP_KERNEL_ACCOUNT)?;
@@ -336,11 +364,6 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
-    if u.creds > 0 {
-        return Some(
-            "holding messages that carry their sender's credentials (SCM_CREDENTIALS, SO_PASSCRED)",
-        );
-    }
     if u.peer == 0 && u.peercred {
         return Some("disconnected from the pair it was made with");
     }
@@ -365,6 +388,25 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// What checkpoint cannot save of the messages of a unix socket, once copied.
+trait Refused {
+    /// Why checkpoint cannot save them, of which `creds` carry credentials, if it cannot: a
+    /// sender their credentials name that is not a task of the tree, or that exited since
+    /// they were counted (a copy without the bytes leaves it out).
+    fn refused(&self, names: &Names, creds: u32) -> Option<&'static str>;
+}
+
+impl Refused for Messages {
+    fn refused(&self, names: &Names, creds: u32) -> Option<&'static str> {
+        let mut senders = self.creds.iter().flatten();
+        if senders.clone().count() != creds as usize {
+            return Some("holding a message whose sender (SCM_CREDENTIALS) exited");
+        }
+        let outside = senders.any(|c| !names.is_task(c.sender));
+        outside.then_some("holding a message whose sender (SCM_CREDENTIALS) is outside the tree")
+    }
 }
 
 /// The address that names the pair of `u` (its lower socket's, or its own if its peer is
@@ -443,14 +485,15 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
 }
 
 /// Queues again the messages a socket's `UnixSock` record counts, `(msgs, bytes)`, on the
-/// socket `to` of a pair of `sock_type`, as writes of `other`, its peer; with the files they
-/// carry if they come `late`, after the last task.
+/// socket `to` of a pair of `sock_type`, as writes of `other`, its peer; with the files and
+/// credentials they carry if they come `late`, after the last task, when every task is in
+/// the `created` it gives.
 fn fill(
     r: &mut Restorer<'_, Obj>,
     (msgs, bytes): (u32, u64),
     sock_type: u32,
     (other, to): (Option<&NewUnix>, &NewUnix),
-    late: bool,
+    late: Option<&[ParkedTask]>,
 ) -> Result {
     let stream = sock_type == TYPES[0];
     let mut left = bytes;
@@ -460,9 +503,13 @@ fn fill(
         if u64::from(m.len) > left || (stream && m.len == 0) {
             return Err(r.bad("unix socket message longer than its socket holds, or empty"));
         }
-        if m.files > abi::UNIX_CARRIED_MAX || (m.files > 0 && !late) {
+        if m.files > abi::UNIX_CARRIED_MAX || (m.files > 0 && late.is_none()) {
             return Err(r.bad("unix socket message carrying more files than one may"));
         }
+        let cred = match late {
+            Some(created) => sent_as(r, created)?,
+            None => None,
+        };
         left -= u64::from(m.len);
         let len = m.len as usize;
         let mut files = KVVec::new();
@@ -474,9 +521,10 @@ fn fill(
             };
             files.push(file, GFP_KERNEL_ACCOUNT)?;
         }
-        // A datagram, or a message with files, is sent whole; a stream's bytes a chunk at a
-        // time.
-        let whole = !stream || m.files > 0;
+        // A datagram, or a message with files or credentials, is sent whole; a stream's
+        // bytes a chunk at a time.
+        let with = m.files > 0 || cred.is_some();
+        let whole = !stream || with;
         let size = if whole { len } else { CHUNK };
         if whole || buf.len() != CHUNK {
             buf = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
@@ -496,8 +544,8 @@ fn fill(
             got += n;
         }
         let msg = buf.get(..len).ok_or(EINVAL)?;
-        if !files.is_empty() {
-            send_files(r, (other, to), msg, &files)?;
+        if with {
+            send_with(r, (other, to), msg, &files, cred)?;
         } else if whole {
             send(r, other, msg)?;
         }
@@ -509,21 +557,56 @@ fn fill(
     Ok(())
 }
 
-/// Queues `bytes` on `to` as one write of `from`, its peer, that carries `files`; `EPERM` if
-/// the caller's limits leave no room for it.
-fn send_files(
+/// The credentials of the `UnixCreds` record that follows a `UnixMsg`, if one does, whose
+/// sender is a task of `created`.
+fn sent_as<'a>(r: &mut Restorer<'_, Obj>, created: &'a [ParkedTask]) -> Result<Option<SendAs<'a>>> {
+    let rec = r.next()?;
+    if rec.ty != abi::RecordType::UnixCreds.id() {
+        r.unread(rec);
+        return Ok(None);
+    }
+    let c = r.decode::<abi::UnixCreds>(rec)?;
+    let sender = match r.lookup(c.sender)? {
+        Obj::Task(i) if c._pad0 == 0 => created.get(*i),
+        _ => None,
+    };
+    let Some(sender) = sender else {
+        return Err(
+            r.bad("unix socket message whose credentials name an object that is not a task")
+        );
+    };
+    Ok(Some(SendAs {
+        sender: &sender.task,
+        uid: c.uid,
+        gid: c.gid,
+    }))
+}
+
+/// Queues `bytes` on `to` as one write of `from`, its peer, that carries `files` and `cred`;
+/// `EPERM` if the caller's limits leave no room for it, or it could not send `cred`.
+fn send_with(
     r: &Restorer<'_, Obj>,
     (from, to): (Option<&NewUnix>, &NewUnix),
     bytes: &[u8],
     files: &[FileRef],
+    cred: Option<SendAs<'_>>,
 ) -> Result {
     let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
-    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file), None) {
+    let ids = cred.as_ref().map(|c| (c.uid, c.gid));
+    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file), cred) {
         Err(e) if e == EAGAIN => Err(no_room(r)),
+        Err(e) if e == EPERM && ids.is_some() => {
+            let (uid, gid) = ids.unwrap_or_default();
+            log!(
+                r.log,
+                "unix socket: a message carries credentials (SCM_CREDENTIALS, uid {uid}, gid {gid}) that neither the caller nor their sender could pass, or a security module refused its send (EPERM)"
+            );
+            Err(e)
+        }
         Err(e) => {
             log!(
                 r.log,
-                "unix socket: cannot queue its messages that carry files again ({})",
+                "unix socket: cannot queue its messages that carry files or credentials again ({})",
                 e.to_errno()
             );
             Err(e)
