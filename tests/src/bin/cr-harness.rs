@@ -122,8 +122,9 @@ fn run(path: &Path, timeout: Duration, full: bool) -> (Verdict, String) {
         .stderr(Stdio::from(write2))
         .process_group(0)
         .spawn();
-    // The Command and with it our copies of the write end are gone now: the reader sees end of
-    // file once the test and everything it left running are gone.
+    // The Command holds our copies of the write end: without them the reader sees end of file
+    // once the test and everything it left running are gone.
+    drop(command);
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return (Verdict::Fail(format!("spawn: {e}")), String::new()),
