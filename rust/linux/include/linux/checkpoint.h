@@ -373,10 +373,9 @@ struct checkpoint_unix_msgs {
 
 int checkpoint_unix_queue(struct file *file, struct checkpoint_unix_msgs *q);
 int restart_unix_pair(unsigned int type, bool pair, struct file **res);
-ssize_t restart_unix_fill(struct file *from, const void *buf, size_t len);
-int restart_unix_fill_files(struct file *from, struct file *to, const void *buf,
-			    size_t len, struct file **files, unsigned int n,
-			    const struct checkpoint_unix_cred *cred);
+int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_t len,
+		      struct file **files, unsigned int n,
+		      const struct checkpoint_unix_cred *cred);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);
 int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);

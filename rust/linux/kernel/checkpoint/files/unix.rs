@@ -42,7 +42,7 @@ use kernel::net::unix::{self, Messages, NewUnix, SendAs, UnixInfo, UnixState};
 use kernel::prelude::*;
 use kernel::types::ARef;
 
-/// Bytes copied to the image, or read back, at a time.
+/// Most bytes of a message in one `Data` record.
 const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
 
 /// `SOCK_STREAM`, `SOCK_DGRAM` and `SOCK_SEQPACKET`.
@@ -497,7 +497,6 @@ fn fill(
 ) -> Result {
     let stream = sock_type == TYPES[0];
     let mut left = bytes;
-    let mut buf = KVVec::new();
     for _ in 0..msgs {
         let m = r.expect::<abi::UnixMsg>()?;
         if u64::from(m.len) > left || (stream && m.len == 0) {
@@ -521,34 +520,18 @@ fn fill(
             };
             files.push(file, GFP_KERNEL_ACCOUNT)?;
         }
-        // A datagram, or a message with files or credentials, is sent whole; a stream's
-        // bytes a chunk at a time.
-        let with = m.files > 0 || cred.is_some();
-        let whole = !stream || with;
-        let size = if whole { len } else { CHUNK };
-        if whole || buf.len() != CHUNK {
-            buf = KVVec::from_elem(0u8, size, GFP_KERNEL_ACCOUNT)?;
-        }
+        // Whole, as the buffer it was: a stream's cut no finer than a write cuts it.
+        let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
         let mut got = 0;
         while got < len {
             let n = r.expect_raw(abi::RecordType::Data)? as usize;
-            let at = if whole { got } else { 0 };
-            if n == 0 || n > len - got || at + n > buf.len() {
+            let Some(bytes) = buf.get_mut(got..got.saturating_add(n)).filter(|_| n > 0) else {
                 return Err(r.bad("unix socket message data longer or shorter than it"));
-            }
-            let bytes = buf.get_mut(at..at + n).ok_or(EINVAL)?;
+            };
             r.read_raw(bytes)?;
-            if !whole {
-                send(r, other, bytes)?;
-            }
             got += n;
         }
-        let msg = buf.get(..len).ok_or(EINVAL)?;
-        if with {
-            send_with(r, (other, to), msg, &files, cred)?;
-        } else if whole {
-            send(r, other, msg)?;
-        }
+        send(r, (other, to), &buf, &files, cred)?;
         crate::resched();
     }
     if left != 0 {
@@ -584,7 +567,7 @@ fn sent_as<'a>(r: &mut Restorer<'_, Obj>, created: &'a [ParkedTask]) -> Result<O
 
 /// Queues `bytes` on `to` as one write of `from`, its peer, that carries `files` and `cred`;
 /// `EPERM` if the caller's limits leave no room for it, or it could not send `cred`.
-fn send_with(
+fn send(
     r: &Restorer<'_, Obj>,
     (from, to): (Option<&NewUnix>, &NewUnix),
     bytes: &[u8],
@@ -593,7 +576,7 @@ fn send_with(
 ) -> Result {
     let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
     let ids = cred.as_ref().map(|c| (c.uid, c.gid));
-    match unix::fill_files(from, to, bytes, files.iter().map(FileRef::file), cred) {
+    match unix::fill(from, to, bytes, files.iter().map(FileRef::file), cred) {
         Err(e) if e == EAGAIN => Err(no_room(r)),
         Err(e) if e == EPERM && ids.is_some() => {
             let (uid, gid) = ids.unwrap_or_default();
@@ -606,39 +589,12 @@ fn send_with(
         Err(e) => {
             log!(
                 r.log,
-                "unix socket: cannot queue its messages that carry files or credentials again ({})",
+                "unix socket: cannot queue its messages again ({})",
                 e.to_errno()
             );
             Err(e)
         }
         Ok(()) => Ok(()),
-    }
-}
-
-/// Queues `bytes` as one write of `from`: all of them, or the caller's limits are too low
-/// for what the socket held (`EPERM`).
-fn send(r: &Restorer<'_, Obj>, from: Option<&NewUnix>, mut bytes: &[u8]) -> Result {
-    let from = from.ok_or_else(|| r.bad("unix socket with messages and no peer"))?;
-    // What a send without room returns: EAGAIN, or for a datagram too long EMSGSIZE.
-    let no_room_errors = [EAGAIN.to_errno(), -(bindings::EMSGSIZE as i32)];
-    loop {
-        let n = match unix::fill(from, bytes) {
-            Ok(n) if n > 0 || bytes.is_empty() => n,
-            Ok(_) => return Err(no_room(r)),
-            Err(e) if no_room_errors.contains(&e.to_errno()) => return Err(no_room(r)),
-            Err(e) => {
-                log!(
-                    r.log,
-                    "unix socket: cannot queue its messages again ({})",
-                    e.to_errno()
-                );
-                return Err(e);
-            }
-        };
-        bytes = bytes.get(n..).ok_or(EINVAL)?;
-        if bytes.is_empty() {
-            return Ok(());
-        }
     }
 }
 

@@ -298,26 +298,14 @@ impl NewUnix {
     }
 }
 
-/// Queues `buf` as one message on the peer of the socket `from`, as a write of it would,
-/// without waiting: the bytes queued, short for a stream socket whose room the caller's
-/// limits take. `EAGAIN` if they take all of it.
-pub fn fill(from: &NewUnix, buf: &[u8]) -> Result<usize> {
-    let from = &from.0;
-    // SAFETY: the file is valid; `buf` is a kernel buffer of its length.
-    let n = unsafe { bindings::restart_unix_fill(from.as_ptr(), buf.as_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(Error::from_errno(n as i32));
-    }
-    Ok(n as usize)
-}
-
-/// Queues `buf` as one message carrying `files` (`SCM_RIGHTS`, up to 253) and `cred`
-/// (`SCM_CREDENTIALS`), one of them at least, on `to`, from its peer `from`, as a write of it
-/// would, without waiting: in one buffer, a stream's in buffers no larger than a write makes.
-/// The files are in flight for the caller, within its limit (`ETOOMANYREFS`); the credentials
-/// are ones it or the task they name could pass (`EPERM`). `EPIPE` if `to` is not the peer of
-/// `from` any more; `EAGAIN` if the caller's limits leave no room for it.
-pub fn fill_files<'a>(
+/// Queues `buf` as one message on `to`, from its peer `from`, as a write of it would, without
+/// waiting, carrying `files` (`SCM_RIGHTS`, up to 253) and `cred` (`SCM_CREDENTIALS`): in one
+/// buffer, a stream's in buffers no larger than a write makes. It takes room of `from`'s send
+/// buffer, within the caller's limits; the files are in flight for the caller, within its
+/// limit (`ETOOMANYREFS`); the credentials are ones it or the task they name could pass
+/// (`EPERM`). `EPIPE` if `to` is not the peer of `from` any more; `EAGAIN` if the caller's
+/// limits leave no room for it.
+pub fn fill<'a>(
     from: &NewUnix,
     to: &NewUnix,
     buf: &[u8],
@@ -341,7 +329,7 @@ pub fn fill_files<'a>(
     // and `raw` are kernel buffers of their lengths; `cred_ptr` is null or points to `cred`;
     // the callee takes its own references.
     to_result(unsafe {
-        bindings::restart_unix_fill_files(
+        bindings::restart_unix_fill(
             from.0.as_ptr(),
             to.0.as_ptr(),
             buf.as_ptr().cast(),
