@@ -288,6 +288,9 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @qlen: the messages its receive queue holds
  * @files: at least the files they carry (SCM_RIGHTS)
  * @creds: those that carry their sender's credentials (SCM_CREDENTIALS)
+ * @backlog: its listen() backlog
+ * @namelen: the length of the name it is bound to, 0 if none
+ * @name: that name (sun_path): a path, or a NUL and an abstract name
  * @userlocks: SOCK_SNDBUF_LOCK and SOCK_RCVBUF_LOCK: the sizes the user set
  * @err: its pending error (SO_ERROR)
  * @sndbuf: SO_SNDBUF
@@ -302,6 +305,9 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  *	and SO_PEERGROUPS report
  * @passcred: SO_PASSCRED
  * @passpidfd: SO_PASSPIDFD
+ * @listening: whether it listens
+ * @peer_embryo: whether its peer is a listener's socket not accepted yet,
+ *	which no file holds
  */
 struct checkpoint_unix {
 	void *sock;
@@ -316,6 +322,9 @@ struct checkpoint_unix {
 	unsigned int qlen;
 	unsigned int files;
 	unsigned int creds;
+	unsigned int backlog;
+	unsigned int namelen;
+	char name[108];
 	unsigned int userlocks;
 	int err;
 	int sndbuf;
@@ -329,6 +338,8 @@ struct checkpoint_unix {
 	bool creator_cred;
 	bool passcred;
 	bool passpidfd;
+	bool listening;
+	bool peer_embryo;
 };
 
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
@@ -376,6 +387,8 @@ int restart_unix_pair(unsigned int type, bool pair, struct file **res);
 int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_t len,
 		      struct file **files, unsigned int n,
 		      const struct checkpoint_unix_cred *cred);
+int restart_unix_bind(struct file *file, const char *name, unsigned int len);
+int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);
 int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);

@@ -364,6 +364,9 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
+    if u.name.len > 0 || u.listening {
+        return Some("bound to an address (bind(), connect() or listen())");
+    }
     if u.peer == 0 && u.peercred {
         return Some("disconnected from the pair it was made with");
     }

@@ -106,6 +106,14 @@ pub struct UnixInfo {
     pub files: u32,
     /// Those that carry their sender's credentials (`SCM_CREDENTIALS`).
     pub creds: u32,
+    /// The name it is bound to: empty if none.
+    pub name: Name,
+    /// Whether it listens.
+    pub listening: bool,
+    /// Its `listen()` backlog.
+    pub backlog: u32,
+    /// Whether its peer is a listener's socket not accepted yet, which no file holds.
+    pub peer_embryo: bool,
     /// Its state and options.
     pub state: UnixState,
 }
@@ -133,6 +141,14 @@ impl UnixInfo {
             bytes: u.bytes,
             files: u.files,
             creds: u.creds,
+            name: Name {
+                len: u.namelen,
+                // The kernel's `char` is unsigned.
+                bytes: u.name,
+            },
+            listening: u.listening,
+            backlog: u.backlog,
+            peer_embryo: u.peer_embryo,
             state: UnixState {
                 shutdown: u.shutdown,
                 err: u.err,
@@ -214,6 +230,22 @@ impl UnixInfo {
             bytes: buf,
             files,
         })
+    }
+}
+
+/// The name a unix socket is bound to (`sun_path`): a path, or a NUL and an abstract name.
+#[derive(Clone, Copy, Debug)]
+pub struct Name {
+    /// Its length, 0 for none.
+    pub len: u32,
+    /// Its bytes, `len` of them.
+    pub bytes: [u8; 108],
+}
+
+impl Name {
+    /// Its bytes; none if the socket is bound to none.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len as usize).unwrap_or(&[])
     }
 }
 
@@ -362,6 +394,26 @@ pub fn finish(sock: &NewUnix, s: &UnixState) -> Result {
 }
 
 impl NewUnix {
+    /// Binds the socket, made without a pair, to the abstract `name` (a NUL, then its
+    /// bytes), as `bind(2)` would, LSM included: `EADDRINUSE` if a socket has that name.
+    pub fn bind(&self, name: &[u8]) -> Result {
+        let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the file is valid; `name` is a kernel buffer of `len` bytes, only read.
+        to_result(unsafe {
+            bindings::restart_unix_bind(self.0.as_ptr(), name.as_ptr().cast(), len)
+        })
+    }
+
+    /// Makes the socket, bound by [`NewUnix::bind`], listen with `backlog`, as `listen(2)`
+    /// would, with `SO_PEERCRED` naming the process of `creator` and its credentials.
+    /// `EPERM` for a backlog above `net.core.somaxconn`.
+    pub fn listen(&self, backlog: u32, creator: &Task) -> Result {
+        // SAFETY: both are valid; the callee takes its own references.
+        to_result(unsafe {
+            bindings::restart_unix_listen(self.0.as_ptr(), backlog, creator.as_ptr())
+        })
+    }
+
     /// Makes `SO_PEERCRED` on the socket report the process of `creator` and its credentials:
     /// those of the restored process that made its pair.
     pub fn set_peercred(&self, creator: &Task) -> Result {
