@@ -353,6 +353,12 @@ pub const UNIX_RCVBUF_LOCK: u32 = 8;
 /// (`SCM_CREDENTIALS`): they follow the last task, in a `UnixQueue` record, after the files
 /// they carry that no earlier record wrote.
 pub const UNIX_QUEUE_LATER: u32 = 16;
+/// `UnixSock.flags`: it is bound to a name, which a `UnixName` record right after it gives.
+pub const UNIX_BOUND: u32 = 32;
+/// `UnixSock.flags`: it listens (`listen()`), bound, with no connection waiting.
+pub const UNIX_LISTENING: u32 = 64;
+/// Longest name a unix socket may be bound to (`sun_path`).
+pub const UNIX_NAME_MAX: u32 = 108;
 /// Most files one message carries (`SCM_MAX_FD`).
 pub const UNIX_CARRIED_MAX: u32 = 253;
 
@@ -487,6 +493,8 @@ pub enum RecordType {
     UnixCarried = 76,
     /// The credentials a unix socket's message carries (`SCM_CREDENTIALS`).
     UnixCreds = 77,
+    /// The name a unix socket is bound to, right after its `UnixSock` record.
+    UnixName = 78,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1144,7 +1152,7 @@ pub struct UnixSock {
     /// Which socket of it: 0 or 1.
     pub end: u32,
     /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`,
-    /// `UNIX_QUEUE_LATER`.
+    /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`.
     pub flags: u32,
     /// `UNIX_SHUT_*`.
     pub shutdown: u32,
@@ -1213,6 +1221,21 @@ pub struct UnixCreds {
     pub uid: u32,
     /// The group id, likewise.
     pub gid: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// The name a unix socket with `UNIX_BOUND` is bound to, right after its `UnixSock` record:
+/// an abstract one (a NUL, then its bytes); a socket of no pair.
+#[repr(C)]
+#[record(UnixName, max = 128)]
+pub struct UnixName {
+    /// The bytes of `name` it is bound to, from 1 to `UNIX_NAME_MAX`.
+    pub len: u32,
+    /// Its `listen()` backlog with `UNIX_LISTENING`, else 0.
+    pub backlog: u32,
+    /// The name (`sun_path`), zero after `len` bytes.
+    pub name: [u8; 108],
     /// Zero.
     pub _pad0: u32,
 }

@@ -63,23 +63,87 @@ fn address(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), String> 
     Ok((sun, len as libc::socklen_t))
 }
 
-/// bind(2) of the socket `fd` to `name`: a path, or an abstract name if it starts with a NUL.
+/// bind(2) of the socket `fd` to `name`: a path, or an abstract name if it starts with a NUL;
+/// an empty `name` (the address length only that of `sun_family`) asks for an abstract name
+/// the kernel chooses (autobind).
 pub fn bind(fd: RawFd, name: &[u8]) -> Check {
-    let (sun, len) = address(name)?;
+    let shown = String::from_utf8_lossy(name);
+    try_bind(fd, name)
+        .map_err(|e| format!("bind(fd {fd}, {shown:?}): {}", crate::describe_errno(e)))
+}
+
+/// [`bind`], giving the errno if it fails (`ENAMETOOLONG` for a name longer than an address
+/// holds).
+pub fn try_bind(fd: RawFd, name: &[u8]) -> Result<(), i32> {
+    let (sun, len) = address(name).map_err(|_| libc::ENAMETOOLONG)?;
     // SAFETY: `sun` is a valid address of `len` bytes.
-    let r = unsafe { libc::bind(fd, (&raw const sun).cast(), len) };
-    let name = String::from_utf8_lossy(name);
-    check_os(r, format_args!("bind(fd {fd}, {name:?})"))
+    match unsafe { libc::bind(fd, (&raw const sun).cast(), len) } {
+        0 => Ok(()),
+        _ => Err(errno()),
+    }
 }
 
 /// connect(2) of the socket `fd` to `name`: a path, or an abstract name if it starts with a
 /// NUL.
 pub fn connect(fd: RawFd, name: &[u8]) -> Check {
-    let (sun, len) = address(name)?;
+    let shown = String::from_utf8_lossy(name);
+    try_connect(fd, name)
+        .map_err(|e| format!("connect(fd {fd}, {shown:?}): {}", crate::describe_errno(e)))
+}
+
+/// [`connect`], giving the errno if it fails (`ENAMETOOLONG` for a name longer than an
+/// address holds).
+pub fn try_connect(fd: RawFd, name: &[u8]) -> Result<(), i32> {
+    let (sun, len) = address(name).map_err(|_| libc::ENAMETOOLONG)?;
     // SAFETY: `sun` is a valid address of `len` bytes.
-    let r = unsafe { libc::connect(fd, (&raw const sun).cast(), len) };
-    let name = String::from_utf8_lossy(name);
-    check_os(r, format_args!("connect(fd {fd}, {name:?})"))
+    match unsafe { libc::connect(fd, (&raw const sun).cast(), len) } {
+        0 => Ok(()),
+        _ => Err(errno()),
+    }
+}
+
+/// sendto(2) of `buf` from the socket `fd` to `name` (a path, or an abstract name if it
+/// starts with a NUL) with `MSG_NOSIGNAL`: the bytes sent, or the errno (`ENAMETOOLONG` for a
+/// name longer than an address holds).
+pub fn send_to(fd: RawFd, buf: &[u8], name: &[u8]) -> Result<usize, i32> {
+    let (sun, len) = address(name).map_err(|_| libc::ENAMETOOLONG)?;
+    // SAFETY: sends from a buffer of that length to `sun`, a valid address of `len` bytes.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            (&raw const sun).cast(),
+            len,
+        )
+    };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(errno()),
+    }
+}
+
+/// The name the socket `fd` is bound to, as getsockname(2) gives it: the bytes of `sun_path`
+/// within the address length it returns (a NUL first for an abstract name; empty if it is
+/// bound to none).
+pub fn sockname(fd: RawFd) -> Result<Vec<u8>, String> {
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let room = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let mut len = room;
+    // SAFETY: `sun` has room for `len` bytes.
+    let r = unsafe { libc::getsockname(fd, (&raw mut sun).cast(), &mut len) };
+    check_os(r, format_args!("getsockname(fd {fd})"))?;
+    let family = std::mem::size_of::<libc::sa_family_t>();
+    let len = len as usize;
+    if len < family || len > room as usize {
+        return Err(format!("getsockname(fd {fd}): address length {len}"));
+    }
+    Ok(sun.sun_path[..len - family]
+        .iter()
+        .map(|&c| c as u8)
+        .collect())
 }
 
 /// listen(2) on the socket `fd`, with room for `backlog` connections.

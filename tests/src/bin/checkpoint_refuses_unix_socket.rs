@@ -3,9 +3,18 @@
 //! sockets as they were (each case checks afterwards that its socket still works, mostly by
 //! reading back the "hello" it held):
 //!
-//! - a socket of a pair bound to a path, or to an abstract name; a listening socket; a socket
-//!   accepted from a listener, which a socket connected to with connect(): "bound to an
-//!   address";
+//! - a socket of a pair bound to a path: "bound to a path";
+//! - a socket of a pair bound to an abstract name; a socket accepted from a listener (closed
+//!   since), which has the listener's name, on a lower fd than the socket that connected to
+//!   it with connect() (whose own refusal, met after, would say "connected to a bound
+//!   socket (connect())"): "connected, with a name (bind(), or accepted from a listener)";
+//! - a stream listener bound to an abstract name with a connection waiting, a socket of the
+//!   target on a higher fd that connected to it and wrote "hello": "listening, with
+//!   connections not yet accepted"; afterwards the listener accepts it, the connection
+//!   reads "hello" and answers, and the listener accepts another;
+//! - a datagram socket bound to an abstract name holding "hello", which an unbound datagram
+//!   socket of the target sent to that name: "bound to a name, holding messages"; afterwards
+//!   it keeps its name and receives another datagram;
 //! - a socket holding a message that carries a file (SCM_RIGHTS) that only the message holds,
 //!   of a kind restart could only make in the process that held it: /dev/null, a regular file
 //!   of the scratch directory ("a file in flight to fd 37 (SCM_RIGHTS): a file that only a
@@ -31,7 +40,11 @@
 //! - a pair whose other socket only the test holds (taken with pidfd_getfd() from a sibling
 //!   of the target, outside its tree, that the target left it to): "unix socket pair is also
 //!   open outside the tree";
-//! - a socket the test holds too (taken with pidfd_getfd()): "shared with pid".
+//! - a socket the test holds too (taken with pidfd_getfd()): "shared with pid";
+//! - an idle listener bound to an abstract name that the test holds too, checkpointed with
+//!   CKPT_UNSHARE_OPEN_FILES, which accepts other files held outside: "the open file is
+//!   shared with pid" the test's "outside the tree (restart could not share it again)" (the
+//!   test's copy would keep the name); the listener then still accepts a connection.
 //!
 //! `checkpoint_refuses_unix_socket WORD` runs only the cases whose name holds WORD; each
 //! case prints the kernel's log lines of its refusal.
@@ -47,7 +60,7 @@ use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
     accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, recv_with_fd,
-    recv_within, send, send_with_fd, setsockopt_int, socket_at, socketpair_at,
+    recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at, socketpair_at, sockname,
 };
 use cr_tests::{
     check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
@@ -59,14 +72,23 @@ const RECV: RawFd = 37;
 const SEND: RawFd = 38;
 /// A listener, for the time it takes to accept.
 const LISTENER: RawFd = 39;
+/// A connection a listener on [`RECV`] accepts.
+const ACCEPTED: RawFd = 35;
 /// A file that a message carries, until it is sent.
 const CARRIED: RawFd = 36;
 
 /// What the sockets hold.
 const HELLO: &[u8] = b"hello";
 
-/// The log line's words for a socket bound to an address.
-const BOUND: &str = "bound to an address (bind(), connect() or listen())";
+/// The log line's words for a socket bound to a path.
+const PATH: &str = "a unix socket bound to a path is not supported";
+/// For a socket that has a name and a peer: bound, or accepted (with its listener's name).
+const NAMED_PEER: &str =
+    "a unix socket connected, with a name (bind(), or accepted from a listener) is not supported";
+/// For a listener with a connection waiting.
+const WAITING: &str = "a unix socket listening, with connections not yet accepted is not supported";
+/// For a socket bound to a name that holds a message.
+const HOLDING: &str = "a unix socket bound to a name, holding messages is not supported";
 
 /// The log line's words for a file that only a message holds, of a kind restart makes only
 /// in the process that holds it.
@@ -126,18 +148,73 @@ fn listener_at(name: &[u8], fd: RawFd) -> Check {
     listen(fd, 4)
 }
 
-/// The listener on [`RECV`] still listens, and a connection to it is accepted.
+/// A stream listener on [`RECV`] with a connection waiting: the socket on [`SEND`], which
+/// connected to it and wrote [`HELLO`].
+fn listening_with_waiting() -> Check {
+    let name = abstract_name("listen");
+    listener_at(&name, RECV)?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, &name)?;
+    write_all(SEND, HELLO)
+}
+
+/// The listener on [`RECV`] still listens; it accepts the waiting connection, which reads
+/// [`HELLO`] and answers; then another.
 fn still_listening() -> Check {
     check_eq(
         "SO_ACCEPTCONN",
         getsockopt_int(RECV, libc::SO_ACCEPTCONN)?,
         1,
     )?;
+    accept_at(RECV, ACCEPTED)?;
+    check_eq(
+        "bytes the accepted connection reads",
+        recv_within(ACCEPTED, 64, 0)?,
+        HELLO.to_vec(),
+    )?;
+    write_all(ACCEPTED, b"back")?;
+    check_eq(
+        "bytes the client reads",
+        recv_within(SEND, 64, 0)?,
+        b"back".to_vec(),
+    )?;
+    close_all(&[ACCEPTED, SEND]);
     socket_at(libc::SOCK_STREAM, SEND)?;
     connect(SEND, &abstract_name("listen"))?;
-    accept_at(RECV, LISTENER)?;
-    close_all(&[LISTENER]);
+    accept_at(RECV, ACCEPTED)?;
+    close_all(&[ACCEPTED]);
     Ok(())
+}
+
+/// A datagram socket on [`RECV`] bound to an abstract name, holding [`HELLO`] that the
+/// unbound datagram socket on [`SEND`] sent to that name.
+fn bound_holding() -> Check {
+    let name = abstract_name("dgram");
+    socket_at(libc::SOCK_DGRAM, RECV)?;
+    bind(RECV, &name)?;
+    socket_at(libc::SOCK_DGRAM, SEND)?;
+    check_eq(
+        "sendto() of the datagram",
+        send_to(SEND, HELLO, &name),
+        Ok(HELLO.len()),
+    )
+}
+
+/// The datagram socket on [`RECV`] keeps its name and [`HELLO`], and receives another.
+fn still_bound_holding() -> Check {
+    let name = abstract_name("dgram");
+    check_eq("getsockname()", sockname(RECV)?, name.clone())?;
+    still_hello()?;
+    check_eq(
+        "sendto() of another datagram",
+        send_to(SEND, b"more", &name),
+        Ok(4),
+    )?;
+    check_eq(
+        "the other datagram",
+        recv_within(RECV, 64, 0)?,
+        b"more".to_vec(),
+    )
 }
 
 /// A socket on [`RECV`] accepted from a listener, closed since, that holds [`HELLO`] from the
@@ -456,10 +533,11 @@ fn refused(setup: impl FnOnce() -> Check, works: impl FnOnce() -> Check, why: &s
     expect_refused(spawn(setup, works), why);
 }
 
-/// Checkpoint of `target` while the test holds `fd`, a socket of it, must be refused with
-/// EOPNOTSUPP and a log line naming `token`; the target then runs on, and passes its check.
-fn refused_outside(mut target: Target, fd: RawFd, token: &str) {
-    let result = target.try_checkpoint(KILL);
+/// Checkpoint of `target` with `flags` while the test holds `fd`, a socket of it, must be
+/// refused with EOPNOTSUPP and a log line naming `token`; the target then runs on, and
+/// passes its check.
+fn refused_outside(mut target: Target, flags: u32, fd: RawFd, token: &str) {
+    let result = target.try_checkpoint(flags);
     let what = format!("checkpoint while the test holds a file of the target (\"{token}\")");
     target.expect_checkpoint_errno(result, libc::EOPNOTSUPP, &what);
     if !log_names(target.klog(), token) {
@@ -477,7 +555,7 @@ fn bound_to_path() {
         stream_hello()?;
         bind(RECV, path.as_bytes())
     };
-    refused(setup, still_hello, BOUND)
+    refused(setup, still_hello, PATH)
 }
 
 /// Out-of-band data, where the kernel has it.
@@ -509,7 +587,7 @@ fn peer_outside() {
     let taken = take_fd(sibling, SEND).unwrap_or_else(|e| target.fail(e));
     kill_and_reap(sibling);
     let token = "unix socket pair is also open outside the tree";
-    refused_outside(target, taken, token);
+    refused_outside(target, KILL, taken, token);
 }
 
 /// A message that carries an eventfd that only the test holds besides, taken from the
@@ -523,7 +601,7 @@ fn in_flight_outside() {
     let token = in_flight(&format!(
         "the open file is shared with pid {me} (fd {taken}) outside the tree"
     ));
-    refused_outside(target, taken, &token);
+    refused_outside(target, KILL, taken, &token);
 }
 
 /// A message that carries a file that only it holds, opened by `open`, whose log line says
@@ -587,7 +665,39 @@ fn carrying_regular_file() {
 fn shared_with_test() {
     let target = spawn(stream_hello, still_hello);
     let taken = take_fd(target.pid(), SEND).unwrap_or_else(|e| target.fail(e));
-    refused_outside(target, taken, "shared with pid");
+    refused_outside(target, KILL, taken, "shared with pid");
+}
+
+/// An idle listener bound to an abstract name that the test holds too, checkpointed with
+/// CKPT_UNSHARE_OPEN_FILES (which accepts other files held outside): the test's copy would
+/// keep the name, which restart could not bind again.
+fn listener_held_outside() {
+    let name = abstract_name("held");
+    let target = spawn(move || listener_at(&name, RECV), still_accepts);
+    let taken = take_fd(target.pid(), RECV).unwrap_or_else(|e| target.fail(e));
+    let flags = KILL | abi::CKPT_UNSHARE_OPEN_FILES;
+    // Not "... CKPT_UNSHARE_OPEN_FILES accepts that": it is refused with the flag.
+    let token = "outside the tree (restart could not share it again)";
+    refused_outside(target, flags, taken, token);
+}
+
+/// The listener on [`RECV`] still listens: a socket on [`SEND`] connects to it, and the
+/// connection, accepted, reads what the client writes.
+fn still_accepts() -> Check {
+    check_eq(
+        "SO_ACCEPTCONN",
+        getsockopt_int(RECV, libc::SO_ACCEPTCONN)?,
+        1,
+    )?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, &sockname(RECV)?)?;
+    write_all(SEND, HELLO)?;
+    accept_at(RECV, ACCEPTED)?;
+    check_eq(
+        "bytes the accepted connection reads",
+        recv_within(ACCEPTED, 64, 0)?,
+        HELLO.to_vec(),
+    )
 }
 
 /// How a case runs: a target that sets up, is refused with a log line naming the words, and
@@ -610,18 +720,18 @@ const CASES: &[(&str, Run)] = &[
                 bind(RECV, &abstract_name("bound"))
             },
             still_hello,
-            BOUND,
+            NAMED_PEER,
         ),
     ),
     (
         "listening",
-        Refused(
-            || listener_at(&abstract_name("listen"), RECV),
-            still_listening,
-            BOUND,
-        ),
+        Refused(listening_with_waiting, still_listening, WAITING),
     ),
-    ("accepted", Refused(accepted, still_hello, BOUND)),
+    ("accepted", Refused(accepted, still_hello, NAMED_PEER)),
+    (
+        "bound, holding a datagram",
+        Refused(bound_holding, still_bound_holding, HOLDING),
+    ),
     (
         "carrying /dev/null",
         Own(|| {
@@ -635,6 +745,7 @@ const CASES: &[(&str, Run)] = &[
         Own(|| in_flight_refused(open_udp, is_udp, "a socket is not supported")),
     ),
     ("carrying a file held outside", Own(in_flight_outside)),
+    ("listener held outside", Own(listener_held_outside)),
     ("out of band", Own(out_of_band_case)),
     ("sender outside the tree", Own(sender_outside)),
     ("sender exited", Own(sender_exited)),
@@ -709,5 +820,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound, listening or accepted, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound to a path, bound to a name and connected (a pair's, or accepted), listening with a connection waiting, or bound to a name and holding a datagram, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

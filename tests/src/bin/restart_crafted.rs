@@ -87,7 +87,7 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
 /// directory of `plain`; the locked file of [`lock_files`] there; and the unix socket pairs
 /// of [`unix_pairs`], one of which holds a message that carries the eventfd, another one
-/// that carries the root's credentials.
+/// that carries the root's credentials; and the sockets of [`named_sockets`], bound to names.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
@@ -155,6 +155,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     lock_files(&locked)?;
     posix_timers()?;
     let sockets = unix_pairs(efd)?;
+    named_sockets()?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -166,7 +167,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         drop(plain);
         let unlinked = check_unlinked(deleted, tmpfile);
         let locks = check_locks(&locked);
-        let unix = check_unix_pairs(sockets);
+        let unix = check_unix_pairs(sockets).and(check_named());
         let reaped = wake_and_reap(&kids);
         unlinked.and(locks).and(unix).and(reaped)
     })
@@ -475,6 +476,72 @@ fn check_unix_pairs(s: UnixSockets) -> Check {
         cr_tests::read_some(pipe.as_raw_fd()),
         Ok(0),
     )
+}
+
+/// The root's stream socket bound to [`listener_name`], listening with backlog
+/// [`BACKLOG`], and its datagram socket bound to [`dgram_name`], each connected to none.
+const LISTENER: RawFd = 60;
+const BOUND_DGRAM: RawFd = 61;
+const BACKLOG: libc::c_int = 3;
+
+/// The abstract name of the listening socket of the root `root`.
+fn listener_name(root: i32) -> Vec<u8> {
+    format!("\0crafted-{root}").into_bytes()
+}
+
+/// The abstract name of the bound datagram socket of the root `root`.
+fn dgram_name(root: i32) -> Vec<u8> {
+    format!("\0crafted-dgram-{root}").into_bytes()
+}
+
+/// Makes [`LISTENER`] and [`BOUND_DGRAM`]: each a `UnixPair` record of peer
+/// `UNIX_PAIR_NONE`, then its `UnixSock` with `UNIX_BOUND` (and `UNIX_LISTENING`), then its
+/// `UnixName`.
+fn named_sockets() -> Check {
+    let root = std::process::id() as i32;
+    cr_tests::unix::socket_at(libc::SOCK_STREAM, LISTENER)?;
+    cr_tests::unix::bind(LISTENER, &listener_name(root))?;
+    cr_tests::unix::listen(LISTENER, BACKLOG)?;
+    cr_tests::unix::socket_at(libc::SOCK_DGRAM, BOUND_DGRAM)?;
+    cr_tests::unix::bind(BOUND_DGRAM, &dgram_name(root))
+}
+
+/// The name the socket `fd` is bound to (getsockname(2)).
+fn sockname(fd: RawFd) -> Result<Vec<u8>, String> {
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    // SAFETY: `sun` has room for the `len` bytes the call may write.
+    let r = unsafe { libc::getsockname(fd, (&raw mut sun).cast(), &mut len) };
+    cr_tests::check_os(r, format_args!("getsockname(fd {fd})"))?;
+    let n = (len as usize).saturating_sub(std::mem::size_of::<libc::sa_family_t>());
+    Ok(sun.sun_path[..n.min(sun.sun_path.len())]
+        .iter()
+        .map(|&c| c as u8)
+        .collect())
+}
+
+/// Checks, after the restart, the sockets of [`named_sockets`]: each has its name, the
+/// stream one listens and the datagram one does not.
+fn check_named() -> Check {
+    let root = std::process::id() as i32;
+    let sockets = [
+        ("listening", LISTENER, listener_name(root), 1),
+        ("bound datagram", BOUND_DGRAM, dgram_name(root), 0),
+    ];
+    for (what, fd, name, accepts) in sockets {
+        cr_tests::check_eq(
+            format_args!("the name of the {what} socket"),
+            sockname(fd)?,
+            name,
+        )?;
+        cr_tests::check_eq(
+            format_args!("SO_ACCEPTCONN of the {what} socket"),
+            cr_tests::unix::getsockopt_int(fd, libc::SO_ACCEPTCONN)?,
+            accepts,
+        )?;
+    }
+    Ok(())
 }
 
 /// Two POSIX timers in the root, 600 s to go, one with a 1 s interval.
@@ -2153,9 +2220,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // (the eventfd, then the pipe) and the `Data`. The second datagram pair's first socket
     // holds a message with the root's credentials: its `UnixSock` has `UNIX_QUEUE_LATER` too,
     // and after the last task come its `UnixQueue`, `UnixMsg`, a `UnixCreds` naming the
-    // root's `Task`, and the `Data`. Each socket is in the image once: the children share the
-    // files. Every description holds "unix socket" (`restart_crafted unix` runs the group
-    // alone).
+    // root's `Task`, and the `Data`. The sockets of [`named_sockets`], connected to none, each
+    // have a `UnixPair` of peer `UNIX_PAIR_NONE`, then a `UnixSock` with `UNIX_BOUND` (and
+    // `UNIX_LISTENING`), then a `UnixName`. Each socket is in the image once: the children
+    // share the files. Every description holds "unix socket" (`restart_crafted unix` runs the
+    // group alone).
     // The `UnixCreds` record, the only one.
     let creds = |i: &Image| {
         let all = i.all::<abi::UnixCreds>();
@@ -2180,12 +2249,15 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     };
     // The objref of the pair whose messages carry credentials.
     let creds_pair = |i: &Image| i.recs[creds(i) - 2].get("pair");
-    // The pair of type `ty`, but for the one whose messages carry credentials.
+    // The pair of type `ty`, but for the one whose messages carry credentials and the lone
+    // sockets of [`named_sockets`].
     let unix_pair = |i: &Image, ty: libc::c_int| {
         let apart = creds_pair(i);
         let pairs = i.all::<abi::UnixPair>().into_iter();
         let mut found = pairs.filter(|&r| {
-            i.recs[r].get("sock_type") == i64::from(ty) && i.recs[r].get("objref") != apart
+            i.recs[r].get("sock_type") == i64::from(ty)
+                && i.recs[r].get("objref") != apart
+                && i.recs[r].get("peer") != i64::from(abi::UNIX_PAIR_NONE)
         });
         let p = found
             .next()
@@ -2495,6 +2567,109 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(c).set("_pad0", 1);
         },
     );
+    // Sockets bound to a name ([`named_sockets`]): the `UnixSock` of the lone socket of type
+    // `ty`, whose `UnixName` follows, with the flags `flags` and the name `name`.
+    let named = |i: &Image, ty: libc::c_int, flags: u32, name: &[u8]| {
+        let lone = i64::from(abi::UNIX_PAIR_NONE);
+        let p = i.all::<abi::UnixPair>().into_iter().find(|&r| {
+            i.recs[r].get("sock_type") == i64::from(ty) && i.recs[r].get("peer") == lone
+        });
+        let s = p.unwrap_or_else(|| panic!("the image has no lone unix socket of type {ty}")) + 1;
+        assert_eq!(i.recs[s].ty, abi::UnixSock::TYPE, "a socket after its pair");
+        assert_eq!(
+            i.recs[s].get("flags"),
+            i64::from(flags),
+            "the socket's flags"
+        );
+        let n = i.recs[s + 1].decode::<abi::UnixName>();
+        assert_eq!(&n.name[..n.len as usize], name, "the socket's name");
+        s
+    };
+    let bound_listening = abi::UNIX_BOUND | abi::UNIX_LISTENING;
+    let listener = |i: &Image| {
+        let s = named(
+            i,
+            libc::SOCK_STREAM,
+            bound_listening,
+            &listener_name(t.root),
+        );
+        assert_eq!(i.recs[s + 1].get("backlog"), i64::from(BACKLOG));
+        s
+    };
+    let bound_dgram = |i: &Image| {
+        let s = named(i, libc::SOCK_DGRAM, abi::UNIX_BOUND, &dgram_name(t.root));
+        assert_eq!(i.recs[s + 1].get("backlog"), 0);
+        s
+    };
+    let name_len = listener_name(t.root).len() as i64;
+    case("a unix socket name of 0 bytes", false, &|i| {
+        let s = listener(i);
+        i.rec(s + 1).set("len", 0);
+    });
+    case("a unix socket name of 109 bytes", false, &|i| {
+        let s = listener(i);
+        i.rec(s + 1).set("len", i64::from(abi::UNIX_NAME_MAX) + 1);
+    });
+    case("a unix socket name that is a path", false, &|i| {
+        let s = listener(i);
+        i.rec(s + 1).set_at("name", 0, b'/'.into());
+    });
+    case(
+        "a unix socket name with a byte after its length",
+        false,
+        &|i| {
+            let s = listener(i);
+            i.rec(s + 1).set_at("name", name_len as usize, b'x'.into());
+        },
+    );
+    case(
+        "a unix socket name with padding that is not zero",
+        false,
+        &|i| {
+            let s = listener(i);
+            i.rec(s + 1).set("_pad0", 1);
+        },
+    );
+    case(
+        "a unix socket bound, not listening, with a backlog",
+        false,
+        &|i| {
+            let s = bound_dgram(i);
+            i.rec(s + 1).set("backlog", BACKLOG.into());
+        },
+    );
+    // Made to listen by the root, as a listener is.
+    case("a unix datagram socket listening", false, &|i| {
+        let root = objref(i, t.root);
+        let s = bound_dgram(i);
+        i.rec(s)
+            .set("flags", bound_listening.into())
+            .set("creator", root);
+        i.rec(s + 1).set("backlog", BACKLOG.into());
+    });
+    // Its creator, which only a listener has, is refused before its backlog.
+    case(
+        "a unix socket no longer listening, with its backlog",
+        false,
+        &|i| {
+            let s = listener(i);
+            i.rec(s).set("flags", abi::UNIX_BOUND.into());
+        },
+    );
+    case("a unix socket listening, not bound", false, &|i| {
+        let s = listener(i);
+        i.rec(s).set("flags", abi::UNIX_LISTENING.into());
+        i.recs.remove(s + 1);
+    });
+    case("a unix socket bound, without its name", false, &|i| {
+        let s = listener(i);
+        i.recs.remove(s + 1);
+    });
+    // A lone socket that is not bound nor listening, made by none, with the name still after.
+    case("a unix socket name after a socket not bound", false, &|i| {
+        let s = listener(i);
+        i.rec(s).set("flags", 0).set("creator", 0);
+    });
     // One POSIX timer record per pending signal the restarter may have, and the records are
     // not even there: refused before anything is allocated for them.
     let mut image = base.clone();
@@ -3267,6 +3442,50 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix socket message whose credentials have padding that is not zero",
             "UnixCreds with padding that is not zero",
+        ),
+        (
+            "a unix socket name of 0 bytes",
+            "unix socket name or backlog no bound socket has",
+        ),
+        (
+            "a unix socket name of 109 bytes",
+            "unix socket name longer than a name may be",
+        ),
+        (
+            "a unix socket name that is a path",
+            "unix socket name or backlog no bound socket has",
+        ),
+        (
+            "a unix socket name with a byte after its length",
+            "unix socket name or backlog no bound socket has",
+        ),
+        (
+            "a unix socket name with padding that is not zero",
+            "UnixName with padding that is not zero",
+        ),
+        (
+            "a unix socket bound, not listening, with a backlog",
+            "unix socket name or backlog no bound socket has",
+        ),
+        (
+            "a unix datagram socket listening",
+            "unix socket name or backlog no bound socket has",
+        ),
+        (
+            "a unix socket no longer listening, with its backlog",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket listening, not bound",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket bound, without its name",
+            "where UnixName belongs",
+        ),
+        (
+            "a unix socket name after a socket not bound",
+            "type 78 where",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

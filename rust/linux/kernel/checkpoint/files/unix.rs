@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Unix domain sockets (`AF_UNIX`) of a pair that `socketpair(2)` made, stream, datagram or
-//! seqpacket, and unconnected ones that `socket(2)` made: the messages each holds, with
-//! their boundaries, its shutdown state, pending error, owner and options (`O_NONBLOCK`,
-//! buffer sizes the user set, timeouts, `SO_RCVLOWAT`, `SO_PEEK_OFF`, `SO_PASSCRED`,
-//! `SO_PASSPIDFD`), and the process `SO_PEERCRED` names.
+//! seqpacket, and unconnected ones that `socket(2)` made, bound to an abstract name or not,
+//! listening or not: the messages each holds, with their boundaries, its shutdown state,
+//! pending error, owner and options (`O_NONBLOCK`, buffer sizes the user set, timeouts,
+//! `SO_RCVLOWAT`, `SO_PEEK_OFF`, `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and
+//! the process `SO_PEERCRED` names.
 //!
 //! The pair is written with the first of its sockets in the image; each socket's file names
 //! it and its end. Restart makes the pair as `socketpair(2)` does, and queues each socket's
@@ -13,6 +14,14 @@
 //! it was. The shutdown state, errors and `SO_PASSCRED` come once every socket is filled;
 //! the peer credentials once every task has its own, as those of the restored process that
 //! made the pair, which checkpoint found unchanged since.
+//!
+//! A socket bound to an abstract name is bound to it again as it is made, set up as saved:
+//! a restart fails with `EADDRINUSE` while another socket has the name (the checkpointed
+//! one, if it was not killed). A listener listens again with its backlog once every task
+//! has its credentials, with the peer credentials of the process that made it listen, which
+//! a connecting socket copies. It holds no message or connection: a reader would learn each
+//! one's sender's address. What comes from outside the tree after it is saved is not in the
+//! image.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -24,14 +33,16 @@
 //! tree, by objref, which restart has made by then; the restarter or that task must be
 //! able to pass them itself.
 //!
-//! Refused, with the reason: a socket bound to an address or connected to one, a peer held
-//! outside the tree (leak detection: [`FileKind::behind`]), messages whose credentials name
+//! Refused, with the reason: a socket bound to a path, one bound and connected (an
+//! accepted one), connected to a bound one, or bound and holding messages or connections
+//! not yet accepted, a peer held outside the tree (leak detection: [`FileKind::behind`]),
+//! messages whose credentials name
 //! a sender outside the tree or one that exited, out-of-band data, options restart does not
 //! set, and peer credentials that name a process outside the tree or credentials its maker
 //! no longer has.
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
-use super::{Names, Shown, MADE_ANEW_FLAGS};
+use super::{Escaped, Names, Shown, MADE_ANEW_FLAGS};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::task::ParkedTask;
 use crate::{abi, log, objects::Place, Obj};
@@ -118,10 +129,19 @@ impl FileKind for UnixFile {
         // Their files and senders are written by then.
         let later = !m.files.is_empty() || m.creds.iter().any(Option::is_some);
         let s = &u.state;
+        let bound = u.name.len > 0;
+        let mut flags = flags_of(*s);
+        for (on, bit) in [
+            (later, abi::UNIX_QUEUE_LATER),
+            (bound, abi::UNIX_BOUND),
+            (u.listening, abi::UNIX_LISTENING),
+        ] {
+            flags |= if on { bit } else { 0 };
+        }
         d.record(&abi::UnixSock {
             pair,
             end,
-            flags: flags_of(*s) | if later { abi::UNIX_QUEUE_LATER } else { 0 },
+            flags,
             shutdown: s.shutdown,
             err: s.err,
             sndbuf: s.sndbuf,
@@ -137,6 +157,14 @@ impl FileKind for UnixFile {
             rcvtimeo: s.rcvtimeo,
             sndtimeo: s.sndtimeo,
         })?;
+        if bound {
+            d.record(&abi::UnixName {
+                len: u.name.len,
+                backlog: if u.listening { u.backlog } else { 0 },
+                name: u.name.bytes,
+                _pad0: 0,
+            })?;
+        }
         if later {
             // Copied again then, with as many files, or the queue changed.
             let files = m.files.len() as u32;
@@ -184,6 +212,14 @@ impl FileKind for UnixFile {
             _ => return Err(r.bad("unix socket file that names an object that is not a pair")),
         };
         let state = state_of(r, &s, peer)?;
+        let bound = s.flags & abi::UNIX_BOUND != 0;
+        let mut listen = None;
+        if bound {
+            // Set before anything outside can reach it by its name; it has no peer to fill.
+            unix::finish(&sock, &state)
+                .map_err(|_| r.bad("unix socket in a state no socket has"))?;
+            listen = bind(r, &sock, sock_type, s.flags & abi::UNIX_LISTENING != 0)?;
+        }
         let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
         // Its messages are its peer's writes; those that carry files come after the last task.
         if !later {
@@ -207,6 +243,8 @@ impl FileKind for UnixFile {
         };
         pair.ends[e].saved = Some((state, s.creator));
         pair.ends[e].later = later.then_some((s.msgs, s.bytes));
+        pair.ends[e].bound = bound;
+        pair.ends[e].listen = listen;
         if peer == abi::UNIX_PAIR_CLOSED && !later {
             close_peer(pair, other);
         }
@@ -364,10 +402,8 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
-    if u.name.len > 0 || u.listening {
-        return Some("bound to an address (bind(), connect() or listen())");
-    }
-    if u.peer == 0 && u.peercred {
+    // A listener's names the process that made it listen.
+    if u.peer == 0 && u.peercred && !u.listening {
         return Some("disconnected from the pair it was made with");
     }
     if u.peer == 0 && u.msgs > 0 {
@@ -413,9 +449,11 @@ impl Refused for Messages {
 }
 
 /// The address that names the pair of `u` (its lower socket's, or its own if its peer is
-/// gone) and the number of files it has.
+/// gone) and the number of files it has: one for a client whose peer, a listener's socket,
+/// was not accepted yet (its check refuses it).
 fn pair_of(u: &UnixInfo) -> (usize, u32) {
     match peer_kind(u) {
+        abi::UNIX_PAIR_BOTH if u.peer_embryo => (u.id, 1),
         abi::UNIX_PAIR_BOTH => (u.id.min(u.peer), 2),
         _ => (u.id, 1),
     }
@@ -453,16 +491,23 @@ fn flags_of(mut s: UnixState) -> u32 {
 /// (`UNIX_PAIR_*`), as far as the image alone tells it is one a socket may have; the kernel
 /// judges the rest.
 fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixState> {
-    let known = FLAGS
-        .iter()
-        .fold(abi::UNIX_QUEUE_LATER, |all, (bit, _)| all | bit);
+    let known = FLAGS.iter().fold(
+        abi::UNIX_QUEUE_LATER | abi::UNIX_BOUND | abi::UNIX_LISTENING,
+        |all, (bit, _)| all | bit,
+    );
     let shut = abi::UNIX_SHUT_RD | abi::UNIX_SHUT_WR;
+    let bound = s.flags & abi::UNIX_BOUND != 0;
+    let listening = s.flags & abi::UNIX_LISTENING != 0;
+    // A pair's sockets name their maker, a listener the process that made it listen.
+    let maker = peer != abi::UNIX_PAIR_NONE || listening;
     if s.flags & !known != 0
         || s.shutdown & !shut != 0
         || (s.err != 0 && s.err != bindings::ECONNRESET as i32)
         || s._pad0 != 0
         || s.bytes > abi::UNIX_QUEUE_MAX
-        || (s.creator == 0) != (peer == abi::UNIX_PAIR_NONE)
+        || (s.creator != 0) != maker
+        || (bound && peer != abi::UNIX_PAIR_NONE)
+        || (listening && !bound)
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
         || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
     {
@@ -485,6 +530,40 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
         *on(&mut state) = s.flags & bit != 0;
     }
     Ok(state)
+}
+
+/// Binds `sock`, a socket of `sock_type` without a pair, to the name of the `UnixName` record
+/// that follows; returns the backlog it listens with once its maker has its credentials if
+/// it was `listening` ([`finish`]).
+fn bind(
+    r: &mut Restorer<'_, Obj>,
+    sock: &NewUnix,
+    sock_type: u32,
+    listening: bool,
+) -> Result<Option<u32>> {
+    let n = r.expect::<abi::UnixName>()?;
+    let len = n.len as usize;
+    let (Some(name), Some(rest)) = (n.name.get(..len), n.name.get(len..)) else {
+        return Err(r.bad("unix socket name longer than a name may be"));
+    };
+    // Only abstract names, for now: a path is refused at checkpoint.
+    if name.first() != Some(&0)
+        || rest.iter().any(|&b| b != 0)
+        || (!listening && n.backlog != 0)
+        || (listening && sock_type == TYPES[1])
+    {
+        return Err(r.bad("unix socket name or backlog no bound socket has"));
+    }
+    let shown = Escaped(name.get(1..).unwrap_or(&[]));
+    let in_use = -(bindings::EADDRINUSE as i32);
+    sock.bind(name).inspect_err(|e| match e.to_errno() {
+        e if e == in_use => log!(
+            r.log,
+            "unix socket: cannot bind it to @{shown}: a socket has that name (EADDRINUSE)"
+        ),
+        e => log!(r.log, "unix socket: cannot bind it to @{shown} ({e})"),
+    })?;
+    Ok(listening.then_some(n.backlog))
 }
 
 /// Queues again the messages a socket's `UnixSock` record counts, `(msgs, bytes)`, on the
@@ -625,6 +704,8 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         file,
         saved: None,
         later: None,
+        bound: false,
+        listen: None,
     };
     r.define(
         p.objref,
@@ -654,6 +735,10 @@ struct End {
     /// The messages and bytes its `UnixSock` record counts, until those messages, which come
     /// after the last task, are queued.
     later: Option<(u32, u64)>,
+    /// Whether it is bound to a name: then set up as saved before it was.
+    bound: bool,
+    /// The backlog it listens with once its maker has its credentials.
+    listen: Option<u32>,
 }
 
 /// Gives each unix socket restored its shutdown state, error, `SO_PASSCRED` and peer
@@ -673,8 +758,10 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             if end.later.is_some() {
                 return Err(r.bad("unix socket whose messages that carry files never came"));
             }
-            unix::finish(file, &state)
-                .map_err(|_| r.bad("unix socket in a state no socket has"))?;
+            if !end.bound {
+                unix::finish(file, &state)
+                    .map_err(|_| r.bad("unix socket in a state no socket has"))?;
+            }
             if creator == 0 {
                 continue;
             }
@@ -685,7 +772,23 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             let Some(maker) = maker else {
                 return Err(r.bad("unix socket made by an object that is not a process"));
             };
-            file.set_peercred(&maker.task)?;
+            let Some(backlog) = end.listen else {
+                file.set_peercred(&maker.task)?;
+                continue;
+            };
+            // A connecting socket copies the credentials: they come as it starts to listen.
+            file.listen(backlog, &maker.task).inspect_err(|e| {
+                log!(
+                    r.log,
+                    "unix socket: cannot make it listen again with backlog {backlog} ({}{})",
+                    e.to_errno(),
+                    if *e == EPERM {
+                        ": above net.core.somaxconn, or refused"
+                    } else {
+                        ""
+                    }
+                )
+            })?;
         }
         crate::resched();
     }
