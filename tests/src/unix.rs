@@ -75,9 +75,19 @@ pub fn bind(fd: RawFd, name: &[u8]) -> Check {
 /// [`bind`], giving the errno if it fails (`ENAMETOOLONG` for a name longer than an address
 /// holds).
 pub fn try_bind(fd: RawFd, name: &[u8]) -> Result<(), i32> {
+    with_address(fd, name, libc::bind)
+}
+
+/// Calls `call` (bind(2), connect(2)) on the socket `fd` with the address of `name`: the
+/// errno if it fails (`ENAMETOOLONG` for a name longer than an address holds).
+fn with_address(
+    fd: RawFd,
+    name: &[u8],
+    call: unsafe extern "C" fn(RawFd, *const libc::sockaddr, libc::socklen_t) -> libc::c_int,
+) -> Result<(), i32> {
     let (sun, len) = address(name).map_err(|_| libc::ENAMETOOLONG)?;
-    // SAFETY: `sun` is a valid address of `len` bytes.
-    match unsafe { libc::bind(fd, (&raw const sun).cast(), len) } {
+    // SAFETY: `sun` is a valid address of `len` bytes, which `call` only reads.
+    match unsafe { call(fd, (&raw const sun).cast(), len) } {
         0 => Ok(()),
         _ => Err(errno()),
     }
@@ -94,12 +104,7 @@ pub fn connect(fd: RawFd, name: &[u8]) -> Check {
 /// [`connect`], giving the errno if it fails (`ENAMETOOLONG` for a name longer than an
 /// address holds).
 pub fn try_connect(fd: RawFd, name: &[u8]) -> Result<(), i32> {
-    let (sun, len) = address(name).map_err(|_| libc::ENAMETOOLONG)?;
-    // SAFETY: `sun` is a valid address of `len` bytes.
-    match unsafe { libc::connect(fd, (&raw const sun).cast(), len) } {
-        0 => Ok(()),
-        _ => Err(errno()),
-    }
+    with_address(fd, name, libc::connect)
 }
 
 /// sendto(2) of `buf` from the socket `fd` to `name` (a path, or an abstract name if it
@@ -181,10 +186,22 @@ pub fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> Result<libc::c_int, String
 
 /// Sets the int `SOL_SOCKET` option `opt` of the socket `fd` to `v`.
 pub fn setsockopt_int(fd: RawFd, opt: libc::c_int, v: libc::c_int) -> Check {
+    try_setsockopt_int(fd, opt, v).map_err(|e| {
+        format!(
+            "setsockopt(fd {fd}, option {opt}, {v}): {}",
+            crate::describe_errno(e)
+        )
+    })
+}
+
+/// [`setsockopt_int`], giving the errno if it fails.
+pub fn try_setsockopt_int(fd: RawFd, opt: libc::c_int, v: libc::c_int) -> Result<(), i32> {
     let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: passes one int.
-    let r = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&raw const v).cast(), len) };
-    check_os(r, format_args!("setsockopt(fd {fd}, option {opt}, {v})"))
+    match unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&raw const v).cast(), len) } {
+        0 => Ok(()),
+        _ => Err(errno()),
+    }
 }
 
 /// The timeout `opt` (`SO_RCVTIMEO`, `SO_SNDTIMEO`) of the socket `fd`, as (tv_sec, tv_usec).

@@ -59,7 +59,9 @@ use abi::RecordType;
 use cr_tests::craft::Rec;
 use cr_tests::outside::take_fd;
 use cr_tests::target::dry_run;
-use cr_tests::unix::{getsockopt_int, peername, recv, send, setsockopt_int, socketpair_at};
+use cr_tests::unix::{
+    getsockopt_int, peername, recv, send, setsockopt_int, socketpair_at, try_setsockopt_int,
+};
 use cr_tests::{
     check_eq, check_os, describe_errno, log_names, pass, wait_restored, Check, Prng, Target,
     NO_KILL,
@@ -101,20 +103,8 @@ static FORCE_ERRNO: AtomicU64 = AtomicU64::new(0);
 fn setup() -> Result<impl FnOnce() -> Check, String> {
     socketpair_at(libc::SOCK_DGRAM, D_RECV, D_SEND)?;
     let want = FILL_MAX as libc::c_int;
-    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: passes one int.
-    let r = unsafe {
-        libc::setsockopt(
-            D_SEND,
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUFFORCE,
-            (&raw const want).cast(),
-            len,
-        )
-    };
-    if r != 0 {
+    if let Err(errno) = try_setsockopt_int(D_SEND, libc::SO_SNDBUFFORCE, want) {
         // Without CAP_NET_ADMIN: SO_SNDBUF, which wmem_max caps.
-        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
         if errno != libc::EPERM {
             return Err(format!(
                 "setsockopt(fd {D_SEND}, SO_SNDBUFFORCE, {want}): {}",
