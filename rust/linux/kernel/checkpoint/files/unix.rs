@@ -71,7 +71,9 @@ impl FileKind for UnixFile {
     fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
         let u = UnixInfo::of(file.file())?;
         let why = match refused(names, &u) {
-            None if u.creds > 0 => u.messages(file.file(), false)?.refused(names, u.creds),
+            None if u.creds > 0 => {
+                senders_refused(&u.messages(file.file(), false)?, names, u.creds)
+            }
             why => why,
         };
         check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS)
@@ -118,7 +120,7 @@ impl FileKind for UnixFile {
         let end = u32::from(u.id != key);
         let m = messages(d, file, &u)?;
         // A message that came since leak detection.
-        if let Some(why) = m.refused(names, u.creds) {
+        if let Some(why) = senders_refused(&m, names, u.creds) {
             log!(
                 d.log,
                 "a unix socket {why} is not supported ({})",
@@ -363,7 +365,8 @@ pub(crate) fn dump_later(d: &mut Dumper<'_>, names: &mut Names) -> Result {
         let (file, info, pair, end) = (file.clone(), *info, *pair, *end);
         i += 1;
         let m = messages(d, &file, &info)?;
-        if m.files.len() != info.files as usize || m.refused(names, info.creds).is_some() {
+        if m.files.len() != info.files as usize || senders_refused(&m, names, info.creds).is_some()
+        {
             return Err(changed(d, &file));
         }
         let mut refs = KVVec::with_capacity(m.files.len(), GFP_KERNEL_ACCOUNT)?;
@@ -429,23 +432,16 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     None
 }
 
-/// What checkpoint cannot save of the messages of a unix socket, once copied.
-trait Refused {
-    /// Why checkpoint cannot save them, of which `creds` carry credentials, if it cannot: a
-    /// sender their credentials name that is not a task of the tree, or that exited since
-    /// they were counted (a copy without the bytes leaves it out).
-    fn refused(&self, names: &Names, creds: u32) -> Option<&'static str>;
-}
-
-impl Refused for Messages {
-    fn refused(&self, names: &Names, creds: u32) -> Option<&'static str> {
-        let mut senders = self.creds.iter().flatten();
-        if senders.clone().count() != creds as usize {
-            return Some("holding a message whose sender (SCM_CREDENTIALS) exited");
-        }
-        let outside = senders.any(|c| !names.is_task(c.sender));
-        outside.then_some("holding a message whose sender (SCM_CREDENTIALS) is outside the tree")
+/// Why checkpoint cannot save the messages `m` of a unix socket, of which `creds` carry
+/// credentials, if it cannot: a sender their credentials name that is not a task of the
+/// tree, or that exited since they were counted (a copy without the bytes leaves it out).
+fn senders_refused(m: &Messages, names: &Names, creds: u32) -> Option<&'static str> {
+    let mut senders = m.creds.iter().flatten();
+    if senders.clone().count() != creds as usize {
+        return Some("holding a message whose sender (SCM_CREDENTIALS) exited");
     }
+    let outside = senders.any(|c| !names.is_task(c.sender));
+    outside.then_some("holding a message whose sender (SCM_CREDENTIALS) is outside the tree")
 }
 
 /// The address that names the pair of `u` (its lower socket's, or its own if its peer is
