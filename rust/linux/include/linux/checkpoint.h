@@ -289,8 +289,11 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @files: at least the files they carry (SCM_RIGHTS)
  * @creds: those that carry their sender's credentials (SCM_CREDENTIALS)
  * @backlog: its listen() backlog
- * @namelen: the length of the name it is bound to, 0 if none
- * @name: that name (sun_path): a path, or a NUL and an abstract name
+ * @namelen: the length of its abstract name, 0 if none, or a path
+ * @name: that name (sun_path): a NUL and the name's bytes
+ * @peer_namelen: the length of its peer's abstract name (getpeername()), 0
+ *	if none, or a path
+ * @peer_name: that name
  * @userlocks: SOCK_SNDBUF_LOCK and SOCK_RCVBUF_LOCK: the sizes the user set
  * @err: its pending error (SO_ERROR)
  * @sndbuf: SO_SNDBUF
@@ -306,6 +309,8 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @passcred: SO_PASSCRED
  * @passpidfd: SO_PASSPIDFD
  * @listening: whether it listens
+ * @bound: whether bind() gave it its name; an accepted socket has its
+ *	listener's
  * @peer_embryo: whether its peer is a listener's socket not accepted yet,
  *	which no file holds
  */
@@ -325,6 +330,8 @@ struct checkpoint_unix {
 	unsigned int backlog;
 	unsigned int namelen;
 	char name[108];
+	unsigned int peer_namelen;
+	char peer_name[108];
 	unsigned int userlocks;
 	int err;
 	int sndbuf;
@@ -339,6 +346,7 @@ struct checkpoint_unix {
 	bool passcred;
 	bool passpidfd;
 	bool listening;
+	bool bound;
 	bool peer_embryo;
 };
 
@@ -388,6 +396,7 @@ int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_
 		      struct file **files, unsigned int n,
 		      const struct checkpoint_unix_cred *cred);
 int restart_unix_bind(struct file *file, const char *name, unsigned int len);
+int restart_unix_name(struct file *file, const char *name, unsigned int len, struct file *holder);
 int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);

@@ -415,6 +415,9 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if u.peer != 0 && !u.peercred {
         return Some("connected to a socket that is not its pair");
     }
+    if u.peer != 0 && (u.name.len > 0 || u.peer_name.len > 0) {
+        return Some("connected, with a name or to a socket with one");
+    }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
     }

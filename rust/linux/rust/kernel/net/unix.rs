@@ -106,8 +106,13 @@ pub struct UnixInfo {
     pub files: u32,
     /// Those that carry their sender's credentials (`SCM_CREDENTIALS`).
     pub creds: u32,
-    /// The name it is bound to: empty if none.
+    /// Its abstract name: empty if none, or a path.
     pub name: Name,
+    /// Whether `bind()` gave it `name`: an accepted socket has its listener's.
+    pub bound: bool,
+    /// Its peer's abstract name (`getpeername()`), which a closed peer keeps: empty if
+    /// none, or a path.
+    pub peer_name: Name,
     /// Whether it listens.
     pub listening: bool,
     /// Its `listen()` backlog.
@@ -141,10 +146,15 @@ impl UnixInfo {
             bytes: u.bytes,
             files: u.files,
             creds: u.creds,
+            // The kernel's `char` is unsigned.
             name: Name {
                 len: u.namelen,
-                // The kernel's `char` is unsigned.
                 bytes: u.name,
+            },
+            bound: u.bound,
+            peer_name: Name {
+                len: u.peer_namelen,
+                bytes: u.peer_name,
             },
             listening: u.listening,
             backlog: u.backlog,
@@ -233,8 +243,8 @@ impl UnixInfo {
     }
 }
 
-/// The name a unix socket is bound to (`sun_path`): a path, or a NUL and an abstract name.
-#[derive(Clone, Copy, Debug)]
+/// The abstract name of a unix socket (`sun_path`): a NUL and its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Name {
     /// Its length, 0 for none.
     pub len: u32,
@@ -243,7 +253,7 @@ pub struct Name {
 }
 
 impl Name {
-    /// Its bytes; none if the socket is bound to none.
+    /// Its bytes; none if the socket has none.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len as usize).unwrap_or(&[])
     }
@@ -394,13 +404,26 @@ pub fn finish(sock: &NewUnix, s: &UnixState) -> Result {
 }
 
 impl NewUnix {
-    /// Binds the socket, made without a pair, to the abstract `name` (a NUL, then its
-    /// bytes), as `bind(2)` would, LSM included: `EADDRINUSE` if a socket has that name.
+    /// Binds the socket to the abstract `name` (a NUL, then its bytes), as `bind(2)` would,
+    /// LSM included: `EADDRINUSE` if a socket has that name.
     pub fn bind(&self, name: &[u8]) -> Result {
         let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
         // SAFETY: the file is valid; `name` is a kernel buffer of `len` bytes, only read.
         to_result(unsafe {
             bindings::restart_unix_bind(self.0.as_ptr(), name.as_ptr().cast(), len)
+        })
+    }
+
+    /// Gives the socket, connected to its pair's other, the abstract `name` (a NUL, then its
+    /// bytes) of the listener that accepted it, without binding it: no other socket of its
+    /// type may be bound to that name but `holder`, the one restart bound to it, if any
+    /// (`EADDRINUSE`).
+    pub fn name(&self, name: &[u8], holder: Option<&NewUnix>) -> Result {
+        let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
+        let holder = holder.map_or(core::ptr::null_mut(), |h| h.0.as_ptr());
+        // SAFETY: the files are valid; `name` is a kernel buffer of `len` bytes, only read.
+        to_result(unsafe {
+            bindings::restart_unix_name(self.0.as_ptr(), name.as_ptr().cast(), len, holder)
         })
     }
 
