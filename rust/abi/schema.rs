@@ -271,9 +271,9 @@ pub const FILE_KIND_MEMFD: u32 = 14;
 /// `File.kind`: a regular file deleted while open, or made with `O_TMPFILE` and never linked;
 /// its inode's `Unlinked` record (the first time) and an `UnlinkedFile` record follow.
 pub const FILE_KIND_UNLINKED: u32 = 15;
-/// `File.kind`: a unix domain socket (`AF_UNIX`) of a pair that `socketpair(2)` made, or an
-/// unconnected one that `socket(2)` made, bound to no address; its pair's `UnixPair` record
-/// (the first time) and a `UnixSock` record follow.
+/// `File.kind`: a unix domain socket (`AF_UNIX`) of a pair that `socketpair(2)` made or of a
+/// connection a listener accepted, or an unconnected one that `socket(2)` made; its pair's
+/// `UnixPair` record (the first time) and a `UnixSock` record follow.
 pub const FILE_KIND_UNIX: u32 = 16;
 
 /// `Unlinked.flags`: it may be given a name again (`linkat(2)`): made with `O_TMPFILE`
@@ -353,10 +353,17 @@ pub const UNIX_RCVBUF_LOCK: u32 = 8;
 /// (`SCM_CREDENTIALS`): they follow the last task, in a `UnixQueue` record, after the files
 /// they carry that no earlier record wrote.
 pub const UNIX_QUEUE_LATER: u32 = 16;
-/// `UnixSock.flags`: it is bound to a name, which a `UnixName` record right after it gives.
+/// `UnixSock.flags`: it is bound to a name (`bind()`), which a `UnixName` record right after it
+/// gives.
 pub const UNIX_BOUND: u32 = 32;
 /// `UnixSock.flags`: it listens (`listen()`), bound, with no connection waiting.
 pub const UNIX_LISTENING: u32 = 64;
+/// `UnixSock.flags`: a socket of a connection that a listener accepted, which has the
+/// listener's name without being bound to it; a `UnixName` record right after it gives it.
+pub const UNIX_NAMED: u32 = 128;
+/// `UnixSock.flags`: the other socket of its pair, closed, had a name (`getpeername()`
+/// reports it); a `UnixName` record gives it, after its own.
+pub const UNIX_PEER_NAMED: u32 = 256;
 /// Longest name a unix socket may be bound to (`sun_path`).
 pub const UNIX_NAME_MAX: u32 = 108;
 /// Most files one message carries (`SCM_MAX_FD`).
@@ -493,7 +500,7 @@ pub enum RecordType {
     UnixCarried = 76,
     /// The credentials a unix socket's message carries (`SCM_CREDENTIALS`).
     UnixCreds = 77,
-    /// The name a unix socket is bound to, right after its `UnixSock` record.
+    /// The name of a unix socket or of its closed peer, after its `UnixSock` record.
     UnixName = 78,
 }
 
@@ -1126,8 +1133,9 @@ pub struct FileLock {
     pub _pad0: u32,
 }
 
-/// A unix socket pair (`socketpair(2)`), or a socket connected to none, after the `File`
-/// record of the first of its sockets in the image.
+/// A unix socket pair (`socketpair(2)`, or a connection that `connect(2)` and `accept(2)`
+/// made), or a socket connected to none, after the `File` record of the first of its sockets
+/// in the image.
 #[repr(C)]
 #[record(UnixPair, max = 64)]
 pub struct UnixPair {
@@ -1152,7 +1160,7 @@ pub struct UnixSock {
     /// Which socket of it: 0 or 1.
     pub end: u32,
     /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`,
-    /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`.
+    /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`, `UNIX_NAMED`, `UNIX_PEER_NAMED`.
     pub flags: u32,
     /// `UNIX_SHUT_*`.
     pub shutdown: u32,
@@ -1171,7 +1179,9 @@ pub struct UnixSock {
     /// Its group, likewise.
     pub gid: u32,
     /// The objref of the main thread of the process whose credentials `SO_PEERCRED`
-    /// reports (the maker of the pair); 0 for a socket connected to none.
+    /// reports: the maker of the pair; for a connection, the process that connected (on the
+    /// accepted socket) and the one that made the listener listen (on the other); 0 for a
+    /// socket connected to none.
     pub creator: u32,
     /// The `UnixMsg` records that follow (in its `UnixQueue` with `UNIX_QUEUE_LATER`).
     pub msgs: u32,
@@ -1225,14 +1235,15 @@ pub struct UnixCreds {
     pub _pad0: u32,
 }
 
-/// The name a unix socket with `UNIX_BOUND` is bound to, right after its `UnixSock` record:
-/// an abstract one (a NUL, then its bytes); a socket of no pair.
+/// An abstract name (a NUL, then its bytes) after a `UnixSock` record: the one its socket is
+/// bound to with `UNIX_BOUND`, the one it has with `UNIX_NAMED`, then its closed peer's with
+/// `UNIX_PEER_NAMED`.
 #[repr(C)]
 #[record(UnixName, max = 128)]
 pub struct UnixName {
-    /// The bytes of `name` it is bound to, from 1 to `UNIX_NAME_MAX`.
+    /// The bytes of `name`, from 1 to `UNIX_NAME_MAX`.
     pub len: u32,
-    /// Its `listen()` backlog with `UNIX_LISTENING`, else 0.
+    /// Its `listen()` backlog with `UNIX_LISTENING`, on the first, else 0.
     pub backlog: u32,
     /// The name (`sun_path`), zero after `len` bytes.
     pub name: [u8; 108],

@@ -133,22 +133,45 @@ pub fn send_to(fd: RawFd, buf: &[u8], name: &[u8]) -> Result<usize, i32> {
 /// within the address length it returns (a NUL first for an abstract name; empty if it is
 /// bound to none).
 pub fn sockname(fd: RawFd) -> Result<Vec<u8>, String> {
+    name_by(fd, libc::getsockname, "getsockname")
+}
+
+/// The name of the peer of the socket `fd`, as getpeername(2) gives it: the bytes of
+/// `sun_path` within the address length it returns (a NUL first for an abstract name; empty
+/// if the peer has none). `Err` if it has no peer (ENOTCONN) or the call fails otherwise.
+pub fn peer_name(fd: RawFd) -> Result<Vec<u8>, String> {
+    name_by(fd, libc::getpeername, "getpeername")
+}
+
+/// The name `call` (getsockname(2), getpeername(2), called `what`) gives of the socket `fd`.
+fn name_by(
+    fd: RawFd,
+    call: unsafe extern "C" fn(RawFd, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int,
+    what: &str,
+) -> Result<Vec<u8>, String> {
     // SAFETY: an all-zero sockaddr_un is valid.
     let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    let room = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    let mut len = room;
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: `sun` has room for `len` bytes.
-    let r = unsafe { libc::getsockname(fd, (&raw mut sun).cast(), &mut len) };
-    check_os(r, format_args!("getsockname(fd {fd})"))?;
+    let r = unsafe { call(fd, (&raw mut sun).cast(), &mut len) };
+    check_os(r, format_args!("{what}(fd {fd})"))?;
+    let family = std::mem::size_of::<libc::sa_family_t>();
+    match name_in(&sun, len) {
+        Some(name) if len as usize >= family => Ok(name),
+        _ => Err(format!("{what}(fd {fd}): address length {len}")),
+    }
+}
+
+/// The bytes of `sun_path` within the address length `len` the kernel gave with `sun`: empty
+/// for 0 (no address) or only `sun_family`; `None` for a length no unix address has.
+fn name_in(sun: &libc::sockaddr_un, len: libc::socklen_t) -> Option<Vec<u8>> {
     let family = std::mem::size_of::<libc::sa_family_t>();
     let len = len as usize;
-    if len < family || len > room as usize {
-        return Err(format!("getsockname(fd {fd}): address length {len}"));
+    if len > std::mem::size_of::<libc::sockaddr_un>() || (len > 0 && len < family) {
+        return None;
     }
-    Ok(sun.sun_path[..len - family]
-        .iter()
-        .map(|&c| c as u8)
-        .collect())
+    let path = &sun.sun_path[..len.saturating_sub(family)];
+    Some(path.iter().map(|&c| c as u8).collect())
 }
 
 /// listen(2) on the socket `fd`, with room for `backlog` connections.
@@ -438,11 +461,13 @@ pub fn send_with_creds(sock: RawFd, buf: &[u8], creds: Creds, fds: &[RawFd]) -> 
     )
 }
 
-/// What one recvmsg(2) gave: the bytes, the credentials if an SCM_CREDENTIALS message came,
-/// the fds of the SCM_RIGHTS messages, in their order (as fds of the caller's, closed when
+/// What one recvmsg(2) gave: the bytes, the sender's name (`msg_name`: the bytes of its
+/// `sun_path`, empty if it has none), the credentials if an SCM_CREDENTIALS message came, the
+/// fds of the SCM_RIGHTS messages, in their order (as fds of the caller's, closed when
 /// dropped), and whether more control data came than there was room for (MSG_CTRUNC).
 struct Received {
     bytes: Vec<u8>,
+    name: Vec<u8>,
     creds: Option<Creds>,
     fds: Vec<OwnedFd>,
     truncated: bool,
@@ -464,12 +489,20 @@ fn recvmsg_control(
         iov_len: len,
     };
     let mut msg = msghdr(&mut iov, &mut control);
+    // SAFETY: an all-zero sockaddr_un is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&raw mut sun).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
     // SAFETY: the buffers are ours and as long as the header says.
     let n = unsafe { libc::recvmsg(sock, &mut msg, flags) };
     check_os(n as i64, format_args!("recvmsg from fd {sock}"))?;
     bytes.truncate(n as usize);
+    let namelen = msg.msg_namelen;
+    let name = name_in(&sun, namelen)
+        .ok_or_else(|| format!("recvmsg from fd {sock}: the sender's address length {namelen}"))?;
     let mut got = Received {
         bytes,
+        name,
         creds: None,
         fds: Vec::new(),
         truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
@@ -569,6 +602,24 @@ pub fn recv(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, i32> {
 /// Waits up to 10 s for `fd` to have something to receive (or its end), then [`recv`]s up to
 /// `len` bytes with `flags`; `Err` naming what failed or that nothing came.
 pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, String> {
+    wait_readable(fd)?;
+    recv(fd, len, flags).map_err(|e| format!("recv from fd {fd}: {}", crate::describe_errno(e)))
+}
+
+/// Waits up to 10 s for the socket `sock` to have something to receive (or its end), then
+/// receives up to `len` bytes with one recvmsg(2): the bytes and the name of the socket that
+/// sent them (`msg_name`: the bytes of its `sun_path`, a NUL first for an abstract name, empty
+/// if it has none). Control messages are not asked for (credentials and fds that come are
+/// dropped).
+pub fn recv_from_within(sock: RawFd, len: usize) -> Result<(Vec<u8>, Vec<u8>), String> {
+    wait_readable(sock)?;
+    let got = recvmsg_control(sock, len, 0, false, 0)?;
+    Ok((got.bytes, got.name))
+}
+
+/// Waits up to 10 s for `fd` to have something to receive (or its end); `Err` naming what
+/// failed or that nothing came.
+fn wait_readable(fd: RawFd) -> Check {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
@@ -583,7 +634,7 @@ pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>,
             PATIENCE_MS / 1000
         ));
     }
-    recv(fd, len, flags).map_err(|e| format!("recv from fd {fd}: {}", crate::describe_errno(e)))
+    Ok(())
 }
 
 /// The credentials a reader with SO_PASSCRED gets (SCM_CREDENTIALS) with the next message of

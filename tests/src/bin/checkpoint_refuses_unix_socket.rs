@@ -4,10 +4,15 @@
 //! reading back the "hello" it held):
 //!
 //! - a socket of a pair bound to a path: "bound to a path";
-//! - a socket of a pair bound to an abstract name; a socket accepted from a listener (closed
-//!   since), which has the listener's name, on a lower fd than the socket that connected to
-//!   it with connect() (whose own refusal, met after, would say "connected to a bound
-//!   socket (connect())"): "connected, with a name (bind(), or accepted from a listener)";
+//! - a socket accepted from a listener bound to a path in the scratch directory (closed
+//!   since), on a lower fd than the socket that connected to it (whose own refusal, met
+//!   after, would say "connected to a socket named by a path"): "accepted from a listener
+//!   bound to a path";
+//! - a stream socket connected to a listener of the test's (bound to an abstract name before
+//!   the target was spawned, its fd not kept by the target) that has not accepted it yet,
+//!   which wrote "hello": "connected to a listener that has not accepted it yet"; afterwards
+//!   the test accepts the connection, which reads "hello" and answers, and the target reads
+//!   the answer from its socket, whose peer still has the listener's name;
 //! - a stream listener bound to an abstract name with a connection waiting, a socket of the
 //!   target on a higher fd that connected to it and wrote "hello": "listening, with
 //!   connections not yet accepted"; afterwards the listener accepts it, the connection
@@ -15,6 +20,11 @@
 //! - a datagram socket bound to an abstract name holding "hello", which an unbound datagram
 //!   socket of the target sent to that name: "bound to a name, holding messages"; afterwards
 //!   it keeps its name and receives another datagram;
+//! - a datagram socket A bound to an abstract name holding "hello", which an unbound datagram
+//!   socket X of the target sent to that name before A connected to B, a datagram socket
+//!   bound to another name, which then connected to A: "holding a message from another
+//!   socket than its peer"; afterwards A keeps its name and its peer's, and receives
+//!   "hello";
 //! - a socket holding a message that carries a file (SCM_RIGHTS) that only the message holds,
 //!   of a kind restart could only make in the process that held it: /dev/null, a regular file
 //!   of the scratch directory ("a file in flight to fd 37 (SCM_RIGHTS): a file that only a
@@ -59,8 +69,9 @@ use cr_tests::sys::waitpid;
 use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, recv_with_fd,
-    recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at, socketpair_at, sockname,
+    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, peer_name,
+    recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at,
+    socketpair_at, sockname,
 };
 use cr_tests::{
     check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
@@ -70,10 +81,12 @@ use cr_tests::{
 /// The socket that holds what its peer wrote, and that peer.
 const RECV: RawFd = 37;
 const SEND: RawFd = 38;
-/// A listener, for the time it takes to accept.
+/// A listener, for the time it takes to accept; in the test, its own listener.
 const LISTENER: RawFd = 39;
-/// A connection a listener on [`RECV`] accepts.
+/// A connection a listener on [`RECV`] accepts, or in the test, one its listener accepts.
 const ACCEPTED: RawFd = 35;
+/// A third socket, which sends to [`RECV`] from outside its pair.
+const THIRD: RawFd = 34;
 /// A file that a message carries, until it is sent.
 const CARRIED: RawFd = 36;
 
@@ -82,9 +95,15 @@ const HELLO: &[u8] = b"hello";
 
 /// The log line's words for a socket bound to a path.
 const PATH: &str = "a unix socket bound to a path is not supported";
-/// For a socket that has a name and a peer: bound, or accepted (with its listener's name).
-const NAMED_PEER: &str =
-    "a unix socket connected, with a name (bind(), or accepted from a listener) is not supported";
+/// For a socket accepted from a listener bound to a path.
+const ACCEPTED_PATH: &str =
+    "a unix socket accepted from a listener bound to a path is not supported";
+/// For a socket connected to a listener that has not accepted it yet.
+const NOT_ACCEPTED: &str =
+    "a unix socket connected to a listener that has not accepted it yet is not supported";
+/// For a socket holding a message that another socket than its peer sent.
+const FROM_ANOTHER: &str =
+    "a unix socket holding a message from another socket than its peer is not supported";
 /// For a listener with a connection waiting.
 const WAITING: &str = "a unix socket listening, with connections not yet accepted is not supported";
 /// For a socket bound to a name that holds a message.
@@ -217,16 +236,86 @@ fn still_bound_holding() -> Check {
     )
 }
 
-/// A socket on [`RECV`] accepted from a listener, closed since, that holds [`HELLO`] from the
-/// socket on [`SEND`], which connected to it with connect().
-fn accepted() -> Check {
-    let name = abstract_name("accept");
-    listener_at(&name, LISTENER)?;
+/// A socket on [`RECV`] accepted from a listener bound to `path`, closed since, that holds
+/// [`HELLO`] from the socket on [`SEND`], which connected to it.
+fn accepted_from(path: &str) -> Check {
+    listener_at(path.as_bytes(), LISTENER)?;
     socket_at(libc::SOCK_STREAM, SEND)?;
-    connect(SEND, &name)?;
+    connect(SEND, path.as_bytes())?;
     accept_at(LISTENER, RECV)?;
     close_all(&[LISTENER]);
     write_all(SEND, HELLO)
+}
+
+/// A socket accepted from a listener bound to a path in the scratch directory.
+fn accepted_from_path() {
+    let path = format!("{}/listener", scratch_dir());
+    refused(move || accepted_from(&path), still_hello, ACCEPTED_PATH)
+}
+
+/// A stream socket of the target on [`RECV`] connected to a listener of the test's, which
+/// has not accepted it: the test listens on an abstract name on [`LISTENER`] before spawning
+/// the target (which closes every fd it inherits above fd 3), the target connects and
+/// writes [`HELLO`]. After the refusal the test accepts the connection, which reads
+/// [`HELLO`] and answers "back"; the target's socket, whose peer has the listener's name,
+/// reads the answer.
+fn not_accepted_yet() {
+    let name = abstract_name("waiting");
+    listener_at(&name, LISTENER).unwrap_or_else(|e| fail(format!("the test's listener: {e}")));
+    let to = name.clone();
+    let setup = move || {
+        socket_at(libc::SOCK_STREAM, RECV)?;
+        connect(RECV, &to)?;
+        write_all(RECV, HELLO)
+    };
+    let works = move || {
+        check_eq("getpeername()", peer_name(RECV)?, name)?;
+        check_eq(
+            "bytes read from the listener's connection",
+            recv_within(RECV, 64, 0)?,
+            b"back".to_vec(),
+        )
+    };
+    let mut target = spawn(setup, works);
+    target.expect_refused(NOT_ACCEPTED);
+    let answered = accept_at(LISTENER, ACCEPTED).and_then(|()| {
+        check_eq(
+            "bytes the connection the test accepted reads",
+            recv_within(ACCEPTED, 64, 0)?,
+            HELLO.to_vec(),
+        )?;
+        write_all(ACCEPTED, b"back")
+    });
+    answered.unwrap_or_else(|e| target.fail(format!("the test's listener: {e}")));
+    show_log_and_finish(target);
+    close_all(&[ACCEPTED, LISTENER]);
+}
+
+/// A datagram socket A on [`RECV`] bound to an abstract name, holding [`HELLO`] that an
+/// unbound datagram socket X on [`THIRD`] sent to that name; then A connects to B on
+/// [`SEND`], bound to another name, and B to A: A holds a message from another socket than
+/// its peer.
+fn from_another() -> Check {
+    let (a, b) = (abstract_name("a"), abstract_name("b"));
+    socket_at(libc::SOCK_DGRAM, RECV)?;
+    bind(RECV, &a)?;
+    socket_at(libc::SOCK_DGRAM, SEND)?;
+    bind(SEND, &b)?;
+    socket_at(libc::SOCK_DGRAM, THIRD)?;
+    check_eq(
+        "sendto() of the datagram from X",
+        send_to(THIRD, HELLO, &a),
+        Ok(HELLO.len()),
+    )?;
+    connect(RECV, &b)?;
+    connect(SEND, &a)
+}
+
+/// A on [`RECV`] keeps its name and its peer's, and receives [`HELLO`].
+fn still_from_another() -> Check {
+    check_eq("getsockname() of A", sockname(RECV)?, abstract_name("a"))?;
+    check_eq("getpeername() of A", peer_name(RECV)?, abstract_name("b"))?;
+    still_hello()
 }
 
 /// What the log line of a refused file in flight to [`RECV`] says: `why`, behind where.
@@ -712,25 +801,19 @@ use Run::{Own, Refused};
 /// The cases, by name.
 const CASES: &[(&str, Run)] = &[
     ("bound to a path", Own(bound_to_path)),
-    (
-        "bound to an abstract name",
-        Refused(
-            || {
-                stream_hello()?;
-                bind(RECV, &abstract_name("bound"))
-            },
-            still_hello,
-            NAMED_PEER,
-        ),
-    ),
+    ("accepted from a path", Own(accepted_from_path)),
+    ("not accepted yet", Own(not_accepted_yet)),
     (
         "listening",
         Refused(listening_with_waiting, still_listening, WAITING),
     ),
-    ("accepted", Refused(accepted, still_hello, NAMED_PEER)),
     (
         "bound, holding a datagram",
         Refused(bound_holding, still_bound_holding, HOLDING),
+    ),
+    (
+        "message from another socket",
+        Refused(from_another, still_from_another, FROM_ANOTHER),
     ),
     (
         "carrying /dev/null",
@@ -820,5 +903,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound to a path, bound to a name and connected (a pair's, or accepted), listening with a connection waiting, or bound to a name and holding a datagram, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound to a path, accepted from a listener bound to a path, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

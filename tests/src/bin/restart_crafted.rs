@@ -2356,10 +2356,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(s).set(field, value);
         });
     }
-    case("a unix socket with flag 32", false, &|i| {
+    case("a unix socket with flag 512", false, &|i| {
         let s = dgram(i) + 1;
         let flags = i.recs[s].get("flags");
-        i.rec(s).set("flags", flags | 32);
+        i.rec(s).set("flags", flags | 512);
     });
     case("a unix socket of a pair made by a file", false, &|i| {
         let plain = plain_objref(i);
@@ -2636,6 +2636,54 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         &|i| {
             let s = bound_dgram(i);
             i.rec(s + 1).set("backlog", BACKLOG.into());
+        },
+    );
+    // A name as an accepted socket has it, or its closed peer's, on a socket of no pair.
+    for (what, flags) in [
+        (
+            "a unix socket connected to none, with its listener's name",
+            abi::UNIX_NAMED,
+        ),
+        (
+            "a unix socket connected to none, with a closed peer's name",
+            abi::UNIX_PEER_NAMED,
+        ),
+        (
+            "a unix socket bound to a name and with its listener's",
+            abi::UNIX_BOUND | abi::UNIX_NAMED,
+        ),
+    ] {
+        case(what, false, &|i| {
+            let s = bound_dgram(i);
+            i.rec(s).set("flags", flags.into());
+        });
+    }
+    // The listener's name, as an accepted socket has it, after the `UnixSock` at `s`.
+    let name_as_accepted = |i: &mut Image, s: usize| {
+        let mut name = i.recs[listener(i) + 1].clone();
+        name.set("backlog", 0);
+        let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_NAMED);
+        i.rec(s).set("flags", flags);
+        i.recs.insert(s + 1, name);
+    };
+    // Only a connection's socket has a name it was not bound to: a datagram socket could send
+    // under it.
+    case(
+        "a unix datagram socket of a pair with a listener's name",
+        false,
+        &|i| {
+            let s = dgram(i) + 1;
+            name_as_accepted(i, s);
+        },
+    );
+    case(
+        "a unix socket pair whose two sockets have a listener's name",
+        false,
+        &|i| {
+            let p = stream(i);
+            name_as_accepted(i, p + 1);
+            let second = second_sock(i, p);
+            name_as_accepted(i, second);
         },
     );
     // Made to listen by the root, as a listener is.
@@ -3340,7 +3388,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "unix socket with flags, a state or messages no socket has",
         ),
         (
-            "a unix socket with flag 32",
+            "a unix socket with flag 512",
             "unix socket with flags, a state or messages no socket has",
         ),
         (
@@ -3445,7 +3493,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         (
             "a unix socket name of 0 bytes",
-            "unix socket name or backlog no bound socket has",
+            "unix socket name or backlog no socket has",
         ),
         (
             "a unix socket name of 109 bytes",
@@ -3453,11 +3501,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         (
             "a unix socket name that is a path",
-            "unix socket name or backlog no bound socket has",
+            "unix socket name or backlog no socket has",
         ),
         (
             "a unix socket name with a byte after its length",
-            "unix socket name or backlog no bound socket has",
+            "unix socket name or backlog no socket has",
         ),
         (
             "a unix socket name with padding that is not zero",
@@ -3465,11 +3513,31 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         (
             "a unix socket bound, not listening, with a backlog",
-            "unix socket name or backlog no bound socket has",
+            "unix socket name or backlog no socket has",
         ),
         (
             "a unix datagram socket listening",
-            "unix socket name or backlog no bound socket has",
+            "unix datagram socket listening, or with a name it was not bound to",
+        ),
+        (
+            "a unix datagram socket of a pair with a listener's name",
+            "unix datagram socket listening, or with a name it was not bound to",
+        ),
+        (
+            "a unix socket pair whose two sockets have a listener's name",
+            "unix socket pair whose two sockets have a listener's name",
+        ),
+        (
+            "a unix socket connected to none, with its listener's name",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket connected to none, with a closed peer's name",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket bound to a name and with its listener's",
+            "unix socket with flags, a state or messages no socket has",
         ),
         (
             "a unix socket no longer listening, with its backlog",

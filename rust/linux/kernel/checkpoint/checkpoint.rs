@@ -59,6 +59,9 @@ pub(crate) enum Obj {
     /// A unix socket pair, held until the restart ends.
     #[cfg(CONFIG_UNIX)]
     Unix(files::UnixPair),
+    /// The unix sockets restart bound to abstract names, by name: the restart's own object.
+    #[cfg(CONFIG_UNIX)]
+    UnixNames(files::UnixNames),
     /// A deleted file made again, held until the restart ends by a file of its own.
     Unlinked(ARef<kernel::fs::file::File>),
     /// An fd table, shared by the processes restored with it.

@@ -28,7 +28,7 @@ mod unix;
 mod unlinked;
 
 #[cfg(CONFIG_UNIX)]
-pub(crate) use unix::{carried, dump_later, finish as finish_sockets, UnixPair};
+pub(crate) use unix::{carried, dump_later, finish as finish_sockets, UnixNames, UnixPair};
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};

@@ -497,22 +497,40 @@ impl<'a, T> Restorer<'a, T> {
     /// The object restored for objref `r`, if any yet: for an object a record defines on its
     /// first use.
     pub(crate) fn defined(&self, r: u32) -> Option<&T> {
-        self.objs.get(&r)
+        self.objs.get(&r).filter(|_| r <= MAX_OBJREFS)
     }
 
     /// The object restored for objref `r`.
     pub(crate) fn lookup(&self, r: u32) -> Result<&T> {
-        self.objs
-            .get(&r)
+        self.defined(r)
             .ok_or_else(|| obj_error(self.log, ObjError::BadRef))
     }
 
     /// The object restored for objref `r`, to change.
     pub(crate) fn lookup_mut(&mut self, r: u32) -> Result<&mut T> {
-        match self.objs.get_mut(&r) {
+        match self.objs.get_mut(&r).filter(|_| r <= MAX_OBJREFS) {
             Some(obj) => Ok(obj),
             None => Err(obj_error(self.log, ObjError::BadRef)),
         }
+    }
+
+    /// The restart's own object under `key`, above every objref an image may name (an index
+    /// of what it restored), if it was made.
+    pub(crate) fn own(&self, key: u32) -> Option<&T> {
+        self.objs.get(&key).filter(|_| key > MAX_OBJREFS)
+    }
+
+    /// The restart's own object under `key`, as [`Restorer::own`], made by `make` the first
+    /// time; `EINVAL` for a key an image may name.
+    pub(crate) fn own_mut(&mut self, key: u32, make: impl FnOnce() -> T) -> Result<&mut T> {
+        if key <= MAX_OBJREFS {
+            return Err(EINVAL);
+        }
+        if self.objs.get(&key).is_none() {
+            self.objs
+                .try_create_and_insert(key, make(), GFP_KERNEL_ACCOUNT)?;
+        }
+        self.objs.get_mut(&key).ok_or(EINVAL)
     }
 
     /// The objects restored so far.

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Unix domain sockets (`AF_UNIX`) of a pair that `socketpair(2)` made, stream, datagram or
-//! seqpacket, and unconnected ones that `socket(2)` made, bound to an abstract name or not,
-//! listening or not: the messages each holds, with their boundaries, its shutdown state,
-//! pending error, owner and options (`O_NONBLOCK`, buffer sizes the user set, timeouts,
-//! `SO_RCVLOWAT`, `SO_PEEK_OFF`, `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and
-//! the process `SO_PEERCRED` names.
+//! Unix domain sockets (`AF_UNIX`) of a pair that `socketpair(2)` made or of a connection a
+//! listener accepted, stream, datagram or seqpacket, and unconnected ones that `socket(2)`
+//! made, listening or not; each bound to an abstract name or not: the messages each holds,
+//! with their boundaries, its shutdown state, pending error, owner and options
+//! (`O_NONBLOCK`, buffer sizes the user set, timeouts, `SO_RCVLOWAT`, `SO_PEEK_OFF`,
+//! `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and the process `SO_PEERCRED` names.
 //!
 //! The pair is written with the first of its sockets in the image; each socket's file names
 //! it and its end. Restart makes the pair as `socketpair(2)` does, and queues each socket's
@@ -15,13 +15,20 @@
 //! the peer credentials once every task has its own, as those of the restored process that
 //! made the pair, which checkpoint found unchanged since.
 //!
-//! A socket bound to an abstract name is bound to it again as it is made, set up as saved:
-//! a restart fails with `EADDRINUSE` while another socket has the name (the checkpointed
-//! one, if it was not killed). A listener listens again with its backlog once every task
-//! has its credentials, with the peer credentials of the process that made it listen, which
-//! a connecting socket copies. It holds no message or connection: a reader would learn each
-//! one's sender's address. What comes from outside the tree after it is saved is not in the
-//! image.
+//! A connection is a pair whose sockets name different processes in `SO_PEERCRED`: the
+//! accepted socket the one that connected, the other the one that made the listener listen.
+//! The accepted socket has the listener's name without being bound to it, which restart
+//! gives it again if no socket outside the restart is bound to that name: a restart cannot
+//! pass a socket off as accepted by a listener it does not own. A closed peer's name, which
+//! `getpeername()` still reports, comes with the socket that remains.
+//!
+//! A socket bound to an abstract name is bound to it again as it is made (one with no peer
+//! set up as saved first): a restart fails with `EADDRINUSE` while another socket has the
+//! name (the checkpointed one, if it was not killed). A listener listens again with its
+//! backlog once every task has its credentials, with the peer credentials of the process
+//! that made it listen, which a connecting socket copies. It holds no message or
+//! connection: a reader would learn each one's sender's address. What comes from outside
+//! the tree after it is saved is not in the image.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -33,16 +40,17 @@
 //! tree, by objref, which restart has made by then; the restarter or that task must be
 //! able to pass them itself.
 //!
-//! Refused, with the reason: a socket bound to a path, one bound and connected (an
-//! accepted one), connected to a bound one, or bound and holding messages or connections
-//! not yet accepted, a peer held outside the tree (leak detection: [`FileKind::behind`]),
-//! messages whose credentials name
-//! a sender outside the tree or one that exited, out-of-band data, options restart does not
-//! set, and peer credentials that name a process outside the tree or credentials its maker
-//! no longer has.
+//! Refused, with the reason: a socket with a path for a name or connected to one, one
+//! connected to a listener that did not accept it yet, a listener with connections waiting,
+//! a socket connected to none and bound, holding messages (each one's sender's name is
+//! another's), a message from another socket than the peer, a peer held outside the tree
+//! (leak detection: [`FileKind::behind`]), messages whose credentials name a sender outside
+//! the tree or one that exited, out-of-band data, options restart does not set, and peer
+//! credentials that name a process outside the tree or credentials it no longer has.
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
 use super::{Escaped, Names, Shown, MADE_ANEW_FLAGS};
+use crate::abi::objref::MAX_OBJREFS;
 use crate::image::{Dumper, Rec, Restorer};
 use crate::task::ParkedTask;
 use crate::{abi, log, objects::Place, Obj};
@@ -51,6 +59,7 @@ use kernel::bindings;
 use kernel::fs::file::File;
 use kernel::net::unix::{self, Messages, NewUnix, SendAs, UnixInfo, UnixState};
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 use kernel::types::ARef;
 
 /// Most bytes of a message in one `Data` record.
@@ -131,12 +140,16 @@ impl FileKind for UnixFile {
         // Their files and senders are written by then.
         let later = !m.files.is_empty() || m.creds.iter().any(Option::is_some);
         let s = &u.state;
-        let bound = u.name.len > 0;
+        let named = u.name.len > 0;
+        // Only a closed peer's: a live one's comes with its own socket.
+        let peer_named = u.peer_name.len > 0 && peer_kind(&u) == abi::UNIX_PAIR_CLOSED;
         let mut flags = flags_of(*s);
         for (on, bit) in [
             (later, abi::UNIX_QUEUE_LATER),
-            (bound, abi::UNIX_BOUND),
+            (named && u.bound, abi::UNIX_BOUND),
+            (named && !u.bound, abi::UNIX_NAMED),
             (u.listening, abi::UNIX_LISTENING),
+            (peer_named, abi::UNIX_PEER_NAMED),
         ] {
             flags |= if on { bit } else { 0 };
         }
@@ -159,13 +172,15 @@ impl FileKind for UnixFile {
             rcvtimeo: s.rcvtimeo,
             sndtimeo: s.sndtimeo,
         })?;
-        if bound {
-            d.record(&abi::UnixName {
-                len: u.name.len,
-                backlog: if u.listening { u.backlog } else { 0 },
-                name: u.name.bytes,
-                _pad0: 0,
-            })?;
+        for (on, name) in [(named, &u.name), (peer_named, &u.peer_name)] {
+            if on {
+                d.record(&abi::UnixName {
+                    len: name.len,
+                    backlog: if u.listening { u.backlog } else { 0 },
+                    name: name.bytes,
+                    _pad0: 0,
+                })?;
+            }
         }
         if later {
             // Copied again then, with as many files, or the queue changed.
@@ -214,13 +229,38 @@ impl FileKind for UnixFile {
             _ => return Err(r.bad("unix socket file that names an object that is not a pair")),
         };
         let state = state_of(r, &s, peer)?;
-        let bound = s.flags & abi::UNIX_BOUND != 0;
-        let mut listen = None;
-        if bound {
-            // Set before anything outside can reach it by its name; it has no peer to fill.
+        let listening = s.flags & abi::UNIX_LISTENING != 0;
+        let named = s.flags & abi::UNIX_NAMED != 0;
+        // A datagram socket is named only by bind(): it could send under any other name.
+        if (listening || named) && sock_type == TYPES[1] {
+            return Err(r.bad("unix datagram socket listening, or with a name it was not bound to"));
+        }
+        // Set before anything outside can reach it by its name; it has no peer to fill. One
+        // with a peer takes no message but its peer's.
+        let early = s.flags & abi::UNIX_BOUND != 0 && peer == abi::UNIX_PAIR_NONE;
+        if early {
             unix::finish(&sock, &state)
                 .map_err(|_| r.bad("unix socket in a state no socket has"))?;
-            listen = bind(r, &sock, sock_type, s.flags & abi::UNIX_LISTENING != 0)?;
+        }
+        let mut backlog = None;
+        if s.flags & abi::UNIX_BOUND != 0 {
+            let name = name_of(r, listening)?;
+            bind_holder(r, &sock, sock_type, &name)?;
+            backlog = listening.then_some(name.backlog);
+        } else if named {
+            let name = name_of(r, false)?;
+            name_as_accepted(r, &sock, sock_type, &name)?;
+        }
+        if s.flags & abi::UNIX_PEER_NAMED != 0 {
+            let name = name_of(r, false)?;
+            let Some(closed) = other.as_ref() else {
+                return Err(r.bad("unix socket whose closed peer is not there to name"));
+            };
+            // Closed as it is filled: a datagram socket's name, bound, goes with it.
+            match sock_type == TYPES[1] {
+                true => bind(r, closed, &name)?,
+                false => name_as_accepted(r, closed, sock_type, &name)?,
+            }
         }
         let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
         // Its messages are its peer's writes; those that carry files come after the last task.
@@ -243,10 +283,14 @@ impl FileKind for UnixFile {
         let Obj::Unix(pair) = r.lookup_mut(s.pair)? else {
             return Err(EINVAL);
         };
+        if named && pair.ends[1 - e].named {
+            return Err(r.bad("unix socket pair whose two sockets have a listener's name"));
+        }
         pair.ends[e].saved = Some((state, s.creator));
         pair.ends[e].later = later.then_some((s.msgs, s.bytes));
-        pair.ends[e].bound = bound;
-        pair.ends[e].listen = listen;
+        pair.ends[e].early = early;
+        pair.ends[e].named = named;
+        pair.ends[e].listen = backlog;
         if peer == abi::UNIX_PAIR_CLOSED && !later {
             close_peer(pair, other);
         }
@@ -412,11 +456,12 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if u.peer == 0 && u.msgs > 0 {
         return Some("connected to none, with messages queued");
     }
+    // Only an accepted socket has one: a datagram socket could send under it.
+    if u.name.len > 0 && !u.bound && (u.peer == 0 || u.sock_type == TYPES[1]) {
+        return Some("with a name it was not bound to, as no such socket has");
+    }
     if u.peer != 0 && !u.peercred {
         return Some("connected to a socket that is not its pair");
-    }
-    if u.peer != 0 && (u.name.len > 0 || u.peer_name.len > 0) {
-        return Some("connected, with a name or to a socket with one");
     }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
@@ -491,12 +536,19 @@ fn flags_of(mut s: UnixState) -> u32 {
 /// judges the rest.
 fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixState> {
     let known = FLAGS.iter().fold(
-        abi::UNIX_QUEUE_LATER | abi::UNIX_BOUND | abi::UNIX_LISTENING,
+        abi::UNIX_QUEUE_LATER
+            | abi::UNIX_BOUND
+            | abi::UNIX_LISTENING
+            | abi::UNIX_NAMED
+            | abi::UNIX_PEER_NAMED,
         |all, (bit, _)| all | bit,
     );
     let shut = abi::UNIX_SHUT_RD | abi::UNIX_SHUT_WR;
     let bound = s.flags & abi::UNIX_BOUND != 0;
     let listening = s.flags & abi::UNIX_LISTENING != 0;
+    // An accepted socket's listener's name.
+    let named = s.flags & abi::UNIX_NAMED != 0;
+    let peer_named = s.flags & abi::UNIX_PEER_NAMED != 0;
     // A pair's sockets name their maker, a listener the process that made it listen.
     let maker = peer != abi::UNIX_PAIR_NONE || listening;
     if s.flags & !known != 0
@@ -505,8 +557,10 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
         || s._pad0 != 0
         || s.bytes > abi::UNIX_QUEUE_MAX
         || (s.creator != 0) != maker
-        || (bound && peer != abi::UNIX_PAIR_NONE)
-        || (listening && !bound)
+        || (bound && named)
+        || (named && peer == abi::UNIX_PAIR_NONE)
+        || (peer_named && peer != abi::UNIX_PAIR_CLOSED)
+        || (listening && (!bound || peer != abi::UNIX_PAIR_NONE))
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
         || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
     {
@@ -531,38 +585,92 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
     Ok(state)
 }
 
-/// Binds `sock`, a socket of `sock_type` without a pair, to the name of the `UnixName` record
-/// that follows; returns the backlog it listens with once its maker has its credentials if
-/// it was `listening` ([`finish`]).
-fn bind(
-    r: &mut Restorer<'_, Obj>,
-    sock: &NewUnix,
-    sock_type: u32,
-    listening: bool,
-) -> Result<Option<u32>> {
+/// A `UnixName` record, as far as the image alone tells it is one a socket may have.
+#[derive(Clone, Copy)]
+struct Named {
+    name: unix::Name,
+    /// The backlog its socket listens with once its maker has its credentials ([`finish`]).
+    backlog: u32,
+}
+
+impl Named {
+    /// The name as the log shows it.
+    fn shown(&self) -> Escaped<'_> {
+        Escaped(self.name.as_bytes().get(1..).unwrap_or(&[]))
+    }
+}
+
+/// Reads the `UnixName` record that follows, of a socket that listens if `listening`.
+fn name_of(r: &mut Restorer<'_, Obj>, listening: bool) -> Result<Named> {
     let n = r.expect::<abi::UnixName>()?;
     let len = n.len as usize;
     let (Some(name), Some(rest)) = (n.name.get(..len), n.name.get(len..)) else {
         return Err(r.bad("unix socket name longer than a name may be"));
     };
     // Only abstract names, for now: a path is refused at checkpoint.
-    if name.first() != Some(&0)
-        || rest.iter().any(|&b| b != 0)
-        || (!listening && n.backlog != 0)
-        || (listening && sock_type == TYPES[1])
-    {
-        return Err(r.bad("unix socket name or backlog no bound socket has"));
+    if name.first() != Some(&0) || rest.iter().any(|&b| b != 0) || (!listening && n.backlog != 0) {
+        return Err(r.bad("unix socket name or backlog no socket has"));
     }
-    let shown = Escaped(name.get(1..).unwrap_or(&[]));
-    let in_use = -(bindings::EADDRINUSE as i32);
-    sock.bind(name).inspect_err(|e| match e.to_errno() {
-        e if e == in_use => log!(
-            r.log,
-            "unix socket: cannot bind it to @{shown}: a socket has that name (EADDRINUSE)"
-        ),
-        e => log!(r.log, "unix socket: cannot bind it to @{shown} ({e})"),
-    })?;
-    Ok(listening.then_some(n.backlog))
+    Ok(Named {
+        name: unix::Name {
+            len: n.len,
+            bytes: n.name,
+        },
+        backlog: n.backlog,
+    })
+}
+
+/// The key of the restart's index of the names it bound sockets to ([`UnixNames`]).
+const NAMES: u32 = MAX_OBJREFS + 1;
+
+/// The unix sockets restart bound to abstract names, by type and name: the holders of the
+/// names it gives accepted sockets.
+pub(crate) struct UnixNames(RBTree<(u32, unix::Name), NewUnix>);
+
+/// Binds `sock` to the name `n`.
+fn bind(r: &Restorer<'_, Obj>, sock: &NewUnix, n: &Named) -> Result {
+    let res = sock.bind(n.name.as_bytes());
+    res.inspect_err(|e| name_failed(r, e, "bind it to", n, "a socket has that name"))
+}
+
+/// Binds `sock`, a socket of `sock_type` that lives on, to the name `n`, which it then holds
+/// for the sockets that restart gives the name of the listener that accepted them.
+fn bind_holder(r: &mut Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Named) -> Result {
+    bind(r, sock, n)?;
+    let names = r.own_mut(NAMES, || Obj::UnixNames(UnixNames(RBTree::new())))?;
+    let Obj::UnixNames(UnixNames(names)) = names else {
+        return Err(EINVAL);
+    };
+    // Once: no other socket of its type could be bound to it.
+    let key = (sock_type, n.name);
+    names.try_create_and_insert(key, sock.clone(), GFP_KERNEL_ACCOUNT)?;
+    Ok(())
+}
+
+/// Gives `sock`, a socket of `sock_type` of a connection, the name `n` of the listener that
+/// accepted it, which no socket but the one restart bound to it, if any, may have.
+fn name_as_accepted(r: &Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Named) -> Result {
+    let holder = match r.own(NAMES) {
+        Some(Obj::UnixNames(UnixNames(names))) => names.get(&(sock_type, n.name)),
+        _ => None,
+    };
+    let res = sock.name(n.name.as_bytes(), holder);
+    let taken = "a socket outside the restart has that name";
+    res.inspect_err(|e| name_failed(r, e, "give it its listener's name", n, taken))
+}
+
+/// Logs that restart could not `what` the name `n`: `e`, `EADDRINUSE` if it was `taken`.
+fn name_failed(r: &Restorer<'_, Obj>, e: &Error, what: &str, n: &Named, taken: &str) {
+    let shown = n.shown();
+    match e.to_errno() {
+        e if e == -(bindings::EADDRINUSE as i32) => {
+            log!(
+                r.log,
+                "unix socket: cannot {what} @{shown}: {taken} (EADDRINUSE)"
+            )
+        }
+        e => log!(r.log, "unix socket: cannot {what} @{shown} ({e})"),
+    }
 }
 
 /// Queues again the messages a socket's `UnixSock` record counts, `(msgs, bytes)`, on the
@@ -703,7 +811,8 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         file,
         saved: None,
         later: None,
-        bound: false,
+        early: false,
+        named: false,
         listen: None,
     };
     r.define(
@@ -734,8 +843,10 @@ struct End {
     /// The messages and bytes its `UnixSock` record counts, until those messages, which come
     /// after the last task, are queued.
     later: Option<(u32, u64)>,
-    /// Whether it is bound to a name: then set up as saved before it was.
-    bound: bool,
+    /// Whether it was set up as saved before it was bound to its name, with no peer.
+    early: bool,
+    /// Whether it has the name of a listener that accepted it.
+    named: bool,
     /// The backlog it listens with once its maker has its credentials.
     listen: Option<u32>,
 }
@@ -757,7 +868,7 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             if end.later.is_some() {
                 return Err(r.bad("unix socket whose messages that carry files never came"));
             }
-            if !end.bound {
+            if !end.early {
                 unix::finish(file, &state)
                     .map_err(|_| r.bad("unix socket in a state no socket has"))?;
             }
