@@ -165,13 +165,51 @@ fn boot_on(
     if !kernel.is_file() {
         bail!("no kernel image at {}", kernel.display());
     }
-    let initrd = target_dir().join(format!("qemu/initramfs-{log_name}.cpio"));
-    initramfs::build(sh, bins, extras, Some(command), &initrd)?;
-    let log_path = new_log_path(log_name)?;
+    let initrd = Initrd::new(log_name);
+    initramfs::build(sh, bins, extras, Some(command), &initrd.0)?;
+    run_captured(sh, kernel, &initrd.0, new_log_path(log_name)?, timeout, cpu)
+}
+
+/// The initramfs of one boot, removed when the boot is done, however it ends: one per
+/// process, as two runs at once would otherwise boot each other's command.
+struct Initrd(PathBuf);
+
+impl Initrd {
+    fn new(what: &str) -> Initrd {
+        let name = format!("qemu/initramfs-{what}-{}.cpio", std::process::id());
+        Initrd(target_dir().join(name))
+    }
+}
+
+impl Drop for Initrd {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Copies the console log `log_path` to `latest.log`, whole even if another boot does too.
+fn copy_to_latest(log_path: &Path) -> Result<()> {
+    let latest = log_path.with_file_name("latest.log");
+    let part = log_path.with_file_name(format!("latest.log.{}", std::process::id()));
+    fs::copy(log_path, &part)?;
+    fs::rename(&part, &latest)?;
+    Ok(())
+}
+
+/// Boots `kernel` with the initramfs `initrd` until the guest powers off or `timeout`
+/// passes, with the console captured to `log_path`.
+fn run_captured(
+    sh: &Shell,
+    kernel: &Path,
+    initrd: &Path,
+    log_path: PathBuf,
+    timeout: Duration,
+    cpu: &str,
+) -> Result<BootOutcome> {
     let mut log =
         fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
 
-    let args = qemu_args(kernel, &initrd, MEMORY, cpu, ConsoleMode::Captured);
+    let args = qemu_args(kernel, initrd, MEMORY, cpu, ConsoleMode::Captured);
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
     let mut child = qemu
         .stdin(Stdio::null())
@@ -218,7 +256,7 @@ fn boot_on(
         .expect("console thread panicked")
         .context("copying the console")?;
     let console = String::from_utf8_lossy(&bytes).into_owned();
-    fs::copy(&log_path, log_path.with_file_name("latest.log"))?;
+    copy_to_latest(&log_path)?;
     if timed_out {
         eprintln!(
             "\n[xtask] timeout: killed QEMU after {}s",
@@ -247,8 +285,8 @@ fn interactive(
     timeout: Option<Duration>,
     cpu: &str,
 ) -> Result<()> {
-    let initrd = target_dir().join("qemu/initramfs-shell.cpio");
-    initramfs::build(sh, bins, extras, None, &initrd)?;
+    let initrd = Initrd::new("shell");
+    initramfs::build(sh, bins, extras, None, &initrd.0)?;
     let log_path = new_log_path("shell")?;
     eprintln!(
         "[xtask] guest shell: `exit` or Ctrl-A x quits; log: {}",
@@ -256,7 +294,7 @@ fn interactive(
     );
     let args = qemu_args(
         kernel,
-        &initrd,
+        &initrd.0,
         MEMORY,
         cpu,
         ConsoleMode::Interactive { log: &log_path },
@@ -279,7 +317,7 @@ fn interactive(
         std::thread::sleep(Duration::from_millis(100));
     };
     if log_path.exists() {
-        fs::copy(&log_path, log_path.with_file_name("latest.log"))?;
+        copy_to_latest(&log_path)?;
     }
     if !status.success() {
         bail!("qemu-system-x86_64 failed ({status})");
@@ -357,18 +395,28 @@ fn parse_exit(console: &str) -> Option<i32> {
     digits.parse().ok()
 }
 
-/// `target/qemu/<UTC time>-<what>.log`, unused so far (a suffix if two boots share a second).
+/// `target/qemu/<UTC time>-<what>.log`, made empty for this boot alone (a suffix if two
+/// boots share a second).
 fn new_log_path(what: &str) -> Result<PathBuf> {
     let dir = target_dir().join("qemu");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let stamp = stamp_now();
     let mut path = dir.join(format!("{stamp}-{what}.log"));
     let mut n = 1;
-    while path.exists() {
-        n += 1;
-        path = dir.join(format!("{stamp}-{what}-{n}.log"));
+    loop {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                n += 1;
+                path = dir.join(format!("{stamp}-{what}-{n}.log"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        }
     }
-    Ok(path)
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for seconds since the epoch (Howard Hinnant's civil-from-days).
