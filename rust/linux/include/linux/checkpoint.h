@@ -309,6 +309,8 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @passcred: SO_PASSCRED
  * @passpidfd: SO_PASSPIDFD
  * @listening: whether it listens
+ * @established: whether it is a datagram socket connected to none that
+ *	another connected to, which unix_dgram_connect() leaves established
  * @bound: whether bind() gave it its name; an accepted socket has its
  *	listener's
  * @peer_embryo: whether its peer is a listener's socket not accepted yet,
@@ -346,6 +348,7 @@ struct checkpoint_unix {
 	bool passcred;
 	bool passpidfd;
 	bool listening;
+	bool established;
 	bool bound;
 	bool peer_embryo;
 };

@@ -456,6 +456,9 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if u.peer == 0 && u.msgs > 0 {
         return Some("connected to none, with messages queued");
     }
+    if u.state.established {
+        return Some("connected to none, left established by a socket that connected to it");
+    }
     // Only an accepted socket has one: a datagram socket could send under it.
     if u.name.len > 0 && !u.bound && (u.peer == 0 || u.sock_type == TYPES[1]) {
         return Some("with a name it was not bound to, as no such socket has");

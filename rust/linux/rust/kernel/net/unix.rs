@@ -43,6 +43,9 @@ pub struct UnixState {
     pub passcred: bool,
     /// `SO_PASSPIDFD`.
     pub passpidfd: bool,
+    /// Whether it is a datagram socket connected to none that another connected to, which
+    /// stays established.
+    pub established: bool,
 }
 
 const SNDBUF_LOCK: u32 = bindings::SOCK_SNDBUF_LOCK;
@@ -71,6 +74,7 @@ impl UnixState {
             gid: self.gid,
             passcred: self.passcred,
             passpidfd: self.passpidfd,
+            established: self.established,
             ..Default::default()
         }
     }
@@ -174,6 +178,7 @@ impl UnixInfo {
                 gid: u.gid,
                 passcred: u.passcred,
                 passpidfd: u.passpidfd,
+                established: u.established,
             },
         })
     }
@@ -393,9 +398,9 @@ pub fn set(sock: &NewUnix, s: &UnixState, nonblock: bool) -> Result {
     to_result(unsafe { bindings::restart_unix_set(file.as_ptr(), &raw, nonblock) })
 }
 
-/// Gives the socket `sock` the shutdown state, pending error and `SO_PASSCRED`/`SO_PASSPIDFD`
-/// of `s`, once the messages of both sockets of its pair are queued. `EINVAL` for a state a
-/// socket cannot have.
+/// Gives the socket `sock` the shutdown state, pending error, `SO_PASSCRED`/`SO_PASSPIDFD` and
+/// established state of `s`, once the messages of both sockets of its pair are queued.
+/// `EINVAL` for a state a socket cannot have.
 pub fn finish(sock: &NewUnix, s: &UnixState) -> Result {
     let file = &sock.0;
     let raw = s.to_raw();
