@@ -364,6 +364,9 @@ pub const UNIX_NAMED: u32 = 128;
 /// `UnixSock.flags`: the other socket of its pair, closed, had a name (`getpeername()`
 /// reports it); a `UnixName` record gives it, after its own.
 pub const UNIX_PEER_NAMED: u32 = 256;
+/// `UnixSock.flags`: a datagram socket connected to none that another connected to
+/// (`connect()`), which leaves it established whatever becomes of that one.
+pub const UNIX_ESTABLISHED: u32 = 512;
 /// Longest name a unix socket may be bound to (`sun_path`).
 pub const UNIX_NAME_MAX: u32 = 108;
 /// Most files one message carries (`SCM_MAX_FD`).
@@ -1160,7 +1163,8 @@ pub struct UnixSock {
     /// Which socket of it: 0 or 1.
     pub end: u32,
     /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`,
-    /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`, `UNIX_NAMED`, `UNIX_PEER_NAMED`.
+    /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`, `UNIX_NAMED`, `UNIX_PEER_NAMED`,
+    /// `UNIX_ESTABLISHED`.
     pub flags: u32,
     /// `UNIX_SHUT_*`.
     pub shutdown: u32,

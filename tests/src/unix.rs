@@ -699,3 +699,18 @@ pub fn check_is_socket(fd: RawFd) -> Check {
         false => Err(format!("fd {fd} is {link:?}, not a socket")),
     }
 }
+
+/// The state /proc/net/unix gives the socket `fd` (its "St" column, a `socket_state`:
+/// 1 unconnected, 3 connected, for a datagram socket another connected to too).
+pub fn proc_state(fd: RawFd) -> Result<u32, String> {
+    let ino = crate::fstat(fd)?.st_ino;
+    let table = std::fs::read_to_string("/proc/net/unix")
+        .map_err(|e| format!("reading /proc/net/unix: {e}"))?;
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    let row = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(6)?.parse::<u64>().ok()? == ino).then(|| fields.get(5).copied())?
+    });
+    let st = row.ok_or_else(|| format!("no line of /proc/net/unix for fd {fd} (inode {ino})"))?;
+    u32::from_str_radix(st, 16).map_err(|e| format!("the state {st:?} of fd {fd}: {e}"))
+}

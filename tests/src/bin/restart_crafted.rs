@@ -2356,10 +2356,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(s).set(field, value);
         });
     }
-    case("a unix socket with flag 512", false, &|i| {
+    case("a unix socket with flag 1024", false, &|i| {
         let s = dgram(i) + 1;
         let flags = i.recs[s].get("flags");
-        i.rec(s).set("flags", flags | 512);
+        i.rec(s).set("flags", flags | 1024);
     });
     case("a unix socket of a pair made by a file", false, &|i| {
         let plain = plain_objref(i);
@@ -2686,6 +2686,17 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             name_as_accepted(i, second);
         },
     );
+    // Only a datagram socket connected to none stays established once another connected to it.
+    case("a unix socket of a pair left established", false, &|i| {
+        let s = stream(i) + 1;
+        let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_ESTABLISHED);
+        i.rec(s).set("flags", flags);
+    });
+    case("a unix stream listener left established", false, &|i| {
+        let s = listener(i);
+        let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_ESTABLISHED);
+        i.rec(s).set("flags", flags);
+    });
     // Made to listen by the root, as a listener is.
     case("a unix datagram socket listening", false, &|i| {
         let root = objref(i, t.root);
@@ -3388,7 +3399,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "unix socket with flags, a state or messages no socket has",
         ),
         (
-            "a unix socket with flag 512",
+            "a unix socket with flag 1024",
             "unix socket with flags, a state or messages no socket has",
         ),
         (
@@ -3518,6 +3529,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix datagram socket listening",
             "unix datagram socket listening, or with a name it was not bound to",
+        ),
+        (
+            "a unix socket of a pair left established",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix stream listener left established",
+            "unix socket in a state no socket has",
         ),
         (
             "a unix datagram socket of a pair with a listener's name",

@@ -7,6 +7,8 @@
 //! - Q (fd 41), seqpacket, autobound (bind() with only `sun_family`: the kernel chooses an
 //!   abstract name, which getsockname() gives the target before the checkpoint), listen(5);
 //! - B (fd 42), datagram, bound to "\0cr-dgram-TAG";
+//! - E (fd 44), datagram, bound to "\0cr-left-TAG", which a datagram socket of the target
+//!   connected to with connect(), then closed: unix_dgram_connect() left E established;
 //! - N (fd 43), stream, bound to "\0cr-idle-TAG", not listening.
 //!
 //! It checks, after the restart (and the original, in the first part, once the restart
@@ -26,6 +28,8 @@
 //!   and the accepted socket receives it whole, and answers "reply", received whole;
 //! - B: an unbound datagram socket sends "hi" to B's name; B receives exactly "hi", then
 //!   nothing more (EAGAIN);
+//! - E: /proc/net/unix gives it state 3 (connected, as unix_dgram_connect() left it), and B
+//!   state 1 (unconnected); E receives exactly "hi" that an unbound socket sent to its name;
 //! - N: bind() of a stream socket to N's name fails with EADDRINUSE, and connect() of
 //!   another to it with ECONNREFUSED.
 //!
@@ -45,8 +49,8 @@ use std::time::Duration;
 use cr_tests::proc::my_children;
 use cr_tests::target::dry_run;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, peercred, recv, recv_within,
-    send_all, send_to, socket_at, sockname, try_bind, try_connect,
+    accept_at, bind, close_all, connect, getsockopt_int, listen, peercred, proc_state, recv,
+    recv_within, send_all, send_to, socket_at, sockname, try_bind, try_connect,
 };
 use cr_tests::{check_eq, log_names, pass, wait_restored, Check, Target, KILL};
 
@@ -68,6 +72,10 @@ const B_SENDER: RawFd = 55;
 /// The sockets that try N's name: with bind(), with connect().
 const N_BINDER: RawFd = 56;
 const N_CALLER: RawFd = 57;
+/// The datagram socket another connected to, the one that did, and one that sends to it.
+const E: RawFd = 44;
+const E_CLIENT: RawFd = 58;
+const E_SENDER: RawFd = 59;
 
 /// L's backlog and Q's.
 const L_BACKLOG: libc::c_int = 2;
@@ -78,9 +86,9 @@ const NO_CREDS: (libc::pid_t, libc::uid_t, libc::gid_t) = (0, u32::MAX, u32::MAX
 /// Room for any message of the test.
 const ROOM: usize = 64;
 
-/// The names of L, B and N, made of `tag`.
-fn names(tag: libc::pid_t) -> [Vec<u8>; 3] {
-    ["listen", "dgram", "idle"].map(|what| format!("\0cr-{what}-{tag}").into_bytes())
+/// The names of L, B, N and E, made of `tag`.
+fn names(tag: libc::pid_t) -> [Vec<u8>; 4] {
+    ["listen", "dgram", "idle", "left"].map(|what| format!("\0cr-{what}-{tag}").into_bytes())
 }
 
 /// What the target found before the checkpoint, to compare after.
@@ -90,12 +98,13 @@ struct Saved {
     q_name: Vec<u8>,
     b_name: Vec<u8>,
     n_name: Vec<u8>,
+    e_name: Vec<u8>,
 }
 
 fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
-    let [l_name, b_name, n_name] = names(tag);
+    let [l_name, b_name, n_name, e_name] = names(tag);
     socket_at(libc::SOCK_STREAM, L)?;
     bind(L, &l_name)?;
     listen(L, L_BACKLOG)?;
@@ -112,12 +121,18 @@ fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
     bind(B, &b_name)?;
     socket_at(libc::SOCK_STREAM, N)?;
     bind(N, &n_name)?;
+    socket_at(libc::SOCK_DGRAM, E)?;
+    bind(E, &e_name)?;
+    socket_at(libc::SOCK_DGRAM, E_CLIENT)?;
+    connect(E_CLIENT, &e_name)?;
+    close_all(&[E_CLIENT]);
     let saved = Saved {
         me,
         l_name,
         q_name,
         b_name,
         n_name,
+        e_name,
     };
     Ok(move || {
         wait_restored();
@@ -247,6 +262,21 @@ fn check_datagram(s: &Saved) -> Check {
     )
 }
 
+/// E is established, as the client that connected to it left it, B is not, and E receives a
+/// datagram sent to its name.
+fn check_left_established(s: &Saved) -> Check {
+    check_eq("the state of B in /proc/net/unix", proc_state(B)?, 1)?;
+    check_eq("the state of E in /proc/net/unix", proc_state(E)?, 3)?;
+    check_name("E", E, &s.e_name)?;
+    socket_at(libc::SOCK_DGRAM, E_SENDER)?;
+    check_eq(
+        "sendto() of \"hi\" to E's name",
+        send_to(E_SENDER, b"hi", &s.e_name),
+        Ok(2),
+    )?;
+    check_eq("what E receives", recv_within(E, ROOM, 0)?, b"hi".to_vec())
+}
+
 /// N has its name, and takes no connection.
 fn check_idle(s: &Saved) -> Check {
     socket_at(libc::SOCK_STREAM, N_BINDER)?;
@@ -271,10 +301,11 @@ fn check(s: &Saved) -> Check {
     check_backlog(s)?;
     check_seqpacket(s)?;
     check_datagram(s)?;
+    check_left_established(s)?;
     check_idle(s)?;
     close_all(&CLIENTS);
     close_all(&ACCEPTED);
-    close_all(&[Q_CLIENT, Q_ACCEPTED, B_SENDER, N_BINDER, N_CALLER]);
+    close_all(&[Q_CLIENT, Q_ACCEPTED, B_SENDER, N_BINDER, N_CALLER, E_SENDER]);
     Ok(())
 }
 
@@ -333,5 +364,5 @@ fn main() {
     while_the_original_runs();
     run(false);
     run(true);
-    pass("unix sockets bound to an abstract name and connected to none come back bound to it, restarted from a file and through a pipe: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
+    pass("unix sockets bound to an abstract name and connected to none come back bound to it, restarted from a file and through a pipe: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a datagram socket that another connected to, left established (state 3 in /proc/net/unix), a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
 }

@@ -28,7 +28,8 @@
 //! backlog once every task has its credentials, with the peer credentials of the process
 //! that made it listen, which a connecting socket copies. It holds no message or
 //! connection: a reader would learn each one's sender's address. What comes from outside
-//! the tree after it is saved is not in the image.
+//! the tree after it is saved is not in the image. A datagram socket that another connected
+//! to stays established, as `connect()` left it, whatever became of that one.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -456,9 +457,6 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if u.peer == 0 && u.msgs > 0 {
         return Some("connected to none, with messages queued");
     }
-    if u.state.established {
-        return Some("connected to none, left established by a socket that connected to it");
-    }
     // Only an accepted socket has one: a datagram socket could send under it.
     if u.name.len > 0 && !u.bound && (u.peer == 0 || u.sock_type == TYPES[1]) {
         return Some("with a name it was not bound to, as no such socket has");
@@ -519,11 +517,12 @@ fn peer_kind(u: &UnixInfo) -> u32 {
 type FlagOption = fn(&mut UnixState) -> &mut bool;
 
 /// The `UnixSock.flags` bits, each with the option it stands for.
-const FLAGS: [(u32, FlagOption); 4] = [
+const FLAGS: [(u32, FlagOption); 5] = [
     (abi::UNIX_PASSCRED, |s| &mut s.passcred),
     (abi::UNIX_PASSPIDFD, |s| &mut s.passpidfd),
     (abi::UNIX_SNDBUF_LOCK, |s| &mut s.sndbuf_set),
     (abi::UNIX_RCVBUF_LOCK, |s| &mut s.rcvbuf_set),
+    (abi::UNIX_ESTABLISHED, |s| &mut s.established),
 ];
 
 /// The `UnixSock.flags` of `s`.
@@ -563,6 +562,7 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
         || (bound && named)
         || (named && peer == abi::UNIX_PAIR_NONE)
         || (peer_named && peer != abi::UNIX_PAIR_CLOSED)
+        || (s.flags & abi::UNIX_ESTABLISHED != 0 && peer != abi::UNIX_PAIR_NONE)
         || (listening && (!bound || peer != abi::UNIX_PAIR_NONE))
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
         || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
