@@ -315,6 +315,8 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  *	listener's
  * @peer_embryo: whether its peer is a listener's socket not accepted yet,
  *	which no file holds
+ * @paired: whether its peer is the other socket of its pair: connected to
+ *	it or closed, with peer credentials if it has them
  */
 struct checkpoint_unix {
 	void *sock;
@@ -351,6 +353,7 @@ struct checkpoint_unix {
 	bool established;
 	bool bound;
 	bool peer_embryo;
+	bool paired;
 };
 
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
@@ -400,6 +403,7 @@ int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_
 		      const struct checkpoint_unix_cred *cred);
 int restart_unix_bind(struct file *file, const char *name, unsigned int len);
 int restart_unix_name(struct file *file, const char *name, unsigned int len, struct file *holder);
+int restart_unix_connect(struct file *file, struct file *to);
 int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);

@@ -123,6 +123,9 @@ pub struct UnixInfo {
     pub backlog: u32,
     /// Whether its peer is a listener's socket not accepted yet, which no file holds.
     pub peer_embryo: bool,
+    /// Whether its peer is the other socket of its pair: connected to it, or closed, with
+    /// peer credentials if it has them.
+    pub paired: bool,
     /// Its state and options.
     pub state: UnixState,
 }
@@ -163,6 +166,7 @@ impl UnixInfo {
             listening: u.listening,
             backlog: u.backlog,
             peer_embryo: u.peer_embryo,
+            paired: u.paired,
             state: UnixState {
                 shutdown: u.shutdown,
                 err: u.err,
@@ -440,6 +444,13 @@ impl NewUnix {
         to_result(unsafe {
             bindings::restart_unix_listen(self.0.as_ptr(), backlog, creator.as_ptr())
         })
+    }
+
+    /// Connects the socket, a datagram socket made without a pair, to `to`, a datagram socket
+    /// restart bound to a name, as `connect(2)` to that name would, hooks included.
+    pub fn connect(&self, to: &NewUnix) -> Result {
+        // SAFETY: both files are valid; the callee takes its own references.
+        to_result(unsafe { bindings::restart_unix_connect(self.0.as_ptr(), to.0.as_ptr()) })
     }
 
     /// Makes `SO_PEERCRED` on the socket report the process of `creator` and its credentials:
