@@ -367,6 +367,9 @@ pub const UNIX_PEER_NAMED: u32 = 256;
 /// `UnixSock.flags`: a datagram socket connected to none that another connected to
 /// (`connect()`), which leaves it established whatever becomes of that one.
 pub const UNIX_ESTABLISHED: u32 = 512;
+/// `UnixSock.flags`: a datagram socket that `socket(2)` made, connected (`connect()`) to one of
+/// the tree bound to the name a `UnixName` record gives, after its own.
+pub const UNIX_CONNECTED: u32 = 1024;
 /// Longest name a unix socket may be bound to (`sun_path`).
 pub const UNIX_NAME_MAX: u32 = 108;
 /// Most files one message carries (`SCM_MAX_FD`).
@@ -1164,7 +1167,7 @@ pub struct UnixSock {
     pub end: u32,
     /// `UNIX_PASSCRED`, `UNIX_PASSPIDFD`, `UNIX_SNDBUF_LOCK`, `UNIX_RCVBUF_LOCK`,
     /// `UNIX_QUEUE_LATER`, `UNIX_BOUND`, `UNIX_LISTENING`, `UNIX_NAMED`, `UNIX_PEER_NAMED`,
-    /// `UNIX_ESTABLISHED`.
+    /// `UNIX_ESTABLISHED`, `UNIX_CONNECTED`.
     pub flags: u32,
     /// `UNIX_SHUT_*`.
     pub shutdown: u32,
@@ -1241,7 +1244,7 @@ pub struct UnixCreds {
 
 /// An abstract name (a NUL, then its bytes) after a `UnixSock` record: the one its socket is
 /// bound to with `UNIX_BOUND`, the one it has with `UNIX_NAMED`, then its closed peer's with
-/// `UNIX_PEER_NAMED`.
+/// `UNIX_PEER_NAMED` or the one of the socket it is connected to with `UNIX_CONNECTED`.
 #[repr(C)]
 #[record(UnixName, max = 128)]
 pub struct UnixName {

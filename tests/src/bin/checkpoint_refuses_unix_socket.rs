@@ -25,6 +25,14 @@
 //!   bound to another name, which then connected to A: "holding a message from another
 //!   socket than its peer"; afterwards A keeps its name and its peer's, and receives
 //!   "hello";
+//! - a datagram socket D connected by name to F, which then connected to G: "connected to a
+//!   datagram socket connected to another"; a socket of a pair (its other closed) and a
+//!   socket that socket(2) made, each bound and connected to the other by name: "connected
+//!   to a socket that is not its pair" (of the socket(2) one, on the lower fd; leak detection
+//!   counts neither as a pair); afterwards each still names its peer;
+//! - a datagram socket of the target connected with connect() to one of the test's, bound to
+//!   an abstract name: "connected to a socket outside the tree"; afterwards its peer is still
+//!   that socket, which receives what it sends;
 //! - a socket holding a message that carries a file (SCM_RIGHTS) that only the message holds,
 //!   of a kind restart could only make in the process that held it: /dev/null, a regular file
 //!   of the scratch directory ("a file in flight to fd 37 (SCM_RIGHTS): a file that only a
@@ -108,6 +116,9 @@ const FROM_ANOTHER: &str =
 const WAITING: &str = "a unix socket listening, with connections not yet accepted is not supported";
 /// For a socket bound to a name that holds a message.
 const HOLDING: &str = "a unix socket bound to a name, holding messages is not supported";
+/// For a datagram socket connected to one the tree does not have.
+const CONNECTED_OUTSIDE: &str =
+    "a unix socket connected to a socket outside the tree is not supported";
 
 /// The log line's words for a file that only a message holds, of a kind restart makes only
 /// in the process that holds it.
@@ -291,6 +302,39 @@ fn not_accepted_yet() {
     close_all(&[ACCEPTED, LISTENER]);
 }
 
+/// A datagram socket of the target on [`RECV`] connected with connect() to a datagram socket
+/// of the test's, bound to an abstract name on [`LISTENER`] before the target was spawned.
+/// After the refusal the target's socket still names it as its peer, and sends "more", which
+/// the test receives after the [`HELLO`] the target sent before.
+fn connected_outside() {
+    let name = abstract_name("server");
+    let bound = socket_at(libc::SOCK_DGRAM, LISTENER).and_then(|()| bind(LISTENER, &name));
+    bound.unwrap_or_else(|e| fail(format!("the test's datagram socket: {e}")));
+    let to = name.clone();
+    let setup = move || {
+        socket_at(libc::SOCK_DGRAM, RECV)?;
+        connect(RECV, &to)?;
+        check_eq(
+            "send() of the greeting",
+            send(RECV, HELLO, 0),
+            Ok(HELLO.len()),
+        )
+    };
+    let works = move || {
+        check_eq("getpeername()", peer_name(RECV)?, name)?;
+        check_eq("send() after the refusal", send(RECV, b"more", 0), Ok(4))
+    };
+    let mut target = spawn(setup, works);
+    target.expect_refused(CONNECTED_OUTSIDE);
+    show_log_and_finish(target);
+    for want in [HELLO, b"more".as_slice()] {
+        let got = recv_within(LISTENER, 64, 0);
+        check_eq("what the test's socket receives", got, Ok(want.to_vec()))
+            .unwrap_or_else(|e| fail(e));
+    }
+    close_all(&[LISTENER]);
+}
+
 /// A datagram socket A on [`RECV`] bound to an abstract name, holding [`HELLO`] that an
 /// unbound datagram socket X on [`THIRD`] sent to that name; then A connects to B on
 /// [`SEND`], bound to another name, and B to A: A holds a message from another socket than
@@ -309,6 +353,46 @@ fn from_another() -> Check {
     )?;
     connect(RECV, &b)?;
     connect(SEND, &a)
+}
+
+/// A datagram socket D on [`RECV`] connected by name to F on [`SEND`], which then connected
+/// to G on [`THIRD`]: restart could connect D only before F.
+fn chain() -> Check {
+    let (f, g) = (abstract_name("f"), abstract_name("g"));
+    socket_at(libc::SOCK_DGRAM, SEND)?;
+    bind(SEND, &f)?;
+    socket_at(libc::SOCK_DGRAM, THIRD)?;
+    bind(THIRD, &g)?;
+    socket_at(libc::SOCK_DGRAM, RECV)?;
+    connect(RECV, &f)?;
+    connect(SEND, &g)
+}
+
+/// D and F still name their peers.
+fn still_chain() -> Check {
+    check_eq("getpeername() of D", peer_name(RECV)?, abstract_name("f"))?;
+    check_eq("getpeername() of F", peer_name(SEND)?, abstract_name("g"))
+}
+
+/// A datagram socket D on [`THIRD`] that socket(2) made, bound to a name, and A on [`RECV`],
+/// a socket of a pair (whose other, on [`SEND`], is closed), bound to another: each connected
+/// to the other by name. A has the peer credentials of its pair, D none.
+fn pair_connected_back() -> Check {
+    let (a, d) = (abstract_name("a"), abstract_name("d"));
+    socketpair_at(libc::SOCK_DGRAM, RECV, SEND)?;
+    bind(RECV, &a)?;
+    socket_at(libc::SOCK_DGRAM, THIRD)?;
+    bind(THIRD, &d)?;
+    connect(RECV, &d)?;
+    connect(THIRD, &a)?;
+    close_all(&[SEND]);
+    Ok(())
+}
+
+/// A and D still name each other as peers.
+fn still_connected_back() -> Check {
+    check_eq("getpeername() of A", peer_name(RECV)?, abstract_name("d"))?;
+    check_eq("getpeername() of D", peer_name(THIRD)?, abstract_name("a"))
 }
 
 /// A on [`RECV`] keeps its name and its peer's, and receives [`HELLO`].
@@ -803,6 +887,7 @@ const CASES: &[(&str, Run)] = &[
     ("bound to a path", Own(bound_to_path)),
     ("accepted from a path", Own(accepted_from_path)),
     ("not accepted yet", Own(not_accepted_yet)),
+    ("connected outside", Own(connected_outside)),
     (
         "listening",
         Refused(listening_with_waiting, still_listening, WAITING),
@@ -814,6 +899,22 @@ const CASES: &[(&str, Run)] = &[
     (
         "message from another socket",
         Refused(from_another, still_from_another, FROM_ANOTHER),
+    ),
+    (
+        "connected to one connected to another",
+        Refused(
+            chain,
+            still_chain,
+            "a unix socket connected to a datagram socket connected to another is not supported",
+        ),
+    ),
+    (
+        "pair socket connected back",
+        Refused(
+            pair_connected_back,
+            still_connected_back,
+            "a unix socket connected to a socket that is not its pair is not supported",
+        ),
     ),
     (
         "carrying /dev/null",

@@ -2356,10 +2356,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             i.rec(s).set(field, value);
         });
     }
-    case("a unix socket with flag 1024", false, &|i| {
+    case("a unix socket with flag 2048", false, &|i| {
         let s = dgram(i) + 1;
         let flags = i.recs[s].get("flags");
-        i.rec(s).set("flags", flags | 1024);
+        i.rec(s).set("flags", flags | 2048);
     });
     case("a unix socket of a pair made by a file", false, &|i| {
         let plain = plain_objref(i);
@@ -2684,6 +2684,52 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             name_as_accepted(i, p + 1);
             let second = second_sock(i, p);
             name_as_accepted(i, second);
+        },
+    );
+    // Only a socket whose peer was closed names it.
+    case(
+        "a unix socket of a pair with both sockets, with a closed peer's name",
+        false,
+        &|i| {
+            let s = stream(i) + 1;
+            let mut name = i.recs[listener(i) + 1].clone();
+            name.set("backlog", 0);
+            let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_PEER_NAMED);
+            i.rec(s).set("flags", flags);
+            i.recs.insert(s + 1, name);
+        },
+    );
+    // Connected by name, which only a lone datagram socket is, to a socket restart bound.
+    case("a unix socket of a pair connected by name", false, &|i| {
+        let s = dgram(i) + 1;
+        let mut name = i.recs[listener(i) + 1].clone();
+        name.set("backlog", 0);
+        let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_CONNECTED);
+        i.rec(s).set("flags", flags);
+        i.recs.insert(s + 1, name);
+    });
+    // Connected, so not left established by another.
+    case(
+        "a unix datagram socket connected by name, left established",
+        false,
+        &|i| {
+            let s = bound_dgram(i);
+            let name = i.recs[s + 1].clone();
+            let flags = abi::UNIX_BOUND | abi::UNIX_CONNECTED | abi::UNIX_ESTABLISHED;
+            i.rec(s).set("flags", flags.into());
+            i.recs.insert(s + 2, name);
+        },
+    );
+    case(
+        "a unix datagram socket connected to a name no socket of the image has",
+        false,
+        &|i| {
+            let s = bound_dgram(i);
+            let mut name = i.recs[s + 1].clone();
+            name.set_at("name", 1, b'~'.into());
+            let flags = i.recs[s].get("flags") | i64::from(abi::UNIX_CONNECTED);
+            i.rec(s).set("flags", flags);
+            i.recs.insert(s + 2, name);
         },
     );
     // Only a datagram socket connected to none stays established once another connected to it.
@@ -3399,7 +3445,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "unix socket with flags, a state or messages no socket has",
         ),
         (
-            "a unix socket with flag 1024",
+            "a unix socket with flag 2048",
             "unix socket with flags, a state or messages no socket has",
         ),
         (
@@ -3529,6 +3575,22 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix datagram socket listening",
             "unix datagram socket listening, or with a name it was not bound to",
+        ),
+        (
+            "a unix socket of a pair with both sockets, with a closed peer's name",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket of a pair connected by name",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix datagram socket connected by name, left established",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix datagram socket connected to a name no socket of the image has",
+            "unix socket connected to a name no restored socket is bound to",
         ),
         (
             "a unix socket of a pair left established",

@@ -9,6 +9,8 @@
 //! - B (fd 42), datagram, bound to "\0cr-dgram-TAG";
 //! - E (fd 44), datagram, bound to "\0cr-left-TAG", which a datagram socket of the target
 //!   connected to with connect(), then closed: unix_dgram_connect() left E established;
+//! - F (fd 45), datagram, bound to "\0cr-conn-TAG", and D (fd 46), a datagram socket
+//!   connected to F with connect();
 //! - N (fd 43), stream, bound to "\0cr-idle-TAG", not listening.
 //!
 //! It checks, after the restart (and the original, in the first part, once the restart
@@ -30,6 +32,8 @@
 //!   nothing more (EAGAIN);
 //! - E: /proc/net/unix gives it state 3 (connected, as unix_dgram_connect() left it), and B
 //!   state 1 (unconnected); E receives exactly "hi" that an unbound socket sent to its name;
+//! - D: getpeername() gives F's name, /proc/net/unix state 3 for both; D sends "via" with
+//!   send(), which F receives;
 //! - N: bind() of a stream socket to N's name fails with EADDRINUSE, and connect() of
 //!   another to it with ECONNREFUSED.
 //!
@@ -49,8 +53,8 @@ use std::time::Duration;
 use cr_tests::proc::my_children;
 use cr_tests::target::dry_run;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, peercred, proc_state, recv,
-    recv_within, send_all, send_to, socket_at, sockname, try_bind, try_connect,
+    accept_at, bind, close_all, connect, getsockopt_int, listen, peer_name, peercred, proc_state,
+    recv, recv_within, send, send_all, send_to, socket_at, sockname, try_bind, try_connect,
 };
 use cr_tests::{check_eq, log_names, pass, wait_restored, Check, Target, KILL};
 
@@ -76,6 +80,9 @@ const N_CALLER: RawFd = 57;
 const E: RawFd = 44;
 const E_CLIENT: RawFd = 58;
 const E_SENDER: RawFd = 59;
+/// A datagram socket bound to a name, and one connected to it.
+const F: RawFd = 45;
+const D: RawFd = 46;
 
 /// L's backlog and Q's.
 const L_BACKLOG: libc::c_int = 2;
@@ -86,9 +93,10 @@ const NO_CREDS: (libc::pid_t, libc::uid_t, libc::gid_t) = (0, u32::MAX, u32::MAX
 /// Room for any message of the test.
 const ROOM: usize = 64;
 
-/// The names of L, B, N and E, made of `tag`.
-fn names(tag: libc::pid_t) -> [Vec<u8>; 4] {
-    ["listen", "dgram", "idle", "left"].map(|what| format!("\0cr-{what}-{tag}").into_bytes())
+/// The names of L, B, N, E and F, made of `tag`.
+fn names(tag: libc::pid_t) -> [Vec<u8>; 5] {
+    ["listen", "dgram", "idle", "left", "conn"]
+        .map(|what| format!("\0cr-{what}-{tag}").into_bytes())
 }
 
 /// What the target found before the checkpoint, to compare after.
@@ -99,12 +107,13 @@ struct Saved {
     b_name: Vec<u8>,
     n_name: Vec<u8>,
     e_name: Vec<u8>,
+    f_name: Vec<u8>,
 }
 
 fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
-    let [l_name, b_name, n_name, e_name] = names(tag);
+    let [l_name, b_name, n_name, e_name, f_name] = names(tag);
     socket_at(libc::SOCK_STREAM, L)?;
     bind(L, &l_name)?;
     listen(L, L_BACKLOG)?;
@@ -126,6 +135,10 @@ fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
     socket_at(libc::SOCK_DGRAM, E_CLIENT)?;
     connect(E_CLIENT, &e_name)?;
     close_all(&[E_CLIENT]);
+    socket_at(libc::SOCK_DGRAM, F)?;
+    bind(F, &f_name)?;
+    socket_at(libc::SOCK_DGRAM, D)?;
+    connect(D, &f_name)?;
     let saved = Saved {
         me,
         l_name,
@@ -133,6 +146,7 @@ fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
         b_name,
         n_name,
         e_name,
+        f_name,
     };
     Ok(move || {
         wait_restored();
@@ -277,6 +291,15 @@ fn check_left_established(s: &Saved) -> Check {
     check_eq("what E receives", recv_within(E, ROOM, 0)?, b"hi".to_vec())
 }
 
+/// D is connected to F again: it names it as its peer, and what it sends goes there.
+fn check_connected(s: &Saved) -> Check {
+    check_eq("getpeername() of D", peer_name(D)?, s.f_name.clone())?;
+    check_eq("the state of D in /proc/net/unix", proc_state(D)?, 3)?;
+    check_eq("the state of F in /proc/net/unix", proc_state(F)?, 3)?;
+    check_eq("send() of \"via\" on D", send(D, b"via", 0), Ok(3))?;
+    check_eq("what F receives", recv_within(F, ROOM, 0)?, b"via".to_vec())
+}
+
 /// N has its name, and takes no connection.
 fn check_idle(s: &Saved) -> Check {
     socket_at(libc::SOCK_STREAM, N_BINDER)?;
@@ -302,6 +325,7 @@ fn check(s: &Saved) -> Check {
     check_seqpacket(s)?;
     check_datagram(s)?;
     check_left_established(s)?;
+    check_connected(s)?;
     check_idle(s)?;
     close_all(&CLIENTS);
     close_all(&ACCEPTED);
@@ -364,5 +388,5 @@ fn main() {
     while_the_original_runs();
     run(false);
     run(true);
-    pass("unix sockets bound to an abstract name and connected to none come back bound to it, restarted from a file and through a pipe: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a datagram socket that another connected to, left established (state 3 in /proc/net/unix), a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
+    pass("unix sockets bound to an abstract name and connected to none come back bound to it, restarted from a file and through a pipe: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a datagram socket that another connected to, left established (state 3 in /proc/net/unix), a datagram socket connected to another by its name (getpeername(), send()), a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
 }

@@ -59,7 +59,8 @@ pub(crate) enum Obj {
     /// A unix socket pair, held until the restart ends.
     #[cfg(CONFIG_UNIX)]
     Unix(files::UnixPair),
-    /// The unix sockets restart bound to abstract names, by name: the restart's own object.
+    /// The unix sockets restart bound to abstract names, by type and name: the restart's own
+    /// object.
     #[cfg(CONFIG_UNIX)]
     UnixNames(files::UnixNames),
     /// A deleted file made again, held until the restart ends by a file of its own.
@@ -183,6 +184,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     }
     #[cfg(CONFIG_UNIX)]
     files::check_carried(&log, &mut names, objects.carried())?;
+    #[cfg(CONFIG_UNIX)]
+    files::check_socket_peers(&log, &names)?;
     let mut shared = mm::SharedObjects::new();
     let mut cow = mm::CowPages::new();
     // For each member, its last child written with an address space.

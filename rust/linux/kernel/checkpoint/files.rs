@@ -28,7 +28,10 @@ mod unix;
 mod unlinked;
 
 #[cfg(CONFIG_UNIX)]
-pub(crate) use unix::{carried, dump_later, finish as finish_sockets, UnixNames, UnixPair};
+pub(crate) use unix::{
+    carried, check_peers as check_socket_peers, dump_later, finish as finish_sockets, UnixNames,
+    UnixPair,
+};
 
 use crate::image::{Dumper, Rec, Restorer};
 use crate::objects::{Place, Where};
@@ -554,6 +557,14 @@ pub(crate) struct Names {
     unlinked: Option<UnlinkedBudget>,
     /// The tasks of the tree, by address: the makers a unix socket pair may name.
     tasks: RBTree<usize, ()>,
+    /// The unix sockets of the tree, by address, as their files are checked: those a
+    /// datagram socket may be connected to.
+    #[cfg(CONFIG_UNIX)]
+    unix_socks: RBTree<usize, ()>,
+    /// The datagram sockets of the tree connected by name ([`unix::check_peers`]), with the
+    /// address of the socket each is connected to, and where it is.
+    #[cfg(CONFIG_UNIX)]
+    unix_clients: KVVec<(usize, i32, Where)>,
     /// The unix sockets whose messages carry files, written after the last task.
     #[cfg(CONFIG_UNIX)]
     queues_later: KVVec<unix::Later>,
@@ -577,6 +588,10 @@ impl Names {
             signalfd_queue: 0,
             unlinked: None,
             tasks: RBTree::new(),
+            #[cfg(CONFIG_UNIX)]
+            unix_socks: RBTree::new(),
+            #[cfg(CONFIG_UNIX)]
+            unix_clients: KVVec::new(),
             #[cfg(CONFIG_UNIX)]
             queues_later: KVVec::new(),
         })

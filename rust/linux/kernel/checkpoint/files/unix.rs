@@ -29,7 +29,11 @@
 //! that made it listen, which a connecting socket copies. It holds no message or
 //! connection: a reader would learn each one's sender's address. What comes from outside
 //! the tree after it is saved is not in the image. A datagram socket that another connected
-//! to stays established, as `connect()` left it, whatever became of that one.
+//! to stays established, as `connect()` left it, whatever became of that one. A datagram
+//! socket connected (`connect()`) to one of the tree bound to a name is a socket of no pair
+//! that names it: restart connects it again once every socket is filled, through that name,
+//! to the socket restart bound to it; it holds no message, as the sender of each could be
+//! another.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -41,10 +45,11 @@
 //! tree, by objref, which restart has made by then; the restarter or that task must be
 //! able to pass them itself.
 //!
-//! Refused, with the reason: a socket with a path for a name or connected to one, one
-//! connected to a listener that did not accept it yet, a listener with connections waiting,
-//! a socket connected to none and bound, holding messages (each one's sender's name is
-//! another's), a message from another socket than the peer, a peer held outside the tree
+//! Refused, with the reason: a socket with a path for a name or connected to one, a datagram
+//! socket connected to one outside the tree or closed, one connected to a listener that did
+//! not accept it yet, a listener with connections waiting, a socket connected to none and
+//! bound, or connected by name, holding messages (each one's sender could be another), a
+//! message from another socket than the peer, a peer held outside the tree
 //! (leak detection: [`FileKind::behind`]), messages whose credentials name a sender outside
 //! the tree or one that exited, out-of-band data, options restart does not set, and peer
 //! credentials that name a process outside the tree or credentials it no longer has.
@@ -53,6 +58,7 @@ use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKi
 use super::{Escaped, Names, Shown, MADE_ANEW_FLAGS};
 use crate::abi::objref::MAX_OBJREFS;
 use crate::image::{Dumper, Rec, Restorer};
+use crate::log::Log;
 use crate::task::ParkedTask;
 use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
@@ -80,6 +86,14 @@ impl FileKind for UnixFile {
 
     fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
         let u = UnixInfo::of(file.file())?;
+        let again = names
+            .unix_socks
+            .try_create_and_insert(u.id, (), GFP_KERNEL_ACCOUNT)?;
+        // Once for each socket, however many fds it has.
+        if again.is_none() && connected_by_name(&u) {
+            let client = (u.peer, at.task.vnr(), at.at);
+            names.unix_clients.push(client, GFP_KERNEL_ACCOUNT)?;
+        }
         let why = match refused(names, &u) {
             None if u.creds > 0 => {
                 senders_refused(&u.messages(file.file(), false)?, names, u.creds)
@@ -144,6 +158,7 @@ impl FileKind for UnixFile {
         let named = u.name.len > 0;
         // Only a closed peer's: a live one's comes with its own socket.
         let peer_named = u.peer_name.len > 0 && peer_kind(&u) == abi::UNIX_PAIR_CLOSED;
+        let connected = connected_by_name(&u);
         let mut flags = flags_of(*s);
         for (on, bit) in [
             (later, abi::UNIX_QUEUE_LATER),
@@ -151,6 +166,7 @@ impl FileKind for UnixFile {
             (named && !u.bound, abi::UNIX_NAMED),
             (u.listening, abi::UNIX_LISTENING),
             (peer_named, abi::UNIX_PEER_NAMED),
+            (connected, abi::UNIX_CONNECTED),
         ] {
             flags |= if on { bit } else { 0 };
         }
@@ -173,7 +189,7 @@ impl FileKind for UnixFile {
             rcvtimeo: s.rcvtimeo,
             sndtimeo: s.sndtimeo,
         })?;
-        for (on, name) in [(named, &u.name), (peer_named, &u.peer_name)] {
+        for (on, name) in [(named, &u.name), (peer_named || connected, &u.peer_name)] {
             if on {
                 d.record(&abi::UnixName {
                     len: name.len,
@@ -250,7 +266,14 @@ impl FileKind for UnixFile {
             backlog = listening.then_some(name.backlog);
         } else if named {
             let name = name_of(r, false)?;
-            name_as_accepted(r, &sock, sock_type, &name)?;
+            name_as_accepted(r, &sock, sock_type, &name, "give it its listener's name")?;
+        }
+        let mut connect_to = None;
+        if s.flags & abi::UNIX_CONNECTED != 0 {
+            if sock_type != TYPES[1] {
+                return Err(r.bad("unix socket connected by name that is no datagram socket"));
+            }
+            connect_to = Some(KBox::new(name_of(r, false)?.name, GFP_KERNEL_ACCOUNT)?);
         }
         if s.flags & abi::UNIX_PEER_NAMED != 0 {
             let name = name_of(r, false)?;
@@ -260,7 +283,7 @@ impl FileKind for UnixFile {
             // Closed as it is filled: a datagram socket's name, bound, goes with it.
             match sock_type == TYPES[1] {
                 true => bind(r, closed, &name)?,
-                false => name_as_accepted(r, closed, sock_type, &name)?,
+                false => name_as_accepted(r, closed, sock_type, &name, "name its closed peer")?,
             }
         }
         let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
@@ -292,6 +315,7 @@ impl FileKind for UnixFile {
         pair.ends[e].early = early;
         pair.ends[e].named = named;
         pair.ends[e].listen = backlog;
+        pair.ends[e].connect_to = connect_to;
         if peer == abi::UNIX_PAIR_CLOSED && !later {
             close_peer(pair, other);
         }
@@ -462,7 +486,20 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
         return Some("with a name it was not bound to, as no such socket has");
     }
     if u.peer != 0 && !u.peercred {
-        return Some("connected to a socket that is not its pair");
+        let why = match (connected_by_name(u), u.peer_dead) {
+            // Restart connects it once every socket is filled.
+            (true, _) if u.msgs > 0 => {
+                Some("connected to a datagram socket by name, holding messages")
+            }
+            (true, _) => None,
+            (false, true) if u.sock_type == TYPES[1] => {
+                Some("connected to a datagram socket that was closed")
+            }
+            (false, _) => Some("connected to a socket that is not its pair"),
+        };
+        if why.is_some() {
+            return why;
+        }
     }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
@@ -504,8 +541,51 @@ fn pair_of(u: &UnixInfo) -> (usize, u32) {
     }
 }
 
-/// The `UNIX_PAIR_*` of `u`'s pair.
+/// Whether `u` is a datagram socket that `socket(2)` made, connected (`connect()`) to a live
+/// one bound to an abstract name.
+fn connected_by_name(u: &UnixInfo) -> bool {
+    u.sock_type == TYPES[1] && u.peer != 0 && !u.peercred && !u.peer_dead && u.peer_name.len > 0
+}
+
+/// Connects `sock` to the socket restart bound to the datagram socket name `name`.
+fn connect(r: &Restorer<'_, Obj>, sock: &NewUnix, name: unix::Name) -> Result {
+    let n = Named { name, backlog: 0 };
+    let Some(to) = holder(r, TYPES[1], name) else {
+        return Err(r.bad("unix socket connected to a name no restored socket is bound to"));
+    };
+    sock.connect(to).inspect_err(|e| {
+        log!(
+            r.log,
+            "unix socket: cannot connect it to @{} again ({})",
+            n.shown(),
+            e.to_errno()
+        )
+    })
+}
+
+/// Checks, once every file of the tree is, before the first byte, that each datagram socket
+/// connected by name is connected to a socket of the tree.
+pub(crate) fn check_peers(log: &Log, names: &Names) -> Result {
+    for &(peer, pid, at) in names.unix_clients.iter() {
+        crate::resched();
+        if names.unix_socks.get(&peer).is_none() {
+            log!(
+                log,
+                "pid {pid}: {at}: a unix socket connected to a socket outside the tree is not supported"
+            );
+            return Err(EOPNOTSUPP);
+        }
+    }
+    Ok(())
+}
+
+/// The `UNIX_PAIR_*` of `u`'s pair: a socket connected by name is alone in it.
 fn peer_kind(u: &UnixInfo) -> u32 {
+    // Nor is one whose peer is not its pair: its check refuses it, and leak detection,
+    // which counts a pair's sockets, leaves the reason to that.
+    if connected_by_name(u) || (u.peer != 0 && !u.paired) {
+        return abi::UNIX_PAIR_NONE;
+    }
     match (u.peer != 0, u.peer_dead) {
         (true, false) => abi::UNIX_PAIR_BOTH,
         (true, true) => abi::UNIX_PAIR_CLOSED,
@@ -542,7 +622,8 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
             | abi::UNIX_BOUND
             | abi::UNIX_LISTENING
             | abi::UNIX_NAMED
-            | abi::UNIX_PEER_NAMED,
+            | abi::UNIX_PEER_NAMED
+            | abi::UNIX_CONNECTED,
         |all, (bit, _)| all | bit,
     );
     let shut = abi::UNIX_SHUT_RD | abi::UNIX_SHUT_WR;
@@ -563,6 +644,8 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
         || (named && peer == abi::UNIX_PAIR_NONE)
         || (peer_named && peer != abi::UNIX_PAIR_CLOSED)
         || (s.flags & abi::UNIX_ESTABLISHED != 0 && peer != abi::UNIX_PAIR_NONE)
+        || (s.flags & abi::UNIX_CONNECTED != 0
+            && (peer != abi::UNIX_PAIR_NONE || listening || s.flags & abi::UNIX_ESTABLISHED != 0))
         || (listening && (!bound || peer != abi::UNIX_PAIR_NONE))
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
         || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
@@ -627,7 +710,8 @@ fn name_of(r: &mut Restorer<'_, Obj>, listening: bool) -> Result<Named> {
 const NAMES: u32 = MAX_OBJREFS + 1;
 
 /// The unix sockets restart bound to abstract names, by type and name: the holders of the
-/// names it gives accepted sockets.
+/// names it gives accepted sockets and closed peers, and the sockets it connects datagram
+/// sockets to again.
 pub(crate) struct UnixNames(RBTree<(u32, unix::Name), NewUnix>);
 
 /// Binds `sock` to the name `n`.
@@ -651,15 +735,26 @@ fn bind_holder(r: &mut Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Na
 }
 
 /// Gives `sock`, a socket of `sock_type` of a connection, the name `n` of the listener that
-/// accepted it, which no socket but the one restart bound to it, if any, may have.
-fn name_as_accepted(r: &Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Named) -> Result {
-    let holder = match r.own(NAMES) {
-        Some(Obj::UnixNames(UnixNames(names))) => names.get(&(sock_type, n.name)),
-        _ => None,
-    };
-    let res = sock.name(n.name.as_bytes(), holder);
+/// accepted it (or that a closed peer had), which no socket but the one restart bound to
+/// it, if any, may have; `what` says which in the log.
+fn name_as_accepted(
+    r: &Restorer<'_, Obj>,
+    sock: &NewUnix,
+    sock_type: u32,
+    n: &Named,
+    what: &str,
+) -> Result {
+    let res = sock.name(n.name.as_bytes(), holder(r, sock_type, n.name));
     let taken = "a socket outside the restart has that name";
-    res.inspect_err(|e| name_failed(r, e, "give it its listener's name", n, taken))
+    res.inspect_err(|e| name_failed(r, e, what, n, taken))
+}
+
+/// The socket of `sock_type` that restart bound to `name`, if any.
+fn holder<'a>(r: &'a Restorer<'_, Obj>, sock_type: u32, name: unix::Name) -> Option<&'a NewUnix> {
+    match r.own(NAMES) {
+        Some(Obj::UnixNames(UnixNames(names))) => names.get(&(sock_type, name)),
+        _ => None,
+    }
 }
 
 /// Logs that restart could not `what` the name `n`: `e`, `EADDRINUSE` if it was `taken`.
@@ -817,6 +912,7 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         early: false,
         named: false,
         listen: None,
+        connect_to: None,
     };
     r.define(
         p.objref,
@@ -850,6 +946,9 @@ struct End {
     early: bool,
     /// Whether it has the name of a listener that accepted it.
     named: bool,
+    /// The name of the socket it is connected to, which restart bound, once every socket is
+    /// (boxed: few sockets have one).
+    connect_to: Option<KBox<unix::Name>>,
     /// The backlog it listens with once its maker has its credentials.
     listen: Option<u32>,
 }
@@ -870,6 +969,9 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             };
             if end.later.is_some() {
                 return Err(r.bad("unix socket whose messages that carry files never came"));
+            }
+            if let Some(name) = &end.connect_to {
+                connect(r, file, **name)?;
             }
             if !end.early {
                 unix::finish(file, &state)
