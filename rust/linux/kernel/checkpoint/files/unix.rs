@@ -485,21 +485,16 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if u.name.len > 0 && !u.bound && (u.peer == 0 || u.sock_type == TYPES[1]) {
         return Some("with a name it was not bound to, as no such socket has");
     }
-    if u.peer != 0 && !u.peercred {
-        let why = match (connected_by_name(u), u.peer_dead) {
-            // Restart connects it once every socket is filled.
-            (true, _) if u.msgs > 0 => {
-                Some("connected to a datagram socket by name, holding messages")
-            }
-            (true, _) => None,
-            (false, true) if u.sock_type == TYPES[1] => {
-                Some("connected to a datagram socket that was closed")
-            }
-            (false, _) => Some("connected to a socket that is not its pair"),
-        };
-        if why.is_some() {
-            return why;
-        }
+    // Restart connects it once every socket is filled: with none of the messages, each of
+    // whose senders could be another.
+    if connected_by_name(u) && u.msgs > 0 {
+        return Some("connected to a datagram socket by name, holding messages");
+    }
+    if u.peer != 0 && !u.peercred && !connected_by_name(u) {
+        return Some(match u.peer_dead && u.sock_type == TYPES[1] {
+            true => "connected to a datagram socket that was closed",
+            false => "connected to a socket that is not its pair",
+        });
     }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
@@ -549,7 +544,6 @@ fn connected_by_name(u: &UnixInfo) -> bool {
 
 /// Connects `sock` to the socket restart bound to the datagram socket name `name`.
 fn connect(r: &Restorer<'_, Obj>, sock: &NewUnix, name: unix::Name) -> Result {
-    let n = Named { name, backlog: 0 };
     let Some(to) = holder(r, TYPES[1], name) else {
         return Err(r.bad("unix socket connected to a name no restored socket is bound to"));
     };
@@ -557,7 +551,7 @@ fn connect(r: &Restorer<'_, Obj>, sock: &NewUnix, name: unix::Name) -> Result {
         log!(
             r.log,
             "unix socket: cannot connect it to @{} again ({})",
-            n.shown(),
+            shown(&name),
             e.to_errno()
         )
     })
@@ -672,18 +666,15 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
 }
 
 /// A `UnixName` record, as far as the image alone tells it is one a socket may have.
-#[derive(Clone, Copy)]
 struct Named {
     name: unix::Name,
     /// The backlog its socket listens with once its maker has its credentials ([`finish`]).
     backlog: u32,
 }
 
-impl Named {
-    /// The name as the log shows it.
-    fn shown(&self) -> Escaped<'_> {
-        Escaped(self.name.as_bytes().get(1..).unwrap_or(&[]))
-    }
+/// The abstract name `name` as the log shows it.
+fn shown(name: &unix::Name) -> Escaped<'_> {
+    Escaped(name.as_bytes().get(1..).unwrap_or(&[]))
 }
 
 /// Reads the `UnixName` record that follows, of a socket that listens if `listening`.
@@ -759,7 +750,7 @@ fn holder<'a>(r: &'a Restorer<'_, Obj>, sock_type: u32, name: unix::Name) -> Opt
 
 /// Logs that restart could not `what` the name `n`: `e`, `EADDRINUSE` if it was `taken`.
 fn name_failed(r: &Restorer<'_, Obj>, e: &Error, what: &str, n: &Named, taken: &str) {
-    let shown = n.shown();
+    let shown = shown(&n.name);
     match e.to_errno() {
         e if e == -(bindings::EADDRINUSE as i32) => {
             log!(
