@@ -7,6 +7,7 @@
 #define _LINUX_CHECKPOINT_H
 
 #include <linux/types.h>
+#include <linux/path.h>
 
 struct file;
 struct files_struct;
@@ -359,6 +360,30 @@ struct checkpoint_unix {
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
 
 /**
+ * struct checkpoint_unix_path - the inode of a unix socket named by a path
+ * @path: where it is
+ * @bound_to: the socket bound to it, if any; only compared
+ * @ino: its inode number
+ * @dev: its filesystem's device
+ * @mode: its mode
+ * @uid: its owner, in the caller's user namespace
+ * @gid: its group, likewise
+ * @mapped: whether the caller's user namespace maps @uid and @gid
+ */
+struct checkpoint_unix_path {
+	struct path path;
+	void *bound_to;
+	u64 ino;
+	dev_t dev;
+	umode_t mode;
+	uid_t uid;
+	gid_t gid;
+	bool mapped;
+};
+
+int checkpoint_unix_path(struct file *file, struct checkpoint_unix_path *p);
+
+/**
  * struct checkpoint_unix_cred - the credentials a message carries
  *	(SCM_CREDENTIALS)
  * @sender: the task whose pid they name, NULL for a message without them;
@@ -403,6 +428,10 @@ int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_
 		      const struct checkpoint_unix_cred *cred);
 int restart_unix_bind(struct file *file, const char *name, unsigned int len);
 int restart_unix_name(struct file *file, const char *name, unsigned int len, struct file *holder);
+int restart_unix_bind_path(struct file *file, const char *name, unsigned int len,
+			   const char *where, const struct checkpoint_unix_path *saved);
+int restart_unix_unlink(struct file *file);
+int restart_unix_name_path(struct file *file, struct file *holder);
 int restart_unix_connect(struct file *file, struct file *to);
 int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,

@@ -496,6 +496,16 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
             false => "connected to a socket that is not its pair",
         });
     }
+    // The crate does not bind a path yet.
+    if u.name.len > 0 && u.name.bytes[0] != 0 {
+        return Some(match u.bound {
+            true => "bound to a path",
+            false => "accepted from a listener bound to a path",
+        });
+    }
+    if u.peer_name.len > 0 && u.peer_name.bytes[0] != 0 {
+        return Some("connected to a socket named by a path");
+    }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
     }

@@ -7,7 +7,7 @@
 
 use crate::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use crate::error::to_result;
-use crate::fs::file::File;
+use crate::fs::{file::File, path::OwnedPath};
 use crate::task::Task;
 use crate::{bindings, prelude::*, types::ARef};
 use core::ptr::NonNull;
@@ -252,6 +252,61 @@ impl UnixInfo {
     }
 }
 
+/// The socket inode of a unix socket named by a path: the one `bind()` made for it, or its
+/// listener's.
+pub struct SockInode {
+    /// Where it is.
+    pub path: OwnedPath,
+    /// The socket bound to it, 0 if none: only compared.
+    pub bound_to: usize,
+    /// What it is, and what restart makes it again with.
+    pub attrs: SockInodeAttrs,
+    /// Whether the caller's user namespace maps its owner and group.
+    pub mapped: bool,
+}
+
+/// What the inode of a unix socket named by a path is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockInodeAttrs {
+    /// Its inode number.
+    pub ino: u64,
+    /// Its filesystem's device (the kernel's `dev_t`).
+    pub dev: u32,
+    /// Its mode.
+    pub mode: u32,
+    /// Its owner, in the caller's user namespace.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+}
+
+impl SockInode {
+    /// The socket inode of the unix socket of `file`, if a path names it; `EINVAL` if it is
+    /// not a unix socket.
+    pub fn of(file: &File) -> Result<Option<SockInode>> {
+        let mut p = bindings::checkpoint_unix_path::default();
+        // SAFETY: the file is valid; the callee fills `p`, with a counted path, when it
+        // returns 0.
+        match to_result(unsafe { bindings::checkpoint_unix_path(file.as_ptr(), &mut p) }) {
+            Err(e) if e == ENOENT => return Ok(None),
+            res => res?,
+        }
+        Ok(Some(SockInode {
+            // SAFETY: the callee counted the path for us.
+            path: unsafe { OwnedPath::from_counted(p.path) },
+            bound_to: p.bound_to as usize,
+            attrs: SockInodeAttrs {
+                ino: p.ino,
+                dev: p.dev,
+                mode: u32::from(p.mode),
+                uid: p.uid,
+                gid: p.gid,
+            },
+            mapped: p.mapped,
+        }))
+    }
+}
+
 /// The abstract name of a unix socket (`sun_path`): a NUL and its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Name {
@@ -436,8 +491,52 @@ impl NewUnix {
         })
     }
 
-    /// Makes the socket, bound by [`NewUnix::bind`], listen with `backlog`, as `listen(2)`
-    /// would, with `SO_PEERCRED` naming the process of `creator` and its credentials.
+    /// Binds the socket to the path `name` (`sun_path`, with no NUL), whose inode `saved`
+    /// describes and lies at `place`, from the current task's root: to that inode if it is
+    /// still there, else to one made as `bind(2)` makes it, with `saved`'s mode and owner.
+    /// Whether it made the inode. `EADDRINUSE` if another file is there or another socket is
+    /// bound to it, `EPERM` if the caller may not bind it there, as it was.
+    pub fn bind_path(&self, name: &[u8], place: &CStr, saved: &SockInodeAttrs) -> Result<bool> {
+        let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
+        let raw = bindings::checkpoint_unix_path {
+            ino: saved.ino,
+            dev: saved.dev,
+            mode: u16::try_from(saved.mode).map_err(|_| EINVAL)?,
+            uid: saved.uid,
+            gid: saved.gid,
+            ..Default::default()
+        };
+        // SAFETY: the file is valid; `name` is a kernel buffer of `len` bytes, `place` a
+        // NUL-terminated string, `raw` a valid record: all only read.
+        let res = unsafe {
+            bindings::restart_unix_bind_path(
+                self.0.as_ptr(),
+                name.as_ptr().cast(),
+                len,
+                place.as_char_ptr(),
+                &raw,
+            )
+        };
+        to_result(res).map(|()| res == 1)
+    }
+
+    /// Unlinks the inode [`NewUnix::bind_path`] made for the socket, if it is still where it
+    /// made it: for a restart that failed.
+    pub fn unlink_path(&self) -> Result {
+        // SAFETY: the file is valid.
+        to_result(unsafe { bindings::restart_unix_unlink(self.0.as_ptr()) })
+    }
+
+    /// Gives the socket, connected to its pair's other, the name and path of `holder`, the
+    /// listener of its type that accepted it, bound by [`NewUnix::bind_path`].
+    pub fn name_path(&self, holder: &NewUnix) -> Result {
+        // SAFETY: both files are valid; the callee takes its own references.
+        to_result(unsafe { bindings::restart_unix_name_path(self.0.as_ptr(), holder.0.as_ptr()) })
+    }
+
+    /// Makes the socket, bound by [`NewUnix::bind`] or [`NewUnix::bind_path`], listen with
+    /// `backlog`, as `listen(2)` would, with `SO_PEERCRED` naming the process of `creator` and
+    /// its credentials.
     /// `EPERM` for a backlog above `net.core.somaxconn`.
     pub fn listen(&self, backlog: u32, creator: &Task) -> Result {
         // SAFETY: both are valid; the callee takes its own references.
