@@ -619,6 +619,31 @@ impl Target {
         }
     }
 
+    /// Restarts with `flags` and fails (with the logs) unless the restart is the error
+    /// `errno`, with a kernel log line that says `line`, and leaves the test no children but
+    /// `children`.
+    pub fn expect_restart_refused(
+        &mut self,
+        flags: u32,
+        (errno, what): (i32, &str),
+        line: &str,
+        children: &[libc::pid_t],
+    ) {
+        let result = self.try_restart(flags);
+        if result.is_err() {
+            let left = crate::proc::my_children();
+            if left != children {
+                self.fail(format!(
+                    "the test's children after the refused restart: {left:?}, expected {children:?}"
+                ));
+            }
+        }
+        self.expect_restart_errno(result, errno, what);
+        if !crate::log_names(self.klog(), line) {
+            self.fail(format!("no kernel log line says {line:?}"));
+        }
+    }
+
     /// Sends `sig` to the target.
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill takes integers; `pid` is our child (or our zombie).

@@ -714,3 +714,65 @@ pub fn proc_state(fd: RawFd) -> Result<u32, String> {
     let st = row.ok_or_else(|| format!("no line of /proc/net/unix for fd {fd} (inode {ino})"))?;
     u32::from_str_radix(st, 16).map_err(|e| format!("the state {st:?} of fd {fd}: {e}"))
 }
+
+/// `Err` naming `what` unless `got` is exactly `want`, both shown escaped with their lengths.
+pub fn check_bytes(what: impl std::fmt::Display, got: &[u8], want: &[u8]) -> Check {
+    match got == want {
+        true => Ok(()),
+        false => Err(format!(
+            "{what}: got \"{}\" ({} bytes), expected \"{}\" ({} bytes)",
+            got.escape_ascii(),
+            got.len(),
+            want.escape_ascii(),
+            want.len()
+        )),
+    }
+}
+
+/// getsockname() of `what` (fd `fd`) is exactly `name`.
+pub fn check_name(what: impl std::fmt::Display, fd: RawFd, name: &[u8]) -> Check {
+    let got = sockname(fd)?;
+    check_bytes(
+        format_args!("getsockname() of {what} (fd {fd})"),
+        &got,
+        name,
+    )
+}
+
+/// getpeername() of `what` (fd `fd`) is exactly `name`.
+pub fn check_peer(what: impl std::fmt::Display, fd: RawFd, name: &[u8]) -> Check {
+    let got = peer_name(fd)?;
+    check_bytes(
+        format_args!("getpeername() of {what} (fd {fd})"),
+        &got,
+        name,
+    )
+}
+
+/// One recvmsg() of at most 64 bytes on `what` (fd `fd`) gives exactly `bytes`, sent by a
+/// socket named `from` (msg_name; empty for one without a name).
+pub fn check_message(what: &str, fd: RawFd, bytes: &[u8], from: &[u8]) -> Check {
+    let shown = String::from_utf8_lossy(bytes);
+    let (got, sender) = recv_from_within(fd, 64)?;
+    check_bytes(format_args!("what {what} (fd {fd}) receives"), &got, bytes)?;
+    check_bytes(
+        format_args!("the sender's name (msg_name) of {shown:?} on {what} (fd {fd})"),
+        &sender,
+        from,
+    )
+}
+
+/// `Err` unless `name` is one the kernel autobinds a unix socket to: a NUL and 5 hex digits.
+pub fn check_autobound(what: &str, name: &[u8]) -> Check {
+    let hex = name
+        .get(1..)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit));
+    match name.len() == 6 && name[0] == 0 && hex {
+        true => Ok(()),
+        false => Err(format!(
+            "{what}: \"{}\" ({} bytes), not an autobound name (a NUL and 5 hex digits)",
+            name.escape_ascii(),
+            name.len()
+        )),
+    }
+}

@@ -68,20 +68,19 @@
 //! accepted socket "\0cr-gone-TAG", getpeername() of the client that name, and the accepted
 //! socket reads "x".
 
-use std::fmt::Display;
 use std::os::fd::RawFd;
 
 use std::time::Duration;
 
-use cr_tests::proc::{my_children, proc_state};
+use cr_tests::proc::proc_state;
 use cr_tests::target::dry_run;
 use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, peer_name, peercred, recv,
-    recv_from_within, recv_within, send, send_all, setsockopt_int, socket_at, socketpair_at,
-    sockname, try_bind, try_connect,
+    accept_at, bind, check_autobound, check_message, check_name, check_peer, close_all, connect,
+    getsockopt_int, listen, peer_name, peercred, recv, recv_within, send, send_all, setsockopt_int,
+    socket_at, socketpair_at, sockname, try_bind, try_connect,
 };
-use cr_tests::{check_eq, log_names, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
 /// S's listeners: L, stream, and Q, seqpacket.
 const L: RawFd = 40;
@@ -175,40 +174,6 @@ fn gone_name(tag: libc::pid_t) -> Vec<u8> {
     format!("\0cr-gone-{tag}").into_bytes()
 }
 
-/// `Err` naming `what` unless `got` is exactly `want`, both shown escaped with their lengths.
-fn check_bytes(what: impl Display, got: &[u8], want: &[u8]) -> Check {
-    match got == want {
-        true => Ok(()),
-        false => Err(format!(
-            "{what}: got \"{}\" ({} bytes), expected \"{}\" ({} bytes)",
-            got.escape_ascii(),
-            got.len(),
-            want.escape_ascii(),
-            want.len()
-        )),
-    }
-}
-
-/// getsockname() of `what` (fd `fd`) is exactly `name`.
-fn check_name(what: &str, fd: RawFd, name: &[u8]) -> Check {
-    let got = sockname(fd)?;
-    check_bytes(
-        format_args!("getsockname() of {what} (fd {fd})"),
-        &got,
-        name,
-    )
-}
-
-/// getpeername() of `what` (fd `fd`) is exactly `name`.
-fn check_peer(what: &str, fd: RawFd, name: &[u8]) -> Check {
-    let got = peer_name(fd)?;
-    check_bytes(
-        format_args!("getpeername() of {what} (fd {fd})"),
-        &got,
-        name,
-    )
-}
-
 /// SO_PEERCRED of `what` (fd `fd`) is (`pid`, 0, 0).
 fn check_peercred(what: &str, fd: RawFd, pid: libc::pid_t) -> Check {
     check_eq(
@@ -216,34 +181,6 @@ fn check_peercred(what: &str, fd: RawFd, pid: libc::pid_t) -> Check {
         peercred(fd)?,
         (pid, 0, 0),
     )
-}
-
-/// One recvmsg() of `what` (fd `fd`) gives exactly `bytes`, sent by a socket named `from`
-/// (msg_name; empty for one without a name).
-fn check_message(what: &str, fd: RawFd, bytes: &[u8], from: &[u8]) -> Check {
-    let shown = String::from_utf8_lossy(bytes);
-    let (got, sender) = recv_from_within(fd, ROOM)?;
-    check_bytes(format_args!("what {what} (fd {fd}) receives"), &got, bytes)?;
-    check_bytes(
-        format_args!("the sender's name (msg_name) of {shown:?} on {what} (fd {fd})"),
-        &sender,
-        from,
-    )
-}
-
-/// `Err` unless `name` is one the kernel autobinds a unix socket to: a NUL and 5 hex digits.
-fn check_autobound(what: &str, name: &[u8]) -> Check {
-    let hex = name
-        .get(1..)
-        .is_some_and(|d| d.iter().all(u8::is_ascii_hexdigit));
-    match name.len() == 6 && name[0] == 0 && hex {
-        true => Ok(()),
-        false => Err(format!(
-            "{what}: \"{}\" ({} bytes), not an autobound name (a NUL and 5 hex digits)",
-            name.escape_ascii(),
-            name.len()
-        )),
-    }
 }
 
 /// What C found before the checkpoint, to compare after.
@@ -574,26 +511,18 @@ fn name_taken_outside() {
     let held = socket_at(libc::SOCK_STREAM, HOLDER).and_then(|()| bind(HOLDER, &name));
     held.unwrap_or_else(|e| target.fail(format!("the test's socket: {e}")));
     if !dry_run() {
-        let result = target.try_restart(0);
-        if result.is_err() {
-            check_eq(
-                "the test's children after the refused restart",
-                my_children(),
-                vec![],
-            )
-            .unwrap_or_else(|e| target.fail(e));
-        }
-        target.expect_restart_errno(
-            result,
-            libc::EADDRINUSE,
-            "restart while a socket of the test has the name of the listener that accepted a socket of the image",
-        );
         let line = format!(
             "unix socket: cannot give it its listener's name @cr-gone-{tag}: a socket outside the restart has that name (EADDRINUSE)"
         );
-        if !log_names(target.klog(), &line) {
-            target.fail(format!("no kernel log line says {line:?}"));
-        }
+        target.expect_restart_refused(
+            0,
+            (
+                libc::EADDRINUSE,
+                "restart while a socket of the test has the name of the listener that accepted a socket of the image",
+            ),
+            &line,
+            &[],
+        );
         check_name(
             "the test's socket, after the refused restart",
             HOLDER,

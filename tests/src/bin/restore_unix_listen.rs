@@ -50,13 +50,13 @@
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use cr_tests::proc::my_children;
 use cr_tests::target::dry_run;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, peer_name, peercred, proc_state,
-    recv, recv_within, send, send_all, send_to, socket_at, sockname, try_bind, try_connect,
+    accept_at, bind, check_name, close_all, connect, getsockopt_int, listen, peer_name, peercred,
+    proc_state, recv, recv_within, send, send_all, send_to, socket_at, sockname, try_bind,
+    try_connect,
 };
-use cr_tests::{check_eq, log_names, pass, wait_restored, Check, Target, KILL};
+use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
 /// The sockets under test: the stream listener, the seqpacket listener (autobound), the
 /// bound datagram socket and the bound stream socket that does not listen. L comes first.
@@ -152,22 +152,6 @@ fn setup(tag: libc::pid_t) -> Result<impl FnOnce() -> Check, String> {
         wait_restored();
         check(&saved)
     })
-}
-
-/// `Err` naming `what` unless the name of the socket `fd` (getsockname()) is exactly `name`,
-/// of its length.
-fn check_name(what: impl std::fmt::Display, fd: RawFd, name: &[u8]) -> Check {
-    let got = sockname(fd)?;
-    match got == name {
-        true => Ok(()),
-        false => Err(format!(
-            "getsockname() of {what} (fd {fd}): got \"{}\" ({} bytes), expected \"{}\" ({} bytes)",
-            got.escape_ascii(),
-            got.len(),
-            name.escape_ascii(),
-            name.len()
-        )),
-    }
 }
 
 /// Each socket's name, type, SO_ACCEPTCONN and SO_PEERCRED.
@@ -345,26 +329,18 @@ fn while_the_original_runs() {
         return;
     }
     let original = target.pid();
-    let result = target.try_restart(0);
-    if result.is_err() {
-        check_eq(
-            "the test's children after the refused restart",
-            my_children(),
-            vec![original],
-        )
-        .unwrap_or_else(|e| target.fail(e));
-    }
-    target.expect_restart_errno(
-        result,
-        libc::EADDRINUSE,
-        "restart while the original holds its names",
-    );
     let line = format!(
         "unix socket: cannot bind it to @cr-listen-{tag}: a socket has that name (EADDRINUSE)"
     );
-    if !log_names(target.klog(), &line) {
-        target.fail(format!("no kernel log line says {line:?}"));
-    }
+    target.expect_restart_refused(
+        0,
+        (
+            libc::EADDRINUSE,
+            "restart while the original holds its names",
+        ),
+        &line,
+        &[original],
+    );
     target.expect_asleep(Duration::from_millis(200));
     target.wake();
     target.expect_exit("the original, after the refused restart");
