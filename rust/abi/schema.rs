@@ -508,6 +508,8 @@ pub enum RecordType {
     UnixCreds = 77,
     /// The name of a unix socket or of its closed peer, after its `UnixSock` record.
     UnixName = 78,
+    /// The socket inode of a unix socket named by a path, after its `UnixName` record.
+    UnixPath = 79,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1242,9 +1244,11 @@ pub struct UnixCreds {
     pub _pad0: u32,
 }
 
-/// An abstract name (a NUL, then its bytes) after a `UnixSock` record: the one its socket is
-/// bound to with `UNIX_BOUND`, the one it has with `UNIX_NAMED`, then its closed peer's with
-/// `UNIX_PEER_NAMED` or the one of the socket it is connected to with `UNIX_CONNECTED`.
+/// A name after a `UnixSock` record: the one its socket is bound to with `UNIX_BOUND`, the one
+/// it has with `UNIX_NAMED`, then its closed peer's with `UNIX_PEER_NAMED` or the one of the
+/// socket it is connected to with `UNIX_CONNECTED`. An abstract name is a NUL, then its bytes;
+/// a path (`UNIX_BOUND` and `UNIX_NAMED` only), with no NUL, is followed by a `UnixPath`
+/// record.
 #[repr(C)]
 #[record(UnixName, max = 128)]
 pub struct UnixName {
@@ -1254,6 +1258,26 @@ pub struct UnixName {
     pub backlog: u32,
     /// The name (`sun_path`), zero after `len` bytes.
     pub name: [u8; 108],
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// The socket inode of a unix socket named by a path, after its `UnixName` record: the one
+/// `bind()` made, or, with `UNIX_NAMED`, its listener's. A `String` record follows with where
+/// it is, from the root of the task that holds the socket.
+#[repr(C)]
+#[record(UnixPath, max = 64)]
+pub struct UnixPath {
+    /// Its inode number.
+    pub ino: u64,
+    /// Its filesystem's device (`new_encode_dev()`).
+    pub dev: u64,
+    /// Its mode: `S_IFSOCK` and the permission bits.
+    pub mode: u32,
+    /// Its owner, in the user namespace of the checkpointer.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
     /// Zero.
     pub _pad0: u32,
 }

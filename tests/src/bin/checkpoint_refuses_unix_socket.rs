@@ -3,11 +3,25 @@
 //! sockets as they were (each case checks afterwards that its socket still works, mostly by
 //! reading back the "hello" it held):
 //!
-//! - a socket of a pair bound to a path: "bound to a path";
+//! - a socket of a pair bound to a path in the scratch directory, the path unlinked since:
+//!   "named by a path that was deleted or is outside the task's root";
 //! - a socket accepted from a listener bound to a path in the scratch directory (closed
-//!   since), on a lower fd than the socket that connected to it (whose own refusal, met
-//!   after, would say "connected to a socket named by a path"): "accepted from a listener
-//!   bound to a path";
+//!   since), on a lower fd than the socket that connected to it (which, its peer live, is
+//!   not refused): "accepted from a listener bound to a path, since closed";
+//! - a socket accepted from a listener bound to a path, its client in the target too, the
+//!   listener handed to a sibling of the target outside its tree (which lives on through the
+//!   checkpoint) and closed by the target: "accepted from a listener bound to a path outside
+//!   the tree"; afterwards the accepted socket reads "hello" from its client and answers;
+//! - a datagram socket bound to a path, and an unbound one connected with connect() to that
+//!   path: "connected by name to a socket bound to a path" (of the client); afterwards the
+//!   client still names the path as its peer and sends "x", which the other receives;
+//! - datagram sockets X and Y bound to the paths "x.sock" and "y.sock" in the scratch
+//!   directory, each connect()ed to the other: "connected by name to a socket bound to a
+//!   path"; afterwards each still names the other's path as its peer, and X sends "x", which
+//!   Y receives from X's path;
+//! - a stream socket connected to a listener bound to a path, which accepted it; the accepted
+//!   socket wrote "hello", then it and the listener were closed: "connected to a closed
+//!   socket named by a path";
 //! - a stream socket connected to a listener of the test's (bound to an abstract name before
 //!   the target was spawned, its fd not kept by the target) that has not accepted it yet,
 //!   which wrote "hello": "connected to a listener that has not accepted it yet"; afterwards
@@ -78,8 +92,8 @@ use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
     accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, peer_name,
-    recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at,
-    socketpair_at, sockname,
+    recv_from_within, recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int,
+    socket_at, socketpair_at, sockname,
 };
 use cr_tests::{
     check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
@@ -101,11 +115,22 @@ const CARRIED: RawFd = 36;
 /// What the sockets hold.
 const HELLO: &[u8] = b"hello";
 
-/// The log line's words for a socket bound to a path.
-const PATH: &str = "a unix socket bound to a path is not supported";
-/// For a socket accepted from a listener bound to a path.
+/// The log line's words for a socket bound to a path that was unlinked since.
+const UNLINKED: &str =
+    "a unix socket named by a path that was deleted or is outside the task's root is not supported";
+/// For a socket accepted from a listener bound to a path, closed since.
 const ACCEPTED_PATH: &str =
-    "a unix socket accepted from a listener bound to a path is not supported";
+    "a unix socket accepted from a listener bound to a path, since closed is not supported";
+/// For a socket accepted from a listener bound to a path that only a process outside the tree
+/// holds.
+const LISTENER_OUTSIDE: &str =
+    "a unix socket accepted from a listener bound to a path outside the tree is not supported";
+/// For a datagram socket connected with connect() to one bound to a path.
+const CONNECTED_PATH: &str =
+    "a unix socket connected by name to a socket bound to a path is not supported";
+/// For a stream socket whose peer, named by a path, was closed.
+const CLOSED_PEER_PATH: &str =
+    "a unix socket connected to a closed socket named by a path is not supported";
 /// For a socket connected to a listener that has not accepted it yet.
 const NOT_ACCEPTED: &str =
     "a unix socket connected to a listener that has not accepted it yet is not supported";
@@ -262,6 +287,119 @@ fn accepted_from(path: &str) -> Check {
 fn accepted_from_path() {
     let path = format!("{}/listener", scratch_dir());
     refused(move || accepted_from(&path), still_hello, ACCEPTED_PATH)
+}
+
+/// In the target: a socket on [`RECV`] accepted from a listener on [`LISTENER`] bound to
+/// `path`, holding [`HELLO`] from the socket on [`SEND`], which connected to it; then a
+/// sibling outside the tree keeps the listener ([`to_sibling`]), which the target closes.
+fn accepted_listener_to_sibling(path: &str) -> Check {
+    listener_at(path.as_bytes(), LISTENER)?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, path.as_bytes())?;
+    accept_at(LISTENER, RECV)?;
+    write_all(SEND, HELLO)?;
+    to_sibling(LISTENER)
+}
+
+/// The accepted socket on [`RECV`] still reads [`HELLO`] and answers; its client on [`SEND`]
+/// reads the answer.
+fn still_exchange() -> Check {
+    still_hello()?;
+    write_all(RECV, b"back")?;
+    check_eq(
+        "bytes the client reads",
+        recv_within(SEND, 64, 0)?,
+        b"back".to_vec(),
+    )
+}
+
+/// A socket accepted from a listener bound to a path in the scratch directory that only the
+/// target's sibling, outside the tree, holds: the sibling lives on through the checkpoint
+/// (closed, the listener would be "since closed").
+fn accepted_listener_outside() {
+    let path = format!("{}/listener", scratch_dir());
+    let mut target = spawn(move || accepted_listener_to_sibling(&path), still_exchange);
+    let sibling = target.sibling();
+    target.expect_refused(LISTENER_OUTSIDE);
+    kill_and_reap(sibling);
+    show_log_and_finish(target);
+}
+
+/// A datagram socket on [`RECV`] bound to a path in the scratch directory, and an unbound
+/// one on [`SEND`] connected to that path with connect(). After the refusal the client
+/// still names the path as its peer, and sends "x", which the server receives.
+fn connected_to_path() {
+    let path = format!("{}/server", scratch_dir());
+    let to = path.clone();
+    let setup = move || {
+        socket_at(libc::SOCK_DGRAM, RECV)?;
+        bind(RECV, to.as_bytes())?;
+        socket_at(libc::SOCK_DGRAM, SEND)?;
+        connect(SEND, to.as_bytes())
+    };
+    let works = move || {
+        // The kernel gives a path's address with its terminating NUL.
+        let name = [path.as_bytes(), b"\0"].concat();
+        check_eq("getpeername() of the client", peer_name(SEND)?, name)?;
+        check_eq("send() of the client", send(SEND, b"x", 0), Ok(1))?;
+        check_eq(
+            "what the server receives",
+            recv_within(RECV, 64, 0)?,
+            b"x".to_vec(),
+        )
+    };
+    refused(setup, works, CONNECTED_PATH)
+}
+
+/// Datagram sockets X on [`SEND`] and Y on [`RECV`], bound to the paths "x.sock" and "y.sock"
+/// in the scratch directory, each connected with connect() to the other. After the refusal
+/// each still names the other's path as its peer, and X sends "x", which Y receives from X's
+/// path.
+fn connected_to_each_other_by_path() {
+    let dir = scratch_dir();
+    let (x, y) = (format!("{dir}/x.sock"), format!("{dir}/y.sock"));
+    let (x_to, y_to) = (x.clone(), y.clone());
+    let setup = move || {
+        socket_at(libc::SOCK_DGRAM, SEND)?;
+        bind(SEND, x_to.as_bytes())?;
+        socket_at(libc::SOCK_DGRAM, RECV)?;
+        bind(RECV, y_to.as_bytes())?;
+        connect(SEND, y_to.as_bytes())?;
+        connect(RECV, x_to.as_bytes())
+    };
+    let works = move || {
+        // The kernel gives a path's address with its terminating NUL.
+        let (x, y) = (
+            [x.as_bytes(), b"\0"].concat(),
+            [y.as_bytes(), b"\0"].concat(),
+        );
+        check_eq("getpeername() of X", peer_name(SEND)?, y)?;
+        check_eq("getpeername() of Y", peer_name(RECV)?, x.clone())?;
+        check_eq("send() of X", send(SEND, b"x", 0), Ok(1))?;
+        check_eq(
+            "what Y receives, and from whom (msg_name)",
+            recv_from_within(RECV, 64)?,
+            (b"x".to_vec(), x),
+        )
+    };
+    refused(setup, works, CONNECTED_PATH)
+}
+
+/// A stream socket on [`RECV`] connected to a listener bound to a path in the scratch
+/// directory, which accepted it; the accepted socket wrote [`HELLO`], then it and the
+/// listener were closed: the client's peer is closed, and named by a path.
+fn closed_peer_path() {
+    let path = format!("{}/listener", scratch_dir());
+    let setup = move || {
+        listener_at(path.as_bytes(), LISTENER)?;
+        socket_at(libc::SOCK_STREAM, RECV)?;
+        connect(RECV, path.as_bytes())?;
+        accept_at(LISTENER, ACCEPTED)?;
+        write_all(ACCEPTED, HELLO)?;
+        close_all(&[ACCEPTED, LISTENER]);
+        Ok(())
+    };
+    refused(setup, still_hello, CLOSED_PEER_PATH)
 }
 
 /// A stream socket of the target on [`RECV`] connected to a listener of the test's, which
@@ -721,14 +859,15 @@ fn refused_outside(mut target: Target, flags: u32, fd: RawFd, token: &str) {
     close_all(&[fd]);
 }
 
-/// A socket of a pair bound to a path in the scratch directory.
-fn bound_to_path() {
+/// A socket of a pair bound to a path in the scratch directory, which was unlinked since.
+fn bound_to_unlinked_path() {
     let path = format!("{}/socket", scratch_dir());
     let setup = move || {
         stream_hello()?;
-        bind(RECV, path.as_bytes())
+        bind(RECV, path.as_bytes())?;
+        std::fs::remove_file(&path).map_err(|e| format!("unlink {path}: {e}"))
     };
-    refused(setup, still_hello, PATH)
+    refused(setup, still_hello, UNLINKED)
 }
 
 /// Out-of-band data, where the kernel has it.
@@ -884,8 +1023,15 @@ use Run::{Own, Refused};
 
 /// The cases, by name.
 const CASES: &[(&str, Run)] = &[
-    ("bound to a path", Own(bound_to_path)),
+    ("bound to a path, unlinked", Own(bound_to_unlinked_path)),
     ("accepted from a path", Own(accepted_from_path)),
+    ("accepted, listener outside", Own(accepted_listener_outside)),
+    ("connected by name to a path", Own(connected_to_path)),
+    (
+        "datagram sockets connected to each other by path",
+        Own(connected_to_each_other_by_path),
+    ),
+    ("closed peer named by a path", Own(closed_peer_path)),
     ("not accepted yet", Own(not_accepted_yet)),
     ("connected outside", Own(connected_outside)),
     (
@@ -1004,5 +1150,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound to a path, accepted from a listener bound to a path, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound to a path since unlinked, accepted from a listener bound to a path since closed or held outside the tree, connected by name to a datagram socket bound to a path (also two bound to paths, connected to each other), connected to a closed socket named by a path, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

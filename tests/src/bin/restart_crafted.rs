@@ -15,7 +15,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 
 use abi::Record;
 use cr_tests::craft::{expect_refused, Image, Rec};
@@ -87,7 +87,8 @@ const BAD_TLS: [(&str, u32, u32); 5] = [
 /// opened through /proc/self/fd; the unlinked files of [`unlinked_files`], in the
 /// directory of `plain`; the locked file of [`lock_files`] there; and the unix socket pairs
 /// of [`unix_pairs`], one of which holds a message that carries the eventfd, another one
-/// that carries the root's credentials; and the sockets of [`named_sockets`], bound to names.
+/// that carries the root's credentials; and the sockets of [`named_sockets`], bound to names,
+/// one to the path [`sock_in`] the directory of `plain`.
 fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     let fifo = std::ffi::CString::new(fifo_of(plain)).map_err(|e| e.to_string())?;
     let dir = dir_of(plain);
@@ -155,7 +156,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     lock_files(&locked)?;
     posix_timers()?;
     let sockets = unix_pairs(efd)?;
-    named_sockets()?;
+    let path_name = named_sockets(&dir)?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -167,7 +168,7 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
         drop(plain);
         let unlinked = check_unlinked(deleted, tmpfile);
         let locks = check_locks(&locked);
-        let unix = check_unix_pairs(sockets).and(check_named());
+        let unix = check_unix_pairs(sockets).and(check_named(&path_name));
         let reaped = wake_and_reap(&kids);
         unlinked.and(locks).and(unix).and(reaped)
     })
@@ -479,10 +480,18 @@ fn check_unix_pairs(s: UnixSockets) -> Check {
 }
 
 /// The root's stream socket bound to [`listener_name`], listening with backlog
-/// [`BACKLOG`], and its datagram socket bound to [`dgram_name`], each connected to none.
+/// [`BACKLOG`], its datagram socket bound to [`dgram_name`] and its datagram socket bound to
+/// the path [`sock_in`] its directory, each connected to none.
 const LISTENER: RawFd = 60;
 const BOUND_DGRAM: RawFd = 61;
+const BOUND_PATH: RawFd = 62;
 const BACKLOG: libc::c_int = 3;
+
+/// The path [`BOUND_PATH`] is bound to, in the directory `dir`: its socket file, which the
+/// target leaves there when it is killed.
+fn sock_in(dir: &str) -> String {
+    format!("{dir}/bound.sock")
+}
 
 /// The abstract name of the listening socket of the root `root`.
 fn listener_name(root: i32) -> Vec<u8> {
@@ -494,16 +503,21 @@ fn dgram_name(root: i32) -> Vec<u8> {
     format!("\0crafted-dgram-{root}").into_bytes()
 }
 
-/// Makes [`LISTENER`] and [`BOUND_DGRAM`]: each a `UnixPair` record of peer
-/// `UNIX_PAIR_NONE`, then its `UnixSock` with `UNIX_BOUND` (and `UNIX_LISTENING`), then its
-/// `UnixName`.
-fn named_sockets() -> Check {
+/// Makes [`LISTENER`], [`BOUND_DGRAM`] and [`BOUND_PATH`], bound to [`sock_in`] `dir`, which
+/// holds no message: each a `UnixPair` record of peer `UNIX_PAIR_NONE`, then its `UnixSock`
+/// with `UNIX_BOUND` (and `UNIX_LISTENING`), then its `UnixName`; [`BOUND_PATH`]'s is a path,
+/// followed by a `UnixPath` record with its socket inode and a `String` with where that is.
+/// Returns the name getsockname(2) gives [`BOUND_PATH`].
+fn named_sockets(dir: &str) -> Result<Vec<u8>, String> {
     let root = std::process::id() as i32;
     cr_tests::unix::socket_at(libc::SOCK_STREAM, LISTENER)?;
     cr_tests::unix::bind(LISTENER, &listener_name(root))?;
     cr_tests::unix::listen(LISTENER, BACKLOG)?;
     cr_tests::unix::socket_at(libc::SOCK_DGRAM, BOUND_DGRAM)?;
-    cr_tests::unix::bind(BOUND_DGRAM, &dgram_name(root))
+    cr_tests::unix::bind(BOUND_DGRAM, &dgram_name(root))?;
+    cr_tests::unix::socket_at(libc::SOCK_DGRAM, BOUND_PATH)?;
+    cr_tests::unix::bind(BOUND_PATH, sock_in(dir).as_bytes())?;
+    sockname(BOUND_PATH)
 }
 
 /// The name the socket `fd` is bound to (getsockname(2)).
@@ -521,13 +535,21 @@ fn sockname(fd: RawFd) -> Result<Vec<u8>, String> {
         .collect())
 }
 
-/// Checks, after the restart, the sockets of [`named_sockets`]: each has its name, the
-/// stream one listens and the datagram one does not.
-fn check_named() -> Check {
+/// Checks, after the restart, the sockets of [`named_sockets`]: each has its name (the one
+/// bound to a path `path_name`, as before the checkpoint), the stream one listens and the
+/// datagram ones do not; a datagram sent to the path from a new socket reaches the socket
+/// bound to it.
+fn check_named(path_name: &[u8]) -> Check {
     let root = std::process::id() as i32;
     let sockets = [
         ("listening", LISTENER, listener_name(root), 1),
         ("bound datagram", BOUND_DGRAM, dgram_name(root), 0),
+        (
+            "datagram bound to a path",
+            BOUND_PATH,
+            path_name.to_vec(),
+            0,
+        ),
     ];
     for (what, fd, name, accepts) in sockets {
         cr_tests::check_eq(
@@ -541,7 +563,20 @@ fn check_named() -> Check {
             accepts,
         )?;
     }
-    Ok(())
+    let to = path_name.strip_suffix(b"\0").unwrap_or(path_name);
+    // SAFETY: socket takes integers.
+    let sender = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+    cr_tests::check_os(sender, "socket(AF_UNIX, SOCK_DGRAM)")?;
+    let sent = cr_tests::unix::send_to(sender, b"to the path", to);
+    // SAFETY: closes the fd made above.
+    unsafe { libc::close(sender) };
+    let shown = String::from_utf8_lossy(to);
+    sent.map_err(|e| format!("sendto {shown}: {}", cr_tests::describe_errno(e)))?;
+    cr_tests::check_eq(
+        format_args!("the datagram sent to {shown}"),
+        recv_now(BOUND_PATH)?,
+        b"to the path".to_vec(),
+    )
 }
 
 /// Two POSIX timers in the root, 600 s to go, one with a 1 s interval.
@@ -597,6 +632,8 @@ struct Tree {
     dir: String,
     /// The file it holds locks of ([`lock_files`]).
     locked: String,
+    /// The path its datagram socket [`BOUND_PATH`] is bound to, in `dir`.
+    sock: String,
     root: i32,
     zombie: i32,
     kid: i32,
@@ -2568,21 +2605,32 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         },
     );
     // Sockets bound to a name ([`named_sockets`]): the `UnixSock` of the lone socket of type
-    // `ty`, whose `UnixName` follows, with the flags `flags` and the name `name`.
+    // `ty` whose `UnixName` follows with the name `name`, with the flags `flags`.
     let named = |i: &Image, ty: libc::c_int, flags: u32, name: &[u8]| {
         let lone = i64::from(abi::UNIX_PAIR_NONE);
+        let has_name = |r: usize| {
+            i.recs.get(r).is_some_and(|n| {
+                n.ty == abi::UnixName::TYPE && {
+                    let n = n.decode::<abi::UnixName>();
+                    n.name.get(..n.len as usize) == Some(name)
+                }
+            })
+        };
         let p = i.all::<abi::UnixPair>().into_iter().find(|&r| {
-            i.recs[r].get("sock_type") == i64::from(ty) && i.recs[r].get("peer") == lone
+            i.recs[r].get("sock_type") == i64::from(ty)
+                && i.recs[r].get("peer") == lone
+                && has_name(r + 2)
         });
-        let s = p.unwrap_or_else(|| panic!("the image has no lone unix socket of type {ty}")) + 1;
+        let shown = String::from_utf8_lossy(name);
+        let s = p.unwrap_or_else(|| {
+            panic!("the image has no lone unix socket of type {ty} named {shown:?}")
+        }) + 1;
         assert_eq!(i.recs[s].ty, abi::UnixSock::TYPE, "a socket after its pair");
         assert_eq!(
             i.recs[s].get("flags"),
             i64::from(flags),
             "the socket's flags"
         );
-        let n = i.recs[s + 1].decode::<abi::UnixName>();
-        assert_eq!(&n.name[..n.len as usize], name, "the socket's name");
         s
     };
     let bound_listening = abi::UNIX_BOUND | abi::UNIX_LISTENING;
@@ -2610,10 +2658,16 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let s = listener(i);
         i.rec(s + 1).set("len", i64::from(abi::UNIX_NAME_MAX) + 1);
     });
-    case("a unix socket name that is a path", false, &|i| {
-        let s = listener(i);
-        i.rec(s + 1).set_at("name", 0, b'/'.into());
-    });
+    // A path is followed by its inode's `UnixPath` record, which the listener's abstract
+    // name turned into one does not have.
+    case(
+        "a unix socket path name without its inode record",
+        false,
+        &|i| {
+            let s = listener(i);
+            i.rec(s + 1).set_at("name", 0, b'/'.into());
+        },
+    );
     case(
         "a unix socket name with a byte after its length",
         false,
@@ -2775,6 +2829,137 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let s = listener(i);
         i.rec(s).set("flags", 0).set("creator", 0);
     });
+    // The socket bound to a path ([`BOUND_PATH`]): the `UnixSock` of the lone datagram socket
+    // whose `UnixName` is the path, followed by its inode's `UnixPath` record (a socket's
+    // mode) and the `String` of where that inode is, the path itself. Every description holds
+    // "unix socket path" (`restart_crafted "unix socket path"` runs the group alone).
+    let bound_path = |i: &Image| {
+        let s = named(i, libc::SOCK_DGRAM, abi::UNIX_BOUND, t.sock.as_bytes());
+        assert_eq!(i.recs[s + 1].get("backlog"), 0);
+        assert_eq!(
+            i.recs[s + 2].ty,
+            abi::UnixPath::TYPE,
+            "a path's inode after its name"
+        );
+        assert_eq!(
+            i.recs[s + 2].get("mode") & i64::from(libc::S_IFMT),
+            i64::from(libc::S_IFSOCK),
+            "the type of the path's inode"
+        );
+        assert_eq!(
+            i.recs[s + 3].ty,
+            abi::RecordType::String.id(),
+            "where the path's inode is, after it"
+        );
+        assert_eq!(
+            i.recs[s + 3].payload,
+            t.sock.as_bytes(),
+            "where the path's inode is"
+        );
+        s
+    };
+    for (what, mode) in [
+        (
+            "a unix socket path whose inode is a regular file",
+            libc::S_IFREG | 0o644,
+        ),
+        (
+            "a unix socket path whose inode has mode bit 0o10000",
+            libc::S_IFSOCK | 0o10000,
+        ),
+    ] {
+        case(what, false, &|i| {
+            let s = bound_path(i);
+            i.rec(s + 2).set("mode", mode.into());
+        });
+    }
+    case(
+        "a unix socket path whose inode record has padding that is not zero",
+        false,
+        &|i| {
+            let s = bound_path(i);
+            i.rec(s + 2).set("_pad0", 1);
+        },
+    );
+    case(
+        "a unix socket path whose inode is not from the root",
+        false,
+        &|i| {
+            let s = bound_path(i);
+            i.rec(s + 3).payload = b"bound.sock".to_vec();
+        },
+    );
+    case("a unix socket path name with a NUL inside", false, &|i| {
+        let s = bound_path(i);
+        i.rec(s + 1).set_at("name", 4, 0);
+    });
+    // Where no file is, restart makes the socket inode, and unlinks it again when it fails
+    // after: the directory holds no "elsewhere.sock" at the end.
+    case(
+        "a unix socket path where no file is, then a bad lock",
+        false,
+        &|i| {
+            let s = bound_path(i);
+            i.rec(s + 3).payload = format!("{}/elsewhere.sock", t.dir).into_bytes();
+            then_refused(i);
+            let bad = i
+                .all::<abi::FileLock>()
+                .into_iter()
+                .find(|&l| i.recs[l].get("fd") == NOT_OPEN);
+            assert!(
+                bad.is_some_and(|l| l > s),
+                "the bad lock comes after the socket"
+            );
+        },
+    );
+    // A file at the place that is not the socket's inode, or no directory to make it in.
+    let in_use = |place: &str| {
+        format!(
+            "unix socket: cannot bind it to {} at {place}: another file is there, or a socket \
+             is bound to it (EADDRINUSE)",
+            t.sock
+        )
+    };
+    let path_cases = [
+        (
+            "a unix socket path at the place of a regular file",
+            t.plain.clone(),
+            0,
+            libc::EADDRINUSE,
+            in_use(&t.plain),
+        ),
+        (
+            "a unix socket path whose inode has another number",
+            t.sock.clone(),
+            1,
+            libc::EADDRINUSE,
+            in_use(&t.sock),
+        ),
+        (
+            "a unix socket path in a directory that does not exist",
+            format!("{}/gone/bound.sock", t.dir),
+            0,
+            libc::ENOENT,
+            format!(
+                "unix socket: cannot bind it to {} at {}/gone/bound.sock (-2)",
+                t.sock, t.dir
+            ),
+        ),
+    ];
+    for (what, place, ino_added, errno, why) in path_cases {
+        let mut image = base.clone();
+        let s = bound_path(&image);
+        let ino = image.recs[s + 2].get("ino");
+        image.rec(s + 2).set("ino", ino + ino_added);
+        image.rec(s + 3).payload = place.into_bytes();
+        out.push(Case {
+            what: what.into(),
+            image,
+            cut: false,
+            errnos: vec![errno],
+            why: Some(why),
+        });
+    }
     // One POSIX timer record per pending signal the restarter may have, and the records are
     // not even there: refused before anything is allocated for them.
     let mut image = base.clone();
@@ -2841,7 +3026,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 image,
                 cut: false,
                 errnos: vec![libc::EINVAL],
-                why: Some("cannot give it its owner and mode (-22)"),
+                why: Some("cannot give it its owner and mode (-22)".into()),
             });
         }
     }
@@ -2882,7 +3067,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         image,
         cut: false,
         errnos: vec![libc::EBUSY],
-        why: Some("is held by another process"),
+        why: Some("is held by another process".into()),
     });
     let mut image = base.clone();
     let file = owner(&image, ofd(&image));
@@ -2896,7 +3081,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         image,
         cut: false,
         errnos: vec![libc::EBUSY],
-        why: Some("is held by another process"),
+        why: Some("is held by another process".into()),
     });
     // SUID_DUMP_ROOT has the kernel write a crashing process's core as root.
     let mut image = base.clone();
@@ -3557,8 +3742,8 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "unix socket name longer than a name may be",
         ),
         (
-            "a unix socket name that is a path",
-            "unix socket name or backlog no socket has",
+            "a unix socket path name without its inode record",
+            "where UnixPath belongs",
         ),
         (
             "a unix socket name with a byte after its length",
@@ -3636,11 +3821,45 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "a unix socket name after a socket not bound",
             "type 78 where",
         ),
+        (
+            "a unix socket path whose inode is a regular file",
+            "unix socket path that names no socket inode, or not from the root",
+        ),
+        (
+            "a unix socket path whose inode has mode bit 0o10000",
+            "unix socket path that names no socket inode, or not from the root",
+        ),
+        (
+            "a unix socket path whose inode record has padding that is not zero",
+            "UnixPath with padding that is not zero",
+        ),
+        (
+            "a unix socket path whose inode is not from the root",
+            "unix socket path that names no socket inode, or not from the root",
+        ),
+        (
+            "a unix socket path name with a NUL inside",
+            "unix socket name or backlog no socket has",
+        ),
+        (
+            "a unix socket path where no file is, then a bad lock",
+            "POSIX lock through an fd not open",
+        ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);
-        case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why);
+        case.unwrap_or_else(|| panic!("no case \"{what}\"")).why = Some(why.into());
     }
     out
+}
+
+/// The inode number and device (as stat(2) gives it, `new_encode_dev()`) of the socket file
+/// at `path`.
+fn sock_file(path: &str) -> Result<(u64, u64), String> {
+    let m = std::fs::symlink_metadata(path).map_err(|e| format!("stat {path}: {e}"))?;
+    if !m.file_type().is_socket() {
+        return Err(format!("{path} is not a socket: {:?}", m.file_type()));
+    }
+    Ok((m.ino(), m.dev()))
 }
 
 /// Whether this process is in the initial user namespace, which maps every id.
@@ -3658,7 +3877,7 @@ struct Case {
     errnos: Vec<i32>,
     /// What the refusal's log line says, where the errno alone does not tell which check
     /// refused the image.
-    why: Option<&'static str>,
+    why: Option<String>,
 }
 
 fn main() {
@@ -3689,6 +3908,7 @@ fn main() {
         fifo: fifo_of(&plain),
         dir: dir.clone(),
         locked: locked_in(&dir),
+        sock: sock_in(&dir),
         root: target.pid(),
         zombie,
         kid,
@@ -3697,6 +3917,20 @@ fn main() {
     let base = Image::parse(&target.image());
     if base.seal() != target.image() {
         target.fail("taking the image apart and sealing it again changed it");
+    }
+    // The socket file of [`BOUND_PATH`], which the killed target left: the image names its
+    // inode, to which every restart binds the socket again.
+    let sock = sock_file(&tree.sock).unwrap_or_else(|e| target.fail(e));
+    let saved = base.all::<abi::UnixPath>().into_iter().find_map(|r| {
+        let at = base.recs.get(r + 1)?;
+        let p = base.recs[r].decode::<abi::UnixPath>();
+        (at.payload == tree.sock.as_bytes()).then_some((p.ino, p.dev))
+    });
+    if saved != Some(sock) {
+        target.fail(format!(
+            "the image should name the inode and device {sock:?} of {}, names {saved:?}",
+            tree.sock
+        ));
     }
     let pids = [tree.root, tree.zombie, tree.kid, tree.kid2];
     let mut failed = Vec::new();
@@ -3709,7 +3943,8 @@ fn main() {
         if case.cut {
             bytes.truncate(bytes.len() - 16);
         }
-        if let Err(e) = expect_refused(&bytes, &pids, &case.what, &case.errnos, case.why) {
+        if let Err(e) = expect_refused(&bytes, &pids, &case.what, &case.errnos, case.why.as_deref())
+        {
             eprintln!("# {e}");
             failed.push(case.what.clone());
         }
@@ -3720,7 +3955,8 @@ fn main() {
         ));
     }
     // Unlinked files made by the failed restarts have no name: the directory holds what the
-    // target made there and no more.
+    // target made there and no more, the socket file too (no failed restart unlinked it, nor
+    // left one it made).
     let names = std::fs::read_dir(&dir).and_then(|d| {
         d.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect::<Result<Vec<_>, _>>()
@@ -3729,10 +3965,18 @@ fn main() {
         n.sort();
         n
     }) {
-        Ok(n) if n == ["locked", "plain", "plain.fifo"] => {}
+        Ok(n) if n == ["bound.sock", "locked", "plain", "plain.fifo"] => {}
         other => target.fail(format!(
-            "{dir} should hold only locked, plain and plain.fifo after the crafted restarts: \
-             {other:?}"
+            "{dir} should hold only bound.sock, locked, plain and plain.fifo after the crafted \
+             restarts: {other:?}"
+        )),
+    }
+    match sock_file(&tree.sock) {
+        Ok(now) if now == sock => {}
+        other => target.fail(format!(
+            "{} should be the socket file the target left, {sock:?}, after the crafted \
+             restarts: {other:?}",
+            tree.sock
         )),
     }
     // No lock the failed restarts took is left, of those the image holds or of crafted ones.

@@ -29,8 +29,8 @@ mod unlinked;
 
 #[cfg(CONFIG_UNIX)]
 pub(crate) use unix::{
-    carried, check_peers as check_socket_peers, dump_later, finish as finish_sockets, UnixNames,
-    UnixPair,
+    carried, check_peers as check_socket_peers, dump_later, finish as finish_sockets,
+    unlink_made as unlink_made_sockets, UnixNames, UnixPair,
 };
 
 use crate::image::{Dumper, Rec, Restorer};
@@ -561,10 +561,11 @@ pub(crate) struct Names {
     /// datagram socket may be connected to.
     #[cfg(CONFIG_UNIX)]
     unix_socks: RBTree<usize, ()>,
-    /// The datagram sockets of the tree connected by name ([`unix::check_peers`]), with the
-    /// address of the socket each is connected to, and where it is.
+    /// The datagram sockets of the tree connected by name and the sockets accepted by a
+    /// listener bound to a path ([`unix::check_peers`]): the address of the socket each
+    /// needs in the tree, why, and where it is.
     #[cfg(CONFIG_UNIX)]
-    unix_clients: KVVec<(usize, i32, Where)>,
+    unix_clients: KVVec<(usize, &'static str, i32, Where)>,
     /// The unix sockets whose messages carry files, written after the last task.
     #[cfg(CONFIG_UNIX)]
     queues_later: KVVec<unix::Later>,

@@ -1168,6 +1168,11 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, flags: u32) -> Result<i32> {
     let mut pids = KVVec::with_capacity(h.task_count as usize, GFP_KERNEL)?;
     let mut created = KVVec::new();
     let res = build(r, flags, h.task_count, &mut created);
+    // Nothing is left behind: not the inodes it made for the sockets it bound to paths.
+    #[cfg(CONFIG_UNIX)]
+    if res.is_err() {
+        crate::files::unlink_made_sockets(r);
+    }
     // The tasks hold what they share now: before they run, so that, say, handlers shared by
     // no other process are seen unshared (unshare(CLONE_SIGHAND) checks the count).
     r.forget_objects();

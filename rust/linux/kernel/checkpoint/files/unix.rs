@@ -2,8 +2,8 @@
 
 //! Unix domain sockets (`AF_UNIX`) of a pair that `socketpair(2)` made or of a connection a
 //! listener accepted, stream, datagram or seqpacket, and unconnected ones that `socket(2)`
-//! made, listening or not; each bound to an abstract name or not: the messages each holds,
-//! with their boundaries, its shutdown state, pending error, owner and options
+//! made, listening or not; each bound to a name (abstract or a path) or not: the messages
+//! each holds, with their boundaries, its shutdown state, pending error, owner and options
 //! (`O_NONBLOCK`, buffer sizes the user set, timeouts, `SO_RCVLOWAT`, `SO_PEEK_OFF`,
 //! `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and the process `SO_PEERCRED` names.
 //!
@@ -24,7 +24,15 @@
 //!
 //! A socket bound to an abstract name is bound to it again as it is made (one with no peer
 //! set up as saved first): a restart fails with `EADDRINUSE` while another socket has the
-//! name (the checkpointed one, if it was not killed). A listener listens again with its
+//! name (the checkpointed one, if it was not killed). A socket bound to a path keeps the name
+//! `bind()` was given (maybe relative), and comes back on its inode, found where it was from
+//! the task's root: the same inode if it is still there (a killed socket leaves it), with
+//! its mode and owner, for a caller who could unlink it and bind anew; else a new one that
+//! restart makes as `bind()` does, with the mode and owner it had, which only a caller who
+//! may give them gets, and unlinks again if the restart fails. Another file there, or a
+//! socket bound to the inode, fails the restart with `EADDRINUSE`. A connection that a
+//! listener bound to a path accepted is named once every socket is bound, with the name and
+//! inode of its listener, which must be of the tree. A listener listens again with its
 //! backlog once every task has its credentials, with the peer credentials of the process
 //! that made it listen, which a connecting socket copies. It holds no message or
 //! connection: a reader would learn each one's sender's address. What comes from outside
@@ -45,8 +53,10 @@
 //! tree, by objref, which restart has made by then; the restarter or that task must be
 //! able to pass them itself.
 //!
-//! Refused, with the reason: a socket with a path for a name or connected to one, a datagram
-//! socket connected to one outside the tree or closed, one connected to a listener that did
+//! Refused, with the reason: a socket named by a path that was deleted or is outside the
+//! task's root, or accepted by a listener of such a name closed since or outside the tree, a
+//! socket whose closed peer a path named, a datagram socket connected by name to one bound to
+//! a path, to one outside the tree or closed, one connected to a listener that did
 //! not accept it yet, a listener with connections waiting, a socket connected to none and
 //! bound, or connected by name, holding messages (each one's sender could be another), a
 //! message from another socket than the peer, a peer held outside the tree
@@ -55,7 +65,7 @@
 //! credentials that name a process outside the tree or credentials it no longer has.
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
-use super::{Escaped, Names, Shown, MADE_ANEW_FLAGS};
+use super::{cstr, decode_dev, encode_dev, Escaped, Names, Shown, MADE_ANEW_FLAGS};
 use crate::abi::objref::MAX_OBJREFS;
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
@@ -64,7 +74,8 @@ use crate::{abi, log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
 use kernel::fs::file::File;
-use kernel::net::unix::{self, Messages, NewUnix, SendAs, UnixInfo, UnixState};
+use kernel::net::unix::{self, Messages, NewUnix, SendAs, SockInode, SockInodeAttrs};
+use kernel::net::unix::{UnixInfo, UnixState};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::types::ARef;
@@ -90,16 +101,18 @@ impl FileKind for UnixFile {
             .unix_socks
             .try_create_and_insert(u.id, (), GFP_KERNEL_ACCOUNT)?;
         // Once for each socket, however many fds it has.
-        if again.is_none() && connected_by_name(&u) {
-            let client = (u.peer, at.task.vnr(), at.at);
+        let first = again.is_none();
+        if first && connected_by_name(&u) {
+            let client = (u.peer, PEER_OUTSIDE, at.task.vnr(), at.at);
             names.unix_clients.push(client, GFP_KERNEL_ACCOUNT)?;
         }
-        let why = match refused(names, &u) {
-            None if u.creds > 0 => {
-                senders_refused(&u.messages(file.file(), false)?, names, u.creds)
-            }
-            why => why,
-        };
+        let mut why = refused(names, &u);
+        if why.is_none() && is_path(&u.name) {
+            why = path_refused(at, names, &u, file, first)?;
+        }
+        if why.is_none() && u.creds > 0 {
+            why = senders_refused(&u.messages(file.file(), false)?, names, u.creds);
+        }
         check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS)
     }
 
@@ -198,6 +211,10 @@ impl FileKind for UnixFile {
                     _pad0: 0,
                 })?;
             }
+            // Right after it: only its own name may be a path (`refused`).
+            if on && is_path(name) {
+                dump_path(d, names, file)?;
+            }
         }
         if later {
             // Copied again then, with as many files, or the queue changed.
@@ -259,24 +276,35 @@ impl FileKind for UnixFile {
             unix::finish(&sock, &state)
                 .map_err(|_| r.bad("unix socket in a state no socket has"))?;
         }
-        let mut backlog = None;
+        let (mut backlog, mut listener) = (None, None);
         if s.flags & abi::UNIX_BOUND != 0 {
-            let name = name_of(r, listening)?;
+            let name = name_of(r, listening, true)?;
             bind_holder(r, &sock, sock_type, &name)?;
             backlog = listening.then_some(name.backlog);
         } else if named {
-            let name = name_of(r, false)?;
-            name_as_accepted(r, &sock, sock_type, &name, "give it its listener's name")?;
+            let name = name_of(r, false, true)?;
+            match &name.path {
+                // Its listener may come later: it is named once every socket is bound.
+                Some(p) => {
+                    listener = Some(KBox::new((name.name, p.key), GFP_KERNEL_ACCOUNT)?);
+                }
+                None => {
+                    name_as_accepted(r, &sock, sock_type, &name, "give it its listener's name")?
+                }
+            }
         }
         let mut connect_to = None;
         if s.flags & abi::UNIX_CONNECTED != 0 {
             if sock_type != TYPES[1] {
                 return Err(r.bad("unix socket connected by name that is no datagram socket"));
             }
-            connect_to = Some(KBox::new(name_of(r, false)?.name, GFP_KERNEL_ACCOUNT)?);
+            connect_to = Some(KBox::new(
+                name_of(r, false, false)?.name,
+                GFP_KERNEL_ACCOUNT,
+            )?);
         }
         if s.flags & abi::UNIX_PEER_NAMED != 0 {
-            let name = name_of(r, false)?;
+            let name = name_of(r, false, false)?;
             let Some(closed) = other.as_ref() else {
                 return Err(r.bad("unix socket whose closed peer is not there to name"));
             };
@@ -316,6 +344,7 @@ impl FileKind for UnixFile {
         pair.ends[e].named = named;
         pair.ends[e].listen = backlog;
         pair.ends[e].connect_to = connect_to;
+        pair.ends[e].listener = listener;
         if peer == abi::UNIX_PAIR_CLOSED && !later {
             close_peer(pair, other);
         }
@@ -496,15 +525,9 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
             false => "connected to a socket that is not its pair",
         });
     }
-    // The crate does not bind a path yet.
-    if u.name.len > 0 && u.name.bytes[0] != 0 {
-        return Some(match u.bound {
-            true => "bound to a path",
-            false => "accepted from a listener bound to a path",
-        });
-    }
-    if u.peer_name.len > 0 && u.peer_name.bytes[0] != 0 {
-        return Some("connected to a socket named by a path");
+    // `checkpoint_unix_refused()` says why first: restart binds only its own name.
+    if is_path(&u.peer_name) && (peer_kind(u) == abi::UNIX_PAIR_CLOSED || connected_by_name(u)) {
+        return Some("connected to a socket named by a path, closed or by name");
     }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
@@ -558,29 +581,102 @@ fn connect(r: &Restorer<'_, Obj>, sock: &NewUnix, name: unix::Name) -> Result {
         return Err(r.bad("unix socket connected to a name no restored socket is bound to"));
     };
     sock.connect(to).inspect_err(|e| {
+        let (at, name) = shown(&name);
         log!(
             r.log,
-            "unix socket: cannot connect it to @{} again ({})",
-            shown(&name),
+            "unix socket: cannot connect it to {at}{name} again ({})",
             e.to_errno()
         )
     })
 }
 
+/// Why a datagram socket connected by name is refused if its peer is not a socket of the tree.
+const PEER_OUTSIDE: &str = "connected to a socket outside the tree";
+
+/// Why a socket a listener bound to a path accepted is refused if the listener is not a
+/// socket of the tree.
+const LISTENER_OUTSIDE: &str = "accepted from a listener bound to a path outside the tree";
+
 /// Checks, once every file of the tree is, before the first byte, that each datagram socket
-/// connected by name is connected to a socket of the tree.
+/// connected by name is connected to a socket of the tree, and each socket that a listener
+/// bound to a path accepted was accepted by one of the tree.
 pub(crate) fn check_peers(log: &Log, names: &Names) -> Result {
-    for &(peer, pid, at) in names.unix_clients.iter() {
+    for &(peer, why, pid, at) in names.unix_clients.iter() {
         crate::resched();
         if names.unix_socks.get(&peer).is_none() {
-            log!(
-                log,
-                "pid {pid}: {at}: a unix socket connected to a socket outside the tree is not supported"
-            );
+            log!(log, "pid {pid}: {at}: a unix socket {why} is not supported");
             return Err(EOPNOTSUPP);
         }
     }
     Ok(())
+}
+
+/// Whether `name` is a path: not abstract, and not none.
+fn is_path(name: &unix::Name) -> bool {
+    name.as_bytes().first().is_some_and(|&b| b != 0)
+}
+
+/// Why checkpoint cannot save `u`, the unix socket of `file` named by a path, held `at` a
+/// frozen task, if it cannot. When it is checked `first`, one a listener accepted waits
+/// until every file is checked for its listener to be one of the tree ([`check_peers`]).
+fn path_refused(
+    at: Place<'_>,
+    names: &mut Names,
+    u: &UnixInfo,
+    file: &FileRef,
+    first: bool,
+) -> Result<Option<&'static str>> {
+    let Some(inode) = SockInode::of(file.file())? else {
+        return Ok(Some("named by a path without its inode"));
+    };
+    if names.name(&inode.path).is_none() {
+        return Ok(Some(
+            "named by a path that was deleted or is outside the task's root",
+        ));
+    }
+    if !inode.mapped {
+        return Ok(Some(
+            "named by a path whose owner the checkpointer's user namespace cannot name",
+        ));
+    }
+    if u.bound {
+        return Ok(None);
+    }
+    // An accepted socket keeps its listener's inode, which another may be bound to by now.
+    if inode.bound_to == 0 {
+        return Ok(Some(
+            "accepted from a listener bound to a path, since closed",
+        ));
+    }
+    if first {
+        let listener = (inode.bound_to, LISTENER_OUTSIDE, at.task.vnr(), at.at);
+        names.unix_clients.push(listener, GFP_KERNEL_ACCOUNT)?;
+    }
+    Ok(None)
+}
+
+/// Writes the `UnixPath` record of the unix socket of `file`, named by a path, and where its
+/// inode is.
+fn dump_path(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
+    let inode = SockInode::of(file.file())?.ok_or(EINVAL)?;
+    let a = inode.attrs;
+    d.record(&abi::UnixPath {
+        ino: a.ino,
+        dev: encode_dev(a.dev),
+        mode: a.mode,
+        uid: a.uid,
+        gid: a.gid,
+        _pad0: 0,
+    })?;
+    let Some(place) = names.name(&inode.path) else {
+        log!(
+            d.log,
+            "a unix socket named by a path that was deleted while the tree was checkpointed ({})",
+            Shown::of(file)
+        );
+        return Err(EAGAIN);
+    };
+    d.string(place)
 }
 
 /// The `UNIX_PAIR_*` of `u`'s pair: a socket connected by name is alone in it.
@@ -680,59 +776,231 @@ struct Named {
     name: unix::Name,
     /// The backlog its socket listens with once its maker has its credentials ([`finish`]).
     backlog: u32,
+    /// For a path, its `UnixPath` record (boxed: few names are paths).
+    path: Option<KBox<SockPath>>,
 }
 
-/// The abstract name `name` as the log shows it.
-fn shown(name: &unix::Name) -> Escaped<'_> {
-    Escaped(name.as_bytes().get(1..).unwrap_or(&[]))
+/// The socket inode of a unix socket named by a path, as its `UnixPath` record has it.
+struct SockPath {
+    attrs: SockInodeAttrs,
+    /// Where it is, from the root of the task: a NUL-terminated path.
+    place: KVec<u8>,
+    /// The key of `place` in [`UnixNames`].
+    key: u64,
 }
 
-/// Reads the `UnixName` record that follows, of a socket that listens if `listening`.
-fn name_of(r: &mut Restorer<'_, Obj>, listening: bool) -> Result<Named> {
+/// The name `name` as the log shows it: an abstract one after a `@`.
+fn shown(name: &unix::Name) -> (&'static str, Escaped<'_>) {
+    match is_path(name) {
+        true => ("", Escaped(name.as_bytes())),
+        false => ("@", Escaped(name.as_bytes().get(1..).unwrap_or(&[]))),
+    }
+}
+
+/// Reads the `UnixName` record that follows, of a socket that listens if `listening`, which
+/// may be a path if `path`, with its `UnixPath` and `String` records.
+fn name_of(r: &mut Restorer<'_, Obj>, listening: bool, path: bool) -> Result<Named> {
     let n = r.expect::<abi::UnixName>()?;
     let len = n.len as usize;
     let (Some(name), Some(rest)) = (n.name.get(..len), n.name.get(len..)) else {
         return Err(r.bad("unix socket name longer than a name may be"));
     };
-    // Only abstract names, for now: a path is refused at checkpoint.
-    if name.first() != Some(&0) || rest.iter().any(|&b| b != 0) || (!listening && n.backlog != 0) {
+    let is_path = name.first().is_some_and(|&b| b != 0);
+    if name.is_empty()
+        || rest.iter().any(|&b| b != 0)
+        || (!listening && n.backlog != 0)
+        || (is_path && (!path || name.contains(&0)))
+    {
         return Err(r.bad("unix socket name or backlog no socket has"));
     }
+    let path = match is_path {
+        true => Some(KBox::new(path_of(r)?, GFP_KERNEL_ACCOUNT)?),
+        false => None,
+    };
     Ok(Named {
         name: unix::Name {
             len: n.len,
             bytes: n.name,
         },
         backlog: n.backlog,
+        path,
+    })
+}
+
+/// Reads the `UnixPath` record that follows and where its inode is.
+fn path_of(r: &mut Restorer<'_, Obj>) -> Result<SockPath> {
+    let p = r.expect::<abi::UnixPath>()?;
+    let place = r.string()?;
+    let perms = bindings::S_IALLUGO;
+    if p.mode & bindings::S_IFMT != bindings::S_IFSOCK
+        || p.mode & !(bindings::S_IFMT | perms) != 0
+        || p._pad0 != 0
+        || place.first() != Some(&b'/')
+    {
+        return Err(r.bad("unix socket path that names no socket inode, or not from the root"));
+    }
+    // The String record's bytes and a NUL.
+    let key = fnv1a(place.get(..place.len() - 1).unwrap_or(&[]));
+    Ok(SockPath {
+        attrs: SockInodeAttrs {
+            ino: p.ino,
+            dev: decode_dev(p.dev),
+            mode: p.mode,
+            uid: p.uid,
+            gid: p.gid,
+        },
+        place,
+        key,
+    })
+}
+
+/// The 64-bit FNV-1a hash of `bytes`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
 }
 
 /// The key of the restart's index of the names it bound sockets to ([`UnixNames`]).
 const NAMES: u32 = MAX_OBJREFS + 1;
 
-/// The unix sockets restart bound to abstract names, by type and name: the holders of the
-/// names it gives accepted sockets and closed peers, and the sockets it connects datagram
-/// sockets to again.
-pub(crate) struct UnixNames(RBTree<(u32, unix::Name), NewUnix>);
+/// The unix sockets restart bound: the holders of the names it gives accepted sockets and
+/// closed peers, and the sockets it connects datagram sockets to again.
+pub(crate) struct UnixNames {
+    /// Those bound to abstract names, by type and name.
+    names: RBTree<(u32, unix::Name), NewUnix>,
+    /// Those bound to paths, by type and the key of where their inode is.
+    paths: RBTree<(u32, u64), BoundPath>,
+}
 
-/// Binds `sock` to the name `n`.
+/// A unix socket restart bound to a path.
+struct BoundPath {
+    sock: NewUnix,
+    name: unix::Name,
+    /// Whether restart made its inode, which it unlinks if it fails ([`unlink_made`]).
+    made: bool,
+}
+
+/// Binds `sock` to the abstract name `n`.
 fn bind(r: &Restorer<'_, Obj>, sock: &NewUnix, n: &Named) -> Result {
     let res = sock.bind(n.name.as_bytes());
     res.inspect_err(|e| name_failed(r, e, "bind it to", n, "a socket has that name"))
 }
 
+/// The restart's index of the sockets it bound.
+fn index<'a>(r: &'a mut Restorer<'_, Obj>) -> Result<&'a mut UnixNames> {
+    let names = r.own_mut(NAMES, || {
+        Obj::UnixNames(UnixNames {
+            names: RBTree::new(),
+            paths: RBTree::new(),
+        })
+    })?;
+    let Obj::UnixNames(names) = names else {
+        return Err(EINVAL);
+    };
+    Ok(names)
+}
+
 /// Binds `sock`, a socket of `sock_type` that lives on, to the name `n`, which it then holds
 /// for the sockets that restart gives the name of the listener that accepted them.
 fn bind_holder(r: &mut Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Named) -> Result {
-    bind(r, sock, n)?;
-    let names = r.own_mut(NAMES, || Obj::UnixNames(UnixNames(RBTree::new())))?;
-    let Obj::UnixNames(UnixNames(names)) = names else {
-        return Err(EINVAL);
+    let Some(p) = &n.path else {
+        bind(r, sock, n)?;
+        // Once: no other socket of its type could be bound to it.
+        let key = (sock_type, n.name);
+        let names = &mut index(r)?.names;
+        names.try_create_and_insert(key, sock.clone(), GFP_KERNEL_ACCOUNT)?;
+        return Ok(());
     };
-    // Once: no other socket of its type could be bound to it.
-    let key = (sock_type, n.name);
-    names.try_create_and_insert(key, sock.clone(), GFP_KERNEL_ACCOUNT)?;
-    Ok(())
+    let key = (sock_type, p.key);
+    if index(r)?.paths.get(&key).is_some() {
+        return Err(r.bad("unix sockets bound to one path"));
+    }
+    let place = cstr(&p.place)?;
+    let made = sock
+        .bind_path(n.name.as_bytes(), place, &p.attrs)
+        .inspect_err(|e| bind_path_failed(r, e, n, p))?;
+    let bound = BoundPath {
+        sock: sock.clone(),
+        name: n.name,
+        made,
+    };
+    let res = index(r).and_then(|i| {
+        i.paths
+            .try_create_and_insert(key, bound, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    });
+    if res.is_err() && made {
+        let _ = sock.unlink_path();
+    }
+    res
+}
+
+/// Logs that restart could not bind a socket to the path `n`, whose inode `p` describes: `e`.
+fn bind_path_failed(r: &Restorer<'_, Obj>, e: &Error, n: &Named, p: &SockPath) {
+    let place = Escaped(p.place.get(..p.place.len() - 1).unwrap_or(&[]));
+    let (_, name) = shown(&n.name);
+    let a = &p.attrs;
+    match e.to_errno() {
+        e if e == -(bindings::EADDRINUSE as i32) => log!(
+            r.log,
+            "unix socket: cannot bind it to {name} at {place}: another file is there, or a socket is bound to it (EADDRINUSE)"
+        ),
+        e if e == -(bindings::EPERM as i32) => log!(
+            r.log,
+            "unix socket: cannot bind it to {name} at {place} with mode {:o}, uid {}, gid {}: the caller may not (EPERM)",
+            a.mode & bindings::S_IALLUGO,
+            a.uid,
+            a.gid
+        ),
+        e => log!(r.log, "unix socket: cannot bind it to {name} at {place} ({e})"),
+    }
+}
+
+/// Gives `sock`, a socket of `sock_type` of a connection, the name and path of the listener
+/// bound to a path that accepted it, which restart bound: `at` is the name and the key of
+/// where its inode is.
+fn name_as_accepted_path(
+    r: &Restorer<'_, Obj>,
+    sock: &NewUnix,
+    sock_type: u32,
+    at: &(unix::Name, u64),
+) -> Result {
+    let holder = match r.own(NAMES) {
+        Some(Obj::UnixNames(names)) => names.paths.get(&(sock_type, at.1)),
+        _ => None,
+    };
+    let Some(holder) = holder.filter(|h| h.name == at.0) else {
+        return Err(
+            r.bad("unix socket accepted by a listener bound to a path restart did not bind")
+        );
+    };
+    sock.name_path(&holder.sock).inspect_err(|e| {
+        let (_, name) = shown(&at.0);
+        log!(
+            r.log,
+            "unix socket: cannot give it its listener's name {name} ({})",
+            e.to_errno()
+        )
+    })
+}
+
+/// Unlinks the inodes that restart made for the sockets it bound to paths: for a restart that
+/// failed, which leaves nothing behind.
+pub(crate) fn unlink_made(r: &Restorer<'_, Obj>) {
+    let Some(Obj::UnixNames(names)) = r.own(NAMES) else {
+        return;
+    };
+    for bound in names.paths.values().filter(|b| b.made) {
+        if let Err(e) = bound.sock.unlink_path() {
+            let (_, name) = shown(&bound.name);
+            log!(
+                r.log,
+                "unix socket: cannot unlink the inode restart made for {name} ({})",
+                e.to_errno()
+            );
+        }
+    }
 }
 
 /// Gives `sock`, a socket of `sock_type` of a connection, the name `n` of the listener that
@@ -753,22 +1021,22 @@ fn name_as_accepted(
 /// The socket of `sock_type` that restart bound to `name`, if any.
 fn holder<'a>(r: &'a Restorer<'_, Obj>, sock_type: u32, name: unix::Name) -> Option<&'a NewUnix> {
     match r.own(NAMES) {
-        Some(Obj::UnixNames(UnixNames(names))) => names.get(&(sock_type, name)),
+        Some(Obj::UnixNames(names)) => names.names.get(&(sock_type, name)),
         _ => None,
     }
 }
 
 /// Logs that restart could not `what` the name `n`: `e`, `EADDRINUSE` if it was `taken`.
 fn name_failed(r: &Restorer<'_, Obj>, e: &Error, what: &str, n: &Named, taken: &str) {
-    let shown = shown(&n.name);
+    let (at, shown) = shown(&n.name);
     match e.to_errno() {
         e if e == -(bindings::EADDRINUSE as i32) => {
             log!(
                 r.log,
-                "unix socket: cannot {what} @{shown}: {taken} (EADDRINUSE)"
+                "unix socket: cannot {what} {at}{shown}: {taken} (EADDRINUSE)"
             )
         }
-        e => log!(r.log, "unix socket: cannot {what} @{shown} ({e})"),
+        e => log!(r.log, "unix socket: cannot {what} {at}{shown} ({e})"),
     }
 }
 
@@ -914,6 +1182,7 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         named: false,
         listen: None,
         connect_to: None,
+        listener: None,
     };
     r.define(
         p.objref,
@@ -952,6 +1221,10 @@ struct End {
     connect_to: Option<KBox<unix::Name>>,
     /// The backlog it listens with once its maker has its credentials.
     listen: Option<u32>,
+    /// The name of the listener bound to a path that accepted it, and the key of where its
+    /// inode is: restart gives it that name once every socket is bound (boxed: few sockets
+    /// have one).
+    listener: Option<KBox<(unix::Name, u64)>>,
 }
 
 /// Gives each unix socket restored its shutdown state, error, `SO_PASSCRED` and peer
@@ -970,6 +1243,9 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             };
             if end.later.is_some() {
                 return Err(r.bad("unix socket whose messages that carry files never came"));
+            }
+            if let Some(at) = &end.listener {
+                name_as_accepted_path(r, file, pair.sock_type, at)?;
             }
             if let Some(name) = &end.connect_to {
                 connect(r, file, **name)?;
