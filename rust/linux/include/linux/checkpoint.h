@@ -381,7 +381,7 @@ struct checkpoint_unix_path {
 	bool mapped;
 };
 
-int checkpoint_unix_path(struct file *file, struct checkpoint_unix_path *p);
+int checkpoint_unix_path(struct file *file, bool peer, struct checkpoint_unix_path *p);
 
 /**
  * struct checkpoint_unix_cred - the credentials a message carries
@@ -432,6 +432,7 @@ int restart_unix_bind_path(struct file *file, const char *name, unsigned int len
 			   const char *where, const struct checkpoint_unix_path *saved);
 int restart_unix_unlink(struct file *file);
 int restart_unix_name_path(struct file *file, struct file *holder);
+int restart_unix_name_closed_peer(struct file *file, const char *name, unsigned int len);
 int restart_unix_connect(struct file *file, struct file *to);
 int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,

@@ -529,6 +529,13 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if is_path(&u.peer_name) && (peer_kind(u) == abi::UNIX_PAIR_CLOSED || connected_by_name(u)) {
         return Some("connected to a socket named by a path, closed or by name");
     }
+    // The crate does not restore these yet.
+    if is_path(&u.peer_name) && peer_kind(u) == abi::UNIX_PAIR_CLOSED {
+        return Some("connected to a closed socket named by a path");
+    }
+    if is_path(&u.peer_name) && connected_by_name(u) {
+        return Some("connected by name to a socket bound to a path");
+    }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
     }
@@ -626,7 +633,7 @@ fn path_refused(
     file: &FileRef,
     first: bool,
 ) -> Result<Option<&'static str>> {
-    let Some(inode) = SockInode::of(file.file())? else {
+    let Some(inode) = SockInode::of(file.file(), false)? else {
         return Ok(Some("named by a path without its inode"));
     };
     if names.name(&inode.path).is_none() {
@@ -658,7 +665,7 @@ fn path_refused(
 /// Writes the `UnixPath` record of the unix socket of `file`, named by a path, and where its
 /// inode is.
 fn dump_path(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
-    let inode = SockInode::of(file.file())?.ok_or(EINVAL)?;
+    let inode = SockInode::of(file.file(), false)?.ok_or(EINVAL)?;
     let a = inode.attrs;
     d.record(&abi::UnixPath {
         ino: a.ino,

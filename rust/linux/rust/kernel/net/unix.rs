@@ -281,13 +281,14 @@ pub struct SockInodeAttrs {
 }
 
 impl SockInode {
-    /// The socket inode of the unix socket of `file`, if a path names it; `EINVAL` if it is
-    /// not a unix socket.
-    pub fn of(file: &File) -> Result<Option<SockInode>> {
+    /// The socket inode of the unix socket of `file`, or of its peer if `peer`, if a path
+    /// names it; `EINVAL` if it is not a unix socket.
+    pub fn of(file: &File, peer: bool) -> Result<Option<SockInode>> {
         let mut p = bindings::checkpoint_unix_path::default();
         // SAFETY: the file is valid; the callee fills `p`, with a counted path, when it
         // returns 0.
-        match to_result(unsafe { bindings::checkpoint_unix_path(file.as_ptr(), &mut p) }) {
+        let res = unsafe { bindings::checkpoint_unix_path(file.as_ptr(), peer, &mut p) };
+        match to_result(res) {
             Err(e) if e == ENOENT => return Ok(None),
             res => res?,
         }
@@ -518,6 +519,16 @@ impl NewUnix {
             )
         };
         to_result(res).map(|()| res == 1)
+    }
+
+    /// Gives the socket's peer, which was closed, `name`: an abstract one (a NUL, then its
+    /// bytes) or a path, which `getpeername()` and a reader of its messages report.
+    pub fn name_closed_peer(&self, name: &[u8]) -> Result {
+        let len = u32::try_from(name.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the file is valid; `name` is a kernel buffer of `len` bytes, only read.
+        to_result(unsafe {
+            bindings::restart_unix_name_closed_peer(self.0.as_ptr(), name.as_ptr().cast(), len)
+        })
     }
 
     /// Unlinks the inode [`NewUnix::bind_path`] made for the socket, if it is still where it
