@@ -1247,8 +1247,7 @@ pub struct UnixCreds {
 /// A name after a `UnixSock` record: the one its socket is bound to with `UNIX_BOUND`, the one
 /// it has with `UNIX_NAMED`, then its closed peer's with `UNIX_PEER_NAMED` or the one of the
 /// socket it is connected to with `UNIX_CONNECTED`. An abstract name is a NUL, then its bytes;
-/// a path (`UNIX_BOUND` and `UNIX_NAMED` only), with no NUL, is followed by a `UnixPath`
-/// record.
+/// a path has no NUL, and is followed by a `UnixPath` record, but for a closed peer's.
 #[repr(C)]
 #[record(UnixName, max = 128)]
 pub struct UnixName {
@@ -1263,8 +1262,9 @@ pub struct UnixName {
 }
 
 /// The socket inode of a unix socket named by a path, after its `UnixName` record: the one
-/// `bind()` made, or, with `UNIX_NAMED`, its listener's. A `String` record follows with where
-/// it is, from the root of the task that holds the socket.
+/// `bind()` made, or, with `UNIX_NAMED`, its listener's, or, after the name of the socket it
+/// is connected to (`UNIX_CONNECTED`), that one's. A `String` record follows with where it
+/// is, from the root of the task that holds the socket.
 #[repr(C)]
 #[record(UnixPath, max = 64)]
 pub struct UnixPath {

@@ -12,16 +12,18 @@
 //!   listener handed to a sibling of the target outside its tree (which lives on through the
 //!   checkpoint) and closed by the target: "accepted from a listener bound to a path outside
 //!   the tree"; afterwards the accepted socket reads "hello" from its client and answers;
-//! - a datagram socket bound to a path, and an unbound one connected with connect() to that
-//!   path: "connected by name to a socket bound to a path" (of the client); afterwards the
-//!   client still names the path as its peer and sends "x", which the other receives;
-//! - datagram sockets X and Y bound to the paths "x.sock" and "y.sock" in the scratch
-//!   directory, each connect()ed to the other: "connected by name to a socket bound to a
-//!   path"; afterwards each still names the other's path as its peer, and X sends "x", which
-//!   Y receives from X's path;
-//! - a stream socket connected to a listener bound to a path, which accepted it; the accepted
-//!   socket wrote "hello", then it and the listener were closed: "connected to a closed
-//!   socket named by a path";
+//! - a datagram socket bound to "srv.sock" in the scratch directory (fd 37), and an unbound
+//!   one (fd 34, checked first) connected with connect() to that path, the path unlinked
+//!   since: "connected by name to a socket bound to a path that was deleted or is outside
+//!   the task's root" (of the client); afterwards the client still names the path as its
+//!   peer and sends "x", which the other receives;
+//! - a datagram socket bound to the relative name "srv.sock" (fd 37) in a directory deep
+//!   enough under the scratch directory that its absolute path is 110 bytes or longer (more
+//!   than an address holds), the target's working directory, and an unbound one (fd 34,
+//!   checked first) connected with connect() to "srv.sock": "connected by name to a socket
+//!   bound to a path as long as a name may be or longer, from the task's root" (of the
+//!   client); afterwards the client still names "srv.sock" as its peer and sends "x", which
+//!   the other receives;
 //! - a stream socket connected to a listener of the test's (bound to an abstract name before
 //!   the target was spawned, its fd not kept by the target) that has not accepted it yet,
 //!   which wrote "hello": "connected to a listener that has not accepted it yet"; afterwards
@@ -92,8 +94,8 @@ use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
     accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, peer_name,
-    recv_from_within, recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int,
-    socket_at, socketpair_at, sockname,
+    recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at,
+    socketpair_at, sockname,
 };
 use cr_tests::{
     check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
@@ -125,12 +127,11 @@ const ACCEPTED_PATH: &str =
 /// holds.
 const LISTENER_OUTSIDE: &str =
     "a unix socket accepted from a listener bound to a path outside the tree is not supported";
-/// For a datagram socket connected with connect() to one bound to a path.
-const CONNECTED_PATH: &str =
-    "a unix socket connected by name to a socket bound to a path is not supported";
-/// For a stream socket whose peer, named by a path, was closed.
-const CLOSED_PEER_PATH: &str =
-    "a unix socket connected to a closed socket named by a path is not supported";
+/// For a datagram socket connected with connect() to one bound to a path unlinked since.
+const CONNECTED_DELETED: &str = "a unix socket connected by name to a socket bound to a path that was deleted or is outside the task's root is not supported";
+/// For a datagram socket connected with connect() to one bound to a path whose absolute place
+/// does not fit in an address.
+const CONNECTED_LONG: &str = "a unix socket connected by name to a socket bound to a path as long as a name may be or longer, from the task's root is not supported";
 /// For a socket connected to a listener that has not accepted it yet.
 const NOT_ACCEPTED: &str =
     "a unix socket connected to a listener that has not accepted it yet is not supported";
@@ -325,81 +326,64 @@ fn accepted_listener_outside() {
     show_log_and_finish(target);
 }
 
-/// A datagram socket on [`RECV`] bound to a path in the scratch directory, and an unbound
-/// one on [`SEND`] connected to that path with connect(). After the refusal the client
-/// still names the path as its peer, and sends "x", which the server receives.
-fn connected_to_path() {
-    let path = format!("{}/server", scratch_dir());
+/// A datagram socket on [`RECV`] bound to "srv.sock" in the scratch directory, and an
+/// unbound one on [`THIRD`], a lower fd (checkpoint checks it first), connected to that path
+/// with connect(); then the path is unlinked. After the refusal the client still names the
+/// path as its peer, and sends "x", which the server receives.
+fn connected_to_deleted_path() {
+    let path = format!("{}/srv.sock", scratch_dir());
     let to = path.clone();
     let setup = move || {
         socket_at(libc::SOCK_DGRAM, RECV)?;
         bind(RECV, to.as_bytes())?;
-        socket_at(libc::SOCK_DGRAM, SEND)?;
-        connect(SEND, to.as_bytes())
+        socket_at(libc::SOCK_DGRAM, THIRD)?;
+        connect(THIRD, to.as_bytes())?;
+        std::fs::remove_file(&to).map_err(|e| format!("unlink {to}: {e}"))
     };
-    let works = move || {
-        // The kernel gives a path's address with its terminating NUL.
-        let name = [path.as_bytes(), b"\0"].concat();
-        check_eq("getpeername() of the client", peer_name(SEND)?, name)?;
-        check_eq("send() of the client", send(SEND, b"x", 0), Ok(1))?;
-        check_eq(
-            "what the server receives",
-            recv_within(RECV, 64, 0)?,
-            b"x".to_vec(),
-        )
-    };
-    refused(setup, works, CONNECTED_PATH)
+    // The kernel gives a path's address with its terminating NUL.
+    let name = [path.as_bytes(), b"\0"].concat();
+    refused(setup, move || client_still_sends(&name), CONNECTED_DELETED)
 }
 
-/// Datagram sockets X on [`SEND`] and Y on [`RECV`], bound to the paths "x.sock" and "y.sock"
-/// in the scratch directory, each connected with connect() to the other. After the refusal
-/// each still names the other's path as its peer, and X sends "x", which Y receives from X's
-/// path.
-fn connected_to_each_other_by_path() {
-    let dir = scratch_dir();
-    let (x, y) = (format!("{dir}/x.sock"), format!("{dir}/y.sock"));
-    let (x_to, y_to) = (x.clone(), y.clone());
+/// The datagram client on [`THIRD`] still names `peer` as its peer, and sends "x", which the
+/// server on [`RECV`] receives.
+fn client_still_sends(peer: &[u8]) -> Check {
+    check_eq(
+        "getpeername() of the client",
+        peer_name(THIRD)?,
+        peer.to_vec(),
+    )?;
+    check_eq("send() of the client", send(THIRD, b"x", 0), Ok(1))?;
+    check_eq(
+        "what the server receives",
+        recv_within(RECV, 64, 0)?,
+        b"x".to_vec(),
+    )
+}
+
+/// A datagram socket on [`RECV`] bound to the relative name "srv.sock" in a directory under the
+/// scratch directory deep enough that the absolute path of "srv.sock" is at least 110 bytes
+/// long (an address holds at most 107 and a NUL), the target's working directory (the target
+/// is a process of its own: the test's stays), and an unbound one on [`THIRD`], a lower fd
+/// (checkpoint checks it first), connected to "srv.sock" with connect(). Restart could not
+/// connect it again by the absolute place of the server. After the refusal the client still
+/// names "srv.sock" as its peer, and sends "x", which the server receives.
+fn connected_to_long_path() {
+    let dir = format!("{}{}", scratch_dir(), "/aaaaaaaaaaaaaaaaaaaa".repeat(4));
     let setup = move || {
-        socket_at(libc::SOCK_DGRAM, SEND)?;
-        bind(SEND, x_to.as_bytes())?;
+        let path = format!("{dir}/srv.sock");
+        if path.len() < 110 {
+            return Err(format!("{path} is only {} bytes long", path.len()));
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir -p {dir}: {e}"))?;
+        std::env::set_current_dir(&dir).map_err(|e| format!("chdir {dir}: {e}"))?;
         socket_at(libc::SOCK_DGRAM, RECV)?;
-        bind(RECV, y_to.as_bytes())?;
-        connect(SEND, y_to.as_bytes())?;
-        connect(RECV, x_to.as_bytes())
+        bind(RECV, b"srv.sock")?;
+        socket_at(libc::SOCK_DGRAM, THIRD)?;
+        connect(THIRD, b"srv.sock")
     };
-    let works = move || {
-        // The kernel gives a path's address with its terminating NUL.
-        let (x, y) = (
-            [x.as_bytes(), b"\0"].concat(),
-            [y.as_bytes(), b"\0"].concat(),
-        );
-        check_eq("getpeername() of X", peer_name(SEND)?, y)?;
-        check_eq("getpeername() of Y", peer_name(RECV)?, x.clone())?;
-        check_eq("send() of X", send(SEND, b"x", 0), Ok(1))?;
-        check_eq(
-            "what Y receives, and from whom (msg_name)",
-            recv_from_within(RECV, 64)?,
-            (b"x".to_vec(), x),
-        )
-    };
-    refused(setup, works, CONNECTED_PATH)
-}
-
-/// A stream socket on [`RECV`] connected to a listener bound to a path in the scratch
-/// directory, which accepted it; the accepted socket wrote [`HELLO`], then it and the
-/// listener were closed: the client's peer is closed, and named by a path.
-fn closed_peer_path() {
-    let path = format!("{}/listener", scratch_dir());
-    let setup = move || {
-        listener_at(path.as_bytes(), LISTENER)?;
-        socket_at(libc::SOCK_STREAM, RECV)?;
-        connect(RECV, path.as_bytes())?;
-        accept_at(LISTENER, ACCEPTED)?;
-        write_all(ACCEPTED, HELLO)?;
-        close_all(&[ACCEPTED, LISTENER]);
-        Ok(())
-    };
-    refused(setup, still_hello, CLOSED_PEER_PATH)
+    // The kernel gives a path's address with its terminating NUL.
+    refused(setup, || client_still_sends(b"srv.sock\0"), CONNECTED_LONG)
 }
 
 /// A stream socket of the target on [`RECV`] connected to a listener of the test's, which
@@ -1026,12 +1010,14 @@ const CASES: &[(&str, Run)] = &[
     ("bound to a path, unlinked", Own(bound_to_unlinked_path)),
     ("accepted from a path", Own(accepted_from_path)),
     ("accepted, listener outside", Own(accepted_listener_outside)),
-    ("connected by name to a path", Own(connected_to_path)),
     (
-        "datagram sockets connected to each other by path",
-        Own(connected_to_each_other_by_path),
+        "connected by name to a deleted path",
+        Own(connected_to_deleted_path),
     ),
-    ("closed peer named by a path", Own(closed_peer_path)),
+    (
+        "connected by name to a long path",
+        Own(connected_to_long_path),
+    ),
     ("not accepted yet", Own(not_accepted_yet)),
     ("connected outside", Own(connected_outside)),
     (
@@ -1150,5 +1136,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound to a path since unlinked, accepted from a listener bound to a path since closed or held outside the tree, connected by name to a datagram socket bound to a path (also two bound to paths, connected to each other), connected to a closed socket named by a path, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound to a path since unlinked, accepted from a listener bound to a path since closed or held outside the tree, connected by name to a datagram socket bound to a path since unlinked or whose absolute place is longer than an address holds, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

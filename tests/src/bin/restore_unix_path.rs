@@ -19,8 +19,21 @@
 //! it to an abstract name: a NUL and 5 hex digits), to "D/lsock", writing "bye", and closes
 //! B_c. S accepts A_s (fd 50), then B_s (fd 51) from L (in the order C connected them) and
 //! P_s (fd 52) from Q, records getpeername() of B_s (it must be an autobound name), and
-//! writes "pong" on A_s and "rep1" on P_s. Nothing is read before the checkpoint; S records
-//! stat() of the five socket files (L's mode must be S_IFSOCK | 0640).
+//! writes "pong" on A_s and "rep1" on P_s. Then S sets up sockets whose peer, named by a
+//! path, was closed, and datagram sockets connected by name to a path:
+//!
+//! - E (fd 46, stream) connects to "lsock" (relative); L accepts the connection (fd 47),
+//!   which writes "gone" and is closed: S keeps no accepted socket for E;
+//! - a datagram pair, F (fd 63) and F_b (fd 64), F_b bound to "D/gone.sock", sends "d2" to F
+//!   and is closed (its file stays);
+//! - X (fd 65), an unbound datagram socket, connect()s to G by its name relative to D
+//!   ("dsock");
+//! - Y1 (fd 66), a datagram socket bound to "D/y1.sock", and Y2 (fd 67), bound to "y2.sock"
+//!   (relative); Y1 connect()s to Y2 by "D/y2.sock", Y2 to Y1 by "y1.sock" (each by another
+//!   spelling than its peer was bound with).
+//!
+//! Nothing is read before the checkpoint; S records stat() of the seven files of its bound
+//! sockets (L's mode must be S_IFSOCK | 0640) and of "D/gone.sock" (all sockets).
 //!
 //! After the restart S checks:
 //!
@@ -29,14 +42,27 @@
 //!   B_s "lsock", of G "D/dsock", of 53 "D/psock", of H "D/hsock", of K its abstract name;
 //!   getpeername() of 54 is "D/psock", of A_s empty (A_c has no name), of B_s exactly the
 //!   autobound name recorded before the checkpoint (B_c's, closed), of H exactly K's name;
-//! - stat() of each of the five files gives what it gave before: the same device, inode,
-//!   mode and owner (only the device, mode and owner when the files were removed);
+//! - stat() of each of the seven files of the bound sockets gives what it gave before: the
+//!   same device, inode, mode and owner (only the device, mode and owner when the files were
+//!   removed);
 //! - L accepts a new stream connection to "D/lsock", whose accepted socket's name is "lsock",
 //!   also its client's peer name; Q accepts a new seqpacket connection, named "D/qsock";
 //! - A_s reads exactly "ping", P_s the record "rec1" whole, 53 "hello" (no sender's name);
 //!   B_s "bye" sent by B_c's autobound name (msg_name), then its end (0 bytes);
 //! - an unbound datagram socket sends "dg" to "D/dsock" with sendto(), which G receives;
 //! - H sends "hk" with send(), which K receives from "D/hsock" (msg_name);
+//! - getpeername() of E is exactly "lsock" (its closed peer's name, L's), E reads "gone" sent
+//!   by "lsock" (msg_name), then its end (0 bytes);
+//! - getpeername() of F is exactly "D/gone.sock" (F_b's, closed), F receives "d2" from
+//!   "D/gone.sock" (msg_name); its send() fails with ECONNREFUSED (its peer is closed), after
+//!   which it has no peer (getpeername() ENOTCONN); stat() of "D/gone.sock" gives what it gave
+//!   before (the very inode: restart binds nothing to it), or, when the test removed the
+//!   files, nothing is there (restart did not make it again);
+//! - getsockname() of X is empty, getpeername() exactly "D/dsock" (G's name as G's bind() was
+//!   given it, not "dsock"); X sends "xg" with send(), which G receives with no sender's name;
+//! - getsockname() of Y1 is "D/y1.sock" and of Y2 "y2.sock", getpeername() of Y1 exactly
+//!   "y2.sock" and of Y2 "D/y1.sock"; Y1 sends "12", which Y2 receives from "D/y1.sock"
+//!   (msg_name), and Y2 sends "21", which Y1 receives from "y2.sock";
 //! - bind() of a new stream socket to "D/lsock" fails with EADDRINUSE.
 //!
 //! Then S wakes C, which checks that getpeername() of A_c is "lsock" and that it reads "pong"
@@ -45,8 +71,8 @@
 //! "back", which C reads. C exits 0 and S reaps it.
 //!
 //! Run with CKPT_KILL, restarted from the image file, through a pipe, and from the file after
-//! the test removed the five socket files (the restart makes them again: L's is a socket of
-//! mode 0640, the chmod coming back on a new inode).
+//! the test removed the eight socket files (the restart makes the seven of the bound sockets
+//! again: L's is a socket of mode 0640, the chmod coming back on a new inode; not F_b's).
 //!
 //! Then a smaller target with L and Q only (the same names), which after the restart checks
 //! their names, L's file (mode S_IFSOCK | 0640, the same inode unless removed) and that both
@@ -72,8 +98,8 @@ use cr_tests::target::{dry_run, scratch_dir};
 use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_bytes, check_message, check_name, check_peer,
-    close_all, connect, listen, peer_name, recv_within, send_all, send_to, setsockopt_int,
-    socket_at, socketpair_at, try_bind,
+    close_all, connect, listen, peer_name, peername, recv_within, send, send_all, send_to,
+    setsockopt_int, socket_at, socketpair_at, try_bind,
 };
 use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
@@ -105,6 +131,19 @@ const BINDER: RawFd = 43;
 const A_C: RawFd = 60;
 const B_C: RawFd = 61;
 const P_C: RawFd = 62;
+/// S's own client E of L, and (until S closed it) the connection L accepted from it.
+const E: RawFd = 46;
+const E_ACCEPTED: RawFd = 47;
+/// S's datagram pair: F, and F's other socket F_b, bound to "D/gone.sock" (closed before the
+/// checkpoint).
+const F: RawFd = 63;
+const F_B: RawFd = 64;
+/// S's unbound datagram socket X, connect()ed to G by the relative name "dsock".
+const X: RawFd = 65;
+/// S's datagram sockets Y1, bound to "D/y1.sock", and Y2, bound to "y2.sock", each
+/// connect()ed to the other.
+const Y1: RawFd = 66;
+const Y2: RawFd = 67;
 
 /// The listeners' backlog.
 const BACKLOG: libc::c_int = 4;
@@ -113,8 +152,13 @@ const BACKLOG: libc::c_int = 4;
 const L_PATH: &str = "lsock";
 const L_NAME: &[u8] = b"lsock\0";
 const L_MODE: u32 = libc::S_IFSOCK | 0o640;
-/// The socket files in D: L's, Q's, G's, the pair's bound socket's and H's.
-const FILES: [&str; 5] = ["lsock", "qsock", "dsock", "psock", "hsock"];
+/// The socket files in D of the sockets S holds: L's, Q's, G's, the pair's bound socket's,
+/// H's, Y1's and Y2's.
+const FILES: [&str; 7] = [
+    "lsock", "qsock", "dsock", "psock", "hsock", "y1.sock", "y2.sock",
+];
+/// The socket file in D of F_b, closed before the checkpoint: restart binds nothing to it.
+const GONE_FILE: &str = "gone.sock";
 
 /// What is left unread at the checkpoint (BYE: what B_c wrote before it was closed), the
 /// datagrams sent after the restart (HK: from H to K), the round trip's two messages and what
@@ -130,6 +174,13 @@ const DG: &[u8] = b"dg";
 const AGAIN: &[u8] = b"again";
 const BACK: &[u8] = b"back";
 const MINE: &[u8] = b"mine";
+/// What the closed peers left: the connection L accepted from E on E, F_b on F.
+const GONE: &[u8] = b"gone";
+const D2: &[u8] = b"d2";
+/// The datagrams sent after the restart: X to G, Y1 to Y2, Y2 to Y1.
+const XG: &[u8] = b"xg";
+const Y12: &[u8] = b"12";
+const Y21: &[u8] = b"21";
 /// Room for any message of the test.
 const ROOM: usize = 64;
 
@@ -292,6 +343,8 @@ struct Saved {
     b_peer: Vec<u8>,
     /// stat() of each of [`FILES`], in that order.
     inodes: Vec<Inode>,
+    /// stat() of [`GONE_FILE`], F_b's, which F_b left when it was closed.
+    gone: Inode,
     /// Whether the files are expected to be the same inodes (the test did not remove them).
     same: bool,
 }
@@ -327,12 +380,16 @@ fn setup(dir: String, same: bool) -> Result<impl FnOnce() -> Check, String> {
     socket_at(libc::SOCK_DGRAM, H)?;
     bind(H, at(&dir, "hsock").as_bytes())?;
     connect(H, &k_name)?;
+    closed_peers(&dir)?;
+    connected_by_name(&dir)?;
     let inodes = FILES
         .iter()
         .map(|f| inode(&at(&dir, f)))
         .collect::<Result<Vec<_>, _>>()?;
+    let gone = inode(&at(&dir, GONE_FILE))?;
     if let Some(i) = inodes
         .iter()
+        .chain([&gone])
         .find(|i| i.mode & libc::S_IFMT != libc::S_IFSOCK)
     {
         return Err(format!("a file of a bound socket is not a socket: {i:?}"));
@@ -344,12 +401,101 @@ fn setup(dir: String, same: bool) -> Result<impl FnOnce() -> Check, String> {
         k_name,
         b_peer,
         inodes,
+        gone,
         same,
     };
     Ok(move || {
         wait_restored();
         check(&saved)
     })
+}
+
+/// In S, after L accepted C's connections: E, a client of L whose connection, accepted,
+/// wrote "gone" and was closed (S keeps no accepted socket for it); F, a socket of a datagram
+/// pair whose other, F_b, bound to "D/gone.sock", sent "d2" to F and was closed.
+fn closed_peers(dir: &str) -> Check {
+    socket_at(libc::SOCK_STREAM, E)?;
+    connect(E, L_PATH.as_bytes())?;
+    accept_at(L, E_ACCEPTED)?;
+    send_all(E_ACCEPTED, GONE)?;
+    close_all(&[E_ACCEPTED]);
+    socketpair_at(libc::SOCK_DGRAM, F, F_B)?;
+    bind(F_B, at(dir, GONE_FILE).as_bytes())?;
+    send_all(F_B, D2)?;
+    close_all(&[F_B]);
+    Ok(())
+}
+
+/// In S, once G is bound: X, unbound, connect()ed to G by its name relative to D ("dsock");
+/// Y1 bound to "D/y1.sock" and Y2 to "y2.sock", Y1 connect()ed to Y2 by the absolute path
+/// and Y2 to Y1 by the relative one (not the names they were bound to: their peers' names
+/// are the names bind() was given).
+fn connected_by_name(dir: &str) -> Check {
+    socket_at(libc::SOCK_DGRAM, X)?;
+    connect(X, b"dsock")?;
+    socket_at(libc::SOCK_DGRAM, Y1)?;
+    bind(Y1, at(dir, "y1.sock").as_bytes())?;
+    socket_at(libc::SOCK_DGRAM, Y2)?;
+    bind(Y2, b"y2.sock")?;
+    connect(Y1, at(dir, "y2.sock").as_bytes())?;
+    connect(Y2, b"y1.sock")
+}
+
+/// In S, woken: E and F, whose peers, named by a path, were closed: their peers' names, what
+/// they hold, F's send() refused; F_b's file still there as it was (gone if `same` is false:
+/// the test removed it, and restart binds nothing to it).
+fn check_closed_peers(s: &Saved) -> Check {
+    check_peer("E (its peer, accepted from L, closed)", E, L_NAME)?;
+    check_message("E", E, GONE, L_NAME)?;
+    check_bytes(
+        format_args!("the next recv() of E (fd {E}), its peer closed"),
+        &recv_within(E, ROOM, 0)?,
+        b"",
+    )?;
+    let path = at(&s.dir, GONE_FILE);
+    let gone = name_of(&path);
+    check_peer("F (F_b closed)", F, &gone)?;
+    check_message("F", F, D2, &gone)?;
+    check_eq(
+        format_args!("send() on F (fd {F}), its peer closed"),
+        send(F, b"x", libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT),
+        Err(libc::ECONNREFUSED),
+    )?;
+    check_eq(
+        format_args!("getpeername() of F (fd {F}) after that send()"),
+        peername(F),
+        Err(libc::ENOTCONN),
+    )?;
+    match s.same {
+        true => check_inode(&path, &s.gone, true),
+        false => match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            got => Err(format!(
+                "{path} (F_b's, closed, removed by the test) should not be made again by the \
+                 restart, stat: {got:?}"
+            )),
+        },
+    }
+}
+
+/// In S, woken: X, connected to G by name, and Y1 and Y2, connected to each other by name:
+/// their names, their peers' names as bind() was given them, and what they send.
+fn check_connected_by_name(s: &Saved) -> Check {
+    let d = name_of(&at(&s.dir, "dsock"));
+    let y1 = name_of(&at(&s.dir, "y1.sock"));
+    let y2 = name_of("y2.sock");
+    check_name("X (unbound)", X, b"")?;
+    check_peer("X (connected to G by \"dsock\")", X, &d)?;
+    send_all(X, XG)?;
+    check_message("G, from X", G, XG, b"")?;
+    check_name("Y1", Y1, &y1)?;
+    check_name("Y2", Y2, &y2)?;
+    check_peer("Y1", Y1, &y2)?;
+    check_peer("Y2", Y2, &y1)?;
+    send_all(Y1, Y12)?;
+    check_message("Y2", Y2, Y12, &y1)?;
+    send_all(Y2, Y21)?;
+    check_message("Y1", Y1, Y21, &y2)
 }
 
 /// In S, woken: its own checks, then C's and the round trip.
@@ -391,6 +537,8 @@ fn check(s: &Saved) -> Check {
     check_peer("H", H, &s.k_name)?;
     send_all(H, HK)?;
     check_message("K", K, HK, &name_of(&h))?;
+    check_closed_peers(s)?;
+    check_connected_by_name(s)?;
     socket_at(libc::SOCK_STREAM, BINDER)?;
     check_eq(
         "bind() of a new stream socket to L's path",
@@ -406,7 +554,7 @@ fn check(s: &Saved) -> Check {
         (Err(c), Ok(())) => return Err(c),
         (Err(c), Err(t)) => return Err(format!("{c}; {t}")),
     }
-    close_all(&[DG_SENDER, BINDER]);
+    close_all(&[DG_SENDER, BINDER, E, F, X, Y1, Y2]);
     Ok(())
 }
 
@@ -415,14 +563,15 @@ fn check(s: &Saved) -> Check {
 enum How {
     File,
     Pipe,
-    /// From the file, once the test removed the five socket files.
+    /// From the file, once the test removed the socket files (F_b's too).
     Removed,
 }
 
 /// S and C checkpointed with CKPT_KILL once C sleeps, and restarted as `how` says.
 fn run(how: How, what: &str) {
     let dir = target_dir(what);
-    let (for_target, same) = (dir.clone(), how != How::Removed);
+    // A dry run removes no file.
+    let (for_target, same) = (dir.clone(), how != How::Removed || dry_run());
     let mut target = Target::spawn(move || setup(for_target, same));
     if how == How::Pipe {
         target.restart_through_pipe();
@@ -434,7 +583,7 @@ fn run(how: How, what: &str) {
     if !dry_run() {
         wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
         if how == How::Removed {
-            for file in FILES.map(|f| at(&dir, f)) {
+            for file in FILES.iter().chain(&[GONE_FILE]).map(|f| at(&dir, f)) {
                 std::fs::remove_file(&file)
                     .unwrap_or_else(|e| target.fail(format!("remove {file}: {e}")));
             }
@@ -546,5 +695,5 @@ fn main() {
     run(How::Removed, "removed");
     another_file_there();
     while_the_original_runs();
-    pass("unix sockets bound to a path come back bound to it, restarted from a file and through a pipe: a stream listener bound to a relative name (getsockname() exactly \"lsock\") and chmod()ed to 0640, a seqpacket listener, a datagram socket and a pair's socket bound by hand to absolute paths keep their names and the very inodes of their files (device, inode, mode, owner); the listeners accept again, with their names, the datagram socket receives what is sent to its path, bind() to L's path is EADDRINUSE; connections they accepted keep the listener's name (getsockname() of the accepted socket, getpeername() and msg_name on the client) and what they held, a seqpacket record each way whole, a round trip works; one whose client (autobound by SO_PASSCRED) wrote \"bye\" and was closed keeps that client's abstract name as its peer's and the sender's of \"bye\", then its end; a datagram socket bound to a path and connected to one bound to an abstract name keeps both names and sends there under its path; with the files removed the restart makes them again, with their saved mode (0640) and owner; a regular file at Q's path makes the restart fail with EADDRINUSE and a log line naming the path, leaving no process and removing the file it made for L; a restart while the original container runs fails with EADDRINUSE naming lsock, the original runs on, and the image restarts on its inodes once it exited");
+    pass("unix sockets bound to a path come back bound to it, restarted from a file and through a pipe: a stream listener bound to a relative name (getsockname() exactly \"lsock\") and chmod()ed to 0640, a seqpacket listener, a datagram socket and a pair's socket bound by hand to absolute paths keep their names and the very inodes of their files (device, inode, mode, owner); the listeners accept again, with their names, the datagram socket receives what is sent to its path, bind() to L's path is EADDRINUSE; connections they accepted keep the listener's name (getsockname() of the accepted socket, getpeername() and msg_name on the client) and what they held, a seqpacket record each way whole, a round trip works; one whose client (autobound by SO_PASSCRED) wrote \"bye\" and was closed keeps that client's abstract name as its peer's and the sender's of \"bye\", then its end; a datagram socket bound to a path and connected to one bound to an abstract name keeps both names and sends there under its path; a stream client of L whose accepted connection wrote \"gone\" and was closed names L's \"lsock\" as its peer and as the sender of \"gone\", then its end; a datagram socket of a pair whose other, bound to a path, sent \"d2\" and was closed names that path as its peer and the sender's, then send() is ECONNREFUSED, the closed socket's file left as it was and not made again once removed; an unbound datagram socket connected to a path-bound one by a relative name names it as bound and sends to it, and two bound to an absolute and a relative path, connected to each other, name each other as bound and exchange datagrams from their names; with the files removed the restart makes them again, with their saved mode (0640) and owner; a regular file at Q's path makes the restart fail with EADDRINUSE and a log line naming the path, leaving no process and removing the file it made for L; a restart while the original container runs fails with EADDRINUSE naming lsock, the original runs on, and the image restarts on its inodes once it exited");
 }

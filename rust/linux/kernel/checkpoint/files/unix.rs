@@ -20,7 +20,8 @@
 //! The accepted socket has the listener's name without being bound to it, which restart
 //! gives it again if no socket outside the restart is bound to that name: a restart cannot
 //! pass a socket off as accepted by a listener it does not own. A closed peer's name, which
-//! `getpeername()` still reports, comes with the socket that remains.
+//! `getpeername()` still reports, comes with the socket that remains, and is given to the
+//! peer once restart closed it again: nothing but that socket reaches it then.
 //!
 //! A socket bound to an abstract name is bound to it again as it is made (one with no peer
 //! set up as saved first): a restart fails with `EADDRINUSE` while another socket has the
@@ -39,9 +40,9 @@
 //! the tree after it is saved is not in the image. A datagram socket that another connected
 //! to stays established, as `connect()` left it, whatever became of that one. A datagram
 //! socket connected (`connect()`) to one of the tree bound to a name is a socket of no pair
-//! that names it: restart connects it again once every socket is filled, through that name,
-//! to the socket restart bound to it; it holds no message, as the sender of each could be
-//! another.
+//! that names it: restart connects it again once every socket is filled, through that name
+//! (a path, through where its inode is now), to the socket restart bound to it; it holds no
+//! message, as the sender of each could be another.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -55,8 +56,8 @@
 //!
 //! Refused, with the reason: a socket named by a path that was deleted or is outside the
 //! task's root, or accepted by a listener of such a name closed since or outside the tree, a
-//! socket whose closed peer a path named, a datagram socket connected by name to one bound to
-//! a path, to one outside the tree or closed, one connected to a listener that did
+//! datagram socket connected by name to one bound to such a path, to one outside the tree or
+//! closed, one connected to a listener that did
 //! not accept it yet, a listener with connections waiting, a socket connected to none and
 //! bound, or connected by name, holding messages (each one's sender could be another), a
 //! message from another socket than the peer, a peer held outside the tree
@@ -109,6 +110,9 @@ impl FileKind for UnixFile {
         let mut why = refused(names, &u);
         if why.is_none() && is_path(&u.name) {
             why = path_refused(at, names, &u, file, first)?;
+        }
+        if why.is_none() && connected_by_name(&u) && is_path(&u.peer_name) {
+            why = peer_path_refused(names, file)?;
         }
         if why.is_none() && u.creds > 0 {
             why = senders_refused(&u.messages(file.file(), false)?, names, u.creds);
@@ -202,18 +206,23 @@ impl FileKind for UnixFile {
             rcvtimeo: s.rcvtimeo,
             sndtimeo: s.sndtimeo,
         })?;
-        for (on, name) in [(named, &u.name), (peer_named || connected, &u.peer_name)] {
-            if on {
-                d.record(&abi::UnixName {
-                    len: name.len,
-                    backlog: if u.listening { u.backlog } else { 0 },
-                    name: name.bytes,
-                    _pad0: 0,
-                })?;
+        let names_of = [
+            (named, &u.name, false),
+            (peer_named || connected, &u.peer_name, true),
+        ];
+        for (on, name, peer) in names_of {
+            if !on {
+                continue;
             }
-            // Right after it: only its own name may be a path (`refused`).
-            if on && is_path(name) {
-                dump_path(d, names, file)?;
+            d.record(&abi::UnixName {
+                len: name.len,
+                backlog: if u.listening { u.backlog } else { 0 },
+                name: name.bytes,
+                _pad0: 0,
+            })?;
+            // Right after it, a path's inode: a closed peer's has none.
+            if is_path(name) && !(peer && peer_named) {
+                dump_path(d, names, file, peer)?;
             }
         }
         if later {
@@ -288,9 +297,7 @@ impl FileKind for UnixFile {
                 Some(p) => {
                     listener = Some(KBox::new((name.name, p.key), GFP_KERNEL_ACCOUNT)?);
                 }
-                None => {
-                    name_as_accepted(r, &sock, sock_type, &name, "give it its listener's name")?
-                }
+                None => name_as_accepted(r, &sock, sock_type, &name)?,
             }
         }
         let mut connect_to = None;
@@ -298,21 +305,15 @@ impl FileKind for UnixFile {
             if sock_type != TYPES[1] {
                 return Err(r.bad("unix socket connected by name that is no datagram socket"));
             }
-            connect_to = Some(KBox::new(
-                name_of(r, false, false)?.name,
-                GFP_KERNEL_ACCOUNT,
-            )?);
+            let name = name_of(r, false, true)?;
+            let key = name.path.as_ref().map(|p| p.key);
+            connect_to = Some(KBox::new((name.name, key), GFP_KERNEL_ACCOUNT)?);
         }
+        let mut closed_name = None;
         if s.flags & abi::UNIX_PEER_NAMED != 0 {
+            // Named once it is closed again, as nothing but this socket reaches it then.
             let name = name_of(r, false, false)?;
-            let Some(closed) = other.as_ref() else {
-                return Err(r.bad("unix socket whose closed peer is not there to name"));
-            };
-            // Closed as it is filled: a datagram socket's name, bound, goes with it.
-            match sock_type == TYPES[1] {
-                true => bind(r, closed, &name)?,
-                false => name_as_accepted(r, closed, sock_type, &name, "name its closed peer")?,
-            }
+            closed_name = Some(KBox::new(name.name, GFP_KERNEL_ACCOUNT)?);
         }
         let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
         // Its messages are its peer's writes; those that carry files come after the last task.
@@ -345,8 +346,10 @@ impl FileKind for UnixFile {
         pair.ends[e].listen = backlog;
         pair.ends[e].connect_to = connect_to;
         pair.ends[e].listener = listener;
+        pair.ends[e].closed_name = closed_name;
         if peer == abi::UNIX_PAIR_CLOSED && !later {
-            close_peer(pair, other);
+            let closed = close_peer(pair, other);
+            name_closed(r, closed)?;
         }
         Ok(FileRef::from(sock.file().clone()))
     }
@@ -354,10 +357,28 @@ impl FileKind for UnixFile {
 
 /// Closes the socket of end 1 of `pair`, whose other socket was closed when it was saved, as
 /// it was, once its messages to end 0 are queued: that shuts end 0 down, and the socket lives
-/// on while they do. `other` is a reference to it, dropped too.
-fn close_peer(pair: &mut UnixPair, other: Option<NewUnix>) {
+/// on while they do. `other` is a reference to it, dropped too. Returns end 0 and the name
+/// the closed socket had, if it had one, to give it ([`name_closed`]).
+fn close_peer(pair: &mut UnixPair, other: Option<NewUnix>) -> Option<(NewUnix, KBox<unix::Name>)> {
     drop((other, pair.ends[1].file.take()));
     kernel::current_task::run_task_work();
+    let name = pair.ends[0].closed_name.take()?;
+    Some((pair.ends[0].file.clone()?, name))
+}
+
+/// Gives the closed peer of a socket the name it had, which `close_peer` returned.
+fn name_closed(r: &Restorer<'_, Obj>, closed: Option<(NewUnix, KBox<unix::Name>)>) -> Result {
+    let Some((sock, name)) = closed else {
+        return Ok(());
+    };
+    sock.name_closed_peer(name.as_bytes()).inspect_err(|e| {
+        let (at, shown) = shown(&name);
+        log!(
+            r.log,
+            "unix socket: cannot give its closed peer its name {at}{shown} ({})",
+            e.to_errno()
+        )
+    })
 }
 
 /// Queues the messages of a `UnixQueue` record again, with the files and credentials they
@@ -380,11 +401,11 @@ pub(crate) fn restore_queue(r: &mut Restorer<'_, Obj>, rec: Rec, created: &[Park
         return Err(r.bad("unix socket messages for a socket that has none to come"));
     };
     fill(r, queue, sock_type, (other.as_ref(), &sock), Some(created))?;
-    match r.lookup_mut(q.pair)? {
+    let closed = match r.lookup_mut(q.pair)? {
         Obj::Unix(pair) if pair.peer == abi::UNIX_PAIR_CLOSED => close_peer(pair, other),
-        _ => {}
-    }
-    Ok(())
+        _ => None,
+    };
+    name_closed(r, closed)
 }
 
 /// A unix socket whose messages carry files or credentials, written after the last task:
@@ -525,17 +546,6 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
             false => "connected to a socket that is not its pair",
         });
     }
-    // `checkpoint_unix_refused()` says why first: restart binds only its own name.
-    if is_path(&u.peer_name) && (peer_kind(u) == abi::UNIX_PAIR_CLOSED || connected_by_name(u)) {
-        return Some("connected to a socket named by a path, closed or by name");
-    }
-    // The crate does not restore these yet.
-    if is_path(&u.peer_name) && peer_kind(u) == abi::UNIX_PAIR_CLOSED {
-        return Some("connected to a closed socket named by a path");
-    }
-    if is_path(&u.peer_name) && connected_by_name(u) {
-        return Some("connected by name to a socket bound to a path");
-    }
     if u.bytes > abi::UNIX_QUEUE_MAX {
         return Some("holding more bytes than restart takes back");
     }
@@ -577,14 +587,19 @@ fn pair_of(u: &UnixInfo) -> (usize, u32) {
 }
 
 /// Whether `u` is a datagram socket that `socket(2)` made, connected (`connect()`) to a live
-/// one bound to an abstract name.
+/// one bound to a name.
 fn connected_by_name(u: &UnixInfo) -> bool {
     u.sock_type == TYPES[1] && u.peer != 0 && !u.peercred && !u.peer_dead && u.peer_name.len > 0
 }
 
-/// Connects `sock` to the socket restart bound to the datagram socket name `name`.
-fn connect(r: &Restorer<'_, Obj>, sock: &NewUnix, name: unix::Name) -> Result {
-    let Some(to) = holder(r, TYPES[1], name) else {
+/// Connects `sock` to the datagram socket restart bound to the name `to`: an abstract one,
+/// or a path with the key of where its inode is.
+fn connect(
+    r: &Restorer<'_, Obj>,
+    sock: &NewUnix,
+    (name, key): (unix::Name, Option<u64>),
+) -> Result {
+    let Some(to) = holder(r, TYPES[1], name, key) else {
         return Err(r.bad("unix socket connected to a name no restored socket is bound to"));
     };
     sock.connect(to).inspect_err(|e| {
@@ -662,10 +677,30 @@ fn path_refused(
     Ok(None)
 }
 
-/// Writes the `UnixPath` record of the unix socket of `file`, named by a path, and where its
-/// inode is.
-fn dump_path(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
-    let inode = SockInode::of(file.file(), false)?.ok_or(EINVAL)?;
+/// Why checkpoint cannot save the datagram socket of `file`, connected by name to one bound to
+/// a path, if it cannot: restart connects it through where that one's inode is, which must be
+/// short enough for a name.
+fn peer_path_refused(names: &mut Names, file: &FileRef) -> Result<Option<&'static str>> {
+    let Some(inode) = SockInode::of(file.file(), true)? else {
+        return Ok(Some(
+            "connected by name to a socket bound to a path, closed since",
+        ));
+    };
+    Ok(match names.name(&inode.path) {
+        None => Some(
+            "connected by name to a socket bound to a path that was deleted or is outside the task's root",
+        ),
+        Some(place) if place.len() >= abi::UNIX_NAME_MAX as usize => Some(
+            "connected by name to a socket bound to a path as long as a name may be or longer, from the task's root",
+        ),
+        Some(_) => None,
+    })
+}
+
+/// Writes the `UnixPath` record of the unix socket of `file`, or of its peer if `peer`, named
+/// by a path, and where its inode is.
+fn dump_path(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef, peer: bool) -> Result {
+    let inode = SockInode::of(file.file(), peer)?.ok_or(EINVAL)?;
     let a = inode.attrs;
     d.record(&abi::UnixPath {
         ino: a.ino,
@@ -678,7 +713,7 @@ fn dump_path(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
     let Some(place) = names.name(&inode.path) else {
         log!(
             d.log,
-            "a unix socket named by a path that was deleted while the tree was checkpointed ({})",
+            "a unix socket named by a path, or connected to one, deleted while the tree was checkpointed ({})",
             Shown::of(file)
         );
         return Err(EAGAIN);
@@ -804,9 +839,9 @@ fn shown(name: &unix::Name) -> (&'static str, Escaped<'_>) {
     }
 }
 
-/// Reads the `UnixName` record that follows, of a socket that listens if `listening`, which
-/// may be a path if `path`, with its `UnixPath` and `String` records.
-fn name_of(r: &mut Restorer<'_, Obj>, listening: bool, path: bool) -> Result<Named> {
+/// Reads the `UnixName` record that follows, of a socket that listens if `listening`; a path
+/// with its `UnixPath` and `String` records if it has an `inode`.
+fn name_of(r: &mut Restorer<'_, Obj>, listening: bool, inode: bool) -> Result<Named> {
     let n = r.expect::<abi::UnixName>()?;
     let len = n.len as usize;
     let (Some(name), Some(rest)) = (n.name.get(..len), n.name.get(len..)) else {
@@ -816,11 +851,11 @@ fn name_of(r: &mut Restorer<'_, Obj>, listening: bool, path: bool) -> Result<Nam
     if name.is_empty()
         || rest.iter().any(|&b| b != 0)
         || (!listening && n.backlog != 0)
-        || (is_path && (!path || name.contains(&0)))
+        || (is_path && name.contains(&0))
     {
         return Err(r.bad("unix socket name or backlog no socket has"));
     }
-    let path = match is_path {
+    let path = match is_path && inode {
         true => Some(KBox::new(path_of(r)?, GFP_KERNEL_ACCOUNT)?),
         false => None,
     };
@@ -871,8 +906,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// The key of the restart's index of the names it bound sockets to ([`UnixNames`]).
 const NAMES: u32 = MAX_OBJREFS + 1;
 
-/// The unix sockets restart bound: the holders of the names it gives accepted sockets and
-/// closed peers, and the sockets it connects datagram sockets to again.
+/// The unix sockets restart bound: the holders of the names it gives accepted sockets, and
+/// the sockets it connects datagram sockets to again.
 pub(crate) struct UnixNames {
     /// Those bound to abstract names, by type and name.
     names: RBTree<(u32, unix::Name), NewUnix>,
@@ -973,16 +1008,12 @@ fn name_as_accepted_path(
     sock_type: u32,
     at: &(unix::Name, u64),
 ) -> Result {
-    let holder = match r.own(NAMES) {
-        Some(Obj::UnixNames(names)) => names.paths.get(&(sock_type, at.1)),
-        _ => None,
-    };
-    let Some(holder) = holder.filter(|h| h.name == at.0) else {
+    let Some(holder) = holder(r, sock_type, at.0, Some(at.1)) else {
         return Err(
             r.bad("unix socket accepted by a listener bound to a path restart did not bind")
         );
     };
-    sock.name_path(&holder.sock).inspect_err(|e| {
+    sock.name_path(holder).inspect_err(|e| {
         let (_, name) = shown(&at.0);
         log!(
             r.log,
@@ -1010,26 +1041,34 @@ pub(crate) fn unlink_made(r: &Restorer<'_, Obj>) {
     }
 }
 
-/// Gives `sock`, a socket of `sock_type` of a connection, the name `n` of the listener that
-/// accepted it (or that a closed peer had), which no socket but the one restart bound to
-/// it, if any, may have; `what` says which in the log.
-fn name_as_accepted(
-    r: &Restorer<'_, Obj>,
-    sock: &NewUnix,
-    sock_type: u32,
-    n: &Named,
-    what: &str,
-) -> Result {
-    let res = sock.name(n.name.as_bytes(), holder(r, sock_type, n.name));
-    let taken = "a socket outside the restart has that name";
+/// Gives `sock`, a socket of `sock_type` of a connection, the abstract name `n` of the
+/// listener that accepted it, which no socket but the one restart bound to it, if any, may
+/// have.
+fn name_as_accepted(r: &Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &Named) -> Result {
+    let res = sock.name(n.name.as_bytes(), holder(r, sock_type, n.name, None));
+    let (what, taken) = (
+        "give it its listener's name",
+        "a socket outside the restart has that name",
+    );
     res.inspect_err(|e| name_failed(r, e, what, n, taken))
 }
 
 /// The socket of `sock_type` that restart bound to `name`, if any.
-fn holder<'a>(r: &'a Restorer<'_, Obj>, sock_type: u32, name: unix::Name) -> Option<&'a NewUnix> {
-    match r.own(NAMES) {
-        Some(Obj::UnixNames(names)) => names.names.get(&(sock_type, name)),
-        _ => None,
+fn holder<'a>(
+    r: &'a Restorer<'_, Obj>,
+    sock_type: u32,
+    name: unix::Name,
+    key: Option<u64>,
+) -> Option<&'a NewUnix> {
+    let Some(Obj::UnixNames(names)) = r.own(NAMES) else {
+        return None;
+    };
+    match key {
+        None => names.names.get(&(sock_type, name)),
+        Some(key) => {
+            let bound = names.paths.get(&(sock_type, key));
+            bound.filter(|b| b.name == name).map(|b| &b.sock)
+        }
     }
 }
 
@@ -1189,6 +1228,7 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         named: false,
         listen: None,
         connect_to: None,
+        closed_name: None,
         listener: None,
     };
     r.define(
@@ -1224,8 +1264,11 @@ struct End {
     /// Whether it has the name of a listener that accepted it.
     named: bool,
     /// The name of the socket it is connected to, which restart bound, once every socket is
-    /// (boxed: few sockets have one).
-    connect_to: Option<KBox<unix::Name>>,
+    /// (boxed: few sockets have one), and for a path the key of where its inode is.
+    connect_to: Option<KBox<(unix::Name, Option<u64>)>>,
+    /// The name its closed peer had, which restart gives it once it is closed again (boxed:
+    /// few sockets have one).
+    closed_name: Option<KBox<unix::Name>>,
     /// The backlog it listens with once its maker has its credentials.
     listen: Option<u32>,
     /// The name of the listener bound to a path that accepted it, and the key of where its
@@ -1254,8 +1297,8 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
             if let Some(at) = &end.listener {
                 name_as_accepted_path(r, file, pair.sock_type, at)?;
             }
-            if let Some(name) = &end.connect_to {
-                connect(r, file, **name)?;
+            if let Some(to) = &end.connect_to {
+                connect(r, file, **to)?;
             }
             if !end.early {
                 unix::finish(file, &state)
