@@ -1053,7 +1053,8 @@ fn name_as_accepted(r: &Restorer<'_, Obj>, sock: &NewUnix, sock_type: u32, n: &N
     res.inspect_err(|e| name_failed(r, e, what, n, taken))
 }
 
-/// The socket of `sock_type` that restart bound to `name`, if any.
+/// The socket of `sock_type` that restart bound to `name`, if any: an abstract name, or with
+/// `key`, a path whose inode is where `key` says.
 fn holder<'a>(
     r: &'a Restorer<'_, Obj>,
     sock_type: u32,
