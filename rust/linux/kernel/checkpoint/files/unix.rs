@@ -67,7 +67,7 @@
 
 use super::{check_made_anew, made_anew_nonblock, made_with_first, Behind, FileKind, FileRef};
 use super::{cstr, decode_dev, encode_dev, Escaped, Names, Shown, MADE_ANEW_FLAGS};
-use crate::abi::objref::MAX_OBJREFS;
+use crate::abi::{objref::MAX_OBJREFS, xxh64::xxh64};
 use crate::image::{Dumper, Rec, Restorer};
 use crate::log::Log;
 use crate::task::ParkedTask;
@@ -882,7 +882,7 @@ fn path_of(r: &mut Restorer<'_, Obj>) -> Result<SockPath> {
         return Err(r.bad("unix socket path that names no socket inode, or not from the root"));
     }
     // The String record's bytes and a NUL.
-    let key = fnv1a(place.get(..place.len() - 1).unwrap_or(&[]));
+    let key = xxh64(place.get(..place.len() - 1).unwrap_or(&[]), 0);
     Ok(SockPath {
         attrs: SockInodeAttrs {
             ino: p.ino,
@@ -893,13 +893,6 @@ fn path_of(r: &mut Restorer<'_, Obj>) -> Result<SockPath> {
         },
         place,
         key,
-    })
-}
-
-/// The 64-bit FNV-1a hash of `bytes`.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
 }
 
