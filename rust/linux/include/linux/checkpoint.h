@@ -278,6 +278,8 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * struct checkpoint_unix - what checkpoint reads of a unix socket
  * @sock: the socket, an address that names it while its file is held
  * @peer: its peer's, NULL if it has none; only compared
+ * @peer_listener: with @peer_embryo, the listener whose queue holds its peer;
+ *	only compared
  * @creator: the main thread of the process that SO_PEERCRED names, NULL if
  *	none is alive; only compared
  * @refused: what of it checkpoint cannot save, NULL if nothing
@@ -286,7 +288,8 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
  * @sndtimeo: SO_SNDTIMEO likewise
  * @type: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET
  * @shutdown: RCV_SHUTDOWN and SEND_SHUTDOWN
- * @qlen: the messages its receive queue holds
+ * @qlen: the messages its receive queue holds; a listener's, its connections
+ *	not accepted yet
  * @files: at least the files they carry (SCM_RIGHTS)
  * @creds: those that carry their sender's credentials (SCM_CREDENTIALS)
  * @backlog: its listen() backlog
@@ -322,6 +325,7 @@ int restart_fifo_end(struct file *held, struct file *file, bool nonblock,
 struct checkpoint_unix {
 	void *sock;
 	void *peer;
+	void *peer_listener;
 	void *creator;
 	const char *refused;
 	u64 bytes;
@@ -358,6 +362,7 @@ struct checkpoint_unix {
 };
 
 int checkpoint_unix(struct file *file, struct checkpoint_unix *u);
+int checkpoint_unix_waiting(struct file *file, unsigned int i, struct checkpoint_unix *u);
 
 /**
  * struct checkpoint_unix_path - the inode of a unix socket named by a path
@@ -422,6 +427,8 @@ struct checkpoint_unix_msgs {
 };
 
 int checkpoint_unix_queue(struct file *file, struct checkpoint_unix_msgs *q);
+int checkpoint_unix_waiting_queue(struct file *file, unsigned int i,
+				  struct checkpoint_unix_msgs *q);
 int restart_unix_pair(unsigned int type, bool pair, struct file **res);
 int restart_unix_fill(struct file *from, struct file *to, const void *buf, size_t len,
 		      struct file **files, unsigned int n,
@@ -434,7 +441,8 @@ int restart_unix_unlink(struct file *file);
 int restart_unix_name_path(struct file *file, struct file *holder);
 int restart_unix_name_closed_peer(struct file *file, const char *name, unsigned int len);
 int restart_unix_connect(struct file *file, struct file *to);
-int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator);
+int restart_unix_listen(struct file *file, unsigned int backlog, struct task_struct *creator,
+			struct file **waiting, unsigned int n);
 int restart_unix_set(struct file *file, const struct checkpoint_unix *u,
 		     bool nonblock);
 int restart_unix_finish(struct file *file, const struct checkpoint_unix *u);

@@ -524,6 +524,12 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
+    if u.peer_embryo {
+        return Some("connected to a listener that has not accepted it yet");
+    }
+    if u.listening && u.msgs > 0 {
+        return Some("listening, with connections not yet accepted");
+    }
     // A listener's names the process that made it listen.
     if u.peer == 0 && u.peercred && !u.listening {
         return Some("disconnected from the pair it was made with");
@@ -1313,18 +1319,19 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
                 continue;
             };
             // A connecting socket copies the credentials: they come as it starts to listen.
-            file.listen(backlog, &maker.task).inspect_err(|e| {
-                log!(
-                    r.log,
-                    "unix socket: cannot make it listen again with backlog {backlog} ({}{})",
-                    e.to_errno(),
-                    if *e == EPERM {
-                        ": above net.core.somaxconn, or refused"
-                    } else {
-                        ""
-                    }
-                )
-            })?;
+            file.listen(backlog, &maker.task, KVVec::new())
+                .inspect_err(|e| {
+                    log!(
+                        r.log,
+                        "unix socket: cannot make it listen again with backlog {backlog} ({}{})",
+                        e.to_errno(),
+                        if *e == EPERM {
+                            ": above net.core.somaxconn, or refused"
+                        } else {
+                            ""
+                        }
+                    )
+                })?;
         }
         crate::resched();
     }

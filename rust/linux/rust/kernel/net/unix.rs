@@ -123,6 +123,11 @@ pub struct UnixInfo {
     pub backlog: u32,
     /// Whether its peer is a listener's socket not accepted yet, which no file holds.
     pub peer_embryo: bool,
+    /// With `peer_embryo`, the listener whose queue holds its peer: only compared.
+    pub peer_listener: usize,
+    /// For a connection a listener has not accepted, which of the listener's it is, from 0
+    /// in the order `accept()` takes them: read through the listener's file.
+    pub waiting: Option<u32>,
     /// Whether its peer is the other socket of its pair: connected to it, or closed, with
     /// peer credentials if it has them.
     pub paired: bool,
@@ -136,11 +141,26 @@ impl UnixInfo {
         let mut u = bindings::checkpoint_unix::default();
         // SAFETY: the file is valid; the callee fills `u` before it returns 0.
         to_result(unsafe { bindings::checkpoint_unix(file.as_ptr(), &mut u) })?;
+        Ok(Self::from_raw(&u, None))
+    }
+
+    /// The socket of the `i`-th connection (from 0, in the order `accept()` takes them) that
+    /// the listener of `file` holds, not accepted yet, as `accept()` would give it (its
+    /// options are the listener's then), owned as the listener is; `EINVAL` if `file` is not
+    /// a unix socket, `ENOENT` if it does not listen or holds fewer connections.
+    pub fn waiting(file: &File, i: u32) -> Result<UnixInfo> {
+        let mut u = bindings::checkpoint_unix::default();
+        // SAFETY: the file is valid; the callee fills `u` before it returns 0.
+        to_result(unsafe { bindings::checkpoint_unix_waiting(file.as_ptr(), i, &mut u) })?;
+        Ok(Self::from_raw(&u, Some(i)))
+    }
+
+    fn from_raw(u: &bindings::checkpoint_unix, waiting: Option<u32>) -> UnixInfo {
         let refused = NonNull::new(u.refused.cast_mut()).map(|p| {
             // SAFETY: the callee returns a static, NUL-terminated string or NULL.
             unsafe { CStr::from_char_ptr(p.as_ptr()) }
         });
-        Ok(UnixInfo {
+        UnixInfo {
             id: u.sock as usize,
             peer: u.peer as usize,
             peer_dead: u.peer_dead,
@@ -166,6 +186,8 @@ impl UnixInfo {
             listening: u.listening,
             backlog: u.backlog,
             peer_embryo: u.peer_embryo,
+            peer_listener: u.peer_listener as usize,
+            waiting,
             paired: u.paired,
             state: UnixState {
                 shutdown: u.shutdown,
@@ -184,13 +206,13 @@ impl UnixInfo {
                 passpidfd: u.passpidfd,
                 established: u.established,
             },
-        })
+        }
     }
 
-    /// Copies the messages that the socket of `file`, which `self` describes, holds, leaving
-    /// them there: with their bytes if `bytes`. `EAGAIN` if it holds other messages or bytes
-    /// than `self` counted, or more files; `EINTR` if a fatal signal came while it waited for
-    /// the socket's readers.
+    /// Copies the messages that the socket of `file` (or its connection, if `self` is one it
+    /// holds), which `self` describes, holds, leaving them there: with their bytes if `bytes`.
+    /// `EAGAIN` if it holds other messages or bytes than `self` counted, or more files;
+    /// `EINTR` if a fatal signal came while it waited for the socket's readers.
     pub fn messages(&self, file: &File, bytes: bool) -> Result<Messages> {
         let msgs = self.msgs as usize;
         let len = if bytes { self.bytes as usize } else { 0 };
@@ -222,7 +244,12 @@ impl UnixInfo {
         };
         // SAFETY: the file is valid; each buffer is a kernel buffer with the room `q` says
         // (`buf` only when its bytes are asked for: `len` is then the room).
-        to_result(unsafe { bindings::checkpoint_unix_queue(file.as_ptr(), &mut q) })?;
+        to_result(unsafe {
+            match self.waiting {
+                Some(i) => bindings::checkpoint_unix_waiting_queue(file.as_ptr(), i, &mut q),
+                None => bindings::checkpoint_unix_queue(file.as_ptr(), &mut q),
+            }
+        })?;
         for &f in raw.iter() {
             // SAFETY: the callee returned 0: `raw` holds counted files, ours.
             if let Some(f) = unsafe { own(f) } {
@@ -547,13 +574,32 @@ impl NewUnix {
 
     /// Makes the socket, bound by [`NewUnix::bind`] or [`NewUnix::bind_path`], listen with
     /// `backlog`, as `listen(2)` would, with `SO_PEERCRED` naming the process of `creator` and
-    /// its credentials.
-    /// `EPERM` for a backlog above `net.core.somaxconn`.
-    pub fn listen(&self, backlog: u32, creator: &Task) -> Result {
-        // SAFETY: both are valid; the callee takes its own references.
-        to_result(unsafe {
-            bindings::restart_unix_listen(self.0.as_ptr(), backlog, creator.as_ptr())
-        })
+    /// its credentials, holding the connections `waiting`, not accepted yet, in the order
+    /// `accept()` is to take them: each a socket of a stream or seqpacket pair whose other
+    /// socket (the client) is alive or closed, queued as `connect(2)` would have queued it
+    /// there, with this socket's name, before any `connect()` can. Their files are theirs no
+    /// more, and nothing but `waiting` may hold them (`EBUSY`). `EPERM` for a backlog above
+    /// `net.core.somaxconn`; `EINVAL` if a connection is not such a socket.
+    pub fn listen(&self, backlog: u32, creator: &Task, waiting: KVVec<NewUnix>) -> Result {
+        let mut raw = KVVec::with_capacity(waiting.len(), GFP_KERNEL_ACCOUNT)?;
+        for w in waiting.iter() {
+            raw.push(w.0.as_ptr(), GFP_KERNEL_ACCOUNT)?;
+        }
+        let n = u32::try_from(raw.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the files and the task are valid, `raw` a kernel buffer of `n` of them; the
+        // callee takes its own references, and a socket leaves its file only if nothing but
+        // `waiting` holds it, which is dropped after.
+        let res = to_result(unsafe {
+            bindings::restart_unix_listen(
+                self.0.as_ptr(),
+                backlog,
+                creator.as_ptr(),
+                raw.as_mut_ptr(),
+                n,
+            )
+        });
+        drop(waiting);
+        res
     }
 
     /// Connects the socket, a datagram socket made without a pair, to `to`, a datagram socket
