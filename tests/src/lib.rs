@@ -622,6 +622,13 @@ pub fn open_at(path: &str, flags: libc::c_int, mode: libc::mode_t, at: RawFd) ->
     Ok(())
 }
 
+/// Where `/proc/self/fd/{fd}` leads (`"/dev/null"`, `"anon_inode:[eventfd]"`, `"pipe:[...]"`).
+pub fn fd_link(fd: RawFd) -> Result<String, String> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|l| l.to_string_lossy().into_owned())
+        .map_err(|e| format!("readlink of fd {fd}: {e}"))
+}
+
 /// Checks that the directory `dir` has no entries.
 pub fn check_empty_dir(dir: &str) -> Check {
     let names: Vec<String> = std::fs::read_dir(dir)

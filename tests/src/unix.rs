@@ -183,10 +183,19 @@ pub fn listen(fd: RawFd, backlog: libc::c_int) -> Check {
 
 /// accept(2) of a connection to the listening socket `listener`, on fd `fd`.
 pub fn accept_at(listener: RawFd, fd: RawFd) -> Check {
+    try_accept_at(listener, fd)
+        .map_err(|e| format!("accept(fd {listener}): {}", crate::describe_errno(e)))
+}
+
+/// [`accept_at`], giving the errno if accept(2) fails (`EAGAIN` for a non-blocking listener
+/// with no connection waiting).
+pub fn try_accept_at(listener: RawFd, fd: RawFd) -> Result<(), i32> {
     // SAFETY: accept without an address.
     let got = unsafe { libc::accept(listener, std::ptr::null_mut(), std::ptr::null_mut()) };
-    check_os(got, format_args!("accept(fd {listener})"))?;
-    move_fd(got, fd)
+    if got < 0 {
+        return Err(errno());
+    }
+    move_fd(got, fd).map_err(|_| errno())
 }
 
 /// Closes `fds`, which the caller owns and does not use again.
@@ -272,6 +281,16 @@ pub fn peercred(fd: RawFd) -> Result<(libc::pid_t, libc::uid_t, libc::gid_t), St
     };
     check_os(r, format_args!("getsockopt(fd {fd}, SO_PEERCRED)"))?;
     Ok((cred.pid, cred.uid, cred.gid))
+}
+
+/// SO_PEERCRED of `what` (fd `fd`) is (`pid`, 0, 0): the process at the other end (that
+/// connected, or called listen()), as root.
+pub fn check_peercred(what: &str, fd: RawFd, pid: libc::pid_t) -> Check {
+    crate::check_eq(
+        format_args!("SO_PEERCRED of {what} (fd {fd}) (pid, uid, gid)"),
+        peercred(fd)?,
+        (pid, 0, 0),
+    )
 }
 
 /// Sets or clears `O_NONBLOCK` on the file of `fd`, keeping its other status flags.
@@ -599,6 +618,26 @@ pub fn recv(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, i32> {
     Ok(buf)
 }
 
+/// A recv() of `what` (fd `fd`) with `MSG_DONTWAIT` fails with EAGAIN: it holds nothing
+/// (more), and its peer may still send.
+pub fn check_drained(what: &str, fd: RawFd) -> Check {
+    crate::check_eq(
+        format_args!("a recv() of {what} (fd {fd}) with MSG_DONTWAIT"),
+        recv(fd, 64, libc::MSG_DONTWAIT),
+        Err(libc::EAGAIN),
+    )
+}
+
+/// The next recv() of `what` (fd `fd`), within 10 s, gives 0 bytes: the end of its stream
+/// (its peer shut down writing, or was closed).
+pub fn check_end(what: &str, fd: RawFd) -> Check {
+    check_bytes(
+        format_args!("the next recv() of {what} (fd {fd}), at its end"),
+        &recv_within(fd, 64, 0)?,
+        b"",
+    )
+}
+
 /// Waits up to 10 s for `fd` to have something to receive (or its end), then [`recv`]s up to
 /// `len` bytes with `flags`; `Err` naming what failed or that nothing came.
 pub fn recv_within(fd: RawFd, len: usize, flags: libc::c_int) -> Result<Vec<u8>, String> {
@@ -775,4 +814,46 @@ pub fn check_autobound(what: &str, name: &[u8]) -> Check {
             name.len()
         )),
     }
+}
+
+/// The name of a socket bound to `path`, as getsockname(), getpeername() and msg_name give
+/// it: the path and the NUL that ends it (Linux counts it in the address length).
+pub fn path_name(path: &str) -> Vec<u8> {
+    [path.as_bytes(), b"\0"].concat()
+}
+
+/// Makes `dir` (mode 0755, and its parents) and works in it (chdir()): a directory of the
+/// caller's own to bind sockets in by relative names.
+pub fn enter_dir(dir: &str) -> Check {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| format!("mkdir {dir}: {e}"))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {dir}: {e}"))?;
+    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))
+}
+
+/// An eventfd of count `count` on fd `fd`, for a message to carry.
+pub fn eventfd_at(count: u32, fd: RawFd) -> Check {
+    // SAFETY: eventfd takes integers and makes an fd of ours.
+    let got = unsafe { libc::eventfd(count, 0) };
+    check_os(got, "eventfd")?;
+    move_fd(got, fd)
+}
+
+/// `what` (fd `fd`) is an eventfd whose count reads `count` (which the read resets).
+pub fn check_eventfd(what: &str, fd: RawFd, count: u32) -> Check {
+    crate::check_eq(
+        format_args!("the file of {what} (fd {fd})"),
+        crate::fd_link(fd)?,
+        "anon_inode:[eventfd]".to_string(),
+    )?;
+    crate::check_eq(
+        format_args!("the count of {what} (fd {fd})"),
+        crate::read_u64(fd),
+        Ok(u64::from(count)),
+    )
 }

@@ -76,9 +76,9 @@ use cr_tests::proc::proc_state;
 use cr_tests::target::dry_run;
 use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
 use cr_tests::unix::{
-    accept_at, bind, check_autobound, check_message, check_name, check_peer, close_all, connect,
-    getsockopt_int, listen, peer_name, peercred, recv, recv_within, send, send_all, setsockopt_int,
-    socket_at, socketpair_at, sockname, try_bind, try_connect,
+    accept_at, bind, check_autobound, check_message, check_name, check_peer, check_peercred,
+    close_all, connect, getsockopt_int, listen, peer_name, recv, recv_within, send, send_all,
+    setsockopt_int, socket_at, socketpair_at, sockname, try_bind, try_connect,
 };
 use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
@@ -172,15 +172,6 @@ impl Names {
 /// G's name, made of the second part's target's pid `tag`.
 fn gone_name(tag: libc::pid_t) -> Vec<u8> {
     format!("\0cr-gone-{tag}").into_bytes()
-}
-
-/// SO_PEERCRED of `what` (fd `fd`) is (`pid`, 0, 0).
-fn check_peercred(what: &str, fd: RawFd, pid: libc::pid_t) -> Check {
-    check_eq(
-        format_args!("SO_PEERCRED of {what} (fd {fd}) (pid, uid, gid)"),
-        peercred(fd)?,
-        (pid, 0, 0),
-    )
 }
 
 /// What C found before the checkpoint, to compare after.

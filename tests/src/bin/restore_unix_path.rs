@@ -90,7 +90,7 @@
 //!   still there), and once it exited the image restarts on the inodes it left.
 
 use std::os::fd::RawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::Duration;
 
 use cr_tests::proc::proc_state;
@@ -98,8 +98,8 @@ use cr_tests::target::{dry_run, scratch_dir};
 use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_bytes, check_message, check_name, check_peer,
-    close_all, connect, listen, peer_name, peername, recv_within, send, send_all, send_to,
-    setsockopt_int, socket_at, socketpair_at, try_bind,
+    close_all, connect, enter_dir, listen, path_name, peer_name, peername, recv_within, send,
+    send_all, send_to, setsockopt_int, socket_at, socketpair_at, try_bind,
 };
 use cr_tests::{check_eq, pass, wait_restored, Check, Target, KILL};
 
@@ -189,12 +189,6 @@ fn at(dir: &str, file: &str) -> String {
     format!("{dir}/{file}")
 }
 
-/// The name of a socket bound to `path`, as getsockname(), getpeername() and msg_name give
-/// it: the path and the NUL that ends it.
-fn name_of(path: &str) -> Vec<u8> {
-    [path.as_bytes(), b"\0"].concat()
-}
-
 /// A fresh directory for one target, under the test's scratch directory (computed in the
 /// test, whose pid names it; removed with it when the target is dropped).
 fn target_dir(what: &str) -> String {
@@ -237,22 +231,10 @@ fn check_inode(path: &str, saved: &Inode, same: bool) -> Check {
     }
 }
 
-/// In a target: makes `dir` (mode 0755) and works in it.
-fn enter(dir: &str) -> Check {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(dir)
-        .map_err(|e| format!("mkdir {dir}: {e}"))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("chmod {dir}: {e}"))?;
-    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))
-}
-
 /// In a target: enters `dir`, binds L to "lsock" (relative), chmod()s its file to 0640, binds
 /// Q to `dir`/qsock; both listen. Returns stat() of L's file.
 fn listeners(dir: &str) -> Result<Inode, String> {
-    enter(dir)?;
+    enter_dir(dir)?;
     socket_at(libc::SOCK_STREAM, L)?;
     bind(L, L_PATH.as_bytes())?;
     listen(L, BACKLOG)?;
@@ -270,7 +252,7 @@ fn listeners(dir: &str) -> Result<Inode, String> {
 /// socket and its client's peer having the listener's name.
 fn check_listeners(dir: &str) -> Check {
     let (l, q) = (at(dir, "lsock"), at(dir, "qsock"));
-    let q_name = name_of(&q);
+    let q_name = path_name(&q);
     check_name("L", L, L_NAME)?;
     check_name("Q", Q, &q_name)?;
     for (what, ty, listener, client, accepted, path, name) in [
@@ -323,7 +305,7 @@ fn client_setup(dir: String) -> Result<impl FnOnce() -> Check, String> {
 fn client_check(dir: &str) -> Check {
     check_peer("A_c", A_C, L_NAME)?;
     check_message("A_c", A_C, PONG, L_NAME)?;
-    let q = name_of(&at(dir, "qsock"));
+    let q = path_name(&at(dir, "qsock"));
     check_peer("P_c", P_C, &q)?;
     check_message("P_c", P_C, REP1, &q)?;
     send_all(A_C, AGAIN)?;
@@ -453,7 +435,7 @@ fn check_closed_peers(s: &Saved) -> Check {
         b"",
     )?;
     let path = at(&s.dir, GONE_FILE);
-    let gone = name_of(&path);
+    let gone = path_name(&path);
     check_peer("F (F_b closed)", F, &gone)?;
     check_message("F", F, D2, &gone)?;
     check_eq(
@@ -481,9 +463,9 @@ fn check_closed_peers(s: &Saved) -> Check {
 /// In S, woken: X, connected to G by name, and Y1 and Y2, connected to each other by name:
 /// their names, their peers' names as bind() was given them, and what they send.
 fn check_connected_by_name(s: &Saved) -> Check {
-    let d = name_of(&at(&s.dir, "dsock"));
-    let y1 = name_of(&at(&s.dir, "y1.sock"));
-    let y2 = name_of("y2.sock");
+    let d = path_name(&at(&s.dir, "dsock"));
+    let y1 = path_name(&at(&s.dir, "y1.sock"));
+    let y2 = path_name("y2.sock");
     check_name("X (unbound)", X, b"")?;
     check_peer("X (connected to G by \"dsock\")", X, &d)?;
     send_all(X, XG)?;
@@ -519,9 +501,9 @@ fn check(s: &Saved) -> Check {
         &recv_within(B_S, ROOM, 0)?,
         b"",
     )?;
-    check_name("P_s", P_S, &name_of(&q))?;
+    check_name("P_s", P_S, &path_name(&q))?;
     check_message("P_s", P_S, REC1, b"")?;
-    check_name("G", G, &name_of(&d))?;
+    check_name("G", G, &path_name(&d))?;
     socket_at(libc::SOCK_DGRAM, DG_SENDER)?;
     check_eq(
         format_args!("sendto() of \"dg\" to {d}"),
@@ -529,14 +511,14 @@ fn check(s: &Saved) -> Check {
         Ok(DG.len()),
     )?;
     check_message("G", G, DG, b"")?;
-    check_name("the pair's bound socket", PAIR_BOUND, &name_of(&p))?;
-    check_peer("the pair's other socket", PAIR_OTHER, &name_of(&p))?;
+    check_name("the pair's bound socket", PAIR_BOUND, &path_name(&p))?;
+    check_peer("the pair's other socket", PAIR_OTHER, &path_name(&p))?;
     check_message("the pair's bound socket", PAIR_BOUND, HELLO, b"")?;
-    check_name("H", H, &name_of(&h))?;
+    check_name("H", H, &path_name(&h))?;
     check_name("K", K, &s.k_name)?;
     check_peer("H", H, &s.k_name)?;
     send_all(H, HK)?;
-    check_message("K", K, HK, &name_of(&h))?;
+    check_message("K", K, HK, &path_name(&h))?;
     check_closed_peers(s)?;
     check_connected_by_name(s)?;
     socket_at(libc::SOCK_STREAM, BINDER)?;

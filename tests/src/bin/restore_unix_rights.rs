@@ -41,12 +41,12 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use cr_tests::target::scratch_dir;
 use cr_tests::tree::{reap, wake, Ready};
 use cr_tests::unix::{
-    check_is_socket, close_all, getsockopt_int, move_fd, peercred, recv, recv_exact, recv_with_fds,
-    send, send_all, send_with_fd, send_with_fds, socketpair_at,
+    check_drained, check_is_socket, close_all, getsockopt_int, move_fd, peercred, recv, recv_exact,
+    recv_with_fds, send, send_all, send_with_fd, send_with_fds, socketpair_at,
 };
 use cr_tests::{
-    check_eq, check_fd_flags, check_os, fd_position, memfd_at, open_at, pass, pipe_at, pread_exact,
-    read_exact, read_u64, seek_fd, wait_restored, write_all, Check, Target,
+    check_eq, check_fd_flags, check_os, fd_link, fd_position, memfd_at, open_at, pass, pipe_at,
+    pread_exact, read_exact, read_u64, seek_fd, wait_restored, write_all, Check, Target,
 };
 
 /// C: the target's socket and the child's.
@@ -122,13 +122,6 @@ const SEC: i64 = 1_000_000_000;
 const CLOSING: &[u8] = b"closing";
 const K_COUNT: u32 = 3;
 
-/// Where `/proc/self/fd/{fd}` leads.
-fn link(fd: RawFd) -> Result<String, String> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|l| l.to_string_lossy().into_owned())
-        .map_err(|e| format!("readlink of fd {fd}: {e}"))
-}
-
 /// The file status flags of `fd` (`F_GETFL`).
 fn status_flags(fd: RawFd) -> Result<libc::c_int, String> {
     // SAFETY: F_GETFL takes no pointer.
@@ -149,15 +142,6 @@ fn exactly<const N: usize>(fds: Vec<OwnedFd>, what: &str) -> Result<[OwnedFd; N]
 fn message<const N: usize>(sock: RawFd, what: &str) -> Result<(Vec<u8>, [OwnedFd; N]), String> {
     let (bytes, fds) = recv_with_fds(sock, ROOM, FDS_ROOM, libc::MSG_DONTWAIT)?;
     Ok((bytes, exactly(fds, what)?))
-}
-
-/// `sock` holds nothing more.
-fn drained(sock: RawFd, what: &str) -> Check {
-    check_eq(
-        format_args!("a recv of {what} after its messages"),
-        recv(sock, ROOM, libc::MSG_DONTWAIT),
-        Err(libc::EAGAIN),
-    )
 }
 
 /// `fd` is a socket of type `ty` of a pair the target, `me`, made.
@@ -205,8 +189,8 @@ fn s_check(me: libc::pid_t) -> Check {
         recv_exact(x, BACK.len())?,
         BACK.to_vec(),
     )?;
-    drained(S0, "S0")?;
-    drained(x, "the socket S0 received")
+    check_drained("S0, after its messages", S0)?;
+    check_drained("the socket S0 received, after its messages", x)
 }
 
 /// P and D: P0 sent from D1 into D0's queue, then closed.
@@ -226,8 +210,8 @@ fn p_check() -> Check {
     let r = r.as_raw_fd();
     check_eq(
         "the pipe of the fd D0 received",
-        link(r)?,
-        link(P1)?, // "pipe:[inode]": the same pipe
+        fd_link(r)?,
+        fd_link(P1)?, // "pipe:[inode]": the same pipe
     )?;
     check_fd_flags(r, libc::O_RDONLY, false)?;
     check_eq(
@@ -241,7 +225,7 @@ fn p_check() -> Check {
         read_exact(r, MORE.len())?,
         MORE.to_vec(),
     )?;
-    drained(D0, "D0")
+    check_drained("D0, after its messages", D0)
 }
 
 /// What Q's setup found of the memfd, to compare after the restart: its status flags.
@@ -271,7 +255,7 @@ fn q_check(memfd: &MemfdBefore) -> Check {
     let (ev, mem) = (ev.as_raw_fd(), mem.as_raw_fd());
     check_eq(
         "the first fd of Q0's message",
-        link(ev)?,
+        fd_link(ev)?,
         "anon_inode:[eventfd]".to_string(),
     )?;
     write_all(ev, &ADDED.to_ne_bytes())?;
@@ -280,7 +264,7 @@ fn q_check(memfd: &MemfdBefore) -> Check {
         read_u64(E),
         Ok(u64::from(COUNT) + ADDED),
     )?;
-    let path = link(mem)?;
+    let path = fd_link(mem)?;
     let want = format!("/memfd:{MEMFD_NAME} (deleted)");
     check_eq("the second fd of Q0's message", path, want)?;
     check_eq(
@@ -298,7 +282,7 @@ fn q_check(memfd: &MemfdBefore) -> Check {
         pread_exact(mem, MEMFD_BYTES.len(), 0)?,
         MEMFD_BYTES.to_vec(),
     )?;
-    drained(Q0, "Q0")
+    check_drained("Q0, after its messages", Q0)
 }
 
 /// R: the eventfd E sent with a message, whose first bytes the target read, the file with
@@ -320,7 +304,7 @@ fn r_check() -> Check {
         &PARTIAL[READ_EARLY..],
     )?;
     check_eq("the fds with the rest of R0's message", fds.len(), 0)?;
-    drained(R0, "R0")
+    check_drained("R0, after its messages", R0)
 }
 
 /// The timerfd's timer: (ns to its expiry, its period in ns).
@@ -375,7 +359,7 @@ fn n_m_check(me: libc::pid_t, timer_flags: libc::c_int) -> Check {
     let timer = timer.as_raw_fd();
     check_eq(
         "the fd of M0's message",
-        link(timer)?,
+        fd_link(timer)?,
         "anon_inode:[timerfd]".to_string(),
     )?;
     check_eq(
@@ -396,8 +380,8 @@ fn n_m_check(me: libc::pid_t, timer_flags: libc::c_int) -> Check {
         recv_exact(m0, M_AFTER.len())?,
         M_AFTER.to_vec(),
     )?;
-    drained(m0, "M0")?;
-    drained(N0, "N0")
+    check_drained("M0, after its messages", m0)?;
+    check_drained("N0, after its messages", N0)
 }
 
 /// C in the target: the file, at its offset, sent to the child's socket.
@@ -420,7 +404,7 @@ fn c_child_check(path: &str) -> Check {
     let f = f.as_raw_fd();
     check_eq(
         "the path of the file C1 received",
-        link(f)?,
+        fd_link(f)?,
         path.to_string(),
     )?;
     check_eq(
@@ -433,7 +417,7 @@ fn c_child_check(path: &str) -> Check {
         fd_position(f)?,
         (FILE_AT + CHILD_READS) as i64,
     )?;
-    drained(C1, "C1")?;
+    check_drained("C1, after its messages", C1)?;
     send_all(C1, READ)
 }
 
@@ -455,7 +439,7 @@ fn c_check() -> Check {
         read_exact(FILE, FILE_BYTES.len() - at)?,
         FILE_BYTES[at..].to_vec(),
     )?;
-    drained(C0, "C0")
+    check_drained("C0, after its messages", C0)
 }
 
 /// K: K1 sent an eventfd with "closing" into K0's queue, then was closed with it.
