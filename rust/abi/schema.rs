@@ -356,7 +356,8 @@ pub const UNIX_QUEUE_LATER: u32 = 16;
 /// `UnixSock.flags`: it is bound to a name (`bind()`), which a `UnixName` record right after it
 /// gives.
 pub const UNIX_BOUND: u32 = 32;
-/// `UnixSock.flags`: it listens (`listen()`), bound, with no connection waiting.
+/// `UnixSock.flags`: it listens (`listen()`), bound; its `msgs` are the connections it holds,
+/// not accepted yet.
 pub const UNIX_LISTENING: u32 = 64;
 /// `UnixSock.flags`: a socket of a connection that a listener accepted, which has the
 /// listener's name without being bound to it; a `UnixName` record right after it gives it.
@@ -370,6 +371,11 @@ pub const UNIX_ESTABLISHED: u32 = 512;
 /// `UnixSock.flags`: a datagram socket that `socket(2)` made, connected (`connect()`) to one of
 /// the tree bound to the name a `UnixName` record gives, after its own.
 pub const UNIX_CONNECTED: u32 = 1024;
+/// `UnixSock.flags` that a connection a listener holds, not accepted yet, does not have: as
+/// `connect()` left it, the listener names it, and `accept()` gives it its options
+/// (`UNIX_PASSCRED | UNIX_PASSPIDFD | UNIX_BOUND | UNIX_LISTENING | UNIX_NAMED |
+/// UNIX_ESTABLISHED | UNIX_CONNECTED`).
+pub const UNIX_NOT_WAITING: u32 = 1763;
 /// Longest name a unix socket may be bound to (`sun_path`).
 pub const UNIX_NAME_MAX: u32 = 108;
 /// Most files one message carries (`SCM_MAX_FD`).
@@ -1159,7 +1165,10 @@ pub struct UnixPair {
 
 /// Which socket of a pair a unix socket's file is, and its state, after its `File` record:
 /// `msgs` `UnixMsg` records follow, each with the bytes of one message its receive queue
-/// holds, which its peer wrote.
+/// holds, which its peer wrote. A listener's `msgs` are the connections it has not accepted
+/// yet: after its name, for each in the order `accept()` takes them, the `UnixSock` record of
+/// the socket `accept()` would give (a socket of the pair whose other is the client, after
+/// the `UnixPair` record if it is the first of the pair in the image), with its messages.
 #[repr(C)]
 #[record(UnixSock, max = 128)]
 pub struct UnixSock {
@@ -1192,7 +1201,8 @@ pub struct UnixSock {
     /// accepted socket) and the one that made the listener listen (on the other); 0 for a
     /// socket connected to none.
     pub creator: u32,
-    /// The `UnixMsg` records that follow (in its `UnixQueue` with `UNIX_QUEUE_LATER`).
+    /// The `UnixMsg` records that follow (in its `UnixQueue` with `UNIX_QUEUE_LATER`); a
+    /// listener's connections not accepted yet.
     pub msgs: u32,
     /// Zero.
     pub _pad0: u32,

@@ -115,3 +115,16 @@ fn encode_into_short_buffer_writes_prefix() {
     assert_eq!(out, abi::MAGIC.to_le_bytes()[..5]);
     assert_eq!(&abi::MAGIC.to_le_bytes(), b"LNXCRIMG");
 }
+
+/// `UNIX_NOT_WAITING` is a literal in the schema: it must be the flags its doc names.
+#[test]
+fn unix_not_waiting_is_its_flags() {
+    let flags = abi::UNIX_PASSCRED
+        | abi::UNIX_PASSPIDFD
+        | abi::UNIX_BOUND
+        | abi::UNIX_LISTENING
+        | abi::UNIX_NAMED
+        | abi::UNIX_ESTABLISHED
+        | abi::UNIX_CONNECTED;
+    assert_eq!(abi::UNIX_NOT_WAITING, flags);
+}

@@ -26,13 +26,19 @@
 //!   the other receives;
 //! - a stream socket connected to a listener of the test's (bound to an abstract name before
 //!   the target was spawned, its fd not kept by the target) that has not accepted it yet,
-//!   which wrote "hello": "connected to a listener that has not accepted it yet"; afterwards
-//!   the test accepts the connection, which reads "hello" and answers, and the target reads
-//!   the answer from its socket, whose peer still has the listener's name;
-//! - a stream listener bound to an abstract name with a connection waiting, a socket of the
-//!   target on a higher fd that connected to it and wrote "hello": "listening, with
-//!   connections not yet accepted"; afterwards the listener accepts it, the connection
-//!   reads "hello" and answers, and the listener accepts another;
+//!   which wrote "hello": "connected to a listener outside the tree that has not accepted it
+//!   yet"; afterwards the test accepts the connection, which reads "hello" and answers, and
+//!   the target reads the answer from its socket, whose peer still has the listener's name;
+//! - a stream listener of the target bound to an abstract name with a connection waiting from
+//!   a socket of the test's, which connected to it by that name once the target had set it up
+//!   and wrote "hello": "listening, with a connection waiting from a socket outside the
+//!   tree"; afterwards the listener accepts it, the connection reads "hello" and answers
+//!   "back", which the test reads, and the listener accepts another;
+//! - where the kernel has out-of-band data, a stream listener bound to an abstract name with
+//!   a connection waiting from a socket of the target that wrote "hello", then "!" with
+//!   MSG_OOB: "listening, with a connection waiting holding out-of-band data (MSG_OOB)";
+//!   afterwards the listener accepts it, and the connection reads "hello", then "!" with
+//!   MSG_OOB;
 //! - a datagram socket bound to an abstract name holding "hello", which an unbound datagram
 //!   socket of the target sent to that name: "bound to a name, holding messages"; afterwards
 //!   it keeps its name and receives another datagram;
@@ -93,13 +99,13 @@ use cr_tests::sys::waitpid;
 use cr_tests::target::{fork_checker, kill_and_reap, scratch_dir};
 use cr_tests::tree::Ready;
 use cr_tests::unix::{
-    accept_at, bind, close_all, connect, getsockopt_int, listen, move_fd, peek_creds, peer_name,
-    recv_with_fd, recv_within, send, send_to, send_with_fd, setsockopt_int, socket_at,
-    socketpair_at, sockname,
+    accept_at, bind, check_eventfd, close_all, connect, eventfd_at, getsockopt_int, listen,
+    move_fd, peek_creds, peer_name, recv_with_fd, recv_within, send, send_to, send_with_fd,
+    setsockopt_int, socket_at, socketpair_at, sockname,
 };
 use cr_tests::{
-    check_eq, check_os, describe_errno, errno_problem, fail, fstat, log_names, open_at, pass,
-    pread_exact, read_u64, wait_restored, write_all, Check, Target, KILL,
+    check_eq, check_os, describe_errno, errno_problem, fail, fd_link, fstat, log_names, open_at,
+    pass, pread_exact, wait_restored, write_all, Check, Target, KILL,
 };
 
 /// The socket that holds what its peer wrote, and that peer.
@@ -132,14 +138,16 @@ const CONNECTED_DELETED: &str = "a unix socket connected by name to a socket bou
 /// For a datagram socket connected with connect() to one bound to a path whose absolute place
 /// does not fit in an address.
 const CONNECTED_LONG: &str = "a unix socket connected by name to a socket bound to a path as long as a name may be or longer, from the task's root is not supported";
-/// For a socket connected to a listener that has not accepted it yet.
-const NOT_ACCEPTED: &str =
-    "a unix socket connected to a listener that has not accepted it yet is not supported";
+/// For a socket connected to a listener outside the tree that has not accepted it yet.
+const NOT_ACCEPTED: &str = "a unix socket connected to a listener outside the tree that has not accepted it yet is not supported";
 /// For a socket holding a message that another socket than its peer sent.
 const FROM_ANOTHER: &str =
     "a unix socket holding a message from another socket than its peer is not supported";
-/// For a listener with a connection waiting.
-const WAITING: &str = "a unix socket listening, with connections not yet accepted is not supported";
+/// For a listener with a connection waiting from a socket outside the tree.
+const WAITING_OUTSIDE: &str =
+    "a unix socket listening, with a connection waiting from a socket outside the tree is not supported";
+/// For a listener with a connection waiting whose client sent out-of-band data.
+const WAITING_OOB: &str = "a unix socket listening, with a connection waiting holding out-of-band data (MSG_OOB) is not supported";
 /// For a socket bound to a name that holds a message.
 const HOLDING: &str = "a unix socket bound to a name, holding messages is not supported";
 /// For a datagram socket connected to one the tree does not have.
@@ -194,7 +202,12 @@ fn still_hello() -> Check {
 
 /// An abstract name of the calling process's own, made of `what`.
 fn abstract_name(what: &str) -> Vec<u8> {
-    format!("\0cr-unix-{what}-{}", std::process::id()).into_bytes()
+    abstract_name_of(what, std::process::id() as libc::pid_t)
+}
+
+/// The abstract name [`abstract_name`] gives `what` in the process `pid`.
+fn abstract_name_of(what: &str, pid: libc::pid_t) -> Vec<u8> {
+    format!("\0cr-unix-{what}-{pid}").into_bytes()
 }
 
 /// A stream socket on `fd` bound to `name`, listening.
@@ -204,18 +217,14 @@ fn listener_at(name: &[u8], fd: RawFd) -> Check {
     listen(fd, 4)
 }
 
-/// A stream listener on [`RECV`] with a connection waiting: the socket on [`SEND`], which
-/// connected to it and wrote [`HELLO`].
-fn listening_with_waiting() -> Check {
-    let name = abstract_name("listen");
-    listener_at(&name, RECV)?;
-    socket_at(libc::SOCK_STREAM, SEND)?;
-    connect(SEND, &name)?;
-    write_all(SEND, HELLO)
+/// A stream listener on [`RECV`] bound to the abstract name that [`abstract_name`] gives
+/// "listen" in the target, which the test connects to.
+fn listening() -> Check {
+    listener_at(&abstract_name("listen"), RECV)
 }
 
-/// The listener on [`RECV`] still listens; it accepts the waiting connection, which reads
-/// [`HELLO`] and answers; then another.
+/// The listener on [`RECV`] still listens; it accepts the waiting connection, the test's,
+/// which reads [`HELLO`] and answers "back" (which the test reads); then one of its own.
 fn still_listening() -> Check {
     check_eq(
         "SO_ACCEPTCONN",
@@ -229,17 +238,53 @@ fn still_listening() -> Check {
         HELLO.to_vec(),
     )?;
     write_all(ACCEPTED, b"back")?;
-    check_eq(
-        "bytes the client reads",
-        recv_within(SEND, 64, 0)?,
-        b"back".to_vec(),
-    )?;
-    close_all(&[ACCEPTED, SEND]);
+    close_all(&[ACCEPTED]);
     socket_at(libc::SOCK_STREAM, SEND)?;
     connect(SEND, &abstract_name("listen"))?;
     accept_at(RECV, ACCEPTED)?;
-    close_all(&[ACCEPTED]);
+    close_all(&[ACCEPTED, SEND]);
     Ok(())
+}
+
+/// A stream listener of the target's with a connection waiting from the test's socket on
+/// [`SEND`], which connected to it by its name once the target had set it up and wrote
+/// [`HELLO`]. After the refusal the target accepts the connection, which reads [`HELLO`] and
+/// answers "back", which the test reads.
+fn waiting_from_outside() {
+    let mut target = spawn(listening, still_listening);
+    let name = abstract_name_of("listen", target.pid());
+    let client = socket_at(libc::SOCK_STREAM, SEND)
+        .and_then(|()| connect(SEND, &name))
+        .and_then(|()| write_all(SEND, HELLO));
+    client.unwrap_or_else(|e| target.fail(format!("the test's client: {e}")));
+    target.expect_refused(WAITING_OUTSIDE);
+    show_log_and_finish(target);
+    let answer = recv_within(SEND, 64, 0);
+    close_all(&[SEND]);
+    check_eq(
+        "bytes the test's client reads",
+        answer,
+        Ok(b"back".to_vec()),
+    )
+    .unwrap_or_else(|e| fail(e));
+}
+
+/// A stream listener on [`RECV`] with a connection waiting: the socket on [`SEND`], which
+/// connected to it, wrote [`HELLO`], then "!" out of band.
+fn waiting_out_of_band() -> Check {
+    let name = abstract_name("oob");
+    listener_at(&name, RECV)?;
+    socket_at(libc::SOCK_STREAM, SEND)?;
+    connect(SEND, &name)?;
+    write_all(SEND, HELLO)?;
+    send_oob(SEND)
+}
+
+/// The listener on [`RECV`] accepts the waiting connection, which reads [`HELLO`], then "!"
+/// with MSG_OOB.
+fn still_waiting_out_of_band() -> Check {
+    accept_at(RECV, ACCEPTED)?;
+    out_of_band_on(ACCEPTED)
 }
 
 /// A datagram socket on [`RECV`] bound to an abstract name, holding [`HELLO`] that the
@@ -548,13 +593,6 @@ fn still_carrying(works: impl FnOnce(RawFd) -> Check) -> Check {
     works(fd.as_raw_fd())
 }
 
-/// Where `/proc/self/fd/{fd}` leads.
-fn link(fd: RawFd) -> Result<String, String> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}"))
-        .map(|l| l.to_string_lossy().into_owned())
-        .map_err(|e| format!("readlink of fd {fd}: {e}"))
-}
-
 /// /dev/null, read-only, on [`CARRIED`].
 fn open_dev_null() -> Check {
     open_at("/dev/null", libc::O_RDONLY, 0, CARRIED)
@@ -564,7 +602,7 @@ fn open_dev_null() -> Check {
 fn is_dev_null(fd: RawFd) -> Check {
     check_eq(
         "the file of the fd that came with the message",
-        link(fd)?,
+        fd_link(fd)?,
         "/dev/null".to_string(),
     )
 }
@@ -614,24 +652,12 @@ fn is_udp(fd: RawFd) -> Check {
 
 /// An eventfd of count [`EVENTFD_COUNT`] on [`CARRIED`].
 fn open_eventfd() -> Check {
-    // SAFETY: eventfd takes integers and makes an fd of ours.
-    let got = unsafe { libc::eventfd(EVENTFD_COUNT, 0) };
-    check_os(got, "eventfd")?;
-    move_fd(got, CARRIED)
+    eventfd_at(EVENTFD_COUNT, CARRIED)
 }
 
 /// The file that came with the message is an eventfd of count [`EVENTFD_COUNT`].
 fn is_eventfd(fd: RawFd) -> Check {
-    check_eq(
-        "the file of the fd that came with the message",
-        link(fd)?,
-        "anon_inode:[eventfd]".to_string(),
-    )?;
-    check_eq(
-        "the count of the eventfd that came with the message",
-        read_u64(fd),
-        Ok(u64::from(EVENTFD_COUNT)),
-    )
+    check_eventfd("the fd that came with the message", fd, EVENTFD_COUNT)
 }
 
 /// Sends one byte of out-of-band data from `fd`: the errno if it fails.
@@ -657,15 +683,21 @@ fn out_of_band() -> Check {
     send_oob(SEND)
 }
 
+/// [`RECV`] still holds [`HELLO`], then "!" out of band.
 fn still_out_of_band() -> Check {
+    out_of_band_on(RECV)
+}
+
+/// The stream socket `fd` reads [`HELLO`], then "!" with MSG_OOB.
+fn out_of_band_on(fd: RawFd) -> Check {
     check_eq(
         "the bytes before the out-of-band mark",
-        recv_within(RECV, 64, 0)?,
+        recv_within(fd, 64, 0)?,
         HELLO.to_vec(),
     )?;
     check_eq(
         "the out-of-band byte",
-        recv_within(RECV, 64, libc::MSG_OOB)?,
+        recv_within(fd, 64, libc::MSG_OOB)?,
         b"!".to_vec(),
     )
 }
@@ -854,14 +886,11 @@ fn bound_to_unlinked_path() {
     refused(setup, still_hello, UNLINKED)
 }
 
-/// Out-of-band data, where the kernel has it.
-fn out_of_band_case() {
+/// A case of out-of-band data ([`refused`] with `setup`, `works` and `why`), where the kernel
+/// has it.
+fn out_of_band_case(setup: fn() -> Check, works: fn() -> Check, why: &str) {
     match oob_supported() {
-        Ok(()) => refused(
-            out_of_band,
-            still_out_of_band,
-            "holding out-of-band data (MSG_OOB)",
-        ),
+        Ok(()) => refused(setup, works, why),
         Err(e) => println!("# no MSG_OOB case: {e}"),
     }
 }
@@ -1020,9 +1049,10 @@ const CASES: &[(&str, Run)] = &[
     ),
     ("not accepted yet", Own(not_accepted_yet)),
     ("connected outside", Own(connected_outside)),
+    ("listening, waiting from outside", Own(waiting_from_outside)),
     (
-        "listening",
-        Refused(listening_with_waiting, still_listening, WAITING),
+        "listening, waiting with out of band",
+        Own(|| out_of_band_case(waiting_out_of_band, still_waiting_out_of_band, WAITING_OOB)),
     ),
     (
         "bound, holding a datagram",
@@ -1062,7 +1092,16 @@ const CASES: &[(&str, Run)] = &[
     ),
     ("carrying a file held outside", Own(in_flight_outside)),
     ("listener held outside", Own(listener_held_outside)),
-    ("out of band", Own(out_of_band_case)),
+    (
+        "out of band",
+        Own(|| {
+            out_of_band_case(
+                out_of_band,
+                still_out_of_band,
+                "holding out-of-band data (MSG_OOB)",
+            )
+        }),
+    ),
     ("sender outside the tree", Own(sender_outside)),
     ("sender exited", Own(sender_exited)),
     (
@@ -1136,5 +1175,5 @@ fn main() {
         Ok(()) => "",
         Err(_) => " (not MSG_OOB: the kernel has no out-of-band data for unix sockets)",
     };
-    pass(&format!("unix sockets bound to a path since unlinked, accepted from a listener bound to a path since closed or held outside the tree, connected by name to a datagram socket bound to a path since unlinked or whose absolute place is longer than an address holds, connected to a listener that has not accepted them yet, listening with a connection waiting, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
+    pass(&format!("unix sockets bound to a path since unlinked, accepted from a listener bound to a path since closed or held outside the tree, connected by name to a datagram socket bound to a path since unlinked or whose absolute place is longer than an address holds, connected to a listener outside the tree that has not accepted them yet, listening with a connection waiting from a socket outside the tree or holding out-of-band data, bound to a name and holding a datagram, or holding a datagram from another socket than their peer, holding files in flight that only messages hold of kinds restart cannot make anywhere (/dev/null, a regular file) or does not have (a UDP socket), an eventfd in flight held outside, out-of-band data or messages whose sender (SCM_CREDENTIALS) is outside the tree or exited, with SO_KEEPALIVE, SO_PRIORITY, SO_LINGER or SO_MARK, disconnected, with peer credentials of a process outside, exited or changed, or a pair or socket shared with the test, are refused by name; the targets run on{oob}"));
 }

@@ -2829,6 +2829,219 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let s = listener(i);
         i.rec(s).set("flags", 0).set("creator", 0);
     });
+    // Connections the listener holds, not accepted yet (the intact one holds none): its
+    // `msgs` counts them, and after its `UnixName` (abstract: no `UnixPath` follows), before
+    // its `Fd` record, come for each the pair's `UnixPair` if it is the pair's first record in
+    // the image, then the `UnixSock` of the socket accept() would give. Restart reads them as
+    // it restores the listener's file, right after its name (`restore_waiting`): the first
+    // record it refuses is the connection's. `hold` sets the listener's `msgs` to `count` and
+    // puts `conns` there.
+    let hold = |i: &mut Image, count: i64, conns: Vec<Rec>| {
+        let s = listener(i);
+        assert_eq!(
+            i.recs[s].get("msgs"),
+            0,
+            "the connections the listener holds"
+        );
+        assert_eq!(
+            i.recs[s + 2].ty,
+            abi::Fd::TYPE,
+            "the listener's fd after its name"
+        );
+        i.rec(s).set("msgs", count);
+        i.recs.splice(s + 2..s + 2, conns);
+    };
+    // An objref no object of the image has.
+    let new_ref = 999_998;
+    // The `UnixPair` of a new pair of the stream pair's type, with both its sockets: the
+    // stream pair's, with another objref.
+    let new_pair = |i: &Image| {
+        let mut p = i.recs[stream(i)].clone();
+        assert_eq!(
+            p.get("peer"),
+            i64::from(abi::UNIX_PAIR_BOTH),
+            "the stream pair's sockets"
+        );
+        p.set("objref", new_ref);
+        p
+    };
+    // The `UnixSock` of the socket of end `end` of the new pair: the stream pair's second
+    // socket's, which holds nothing, names the root as its maker (SO_PEERCRED) and has no
+    // flag a waiting connection may not have.
+    let new_sock = |i: &Image, end: i64| {
+        let mut s = i.recs[second_sock(i, stream(i))].clone();
+        let unset = abi::UNIX_NOT_WAITING;
+        assert_eq!(
+            s.get("flags") & i64::from(unset),
+            0,
+            "the flags of the stream pair's second socket"
+        );
+        assert_eq!(
+            (s.get("msgs"), s.get("bytes")),
+            (0, 0),
+            "what the stream pair's second socket holds"
+        );
+        assert_eq!(s.get("creator"), objref(i, t.root), "its maker");
+        s.set("pair", new_ref).set("end", end);
+        s
+    };
+    // A waiting connection is as connect() left the socket its listener made for it: of a
+    // live pair of the listener's type (the other socket is its client), not bound, without
+    // the listener's name (which restart gives it as it queues it), SO_PASSCRED or
+    // SO_PASSPIDFD (which it gets from the listener as it is accepted). The socket of a live
+    // pair may have each of these: `state_of` passes it, and the connection's check, right
+    // after, refuses it.
+    for (what, flag) in [
+        (
+            "a unix socket waiting on a listener, bound",
+            abi::UNIX_BOUND,
+        ),
+        (
+            "a unix socket waiting on a listener, with the listener's name",
+            abi::UNIX_NAMED,
+        ),
+        (
+            "a unix socket waiting on a listener, with SO_PASSCRED",
+            abi::UNIX_PASSCRED,
+        ),
+        (
+            "a unix socket waiting on a listener, with SO_PASSPIDFD",
+            abi::UNIX_PASSPIDFD,
+        ),
+    ] {
+        case(what, false, &|i| {
+            let mut s = new_sock(i, 1);
+            let flags = s.get("flags") | i64::from(flag);
+            s.set("flags", flags);
+            let conns = vec![new_pair(i), s];
+            hold(i, 1, conns);
+        });
+    }
+    // Listening, connected by name and established are states of a socket connected to none
+    // (`state_of` refuses them on a socket of a live pair): a new pair of peer
+    // `UNIX_PAIR_NONE`, whose socket is otherwise one `state_of` passes, of end 0, made by
+    // none but the listening one (bound, as the listener's own `UnixSock`), made by the root.
+    // The connection's check refuses a pair connected to none before it looks at the flags.
+    for (what, flags) in [
+        ("a unix socket waiting on a listener, connected to none", 0),
+        (
+            "a unix socket waiting on a listener, connected to none by name",
+            abi::UNIX_CONNECTED,
+        ),
+        (
+            "a unix socket waiting on a listener, connected to none, established",
+            abi::UNIX_ESTABLISHED,
+        ),
+        (
+            "a unix socket waiting on a listener, itself listening",
+            abi::UNIX_BOUND | abi::UNIX_LISTENING,
+        ),
+    ] {
+        case(what, false, &|i| {
+            let mut p = new_pair(i);
+            p.set("peer", abi::UNIX_PAIR_NONE.into());
+            let creator = match flags & abi::UNIX_LISTENING {
+                0 => 0,
+                _ => objref(i, t.root),
+            };
+            let mut s = new_sock(i, 0);
+            s.set("flags", flags.into()).set("creator", creator);
+            hold(i, 1, vec![p, s]);
+        });
+    }
+    // A listener accepts connections of its own type only: the socket of a live pair of
+    // another type, otherwise as above (`state_of` does not look at the type).
+    for (what, ty) in [
+        (
+            "a unix socket of a datagram pair waiting on a stream listener",
+            libc::SOCK_DGRAM,
+        ),
+        (
+            "a unix socket of a seqpacket pair waiting on a stream listener",
+            libc::SOCK_SEQPACKET,
+        ),
+    ] {
+        case(what, false, &|i| {
+            let mut p = new_pair(i);
+            p.set("sock_type", ty.into());
+            let conns = vec![p, new_sock(i, 1)];
+            hold(i, 1, conns);
+        });
+    }
+    // A socket has one file, or waits on a listener, which holds it without one. The stream
+    // pair's files come before the listener's (their fds are lower), the bound datagram
+    // socket's after: whichever of the two openings comes second finds the socket restored
+    // (the first thing `restore_sock` looks at).
+    case(
+        "a unix socket opened by a file, then waiting on a listener",
+        false,
+        &|i| {
+            let second = second_sock(i, stream(i));
+            assert!(
+                second < listener(i),
+                "the stream pair's second socket before the listener"
+            );
+            let again = i.recs[second].clone();
+            hold(i, 1, vec![again]);
+        },
+    );
+    // The bound datagram socket's file opens the new pair's waiting socket instead: its
+    // `UnixPair`, `UnixSock` and `UnixName` give way to that socket's `UnixSock`.
+    case(
+        "a unix socket waiting on a listener, then opened by a file",
+        false,
+        &|i| {
+            let d = bound_dgram(i);
+            assert!(
+                d > listener(i),
+                "the bound datagram socket after the listener"
+            );
+            assert_eq!(
+                i.recs[d + 2].ty,
+                abi::Fd::TYPE,
+                "the bound datagram socket's fd after its name"
+            );
+            let again = new_sock(i, 1);
+            i.recs.splice(d - 1..d + 2, [again]);
+            let conns = vec![new_pair(i), new_sock(i, 1)];
+            hold(i, 1, conns);
+        },
+    );
+    // The other socket of a connection's pair is its client: it waits on no listener. Both
+    // sockets of the new pair wait here, end 0 first, which passes.
+    case(
+        "a unix socket pair whose two sockets wait on a listener",
+        false,
+        &|i| {
+            let conns = vec![new_pair(i), new_sock(i, 0), new_sock(i, 1)];
+            hold(i, 2, conns);
+        },
+    );
+    // A connection counted, whose records do not come: the listener's `Fd` follows its name.
+    case(
+        "a unix socket listening with a connection whose records do not come",
+        false,
+        &|i| hold(i, 1, Vec::new()),
+    );
+    // A socket connected to none holds no message, so no byte; a listener's `msgs` count its
+    // connections, which hold their own.
+    case(
+        "a unix socket connected to none, not listening, holding a byte without messages",
+        false,
+        &|i| {
+            let s = bound_dgram(i);
+            assert_eq!(
+                i.recs[s].get("msgs"),
+                0,
+                "the bound datagram socket's messages"
+            );
+            i.rec(s).set("bytes", 1);
+        },
+    );
+    case("a unix socket listening, holding a byte", false, &|i| {
+        let s = listener(i);
+        i.rec(s).set("bytes", 1);
+    });
     // The socket bound to a path ([`BOUND_PATH`]): the `UnixSock` of the lone datagram socket
     // whose `UnixName` is the path, followed by its inode's `UnixPath` record (a socket's
     // mode) and the `String` of where that inode is, the path itself. Every description holds
@@ -3111,6 +3324,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         errnos: vec![libc::EACCES],
         why: None,
     });
+    // The unix connections waiting on the listener, refused each by the check of a waiting
+    // connection, as opened by two files, as a second waiting socket of a pair, or as a
+    // listener whose connection's records do not come (the decoder's line).
+    let waiting_bad = "unix connection waiting on a listener of another type, or in a state or with options no such connection has";
+    let no_conn = format!("type {} where UnixSock belongs", abi::Fd::TYPE);
     // The copy cases are refused with EINVAL by one check or another: each must be by its own.
     for (what, why) in [
         (
@@ -3820,6 +4038,67 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix socket name after a socket not bound",
             "type 78 where",
+        ),
+        ("a unix socket waiting on a listener, bound", waiting_bad),
+        (
+            "a unix socket waiting on a listener, with the listener's name",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, with SO_PASSCRED",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, with SO_PASSPIDFD",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, connected to none",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, connected to none by name",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, connected to none, established",
+            waiting_bad,
+        ),
+        (
+            "a unix socket waiting on a listener, itself listening",
+            waiting_bad,
+        ),
+        (
+            "a unix socket of a datagram pair waiting on a stream listener",
+            waiting_bad,
+        ),
+        (
+            "a unix socket of a seqpacket pair waiting on a stream listener",
+            waiting_bad,
+        ),
+        (
+            "a unix socket opened by a file, then waiting on a listener",
+            "unix socket opened by two files",
+        ),
+        (
+            "a unix socket waiting on a listener, then opened by a file",
+            "unix socket opened by two files",
+        ),
+        (
+            "a unix socket pair whose two sockets wait on a listener",
+            "unix socket pair whose two sockets wait on listeners",
+        ),
+        (
+            "a unix socket listening with a connection whose records do not come",
+            no_conn.as_str(),
+        ),
+        (
+            "a unix socket connected to none, not listening, holding a byte without messages",
+            "unix socket with flags, a state or messages no socket has",
+        ),
+        (
+            "a unix socket listening, holding a byte",
+            "unix socket with flags, a state or messages no socket has",
         ),
         (
             "a unix socket path whose inode is a regular file",

@@ -56,9 +56,9 @@ pub(crate) enum Obj {
     Pipe(kernel::fs::pipe::NewPipe),
     /// A memfd, held until the restart ends by a file of its own.
     Memfd(ARef<kernel::fs::file::File>),
-    /// A unix socket pair, held until the restart ends.
+    /// A unix socket pair, held until the restart ends (boxed: its sockets' state is large).
     #[cfg(CONFIG_UNIX)]
-    Unix(files::UnixPair),
+    Unix(KBox<files::UnixPair>),
     /// The unix sockets restart bound to abstract names, by type and name: the restart's own
     /// object.
     #[cfg(CONFIG_UNIX)]

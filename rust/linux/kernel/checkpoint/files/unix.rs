@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Unix domain sockets (`AF_UNIX`) of a pair that `socketpair(2)` made or of a connection a
-//! listener accepted, stream, datagram or seqpacket, and unconnected ones that `socket(2)`
-//! made, listening or not; each bound to a name (abstract or a path) or not: the messages
-//! each holds, with their boundaries, its shutdown state, pending error, owner and options
-//! (`O_NONBLOCK`, buffer sizes the user set, timeouts, `SO_RCVLOWAT`, `SO_PEEK_OFF`,
-//! `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and the process `SO_PEERCRED` names.
+//! listener accepted or holds, not accepted yet, stream, datagram or seqpacket, and
+//! unconnected ones that `socket(2)` made, listening or not; each bound to a name (abstract
+//! or a path) or not: the messages each holds, with their boundaries, its shutdown state,
+//! pending error, owner and options (`O_NONBLOCK`, buffer sizes the user set, timeouts,
+//! `SO_RCVLOWAT`, `SO_PEEK_OFF`, `SO_PASSCRED`, `SO_PASSPIDFD`), its name and backlog, and the
+//! process `SO_PEERCRED` names.
 //!
 //! The pair is written with the first of its sockets in the image; each socket's file names
 //! it and its end. Restart makes the pair as `socketpair(2)` does, and queues each socket's
@@ -35,14 +36,18 @@
 //! listener bound to a path accepted is named once every socket is bound, with the name and
 //! inode of its listener, which must be of the tree. A listener listens again with its
 //! backlog once every task has its credentials, with the peer credentials of the process
-//! that made it listen, which a connecting socket copies. It holds no message or
-//! connection: a reader would learn each one's sender's address. What comes from outside
-//! the tree after it is saved is not in the image. A datagram socket that another connected
-//! to stays established, as `connect()` left it, whatever became of that one. A datagram
-//! socket connected (`connect()`) to one of the tree bound to a name is a socket of no pair
-//! that names it: restart connects it again once every socket is filled, through that name
-//! (a path, through where its inode is now), to the socket restart bound to it; it holds no
-//! message, as the sender of each could be another.
+//! that made it listen, which a connecting socket copies. The connections it holds, not
+//! accepted yet, follow it in the image in the order `accept()` takes them: each the socket
+//! `accept()` would give, of the pair whose other socket is its client, which must be of
+//! the tree (or closed, its maker of the tree), and its listener too. Restart makes that
+//! pair, fills and sets up the socket as any other, and once the listener listens queues
+//! it there again, out of its file, with the listener's name. What comes from outside the
+//! tree after the listener is saved is not in the image. A datagram socket that another
+//! connected to stays established, as `connect()` left it, whatever became of that one. A
+//! datagram socket connected (`connect()`) to one of the tree bound to a name is a socket of
+//! no pair that names it: restart connects it again once every socket is filled, through
+//! that name (a path, through where its inode is now), to the socket restart bound to it; it
+//! holds no message, as the sender of each could be another.
 //!
 //! Files in flight (`SCM_RIGHTS`) are the tree's (leak detection counts each message's
 //! reference). A message may carry any file of the tree, the socket that holds it or its
@@ -57,10 +62,10 @@
 //! Refused, with the reason: a socket named by a path that was deleted or is outside the
 //! task's root, or accepted by a listener of such a name closed since or outside the tree, a
 //! datagram socket connected by name to one bound to such a path, to one outside the tree or
-//! closed, one connected to a listener that did
-//! not accept it yet, a listener with connections waiting, a socket connected to none and
-//! bound, or connected by name, holding messages (each one's sender could be another), a
-//! message from another socket than the peer, a peer held outside the tree
+//! closed, one connected to a listener outside the tree that did not accept it yet, a
+//! listener with a connection waiting from a socket outside the tree, a socket connected to
+//! none and bound, or connected by name, holding messages (each one's sender could be
+//! another), a message from another socket than the peer, a peer held outside the tree
 //! (leak detection: [`FileKind::behind`]), messages whose credentials name a sender outside
 //! the tree or one that exited, out-of-band data, options restart does not set, and peer
 //! credentials that name a process outside the tree or credentials it no longer has.
@@ -107,7 +112,20 @@ impl FileKind for UnixFile {
             let client = (u.peer, PEER_OUTSIDE, at.task.vnr(), at.at);
             names.unix_clients.push(client, GFP_KERNEL_ACCOUNT)?;
         }
-        let mut why = refused(names, &u);
+        if first && u.peer_embryo {
+            let listener = (
+                u.peer_listener,
+                LISTENER_WAITING_OUTSIDE,
+                at.task.vnr(),
+                at.at,
+            );
+            names.unix_clients.push(listener, GFP_KERNEL_ACCOUNT)?;
+        }
+        // Its peer credentials are its listener's maker's: the clearer reason first.
+        let mut why = match u.peer_embryo && maker_outside(names, &u) {
+            true => Some(LISTENER_WAITING_OUTSIDE),
+            false => refused(names, &u),
+        };
         if why.is_none() && is_path(&u.name) {
             why = path_refused(at, names, &u, file, first)?;
         }
@@ -117,7 +135,28 @@ impl FileKind for UnixFile {
         if why.is_none() && u.creds > 0 {
             why = senders_refused(&u.messages(file.file(), false)?, names, u.creds);
         }
-        check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS)
+        check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS)?;
+        for i in 0..connections(&u) {
+            let c = waiting(file, i)?;
+            // Its peer credentials are its client's maker's: the clearer reason first.
+            if maker_outside(names, &c) {
+                let why = Some(CLIENT_OUTSIDE);
+                return check_made_anew(at, file, "a unix socket", why, MADE_ANEW_FLAGS);
+            }
+            let mut why = refused(names, &c);
+            if why.is_none() && c.creds > 0 {
+                why = senders_refused(&c.messages(file.file(), false)?, names, c.creds);
+            }
+            let kind = "a unix socket listening, with a connection waiting";
+            check_made_anew(at, file, kind, why, MADE_ANEW_FLAGS)?;
+            // A client closed since is no one's: its maker must be of the tree (`refused`).
+            if first && !c.peer_dead {
+                let client = (c.peer, CLIENT_OUTSIDE, at.task.vnr(), at.at);
+                names.unix_clients.push(client, GFP_KERNEL_ACCOUNT)?;
+            }
+            crate::resched();
+        }
+        Ok(())
     }
 
     fn behind(file: &FileRef) -> Option<Behind> {
@@ -135,13 +174,55 @@ impl FileKind for UnixFile {
 
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
         let u = UnixInfo::of(file.file())?;
+        Self::dump_sock(d, names, file, u)?;
+        // Those that came since are not in the image, as what comes after a socket is.
+        for i in 0..connections(&u) {
+            Self::dump_sock(d, names, file, waiting(file, i)?)?;
+        }
+        Ok(())
+    }
+
+    fn restores(kind: u32) -> bool {
+        kind == abi::FILE_KIND_UNIX
+    }
+
+    fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef> {
+        let nonblock = made_anew_nonblock(r, f)?;
+        let s = made_with_first(
+            r,
+            abi::RecordType::UnixPair,
+            restore_pair,
+            |s: &abi::UnixSock| s.pair,
+        )?;
+        let sock = Self::restore_sock(r, &s, nonblock, None)?;
+        if s.flags & abi::UNIX_LISTENING != 0 {
+            restore_waiting(r, &s)?;
+        }
+        Ok(FileRef::from(sock.file().clone()))
+    }
+}
+
+impl UnixFile {
+    /// Writes the `UnixSock` record of `u`, the unix socket of `file` or a connection that its
+    /// listener holds, not accepted yet, with its names and messages (or leaves the messages for
+    /// after the last task).
+    fn dump_sock(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef, u: UnixInfo) -> Result {
+        let what = match u.waiting {
+            Some(_) => "a unix socket listening, with a connection waiting",
+            None => "a unix socket",
+        };
         if let Some(why) = refused(names, &u) {
+            log!(d.log, "{what} {why} is not supported ({})", Shown::of(file));
+            return Err(EOPNOTSUPP);
+        }
+        // One that a socket outside the tree made since it was checked.
+        if u.waiting.is_some() && !u.peer_dead && names.unix_socks.get(&u.peer).is_none() {
             log!(
                 d.log,
-                "a unix socket {why} is not supported ({})",
+                "a unix socket listening: a socket outside the tree connected to it while the tree was checkpointed ({})",
                 Shown::of(file)
             );
-            return Err(EOPNOTSUPP);
+            return Err(EAGAIN);
         }
         let (key, _) = pair_of(&u);
         let (pair, first) = d.first_write(key as *const u8)?;
@@ -159,20 +240,21 @@ impl FileKind for UnixFile {
             false => 0,
         };
         let end = u32::from(u.id != key);
-        let m = messages(d, file, &u)?;
+        // A listener's are connections, which follow it.
+        let m = match u.listening {
+            true => no_messages(),
+            false => messages(d, file, &u)?,
+        };
         // A message that came since leak detection.
         if let Some(why) = senders_refused(&m, names, u.creds) {
-            log!(
-                d.log,
-                "a unix socket {why} is not supported ({})",
-                Shown::of(file)
-            );
+            log!(d.log, "{what} {why} is not supported ({})", Shown::of(file));
             return Err(EOPNOTSUPP);
         }
         // Their files and senders are written by then.
         let later = !m.files.is_empty() || m.creds.iter().any(Option::is_some);
         let s = &u.state;
-        let named = u.name.len > 0;
+        // A connection waiting has its listener's, which restart gives it as it queues it.
+        let named = u.name.len > 0 && u.waiting.is_none();
         // Only a closed peer's: a live one's comes with its own socket.
         let peer_named = u.peer_name.len > 0 && peer_kind(&u) == abi::UNIX_PAIR_CLOSED;
         let connected = connected_by_name(&u);
@@ -239,18 +321,15 @@ impl FileKind for UnixFile {
         dump_messages(d, &m, &[])
     }
 
-    fn restores(kind: u32) -> bool {
-        kind == abi::FILE_KIND_UNIX
-    }
-
-    fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef> {
-        let nonblock = made_anew_nonblock(r, f)?;
-        let s = made_with_first(
-            r,
-            abi::RecordType::UnixPair,
-            restore_pair,
-            |s: &abi::UnixSock| s.pair,
-        )?;
+    /// Makes the socket of the `UnixSock` record `s` again, its file non-blocking if `nonblock`,
+    /// from what follows the record; for a connection a listener of `waiting` (its type) holds,
+    /// not accepted yet, to queue on it ([`finish`]).
+    fn restore_sock(
+        r: &mut Restorer<'_, Obj>,
+        s: &abi::UnixSock,
+        nonblock: bool,
+        waiting: Option<u32>,
+    ) -> Result<NewUnix> {
         let e = s.end as usize;
         let (sock_type, peer, sock, other) = match r.lookup(s.pair)? {
             Obj::Unix(pair) => match pair.ends.get(e) {
@@ -271,9 +350,16 @@ impl FileKind for UnixFile {
             },
             _ => return Err(r.bad("unix socket file that names an object that is not a pair")),
         };
-        let state = state_of(r, &s, peer)?;
+        let state = state_of(r, s, peer)?;
         let listening = s.flags & abi::UNIX_LISTENING != 0;
         let named = s.flags & abi::UNIX_NAMED != 0;
+        if waiting.is_some_and(|ty| {
+            ty != sock_type || peer == abi::UNIX_PAIR_NONE || s.flags & abi::UNIX_NOT_WAITING != 0
+        }) {
+            return Err(r.bad(
+                "unix connection waiting on a listener of another type, or in a state or with options no such connection has",
+            ));
+        }
         // A datagram socket is named only by bind(): it could send under any other name.
         if (listening || named) && sock_type == TYPES[1] {
             return Err(r.bad("unix datagram socket listening, or with a name it was not bound to"));
@@ -316,8 +402,9 @@ impl FileKind for UnixFile {
             closed_name = Some(KBox::new(name.name, GFP_KERNEL_ACCOUNT)?);
         }
         let later = s.flags & abi::UNIX_QUEUE_LATER != 0;
-        // Its messages are its peer's writes; those that carry files come after the last task.
-        if !later {
+        // Its messages are its peer's writes; those that carry files come after the last task. A
+        // listener's are its connections, which follow.
+        if !later && !listening {
             fill(
                 r,
                 (s.msgs, s.bytes),
@@ -339,6 +426,10 @@ impl FileKind for UnixFile {
         if named && pair.ends[1 - e].named {
             return Err(r.bad("unix socket pair whose two sockets have a listener's name"));
         }
+        if waiting.is_some() && pair.ends[1 - e].waiting {
+            return Err(r.bad("unix socket pair whose two sockets wait on listeners"));
+        }
+        pair.ends[e].waiting = waiting.is_some();
         pair.ends[e].saved = Some((state, s.creator));
         pair.ends[e].later = later.then_some((s.msgs, s.bytes));
         pair.ends[e].early = early;
@@ -351,8 +442,59 @@ impl FileKind for UnixFile {
             let closed = close_peer(pair, other);
             name_closed(r, closed)?;
         }
-        Ok(FileRef::from(sock.file().clone()))
+        Ok(sock)
     }
+}
+
+/// The connections that `u` holds, not accepted yet, if it listens.
+fn connections(u: &UnixInfo) -> u32 {
+    match u.listening {
+        true => u.msgs,
+        false => 0,
+    }
+}
+
+/// The `i`-th connection that the listener of `file` holds, not accepted yet: `EAGAIN` if it
+/// holds fewer, which only an `accept()` since could have taken.
+fn waiting(file: &FileRef, i: u32) -> Result<UnixInfo> {
+    UnixInfo::waiting(file.file(), i).map_err(|e| if e == ENOENT { EAGAIN } else { e })
+}
+
+/// Why a listener of the tree is refused if a connection it has not accepted comes from a
+/// socket outside the tree.
+const CLIENT_OUTSIDE: &str = "listening, with a connection waiting from a socket outside the tree";
+
+/// Why a socket is refused if it is connected to a listener outside the tree that has not
+/// accepted it.
+const LISTENER_WAITING_OUTSIDE: &str =
+    "connected to a listener outside the tree that has not accepted it yet";
+
+/// Reads the `UnixSock` records of the connections that the listener of `l`, its own, holds,
+/// not accepted yet, with what follows each, and makes each, to queue it on the listener once
+/// it listens ([`finish`]).
+fn restore_waiting(r: &mut Restorer<'_, Obj>, l: &abi::UnixSock) -> Result {
+    let sock_type = match r.lookup(l.pair)? {
+        Obj::Unix(pair) => pair.sock_type,
+        _ => return Err(EINVAL),
+    };
+    let mut waiting = KVVec::new();
+    for _ in 0..l.msgs {
+        let s = made_with_first(
+            r,
+            abi::RecordType::UnixPair,
+            restore_pair,
+            |s: &abi::UnixSock| s.pair,
+        )?;
+        // Not an fd's: `restore_sock` refuses a file of it, and the listener takes its file.
+        UnixFile::restore_sock(r, &s, false, Some(sock_type))?;
+        waiting.push((s.pair, s.end), GFP_KERNEL_ACCOUNT)?;
+        crate::resched();
+    }
+    let Obj::Unix(pair) = r.lookup_mut(l.pair)? else {
+        return Err(EINVAL);
+    };
+    pair.ends[0].waiting_here = waiting;
+    Ok(())
 }
 
 /// Closes the socket of end 1 of `pair`, whose other socket was closed when it was saved, as
@@ -417,6 +559,17 @@ pub(super) struct Later {
     end: u32,
 }
 
+/// The messages of a socket that holds none.
+fn no_messages() -> Messages {
+    Messages {
+        lens: KVVec::new(),
+        carried: KVVec::new(),
+        creds: KVVec::new(),
+        bytes: KVVec::new(),
+        files: KVVec::new(),
+    }
+}
+
 /// Copies the messages of the socket of `file`, which `u` describes, with their bytes.
 fn messages(d: &Dumper<'_>, file: &FileRef, u: &UnixInfo) -> Result<Messages> {
     u.messages(file.file(), true).inspect_err(|e| {
@@ -459,13 +612,26 @@ fn dump_messages(d: &mut Dumper<'_>, m: &Messages, files: &[u32]) -> Result {
     Ok(())
 }
 
-/// The files that the messages of the unix socket of `file` carry; none if it is no unix
-/// socket. `EAGAIN` if its messages changed while they were read.
+/// The files that the messages of the unix socket of `file` carry (a listener's, those of its
+/// connections not accepted yet); none if it is no unix socket. `EAGAIN` if its messages
+/// changed while they were read.
 pub(crate) fn carried(file: &FileRef) -> Result<KVVec<ARef<File>>> {
-    match UnixInfo::of(file.file()) {
-        Ok(u) if u.files > 0 => Ok(u.messages(file.file(), false)?.files),
-        _ => Ok(KVVec::new()),
+    let u = match UnixInfo::of(file.file()) {
+        Ok(u) if u.listening => u,
+        Ok(u) if u.files > 0 => return Ok(u.messages(file.file(), false)?.files),
+        _ => return Ok(KVVec::new()),
+    };
+    // A listener's connections' too: it holds them.
+    let mut files = KVVec::new();
+    for i in 0..u.msgs {
+        let c = waiting(file, i)?;
+        if c.files > 0 {
+            for f in c.messages(file.file(), false)?.files.iter() {
+                files.push(f.clone(), GFP_KERNEL_ACCOUNT)?;
+            }
+        }
     }
+    Ok(files)
 }
 
 /// Writes, after the last task, the messages of the unix sockets whose messages carry
@@ -524,17 +690,12 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     if !TYPES.contains(&u.sock_type) {
         return Some("of an unknown type");
     }
-    if u.peer_embryo {
-        return Some("connected to a listener that has not accepted it yet");
-    }
-    if u.listening && u.msgs > 0 {
-        return Some("listening, with connections not yet accepted");
-    }
     // A listener's names the process that made it listen.
     if u.peer == 0 && u.peercred && !u.listening {
         return Some("disconnected from the pair it was made with");
     }
-    if u.peer == 0 && u.msgs > 0 {
+    // A listener's are its connections.
+    if u.peer == 0 && u.msgs > 0 && !u.listening {
         return Some("connected to none, with messages queued");
     }
     // Only an accepted socket has one: a datagram socket could send under it.
@@ -569,6 +730,11 @@ fn refused(names: &Names, u: &UnixInfo) -> Option<&'static str> {
     None
 }
 
+/// Whether `SO_PEERCRED` of `u` names a live process outside the tree.
+fn maker_outside(names: &Names, u: &UnixInfo) -> bool {
+    u.peercred && u.creator != 0 && !names.is_task(u.creator)
+}
+
 /// Why checkpoint cannot save the messages `m` of a unix socket, of which `creds` carry
 /// credentials, if it cannot: a sender their credentials name that is not a task of the
 /// tree, or that exited since they were counted (a copy without the bytes leaves it out).
@@ -583,10 +749,10 @@ fn senders_refused(m: &Messages, names: &Names, creds: u32) -> Option<&'static s
 
 /// The address that names the pair of `u` (its lower socket's, or its own if its peer is
 /// gone) and the number of files it has: one for a client whose peer, a listener's socket,
-/// was not accepted yet (its check refuses it).
+/// was not accepted yet.
 fn pair_of(u: &UnixInfo) -> (usize, u32) {
     match peer_kind(u) {
-        abi::UNIX_PAIR_BOTH if u.peer_embryo => (u.id, 1),
+        abi::UNIX_PAIR_BOTH if u.peer_embryo => (u.id.min(u.peer), 1),
         abi::UNIX_PAIR_BOTH => (u.id.min(u.peer), 2),
         _ => (u.id, 1),
     }
@@ -796,7 +962,8 @@ fn state_of(r: &Restorer<'_, Obj>, s: &abi::UnixSock, peer: u32) -> Result<UnixS
             && (peer != abi::UNIX_PAIR_NONE || listening || s.flags & abi::UNIX_ESTABLISHED != 0))
         || (listening && (!bound || peer != abi::UNIX_PAIR_NONE))
         || (peer != abi::UNIX_PAIR_BOTH && s.end != 0)
-        || (peer == abi::UNIX_PAIR_NONE && (s.msgs > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
+        || (peer == abi::UNIX_PAIR_NONE
+            && ((s.msgs > 0 && !listening) || s.bytes > 0 || s.flags & abi::UNIX_QUEUE_LATER != 0))
     {
         return Err(r.bad("unix socket with flags, a state or messages no socket has"));
     }
@@ -1230,14 +1397,19 @@ fn restore_pair(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result<u32> {
         connect_to: None,
         closed_name: None,
         listener: None,
+        waiting: false,
+        waiting_here: KVVec::new(),
     };
     r.define(
         p.objref,
-        Obj::Unix(UnixPair {
-            sock_type: p.sock_type,
-            peer: p.peer,
-            ends: [end(Some(a)), end(b)],
-        }),
+        Obj::Unix(KBox::new(
+            UnixPair {
+                sock_type: p.sock_type,
+                peer: p.peer,
+                ends: [end(Some(a)), end(b)],
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?),
     )?;
     Ok(p.objref)
 }
@@ -1275,12 +1447,71 @@ struct End {
     /// inode is: restart gives it that name once every socket is bound (boxed: few sockets
     /// have one).
     listener: Option<KBox<(unix::Name, u64)>>,
+    /// Whether it is a connection a listener holds, not accepted yet, which no fd has.
+    waiting: bool,
+    /// For a listener, the objref and end of each connection it holds, not accepted yet, in
+    /// the order `accept()` takes them: queued on it once it listens.
+    waiting_here: KVVec<(u32, u32)>,
 }
 
 /// Gives each unix socket restored its shutdown state, error, `SO_PASSCRED` and peer
 /// credentials, once every socket is filled and every task of `created` has its
-/// credentials; `EINVAL` for a pair with a socket no file opened.
-pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
+/// credentials, and queues the connections of each listener, not accepted yet, once it
+/// listens; `EINVAL` for a pair with a socket no file opened.
+pub(crate) fn finish(r: &mut Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
+    let (mut listeners, mut waiting) = (KVVec::new(), KVVec::new());
+    set_up(r, created, &mut listeners, &mut waiting)?;
+    for l in listeners.iter() {
+        let mut socks = KVVec::with_capacity(l.waiting.len(), GFP_KERNEL_ACCOUNT)?;
+        for &(pair, end) in waiting.get(l.waiting.clone()).unwrap_or(&[]) {
+            let Obj::Unix(p) = r.lookup_mut(pair)? else {
+                return Err(EINVAL);
+            };
+            let end = p.ends.get_mut(end as usize).filter(|e| e.waiting);
+            let Some(sock) = end.and_then(|e| e.file.take()) else {
+                return Err(r.bad("unix connection waiting on two listeners, or closed"));
+            };
+            socks.push(sock, GFP_KERNEL_ACCOUNT)?;
+        }
+        let maker = &created.get(l.maker).ok_or(EINVAL)?.task;
+        let backlog = l.backlog;
+        // A connecting socket copies the credentials: they come as it starts to listen.
+        l.sock.listen(backlog, maker, socks).inspect_err(|e| {
+            log!(
+                r.log,
+                "unix socket: cannot make it listen again with backlog {backlog}, holding its connections ({}{})",
+                e.to_errno(),
+                if *e == EPERM {
+                    ": above net.core.somaxconn, or refused"
+                } else {
+                    ""
+                }
+            )
+        })?;
+        crate::resched();
+    }
+    Ok(())
+}
+
+/// A listener restart made, to make listen once every socket is set up ([`finish`]).
+struct Listen {
+    sock: NewUnix,
+    backlog: u32,
+    /// The index of the process that made it listen among the created tasks.
+    maker: usize,
+    /// Where the objrefs and ends of the connections it holds, not accepted yet, are among
+    /// those `set_up` leaves.
+    waiting: core::ops::Range<usize>,
+}
+
+/// What [`finish`] does but make listeners listen, which it leaves in `listeners`, with the
+/// connections they hold, not accepted yet, in `waiting`: each its pair's objref and end.
+fn set_up(
+    r: &Restorer<'_, Obj>,
+    created: &[ParkedTask],
+    listeners: &mut KVVec<Listen>,
+    waiting: &mut KVVec<(u32, u32)>,
+) -> Result {
     for obj in r.objects() {
         let Obj::Unix(pair) = obj else { continue };
         let live = match pair.peer {
@@ -1308,30 +1539,27 @@ pub(crate) fn finish(r: &Restorer<'_, Obj>, created: &[ParkedTask]) -> Result {
                 continue;
             }
             let maker = match r.lookup(creator)? {
-                Obj::Task(i) => created.get(*i).filter(|c| c.is_leader()),
+                Obj::Task(i) => created.get(*i).filter(|c| c.is_leader()).map(|c| (*i, c)),
                 _ => None,
             };
-            let Some(maker) = maker else {
+            let Some((maker, made)) = maker else {
                 return Err(r.bad("unix socket made by an object that is not a process"));
             };
             let Some(backlog) = end.listen else {
-                file.set_peercred(&maker.task)?;
+                file.set_peercred(&made.task)?;
                 continue;
             };
-            // A connecting socket copies the credentials: they come as it starts to listen.
-            file.listen(backlog, &maker.task, KVVec::new())
-                .inspect_err(|e| {
-                    log!(
-                        r.log,
-                        "unix socket: cannot make it listen again with backlog {backlog} ({}{})",
-                        e.to_errno(),
-                        if *e == EPERM {
-                            ": above net.core.somaxconn, or refused"
-                        } else {
-                            ""
-                        }
-                    )
-                })?;
+            let from = waiting.len();
+            for &w in end.waiting_here.iter() {
+                waiting.push(w, GFP_KERNEL_ACCOUNT)?;
+            }
+            let l = Listen {
+                sock: file.clone(),
+                backlog,
+                maker,
+                waiting: from..waiting.len(),
+            };
+            listeners.push(l, GFP_KERNEL_ACCOUNT)?;
         }
         crate::resched();
     }
