@@ -541,12 +541,24 @@ impl Target {
     /// checkpoints the target with [`KILL`], restarts it, and expects it and its restored
     /// children to sleep again; returns those children.
     pub fn restart_with_children_asleep(&mut self, count: usize, what: &str) -> Vec<libc::pid_t> {
+        self.restart_with_children_asleep_after(count, what, |_| {})
+    }
+
+    /// [`Target::restart_with_children_asleep`], calling `between` once the checkpointed
+    /// tree is gone, before the restart (not in a dry run, where nothing is killed).
+    pub fn restart_with_children_asleep_after(
+        &mut self,
+        count: usize,
+        what: &str,
+        between: impl FnOnce(&Target),
+    ) -> Vec<libc::pid_t> {
         let asleep = |kids: &[libc::pid_t]| kids.iter().all(|&k| proc_state(k) == Some('S'));
         let kids = self.descendants(count);
         self.wait_until(what, || asleep(&kids));
         self.checkpoint(KILL);
         if !dry_run() {
             crate::tree::wait_gone(&kids).unwrap_or_else(|e| self.fail(e));
+            between(self);
         }
         self.restart();
         self.expect_asleep(Duration::from_millis(300));
@@ -619,6 +631,25 @@ impl Target {
             }
             self.fail(problem);
         }
+    }
+
+    /// Checkpoints the target without [`KILL`] and restarts it beside its original, which
+    /// must fail with `errno` (`what`: why) and the kernel log line `line`, leaving only the
+    /// original; wakes the original, which must pass its checks, and once it exited restarts
+    /// the image, which must pass them too. A dry run only checkpoints.
+    pub fn refused_beside_original(mut self, (errno, what): (i32, &str), line: &str) {
+        self.checkpoint(0);
+        if dry_run() {
+            self.finish();
+            return;
+        }
+        let original = self.pid();
+        self.expect_restart_refused(0, (errno, what), line, &[original]);
+        self.expect_asleep(Duration::from_millis(200));
+        self.wake();
+        self.expect_exit("the original, after the refused restart");
+        self.restart();
+        self.finish();
     }
 
     /// Restarts with `flags` and fails (with the logs) unless the restart is the error

@@ -70,11 +70,8 @@
 
 use std::os::fd::RawFd;
 
-use std::time::Duration;
-
-use cr_tests::proc::proc_state;
 use cr_tests::target::dry_run;
-use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
+use cr_tests::tree::{reap, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_message, check_name, check_peer, check_peercred,
     close_all, connect, getsockopt_int, listen, peer_name, recv, recv_within, send, send_all,
@@ -456,19 +453,7 @@ fn run(through_pipe: bool) {
     if through_pipe {
         target.restart_through_pipe();
     }
-    let asleep = |kids: &[libc::pid_t]| kids.iter().all(|&k| proc_state(k) == Some('S'));
-    let kids = target.descendants(1);
-    target.wait_until("for C to sleep", || asleep(&kids));
-    target.checkpoint(KILL);
-    if !dry_run() {
-        wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-    }
-    target.restart();
-    target.expect_asleep(Duration::from_millis(300));
-    let kids = target.descendants(1);
-    if !asleep(&kids) {
-        target.fail(format!("the restored C {kids:?} should be asleep"));
-    }
+    target.restart_with_children_asleep(1, "for C to sleep");
     target.finish();
 }
 

@@ -48,9 +48,7 @@
 //! pipe, passes them.
 
 use std::os::fd::RawFd;
-use std::time::Duration;
 
-use cr_tests::target::dry_run;
 use cr_tests::unix::{
     accept_at, bind, check_name, close_all, connect, getsockopt_int, listen, peer_name, peercred,
     proc_state, recv, recv_within, send, send_all, send_to, socket_at, sockname, try_bind,
@@ -322,30 +320,12 @@ fn check(s: &Saved) -> Check {
 /// the image restarts.
 fn while_the_original_runs() {
     let tag = std::process::id() as libc::pid_t;
-    let mut target = Target::spawn_container(move || setup(tag));
-    target.checkpoint(0);
-    if dry_run() {
-        target.finish();
-        return;
-    }
-    let original = target.pid();
+    let target = Target::spawn_container(move || setup(tag));
     let line = format!(
         "unix socket: cannot bind it to @cr-listen-{tag}: a socket has that name (EADDRINUSE)"
     );
-    target.expect_restart_refused(
-        0,
-        (
-            libc::EADDRINUSE,
-            "restart while the original holds its names",
-        ),
-        &line,
-        &[original],
-    );
-    target.expect_asleep(Duration::from_millis(200));
-    target.wake();
-    target.expect_exit("the original, after the refused restart");
-    target.restart();
-    target.finish();
+    let why = "restart while the original holds its names";
+    target.refused_beside_original((libc::EADDRINUSE, why), &line);
 }
 
 /// A target checkpointed with CKPT_KILL and restarted, through a pipe if `through_pipe`.

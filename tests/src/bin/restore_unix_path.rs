@@ -91,11 +91,9 @@
 
 use std::os::fd::RawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::time::Duration;
 
-use cr_tests::proc::proc_state;
 use cr_tests::target::{dry_run, scratch_dir};
-use cr_tests::tree::{reap, wait_gone, wake, Kid, Ready};
+use cr_tests::tree::{reap, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_bytes, check_message, check_name, check_peer,
     close_all, connect, enter_dir, listen, path_name, peer_name, peername, recv_within, send,
@@ -558,25 +556,16 @@ fn run(how: How, what: &str) {
     if how == How::Pipe {
         target.restart_through_pipe();
     }
-    let asleep = |kids: &[libc::pid_t]| kids.iter().all(|&k| proc_state(k) == Some('S'));
-    let kids = target.descendants(1);
-    target.wait_until("for C to sleep", || asleep(&kids));
-    target.checkpoint(KILL);
-    if !dry_run() {
-        wait_gone(&kids).unwrap_or_else(|e| target.fail(e));
-        if how == How::Removed {
-            for file in FILES.iter().chain(&[GONE_FILE]).map(|f| at(&dir, f)) {
-                std::fs::remove_file(&file)
-                    .unwrap_or_else(|e| target.fail(format!("remove {file}: {e}")));
-            }
+    let remove = |target: &Target| {
+        if how != How::Removed {
+            return;
         }
-    }
-    target.restart();
-    target.expect_asleep(Duration::from_millis(300));
-    let kids = target.descendants(1);
-    if !asleep(&kids) {
-        target.fail(format!("the restored C {kids:?} should be asleep"));
-    }
+        for file in FILES.iter().chain(&[GONE_FILE]).map(|f| at(&dir, f)) {
+            std::fs::remove_file(&file)
+                .unwrap_or_else(|e| target.fail(format!("remove {file}: {e}")));
+        }
+    };
+    target.restart_with_children_asleep_after(1, "for C to sleep", remove);
     target.finish();
 }
 
@@ -647,28 +636,10 @@ fn another_file_there() {
 fn while_the_original_runs() {
     let dir = target_dir("running");
     let for_target = dir.clone();
-    let mut target = Target::spawn_container(move || listeners_setup(for_target, true));
-    target.checkpoint(0);
-    if dry_run() {
-        target.finish();
-        return;
-    }
-    let original = target.pid();
+    let target = Target::spawn_container(move || listeners_setup(for_target, true));
     let line = taken_line("lsock", &at(&dir, "lsock"));
-    target.expect_restart_refused(
-        0,
-        (
-            libc::EADDRINUSE,
-            "restart while the original's L is bound to its file",
-        ),
-        &line,
-        &[original],
-    );
-    target.expect_asleep(Duration::from_millis(200));
-    target.wake();
-    target.expect_exit("the original, after the refused restart");
-    target.restart();
-    target.finish();
+    let why = "restart while the original's L is bound to its file";
+    target.refused_beside_original((libc::EADDRINUSE, why), &line);
 }
 
 fn main() {
