@@ -163,6 +163,16 @@ pub fn reap(kids: &[Kid]) -> Check {
     Ok(())
 }
 
+/// Reaps `kids` ([`reap`]) once the test's side of an exchange with them ended as `ours`:
+/// theirs first, as their failure may be what made ours fail; both if both failed.
+pub fn reap_after(kids: &[Kid], ours: Check) -> Check {
+    match (reap(kids), ours) {
+        (Ok(()), ours) => ours,
+        (Err(c), Ok(())) => Err(c),
+        (Err(c), Err(o)) => Err(format!("{c}; {o}")),
+    }
+}
+
 /// The calling process's parent, process group and session, as `(ppid, pgid, sid)`.
 pub fn ids() -> (libc::pid_t, libc::pid_t, libc::pid_t) {
     // SAFETY: these calls only read the caller's ids.

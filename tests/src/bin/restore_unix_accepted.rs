@@ -71,7 +71,7 @@
 use std::os::fd::RawFd;
 
 use cr_tests::target::dry_run;
-use cr_tests::tree::{reap, wake, Kid, Ready};
+use cr_tests::tree::{reap_after, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_message, check_name, check_peer, check_peercred,
     close_all, connect, getsockopt_int, listen, peer_name, recv, recv_within, send, send_all,
@@ -436,12 +436,7 @@ fn check(s: &Saved) -> Check {
     wake(&[s.client])?;
     let trip = check_message("A_s, in the round trip", A_S, AGAIN, &s.c_name)
         .and_then(|()| send_all(A_S, BACK));
-    // C's end first: its own failure is what made the round trip fail, if it failed.
-    match (reap(&[s.client]), trip) {
-        (Ok(()), trip) => trip?,
-        (Err(c), Ok(())) => return Err(c),
-        (Err(c), Err(t)) => return Err(format!("{c}; {t}")),
-    }
+    reap_after(&[s.client], trip)?;
     close_all(&[L_CLIENT, L_ACCEPTED, BINDER, CALLER, R_BINDER]);
     Ok(())
 }

@@ -93,7 +93,7 @@ use std::os::fd::RawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use cr_tests::target::{dry_run, scratch_dir};
-use cr_tests::tree::{reap, wake, Kid, Ready};
+use cr_tests::tree::{reap_after, wake, Kid, Ready};
 use cr_tests::unix::{
     accept_at, bind, check_autobound, check_bytes, check_message, check_name, check_peer,
     close_all, connect, enter_dir, listen, path_name, peer_name, peername, recv_within, send,
@@ -528,12 +528,7 @@ fn check(s: &Saved) -> Check {
     wake(&[s.client])?;
     let trip =
         check_message("A_s, in the round trip", A_S, AGAIN, b"").and_then(|()| send_all(A_S, BACK));
-    // C's end first: its own failure is what made the round trip fail, if it failed.
-    match (reap(&[s.client]), trip) {
-        (Ok(()), trip) => trip?,
-        (Err(c), Ok(())) => return Err(c),
-        (Err(c), Err(t)) => return Err(format!("{c}; {t}")),
-    }
+    reap_after(&[s.client], trip)?;
     close_all(&[DG_SENDER, BINDER, E, F, X, Y1, Y2]);
     Ok(())
 }
