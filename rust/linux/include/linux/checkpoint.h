@@ -8,6 +8,7 @@
 
 #include <linux/types.h>
 #include <linux/path.h>
+#include <linux/termios.h>
 
 struct file;
 struct files_struct;
@@ -20,6 +21,8 @@ struct rlimit;
 struct rseq;
 struct sighand_struct;
 struct task_struct;
+struct tty_port;
+struct tty_struct;
 
 /*
  * A task's credentials as checkpoint(2) saves them and restart(2) sets them:
@@ -482,6 +485,66 @@ int checkpoint_epoll_next(struct file *file, struct checkpoint_epoll_pos *pos,
 struct file *restart_epoll(bool nonblock);
 int restart_epoll_add(struct file *file, struct file *tfile, int fd,
 		      __poll_t events, u64 data);
+/* What checkpoint_pty() reports of a unix98 pty (@flags). */
+#define CKPT_PTY_MASTER		0x0001	/* the file is the master's */
+#define CKPT_PTY_LOCKED		0x0002	/* the slave may not be opened (TIOCSPTLCK) */
+#define CKPT_PTY_PACKET		0x0004	/* the master is in packet mode (TIOCPKT) */
+#define CKPT_PTY_SLAVE_CLOSED	0x0008	/* the slave's last file was closed */
+/* ... and what it cannot be saved with: */
+#define CKPT_PTY_UNREAD		0x0100	/* unread data, echoes or a line being edited */
+#define CKPT_PTY_LDISC		0x0200	/* a line discipline other than N_TTY */
+#define CKPT_PTY_EXCLUSIVE	0x0400	/* TIOCEXCL on either side */
+#define CKPT_PTY_LOCKED_TERMIOS	0x0800	/* TIOCSLCKTRMIOS */
+#define CKPT_PTY_CTTY		0x1000	/* the controlling tty of a session */
+#define CKPT_PTY_STOPPED	0x2000	/* output stopped (^S, TCOOFF) */
+#define CKPT_PTY_HUNG_UP	0x4000	/* either side hung up */
+#define CKPT_PTY_MASTER_CLOSED	0x8000	/* the master's file was closed */
+#define CKPT_PTY_BUSY		0x10000	/* a line discipline being changed */
+
+/**
+ * struct checkpoint_pty - what checkpoint reads of a unix98 pty
+ * @key: the master's tty, only compared: it names the pair
+ * @index: its index, the N of /dev/pts/N
+ * @flags: CKPT_PTY_*
+ * @files: the open files of both sides
+ * @column: the output column of the slave's line discipline
+ * @canon_column: the column its line being edited starts at
+ * @termios: the slave's termios (the master's cannot be set)
+ * @winsize: the window size
+ * @pktstatus: the packet-mode events the master has not read yet
+ * @uid: the owner of the slave's node in devpts, in the caller's user namespace
+ * @gid: its group, likewise
+ * @mode: its permission bits
+ *
+ * Only @key, @index, @files and CKPT_PTY_MASTER unless asked for all.
+ */
+struct checkpoint_pty {
+	unsigned long key;
+	unsigned int index;
+	unsigned int flags;
+	unsigned int files;
+	unsigned int column;
+	unsigned int canon_column;
+	struct ktermios termios;
+	struct winsize winsize;
+	u8 pktstatus;
+	uid_t uid;
+	gid_t gid;
+	umode_t mode;
+};
+
+int checkpoint_pty(struct file *file, struct checkpoint_pty *p, bool all);
+struct file *checkpoint_pty_master(struct file *file);
+struct file *restart_ptmx_open(const char *name, int flags, int index);
+int restart_pty_set(struct file *master, const struct checkpoint_pty *p);
+bool restart_pty_is_slave(struct file *master, struct file *file);
+/* In drivers/tty: the tty under a tty file, the N_TTY state of a pty. */
+struct tty_struct *checkpoint_file_tty(struct file *file, bool *hung_up);
+int checkpoint_tty_buffer_empty(struct tty_port *port);
+int checkpoint_n_tty(struct tty_struct *tty, unsigned int *column,
+		     unsigned int *canon_column);
+void restart_n_tty_column(struct tty_struct *tty, unsigned int column,
+			  unsigned int canon_column);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix98 pseudo-terminals (`/dev/ptmx` and `/dev/pts/N`): a pair as checkpoint reads it
+//! through a file of either side, and a new pair as restart makes it at the index the old
+//! one had.
+//!
+//! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
+
+use crate::error::to_result;
+use crate::fs::file::File;
+use crate::{bindings, prelude::*, str::CStr, types::ARef};
+use core::ptr::NonNull;
+
+/// The termios of a pty's slave, which the master's termios ioctls reach too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Termios {
+    /// Input modes (`c_iflag`).
+    pub iflag: u32,
+    /// Output modes (`c_oflag`).
+    pub oflag: u32,
+    /// Control modes (`c_cflag`).
+    pub cflag: u32,
+    /// Local modes (`c_lflag`).
+    pub lflag: u32,
+    /// The line discipline it names (`c_line`).
+    pub line: u8,
+    /// Control characters (`c_cc`).
+    pub cc: [u8; bindings::NCCS as usize],
+    /// Input speed.
+    pub ispeed: u32,
+    /// Output speed.
+    pub ospeed: u32,
+}
+
+/// A pty's window size (`TIOCGWINSZ`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Winsize {
+    /// Rows.
+    pub row: u16,
+    /// Columns.
+    pub col: u16,
+    /// Width in pixels.
+    pub xpixel: u16,
+    /// Height in pixels.
+    pub ypixel: u16,
+}
+
+/// What checkpoint reads of a unix98 pty, through a file of either side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PtyInfo {
+    /// The pair's address: it names the pair while a file of it is held.
+    pub key: usize,
+    /// Its index, the N of `/dev/pts/N`.
+    pub index: u32,
+    /// `PtyInfo::MASTER` and the other flags below.
+    pub flags: u32,
+    /// The open files of both sides.
+    pub files: u32,
+    /// The output column of the slave's line discipline (for tab expansion).
+    pub column: u32,
+    /// The column the slave's line being edited starts at (for erasing a tab).
+    pub canon_column: u32,
+    /// The slave's termios.
+    pub termios: Termios,
+    /// The window size.
+    pub winsize: Winsize,
+    /// The packet-mode events (`TIOCPKT_*`) the master has not read yet.
+    pub pktstatus: u8,
+    /// The owner of the slave's node in devpts, in the caller's user namespace.
+    pub uid: u32,
+    /// Its group, likewise.
+    pub gid: u32,
+    /// Its permission bits.
+    pub mode: u16,
+}
+
+impl PtyInfo {
+    /// The file is the master's.
+    pub const MASTER: u32 = bindings::CKPT_PTY_MASTER;
+    /// The slave may not be opened (`TIOCSPTLCK`).
+    pub const LOCKED: u32 = bindings::CKPT_PTY_LOCKED;
+    /// The master is in packet mode (`TIOCPKT`).
+    pub const PACKET: u32 = bindings::CKPT_PTY_PACKET;
+    /// The slave's last file was closed: reads of the master give `EIO` until a new open.
+    pub const SLAVE_CLOSED: u32 = bindings::CKPT_PTY_SLAVE_CLOSED;
+    /// Data not read yet, echoes not written yet or a line being edited, on either side.
+    pub const UNREAD: u32 = bindings::CKPT_PTY_UNREAD;
+    /// A line discipline other than `N_TTY` on either side.
+    pub const LDISC: u32 = bindings::CKPT_PTY_LDISC;
+    /// Exclusive mode (`TIOCEXCL`) on either side.
+    pub const EXCLUSIVE: u32 = bindings::CKPT_PTY_EXCLUSIVE;
+    /// Locked termios (`TIOCSLCKTRMIOS`).
+    pub const LOCKED_TERMIOS: u32 = bindings::CKPT_PTY_LOCKED_TERMIOS;
+    /// The controlling tty of a session.
+    pub const CTTY: u32 = bindings::CKPT_PTY_CTTY;
+    /// Output stopped by flow control (`^S`, `TCOOFF`).
+    pub const STOPPED: u32 = bindings::CKPT_PTY_STOPPED;
+    /// Either side hung up.
+    pub const HUNG_UP: u32 = bindings::CKPT_PTY_HUNG_UP;
+    /// The master's file was closed.
+    pub const MASTER_CLOSED: u32 = bindings::CKPT_PTY_MASTER_CLOSED;
+    /// A line discipline being changed, or gone with a hangup: try again.
+    pub const BUSY: u32 = bindings::CKPT_PTY_BUSY;
+
+    /// The pty `file` is open on, with only its key, index, files and side (cheap: takes
+    /// only a spinlock); `None` if `file` is not a unix98 pty's.
+    pub fn side(file: &File) -> Option<PtyInfo> {
+        PtyInfo::read(file, false).ok()
+    }
+
+    /// All checkpoint reads of the pty `file` is open on, with the locks its users take;
+    /// `ENOTTY` if `file` is not a unix98 pty's, `EINTR` if a fatal signal came while it
+    /// waited for one. Consistent only while the files of the pty are held by frozen tasks.
+    pub fn of(file: &File) -> Result<PtyInfo> {
+        PtyInfo::read(file, true)
+    }
+
+    fn read(file: &File, all: bool) -> Result<PtyInfo> {
+        let mut p = bindings::checkpoint_pty::default();
+        // SAFETY: the file is valid; the callee fills `p` before it returns 0.
+        to_result(unsafe { bindings::checkpoint_pty(file.as_ptr(), &mut p, all) })?;
+        let (t, w) = (&p.termios, &p.winsize);
+        Ok(PtyInfo {
+            key: p.key,
+            index: p.index,
+            flags: p.flags,
+            files: p.files,
+            column: p.column,
+            canon_column: p.canon_column,
+            termios: Termios {
+                iflag: t.c_iflag,
+                oflag: t.c_oflag,
+                cflag: t.c_cflag,
+                lflag: t.c_lflag,
+                line: t.c_line,
+                cc: t.c_cc,
+                ispeed: t.c_ispeed,
+                ospeed: t.c_ospeed,
+            },
+            winsize: Winsize {
+                row: w.ws_row,
+                col: w.ws_col,
+                xpixel: w.ws_xpixel,
+                ypixel: w.ws_ypixel,
+            },
+            pktstatus: p.pktstatus,
+            uid: p.uid,
+            gid: p.gid,
+            mode: p.mode,
+        })
+    }
+
+    /// The master's file of the pty `file` is open on; `None` if it was closed or `file` is
+    /// not a unix98 pty's.
+    pub fn master(file: &File) -> Option<ARef<File>> {
+        // SAFETY: the file is valid; the callee returns a counted file or NULL.
+        let master = NonNull::new(unsafe { bindings::checkpoint_pty_master(file.as_ptr()) })?;
+        // SAFETY: a counted file, which the `ARef` owns from here; `File` is transparent
+        // over `struct file`.
+        Some(unsafe { ARef::from_raw(master.cast()) })
+    }
+
+    /// Opens the ptmx node at `path` with `flags` (as `open()` would, with the caller's
+    /// credentials, from its root and cwd) for a new pty at this index, and gives it this
+    /// termios (its speeds from its flags, as `TCSETS` does), window size, columns, packet
+    /// mode, pending packet events, lock state, `SLAVE_CLOSED`, and its slave's node this
+    /// owner and mode (as `fchown()` and `fchmod()` would); returns the master's file.
+    /// `EBUSY` if another pty of that devpts instance has the index, `ENOSPC` if it has no
+    /// room for it, `ESTALE` if `path` is not a ptmx node, `EPERM` (or `EINVAL` for a mode
+    /// with more than permission bits) if the node cannot be given its owner and mode.
+    pub fn make(&self, path: &CStr, flags: u32) -> Result<ARef<File>> {
+        let index = i32::try_from(self.index).map_err(|_| ENOSPC)?;
+        // SAFETY: `path` is NUL-terminated; the callee keeps no pointer to it and returns a
+        // counted file or an ERR_PTR.
+        let master = unsafe {
+            File::from_new(bindings::restart_ptmx_open(
+                path.as_char_ptr(),
+                flags as i32,
+                index,
+            ))
+        }?;
+        let (t, w) = (&self.termios, &self.winsize);
+        let p = bindings::checkpoint_pty {
+            index: self.index,
+            flags: self.flags,
+            column: self.column,
+            canon_column: self.canon_column,
+            termios: bindings::ktermios {
+                c_iflag: t.iflag,
+                c_oflag: t.oflag,
+                c_cflag: t.cflag,
+                c_lflag: t.lflag,
+                c_line: t.line,
+                c_cc: t.cc,
+                c_ispeed: t.ispeed,
+                c_ospeed: t.ospeed,
+            },
+            winsize: bindings::winsize {
+                ws_row: w.row,
+                ws_col: w.col,
+                ws_xpixel: w.xpixel,
+                ws_ypixel: w.ypixel,
+            },
+            pktstatus: self.pktstatus,
+            uid: self.uid,
+            gid: self.gid,
+            mode: self.mode,
+            ..Default::default()
+        };
+        // SAFETY: the file is valid (`ARef` invariant) and no slave is open yet; `p` is
+        // valid, and the callee keeps no pointer to either.
+        to_result(unsafe { bindings::restart_pty_set(master.as_ptr(), &p) })?;
+        Ok(master)
+    }
+
+    /// Whether `file` is open on the slave of the pty whose master's file is `master`.
+    pub fn is_slave(master: &File, file: &File) -> bool {
+        // SAFETY: both files are valid; the callee keeps no pointer to them.
+        unsafe { bindings::restart_pty_is_slave(master.as_ptr(), file.as_ptr()) }
+    }
+}
