@@ -275,6 +275,23 @@ pub const FILE_KIND_UNLINKED: u32 = 15;
 /// connection a listener accepted, or an unconnected one that `socket(2)` made; its pair's
 /// `UnixPair` record (the first time) and a `UnixSock` record follow.
 pub const FILE_KIND_UNIX: u32 = 16;
+/// `File.kind`: the master of a unix98 pty (`/dev/ptmx`); its path from the task's root in a
+/// `String` record and the pty's `Pty` record follow.
+pub const FILE_KIND_PTY_MASTER: u32 = 17;
+/// `File.kind`: a file of the slave of a unix98 pty (`/dev/pts/N`); its path from the task's
+/// root in a `String` record and a `PtySlave` record follow. The `File` record of the pty's
+/// master comes before it.
+pub const FILE_KIND_PTY_SLAVE: u32 = 18;
+
+/// `Pty.flags`: the slave may not be opened (`TIOCSPTLCK`).
+pub const PTY_LOCKED: u32 = 1;
+/// `Pty.flags`: the master is in packet mode (`TIOCPKT`).
+pub const PTY_PACKET: u32 = 2;
+/// `Pty.flags`: the slave's last file was closed, so that reads of the master give `EIO`
+/// until it is opened again.
+pub const PTY_SLAVE_CLOSED: u32 = 4;
+/// `Pty.pktstatus`: the `TIOCPKT_*` events a master in packet mode may have to report.
+pub const PTY_PKTSTATUS: u32 = 0x7f;
 
 /// `Unlinked.flags`: it may be given a name again (`linkat(2)`): made with `O_TMPFILE`
 /// without `O_EXCL`.
@@ -516,6 +533,10 @@ pub enum RecordType {
     UnixName = 78,
     /// The socket inode of a unix socket named by a path, after its `UnixName` record.
     UnixPath = 79,
+    /// A unix98 pty, after the `File` record of its master.
+    Pty = 80,
+    /// Which pty a slave's file is of, after its `File` record.
+    PtySlave = 81,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1023,6 +1044,67 @@ pub struct Eventfd {
     /// The `EFD_*` flags it was created with (only `EFD_SEMAPHORE` is kept: the others are
     /// the file's and the fd's, saved with them).
     pub flags: u32,
+    /// Zero.
+    pub _pad0: u32,
+}
+
+/// A unix98 pty, after its master's `File` record and path: its index, the slave's termios
+/// (which the master's termios ioctls reach too), its window size and what its line
+/// discipline and packet mode hold. Checkpoint saves only a pty with nothing unread.
+#[repr(C)]
+#[record(Pty, max = 128)]
+pub struct Pty {
+    /// Its index, the N of `/dev/pts/N`.
+    pub index: u32,
+    /// `PTY_*`.
+    pub flags: u32,
+    /// The slave's input modes (`c_iflag`).
+    pub iflag: u32,
+    /// The slave's output modes (`c_oflag`).
+    pub oflag: u32,
+    /// The slave's control modes (`c_cflag`).
+    pub cflag: u32,
+    /// The slave's local modes (`c_lflag`).
+    pub lflag: u32,
+    /// The slave's input speed.
+    pub ispeed: u32,
+    /// The slave's output speed.
+    pub ospeed: u32,
+    /// The output column of the slave's line discipline, from which tabs are expanded.
+    pub column: u32,
+    /// The column the slave's line being edited starts at, back to which a tab is erased.
+    pub canon_column: u32,
+    /// Window size: rows.
+    pub row: u16,
+    /// Window size: columns.
+    pub col: u16,
+    /// Window size: width in pixels.
+    pub xpixel: u16,
+    /// Window size: height in pixels.
+    pub ypixel: u16,
+    /// The slave's control characters (`c_cc`).
+    pub cc: [u8; 19],
+    /// The `c_line` of the slave's termios, which `TCSETS` may set to anything: it does not
+    /// change the line discipline, which is N_TTY.
+    pub line: u8,
+    /// The packet-mode events the master has not read yet (`PTY_PKTSTATUS`).
+    pub pktstatus: u8,
+    /// Zero.
+    pub _pad0: u8,
+    /// The permission bits of the slave's node in devpts (`/dev/pts/N`).
+    pub mode: u16,
+    /// The node's owner, in the checkpointer's user namespace.
+    pub uid: u32,
+    /// The node's group, likewise.
+    pub gid: u32,
+}
+
+/// Which pty a file of a slave is of, after its `File` record and path.
+#[repr(C)]
+#[record(PtySlave, max = 64)]
+pub struct PtySlave {
+    /// The objref of the `File` of the pty's master.
+    pub master: u32,
     /// Zero.
     pub _pad0: u32,
 }

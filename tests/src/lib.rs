@@ -24,6 +24,7 @@ pub mod locks;
 pub mod mem;
 pub mod outside;
 pub mod proc;
+pub mod pty;
 pub mod sched;
 pub mod sleepers;
 pub mod target;

@@ -157,6 +157,9 @@ fn setup(plain: &str) -> Result<impl FnOnce() -> Check, String> {
     posix_timers()?;
     let sockets = unix_pairs(efd)?;
     let path_name = named_sockets(&dir)?;
+    cr_tests::pty::open_master_at(0, PTY_MASTER)?;
+    cr_tests::pty::unlock(PTY_MASTER)?;
+    cr_tests::pty::open_slave_at(PTY_MASTER, 0, PTY_SLAVE)?;
     let ready = Ready::new()?;
     let z = zombie(exit_with(5))?;
     let k = ready.fork(42, |_| Ok(|| Ok(())))?;
@@ -485,6 +488,9 @@ fn check_unix_pairs(s: UnixSockets) -> Check {
 const LISTENER: RawFd = 60;
 const BOUND_DGRAM: RawFd = 61;
 const BOUND_PATH: RawFd = 62;
+/// A pty's master and a file of its slave.
+const PTY_MASTER: RawFd = 63;
+const PTY_SLAVE: RawFd = 64;
 const BACKLOG: libc::c_int = 3;
 
 /// The path [`BOUND_PATH`] is bound to, in the directory `dir`: its socket file, which the
@@ -1159,6 +1165,76 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             let mask = i.recs[s].get("mask");
             i.rec(s).set("mask", mask | 1 << (signal - 1));
         });
+    }
+    // A pty's state is what its ioctls could give it, its slave's node a mode chmod() could;
+    // its files are character devices at offset 0, with an access mode, O_NONBLOCK and
+    // O_APPEND at most; a slave's file names the master's file that came before it.
+    type Craft = fn(&mut Image);
+    let pty_cases: [(&str, Craft); 12] = [
+        ("a pty with a flag no pty has", |i| {
+            let p = i.next::<abi::Pty>(0);
+            let flags = i.recs[p].get("flags");
+            i.rec(p).set("flags", flags | 8);
+        }),
+        ("a pty with packet events no pty has", |i| {
+            let p = i.next::<abi::Pty>(0);
+            i.rec(p).set("pktstatus", 0x80);
+        }),
+        (
+            "a pty's slave's node with a mode beyond permission bits",
+            |i| {
+                let p = i.next::<abi::Pty>(0);
+                i.rec(p).set("mode", 0o10620);
+            },
+        ),
+        ("a pty's master with O_DIRECT", |i| {
+            let file = i.next::<abi::Pty>(0) - 2;
+            let flags = i.recs[file].get("f_flags");
+            i.rec(file)
+                .set("f_flags", flags | i64::from(libc::O_DIRECT));
+        }),
+        ("a pty's master at an offset", |i| {
+            let file = i.next::<abi::Pty>(0) - 2;
+            i.rec(file).set("pos", 1);
+        }),
+        ("a pty's master that is a regular file", |i| {
+            let file = i.next::<abi::Pty>(0) - 2;
+            i.rec(file).set("i_mode", (libc::S_IFREG | 0o644).into());
+        }),
+        ("a pty's slave at an offset", |i| {
+            let file = i.next::<abi::PtySlave>(0) - 2;
+            i.rec(file).set("pos", 1);
+        }),
+        ("a pty's slave of an eventfd", |i| {
+            let eventfd = i.next::<abi::Eventfd>(0) - 1;
+            let objref = i.recs[eventfd].get("objref");
+            let s = i.next::<abi::PtySlave>(0);
+            i.rec(s).set("master", objref);
+        }),
+        ("a pty's slave of an undefined master", |i| {
+            let s = i.next::<abi::PtySlave>(0);
+            i.rec(s).set("master", 999_999);
+        }),
+        ("a pty's slave labeled a master", |i| {
+            let file = i.next::<abi::PtySlave>(0) - 2;
+            i.rec(file).set("kind", abi::FILE_KIND_PTY_MASTER.into());
+        }),
+        ("a pty's master labeled a slave", |i| {
+            let file = i.next::<abi::Pty>(0) - 2;
+            i.rec(file).set("kind", abi::FILE_KIND_PTY_SLAVE.into());
+        }),
+        ("a regular file labeled a pty's master", |i| {
+            let file = (1..i.recs.len())
+                .find(|&r| {
+                    i.recs[r].ty == abi::File::TYPE
+                        && i.recs[r].get("kind") == i64::from(abi::FILE_KIND_REGULAR)
+                })
+                .expect("the root has a regular file open");
+            i.rec(file).set("kind", abi::FILE_KIND_PTY_MASTER.into());
+        }),
+    ];
+    for (what, craft) in pty_cases {
+        case(what, false, &craft);
     }
     // A pipe holds at most its size, a size F_SETPIPE_SZ gives, and as many bytes as its
     // record says; its files have an access mode and O_NONBLOCK at most, at offset 0, and
@@ -3196,6 +3272,43 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         errnos: vec![libc::ESTALE],
         why: None,
     });
+    // A pty's index must be free and within its devpts instance's maximum (mount option
+    // max, at most 2^20); its master is opened by a path that leads to a ptmx node, its
+    // slave's files by paths that lead to its slave.
+    let pty_errnos = [
+        ("a pty at index 2^31", libc::ENOSPC),
+        ("a pty at index 2^20", libc::ENOSPC),
+        (
+            "a pty's master whose path leads to a regular file",
+            libc::ESTALE,
+        ),
+        (
+            "a pty's slave whose path leads to a regular file",
+            libc::ESTALE,
+        ),
+    ];
+    for (n, (what, errno)) in pty_errnos.into_iter().enumerate() {
+        let mut image = base.clone();
+        let pty = image.next::<abi::Pty>(0);
+        let slave = image.next::<abi::PtySlave>(0) - 2;
+        let plain = t.plain.as_bytes().to_vec();
+        match n {
+            0 | 1 => {
+                image
+                    .rec(pty)
+                    .set("index", if n == 0 { 1 << 31 } else { 1 << 20 });
+            }
+            2 => image.rec(pty - 1).payload = plain,
+            _ => image.rec(slave + 1).payload = plain,
+        }
+        out.push(Case {
+            what: what.into(),
+            image,
+            cut: false,
+            errnos: vec![errno],
+            why: None,
+        });
+    }
     // An unlinked file is made in its directory as open(2) with O_TMPFILE would: one that is
     // not there, or not a directory, is refused by the lookup.
     let unlinked_dirs = [

@@ -5,9 +5,9 @@
 //! Each kind of file is a module under `files/` with one [`FileKind`] impl, listed in
 //! [`KINDS`]: `by_path` for the files reopened by their path (regular files, directories, a
 //! few stateless character devices), `eventfd`, `signalfd`, `timerfd`, `epoll`, `pipe` (pipes
-//! and FIFOs), `unix` (unix socket pairs), `memfd`, `unlinked` (deleted files); `content` saves
-//! the bytes of the last two, and `locks` the file locks of every kind. Every other file is
-//! refused before anything is written.
+//! and FIFOs), `unix` (unix socket pairs), `pty` (unix98 ptys), `memfd`, `unlinked` (deleted
+//! files); `content` saves the bytes of the last two, and `locks` the file locks of every
+//! kind. Every other file is refused before anything is written.
 
 mod by_path;
 mod content;
@@ -19,6 +19,8 @@ mod locks;
 #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
 mod memfd;
 mod pipe;
+#[cfg(CONFIG_UNIX98_PTYS)]
+mod pty;
 #[cfg(CONFIG_SIGNALFD)]
 mod signalfd;
 #[cfg(CONFIG_TIMERFD)]
@@ -226,6 +228,8 @@ const KINDS: &[Ops] = &[
     Ops::of::<pipe::PipeFile>(),
     #[cfg(CONFIG_UNIX)]
     Ops::of::<unix::UnixFile>(),
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    Ops::of::<pty::PtyFile>(),
     #[cfg(all(CONFIG_MEMFD_CREATE, CONFIG_SHMEM))]
     Ops::of::<memfd::MemfdFile>(),
     // A memfd's dentry is unlinked too.

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unix98 ptys: the master (`/dev/ptmx`) with the pty's index, the slave's termios, the
+//! window size, packet mode and lock state, and the output column of the slave's line
+//! discipline; each file of the slave (`/dev/pts/N`) by its path. A slave's file names its
+//! master's, which is written before it.
+//!
+//! Restart opens the ptmx node by its path, with the caller's credentials, for a pty at the
+//! same index in the same devpts instance (`EBUSY` if another pty has it), gives it its state
+//! before any slave is open, then opens each slave's file by its path with `O_NOCTTY`.
+//!
+//! Checkpoint saves only a pty with nothing unread: no data, echo or line being edited on
+//! either side. A pty with a file outside the tree is refused by leak detection, even with
+//! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
+//! the controlling terminal of a session is refused too: sessions come back without one.
+
+use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
+use crate::image::{Dumper, Restorer};
+use crate::{abi, log, objects::Place, Obj};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::tty::{PtyInfo, Termios, Winsize};
+
+/// The flags a pty's file is opened with again.
+const PTY_FLAGS: u32 =
+    bindings::O_ACCMODE | bindings::O_NONBLOCK | bindings::O_LARGEFILE | bindings::O_APPEND;
+
+/// The device of the ptmx node (5:2, as the kernel encodes it).
+const PTMX: u32 = 5 << 20 | 2;
+/// The majors of the slaves' devices (`UNIX98_PTY_SLAVE_MAJOR` and the next seven).
+const PTS_MAJORS: core::ops::Range<u32> = 136..144;
+
+/// The bits of a mode that chmod() sets.
+const PERMISSIONS: u32 = 0o7777;
+
+/// The image's `PTY_*` flags and the kernel's.
+const FLAGS: [(u32, u32); 3] = [
+    (abi::PTY_LOCKED, PtyInfo::LOCKED),
+    (abi::PTY_PACKET, PtyInfo::PACKET),
+    (abi::PTY_SLAVE_CLOSED, PtyInfo::SLAVE_CLOSED),
+];
+
+pub(super) struct PtyFile;
+
+impl FileKind for PtyFile {
+    fn classify(file: &FileRef) -> Option<core::result::Result<u32, &'static str>> {
+        let p = PtyInfo::side(file.file())?;
+        Some(Ok(match p.flags & PtyInfo::MASTER != 0 {
+            true => abi::FILE_KIND_PTY_MASTER,
+            false => abi::FILE_KIND_PTY_SLAVE,
+        }))
+    }
+
+    fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
+        let p = PtyInfo::of(file.file())?;
+        // First: a slave's node is gone with its master.
+        check_made_anew(at, file, "a pty", refused(&p), PTY_FLAGS)?;
+        if p.flags & PtyInfo::BUSY != 0 {
+            log!(
+                at.log,
+                "{at}: a pty's line discipline is being changed ({})",
+                Shown::of(file)
+            );
+            return Err(EAGAIN);
+        }
+        names.check(at, file)?;
+        let master = p.flags & PtyInfo::MASTER != 0;
+        // Restart opens it by its path: not through /dev/tty, which leads to the opener's
+        // controlling terminal.
+        let rdev = file.inode().rdev();
+        let node = match master {
+            true => rdev == PTMX,
+            false => PTS_MAJORS.contains(&(rdev >> 20)),
+        };
+        if !node {
+            log!(
+                at.log,
+                "{at}: a pty opened through another node than /dev/ptmx or /dev/pts is not supported ({})",
+                Shown::of(file)
+            );
+            return Err(EOPNOTSUPP);
+        }
+        if !master {
+            // Written before the slave's file, named from the same root.
+            if let Some(master) = PtyInfo::master(file.file()) {
+                names.check(at, &FileRef::from(master))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn behind(file: &FileRef) -> Option<Behind> {
+        let p = PtyInfo::side(file.file())?;
+        Some(Behind {
+            key: p.key,
+            what: "pty",
+            files: p.files,
+            opens: p.files.into(),
+            always: true,
+        })
+    }
+
+    fn dump_named(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
+        if PtyInfo::side(file.file()).is_some_and(|p| p.flags & PtyInfo::MASTER != 0) {
+            return Ok(());
+        }
+        let master = master_of(d, file)?;
+        super::dump_file(d, names, &master).map(drop)
+    }
+
+    fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
+        let p = PtyInfo::of(file.file())?;
+        if p.flags & PtyInfo::MASTER == 0 {
+            names.write(d, file, "a pty's slave")?;
+            let master = master_of(d, file)?;
+            let Some(master) = d.file_written(master.as_ptr()) else {
+                return Err(changed(d, file));
+            };
+            return d.record(&abi::PtySlave { master, _pad0: 0 });
+        }
+        names.write(d, file, "a pty's master")?;
+        // Checked again: anyone allowed to may open the slave by its path at any time.
+        if let Some(why) = refused(&p) {
+            log!(d.log, "a pty {why} is not supported ({})", Shown::of(file));
+            return Err(EOPNOTSUPP);
+        }
+        if p.flags & PtyInfo::BUSY != 0 {
+            log!(
+                d.log,
+                "a pty's line discipline is being changed ({})",
+                Shown::of(file)
+            );
+            return Err(EAGAIN);
+        }
+        if !d.behind_unchanged(p.key, p.files, p.files.into()) {
+            log!(
+                d.log,
+                "a pty was opened outside the tree while it was being saved ({})",
+                Shown::of(file)
+            );
+            return Err(EBUSY);
+        }
+        let t = &p.termios;
+        let w = &p.winsize;
+        let flags = FLAGS
+            .iter()
+            .filter(|(_, k)| p.flags & k != 0)
+            .fold(0, |f, (a, _)| f | a);
+        d.record(&abi::Pty {
+            index: p.index,
+            flags,
+            iflag: t.iflag,
+            oflag: t.oflag,
+            cflag: t.cflag,
+            lflag: t.lflag,
+            ispeed: t.ispeed,
+            ospeed: t.ospeed,
+            column: p.column,
+            canon_column: p.canon_column,
+            row: w.row,
+            col: w.col,
+            xpixel: w.xpixel,
+            ypixel: w.ypixel,
+            cc: t.cc,
+            line: t.line,
+            pktstatus: p.pktstatus,
+            _pad0: 0,
+            mode: p.mode,
+            uid: p.uid,
+            gid: p.gid,
+        })
+    }
+
+    fn restores(kind: u32) -> bool {
+        matches!(kind, abi::FILE_KIND_PTY_MASTER | abi::FILE_KIND_PTY_SLAVE)
+    }
+
+    fn restore(r: &mut Restorer<'_, Obj>, f: &abi::File) -> Result<FileRef> {
+        let path = r.string()?;
+        if f.f_flags & !PTY_FLAGS != 0
+            || f.pos != 0
+            || f.i_mode & bindings::S_IFMT != bindings::S_IFCHR
+        {
+            return Err(r.bad("pty file with flags or a position a pty's file does not have"));
+        }
+        let path = cstr(&path)?;
+        let flags = f.f_flags & PTY_FLAGS;
+        if f.kind == abi::FILE_KIND_PTY_MASTER {
+            restore_master(r, path, flags)
+        } else {
+            restore_slave(r, path, flags)
+        }
+    }
+}
+
+/// Why the pty `p` cannot be saved, if it cannot.
+fn refused(p: &PtyInfo) -> Option<&'static str> {
+    const WHY: [(u32, &str); 9] = [
+        (PtyInfo::MASTER_CLOSED, "whose master is closed"),
+        (PtyInfo::HUNG_UP, "that was hung up"),
+        (
+            PtyInfo::CTTY,
+            "that is the controlling terminal of a session",
+        ),
+        (PtyInfo::LDISC, "with a line discipline other than N_TTY"),
+        (PtyInfo::UNREAD, "with unread input or output"),
+        (PtyInfo::STOPPED, "stopped by flow control"),
+        (PtyInfo::EXCLUSIVE, "in exclusive mode (TIOCEXCL)"),
+        (
+            PtyInfo::LOCKED_TERMIOS,
+            "with locked termios (TIOCSLCKTRMIOS)",
+        ),
+        // Restart opens the slave's files before it locks the pty.
+        (PtyInfo::LOCKED, "locked (TIOCSPTLCK) with its slave open"),
+    ];
+    // The master's file is the only one of its side: ptmx opens a new pty each time.
+    let slave_open = p.files > u32::from(p.flags & PtyInfo::MASTER_CLOSED == 0);
+    WHY.iter()
+        .find(|(flag, _)| p.flags & flag != 0 && (*flag != PtyInfo::LOCKED || slave_open))
+        .map(|(_, why)| *why)
+}
+
+/// The master's file of the pty of `file`, a slave's, which leak detection found in the tree.
+fn master_of(d: &Dumper<'_>, file: &FileRef) -> Result<FileRef> {
+    match PtyInfo::master(file.file()) {
+        Some(master) if d.tree_file(master.as_ptr()) => Ok(FileRef::from(master)),
+        _ => Err(changed(d, file)),
+    }
+}
+
+/// Logs that the master of the pty of `file` was closed or changed since it was checked;
+/// `EAGAIN`.
+fn changed(d: &Dumper<'_>, file: &FileRef) -> Error {
+    log!(
+        d.log,
+        "a pty's master changed while it was being saved ({})",
+        Shown::of(file)
+    );
+    EAGAIN
+}
+
+/// Makes a pty again from its `Pty` record, opening the ptmx node at `path` with `flags`.
+fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<FileRef> {
+    let p = r.expect::<abi::Pty>()?;
+    let known = FLAGS.iter().fold(0, |f, (a, _)| f | a);
+    if p.flags & !known != 0
+        || u32::from(p.pktstatus) & !abi::PTY_PKTSTATUS != 0
+        || u32::from(p.mode) & !PERMISSIONS != 0
+    {
+        return Err(r.bad("pty with flags, packet events or a mode no pty has"));
+    }
+    let pty = PtyInfo {
+        index: p.index,
+        flags: FLAGS
+            .iter()
+            .filter(|(a, _)| p.flags & a != 0)
+            .fold(0, |f, (_, k)| f | k),
+        column: p.column,
+        canon_column: p.canon_column,
+        termios: Termios {
+            iflag: p.iflag,
+            oflag: p.oflag,
+            cflag: p.cflag,
+            lflag: p.lflag,
+            line: p.line,
+            cc: p.cc,
+            ispeed: p.ispeed,
+            ospeed: p.ospeed,
+        },
+        winsize: Winsize {
+            row: p.row,
+            col: p.col,
+            xpixel: p.xpixel,
+            ypixel: p.ypixel,
+        },
+        pktstatus: p.pktstatus,
+        uid: p.uid,
+        gid: p.gid,
+        mode: p.mode,
+        ..Default::default()
+    };
+    let index = p.index;
+    let name = Escaped(path.as_bytes());
+    pty.make(path, flags)
+        .map(FileRef::from)
+        .inspect_err(|e| match *e {
+            EBUSY => log!(r.log, "pty {index}: its index is taken"),
+            ENOSPC => log!(
+                r.log,
+                "pty {index}: the devpts instance of {name} has no room for it"
+            ),
+            ESTALE => log!(r.log, "file {name}: is not a ptmx node"),
+            EPERM => log!(
+                r.log,
+                "pty {index}: cannot give /dev/pts/{index} its owner {}:{} and mode {:o} ({})",
+                p.uid,
+                p.gid,
+                p.mode,
+                e.to_errno()
+            ),
+            e => log!(
+                r.log,
+                "pty {index}: cannot make it again ({})",
+                e.to_errno()
+            ),
+        })
+}
+
+/// Opens a file of a pty's slave again by its `path`, with `flags`.
+fn restore_slave(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<FileRef> {
+    let s = r.expect::<abi::PtySlave>()?;
+    let master = match r.lookup(s.master)? {
+        Obj::File(m) if m.rec.kind == abi::FILE_KIND_PTY_MASTER => m.file.clone(),
+        _ => return Err(r.bad("pty slave of an object that is not a pty's master")),
+    };
+    let name = Escaped(path.as_bytes());
+    // Not the caller's controlling terminal, nor a restored session's: they have none.
+    let file = kernel::fs::file::File::open(path, flags | bindings::O_NOCTTY)
+        .map(FileRef::from)
+        .inspect_err(|e| {
+            log!(
+                r.log,
+                "file {name}: cannot reopen a pty's slave ({})",
+                e.to_errno()
+            );
+        })?;
+    if !PtyInfo::is_slave(master.file(), file.file()) {
+        log!(r.log, "file {name}: is not the slave of its pty");
+        return Err(ESTALE);
+    }
+    Ok(file)
+}

@@ -1,0 +1,306 @@
+//! Unix98 pseudo-terminals, for the tests of their checkpoint and restart: masters opened from
+//! `/dev/ptmx` and slaves from `/dev/pts/N` at fixed fd numbers (always `O_NOCTTY`), their
+//! index, lock, packet mode, window size and termios, and reads that wait a bounded time.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::target::{check_os, Check};
+use crate::{check_eq, describe_errno, open_at};
+
+/// How long the reads and waits here wait, in milliseconds.
+const PATIENCE_MS: libc::c_int = 10_000;
+
+/// The status byte before the data of each read of a master in packet mode (`TIOCPKT`).
+pub const TIOCPKT_DATA: u8 = 0;
+
+/// The errno the last failed call left.
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// A new pty's master, `/dev/ptmx` opened `O_RDWR | O_NOCTTY | flags`, on fd `at` (its slave
+/// still locked).
+pub fn open_master_at(flags: libc::c_int, at: RawFd) -> Check {
+    open_at("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | flags, 0, at)
+}
+
+/// The path of the slave of pty `n`: `/dev/pts/N`.
+pub fn slave_path(n: u32) -> String {
+    format!("/dev/pts/{n}")
+}
+
+/// The slave of the master `master`, `/dev/pts/N` opened `O_RDWR | O_NOCTTY | flags`, on fd
+/// `at`; returns N.
+pub fn open_slave_at(master: RawFd, flags: libc::c_int, at: RawFd) -> Result<u32, String> {
+    let n = index(master)?;
+    open_at(&slave_path(n), libc::O_RDWR | libc::O_NOCTTY | flags, 0, at)?;
+    Ok(n)
+}
+
+/// What open(2) of `path` `O_RDWR | O_NOCTTY` gives: `Ok` (the file closed again) or the
+/// errno.
+pub fn try_open(path: &str) -> Result<(), i32> {
+    let c = crate::cstring(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: open of a valid C string; the fd it may make is ours, closed at once.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: our own fd, just made.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// An ioctl on `fd` that writes one int (`TIOCGPTN`, `TIOCGPTLCK`, `TIOCGPKT`, `TIOCGEXCL`),
+/// `name` naming it: the int.
+pub fn ioctl_get(fd: RawFd, request: libc::Ioctl, name: &str) -> Result<libc::c_int, String> {
+    let mut v: libc::c_int = 0;
+    // SAFETY: the request writes one int, to `v`.
+    let r = unsafe { libc::ioctl(fd, request, &raw mut v) };
+    check_os(r, format_args!("{name} of fd {fd}"))?;
+    Ok(v)
+}
+
+/// An ioctl on `fd` that reads one int (`TIOCSPTLCK`, `TIOCPKT`), `name` naming it, with `v`.
+pub fn ioctl_set(fd: RawFd, request: libc::Ioctl, v: libc::c_int, name: &str) -> Check {
+    // SAFETY: the request reads one int, from `v`.
+    let r = unsafe { libc::ioctl(fd, request, &raw const v) };
+    check_os(r, format_args!("{name} {v} on fd {fd}"))
+}
+
+/// The index N of the pty whose master is `master` (`TIOCGPTN`).
+pub fn index(master: RawFd) -> Result<u32, String> {
+    ioctl_get(master, libc::TIOCGPTN, "TIOCGPTN").map(|n| n as u32)
+}
+
+/// unlockpt(3) of the master `master`: its slave may be opened.
+pub fn unlock(master: RawFd) -> Check {
+    // SAFETY: unlockpt takes an fd.
+    check_os(
+        unsafe { libc::unlockpt(master) },
+        format_args!("unlockpt of fd {master}"),
+    )
+}
+
+/// Locks (`TIOCSPTLCK` 1) or unlocks (0) the slave of the master `master`.
+pub fn set_locked(master: RawFd, locked: bool) -> Check {
+    ioctl_set(master, libc::TIOCSPTLCK, locked.into(), "TIOCSPTLCK")
+}
+
+/// Whether the slave of the master `master` is locked (`TIOCGPTLCK`): 1 or 0.
+pub fn locked(master: RawFd) -> Result<libc::c_int, String> {
+    ioctl_get(master, libc::TIOCGPTLCK, "TIOCGPTLCK")
+}
+
+/// Sets packet mode (`TIOCPKT`) on the master `master`.
+pub fn set_packet_mode(master: RawFd, on: bool) -> Check {
+    ioctl_set(master, libc::TIOCPKT, on.into(), "TIOCPKT")
+}
+
+/// Whether the master `master` is in packet mode (`TIOCGPKT`): 1 or 0.
+pub fn packet_mode(master: RawFd) -> Result<libc::c_int, String> {
+    ioctl_get(master, libc::TIOCGPKT, "TIOCGPKT")
+}
+
+/// The name of the slave of the master `master`, by ptsname_r(3).
+pub fn ptsname(master: RawFd) -> Result<String, String> {
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: ptsname_r writes a C string of at most `buf.len()` bytes into `buf`.
+    let r = unsafe { libc::ptsname_r(master, buf.as_mut_ptr(), buf.len()) };
+    if r != 0 {
+        return Err(format!("ptsname_r of fd {master}: {}", describe_errno(r)));
+    }
+    // SAFETY: ptsname_r succeeded: `buf` holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Ok(name.to_string_lossy().into_owned())
+}
+
+/// A window size as (ws_row, ws_col, ws_xpixel, ws_ypixel).
+pub type WinSize = (u16, u16, u16, u16);
+
+/// Sets the window size of the pty of `fd` (`TIOCSWINSZ`).
+pub fn set_winsize(fd: RawFd, (row, col, x, y): WinSize) -> Check {
+    let ws = libc::winsize {
+        ws_row: row,
+        ws_col: col,
+        ws_xpixel: x,
+        ws_ypixel: y,
+    };
+    // SAFETY: TIOCSWINSZ reads one winsize.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &raw const ws) };
+    check_os(r, format_args!("TIOCSWINSZ on fd {fd}"))
+}
+
+/// The window size of the pty of `fd` (`TIOCGWINSZ`).
+pub fn winsize(fd: RawFd) -> Result<WinSize, String> {
+    // SAFETY: an all-zero winsize is valid.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &raw mut ws) };
+    check_os(r, format_args!("TIOCGWINSZ of fd {fd}"))?;
+    Ok((ws.ws_row, ws.ws_col, ws.ws_xpixel, ws.ws_ypixel))
+}
+
+/// tcgetattr(3) of `fd`.
+pub fn tcgetattr(fd: RawFd) -> Result<libc::termios, String> {
+    // SAFETY: an all-zero termios is valid for tcgetattr to fill.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fills `t`.
+    let r = unsafe { libc::tcgetattr(fd, &mut t) };
+    check_os(r, format_args!("tcgetattr of fd {fd}"))?;
+    Ok(t)
+}
+
+/// tcsetattr(3) of `fd` to `t`, at once (`TCSANOW`).
+pub fn tcsetattr(fd: RawFd, t: &libc::termios) -> Check {
+    // SAFETY: reads `t`.
+    let r = unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };
+    check_os(r, format_args!("tcsetattr of fd {fd}"))
+}
+
+/// Puts the terminal of `fd` in raw mode (cfmakeraw(3)): no echo, no line editing, no
+/// output processing, no flow control; a read returns once a byte came.
+pub fn make_raw(fd: RawFd) -> Check {
+    let mut t = tcgetattr(fd)?;
+    // SAFETY: changes `t` in place.
+    unsafe { libc::cfmakeraw(&mut t) };
+    tcsetattr(fd, &t)
+}
+
+/// `Err` naming `what` and the first field of the termios `got` that is not `want`'s: the
+/// four flag words, the line discipline, each control character, the input and output speeds.
+pub fn check_termios(what: &str, got: &libc::termios, want: &libc::termios) -> Check {
+    let flags = [
+        ("c_iflag", got.c_iflag, want.c_iflag),
+        ("c_oflag", got.c_oflag, want.c_oflag),
+        ("c_cflag", got.c_cflag, want.c_cflag),
+        ("c_lflag", got.c_lflag, want.c_lflag),
+    ];
+    for (field, g, w) in flags {
+        if g != w {
+            return Err(format!("{what}: {field} is {g:#o}, expected {w:#o}"));
+        }
+    }
+    check_eq(format_args!("{what}: c_line"), got.c_line, want.c_line)?;
+    for (i, (g, w)) in got.c_cc.iter().zip(&want.c_cc).enumerate() {
+        check_eq(format_args!("{what}: c_cc[{i}]"), g, w)?;
+    }
+    let speeds = |t: &libc::termios| (t.c_cflag & libc::CBAUD, t.c_cflag & libc::CIBAUD);
+    check_eq(
+        format_args!("{what}: (CBAUD, CIBAUD)"),
+        speeds(got),
+        speeds(want),
+    )?;
+    check_eq(
+        format_args!("{what}: (c_ispeed, c_ospeed)"),
+        (got.c_ispeed, got.c_ospeed),
+        (want.c_ispeed, want.c_ospeed),
+    )
+}
+
+/// What poll() of `fd` for `events` within `timeout_ms` sees: its revents (0 if nothing).
+pub fn poll_events(
+    fd: RawFd,
+    events: libc::c_short,
+    timeout_ms: libc::c_int,
+) -> Result<libc::c_short, String> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    check_os(n, format_args!("poll of fd {fd}"))?;
+    Ok(pfd.revents)
+}
+
+/// Waits up to 10 s for `fd` to be readable; `Err` naming `what` if it is not.
+pub fn wait_readable(fd: RawFd, what: &str) -> Check {
+    match poll_events(fd, libc::POLLIN, PATIENCE_MS)? & libc::POLLIN {
+        0 => Err(format!(
+            "{what} (fd {fd}): nothing to read within {} s",
+            PATIENCE_MS / 1000
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Waits up to 10 s, polling every 5 ms, until poll() of `fd` for POLLOUT says `writable`;
+/// `Err` naming `what` if it does not.
+pub fn wait_writable(fd: RawFd, writable: bool, what: &str) -> Check {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(PATIENCE_MS as u64);
+    loop {
+        let now = poll_events(fd, libc::POLLOUT, 0)? & libc::POLLOUT != 0;
+        if now == writable {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{what} (fd {fd}): poll() for POLLOUT still says {now} after {} s",
+                PATIENCE_MS / 1000
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// One read(2) of up to `len` bytes from `fd`, waiting as the file does: what it gave, or
+/// `Err` naming `what` and the errno.
+pub fn read_once(fd: RawFd, len: usize, what: &str) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: reads into `buf`, of that length.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), len) };
+    check_os(n as i64, format_args!("read of {what} (fd {fd})"))?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// Waits up to 10 s for `fd` to be readable, then [`read_once`]s up to 64 bytes.
+pub fn read_within(fd: RawFd, what: &str) -> Result<Vec<u8>, String> {
+    wait_readable(fd, what)?;
+    read_once(fd, 64, what)
+}
+
+/// What one read(2) of up to 16 bytes from `fd` gives: the bytes, or the errno.
+pub fn try_read(fd: RawFd) -> Result<Vec<u8>, i32> {
+    let mut buf = [0u8; 16];
+    // SAFETY: reads into `buf`.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    match n {
+        n if n >= 0 => Ok(buf[..n as usize].to_vec()),
+        _ => Err(errno()),
+    }
+}
+
+/// What one write(2) of `buf` to `fd` gives: the bytes written, or the errno.
+pub fn try_write(fd: RawFd, buf: &[u8]) -> Result<usize, i32> {
+    // SAFETY: writes from a buffer of that length.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    match n {
+        n if n >= 0 => Ok(n as usize),
+        _ => Err(errno()),
+    }
+}
+
+/// Reads the master `master` (`what`), in packet mode, until at least `len` bytes of data
+/// came, each read within 10 s: every read must be one packet of data (its status byte
+/// `TIOCPKT_DATA`, then at least one byte). Returns the data of all the packets.
+pub fn read_packets(master: RawFd, len: usize, what: &str) -> Result<Vec<u8>, String> {
+    let mut data = Vec::new();
+    while data.len() < len {
+        let packet = read_within(master, what)?;
+        match packet.split_first() {
+            Some((&TIOCPKT_DATA, rest)) if !rest.is_empty() => data.extend_from_slice(rest),
+            _ => {
+                return Err(format!(
+                    "{what} (fd {master}, packet mode): a read gave \"{}\" after \"{}\", not a status byte {TIOCPKT_DATA} (TIOCPKT_DATA) and data",
+                    packet.escape_ascii(),
+                    data.escape_ascii()
+                ))
+            }
+        }
+    }
+    Ok(data)
+}
