@@ -16,7 +16,7 @@
 
 use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Restorer};
-use crate::{abi, log, objects::Place, Obj};
+use crate::{abi, log, log::Log, objects::Place, Obj};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::tty::{PtyInfo, Termios, Winsize};
@@ -56,12 +56,7 @@ impl FileKind for PtyFile {
         // First: a slave's node is gone with its master.
         check_made_anew(at, file, "a pty", refused(&p), PTY_FLAGS)?;
         if p.flags & PtyInfo::BUSY != 0 {
-            log!(
-                at.log,
-                "{at}: a pty's line discipline is being changed ({})",
-                Shown::of(file)
-            );
-            return Err(EAGAIN);
+            return Err(busy(at.log, format_args!("{at}: "), file));
         }
         names.check(at, file)?;
         let master = p.flags & PtyInfo::MASTER != 0;
@@ -125,12 +120,7 @@ impl FileKind for PtyFile {
             return Err(EOPNOTSUPP);
         }
         if p.flags & PtyInfo::BUSY != 0 {
-            log!(
-                d.log,
-                "a pty's line discipline is being changed ({})",
-                Shown::of(file)
-            );
-            return Err(EAGAIN);
+            return Err(busy(d.log, format_args!(""), file));
         }
         if !d.behind_unchanged(p.key, p.files, p.files.into()) {
             log!(
@@ -218,6 +208,17 @@ fn refused(p: &PtyInfo) -> Option<&'static str> {
     WHY.iter()
         .find(|(flag, _)| p.flags & flag != 0 && (*flag != PtyInfo::LOCKED || slave_open))
         .map(|(_, why)| *why)
+}
+
+/// Logs, after `at`, that a line discipline of the pty of `file` is being changed (or it is
+/// being hung up); `EAGAIN`, as it may be saved once that is done.
+fn busy(log: &Log, at: core::fmt::Arguments<'_>, file: &FileRef) -> Error {
+    log!(
+        log,
+        "{at}a pty's line discipline is being changed ({})",
+        Shown::of(file)
+    );
+    EAGAIN
 }
 
 /// The master's file of the pty of `file`, a slave's, which leak detection found in the tree.
