@@ -1170,7 +1170,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // its files are character devices at offset 0, with an access mode, O_NONBLOCK and
     // O_APPEND at most; a slave's file names the master's file that came before it.
     type Craft = fn(&mut Image);
-    let pty_cases: [(&str, Craft); 12] = [
+    let pty_cases: [(&str, Craft); 11] = [
         ("a pty with a flag no pty has", |i| {
             let p = i.next::<abi::Pty>(0);
             let flags = i.recs[p].get("flags");
@@ -1223,19 +1223,14 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             let file = i.next::<abi::Pty>(0) - 2;
             i.rec(file).set("kind", abi::FILE_KIND_PTY_SLAVE.into());
         }),
-        ("a regular file labeled a pty's master", |i| {
-            let file = (1..i.recs.len())
-                .find(|&r| {
-                    i.recs[r].ty == abi::File::TYPE
-                        && i.recs[r].get("kind") == i64::from(abi::FILE_KIND_REGULAR)
-                })
-                .expect("the root has a regular file open");
-            i.rec(file).set("kind", abi::FILE_KIND_PTY_MASTER.into());
-        }),
     ];
     for (what, craft) in pty_cases {
         case(what, false, &craft);
     }
+    case("a regular file labeled a pty's master", false, &|i| {
+        let file = i.file(&t.plain);
+        i.rec(file).set("kind", abi::FILE_KIND_PTY_MASTER.into());
+    });
     // A pipe holds at most its size, a size F_SETPIPE_SZ gives, and as many bytes as its
     // record says; its files have an access mode and O_NONBLOCK at most, at offset 0, and
     // the first of them opens the pipe that comes with it.
@@ -3301,13 +3296,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             2 => image.rec(pty - 1).payload = plain,
             _ => image.rec(slave + 1).payload = plain,
         }
-        out.push(Case {
-            what: what.into(),
-            image,
-            cut: false,
-            errnos: vec![errno],
-            why: None,
-        });
+        out.push(Case::errno(what, image, errno));
     }
     // An unlinked file is made in its directory as open(2) with O_TMPFILE would: one that is
     // not there, or not a directory, is refused by the lookup.
@@ -3328,13 +3317,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         let u = deleted(&image);
         assert_eq!(image.recs[u + 1].ty, abi::RecordType::String.id());
         image.rec(u + 1).payload = dir.into_bytes();
-        out.push(Case {
-            what: what.into(),
-            image,
-            cut: false,
-            errnos: vec![errno],
-            why: None,
-        });
+        out.push(Case::errno(what, image, errno));
     }
     // In a user namespace that maps only its own ids (as restart_unprivileged runs this
     // test), restart cannot give an unlinked file an owner or a group the namespace does not
@@ -4270,6 +4253,19 @@ struct Case {
     /// What the refusal's log line says, where the errno alone does not tell which check
     /// refused the image.
     why: Option<String>,
+}
+
+impl Case {
+    /// A crafted image, whole, that restart refuses with `errno`.
+    fn errno(what: &str, image: Image, errno: i32) -> Case {
+        Case {
+            what: what.into(),
+            image,
+            cut: false,
+            errnos: vec![errno],
+            why: None,
+        }
+    }
 }
 
 fn main() {
