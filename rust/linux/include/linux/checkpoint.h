@@ -17,6 +17,7 @@ struct itimerspec64;
 struct mm_struct;
 struct path;
 struct pid;
+struct pid_namespace;
 struct rlimit;
 struct rseq;
 struct sighand_struct;
@@ -538,6 +539,10 @@ struct file *checkpoint_pty_master(struct file *file);
 struct file *restart_ptmx_open(const char *name, int flags, int index);
 int restart_pty_set(struct file *master, const struct checkpoint_pty *p);
 bool restart_pty_is_slave(struct file *master, struct file *file);
+struct file *checkpoint_task_ctty(struct task_struct *p,
+				  struct pid_namespace *ns, pid_t *pgrp);
+int restart_set_ctty(struct task_struct *p, struct file *master,
+		     struct task_struct *fg);
 /* In drivers/tty: the tty under a tty file, the N_TTY state of a pty. */
 struct tty_struct *checkpoint_file_tty(struct file *file, bool *hung_up);
 int checkpoint_tty_buffer_empty(struct tty_port *port);

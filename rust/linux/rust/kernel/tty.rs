@@ -8,6 +8,8 @@
 
 use crate::error::to_result;
 use crate::fs::file::File;
+use crate::pid::PidNamespace;
+use crate::task::Task;
 use crate::{bindings, prelude::*, str::CStr, types::ARef};
 use core::ptr::NonNull;
 
@@ -211,6 +213,39 @@ impl PtyInfo {
         // valid, and the callee keeps no pointer to either.
         to_result(unsafe { bindings::restart_pty_set(master.as_ptr(), &p) })?;
         Ok(master)
+    }
+
+    /// The master's file of the pty whose slave is the controlling terminal of `task`, a live
+    /// process of a frozen tree, with the terminal's foreground process group numbered in
+    /// `ns` (0 if it has none or one `ns` does not see); `None` if `task` has no controlling
+    /// terminal, `ENOTTY` if it is another tty, a pty whose master was closed or one that is
+    /// not its session's terminal, `EINTR` if a fatal signal came while it waited for the
+    /// pty's lock.
+    pub fn controlling(task: &Task, ns: &PidNamespace) -> Result<Option<(ARef<File>, i32)>> {
+        let mut pgrp = 0;
+        // SAFETY: the task and namespace are valid; the callee returns a counted file, NULL
+        // or an ERR_PTR, and writes `pgrp` before it returns.
+        let master =
+            unsafe { bindings::checkpoint_task_ctty(task.as_ptr(), ns.as_ptr(), &mut pgrp) };
+        if master.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: a counted file or an ERR_PTR (not NULL: checked above).
+        let master = unsafe { File::from_new(master) }?;
+        Ok(Some((master, pgrp)))
+    }
+
+    /// Makes the pty whose master's file is `master` (made by [`PtyInfo::make`]) the
+    /// controlling terminal of `task`, a process restart made, linked into its session and
+    /// group and not running yet, as `TIOCSCTTY` by its session leader would, with the
+    /// process group of `fg` in the foreground (`TIOCSPGRP`); `EINVAL` if `fg` is of another
+    /// session or `task` of the caller's, `EBUSY` if the pty was hung up, or another session
+    /// (one that opened it meanwhile) or foreground group has it.
+    pub fn set_controlling(task: &Task, master: &File, fg: &Task) -> Result {
+        // SAFETY: the tasks and the file are valid; the callee keeps what it references.
+        to_result(unsafe {
+            bindings::restart_set_ctty(task.as_ptr(), master.as_ptr(), fg.as_ptr())
+        })
     }
 
     /// Whether `file` is open on the slave of the pty whose master's file is `master`.
