@@ -1519,6 +1519,12 @@ pub struct Signal {
     pub posix_timers: u32,
     /// The ID timer_create(2) tries first for the process's next timer.
     pub next_posix_timer_id: u32,
+    /// The objref of the `File` of the master of the pty whose slave is the process's
+    /// controlling terminal; 0 for none (or the caller's, in a session outside the tree).
+    pub tty: u32,
+    /// With `tty`, the terminal's foreground process group (`TIOCGPGRP`), a group of the
+    /// tree in the process's session.
+    pub tty_pgrp: i32,
 }
 
 /// One POSIX timer (timer_create(2)) of the process. A pending signal of the timer is not

@@ -6,16 +6,20 @@
 //! or session keyring of its own, a default request_key() keyring, a UTS, IPC, mount, network,
 //! cgroup or time namespace other than the checkpointer's, SysV semaphore adjustments to undo
 //! (SEM_UNDO) or an undo list shared with another process (CLONE_SYSVSEM), a task it traces,
-//! a session with a controlling terminal (a pty), a session led by the target that holds an
-//! orphan outside the tree, and a child left in another cgroup than the target's. No reason
-//! to refuse: the terminal of a session outside the tree, a tree wholly in one cgroup, and the
-//! user session keyring, which a task joins by naming `@s` (restart's task joins it again).
+//! a session led by the target whose controlling terminal is a pty no process of the tree
+//! holds a file of (the test took its master with pidfd_getfd(), the target closed its own),
+//! a session led by the target that holds an orphan outside the tree, and a child left in
+//! another cgroup than the target's. No reason to refuse: the terminal of a session outside
+//! the tree, a tree wholly in one cgroup, and the user session keyring, which a task joins by
+//! naming `@s` (restart's task joins it again).
 
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use cr_tests::mem::{anon, mmap, Mapping};
+use cr_tests::outside::take_fd;
+use cr_tests::target::dry_run;
 use cr_tests::tree::{wake_and_reap, Kid, Ready};
 use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Refusal, Target};
 
@@ -584,11 +588,6 @@ const CASES: &[Refusal] = &[
         works: trace_works,
     },
     Refusal {
-        setup: terminal,
-        named: "controlling terminal",
-        works: terminal_works,
-    },
-    Refusal {
         setup: lead_outside,
         named: "also holds processes outside the tree",
         works: lead_outside_works,
@@ -635,11 +634,12 @@ fn tty_nr(pid: libc::pid_t) -> Result<u64, String> {
         .ok_or(format!("tty_nr of {pid}"))
 }
 
-/// Makes the caller lead a new session whose controlling terminal is a pty it opened.
-fn session_with_terminal() -> Check {
+/// Makes the caller lead a new session whose controlling terminal is a pty it opened;
+/// returns the fd of the pty's master, which stays open (its slave's is closed).
+fn session_with_terminal() -> Result<RawFd, String> {
     // SAFETY: plain calls on the caller's own session and fds; the master stays open (a pty
     // whose master is closed hangs up its session).
-    unsafe {
+    let master = unsafe {
         check_os(libc::setsid(), "setsid")?;
         let master = libc::open(c"/dev/ptmx".as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
         check_os(master, "open /dev/ptmx")?;
@@ -653,13 +653,85 @@ fn session_with_terminal() -> Check {
         let slave = libc::open(name.as_ptr(), libc::O_RDWR);
         check_os(slave, "open the pty")?;
         libc::close(slave);
-    }
-    terminal_works()
+        master
+    };
+    terminal_works()?;
+    Ok(master)
 }
 
-/// The target leads a session of its own, whose controlling terminal is a pty it opened.
+/// The fd on which a target keeps its terminal's master until the test took it.
+const TERMINAL_MASTER: RawFd = 40;
+/// Why a session whose controlling terminal no process of the tree holds is refused.
+const NOT_OF_THE_TREE: &str = "its session's controlling terminal is not a pty of the tree";
+
+/// The target leads a session of its own, whose controlling terminal is a pty it opened,
+/// its master on [`TERMINAL_MASTER`].
 fn terminal() -> Check {
-    session_with_terminal()
+    let master = session_with_terminal()?;
+    if master != TERMINAL_MASTER {
+        // SAFETY: moves our own fd to a number the target does not use otherwise.
+        unsafe {
+            check_os(
+                libc::dup2(master, TERMINAL_MASTER),
+                "dup2 of the terminal's master",
+            )?;
+            libc::close(master);
+        }
+    }
+    Ok(())
+}
+
+/// A target leading a session whose controlling terminal is a pty that no process of the tree
+/// holds a file of: the target makes it its terminal, the test takes its master with
+/// pidfd_getfd() and holds it to the end, then the target closes its own (its slave's it
+/// closed already), its session keeping the terminal. Checkpoint refuses it with EOPNOTSUPP
+/// and "pid P: its session's controlling terminal is not a pty of the tree"; the target runs
+/// on, its session still with a terminal. A dry run only sets up and checks.
+fn terminal_outside_tree() {
+    let mut target = Target::spawn(|| {
+        terminal()?;
+        Ok(|| {
+            // Woken once the test holds the master; woken again after the refusal.
+            wait_restored();
+            cr_tests::target::restored_flag().store(false, Ordering::SeqCst);
+            // SAFETY: closes our own fd, which nothing else here uses.
+            check_os(
+                unsafe { libc::close(TERMINAL_MASTER) },
+                "close of the terminal's master",
+            )?;
+            wait_restored();
+            terminal_works()
+        })
+    });
+    let pid = target.pid();
+    let master = take_fd(pid, TERMINAL_MASTER).unwrap_or_else(|e| target.fail(e));
+    target.wake();
+    let dir = format!("/proc/{pid}/fd");
+    let fds = || -> Vec<String> {
+        let mut fds: Vec<String> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        fds.sort();
+        fds
+    };
+    target.wait_until("for the target to close its terminal's master", || {
+        fds() == ["0", "1", "2"]
+    });
+    target.wait_state("S", "to wait again once it closed its terminal's master");
+    if !dry_run() {
+        target.expect_refused(NOT_OF_THE_TREE);
+        let line = format!("pid {pid}: {NOT_OF_THE_TREE}");
+        if !cr_tests::log_names(target.klog(), &line) {
+            target.fail(format!("no kernel log line says {line:?}"));
+        }
+    }
+    target.finish();
+    // SAFETY: our own fd, taken from the target.
+    unsafe { libc::close(master) };
 }
 
 fn terminal_works() -> Check {
@@ -783,6 +855,7 @@ fn main() {
     for case in CASES {
         case.refused().finish();
     }
+    terminal_outside_tree();
     let mut target = Target::spawn(|| {
         user_session_keyring()?;
         Ok(|| {
@@ -840,5 +913,5 @@ fn main() {
     if code != 0 {
         cr_tests::fail("a tree wholly in one cgroup did not come back");
     }
-    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session with a controlling terminal, one that holds a process outside the tree and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring, a terminal outside the tree and a tree wholly in one cgroup are no reason to refuse");
+    pass("an LDT, ioperm(), iopl(), NUMA policies of a task, a private mapping and shared memory, KSM's merge-any, keyrings of a thread, process and session, a default request_key() keyring, six kinds of namespace, SEM_UNDO, an undo list shared by two processes, a tracer, a session whose controlling terminal is a pty only the test holds, one that holds a process outside the tree and a tree in two cgroups are refused by name; each target runs on with its state; the user session keyring, a terminal outside the tree and a tree wholly in one cgroup are no reason to refuse");
 }

@@ -1227,6 +1227,37 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     for (what, craft) in pty_cases {
         case(what, false, &craft);
     }
+    // A process's controlling terminal is a pty's master made before, given to a process of a
+    // session restored with the tree, with a foreground group of the session: the root's
+    // session, and its children's, is the test's, outside the tree.
+    let master = |i: &Image| i.recs[i.next::<abi::Pty>(0) - 2].get("objref");
+    let signal = |i: &Image, pid| i.next::<abi::Signal>(i.task(pid));
+    case(
+        "a controlling terminal without a foreground group",
+        false,
+        &|i| {
+            let m = master(i);
+            let s = signal(i, t.kid);
+            i.rec(s).set("tty", m);
+        },
+    );
+    case(
+        "a foreground group without a controlling terminal",
+        false,
+        &|i| {
+            let s = signal(i, t.kid);
+            i.rec(s).set("tty_pgrp", t.kid.into());
+        },
+    );
+    case(
+        "a controlling terminal of a session outside the tree",
+        false,
+        &|i| {
+            let m = master(i);
+            let s = signal(i, t.kid);
+            i.rec(s).set("tty", m).set("tty_pgrp", t.root.into());
+        },
+    );
     case("a regular file labeled a pty's master", false, &|i| {
         let file = i.file(&t.plain);
         i.rec(file).set("kind", abi::FILE_KIND_PTY_MASTER.into());

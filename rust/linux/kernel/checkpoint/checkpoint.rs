@@ -73,8 +73,10 @@ pub(crate) enum Obj {
     Mm(ARef<MmWithUser>),
     /// Signal handlers, shared by the processes restored with them.
     Sighand(ARef<SighandStruct>),
-    /// A signal struct, restored in place: recorded to catch a second record of it.
-    Signal,
+    /// A signal struct, restored in place: recorded to catch a second record of it, with its
+    /// process's controlling terminal (the objref of a pty master's `File`, 0 for none) and
+    /// the terminal's foreground process group, which restart gives once the tree is linked.
+    Signal { tty: u32, tty_pgrp: i32 },
 }
 
 /// Lets another task run if one should: called in loops over what a tree may hold millions
@@ -149,7 +151,8 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     // Everything that may be refused is checked before the first byte is written.
     let groups = tree.group_flags(&log)?;
     tree.check_cgroups(&log)?;
-    let jobs = signal::jobs(&log, &tree)?;
+    #[cfg_attr(not(CONFIG_UNIX98_PTYS), allow(unused_mut))]
+    let mut jobs = signal::jobs(&log, &tree)?;
     let mut objects = objects::Objects::collect(&log, &tree)?;
     objects.check_shared(&tree, scope.is_container())?;
     objects.walk(&tree)?;
@@ -164,6 +167,14 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     }
     if flags & abi::CKPT_UNLINKED != 0 {
         names.save_unlinked(unlinked_max);
+    }
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    {
+        let tree_file = |f| objects.is_tree_file(f);
+        let ttys = tree.controlling_ttys(&log, scope.ids(), &groups, tree_file, &mut names)?;
+        for (job, tty) in jobs.iter_mut().zip(ttys.iter()) {
+            job.tty = *tty;
+        }
     }
     let mut plans = KVec::with_capacity(tree.members().len(), GFP_KERNEL)?;
     // The member whose plan walks each address space.

@@ -29,6 +29,8 @@ mod timerfd;
 mod unix;
 mod unlinked;
 
+#[cfg(CONFIG_UNIX98_PTYS)]
+pub(crate) use pty::{controlling_ttys, set_controlling as set_controlling_ttys};
 #[cfg(CONFIG_UNIX)]
 pub(crate) use unix::{
     carried, check_peers as check_socket_peers, dump_later, finish as finish_sockets,
@@ -561,6 +563,9 @@ pub(crate) struct Names {
     unlinked: Option<UnlinkedBudget>,
     /// The tasks of the tree, by address: the makers a unix socket pair may name.
     tasks: RBTree<usize, ()>,
+    /// The ptys that are the controlling terminals of sessions restored with the tree, by
+    /// key ([`kernel::tty::PtyInfo::key`]).
+    ttys: RBTree<usize, ()>,
     /// The unix sockets of the tree, by address, as their files are checked: those a
     /// datagram socket may be connected to.
     #[cfg(CONFIG_UNIX)]
@@ -593,6 +598,7 @@ impl Names {
             signalfd_queue: 0,
             unlinked: None,
             tasks: RBTree::new(),
+            ttys: RBTree::new(),
             #[cfg(CONFIG_UNIX)]
             unix_socks: RBTree::new(),
             #[cfg(CONFIG_UNIX)]
@@ -607,6 +613,23 @@ impl Names {
         let key = task.as_ptr() as usize;
         self.tasks.try_create_and_insert(key, (), GFP_KERNEL)?;
         Ok(())
+    }
+
+    /// Adds the pty whose master's file is `master` to the controlling terminals of the
+    /// sessions restored with the tree ([`crate::tree::Tree::controlling_ttys`]).
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    pub(crate) fn add_tty(&mut self, master: &File) -> Result {
+        if let Some(p) = kernel::tty::PtyInfo::side(master) {
+            self.ttys.try_create_and_insert(p.key, (), GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the pty of key `key` is the controlling terminal of a session restored with
+    /// the tree.
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    fn is_tty(&self, key: usize) -> bool {
+        self.ttys.get(&key).is_some()
     }
 
     /// Whether the task at `addr` is one of the tree's.

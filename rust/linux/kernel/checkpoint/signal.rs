@@ -160,6 +160,10 @@ pub(crate) struct Job {
     /// to report.
     flags: u32,
     report: i32,
+    /// Its process's controlling terminal: the address of the master's file of a pty of the
+    /// tree and its foreground process group, `(0, 0)` for none
+    /// ([`crate::tree::Tree::controlling_ttys`]).
+    pub(crate) tty: (usize, i32),
 }
 
 /// For each member of `tree`, what job control left in it, each process read under one hold
@@ -188,12 +192,13 @@ pub(crate) fn jobs(log: &Log, tree: &Tree) -> Result<KVec<Job>> {
                         stopped_by: 0,
                         flags: abi::SIGNAL_F_STOPPED,
                         report,
+                        ..Job::default()
                     },
                     (true, _) => return None,
                     (false, true) => Job {
                         stopped_by: 0,
                         flags: abi::SIGNAL_F_CONTINUED,
-                        report: 0,
+                        ..Job::default()
                     },
                     (false, false) => Job::default(),
                 };
@@ -250,12 +255,18 @@ fn write_process(d: &mut Dumper<'_>, task: &Task, s: &Snapshot, job: &Job) -> Re
     let posix_timers = timers.timers.len() as u32;
     let flags = s.signal.flags | job.flags;
     let group_exit_code = job.report;
+    let (tty, tty_pgrp) = match job.tty {
+        (0, _) => (0, 0),
+        (master, fg) => (d.objref(master as *const u8)?, fg),
+    };
     d.record(&abi::Signal {
         objref,
         flags,
         group_exit_code,
         posix_timers,
         next_posix_timer_id: timers.next_id,
+        tty,
+        tty_pgrp,
         ..s.signal
     })?;
     for p in s.shared_pending.iter() {
@@ -341,7 +352,12 @@ pub(crate) fn restore_signal(
     deferred: &mut DeferredSignals,
 ) -> Result {
     let s = r.decode::<abi::Signal>(rec)?;
-    r.define(s.objref, Obj::Signal)?;
+    if (s.tty == 0) != (s.tty_pgrp == 0) || s.tty_pgrp < 0 {
+        return Err(r.bad("controlling terminal without a foreground group, or the converse"));
+    }
+    // The terminal is given once the tree is linked into its sessions and groups.
+    let (tty, tty_pgrp) = (s.tty, s.tty_pgrp);
+    r.define(s.objref, Obj::Signal { tty, tty_pgrp })?;
     read_pending(r, s.pending_count, &mut deferred.pending)?;
     posix_timers::read(
         r,

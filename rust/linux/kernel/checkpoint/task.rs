@@ -1138,8 +1138,15 @@ fn build(
     // tasks, which are then its children no more. A parent detaches its vfork child if the
     // tree fails after this.
     vfork::link(log, created)?;
+    // Checked before anything is linked: the tree is no longer ours to undo after.
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    let ttys = crate::files::controlling_ttys(r, created)?;
     let plan = tree::plan(log, created)?;
-    tree::link(log, created, plan)
+    tree::link(log, created, plan)?;
+    // Once the processes are in their sessions and groups, which the terminals take.
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    crate::files::set_controlling_ttys(log, created, ttys)?;
+    Ok(())
 }
 
 /// Restores the tree of the image under the caller; returns the root's pid.

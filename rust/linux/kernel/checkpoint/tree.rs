@@ -24,6 +24,8 @@ use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::task::Task;
 use kernel::tasklist::{self, TasklistGuard};
 use kernel::time::Ktime;
+#[cfg(CONFIG_UNIX98_PTYS)]
+use kernel::tty::PtyInfo;
 use kernel::types::ARef;
 
 /// How long `checkpoint(CKPT_KILL)` waits for the killed tasks to be reaped.
@@ -309,23 +311,27 @@ impl Tree {
                 );
                 return Err(EOPNOTSUPP);
             }
-            // A session restored with the tree gets no terminal back; one outside it is the
-            // caller's after a restart, terminal and all.
-            let live = !task::is_zombie(&m.task) || self.exited(i);
-            if !session
-                && m.is_leader(i)
-                && live
-                && self
-                    .objects_holder(i)
-                    .lock_sighand()
-                    .is_some_and(|g| g.has_controlling_tty())
+            // A session restored with the tree gets its terminal back if it is a pty of the
+            // tree ([`Tree::controlling_ttys`]); one outside it is the caller's after a
+            // restart, terminal and all.
+            #[cfg(not(CONFIG_UNIX98_PTYS))]
             {
-                log!(
-                    log,
-                    "pid {}: its session has a controlling terminal (not restored yet)",
-                    m.task.vnr()
-                );
-                return Err(EOPNOTSUPP);
+                let live = !task::is_zombie(&m.task) || self.exited(i);
+                if !session
+                    && m.is_leader(i)
+                    && live
+                    && self
+                        .objects_holder(i)
+                        .lock_sighand()
+                        .is_some_and(|g| g.has_controlling_tty())
+                {
+                    log!(
+                        log,
+                        "pid {}: its session's controlling terminal is not a pty of the tree",
+                        m.task.vnr()
+                    );
+                    return Err(EOPNOTSUPP);
+                }
             }
             let mut f = 0;
             if pgrp {
@@ -337,6 +343,70 @@ impl Tree {
             flags.push(f, GFP_KERNEL)?;
         }
         Ok(flags)
+    }
+
+    /// For each member, the controlling terminal its `Signal` record names: the address of
+    /// the master's file of a pty of the tree, and the terminal's foreground process group,
+    /// numbered in `ns`; `(0, 0)` for none, and for a process of a session outside the tree
+    /// (`groups`: [`Tree::group_flags`]), whose terminal is the caller's after a restart.
+    /// Each pty named is added to `names`. Refuses a session restored with the tree whose
+    /// terminal is another tty, or a pty whose master is held outside the tree, or whose
+    /// foreground group has no live process of the session in the tree.
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    pub(crate) fn controlling_ttys(
+        &self,
+        log: &Log,
+        ns: &PidNamespace,
+        groups: &[u32],
+        tree_file: impl Fn(usize) -> bool,
+        names: &mut crate::files::Names,
+    ) -> Result<KVec<(usize, i32)>> {
+        let n = self.members.len();
+        let live = |i: usize| {
+            let m = &self.members[i];
+            m.is_leader(i) && (!task::is_zombie(&m.task) || self.exited(i))
+        };
+        let nr = |i: usize, ty: PidType| ns.nr_of(&self.members[i].task, ty as u32);
+        // (session, group) of every live process, for the foreground groups.
+        let mut in_tree = KVec::with_capacity(n, GFP_KERNEL)?;
+        for i in (0..n).filter(|&i| live(i)) {
+            in_tree.push((nr(i, PidType::Sid), nr(i, PidType::Pgid)), GFP_KERNEL)?;
+        }
+        in_tree.sort_unstable();
+        let mut out = KVec::from_elem((0, 0), n, GFP_KERNEL)?;
+        for i in (0..n).filter(|&i| live(i)) {
+            if groups[i] & abi::TASK_F_SESSION_OUTSIDE != 0 {
+                continue;
+            }
+            let pid = self.members[i].task.vnr();
+            let not_pty = || {
+                log!(
+                    log,
+                    "pid {pid}: its session's controlling terminal is not a pty of the tree"
+                );
+                EOPNOTSUPP
+            };
+            let (master, fg) = match PtyInfo::controlling(self.objects_holder(i), ns) {
+                Ok(None) => continue,
+                Ok(Some(t)) => t,
+                Err(e) if e == ENOTTY => return Err(not_pty()),
+                Err(e) => return Err(e),
+            };
+            let key = master.as_ptr() as usize;
+            if !tree_file(key) {
+                return Err(not_pty());
+            }
+            if fg == 0 || in_tree.binary_search(&(nr(i, PidType::Sid), fg)).is_err() {
+                log!(
+                    log,
+                    "pid {pid}: the foreground process group of its terminal has no process of its session in the tree"
+                );
+                return Err(EOPNOTSUPP);
+            }
+            names.add_tty(&master)?;
+            out[i] = (key, fg);
+        }
+        Ok(out)
     }
 
     /// Fails with `EOPNOTSUPP` unless every live task of the tree is in the cgroups of its

@@ -12,11 +12,15 @@
 //! Checkpoint saves only a pty with nothing unread: no data, echo or line being edited on
 //! either side. A pty with a file outside the tree is refused by leak detection, even with
 //! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
-//! the controlling terminal of a session is refused too: sessions come back without one.
+//! the controlling terminal of a session comes back as such with the session, once the tree
+//! is linked ([`set_controlling`]), with its foreground process group; one of a session
+//! outside the tree is refused.
 
 use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
 use crate::image::{Dumper, Restorer};
+use crate::task::ParkedTask;
 use crate::{abi, log, log::Log, objects::Place, Obj};
+use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::tty::{PtyInfo, Termios, Winsize};
@@ -54,7 +58,8 @@ impl FileKind for PtyFile {
     fn check(at: Place<'_>, names: &mut Names, file: &FileRef) -> Result {
         let p = PtyInfo::of(file.file())?;
         // First: a slave's node is gone with its master.
-        check_made_anew(at, file, "a pty", refused(&p), PTY_FLAGS)?;
+        let why = refused(&p).or(outside_session(names, &p));
+        check_made_anew(at, file, "a pty", why, PTY_FLAGS)?;
         if p.flags & PtyInfo::BUSY != 0 {
             return Err(busy(at.log, format_args!("{at}: "), file));
         }
@@ -115,7 +120,7 @@ impl FileKind for PtyFile {
         }
         names.write(d, file, "a pty's master")?;
         // Checked again: anyone allowed to may open the slave by its path at any time.
-        if let Some(why) = refused(&p) {
+        if let Some(why) = refused(&p).or(outside_session(names, &p)) {
             log!(d.log, "a pty {why} is not supported ({})", Shown::of(file));
             return Err(EOPNOTSUPP);
         }
@@ -185,13 +190,9 @@ impl FileKind for PtyFile {
 
 /// Why the pty `p` cannot be saved, if it cannot.
 fn refused(p: &PtyInfo) -> Option<&'static str> {
-    const WHY: [(u32, &str); 9] = [
+    const WHY: [(u32, &str); 8] = [
         (PtyInfo::MASTER_CLOSED, "whose master is closed"),
         (PtyInfo::HUNG_UP, "that was hung up"),
-        (
-            PtyInfo::CTTY,
-            "that is the controlling terminal of a session",
-        ),
         (PtyInfo::LDISC, "with a line discipline other than N_TTY"),
         (PtyInfo::UNREAD, "with unread input or output"),
         (PtyInfo::STOPPED, "stopped by flow control"),
@@ -219,6 +220,13 @@ fn busy(log: &Log, at: core::fmt::Arguments<'_>, file: &FileRef) -> Error {
         Shown::of(file)
     );
     EAGAIN
+}
+
+/// Why the pty `p` cannot be saved if it is the controlling terminal of a session, which
+/// restart gives it back only with the session: one not restored with the tree.
+fn outside_session(names: &Names, p: &PtyInfo) -> Option<&'static str> {
+    let outside = p.flags & PtyInfo::CTTY != 0 && !names.is_tty(p.key);
+    outside.then_some("that is the controlling terminal of a session outside the tree")
 }
 
 /// The master's file of the pty of `file`, a slave's, which leak detection found in the tree.
@@ -330,4 +338,115 @@ fn restore_slave(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<F
         return Err(ESTALE);
     }
     Ok(file)
+}
+
+/// A restored process's controlling terminal, as [`controlling_ttys`] checked it.
+pub(crate) struct Ctty {
+    /// The process, by index in the created tasks.
+    process: usize,
+    /// The master's file of the pty.
+    master: FileRef,
+    /// A process of the terminal's foreground group, likewise.
+    fg: usize,
+}
+
+/// The controlling terminals the `Signal` records of the restored processes name
+/// (`created`: [`crate::task::ParkedTask`]), checked before the tree is linked, so that
+/// [`set_controlling`] cannot fail on what the image says: each a pty the image made, of a
+/// session restored with the tree whose live leader has it too, with a foreground group of
+/// live processes of the session, and every process of a session naming the same pty and
+/// group, which no other session names.
+pub(crate) fn controlling_ttys(
+    r: &Restorer<'_, Obj>,
+    created: &[ParkedTask],
+) -> Result<KVVec<Ctty>> {
+    let live = |c: &ParkedTask| c.is_leader() && c.rec.state != abi::TASK_STATE_ZOMBIE;
+    // (session, group, index) of every live process, for the foreground groups.
+    let mut groups = KVec::with_capacity(created.len(), GFP_KERNEL)?;
+    // (session, pty, foreground group, index) of every process with a terminal.
+    let mut ttys = KVVec::new();
+    for (i, c) in created.iter().enumerate().filter(|(_, c)| live(c)) {
+        groups.push((c.rec.sid, c.rec.pgid, i), GFP_KERNEL)?;
+        let Obj::Signal { tty, tty_pgrp } = *r.lookup(c.rec.signal)? else {
+            return Err(r.bad("process whose signal struct is another object"));
+        };
+        if tty != 0 {
+            if c.rec.flags & abi::TASK_F_SESSION_OUTSIDE != 0 {
+                return Err(r.bad("controlling terminal of a session outside the tree"));
+            }
+            ttys.push((c.rec.sid, tty, tty_pgrp, i), GFP_KERNEL)?;
+        }
+    }
+    groups.sort_unstable();
+    ttys.sort_unstable();
+    let mut out = KVVec::with_capacity(ttys.len(), GFP_KERNEL)?;
+    for run in ttys.chunk_by(|a, b| a.0 == b.0) {
+        let (sid, tty, tty_pgrp, _) = run[0];
+        let same = run.iter().all(|&(_, t, g, _)| (t, g) == (tty, tty_pgrp));
+        // The leader holds the terminal for its session, as TIOCSCTTY left it.
+        let led = run.iter().any(|&(_, _, _, i)| created[i].rec.pid == sid);
+        if !same || !led {
+            return Err(r.bad("session whose processes or leader name other terminals"));
+        }
+        let master = match r.lookup(tty)? {
+            Obj::File(m) if m.rec.kind == abi::FILE_KIND_PTY_MASTER => m.file.clone(),
+            _ => return Err(r.bad("controlling terminal that is not a pty's master")),
+        };
+        let key = (sid, tty_pgrp);
+        let at = groups.partition_point(|&(s, g, _)| (s, g) < key);
+        let fg = match groups.get(at) {
+            Some(&(s, g, f)) if (s, g) == key => f,
+            _ => {
+                return Err(
+                    r.bad("controlling terminal whose foreground group is not of its session")
+                )
+            }
+        };
+        for &(_, _, _, process) in run {
+            let master = master.clone();
+            out.push(
+                Ctty {
+                    process,
+                    master,
+                    fg,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    // One session per terminal.
+    let mut by_tty = KVVec::with_capacity(out.len(), GFP_KERNEL)?;
+    for c in out.iter() {
+        by_tty.push(
+            (c.master.as_ptr() as usize, created[c.process].rec.sid),
+            GFP_KERNEL,
+        )?;
+    }
+    by_tty.sort_unstable();
+    if by_tty
+        .windows(2)
+        .any(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1)
+    {
+        return Err(r.bad("pty that is the controlling terminal of two sessions"));
+    }
+    Ok(out)
+}
+
+/// Gives each restored process its controlling terminal, and the terminal its session and
+/// foreground group ([`controlling_ttys`]), once the tree is linked into its sessions and
+/// groups; `EBUSY` if a session outside took a pty as its terminal meanwhile.
+pub(crate) fn set_controlling(log: &Log, created: &[ParkedTask], ttys: KVVec<Ctty>) -> Result {
+    for c in ttys.iter() {
+        let (p, fg) = (&created[c.process], &created[c.fg]);
+        PtyInfo::set_controlling(&p.task, c.master.file(), &fg.task).inspect_err(|e| {
+            log!(
+                log,
+                "pid {}: cannot make its pty its controlling terminal again, another session took it during the restart? ({})",
+                p.rec.pid,
+                e.to_errno()
+            )
+        })?;
+        crate::resched();
+    }
+    Ok(())
 }
