@@ -304,3 +304,17 @@ pub fn read_packets(master: RawFd, len: usize, what: &str) -> Result<Vec<u8>, St
     }
     Ok(data)
 }
+
+/// The path of the pty slave process `pid` holds on `fd` (`/dev/pts/N`, read from
+/// /proc/PID/fd); fails `target` if it is not one.
+pub fn slave_held(target: &crate::Target, pid: libc::pid_t, fd: RawFd) -> String {
+    let link = format!("/proc/{pid}/fd/{fd}");
+    let path = std::fs::read_link(&link)
+        .unwrap_or_else(|e| target.fail(format!("readlink {link}: {e}")))
+        .to_string_lossy()
+        .into_owned();
+    if !path.starts_with("/dev/pts/") {
+        target.fail(format!("{link} is {path:?}, not a pty's slave"));
+    }
+    path
+}

@@ -382,14 +382,7 @@ fn open_outside() {
             byte_goes_through()
         })
     });
-    let link = format!("/proc/{}/fd/{SLAVE}", target.pid());
-    let path = std::fs::read_link(&link)
-        .unwrap_or_else(|e| target.fail(format!("readlink {link}: {e}")))
-        .to_string_lossy()
-        .into_owned();
-    if !path.starts_with("/dev/pts/") {
-        target.fail(format!("{link} is {path:?}, not a pty's slave"));
-    }
+    let path = cr_tests::pty::slave_held(&target, target.pid(), SLAVE);
     let c = cr_tests::cstring(&path).unwrap_or_else(|e| target.fail(e));
     // SAFETY: open of a valid C string; the fd is the test's, closed at the end.
     let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) };

@@ -385,14 +385,7 @@ fn wait_released(target: &Target, path: &str) {
 fn main() {
     let mut target = Target::spawn(setup);
     let kids = target.descendants(2);
-    let link = format!("/proc/{}/fd/{S}", kids[0]);
-    let path = std::fs::read_link(&link)
-        .unwrap_or_else(|e| target.fail(format!("readlink {link}: {e}")))
-        .to_string_lossy()
-        .into_owned();
-    if !path.starts_with("/dev/pts/") {
-        target.fail(format!("{link} is {path:?}, not a pty's slave"));
-    }
+    let path = cr_tests::pty::slave_held(&target, kids[0], S);
     let released = |t: &Target| wait_released(t, &path);
     let what = "for L to wait and J to sleep in its read of the terminal";
     let restored = target.restart_with_children_asleep_after(2, what, released);
