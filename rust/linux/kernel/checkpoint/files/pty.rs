@@ -109,8 +109,8 @@ impl FileKind for PtyFile {
     }
 
     fn dump(d: &mut Dumper<'_>, names: &mut Names, file: &FileRef) -> Result {
-        let p = PtyInfo::of(file.file())?;
-        if p.flags & PtyInfo::MASTER == 0 {
+        let side = PtyInfo::side(file.file()).ok_or(EINVAL)?;
+        if side.flags & PtyInfo::MASTER == 0 {
             names.write(d, file, "a pty's slave")?;
             let master = master_of(d, file)?;
             let Some(master) = d.file_written(master.as_ptr()) else {
@@ -120,6 +120,7 @@ impl FileKind for PtyFile {
         }
         names.write(d, file, "a pty's master")?;
         // Checked again: anyone allowed to may open the slave by its path at any time.
+        let p = PtyInfo::of(file.file())?;
         if let Some(why) = refused(&p).or(outside_session(names, &p)) {
             log!(d.log, "a pty {why} is not supported ({})", Shown::of(file));
             return Err(EOPNOTSUPP);
