@@ -734,6 +734,75 @@ fn terminal_outside_tree() {
     unsafe { libc::close(master) };
 }
 
+/// A session leader whose terminal's foreground group is a job that has just ended, as a
+/// shell's before it reaps the job and takes its terminal back: the job, in a group of its own
+/// made the foreground group, was killed and is a zombie the target has not reaped. EAGAIN
+/// and a log line saying so; once the target reaped it and made its own group the foreground
+/// group again, the checkpoint succeeds and the target keeps its terminal.
+fn ended_foreground_job() {
+    let mut target = Target::spawn(|| {
+        let master = session_with_terminal()?;
+        // SAFETY: the job only waits to be killed; the calls take our own fds and pids.
+        let job = unsafe {
+            let job = match libc::fork() {
+                -1 => return Err(os_error("fork")),
+                0 => loop {
+                    libc::pause();
+                },
+                job => job,
+            };
+            check_os(libc::setpgid(job, job), "setpgid of the job")?;
+            check_os(libc::tcsetpgrp(master, job), "tcsetpgrp to the job")?;
+            check_os(libc::kill(job, libc::SIGKILL), "kill of the job")?;
+            job
+        };
+        Ok(move || {
+            // Woken after the refusal; woken again after the checkpoint.
+            wait_restored();
+            cr_tests::target::restored_flag().store(false, Ordering::SeqCst);
+            cr::sys::waitpid(job).map_err(|e| format!("wait for the job: {e}"))?;
+            // SAFETY: tcsetpgrp on our own fd; a background group's tcsetpgrp() would stop
+            // us with SIGTTOU, which we ignore, as a shell does.
+            unsafe {
+                libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+                check_os(
+                    libc::tcsetpgrp(master, libc::getpgrp()),
+                    "tcsetpgrp back to the target",
+                )?;
+            }
+            wait_restored();
+            terminal_works()
+        })
+    });
+    let job = target.descendants(1)[0];
+    target.wait_until("for the job to be a zombie", || {
+        cr_tests::proc::proc_state(job) == Some('Z')
+    });
+    target.wait_state("S", "to wait with its job ended");
+    if !dry_run() {
+        let result = target.try_checkpoint(cr_tests::KILL);
+        target.expect_checkpoint_errno(
+            result,
+            libc::EAGAIN,
+            "checkpoint with an ended job in the foreground",
+        );
+        let line = format!(
+            "pid {}: the foreground process group of its terminal has only exited processes, not reaped yet",
+            target.pid()
+        );
+        if !cr_tests::log_names(target.klog(), &line) {
+            target.fail(format!("no kernel log line says {line:?}"));
+        }
+    }
+    target.wake();
+    target.wait_until("for the target to reap its job", || {
+        !cr_tests::proc::pid_exists(job)
+    });
+    target.wait_state("S", "to wait with its terminal back");
+    target.checkpoint(abi::CKPT_SUBTREE);
+    target.finish();
+}
+
 fn terminal_works() -> Check {
     match tty_nr(0)? {
         0 => Err("the session has no terminal".into()),
@@ -856,6 +925,7 @@ fn main() {
         case.refused().finish();
     }
     terminal_outside_tree();
+    ended_foreground_job();
     let mut target = Target::spawn(|| {
         user_session_keyring()?;
         Ok(|| {

@@ -351,7 +351,8 @@ impl Tree {
     /// (`groups`: [`Tree::group_flags`]), whose terminal is the caller's after a restart.
     /// Each pty named is added to `names`. Refuses a session restored with the tree whose
     /// terminal is another tty, or a pty whose master is held outside the tree, or whose
-    /// foreground group has no live process of the session in the tree.
+    /// foreground group has no live process of the session in the tree (`EAGAIN` if it has
+    /// zombies of the tree: it has just ended).
     #[cfg(CONFIG_UNIX98_PTYS)]
     pub(crate) fn controlling_ttys(
         &self,
@@ -367,12 +368,19 @@ impl Tree {
             m.is_leader(i) && (!task::is_zombie(&m.task) || self.exited(i))
         };
         let nr = |i: usize, ty: PidType| ns.nr_of(&self.members[i].task, ty as u32);
-        // (session, group) of every live process, for the foreground groups.
+        // (session, group) of every live process, for the foreground groups, and of every
+        // zombie, for a group that has just ended.
         let mut in_tree = KVec::with_capacity(n, GFP_KERNEL)?;
-        for i in (0..n).filter(|&i| live(i)) {
-            in_tree.push((nr(i, PidType::Sid), nr(i, PidType::Pgid)), GFP_KERNEL)?;
+        let mut ended = KVec::new();
+        for i in (0..n).filter(|&i| self.members[i].is_leader(i)) {
+            let group = (nr(i, PidType::Sid), nr(i, PidType::Pgid));
+            match live(i) {
+                true => in_tree.push(group, GFP_KERNEL)?,
+                false => ended.push(group, GFP_KERNEL)?,
+            }
         }
         in_tree.sort_unstable();
+        ended.sort_unstable();
         let mut out = KVec::from_elem((0, 0), n, GFP_KERNEL)?;
         for i in (0..n).filter(|&i| live(i)) {
             if groups[i] & abi::TASK_F_SESSION_OUTSIDE != 0 {
@@ -396,7 +404,20 @@ impl Tree {
             if !tree_file(key) {
                 return Err(not_pty());
             }
-            if fg == 0 || in_tree.binary_search(&(nr(i, PidType::Sid), fg)).is_err() {
+            let group = (nr(i, PidType::Sid), fg);
+            if fg != 0
+                && in_tree.binary_search(&group).is_err()
+                && ended.binary_search(&group).is_ok()
+            {
+                // As a shell's job that just ended, until the shell reaps it and takes the
+                // terminal back.
+                log!(
+                    log,
+                    "pid {pid}: the foreground process group of its terminal has only exited processes, not reaped yet"
+                );
+                return Err(EAGAIN);
+            }
+            if fg == 0 || in_tree.binary_search(&group).is_err() {
                 log!(
                     log,
                     "pid {pid}: the foreground process group of its terminal has no process of its session in the tree"
