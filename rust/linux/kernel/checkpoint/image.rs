@@ -188,6 +188,14 @@ impl<'a> Dumper<'a> {
         self.raw(RecordType::String, s)
     }
 
+    /// Writes `bytes` in `Data` records, as many as they take.
+    pub(crate) fn data(&mut self, bytes: &[u8]) -> Result {
+        for chunk in bytes.chunks(abi::PIPE_DATA_MAX as usize) {
+            self.raw(RecordType::Data, chunk)?;
+        }
+        Ok(())
+    }
+
     /// Opens a run of `npages` pages at `addr`; the bytes follow with [`Dumper::chunk`].
     pub(crate) fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result {
         let res = self.w.page_run_begin(addr, npages);
@@ -442,6 +450,21 @@ impl<'a, T> Restorer<'a, T> {
                 return Err(self.bad("raw record shorter than announced"));
             }
             done += n;
+        }
+        Ok(())
+    }
+
+    /// Fills `buf` from `Data` records, none of which may hold more than what is left of it
+    /// or be empty; `what` says what a record that does not fit was, in the log line.
+    pub(crate) fn data(&mut self, buf: &mut [u8], what: &str) -> Result {
+        let mut got = 0;
+        while got < buf.len() {
+            let n = self.expect_raw(RecordType::Data)? as usize;
+            let Some(bytes) = buf.get_mut(got..got.saturating_add(n)).filter(|_| n > 0) else {
+                return Err(self.bad(what));
+            };
+            self.read_raw(bytes)?;
+            got += n;
         }
         Ok(())
     }

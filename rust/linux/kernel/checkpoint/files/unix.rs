@@ -86,9 +86,6 @@ use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::types::ARef;
 
-/// Most bytes of a message in one `Data` record.
-const CHUNK: usize = abi::PIPE_DATA_MAX as usize;
-
 /// `SOCK_STREAM`, `SOCK_DGRAM` and `SOCK_SEQPACKET`.
 const TYPES: [u32; 3] = [1, 2, 5];
 
@@ -602,10 +599,7 @@ fn dump_messages(d: &mut Dumper<'_>, m: &Messages, files: &[u32]) -> Result {
             let file = *carried.next().ok_or(EINVAL)?;
             d.record(&abi::UnixCarried { file, _pad0: 0 })?;
         }
-        let msg = m.bytes.get(at..at + len as usize).ok_or(EINVAL)?;
-        for chunk in msg.chunks(CHUNK) {
-            d.raw(abi::RecordType::Data, chunk)?;
-        }
+        d.data(m.bytes.get(at..at + len as usize).ok_or(EINVAL)?)?;
         at += len as usize;
         crate::resched();
     }
@@ -1291,15 +1285,10 @@ fn fill(
         }
         // Whole, as the buffer it was: a stream's cut no finer than a write cuts it.
         let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
-        let mut got = 0;
-        while got < len {
-            let n = r.expect_raw(abi::RecordType::Data)? as usize;
-            let Some(bytes) = buf.get_mut(got..got.saturating_add(n)).filter(|_| n > 0) else {
-                return Err(r.bad("unix socket message data longer or shorter than it"));
-            };
-            r.read_raw(bytes)?;
-            got += n;
-        }
+        r.data(
+            &mut buf,
+            "unix socket message data longer or shorter than it",
+        )?;
         send(r, (other, to), &buf, &files, cred)?;
         crate::resched();
     }
