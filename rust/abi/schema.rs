@@ -276,7 +276,8 @@ pub const FILE_KIND_UNLINKED: u32 = 15;
 /// `UnixPair` record (the first time) and a `UnixSock` record follow.
 pub const FILE_KIND_UNIX: u32 = 16;
 /// `File.kind`: the master of a unix98 pty (`/dev/ptmx`); its path from the task's root in a
-/// `String` record and the pty's `Pty` record follow.
+/// `String` record, the pty's `Pty` record and two `PtyQueue` records, the slave's then the
+/// master's, each with its bytes, follow.
 pub const FILE_KIND_PTY_MASTER: u32 = 17;
 /// `File.kind`: a file of the slave of a unix98 pty (`/dev/pts/N`); its path from the task's
 /// root in a `String` record and a `PtySlave` record follow. The `File` record of the pty's
@@ -292,6 +293,20 @@ pub const PTY_PACKET: u32 = 2;
 pub const PTY_SLAVE_CLOSED: u32 = 4;
 /// `Pty.pktstatus`: the `TIOCPKT_*` events a master in packet mode may have to report.
 pub const PTY_PKTSTATUS: u32 = 0x7f;
+/// `PtyQueue.flags`: the last complete line ends without its delimiter, as when canonical
+/// mode was turned on with bytes unread.
+pub const PTY_QUEUE_PUSH: u32 = 1;
+/// `PtyQueue.flags`: the next byte received is taken literally (`VLNEXT` was typed).
+pub const PTY_QUEUE_LNEXT: u32 = 2;
+/// `PtyQueue.flags`: an erase is being echoed between `\` and `/` (`ECHOPRT`).
+pub const PTY_QUEUE_ERASING: u32 = 4;
+/// `PtyQueue.flags`: the last flip buffer has no room left: a writer needs a new one, which
+/// it gets only while they use at most their limit (`used`).
+pub const PTY_QUEUE_FULL: u32 = 8;
+/// Most bytes a side's line discipline holds (`PtyQueue.len`): `N_TTY_BUF_SIZE`.
+pub const PTY_QUEUE_READ_MAX: u32 = 4096;
+/// Most bytes checkpoint saves of a side's flip buffers (`PtyQueue.flip`).
+pub const PTY_QUEUE_FLIP_MAX: u32 = 32768;
 
 /// `Unlinked.flags`: it may be given a name again (`linkat(2)`): made with `O_TMPFILE`
 /// without `O_EXCL`.
@@ -537,6 +552,8 @@ pub enum RecordType {
     Pty = 80,
     /// Which pty a slave's file is of, after its `File` record.
     PtySlave = 81,
+    /// What the readers of one side of a pty have not read, after its `Pty` record.
+    PtyQueue = 82,
 }
 
 /// Image header: what was dumped, where, and with which ABI.
@@ -1050,7 +1067,7 @@ pub struct Eventfd {
 
 /// A unix98 pty, after its master's `File` record and path: its index, the slave's termios
 /// (which the master's termios ioctls reach too), its window size and what its line
-/// discipline and packet mode hold. Checkpoint saves only a pty with nothing unread.
+/// discipline and packet mode hold. Two `PtyQueue` records follow.
 #[repr(C)]
 #[record(Pty, max = 128)]
 pub struct Pty {
@@ -1097,6 +1114,32 @@ pub struct Pty {
     pub uid: u32,
     /// The node's group, likewise.
     pub gid: u32,
+}
+
+/// What the readers of one side of a pty have not read yet, after its `Pty` record: first
+/// the slave's (input), then the master's (output, which the master's line discipline takes
+/// raw). `Data` records with, in this order, the `len` bytes its line discipline holds, the
+/// `(canon + 7) / 8` bytes of the bitmap of which of the first `canon` of them end a line
+/// (bit `i % 8` of byte `i / 8`, from the lowest, for byte `i`), and the `flip` bytes its
+/// flip buffers hold, follow; each record holds bytes of one of the three only.
+#[repr(C)]
+#[record(PtyQueue, max = 64)]
+pub struct PtyQueue {
+    /// Bytes its line discipline processed, from the oldest (`PTY_QUEUE_READ_MAX` at most).
+    pub len: u32,
+    /// Of which those of complete lines, in canonical mode; the last of them ends a line.
+    pub canon: u32,
+    /// Bytes after them that its line discipline has not taken yet (`PTY_QUEUE_FLIP_MAX`
+    /// at most).
+    pub flip: u32,
+    /// Of which flow control (`IXON`) has looked at already, from the first.
+    pub lookahead: u32,
+    /// `PTY_QUEUE_*`.
+    pub flags: u32,
+    /// The memory its flip buffers use (the kernel's `mem_used`, at most
+    /// `PTY_QUEUE_FLIP_MAX / 2`): if the last had no room left (`PTY_QUEUE_FULL`), restart
+    /// makes them use as much, so that a writer that had no room has none.
+    pub used: u32,
 }
 
 /// Which pty a file of a slave is of, after its `File` record and path.

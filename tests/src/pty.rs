@@ -1,6 +1,7 @@
 //! Unix98 pseudo-terminals, for the tests of their checkpoint and restart: masters opened from
 //! `/dev/ptmx` and slaves from `/dev/pts/N` at fixed fd numbers (always `O_NOCTTY`), their
-//! index, lock, packet mode, window size and termios, and reads that wait a bounded time.
+//! index, lock, packet mode, window size and termios, reads that wait a bounded time, what
+//! FIONREAD says of a side, and filling a pty until its buffers take no byte more.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -317,4 +318,199 @@ pub fn slave_held(target: &crate::Target, pid: libc::pid_t, fd: RawFd) -> String
         target.fail(format!("{link} is {path:?}, not a pty's slave"));
     }
     path
+}
+
+/// How long [`wait_settled`] wants FIONREAD unchanged before it takes the flush worker to be
+/// done, in milliseconds.
+const SETTLE_MS: u64 = 200;
+
+/// The bytes a read of the pty side `fd` would find now (`FIONREAD`, which N_TTY answers as
+/// `TIOCINQ`): those its line discipline holds (in canonical mode, only those of complete
+/// lines), not those still in its flip buffers, which the flush worker has not passed on yet.
+pub fn inq(fd: RawFd) -> Result<usize, String> {
+    crate::fionread(fd)
+}
+
+/// Waits up to 5 s, looking every 2 ms, until [`inq`] of `fd` is `want`; `Err` naming `what`
+/// and what it was last otherwise.
+pub fn wait_inq(fd: RawFd, want: usize, what: &str) -> Check {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = inq(fd)?;
+        if now == want {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{what} (fd {fd}): FIONREAD is {now} after 5 s, expected {want}"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Waits, looking every 5 ms, until [`inq`] of `fd` has not changed for 200 ms: the flush
+/// worker, which nothing else shows, has passed on what the line discipline takes. Returns
+/// the count; `Err` naming `what` if it still changes after 10 s.
+pub fn wait_settled(fd: RawFd, what: &str) -> Result<usize, String> {
+    let start = std::time::Instant::now();
+    let (mut last, mut since) = (inq(fd)?, start);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let now = inq(fd)?;
+        let t = std::time::Instant::now();
+        if now != last {
+            (last, since) = (now, t);
+        } else if t - since >= std::time::Duration::from_millis(SETTLE_MS) {
+            return Ok(now);
+        }
+        if t - start > std::time::Duration::from_millis(PATIENCE_MS as u64) {
+            return Err(format!(
+                "{what} (fd {fd}): FIONREAD still changes after {} s (now {now})",
+                PATIENCE_MS / 1000
+            ));
+        }
+    }
+}
+
+/// The size of [`fill`]'s larger writes.
+const FILL_CHUNK: usize = 1024;
+
+/// Writes to `fd` (non-blocking) bytes `pattern(i)`, `i` from `from`, until a write gives
+/// EAGAIN: in chunks of 1024, then one byte at a time (a small write may still find room
+/// that a large one does not: a flip buffer on its free list). Returns how many it wrote;
+/// `Err` naming `what` once `from` and those would pass `cap`, or on another error.
+fn write_until_full(
+    fd: RawFd,
+    pattern: fn(usize) -> u8,
+    from: usize,
+    cap: usize,
+    what: &str,
+) -> Result<usize, String> {
+    let mut at = from;
+    for chunk in [FILL_CHUNK, 1] {
+        loop {
+            if at + chunk > cap {
+                return Err(format!(
+                    "{what} (fd {fd}): no EAGAIN after {at} bytes (at most {cap} were to fit)"
+                ));
+            }
+            let buf: Vec<u8> = (at..at + chunk).map(pattern).collect();
+            match try_write(fd, &buf) {
+                Ok(n) => at += n,
+                Err(libc::EAGAIN) => break,
+                Err(e) => {
+                    return Err(format!(
+                        "{what} (fd {fd}): a write after {at} bytes: {}",
+                        describe_errno(e)
+                    ))
+                }
+            }
+        }
+    }
+    Ok(at - from)
+}
+
+/// Fills the pty from its side `fd` (non-blocking) towards its other side `reader`, which
+/// nobody reads: writes bytes `pattern(i)`, `i` from 0, until a write gives EAGAIN (see
+/// [`write_until_full`]), waits until FIONREAD of `reader` settles ([`wait_settled`]: the
+/// flush worker moved what `reader`'s line discipline takes, freeing flip buffers), and
+/// again, until the first write after it settled gives EAGAIN: then `reader`'s line
+/// discipline is full and its flip buffers take no byte more. Returns how many bytes were
+/// written; `Err` naming `what` if more than `cap` would be.
+pub fn fill(
+    fd: RawFd,
+    reader: RawFd,
+    pattern: fn(usize) -> u8,
+    cap: usize,
+    what: &str,
+) -> Result<usize, String> {
+    let mut written = write_until_full(fd, pattern, 0, cap, what)?;
+    loop {
+        wait_settled(reader, what)?;
+        match write_until_full(fd, pattern, written, cap, what)? {
+            0 => return Ok(written),
+            more => written += more,
+        }
+    }
+}
+
+/// Reads `fd` (`what`) until exactly `len` bytes came, each read within 10 s of the last
+/// (a non-blocking file's EAGAIN is waited out too); returns them.
+pub fn read_len(fd: RawFd, len: usize, what: &str) -> Result<Vec<u8>, String> {
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        wait_readable(fd, &format!("{what}, after {} of {len} bytes", data.len()))?;
+        let mut buf = vec![0u8; (len - data.len()).min(65536)];
+        // SAFETY: reads into `buf`, of that length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match (n, errno()) {
+            (0, _) => {
+                return Err(format!(
+                    "read of {what} (fd {fd}): end of file after {} of {len} bytes",
+                    data.len()
+                ))
+            }
+            (n, _) if n > 0 => data.extend_from_slice(&buf[..n as usize]),
+            (_, libc::EAGAIN) => {}
+            (_, e) => return Err(format!("read of {what} (fd {fd}): {}", describe_errno(e))),
+        }
+    }
+    Ok(data)
+}
+
+/// Reads `fd` (`what`) until poll() sees nothing more for `quiet_ms`; returns what came.
+/// `Err` if it still gives bytes after 10 s.
+pub fn read_until_quiet(fd: RawFd, quiet_ms: libc::c_int, what: &str) -> Result<Vec<u8>, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(PATIENCE_MS as u64);
+    let mut data = Vec::new();
+    while poll_events(fd, libc::POLLIN, quiet_ms)? & libc::POLLIN != 0 {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{what} (fd {fd}): still readable after {} s, {} bytes read",
+                PATIENCE_MS / 1000,
+                data.len()
+            ));
+        }
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads into `buf`.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match (n, errno()) {
+            (0, _) => break,
+            (n, _) if n > 0 => data.extend_from_slice(&buf[..n as usize]),
+            (_, libc::EAGAIN) => {}
+            (_, e) => return Err(format!("read of {what} (fd {fd}): {}", describe_errno(e))),
+        }
+    }
+    Ok(data)
+}
+
+/// `Err` naming `what` and the first byte of `got` that is not `pattern(i)` for its index
+/// `i`.
+pub fn check_pattern(what: &str, got: &[u8], pattern: fn(usize) -> u8) -> Check {
+    match got.iter().enumerate().find(|&(i, &b)| b != pattern(i)) {
+        Some((i, b)) => Err(format!(
+            "{what}: byte {i} of {} is {b:#x}, should be {:#x}",
+            got.len(),
+            pattern(i)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Waits (up to 10 s) until `/dev/pts/N` of each of `indexes` is gone: the killed tree's
+/// ptys are released and their indexes free.
+pub fn wait_released(target: &crate::Target, indexes: &[u32]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for &i in indexes {
+        let path = slave_path(i);
+        while std::fs::symlink_metadata(&path).is_ok() {
+            if std::time::Instant::now() > deadline {
+                target.fail(format!(
+                    "{path} still exists 10 s after its tree was killed"
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 }

@@ -5,12 +5,24 @@
 //! (fd 30), `/dev/ptmx` opened `O_RDWR | O_NOCTTY` and unlocked, and its slave (fd 31),
 //! `/dev/pts/N` opened `O_RDWR | O_NOCTTY`, in raw mode (cfmakeraw) unless said otherwise:
 //!
-//! - unread data towards the slave: the target writes "x" to the master and waits until the
-//!   slave is readable (poll), nobody reads it: "with unread input or output"; afterwards the
-//!   slave reads "x";
-//! - unread data towards the master: the target writes "y" to the slave and waits until the
-//!   master is readable (the kernel's flush worker passed it on), nobody reads it: the same;
-//!   afterwards the master reads "y";
+//! - an echo not written yet: the slave's c_lflag ECHO alone (not canonical: one byte is a
+//!   read) and its c_oflag without OPOST, the slave `O_NONBLOCK`; the target fills the pty
+//!   from the slave (a pattern, byte i is i * 7 % 251, in chunks of 1024 and then one by
+//!   one until a write gives EAGAIN, again once FIONREAD of the master has not grown for
+//!   200 ms, until the first write after that gives EAGAIN: the master's line discipline and
+//!   flip buffers are full), then writes "x" to the master and waits until the slave is
+//!   readable (poll): the echo of "x" could not be written, "with echoes not written yet";
+//!   afterwards the master (`O_NONBLOCK` too) reads the pattern, exactly as many bytes as
+//!   were written, then poll() sees nothing within 300 ms and a read gives EAGAIN (the echo
+//!   is still not written), the slave reads "x", and once the slave wrote "z" the master
+//!   reads exactly "xz" (the echo is written before the output that follows it), then
+//!   nothing within 300 ms;
+//! - more than a line discipline holds: the slave canonical with PARMRK, without ECHO, ISIG,
+//!   IEXTEN, ISTRIP, IXON or ICRNL; the target writes to the master 4095 bytes "a", 64 bytes
+//!   0xff and a newline, and waits until FIONREAD of the slave is more than 4096 (N_TTY, full
+//!   with no complete line, takes a byte at a time and keeps each 0xff twice): "holding more
+//!   unread bytes than checkpoint saves"; afterwards FIONREAD is still more than 4096, the
+//!   slave is read to its end (non-blocking) and bytes go through;
 //! - the slave in exclusive mode (TIOCEXCL): "in exclusive mode (TIOCEXCL)"; afterwards
 //!   TIOCGEXCL is 1, and 0 after TIOCNXCL;
 //! - the slave stopped by flow control: its termios as a new pty's (IXON), the target writes
@@ -35,14 +47,16 @@
 //! the kernel's log lines of its refusal.
 
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cr_tests::pty::{
-    ioctl_get, locked, make_raw, open_master_at, open_slave_at, read_within, set_locked, tcgetattr,
-    try_read, try_write, unlock, wait_readable, wait_writable,
+    check_pattern, fill, inq, ioctl_get, locked, make_raw, open_master_at, open_slave_at, read_len,
+    read_within, set_locked, tcgetattr, tcsetattr, try_read, try_write, unlock, wait_readable,
+    wait_writable,
 };
 use cr_tests::target::dry_run;
-use cr_tests::unix::{check_bytes, close_all};
-use cr_tests::{check_eq, check_os, log_names, pass, wait_restored, write_all};
+use cr_tests::unix::{check_bytes, close_all, set_nonblock};
+use cr_tests::{check_eq, check_os, log_names, pass, poll_in, wait_restored, write_all};
 use cr_tests::{Check, Refusal, Target};
 
 /// The pty's master and slave in each target.
@@ -52,7 +66,8 @@ const SLAVE: RawFd = 31;
 const BOTH: &[RawFd] = &[MASTER, SLAVE];
 
 /// What the log line of each refusal says.
-const UNREAD: &str = "a pty with unread input or output is not supported";
+const ECHOES: &str = "a pty with echoes not written yet is not supported";
+const OVERRUN: &str = "a pty holding more unread bytes than checkpoint saves is not supported";
 const EXCLUSIVE: &str = "a pty in exclusive mode (TIOCEXCL) is not supported";
 const STOPPED: &str = "a pty stopped by flow control is not supported";
 const RELOCKED: &str = "a pty locked (TIOCSPTLCK) with its slave open is not supported";
@@ -95,35 +110,120 @@ fn byte_goes_through() -> Check {
     )
 }
 
-/// "x" written to the master, in the slave's line discipline, unread.
-fn unread_towards_slave() -> Check {
+/// The most bytes the target writes to fill the pty before it must get EAGAIN.
+const FILL_CAP: usize = 256 << 10;
+
+/// How many bytes the target wrote to fill the pty, for its check afterwards.
+static FILLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Byte `i` of what the target fills the pty with.
+fn filler(i: usize) -> u8 {
+    (i * 7 % 251) as u8
+}
+
+/// The slave echoing, not canonical, non-blocking; the pty filled from the slave; "x"
+/// written to the master, read by the slave's line discipline, its echo not written.
+fn echo_pending() -> Check {
     open_pair(true)?;
+    let mut t = tcgetattr(SLAVE)?;
+    t.c_lflag = libc::ECHO;
+    tcsetattr(SLAVE, &t)?;
+    if t.c_oflag & libc::OPOST != 0 {
+        return Err(format!(
+            "the slave in raw mode has c_oflag {:#o}: OPOST",
+            t.c_oflag
+        ));
+    }
+    set_nonblock(SLAVE, true)?;
+    let n = fill(SLAVE, MASTER, filler, FILL_CAP, "the pty, from its slave")?;
+    FILLED.store(n, Ordering::SeqCst);
     write_all(MASTER, b"x")?;
     wait_readable(SLAVE, "the slave, after \"x\" was written to the master")
 }
 
-fn still_unread_towards_slave() -> Check {
+/// How many bytes 0xff the target writes after the 4095 bytes "a" that fill the slave's line
+/// discipline but for one byte.
+const OVERRUN_FF: usize = 64;
+
+/// The slave canonical with PARMRK, not echoing nor signalling; the master writes 4095 bytes
+/// "a", then [`OVERRUN_FF`] bytes 0xff and a newline: N_TTY, its buffer full with no line
+/// complete, still takes one byte at a time, keeping each 0xff twice (PARMRK) for one it
+/// drops, and so holds more than its 4096-byte buffer (Linux 6.12 does). The target waits
+/// until FIONREAD of the slave (the complete line) is more than 4096.
+fn overrun() -> Check {
+    open_pair(false)?;
+    let mut t = tcgetattr(SLAVE)?;
+    t.c_lflag = (t.c_lflag | libc::ICANON) & !(libc::ECHO | libc::ISIG | libc::IEXTEN);
+    t.c_iflag = (t.c_iflag | libc::PARMRK) & !(libc::ISTRIP | libc::IXON | libc::ICRNL);
+    tcsetattr(SLAVE, &t)?;
+    write_all(MASTER, &[b'a'; 4095])?;
+    write_all(MASTER, &[0xff; OVERRUN_FF])?;
+    write_all(MASTER, b"\n")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let n = inq(SLAVE)?;
+        if n > 4096 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "FIONREAD of the slave is {n} 5 s after 4095 bytes \"a\", {OVERRUN_FF} bytes 0xff and a newline with PARMRK: not more than 4096"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// The slave's line, whatever N_TTY made of it, is read to its end; then bytes go through.
+fn still_overrun() -> Check {
+    check_eq(
+        "FIONREAD of the slave, more than 4096",
+        inq(SLAVE)? > 4096,
+        true,
+    )?;
+    set_nonblock(SLAVE, true)?;
+    let mut reads = 0;
+    while try_read(SLAVE).is_ok() {
+        reads += 1;
+        if reads > 4096 {
+            return Err("the slave still gives bytes after 4096 reads".into());
+        }
+    }
+    set_nonblock(SLAVE, false)?;
+    byte_goes_through()
+}
+
+fn still_echo_pending() -> Check {
+    let n = FILLED.load(Ordering::SeqCst);
+    set_nonblock(MASTER, true)?;
+    let got = read_len(MASTER, n, "the master, full")?;
+    check_pattern(
+        &format!("what the master reads of the {n} bytes written to the slave"),
+        &got,
+        filler,
+    )?;
+    check_eq(
+        format_args!("poll of the master after its {n} bytes (the echo of \"x\" still pending)"),
+        poll_in(MASTER, 300)?,
+        0,
+    )?;
+    check_eq(
+        "a read of the master, non-blocking, read to its end",
+        try_read(MASTER),
+        Err(libc::EAGAIN),
+    )?;
     check_bytes(
         "what the slave reads",
         &read_within(SLAVE, "the slave")?,
         b"x",
     )?;
-    byte_goes_through()
-}
-
-/// "y" written to the slave, passed on to the master, unread.
-fn unread_towards_master() -> Check {
-    open_pair(true)?;
-    write_all(SLAVE, b"y")?;
-    wait_readable(MASTER, "the master, after \"y\" was written to the slave")
-}
-
-fn still_unread_towards_master() -> Check {
+    write_all(SLAVE, b"z")?;
     check_bytes(
-        "what the master reads",
-        &read_within(MASTER, "the master")?,
-        b"y",
+        "what the master reads once the slave wrote \"z\" (the pending echo of \"x\" first)",
+        &read_len(MASTER, 2, "the master")?,
+        b"xz",
     )?;
+    check_eq("poll of the master after \"xz\"", poll_in(MASTER, 300)?, 0)?;
     byte_goes_through()
 }
 
@@ -263,20 +363,20 @@ struct Case {
 /// The cases of a state of the target's own, by name.
 const CASES: &[Case] = &[
     Case {
-        name: "unread towards the slave",
+        name: "echoes not written",
         refusal: Refusal {
-            setup: unread_towards_slave,
-            named: UNREAD,
-            works: still_unread_towards_slave,
+            setup: echo_pending,
+            named: ECHOES,
+            works: still_echo_pending,
         },
         fds: BOTH,
     },
     Case {
-        name: "unread towards the master",
+        name: "more than a line discipline holds",
         refusal: Refusal {
-            setup: unread_towards_master,
-            named: UNREAD,
-            works: still_unread_towards_master,
+            setup: overrun,
+            named: OVERRUN,
+            works: still_overrun,
         },
         fds: BOTH,
     },
@@ -409,5 +509,5 @@ fn main() {
         println!("# {outside}");
         open_outside();
     }
-    pass("a pty with unread data towards its slave or its master, in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
+    pass("a pty with an echo not written yet (its master's buffers full), in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
 }

@@ -620,6 +620,32 @@ fn posix_timers() -> Check {
 /// Where a file's `File` record is in an image.
 type FileOf = fn(&Image) -> usize;
 
+/// Where the first pty's `PtyQueue` record of side `side` is in an image: 0 for its slave's
+/// (right after its `Pty` record), 1 for its master's (the next one). The target's pty has
+/// nothing unread: the queue must announce no bytes.
+fn pty_queue(image: &Image, side: usize) -> usize {
+    let slave = image.next::<abi::PtyQueue>(image.next::<abi::Pty>(0));
+    let q = match side {
+        0 => slave,
+        _ => image.next::<abi::PtyQueue>(slave + 1),
+    };
+    let r = &image.recs[q];
+    assert_eq!(
+        (r.get("len"), r.get("canon"), r.get("flip")),
+        (0, 0, 0),
+        "the target's pty queue {side}: (len, canon, flip)"
+    );
+    q
+}
+
+/// A `Data` record of `bytes`.
+fn data_rec(bytes: Vec<u8>) -> Rec {
+    Rec {
+        ty: abi::RecordType::Data.id(),
+        payload: bytes,
+    }
+}
+
 /// A value for a field, read from an image.
 type FieldOf = fn(&Image) -> i64;
 
@@ -1168,9 +1194,13 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     }
     // A pty's state is what its ioctls could give it, its slave's node a mode chmod() could;
     // its files are character devices at offset 0, with an access mode, O_NONBLOCK and
-    // O_APPEND at most; a slave's file names the master's file that came before it.
+    // O_APPEND at most; a slave's file names the master's file that came before it. What a
+    // side's readers have not read is at most what a line discipline holds and checkpoint
+    // saves of flip buffers, its complete lines and looked-at bytes within its bytes, with
+    // the flags a queue has, and its bytes as many as it announces (the target's pty has
+    // nothing unread: each case gives a queue the bytes it announces, but for the last two).
     type Craft = fn(&mut Image);
-    let pty_cases: [(&str, Craft); 11] = [
+    let pty_cases: [(&str, Craft); 20] = [
         ("a pty with a flag no pty has", |i| {
             let p = i.next::<abi::Pty>(0);
             let flags = i.recs[p].get("flags");
@@ -1222,6 +1252,56 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ("a pty's master labeled a slave", |i| {
             let file = i.next::<abi::Pty>(0) - 2;
             i.rec(file).set("kind", abi::FILE_KIND_PTY_SLAVE.into());
+        }),
+        ("a pty queue longer than a line discipline holds", |i| {
+            let q = pty_queue(i, 0);
+            let len = abi::PTY_QUEUE_READ_MAX + 1;
+            i.rec(q).set("len", len.into());
+            i.recs.insert(q + 1, data_rec(vec![b'a'; len as usize]));
+        }),
+        (
+            "a pty queue with more flip bytes than checkpoint saves",
+            |i| {
+                let q = pty_queue(i, 0);
+                let flip = abi::PTY_QUEUE_FLIP_MAX + 1;
+                i.rec(q).set("flip", flip.into());
+                i.recs.insert(q + 1, data_rec(vec![b'a'; flip as usize]));
+            },
+        ),
+        ("a pty queue with complete lines past its bytes", |i| {
+            // The bitmap of one line end, where its bytes end (none).
+            let q = pty_queue(i, 0);
+            i.rec(q).set("canon", 1);
+            i.recs.insert(q + 1, data_rec(vec![1]));
+        }),
+        ("a pty queue whose lookahead passes its flip bytes", |i| {
+            let q = pty_queue(i, 0);
+            i.rec(q).set("lookahead", 1);
+        }),
+        ("a pty queue with a flag no queue has", |i| {
+            let q = pty_queue(i, 0);
+            i.rec(q).set("flags", 16);
+        }),
+        ("a pty queue announcing bytes that are not there", |i| {
+            let q = pty_queue(i, 1);
+            i.rec(q).set("len", 3);
+        }),
+        ("a pty queue whose bytes are more than it announces", |i| {
+            let q = pty_queue(i, 1);
+            i.rec(q).set("len", 1);
+            i.recs.insert(q + 1, data_rec(b"ab".to_vec()));
+        }),
+        ("a pty queue using more memory than checkpoint saves", |i| {
+            let q = pty_queue(i, 0);
+            let used = abi::PTY_QUEUE_FLIP_MAX + 1;
+            i.rec(q).set("used", used.into());
+        }),
+        // The master's line discipline is never canonical: its termios cannot be set.
+        ("a complete line in the master's pty queue", |i| {
+            let q = pty_queue(i, 1);
+            i.rec(q).set("len", 1).set("canon", 1);
+            i.recs.insert(q + 1, data_rec(b"\n".to_vec()));
+            i.recs.insert(q + 2, data_rec(vec![1]));
         }),
     ];
     for (what, craft) in pty_cases {
@@ -4250,6 +4330,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a unix socket path where no file is, then a bad lock",
             "POSIX lock through an fd not open",
+        ),
+        (
+            "a complete line in the master's pty queue",
+            "its line disciplines cannot hold what its readers had not read",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

@@ -52,13 +52,12 @@
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use cr_tests::proc::{proc_state, wait_status_text};
 use cr_tests::pty::{
     check_termios, index, locked, open_master_at, open_slave_at, packet_mode, ptsname, read_once,
     read_packets, set_packet_mode, set_winsize, slave_path, tcgetattr, tcsetattr, try_open,
-    try_read, unlock, winsize, WinSize,
+    try_read, unlock, wait_released, winsize, WinSize,
 };
 use cr_tests::target::{fork_checker, EXIT_CHECK};
 use cr_tests::tree::{reap, Kid};
@@ -374,23 +373,6 @@ fn indexes(target: &Target) -> (u32, u32) {
         target.fail("the target did not record its pty indexes");
     }
     ((both >> 32) as u32, both as u32)
-}
-
-/// Waits (up to 10 s) until `/dev/pts/N` of each of `indexes` is gone: the killed tree's
-/// ptys are released and their indexes free.
-fn wait_released(target: &Target, indexes: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for &i in indexes {
-        let path = slave_path(i);
-        while std::fs::symlink_metadata(&path).is_ok() {
-            if Instant::now() > deadline {
-                target.fail(format!(
-                    "{path} still exists 10 s after its tree was killed"
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
 }
 
 /// P and C checkpointed with CKPT_KILL once C sleeps, and restarted once the indexes are free.

@@ -492,7 +492,7 @@ int restart_epoll_add(struct file *file, struct file *tfile, int fd,
 #define CKPT_PTY_PACKET		0x0004	/* the master is in packet mode (TIOCPKT) */
 #define CKPT_PTY_SLAVE_CLOSED	0x0008	/* the slave's last file was closed */
 /* ... and what it cannot be saved with: */
-#define CKPT_PTY_UNREAD		0x0100	/* unread data, echoes or a line being edited */
+#define CKPT_PTY_UNREAD		0x0100	/* echoes not written yet */
 #define CKPT_PTY_LDISC		0x0200	/* a line discipline other than N_TTY */
 #define CKPT_PTY_EXCLUSIVE	0x0400	/* TIOCEXCL on either side */
 #define CKPT_PTY_LOCKED_TERMIOS	0x0800	/* TIOCSLCKTRMIOS */
@@ -501,6 +501,8 @@ int restart_epoll_add(struct file *file, struct file *tfile, int fd,
 #define CKPT_PTY_HUNG_UP	0x4000	/* either side hung up */
 #define CKPT_PTY_MASTER_CLOSED	0x8000	/* the master's file was closed */
 #define CKPT_PTY_BUSY		0x10000	/* a line discipline being changed */
+#define CKPT_PTY_OVERRUN	0x20000	/* more unread than checkpoint_tty_queue
+					 * holds */
 
 /**
  * struct checkpoint_pty - what checkpoint reads of a unix98 pty
@@ -534,10 +536,58 @@ struct checkpoint_pty {
 	umode_t mode;
 };
 
-int checkpoint_pty(struct file *file, struct checkpoint_pty *p, bool all);
+/* Most bytes checkpoint saves of a side's N_TTY (N_TTY_BUF_SIZE) and flip buffers. */
+#define CKPT_TTY_READ_MAX	4096
+#define CKPT_TTY_FLIP_MAX	32768
+/* Most memory they may use: their bytes, two per unit but for flags. */
+#define CKPT_TTY_USED_MAX	(CKPT_TTY_FLIP_MAX / 2)
+
+/* The state checkpoint saves with the bytes (@flags of checkpoint_tty_queue). */
+#define CKPT_TTY_Q_PUSH		0x1	/* the last line ends without its delimiter */
+#define CKPT_TTY_Q_LNEXT	0x2	/* the next byte is taken literally (VLNEXT) */
+#define CKPT_TTY_Q_ERASING	0x4	/* an erase being echoed (ECHOPRT) */
+#define CKPT_TTY_Q_FULL		0x8	/* no room in the last flip buffer */
+
+/**
+ * struct checkpoint_tty_queue - what the readers of one side of a pty have not read
+ * @len: bytes its N_TTY holds, in @buf from the oldest
+ * @canon: of which in complete lines (canonical mode); the last of them ends one
+ * @flip: bytes after them in @buf that its flip buffers hold, not received yet
+ * @lookahead: of which flow control looked at already (lookahead_buf)
+ * @used: the memory its flip buffers use, which a writer's room depends on
+ *	  (at most CKPT_TTY_USED_MAX)
+ * @flags: CKPT_TTY_Q_*
+ * @marks: bit i % 8 of byte i / 8: byte i of @buf ends a line
+ * @buf: the bytes
+ */
+struct checkpoint_tty_queue {
+	unsigned int len;
+	unsigned int canon;
+	unsigned int flip;
+	unsigned int lookahead;
+	unsigned int used;
+	unsigned int flags;
+	u8 marks[CKPT_TTY_READ_MAX / 8];
+	u8 buf[CKPT_TTY_READ_MAX + CKPT_TTY_FLIP_MAX];
+};
+
+/**
+ * struct checkpoint_pty_queues - what the readers of a pty have not read
+ * @in: the slave's: input, which the master wrote
+ * @out: the master's: output, which the slave wrote, and echoes
+ */
+struct checkpoint_pty_queues {
+	struct checkpoint_tty_queue in;
+	struct checkpoint_tty_queue out;
+};
+
+int checkpoint_pty(struct file *file, struct checkpoint_pty *p, bool all,
+		   struct checkpoint_pty_queues *q);
 struct file *checkpoint_pty_master(struct file *file);
 struct file *restart_ptmx_open(const char *name, int flags, int index);
-int restart_pty_set(struct file *master, const struct checkpoint_pty *p);
+int restart_pty_set(struct file *master, const struct checkpoint_pty *p,
+		    const struct checkpoint_pty_queues *q);
+void restart_pty_start(struct file *master);
 bool restart_pty_is_slave(struct file *master, struct file *file);
 struct file *checkpoint_task_ctty(struct task_struct *p,
 				  struct pid_namespace *ns, pid_t *pgrp);
@@ -545,11 +595,18 @@ int restart_set_ctty(struct task_struct *p, struct file *master,
 		     struct task_struct *fg);
 /* In drivers/tty: the tty under a tty file, the N_TTY state of a pty. */
 struct tty_struct *checkpoint_file_tty(struct file *file, bool *hung_up);
-int checkpoint_tty_buffer_empty(struct tty_port *port);
-int checkpoint_n_tty(struct tty_struct *tty, unsigned int *column,
-		     unsigned int *canon_column);
+int checkpoint_tty_buffer_lock(struct tty_port *port);
+int checkpoint_tty_buffer_read(struct tty_port *port, u8 *to, size_t size,
+			       unsigned int *used, bool *full);
+int restart_tty_buffer_fill(struct tty_port *port, const u8 *chars,
+			    size_t size, size_t lookahead, unsigned int used,
+			    bool full, bool push);
+int checkpoint_n_tty(struct tty_struct *tty, struct checkpoint_tty_queue *q,
+		     unsigned int *column, unsigned int *canon_column);
 void restart_n_tty_column(struct tty_struct *tty, unsigned int column,
 			  unsigned int canon_column);
+int restart_n_tty_queue(struct tty_struct *tty,
+			const struct checkpoint_tty_queue *q);
 int restart_can_reparent(struct task_struct *p, struct task_struct *parent,
 			 int exit_signal);
 int restart_reparent(struct task_struct *p, struct task_struct *parent,

@@ -30,7 +30,9 @@ mod unix;
 mod unlinked;
 
 #[cfg(CONFIG_UNIX98_PTYS)]
-pub(crate) use pty::{controlling_ttys, set_controlling as set_controlling_ttys};
+pub(crate) use pty::{
+    controlling_ttys, set_controlling as set_controlling_ttys, start as start_ptys,
+};
 #[cfg(CONFIG_UNIX)]
 pub(crate) use unix::{
     carried, check_peers as check_socket_peers, dump_later, finish as finish_sockets,

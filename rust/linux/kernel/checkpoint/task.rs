@@ -1146,6 +1146,8 @@ fn build(
     // Once the processes are in their sessions and groups, which the terminals take.
     #[cfg(CONFIG_UNIX98_PTYS)]
     crate::files::set_controlling_ttys(log, created, ttys)?;
+    #[cfg(CONFIG_UNIX98_PTYS)]
+    crate::files::start_ptys(r);
     Ok(())
 }
 

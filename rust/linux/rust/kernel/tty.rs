@@ -6,6 +6,7 @@
 //!
 //! C header: [`include/linux/checkpoint.h`](srctree/include/linux/checkpoint.h)
 
+use crate::alloc::{flags, KVBox};
 use crate::error::to_result;
 use crate::fs::file::File;
 use crate::pid::PidNamespace;
@@ -85,7 +86,7 @@ impl PtyInfo {
     pub const PACKET: u32 = bindings::CKPT_PTY_PACKET;
     /// The slave's last file was closed: reads of the master give `EIO` until a new open.
     pub const SLAVE_CLOSED: u32 = bindings::CKPT_PTY_SLAVE_CLOSED;
-    /// Data not read yet, echoes not written yet or a line being edited, on either side.
+    /// Echoes not written yet, on either side.
     pub const UNREAD: u32 = bindings::CKPT_PTY_UNREAD;
     /// A line discipline other than `N_TTY` on either side.
     pub const LDISC: u32 = bindings::CKPT_PTY_LDISC;
@@ -103,24 +104,36 @@ impl PtyInfo {
     pub const MASTER_CLOSED: u32 = bindings::CKPT_PTY_MASTER_CLOSED;
     /// A line discipline being changed, or gone with a hangup: try again.
     pub const BUSY: u32 = bindings::CKPT_PTY_BUSY;
+    /// More unread bytes on either side than [`PtyQueues`] holds.
+    pub const OVERRUN: u32 = bindings::CKPT_PTY_OVERRUN;
 
     /// The pty `file` is open on, with only its key, index, files and side (cheap: takes
     /// only a spinlock); `None` if `file` is not a unix98 pty's.
     pub fn side(file: &File) -> Option<PtyInfo> {
-        PtyInfo::read(file, false).ok()
+        PtyInfo::read(file, false, None).ok()
     }
 
     /// All checkpoint reads of the pty `file` is open on, with the locks its users take;
     /// `ENOTTY` if `file` is not a unix98 pty's, `EINTR` if a fatal signal came while it
     /// waited for one. Consistent only while the files of the pty are held by frozen tasks.
     pub fn of(file: &File) -> Result<PtyInfo> {
-        PtyInfo::read(file, true)
+        PtyInfo::read(file, true, None)
     }
 
-    fn read(file: &File, all: bool) -> Result<PtyInfo> {
+    /// As [`PtyInfo::of`], with what the readers of either side have not read, unless
+    /// `UNREAD` or `OVERRUN` says that it cannot be saved.
+    pub fn with_queues(file: &File) -> Result<(PtyInfo, PtyQueues)> {
+        let mut q = PtyQueues::new()?;
+        let p = PtyInfo::read(file, true, Some(&mut q))?;
+        Ok((p, q))
+    }
+
+    fn read(file: &File, all: bool, q: Option<&mut PtyQueues>) -> Result<PtyInfo> {
         let mut p = bindings::checkpoint_pty::default();
-        // SAFETY: the file is valid; the callee fills `p` before it returns 0.
-        to_result(unsafe { bindings::checkpoint_pty(file.as_ptr(), &mut p, all) })?;
+        let q = q.map_or(core::ptr::null_mut(), |q| &mut *q.0 as *mut _);
+        // SAFETY: the file is valid, `q` is NULL or valid; the callee fills `p` (and `q`)
+        // before it returns 0 and keeps no pointer to them.
+        to_result(unsafe { bindings::checkpoint_pty(file.as_ptr(), &mut p, all, q) })?;
         let (t, w) = (&p.termios, &p.winsize);
         Ok(PtyInfo {
             key: p.key,
@@ -165,12 +178,14 @@ impl PtyInfo {
     /// Opens the ptmx node at `path` with `flags` (as `open()` would, with the caller's
     /// credentials, from its root and cwd) for a new pty at this index, and gives it this
     /// termios (its speeds from its flags, as `TCSETS` does), window size, columns, packet
-    /// mode, pending packet events, lock state, `SLAVE_CLOSED`, and its slave's node this
-    /// owner and mode (as `fchown()` and `fchmod()` would); returns the master's file.
-    /// `EBUSY` if another pty of that devpts instance has the index, `ENOSPC` if it has no
-    /// room for it, `ESTALE` if `path` is not a ptmx node, `EPERM` (or `EINVAL` for a mode
-    /// with more than permission bits) if the node cannot be given its owner and mode.
-    pub fn make(&self, path: &CStr, flags: u32) -> Result<ARef<File>> {
+    /// mode, pending packet events, what its readers had not read (`q`), lock state,
+    /// `SLAVE_CLOSED`, and its slave's node this owner and mode (as `fchown()` and `fchmod()`
+    /// would); returns the master's file. `EBUSY` if another pty of that devpts instance has
+    /// the index, `ENOSPC` if it has no room for it, `ESTALE` if `path` is not a ptmx node,
+    /// `EPERM` (or `EINVAL` for a mode with more than permission bits) if the node cannot be
+    /// given its owner and mode, `EINVAL` if a line discipline could not hold `q` in the
+    /// termios' mode.
+    pub fn make(&self, path: &CStr, flags: u32, q: &PtyQueues) -> Result<ARef<File>> {
         let index = i32::try_from(self.index).map_err(|_| ENOSPC)?;
         // SAFETY: `path` is NUL-terminated; the callee keeps no pointer to it and returns a
         // counted file or an ERR_PTR.
@@ -209,9 +224,9 @@ impl PtyInfo {
             mode: self.mode,
             ..Default::default()
         };
-        // SAFETY: the file is valid (`ARef` invariant) and no slave is open yet; `p` is
-        // valid, and the callee keeps no pointer to either.
-        to_result(unsafe { bindings::restart_pty_set(master.as_ptr(), &p) })?;
+        // SAFETY: the file is valid (`ARef` invariant) and no slave is open yet; `p` and `q`
+        // are valid, and the callee keeps no pointer to them.
+        to_result(unsafe { bindings::restart_pty_set(master.as_ptr(), &p, &*q.0) })?;
         Ok(master)
     }
 
@@ -248,9 +263,163 @@ impl PtyInfo {
         })
     }
 
+    /// Lets the slave of the pty whose master's file is `master` (made by [`PtyInfo::make`])
+    /// receive the input its flip buffers held, once its session has it as its terminal.
+    pub fn start(master: &File) {
+        // SAFETY: the file is valid; the callee keeps no pointer to it.
+        unsafe { bindings::restart_pty_start(master.as_ptr()) }
+    }
+
     /// Whether `file` is open on the slave of the pty whose master's file is `master`.
     pub fn is_slave(master: &File, file: &File) -> bool {
         // SAFETY: both files are valid; the callee keeps no pointer to them.
         unsafe { bindings::restart_pty_is_slave(master.as_ptr(), file.as_ptr()) }
+    }
+}
+
+/// What the readers of both sides of a pty have not read yet: the slave's input, written by
+/// the master, and the master's output, written by the slave or echoed.
+pub struct PtyQueues(KVBox<bindings::checkpoint_pty_queues>);
+
+impl PtyQueues {
+    /// The last complete line ends without its delimiter (canonical mode turned on with bytes
+    /// unread).
+    pub const PUSH: u32 = bindings::CKPT_TTY_Q_PUSH;
+    /// The next byte is taken literally (`VLNEXT`).
+    pub const LNEXT: u32 = bindings::CKPT_TTY_Q_LNEXT;
+    /// An erase is being echoed (`ECHOPRT`).
+    pub const ERASING: u32 = bindings::CKPT_TTY_Q_ERASING;
+    /// The last flip buffer has no room left.
+    pub const FULL: u32 = bindings::CKPT_TTY_Q_FULL;
+    /// Most bytes a side's line discipline holds.
+    pub const READ_MAX: u32 = bindings::CKPT_TTY_READ_MAX;
+    /// Most bytes of a side's flip buffers saved.
+    pub const FLIP_MAX: u32 = bindings::CKPT_TTY_FLIP_MAX;
+    /// Most memory they may use.
+    pub const USED_MAX: u32 = bindings::CKPT_TTY_USED_MAX;
+
+    /// Two empty queues.
+    pub fn new() -> Result<PtyQueues> {
+        let q = KVBox::<bindings::checkpoint_pty_queues>::new_uninit(
+            flags::GFP_KERNEL | flags::__GFP_ZERO,
+        )?;
+        // SAFETY: zeroed by `__GFP_ZERO`: integers and byte arrays, for which zero is valid.
+        Ok(PtyQueues(unsafe { q.assume_init() }))
+    }
+
+    /// The slave's: its input.
+    pub fn input(&self) -> Queue<'_> {
+        Queue(&self.0.in_)
+    }
+
+    /// The master's: its output and echoes.
+    pub fn output(&self) -> Queue<'_> {
+        Queue(&self.0.out)
+    }
+
+    /// The slave's, to fill.
+    pub fn input_mut(&mut self) -> QueueMut<'_> {
+        QueueMut(&mut self.0.in_)
+    }
+
+    /// The master's, to fill.
+    pub fn output_mut(&mut self) -> QueueMut<'_> {
+        QueueMut(&mut self.0.out)
+    }
+}
+
+/// One side's part of [`PtyQueues`].
+pub struct Queue<'a>(&'a bindings::checkpoint_tty_queue);
+
+impl Queue<'_> {
+    /// The bytes its line discipline holds, from the oldest; `EINVAL` if it says it holds
+    /// more than a queue does.
+    pub fn read(&self) -> Result<&[u8]> {
+        self.0.buf.get(..self.0.len as usize).ok_or(EINVAL)
+    }
+
+    /// How many of them are of complete lines (canonical mode).
+    pub fn canon(&self) -> u32 {
+        self.0.canon
+    }
+
+    /// Which of those end a line: bit `i % 8` of byte `i / 8` for byte `i`; `EINVAL` if
+    /// it says more are in lines than it holds.
+    pub fn marks(&self) -> Result<&[u8]> {
+        if self.0.canon > self.0.len {
+            return Err(EINVAL);
+        }
+        let n = self.0.canon.div_ceil(8) as usize;
+        self.0.marks.get(..n).ok_or(EINVAL)
+    }
+
+    /// The bytes its flip buffers hold, not taken by the line discipline yet; `EINVAL` if
+    /// it says it holds more than a queue does.
+    pub fn flip(&self) -> Result<&[u8]> {
+        let (len, flip) = (self.0.len as usize, self.0.flip as usize);
+        if flip > PtyQueues::FLIP_MAX as usize {
+            return Err(EINVAL);
+        }
+        self.0.buf.get(len..len + flip).ok_or(EINVAL)
+    }
+
+    /// How many of those flow control looked at already.
+    pub fn lookahead(&self) -> u32 {
+        self.0.lookahead
+    }
+
+    /// The memory its flip buffers use, which decides whether a writer has room.
+    pub fn used(&self) -> u32 {
+        self.0.used
+    }
+
+    /// [`PtyQueues::PUSH`] and the other flags.
+    pub fn flags(&self) -> u32 {
+        self.0.flags
+    }
+}
+
+/// One side's part of [`PtyQueues`], to fill: [`QueueMut::set`] first, then the bytes.
+pub struct QueueMut<'a>(&'a mut bindings::checkpoint_tty_queue);
+
+impl QueueMut<'_> {
+    /// Sets how many bytes its line discipline holds, of which `canon` in complete lines,
+    /// how many its flip buffers hold, of which `lookahead` looked at, the memory they use
+    /// and its flags (see [`Queue`]); `EINVAL` if more than a queue holds. The line
+    /// discipline checks the rest.
+    pub fn set(
+        &mut self,
+        len: u32,
+        canon: u32,
+        flip: u32,
+        lookahead: u32,
+        used: u32,
+        flags: u32,
+    ) -> Result {
+        let (read_max, flip_max) = (PtyQueues::READ_MAX, PtyQueues::FLIP_MAX);
+        if len > read_max || flip > flip_max || used > PtyQueues::USED_MAX || canon > len {
+            return Err(EINVAL);
+        }
+        let q = &mut *self.0;
+        (q.len, q.canon, q.flip, q.lookahead, q.used, q.flags) =
+            (len, canon, flip, lookahead, used, flags);
+        Ok(())
+    }
+
+    /// The bytes its line discipline holds, to fill.
+    pub fn read(&mut self) -> &mut [u8] {
+        self.0.buf.get_mut(..self.0.len as usize).unwrap_or(&mut [])
+    }
+
+    /// The bitmap of line ends among its first `canon` bytes, to fill.
+    pub fn marks(&mut self) -> &mut [u8] {
+        let n = self.0.canon.div_ceil(8) as usize;
+        self.0.marks.get_mut(..n).unwrap_or(&mut [])
+    }
+
+    /// The bytes its flip buffers hold, to fill.
+    pub fn flip(&mut self) -> &mut [u8] {
+        let (len, flip) = (self.0.len as usize, self.0.flip as usize);
+        self.0.buf.get_mut(len..len + flip).unwrap_or(&mut [])
     }
 }

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Unix98 ptys: the master (`/dev/ptmx`) with the pty's index, the slave's termios, the
-//! window size, packet mode and lock state, and the output column of the slave's line
-//! discipline; each file of the slave (`/dev/pts/N`) by its path. A slave's file names its
-//! master's, which is written before it.
+//! window size, packet mode and lock state, the output column of the slave's line discipline
+//! and what the readers of either side have not read; each file of the slave (`/dev/pts/N`)
+//! by its path. A slave's file names its master's, which is written before it.
+//!
+//! What a side's readers have not read is in two places: its line discipline holds the bytes
+//! it processed (echoed, canonical lines marked, a line being edited), its flip buffers those
+//! it has not taken yet. Both are saved as they are and put back where they were, so that
+//! nothing is processed or echoed twice; a writer asleep on a full pty stays asleep.
 //!
 //! Restart opens the ptmx node by its path, with the caller's credentials, for a pty at the
 //! same index in the same devpts instance (`EBUSY` if another pty has it), gives it its state
 //! before any slave is open, then opens each slave's file by its path with `O_NOCTTY`.
 //!
-//! Checkpoint saves only a pty with nothing unread: no data, echo or line being edited on
-//! either side. A pty with a file outside the tree is refused by leak detection, even with
+//! Echoes not written yet (the master's buffers were full) are refused, as is a pty with a
+//! file outside the tree, by leak detection, even with
 //! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
 //! the controlling terminal of a session comes back as such with the session, once the tree
 //! is linked ([`set_controlling`]), with its foreground process group; one of a session
@@ -23,7 +28,7 @@ use crate::{abi, log, log::Log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::tty::{PtyInfo, Termios, Winsize};
+use kernel::tty::{PtyInfo, PtyQueues, Queue, QueueMut, Termios, Winsize};
 
 /// The flags a pty's file is opened with again.
 const PTY_FLAGS: u32 =
@@ -42,6 +47,14 @@ const FLAGS: [(u32, u32); 3] = [
     (abi::PTY_LOCKED, PtyInfo::LOCKED),
     (abi::PTY_PACKET, PtyInfo::PACKET),
     (abi::PTY_SLAVE_CLOSED, PtyInfo::SLAVE_CLOSED),
+];
+
+/// The image's `PTY_QUEUE_*` flags and the kernel's.
+const QUEUE_FLAGS: [(u32, u32); 4] = [
+    (abi::PTY_QUEUE_PUSH, PtyQueues::PUSH),
+    (abi::PTY_QUEUE_LNEXT, PtyQueues::LNEXT),
+    (abi::PTY_QUEUE_ERASING, PtyQueues::ERASING),
+    (abi::PTY_QUEUE_FULL, PtyQueues::FULL),
 ];
 
 pub(super) struct PtyFile;
@@ -120,7 +133,7 @@ impl FileKind for PtyFile {
         }
         names.write(d, file, "a pty's master")?;
         // Checked again: anyone allowed to may open the slave by its path at any time.
-        let p = PtyInfo::of(file.file())?;
+        let (p, q) = PtyInfo::with_queues(file.file())?;
         if let Some(why) = refused(&p).or(outside_session(names, &p)) {
             log!(d.log, "a pty {why} is not supported ({})", Shown::of(file));
             return Err(EOPNOTSUPP);
@@ -164,7 +177,9 @@ impl FileKind for PtyFile {
             mode: p.mode,
             uid: p.uid,
             gid: p.gid,
-        })
+        })?;
+        dump_queue(d, q.input())?;
+        dump_queue(d, q.output())
     }
 
     fn restores(kind: u32) -> bool {
@@ -191,11 +206,15 @@ impl FileKind for PtyFile {
 
 /// Why the pty `p` cannot be saved, if it cannot.
 fn refused(p: &PtyInfo) -> Option<&'static str> {
-    const WHY: [(u32, &str); 8] = [
+    const WHY: [(u32, &str); 9] = [
         (PtyInfo::MASTER_CLOSED, "whose master is closed"),
         (PtyInfo::HUNG_UP, "that was hung up"),
         (PtyInfo::LDISC, "with a line discipline other than N_TTY"),
-        (PtyInfo::UNREAD, "with unread input or output"),
+        (PtyInfo::UNREAD, "with echoes not written yet"),
+        (
+            PtyInfo::OVERRUN,
+            "holding more unread bytes than checkpoint saves",
+        ),
         (PtyInfo::STOPPED, "stopped by flow control"),
         (PtyInfo::EXCLUSIVE, "in exclusive mode (TIOCEXCL)"),
         (
@@ -249,7 +268,47 @@ fn changed(d: &Dumper<'_>, file: &FileRef) -> Error {
     EAGAIN
 }
 
-/// Makes a pty again from its `Pty` record, opening the ptmx node at `path` with `flags`.
+/// Writes a `PtyQueue` record and its bytes.
+fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
+    let flags = QUEUE_FLAGS
+        .iter()
+        .filter(|(_, k)| q.flags() & k != 0)
+        .fold(0, |f, (a, _)| f | a);
+    let (read, marks, flip) = (q.read()?, q.marks()?, q.flip()?);
+    d.record(&abi::PtyQueue {
+        len: read.len() as u32,
+        canon: q.canon(),
+        flip: flip.len() as u32,
+        lookahead: q.lookahead(),
+        flags,
+        used: q.used(),
+    })?;
+    d.data(read)?;
+    d.data(marks)?;
+    d.data(flip)
+}
+
+/// Reads a `PtyQueue` record and its bytes into `q`.
+fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
+    let rec = r.expect::<abi::PtyQueue>()?;
+    let known = QUEUE_FLAGS.iter().fold(0, |f, (a, _)| f | a);
+    if rec.flags & !known != 0 || rec.lookahead > rec.flip {
+        return Err(r.bad("pty queue with flags no queue has, or looked at past its bytes"));
+    }
+    let flags = QUEUE_FLAGS
+        .iter()
+        .filter(|(a, _)| rec.flags & a != 0)
+        .fold(0, |f, (_, k)| f | k);
+    q.set(rec.len, rec.canon, rec.flip, rec.lookahead, rec.used, flags)
+        .map_err(|_| r.bad("pty queue longer than a pty holds"))?;
+    const SHORT: &str = "pty queue with bytes longer or shorter than it";
+    r.data(q.read(), SHORT)?;
+    r.data(q.marks(), SHORT)?;
+    r.data(q.flip(), SHORT)
+}
+
+/// Makes a pty again from its `Pty` and `PtyQueue` records, opening the ptmx node at `path`
+/// with `flags`.
 fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<FileRef> {
     let p = r.expect::<abi::Pty>()?;
     let known = FLAGS.iter().fold(0, |f, (a, _)| f | a);
@@ -259,6 +318,9 @@ fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<
     {
         return Err(r.bad("pty with flags, packet events or a mode no pty has"));
     }
+    let mut q = PtyQueues::new()?;
+    restore_queue(r, q.input_mut())?;
+    restore_queue(r, q.output_mut())?;
     let pty = PtyInfo {
         index: p.index,
         flags: FLAGS
@@ -291,7 +353,7 @@ fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<
     };
     let index = p.index;
     let name = Escaped(path.as_bytes());
-    pty.make(path, flags)
+    pty.make(path, flags, &q)
         .map(FileRef::from)
         .inspect_err(|e| match *e {
             EBUSY => log!(r.log, "pty {index}: its index is taken"),
@@ -300,6 +362,12 @@ fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<
                 "pty {index}: the devpts instance of {name} has no room for it"
             ),
             ESTALE => log!(r.log, "file {name}: is not a ptmx node"),
+            EINVAL => log!(
+                r.log,
+                "pty {index}: its line disciplines cannot hold what its readers had not read in the modes its termios set, or /dev/pts/{index} cannot have owner {}:{}",
+                p.uid,
+                p.gid
+            ),
             EPERM => log!(
                 r.log,
                 "pty {index}: cannot give /dev/pts/{index} its owner {}:{} and mode {:o} ({})",
@@ -431,6 +499,19 @@ pub(crate) fn controlling_ttys(
         return Err(r.bad("pty that is the controlling terminal of two sessions"));
     }
     Ok(out)
+}
+
+/// Lets every pty the image made receive the input its flip buffers held, once the sessions
+/// have their terminals ([`set_controlling`]): a signal character among it signals the
+/// terminal's foreground process group, as it would have before the checkpoint.
+pub(crate) fn start(r: &Restorer<'_, Obj>) {
+    for o in r.objects() {
+        if let Obj::File(f) = o {
+            if f.rec.kind == abi::FILE_KIND_PTY_MASTER {
+                PtyInfo::start(f.file.file());
+            }
+        }
+    }
 }
 
 /// Gives each restored process its controlling terminal, and the terminal its session and
