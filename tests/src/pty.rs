@@ -514,3 +514,13 @@ pub fn wait_released(target: &crate::Target, indexes: &[u32]) {
         }
     }
 }
+
+/// Two pty indexes a target recorded in `at` (one in each half, `u32::MAX` for none) for the
+/// test to read in its memory; the test fails if the target recorded none.
+pub fn recorded_indexes(target: &crate::Target, at: &std::sync::atomic::AtomicU64) -> (u32, u32) {
+    let both = target.peek_u64(at.as_ptr() as usize);
+    if both == u64::MAX {
+        target.fail("the target did not record its pty indexes");
+    }
+    ((both >> 32) as u32, both as u32)
+}

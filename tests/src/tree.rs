@@ -173,6 +173,26 @@ pub fn reap_after(kids: &[Kid], ours: Check) -> Check {
     }
 }
 
+/// Kills and reaps `kid`, a checker child ([`crate::target::fork_checker`]), once the
+/// parent's own check failed with `e`: `e` with what became of the child, which may be what
+/// failed (its own line is then in the log) or may still wait for the parent.
+pub fn kill_checker(kid: Kid, e: String) -> String {
+    // SAFETY: kill takes integers; `pid` is our unreaped child.
+    unsafe { libc::kill(kid.pid, libc::SIGKILL) };
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    let r = unsafe { libc::waitpid(kid.pid, &mut status, 0) };
+    let exit_check = crate::target::EXIT_CHECK;
+    let c = match r {
+        -1 => "not there to reap".to_string(),
+        _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == exit_check => {
+            "its own check failed".to_string()
+        }
+        _ => crate::proc::wait_status_text(status),
+    };
+    format!("{e} (child {}: {c})", kid.pid)
+}
+
 /// The calling process's parent, process group and session, as `(ppid, pgid, sid)`.
 pub fn ids() -> (libc::pid_t, libc::pid_t, libc::pid_t) {
     // SAFETY: these calls only read the caller's ids.

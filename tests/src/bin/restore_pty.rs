@@ -53,14 +53,14 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cr_tests::proc::{proc_state, wait_status_text};
+use cr_tests::proc::proc_state;
 use cr_tests::pty::{
     check_termios, index, locked, open_master_at, open_slave_at, packet_mode, ptsname, read_once,
-    read_packets, set_packet_mode, set_winsize, slave_path, tcgetattr, tcsetattr, try_open,
-    try_read, unlock, wait_released, winsize, WinSize,
+    read_packets, recorded_indexes, set_packet_mode, set_winsize, slave_path, tcgetattr, tcsetattr,
+    try_open, try_read, unlock, wait_released, winsize, WinSize,
 };
-use cr_tests::target::{fork_checker, EXIT_CHECK};
-use cr_tests::tree::{reap, Kid};
+use cr_tests::target::fork_checker;
+use cr_tests::tree::{kill_checker, reap, Kid};
 use cr_tests::unix::check_bytes;
 use cr_tests::{
     check_eq, check_os, fd_link, fstat, pass, poll_in, wait_restored, write_all, Check, Target,
@@ -347,38 +347,14 @@ fn check(s: &Saved) -> Check {
     })();
     match ours {
         Ok(()) => reap(&[s.kid]),
-        Err(e) => {
-            // C may be what failed (its line is in the log), or may still wait for "ping".
-            // SAFETY: kill takes integers; `pid` is our unreaped child.
-            unsafe { libc::kill(s.kid.pid, libc::SIGKILL) };
-            let mut status = 0;
-            // SAFETY: waits for our own child.
-            let r = unsafe { libc::waitpid(s.kid.pid, &mut status, 0) };
-            let c = match r {
-                -1 => "not there to reap".to_string(),
-                _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == EXIT_CHECK => {
-                    "C's own check failed".to_string()
-                }
-                _ => format!("C {}", wait_status_text(status)),
-            };
-            Err(format!("{e} ({c})"))
-        }
+        Err(e) => Err(kill_checker(s.kid, e)),
     }
-}
-
-/// A's index N and B's M (`u32::MAX` without B), as the target recorded them.
-fn indexes(target: &Target) -> (u32, u32) {
-    let both = target.peek_u64(INDEXES.as_ptr() as usize);
-    if both == u64::MAX {
-        target.fail("the target did not record its pty indexes");
-    }
-    ((both >> 32) as u32, both as u32)
 }
 
 /// P and C checkpointed with CKPT_KILL once C sleeps, and restarted once the indexes are free.
 fn restart_after_kill() {
     let mut target = Target::spawn(|| setup(true));
-    let (n, m) = indexes(&target);
+    let (n, m) = recorded_indexes(&target, &INDEXES);
     let released = |t: &Target| wait_released(t, &[n, m]);
     target.restart_with_children_asleep_after(1, "for C to sleep in its read of S1", released);
     target.finish();
@@ -388,7 +364,7 @@ fn restart_after_kill() {
 /// its index is taken"; the original passes its checks, then the image restarts.
 fn beside_original() {
     let target = Target::spawn_container(|| setup(false));
-    let (n, _) = indexes(&target);
+    let (n, _) = recorded_indexes(&target, &INDEXES);
     let kids = target.descendants(1);
     target.wait_until("for C to sleep in its read of S1", || {
         proc_state(kids[0]) == Some('S')

@@ -38,12 +38,11 @@ use cr_tests::proc::{wait_status_text, waitid};
 use cr_tests::pty::{
     open_master_at, read_once, slave_path, tcgetattr, tcsetattr, try_read, unlock,
 };
-use cr_tests::target::{fork_checker, EXIT_CHECK};
-use cr_tests::tree::{reap, wake_and_reap, Kid, Ready};
+use cr_tests::target::fork_checker;
+use cr_tests::tree::{kill_checker, reap, wake_and_reap, Kid, Ready};
 use cr_tests::unix::check_bytes;
 use cr_tests::{
-    check_eq, check_os, fstat, open_at, os_error, pass, poll_in, wait_restored, write_all, Check,
-    Target,
+    check_eq, check_os, fstat, open_at, pass, poll_in, wait_restored, write_all, Check, Target,
 };
 
 /// The pty: its master and its slave, L's controlling terminal.
@@ -339,22 +338,13 @@ fn after_restart(s: &Leader) -> Check {
             pid: s.job,
             code: 0,
         }]),
-        Err(e) => {
-            // J may be what failed (its line is in the log), or may still wait.
-            // SAFETY: kill takes integers; J is our unreaped child.
-            unsafe { libc::kill(s.job, libc::SIGKILL) };
-            let mut status = 0;
-            // SAFETY: waits for our own child.
-            let r = unsafe { libc::waitpid(s.job, &mut status, 0) };
-            let j = match r {
-                -1 => os_error("waitpid(J)"),
-                _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == EXIT_CHECK => {
-                    "J's own check failed".to_string()
-                }
-                _ => format!("J {}", wait_status_text(status)),
-            };
-            Err(format!("{e} ({j})"))
-        }
+        Err(e) => Err(kill_checker(
+            Kid {
+                pid: s.job,
+                code: 0,
+            },
+            e,
+        )),
     }
 }
 
