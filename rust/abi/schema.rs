@@ -300,9 +300,6 @@ pub const PTY_QUEUE_PUSH: u32 = 1;
 pub const PTY_QUEUE_LNEXT: u32 = 2;
 /// `PtyQueue.flags`: an erase is being echoed between `\` and `/` (`ECHOPRT`).
 pub const PTY_QUEUE_ERASING: u32 = 4;
-/// `PtyQueue.flags`: the last flip buffer has no room left: a writer needs a new one, which
-/// it gets only while they use at most their limit (`used`).
-pub const PTY_QUEUE_FULL: u32 = 8;
 /// Most bytes a side's line discipline holds (`PtyQueue.len`): `N_TTY_BUF_SIZE`.
 pub const PTY_QUEUE_READ_MAX: u32 = 4096;
 /// Most bytes checkpoint saves of a side's flip buffers (`PtyQueue.flip`).
@@ -1137,9 +1134,14 @@ pub struct PtyQueue {
     /// `PTY_QUEUE_*`.
     pub flags: u32,
     /// The memory its flip buffers use (the kernel's `mem_used`, at most
-    /// `PTY_QUEUE_FLIP_MAX / 2`): if the last had no room left (`PTY_QUEUE_FULL`), restart
-    /// makes them use as much, so that a writer that had no room has none.
+    /// `PTY_QUEUE_FLIP_MAX / 2`), and so the room a writer through `OPOST` has: restart
+    /// makes them use as much.
     pub used: u32,
+    /// The bytes the last of them has room for, which a raw writer fills before it needs a
+    /// new one (granted only while they use at most their limit): restart gives it as much.
+    pub room: u32,
+    /// Zero.
+    pub _pad0: u32,
 }
 
 /// Which pty a file of a slave is of, after its `File` record and path.

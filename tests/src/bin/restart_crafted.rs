@@ -1200,7 +1200,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // the flags a queue has, and its bytes as many as it announces (the target's pty has
     // nothing unread: each case gives a queue the bytes it announces, but for the last two).
     type Craft = fn(&mut Image);
-    let pty_cases: [(&str, Craft); 20] = [
+    let pty_cases: [(&str, Craft); 22] = [
         ("a pty with a flag no pty has", |i| {
             let p = i.next::<abi::Pty>(0);
             let flags = i.recs[p].get("flags");
@@ -1296,6 +1296,17 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             let used = abi::PTY_QUEUE_FLIP_MAX + 1;
             i.rec(q).set("used", used.into());
         }),
+        ("a pty queue with padding that is not zero", |i| {
+            let q = pty_queue(i, 0);
+            i.rec(q).set("_pad0", 1);
+        }),
+        (
+            "a pty queue whose last buffer has room past its memory",
+            |i| {
+                let q = pty_queue(i, 1);
+                i.rec(q).set("used", 256).set("room", 513);
+            },
+        ),
         // The master's line discipline is never canonical: its termios cannot be set.
         ("a complete line in the master's pty queue", |i| {
             let q = pty_queue(i, 1);

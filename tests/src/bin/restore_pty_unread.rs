@@ -23,12 +23,20 @@
 //!   pattern ((i * 13 + 5) % 251), FIONREAD of the master: N_out bytes. Both must be over
 //!   4096, more than a line discipline holds: the rest is in the flip buffers.
 //!
+//! - pty O: its master (fd 47) and slave (fd 48), both `O_NONBLOCK`, the slave with a new
+//!   pty's termios (OPOST, ONLCR); P writes to the slave letters "a" to "z" over and over
+//!   (no newline for ONLCR to expand) until a write gives EAGAIN, as for R: N_o bytes. A
+//!   writer through OPOST waits for the room the master's buffers have by their memory (the
+//!   last buffer may still have some), where a raw one waits for the last buffer to be full.
+//!
 //! P then forks C, which opens `/dev/pts/M` (R's slave) again, `O_RDWR | O_NOCTTY` without
 //! `O_NONBLOCK`, and writes 64 bytes "Z" in one write(): it sleeps, the master's buffers
-//! being full.
+//! being full; and D, which likewise writes 64 bytes "Y" to `/dev/pts/O` (O's slave) opened
+//! again: it sleeps too.
 //!
-//! Checkpointed with CKPT_KILL once C sleeps; once the tree is gone (and `/dev/pts/N` and
-//! `/dev/pts/M` with it: the indexes are free) it is restarted. Then P checks, in this order:
+//! Checkpointed with CKPT_KILL once C and D sleep (and stay asleep after the restart); once
+//! the tree is gone (and `/dev/pts/N`, `/dev/pts/M` and `/dev/pts/O` with it: the indexes
+//! are free) it is restarted. Then P checks, in this order:
 //!
 //! - A: the master reads (until nothing comes for 300 ms) exactly
 //!   `"line one\r\neofline tw^\bout\r\n"`, each echo and the output once; the slave's first
@@ -40,7 +48,9 @@
 //!   300 ms; the master reads N_out + 64 bytes, the other pattern then 64 "Z" (C's write,
 //!   which goes on once the master is read), then nothing more within 300 ms; C, whose write
 //!   returned 64, exits 0 and is reaped (within 10 s); then a byte written to the master is
-//!   read from the slave and one written to the slave from the master.
+//!   read from the slave and one written to the slave from the master;
+//! - O: the master reads N_o + 64 bytes, the letters then 64 "Y" (D's write), then nothing
+//!   more within 300 ms; D exits 0 and is reaped.
 //!
 //! With `CR_TESTS_DRY_RUN=1` the target's setup and checks run without checkpoint and restart.
 
@@ -48,14 +58,14 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cr_tests::proc::{wait_status_text, waitid};
+use cr_tests::proc::waitid;
 use cr_tests::pty::{
     check_pattern, fill, make_raw, open_master_at, open_slave_at, read_len, read_once,
-    read_until_quiet, read_within, slave_path, tcgetattr, try_write, unlock, wait_inq,
-    wait_readable, wait_released,
+    read_until_quiet, read_within, recorded_indexes, slave_path, tcgetattr, try_write, unlock,
+    wait_inq, wait_readable, wait_released,
 };
-use cr_tests::target::{fork_checker, EXIT_CHECK};
-use cr_tests::tree::{reap, Kid};
+use cr_tests::target::fork_checker;
+use cr_tests::tree::{kill_checker, reap, Kid};
 use cr_tests::unix::check_bytes;
 use cr_tests::{check_eq, open_at, pass, poll_in, wait_restored, write_all, Check, Target};
 
@@ -67,6 +77,10 @@ const R_MASTER: RawFd = 44;
 const R_SLAVE: RawFd = 45;
 /// R's slave as C opens it again, blocking.
 const C_SLAVE: RawFd = 46;
+/// Pty O: its master and slave, both non-blocking; its slave as D opens it again, blocking.
+const O_MASTER: RawFd = 47;
+const O_SLAVE: RawFd = 48;
+const D_SLAVE: RawFd = 49;
 
 /// What P writes to A's master before the checkpoint, one write each, and what the slave's
 /// line discipline echoes of it to the master, with a new pty's termios:
@@ -107,13 +121,16 @@ const FILL_CAP: usize = 256 << 10;
 const LDISC_MAX: usize = 4096;
 /// What C writes to R's slave, asleep across the checkpoint: 64 bytes "Z".
 const C_BYTES: [u8; 64] = [b'Z'; 64];
+/// What D writes to O's slave, likewise: 64 bytes "Y".
+const D_BYTES: [u8; 64] = [b'Y'; 64];
 
 /// How long poll() must see nothing for a side to be taken as read to its end, in ms.
 const QUIET_MS: libc::c_int = 300;
 
 /// A's index N in the high half, R's M in the low half, for the test to read in the target's
-/// memory.
+/// memory; O's likewise, in the low half.
 static INDEXES: AtomicU64 = AtomicU64::new(u64::MAX);
+static INDEX_O: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Byte `i` of what P writes to R's master.
 fn pattern_in(i: usize) -> u8 {
@@ -125,13 +142,22 @@ fn pattern_out(i: usize) -> u8 {
     ((i * 13 + 5) % 251) as u8
 }
 
+/// Byte `i` of what P writes to O's slave: letters, which OPOST leaves as they are.
+fn letters(i: usize) -> u8 {
+    b'a' + (i % 26) as u8
+}
+
 /// What P recorded before the checkpoint.
 struct Saved {
     /// The bytes P wrote to R's master and to R's slave.
     n_in: usize,
     n_out: usize,
+    /// The bytes P wrote to O's slave.
+    n_o: usize,
     /// C, which exits 0 once its write returned 64.
     kid: Kid,
+    /// D, likewise.
+    d: Kid,
 }
 
 /// In P: `Err` unless A's slave has a new pty's termios as the module doc lists it.
@@ -212,14 +238,32 @@ fn setup_r() -> Result<(u32, usize, usize), String> {
     Ok((m, n_in, n_out))
 }
 
-/// In C: a blocking write of 64 "Z" to R's slave, opened again, asleep until the master is
-/// read after the restart.
-fn child(path: &str) -> Check {
-    open_at(path, libc::O_RDWR | libc::O_NOCTTY, 0, C_SLAVE)?;
+/// In P: pty O, filled from its slave through OPOST; returns its index and N_o.
+fn setup_o() -> Result<(u32, usize), String> {
+    open_master_at(libc::O_NONBLOCK, O_MASTER)?;
+    unlock(O_MASTER)?;
+    let o = open_slave_at(O_MASTER, libc::O_NONBLOCK, O_SLAVE)?;
+    let n_o = fill(
+        O_SLAVE,
+        O_MASTER,
+        letters,
+        FILL_CAP,
+        "O, written from its slave",
+    )?;
+    Ok((o, n_o))
+}
+
+/// In C (or D): a blocking write of `bytes` to the slave at `path`, opened again on `fd`,
+/// asleep until the master is read after the restart.
+fn child(path: &str, fd: RawFd, bytes: &[u8]) -> Check {
+    open_at(path, libc::O_RDWR | libc::O_NOCTTY, 0, fd)?;
     check_eq(
-        format_args!("what C's write() of 64 bytes to {path} (fd {C_SLAVE}), asleep across the checkpoint, returns"),
-        try_write(C_SLAVE, &C_BYTES),
-        Ok(C_BYTES.len()),
+        format_args!(
+            "what a write() of {} bytes to {path} (fd {fd}), asleep across the checkpoint, returns",
+            bytes.len()
+        ),
+        try_write(fd, bytes),
+        Ok(bytes.len()),
     )
 }
 
@@ -227,13 +271,19 @@ fn child(path: &str) -> Check {
 fn setup() -> Result<impl FnOnce() -> Check, String> {
     let n = setup_a()?;
     let (m, n_in, n_out) = setup_r()?;
+    let (o, n_o) = setup_o()?;
     INDEXES.store(u64::from(n) << 32 | u64::from(m), Ordering::SeqCst);
+    INDEX_O.store(u64::from(o), Ordering::SeqCst);
     let path = slave_path(m);
-    let pid = fork_checker(move || child(&path))?;
+    let pid = fork_checker(move || child(&path, C_SLAVE, &C_BYTES))?;
+    let path = slave_path(o);
+    let d = fork_checker(move || child(&path, D_SLAVE, &D_BYTES))?;
     let saved = Saved {
         n_in,
         n_out,
+        n_o,
         kid: Kid { pid, code: 0 },
+        d: Kid { pid: d, code: 0 },
     };
     Ok(move || {
         wait_restored();
@@ -312,7 +362,27 @@ fn check_r(s: &Saved) -> Check {
     )
 }
 
-/// Reaps C, which must exit 0 within 10 s: its write returned.
+/// O: the letters, then D's bytes, then nothing more.
+fn check_o(s: &Saved) -> Check {
+    let got = read_len(O_MASTER, s.n_o + D_BYTES.len(), "O's master")?;
+    let (ours, d) = got.split_at(s.n_o);
+    check_pattern(
+        &format!(
+            "what O's master reads of the {} letters written to the slave",
+            s.n_o
+        ),
+        ours,
+        letters,
+    )?;
+    check_bytes("what O's master reads after them (D's write)", d, &D_BYTES)?;
+    check_eq(
+        format_args!("poll of O's master after its {} bytes and D's", s.n_o),
+        poll_in(O_MASTER, QUIET_MS)?,
+        0,
+    )
+}
+
+/// Reaps C (or D), which must exit 0 within 10 s: its write returned.
 fn reap_c(kid: Kid) -> Check {
     let deadline = Instant::now() + Duration::from_secs(10);
     while waitid(kid.pid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)?.is_none() {
@@ -343,50 +413,28 @@ fn byte_goes_through() -> Check {
     )
 }
 
-/// In P, woken: A, then R, C reaped, then a byte each way through R.
+/// In P, woken: A, then R, C reaped, then a byte each way through R; then O, D reaped.
 fn check(s: &Saved) -> Check {
-    match check_a().and_then(|()| check_r(s)) {
-        Ok(()) => {
-            reap_c(s.kid)?;
-            byte_goes_through()
-        }
-        Err(e) => {
-            // C may be what failed (its line is in the log), or may still be in its write.
-            // SAFETY: kill takes integers; `pid` is our unreaped child.
-            unsafe { libc::kill(s.kid.pid, libc::SIGKILL) };
-            let mut status = 0;
-            // SAFETY: waits for our own child, killed.
-            let r = unsafe { libc::waitpid(s.kid.pid, &mut status, 0) };
-            let c = match r {
-                -1 => "not there to reap".to_string(),
-                _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == EXIT_CHECK => {
-                    "C's own check failed".to_string()
-                }
-                _ => format!("C {}", wait_status_text(status)),
-            };
-            Err(format!("{e} ({c})"))
-        }
+    let r = match check_a().and_then(|()| check_r(s)) {
+        Ok(()) => reap_c(s.kid).and_then(|()| byte_goes_through()),
+        Err(e) => Err(kill_checker(s.kid, e)),
+    };
+    match r.and_then(|()| check_o(s)) {
+        Ok(()) => reap_c(s.d),
+        Err(e) => Err(kill_checker(s.d, e)),
     }
-}
-
-/// A's index N and R's M, as the target recorded them.
-fn indexes(target: &Target) -> (u32, u32) {
-    let both = target.peek_u64(INDEXES.as_ptr() as usize);
-    if both == u64::MAX {
-        target.fail("the target did not record its pty indexes");
-    }
-    ((both >> 32) as u32, both as u32)
 }
 
 fn main() {
     let mut target = Target::spawn(setup);
-    let (n, m) = indexes(&target);
-    let released = |t: &Target| wait_released(t, &[n, m]);
+    let (n, m) = recorded_indexes(&target, &INDEXES);
+    let (_, o) = recorded_indexes(&target, &INDEX_O);
+    let released = |t: &Target| wait_released(t, &[n, m, o]);
     target.restart_with_children_asleep_after(
-        1,
-        "for C to sleep in its write to R's slave",
+        2,
+        "for C and D to sleep in their writes to R's and O's slaves",
         released,
     );
     target.finish();
-    pass("a pty's unread bytes come back exactly: a canonical slave's complete lines (one ended by VEOF, without its delimiter) and the line being edited with its VLNEXT state (DEL written after the restart is taken literally), the master's echoes and output, each once and nothing echoed again; and both ways through a raw pty, more than a line discipline holds (the rest in the flip buffers), every byte in order and nothing more, a writer asleep on the full master's buffers since before the checkpoint going on after them");
+    pass("a pty's unread bytes come back exactly: a canonical slave's complete lines (one ended by VEOF, without its delimiter) and the line being edited with its VLNEXT state (DEL written after the restart is taken literally), the master's echoes and output, each once and nothing echoed again; and both ways through a raw pty, more than a line discipline holds (the rest in the flip buffers), every byte in order and nothing more, a writer asleep on the full master's buffers since before the checkpoint (raw, or through OPOST with room left in the last buffer) asleep after the restart and going on once the master is read");
 }

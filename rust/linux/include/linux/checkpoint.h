@@ -546,7 +546,6 @@ struct checkpoint_pty {
 #define CKPT_TTY_Q_PUSH		0x1	/* the last line ends without its delimiter */
 #define CKPT_TTY_Q_LNEXT	0x2	/* the next byte is taken literally (VLNEXT) */
 #define CKPT_TTY_Q_ERASING	0x4	/* an erase being echoed (ECHOPRT) */
-#define CKPT_TTY_Q_FULL		0x8	/* no room in the last flip buffer */
 
 /**
  * struct checkpoint_tty_queue - what the readers of one side of a pty have not read
@@ -556,6 +555,7 @@ struct checkpoint_pty {
  * @lookahead: of which flow control looked at already (lookahead_buf)
  * @used: the memory its flip buffers use, which a writer's room depends on
  *	  (at most CKPT_TTY_USED_MAX)
+ * @room: the bytes the last of them has room for
  * @flags: CKPT_TTY_Q_*
  * @marks: bit i % 8 of byte i / 8: byte i of @buf ends a line
  * @buf: the bytes
@@ -566,6 +566,7 @@ struct checkpoint_tty_queue {
 	unsigned int flip;
 	unsigned int lookahead;
 	unsigned int used;
+	unsigned int room;
 	unsigned int flags;
 	u8 marks[CKPT_TTY_READ_MAX / 8];
 	u8 buf[CKPT_TTY_READ_MAX + CKPT_TTY_FLIP_MAX];
@@ -597,10 +598,10 @@ int restart_set_ctty(struct task_struct *p, struct file *master,
 struct tty_struct *checkpoint_file_tty(struct file *file, bool *hung_up);
 int checkpoint_tty_buffer_lock(struct tty_port *port);
 int checkpoint_tty_buffer_read(struct tty_port *port, u8 *to, size_t size,
-			       unsigned int *used, bool *full);
+			       unsigned int *used, unsigned int *room);
 int restart_tty_buffer_fill(struct tty_port *port, const u8 *chars,
 			    size_t size, size_t lookahead, unsigned int used,
-			    bool full, bool push);
+			    unsigned int room, bool push);
 int checkpoint_n_tty(struct tty_struct *tty, struct checkpoint_tty_queue *q,
 		     unsigned int *column, unsigned int *canon_column);
 void restart_n_tty_column(struct tty_struct *tty, unsigned int column,

@@ -289,8 +289,6 @@ impl PtyQueues {
     pub const LNEXT: u32 = bindings::CKPT_TTY_Q_LNEXT;
     /// An erase is being echoed (`ECHOPRT`).
     pub const ERASING: u32 = bindings::CKPT_TTY_Q_ERASING;
-    /// The last flip buffer has no room left.
-    pub const FULL: u32 = bindings::CKPT_TTY_Q_FULL;
     /// Most bytes a side's line discipline holds.
     pub const READ_MAX: u32 = bindings::CKPT_TTY_READ_MAX;
     /// Most bytes of a side's flip buffers saved.
@@ -373,36 +371,56 @@ impl Queue<'_> {
         self.0.used
     }
 
+    /// The bytes the last flip buffer has room for.
+    pub fn room(&self) -> u32 {
+        self.0.room
+    }
+
     /// [`PtyQueues::PUSH`] and the other flags.
     pub fn flags(&self) -> u32 {
         self.0.flags
     }
 }
 
+/// What one side's part of [`PtyQueues`] holds, but for its bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueueShape {
+    /// Bytes its line discipline holds.
+    pub len: u32,
+    /// Of which in complete lines (canonical mode).
+    pub canon: u32,
+    /// Bytes its flip buffers hold.
+    pub flip: u32,
+    /// Of which flow control looked at already.
+    pub lookahead: u32,
+    /// The memory its flip buffers use.
+    pub used: u32,
+    /// The bytes the last of them has room for.
+    pub room: u32,
+    /// [`PtyQueues::PUSH`] and the other flags.
+    pub flags: u32,
+}
+
 /// One side's part of [`PtyQueues`], to fill: [`QueueMut::set`] first, then the bytes.
 pub struct QueueMut<'a>(&'a mut bindings::checkpoint_tty_queue);
 
 impl QueueMut<'_> {
-    /// Sets how many bytes its line discipline holds, of which `canon` in complete lines,
-    /// how many its flip buffers hold, of which `lookahead` looked at, the memory they use
-    /// and its flags (see [`Queue`]); `EINVAL` if more than a queue holds. The line
+    /// Sets what it holds (see [`Queue`]); `EINVAL` if more than a queue holds. The line
     /// discipline checks the rest.
-    pub fn set(
-        &mut self,
-        len: u32,
-        canon: u32,
-        flip: u32,
-        lookahead: u32,
-        used: u32,
-        flags: u32,
-    ) -> Result {
+    pub fn set(&mut self, s: &QueueShape) -> Result {
         let (read_max, flip_max) = (PtyQueues::READ_MAX, PtyQueues::FLIP_MAX);
-        if len > read_max || flip > flip_max || used > PtyQueues::USED_MAX || canon > len {
+        let used_max = PtyQueues::USED_MAX;
+        if s.len > read_max
+            || s.flip > flip_max
+            || s.used > used_max
+            || s.room > 2 * s.used
+            || s.canon > s.len
+        {
             return Err(EINVAL);
         }
         let q = &mut *self.0;
-        (q.len, q.canon, q.flip, q.lookahead, q.used, q.flags) =
-            (len, canon, flip, lookahead, used, flags);
+        (q.len, q.canon, q.flip, q.lookahead) = (s.len, s.canon, s.flip, s.lookahead);
+        (q.used, q.room, q.flags) = (s.used, s.room, s.flags);
         Ok(())
     }
 

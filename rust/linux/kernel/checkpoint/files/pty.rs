@@ -28,7 +28,7 @@ use crate::{abi, log, log::Log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::tty::{PtyInfo, PtyQueues, Queue, QueueMut, Termios, Winsize};
+use kernel::tty::{PtyInfo, PtyQueues, Queue, QueueMut, QueueShape, Termios, Winsize};
 
 /// The flags a pty's file is opened with again.
 const PTY_FLAGS: u32 =
@@ -50,11 +50,10 @@ const FLAGS: [(u32, u32); 3] = [
 ];
 
 /// The image's `PTY_QUEUE_*` flags and the kernel's.
-const QUEUE_FLAGS: [(u32, u32); 4] = [
+const QUEUE_FLAGS: [(u32, u32); 3] = [
     (abi::PTY_QUEUE_PUSH, PtyQueues::PUSH),
     (abi::PTY_QUEUE_LNEXT, PtyQueues::LNEXT),
     (abi::PTY_QUEUE_ERASING, PtyQueues::ERASING),
-    (abi::PTY_QUEUE_FULL, PtyQueues::FULL),
 ];
 
 pub(super) struct PtyFile;
@@ -282,6 +281,8 @@ fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
         lookahead: q.lookahead(),
         flags,
         used: q.used(),
+        room: q.room(),
+        _pad0: 0,
     })?;
     d.data(read)?;
     d.data(marks)?;
@@ -292,15 +293,26 @@ fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
 fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
     let rec = r.expect::<abi::PtyQueue>()?;
     let known = QUEUE_FLAGS.iter().fold(0, |f, (a, _)| f | a);
-    if rec.flags & !known != 0 || rec.lookahead > rec.flip {
-        return Err(r.bad("pty queue with flags no queue has, or looked at past its bytes"));
+    if rec.flags & !known != 0 || rec.lookahead > rec.flip || rec._pad0 != 0 {
+        return Err(r.bad(
+            "pty queue with flags no queue has, looked at past its bytes or with padding that is not zero",
+        ));
     }
     let flags = QUEUE_FLAGS
         .iter()
         .filter(|(a, _)| rec.flags & a != 0)
         .fold(0, |f, (_, k)| f | k);
-    q.set(rec.len, rec.canon, rec.flip, rec.lookahead, rec.used, flags)
-        .map_err(|_| r.bad("pty queue longer than a pty holds"))?;
+    let shape = QueueShape {
+        len: rec.len,
+        canon: rec.canon,
+        flip: rec.flip,
+        lookahead: rec.lookahead,
+        used: rec.used,
+        room: rec.room,
+        flags,
+    };
+    q.set(&shape)
+        .map_err(|_| r.bad("pty queue holding more bytes, memory or room than a pty holds"))?;
     const SHORT: &str = "pty queue with bytes longer or shorter than it";
     r.data(q.read(), SHORT)?;
     r.data(q.marks(), SHORT)?;
