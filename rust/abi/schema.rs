@@ -504,7 +504,8 @@ pub enum RecordType {
     /// A run of bytes a memfd or unlinked file holds, between holes; `Data` records with its
     /// bytes follow.
     DataRun = 61,
-    /// Bytes of a memfd, an unlinked file or a unix socket's message, in order.
+    /// Bytes of a memfd, an unlinked file, a unix socket's message or a pty queue (its bytes,
+    /// its line-end bitmap, its flip buffers' bytes), in order.
     #[raw(max = 8 + PIPE_DATA_MAX)]
     Data = 62,
     /// The memfd a memfd's file opens, after its `File` record (and the memfd's).
@@ -1131,14 +1132,15 @@ pub struct PtyQueue {
     pub flip: u32,
     /// Of which flow control (`IXON`) has looked at already, from the first.
     pub lookahead: u32,
-    /// `PTY_QUEUE_*`.
+    /// `PTY_QUEUE_PUSH`, `PTY_QUEUE_LNEXT`, `PTY_QUEUE_ERASING`.
     pub flags: u32,
     /// The memory its flip buffers use (the kernel's `mem_used`, at most
     /// `PTY_QUEUE_FLIP_MAX / 2`), and so the room a writer through `OPOST` has: restart
     /// makes them use as much.
     pub used: u32,
-    /// The bytes the last of them has room for, which a raw writer fills before it needs a
-    /// new one (granted only while they use at most their limit): restart gives it as much.
+    /// The bytes the last of them has room for (at most twice `used`), which a raw writer
+    /// fills before it needs a new one (granted only while they use at most their limit):
+    /// restart gives it as much.
     pub room: u32,
     /// Zero.
     pub _pad0: u32,

@@ -524,3 +524,20 @@ pub fn recorded_indexes(target: &crate::Target, at: &std::sync::atomic::AtomicU6
     }
     ((both >> 32) as u32, both as u32)
 }
+
+/// A byte written to `master` is read from `slave`, and one written to `slave` from
+/// `master`; `what` names the pty in the messages.
+pub fn byte_each_way(master: RawFd, slave: RawFd, what: &str) -> Check {
+    crate::write_all(master, b"b")?;
+    crate::unix::check_bytes(
+        format_args!("what {what}'s slave reads of \"b\" written to the master"),
+        &read_within(slave, what)?,
+        b"b",
+    )?;
+    crate::write_all(slave, b"c")?;
+    crate::unix::check_bytes(
+        format_args!("what {what}'s master reads of \"c\" written to the slave"),
+        &read_within(master, what)?,
+        b"c",
+    )
+}

@@ -182,10 +182,9 @@ pub fn kill_checker(kid: Kid, e: String) -> String {
     let mut status = 0;
     // SAFETY: waits for our own child.
     let r = unsafe { libc::waitpid(kid.pid, &mut status, 0) };
-    let exit_check = crate::target::EXIT_CHECK;
     let c = match r {
-        -1 => "not there to reap".to_string(),
-        _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == exit_check => {
+        -1 => crate::target::os_error("waitpid"),
+        _ if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == crate::target::EXIT_CHECK => {
             "its own check failed".to_string()
         }
         _ => crate::proc::wait_status_text(status),

@@ -50,9 +50,9 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cr_tests::pty::{
-    check_pattern, fill, inq, ioctl_get, locked, make_raw, open_master_at, open_slave_at, read_len,
-    read_within, set_locked, tcgetattr, tcsetattr, try_read, try_write, unlock, wait_readable,
-    wait_writable,
+    byte_each_way, check_pattern, fill, inq, ioctl_get, locked, make_raw, open_master_at,
+    open_slave_at, read_len, read_within, set_locked, tcgetattr, tcsetattr, try_read, try_write,
+    unlock, wait_readable, wait_writable,
 };
 use cr_tests::target::dry_run;
 use cr_tests::unix::{check_bytes, close_all, set_nonblock};
@@ -96,18 +96,7 @@ fn open_pair(raw: bool) -> Check {
 /// master.
 fn byte_goes_through() -> Check {
     make_raw(SLAVE)?;
-    write_all(MASTER, b"b")?;
-    check_bytes(
-        "what the slave reads of \"b\" written to the master",
-        &read_within(SLAVE, "the slave")?,
-        b"b",
-    )?;
-    write_all(SLAVE, b"c")?;
-    check_bytes(
-        "what the master reads of \"c\" written to the slave",
-        &read_within(MASTER, "the master")?,
-        b"c",
-    )
+    byte_each_way(MASTER, SLAVE, "the pty")
 }
 
 /// The most bytes the target writes to fill the pty before it must get EAGAIN.
@@ -509,5 +498,5 @@ fn main() {
         println!("# {outside}");
         open_outside();
     }
-    pass("a pty with an echo not written yet (its master's buffers full), in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
+    pass("a pty with an echo not written yet (its master's buffers full), holding more unread bytes than its line discipline's buffer (PARMRK), in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
 }

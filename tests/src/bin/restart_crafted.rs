@@ -1196,9 +1196,11 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // its files are character devices at offset 0, with an access mode, O_NONBLOCK and
     // O_APPEND at most; a slave's file names the master's file that came before it. What a
     // side's readers have not read is at most what a line discipline holds and checkpoint
-    // saves of flip buffers, its complete lines and looked-at bytes within its bytes, with
-    // the flags a queue has, and its bytes as many as it announces (the target's pty has
-    // nothing unread: each case gives a queue the bytes it announces, but for the last two).
+    // saves of flip buffers and their memory, its complete lines and looked-at bytes within
+    // its bytes, the last buffer's room within its memory, with the flags a queue has, zero
+    // padding, and its bytes as many as it announces (the target's pty has nothing unread:
+    // each case gives a queue the bytes it announces, but for the two announcing bytes that
+    // are not there or more than it announces).
     type Craft = fn(&mut Image);
     let pty_cases: [(&str, Craft); 22] = [
         ("a pty with a flag no pty has", |i| {
@@ -1293,7 +1295,7 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         }),
         ("a pty queue using more memory than checkpoint saves", |i| {
             let q = pty_queue(i, 0);
-            let used = abi::PTY_QUEUE_FLIP_MAX + 1;
+            let used = abi::PTY_QUEUE_FLIP_MAX / 2 + 1;
             i.rec(q).set("used", used.into());
         }),
         ("a pty queue with padding that is not zero", |i| {
@@ -4345,6 +4347,18 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         (
             "a complete line in the master's pty queue",
             "its line disciplines cannot hold what its readers had not read",
+        ),
+        (
+            "a pty queue whose last buffer has room past its memory",
+            "pty queue holding more bytes, memory or room than a pty holds",
+        ),
+        (
+            "a pty queue using more memory than checkpoint saves",
+            "pty queue holding more bytes, memory or room than a pty holds",
+        ),
+        (
+            "a pty queue with padding that is not zero",
+            "PtyQueue with padding that is not zero",
         ),
     ] {
         let case = out.iter_mut().find(|c| c.what == what);

@@ -7,7 +7,7 @@
 //! - pty A: its master (fd 40), `/dev/ptmx` opened `O_RDWR | O_NOCTTY`, unlocked, and its
 //!   slave (fd 41), `/dev/pts/N` opened `O_RDWR | O_NOCTTY`, with a new pty's termios
 //!   (checked: ICANON, ECHO, ECHOCTL, IEXTEN, ISIG, ICRNL, OPOST and ONLCR; VEOF ^D, VLNEXT
-//!   ^V, VERASE DEL). P writes to the master, one write each, "line one\n", "eof" and ^D
+//!   ^V, VERASE DEL). P writes to the master, one write each, "line one\n", "eof" with ^D
 //!   (VEOF: it ends the line without a delimiter, unechoed), "line tw", and ^V (VLNEXT:
 //!   echoed "^" and a backspace; the next byte is taken literally), and after each waits (up
 //!   to 5 s) until FIONREAD of the master is the length of all the echoes so far; then it
@@ -21,8 +21,7 @@
 //!   what the slave's line discipline takes) and writes again, until the first write after
 //!   that gives EAGAIN (256 KiB at most): N_in bytes. Then likewise to the slave, another
 //!   pattern ((i * 13 + 5) % 251), FIONREAD of the master: N_out bytes. Both must be over
-//!   4096, more than a line discipline holds: the rest is in the flip buffers.
-//!
+//!   4096, more than a line discipline holds: the rest is in the flip buffers;
 //! - pty O: its master (fd 47) and slave (fd 48), both `O_NONBLOCK`, the slave with a new
 //!   pty's termios (OPOST, ONLCR); P writes to the slave letters "a" to "z" over and over
 //!   (no newline for ONLCR to expand) until a write gives EAGAIN, as for R: N_o bytes. A
@@ -60,8 +59,8 @@ use std::time::{Duration, Instant};
 
 use cr_tests::proc::waitid;
 use cr_tests::pty::{
-    check_pattern, fill, make_raw, open_master_at, open_slave_at, read_len, read_once,
-    read_until_quiet, read_within, recorded_indexes, slave_path, tcgetattr, try_write, unlock,
+    byte_each_way, check_pattern, fill, make_raw, open_master_at, open_slave_at, read_len,
+    read_once, read_until_quiet, recorded_indexes, slave_path, tcgetattr, try_write, unlock,
     wait_inq, wait_readable, wait_released,
 };
 use cr_tests::target::fork_checker;
@@ -128,7 +127,7 @@ const D_BYTES: [u8; 64] = [b'Y'; 64];
 const QUIET_MS: libc::c_int = 300;
 
 /// A's index N in the high half, R's M in the low half, for the test to read in the target's
-/// memory; O's likewise, in the low half.
+/// memory; O's in the low half of the other (`u32::MAX` in its high half: none).
 static INDEXES: AtomicU64 = AtomicU64::new(u64::MAX);
 static INDEX_O: AtomicU64 = AtomicU64::new(u64::MAX);
 
@@ -273,7 +272,7 @@ fn setup() -> Result<impl FnOnce() -> Check, String> {
     let (m, n_in, n_out) = setup_r()?;
     let (o, n_o) = setup_o()?;
     INDEXES.store(u64::from(n) << 32 | u64::from(m), Ordering::SeqCst);
-    INDEX_O.store(u64::from(o), Ordering::SeqCst);
+    INDEX_O.store(u64::from(u32::MAX) << 32 | u64::from(o), Ordering::SeqCst);
     let path = slave_path(m);
     let pid = fork_checker(move || child(&path, C_SLAVE, &C_BYTES))?;
     let path = slave_path(o);
@@ -382,41 +381,26 @@ fn check_o(s: &Saved) -> Check {
     )
 }
 
-/// Reaps C (or D), which must exit 0 within 10 s: its write returned.
+/// Reaps C (or D), which must exit 0 within 10 s: its write returned; kills it if not.
 fn reap_c(kid: Kid) -> Check {
     let deadline = Instant::now() + Duration::from_secs(10);
     while waitid(kid.pid, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)?.is_none() {
         if Instant::now() > deadline {
-            return Err(format!(
-                "C (pid {}) has not exited 10 s after the master read its bytes",
+            let e = format!(
+                "the writer {} has not exited 10 s after the master read its bytes",
                 kid.pid
-            ));
+            );
+            return Err(kill_checker(kid, e));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     reap(&[kid])
 }
 
-/// A byte each way through R.
-fn byte_goes_through() -> Check {
-    write_all(R_MASTER, b"b")?;
-    check_bytes(
-        "what R's slave reads of \"b\" written to the master",
-        &read_within(R_SLAVE, "R's slave")?,
-        b"b",
-    )?;
-    write_all(R_SLAVE, b"c")?;
-    check_bytes(
-        "what R's master reads of \"c\" written to the slave",
-        &read_within(R_MASTER, "R's master")?,
-        b"c",
-    )
-}
-
 /// In P, woken: A, then R, C reaped, then a byte each way through R; then O, D reaped.
 fn check(s: &Saved) -> Check {
     let r = match check_a().and_then(|()| check_r(s)) {
-        Ok(()) => reap_c(s.kid).and_then(|()| byte_goes_through()),
+        Ok(()) => reap_c(s.kid).and_then(|()| byte_each_way(R_MASTER, R_SLAVE, "R")),
         Err(e) => Err(kill_checker(s.kid, e)),
     };
     match r.and_then(|()| check_o(s)) {

@@ -539,7 +539,7 @@ struct checkpoint_pty {
 /* Most bytes checkpoint saves of a side's N_TTY (N_TTY_BUF_SIZE) and flip buffers. */
 #define CKPT_TTY_READ_MAX	4096
 #define CKPT_TTY_FLIP_MAX	32768
-/* Most memory they may use: their bytes, two per unit but for flags. */
+/* Most memory they may use: a buffer without flags holds two bytes a unit. */
 #define CKPT_TTY_USED_MAX	(CKPT_TTY_FLIP_MAX / 2)
 
 /* The state checkpoint saves with the bytes (@flags of checkpoint_tty_queue). */
@@ -588,7 +588,7 @@ struct file *checkpoint_pty_master(struct file *file);
 struct file *restart_ptmx_open(const char *name, int flags, int index);
 int restart_pty_set(struct file *master, const struct checkpoint_pty *p,
 		    const struct checkpoint_pty_queues *q);
-void restart_pty_start(struct file *master);
+void restart_pty_start(struct file *file);
 bool restart_pty_is_slave(struct file *master, struct file *file);
 struct file *checkpoint_task_ctty(struct task_struct *p,
 				  struct pid_namespace *ns, pid_t *pgrp);

@@ -1146,6 +1146,7 @@ fn build(
     // Once the processes are in their sessions and groups, which the terminals take.
     #[cfg(CONFIG_UNIX98_PTYS)]
     crate::files::set_controlling_ttys(log, created, ttys)?;
+    // Then the slaves' input, whose signal characters reach the foreground groups now set.
     #[cfg(CONFIG_UNIX98_PTYS)]
     crate::files::start_ptys(r);
     Ok(())

@@ -121,7 +121,8 @@ impl PtyInfo {
     }
 
     /// As [`PtyInfo::of`], with what the readers of either side have not read, unless
-    /// `UNREAD` or `OVERRUN` says that it cannot be saved.
+    /// `UNREAD` or `OVERRUN` says that it cannot be saved. Both first let the slave's flush
+    /// worker finish what it was about to do, which may signal its foreground group.
     pub fn with_queues(file: &File) -> Result<(PtyInfo, PtyQueues)> {
         let mut q = PtyQueues::new()?;
         let p = PtyInfo::read(file, true, Some(&mut q))?;

@@ -14,8 +14,13 @@
 //! same index in the same devpts instance (`EBUSY` if another pty has it), gives it its state
 //! before any slave is open, then opens each slave's file by its path with `O_NOCTTY`.
 //!
-//! Echoes not written yet (the master's buffers were full) are refused, as is a pty with a
-//! file outside the tree, by leak detection, even with
+//! The slave's input in its flip buffers goes to its line discipline only once the sessions
+//! have their terminals again ([`start`]), so that a signal character among it reaches the
+//! foreground group.
+//!
+//! A pty with echoes not written yet (the master's buffers were full) or holding more than
+//! checkpoint saves (PARMRK takes N_TTY past its buffer) is refused. A pty with a file
+//! outside the tree is refused by leak detection, even with
 //! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
 //! the controlling terminal of a session comes back as such with the session, once the tree
 //! is linked ([`set_controlling`]), with its foreground process group; one of a session
@@ -293,10 +298,8 @@ fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
 fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
     let rec = r.expect::<abi::PtyQueue>()?;
     let known = QUEUE_FLAGS.iter().fold(0, |f, (a, _)| f | a);
-    if rec.flags & !known != 0 || rec.lookahead > rec.flip || rec._pad0 != 0 {
-        return Err(r.bad(
-            "pty queue with flags no queue has, looked at past its bytes or with padding that is not zero",
-        ));
+    if rec.flags & !known != 0 || rec.lookahead > rec.flip {
+        return Err(r.bad("pty queue with flags no queue has, or looked at past its bytes"));
     }
     let flags = QUEUE_FLAGS
         .iter()
@@ -312,7 +315,7 @@ fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
         flags,
     };
     q.set(&shape)
-        .map_err(|_| r.bad("pty queue holding more bytes, memory or room than a pty holds"))?;
+        .map_err(|_| r.bad("pty queue holding more bytes, memory or room than a pty holds, or complete lines past its bytes"))?;
     const SHORT: &str = "pty queue with bytes longer or shorter than it";
     r.data(q.read(), SHORT)?;
     r.data(q.marks(), SHORT)?;
