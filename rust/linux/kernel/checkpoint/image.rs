@@ -124,6 +124,38 @@ pub(crate) fn obj_error(log: &Log, e: ObjError) -> Error {
     Error::from_errno(-e.errno())
 }
 
+/// Image flags and the kernel flags each stands for, one bit each.
+///
+/// The image has its own numbers for every flag, so a kernel that renumbers one still reads
+/// old images; a flag of the kernel that the table lacks is not saved.
+pub(crate) struct FlagMap<T: 'static>(pub(crate) &'static [(T, T)]);
+
+impl<T> FlagMap<T>
+where
+    T: Copy + Default + PartialEq + core::ops::BitOr<Output = T> + core::ops::BitAnd<Output = T>,
+{
+    /// The image flags of kernel flags `kernel`.
+    pub(crate) fn image(&self, kernel: T) -> T {
+        self.0
+            .iter()
+            .filter(|&&(_, k)| kernel & k != T::default())
+            .fold(T::default(), |f, &(i, _)| f | i)
+    }
+
+    /// The kernel flags of image flags `image`, or `None` if one of them is not in the table.
+    pub(crate) fn kernel(&self, image: T) -> Option<T> {
+        let (mut known, mut kernel) = (T::default(), T::default());
+        for &(i, k) in self.0 {
+            known = known | i;
+            if image & i != T::default() {
+                kernel = kernel | k;
+            }
+        }
+        // `image` has a bit outside `known` exactly when the two differ there.
+        ((image | known) == known).then_some(kernel)
+    }
+}
+
 /// How deep files that name files may be written before them ([`Dumper::naming`]): epoll
 /// instances nest at most five deep.
 const NAMING_DEPTH: usize = 8;

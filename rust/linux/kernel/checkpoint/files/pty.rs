@@ -27,7 +27,7 @@
 //! outside the tree is refused.
 
 use super::{check_made_anew, cstr, Behind, Escaped, FileKind, FileRef, Names, Shown};
-use crate::image::{Dumper, Restorer};
+use crate::image::{Dumper, FlagMap, Restorer};
 use crate::task::ParkedTask;
 use crate::{abi, log, log::Log, objects::Place, Obj};
 use kernel::alloc::{flags::GFP_KERNEL, KVVec, KVec};
@@ -48,18 +48,18 @@ const PTS_MAJORS: core::ops::Range<u32> = 136..144;
 const PERMISSIONS: u32 = 0o7777;
 
 /// The image's `PTY_*` flags and the kernel's.
-const FLAGS: [(u32, u32); 3] = [
+const FLAGS: FlagMap<u32> = FlagMap(&[
     (abi::PTY_LOCKED, PtyInfo::LOCKED),
     (abi::PTY_PACKET, PtyInfo::PACKET),
     (abi::PTY_SLAVE_CLOSED, PtyInfo::SLAVE_CLOSED),
-];
+]);
 
 /// The image's `PTY_QUEUE_*` flags and the kernel's.
-const QUEUE_FLAGS: [(u32, u32); 3] = [
+const QUEUE_FLAGS: FlagMap<u32> = FlagMap(&[
     (abi::PTY_QUEUE_PUSH, PtyQueues::PUSH),
     (abi::PTY_QUEUE_LNEXT, PtyQueues::LNEXT),
     (abi::PTY_QUEUE_ERASING, PtyQueues::ERASING),
-];
+]);
 
 pub(super) struct PtyFile;
 
@@ -155,13 +155,9 @@ impl FileKind for PtyFile {
         }
         let t = &p.termios;
         let w = &p.winsize;
-        let flags = FLAGS
-            .iter()
-            .filter(|(_, k)| p.flags & k != 0)
-            .fold(0, |f, (a, _)| f | a);
         d.record(&abi::Pty {
             index: p.index,
-            flags,
+            flags: FLAGS.image(p.flags),
             iflag: t.iflag,
             oflag: t.oflag,
             cflag: t.cflag,
@@ -274,17 +270,13 @@ fn changed(d: &Dumper<'_>, file: &FileRef) -> Error {
 
 /// Writes a `PtyQueue` record and its bytes.
 fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
-    let flags = QUEUE_FLAGS
-        .iter()
-        .filter(|(_, k)| q.flags() & k != 0)
-        .fold(0, |f, (a, _)| f | a);
     let (read, marks, flip) = (q.read()?, q.marks()?, q.flip()?);
     d.record(&abi::PtyQueue {
         len: read.len() as u32,
         canon: q.canon(),
         flip: flip.len() as u32,
         lookahead: q.lookahead(),
-        flags,
+        flags: QUEUE_FLAGS.image(q.flags()),
         used: q.used(),
         room: q.room(),
         _pad0: 0,
@@ -297,14 +289,10 @@ fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
 /// Reads a `PtyQueue` record and its bytes into `q`.
 fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
     let rec = r.expect::<abi::PtyQueue>()?;
-    let known = QUEUE_FLAGS.iter().fold(0, |f, (a, _)| f | a);
-    if rec.flags & !known != 0 || rec.lookahead > rec.flip {
-        return Err(r.bad("pty queue with flags no queue has, or looked at past its bytes"));
-    }
-    let flags = QUEUE_FLAGS
-        .iter()
-        .filter(|(a, _)| rec.flags & a != 0)
-        .fold(0, |f, (_, k)| f | k);
+    let flags = match QUEUE_FLAGS.kernel(rec.flags) {
+        Some(flags) if rec.lookahead <= rec.flip => flags,
+        _ => return Err(r.bad("pty queue with flags no queue has, or looked at past its bytes")),
+    };
     let shape = QueueShape {
         len: rec.len,
         canon: rec.canon,
@@ -326,22 +314,21 @@ fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
 /// with `flags`.
 fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<FileRef> {
     let p = r.expect::<abi::Pty>()?;
-    let known = FLAGS.iter().fold(0, |f, (a, _)| f | a);
-    if p.flags & !known != 0
-        || u32::from(p.pktstatus) & !abi::PTY_PKTSTATUS != 0
-        || u32::from(p.mode) & !PERMISSIONS != 0
-    {
-        return Err(r.bad("pty with flags, packet events or a mode no pty has"));
-    }
+    let pty_flags = match FLAGS.kernel(p.flags) {
+        Some(flags)
+            if u32::from(p.pktstatus) & !abi::PTY_PKTSTATUS == 0
+                && u32::from(p.mode) & !PERMISSIONS == 0 =>
+        {
+            flags
+        }
+        _ => return Err(r.bad("pty with flags, packet events or a mode no pty has")),
+    };
     let mut q = PtyQueues::new()?;
     restore_queue(r, q.input_mut())?;
     restore_queue(r, q.output_mut())?;
     let pty = PtyInfo {
         index: p.index,
-        flags: FLAGS
-            .iter()
-            .filter(|(a, _)| p.flags & a != 0)
-            .fold(0, |f, (_, k)| f | k),
+        flags: pty_flags,
         column: p.column,
         canon_column: p.canon_column,
         termios: Termios {

@@ -3,7 +3,7 @@
 //! The mappings of a restored address space, as restart makes them: new ones at their
 //! addresses with their flags, advice and names, and copies of a relative's.
 
-use super::plan::image_flags;
+use super::plan::VMA_FLAGS;
 use super::shmem::shared_object;
 use super::vdso::{map_vdso, VdsoPair};
 use super::{current_mm, PAGE};
@@ -378,7 +378,7 @@ pub(super) fn copy_area(
     let same = with_vma_at(v.start, |vma| {
         let vm_flags = vma.flags();
         vma.end() as u64 >= v.end
-            && as_made(v, image_flags(vm_flags), (vm_flags & 7) as u32)
+            && as_made(v, VMA_FLAGS.image(vm_flags), (vm_flags & 7) as u32)
             && vma.anon_name().is_some() == name.is_some()
             && vma.file().map_or(core::ptr::null_mut(), |f| f.as_ptr()) == file
             && match file.is_null() {

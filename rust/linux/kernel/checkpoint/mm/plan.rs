@@ -9,7 +9,7 @@ use super::pages::{dump_private, CowPages, Relative, Source, Writing};
 use super::shmem::{dump_cached, SharedObjects};
 use super::{written, MmFlags, BATCH, PAGE};
 use crate::files::{self, FileRef, Names};
-use crate::image::Dumper;
+use crate::image::{Dumper, FlagMap};
 use crate::objects::{Place, Where};
 use crate::{abi, abi::RecordType, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, KVec};
@@ -20,36 +20,29 @@ use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
-/// `vm_flags` bits and their image counterparts.
-const FLAG_MAP: [(u64, u64); 20] = [
-    (bindings::VM_READ as u64, abi::VMA_READ),
-    (bindings::VM_WRITE as u64, abi::VMA_WRITE),
-    (bindings::VM_EXEC as u64, abi::VMA_EXEC),
-    (bindings::VM_SHARED as u64, abi::VMA_SHARED),
-    (bindings::VM_MAYREAD as u64, abi::VMA_MAYREAD),
-    (bindings::VM_MAYWRITE as u64, abi::VMA_MAYWRITE),
-    (bindings::VM_MAYEXEC as u64, abi::VMA_MAYEXEC),
-    (bindings::VM_MAYSHARE as u64, abi::VMA_MAYSHARE),
-    (bindings::VM_GROWSDOWN as u64, abi::VMA_GROWSDOWN),
-    (bindings::VM_LOCKED as u64, abi::VMA_LOCKED),
-    (bindings::VM_DONTCOPY as u64, abi::VMA_DONTCOPY),
-    (bindings::VM_DONTEXPAND as u64, abi::VMA_DONTEXPAND),
-    (bindings::VM_NORESERVE as u64, abi::VMA_NORESERVE),
-    (bindings::VM_DONTDUMP as u64, abi::VMA_DONTDUMP),
-    (bindings::VM_WIPEONFORK as u64, abi::VMA_WIPEONFORK),
-    (bindings::VM_HUGEPAGE as u64, abi::VMA_HUGEPAGE),
-    (bindings::VM_NOHUGEPAGE as u64, abi::VMA_NOHUGEPAGE),
-    (bindings::VM_RAND_READ as u64, abi::VMA_RAND_READ),
-    (bindings::VM_SEQ_READ as u64, abi::VMA_SEQ_READ),
-    (bindings::VM_MERGEABLE as u64, abi::VMA_MERGEABLE),
-];
-
-pub(super) fn image_flags(vm_flags: u64) -> u64 {
-    FLAG_MAP
-        .iter()
-        .filter(|(k, _)| vm_flags & k != 0)
-        .fold(0, |acc, (_, i)| acc | i)
-}
+/// The image's `VMA_*` flags and the `vm_flags` bits they stand for.
+pub(super) const VMA_FLAGS: FlagMap<u64> = FlagMap(&[
+    (abi::VMA_READ, bindings::VM_READ as u64),
+    (abi::VMA_WRITE, bindings::VM_WRITE as u64),
+    (abi::VMA_EXEC, bindings::VM_EXEC as u64),
+    (abi::VMA_SHARED, bindings::VM_SHARED as u64),
+    (abi::VMA_MAYREAD, bindings::VM_MAYREAD as u64),
+    (abi::VMA_MAYWRITE, bindings::VM_MAYWRITE as u64),
+    (abi::VMA_MAYEXEC, bindings::VM_MAYEXEC as u64),
+    (abi::VMA_MAYSHARE, bindings::VM_MAYSHARE as u64),
+    (abi::VMA_GROWSDOWN, bindings::VM_GROWSDOWN as u64),
+    (abi::VMA_LOCKED, bindings::VM_LOCKED as u64),
+    (abi::VMA_DONTCOPY, bindings::VM_DONTCOPY as u64),
+    (abi::VMA_DONTEXPAND, bindings::VM_DONTEXPAND as u64),
+    (abi::VMA_NORESERVE, bindings::VM_NORESERVE as u64),
+    (abi::VMA_DONTDUMP, bindings::VM_DONTDUMP as u64),
+    (abi::VMA_WIPEONFORK, bindings::VM_WIPEONFORK as u64),
+    (abi::VMA_HUGEPAGE, bindings::VM_HUGEPAGE as u64),
+    (abi::VMA_NOHUGEPAGE, bindings::VM_NOHUGEPAGE as u64),
+    (abi::VMA_RAND_READ, bindings::VM_RAND_READ as u64),
+    (abi::VMA_SEQ_READ, bindings::VM_SEQ_READ as u64),
+    (abi::VMA_MERGEABLE, bindings::VM_MERGEABLE as u64),
+]);
 
 /// One mapping of the plan.
 pub(super) struct Area {
@@ -536,7 +529,7 @@ fn classify(mmap: &MmapReadGuard<'_>, vma: &VmaRef) -> core::result::Result<Area
         start,
         end,
         pgoff: vma.pgoff(),
-        flags: image_flags(vm_flags),
+        flags: VMA_FLAGS.image(vm_flags),
         prot: (vm_flags & 7) as u32,
         kind: abi::VMA_KIND_ANON,
         file: 0,
