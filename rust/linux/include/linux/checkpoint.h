@@ -588,6 +588,7 @@ struct file *checkpoint_pty_master(struct file *file);
 struct file *restart_ptmx_open(const char *name, int flags, int index);
 int restart_pty_set(struct file *master, const struct checkpoint_pty *p,
 		    const struct checkpoint_pty_queues *q);
+int restart_pty_node(struct file *master, const struct checkpoint_pty *p);
 void restart_pty_start(struct file *file);
 bool restart_pty_is_slave(struct file *master, struct file *file);
 struct file *checkpoint_task_ctty(struct task_struct *p,

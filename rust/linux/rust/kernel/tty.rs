@@ -179,13 +179,11 @@ impl PtyInfo {
     /// Opens the ptmx node at `path` with `flags` (as `open()` would, with the caller's
     /// credentials, from its root and cwd) for a new pty at this index, and gives it this
     /// termios (its speeds from its flags, as `TCSETS` does), window size, columns, packet
-    /// mode, pending packet events, what its readers had not read (`q`), lock state,
-    /// `SLAVE_CLOSED`, and its slave's node this owner and mode (as `fchown()` and `fchmod()`
-    /// would); returns the master's file. `EBUSY` if another pty of that devpts instance has
-    /// the index, `ENOSPC` if it has no room for it, `ESTALE` if `path` is not a ptmx node,
-    /// `EPERM` (or `EINVAL` for a mode with more than permission bits) if the node cannot be
-    /// given its owner and mode, `EINVAL` if a line discipline could not hold `q` in the
-    /// termios' mode.
+    /// mode, pending packet events, what its readers had not read (`q`), lock state and
+    /// `SLAVE_CLOSED`; returns the master's file, whose slave's node [`PtyInfo::set_node`]
+    /// then gives its owner and mode. `EBUSY` if another pty of that devpts instance has the
+    /// index, `ENOSPC` if it has no room for it, `ESTALE` if `path` is not a ptmx node,
+    /// `EINVAL` if a line discipline could not hold `q` in the termios' mode.
     pub fn make(&self, path: &CStr, flags: u32, q: &PtyQueues) -> Result<ARef<File>> {
         let index = i32::try_from(self.index).map_err(|_| ENOSPC)?;
         // SAFETY: `path` is NUL-terminated; the callee keeps no pointer to it and returns a
@@ -229,6 +227,21 @@ impl PtyInfo {
         // are valid, and the callee keeps no pointer to them.
         to_result(unsafe { bindings::restart_pty_set(master.as_ptr(), &p, &*q.0) })?;
         Ok(master)
+    }
+
+    /// Gives the slave's node of the pty whose master's file is `master` (made by
+    /// [`PtyInfo::make`]) this owner and mode, as `fchown()` and `fchmod()` by the caller
+    /// would: `EPERM` if the caller may not, `EINVAL` for an owner it does not map or a mode
+    /// with more than permission bits.
+    pub fn set_node(&self, master: &File) -> Result {
+        let p = bindings::checkpoint_pty {
+            uid: self.uid,
+            gid: self.gid,
+            mode: self.mode,
+            ..Default::default()
+        };
+        // SAFETY: the file and `p` are valid; the callee keeps no pointer to them.
+        to_result(unsafe { bindings::restart_pty_node(master.as_ptr(), &p) })
     }
 
     /// The master's file of the pty whose slave is the controlling terminal of `task`, a live

@@ -355,35 +355,34 @@ fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<
     };
     let index = p.index;
     let name = Escaped(path.as_bytes());
-    pty.make(path, flags, &q)
-        .map(FileRef::from)
-        .inspect_err(|e| match *e {
-            EBUSY => log!(r.log, "pty {index}: its index is taken"),
-            ENOSPC => log!(
-                r.log,
-                "pty {index}: the devpts instance of {name} has no room for it"
-            ),
-            ESTALE => log!(r.log, "file {name}: is not a ptmx node"),
-            EINVAL => log!(
-                r.log,
-                "pty {index}: its line disciplines cannot hold what its readers had not read in the modes its termios set, or /dev/pts/{index} cannot have owner {}:{}",
-                p.uid,
-                p.gid
-            ),
-            EPERM => log!(
-                r.log,
-                "pty {index}: cannot give /dev/pts/{index} its owner {}:{} and mode {:o} ({})",
-                p.uid,
-                p.gid,
-                p.mode,
-                e.to_errno()
-            ),
-            e => log!(
-                r.log,
-                "pty {index}: cannot make it again ({})",
-                e.to_errno()
-            ),
-        })
+    let master = pty.make(path, flags, &q).inspect_err(|e| match *e {
+        EBUSY => log!(r.log, "pty {index}: its index is taken"),
+        ENOSPC => log!(
+            r.log,
+            "pty {index}: the devpts instance of {name} has no room for it"
+        ),
+        ESTALE => log!(r.log, "file {name}: is not a ptmx node"),
+        EINVAL => log!(
+            r.log,
+            "pty {index}: its line disciplines cannot hold what its readers had not read in the modes its termios set"
+        ),
+        e => log!(
+            r.log,
+            "pty {index}: cannot make it again ({})",
+            e.to_errno()
+        ),
+    })?;
+    pty.set_node(&master).inspect_err(|e| {
+        log!(
+            r.log,
+            "pty {index}: cannot give /dev/pts/{index} its owner {}:{} and mode {:o} ({})",
+            p.uid,
+            p.gid,
+            p.mode,
+            e.to_errno()
+        )
+    })?;
+    Ok(FileRef::from(master))
 }
 
 /// Opens a file of a pty's slave again by its `path`, with `flags`.
