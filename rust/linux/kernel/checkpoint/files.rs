@@ -568,6 +568,10 @@ pub(crate) struct Names {
     /// The ptys that are the controlling terminals of sessions restored with the tree, by
     /// key ([`kernel::tty::PtyInfo::key`]).
     ttys: RBTree<usize, ()>,
+    /// Whether the tree is a container, which must not have a unix socket connected to one
+    /// outside it ([`unix::check_peers`]).
+    #[cfg(CONFIG_UNIX)]
+    container: bool,
     /// The unix sockets of the tree, by address, as their files are checked: those a
     /// datagram socket may be connected to.
     #[cfg(CONFIG_UNIX)]
@@ -592,8 +596,10 @@ struct UnlinkedBudget {
 
 impl Names {
     /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
-    pub(crate) fn of(task: &Task) -> Result<Names> {
+    pub(crate) fn of(task: &Task, container: bool) -> Result<Names> {
         let root = task.fs_paths().ok_or(ESRCH)?.root;
+        #[cfg(not(CONFIG_UNIX))]
+        let _ = container;
         Ok(Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
@@ -601,6 +607,8 @@ impl Names {
             unlinked: None,
             tasks: RBTree::new(),
             ttys: RBTree::new(),
+            #[cfg(CONFIG_UNIX)]
+            container,
             #[cfg(CONFIG_UNIX)]
             unix_socks: RBTree::new(),
             #[cfg(CONFIG_UNIX)]
