@@ -17,6 +17,38 @@ pub fn task_state(pid: libc::pid_t, tid: libc::pid_t) -> Option<char> {
     after_comm(&stat).next()?.chars().next()
 }
 
+/// What thread `tid` of process `pid` is doing, as /proc/PID/task/TID/syscall shows it: the
+/// number of the system call it is in (decimal) and its arguments (hex), `-1` and its stack
+/// and program counters outside one, `running`; empty if it is gone.
+pub fn syscall_text(pid: libc::pid_t, tid: libc::pid_t) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall")).unwrap_or_default()
+}
+
+/// Whether thread `tid` of process `pid` is in one of the system calls `nrs`.
+pub fn in_syscall(pid: libc::pid_t, tid: libc::pid_t, nrs: &[i64]) -> bool {
+    let text = syscall_text(pid, tid);
+    let nr = text.split_whitespace().next().and_then(|n| n.parse().ok());
+    nr.is_some_and(|nr| nrs.contains(&nr))
+}
+
+/// Waits up to 10 s until our thread `tid` is in one of the system calls `nrs`.
+pub fn wait_in_syscall(tid: libc::pid_t, nrs: &[i64]) -> Check {
+    // SAFETY: no arguments.
+    let pid = unsafe { libc::getpid() };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !in_syscall(pid, tid, nrs) {
+        if std::time::Instant::now() > deadline {
+            let now = syscall_text(pid, tid);
+            return Err(format!(
+                "thread {tid} is not in system call {nrs:?} after 10 s: {:?}",
+                now.trim()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
+}
+
 /// The fields of a /proc/PID/stat line after `(comm)`, which may hold spaces.
 fn after_comm(stat: &str) -> std::str::SplitWhitespace<'_> {
     let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);

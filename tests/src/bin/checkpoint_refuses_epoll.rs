@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cr_tests::outside::{refused_while_used, take_fd, watch_with_epoll};
-use cr_tests::proc::{proc_state, wait_status_text};
+use cr_tests::proc::{in_syscall, proc_state, wait_status_text};
 use cr_tests::target::{fork_checker, kill_and_reap, restored_flag};
 use cr_tests::{
     check_eq, check_os, epoll_add, log_names, pass, pipe_at, read_u64, signalfd_at, wait_restored,
@@ -150,9 +150,7 @@ fn watch_count() -> Result<usize, String> {
 
 /// Whether process `pid` (its main thread) is in epoll_wait() or epoll_pwait().
 fn in_epoll_wait(pid: libc::pid_t) -> bool {
-    let now = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr = now.split_whitespace().next().and_then(|n| n.parse().ok());
-    nr.is_some_and(|nr| NR_EPOLL_WAITS.contains(&nr))
+    in_syscall(pid, pid, &NR_EPOLL_WAITS)
 }
 
 fn close(fd: RawFd) {

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cr_tests::outside::{refused_while_used, take_fd};
-use cr_tests::proc::{my_children, proc_state, wait_status_text};
+use cr_tests::proc::{in_syscall, my_children, proc_state, syscall_text, wait_status_text};
 use cr_tests::target::scratch_dir;
 use cr_tests::{
     check_eq, check_os, fail, fionread, mkfifo, open_fifo_at, pass, pipe_size, poll_in, read_exact,
@@ -87,9 +87,7 @@ fn expect_no_child(target: &Target) {
 
 /// Whether `pid` is asleep in open() or openat(), as its state and /proc/PID/syscall show.
 fn asleep_in_open(pid: libc::pid_t) -> bool {
-    let now = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr = now.split_whitespace().next().and_then(|n| n.parse().ok());
-    proc_state(pid) == Some('S') && nr.is_some_and(|nr| NR_OPENS.contains(&nr))
+    proc_state(pid) == Some('S') && in_syscall(pid, pid, &NR_OPENS)
 }
 
 /// A child of the test's that opens the FIFO to write, without O_NONBLOCK: with no reader, it
@@ -119,7 +117,7 @@ fn stays_in_open(pid: libc::pid_t, at_least: Duration) -> Check {
     let until = Instant::now() + at_least;
     loop {
         if !asleep_in_open(pid) {
-            let now = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+            let now = syscall_text(pid, pid);
             return Err(format!(
                 "the writer outside should still be asleep in open(), its state is {:?}, /proc/{pid}/syscall {:?}",
                 proc_state(pid),

@@ -14,9 +14,9 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use cr_tests::mem::anon;
+use cr_tests::proc::wait_in_syscall;
 use cr_tests::sched::{self, SchedAttr};
 use cr_tests::{check_eq, check_os, os_error, pass, wait_restored, Check, Refusal, Target};
 
@@ -51,28 +51,6 @@ static KEPT: AtomicUsize = AtomicUsize::new(0);
 /// The word the tracer watches.
 static WATCHED: AtomicU32 = AtomicU32::new(0);
 
-/// Waits until thread `tid` of ours sleeps in one of the system calls `nrs`, for up to 10 s.
-fn wait_in_syscall(tid: i64, nrs: &[i64]) -> Check {
-    let path = format!("/proc/self/task/{tid}/syscall");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = std::fs::read_to_string(&path).unwrap_or_default();
-        let nr = now
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<i64>().ok());
-        if nr.is_some_and(|nr| nrs.contains(&nr)) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "thread {tid} is not in system call {nrs:?} after 10 s: {now:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn cpu_clock_sleep() -> Check {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -92,14 +70,14 @@ fn cpu_clock_sleep() -> Check {
         .recv()
         .map_err(|_| "the sleeping thread did not start".to_string())?;
     KEPT.store(tid as usize, Ordering::SeqCst);
-    wait_in_syscall(tid, &[NR_CLOCK_NANOSLEEP])
+    wait_in_syscall(tid as libc::pid_t, &[NR_CLOCK_NANOSLEEP])
 }
 
 /// The sleep goes on after the refusal: thawed, the thread resumed it through
 /// restart_syscall(), with the time it had left.
 fn still_asleep() -> Check {
     wait_in_syscall(
-        KEPT.load(Ordering::SeqCst) as i64,
+        KEPT.load(Ordering::SeqCst) as libc::pid_t,
         &[NR_CLOCK_NANOSLEEP, NR_RESTART_SYSCALL],
     )
 }

@@ -26,9 +26,9 @@
 
 use std::fmt;
 use std::os::fd::RawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cr_tests::proc::proc_state;
+use cr_tests::proc::{proc_state, wait_in_syscall};
 use cr_tests::target::fork_checker;
 use cr_tests::threads::{self, Thread};
 use cr_tests::{
@@ -232,25 +232,6 @@ fn read_signal() -> Result<u32, i32> {
     }
 }
 
-/// Waits until thread `tid` of ours sleeps in epoll_wait(), for up to 10 s.
-fn wait_in_epoll_wait(tid: libc::pid_t) -> Check {
-    let path = format!("/proc/self/task/{tid}/syscall");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = std::fs::read_to_string(&path).unwrap_or_default();
-        let nr = now.split_whitespace().next().and_then(|n| n.parse().ok());
-        if nr.is_some_and(|nr| NR_EPOLL_WAITS.contains(&nr)) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "thread {tid} is not in epoll_wait() after 10 s: {now:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Starts the thread that sleeps in epoll_wait() on SIG_EP, without a timeout, until SFD is
 /// readable; returns it once it sleeps there, with its tid.
 fn start_waiter() -> Result<(Thread, libc::pid_t), String> {
@@ -266,7 +247,7 @@ fn start_waiter() -> Result<(Thread, libc::pid_t), String> {
     let tid = rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| "the waiting thread did not start".to_string())?;
-    wait_in_epoll_wait(tid)?;
+    wait_in_syscall(tid, &NR_EPOLL_WAITS)?;
     Ok((waiter, tid))
 }
 
@@ -280,7 +261,7 @@ fn check_signalfd(waiter: Thread, tid: libc::pid_t) -> Check {
     )?;
     check_eq("SIG_EP's events before SIGUSR2", ready(SIG_EP)?, vec![])?;
     // Asleep when the signal comes: its wakeup is what is tested, not only SFD's readiness.
-    wait_in_epoll_wait(tid)?;
+    wait_in_syscall(tid, &NR_EPOLL_WAITS)?;
     // SAFETY: sends a signal that every thread of ours blocks to ourselves.
     check_os(
         unsafe { libc::kill(libc::getpid(), SIGNAL) },
