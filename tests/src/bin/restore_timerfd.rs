@@ -1,14 +1,21 @@
-//! Timerfds come back with their clock, timer and the expiries not yet read:
+//! Timerfds come back with their clock, timer and the expiries not yet read. The test waits
+//! [`GAP`] between checkpoint and restart: a relative timer does not count that time (it has
+//! the time it had left at the checkpoint), an absolute one keeps its expiry on its clock.
 //!
 //! - FIRED: a non-blocking periodic CLOCK_MONOTONIC timer of 1000 s that expired once at
 //!   setup and was not read: one expiry to read after the restart, the next one still about
-//!   1000 s away;
+//!   1000 s away, the gap not counted;
 //! - ONCE: a non-blocking one-shot timer that expired unread: one expiry, then disarmed;
 //! - RELATIVE: a CLOCK_BOOTTIME timer due in 500 s with a 7 s period, non-blocking: due in
-//!   (a little less than) 500 s after the restart, still 7 s apart, nothing to read;
+//!   (a little less than) 500 s after the restart, the gap not counted, still 7 s apart,
+//!   nothing to read;
 //! - ABSOLUTE: a CLOCK_REALTIME timer at a wall-clock time 1000 s after setup, with
 //!   TFD_TIMER_ABSTIME and TFD_TIMER_CANCEL_ON_SET: the same wall-clock time, the same flags,
 //!   and a read fails with ECANCELED once the test sets the clock (to what it is);
+//! - WALL: a non-blocking CLOCK_REALTIME timer with TFD_TIMER_ABSTIME alone, at a wall-clock
+//!   time 600 s after setup, every 11 s: the same wall-clock time (made relative it would be
+//!   due the gap later), the same period, nothing to read, and setting the clock does not
+//!   cancel it;
 //! - IDLE: a close-on-exec CLOCK_REALTIME timer never set: disarmed.
 //!
 //! /proc/self/fdinfo shows the clock and flags of each. A timerfd an outside epoll watches is
@@ -18,15 +25,28 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use cr_tests::outside::{refused_while_used, watch_with_epoll};
-use cr_tests::{check_eq, check_fd_flags, check_os, pass, poll_in, read_u64, Check, Target, KILL};
+use cr_tests::target::dry_run;
+use cr_tests::{
+    check_eq, check_fd_flags, check_os, pass, poll_in, read_u64, wait_restored, Check, Target, KILL,
+};
 
 const FIRED: RawFd = 20;
 const RELATIVE: RawFd = 21;
 const ABSOLUTE: RawFd = 22;
 const IDLE: RawFd = 23;
 const ONCE: RawFd = 24;
+const WALL: RawFd = 25;
 
 const SEC: i64 = 1_000_000_000;
+
+/// How long the test waits between checkpoint and restart: the time a relative timer must
+/// not count and an absolute one must.
+const GAP: Duration = Duration::from_secs(3);
+/// Half the gap: how far a timer may be off its expected expiry. A timer restored the wrong
+/// way (absolute made relative, or relative counting the gap) is off by the whole gap or more.
+const MARGIN: i64 = GAP.as_nanos() as i64 / 2;
+/// WALL's period.
+const WALL_PERIOD: i64 = 11 * SEC;
 
 fn ts(ns: i64) -> libc::timespec {
     libc::timespec {
@@ -101,29 +121,76 @@ fn check_within(what: &str, got: i64, lo: i64, hi: i64) -> Check {
     Ok(())
 }
 
+/// `fd`'s absolute timer is still due at `at` on the wall clock, give or take [`MARGIN`]
+/// (restored as a relative one it would be due [`GAP`] or more later), every `period`.
+fn check_wall_expiry(name: &str, fd: RawFd, at: i64, period: i64) -> Check {
+    let (value, interval) = gettime(fd)?;
+    let left = at - now(libc::CLOCK_REALTIME);
+    check_within(
+        &format!("{name}'s expiry"),
+        value,
+        left - MARGIN,
+        left + MARGIN,
+    )?;
+    check_eq(format_args!("{name}'s period"), interval, period)
+}
+
+/// `fd`'s relative timer, set to `full` at `set_at` on `clock`, ran down by less than the time
+/// since then: the time between checkpoint and restart ([`GAP`] or more) is not counted.
+/// A dry run has no such time: its timer counts it all.
+fn check_gap_not_counted(
+    name: &str,
+    fd: RawFd,
+    clock: libc::clockid_t,
+    set_at: i64,
+    full: i64,
+) -> Check {
+    let (value, _) = gettime(fd)?;
+    // Read after the timer: what it ran down may only come out smaller.
+    let since = now(clock) - set_at;
+    let ran_down = full - value;
+    if !dry_run() && ran_down > since - MARGIN {
+        return Err(format!(
+            "{name} ran down {ran_down} ns of the {since} ns since it was set: the time \
+             between checkpoint and restart was counted"
+        ));
+    }
+    Ok(())
+}
+
 fn main() {
     let wall = now(libc::CLOCK_REALTIME) + 1000 * SEC;
-    let setup = move || {
+    // After the restart, so that WALL is still armed when it is checked.
+    let wall_at = now(libc::CLOCK_REALTIME) + 600 * SEC;
+    // Returns when FIRED and RELATIVE were set, each on its clock.
+    let setup = move || -> Result<(i64, i64), String> {
         timerfd_at(FIRED, libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK)?;
+        // Taken before each timer is set, so that the time since comes out no smaller.
+        let fired_set = now(libc::CLOCK_MONOTONIC);
         settime(FIRED, 0, 1, 1000 * SEC)?;
         timerfd_at(ONCE, libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK)?;
         settime(ONCE, 0, 1, 0)?;
         // Both expired, not read.
         std::thread::sleep(Duration::from_millis(10));
         timerfd_at(RELATIVE, libc::CLOCK_BOOTTIME, libc::TFD_NONBLOCK)?;
+        let relative_set = now(libc::CLOCK_BOOTTIME);
         settime(RELATIVE, 0, 500 * SEC, 7 * SEC)?;
         timerfd_at(ABSOLUTE, libc::CLOCK_REALTIME, 0)?;
         let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
         settime(ABSOLUTE, flags, wall, 0)?;
-        timerfd_at(IDLE, libc::CLOCK_REALTIME, libc::TFD_CLOEXEC)
+        timerfd_at(WALL, libc::CLOCK_REALTIME, libc::TFD_NONBLOCK)?;
+        settime(WALL, libc::TFD_TIMER_ABSTIME, wall_at, WALL_PERIOD)?;
+        timerfd_at(IDLE, libc::CLOCK_REALTIME, libc::TFD_CLOEXEC)?;
+        Ok((fired_set, relative_set))
     };
-    let check = move || {
+    let check = move |(fired_set, relative_set): (i64, i64)| {
         let rdwr = libc::O_RDWR;
         for (fd, flags, cloexec, clock, settime) in [
             (FIRED, rdwr | libc::O_NONBLOCK, false, "1", "00"),
             (ONCE, rdwr | libc::O_NONBLOCK, false, "1", "00"),
             (RELATIVE, rdwr | libc::O_NONBLOCK, false, "7", "00"),
             (ABSOLUTE, rdwr, false, "0", "03"),
+            (WALL, rdwr | libc::O_NONBLOCK, false, "0", "01"),
             (IDLE, rdwr, true, "0", "00"),
         ] {
             check_fd_flags(fd, flags, cloexec)?;
@@ -134,6 +201,7 @@ fn main() {
         let (value, interval) = gettime(FIRED)?;
         check_within("FIRED's next expiry", value, 900 * SEC, 1000 * SEC)?;
         check_eq("FIRED's period", interval, 1000 * SEC)?;
+        check_gap_not_counted("FIRED", FIRED, libc::CLOCK_MONOTONIC, fired_set, 1000 * SEC)?;
         check_eq("expiries of ONCE", read_u64(ONCE), Ok(1))?;
         check_eq("ONCE's timer", gettime(ONCE)?, (0, 0))?;
         check_eq("expiries of ONCE, read", read_u64(ONCE), Err(libc::EAGAIN))?;
@@ -145,11 +213,16 @@ fn main() {
         let (value, interval) = gettime(RELATIVE)?;
         check_within("RELATIVE's next expiry", value, 400 * SEC, 500 * SEC)?;
         check_eq("RELATIVE's period", interval, 7 * SEC)?;
-        let (value, interval) = gettime(ABSOLUTE)?;
-        let left = wall - now(libc::CLOCK_REALTIME);
-        // Its expiry is the same wall-clock time: what is left of it now, give or take.
-        check_within("ABSOLUTE's expiry", value, left - SEC, left + SEC)?;
-        check_eq("ABSOLUTE's period", interval, 0)?;
+        check_gap_not_counted(
+            "RELATIVE",
+            RELATIVE,
+            libc::CLOCK_BOOTTIME,
+            relative_set,
+            500 * SEC,
+        )?;
+        check_wall_expiry("ABSOLUTE", ABSOLUTE, wall, 0)?;
+        check_wall_expiry("WALL", WALL, wall_at, WALL_PERIOD)?;
+        check_eq("expiries of WALL", read_u64(WALL), Err(libc::EAGAIN))?;
         check_eq("IDLE's timer", gettime(IDLE)?, (0, 0))?;
         // Setting the clock, even to what it is, cancels ABSOLUTE: it is on the cancel list.
         let t = ts(now(libc::CLOCK_REALTIME));
@@ -162,12 +235,30 @@ fn main() {
             "read of ABSOLUTE after the clock was set",
             read_u64(ABSOLUTE),
             Err(libc::ECANCELED),
-        )
+        )?;
+        // WALL is not on the cancel list: it stays armed for the same time.
+        check_eq(
+            "read of WALL after the clock was set",
+            read_u64(WALL),
+            Err(libc::EAGAIN),
+        )?;
+        check_wall_expiry("WALL, after the clock was set", WALL, wall_at, WALL_PERIOD)
     };
-    Target::round_trip(setup, check);
+    let mut target = Target::spawn(move || {
+        let set_at = setup()?;
+        Ok(move || {
+            wait_restored();
+            check(set_at)
+        })
+    });
+    target.checkpoint(KILL);
+    // The gap the relative timers must not count and the absolute ones must.
+    std::thread::sleep(GAP);
+    target.restart();
+    target.finish();
     let idle = || timerfd_at(IDLE, libc::CLOCK_MONOTONIC, 0);
     let still_idle = || check_eq("the refused timerfd's timer", gettime(IDLE)?, (0, 0));
     let epoll = |pid| watch_with_epoll(pid, IDLE).map(|ep| vec![ep]);
     refused_while_used(idle, still_idle, epoll, KILL, "epoll");
-    pass("timerfds come back with their clock, timer, flags and unread expiries; one an outside epoll watches is refused by name");
+    pass("timerfds come back with their clock, timer, flags and unread expiries, relative ones not counting the time between checkpoint and restart, absolute ones at the same time; one an outside epoll watches is refused by name");
 }
