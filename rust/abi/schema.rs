@@ -1118,8 +1118,9 @@ pub struct Pty {
 /// the slave's (input), then the master's (output, which the master's line discipline takes
 /// raw). `Data` records with, in this order, the `len` bytes its line discipline holds, the
 /// `(canon + 7) / 8` bytes of the bitmap of which of the first `canon` of them end a line
-/// (bit `i % 8` of byte `i / 8`, from the lowest, for byte `i`), and the `flip` bytes its
-/// flip buffers hold, follow; each record holds bytes of one of the three only.
+/// (bit `i % 8` of byte `i / 8`, from the lowest, for byte `i`), the `flip` bytes its flip
+/// buffers hold, and the `echo` bytes of echoes its line discipline has not written to the
+/// other side yet, follow; each record holds bytes of one of the four only.
 #[repr(C)]
 #[record(PtyQueue, max = 64)]
 pub struct PtyQueue {
@@ -1142,8 +1143,21 @@ pub struct PtyQueue {
     /// fills before it needs a new one (granted only while they use at most their limit):
     /// restart gives it as much.
     pub room: u32,
+    /// Bytes of echoes its line discipline has not written to the other side yet, because
+    /// the other side's buffers were full (`PTY_QUEUE_READ_MAX` at most): the line
+    /// discipline's own encoding, characters and its echo operations (`0xff` and an
+    /// operation code), each whole.
+    pub echo: u32,
+    /// Of which those it writes as soon as there is room (its echo commit): all, as the line
+    /// discipline commits each echo it adds; restart takes no other.
+    pub echo_commit: u32,
+    /// Of which those it writes before a write of its own (up to its echo mark): all,
+    /// likewise.
+    pub echo_mark: u32,
     /// Zero.
     pub _pad0: u32,
+    /// Zero.
+    pub _pad1: u32,
 }
 
 /// Which pty a file of a slave is of, after its `File` record and path.

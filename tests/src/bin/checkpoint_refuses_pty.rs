@@ -5,18 +5,6 @@
 //! (fd 30), `/dev/ptmx` opened `O_RDWR | O_NOCTTY` and unlocked, and its slave (fd 31),
 //! `/dev/pts/N` opened `O_RDWR | O_NOCTTY`, in raw mode (cfmakeraw) unless said otherwise:
 //!
-//! - an echo not written yet: the slave's c_lflag ECHO alone (not canonical: one byte is a
-//!   read) and its c_oflag without OPOST, the slave `O_NONBLOCK`; the target fills the pty
-//!   from the slave (a pattern, byte i is i * 7 % 251, in chunks of 1024 and then one by
-//!   one until a write gives EAGAIN, again once FIONREAD of the master has not grown for
-//!   200 ms, until the first write after that gives EAGAIN: the master's line discipline and
-//!   flip buffers are full), then writes "x" to the master and waits until the slave is
-//!   readable (poll): the echo of "x" could not be written, "with echoes not written yet";
-//!   afterwards the master (`O_NONBLOCK` too) reads the pattern, exactly as many bytes as
-//!   were written, then poll() sees nothing within 300 ms and a read gives EAGAIN (the echo
-//!   is still not written), the slave reads "x", and once the slave wrote "z" the master
-//!   reads exactly "xz" (the echo is written before the output that follows it), then
-//!   nothing within 300 ms;
 //! - more than a line discipline holds: the slave canonical with PARMRK, without ECHO, ISIG,
 //!   IEXTEN, ISTRIP, IXON or ICRNL; the target writes to the master 4095 bytes "a", 64 bytes
 //!   0xff and a newline, and waits until FIONREAD of the slave is more than 4096 (N_TTY, full
@@ -41,22 +29,21 @@
 //!   it again) and "the pty is also open outside the tree", naming the target and an fd of
 //!   the pty.
 //!
-//! Where both sides are open a line naming either fd passes: the state is the pty's, not one
-//! file's. With `CR_TESTS_DRY_RUN=1` only the targets' setup and their checks afterwards run.
-//! `checkpoint_refuses_pty WORD` runs only the cases whose name holds WORD; each case prints
-//! the kernel's log lines of its refusal.
+//! A pty with echoes not written yet (its master's buffers full) is saved, not refused
+//! (`restore_pty_echoes`). Where both sides are open a line naming either fd passes: the
+//! state is the pty's, not one file's. With `CR_TESTS_DRY_RUN=1` only the targets' setup and
+//! their checks afterwards run. `checkpoint_refuses_pty WORD` runs only the cases whose name
+//! holds WORD; each case prints the kernel's log lines of its refusal.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cr_tests::pty::{
-    byte_each_way, check_pattern, fill, inq, ioctl_get, locked, make_raw, open_master_at,
-    open_slave_at, read_len, read_within, set_locked, tcgetattr, tcsetattr, try_read, try_write,
-    unlock, wait_readable, wait_writable,
+    byte_each_way, inq, ioctl_get, locked, make_raw, open_master_at, open_slave_at, set_locked,
+    tcgetattr, tcsetattr, try_read, try_write, unlock, wait_writable,
 };
 use cr_tests::target::dry_run;
-use cr_tests::unix::{check_bytes, close_all, set_nonblock};
-use cr_tests::{check_eq, check_os, log_names, pass, poll_in, wait_restored, write_all};
+use cr_tests::unix::{close_all, set_nonblock};
+use cr_tests::{check_eq, check_os, log_names, pass, wait_restored, write_all};
 use cr_tests::{Check, Refusal, Target};
 
 /// The pty's master and slave in each target.
@@ -66,7 +53,6 @@ const SLAVE: RawFd = 31;
 const BOTH: &[RawFd] = &[MASTER, SLAVE];
 
 /// What the log line of each refusal says.
-const ECHOES: &str = "a pty with echoes not written yet is not supported";
 const OVERRUN: &str = "a pty holding more unread bytes than checkpoint saves is not supported";
 const EXCLUSIVE: &str = "a pty in exclusive mode (TIOCEXCL) is not supported";
 const STOPPED: &str = "a pty stopped by flow control is not supported";
@@ -97,37 +83,6 @@ fn open_pair(raw: bool) -> Check {
 fn byte_goes_through() -> Check {
     make_raw(SLAVE)?;
     byte_each_way(MASTER, SLAVE, "the pty")
-}
-
-/// The most bytes the target writes to fill the pty before it must get EAGAIN.
-const FILL_CAP: usize = 256 << 10;
-
-/// How many bytes the target wrote to fill the pty, for its check afterwards.
-static FILLED: AtomicUsize = AtomicUsize::new(0);
-
-/// Byte `i` of what the target fills the pty with.
-fn filler(i: usize) -> u8 {
-    (i * 7 % 251) as u8
-}
-
-/// The slave echoing, not canonical, non-blocking; the pty filled from the slave; "x"
-/// written to the master, read by the slave's line discipline, its echo not written.
-fn echo_pending() -> Check {
-    open_pair(true)?;
-    let mut t = tcgetattr(SLAVE)?;
-    t.c_lflag = libc::ECHO;
-    tcsetattr(SLAVE, &t)?;
-    if t.c_oflag & libc::OPOST != 0 {
-        return Err(format!(
-            "the slave in raw mode has c_oflag {:#o}: OPOST",
-            t.c_oflag
-        ));
-    }
-    set_nonblock(SLAVE, true)?;
-    let n = fill(SLAVE, MASTER, filler, FILL_CAP, "the pty, from its slave")?;
-    FILLED.store(n, Ordering::SeqCst);
-    write_all(MASTER, b"x")?;
-    wait_readable(SLAVE, "the slave, after \"x\" was written to the master")
 }
 
 /// How many bytes 0xff the target writes after the 4095 bytes "a" that fill the slave's line
@@ -179,40 +134,6 @@ fn still_overrun() -> Check {
         }
     }
     set_nonblock(SLAVE, false)?;
-    byte_goes_through()
-}
-
-fn still_echo_pending() -> Check {
-    let n = FILLED.load(Ordering::SeqCst);
-    set_nonblock(MASTER, true)?;
-    let got = read_len(MASTER, n, "the master, full")?;
-    check_pattern(
-        &format!("what the master reads of the {n} bytes written to the slave"),
-        &got,
-        filler,
-    )?;
-    check_eq(
-        format_args!("poll of the master after its {n} bytes (the echo of \"x\" still pending)"),
-        poll_in(MASTER, 300)?,
-        0,
-    )?;
-    check_eq(
-        "a read of the master, non-blocking, read to its end",
-        try_read(MASTER),
-        Err(libc::EAGAIN),
-    )?;
-    check_bytes(
-        "what the slave reads",
-        &read_within(SLAVE, "the slave")?,
-        b"x",
-    )?;
-    write_all(SLAVE, b"z")?;
-    check_bytes(
-        "what the master reads once the slave wrote \"z\" (the pending echo of \"x\" first)",
-        &read_len(MASTER, 2, "the master")?,
-        b"xz",
-    )?;
-    check_eq("poll of the master after \"xz\"", poll_in(MASTER, 300)?, 0)?;
     byte_goes_through()
 }
 
@@ -352,15 +273,6 @@ struct Case {
 /// The cases of a state of the target's own, by name.
 const CASES: &[Case] = &[
     Case {
-        name: "echoes not written",
-        refusal: Refusal {
-            setup: echo_pending,
-            named: ECHOES,
-            works: still_echo_pending,
-        },
-        fds: BOTH,
-    },
-    Case {
         name: "more than a line discipline holds",
         refusal: Refusal {
             setup: overrun,
@@ -498,5 +410,5 @@ fn main() {
         println!("# {outside}");
         open_outside();
     }
-    pass("a pty with an echo not written yet (its master's buffers full), holding more unread bytes than its line discipline's buffer (PARMRK), in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
+    pass("a pty holding more unread bytes than its line discipline's buffer (PARMRK), in exclusive mode (TIOCEXCL), stopped by flow control (^S), locked again (TIOCSPTLCK) with its slave open, whose master is closed, with locked termios (TIOCSLCKTRMIOS) or whose slave the test opened too is refused with EOPNOTSUPP and a log line naming the target, an fd of the pty and why; each target runs on with its pty as it was, and once it undid the state a byte goes through each way");
 }

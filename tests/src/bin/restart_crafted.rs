@@ -631,11 +631,24 @@ fn pty_queue(image: &Image, side: usize) -> usize {
     };
     let r = &image.recs[q];
     assert_eq!(
-        (r.get("len"), r.get("canon"), r.get("flip")),
-        (0, 0, 0),
-        "the target's pty queue {side}: (len, canon, flip)"
+        (r.get("len"), r.get("canon"), r.get("flip"), r.get("echo")),
+        (0, 0, 0, 0),
+        "the target's pty queue {side}: (len, canon, flip, echo)"
     );
     q
+}
+
+/// Gives pty queue `side` of `image` (0 the slave's, 1 the master's) the echoes `echoes`
+/// (its `Data` record), of which `commit` committed and `mark` up to its echo mark.
+fn pty_echoes(image: &mut Image, side: usize, echoes: &[u8], commit: u32, mark: u32) {
+    let q = pty_queue(image, side);
+    let echo = echoes.len() as u32;
+    image
+        .rec(q)
+        .set("echo", echo.into())
+        .set("echo_commit", commit.into())
+        .set("echo_mark", mark.into());
+    image.recs.insert(q + 1, data_rec(echoes.to_vec()));
 }
 
 /// A `Data` record of `bytes`.
@@ -1197,12 +1210,15 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // O_APPEND at most; a slave's file names the master's file that came before it. What a
     // side's readers have not read is at most what a line discipline holds and checkpoint
     // saves of flip buffers and their memory, its complete lines and looked-at bytes within
-    // its bytes, the last buffer's room within its memory, with the flags a queue has, zero
-    // padding, and its bytes as many as it announces (the target's pty has nothing unread:
-    // each case gives a queue the bytes it announces, but for the two announcing bytes that
-    // are not there or more than it announces).
+    // its bytes, the last buffer's room within its memory, its echoes at most what a line
+    // discipline holds, whole echo operations (a byte, or 0xff and an operation code, and
+    // the column count of ECHO_OP_ERASE_TAB 0x82), its echo commit and echo mark at the end
+    // of one of them, with the flags a queue has, zero padding, and its bytes as many as it
+    // announces (the target's pty has nothing unread: each case gives a queue the bytes it
+    // announces, but for the two announcing bytes that are not there or more than it
+    // announces).
     type Craft = fn(&mut Image);
-    let pty_cases: [(&str, Craft); 22] = [
+    let pty_cases: [(&str, Craft); 32] = [
         ("a pty with a flag no pty has", |i| {
             let p = i.next::<abi::Pty>(0);
             let flags = i.recs[p].get("flags");
@@ -1301,6 +1317,54 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ("a pty queue with padding that is not zero", |i| {
             let q = pty_queue(i, 0);
             i.rec(q).set("_pad0", 1);
+        }),
+        ("a pty queue with a second padding that is not zero", |i| {
+            let q = pty_queue(i, 0);
+            i.rec(q).set("_pad1", 1);
+        }),
+        (
+            "a pty queue with more echoes than a line discipline holds",
+            |i| {
+                let echo = abi::PTY_QUEUE_READ_MAX + 1;
+                pty_echoes(i, 0, &vec![b'a'; echo as usize], echo, echo);
+            },
+        ),
+        ("a pty queue whose echo commit passes its echoes", |i| {
+            pty_echoes(i, 0, b"a", 2, 1);
+        }),
+        ("a pty queue whose echo mark passes its echoes", |i| {
+            pty_echoes(i, 0, b"a", 1, 2);
+        }),
+        // N_TTY's echo operations: ECHO_OP_START 0xff, then the operation's code.
+        (
+            "a pty queue whose echoes end inside an echo operation",
+            |i| {
+                pty_echoes(i, 0, &[0xff], 1, 1);
+            },
+        ),
+        (
+            "a pty queue whose echoes end inside an erase of a tab",
+            |i| {
+                // ECHO_OP_ERASE_TAB without its column count.
+                pty_echoes(i, 0, &[0xff, 0x82], 2, 2);
+            },
+        ),
+        (
+            "a pty queue whose echo commit is inside an echo operation",
+            |i| {
+                pty_echoes(i, 0, &[0xff, 0x82, 3], 1, 3);
+            },
+        ),
+        // N_TTY commits and marks each echo it adds: it holds no others.
+        ("a pty queue with echoes not all committed", |i| {
+            pty_echoes(i, 0, b"ab", 1, 2);
+        }),
+        ("a pty queue with echoes not all marked", |i| {
+            pty_echoes(i, 0, b"ab", 2, 1);
+        }),
+        // The master's termios cannot be set: it never echoes.
+        ("a pty master's queue with echoes", |i| {
+            pty_echoes(i, 1, b"ab", 2, 2);
         }),
         (
             "a pty queue whose last buffer has room past its memory",
@@ -3549,6 +3613,10 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // listener whose connection's records do not come (the decoder's line).
     let waiting_bad = "unix connection waiting on a listener of another type, or in a state or with options no such connection has";
     let no_conn = format!("type {} where UnixSock belongs", abi::Fd::TYPE);
+    // A pty queue refused by the decoder's check of what a queue may hold, or by N_TTY's of
+    // what its line discipline can hold in its mode (whole echo operations among them).
+    let queue_bad = "pty queue holding more bytes, memory, room or echoes than a pty holds, or complete lines or echo marks past its bytes";
+    let ldisc_bad = "its line disciplines cannot hold what its readers had not read in the modes its termios set";
     // The copy cases are refused with EINVAL by one check or another: each must be by its own.
     for (what, why) in [
         (
@@ -4344,20 +4412,42 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
             "a unix socket path where no file is, then a bad lock",
             "POSIX lock through an fd not open",
         ),
-        (
-            "a complete line in the master's pty queue",
-            "its line disciplines cannot hold what its readers had not read",
-        ),
+        ("a complete line in the master's pty queue", ldisc_bad),
         (
             "a pty queue whose last buffer has room past its memory",
-            "pty queue holding more bytes, memory or room than a pty holds",
+            queue_bad,
         ),
         (
             "a pty queue using more memory than checkpoint saves",
-            "pty queue holding more bytes, memory or room than a pty holds",
+            queue_bad,
         ),
         (
+            "a pty queue with more echoes than a line discipline holds",
+            queue_bad,
+        ),
+        ("a pty queue whose echo commit passes its echoes", queue_bad),
+        ("a pty queue whose echo mark passes its echoes", queue_bad),
+        (
+            "a pty queue whose echoes end inside an echo operation",
+            ldisc_bad,
+        ),
+        (
+            "a pty queue whose echoes end inside an erase of a tab",
+            ldisc_bad,
+        ),
+        (
+            "a pty queue whose echo commit is inside an echo operation",
+            ldisc_bad,
+        ),
+        ("a pty queue with echoes not all committed", ldisc_bad),
+        ("a pty queue with echoes not all marked", ldisc_bad),
+        ("a pty master's queue with echoes", ldisc_bad),
+        (
             "a pty queue with padding that is not zero",
+            "PtyQueue with padding that is not zero",
+        ),
+        (
+            "a pty queue with a second padding that is not zero",
             "PtyQueue with padding that is not zero",
         ),
     ] {

@@ -492,7 +492,7 @@ int restart_epoll_add(struct file *file, struct file *tfile, int fd,
 #define CKPT_PTY_PACKET		0x0004	/* the master is in packet mode (TIOCPKT) */
 #define CKPT_PTY_SLAVE_CLOSED	0x0008	/* the slave's last file was closed */
 /* ... and what it cannot be saved with: */
-#define CKPT_PTY_UNREAD		0x0100	/* echoes not written yet */
+#define CKPT_PTY_UNREAD		0x0100	/* echoes checkpoint cannot save */
 #define CKPT_PTY_LDISC		0x0200	/* a line discipline other than N_TTY */
 #define CKPT_PTY_EXCLUSIVE	0x0400	/* TIOCEXCL on either side */
 #define CKPT_PTY_LOCKED_TERMIOS	0x0800	/* TIOCSLCKTRMIOS */
@@ -557,8 +557,13 @@ struct checkpoint_pty {
  *	  (at most CKPT_TTY_USED_MAX)
  * @room: the bytes the last of them has room for
  * @flags: CKPT_TTY_Q_*
+ * @echo: bytes of echoes (and of N_TTY's echo operations) in @echoes that its
+ *	  N_TTY has not written to the other side yet, at most CKPT_TTY_READ_MAX
+ * @echo_commit: of which those it writes as soon as there is room
+ * @echo_mark: of which those up to its last commit, which it writes next
  * @marks: bit i % 8 of byte i / 8: byte i of @buf ends a line
  * @buf: the bytes
+ * @echoes: the echoes
  */
 struct checkpoint_tty_queue {
 	unsigned int len;
@@ -568,8 +573,12 @@ struct checkpoint_tty_queue {
 	unsigned int used;
 	unsigned int room;
 	unsigned int flags;
+	unsigned int echo;
+	unsigned int echo_commit;
+	unsigned int echo_mark;
 	u8 marks[CKPT_TTY_READ_MAX / 8];
 	u8 buf[CKPT_TTY_READ_MAX + CKPT_TTY_FLIP_MAX];
+	u8 echoes[CKPT_TTY_READ_MAX];
 };
 
 /**

@@ -86,7 +86,8 @@ impl PtyInfo {
     pub const PACKET: u32 = bindings::CKPT_PTY_PACKET;
     /// The slave's last file was closed: reads of the master give `EIO` until a new open.
     pub const SLAVE_CLOSED: u32 = bindings::CKPT_PTY_SLAVE_CLOSED;
-    /// Echoes not written yet, on either side.
+    /// Echoes not written yet, on either side, in a state checkpoint cannot save: not all
+    /// committed and marked, which N_TTY does not leave.
     pub const UNREAD: u32 = bindings::CKPT_PTY_UNREAD;
     /// A line discipline other than `N_TTY` on either side.
     pub const LDISC: u32 = bindings::CKPT_PTY_LDISC;
@@ -394,6 +395,22 @@ impl Queue<'_> {
     pub fn flags(&self) -> u32 {
         self.0.flags
     }
+
+    /// The echoes its line discipline has not written to the other side yet, with its
+    /// echo operations; `EINVAL` if it says it holds more than a queue does.
+    pub fn echoes(&self) -> Result<&[u8]> {
+        self.0.echoes.get(..self.0.echo as usize).ok_or(EINVAL)
+    }
+
+    /// How many of them it writes as soon as there is room.
+    pub fn echo_commit(&self) -> u32 {
+        self.0.echo_commit
+    }
+
+    /// How many of them it writes next: those up to its last commit.
+    pub fn echo_mark(&self) -> u32 {
+        self.0.echo_mark
+    }
 }
 
 /// What one side's part of [`PtyQueues`] holds, but for its bytes.
@@ -413,6 +430,12 @@ pub struct QueueShape {
     pub room: u32,
     /// [`PtyQueues::PUSH`] and the other flags.
     pub flags: u32,
+    /// Bytes of echoes not written yet.
+    pub echo: u32,
+    /// Of which those it writes as soon as there is room.
+    pub echo_commit: u32,
+    /// Of which those it writes next.
+    pub echo_mark: u32,
 }
 
 /// One side's part of [`PtyQueues`], to fill: [`QueueMut::set`] first, then the bytes.
@@ -429,12 +452,16 @@ impl QueueMut<'_> {
             || s.used > used_max
             || s.room > 2 * s.used
             || s.canon > s.len
+            || s.echo > read_max
+            || s.echo_commit > s.echo
+            || s.echo_mark > s.echo
         {
             return Err(EINVAL);
         }
         let q = &mut *self.0;
         (q.len, q.canon, q.flip, q.lookahead) = (s.len, s.canon, s.flip, s.lookahead);
         (q.used, q.room, q.flags) = (s.used, s.room, s.flags);
+        (q.echo, q.echo_commit, q.echo_mark) = (s.echo, s.echo_commit, s.echo_mark);
         Ok(())
     }
 
@@ -453,5 +480,13 @@ impl QueueMut<'_> {
     pub fn flip(&mut self) -> &mut [u8] {
         let (len, flip) = (self.0.len as usize, self.0.flip as usize);
         self.0.buf.get_mut(len..len + flip).unwrap_or(&mut [])
+    }
+
+    /// The echoes its line discipline has not written yet, to fill.
+    pub fn echoes(&mut self) -> &mut [u8] {
+        self.0
+            .echoes
+            .get_mut(..self.0.echo as usize)
+            .unwrap_or(&mut [])
     }
 }

@@ -18,8 +18,10 @@
 //! have their terminals again ([`start`]), so that a signal character among it reaches the
 //! foreground group.
 //!
-//! A pty with echoes not written yet (the master's buffers were full) or holding more than
-//! checkpoint saves (PARMRK takes N_TTY past its buffer) is refused. A pty with a file
+//! Echoes a side's line discipline has not written yet, because the other side's buffers
+//! were full, are saved and restored with its other state, to be written when they would
+//! have been. A pty holding more than checkpoint saves (PARMRK takes N_TTY past its buffer)
+//! is refused. A pty with a file
 //! outside the tree is refused by leak detection, even with
 //! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
 //! the controlling terminal of a session comes back as such with the session, once the tree
@@ -210,7 +212,10 @@ fn refused(p: &PtyInfo) -> Option<&'static str> {
         (PtyInfo::MASTER_CLOSED, "whose master is closed"),
         (PtyInfo::HUNG_UP, "that was hung up"),
         (PtyInfo::LDISC, "with a line discipline other than N_TTY"),
-        (PtyInfo::UNREAD, "with echoes not written yet"),
+        (
+            PtyInfo::UNREAD,
+            "with echoes not written yet that are not all committed",
+        ),
         (
             PtyInfo::OVERRUN,
             "holding more unread bytes than checkpoint saves",
@@ -270,7 +275,7 @@ fn changed(d: &Dumper<'_>, file: &FileRef) -> Error {
 
 /// Writes a `PtyQueue` record and its bytes.
 fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
-    let (read, marks, flip) = (q.read()?, q.marks()?, q.flip()?);
+    let (read, marks, flip, echoes) = (q.read()?, q.marks()?, q.flip()?, q.echoes()?);
     d.record(&abi::PtyQueue {
         len: read.len() as u32,
         canon: q.canon(),
@@ -279,11 +284,16 @@ fn dump_queue(d: &mut Dumper<'_>, q: Queue<'_>) -> Result {
         flags: QUEUE_FLAGS.image(q.flags()),
         used: q.used(),
         room: q.room(),
+        echo: echoes.len() as u32,
+        echo_commit: q.echo_commit(),
+        echo_mark: q.echo_mark(),
         _pad0: 0,
+        _pad1: 0,
     })?;
     d.data(read)?;
     d.data(marks)?;
-    d.data(flip)
+    d.data(flip)?;
+    d.data(echoes)
 }
 
 /// Reads a `PtyQueue` record and its bytes into `q`.
@@ -301,13 +311,17 @@ fn restore_queue(r: &mut Restorer<'_, Obj>, mut q: QueueMut<'_>) -> Result {
         used: rec.used,
         room: rec.room,
         flags,
+        echo: rec.echo,
+        echo_commit: rec.echo_commit,
+        echo_mark: rec.echo_mark,
     };
     q.set(&shape)
-        .map_err(|_| r.bad("pty queue holding more bytes, memory or room than a pty holds, or complete lines past its bytes"))?;
+        .map_err(|_| r.bad("pty queue holding more bytes, memory, room or echoes than a pty holds, or complete lines or echo marks past its bytes"))?;
     const SHORT: &str = "pty queue with bytes longer or shorter than it";
     r.data(q.read(), SHORT)?;
     r.data(q.marks(), SHORT)?;
-    r.data(q.flip(), SHORT)
+    r.data(q.flip(), SHORT)?;
+    r.data(q.echoes(), SHORT)
 }
 
 /// Makes a pty again from its `Pty` and `PtyQueue` records, opening the ptmx node at `path`
