@@ -5,12 +5,17 @@
 //!
 //! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
 //! <value> <unit>` line per measurement: the guest's memcpy bandwidth, then for each memory
-//! size a process with every page written, for each tree size a tree of sleeping processes,
-//! and for each socket size a process whose unix socket pair holds that many bytes, each
-//! checkpointed with `CKPT_KILL` to tmpfs and restarted; then the same with
-//! CRIU (Debian's `criu`, installed on the host if missing and copied into the guest with its
-//! libraries), dumped to and restored from tmpfs. The results are printed side by side and
-//! kept in `target/bench/<time>.md`; where CRIU failed, its error is printed instead.
+//! size (`--mem`) a process with every page written, for each tree size (`--tree`) a tree of
+//! sleeping processes, for each socket size (`--sock`) a process whose unix socket pair holds
+//! that many bytes, and for each count N (`--files`) a process holding N files of one kind, for
+//! each kind (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix socket pair, pty) and none:
+//! each checkpointed with `CKPT_KILL` to tmpfs and restarted (the files 3 times each, the
+//! medians reported, with what one file of each kind adds to the checkpoint and restart times
+//! and to the image); then the memory, trees and sockets with CRIU (Debian's `criu`, installed
+//! on the host if missing and copied into the guest with its libraries), dumped to and
+//! restored from tmpfs, unless `--no-criu`. An empty list (`--mem ''`) leaves its benchmark
+//! out. The results are printed side by side and kept in `target/bench/<time>.md`; where
+//! CRIU failed, its error is printed instead.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -31,7 +36,7 @@ const CRIU: &str = "/usr/sbin/criu";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Memory sizes in MiB, comma-separated.
+    /// Memory sizes in MiB, comma-separated (each list may be empty: '' leaves it out).
     #[arg(long, default_value = "64,1024")]
     mem: String,
     /// Tree sizes in processes, comma-separated.
@@ -40,6 +45,9 @@ pub struct Args {
     /// Bytes queued on a unix socket pair, in MiB, comma-separated.
     #[arg(long, default_value = "16")]
     sock: String,
+    /// Files of each kind one process holds, comma-separated.
+    #[arg(long, default_value = "256")]
+    files: String,
     /// Leave CRIU out.
     #[arg(long)]
     no_criu: bool,
@@ -98,15 +106,31 @@ fn skipped(console: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The guest's `cr-bench` command line (run by `sh -c`): each list quoted, so that an empty
+/// one stays an argument.
+fn command(args: &Args) -> Result<String> {
+    let mut command = String::from("cr-bench");
+    for (flag, list) in [
+        ("--mem", &args.mem),
+        ("--tree", &args.tree),
+        ("--sock", &args.sock),
+        ("--files", &args.files),
+    ] {
+        let mut numbers = list.split(',').filter(|_| !list.is_empty());
+        if let Some(bad) = numbers.find(|n| n.parse::<u64>().is_err()) {
+            bail!("{flag} {list:?}: {bad:?} is not a number");
+        }
+        let _ = write!(command, " {flag} '{list}'");
+    }
+    Ok(command)
+}
+
 pub fn run(sh: &Shell, args: &Args) -> Result<()> {
+    let mut command = command(args)?;
     setup::run(sh)?;
     let configs: Vec<String> = CONFIGS.iter().map(|c| c.to_string()).collect();
     let kernel = build_kernel::build(sh, &configs, "bzImage-bench")?;
     let mut bins = guest::build(sh)?;
-    let mut command = format!(
-        "cr-bench --mem {} --tree {} --sock {}",
-        args.mem, args.tree, args.sock
-    );
     if !args.no_criu {
         setup::ensure_packages(sh, &["criu"])?;
         bins.files
@@ -164,5 +188,23 @@ mod tests {
         assert!(t.contains("| memcpy |  | 900.000 MB/s | - |"), "{t}");
         assert!(!t.contains("criu:"), "{t}");
         assert_eq!(skipped(console), ["criu:tree10 criu dump.log: Error (x)"]);
+    }
+
+    #[test]
+    fn lists_are_quoted_and_checked() {
+        let args = |files: &str| Args {
+            mem: String::new(),
+            tree: "10,100".into(),
+            sock: "16".into(),
+            files: files.into(),
+            no_criu: true,
+        };
+        assert_eq!(
+            command(&args("256")).unwrap(),
+            "cr-bench --mem '' --tree '10,100' --sock '16' --files '256'"
+        );
+        assert!(command(&args("256,")).is_err());
+        assert!(command(&args("x")).is_err());
+        assert!(command(&args("1;reboot")).is_err());
     }
 }

@@ -1,6 +1,7 @@
-//! `cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--criu PATH]`: the guest half of `cargo xtask
-//! bench`, not a test (the guest has it in /bin). Measures, each as one `BENCH <name> <value>
-//! <unit>` line:
+//! `cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...] [--criu PATH]`:
+//! the guest half of `cargo xtask bench`, not a test (the guest has it in /bin). An empty list
+//! (`--mem ''`) leaves its benchmark out. Measures, each as one `BENCH <name> <value> <unit>`
+//! line:
 //!
 //! - the guest's memcpy bandwidth, the yardstick for the rest;
 //! - for each MIB, a `memhog MIB` process (every page written): checkpoint with `CKPT_KILL` to
@@ -10,29 +11,75 @@
 //!   with `CKPT_KILL` and restart; all N must come back;
 //! - for each MIB given with `--sock`, a process holding a unix stream socket pair with MIB
 //!   of bytes queued: checkpoint with `CKPT_KILL` and restart; the restored process then
-//!   reads them back and checks them.
+//!   reads them back and checks them;
+//! - for each N given with `--files` (256 if not given), what each kind of file costs: for
+//!   each kind K below, a process holding N objects of kind K, and one holding none (K =
+//!   `none`, the baseline), each checkpointed with `CKPT_KILL` and restarted; the restored
+//!   process checks every object it holds and must exit 0. Each (K, N) runs 3 times, each
+//!   figure the median of its 3: `files-K-N.checkpoint` and `.restart` in s, `.image` in MB,
+//!   and for each K but `none` what one object adds to the baseline, (K's figure - none's) / N:
+//!   `files-K-N.per-object-checkpoint` and `.per-object-restart` in µs (unit `us`),
+//!   `.per-object-image` in bytes (unit `B`). The kinds, and what the restored process checks
+//!   of each object (one or two system calls):
+//!   - `pipe`: 4096 bytes buffered (read back whole, and nothing more);
+//!   - `eventfd`: its count set to its index plus 1 (read back);
+//!   - `timerfd`: CLOCK_MONOTONIC, armed for 1 h, not fired (`timerfd_gettime()`: still armed,
+//!     at most 1 h away, no period);
+//!   - `signalfd`: for SIGUSR2, which the holder blocks and has pending (`poll()`: readable);
+//!   - `epoll`: an epoll instance watching, for EPOLLIN with its index as data, an eventfd
+//!     that all N share (made once, count 1: 1/N of an eventfd is in each object's figures)
+//!     (`epoll_wait()`: that eventfd ready, with that data);
+//!   - `memfd`: 4096 bytes written (read back whole with `pread()`);
+//!   - `socketpair`: a unix stream socket pair, 512 bytes queued each way (each side reads
+//!     the other's whole, and nothing more);
+//!   - `pty`: a master opened from /dev/ptmx, unlocked, and its slave, with a new pty's
+//!     termios (canonical, echo on), a line of 64 bytes written to the master and not read
+//!     from the slave (the slave reads that line; the master its echo, 65 bytes: the newline
+//!     came back as "\r\n").
 //!
-//! With `--criu`, each of those is also dumped and restored by CRIU (names `criu:<name>`),
-//! into and from a directory in tmpfs; where CRIU fails, a `BENCH-SKIP criu:<name> <why>` line
-//! says so and the rest goes on. Any failure of our own ends it with status 1 and a
-//! `FAIL: ...` line.
+//!   Pipes, socket pairs and ptys take 2 fds each; the holder raises its RLIMIT_NOFILE as far
+//!   as N asks.
+//!
+//! With `--criu`, the memory, tree and socket benchmarks are also dumped and restored by CRIU
+//! (names `criu:<name>`), into and from a directory in tmpfs; where CRIU fails, a `BENCH-SKIP
+//! criu:<name> <why>` line says so and the rest goes on. The files are not (CRIU's support
+//! differs from one kind of file to the next: no comparison of like with like). Any failure of
+//! our own ends it with status 1 and a `FAIL: ...` line.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cr_tests::proc::children_of;
+use cr_tests::proc::{children_of, sigset_of};
+use cr_tests::pty;
 use cr_tests::target::kill_and_reap;
-use cr_tests::{describe_errno, fail, sys};
+use cr_tests::{
+    check_eq, check_os, describe_errno, epoll_add, fail, pread_exact, read_u64, sys, write_all,
+    Check,
+};
 
 const IMAGE: &str = "/tmp/cr-bench.img";
+
+/// Where a holder (see [`spawn_holder`]) says it made what it holds.
+const READY: &str = "/tmp/cr-bench-holder.ready";
+
+/// Where a holder says what it found wrong: its stdio is /dev/null (see
+/// [`forget_our_files`]).
+const HOLDER_ERR: &str = "/tmp/cr-bench-holder.err";
+
+/// How many times each (kind, N) of the files benchmark runs; each figure is the median.
+const FILES_RUNS: usize = 3;
 
 fn report(name: &str, value: f64, unit: &str) {
     println!("BENCH {name} {value:.3} {unit}");
 }
 
+/// The numbers of a comma-separated list, `default` if it was not given; an empty list is
+/// no number.
 fn list(arg: Option<String>, default: &[u64]) -> Vec<u64> {
     match arg {
+        Some(a) if a.is_empty() => Vec::new(),
         Some(a) => a
             .split(',')
             .map(|n| {
@@ -93,11 +140,50 @@ fn restart(what: &str) -> (libc::pid_t, Duration) {
     }
 }
 
+/// The checkpoint and restart times and the image size of one cycle.
+type Cycle = (Duration, Duration, u64);
+
+/// Checkpoints the tree at `pid` (`what`) with `CKPT_KILL`, reaps it with `reap`, restarts it
+/// and checks the restored root with `check`; the image is removed.
+fn cycle(
+    pid: libc::pid_t,
+    what: &str,
+    reap: impl FnOnce(),
+    check: impl FnOnce(libc::pid_t),
+) -> Cycle {
+    let (ckpt, size) = checkpoint(pid, what);
+    reap();
+    let (restored, rst) = restart(what);
+    check(restored);
+    let _ = std::fs::remove_file(IMAGE);
+    (ckpt, rst, size)
+}
+
 /// The checkpoint and restart measures of one benchmark.
-fn report_cycle(name: &str, ckpt: Duration, rst: Duration, bytes: u64) {
+fn report_cycle(name: &str, (ckpt, rst, bytes): Cycle) {
     report(&format!("{name}.checkpoint"), ckpt.as_secs_f64(), "s");
     report(&format!("{name}.restart"), rst.as_secs_f64(), "s");
     report(&format!("{name}.image"), bytes as f64 / 1e6, "MB");
+}
+
+/// Measures the benchmark `name` (`what`): `spawn` starts its tree and returns the root and
+/// what reaps the tree once it is killed, `check` checks a restored root. One [`cycle`] of
+/// ours, then one of CRIU's if `criu` is its path.
+fn measure<R: FnOnce()>(
+    name: &str,
+    what: &str,
+    criu: Option<&str>,
+    spawn: impl Fn() -> (libc::pid_t, R),
+    check: impl Fn(libc::pid_t),
+) {
+    let (pid, reap) = spawn();
+    report_cycle(name, cycle(pid, what, reap, &check));
+    let Some(criu) = criu else { return };
+    let (pid, reap) = spawn();
+    if let Some((restored, dump, rst, size)) = criu_cycle(criu, name, pid, reap) {
+        check(restored);
+        report_cycle(&format!("criu:{name}"), (dump, rst, size));
+    }
 }
 
 /// Waits up to 10 minutes for `done`, checking every 10 ms.
@@ -134,35 +220,38 @@ fn start_memhog(mib: u64, what: &str) -> std::process::Child {
     child
 }
 
+/// What a holder wrote to [`HOLDER_ERR`], if anything.
+fn holder_error() -> String {
+    match std::fs::read_to_string(HOLDER_ERR) {
+        Ok(why) => format!(": {why}"),
+        Err(_) => String::new(),
+    }
+}
+
 /// Wakes the restored process `pid` (`what`), our child, which checks what it holds (a
-/// memhog its memory, a socket holder its bytes) and must exit 0.
+/// memhog its memory, a holder its files) and must exit 0.
 fn wake_and_check(pid: libc::pid_t, what: &str) {
     // SAFETY: kill takes integers; `pid` is our child.
     unsafe { libc::kill(pid, libc::SIGUSR1) };
     match sys::waitpid(pid) {
         Ok(0) => {}
-        Ok(status) => fail(format!("the restored {what} ended with status {status:#x}")),
+        Ok(status) => fail(format!(
+            "the restored {what} ended with status {status:#x}{}",
+            holder_error()
+        )),
         Err(e) => fail(format!("wait for the restored {what}: {e}")),
     }
 }
 
 fn memory(mib: u64, criu: Option<&str>) {
     let what = format!("memhog {mib}");
-    let name = format!("mem{mib}");
-    let mut child = start_memhog(mib, &what);
-    let (ckpt, size) = checkpoint(child.id() as libc::pid_t, &what);
-    let _ = child.wait();
-    let (restored, rst) = restart(&what);
-    wake_and_check(restored, &what);
-    report_cycle(&name, ckpt, rst, size);
-    let _ = std::fs::remove_file(IMAGE);
-    let Some(criu) = criu else { return };
-    let mut child = start_memhog(mib, &what);
-    let pid = child.id() as libc::pid_t;
-    if let Some((restored, dump, rst, size)) = criu_cycle(criu, &name, pid, || drop(child.wait())) {
-        wake_and_check(restored, &what);
-        report_cycle(&format!("criu:{name}"), dump, rst, size);
-    }
+    let spawn = || {
+        let mut child = start_memhog(mib, &what);
+        (child.id() as libc::pid_t, move || drop(child.wait()))
+    };
+    measure(&format!("mem{mib}"), &what, criu, spawn, |restored| {
+        wake_and_check(restored, &what)
+    });
 }
 
 /// Dumps the tree at `pid` with CRIU (which kills it; `reap` reaps it) and restores it
@@ -223,17 +312,26 @@ fn criu_cycle(
     Some((restored, dump, rst, size))
 }
 
+/// In a child we forked: its stdio on /dev/null, every other file it got from us closed. A
+/// file it shared with us would be shared outside the tree it is checkpointed in.
+fn forget_our_files() {
+    // SAFETY: fds of our own; nothing here uses what close_range closes.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        for fd in 0..3 {
+            libc::dup2(null, fd);
+        }
+        libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
+    }
+}
+
 /// Forks a root with `n - 1` children, all asleep with their stdio on /dev/null.
 fn spawn_tree(n: u64) -> libc::pid_t {
     // SAFETY: the child only makes system calls and ends in `_exit` or sleeps until killed.
     match unsafe { libc::fork() } {
         -1 => fail("fork"),
         0 => unsafe {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
+            forget_our_files();
             for _ in 1..n {
                 match libc::fork() {
                     -1 => libc::_exit(1),
@@ -276,138 +374,585 @@ fn reap_tree(root: libc::pid_t, kids: &[libc::pid_t]) {
 
 fn tree(n: u64, criu: Option<&str>) {
     let what = format!("a tree of {n} processes");
-    let name = format!("tree{n}");
-    let root = spawn_tree(n);
-    wait_for(&what, || children_of(root).len() as u64 + 1 == n);
-    let kids = children_of(root);
-    let (ckpt, size) = checkpoint(root, &what);
-    reap_tree(root, &kids);
-    let (restored, rst) = restart(&what);
-    check_tree(restored, n, &what);
-    report_cycle(&name, ckpt, rst, size);
-    let _ = std::fs::remove_file(IMAGE);
-    let Some(criu) = criu else { return };
-    let root = spawn_tree(n);
-    wait_for(&what, || children_of(root).len() as u64 + 1 == n);
-    let kids = children_of(root);
-    if let Some((restored, dump, rst, size)) =
-        criu_cycle(criu, &name, root, || reap_tree(root, &kids))
-    {
-        check_tree(restored, n, &what);
-        report_cycle(&format!("criu:{name}"), dump, rst, size);
-    }
+    let spawn = || {
+        let root = spawn_tree(n);
+        wait_for(&what, || children_of(root).len() as u64 + 1 == n);
+        let kids = children_of(root);
+        (root, move || reap_tree(root, &kids))
+    };
+    measure(&format!("tree{n}"), &what, criu, spawn, |restored| {
+        check_tree(restored, n, &what)
+    });
 }
 
-/// Where the socket holder says it queued its bytes.
-const SOCK_READY: &str = "/tmp/cr-bench-sock.ready";
+/// The holder's side of [`spawn_holder`], in the forked child: never returns.
+fn holder<C: FnOnce() -> Check>(setup: impl FnOnce() -> Result<C, String>) -> ! {
+    let say = |why: &str| {
+        let _ = std::fs::write(HOLDER_ERR, why);
+    };
+    let wake = sigset_of(&[libc::SIGUSR1]);
+    forget_our_files();
+    // SAFETY: blocks a signal for our own process.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &wake, std::ptr::null_mut()) };
+    let code = match setup() {
+        Err(why) => {
+            say(&format!("setup: {why}"));
+            2
+        }
+        // Closed at once: not a file the holder holds.
+        Ok(check) => match File::create(READY).map(drop) {
+            Err(e) => {
+                say(&format!("create {READY}: {e}"));
+                2
+            }
+            Ok(()) => {
+                let mut sig = 0;
+                // SAFETY: `wake` is a valid set, blocked; `sig` an int to write.
+                unsafe { libc::sigwait(&wake, &mut sig) };
+                match check() {
+                    Ok(()) => 0,
+                    Err(why) => {
+                        say(&why);
+                        1
+                    }
+                }
+            }
+        },
+    };
+    // SAFETY: ends this process, which holds nothing to flush.
+    unsafe { libc::_exit(code) }
+}
+
+/// Forks a holder (`what`): with its stdio on /dev/null and no other file of ours, SIGUSR1
+/// blocked, it runs `setup`, which makes what it holds and returns the check, says so in
+/// [`READY`] and sleeps; woken by SIGUSR1 it runs the check and exits 0 if it holds, 1 if not
+/// (saying why in [`HOLDER_ERR`]). Returns once the holder is ready.
+fn spawn_holder<C: FnOnce() -> Check>(
+    what: &str,
+    setup: impl FnOnce() -> Result<C, String>,
+) -> libc::pid_t {
+    let _ = std::fs::remove_file(READY);
+    let _ = std::fs::remove_file(HOLDER_ERR);
+    // SAFETY: we have one thread; the child runs `holder`, which ends in `_exit`.
+    let pid = match unsafe { libc::fork() } {
+        -1 => fail("fork"),
+        0 => holder(setup),
+        pid => pid,
+    };
+    wait_for(what, || {
+        let mut status = 0;
+        // SAFETY: `status` is an int to write; `pid` is our child.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            fail(format!(
+                "{what} ended before it was ready, status {status:#x}{}",
+                holder_error()
+            ));
+        }
+        Path::new(READY).exists()
+    });
+    pid
+}
+
+/// Measures the holder that `setup` makes (see [`spawn_holder`]).
+fn measure_holder<C: FnOnce() -> Check>(
+    name: &str,
+    what: &str,
+    criu: Option<&str>,
+    setup: impl Fn() -> Result<C, String>,
+) {
+    let spawn = || {
+        let pid = spawn_holder(what, &setup);
+        (pid, move || drop(sys::waitpid(pid)))
+    };
+    measure(name, what, criu, spawn, |restored| {
+        wake_and_check(restored, what)
+    });
+}
 
 /// The byte at offset `i` of what the socket holder queues.
 fn sock_byte(i: usize) -> u8 {
     (i % 251) as u8
 }
 
-/// Forks a process that queues `mib` MiB on a unix stream socket pair it holds (its send
-/// buffer raised with SO_SNDBUFFORCE), says so in [`SOCK_READY`] and sleeps; woken by
-/// SIGUSR1 it reads them back and exits 0 if they are whole.
-fn spawn_sock_holder(mib: u64) -> libc::pid_t {
-    let _ = std::fs::remove_file(SOCK_READY);
-    let len = (mib << 20) as usize;
-    // SAFETY: the child only makes system calls on its own memory and ends in `_exit`.
-    match unsafe { libc::fork() } {
-        -1 => fail("fork"),
-        0 => unsafe {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            libc::syscall(libc::SYS_close_range, 3, u32::MAX, 0);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGUSR1);
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            let mut fds = [0; 2];
-            if libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) != 0 {
-                libc::_exit(2);
-            }
-            // Room for the bytes and what each buffer costs besides them.
-            let room = (len * 2) as libc::c_int;
-            let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            let opt = (&raw const room).cast();
-            libc::setsockopt(fds[1], libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, opt, size);
-            let bytes: Vec<u8> = (0..len).map(sock_byte).collect();
-            let mut at = 0;
-            while at < len {
-                let n = libc::write(fds[1], bytes[at..].as_ptr().cast(), (len - at).min(1 << 16));
-                if n <= 0 {
-                    libc::_exit(3);
-                }
-                at += n as usize;
-            }
-            drop(bytes);
-            let ready = libc::open(
-                c"/tmp/cr-bench-sock.ready".as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY,
-                0o600,
-            );
-            libc::close(ready);
-            let mut sig = 0;
-            libc::sigwait(&set, &mut sig);
-            let mut buf = vec![0u8; 1 << 16];
-            let mut at = 0;
-            while at < len {
-                let n = libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len().min(len - at));
-                if n <= 0
-                    || buf[..n as usize]
-                        .iter()
-                        .enumerate()
-                        .any(|(k, &b)| b != sock_byte(at + k))
-                {
-                    libc::_exit(4);
-                }
-                at += n as usize;
-            }
-            libc::_exit(0);
-        },
-        pid => {
-            wait_for("the socket holder", || {
-                std::path::Path::new(SOCK_READY).exists()
-            });
-            pid
-        }
+/// In the socket holder: a unix stream socket pair with `len` bytes queued (its send buffer
+/// raised with SO_SNDBUFFORCE); returns the check, which reads them back.
+fn sock_setup(len: usize) -> Result<impl FnOnce() -> Check, String> {
+    let mut fds = [0; 2];
+    // SAFETY: socketpair writes two fds into `fds`.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) };
+    check_os(r, "socketpair")?;
+    // Room for the bytes and what each buffer costs besides them.
+    let room = (len * 2) as libc::c_int;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_SNDBUFFORCE reads one int, `room`.
+    let r = unsafe {
+        let opt = (&raw const room).cast();
+        libc::setsockopt(fds[1], libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, opt, size)
+    };
+    check_os(r, "SO_SNDBUFFORCE")?;
+    let bytes: Vec<u8> = (0..len).map(sock_byte).collect();
+    let mut at = 0;
+    while at < len {
+        // SAFETY: writes from `bytes`, within its length.
+        let n =
+            unsafe { libc::write(fds[1], bytes[at..].as_ptr().cast(), (len - at).min(1 << 16)) };
+        check_os(n as i64, format_args!("write after {at} of {len} bytes"))?;
+        at += n as usize;
     }
+    Ok(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = 0;
+        while at < len {
+            // SAFETY: reads into `buf`, within its length.
+            let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len().min(len - at)) };
+            check_os(n as i64, format_args!("read after {at} of {len} bytes"))?;
+            if n == 0 {
+                return Err(format!("end of file after {at} of {len} bytes"));
+            }
+            let got = &buf[..n as usize];
+            if let Some(k) = (0..got.len()).find(|&k| got[k] != sock_byte(at + k)) {
+                return Err(format!("byte {} of {len} is wrong", at + k));
+            }
+            at += n as usize;
+        }
+        Ok(())
+    })
 }
 
 fn sock(mib: u64, criu: Option<&str>) {
     let what = format!("a socket pair holding {mib} MiB");
-    let name = format!("sock{mib}");
-    let pid = spawn_sock_holder(mib);
-    let (ckpt, size) = checkpoint(pid, &what);
-    let _ = sys::waitpid(pid);
-    let (restored, rst) = restart(&what);
-    wake_and_check(restored, &what);
-    report_cycle(&name, ckpt, rst, size);
-    let _ = std::fs::remove_file(IMAGE);
-    let Some(criu) = criu else { return };
-    let pid = spawn_sock_holder(mib);
-    if let Some((restored, dump, rst, size)) = criu_cycle(criu, &name, pid, || {
-        let _ = sys::waitpid(pid);
-    }) {
-        wake_and_check(restored, &what);
-        report_cycle(&format!("criu:{name}"), dump, rst, size);
+    let len = (mib << 20) as usize;
+    measure_holder(&format!("sock{mib}"), &what, criu, || sock_setup(len));
+}
+
+/// A kind of file the files benchmark measures (see the module doc).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    None,
+    Pipe,
+    Eventfd,
+    Timerfd,
+    Signalfd,
+    Epoll,
+    Memfd,
+    Socketpair,
+    Pty,
+}
+
+impl Kind {
+    /// Every kind but the baseline.
+    const MEASURED: [Kind; 8] = [
+        Kind::Pipe,
+        Kind::Eventfd,
+        Kind::Timerfd,
+        Kind::Signalfd,
+        Kind::Epoll,
+        Kind::Memfd,
+        Kind::Socketpair,
+        Kind::Pty,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::None => "none",
+            Kind::Pipe => "pipe",
+            Kind::Eventfd => "eventfd",
+            Kind::Timerfd => "timerfd",
+            Kind::Signalfd => "signalfd",
+            Kind::Epoll => "epoll",
+            Kind::Memfd => "memfd",
+            Kind::Socketpair => "socketpair",
+            Kind::Pty => "pty",
+        }
+    }
+
+    /// The fds one object takes.
+    fn fds(self) -> u64 {
+        match self {
+            Kind::Pipe | Kind::Socketpair | Kind::Pty => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The bytes of a pipe or memfd.
+const FILE_BYTES: usize = 4096;
+/// The bytes queued each way on a socket pair.
+const SOCK_BYTES: usize = 512;
+/// The line written to a pty's master, its newline included.
+const PTY_LINE: usize = 64;
+/// What a timerfd is armed for.
+const TIMER_SECS: libc::time_t = 3600;
+
+/// `len` bytes for object `i`, side `side`: `i` in the first four, then a pattern of both, so
+/// that no two objects (or sides) hold the same bytes.
+fn object_bytes(i: usize, side: usize, len: usize) -> Vec<u8> {
+    let id = (i as u32).to_le_bytes();
+    (0..len)
+        .map(|j| match id.get(j) {
+            Some(&b) => b,
+            None => ((i * 7 + j * 13 + side * 101) % 251) as u8,
+        })
+        .collect()
+}
+
+/// The line written to pty `i`'s master: its index in 8 digits, letters, a newline; nothing
+/// the slave's line discipline would take as a control character.
+fn pty_line(i: usize) -> Vec<u8> {
+    let mut line = format!("{i:08}").into_bytes();
+    line.extend((line.len()..PTY_LINE - 1).map(|j| b'a' + ((i + j) % 26) as u8));
+    line.push(b'\n');
+    line
+}
+
+/// The echo of [`pty_line`] the master reads: the newline as "\r\n" (OPOST, ONLCR).
+fn pty_echo(i: usize) -> Vec<u8> {
+    let mut echo = pty_line(i);
+    echo.pop();
+    echo.extend_from_slice(b"\r\n");
+    echo
+}
+
+/// `Err` unless `got` is `want`: the lengths, or the first byte that differs.
+fn same(what: &str, got: &[u8], want: &[u8]) -> Check {
+    check_eq(
+        format_args!("the bytes {what} gives"),
+        got.len(),
+        want.len(),
+    )?;
+    match got.iter().zip(want).position(|(g, w)| g != w) {
+        Some(k) => Err(format!(
+            "byte {k} of what {what} gives is {:#x}, expected {:#x}",
+            got[k], want[k]
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What the non-blocking `fd` gives now, up to `len` bytes: read until it gives `len`, the
+/// end or EAGAIN.
+fn read_now(fd: RawFd, len: usize) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    let mut at = 0;
+    while at < len {
+        // SAFETY: reads into `buf`, within its length.
+        let n = unsafe { libc::read(fd, buf[at..].as_mut_ptr().cast(), len - at) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+            break;
+        }
+        check_os(n as i64, format_args!("read of fd {fd} after {at} bytes"))?;
+        if n == 0 {
+            break;
+        }
+        at += n as usize;
+    }
+    buf.truncate(at);
+    Ok(buf)
+}
+
+/// `Err` unless the non-blocking `fd` holds exactly `want`, which it gives.
+fn check_holds(what: &str, fd: RawFd, want: &[u8]) -> Check {
+    same(what, &read_now(fd, want.len() + 1)?, want)
+}
+
+/// A new fd, or `Err` naming `what` with the errno.
+fn new_fd(fd: RawFd, what: &str) -> Result<RawFd, String> {
+    check_os(fd, what)?;
+    Ok(fd)
+}
+
+/// Makes sure the soft RLIMIT_NOFILE (and the hard one, which root may raise) lets us have
+/// `fds` open files.
+fn raise_nofile(fds: u64) -> Check {
+    // SAFETY: an all-zero rlimit is valid for getrlimit to fill.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: getrlimit and setrlimit read or write `lim`.
+    unsafe {
+        check_os(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), "getrlimit")?;
+        if lim.rlim_cur < fds {
+            lim.rlim_cur = fds;
+            lim.rlim_max = lim.rlim_max.max(fds);
+            let r = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            check_os(r, format_args!("setrlimit RLIMIT_NOFILE to {fds}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// In a holder: makes object `i` of `kind` (see the module doc), with `shared` (the eventfd
+/// the epolls watch); returns its fds (the second -1 if it has one).
+fn make_object(kind: Kind, i: usize, shared: RawFd) -> Result<(RawFd, RawFd), String> {
+    let mut two = [-1; 2];
+    // SAFETY: system calls that make fds (writing two into `two` at most) and write to them.
+    unsafe {
+        match kind {
+            Kind::None => Err("no object of kind none".into()),
+            Kind::Pipe => {
+                check_os(libc::pipe2(two.as_mut_ptr(), libc::O_NONBLOCK), "pipe2")?;
+                write_all(two[1], &object_bytes(i, 0, FILE_BYTES))?;
+                Ok((two[0], two[1]))
+            }
+            Kind::Eventfd => {
+                let fd = new_fd(libc::eventfd(0, libc::EFD_NONBLOCK), "eventfd")?;
+                write_all(fd, &(i as u64 + 1).to_ne_bytes())?;
+                Ok((fd, -1))
+            }
+            Kind::Timerfd => {
+                let fd = libc::timerfd_create(libc::CLOCK_MONOTONIC, 0);
+                let fd = new_fd(fd, "timerfd_create")?;
+                let mut spec: libc::itimerspec = std::mem::zeroed();
+                spec.it_value.tv_sec = TIMER_SECS;
+                let r = libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut());
+                check_os(r, "timerfd_settime")?;
+                Ok((fd, -1))
+            }
+            Kind::Signalfd => {
+                let set = sigset_of(&[libc::SIGUSR2]);
+                Ok((new_fd(libc::signalfd(-1, &set, 0), "signalfd")?, -1))
+            }
+            Kind::Epoll => {
+                let fd = new_fd(libc::epoll_create1(0), "epoll_create1")?;
+                epoll_add(fd, shared, libc::EPOLLIN as u32, i as u64)?;
+                Ok((fd, -1))
+            }
+            Kind::Memfd => {
+                let fd = new_fd(libc::memfd_create(c"cr-bench".as_ptr(), 0), "memfd_create")?;
+                write_all(fd, &object_bytes(i, 0, FILE_BYTES))?;
+                Ok((fd, -1))
+            }
+            Kind::Socketpair => {
+                let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK;
+                let r = libc::socketpair(libc::AF_UNIX, ty, 0, two.as_mut_ptr());
+                check_os(r, "socketpair")?;
+                write_all(two[0], &object_bytes(i, 0, SOCK_BYTES))?;
+                write_all(two[1], &object_bytes(i, 1, SOCK_BYTES))?;
+                Ok((two[0], two[1]))
+            }
+            Kind::Pty => {
+                let flags = libc::O_RDWR | libc::O_NOCTTY;
+                let master = new_fd(libc::open(c"/dev/ptmx".as_ptr(), flags), "open /dev/ptmx")?;
+                pty::unlock(master)?;
+                let path = pty::slave_path(pty::index(master)?);
+                let c = cr_tests::cstring(&path)?;
+                let slave = new_fd(libc::open(c.as_ptr(), flags), &format!("open {path}"))?;
+                write_all(master, &pty_line(i))?;
+                Ok((master, slave))
+            }
+        }
+    }
+}
+
+/// In a restored holder: `Err` unless object `i` of `kind`, with fds `a` and `b`, is as it
+/// was made (see the module doc).
+fn check_object(kind: Kind, i: usize, (a, b): (RawFd, RawFd), shared: RawFd) -> Check {
+    match kind {
+        Kind::None => Ok(()),
+        Kind::Pipe => check_holds("the pipe", a, &object_bytes(i, 0, FILE_BYTES)),
+        Kind::Eventfd => check_eq(
+            "the eventfd's count",
+            read_u64(a).map_err(describe_errno)?,
+            i as u64 + 1,
+        ),
+        Kind::Timerfd => {
+            // SAFETY: an all-zero itimerspec is valid for timerfd_gettime to fill.
+            let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
+            // SAFETY: fills `spec`.
+            check_os(
+                unsafe { libc::timerfd_gettime(a, &mut spec) },
+                "timerfd_gettime",
+            )?;
+            let (left, every) = (spec.it_value, spec.it_interval);
+            let armed = (left.tv_sec, left.tv_nsec) != (0, 0) && left.tv_sec < TIMER_SECS;
+            match armed && (every.tv_sec, every.tv_nsec) == (0, 0) {
+                true => Ok(()),
+                false => Err(format!(
+                    "timerfd_gettime(): due in {}.{:09} s every {}.{:09} s, expected within {TIMER_SECS} s, once",
+                    left.tv_sec, left.tv_nsec, every.tv_sec, every.tv_nsec
+                )),
+            }
+        }
+        Kind::Signalfd => check_eq(
+            "poll() of the signalfd for SIGUSR2, pending",
+            cr_tests::poll_in(a, 0)?,
+            1,
+        ),
+        Kind::Epoll => {
+            let mut ev = libc::epoll_event { events: 0, u64: 0 };
+            // SAFETY: room for one event, in `ev`.
+            let n = unsafe { libc::epoll_wait(a, &mut ev, 1, 0) };
+            check_os(n, "epoll_wait")?;
+            let (events, data) = (ev.events, ev.u64);
+            check_eq(
+                format_args!(
+                    "epoll_wait() of the epoll watching fd {shared}: (events, (EPOLLIN, data))"
+                ),
+                (n, (events & libc::EPOLLIN as u32, data)),
+                (1, (libc::EPOLLIN as u32, i as u64)),
+            )
+        }
+        Kind::Memfd => same(
+            "pread() of the memfd",
+            &pread_exact(a, FILE_BYTES, 0)?,
+            &object_bytes(i, 0, FILE_BYTES),
+        ),
+        Kind::Socketpair => {
+            check_holds(
+                "the socket pair's first socket",
+                a,
+                &object_bytes(i, 1, SOCK_BYTES),
+            )?;
+            check_holds(
+                "the socket pair's second socket",
+                b,
+                &object_bytes(i, 0, SOCK_BYTES),
+            )
+        }
+        Kind::Pty => {
+            pty::wait_readable(b, "the slave")?;
+            same(
+                "the slave",
+                &pty::read_once(b, 256, "the slave")?,
+                &pty_line(i),
+            )?;
+            let echo = pty_echo(i);
+            same(
+                "the master",
+                &pty::read_len(a, echo.len(), "the master")?,
+                &echo,
+            )
+        }
+    }
+}
+
+/// In a holder: `n` objects of `kind` (none for [`Kind::None`]); returns the check.
+fn files_setup(kind: Kind, n: usize) -> Result<impl FnOnce() -> Check, String> {
+    raise_nofile(kind.fds() * n as u64 + 16)?;
+    // Every holder, the baseline too, has this much of its heap in use.
+    let mut objects = Vec::with_capacity(n);
+    let shared = match kind {
+        Kind::Epoll => {
+            // SAFETY: makes an fd and writes 8 bytes to it.
+            let fd = new_fd(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK) }, "eventfd")?;
+            write_all(fd, &1u64.to_ne_bytes())?;
+            fd
+        }
+        Kind::Signalfd => {
+            let set = sigset_of(&[libc::SIGUSR2]);
+            // SAFETY: blocks SIGUSR2 and makes it pending, for our own process.
+            unsafe {
+                check_os(
+                    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+                    "sigprocmask",
+                )?;
+                check_os(libc::kill(libc::getpid(), libc::SIGUSR2), "kill")?;
+            }
+            -1
+        }
+        _ => -1,
+    };
+    let count = if kind == Kind::None { 0 } else { n };
+    for i in 0..count {
+        let fds = make_object(kind, i, shared).map_err(|e| format!("object {i}: {e}"))?;
+        objects.push(fds);
+    }
+    if kind == Kind::Pty {
+        // Until the line discipline took each line and echoed it: nothing left in flight.
+        for (i, &(master, slave)) in objects.iter().enumerate() {
+            pty::wait_inq(slave, PTY_LINE, &format!("the slave of pty {i}"))?;
+            pty::wait_inq(master, PTY_LINE + 1, &format!("the master of pty {i}"))?;
+        }
+    }
+    Ok(move || {
+        for (i, &fds) in objects.iter().enumerate() {
+            check_object(kind, i, fds, shared)
+                .map_err(|e| format!("{} {i} of {n}: {e}", kind.name()))?;
+        }
+        Ok(())
+    })
+}
+
+/// The entries of /dev/pts but ptmx: the ptys that are not released.
+fn ptys() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/dev/pts")
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .filter(|n| n != "ptmx")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The median of `values`, of which there is an odd number.
+fn median<T: Ord>(mut values: Vec<T>) -> T {
+    values.sort();
+    values.swap_remove(values.len() / 2)
+}
+
+/// [`FILES_RUNS`] cycles of a holder of `n` objects of `kind`; reports the median of each
+/// figure as `files-<kind>-<n>` and returns them.
+fn files_kind(kind: Kind, n: u64) -> Cycle {
+    let what = format!("holder of {n} objects of kind {}", kind.name());
+    let runs: Vec<Cycle> = (0..FILES_RUNS)
+        .map(|_| {
+            let before = ptys();
+            let pid = spawn_holder(&what, || files_setup(kind, n as usize));
+            let reap = || {
+                let _ = sys::waitpid(pid);
+                // Restart makes each pty again with its index, which must be free.
+                let released = || ptys().iter().all(|p| before.contains(p));
+                wait_for("the killed holder's ptys to be released", released);
+            };
+            cycle(pid, &what, reap, |restored| wake_and_check(restored, &what))
+        })
+        .collect();
+    let figures = (
+        median(runs.iter().map(|r| r.0).collect()),
+        median(runs.iter().map(|r| r.1).collect()),
+        median(runs.iter().map(|r| r.2).collect()),
+    );
+    report_cycle(&format!("files-{}-{n}", kind.name()), figures);
+    figures
+}
+
+/// The files benchmark for `n` objects of each kind (see the module doc).
+fn files(n: u64) {
+    if n == 0 {
+        fail("--files: 0 objects: nothing to divide by");
+    }
+    let (ckpt0, rst0, size0) = files_kind(Kind::None, n);
+    for kind in Kind::MEASURED {
+        let (ckpt, rst, size) = files_kind(kind, n);
+        let name = format!("files-{}-{n}", kind.name());
+        let per = |k: f64, base: f64| (k - base) / n as f64;
+        let us = |k: Duration, base: Duration| per(k.as_secs_f64(), base.as_secs_f64()) * 1e6;
+        report(
+            &format!("{name}.per-object-checkpoint"),
+            us(ckpt, ckpt0),
+            "us",
+        );
+        report(&format!("{name}.per-object-restart"), us(rst, rst0), "us");
+        report(
+            &format!("{name}.per-object-image"),
+            per(size as f64, size0 as f64),
+            "B",
+        );
     }
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut mem, mut trees, mut socks, mut criu) = (None, None, None, None);
+    let (mut mem, mut trees, mut socks, mut files_n, mut criu) = (None, None, None, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mem" => mem = args.next(),
             "--tree" => trees = args.next(),
             "--sock" => socks = args.next(),
+            "--files" => files_n = args.next(),
             "--criu" => criu = args.next(),
             _ => fail(format!(
-                "usage: cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--criu PATH] (not {a})"
+                "usage: cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...] [--criu PATH] (not {a})"
             )),
         }
     }
@@ -424,6 +969,11 @@ fn main() {
     for mib in list(socks, &[16]) {
         sock(mib, criu.as_deref());
     }
+    for n in list(files_n, &[256]) {
+        files(n);
+    }
     let _ = std::fs::remove_file(IMAGE);
+    let _ = std::fs::remove_file(READY);
+    let _ = std::fs::remove_file(HOLDER_ERR);
     println!("cr-bench: done");
 }
