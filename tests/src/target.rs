@@ -202,7 +202,8 @@ pub struct Target {
     /// With `Some`, checkpoints save the deleted files the tree holds (`CKPT_UNLINKED`), at
     /// most this many bytes of them in all (see [`Target::save_unlinked`]).
     unlinked_max: Option<u64>,
-    /// Whether restarts read the image through a pipe (see [`Target::restart_through_pipe`]).
+    /// Whether checkpoints write and restarts read the image through a pipe (see
+    /// [`Target::through_pipes`]).
     through_pipe: bool,
 }
 
@@ -411,10 +412,11 @@ impl Target {
         self.unlinked_max = Some(max);
     }
 
-    /// Makes every later restart read the image through a pipe, which a thread of the test
-    /// fills from the image file as restart reads it: the image must stream, each record
-    /// read once, in order, with nothing named before it is written.
-    pub fn restart_through_pipe(&mut self) {
+    /// Makes every later checkpoint write the image into a pipe, which a thread of the test
+    /// drains into the image file as checkpoint writes, and every restart read it through a
+    /// pipe, which a thread fills from the file as restart reads: the image must stream, each
+    /// record written and read once, in order, with nothing named before it is written.
+    pub fn through_pipes(&mut self) {
         self.through_pipe = true;
     }
 
@@ -431,15 +433,28 @@ impl Target {
             .create_new(true)
             .open(&self.image_path)
             .unwrap_or_else(|e| self.fail(format!("create {}: {e}", self.image_path)));
-        let pid = self.pid;
-        let fd = file.as_raw_fd();
-        let (result, lines) = match self.unlinked_max {
+        let (pid, unlinked) = (self.pid, self.unlinked_max);
+        let dump = |fd: RawFd| match unlinked {
             None => with_log(|logfd| sys::checkpoint(pid, fd, flags, logfd)),
             Some(max) => with_log(|logfd| {
                 sys::checkpoint_unlinked(pid, fd, flags | abi::CKPT_UNLINKED, logfd, max)
             }),
         };
+        if !self.through_pipe {
+            let (result, lines) = dump(file.as_raw_fd());
+            self.keep_log("checkpoint", lines);
+            return result;
+        }
+        let mut file = file;
+        let copy = move |mut read: File| io::copy(&mut read, &mut file);
+        let ((result, lines), copied) =
+            streamed(false, copy, dump).unwrap_or_else(|e| self.fail(e));
         self.keep_log("checkpoint", lines);
+        if result.is_ok() {
+            if let Err(e) = copied {
+                self.fail(format!("reading the image from the pipe: {e}"));
+            }
+        }
         result
     }
 
@@ -494,15 +509,11 @@ impl Target {
             self.keep_log("restart", lines);
             return result;
         }
-        let (read, write) = cr::klog::pipe().unwrap_or_else(|e| self.fail(format!("pipe: {e}")));
-        // The image is larger than a pipe holds: it is written while restart reads.
-        let writer = std::thread::spawn(move || io::copy(&mut file, &mut File::from(write)));
-        let (result, lines) = with_log(|logfd| sys::restart(read.as_raw_fd(), flags, logfd));
+        let copy = move |mut write: File| io::copy(&mut file, &mut write);
+        let call = |fd: RawFd| with_log(|logfd| sys::restart(fd, flags, logfd));
         // A restart that stopped reading leaves the writer EPIPE (SIGPIPE is ignored).
-        drop(read);
-        let written = writer
-            .join()
-            .unwrap_or_else(|_| self.fail("the image writer panicked"));
+        let ((result, lines), written) =
+            streamed(true, copy, call).unwrap_or_else(|e| self.fail(e));
         self.keep_log("restart", lines);
         if result.is_ok() {
             if let Err(e) = written {
@@ -851,6 +862,28 @@ fn enosys_hint(e: &io::Error) -> &'static str {
     } else {
         ""
     }
+}
+
+/// Runs `call` on one end of a new pipe, the read end if `call_reads`, while a thread runs
+/// `copy` on the other: an image larger than a pipe holds streams through it. The end of
+/// `call` is closed once it returns, so that a `copy` blocked on the pipe ends.
+fn streamed<T>(
+    call_reads: bool,
+    copy: impl FnOnce(File) -> io::Result<u64> + Send + 'static,
+    call: impl FnOnce(RawFd) -> T,
+) -> Result<(T, io::Result<u64>), String> {
+    let (read, write) = cr::klog::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (ours, theirs) = match call_reads {
+        true => (read, write),
+        false => (write, read),
+    };
+    let copier = std::thread::spawn(move || copy(File::from(theirs)));
+    let result = call(ours.as_raw_fd());
+    drop(ours);
+    let copied = copier
+        .join()
+        .map_err(|_| "the thread copying the image panicked".to_string())?;
+    Ok((result, copied))
 }
 
 /// The forked target: fds 0-2 on /dev/null and the log, the ready pipe on [`READY_FD`], nothing

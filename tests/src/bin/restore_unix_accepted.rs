@@ -56,7 +56,7 @@
 //! - then a round trip: C sends "again" on A_c, which S receives on A_s with C's autobound
 //!   name as the sender's, and S answers "back", which C reads. C exits 0 and S reaps it.
 //!
-//! Run with CKPT_KILL, restarted from the image file, then through a pipe.
+//! Run with CKPT_KILL, through the image file, then checkpointed into and restarted from pipes.
 //!
 //! Then the rule for the accepted socket's name: a target makes a stream listener G bound to
 //! "\0cr-gone-TAG", connects a client to it, accepts the connection, writes "x" on the
@@ -441,12 +441,12 @@ fn check(s: &Saved) -> Check {
     Ok(())
 }
 
-/// S and C checkpointed with CKPT_KILL once C sleeps, and restarted, through a pipe if
+/// S and C checkpointed with CKPT_KILL once C sleeps, and restarted, the image through pipes if
 /// `through_pipe`.
 fn run(through_pipe: bool) {
     let mut target = Target::spawn(setup);
     if through_pipe {
-        target.restart_through_pipe();
+        target.through_pipes();
     }
     target.restart_with_children_asleep(1, "for C to sleep");
     target.finish();
@@ -510,5 +510,5 @@ fn main() {
     run(false);
     run(true);
     name_taken_outside();
-    pass("unix connections accepted by a stream and a seqpacket listener bound to abstract names come back, restarted from a file and through a pipe: the accepted sockets keep the listener's name (getsockname(), exact), their clients see it (getpeername()), SO_PEERCRED names the process that connected (on the accepted socket) and the one that called listen() (on the client); a client autobound by SO_PASSCRED keeps its name, seen by its peer and as the sender (msg_name) of each message it wrote, before and after the restart; a client whose accepted socket was closed keeps its peer's name, reads \"bye\", then the end, and send() is EPIPE; a seqpacket record each way comes whole; a pair's socket bound to an abstract name keeps it (EADDRINUSE to bind, ECONNREFUSED to connect); the listener accepts again; a datagram socket whose peer, autobound by SO_PASSCRED, sent \"d1\" and was closed keeps that peer's name (getpeername(), exact), reads \"d1\" from it (msg_name) and nothing more, send() is ECONNREFUSED, and the name is free to bind; a client bound to its listener's name after the listener closed keeps it (getsockname() and getpeername(), exact), reads \"late\" from it, then the end, and holds it (EADDRINUSE to bind); a round trip works; a restart whose accepted socket's listener's name a socket outside holds fails with EADDRINUSE naming @cr-gone-TAG and leaves no process, and restarts once that socket is closed");
+    pass("unix connections accepted by a stream and a seqpacket listener bound to abstract names come back, checkpointed and restarted through a file, then through pipes: the accepted sockets keep the listener's name (getsockname(), exact), their clients see it (getpeername()), SO_PEERCRED names the process that connected (on the accepted socket) and the one that called listen() (on the client); a client autobound by SO_PASSCRED keeps its name, seen by its peer and as the sender (msg_name) of each message it wrote, before and after the restart; a client whose accepted socket was closed keeps its peer's name, reads \"bye\", then the end, and send() is EPIPE; a seqpacket record each way comes whole; a pair's socket bound to an abstract name keeps it (EADDRINUSE to bind, ECONNREFUSED to connect); the listener accepts again; a datagram socket whose peer, autobound by SO_PASSCRED, sent \"d1\" and was closed keeps that peer's name (getpeername(), exact), reads \"d1\" from it (msg_name) and nothing more, send() is ECONNREFUSED, and the name is free to bind; a client bound to its listener's name after the listener closed keeps it (getsockname() and getpeername(), exact), reads \"late\" from it, then the end, and holds it (EADDRINUSE to bind); a round trip works; a restart whose accepted socket's listener's name a socket outside holds fails with EADDRINUSE naming @cr-gone-TAG and leaves no process, and restarts once that socket is closed");
 }

@@ -35,8 +35,8 @@
 //!
 //! G0, T0 and S0 hold nothing more (EAGAIN); the thread ends, C is woken and exits 0, D is
 //! woken, finds its three capability sets still empty and exits 0. The restored children are C
-//! and D asleep and Z a zombie. Run twice: restarted from the image file, then through a
-//! pipe.
+//! and D asleep and Z a zombie. Run twice: checkpointed and restarted through the image file,
+//! then through pipes.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -362,14 +362,14 @@ fn states(pids: &[libc::pid_t]) -> Vec<Option<char>> {
 }
 
 /// Spawns the target, checkpoints it once C and D sleep and Z is a zombie, expects a restart
-/// without CAP_SETUID to fail on D's message, restarts it (through a pipe if
+/// without CAP_SETUID to fail on D's message, restarts it (the image through pipes if
 /// `through_pipe`), expects C and D asleep and Z a zombie again, and the target's checks to
 /// hold.
 fn run(through_pipe: bool) {
     let want = vec![Some('S'), Some('S'), Some('Z')];
     let mut target = Target::spawn(setup);
     if through_pipe {
-        target.restart_through_pipe();
+        target.through_pipes();
     }
     let kids = target.descendants(3);
     target.wait_until("for C and D to sleep and Z to be a zombie", || {
@@ -399,5 +399,5 @@ fn run(through_pipe: bool) {
 fn main() {
     run(false);
     run(true);
-    pass("unix socket messages come back with the credentials they carry (SCM_CREDENTIALS), restarted from a file and through a pipe: none for a datagram sent before SO_PASSCRED (pid 0, overflow ids), the target's, a child's, forged ids, a thread's tid, a zombie's (reaped after, with its status), the target's with an eventfd; a stream reader with SO_PASSCRED reads each sender's bytes apart, and a 64 KiB splice whole in one recvmsg; ids forged by a child that dropped its capabilities need CAP_SETUID of the restarter (EPERM without)");
+    pass("unix socket messages come back with the credentials they carry (SCM_CREDENTIALS), checkpointed and restarted through a file, then through pipes: none for a datagram sent before SO_PASSCRED (pid 0, overflow ids), the target's, a child's, forged ids, a thread's tid, a zombie's (reaped after, with its status), the target's with an eventfd; a stream reader with SO_PASSCRED reads each sender's bytes apart, and a 64 KiB splice whole in one recvmsg; ids forged by a child that dropped its capabilities need CAP_SETUID of the restarter (EPERM without)");
 }

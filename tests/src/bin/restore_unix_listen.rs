@@ -44,8 +44,8 @@
 //! original, woken, passes the checks; once it exited the same image restarts, and the
 //! restored container passes them too (pid 1 in SO_PEERCRED). (A subtree checkpointed
 //! without CKPT_KILL could not be restarted next to its original at all: its pid is taken.)
-//! Then a target checkpointed with CKPT_KILL and restarted, from the image file and through a
-//! pipe, passes them.
+//! Then a target checkpointed with CKPT_KILL and restarted, through the image file and through
+//! pipes, passes them.
 
 use std::os::fd::RawFd;
 
@@ -328,12 +328,13 @@ fn while_the_original_runs() {
     target.refused_beside_original((libc::EADDRINUSE, why), &line);
 }
 
-/// A target checkpointed with CKPT_KILL and restarted, through a pipe if `through_pipe`.
+/// A target checkpointed with CKPT_KILL and restarted, the image through pipes if
+/// `through_pipe`.
 fn run(through_pipe: bool) {
     // SAFETY: getpid has no preconditions.
     let mut target = Target::spawn(|| setup(unsafe { libc::getpid() }));
     if through_pipe {
-        target.restart_through_pipe();
+        target.through_pipes();
     }
     target.checkpoint(KILL);
     target.restart();
@@ -344,5 +345,5 @@ fn main() {
     while_the_original_runs();
     run(false);
     run(true);
-    pass("unix sockets bound to an abstract name and connected to none come back bound to it, restarted from a file and through a pipe: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a datagram socket that another connected to, left established (state 3 in /proc/net/unix), a datagram socket connected to another by its name (getpeername(), send()), a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
+    pass("unix sockets bound to an abstract name and connected to none come back bound to it, checkpointed and restarted through a file, then through pipes: a stream listener with its backlog (2: three non-blocking connects get in, the fourth EAGAIN) and SO_PEERCRED (the target's, also its clients'), an autobound seqpacket listener with the name the kernel chose, a datagram socket that receives what is sent to its name, a datagram socket that another connected to, left established (state 3 in /proc/net/unix), a datagram socket connected to another by its name (getpeername(), send()), a stream socket that keeps its name (EADDRINUSE to bind, ECONNREFUSED to connect); each with its exact name, SO_TYPE and SO_ACCEPTCONN; a restart while the original container holds the names fails with EADDRINUSE naming @cr-listen-TAG and leaves no process; the image restarts once the original exited");
 }

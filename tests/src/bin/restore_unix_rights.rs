@@ -33,8 +33,8 @@
 //!   then was closed: K0 receives "closing" and the eventfd, which reads 3, then the end; a
 //!   send on it is EPIPE.
 //!
-//! Every socket holds nothing more after its messages. The restart reads the image through a
-//! pipe: it streams, files in flight and cycles included.
+//! Every socket holds nothing more after its messages. Checkpoint writes and restart reads the
+//! image through pipes: it streams, files in flight and cycles included.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -516,8 +516,8 @@ fn main() {
     let path = format!("{dir}/in-flight");
     let mut target = Target::spawn(move || setup(path));
     // Messages name files by objref: the image streams all the same.
-    target.restart_through_pipe();
+    target.through_pipes();
     target.restart_with_children_asleep(1, "for the child to sleep until woken");
     target.finish();
-    pass("unix sockets holding messages that carry files (SCM_RIGHTS) come back with them, through an image read from a pipe: a stream socket's own peer, which only the message held, first byte and files together; a pipe's read end; an eventfd the target kept and a memfd in one message, in order; the rest of a message whose file was taken, alone; a timerfd in a socket in flight; a regular file sent to a child that reads through it, moving the target's offset; an eventfd from a peer closed since, then the end: the same open files, working");
+    pass("unix sockets holding messages that carry files (SCM_RIGHTS) come back with them, through an image written into and read from pipes: a stream socket's own peer, which only the message held, first byte and files together; a pipe's read end; an eventfd the target kept and a memfd in one message, in order; the rest of a message whose file was taken, alone; a timerfd in a socket in flight; a regular file sent to a child that reads through it, moving the target's offset; an eventfd from a peer closed since, then the end: the same open files, working");
 }

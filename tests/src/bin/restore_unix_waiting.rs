@@ -48,7 +48,8 @@
 //! "wsock" and its NUL, SO_PEERCRED (T's pid, 0, 0), and q1 receives the record "ack" from
 //! that name. K exits 0 and T reaps it.
 //!
-//! Run with CKPT_KILL once K sleeps, restarted from the image file, then through a pipe.
+//! Run with CKPT_KILL once K sleeps, checkpointed and restarted through the image file, then
+//! through pipes.
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -324,13 +325,13 @@ fn check(s: &Saved) -> Check {
     Ok(())
 }
 
-/// T and K checkpointed with CKPT_KILL once K sleeps, and restarted, through a pipe if
+/// T and K checkpointed with CKPT_KILL once K sleeps, and restarted, the image through pipes if
 /// `through_pipe`.
 fn run(through_pipe: bool, what: &str) {
     let dir = format!("{}/{what}", scratch_dir());
     let mut target = Target::spawn(move || setup(dir));
     if through_pipe {
-        target.restart_through_pipe();
+        target.through_pipes();
     }
     target.restart_with_children_asleep(1, "for K to sleep");
     target.finish();
@@ -339,5 +340,5 @@ fn run(through_pipe: bool, what: &str) {
 fn main() {
     run(false, "file");
     run(true, "pipe");
-    pass("unix listeners holding connections not yet accepted come back holding them, restarted from a file and through a pipe: a stream listener bound to an abstract name accepts its four waiting connections in the order they connected, then EAGAIN, each with the listener's name and SO_PEERCRED naming the process that connected (the target's or its child's); each reads what its client wrote: \"one\" and nothing more, \"two\" then the end (its client shut down writing), \"three\" then the end and EPIPE to send (its client closed), \"four\" with an eventfd only the message held (count 7) and the target's credentials (SCM_CREDENTIALS), its peer the client's autobound name; the clients are still connected (getpeername() the listener's name, SO_PEERCRED the target, which called listen()) and receive what the accepted sockets write; the listener accepts a new client; a seqpacket listener bound to a relative path accepts its waiting connection, named \"wsock\" exactly, with its two records whole, and the record \"ack\" goes back to the client");
+    pass("unix listeners holding connections not yet accepted come back holding them, checkpointed and restarted through a file, then through pipes: a stream listener bound to an abstract name accepts its four waiting connections in the order they connected, then EAGAIN, each with the listener's name and SO_PEERCRED naming the process that connected (the target's or its child's); each reads what its client wrote: \"one\" and nothing more, \"two\" then the end (its client shut down writing), \"three\" then the end and EPIPE to send (its client closed), \"four\" with an eventfd only the message held (count 7) and the target's credentials (SCM_CREDENTIALS), its peer the client's autobound name; the clients are still connected (getpeername() the listener's name, SO_PEERCRED the target, which called listen()) and receive what the accepted sockets write; the listener accepts a new client; a seqpacket listener bound to a relative path accepts its waiting connection, named \"wsock\" exactly, with its two records whole, and the record \"ack\" goes back to the client");
 }
