@@ -161,7 +161,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     scope.check_pids(&log, &tree)?;
     // What only a process has (not each of its threads): its fd table, fs and address space.
     // A process whose main thread exited has them in its other threads.
-    let mut names = files::Names::of(tree.objects_holder(0), scope.is_container())?;
+    let mut names = files::Names::of(tree.objects_holder(0))?;
     for m in tree.members() {
         names.add_task(&m.task)?;
     }
@@ -196,7 +196,7 @@ fn checkpoint(pid: i32, fd: i32, flags: u32, logfd: i32, unlinked_max: u64) -> R
     #[cfg(CONFIG_UNIX)]
     files::check_carried(&log, &mut names, objects.carried())?;
     #[cfg(CONFIG_UNIX)]
-    files::check_socket_peers(&log, &names)?;
+    files::check_socket_peers(&log, &names, scope.is_container())?;
     let mut shared = mm::SharedObjects::new();
     let mut cow = mm::CowPages::new();
     // For each member, its last child written with an address space.

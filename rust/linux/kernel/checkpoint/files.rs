@@ -568,17 +568,14 @@ pub(crate) struct Names {
     /// The ptys that are the controlling terminals of sessions restored with the tree, by
     /// key ([`kernel::tty::PtyInfo::key`]).
     ttys: RBTree<usize, ()>,
-    /// Whether the tree is a container, which must not have a unix socket connected to one
-    /// outside it ([`unix::check_peers`]).
-    #[cfg(CONFIG_UNIX)]
-    container: bool,
     /// The unix sockets of the tree, by address, as their files are checked: those a
     /// datagram socket may be connected to.
     #[cfg(CONFIG_UNIX)]
     unix_socks: RBTree<usize, ()>,
-    /// The datagram sockets of the tree connected by name and the sockets accepted by a
-    /// listener bound to a path ([`unix::check_peers`]): the address of the socket each
-    /// needs in the tree, why, and where it is.
+    /// The datagram sockets of the tree connected by name, the sockets accepted by a
+    /// listener bound to a path, and the ends of connections waiting
+    /// ([`unix::check_peers`]): the address of the socket each needs in the tree, why, and
+    /// where it is.
     #[cfg(CONFIG_UNIX)]
     unix_clients: KVVec<(usize, &'static str, i32, Where)>,
     /// The unix sockets whose messages carry files, written after the last task.
@@ -596,10 +593,8 @@ struct UnlinkedBudget {
 
 impl Names {
     /// The names of `task`'s files (its root and cwd are saved by [`dump_fs`]).
-    pub(crate) fn of(task: &Task, container: bool) -> Result<Names> {
+    pub(crate) fn of(task: &Task) -> Result<Names> {
         let root = task.fs_paths().ok_or(ESRCH)?.root;
-        #[cfg(not(CONFIG_UNIX))]
-        let _ = container;
         Ok(Names {
             root,
             buf: KVec::from_elem(0u8, PATH_MAX, GFP_KERNEL)?,
@@ -607,8 +602,6 @@ impl Names {
             unlinked: None,
             tasks: RBTree::new(),
             ttys: RBTree::new(),
-            #[cfg(CONFIG_UNIX)]
-            container,
             #[cfg(CONFIG_UNIX)]
             unix_socks: RBTree::new(),
             #[cfg(CONFIG_UNIX)]

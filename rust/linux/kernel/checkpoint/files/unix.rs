@@ -787,22 +787,21 @@ const LISTENER_OUTSIDE: &str = "accepted from a listener bound to a path outside
 
 /// Checks, once every file of the tree is, before the first byte, that each datagram socket
 /// connected by name is connected to a socket of the tree, each socket that a listener bound
-/// to a path accepted was accepted by one of the tree, and each connection waiting is between
-/// sockets of the tree: `EBUSY` in a container, `EOPNOTSUPP` in a subtree if not.
-pub(crate) fn check_peers(log: &Log, names: &Names) -> Result {
+/// to a path accepted was accepted by one of the tree, and each connection waiting whose peer
+/// credentials name a process of the tree is between sockets of the tree: if not, `EBUSY` in
+/// a `container`, which must hold every end of what it uses as leak detection requires of a
+/// pipe, `EOPNOTSUPP` in a subtree.
+pub(crate) fn check_peers(log: &Log, names: &Names, container: bool) -> Result {
+    let (errno, tail) = match container {
+        true => (EBUSY, ""),
+        false => (EOPNOTSUPP, " is not supported"),
+    };
     for &(peer, why, pid, at) in names.unix_clients.iter() {
         crate::resched();
-        if names.unix_socks.get(&peer).is_some() {
-            continue;
+        if names.unix_socks.get(&peer).is_none() {
+            log!(log, "pid {pid}: {at}: a unix socket {why}{tail}");
+            return Err(errno);
         }
-        // As leak detection refuses a pipe with an end outside: a container must hold every
-        // end of what it uses.
-        if names.container {
-            log!(log, "pid {pid}: {at}: a unix socket {why}");
-            return Err(EBUSY);
-        }
-        log!(log, "pid {pid}: {at}: a unix socket {why} is not supported");
-        return Err(EOPNOTSUPP);
     }
     Ok(())
 }
