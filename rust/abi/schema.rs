@@ -1149,10 +1149,11 @@ pub struct PtyQueue {
     /// operation code), each whole.
     pub echo: u32,
     /// Of which those it writes as soon as there is room (its echo commit): all, as the line
-    /// discipline commits each echo it adds; restart takes no other.
+    /// discipline commits its echoes at the end of each receive; checkpoint saves and restart
+    /// takes no other, the field kept for a line discipline that would leave some.
     pub echo_commit: u32,
-    /// Of which those it writes before a write of its own (up to its echo mark): all,
-    /// likewise.
+    /// Of which those it writes before a write of its own (up to its echo mark): all, as it
+    /// marks each echo it adds; likewise.
     pub echo_mark: u32,
     /// Zero.
     pub _pad0: u32,

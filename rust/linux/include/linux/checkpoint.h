@@ -559,8 +559,10 @@ struct checkpoint_pty {
  * @flags: CKPT_TTY_Q_*
  * @echo: bytes of echoes (and of N_TTY's echo operations) in @echoes that its
  *	  N_TTY has not written to the other side yet, at most CKPT_TTY_READ_MAX
- * @echo_commit: of which those it writes as soon as there is room
- * @echo_mark: of which those up to its last commit, which it writes next
+ * @echo_commit: of which those it writes as soon as there is room (all: the
+ *		 flush that ends each receive commits them)
+ * @echo_mark: of which those up to its echo mark, which process_echoes()
+ *	       writes before a write of its own (all: each is marked as added)
  * @marks: bit i % 8 of byte i / 8: byte i of @buf ends a line
  * @buf: the bytes
  * @echoes: the echoes
@@ -583,8 +585,10 @@ struct checkpoint_tty_queue {
 
 /**
  * struct checkpoint_pty_queues - what the readers of a pty have not read
- * @in: the slave's: input, which the master wrote
- * @out: the master's: output, which the slave wrote, and echoes
+ * @in: the slave's: input, which the master wrote, and its echoes not written
+ *	to the master yet
+ * @out: the master's: output, which the slave wrote, and the slave's echoes
+ *	 written so far
  */
 struct checkpoint_pty_queues {
 	struct checkpoint_tty_queue in;
@@ -595,9 +599,9 @@ int checkpoint_pty(struct file *file, struct checkpoint_pty *p, bool all,
 		   struct checkpoint_pty_queues *q);
 struct file *checkpoint_pty_master(struct file *file);
 struct file *restart_ptmx_open(const char *name, int flags, int index);
-int restart_pty_set(struct file *master, const struct checkpoint_pty *p,
+int restart_pty_set(struct file *file, const struct checkpoint_pty *p,
 		    const struct checkpoint_pty_queues *q);
-int restart_pty_node(struct file *master, const struct checkpoint_pty *p);
+int restart_pty_node(struct file *file, const struct checkpoint_pty *p);
 void restart_pty_start(struct file *file);
 bool restart_pty_is_slave(struct file *master, struct file *file);
 struct file *checkpoint_task_ctty(struct task_struct *p,

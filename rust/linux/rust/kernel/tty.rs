@@ -180,11 +180,12 @@ impl PtyInfo {
     /// Opens the ptmx node at `path` with `flags` (as `open()` would, with the caller's
     /// credentials, from its root and cwd) for a new pty at this index, and gives it this
     /// termios (its speeds from its flags, as `TCSETS` does), window size, columns, packet
-    /// mode, pending packet events, what its readers had not read (`q`), lock state and
-    /// `SLAVE_CLOSED`; returns the master's file, whose slave's node [`PtyInfo::set_node`]
-    /// then gives its owner and mode. `EBUSY` if another pty of that devpts instance has the
-    /// index, `ENOSPC` if it has no room for it, `ESTALE` if `path` is not a ptmx node,
-    /// `EINVAL` if a line discipline could not hold `q` in the termios' mode.
+    /// mode, pending packet events, what its readers had not read (`q`) and `SLAVE_CLOSED`;
+    /// returns the master's file, its pty still locked, whose slave's node
+    /// [`PtyInfo::set_node`] then gives its owner and mode before it unlocks it. `EBUSY` if
+    /// another pty of that devpts instance has the index, `ENOSPC` if it has no room for it,
+    /// `ESTALE` if `path` is not a ptmx node, `EINVAL` if a line discipline could not hold
+    /// `q` in the termios' mode, or `q` has echoes N_TTY would not have left.
     pub fn make(&self, path: &CStr, flags: u32, q: &PtyQueues) -> Result<ARef<File>> {
         let index = i32::try_from(self.index).map_err(|_| ENOSPC)?;
         // SAFETY: `path` is NUL-terminated; the callee keeps no pointer to it and returns a
@@ -232,10 +233,11 @@ impl PtyInfo {
 
     /// Gives the slave's node of the pty whose master's file is `master` (made by
     /// [`PtyInfo::make`]) this owner and mode, as `fchown()` and `fchmod()` by the caller
-    /// would: `EPERM` if the caller may not, `EINVAL` for an owner it does not map or a mode
-    /// with more than permission bits.
+    /// would, then unlocks the pty unless [`PtyInfo::LOCKED`]: `EPERM` if the caller may not,
+    /// `EINVAL` for an owner it does not map or a mode with more than permission bits.
     pub fn set_node(&self, master: &File) -> Result {
         let p = bindings::checkpoint_pty {
+            flags: self.flags,
             uid: self.uid,
             gid: self.gid,
             mode: self.mode,
@@ -320,12 +322,12 @@ impl PtyQueues {
         Ok(PtyQueues(unsafe { q.assume_init() }))
     }
 
-    /// The slave's: its input.
+    /// The slave's: its input, and its echoes not written to the master yet.
     pub fn input(&self) -> Queue<'_> {
         Queue(&self.0.in_)
     }
 
-    /// The master's: its output and echoes.
+    /// The master's: its output, and the slave's echoes written so far.
     pub fn output(&self) -> Queue<'_> {
         Queue(&self.0.out)
     }
@@ -402,12 +404,12 @@ impl Queue<'_> {
         self.0.echoes.get(..self.0.echo as usize).ok_or(EINVAL)
     }
 
-    /// How many of them it writes as soon as there is room.
+    /// How many of them it writes as soon as there is room (its echo commit).
     pub fn echo_commit(&self) -> u32 {
         self.0.echo_commit
     }
 
-    /// How many of them it writes next: those up to its last commit.
+    /// How many of them it writes before a write of its own (up to its echo mark).
     pub fn echo_mark(&self) -> u32 {
         self.0.echo_mark
     }
@@ -434,7 +436,7 @@ pub struct QueueShape {
     pub echo: u32,
     /// Of which those it writes as soon as there is room.
     pub echo_commit: u32,
-    /// Of which those it writes next.
+    /// Of which those it writes before a write of its own.
     pub echo_mark: u32,
 }
 

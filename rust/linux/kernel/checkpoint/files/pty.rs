@@ -21,8 +21,7 @@
 //! Echoes a side's line discipline has not written yet, because the other side's buffers
 //! were full, are saved and restored with its other state, to be written when they would
 //! have been. A pty holding more than checkpoint saves (PARMRK takes N_TTY past its buffer)
-//! is refused. A pty with a file
-//! outside the tree is refused by leak detection, even with
+//! is refused. A pty with a file outside the tree is refused by leak detection, even with
 //! `CKPT_UNSHARE_OPEN_FILES`: restart could not give the outside its share back. A pty that is
 //! the controlling terminal of a session comes back as such with the session, once the tree
 //! is linked ([`set_controlling`]), with its foreground process group; one of a session
@@ -214,7 +213,7 @@ fn refused(p: &PtyInfo) -> Option<&'static str> {
         (PtyInfo::LDISC, "with a line discipline other than N_TTY"),
         (
             PtyInfo::UNREAD,
-            "with echoes not written yet that are not all committed",
+            "with echoes not written yet that are not all committed and marked",
         ),
         (
             PtyInfo::OVERRUN,
@@ -226,7 +225,7 @@ fn refused(p: &PtyInfo) -> Option<&'static str> {
             PtyInfo::LOCKED_TERMIOS,
             "with locked termios (TIOCSLCKTRMIOS)",
         ),
-        // Restart opens the slave's files before it locks the pty.
+        // Restart opens the slave's files after it made the pty, which it leaves locked then.
         (PtyInfo::LOCKED, "locked (TIOCSPTLCK) with its slave open"),
     ];
     // The master's file is the only one of its side: ptmx opens a new pty each time.
@@ -378,7 +377,7 @@ fn restore_master(r: &mut Restorer<'_, Obj>, path: &CStr, flags: u32) -> Result<
         ESTALE => log!(r.log, "file {name}: is not a ptmx node"),
         EINVAL => log!(
             r.log,
-            "pty {index}: its line disciplines cannot hold what its readers had not read in the modes its termios set"
+            "pty {index}: its line disciplines cannot hold what its readers had not read in the modes its termios set, or echoes N_TTY would not have left"
         ),
         e => log!(
             r.log,
