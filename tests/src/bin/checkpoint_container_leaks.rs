@@ -20,9 +20,9 @@
 //!   "a unix socket connected to a socket outside the tree"; afterwards it still names the
 //!   test's socket as its peer and sends to it.
 //!
-//! (A connection waiting between a socket of the container and one outside is refused as
-//! not supported in both modes: its peer credentials name the process outside, which
-//! restart could not name; checkpoint_refuses_unix_socket covers it.)
+//! (A connection waiting between a socket of the container and one outside that the process
+//! outside made is refused as not supported in both modes: its peer credentials name that
+//! process, which restart could not name; checkpoint_refuses_unix_socket covers it.)
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

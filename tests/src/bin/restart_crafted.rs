@@ -1213,12 +1213,12 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
     // its bytes, the last buffer's room within its memory, its echoes at most what a line
     // discipline holds, whole echo operations (a byte, or 0xff and an operation code, and
     // the column count of ECHO_OP_ERASE_TAB 0x82), its echo commit and echo mark at the end
-    // of one of them, with the flags a queue has, zero padding, and its bytes as many as it
+    // of its echoes, with the flags a queue has, zero padding, and its bytes as many as it
     // announces (the target's pty has nothing unread: each case gives a queue the bytes it
     // announces, but for the two announcing bytes that are not there or more than it
     // announces).
     type Craft = fn(&mut Image);
-    let pty_cases: [(&str, Craft); 32] = [
+    let pty_cases: [(&str, Craft); 31] = [
         ("a pty with a flag no pty has", |i| {
             let p = i.next::<abi::Pty>(0);
             let flags = i.recs[p].get("flags");
@@ -1349,13 +1349,8 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
                 pty_echoes(i, 0, &[0xff, 0x82], 2, 2);
             },
         ),
-        (
-            "a pty queue whose echo commit is inside an echo operation",
-            |i| {
-                pty_echoes(i, 0, &[0xff, 0x82, 3], 1, 3);
-            },
-        ),
-        // N_TTY commits and marks each echo it adds: it holds no others.
+        // N_TTY marks each echo it adds and commits all at the end of each receive: it holds
+        // no others.
         ("a pty queue with echoes not all committed", |i| {
             pty_echoes(i, 0, b"ab", 1, 2);
         }),
@@ -4433,10 +4428,6 @@ fn cases(base: &Image, t: &Tree) -> Vec<Case> {
         ),
         (
             "a pty queue whose echoes end inside an erase of a tab",
-            ldisc_bad,
-        ),
-        (
-            "a pty queue whose echo commit is inside an echo operation",
             ldisc_bad,
         ),
         ("a pty queue with echoes not all committed", ldisc_bad),

@@ -40,7 +40,7 @@ use cr_tests::locks::{
     flock_struct, get_lock, getlk_name, lock_type_name, open_own, try_flock, FoundLock,
 };
 use cr_tests::mem::{mmap, Mapping, PAGE};
-use cr_tests::proc::{proc_state, wait_status_text};
+use cr_tests::proc::{in_syscall, proc_state, syscall_text, wait_status_text};
 use cr_tests::target::{dry_run, fork_checker, scratch_dir};
 use cr_tests::tree::{wake_and_reap, Ready};
 use cr_tests::vm::reap_within_10s;
@@ -331,14 +331,10 @@ impl Waiter {
     fn asleep(&self) -> Check {
         let pid = self.pid;
         let state = proc_state(pid);
-        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let nr = syscall
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse().ok());
-        if state == Some('S') && nr == Some(self.nr) {
+        if state == Some('S') && in_syscall(pid, pid, &[self.nr]) {
             return Ok(());
         }
+        let syscall = syscall_text(pid, pid);
         let gone = match state {
             Some('Z') | None => " (it ended: did it take the lock it waits for?)",
             _ => "",
