@@ -1,6 +1,7 @@
 //! Each kind of file and kernel object checkpoint cannot save yet is refused with EOPNOTSUPP
 //! and a log line naming the task and the object as /proc/PID/fd would (`anon_inode:inotify`),
-//! and the target runs on with the object still working:
+//! for an anonymous-inode file or a socket on one line with its fd (`pid P: fd 40: `), and
+//! the target runs on with the object still working:
 //! inotify, fanotify, a bpf map, a perf event, a userfaultfd (an fd, and a registered range
 //! whose fd only the test holds), a pidfd, an nsfs file, secret memory, a UDP socket,
 //! io_uring (an fd, a ring registered without one, and a submission thread), a file asking for
@@ -617,6 +618,22 @@ const SIGIO: &[Why] = &[
 
 fn refused(case: &'static Refusal, why: Option<&str>) {
     let target = case.refused();
+    // A file the target holds at FD is named with its fd, on the line that names its kind.
+    let fd_file = ["anon_inode:", "socket:"]
+        .iter()
+        .any(|k| case.named.starts_with(k));
+    let at = format!("pid {}: fd {FD}: ", target.pid());
+    if fd_file
+        && !target
+            .klog()
+            .iter()
+            .any(|l| l.contains(&at) && l.contains(case.named))
+    {
+        target.fail(format!(
+            "no kernel log line names {at:?} with {:?}",
+            case.named
+        ));
+    }
     if let Some(why) = why {
         if !log_names(target.klog(), why) {
             target.fail(format!("no kernel log line says {why}"));
