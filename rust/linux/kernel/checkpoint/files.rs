@@ -915,7 +915,9 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec, fds: &OwnFds) -> 
         unsafe { fds.share(&files) };
         return Ok(());
     }
-    shared::keep::<FilesStruct>(r, table.objref)?;
+    // Kept once its fds are in: while only this task holds the table, growing it for them
+    // waits for no RCU grace period (expand_fdtable()).
+    r.definable(table.objref)?;
     for _ in 0..table.count {
         let fd = loop {
             let rec = r.next()?;
@@ -946,6 +948,7 @@ pub(crate) fn restore_fds(r: &mut Restorer<'_, Obj>, rec: Rec, fds: &OwnFds) -> 
         }
         crate::resched();
     }
+    shared::keep::<FilesStruct>(r, table.objref)?;
     locks::restore_posix(r, fds, table.locks)
 }
 
