@@ -2,7 +2,8 @@
 //! tests share. The sleep must go on after the restart (the task is still asleep), timed
 //! sleeps must sleep after the restart what remained of them at the checkpoint (neither less,
 //! nor their full time again), and sleeps a signal ends must end by SIGUSR1's handler, not by
-//! the checkpoint.
+//! the checkpoint, also when SIGUSR1 comes before the restored task first ran
+//! ([`Wake::SignalFirst`]).
 
 use std::time::Duration;
 
@@ -33,6 +34,10 @@ pub enum Wake {
     Signal,
     /// Its own timeout.
     Timeout,
+    /// SIGUSR1, sent while the restored task is still stopped by `RESTART_FROZEN`, before it
+    /// first returned to user mode, then SIGCONT: the call must end as it does for a task
+    /// stopped in it, by the handler (`EINTR`), not be issued again after it.
+    SignalFirst,
 }
 
 /// Runs one sleeper: `sleep` runs in the target right after it said ready, sleeps in the
@@ -47,11 +52,25 @@ pub fn run(wake: Wake, sleep: impl FnOnce() -> Check) {
     if wake == Wake::Timeout {
         std::thread::sleep(OFFLINE);
     }
+    if wake == Wake::SignalFirst {
+        target.restart_with(abi::RESTART_FROZEN);
+        target.wait_state("Tt", "to be stopped after a RESTART_FROZEN restart");
+        target.wake();
+        target.signal(libc::SIGCONT);
+        // A call issued again after the handler would sleep on: give it time to show.
+        target.wait_state(
+            "Z",
+            "to end after SIGUSR1 then SIGCONT, its call ended by the handler",
+        );
+        target.expect_exit("after SIGUSR1 then SIGCONT");
+        return;
+    }
     target.restart();
     target.expect_asleep(Duration::from_millis(300));
     match wake {
         Wake::Signal => target.finish(),
         Wake::Timeout => target.expect_exit("after its timed sleep"),
+        Wake::SignalFirst => unreachable!(),
     }
 }
 

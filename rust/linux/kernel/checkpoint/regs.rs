@@ -75,8 +75,6 @@ pub(crate) fn dump(d: &mut Dumper<'_>, task: &Task, returns: Option<i32>) -> Res
 
 /// `-ERESTART_RESTARTBLOCK` in `ax`: the interrupted call resumes through `restart_block`.
 const RESTARTBLOCK: i64 = -(bindings::ERESTART_RESTARTBLOCK as i64);
-/// `__NR_restart_syscall`.
-const NR_RESTART_SYSCALL: u64 = bindings::__NR_restart_syscall as u64;
 
 fn monotonic_now() -> i64 {
     kernel::time::Ktime::ktime_get().to_ns()
@@ -94,10 +92,11 @@ fn futex_clock(flags: u32) -> u32 {
 /// through its restart block, but not with a time left restart can keep. In 6.12 these are
 /// clock_nanosleep() on a CPU-time or an alarm clock; issued again, it would sleep its whole
 /// time once more. (An absolute sleep on a CPU-time clock is issued again, against the CPU
-/// time that restarts from zero: see the inventory.)
+/// time that restarts from zero: see the inventory.) Also any such sleep entered by an ia32
+/// call (`int $0x80` from a 64-bit task), which restart would resume as a native call.
 pub(crate) fn unsupported_sleep(task: &Task) -> Option<&'static str> {
     (task.restart_block() == Some(None)).then_some(
-        "sleeps in a system call whose time left is not saved (clock_nanosleep() on a CPU-time or alarm clock)",
+        "sleeps in a system call whose time left is not saved (clock_nanosleep() on a CPU-time or alarm clock, or an ia32 call)",
     )
 }
 
@@ -181,45 +180,49 @@ fn restart_block(rb: &abi::RestartBlock) -> Option<RestartBlock> {
 
 /// A task's registers as read from the image, ready to be applied.
 pub(crate) struct Saved {
+    /// With `orig_ax` -1: the task is in no system call until `set_syscall_return()` puts
+    /// it back, so that nothing on its way there (`ret_from_fork`'s syscall-exit tracepoint)
+    /// reports the call as ended.
     regs: abi::Regs,
+    /// The system call it was interrupted in (to be resumed through the signal code), or -1.
+    orig_ax: u64,
     restart: Option<abi::RestartBlock>,
     xsave: Option<KVec<u8>>,
     tls: abi::Tls,
 }
 
 impl Saved {
-    /// The `ax` the task must see in user mode (restored after `ret_from_fork` zeroes it).
+    /// The `ax` it leaves the kernel with (restored after `ret_from_fork` zeroes it): an
+    /// `-ERESTART*` code the signal code resolves, or what user mode sees.
     pub(crate) fn ax(&self) -> u64 {
         self.regs.ax
     }
+
+    /// The system call it is in, or -1: restored with `ax`.
+    pub(crate) fn orig_ax(&self) -> u64 {
+        self.orig_ax
+    }
 }
 
-/// Resumes an interrupted system call the way signal delivery without a handler does: the
-/// task re-executes the `syscall` instruction with its arguments still in registers.
-fn restart_syscall(regs: &mut abi::Regs) {
-    if regs.orig_ax as i64 >= 0 {
-        let err = (regs.ax as i64).wrapping_neg();
-        let restart = [
-            bindings::ERESTARTSYS,
-            bindings::ERESTARTNOINTR,
-            bindings::ERESTARTNOHAND,
-            bindings::ERESTART_RESTARTBLOCK,
-        ];
-        if restart.iter().any(|&e| i64::from(e) == err) {
-            // A restart-block sleep without a `RestartBlock` record is re-issued with its
-            // original arguments (`read` then points it at restart_syscall() instead).
-            regs.ax = regs.orig_ax;
-            regs.ip = regs.ip.wrapping_sub(2);
-        }
+/// Leaves an interrupted system call to be resumed as the kernel resumes one: the task returns
+/// from it with its `-ERESTART*` code through the signal code (`set_syscall_return()`), which
+/// restarts it unless a handler runs first, and then ends it with `EINTR` or restarts it as
+/// the code and the handler's `SA_RESTART` say. A restart-block sleep without a
+/// `RestartBlock` record (`has_block`) is issued again with its original arguments, or ends
+/// with `EINTR` for a handler, as `-ERESTARTNOHAND` does. Any other task is not in a system
+/// call for the signal code: `orig_ax` -1.
+fn leave_to_signal_code(regs: &mut abi::Regs, has_block: bool) {
+    if !kernel::regs::interrupted_call(regs.orig_ax, regs.ax) {
+        regs.orig_ax = u64::MAX;
+    } else if regs.ax as i64 == RESTARTBLOCK && !has_block {
+        regs.ax = (-i64::from(bindings::ERESTARTNOHAND)) as u64;
     }
-    regs.orig_ax = u64::MAX;
 }
 
 /// Reads the `Regs`, `XsaveInfo`/`Xsave` and `Tls` records that follow a `Task`.
 pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
     let mut regs = r.expect::<abi::Regs>()?;
     let interrupted_sleep = (regs.orig_ax as i64) >= 0 && regs.ax as i64 == RESTARTBLOCK;
-    restart_syscall(&mut regs);
     regs.cs = USER_CS;
     regs.ss = USER_DS;
 
@@ -230,11 +233,12 @@ pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
         if !interrupted_sleep || restart_block(&rb).is_none() {
             return Err(r.bad("restart block"));
         }
-        // Resume through restart_syscall(), which runs the restored restart block.
-        regs.ax = NR_RESTART_SYSCALL;
+        // Without a handler first, restart_syscall() runs the restored restart block.
         restart = Some(rb);
         rec = r.next()?;
     }
+    leave_to_signal_code(&mut regs, restart.is_some());
+    let orig_ax = core::mem::replace(&mut regs.orig_ax, u64::MAX);
     let mut xsave = None;
     if rec.ty == abi::XsaveInfo::TYPE {
         let info = r.decode::<abi::XsaveInfo>(rec)?;
@@ -273,6 +277,7 @@ pub(crate) fn read<T>(r: &mut Restorer<'_, T>) -> Result<Saved> {
     }
     Ok(Saved {
         regs,
+        orig_ax,
         restart,
         xsave,
         tls,

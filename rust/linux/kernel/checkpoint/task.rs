@@ -353,7 +353,9 @@ struct TaskRestore<'a, 'b> {
     deferred: Option<DeferredSignals>,
     /// The credentials it takes last (a zombie: before it dies), its login uid first.
     creds: Option<Creds>,
+    /// Its `ax` and `orig_ax` on its way to user mode (`set_syscall_return()`).
     ax: u64,
+    orig_ax: u64,
     stop: bool,
     /// For the leader of a process, what it needs to rebuild the rest of the process; `None`
     /// for another thread, which only sets its own state.
@@ -540,7 +542,7 @@ fn restore_self(w: &mut TaskRestore<'_, '_>) -> Result {
     current_task::set_robust_list(w.task.robust_list)?;
     // An exited main thread never returns to user mode.
     if w.task.state != abi::TASK_STATE_EXITED {
-        kernel::regs::set_ax_on_return(w.ax)?;
+        kernel::regs::set_syscall_return(w.ax, w.orig_ax)?;
         rseq::restore(w.log, &w.task)?;
         traps::restore(w.log, &w.task)?;
         // Last: the restore itself runs at the restarter's priority, on its CPUs.
@@ -739,6 +741,7 @@ fn create_thread(p: &mut Process<'_, '_>, task: abi::Task) -> Result {
         deferred: Some(deferred),
         creds: Some(creds),
         ax: saved.ax(),
+        orig_ax: saved.orig_ax(),
         stop,
         process: None,
     };
@@ -996,13 +999,16 @@ fn create(
         cputime: cpu,
         session: leader_session,
     };
-    let ax = saved.as_ref().map_or(0, |s| s.ax());
+    let (ax, orig_ax) = saved
+        .as_ref()
+        .map_or((0, u64::MAX), |s| (s.ax(), s.orig_ax()));
     let mut work = TaskRestore {
         task,
         log,
         deferred: Some(deferred),
         creds,
         ax,
+        orig_ax,
         stop: stops(flags, &task),
         process: Some(process),
     };
@@ -1048,6 +1054,7 @@ fn create_zombie(
         deferred: None,
         creds: Some(creds),
         ax: 0,
+        orig_ax: u64::MAX,
         stop: false,
         process: None,
     };

@@ -118,3 +118,8 @@ int rust_helper_checkpoint_set_syscall_dispatch(u64 selector, u64 offset,
 	return set_syscall_user_dispatch(PR_SYS_DISPATCH_ON, offset, len,
 					 (char __user *)(unsigned long)selector);
 }
+
+void rust_helper_set_tsk_thread_flag(struct task_struct *t, int flag)
+{
+	set_tsk_thread_flag(t, flag);
+}

@@ -391,7 +391,8 @@ impl RestartBlock {
 impl Task {
     /// The restart block its interrupted system call resumes through, if it sleeps in one
     /// that does (`-ERESTART_RESTARTBLOCK`): `Some(None)` for a sleep whose end is not kept
-    /// (`clock_nanosleep()` on a CPU-time or alarm clock), `None` if it sleeps in no such
+    /// (`clock_nanosleep()` on a CPU-time or alarm clock) or an ia32 call made with
+    /// `int $0x80` (with `IA32_EMULATION`), `None` if it sleeps in no such
     /// call or its stack is gone. For a task off its CPU, whose restart block only it changes.
     pub fn restart_block(&self) -> Option<Option<RestartBlock>> {
         // SAFETY: the task is valid; the helper pins its stack to read its registers.
@@ -399,6 +400,13 @@ impl Task {
         // SAFETY: the task is valid; the block is read through a raw pointer, field by field.
         let rb = unsafe { addr_of!((*self.as_ptr()).restart_block.__bindgen_anon_1) };
         let f = fn_addr(f);
+        // SAFETY: the task is valid; `arch_data` is plain data only the task sets.
+        let arch = unsafe { addr_of!((*self.as_ptr()).restart_block.arch_data).read_volatile() };
+        if arch as u64 & u64::from(bindings::TS_COMPAT) != 0 {
+            // An ia32 call (int $0x80 from a 64-bit task) restarts as one, which
+            // `set_restart_block` does not make.
+            return Some(None);
+        }
         // SAFETY: the union member read is the one the restart function uses; every field is
         // plain data.
         Some(unsafe {
@@ -436,8 +444,8 @@ impl Task {
         })
     }
 
-    /// Makes its interrupted sleep resume through `rb` (its `ax` must then be
-    /// `__NR_restart_syscall`); `EINVAL` unless [`RestartBlock::is_valid`].
+    /// Makes its interrupted sleep resume through `rb`, as a native 64-bit call (its `ax` must
+    /// then be `-ERESTART_RESTARTBLOCK`); `EINVAL` unless [`RestartBlock::is_valid`].
     ///
     /// # Safety
     ///
@@ -449,6 +457,9 @@ impl Task {
         // SAFETY: the task is valid and off its CPU (caller): nothing reads its restart block
         // meanwhile.
         let r = unsafe { &mut (*self.as_ptr()).restart_block };
+        // A native 64-bit call (`get_nr_restart_syscall()` reads it; `restart_block()` does
+        // not save an ia32 one), whatever the restarter's was.
+        r.arch_data = 0;
         // Writing a union's fields is no hazard: the function reads the member written.
         let u = &mut r.__bindgen_anon_1;
         match *rb {
@@ -494,48 +505,82 @@ impl Task {
     }
 }
 
-/// A task_work that puts back `ax`, which `ret_from_fork` zeroes.
-#[repr(C)]
-struct AxWork {
-    head: bindings::callback_head,
-    ax: u64,
+/// Whether a task whose registers hold `orig_ax` and `ax` is leaving an interrupted system
+/// call: `orig_ax` the call, `ax` one of the `-ERESTART*` codes with which it asks the signal
+/// code to restart it or end it with `EINTR`.
+pub fn interrupted_call(orig_ax: u64, ax: u64) -> bool {
+    let err = (ax as i64).wrapping_neg();
+    (orig_ax as i64) >= 0
+        && [
+            bindings::ERESTARTSYS,
+            bindings::ERESTARTNOINTR,
+            bindings::ERESTARTNOHAND,
+            bindings::ERESTART_RESTARTBLOCK,
+        ]
+        .into_iter()
+        .any(|code| i64::from(code) == err)
 }
 
-/// Puts back the `ax` of the `AxWork` whose `head` this is, and frees it.
+/// A task_work that puts back `ax`, which `ret_from_fork` zeroes, and `orig_ax`.
+#[repr(C)]
+struct SyscallReturn {
+    head: bindings::callback_head,
+    ax: u64,
+    orig_ax: u64,
+}
+
+/// Puts back the `ax` and `orig_ax` of the `SyscallReturn` whose `head` this is, and frees it.
 ///
 /// # Safety
 ///
-/// `head` must be the first field of an `AxWork` leaked by [`set_ax_on_return`], and the
+/// `head` must be the first field of a `SyscallReturn` leaked by [`set_syscall_return`], and the
 /// current task the one it was queued on, as task_work runs it.
-unsafe extern "C" fn restore_ax(head: *mut bindings::callback_head) {
-    // SAFETY: `head` is the first field of a leaked `AxWork` (`repr(C)`), per the contract.
-    let work = unsafe { KBox::from_raw(head.cast::<AxWork>()) };
+unsafe extern "C" fn restore_syscall_return(head: *mut bindings::callback_head) {
+    // SAFETY: `head` is the first field of a leaked `SyscallReturn` (`repr(C)`), per the contract.
+    let work = unsafe { KBox::from_raw(head.cast::<SyscallReturn>()) };
     // SAFETY: task_work runs in the task itself, whose user registers are in `pt_regs`.
-    unsafe { (*bindings::task_pt_regs(bindings::get_current())).ax = work.ax as _ };
+    let regs = unsafe { &mut *bindings::task_pt_regs(bindings::get_current()) };
+    regs.ax = work.ax as _;
+    regs.orig_ax = work.orig_ax as _;
+    if interrupted_call(work.orig_ax, work.ax) {
+        // As a task woken in the call by a signal: through the signal code, whatever is
+        // pending by then. Another round of the exit-to-user loop runs it if nothing is.
+        // SAFETY: the current task sets a flag of its own.
+        unsafe {
+            bindings::set_tsk_thread_flag(bindings::get_current(), bindings::TIF_SIGPENDING as _)
+        };
+    }
 }
 
-/// Makes the current task set its `ax` (the return value user mode sees) to `ax` on its way
-/// back to user mode, after anything in the kernel that sets it (`ret_from_fork` zeroes it).
-/// Meant for a new task (`orig_ax` -1) before it first returns: in a system call, signal
-/// delivery would see this `ax` as the call's result. `EINVAL` for a kernel thread.
-pub fn set_ax_on_return(ax: u64) -> Result {
+/// Makes the current task set its `ax` (the return value user mode sees) and `orig_ax` (the
+/// system call it is in, or -1) on its way back to user mode, after anything in the kernel
+/// that sets them (`ret_from_fork` zeroes `ax`). Meant for a new task before it first returns,
+/// with `orig_ax` -1 until then, so that nothing on the way (the syscall-exit tracepoint)
+/// takes it for the end of a call. If `orig_ax` names a system call and `ax` is one of the
+/// `-ERESTART*` codes, the task returns from that call as a task woken in it does, through
+/// the signal code: a handler of a signal pending by then ends the call with `EINTR` or
+/// restarts it (as the code and `SA_RESTART` say); without one, the call restarts. The
+/// task_work runs before any signal is taken (`get_signal()` runs it first), so signal
+/// delivery never sees the registers it replaces. `EINVAL` for a kernel thread.
+pub fn set_syscall_return(ax: u64, orig_ax: u64) -> Result {
     // SAFETY: the current task is valid while it runs; `PF_KTHREAD` is fixed.
     if unsafe { (*bindings::get_current()).flags } & bindings::PF_KTHREAD != 0 {
         return Err(EINVAL);
     }
     let work = KBox::new(
-        AxWork {
+        SyscallReturn {
             // SAFETY: an all-zero callback head is a valid unqueued one.
             head: unsafe { core::mem::zeroed() },
             ax,
+            orig_ax,
         },
         GFP_KERNEL,
     )?;
     let work = KBox::into_raw(work);
-    // SAFETY: `work` is a valid, leaked `AxWork`; on success the task_work owns it and
-    // `restore_ax` frees it (also when the task exits before returning to user mode).
+    // SAFETY: `work` is a valid, leaked `SyscallReturn`; on success the task_work owns it and
+    // `restore_syscall_return` frees it (also when the task exits before returning to user mode).
     unsafe {
-        bindings::init_task_work(addr_of_mut!((*work).head), Some(restore_ax));
+        bindings::init_task_work(addr_of_mut!((*work).head), Some(restore_syscall_return));
         let ret = bindings::task_work_add(
             bindings::get_current(),
             addr_of_mut!((*work).head),
