@@ -196,8 +196,33 @@ fn copy_to_latest(log_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// SysRq keys sent to a guest that did not finish in time: every message to the console
+/// (`9`, or the tasks' lines are below the console's level), its tasks and their stacks
+/// (`t`), those blocked (`w`), and what each CPU runs (`l`).
+const SYSRQ_ON_TIMEOUT: &[u8] = b"9twl";
+
+/// Asks the guest's kernel where its tasks are, as a serial console's break and SysRq key
+/// do: a hung guest then shows what it waits for. QEMU's mux sends a break on Ctrl-A b.
+fn dump_guest_tasks(child: &mut std::process::Child) {
+    let Some(stdin) = child.stdin.as_mut() else {
+        return;
+    };
+    for &key in SYSRQ_ON_TIMEOUT {
+        if stdin
+            .write_all(&[0x01, b'b', key])
+            .and_then(|()| stdin.flush())
+            .is_err()
+        {
+            return;
+        }
+        // Each dump goes out at the serial line's pace.
+        std::thread::sleep(Duration::from_secs(5));
+    }
+}
+
 /// Boots `kernel` with the initramfs `initrd` until the guest powers off or `timeout`
-/// passes, with the console captured to `log_path`.
+/// passes, with the console captured to `log_path`; on timeout, the guest's tasks are
+/// dumped first.
 fn run_captured(
     sh: &Shell,
     kernel: &Path,
@@ -212,7 +237,7 @@ fn run_captured(
     let args = qemu_args(kernel, initrd, MEMORY, cpu, ConsoleMode::Captured);
     let mut qemu: Command = cmd!(sh, "qemu-system-x86_64 {args...}").into();
     let mut child = qemu
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .context("starting qemu-system-x86_64 (is it installed? `cargo xtask setup`)")?;
@@ -245,6 +270,7 @@ fn run_captured(
         }
         if start.elapsed() > timeout {
             timed_out = true;
+            dump_guest_tasks(&mut child);
             // The kill may race with QEMU's own exit; either way `wait` reaps it.
             let _ = child.kill();
             break child.wait()?;
@@ -327,7 +353,8 @@ fn interactive(
 
 /// How the serial console is wired.
 enum ConsoleMode<'a> {
-    /// To QEMU's stdout, for us to stream and parse; no monitor, no input.
+    /// To QEMU's stdout, for us to stream and parse; input only to send the guest a magic
+    /// SysRq (QEMU's monitor is muxed in, for its break key).
     Captured,
     /// To the terminal, monitor muxed in, QEMU writing the log itself.
     Interactive { log: &'a Path },
@@ -366,7 +393,17 @@ fn qemu_args(
     args.push(KERNEL_CMDLINE.into());
     match mode {
         ConsoleMode::Captured => {
-            args.extend(["-serial", "stdio", "-monitor", "none"].map(OsString::from));
+            args.extend(
+                [
+                    "-chardev",
+                    "stdio,id=con,mux=on,signal=off",
+                    "-serial",
+                    "chardev:con",
+                    "-mon",
+                    "chardev=con,mode=readline",
+                ]
+                .map(OsString::from),
+            );
         }
         ConsoleMode::Interactive { log } => {
             let mut chardev = OsString::from("stdio,id=con,mux=on,signal=off,logfile=");
@@ -481,8 +518,11 @@ mod tests {
         let after = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
         assert_eq!(
             (after("-kernel"), after("-initrd"), after("-serial")),
-            ("bz", "rd", "stdio")
+            ("bz", "rd", "chardev:con")
         );
+        // The console and the monitor, for SysRq on a timeout, share stdio.
+        assert!(after("-chardev").starts_with("stdio,id=con,mux=on"));
+        assert_eq!(after("-mon"), "chardev=con,mode=readline");
         assert!(after("-append").contains("printk.time=1"));
     }
 }
