@@ -155,7 +155,7 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
         bail!("cr-bench reported nothing (log: {log})");
     }
     let mut text = format!(
-        "# cargo xtask bench\n\nKernel: {} (no debugging options); QEMU TCG, `-cpu max`, 2 CPUs, 3 GiB.\n\n{}",
+        "# cargo xtask bench\n\nKernel: {} (production: -O2, full SLUB, lockup detectors); QEMU TCG, `-cpu max`, 2 CPUs, 3 GiB.\n\n{}",
         CONFIGS.join(" + "),
         table(&measures)
     );
