@@ -44,6 +44,9 @@ pub mod host {
         fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
             self.0.write_all(buf)
         }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0.flush()
+        }
     }
 
     /// A [`Source`] over any [`io::Read`]; a short read is end of input.

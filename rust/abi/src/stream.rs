@@ -57,8 +57,12 @@ pub const EBADMSG: i32 = 74;
 pub trait Sink {
     /// The sink's error.
     type Error;
-    /// Writes all of `buf` or fails.
+    /// Writes all of `buf` or fails. A sink may keep bytes back until [`Sink::flush`].
     fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error>;
+    /// Writes what it kept back; [`Writer::finish`] calls it after the tail.
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Where a [`Reader`] gets bytes.
@@ -79,6 +83,9 @@ impl<T: Sink + ?Sized> Sink for &mut T {
     type Error = T::Error;
     fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
         (**self).write_all(buf)
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        (**self).flush()
     }
 }
 
@@ -207,6 +214,9 @@ const fn pad_after(len: u64) -> u64 {
 
 const ZEROS: [u8; 8] = [0; 8];
 
+/// The payload of the longest `Pad` record.
+static PAD: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+
 /// The largest `len` accepted for record type `ty`.
 fn max_len(ty: u32) -> u32 {
     match record_desc(ty) {
@@ -263,7 +273,16 @@ impl<S: Sink> Writer<S> {
     }
 
     fn emit(&mut self, bytes: &[u8]) -> Result<(), StreamError<S::Error>> {
-        if let Err(e) = self.sink.write_all(bytes) {
+        self.emit_by(bytes, |sink| sink.write_all(bytes))
+    }
+
+    /// Counts and checksums `bytes`, which `put` gives the sink.
+    fn emit_by(
+        &mut self,
+        bytes: &[u8],
+        put: impl FnOnce(&mut S) -> Result<(), S::Error>,
+    ) -> Result<(), StreamError<S::Error>> {
+        if let Err(e) = put(&mut self.sink) {
             self.state = WState::Broken;
             return Err(StreamError::Io(e));
         }
@@ -348,6 +367,18 @@ impl<S: Sink> Writer<S> {
 
     /// Writes the next bytes of the open raw record.
     pub fn raw_chunk(&mut self, bytes: &[u8]) -> Result<(), StreamError<S::Error>> {
+        self.raw_chunk_by(bytes, |sink| sink.write_all(bytes))
+    }
+
+    /// Writes the next bytes of the open raw record, `bytes`, with `put` instead of
+    /// [`Sink::write_all`]: for a sink that can write them from where they are (the kernel
+    /// writes a page it holds a reference on), in order with the rest. The checksum is of
+    /// `bytes`, so what `put` gives must not change until the sink has written it.
+    pub fn raw_chunk_by(
+        &mut self,
+        bytes: &[u8],
+        put: impl FnOnce(&mut S) -> Result<(), S::Error>,
+    ) -> Result<(), StreamError<S::Error>> {
         let WState::Raw { left, pad } = self.state else {
             return self.fail(StreamError::Order);
         };
@@ -355,7 +386,7 @@ impl<S: Sink> Writer<S> {
         if n > left {
             return self.fail(StreamError::BadLen { ty: 0, len: n });
         }
-        self.emit(bytes)?;
+        self.emit_by(bytes, put)?;
         self.state = WState::Raw {
             left: left - n,
             pad,
@@ -387,19 +418,14 @@ impl<S: Sink> Writer<S> {
         // A pad record (header + n zero bytes) and the next record's header end on a page.
         let n = (PAGE_SIZE - (at + 2 * hdr) % PAGE_SIZE) % PAGE_SIZE;
         self.raw_begin(RecordType::Pad.id(), n)?;
-        let mut left = n;
-        let zeros = [0u8; 64];
-        while left > 0 {
-            let k = if left < 64 { left } else { 64 };
-            self.raw_chunk(zeros.get(..k as usize).unwrap_or(&[]))?;
-            left -= k;
-        }
+        self.raw_chunk(PAD.get(..n as usize).unwrap_or(&[]))?;
         self.raw_end()
     }
 
     /// Starts a run of `npages` present pages at `addr`: writes the `PageRun` record, pads,
     /// and opens the `Pages` record whose payload (`npages` pages) the caller then writes
-    /// with [`Writer::raw_chunk`] and closes with [`Writer::raw_end`]. At most
+    /// with [`Writer::raw_chunk`] or [`Writer::raw_chunk_by`] and closes with
+    /// [`Writer::raw_end`]. At most
     /// `PAGES_PER_RECORD` pages; longer runs are split by the caller.
     pub fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result<(), StreamError<S::Error>> {
         self.page_run_record(addr, npages, 0, (0, 0))?;
@@ -462,7 +488,7 @@ impl<S: Sink> Writer<S> {
         self.raw_end()
     }
 
-    /// Writes the tail record and returns the sink.
+    /// Writes the tail record, flushes the sink ([`Sink::flush`]) and returns it.
     pub fn finish(mut self) -> Result<S, StreamError<S::Error>> {
         if self.state != WState::Body {
             return Err(StreamError::Order);
@@ -473,6 +499,7 @@ impl<S: Sink> Writer<S> {
             records: self.records,
         };
         self.put_record(&tail)?;
+        self.sink.flush().map_err(StreamError::Io)?;
         Ok(self.sink)
     }
 }
