@@ -5,6 +5,8 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
+#[cfg(CONFIG_CHECKPOINT)]
+pub mod batch;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_EPOLL))]
 pub mod epoll;
 #[cfg(all(CONFIG_CHECKPOINT, CONFIG_EVENTFD))]

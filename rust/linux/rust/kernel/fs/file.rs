@@ -340,7 +340,7 @@ impl PosFd {
     }
 
     /// Runs one `kernel_read`/`kernel_write`-style transfer at the file position and advances it.
-    fn transfer(
+    pub(super) fn transfer(
         &self,
         op: impl FnOnce(*mut bindings::file, *mut bindings::loff_t) -> isize,
     ) -> Result<usize> {
