@@ -11,7 +11,8 @@ use crate::abi::{Record, RecordType};
 use crate::objects::Objects;
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVec};
-use kernel::fs::file::PosFd;
+use kernel::fs::{batch::WriteBatch, file::PosFd};
+use kernel::mm::page::PageRef;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
@@ -34,21 +35,65 @@ fn no_restart(e: Error) -> Error {
     }
 }
 
-/// Where a checkpoint image goes: written sequentially, so pipes and sockets work.
-pub(crate) struct Output(PosFd);
+/// Where a checkpoint image goes: written sequentially, so pipes and sockets work, in
+/// batches: records are staged, pages are written from the frozen tasks' own.
+pub(crate) struct Output {
+    file: PosFd,
+    batch: WriteBatch,
+}
+
+/// Pages written by one call, at most.
+const BATCH_PAGES: usize = 256;
+/// Pages of staged record bytes written by one call, at most.
+const BATCH_STAGE: usize = 16;
 
 impl Output {
     /// Takes `fd`; `EBADF` unless it is open for writing.
     pub(crate) fn open(log: &Log, fd: i32) -> Result<Output> {
-        open_fd(log, fd, "writing", |f| f.mode().writable()).map(Output)
+        let file = open_fd(log, fd, "writing", |f| f.mode().writable())?;
+        Ok(Output {
+            file,
+            batch: WriteBatch::new(BATCH_PAGES, BATCH_STAGE)?,
+        })
+    }
+
+    /// Adds `page` to what is written next, from where it is.
+    fn page(&mut self, page: &PageRef) -> Result {
+        if !self.batch.push_page(page) {
+            self.flush()?;
+            if !self.batch.push_page(page) {
+                return Err(EINVAL);
+            }
+        }
+        Ok(())
     }
 }
 
 impl Sink for Output {
     type Error = Error;
 
-    fn write_all(&mut self, buf: &[u8]) -> Result {
-        self.0.write_all(buf).map_err(no_restart)
+    fn write_all(&mut self, mut buf: &[u8]) -> Result {
+        // Through the staging pages whatever the size: every byte reaches the file through the
+        // same call, which takes files kernel_write() does not (a file with both ->write and
+        // ->write_iter, as /dev/null).
+        let mut flushed = false;
+        loop {
+            let n = self.batch.push_bytes(buf);
+            buf = buf.get(n..).unwrap_or_default();
+            if buf.is_empty() {
+                return Ok(());
+            }
+            // An empty batch takes at least a byte.
+            if n == 0 && flushed {
+                return Err(EINVAL);
+            }
+            self.flush()?;
+            flushed = true;
+        }
+    }
+
+    fn flush(&mut self) -> Result {
+        self.file.write_batch(&mut self.batch).map_err(no_restart)
     }
 }
 
@@ -228,7 +273,7 @@ impl<'a> Dumper<'a> {
         Ok(())
     }
 
-    /// Opens a run of `npages` pages at `addr`; the bytes follow with [`Dumper::chunk`].
+    /// Opens a run of `npages` pages at `addr`; the pages follow with [`Dumper::page`].
     pub(crate) fn page_run_begin(&mut self, addr: u64, npages: u32) -> Result {
         let res = self.w.page_run_begin(addr, npages);
         self.check(res)
@@ -253,9 +298,18 @@ impl<'a> Dumper<'a> {
         self.check(res)
     }
 
-    /// Writes the next bytes of the open raw record.
-    pub(crate) fn chunk(&mut self, bytes: &[u8]) -> Result {
-        let res = self.w.raw_chunk(bytes);
+    /// Writes the next page of the open raw record from `page` itself, once the batch it
+    /// joins is written.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may write `page` until the checkpoint ends: the page of a frozen task, or of
+    /// shared memory only frozen tasks map.
+    pub(crate) unsafe fn page(&mut self, page: &PageRef) -> Result {
+        // SAFETY: nothing writes the page (caller), so the bytes checksummed here are those
+        // the batch writes later.
+        let res =
+            unsafe { page.with_bytes(|bytes| self.w.raw_chunk_by(bytes, |out| out.page(page))) };
         self.check(res)
     }
 

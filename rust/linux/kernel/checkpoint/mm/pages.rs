@@ -94,10 +94,11 @@ pub(super) fn write_runs(
                     // Only pages with data are written.
                     let page = page.as_ref().ok_or(EINVAL)?;
                     // A tracer outside the tree writing through /proc/PID/mem would race the
-                    // copy, as it races a core dump's.
+                    // copy, as it races a core dump's: the page is checksummed now and written
+                    // with its batch, so the image would then fail its checksum at restart.
                     // SAFETY: a frozen task's page, or shared memory only frozen tasks map
                     // (leak detection refuses other users): nothing in the tree writes it.
-                    unsafe { page.with_bytes(|bytes| d.chunk(bytes)) }?;
+                    unsafe { d.page(page) }?;
                 }
                 d.raw_end()?;
             }
