@@ -2,7 +2,8 @@
 //! in /bin, see xtask/src/guest.rs). Maps MIB mebibytes of private anonymous memory, writes a
 //! non-zero word into every 8 bytes so that every page is saved, forks CHILDREN children (0 by
 //! default) that share it copy-on-write, prints "ready" and sleeps until killed; on SIGUSR1
-//! each checks the pattern and exits 0, or 1 if a word changed.
+//! (blocked but in sigsuspend(), so that it is never lost) each checks the pattern and exits
+//! 0, or 1 if a word changed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -52,6 +53,18 @@ fn main() {
             on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t,
         )
     };
+    // SIGUSR1 stays blocked but in sigsuspend(), so that it cannot come between the test of
+    // WOKEN and the wait, which would then never end (as with pause()): it may come any time
+    // after "ready", also right after a restart, wherever the checkpoint caught us.
+    // SAFETY: plain signal-set calls on sets of our own.
+    let waiting = unsafe {
+        let (mut block, mut old) = (std::mem::zeroed(), std::mem::zeroed());
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGUSR1);
+        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut old);
+        libc::sigdelset(&mut old, libc::SIGUSR1);
+        old
+    };
     for _ in 0..children {
         // SAFETY: single-threaded; the child only runs what follows, as its parent does.
         match unsafe { libc::fork() } {
@@ -65,8 +78,8 @@ fn main() {
     }
     println!("ready");
     while !WOKEN.load(Ordering::SeqCst) {
-        // SAFETY: pause has no preconditions.
-        unsafe { libc::pause() };
+        // SAFETY: a valid signal set.
+        unsafe { libc::sigsuspend(&waiting) };
     }
     let bad = words.iter().enumerate().any(|(i, &w)| w != pattern(i));
     std::process::exit(i32::from(bad));
