@@ -4,8 +4,10 @@
 //! its image and its restored copy.
 //!
 //! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
-//! <value> <unit>` line per measurement: the guest's memcpy bandwidth, then for each memory
-//! size (`--mem`) a process with every page written, for each tree size (`--tree`) a tree of
+//! <value> <unit>` line per measurement: the guest's memcpy bandwidth and that of the image's
+//! checksum, then for each memory size (`--mem`) the limits (writing that much from memory to
+//! a tmpfs file, reading it back into fresh memory) and a process with every page written, for
+//! each tree size (`--tree`) a tree of
 //! sleeping processes, for each socket size (`--sock`) a process whose unix socket pair holds
 //! that many bytes, and for each count N (`--files`) a process holding N files of one kind, for
 //! each kind (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix socket pair, pty) and none:

@@ -3,10 +3,13 @@
 //! (`--mem ''`) leaves its benchmark out. Measures, each as one `BENCH <name> <value> <unit>`
 //! line:
 //!
-//! - the guest's memcpy bandwidth, the yardstick for the rest;
+//! - the guest's memcpy bandwidth, the yardstick for the rest, and that of the image's
+//!   checksum (`xxh64`, over 64 MiB, as the kernel computes it);
 //! - for each MIB, a `memhog MIB` process (every page written): checkpoint with `CKPT_KILL` to
 //!   a file in tmpfs, the image size, restart from that file; the restored process then checks
-//!   its memory and must exit 0;
+//!   its memory and must exit 0. Before it, the limits for the same bytes: `memMIB.copy-out`,
+//!   writing them from memory to a new file in tmpfs, and `memMIB.copy-in`, reading that file
+//!   into fresh memory, each in `write(2)` or `read(2)` calls of 1 MiB;
 //! - for each N, a tree of N processes (a root with N-1 children, all asleep): checkpoint
 //!   with `CKPT_KILL` and restart; all N must come back;
 //! - for each MIB given with `--sock`, a process holding a unix stream socket pair with MIB
@@ -47,6 +50,7 @@
 //! our own ends it with status 1 and a `FAIL: ...` line.
 
 use std::fs::File;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -104,6 +108,56 @@ fn memcpy_bandwidth() {
     let secs = start.elapsed().as_secs_f64();
     std::hint::black_box(&dst);
     report("memcpy", (8 * len) as f64 / 1e6 / secs, "MB/s");
+}
+
+/// The bandwidth of the image's checksum.
+fn checksum_bandwidth() {
+    let data: Vec<u8> = (0..64u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let start = Instant::now();
+    std::hint::black_box(abi::xxh64::xxh64(std::hint::black_box(&data), 0));
+    let secs = start.elapsed().as_secs_f64();
+    report("xxh64", data.len() as f64 / 1e6 / secs, "MB/s");
+}
+
+/// What copying `mib` MiB costs at best, the limits of a checkpoint and a restart of that much
+/// memory: from memory to a new file in tmpfs, and from that file into fresh memory, in calls
+/// of 1 MiB.
+fn copy_limits(mib: u64) {
+    const CALL: usize = 1 << 20;
+    let len = (mib as usize) << 20;
+    let mut src = vec![0u8; len];
+    src.iter_mut().step_by(4096).for_each(|b| *b = 0x5a);
+    let _ = std::fs::remove_file(IMAGE);
+    let mut out = File::create(IMAGE).unwrap_or_else(|e| fail(format!("create {IMAGE}: {e}")));
+    let start = Instant::now();
+    for chunk in src.chunks(CALL) {
+        out.write_all(chunk)
+            .unwrap_or_else(|e| fail(format!("write {IMAGE}: {e}")));
+    }
+    report(
+        &format!("mem{mib}.copy-out"),
+        start.elapsed().as_secs_f64(),
+        "s",
+    );
+    drop((src, out));
+    let mut input = File::open(IMAGE).unwrap_or_else(|e| fail(format!("open {IMAGE}: {e}")));
+    // Fresh: calloc maps new anonymous memory, each page faulted in by the read.
+    let mut dst = vec![0u8; len];
+    let start = Instant::now();
+    for chunk in dst.chunks_mut(CALL) {
+        input
+            .read_exact(chunk)
+            .unwrap_or_else(|e| fail(format!("read {IMAGE}: {e}")));
+    }
+    report(
+        &format!("mem{mib}.copy-in"),
+        start.elapsed().as_secs_f64(),
+        "s",
+    );
+    std::hint::black_box(&dst);
+    let _ = std::fs::remove_file(IMAGE);
 }
 
 /// Checkpoints the tree at `pid` into [`IMAGE`] with `CKPT_SUBTREE | CKPT_KILL`, which kills
@@ -244,6 +298,7 @@ fn wake_and_check(pid: libc::pid_t, what: &str) {
 }
 
 fn memory(mib: u64, criu: Option<&str>) {
+    copy_limits(mib);
     let what = format!("memhog {mib}");
     let spawn = || {
         let mut child = start_memhog(mib, &what);
@@ -278,11 +333,9 @@ fn criu_cycle(
     };
     let skip = |log: &str| {
         let text = std::fs::read_to_string(format!("{dir}/{log}")).unwrap_or_default();
-        let why: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains("Error"))
-            .take(3)
-            .collect();
+        // The last errors: the first are often checks CRIU goes on after.
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("Error")).collect();
+        let why = &errors[errors.len().saturating_sub(4)..];
         println!("BENCH-SKIP criu:{name} criu {log}: {}", why.join(" / "));
     };
     let (ok, dump) = run(&["dump", "-t", &pid.to_string(), "-o", "dump.log"]);
@@ -960,6 +1013,7 @@ fn main() {
     // SAFETY: a flag of our own process.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
     memcpy_bandwidth();
+    checksum_bandwidth();
     for mib in list(mem, &[64, 1024]) {
         memory(mib, criu.as_deref());
     }
