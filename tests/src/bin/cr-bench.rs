@@ -43,6 +43,10 @@
 //!   Pipes, socket pairs and ptys take 2 fds each; the holder raises its RLIMIT_NOFILE as far
 //!   as N asks.
 //!
+//! The memhog, the tree's root and the socket holder lead sessions of their own (setsid()),
+//! for both tools; the file holders do not, so that their ptys are no one's controlling
+//! terminal.
+//!
 //! With `--criu`, the memory, tree and socket benchmarks are also dumped and restored by CRIU
 //! (names `criu:<name>`), into and from a directory in tmpfs; where CRIU fails, a `BENCH-SKIP
 //! criu:<name> <why>` line says so and the rest goes on. The files are not (CRIU's support
@@ -52,6 +56,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -261,7 +266,10 @@ fn reap_exited() {
 /// Starts `memhog MIB` and waits until it wrote its memory.
 fn start_memhog(mib: u64, what: &str) -> std::process::Child {
     let out = format!("/tmp/cr-bench-memhog-{mib}.out");
-    let child = std::process::Command::new("/bin/memhog")
+    let mut command = std::process::Command::new("/bin/memhog");
+    // SAFETY: setsid() is async-signal-safe.
+    unsafe { command.pre_exec(own_session) };
+    let child = command
         .arg(mib.to_string())
         .stdin(std::process::Stdio::null())
         .stdout(File::create(&out).unwrap_or_else(|e| fail(format!("create {out}: {e}"))))
@@ -272,6 +280,17 @@ fn start_memhog(mib: u64, what: &str) -> std::process::Child {
         std::fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
     });
     child
+}
+
+/// Makes the calling process the leader of a session of its own. A target must lead its own
+/// session, as a daemon does: our /init never calls setsid(), so its session is 0, which CRIU
+/// refuses ("a session leader ... is outside of its pid namespace"), and one led by cr-bench
+/// would be a session whose leader is outside the tree, which checkpoint(2) refuses.
+fn own_session() -> std::io::Result<()> {
+    // SAFETY: setsid() takes no arguments and touches no memory of ours. (A forked child is
+    // never a group leader, so it does not fail.)
+    unsafe { libc::setsid() };
+    Ok(())
 }
 
 /// What a holder wrote to [`HOLDER_ERR`], if anything.
@@ -385,6 +404,7 @@ fn spawn_tree(n: u64) -> libc::pid_t {
         -1 => fail("fork"),
         0 => unsafe {
             forget_our_files();
+            let _ = own_session();
             for _ in 1..n {
                 match libc::fork() {
                     -1 => libc::_exit(1),
@@ -476,12 +496,14 @@ fn holder<C: FnOnce() -> Check>(setup: impl FnOnce() -> Result<C, String>) -> ! 
     unsafe { libc::_exit(code) }
 }
 
-/// Forks a holder (`what`): with its stdio on /dev/null and no other file of ours, SIGUSR1
-/// blocked, it runs `setup`, which makes what it holds and returns the check, says so in
-/// [`READY`] and sleeps; woken by SIGUSR1 it runs the check and exits 0 if it holds, 1 if not
-/// (saying why in [`HOLDER_ERR`]). Returns once the holder is ready.
+/// Forks a holder (`what`), leading its own session if `session`: with its stdio on
+/// /dev/null and no other file of ours, SIGUSR1 blocked, it runs `setup`, which makes what it
+/// holds and returns the check, says so in [`READY`] and sleeps; woken by SIGUSR1 it runs the
+/// check and exits 0 if it holds, 1 if not (saying why in [`HOLDER_ERR`]). Returns once the
+/// holder is ready.
 fn spawn_holder<C: FnOnce() -> Check>(
     what: &str,
+    session: bool,
     setup: impl FnOnce() -> Result<C, String>,
 ) -> libc::pid_t {
     let _ = std::fs::remove_file(READY);
@@ -489,7 +511,12 @@ fn spawn_holder<C: FnOnce() -> Check>(
     // SAFETY: we have one thread; the child runs `holder`, which ends in `_exit`.
     let pid = match unsafe { libc::fork() } {
         -1 => fail("fork"),
-        0 => holder(setup),
+        0 => {
+            if session {
+                let _ = own_session();
+            }
+            holder(setup)
+        }
         pid => pid,
     };
     wait_for(what, || {
@@ -514,7 +541,7 @@ fn measure_holder<C: FnOnce() -> Check>(
     setup: impl Fn() -> Result<C, String>,
 ) {
     let spawn = || {
-        let pid = spawn_holder(what, &setup);
+        let pid = spawn_holder(what, true, &setup);
         (pid, move || drop(sys::waitpid(pid)))
     };
     measure(name, what, criu, spawn, |restored| {
@@ -950,7 +977,7 @@ fn files_kind(kind: Kind, n: u64) -> Cycle {
     let runs: Vec<Cycle> = (0..FILES_RUNS)
         .map(|_| {
             let before = ptys();
-            let pid = spawn_holder(&what, || files_setup(kind, n as usize));
+            let pid = spawn_holder(&what, false, || files_setup(kind, n as usize));
             let reap = || {
                 let _ = sys::waitpid(pid);
                 // Restart makes each pty again with its index, which must be free.
