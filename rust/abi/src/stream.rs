@@ -622,7 +622,20 @@ impl<S: Source> Reader<S> {
 
     /// Reads exactly `buf.len()` bytes into the checksum.
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), StreamError<S::Error>> {
-        if let Err(e) = self.src.read_exact(buf) {
+        self.take(buf.len(), |src, _, sum| {
+            src.read_exact(buf)?;
+            sum.update(buf);
+            Ok(())
+        })
+    }
+
+    /// Consumes the next `k` bytes with `read`, which reads them and adds them to the checksum.
+    fn take(
+        &mut self,
+        k: usize,
+        read: impl FnOnce(&mut S, usize, &mut Xxh64) -> Result<(), S::Error>,
+    ) -> Result<(), StreamError<S::Error>> {
+        if let Err(e) = read(&mut self.src, k, &mut self.hash) {
             let e = if S::is_eof(&e) {
                 StreamError::Truncated
             } else {
@@ -630,8 +643,7 @@ impl<S: Source> Reader<S> {
             };
             return self.fail(e);
         }
-        self.hash.update(buf);
-        self.pos = self.pos.saturating_add(buf.len() as u64);
+        self.pos = self.pos.saturating_add(k as u64);
         Ok(())
     }
 
@@ -774,17 +786,42 @@ impl<S: Source> Reader<S> {
     }
 
     /// Reads up to `buf.len()` more payload bytes of the current raw record; 0 when it is
-    /// all read (or no raw record is open).
+    /// all read (or no raw record is open). After an error every call fails.
     pub fn read_raw_chunk(&mut self, buf: &mut [u8]) -> Result<usize, StreamError<S::Error>> {
+        self.read_raw_chunk_by(buf.len(), |src, k, sum| {
+            let bytes = buf.get_mut(..k).unwrap_or(&mut []);
+            src.read_exact(bytes)?;
+            sum.update(bytes);
+            Ok(())
+        })
+    }
+
+    /// Reads up to `max` more payload bytes of the current raw record with `read` instead of
+    /// [`Source::read_exact`]: for a source that can put them where they belong (the kernel
+    /// reads page data straight into the address space being restored). `read` is given the
+    /// count `k` to read, must read exactly that many bytes from the source, or fail, and
+    /// must add them to the checksum it is given, in order. Returns `k`, which is 0 (and
+    /// `read` not called) when the record is all read, no raw record is open, or `max` is 0.
+    /// After an error every call fails with [`StreamError::Order`].
+    pub fn read_raw_chunk_by(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut S, usize, &mut Xxh64) -> Result<(), S::Error>,
+    ) -> Result<usize, StreamError<S::Error>> {
         let RState::Raw { left, pad } = self.state else {
-            return Ok(0);
+            return match self.state {
+                RState::Broken => Err(StreamError::Order),
+                _ => Ok(0),
+            };
         };
-        let k = if (buf.len() as u64) < left {
-            buf.len()
+        let k = if (max as u64) < left {
+            max
         } else {
             left as usize
         };
-        self.fill(buf.get_mut(..k).unwrap_or(&mut []))?;
+        if k > 0 {
+            self.take(k, read)?;
+        }
         let left = left - k as u64;
         if left == 0 {
             self.discard(pad)?;

@@ -119,6 +119,28 @@ impl Xxh64 {
         }
     }
 
+    /// Feeds `n` words, the `i`th of which is `word(i)`, as [`Xxh64::update`] feeds their
+    /// little-endian bytes: for input that is read a word at a time because it may change
+    /// meanwhile (the kernel reads memory that user space can write with volatile loads),
+    /// where a byte slice must not be made of it.
+    pub fn update_words(&mut self, n: usize, mut word: impl FnMut(usize) -> u64) {
+        let mut i = 0;
+        if self.buffered == 0 {
+            // Whole stripes straight from the words.
+            while n - i >= 4 {
+                for (k, acc) in self.v.iter_mut().enumerate() {
+                    *acc = round(*acc, word(i + k));
+                }
+                i += 4;
+                self.total = self.total.wrapping_add(32);
+            }
+        }
+        while i < n {
+            self.update(&word(i).to_le_bytes());
+            i += 1;
+        }
+    }
+
     /// The hash of everything fed so far (the state is not changed).
     pub fn digest(&self) -> u64 {
         let [v1, v2, v3, v4] = self.v;

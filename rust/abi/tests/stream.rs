@@ -2,7 +2,7 @@
 
 mod common;
 
-use abi::stream::{EndOfInput, Reader, StreamError, Writer, EBADMSG, EINVAL};
+use abi::stream::{EndOfInput, Reader, Source, StreamError, Writer, EBADMSG, EINVAL};
 use abi::*;
 use common::*;
 
@@ -139,6 +139,73 @@ fn chunks_a_sink_takes_its_own_way_read_back_the_same() {
     assert_eq!((a.pages, a.flushes, b.pages), (2, 1, 0));
     assert_eq!(a.out, b.out);
     read_all(&a.out).unwrap();
+}
+
+/// Reads `img` with raw payloads taken by `read_raw_chunk_by` into a destination of their own,
+/// `sum` choosing what goes into the checksum; returns those payloads.
+fn read_by(
+    img: &[u8],
+    sum: impl Fn(&mut [u8]) -> Vec<u8>,
+) -> Result<Vec<Vec<u8>>, StreamError<EndOfInput>> {
+    let mut src = img;
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    let mut raws = Vec::new();
+    while let Some(rec) = r.next(&mut buf)? {
+        if !rec.raw {
+            continue;
+        }
+        let mut dst = Vec::new();
+        loop {
+            let n = r.read_raw_chunk_by(1000, |src, k, hash| {
+                let mut bytes = vec![0u8; k];
+                src.read_exact(&mut bytes)?;
+                hash.update(&sum(&mut bytes));
+                dst.extend_from_slice(&bytes);
+                Ok(())
+            })?;
+            if n == 0 {
+                break;
+            }
+            assert!(n <= 1000);
+        }
+        raws.push(dst);
+    }
+    Ok(raws)
+}
+
+#[test]
+fn chunks_a_source_reads_its_own_way_read_the_same() {
+    let img = sample_image();
+    let raws: Vec<Vec<u8>> = read_all(&img)
+        .unwrap()
+        .into_iter()
+        .filter(|r| record_desc(r.0).is_some_and(|d| d.raw))
+        .map(|r| r.2)
+        .collect();
+    assert!(raws.iter().any(|r| r.len() > 1000));
+    assert_eq!(read_by(&img, |b| b.to_vec()).unwrap(), raws);
+    // Bytes that are not the ones read do not verify.
+    let e = read_by(&img, |b| {
+        b[0] ^= 1;
+        b.to_vec()
+    })
+    .unwrap_err();
+    assert!(matches!(e, StreamError::BadChecksum), "{e:?}");
+    // Neither do bytes left out of the checksum.
+    let e = read_by(&img, |b| b[1..].to_vec()).unwrap_err();
+    assert!(matches!(e, StreamError::BadChecksum), "{e:?}");
+    // The source ending inside a raw record is a truncation.
+    let pages = read_all(&img).unwrap();
+    let at = pages
+        .iter()
+        .find(|r| r.0 == RecordType::Pages.id())
+        .unwrap()
+        .1 as usize
+        + 8
+        + 10;
+    let e = read_by(&img[..at], |b| b.to_vec()).unwrap_err();
+    assert!(matches!(e, StreamError::Truncated), "{e:?}");
 }
 
 #[test]

@@ -37,4 +37,17 @@ proptest! {
         h.update(&data[at..]);
         prop_assert_eq!(h.digest(), xxhash_rust::xxh64::xxh64(&data, 0));
     }
+
+    #[test]
+    fn words_equal_their_bytes(head in proptest::collection::vec(any::<u8>(), 0..70), words in proptest::collection::vec(any::<u64>(), 0..40), tail in proptest::collection::vec(any::<u8>(), 0..40)) {
+        // Any number of bytes buffered before the words, any after.
+        let mut h = Xxh64::new(0);
+        h.update(&head);
+        h.update_words(words.len(), |i| words[i]);
+        h.update(&tail);
+        let mut bytes = head.clone();
+        words.iter().for_each(|w| bytes.extend_from_slice(&w.to_le_bytes()));
+        bytes.extend_from_slice(&tail);
+        prop_assert_eq!(h.digest(), xxhash_rust::xxh64::xxh64(&bytes, 0));
+    }
 }
