@@ -1,15 +1,18 @@
-//! `cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...] [--criu PATH]`:
-//! the guest half of `cargo xtask bench`, not a test (the guest has it in /bin). An empty list
-//! (`--mem ''`) leaves its benchmark out. Measures, each as one `BENCH <name> <value> <unit>`
-//! line:
+//! `cr-bench [--runs N] [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...]
+//! [--criu PATH]`: the guest half of `cargo xtask bench`, not a test (the guest has it in
+//! /bin). An empty list (`--mem ''`) leaves its benchmark out. Measures, each as one `BENCH
+//! <name> <value> <unit>` line, all of them once per run (`--runs`, 1 by default: the host
+//! takes the median of the samples of each name):
 //!
 //! - the guest's memcpy bandwidth, the yardstick for the rest, and that of the image's
 //!   checksum (`xxh64`, over 64 MiB, as the kernel computes it);
 //! - for each MIB, a `memhog MIB` process (every page written): checkpoint with `CKPT_KILL` to
 //!   a file in tmpfs, the image size, restart from that file; the restored process then checks
-//!   its memory and must exit 0. Before it, the limits for the same bytes: `memMIB.copy-out`,
-//!   writing them from memory to a new file in tmpfs, and `memMIB.copy-in`, reading that file
-//!   into fresh memory, each in `write(2)` or `read(2)` calls of 1 MiB;
+//!   its memory and must exit 0; then another checkpoint, restarted from a pipe that a child
+//!   fills from the image file with splice(2) (`memMIB.restart-pipe`). Before it, the limits
+//!   for the same bytes: `memMIB.copy-out`, writing them from memory to a new file in tmpfs,
+//!   and `memMIB.copy-in`, reading that file into fresh memory, each in `write(2)` or
+//!   `read(2)` calls of 1 MiB;
 //! - for each N, a tree of N processes (a root with N-1 children, all asleep): checkpoint
 //!   with `CKPT_KILL` and restart; all N must come back;
 //! - for each MIB given with `--sock`, a process holding a unix stream socket pair with MIB
@@ -199,6 +202,64 @@ fn restart(what: &str) -> (libc::pid_t, Duration) {
     }
 }
 
+/// Restarts [`IMAGE`] from a pipe, which a child of ours fills from the file with splice(2)
+/// as a transfer tool would, the pipe enlarged to 1 MiB as such a tool may; returns the
+/// restored root and the time taken.
+fn restart_from_pipe(what: &str) -> (libc::pid_t, Duration) {
+    let input = File::open(IMAGE).unwrap_or_else(|e| fail(format!("open {IMAGE}: {e}")));
+    let mut ends = [0; 2];
+    // SAFETY: `ends` has room for the two descriptors.
+    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        fail(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    let [rd, wr] = ends;
+    // SAFETY: fcntl takes integers. A smaller pipe only makes the restart slower.
+    unsafe { libc::fcntl(wr, libc::F_SETPIPE_SZ, 1 << 20) };
+    // SAFETY: the child only makes system calls, then _exit()s.
+    let feeder = unsafe { libc::fork() };
+    if feeder == 0 {
+        // SAFETY: system calls on descriptors the child owns; no allocation, no unwinding.
+        unsafe {
+            libc::close(rd);
+            loop {
+                let n = libc::splice(
+                    input.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    wr,
+                    std::ptr::null_mut(),
+                    1 << 20,
+                    0,
+                );
+                if n <= 0 {
+                    libc::_exit(i32::from(n < 0));
+                }
+            }
+        }
+    }
+    if feeder < 0 {
+        fail(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: our descriptor, closed once; the child holds its own.
+    unsafe { libc::close(wr) };
+    let start = Instant::now();
+    let r = sys::restart(rd, 0, -1);
+    let took = start.elapsed();
+    // SAFETY: as above. A feeder that did not finish then gets EPIPE.
+    unsafe { libc::close(rd) };
+    let fed = sys::waitpid(feeder);
+    match (r, fed) {
+        (Ok(pid), Ok(0)) => (pid, took),
+        (Ok(pid), fed) => {
+            kill_and_reap(pid);
+            fail(format!("the pipe's feeder for {what} failed: {fed:?}"))
+        }
+        (Err(e), _) => fail(format!(
+            "restart of {what} from a pipe: {}",
+            describe_errno(e.raw_os_error().unwrap_or(0))
+        )),
+    }
+}
+
 /// The checkpoint and restart times and the image size of one cycle.
 type Cycle = (Duration, Duration, u64);
 
@@ -323,9 +384,16 @@ fn memory(mib: u64, criu: Option<&str>) {
         let mut child = start_memhog(mib, &what);
         (child.id() as libc::pid_t, move || drop(child.wait()))
     };
-    measure(&format!("mem{mib}"), &what, criu, spawn, |restored| {
-        wake_and_check(restored, &what)
-    });
+    let check = |restored| wake_and_check(restored, &what);
+    measure(&format!("mem{mib}"), &what, criu, spawn, check);
+    // The same from a pipe, with a checkpoint of its own (the cycle's image is gone).
+    let (pid, mut reap) = spawn();
+    checkpoint(pid, &what);
+    reap();
+    let (restored, took) = restart_from_pipe(&what);
+    check(restored);
+    let _ = std::fs::remove_file(IMAGE);
+    report(&format!("mem{mib}.restart-pipe"), took.as_secs_f64(), "s");
 }
 
 /// Dumps the tree at `pid` with CRIU (which kills it; `reap` reaps it) and restores it
@@ -1024,34 +1092,43 @@ fn files(n: u64) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut mem, mut trees, mut socks, mut files_n, mut criu) = (None, None, None, None, None);
+    let mut runs = 1;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--runs" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => runs = n,
+                _ => fail("--runs takes a count of at least 1"),
+            },
             "--mem" => mem = args.next(),
             "--tree" => trees = args.next(),
             "--sock" => socks = args.next(),
             "--files" => files_n = args.next(),
             "--criu" => criu = args.next(),
             _ => fail(format!(
-                "usage: cr-bench [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...] [--criu PATH] (not {a})"
+                "usage: cr-bench [--runs N] [--mem MIB,...] [--tree N,...] [--sock MIB,...] [--files N,...] [--criu PATH] (not {a})"
             )),
         }
     }
     // Orphans of restored trees, and CRIU's detached restores, come to us.
     // SAFETY: a flag of our own process.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
-    memcpy_bandwidth();
-    checksum_bandwidth();
-    for mib in list(mem, &[64, 1024]) {
-        memory(mib, criu.as_deref());
-    }
-    for n in list(trees, &[10, 100, 1000]) {
-        tree(n, criu.as_deref());
-    }
-    for mib in list(socks, &[16]) {
-        sock(mib, criu.as_deref());
-    }
-    for n in list(files_n, &[256]) {
-        files(n);
+    let (mem, trees) = (list(mem, &[64, 1024]), list(trees, &[10, 100, 1000]));
+    let (socks, files_n) = (list(socks, &[16]), list(files_n, &[256]));
+    for _ in 0..runs {
+        memcpy_bandwidth();
+        checksum_bandwidth();
+        for &mib in &mem {
+            memory(mib, criu.as_deref());
+        }
+        for &n in &trees {
+            tree(n, criu.as_deref());
+        }
+        for &mib in &socks {
+            sock(mib, criu.as_deref());
+        }
+        for &n in &files_n {
+            files(n);
+        }
     }
     let _ = std::fs::remove_file(IMAGE);
     let _ = std::fs::remove_file(READY);
