@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::util::target_dir;
-use crate::{build_kernel, guest, qemu, setup};
+use crate::{build_kernel, guest, plot, qemu, setup};
 
 /// The kernel's config fragments: the tested ones, minus the debugging options.
 const CONFIGS: &[&str] = &["base", "checkpoint", "bench"];
@@ -53,9 +53,12 @@ pub struct Args {
     /// Leave CRIU out.
     #[arg(long)]
     no_criu: bool,
+    /// Runs of the whole benchmark: each figure is the median of this many, with min and max.
+    #[arg(long, default_value_t = 5)]
+    runs: u32,
 }
 
-/// One `BENCH` line.
+/// One `BENCH` line: one sample of a measure.
 struct Measure {
     name: String,
     value: f64,
@@ -77,26 +80,130 @@ fn parse(console: &str) -> Vec<Measure> {
         .collect()
 }
 
+/// All the samples of one measure, in the order the runs gave them.
+pub(crate) struct Stat {
+    pub(crate) name: String,
+    pub(crate) unit: String,
+    pub(crate) samples: Vec<f64>,
+}
+
+impl Stat {
+    /// The median (of an even count, the mean of the middle two).
+    pub(crate) fn median(&self) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        match n % 2 {
+            1 => v[n / 2],
+            _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+
+    pub(crate) fn min(&self) -> f64 {
+        self.samples.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    pub(crate) fn max(&self) -> f64 {
+        self.samples
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
+/// The samples grouped by measure, in the order the measures first came.
+fn stats(measures: &[Measure]) -> Vec<Stat> {
+    let mut out: Vec<Stat> = Vec::new();
+    for m in measures {
+        match out.iter_mut().find(|s| s.name == m.name) {
+            Some(s) => s.samples.push(m.value),
+            None => out.push(Stat {
+                name: m.name.clone(),
+                unit: m.unit.clone(),
+                samples: vec![m.value],
+            }),
+        }
+    }
+    out
+}
+
+/// The measure a measure of ours is bounded by: the copy of the same bytes in the same
+/// direction (`memN.checkpoint` by `memN.copy-out`, a restart by `memN.copy-in`).
+fn limit_of(name: &str) -> Option<String> {
+    let (bench, what) = name.split_once('.')?;
+    let limit = match what {
+        "checkpoint" => "copy-out",
+        "restart" | "restart-pipe" => "copy-in",
+        _ => return None,
+    };
+    bench
+        .strip_prefix("mem")
+        .map(|_| format!("{bench}.{limit}"))
+}
+
 /// The results as a Markdown table: one row per measure (`mem64.checkpoint`...), ours and
-/// CRIU's (named `criu:<measure>`) side by side.
-fn table(measures: &[Measure]) -> String {
-    let mut out = String::from("| benchmark | measure | linux-cr-rs | CRIU |\n|---|---|---|---|\n");
-    let show = |m: Option<&Measure>| match m {
-        Some(m) => format!("{:.3} {}", m.value, m.unit),
+/// CRIU's (named `criu:<measure>`) side by side, each the median with the range of the runs,
+/// then ours as a multiple of CRIU's and of its limit.
+fn table(stats: &[Stat]) -> String {
+    let mut out = String::from(
+        "| benchmark | measure | linux-cr-rs | CRIU | / CRIU | / limit |\n|---|---|---|---|---|---|\n",
+    );
+    let find = |name: &str| stats.iter().find(|s| s.name == name);
+    let show = |s: Option<&Stat>| match s {
+        Some(s) if s.samples.len() > 1 => format!(
+            "{:.3} {} ({:.3}-{:.3})",
+            s.median(),
+            s.unit,
+            s.min(),
+            s.max()
+        ),
+        Some(s) => format!("{:.3} {}", s.median(), s.unit),
         None => "-".into(),
     };
-    for m in measures.iter().filter(|m| !m.name.starts_with("criu:")) {
-        let criu = measures
-            .iter()
-            .find(|c| c.name.strip_prefix("criu:") == Some(&m.name));
+    let ratio = |a: &Stat, b: Option<&Stat>| match b {
+        Some(b) if b.unit == a.unit && b.median() > 0.0 => {
+            format!("{:.2}x", a.median() / b.median())
+        }
+        _ => String::new(),
+    };
+    for m in stats.iter().filter(|m| !m.name.starts_with("criu:")) {
+        let criu = find(&format!("criu:{}", m.name));
+        let limit = limit_of(&m.name).and_then(|l| find(&l));
         let (bench, what) = m.name.split_once('.').unwrap_or((&m.name, ""));
         let _ = writeln!(
             out,
-            "| {bench} | {what} | {} | {} |",
+            "| {bench} | {what} | {} | {} | {} | {} |",
             show(Some(m)),
-            show(criu)
+            show(criu),
+            ratio(m, criu),
+            ratio(m, limit)
         );
     }
+    out
+}
+
+/// The results as JSON: each measure with its median, range and samples.
+fn json(stats: &[Stat], kernel: &str, runs: u32) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let mut out = format!(
+        "{{\n  \"kernel\": {},\n  \"runs\": {runs},\n  \"measures\": [",
+        quote(kernel)
+    );
+    for (i, s) in stats.iter().enumerate() {
+        let samples: Vec<String> = s.samples.iter().map(|v| format!("{v}")).collect();
+        let _ = write!(
+            out,
+            "{}\n    {{\"name\": {}, \"unit\": {}, \"median\": {}, \"min\": {}, \"max\": {}, \"samples\": [{}]}}",
+            if i == 0 { "" } else { "," },
+            quote(&s.name),
+            quote(&s.unit),
+            s.median(),
+            s.min(),
+            s.max(),
+            samples.join(", ")
+        );
+    }
+    out.push_str("\n  ]\n}\n");
     out
 }
 
@@ -124,6 +231,10 @@ fn command(args: &Args) -> Result<String> {
         }
         let _ = write!(command, " {flag} '{list}'");
     }
+    if args.runs == 0 {
+        bail!("--runs 0: at least one run");
+    }
+    let _ = write!(command, " --runs {}", args.runs);
     Ok(command)
 }
 
@@ -156,19 +267,35 @@ pub fn run(sh: &Shell, args: &Args) -> Result<()> {
     if measures.is_empty() {
         bail!("cr-bench reported nothing (log: {log})");
     }
+    let stats = stats(&measures);
+    let kernel = format!(
+        "{} (production: -O2, full SLUB, lockup detectors); QEMU TCG, `-cpu max`, 2 CPUs, 3 GiB",
+        CONFIGS.join(" + ")
+    );
     let mut text = format!(
-        "# cargo xtask bench\n\nKernel: {} (production: -O2, full SLUB, lockup detectors); QEMU TCG, `-cpu max`, 2 CPUs, 3 GiB.\n\n{}",
-        CONFIGS.join(" + "),
-        table(&measures)
+        "# cargo xtask bench\n\nKernel: {kernel}. Each figure: the median of {} runs (min-max).\n\n{}",
+        args.runs,
+        table(&stats)
     );
     for skip in skipped(&out.console) {
         let _ = writeln!(text, "\nNot measured: {skip}");
     }
     let dir = target_dir().join("bench");
     fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{}.md", qemu::stamp_now()));
-    fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    println!("\n{text}\n[xtask] kept in {}", path.display());
+    let stamp = qemu::stamp_now();
+    let kept = [
+        ("md", text.clone()),
+        ("json", json(&stats, &kernel, args.runs)),
+        ("svg", plot::svg(&stats)),
+    ];
+    for (ext, body) in kept {
+        let path = dir.join(format!("{stamp}.{ext}"));
+        fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "\n{text}\n[xtask] kept in {}/{stamp}.{{md,json,svg}}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -182,14 +309,41 @@ mod tests {
             BENCH bad x\nBENCH criu:mem64.checkpoint 3.5 s\nBENCH-SKIP criu:tree10 criu dump.log: Error (x)\n";
         let m = parse(console);
         assert_eq!(m.len(), 3);
-        let t = table(&m);
+        let t = table(&stats(&m));
         assert!(
-            t.contains("| mem64 | checkpoint | 1.250 s | 3.500 s |"),
+            t.contains("| mem64 | checkpoint | 1.250 s | 3.500 s | 0.36x |  |"),
             "{t}"
         );
-        assert!(t.contains("| memcpy |  | 900.000 MB/s | - |"), "{t}");
+        assert!(t.contains("| memcpy |  | 900.000 MB/s | - |  |  |"), "{t}");
         assert!(!t.contains("criu:"), "{t}");
         assert_eq!(skipped(console), ["criu:tree10 criu dump.log: Error (x)"]);
+    }
+
+    #[test]
+    fn runs_make_medians_with_their_range() {
+        let console = "BENCH mem64.copy-in 0.2 s\nBENCH mem64.restart 0.5 s\nBENCH mem64.restart-pipe 0.3 s\n\
+            BENCH mem64.copy-in 0.3 s\nBENCH mem64.restart 0.9 s\nBENCH mem64.restart-pipe 0.3 s\n\
+            BENCH mem64.copy-in 0.25 s\nBENCH mem64.restart 0.6 s\n";
+        let s = stats(&parse(console));
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[1].median(), s[1].min(), s[1].max()), (0.6, 0.5, 0.9));
+        // An even count: the mean of the middle two.
+        assert_eq!(s[2].median(), 0.3);
+        let t = table(&s);
+        assert!(
+            t.contains("| mem64 | restart | 0.600 s (0.500-0.900) | - |  | 2.40x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| mem64 | restart-pipe | 0.300 s (0.300-0.300) | - |  | 1.20x |"),
+            "{t}"
+        );
+        let j = json(&s, "k \"q\"", 3);
+        assert!(j.contains("\"kernel\": \"k \\\"q\\\"\""), "{j}");
+        assert!(
+            j.contains("{\"name\": \"mem64.restart\", \"unit\": \"s\", \"median\": 0.6, \"min\": 0.5, \"max\": 0.9, \"samples\": [0.5, 0.9, 0.6]}"),
+            "{j}"
+        );
     }
 
     #[test]
@@ -200,10 +354,11 @@ mod tests {
             sock: "16".into(),
             files: files.into(),
             no_criu: true,
+            runs: 5,
         };
         assert_eq!(
             command(&args("256")).unwrap(),
-            "cr-bench --mem '' --tree '10,100' --sock '16' --files '256'"
+            "cr-bench --mem '' --tree '10,100' --sock '16' --files '256' --runs 5"
         );
         assert!(command(&args("256,")).is_err());
         assert!(command(&args("x")).is_err());

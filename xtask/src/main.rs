@@ -10,6 +10,7 @@ mod fuzz;
 mod guest;
 mod initramfs;
 mod lint;
+mod plot;
 mod qemu;
 mod series;
 mod setup;
