@@ -7,12 +7,14 @@
 
 use crate::abi::objref::{ObjError, MAX_OBJREFS};
 use crate::abi::stream::{Reader, Sink, Source, StreamError, Writer};
+use crate::abi::xxh64::Xxh64;
 use crate::abi::{Record, RecordType};
 use crate::objects::Objects;
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVec};
 use kernel::fs::{batch::WriteBatch, file::PosFd};
 use kernel::mm::page::PageRef;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
@@ -106,12 +108,35 @@ pub(crate) enum ReadError {
     Eof,
     /// The file's error.
     File(Error),
+    /// The bytes read could not be put into, or read back from, the new address space.
+    Memory(Error),
 }
 
 impl Input {
     /// Takes `fd`; `EBADF` unless it is open for reading.
     pub(crate) fn open(log: &Log, fd: i32) -> Result<Input> {
         open_fd(log, fd, "reading", |f| f.mode().readable()).map(Input)
+    }
+}
+
+impl Input {
+    /// Reads exactly `len` bytes into the current task's memory at `addr`.
+    fn read_user(&mut self, mut addr: usize, mut len: usize) -> Result<(), ReadError> {
+        while len > 0 {
+            let n = match self.0.read_user(addr, len) {
+                Ok(n) if n > len => return Err(ReadError::File(EIO)),
+                Ok(n) => n,
+                // The file does not read into user memory: the address is the new mapping's.
+                Err(e) if e == EFAULT => return Err(ReadError::Memory(e)),
+                Err(e) => return Err(ReadError::File(no_restart(e))),
+            };
+            if n == 0 {
+                return Err(ReadError::Eof);
+            }
+            addr += n;
+            len -= n;
+        }
+        Ok(())
     }
 }
 
@@ -137,6 +162,40 @@ impl Source for Input {
     }
 }
 
+/// How much [`Restorer::read_raw_user`] reads per call: enough to make calls rare, little
+/// enough that its checksum reads what the call just wrote from the CPU's cache.
+const USER_CHUNK: usize = 1 << 20;
+
+/// Adds the `len` bytes of the current task's memory at `addr` to `sum`, word-aligned, read
+/// from the pages they are in. Nothing of restart writes them meanwhile, but a ptracer of the
+/// new task may (through /proc/PID/mem): its writes can make the checksum fail, nothing else.
+fn sum_user(mut addr: usize, len: usize, sum: &mut Xxh64) -> Result {
+    let end = addr.checked_add(len).ok_or(EFAULT)?;
+    if addr % 8 != 0 || len % 8 != 0 {
+        return Err(EINVAL);
+    }
+    let mut pages: [Option<PageRef>; 16] = Default::default();
+    while addr < end {
+        let first = addr & !(PAGE_SIZE - 1);
+        let want = (end - first).div_ceil(PAGE_SIZE).min(pages.len());
+        let got = kernel::mm::get_user_pages_fast(first, &mut pages[..want])?;
+        if got == 0 {
+            return Err(EFAULT);
+        }
+        for page in pages[..got].iter().flatten() {
+            let (from, n) = (
+                (addr % PAGE_SIZE) / 8,
+                (PAGE_SIZE - addr % PAGE_SIZE).min(end - addr),
+            );
+            page.with_words(|w| {
+                sum.update_words(n / 8, |i| w.get(from + i).map_or(0, u64::from_le))
+            });
+            addr += n;
+        }
+    }
+    Ok(())
+}
+
 /// Turns a stream error into the errno and a log line naming the record offset.
 fn stream_error(log: &Log, offset: u64, e: StreamError<ReadError>) -> Error {
     match e {
@@ -144,6 +203,14 @@ fn stream_error(log: &Log, offset: u64, e: StreamError<ReadError>) -> Error {
             log!(
                 log,
                 "record at offset {offset}: read failed ({})",
+                err.to_errno()
+            );
+            err
+        }
+        StreamError::Io(ReadError::Memory(err)) => {
+            log!(
+                log,
+                "record at offset {offset}: cannot write its pages into the new address space ({})",
                 err.to_errno()
             );
             err
@@ -536,6 +603,31 @@ impl<'a, T> Restorer<'a, T> {
                 return Err(self.bad("raw record shorter than announced"));
             }
             done += n;
+        }
+        Ok(())
+    }
+
+    /// Reads the next `len` bytes of the current raw record into the current task's memory at
+    /// `addr`, where they stay: one copy, read(2)'s, from the page cache or pipe, in calls of
+    /// [`USER_CHUNK`] bytes, each then checksummed from the pages it landed in (see
+    /// [`sum_user`]). The memory must be readable as well as writable.
+    pub(crate) fn read_raw_user(&mut self, mut addr: usize, len: usize) -> Result {
+        let end = addr.checked_add(len).ok_or(EFAULT)?;
+        while addr < end {
+            let res = self
+                .r
+                .read_raw_chunk_by((end - addr).min(USER_CHUNK), |src, k, sum| {
+                    src.read_user(addr, k)?;
+                    sum_user(addr, k, sum).map_err(ReadError::Memory)
+                });
+            let n = match res {
+                Ok(n) => n,
+                Err(e) => return Err(stream_error(self.log, self.r.record_offset(), e)),
+            };
+            if n == 0 {
+                return Err(self.bad("raw record shorter than announced"));
+            }
+            addr += n;
         }
         Ok(())
     }

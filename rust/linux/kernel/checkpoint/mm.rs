@@ -39,16 +39,13 @@ use kernel::task::Task;
 use kernel::task_lock::Held;
 use kernel::types::ARef;
 use map::{copy_area, new_area, read_anon_name, unmap, ANON_NAME_MAX};
-use pages::fill;
+use pages::{fill, Bounce};
 use vdso::VdsoPair;
 
 pub(super) const PAGE: u64 = kernel::page::PAGE_SIZE as u64;
 
 /// Pages pinned at a time while dumping.
 pub(super) const BATCH: usize = 512;
-
-/// Bytes moved at a time while restoring pages.
-pub(crate) const CHUNK: usize = 64 * 1024;
 
 impl Shareable for MmWithUser {
     const WHAT: &'static str = "address space";
@@ -118,7 +115,7 @@ fn may_be_exe<'a>(log: &Log, f: &'a files::Restored) -> Result<&'a File> {
 }
 
 /// Restores an `Mm` and everything that follows it into a new mm for the current task.
-pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Result {
+pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let m = r.decode::<abi::Mm>(rec)?;
     if shared::join::<MmWithUser>(
         r,
@@ -146,6 +143,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
     shared::keep::<MmWithUser>(r, m.objref)?;
     let task_size = current_mm()?.task_size();
     let mut vdso = VdsoPair::default();
+    let mut bounce = Bounce::default();
     // While copied mappings come: where what else the mm has is unmapped from (the rest of
     // the last mapping copied).
     let mut unmapped_to = Some(0u64);
@@ -181,7 +179,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec, buf: &mut [u8]) -> Re
                 r.unread(rec);
                 break;
             }
-            fill(r, rec, &v, &target, &mut next, buf)?;
+            fill(r, rec, &v, &target, &mut next, &mut bounce)?;
         }
     }
     if let Some(from) = unmapped_to {

@@ -20,7 +20,7 @@ use crate::{
 };
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
-use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec, KVec};
+use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVVec};
 use kernel::bindings;
 use kernel::current_task;
 use kernel::fs::fdtable::OwnFds;
@@ -613,7 +613,6 @@ fn restore_process(
     // The handlers copied from the restarter.
     kernel::signal::flush_handlers()?;
     let r = &mut *p.r;
-    let mut buf = KVec::from_elem(0u8, mm::CHUNK, GFP_KERNEL)?;
     for kind in PROCESS_RECORDS {
         // The files that later records name come first.
         let rec = loop {
@@ -630,7 +629,7 @@ fn restore_process(
             ProcessRecord::Signal => signal::restore_signal(r, rec, deferred),
             ProcessRecord::Sighand => signal::restore_sighand(r, rec),
             ProcessRecord::Fs => files::restore_fs(r, rec),
-            ProcessRecord::Mm => mm::restore(r, rec, &mut buf),
+            ProcessRecord::Mm => mm::restore(r, rec),
             ProcessRecord::FdTable => files::restore_fds(r, rec, &fds),
         }?;
     }

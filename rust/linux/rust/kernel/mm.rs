@@ -291,6 +291,26 @@ pub fn vm_munmap(start: usize, len: usize) -> Result {
     to_result(unsafe { bindings::vm_munmap(start, len) })
 }
 
+/// Takes a reference on each page mapped in the current task's address space from `addr`,
+/// page-aligned, one per entry of `pages`, faulting them in for reading as
+/// `get_user_pages_fast()` does; the number taken, from the first. The entries of `pages`
+/// are emptied first; the first that many then hold the pages. `EINVAL` without an address
+/// space (a kernel thread, or a task past `exit_mm()`). It may sleep.
+///
+/// Where nothing was written yet, the pages may be the shared zero page, or those of a file's
+/// page cache: others may write them, which [`PageRef::with_words`] allows for.
+pub fn get_user_pages_fast(addr: usize, pages: &mut [Option<PageRef>]) -> Result<usize> {
+    pages.iter_mut().for_each(|p| *p = None);
+    current_is_user()?;
+    let nr = i32::try_from(pages.len()).map_err(|_| EINVAL)?;
+    // SAFETY: `pages` has room for `nr` entries, all NULL, and `Option<PageRef>` is a page
+    // pointer: the callee stores referenced pages, whose references the entries then own. It
+    // acts on the current task's own address space and checks the range itself.
+    let n = unsafe { bindings::get_user_pages_fast(addr, nr, 0, pages.as_mut_ptr().cast()) };
+    to_result(n.min(0))?;
+    Ok(n as usize)
+}
+
 /// Where the parts of a process's memory are, as exec lays them out and `prctl(PR_SET_MM)`
 /// changes them, and the auxiliary vector exec gave it (`mm->saved_auxv`).
 #[derive(Clone)]

@@ -377,7 +377,7 @@ pub(super) fn fill(
     v: &abi::Vma,
     target: &Target,
     next: &mut u64,
-    buf: &mut [u8],
+    bounce: &mut Bounce,
 ) -> Result {
     let run = r.decode::<abi::PageRun>(rec)?;
     let len = u64::from(run.npages) * PAGE;
@@ -421,11 +421,17 @@ pub(super) fn fill(
         return dropped;
     }
     if shared {
-        return share(r, &run, v, target, buf);
+        return share(r, &run, v, target, bounce);
     }
     if r.expect_raw(RecordType::Pages)? != len {
         return Err(r.bad("page data length differs from its run"));
     }
+    // Straight into the new pages, but those of a mapping that cannot be read back (the
+    // checksum is taken from them).
+    if matches!(target, Target::User) && v.prot & bindings::PROT_READ != 0 {
+        return r.read_raw_user(run.addr as usize, len as usize);
+    }
+    let buf = bounce.get()?;
     let mut done = 0u64;
     while done < len {
         let n = ((len - done) as usize).min(buf.len());
@@ -435,6 +441,24 @@ pub(super) fn fill(
         done += n as u64;
     }
     Ok(())
+}
+
+/// A buffer for the pages that cannot be read where they go, allocated when the first comes:
+/// most processes have none.
+#[derive(Default)]
+pub(super) struct Bounce(Option<KVec<u8>>);
+
+impl Bounce {
+    /// Bytes moved at a time.
+    const LEN: usize = 64 * 1024;
+
+    fn get(&mut self) -> Result<&mut [u8]> {
+        let buf = match &mut self.0 {
+            Some(buf) => buf,
+            none => none.insert(KVec::from_elem(0u8, Self::LEN, GFP_KERNEL)?),
+        };
+        Ok(buf)
+    }
 }
 
 /// Writes `bytes` at `addr` of the mapping `v`.
@@ -480,7 +504,7 @@ fn share(
     run: &abi::PageRun,
     v: &abi::Vma,
     target: &Target,
-    buf: &mut [u8],
+    bounce: &mut Bounce,
 ) -> Result {
     let Some(source) = shared::restored::<MmWithUser>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
@@ -522,7 +546,7 @@ fn share(
             }
         }
         // One the kernel cannot share (maybe pinned, or in a huge page): its contents.
-        let page = &mut buf[..PAGE as usize];
+        let page = &mut bounce.get()?[..PAGE as usize];
         // Read as ptrace would.
         let got = source.access_vm(src(at) as usize, page, bindings::FOLL_FORCE);
         if got != PAGE as usize {

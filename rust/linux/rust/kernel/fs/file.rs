@@ -339,7 +339,7 @@ impl PosFd {
         Mode(unsafe { ptr::addr_of!((*self.file()).f_mode).read() })
     }
 
-    /// Runs one `kernel_read`/`kernel_write`-style transfer at the file position and advances it.
+    /// Runs one transfer (`kernel_read()`, `vfs_read()`...) at the file position and advances it.
     pub(super) fn transfer(
         &self,
         op: impl FnOnce(*mut bindings::file, *mut bindings::loff_t) -> isize,
@@ -370,6 +370,16 @@ impl PosFd {
         self.transfer(|file, ppos| {
             // SAFETY: `file` is valid, `buf` is a kernel buffer of the given length.
             unsafe { bindings::kernel_read(file, buf.as_mut_ptr().cast(), buf.len(), ppos) }
+        })
+    }
+
+    /// Reads up to `len` bytes at the file position into the current task's memory at `addr`
+    /// as read(2) does (`vfs_read()`), which checks the range: `EFAULT` where it is not
+    /// writable memory. `Ok(0)` at end of file.
+    pub fn read_user(&self, addr: usize, len: usize) -> Result<usize> {
+        self.transfer(|file, ppos| {
+            // SAFETY: `file` is valid; the callee takes a user address and checks it.
+            unsafe { bindings::vfs_read(file, addr as *mut _, len, ppos) }
         })
     }
 

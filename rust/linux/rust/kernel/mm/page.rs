@@ -82,12 +82,20 @@ impl PageRef {
     /// Whether it holds only zeros, each word as it is when read: its owners may write it
     /// meanwhile.
     pub fn is_zero(&self) -> bool {
+        self.with_words(|w| (0..Words::LEN).all(|i| w.get(i) == Some(0)))
+    }
+
+    /// Runs `f` on the page's contents as words, mapped into the kernel for the call
+    /// (`kmap_local_page()`), and returns what it returns. Unlike [`PageRef::with_bytes`],
+    /// this is for a page that others may write meanwhile (memory user space can reach): each
+    /// word is read as it is when read.
+    pub fn with_words<R>(&self, f: impl FnOnce(Words<'_>) -> R) -> R {
         self.with_mapped(|addr| {
-            let words = addr.cast::<u64>();
-            (0..PAGE_SIZE / 8).all(|i| {
-                // SAFETY: the mapping is page-aligned and covers `PAGE_SIZE` bytes; a volatile
-                // read of a word others may write is what C's `READ_ONCE` does.
-                unsafe { words.add(i).read_volatile() == 0 }
+            // INVARIANT: the mapping is page-aligned, covers the page and lasts for the call,
+            // which the lifetime of the `Words` given to `f` cannot outlive.
+            f(Words {
+                words: addr.cast::<u64>(),
+                _mapped: core::marker::PhantomData,
             })
         })
     }
@@ -102,6 +110,35 @@ impl PageRef {
         // SAFETY: mapped above, and the last local mapping taken since.
         unsafe { bindings::kunmap_local(addr) };
         r
+    }
+}
+
+/// A page's contents as words that others may write while they are read, from
+/// [`PageRef::with_words`].
+///
+/// # Invariants
+///
+/// `words` is the page-aligned start of a kernel mapping of a whole page, valid for `'a`.
+#[derive(Clone, Copy)]
+pub struct Words<'a> {
+    words: *const u64,
+    _mapped: core::marker::PhantomData<&'a u64>,
+}
+
+impl Words<'_> {
+    /// The number of words in a page.
+    pub const LEN: usize = PAGE_SIZE / 8;
+
+    /// The `i`th word, in the CPU's byte order, as it is when read (C's `READ_ONCE()`);
+    /// `None` past the page.
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Option<u64> {
+        if i >= Self::LEN {
+            return None;
+        }
+        // SAFETY: `i` is within the page, which is mapped for the lifetime of `self` (type
+        // invariant); a volatile read of a word others may write is what `READ_ONCE()` does.
+        Some(unsafe { self.words.add(i).read_volatile() })
     }
 }
 
