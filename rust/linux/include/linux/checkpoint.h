@@ -52,6 +52,9 @@ int restart_copy_vma(struct mm_struct *oldmm, unsigned long start,
 		     unsigned long end, unsigned long src);
 long restart_share_pages(struct mm_struct *srcmm, unsigned long start,
 			 unsigned long end, unsigned long src);
+int checkpoint_present_pages(struct mm_struct *mm, unsigned long start,
+			     unsigned long nr, bool anon_only,
+			     unsigned long *map);
 /* Only with CONFIG_RSEQ. */
 int restart_rseq_register(struct rseq __user *rseq, u32 rseq_len, u32 sig);
 

@@ -521,6 +521,40 @@ impl<'a> MmapReadGuard<'a> {
         Ok(n as usize)
     }
 
+    /// Sets in `map` the bit of each of the `nr` pages from `addr`, page-aligned, that
+    /// [`MmapReadGuard::get_user_pages`] with `FOLL_DUMP` would give: mapped but for the zero
+    /// page, swapped out, or being migrated; only anonymous pages with `anon_only`. Reads the
+    /// page tables (`checkpoint_present_pages()`), so nothing is faulted in and holes cost
+    /// little. `map` is cleared first; `EINVAL` if it has fewer than `nr` bits, `EOPNOTSUPP`
+    /// where hugetlb mappings are.
+    #[cfg(CONFIG_CHECKPOINT)]
+    pub fn present_pages(
+        &self,
+        addr: usize,
+        nr: usize,
+        anon_only: bool,
+        map: &mut [usize],
+    ) -> Result {
+        map.iter_mut().for_each(|w| *w = 0);
+        if nr > map.len() * usize::BITS as usize {
+            return Err(EINVAL);
+        }
+        if nr == 0 {
+            return Ok(());
+        }
+        // SAFETY: the mmap lock is held (type invariant); `map` has at least `nr` bits, the
+        // only memory the callee writes.
+        to_result(unsafe {
+            bindings::checkpoint_present_pages(
+                self.mm.as_raw(),
+                addr,
+                nr,
+                anon_only,
+                map.as_mut_ptr(),
+            )
+        })
+    }
+
     /// Its layout: where code, data, heap, stack, arguments and environment are, and the
     /// auxiliary vector exec gave it.
     ///

@@ -109,28 +109,69 @@ pub(super) fn write_runs(
 }
 
 /// Pins the pages of the frozen `mm` from `addr`, one for each entry of `pages`; `None` for a
-/// hole or the zero page, which FOLL_DUMP does not fault in.
+/// hole or the zero page, which FOLL_DUMP does not fault in, and with `anon_only` for a page
+/// that is not anonymous. The page tables say first where pages are, so that a hole costs no
+/// call.
 fn pin<'a>(
     log: &Log,
     mm: &MmWithUser,
     addr: u64,
     pages: &'a mut [Option<PageRef>],
+    anon_only: bool,
 ) -> Result<Pinned<'a>> {
     let pinned = Pinned { pages };
-    let mut i = 0;
-    while i < pinned.pages.len() {
+    let len = pinned.pages.len();
+    let mmap = mm.mmap_read_lock();
+    let mut map = [0usize; BATCH.div_ceil(usize::BITS as usize)];
+    // Where the page tables cannot say, every page is tried.
+    let walked = mmap
+        .present_pages(addr as usize, len, anon_only, &mut map)
+        .is_ok();
+    let found = |i: usize| {
+        let (word, bit) = (i / usize::BITS as usize, i % usize::BITS as usize);
+        !walked || map.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    };
+    // FOLL_DUMP fails with EFAULT for holes and zero pages instead of faulting them in.
+    let flags = bindings::FOLL_DUMP | bindings::FOLL_FORCE;
+    let (mut i, mut retried) = (0, false);
+    let failed = loop {
+        if i >= len {
+            break None;
+        }
+        if !found(i) {
+            i += 1;
+            continue;
+        }
+        let run = (i..len).take_while(|&j| found(j)).count();
         let at = addr + i as u64 * PAGE;
-        let rest = &mut pinned.pages[i..];
-        // FOLL_DUMP fails with EFAULT for holes and zero pages instead of faulting them in.
-        let flags = bindings::FOLL_DUMP | bindings::FOLL_FORCE;
-        let n = mm.mmap_read_lock().get_user_pages(at as usize, flags, rest);
-        match n {
-            Err(e) if e == EFAULT => i += 1,
-            Ok(n) if n > 0 => i += n,
-            n => {
-                let e = n.err().unwrap_or(EFAULT);
-                log!(log, "reading the page at {at:#x} failed ({})", e.to_errno());
-                return Err(e);
+        match mmap.get_user_pages(at as usize, flags, &mut pinned.pages[i..i + run]) {
+            // A page found where GUP sees a hole was being moved meanwhile (a huge page
+            // being migrated, a page table being freed): walked again, which waits for a
+            // migration to end, and tried once more if still there.
+            Err(e) if e == EFAULT && walked && !retried => {
+                let mut again = [0usize; 1];
+                let still = mmap.present_pages(at as usize, 1, anon_only, &mut again);
+                match still.is_ok() && again[0] & 1 != 0 {
+                    true => retried = true,
+                    false => i += 1,
+                }
+            }
+            Err(e) if e == EFAULT => (i, retried) = (i + 1, false),
+            Ok(n) if n > 0 => (i, retried) = (i + n, false),
+            n => break Some((at, n.err().unwrap_or(EFAULT))),
+        }
+    };
+    // A log write may wait: not with the frozen mm's lock held.
+    drop(mmap);
+    if let Some((at, e)) = failed {
+        log!(log, "reading the page at {at:#x} failed ({})", e.to_errno());
+        return Err(e);
+    }
+    if anon_only {
+        // What the page tables said is only a hint: the pages pinned are what counts.
+        for p in pinned.pages.iter_mut() {
+            if p.as_ref().is_some_and(|p| !p.is_anon()) {
+                *p = None;
             }
         }
     }
@@ -146,6 +187,7 @@ fn pin_within<'a>(
     addr: u64,
     pages: &'a mut [Option<PageRef>],
     within: (u64, u64),
+    anon_only: bool,
 ) -> Result<Option<(usize, Pinned<'a>)>> {
     let end = addr + pages.len() as u64 * PAGE;
     let (lo, hi) = (addr.max(within.0), end.min(within.1));
@@ -156,7 +198,7 @@ fn pin_within<'a>(
     let n = ((hi - lo) / PAGE) as usize;
     Ok(Some((
         first,
-        pin(log, mm, lo, &mut pages[first..first + n])?,
+        pin(log, mm, lo, &mut pages[first..first + n], anon_only)?,
     )))
 }
 
@@ -176,8 +218,21 @@ pub(super) struct Relative<'a> {
 
 impl Relative<'_> {
     /// Pins its pages from `addr` that are in its mapping, as `pin_within()` does.
-    fn pin(&mut self, log: &Log, addr: u64, n: usize) -> Result<Option<(usize, Pinned<'_>)>> {
-        pin_within(log, self.mm, addr, &mut self.pages[..n], self.within)
+    fn pin(
+        &mut self,
+        log: &Log,
+        addr: u64,
+        n: usize,
+        anon_only: bool,
+    ) -> Result<Option<(usize, Pinned<'_>)>> {
+        pin_within(
+            log,
+            self.mm,
+            addr,
+            &mut self.pages[..n],
+            self.within,
+            anon_only,
+        )
     }
 }
 
@@ -255,7 +310,8 @@ impl CowPages {
         let (mut addr, end) = (area.rec.start, area.rec.end);
         while addr < end {
             let n = (((end - addr) / PAGE) as usize).min(BATCH);
-            let mine = pin(log, mm, addr, &mut pages[..n])?;
+            // Only anonymous pages are in `self`.
+            let mine = pin(log, mm, addr, &mut pages[..n], true)?;
             let at = |i: usize| addr + i as u64 * PAGE;
             let found = mine
                 .pages
@@ -320,9 +376,11 @@ pub(super) fn dump_private(
     let mut addr = vma.start;
     while addr < vma.end {
         let n = (((vma.end - addr) / PAGE) as usize).min(BATCH);
-        let mine = pin(d.log, w.mm, addr, &mut pages[..n])?;
+        // Of a file mapping, only the anonymous pages count: those of the page cache are
+        // neither written nor told apart.
+        let mine = pin(d.log, w.mm, addr, &mut pages[..n], written_only)?;
         let theirs = match &mut from {
-            Source::Copy(from) => from.pin(d.log, addr, n)?,
+            Source::Copy(from) => from.pin(d.log, addr, n, written_only)?,
             _ => None,
         };
         for (i, act) in acts[..n].iter_mut().enumerate() {
