@@ -117,9 +117,7 @@ impl Input {
     pub(crate) fn open(log: &Log, fd: i32) -> Result<Input> {
         open_fd(log, fd, "reading", |f| f.mode().readable()).map(Input)
     }
-}
 
-impl Input {
     /// Reads exactly `len` bytes into the current task's memory at `addr`.
     fn read_user(&mut self, mut addr: usize, mut len: usize) -> Result<(), ReadError> {
         while len > 0 {
@@ -590,12 +588,37 @@ impl<'a, T> Restorer<'a, T> {
 
     /// Reads the next bytes of the current raw record; fails unless `buf` is filled.
     pub(crate) fn read_raw(&mut self, buf: &mut [u8]) -> Result {
+        self.raw_chunks(buf.len(), |r, done| {
+            r.read_raw_chunk(buf.get_mut(done..).unwrap_or(&mut []))
+        })
+    }
+
+    /// Reads the next `len` bytes of the current raw record into the current task's memory at
+    /// `addr`, where they stay: one copy, read(2)'s, from the page cache or pipe, in calls of
+    /// [`USER_CHUNK`] bytes, each then checksummed from the pages it landed in (see
+    /// [`sum_user`]). The memory must be readable as well as writable.
+    pub(crate) fn read_raw_user(&mut self, addr: usize, len: usize) -> Result {
+        addr.checked_add(len).ok_or(EFAULT)?;
+        self.raw_chunks(len, |r, done| {
+            let at = addr + done;
+            r.read_raw_chunk_by((len - done).min(USER_CHUNK), |src, k, sum| {
+                src.read_user(at, k)?;
+                sum_user(at, k, sum).map_err(ReadError::Memory)
+            })
+        })
+    }
+
+    /// Reads `len` bytes of the current raw record a chunk at a time with `chunk`, which is
+    /// given the reader and the count read so far and returns the count it reads; fails
+    /// unless all `len` are read.
+    fn raw_chunks(
+        &mut self,
+        len: usize,
+        mut chunk: impl FnMut(&mut Reader<Input>, usize) -> Result<usize, StreamError<ReadError>>,
+    ) -> Result {
         let mut done = 0;
-        while done < buf.len() {
-            let n = match self
-                .r
-                .read_raw_chunk(buf.get_mut(done..).unwrap_or(&mut []))
-            {
+        while done < len {
+            let n = match chunk(&mut self.r, done) {
                 Ok(n) => n,
                 Err(e) => return Err(stream_error(self.log, self.r.record_offset(), e)),
             };
@@ -603,31 +626,6 @@ impl<'a, T> Restorer<'a, T> {
                 return Err(self.bad("raw record shorter than announced"));
             }
             done += n;
-        }
-        Ok(())
-    }
-
-    /// Reads the next `len` bytes of the current raw record into the current task's memory at
-    /// `addr`, where they stay: one copy, read(2)'s, from the page cache or pipe, in calls of
-    /// [`USER_CHUNK`] bytes, each then checksummed from the pages it landed in (see
-    /// [`sum_user`]). The memory must be readable as well as writable.
-    pub(crate) fn read_raw_user(&mut self, mut addr: usize, len: usize) -> Result {
-        let end = addr.checked_add(len).ok_or(EFAULT)?;
-        while addr < end {
-            let res = self
-                .r
-                .read_raw_chunk_by((end - addr).min(USER_CHUNK), |src, k, sum| {
-                    src.read_user(addr, k)?;
-                    sum_user(addr, k, sum).map_err(ReadError::Memory)
-                });
-            let n = match res {
-                Ok(n) => n,
-                Err(e) => return Err(stream_error(self.log, self.r.record_offset(), e)),
-            };
-            if n == 0 {
-                return Err(self.bad("raw record shorter than announced"));
-            }
-            addr += n;
         }
         Ok(())
     }
