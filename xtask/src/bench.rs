@@ -6,18 +6,22 @@
 //! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
 //! <value> <unit>` line per measurement: the guest's memcpy bandwidth and that of the image's
 //! checksum, then for each memory size (`--mem`) the limits (writing that much from memory to
-//! a tmpfs file, reading it back into fresh memory) and a process with every page written, for
-//! each tree size (`--tree`) a tree of
-//! sleeping processes, for each socket size (`--sock`) a process whose unix socket pair holds
-//! that many bytes, and for each count N (`--files`) a process holding N files of one kind, for
-//! each kind (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix socket pair, pty) and none:
-//! each checkpointed with `CKPT_KILL` to tmpfs and restarted (the files 3 times each, the
-//! medians reported, with what one file of each kind adds to the checkpoint and restart times
-//! and to the image); then the memory, trees and sockets with CRIU (Debian's `criu`, installed
-//! on the host if missing and copied into the guest with its libraries), dumped to and
-//! restored from tmpfs, unless `--no-criu`. An empty list (`--mem ''`) leaves its benchmark
-//! out. The results are printed side by side and kept in `target/bench/<time>.md`; where
-//! CRIU failed, its error is printed instead.
+//! a tmpfs file, reading it back into fresh memory) and a process with every page written,
+//! restarted from the image file and, checkpointed again, from a pipe; for each tree size
+//! (`--tree`) a tree of sleeping processes, for each socket size (`--sock`) a process whose
+//! unix socket pair holds that many bytes, and for each count N (`--files`) a process holding
+//! N files of one kind, for each kind (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix
+//! socket pair, pty) and none: each checkpointed with `CKPT_KILL` to tmpfs and restarted (the
+//! files 3 times each, the medians reported, with what one file of each kind adds to the
+//! checkpoint and restart times and to the image); then the memory, trees and sockets with
+//! CRIU (Debian's `criu`, installed on the host if missing and copied into the guest with its
+//! libraries), dumped to and restored from tmpfs, unless `--no-criu`. An empty list (`--mem
+//! ''`) leaves its benchmark out. The whole sequence runs `--runs` times (5 by default).
+//!
+//! Each measure is reported as the median of its samples with their range, ours and CRIU's
+//! side by side, with ours as a multiple of CRIU's and of its limit. The results are kept in
+//! `target/bench/<time>.md`, every sample in `<time>.json`, and a plot of time against size
+//! for each tool in `<time>.svg` (see `plot`); where CRIU failed, its error is printed instead.
 
 use std::fmt::Write as _;
 use std::fs;
