@@ -51,8 +51,17 @@ pub const CKPT_FLAGS_ALL: u32 =
     CKPT_SUBTREE | CKPT_KILL | CKPT_UNSHARE_OPEN_FILES | CKPT_UNLINKED;
 /// restart flag: leave the restored tasks stopped until they get SIGCONT.
 pub const RESTART_FROZEN: u32 = 1;
+/// restart flag: map the page data of private anonymous memory from the image, copy-on-write,
+/// instead of copying it. The image must be a memfd sealed against writing and shrinking
+/// (`F_SEAL_WRITE | F_SEAL_SHRINK`), read from a page-aligned position, and every restored
+/// task must have the restarter's credentials and a dumpable mm (EPERM otherwise). The
+/// restored mappings show the memfd in /proc/PID/maps and `MADV_DONTNEED` gives the image's
+/// bytes back, not zeros; the checksum is not verified; memory a process shares copy-on-write
+/// with a relative is refused (EOPNOTSUPP). Documentation/checkpoint/index.rst says which
+/// mappings are mapped and why.
+pub const RESTART_MAP: u32 = 2;
 /// Every valid restart flag; other bits give EINVAL.
-pub const RESTART_FLAGS_ALL: u32 = RESTART_FROZEN;
+pub const RESTART_FLAGS_ALL: u32 = RESTART_FROZEN | RESTART_MAP;
 
 /// `Header.flags`: the image holds a subtree (CKPT_SUBTREE), not a whole pid namespace.
 pub const HDR_SUBTREE: u32 = 1;

@@ -565,6 +565,7 @@ pub struct Reader<S: Source> {
     header: Header,
     check_abi: bool,
     last_offset: u64,
+    unsummed: bool,
 }
 
 impl<S: Source> Reader<S> {
@@ -580,6 +581,7 @@ impl<S: Source> Reader<S> {
             header: Header::ZERO,
             check_abi: true,
             last_offset: 0,
+            unsummed: false,
         }
     }
 
@@ -600,6 +602,11 @@ impl<S: Source> Reader<S> {
         self.pos
     }
 
+    /// The source it reads.
+    pub fn source(&self) -> &S {
+        &self.src
+    }
+
     /// Stream offset of the last record header read, for error messages.
     pub fn record_offset(&self) -> u64 {
         self.last_offset
@@ -608,6 +615,12 @@ impl<S: Source> Reader<S> {
     /// Records of unknown type skipped so far.
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Whether every byte read so far went into the checksum: none was passed over with
+    /// [`Reader::pass_raw_by`].
+    pub fn is_checksummed(&self) -> bool {
+        !self.unsummed
     }
 
     /// Whether the tail was read and verified.
@@ -772,7 +785,8 @@ impl<S: Source> Reader<S> {
         self.fill(b.get_mut(..n as usize).unwrap_or(&mut []))?;
         self.discard((plen - n).saturating_add(pad))?;
         let t = Tail::decode(&b);
-        if t.stream_len != offset || t.checksum != checksum || t.records != self.records {
+        let sum_ok = self.unsummed || t.checksum == checksum;
+        if t.stream_len != offset || !sum_ok || t.records != self.records {
             return self.fail(StreamError::BadChecksum);
         }
         self.state = RState::Done;
@@ -830,6 +844,26 @@ impl<S: Source> Reader<S> {
             self.state = RState::Raw { left, pad };
         }
         Ok(k)
+    }
+
+    /// Passes over up to `max` more payload bytes of the current raw record with `skip`, which
+    /// must advance the source by exactly the count `k` it is given, or fail, without reading
+    /// them: for a source whose bytes are used where they are (the kernel maps page data from
+    /// an image file it cannot change). The checksum then no longer covers the stream, and the
+    /// tail's is not compared; its stream length and record count still are. Returns `k`, as
+    /// [`Reader::read_raw_chunk_by`] does.
+    pub fn pass_raw_by(
+        &mut self,
+        max: usize,
+        skip: impl FnOnce(&mut S, usize) -> Result<(), S::Error>,
+    ) -> Result<usize, StreamError<S::Error>> {
+        let was = self.unsummed;
+        self.unsummed = true;
+        let k = self.read_raw_chunk_by(max, |src, k, _| skip(src, k));
+        if matches!(k, Ok(0)) {
+            self.unsummed = was;
+        }
+        k
     }
 
     /// Payload bytes of the current raw record not read yet.

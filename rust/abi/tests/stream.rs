@@ -377,3 +377,66 @@ fn error_texts() {
     assert_eq!(e.what(), "image truncated");
     assert_eq!(StreamError::Io(EndOfInput).errno(), None);
 }
+
+/// Reads `img`, passing over every `Pages` payload with `pass_raw_by` (as restart by mapping
+/// does), 3000 bytes at a time; returns the offsets passed over and whether the reader still
+/// claims to be checksummed at the end.
+fn read_passing(img: &[u8]) -> Result<(Vec<u64>, bool), StreamError<EndOfInput>> {
+    let mut src = img;
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    let mut passed = Vec::new();
+    while let Some(rec) = r.next(&mut buf)? {
+        if rec.ty != RecordType::Pages.id() {
+            continue;
+        }
+        passed.push(r.position());
+        loop {
+            let n = r.pass_raw_by(3000, |src, k| match src.get(k..) {
+                Some(rest) => {
+                    **src = rest;
+                    Ok(())
+                }
+                None => Err(EndOfInput),
+            })?;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    assert!(r.is_done());
+    Ok((passed, r.is_checksummed()))
+}
+
+#[test]
+fn passed_over_bytes_are_not_checksummed_but_the_rest_is_framed() {
+    let img = sample_image();
+    let recs = read_all(&img).unwrap();
+    let pages = recs.iter().find(|r| r.0 == RecordType::Pages.id()).unwrap();
+    let (passed, summed) = read_passing(&img).unwrap();
+    // Passed over where the payload starts, on a page.
+    assert_eq!(passed, [pages.1 + 8]);
+    assert!(!summed);
+    // A flipped byte in what was passed over goes unseen: the checksum is not compared...
+    let mut bad = img.clone();
+    bad[pages.1 as usize + 8 + 100] ^= 1;
+    assert!(read_passing(&bad).is_ok());
+    // ...but the tail's length and record count still are, and the source must hold it all.
+    let tail = recs.last().unwrap().1 as usize;
+    let mut bad = img.clone();
+    bad[tail + 8] ^= 1;
+    assert_eq!(read_passing(&bad).unwrap_err(), StreamError::BadChecksum);
+    let at = pages.1 as usize + 8 + 10;
+    assert_eq!(
+        read_passing(&img[..at]).unwrap_err(),
+        StreamError::Truncated
+    );
+    // A reader that passes over nothing stays checksummed.
+    let mut src = &img[..];
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    while r.next(&mut buf).unwrap().is_some() {
+        assert_eq!(r.pass_raw_by(0, |_, _| Err(EndOfInput)).unwrap(), 0);
+    }
+    assert!(r.is_checksummed());
+}
