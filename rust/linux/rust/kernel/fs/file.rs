@@ -339,6 +339,31 @@ impl PosFd {
         Mode(unsafe { ptr::addr_of!((*self.file()).f_mode).read() })
     }
 
+    /// The open file.
+    pub fn as_file(&self) -> &File {
+        // SAFETY: the guard holds the file, or the descriptor table of a task that cannot
+        // close it meanwhile does (type invariant), for as long as the guard lives.
+        unsafe { File::from_raw_file(self.file()) }
+    }
+
+    /// Moves the file position `n` bytes on without reading them, as if read; returns the
+    /// position it was at. `ESPIPE` for a file without a position.
+    pub fn advance(&self, n: u64) -> Result<i64> {
+        if self.mode().stream() {
+            return Err(ESPIPE);
+        }
+        let file = self.file();
+        // SAFETY: as in `transfer`: the position is ours to use.
+        let pos = unsafe { ptr::addr_of!((*file).f_pos).read() };
+        let to = i64::try_from(n)
+            .ok()
+            .and_then(|n| pos.checked_add(n))
+            .ok_or(EINVAL)?;
+        // SAFETY: as above.
+        unsafe { ptr::addr_of_mut!((*file).f_pos).write(to) };
+        Ok(pos)
+    }
+
     /// Runs one transfer (`kernel_read()`, `vfs_read()`...) at the file position and advances it.
     pub(super) fn transfer(
         &self,
