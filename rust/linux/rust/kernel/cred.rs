@@ -98,6 +98,35 @@ pub struct SetError {
     pub what: &'static CStr,
 }
 
+/// [`Task::ids`] of `task`.
+///
+/// # Safety
+///
+/// `task` must be a valid task for the duration of the call.
+#[cfg(CONFIG_CHECKPOINT)]
+unsafe fn ids_of(task: *mut bindings::task_struct, groups: &mut [u32]) -> Result<(Ids, usize)> {
+    // SAFETY: the credentials are plain data; all zero is a valid value, which the callee
+    // overwrites.
+    let mut c: bindings::checkpoint_creds = unsafe { core::mem::zeroed() };
+    c.groups = groups.as_mut_ptr();
+    let room = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+    // SAFETY: the caller guarantees the task is valid; the callee reads its credentials under
+    // RCU and writes at most `room` groups to `c.groups`, which has room for `groups.len()`.
+    let ret = unsafe { bindings::checkpoint_task_creds(task, &mut c, room) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret));
+    }
+    Ok((Ids::from_c(&c), c.ngroups as usize))
+}
+
+/// The current task's ids, capability sets and securebits, and its number of supplementary
+/// groups, as [`Task::ids`] gives them.
+#[cfg(CONFIG_CHECKPOINT)]
+pub fn current_ids(groups: &mut [u32]) -> Result<(Ids, usize)> {
+    // SAFETY: the current task is valid while it runs this.
+    unsafe { ids_of(bindings::get_current(), groups) }
+}
+
 #[cfg(CONFIG_CHECKPOINT)]
 impl Task {
     /// The task's ids, capability sets and securebits, and its number of supplementary groups,
@@ -106,18 +135,8 @@ impl Task {
     /// Returns `EOPNOTSUPP` for credentials that belong to another user namespace than the
     /// current task's: their ids would mean nothing in it.
     pub fn ids(&self, groups: &mut [u32]) -> Result<(Ids, usize)> {
-        // SAFETY: the credentials are plain data; all zero is a valid value, which the callee
-        // overwrites.
-        let mut c: bindings::checkpoint_creds = unsafe { core::mem::zeroed() };
-        c.groups = groups.as_mut_ptr();
-        let room = u32::try_from(groups.len()).unwrap_or(u32::MAX);
-        // SAFETY: the task is valid; the callee reads its credentials under RCU and writes at
-        // most `room` groups to `c.groups`, which has room for `groups.len()`.
-        let ret = unsafe { bindings::checkpoint_task_creds(self.as_ptr(), &mut c, room) };
-        if ret < 0 {
-            return Err(Error::from_errno(ret));
-        }
-        Ok((Ids::from_c(&c), c.ngroups as usize))
+        // SAFETY: the task is valid (type invariant).
+        unsafe { ids_of(self.as_ptr(), groups) }
     }
 
     /// The task's audit login uid (`/proc/PID/loginuid`) as the current task's user namespace
