@@ -205,6 +205,9 @@ pub struct Target {
     /// Whether checkpoints write and restarts read the image through a pipe (see
     /// [`Target::through_pipes`]).
     through_pipe: bool,
+    /// Whether restarts read the image from a sealed memfd copy of it with `RESTART_MAP` (see
+    /// [`Target::mapped`]).
+    mapped: bool,
 }
 
 impl Target {
@@ -368,6 +371,7 @@ impl Target {
             container,
             unlinked_max: None,
             through_pipe: false,
+            mapped: false,
         };
         // End of file means the child closed its end: it said ready, or it is gone.
         let mut said = Vec::new();
@@ -418,6 +422,16 @@ impl Target {
     /// record written and read once, in order, with nothing named before it is written.
     pub fn through_pipes(&mut self) {
         self.through_pipe = true;
+    }
+
+    /// Makes every later restart copy the image file into a new memfd ([`image_memfd`], named
+    /// "cr-image", sealed with [`IMAGE_SEALS`], read from 0) and call restart(2) from it with
+    /// `RESTART_MAP` added to its flags: the kernel maps the page data of private memory from
+    /// the memfd, copy-on-write, instead of copying it. The test closes the memfd once restart
+    /// returned: the restored mappings hold it. Restarts no longer go through a pipe (a pipe
+    /// cannot be mapped); checkpoints still do after [`Target::through_pipes`].
+    pub fn mapped(&mut self) {
+        self.mapped = true;
     }
 
     /// checkpoint(2) of the target into its image file; the result as is. The file is a new
@@ -496,14 +510,22 @@ impl Target {
         }
     }
 
-    /// restart(2) from the image file with `flags`; the result as is. A process it made is
-    /// the caller's to reap.
+    /// restart(2) from the image file with `flags` (through a pipe after
+    /// [`Target::through_pipes`], from a sealed memfd with `RESTART_MAP` after
+    /// [`Target::mapped`]); the result as is. A process it made is the caller's to reap.
     pub fn try_restart(&mut self, flags: u32) -> io::Result<libc::pid_t> {
         if dry_run() {
             return Ok(self.pid);
         }
         let mut file = File::open(&self.image_path)
             .unwrap_or_else(|e| self.fail(format!("open {}: {e}", self.image_path)));
+        if self.mapped {
+            let memfd = image_memfd(&mut file, IMAGE_SEALS).unwrap_or_else(|e| self.fail(e));
+            let flags = flags | abi::RESTART_MAP;
+            let (result, lines) = with_log(|logfd| sys::restart(memfd.as_raw_fd(), flags, logfd));
+            self.keep_log("restart", lines);
+            return result;
+        }
         if !self.through_pipe {
             let (result, lines) = with_log(|logfd| sys::restart(file.as_raw_fd(), flags, logfd));
             self.keep_log("restart", lines);
@@ -850,6 +872,35 @@ pub fn kill_and_reap(pid: libc::pid_t) {
 /// woken instead of a restored one). Never set in the guest.
 pub fn dry_run() -> bool {
     std::env::var_os("CR_TESTS_DRY_RUN").is_some_and(|v| v == "1")
+}
+
+/// The seals [`Target::mapped`] puts on the memfd it restarts from: no write, shrink or grow
+/// (restart with `RESTART_MAP` needs at least `F_SEAL_WRITE | F_SEAL_SHRINK`).
+pub const IMAGE_SEALS: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+
+/// A new memfd named "cr-image" (`MFD_CLOEXEC | MFD_ALLOW_SEALING`) holding all that `contents`
+/// reads, with `seals` added (`F_ADD_SEALS`; none if 0), its file position at 0: an image for
+/// restart(2) with `RESTART_MAP`.
+pub fn image_memfd(contents: &mut impl Read, seals: libc::c_int) -> Result<File, String> {
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: makes a new fd from a valid C string.
+    let fd = unsafe { libc::memfd_create(c"cr-image".as_ptr(), flags) };
+    check_os(fd, "memfd_create(\"cr-image\")")?;
+    // SAFETY: `fd` was just made and is ours alone.
+    let mut memfd = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    io::copy(contents, &mut memfd).map_err(|e| format!("copy the image into a memfd: {e}"))?;
+    if seals != 0 {
+        // SAFETY: fcntl on our own fd; no memory involved.
+        let r = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
+        check_os(
+            r,
+            format_args!("F_ADD_SEALS {seals:#x} on the image's memfd"),
+        )?;
+    }
+    // SAFETY: lseek on our own fd; no memory involved.
+    let r = unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
+    check_os(r, "lseek of the image's memfd to 0")?;
+    Ok(memfd)
 }
 
 /// A hint for a call that failed because the kernel has no C/R at all (ENOSYS, or on 6.13+

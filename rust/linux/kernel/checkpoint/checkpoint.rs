@@ -315,7 +315,7 @@ fn restart(fd: i32, flags: u32, logfd: i32) -> Result<i32> {
         );
         return Err(EOPNOTSUPP);
     }
-    let input = image::Input::open(&log, fd)?;
+    let input = image::Input::open(&log, fd, flags & abi::RESTART_MAP != 0)?;
     let mut r = image::Restorer::<Obj>::new(&log, input)?;
     task::restore(&mut r, flags).map_err(|e| {
         // A damaged image fails wherever its damage is first used (a mapping that overlaps

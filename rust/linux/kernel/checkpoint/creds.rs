@@ -136,11 +136,41 @@ impl Creds {
                 )?;
             }
         }
-        Ok(Creds {
+        let creds = Creds {
             rec,
             groups,
             session: Session::Own,
-        })
+        };
+        if r.maps_image() && !creds.are_current()? {
+            log!(
+                r.log,
+                "credentials: RESTART_MAP restores only tasks with the restarter's: others could read each other's memory in the image they map"
+            );
+            return Err(EPERM);
+        }
+        Ok(creds)
+    }
+
+    /// Whether these are the current task's ids, capabilities, securebits and groups.
+    fn are_current(&self) -> Result<bool> {
+        let mut groups = KVVec::from_elem(0u32, self.groups.len(), GFP_KERNEL)?;
+        let (ids, n) = cred::current_ids(&mut groups)?;
+        Ok(ids == self.ids() && n == self.groups.len() && groups[..] == self.groups[..])
+    }
+
+    /// The ids, capability sets and securebits of the record.
+    fn ids(&self) -> cred::Ids {
+        let rec = &self.rec;
+        cred::Ids {
+            uid: rec.uid,
+            gid: rec.gid,
+            cap_inheritable: rec.cap_inheritable,
+            cap_permitted: rec.cap_permitted,
+            cap_effective: rec.cap_effective,
+            cap_bset: rec.cap_bset,
+            cap_ambient: rec.cap_ambient,
+            securebits: rec.securebits,
+        }
     }
 
     /// Gives the current task, the restored task of pid `pid`, its audit login uid, while it
@@ -179,18 +209,7 @@ impl Creds {
     /// Gives the current task, the restored task of pid `pid`, these credentials (but its
     /// login uid, see [`Creds::restore_loginuid`]).
     pub(crate) fn restore(&self, log: &Log, pid: i32) -> Result {
-        let rec = &self.rec;
-        let ids = cred::Ids {
-            uid: rec.uid,
-            gid: rec.gid,
-            cap_inheritable: rec.cap_inheritable,
-            cap_permitted: rec.cap_permitted,
-            cap_effective: rec.cap_effective,
-            cap_bset: rec.cap_bset,
-            cap_ambient: rec.cap_ambient,
-            securebits: rec.securebits,
-        };
-        let Err(e) = cred::set_current(&ids, &self.groups) else {
+        let Err(e) = cred::set_current(&self.ids(), &self.groups) else {
             return Ok(());
         };
         let what = e.what;

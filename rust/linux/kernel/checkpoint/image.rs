@@ -12,8 +12,11 @@ use crate::abi::{Record, RecordType};
 use crate::objects::Objects;
 use crate::{abi, log, log::Log};
 use kernel::alloc::{flags::GFP_KERNEL, flags::GFP_KERNEL_ACCOUNT, KVec};
+use kernel::bindings;
+use kernel::fs::memfd::{Memfd, NAME_MAX};
 use kernel::fs::{batch::WriteBatch, file::PosFd};
 use kernel::mm::page::PageRef;
+use kernel::mm::vm_mmap;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -100,7 +103,13 @@ impl Sink for Output {
 }
 
 /// Where a restart image comes from, read sequentially.
-pub(crate) struct Input(PosFd);
+pub(crate) struct Input {
+    fd: PosFd,
+    /// Whether page data is mapped from it (`RESTART_MAP`): a sealed memfd.
+    maps: bool,
+    /// Where in the file the image starts.
+    base: u64,
+}
 
 /// Why reading the image failed: it ended, or the file returned an error.
 pub(crate) enum ReadError {
@@ -113,15 +122,52 @@ pub(crate) enum ReadError {
 }
 
 impl Input {
-    /// Takes `fd`; `EBADF` unless it is open for reading.
-    pub(crate) fn open(log: &Log, fd: i32) -> Result<Input> {
-        open_fd(log, fd, "reading", |f| f.mode().readable()).map(Input)
+    /// Takes `fd`; `EBADF` unless it is open for reading. With `maps` (`RESTART_MAP`),
+    /// `EINVAL` unless it is a memfd whose bytes cannot change or go while a restored process
+    /// maps them (sealed against writing and shrinking), read from a page boundary, so that
+    /// page data lies on pages of its own.
+    pub(crate) fn open(log: &Log, fd: i32, maps: bool) -> Result<Input> {
+        let file = open_fd(log, fd, "reading", |f| f.mode().readable())?;
+        let input = Input {
+            base: file.as_file().pos() as u64,
+            fd: file,
+            maps,
+        };
+        if !maps {
+            return Ok(input);
+        }
+        let mut name = [0u8; NAME_MAX + 1];
+        const SEALS: u32 = bindings::F_SEAL_WRITE | bindings::F_SEAL_SHRINK;
+        match Memfd::of(input.fd.as_file(), &mut name) {
+            Ok((m, _)) if m.seals & SEALS == SEALS => {}
+            _ => {
+                log!(
+                    log,
+                    "image fd {fd}: RESTART_MAP needs a sealed memfd (F_SEAL_WRITE | F_SEAL_SHRINK)"
+                );
+                return Err(EINVAL);
+            }
+        }
+        if input.base % PAGE_SIZE as u64 != 0 {
+            log!(
+                log,
+                "image fd {fd}: RESTART_MAP needs the image at a page-aligned position"
+            );
+            return Err(EINVAL);
+        }
+        Ok(input)
+    }
+
+    /// Moves `len` bytes on without reading them.
+    fn pass(&mut self, len: usize) -> Result<(), ReadError> {
+        self.fd.advance(len as u64).map_err(ReadError::File)?;
+        Ok(())
     }
 
     /// Reads exactly `len` bytes into the current task's memory at `addr`.
     fn read_user(&mut self, mut addr: usize, mut len: usize) -> Result<(), ReadError> {
         while len > 0 {
-            let n = match self.0.read_user(addr, len) {
+            let n = match self.fd.read_user(addr, len) {
                 Ok(n) if n > len => return Err(ReadError::File(EIO)),
                 Ok(n) => n,
                 // The file does not read into user memory: the address is the new mapping's.
@@ -144,7 +190,7 @@ impl Source for Input {
     fn read_exact(&mut self, mut buf: &mut [u8]) -> Result<(), ReadError> {
         while !buf.is_empty() {
             let n = self
-                .0
+                .fd
                 .read(buf)
                 .map_err(|e| ReadError::File(no_restart(e)))?;
             if n == 0 {
@@ -485,6 +531,10 @@ pub(crate) struct Restorer<'a, T> {
     back: Option<Rec>,
     pub(crate) log: &'a Log,
     objs: RBTree<u32, T>,
+    /// Page runs mapped from the image so far.
+    runs_mapped: u64,
+    /// The address spaces restored with pages mapped from the image, by objref.
+    mapped_mms: RBTree<u32, ()>,
 }
 
 impl<'a, T> Restorer<'a, T> {
@@ -496,6 +546,8 @@ impl<'a, T> Restorer<'a, T> {
             back: None,
             log,
             objs: RBTree::new(),
+            runs_mapped: 0,
+            mapped_mms: RBTree::new(),
         };
         r.next()?;
         Ok(r)
@@ -608,6 +660,87 @@ impl<'a, T> Restorer<'a, T> {
         })
     }
 
+    /// Whether page data may be mapped from the image ([`Restorer::map_raw_user`]).
+    pub(crate) fn maps_image(&self) -> bool {
+        self.r.source().maps
+    }
+
+    /// Maps the next `len` bytes of the current raw record, which start on a page, at `addr`
+    /// of the current task's address space, private and copy-on-write, with protection `prot`
+    /// (and `MAP_NORESERVE` if `noreserve`), in place of what is there: no byte is read, nor
+    /// checksummed. Only for an image that [`Restorer::maps_image`].
+    pub(crate) fn map_raw_user(
+        &mut self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        noreserve: bool,
+    ) -> Result {
+        let input = self.r.source();
+        if !input.maps {
+            return Err(EINVAL);
+        }
+        // Where the stream has the bytes, whatever moved the file's position.
+        let at = input.base + self.r.position();
+        if at % PAGE_SIZE as u64 != 0 {
+            return Err(self.bad("page data not on a page boundary of the image"));
+        }
+        // The file cannot shrink (sealed): past its end, the mapping would fault.
+        let size = input.fd.as_file().inode().size() as u64;
+        if at.checked_add(len as u64).map_or(true, |end| end > size) {
+            log!(
+                self.log,
+                "record at offset {}: page data past the end of the image file: truncated",
+                self.r.record_offset()
+            );
+            return Err(EBADMSG);
+        }
+        self.raw_chunks(len, |r, done| {
+            r.pass_raw_by(len - done, |src, k| src.pass(k))
+        })?;
+        let mut flags = bindings::MAP_PRIVATE | bindings::MAP_FIXED;
+        if noreserve {
+            flags |= bindings::MAP_NORESERVE;
+        }
+        let file = self.r.source().fd.as_file();
+        let mapped = vm_mmap(
+            Some(file),
+            addr,
+            len,
+            prot as usize,
+            flags as usize,
+            at as usize,
+        );
+        if mapped != Ok(addr) {
+            let e = mapped.err().unwrap_or(EINVAL);
+            log!(
+                self.log,
+                "pages at {addr:#x}: cannot map them from the image ({})",
+                e.to_errno()
+            );
+            return Err(e);
+        }
+        self.runs_mapped += 1;
+        Ok(())
+    }
+
+    /// Page runs [`Restorer::map_raw_user`] mapped so far.
+    pub(crate) fn runs_mapped(&self) -> u64 {
+        self.runs_mapped
+    }
+
+    /// Records that the address space `objref` has pages mapped from the image.
+    pub(crate) fn set_mm_mapped(&mut self, objref: u32) -> Result {
+        self.mapped_mms
+            .try_create_and_insert(objref, (), GFP_KERNEL_ACCOUNT)
+            .map(|_| ())
+    }
+
+    /// Whether the address space `objref` has pages mapped from the image.
+    pub(crate) fn is_mm_mapped(&self, objref: u32) -> bool {
+        self.mapped_mms.get(&objref).is_some()
+    }
+
     /// Reads `len` bytes of the current raw record a chunk at a time with `chunk`, which is
     /// given the reader and the count read so far and returns the count it reads; fails
     /// unless all `len` are read.
@@ -656,11 +789,22 @@ impl<'a, T> Restorer<'a, T> {
         Ok(s)
     }
 
-    /// Reads the tail, which verifies the length and checksum of the whole image.
+    /// Reads the tail, which verifies the length and checksum of the whole image. A memfd
+    /// whose pages were mapped must hold nothing after it: a mapping of the image may be
+    /// grown over what follows (see [`Restorer::map_raw_user`]).
     pub(crate) fn finish(&mut self) -> Result {
         let rec = self.next()?;
         if rec.ty != RecordType::Tail.id() {
             return Err(self.bad("record after the last task"));
+        }
+        let input = self.r.source();
+        let end = input.base + self.r.position();
+        if self.runs_mapped > 0 && input.fd.as_file().inode().size() as u64 != end {
+            log!(
+                self.log,
+                "RESTART_MAP: the image memfd holds more than the image, which its mappings would show"
+            );
+            return Err(EINVAL);
         }
         Ok(())
     }

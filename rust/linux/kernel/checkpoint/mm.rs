@@ -114,6 +114,20 @@ fn may_be_exe<'a>(log: &Log, f: &'a files::Restored) -> Result<&'a File> {
     Ok(file)
 }
 
+/// Refuses to share pages copy-on-write with the address space `objref` if restart by mapping
+/// mapped some of its pages from the image: the mappings restart copies from it, as fork(2)
+/// would, are no longer the ones it was given.
+fn refuse_mapped(r: &Restorer<'_, Obj>, objref: u32) -> Result {
+    if !r.is_mm_mapped(objref) {
+        return Ok(());
+    }
+    log!(
+        r.log,
+        "mm: memory shared copy-on-write with a relative whose pages were mapped from the image: restart it without RESTART_MAP"
+    );
+    Err(EOPNOTSUPP)
+}
+
 /// Restores an `Mm` and everything that follows it into a new mm for the current task.
 pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let m = r.decode::<abi::Mm>(rec)?;
@@ -126,6 +140,15 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
         },
     )? {
         return Ok(());
+    }
+    // Restored with the restarter's credentials (`Creds::read`), a process that was not
+    // dumpable would be as open to the others as one that was, through the image they map.
+    if r.maps_image() && m.dumpable != bindings::SUID_DUMP_USER {
+        log!(
+            r.log,
+            "mm: RESTART_MAP restores only dumpable address spaces: others could read this one's memory in the image they map"
+        );
+        return Err(EPERM);
     }
     let exe = match m.exe_file {
         0 => None,
@@ -144,6 +167,7 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     let task_size = current_mm()?.task_size();
     let mut vdso = VdsoPair::default();
     let mut bounce = Bounce::default();
+    let runs_mapped = r.runs_mapped();
     // While copied mappings come: where what else the mm has is unmapped from (the rest of
     // the last mapping copied).
     let mut unmapped_to = Some(0u64);
@@ -184,6 +208,9 @@ pub(crate) fn restore(r: &mut Restorer<'_, Obj>, rec: Rec) -> Result {
     }
     if let Some(from) = unmapped_to {
         unmap(from, task_size)?;
+    }
+    if r.runs_mapped() != runs_mapped {
+        r.set_mm_mapped(m.objref)?;
     }
     vdso.finish()?;
     let len = r.expect_raw(RecordType::Auxv)?;

@@ -354,6 +354,7 @@ pub(super) fn copy_area(
     let Some(source) = shared::restored::<MmWithUser>(r, copy_of) else {
         return Err(r.bad("mapping copied from what is not an address space restored earlier"));
     };
+    super::refuse_mapped(r, copy_of)?;
     unmap(from, task_size)?;
     // The source is restart's own, and its tasks wait off the CPU.
     match source.copy_vma_to_current(v.start as usize, v.end as usize, v.copy_from as usize) {

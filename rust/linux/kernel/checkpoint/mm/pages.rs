@@ -484,6 +484,14 @@ pub(super) fn fill(
     if r.expect_raw(RecordType::Pages)? != len {
         return Err(r.bad("page data length differs from its run"));
     }
+    if r.maps_image() && mapped_from_image(v, run.npages) {
+        return r.map_raw_user(
+            run.addr as usize,
+            len as usize,
+            v.prot & 7,
+            v.flags & abi::VMA_NORESERVE != 0,
+        );
+    }
     // Straight into the new pages, but those of a mapping that cannot be read back (the
     // checksum is taken from them).
     if matches!(target, Target::User) && v.prot & bindings::PROT_READ != 0 {
@@ -499,6 +507,28 @@ pub(super) fn fill(
         done += n as u64;
     }
     Ok(())
+}
+
+/// Whether restart by mapping (`RESTART_MAP`) maps a run of `npages` pages of mapping `v` from
+/// the image rather than reading them: in memory of its own (not a copy of a relative's) that
+/// holds nothing a file mapping would lose or change, which is not the stack (its lowest
+/// mapping must be the one that grows), nor executable, nor any mapping with a flag of its
+/// own (locked, named, with madvise(2) advice: a mapping of the image would not keep it). A
+/// short run is read: each run mapped is a mapping of its own.
+fn mapped_from_image(v: &abi::Vma, npages: u32) -> bool {
+    /// Pages a run must have to be mapped: 64 KiB.
+    const MIN_PAGES: u32 = 16;
+    const PLAIN: u64 = abi::VMA_READ
+        | abi::VMA_WRITE
+        | abi::VMA_MAYREAD
+        | abi::VMA_MAYWRITE
+        | abi::VMA_MAYEXEC
+        | abi::VMA_NORESERVE;
+    npages >= MIN_PAGES
+        && v.copy_of == 0
+        && matches!(v.kind, abi::VMA_KIND_ANON | abi::VMA_KIND_HEAP)
+        && v.flags & !PLAIN == 0
+        && v.prot & bindings::PROT_EXEC == 0
 }
 
 /// A buffer for the pages that cannot be read where they go, allocated when the first comes:
@@ -567,6 +597,7 @@ fn share(
     let Some(source) = shared::restored::<MmWithUser>(r, run.from) else {
         return Err(r.bad("pages shared with what is not an address space restored earlier"));
     };
+    super::refuse_mapped(r, run.from)?;
     if source.as_raw() == current_mm()?.as_raw() {
         return Err(r.bad("pages shared with the address space they are in"));
     }
