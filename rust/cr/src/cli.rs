@@ -5,7 +5,7 @@
 //! as they arrive behind [`klog::STDERR_PREFIX`].
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -68,6 +68,15 @@ pub enum Cmd {
         /// Leave the restored tasks stopped until they get SIGCONT.
         #[arg(long)]
         frozen: bool,
+        /// Map the image's page data copy-on-write instead of copying it. The restored
+        /// mappings show the image memfd in /proc/PID/maps and MADV_DONTNEED gives back the
+        /// image's bytes, not zeros (not for programs whose allocator relies on zeros, as
+        /// jemalloc's does); the checksum is not verified; every process must have the
+        /// caller's credentials and be dumpable, and one sharing memory copy-on-write with a
+        /// relative is refused. An input that is not a memfd sealed against writing and
+        /// shrinking is copied into one first.
+        #[arg(long)]
+        map: bool,
         /// Write the restored root's pid to FILE.
         #[arg(long, value_name = "FILE")]
         pidfile: Option<PathBuf>,
@@ -132,8 +141,9 @@ pub fn run(cli: Cli) -> i32 {
             input,
             detach,
             frozen,
+            map,
             pidfile,
-        } => run_restart(input.as_deref(), detach, frozen, pidfile.as_deref()),
+        } => run_restart(input.as_deref(), detach, frozen, map, pidfile.as_deref()),
         Cmd::Inspect { json, file } => run_inspect(&file, json),
     };
     match result {
@@ -232,23 +242,40 @@ fn run_checkpoint(
     Ok(0)
 }
 
+/// The seals `RESTART_MAP` requires of the image memfd.
+const MAP_SEALS: libc::c_int = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK;
+
 fn run_restart(
     input: Option<&Path>,
     detach: bool,
     frozen: bool,
+    map: bool,
     pidfile: Option<&Path>,
 ) -> Result<i32, Failure> {
     require_support("restart")?;
-    let file = input
+    let mut file = input
         .map(|path| {
             File::open(path).map_err(|e| Failure::io(format!("open {}", path.display()), &e))
         })
         .transpose()?;
-    let fd: RawFd = file.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
-    let flags = if frozen { abi::RESTART_FROZEN } else { 0 };
+    let mut fd: RawFd = file.as_ref().map_or(libc::STDIN_FILENO, |f| f.as_raw_fd());
+    let mut flags = if frozen { abi::RESTART_FROZEN } else { 0 };
+    // The memfd the image is copied into, if it was not one already.
+    let mut memfd = None;
+    if map {
+        flags |= abi::RESTART_MAP;
+        if !sys::seals(fd).is_ok_and(|s| s & MAP_SEALS == MAP_SEALS) {
+            let copy = match file.as_mut() {
+                Some(f) => image_memfd(f),
+                None => image_memfd(io::stdin().lock()),
+            }?;
+            fd = memfd.insert(copy).as_raw_fd();
+        }
+    }
     let pid = with_kernel_log(|logfd| sys::restart(fd, flags, logfd))?
         .map_err(|e| Failure::io("restart", &e))?;
-    drop(file);
+    // The restored mappings hold the memfd on their own.
+    drop((file, memfd));
     if let Some(path) = pidfile {
         std::fs::write(path, format!("{pid}\n"))
             .map_err(|e| Failure::io(format!("write {}", path.display()), &e))?;
@@ -259,6 +286,22 @@ fn run_restart(
     }
     let status = sys::waitpid(pid).map_err(|e| Failure::io(format!("wait {pid}"), &e))?;
     Ok(exit_status(status))
+}
+
+/// A memfd holding the image that `input` gives from where it is, sealed for `RESTART_MAP`
+/// and read from its start.
+fn image_memfd(mut input: impl Read) -> Result<File, Failure> {
+    let mut memfd = sys::memfd_create(c"cr-image", libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        .map_err(|e| Failure::io("memfd_create", &e))?;
+    // On Linux, copy_file_range(2), splice(2) or sendfile(2) where they apply.
+    io::copy(&mut input, &mut memfd).map_err(|e| Failure::io("copy the image into a memfd", &e))?;
+    let seals = MAP_SEALS | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+    sys::add_seals(memfd.as_raw_fd(), seals)
+        .map_err(|e| Failure::io("seal the image memfd", &e))?;
+    memfd
+        .rewind()
+        .map_err(|e| Failure::io("seek the image memfd", &e))?;
+    Ok(memfd)
 }
 
 fn run_inspect(path: &Path, json: bool) -> Result<i32, Failure> {
@@ -374,6 +417,7 @@ mod tests {
                 input: None,
                 detach: false,
                 frozen: false,
+                map: false,
                 pidfile: None
             }
         );
@@ -392,8 +436,33 @@ mod tests {
                 input: Some("img".into()),
                 detach: true,
                 frozen: true,
+                map: false,
                 pidfile: Some("p".into())
             }
+        );
+        assert_eq!(
+            parse(&["restart", "--map", "-i", "img"]).unwrap(),
+            Cmd::Restart {
+                input: Some("img".into()),
+                detach: false,
+                frozen: false,
+                map: true,
+                pidfile: None
+            }
+        );
+        assert_eq!(
+            parse(&["restart", "--frozen", "--map"]).unwrap(),
+            Cmd::Restart {
+                input: None,
+                detach: false,
+                frozen: true,
+                map: true,
+                pidfile: None
+            }
+        );
+        assert!(
+            parse(&["restart", "--map=yes"]).is_err(),
+            "--map takes no value"
         );
         assert!(parse(&["restart", "img"]).is_err(), "input goes with -i");
     }
@@ -409,6 +478,21 @@ mod tests {
         );
         assert!(parse(&["inspect"]).is_err());
         assert!(parse(&["frobnicate"]).is_err());
+    }
+
+    #[test]
+    fn image_memfd_is_sealed_and_read_from_its_start() {
+        let image: Vec<u8> = (0..3 * 4096 + 5).map(|i| i as u8).collect();
+        let mut memfd = image_memfd(&image[1..]).unwrap();
+        let seals = sys::seals(memfd.as_raw_fd()).unwrap();
+        let all = MAP_SEALS | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+        assert_eq!(seals & all, all, "seals {seals:#x}");
+        let mut back = Vec::new();
+        memfd.read_to_end(&mut back).unwrap();
+        assert_eq!(back, image[1..]);
+        assert!(memfd.write_all(b"x").is_err(), "sealed against writing");
+        let null = File::open("/dev/null").unwrap();
+        assert!(sys::seals(null.as_raw_fd()).is_err(), "not a memfd: copied");
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! Raw wrappers for `checkpoint(2)` and `restart(2)`, errno helpers and the kernel release.
+//! Raw wrappers for `checkpoint(2)` and `restart(2)`, errno helpers, the kernel release, and
+//! the memfd calls that `restart --map` needs.
 //!
 //! The wrappers pass their arguments through unchanged, including invalid ones: the guest tests
 //! call them with closed fds, bad flags and impossible pids on purpose.
 
 use std::ffi::CStr;
+use std::fs::File;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, RawFd};
 
 /// `checkpoint(pid, fd, flags, logfd)`: dump the tree rooted at `pid` into `fd`.
 pub fn checkpoint(pid: libc::pid_t, fd: RawFd, flags: u32, logfd: RawFd) -> io::Result<()> {
@@ -124,6 +126,32 @@ pub fn kernel_release() -> String {
             .to_string_lossy()
             .into_owned()
     }
+}
+
+/// `memfd_create(name, flags)`: a new memfd, as a file.
+pub fn memfd_create(name: &CStr, flags: libc::c_uint) -> io::Result<File> {
+    // SAFETY: `name` is NUL-terminated; the call only reads it.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `fcntl(fd, F_GET_SEALS)`: the seals of the memfd `fd` (`EINVAL` for a file of another
+/// kind).
+pub fn seals(fd: RawFd) -> io::Result<libc::c_int> {
+    // SAFETY: fcntl takes integers.
+    let ret = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    syscall_result(ret.into()).map(|s| s as libc::c_int)
+}
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`.
+pub fn add_seals(fd: RawFd, seals: libc::c_int) -> io::Result<()> {
+    // SAFETY: fcntl takes integers.
+    let ret = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
+    syscall_result(ret.into()).map(|_| ())
 }
 
 /// `waitpid(pid, &status, 0)`, retried when a signal interrupts it; returns the wait status.
