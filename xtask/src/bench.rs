@@ -5,23 +5,26 @@
 //!
 //! The guest runs `cr-bench` (tests/src/bin/cr-bench.rs), which prints one `BENCH <name>
 //! <value> <unit>` line per measurement: the guest's memcpy bandwidth and that of the image's
-//! checksum, then for each memory size (`--mem`) the limits (writing that much from memory to
-//! a tmpfs file, reading it back into fresh memory) and a process with every page written,
-//! restarted from the image file and, checkpointed again, from a pipe; for each tree size
-//! (`--tree`) a tree of sleeping processes, for each socket size (`--sock`) a process whose
-//! unix socket pair holds that many bytes, and for each count N (`--files`) a process holding
-//! N files of one kind, for each kind (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix
-//! socket pair, pty) and none: each checkpointed with `CKPT_KILL` to tmpfs and restarted (the
-//! files 3 times each, the medians reported, with what one file of each kind adds to the
-//! checkpoint and restart times and to the image); then the memory, trees and sockets with
-//! CRIU (Debian's `criu`, installed on the host if missing and copied into the guest with its
-//! libraries), dumped to and restored from tmpfs, unless `--no-criu`. An empty list (`--mem
-//! ''`) leaves its benchmark out. The whole sequence runs `--runs` times (5 by default).
+//! checksum, then for each memory size (`--mem`) the limits (writing that much from memory to a
+//! tmpfs file, reading it back into fresh memory) and a process with every page written,
+//! restarted from the image file, checkpointed again and restarted from a pipe, and
+//! checkpointed into a sealed memfd and restarted by mapping its page data (`RESTART_MAP`); for
+//! each tree size (`--tree`) a tree of sleeping processes, for each socket size (`--sock`) a
+//! process whose unix socket pair holds that many bytes, and for each count N (`--files`) a
+//! process holding N files of one kind, for each kind (pipe, eventfd, timerfd, signalfd, epoll,
+//! memfd, unix socket pair, pty) and none: each checkpointed with `CKPT_KILL` to tmpfs and
+//! restarted (the files 3 times each, the medians reported, with what one file of each kind
+//! adds to the checkpoint and restart times and to the image); then the memory, trees and
+//! sockets with CRIU (Debian's `criu`, installed on the host if missing and copied into the
+//! guest with its libraries), dumped to and restored from tmpfs, unless `--no-criu`. An empty
+//! list (`--mem ''`) leaves its benchmark out. The whole sequence runs `--runs` times (5 by
+//! default).
 //!
 //! Each measure is reported as the median of its samples with their range, ours and CRIU's
-//! side by side, with ours as a multiple of CRIU's and of its limit. The results are kept in
-//! `target/bench/<time>.md`, every sample in `<time>.json`, and a plot of time against size
-//! for each tool in `<time>.svg` (see `plot`); where CRIU failed, its error is printed instead.
+//! side by side (a restart from a pipe or by mapping beside CRIU's one restore), with ours as
+//! a multiple of CRIU's and of its limit. The results are kept in `target/bench/<time>.md`,
+//! every sample in `<time>.json`, and a plot of time against size for each tool in
+//! `<time>.svg` (see `plot`); where CRIU failed, its error is printed instead.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -137,7 +140,7 @@ fn limit_of(name: &str) -> Option<String> {
     let (bench, what) = name.split_once('.')?;
     let limit = match what {
         "checkpoint" => "copy-out",
-        "restart" | "restart-pipe" => "copy-in",
+        "restart" | "restart-pipe" | "restart-map" => "copy-in",
         _ => return None,
     };
     bench
@@ -145,9 +148,18 @@ fn limit_of(name: &str) -> Option<String> {
         .map(|_| format!("{bench}.{limit}"))
 }
 
+/// CRIU's measure beside a measure of ours: the same name behind `criu:`, but CRIU's one
+/// restore (`criu:memN.restart`) for our restarts from a pipe and by mapping.
+fn criu_of(name: &str) -> String {
+    match name.split_once('.') {
+        Some((bench, "restart-pipe" | "restart-map")) => format!("criu:{bench}.restart"),
+        _ => format!("criu:{name}"),
+    }
+}
+
 /// The results as a Markdown table: one row per measure (`mem64.checkpoint`...), ours and
-/// CRIU's (named `criu:<measure>`) side by side, each the median with the range of the runs,
-/// then ours as a multiple of CRIU's and of its limit.
+/// CRIU's (named `criu:<measure>`, see [`criu_of`]) side by side, each the median with the
+/// range of the runs, then ours as a multiple of CRIU's and of its limit.
 fn table(stats: &[Stat]) -> String {
     let mut out = String::from(
         "| benchmark | measure | linux-cr-rs | CRIU | / CRIU | / limit |\n|---|---|---|---|---|---|\n",
@@ -171,7 +183,7 @@ fn table(stats: &[Stat]) -> String {
         _ => String::new(),
     };
     for m in stats.iter().filter(|m| !m.name.starts_with("criu:")) {
-        let criu = find(&format!("criu:{}", m.name));
+        let criu = find(&criu_of(&m.name));
         let limit = limit_of(&m.name).and_then(|l| find(&l));
         let (bench, what) = m.name.split_once('.').unwrap_or((&m.name, ""));
         let _ = writeln!(
@@ -346,6 +358,37 @@ mod tests {
         assert!(j.contains("\"kernel\": \"k \\\"q\\\"\""), "{j}");
         assert!(
             j.contains("{\"name\": \"mem64.restart\", \"unit\": \"s\", \"median\": 0.6, \"min\": 0.5, \"max\": 0.9, \"samples\": [0.5, 0.9, 0.6]}"),
+            "{j}"
+        );
+    }
+
+    #[test]
+    fn restarts_from_a_pipe_and_by_mapping_stand_beside_criu_restore() {
+        let console = "BENCH mem64.copy-in 0.2 s\nBENCH mem64.restart 0.5 s\n\
+            BENCH mem64.restart-pipe 0.4 s\nBENCH mem64.restart-map 0.05 s\n\
+            BENCH criu:mem64.restart 0.5 s\nBENCH tree10.restart 0.02 s\n";
+        let s = stats(&parse(console));
+        let t = table(&s);
+        assert!(
+            t.contains("| mem64 | restart | 0.500 s | 0.500 s | 1.00x | 2.50x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| mem64 | restart-pipe | 0.400 s | 0.500 s | 0.80x | 2.00x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| mem64 | restart-map | 0.050 s | 0.500 s | 0.10x | 0.25x |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| tree10 | restart | 0.020 s | - |  |  |"),
+            "{t}"
+        );
+        assert_eq!(criu_of("tree10.checkpoint"), "criu:tree10.checkpoint");
+        let j = json(&s, "k", 1);
+        assert!(
+            j.contains("{\"name\": \"mem64.restart-map\", \"unit\": \"s\", \"median\": 0.05, \"min\": 0.05, \"max\": 0.05, \"samples\": [0.05]}"),
             "{j}"
         );
     }

@@ -49,6 +49,7 @@ const PANELS: [Panel; 2] = [
             series("checkpoint", false, "checkpoint", "#1f77b4", false),
             series("restart", false, "restart (file)", "#d62728", false),
             series("restart-pipe", false, "restart (pipe)", "#ff7f0e", false),
+            series("restart-map", false, "restart (mapped)", "#9467bd", false),
             series("checkpoint", true, "CRIU dump", "#1f77b4", true),
             series("restart", true, "CRIU restore", "#d62728", true),
             series("copy-out", false, "copy to tmpfs", "#7f7f7f", true),
@@ -252,7 +253,7 @@ mod tests {
         ];
         let ours = points(&stats, "mem", &PANELS[0].lines[1]);
         assert_eq!(ours, [(64.0, 0.5, 0.5, 0.5), (1024.0, 5.0, 4.0, 6.0)]);
-        let criu = points(&stats, "mem", &PANELS[0].lines[4]);
+        let criu = points(&stats, "mem", &PANELS[0].lines[5]);
         assert_eq!(criu, [(64.0, 0.4, 0.4, 0.4)]);
         let svg = svg(&stats);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));

@@ -9,7 +9,10 @@
 //! - for each MIB, a `memhog MIB` process (every page written): checkpoint with `CKPT_KILL` to
 //!   a file in tmpfs, the image size, restart from that file; the restored process then checks
 //!   its memory and must exit 0; then another checkpoint, restarted from a pipe that a child
-//!   fills from the image file with splice(2) (`memMIB.restart-pipe`). Before it, the limits
+//!   fills from the image file with splice(2) (`memMIB.restart-pipe`); then a third, written
+//!   by checkpoint(2) straight into a memfd, which is then sealed against writing, shrinking
+//!   and growing and restarted with `RESTART_MAP`: the page data mapped copy-on-write instead
+//!   of copied (`memMIB.restart-map`). Before them, the limits
 //!   for the same bytes: `memMIB.copy-out`, writing them from memory to a new file in tmpfs,
 //!   and `memMIB.copy-in`, reading that file into fresh memory, each in `write(2)` or
 //!   `read(2)` calls of 1 MiB;
@@ -57,7 +60,7 @@
 //! our own ends it with status 1 and a `FAIL: ...` line.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -173,6 +176,30 @@ fn copy_limits(mib: u64) {
 fn checkpoint(pid: libc::pid_t, what: &str) -> (Duration, u64) {
     let _ = std::fs::remove_file(IMAGE);
     let out = File::create(IMAGE).unwrap_or_else(|e| fail(format!("create {IMAGE}: {e}")));
+    let took = checkpoint_into(pid, &out, what);
+    let size = out.metadata().map(|m| m.len()).unwrap_or(0);
+    (took, size)
+}
+
+/// Checkpoints the tree at `pid` into a new memfd, as [`checkpoint`] into its file, and seals
+/// it against writing, shrinking and growing, read from its start, as `RESTART_MAP` needs.
+fn checkpoint_to_memfd(pid: libc::pid_t, what: &str) -> File {
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    let mut memfd = sys::memfd_create(c"cr-bench-image", flags)
+        .unwrap_or_else(|e| fail(format!("memfd_create: {e}")));
+    checkpoint_into(pid, &memfd, what);
+    let seals = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+    sys::add_seals(memfd.as_raw_fd(), seals)
+        .unwrap_or_else(|e| fail(format!("seal the image memfd of {what}: {e}")));
+    memfd
+        .rewind()
+        .unwrap_or_else(|e| fail(format!("seek the image memfd of {what}: {e}")));
+    memfd
+}
+
+/// Checkpoints the tree at `pid` into `out` with `CKPT_SUBTREE | CKPT_KILL`, which kills it
+/// (the caller reaps it). Returns the time taken.
+fn checkpoint_into(pid: libc::pid_t, out: &File, what: &str) -> Duration {
     let start = Instant::now();
     let r = sys::checkpoint(pid, out.as_raw_fd(), abi::CKPT_SUBTREE | abi::CKPT_KILL, -1);
     let took = start.elapsed();
@@ -183,20 +210,31 @@ fn checkpoint(pid: libc::pid_t, what: &str) -> (Duration, u64) {
             describe_errno(e.raw_os_error().unwrap_or(0))
         ));
     }
-    let size = out.metadata().map(|m| m.len()).unwrap_or(0);
-    (took, size)
+    took
 }
 
 /// Restarts [`IMAGE`]; returns the restored root and the time taken.
 fn restart(what: &str) -> (libc::pid_t, Duration) {
     let input = File::open(IMAGE).unwrap_or_else(|e| fail(format!("open {IMAGE}: {e}")));
+    restart_from(input.as_raw_fd(), 0, what, "")
+}
+
+/// Restarts from the image memfd of [`checkpoint_to_memfd`] with `RESTART_MAP`; returns the
+/// restored root and the time taken.
+fn restart_mapped(memfd: &File, what: &str) -> (libc::pid_t, Duration) {
+    restart_from(memfd.as_raw_fd(), abi::RESTART_MAP, what, " by mapping")
+}
+
+/// Restarts from `fd` with the `RESTART_*` `flags`; returns the restored root and the time
+/// taken. A failure names `what` and `how` it was restarted.
+fn restart_from(fd: RawFd, flags: u32, what: &str, how: &str) -> (libc::pid_t, Duration) {
     let start = Instant::now();
-    let r = sys::restart(input.as_raw_fd(), 0, -1);
+    let r = sys::restart(fd, flags, -1);
     let took = start.elapsed();
     match r {
         Ok(pid) => (pid, took),
         Err(e) => fail(format!(
-            "restart of {what}: {}",
+            "restart of {what}{how}: {}",
             describe_errno(e.raw_os_error().unwrap_or(0))
         )),
     }
@@ -394,6 +432,15 @@ fn memory(mib: u64, criu: Option<&str>) {
     check(restored);
     let _ = std::fs::remove_file(IMAGE);
     report(&format!("mem{mib}.restart-pipe"), took.as_secs_f64(), "s");
+    // The same by mapping, from a memfd of its own checkpoint (nothing in the image file).
+    let (pid, mut reap) = spawn();
+    let image = checkpoint_to_memfd(pid, &what);
+    reap();
+    let (restored, took) = restart_mapped(&image, &what);
+    check(restored);
+    // The restored process is reaped: nothing maps the memfd any more.
+    drop(image);
+    report(&format!("mem{mib}.restart-map"), took.as_secs_f64(), "s");
 }
 
 /// Dumps the tree at `pid` with CRIU (which kills it; `reap` reaps it) and restores it
