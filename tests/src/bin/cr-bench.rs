@@ -15,7 +15,13 @@
 //!   of copied (`memMIB.restart-map`). Before them, the limits
 //!   for the same bytes: `memMIB.copy-out`, writing them from memory to a new file in tmpfs,
 //!   and `memMIB.copy-in`, reading that file into fresh memory, each in `write(2)` or
-//!   `read(2)` calls of 1 MiB;
+//!   `read(2)` calls of 1 MiB. After them, for MIB up to 64 only (larger ones would only add
+//!   minutes), a fourth checkpoint and restart by the `cr` tool (the guest's /bin/cr, or
+//!   `$CR`), each command timed whole, from just before its spawn to just after it was waited
+//!   for, as a user waits for it: `memMIB.cr-checkpoint`, `cr checkpoint --subtree --kill -o
+//!   FILE PID` into a file in tmpfs, and `memMIB.cr-restart`, `cr restart --detach -i FILE`,
+//!   which prints the restored root's pid and exits without waiting for it; the restored
+//!   process, orphaned to us, is then checked as above;
 //! - for each N, a tree of N processes (a root with N-1 children, all asleep): checkpoint
 //!   with `CKPT_KILL` and restart; all N must come back;
 //! - for each MIB given with `--sock`, a process holding a unix stream socket pair with MIB
@@ -75,6 +81,10 @@ use cr_tests::{
 };
 
 const IMAGE: &str = "/tmp/cr-bench.img";
+
+/// The largest memory size, in MiB, whose checkpoint and restart by the `cr` commands are
+/// timed too (`memMIB.cr-checkpoint`, `memMIB.cr-restart`).
+const CR_MEM_MAX: u64 = 64;
 
 /// Where a holder (see [`spawn_holder`]) says it made what it holds.
 const READY: &str = "/tmp/cr-bench-holder.ready";
@@ -298,6 +308,60 @@ fn restart_from_pipe(what: &str) -> (libc::pid_t, Duration) {
     }
 }
 
+/// Runs `cr ARGS...` (the guest's /bin/cr, or `$CR`) with stdin on /dev/null and waits for
+/// it; returns what it printed on stdout and the time from just before its spawn to just
+/// after the wait, or `Err` with its stderr unless it exited 0.
+fn time_cr(args: &[&str]) -> Result<(String, Duration), String> {
+    let path = cr_tests::cr_path();
+    let mut command = std::process::Command::new(&path);
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Instant::now();
+    let out = command.output();
+    let took = start.elapsed();
+    let out = out.map_err(|e| format!("run {path}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{path} {}: {}; stderr: {:?}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), took))
+}
+
+/// Checkpoints the tree at `pid` (`what`) into [`IMAGE`] with `cr checkpoint --subtree
+/// --kill`, which kills it (the caller reaps it). Returns the time the command took.
+fn cr_checkpoint(pid: libc::pid_t, what: &str) -> Duration {
+    let _ = std::fs::remove_file(IMAGE);
+    let pid_arg = pid.to_string();
+    let args = ["checkpoint", "--subtree", "--kill", "-o", IMAGE, &pid_arg];
+    match time_cr(&args) {
+        Ok((_, took)) => took,
+        Err(e) => {
+            kill_and_reap(pid);
+            fail(format!("cr checkpoint of {what}: {e}"))
+        }
+    }
+}
+
+/// Restarts [`IMAGE`] with `cr restart --detach`; returns the restored root, which became our
+/// child when `cr` exited (we are a child subreaper), and the time the command took.
+fn cr_restart(what: &str) -> (libc::pid_t, Duration) {
+    let (out, took) = time_cr(&["restart", "--detach", "-i", IMAGE])
+        .unwrap_or_else(|e| fail(format!("cr restart of {what}: {e}")));
+    match out.trim().parse() {
+        Ok(pid) => (pid, took),
+        Err(_) => fail(format!(
+            "cr restart of {what} printed no pid on stdout: {out:?}"
+        )),
+    }
+}
+
 /// The checkpoint and restart times and the image size of one cycle.
 type Cycle = (Duration, Duration, u64);
 
@@ -441,6 +505,18 @@ fn memory(mib: u64, criu: Option<&str>) {
     // The restored process is reaped: nothing maps the memfd any more.
     drop(image);
     report(&format!("mem{mib}.restart-map"), took.as_secs_f64(), "s");
+    if mib > CR_MEM_MAX {
+        return;
+    }
+    // The whole `cr` commands, as a user runs them, from a checkpoint of their own.
+    let (pid, mut reap) = spawn();
+    let ckpt = cr_checkpoint(pid, &what);
+    reap();
+    let (restored, rst) = cr_restart(&what);
+    check(restored);
+    let _ = std::fs::remove_file(IMAGE);
+    report(&format!("mem{mib}.cr-checkpoint"), ckpt.as_secs_f64(), "s");
+    report(&format!("mem{mib}.cr-restart"), rst.as_secs_f64(), "s");
 }
 
 /// Dumps the tree at `pid` with CRIU (which kills it; `reap` reaps it) and restores it
