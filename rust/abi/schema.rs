@@ -46,9 +46,17 @@ pub const CKPT_UNSHARE_OPEN_FILES: u32 = 4;
 /// included): more gives EFBIG before anything is written. Without the flag such a file is
 /// refused (EOPNOTSUPP) and the fifth argument is not read.
 pub const CKPT_UNLINKED: u32 = 8;
+/// checkpoint flag: leave page data (the payload of `Pages` records) out of the image's
+/// checksum (`HDR_NO_PAGE_CHECKSUM`): checkpoint and restart skip the pass that hashes it,
+/// and a restart by mapping (`RESTART_MAP`) can verify the rest; damage to page data is then
+/// not detected.
+pub const CKPT_NO_PAGE_CHECKSUM: u32 = 16;
 /// Every valid checkpoint flag; other bits give EINVAL.
-pub const CKPT_FLAGS_ALL: u32 =
-    CKPT_SUBTREE | CKPT_KILL | CKPT_UNSHARE_OPEN_FILES | CKPT_UNLINKED;
+pub const CKPT_FLAGS_ALL: u32 = CKPT_SUBTREE
+    | CKPT_KILL
+    | CKPT_UNSHARE_OPEN_FILES
+    | CKPT_UNLINKED
+    | CKPT_NO_PAGE_CHECKSUM;
 /// restart flag: leave the restored tasks stopped until they get SIGCONT.
 pub const RESTART_FROZEN: u32 = 1;
 /// restart flag: map the page data of private anonymous memory from the image, copy-on-write,
@@ -65,6 +73,11 @@ pub const RESTART_FLAGS_ALL: u32 = RESTART_FROZEN | RESTART_MAP;
 
 /// `Header.flags`: the image holds a subtree (CKPT_SUBTREE), not a whole pid namespace.
 pub const HDR_SUBTREE: u32 = 1;
+/// `Header.flags`: the tail's checksum leaves out the payload of every `Pages` record
+/// (CKPT_NO_PAGE_CHECKSUM).
+pub const HDR_NO_PAGE_CHECKSUM: u32 = 2;
+/// Every `Header.flags` bit; restart refuses others.
+pub const HDR_FLAGS_ALL: u32 = HDR_SUBTREE | HDR_NO_PAGE_CHECKSUM;
 
 /// Largest number of pages in one `Pages` record; longer runs are split.
 pub const PAGES_PER_RECORD: u32 = 1024;

@@ -13,7 +13,8 @@
 //! tells its schema version), and alignment is still implied by `len`.
 //!
 //! The first record is a `Header`, the last a `Tail` holding the number of bytes and records
-//! before it and the XXH64 (seed 0) of those bytes. The payload of every `Pages` record starts
+//! before it and the XXH64 (seed 0) of those bytes, but the payloads of `Pages` records when
+//! the header has `HDR_NO_PAGE_CHECKSUM`. The payload of every `Pages` record starts
 //! at a multiple of [`PAGE_SIZE`]; the writer gets there with a `Pad` record, which readers
 //! skip. Records of types this schema does not know are skipped by `len`.
 //!
@@ -32,7 +33,8 @@ use core::fmt;
 use super::xxh64::Xxh64;
 use super::{
     record_desc, Header, PageRun, Record, RecordType, Tail, ABI_HASH, FORMAT_VERSION,
-    IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD, PAGE_RUN_DROP, PAGE_RUN_SHARE,
+    HDR_NO_PAGE_CHECKSUM, IMAGE_PAGE_SIZE, MAGIC, MAX_SCHEMA_RECORD_LEN, PAGES_PER_RECORD,
+    PAGE_RUN_DROP, PAGE_RUN_SHARE,
 };
 
 /// Size of the record header `{u32 type; u32 len;}`.
@@ -229,7 +231,7 @@ fn max_len(ty: u32) -> u32 {
 enum WState {
     Start,
     Body,
-    Raw { left: u64, pad: u64 },
+    Raw { left: u64, pad: u64, summed: bool },
     Broken,
 }
 
@@ -243,6 +245,7 @@ pub struct Writer<S: Sink> {
     records: u64,
     hash: Xxh64,
     state: WState,
+    sum_pages: bool,
 }
 
 impl<S: Sink> Writer<S> {
@@ -254,6 +257,7 @@ impl<S: Sink> Writer<S> {
             records: 0,
             hash: Xxh64::new(0),
             state: WState::Start,
+            sum_pages: true,
         }
     }
 
@@ -273,20 +277,23 @@ impl<S: Sink> Writer<S> {
     }
 
     fn emit(&mut self, bytes: &[u8]) -> Result<(), StreamError<S::Error>> {
-        self.emit_by(bytes, |sink| sink.write_all(bytes))
+        self.emit_by(bytes, true, |sink| sink.write_all(bytes))
     }
 
-    /// Counts and checksums `bytes`, which `put` gives the sink.
+    /// Counts `bytes`, and checksums them if `summed`, which `put` gives the sink.
     fn emit_by(
         &mut self,
         bytes: &[u8],
+        summed: bool,
         put: impl FnOnce(&mut S) -> Result<(), S::Error>,
     ) -> Result<(), StreamError<S::Error>> {
         if let Err(e) = put(&mut self.sink) {
             self.state = WState::Broken;
             return Err(StreamError::Io(e));
         }
-        self.hash.update(bytes);
+        if summed {
+            self.hash.update(bytes);
+        }
         self.pos = self.pos.saturating_add(bytes.len() as u64);
         Ok(())
     }
@@ -336,6 +343,7 @@ impl<S: Sink> Writer<S> {
             return self.fail(StreamError::Order);
         }
         self.put_record(h)?;
+        self.sum_pages = h.flags & HDR_NO_PAGE_CHECKSUM == 0;
         self.state = WState::Body;
         Ok(())
     }
@@ -361,6 +369,7 @@ impl<S: Sink> Writer<S> {
         self.state = WState::Raw {
             left: payload_len,
             pad: pad_after(payload_len),
+            summed: self.sum_pages || ty != RecordType::Pages.id(),
         };
         Ok(())
     }
@@ -373,31 +382,39 @@ impl<S: Sink> Writer<S> {
     /// Writes the next bytes of the open raw record, `bytes`, with `put` instead of
     /// [`Sink::write_all`]: for a sink that can write them from where they are (the kernel
     /// writes a page it holds a reference on), in order with the rest. The checksum is of
-    /// `bytes`, so what `put` gives must not change until the sink has written it.
+    /// `bytes`, so what `put` gives must not change until the sink has written it (but for
+    /// page data left out of it, see [`Writer::raw_summed`]).
     pub fn raw_chunk_by(
         &mut self,
         bytes: &[u8],
         put: impl FnOnce(&mut S) -> Result<(), S::Error>,
     ) -> Result<(), StreamError<S::Error>> {
-        let WState::Raw { left, pad } = self.state else {
+        let WState::Raw { left, pad, summed } = self.state else {
             return self.fail(StreamError::Order);
         };
         let n = bytes.len() as u64;
         if n > left {
             return self.fail(StreamError::BadLen { ty: 0, len: n });
         }
-        self.emit_by(bytes, put)?;
+        self.emit_by(bytes, summed, put)?;
         self.state = WState::Raw {
             left: left - n,
             pad,
+            summed,
         };
         Ok(())
+    }
+
+    /// Whether the checksum covers the payload of the open raw record: all but page data
+    /// under `HDR_NO_PAGE_CHECKSUM`, whose bytes [`Writer::raw_chunk_by`] then never reads.
+    pub fn raw_summed(&self) -> bool {
+        !matches!(self.state, WState::Raw { summed: false, .. })
     }
 
     /// Ends the open raw record once all its announced bytes are written.
     pub fn raw_end(&mut self) -> Result<(), StreamError<S::Error>> {
         match self.state {
-            WState::Raw { left: 0, pad } => {
+            WState::Raw { left: 0, pad, .. } => {
                 self.emit(ZEROS.get(..pad as usize).unwrap_or(&[]))?;
                 self.state = WState::Body;
                 Ok(())
@@ -545,7 +562,7 @@ impl RecordRef<'_> {
 enum RState {
     Start,
     Body,
-    Raw { left: u64, pad: u64 },
+    Raw { left: u64, pad: u64, summed: bool },
     Done,
     Broken,
 }
@@ -566,6 +583,7 @@ pub struct Reader<S: Source> {
     check_abi: bool,
     last_offset: u64,
     unsummed: bool,
+    sum_pages: bool,
 }
 
 impl<S: Source> Reader<S> {
@@ -582,6 +600,7 @@ impl<S: Source> Reader<S> {
             check_abi: true,
             last_offset: 0,
             unsummed: false,
+            sum_pages: true,
         }
     }
 
@@ -661,11 +680,23 @@ impl<S: Source> Reader<S> {
     }
 
     /// Reads and discards `n` bytes.
-    fn discard(&mut self, mut n: u64) -> Result<(), StreamError<S::Error>> {
+    fn discard(&mut self, n: u64) -> Result<(), StreamError<S::Error>> {
+        self.discard_summed(n, true)
+    }
+
+    /// Reads and discards `n` bytes, adding them to the checksum if `summed`.
+    fn discard_summed(&mut self, mut n: u64, summed: bool) -> Result<(), StreamError<S::Error>> {
         let mut scratch = [0u8; 256];
         while n > 0 {
             let k = if n < 256 { n as usize } else { 256 };
-            self.fill(scratch.get_mut(..k).unwrap_or(&mut []))?;
+            let buf = scratch.get_mut(..k).unwrap_or(&mut []);
+            self.take(k, |src, _, sum| {
+                src.read_exact(buf)?;
+                if summed {
+                    sum.update(buf);
+                }
+                Ok(())
+            })?;
             n -= k as u64;
         }
         Ok(())
@@ -682,8 +713,9 @@ impl<S: Source> Reader<S> {
             match self.state {
                 RState::Done => return Ok(None),
                 RState::Broken => return Err(StreamError::Order),
-                RState::Raw { left, pad } => {
-                    self.discard(left.saturating_add(pad))?;
+                RState::Raw { left, pad, summed } => {
+                    self.discard_summed(left, summed)?;
+                    self.discard(pad)?;
                     self.state = RState::Body;
                 }
                 RState::Start | RState::Body => {}
@@ -727,7 +759,11 @@ impl<S: Source> Reader<S> {
                 }
             };
             if desc.raw {
-                self.state = RState::Raw { left: plen, pad };
+                self.state = RState::Raw {
+                    left: plen,
+                    pad,
+                    summed: self.sum_pages || ty != RecordType::Pages.id(),
+                };
                 return Ok(Some(RecordRef {
                     ty,
                     len,
@@ -768,6 +804,7 @@ impl<S: Source> Reader<S> {
                 ours: ABI_HASH,
             });
         }
+        self.sum_pages = h.flags & HDR_NO_PAGE_CHECKSUM == 0;
         self.header = h;
         Ok(())
     }
@@ -802,10 +839,13 @@ impl<S: Source> Reader<S> {
     /// Reads up to `buf.len()` more payload bytes of the current raw record; 0 when it is
     /// all read (or no raw record is open). After an error every call fails.
     pub fn read_raw_chunk(&mut self, buf: &mut [u8]) -> Result<usize, StreamError<S::Error>> {
+        let summed = self.raw_summed();
         self.read_raw_chunk_by(buf.len(), |src, k, sum| {
             let bytes = buf.get_mut(..k).unwrap_or(&mut []);
             src.read_exact(bytes)?;
-            sum.update(bytes);
+            if summed {
+                sum.update(bytes);
+            }
             Ok(())
         })
     }
@@ -814,7 +854,8 @@ impl<S: Source> Reader<S> {
     /// [`Source::read_exact`]: for a source that can put them where they belong (the kernel
     /// reads page data straight into the address space being restored). `read` is given the
     /// count `k` to read, must read exactly that many bytes from the source, or fail, and
-    /// must add them to the checksum it is given, in order. Returns `k`, which is 0 (and
+    /// must add them to the checksum it is given, in order (a scratch one for page data left
+    /// out of the checksum: see [`Reader::raw_summed`]). Returns `k`, which is 0 (and
     /// `read` not called) when the record is all read, no raw record is open, or `max` is 0.
     /// After an error every call fails with [`StreamError::Order`].
     pub fn read_raw_chunk_by(
@@ -822,7 +863,7 @@ impl<S: Source> Reader<S> {
         max: usize,
         read: impl FnOnce(&mut S, usize, &mut Xxh64) -> Result<(), S::Error>,
     ) -> Result<usize, StreamError<S::Error>> {
-        let RState::Raw { left, pad } = self.state else {
+        let RState::Raw { left, pad, summed } = self.state else {
             return match self.state {
                 RState::Broken => Err(StreamError::Order),
                 _ => Ok(0),
@@ -834,23 +875,34 @@ impl<S: Source> Reader<S> {
             left as usize
         };
         if k > 0 {
-            self.take(k, read)?;
+            match summed {
+                true => self.take(k, read)?,
+                false => self.take(k, |src, k, _| read(src, k, &mut Xxh64::new(0)))?,
+            }
         }
         let left = left - k as u64;
         if left == 0 {
             self.discard(pad)?;
             self.state = RState::Body;
         } else {
-            self.state = RState::Raw { left, pad };
+            self.state = RState::Raw { left, pad, summed };
         }
         Ok(k)
+    }
+
+    /// Whether the checksum covers the payload of the current raw record: all but page data
+    /// under `HDR_NO_PAGE_CHECKSUM`, for which a source that reads its own way
+    /// ([`Reader::read_raw_chunk_by`]) may skip the hash.
+    pub fn raw_summed(&self) -> bool {
+        !matches!(self.state, RState::Raw { summed: false, .. })
     }
 
     /// Passes over up to `max` more payload bytes of the current raw record with `skip`, which
     /// must advance the source by exactly the count `k` it is given, or fail, without reading
     /// them: for a source whose bytes are used where they are (the kernel maps page data from
-    /// an image file it cannot change). The checksum then no longer covers the stream, and the
-    /// tail's is not compared; its stream length and record count still are. Returns `k`, as
+    /// an image file it cannot change). Unless the checksum leaves those bytes out
+    /// ([`Reader::raw_summed`]), it then no longer covers the stream, and the tail's is not
+    /// compared; its stream length and record count still are. Returns `k`, as
     /// [`Reader::read_raw_chunk_by`] does.
     pub fn pass_raw_by(
         &mut self,
@@ -858,7 +910,7 @@ impl<S: Source> Reader<S> {
         skip: impl FnOnce(&mut S, usize) -> Result<(), S::Error>,
     ) -> Result<usize, StreamError<S::Error>> {
         let was = self.unsummed;
-        self.unsummed = true;
+        self.unsummed |= self.raw_summed();
         let k = self.read_raw_chunk_by(max, |src, k, _| skip(src, k));
         if matches!(k, Ok(0)) {
             self.unsummed = was;
@@ -876,8 +928,9 @@ impl<S: Source> Reader<S> {
 
     /// Skips the rest of the current raw record.
     pub fn skip_raw(&mut self) -> Result<(), StreamError<S::Error>> {
-        if let RState::Raw { left, pad } = self.state {
-            self.discard(left.saturating_add(pad))?;
+        if let RState::Raw { left, pad, summed } = self.state {
+            self.discard_summed(left, summed)?;
+            self.discard(pad)?;
             self.state = RState::Body;
         }
         Ok(())

@@ -440,3 +440,62 @@ fn passed_over_bytes_are_not_checksummed_but_the_rest_is_framed() {
     }
     assert!(r.is_checksummed());
 }
+
+#[test]
+fn page_data_left_out_of_the_checksum_is_all_that_is_left_out() {
+    let img = sample_image_with(HDR_SUBTREE | HDR_NO_PAGE_CHECKSUM);
+    let recs = read_all(&img).unwrap();
+    assert_eq!(
+        recs,
+        read_all(&sample_image()).unwrap()[..]
+            .iter()
+            .map(|r| {
+                // The same records but the header's flags.
+                if r.0 == Header::TYPE {
+                    let h = Header {
+                        flags: HDR_SUBTREE | HDR_NO_PAGE_CHECKSUM,
+                        ..Header::decode(&r.2)
+                    };
+                    (r.0, r.1, h.to_bytes().as_ref().to_vec())
+                } else {
+                    r.clone()
+                }
+            })
+            .collect::<Vec<_>>()[..]
+    );
+    let pages = recs.iter().find(|r| r.0 == RecordType::Pages.id()).unwrap();
+    let at = pages.1 as usize + 8;
+    // Every byte but the page data's is still checked...
+    for i in (0..img.len()).filter(|i| !(at..at + pages.2.len()).contains(i)) {
+        let mut bad = img.clone();
+        bad[i] ^= 0x20;
+        assert!(walk(&bad, true).is_err(), "flip at {i} not detected");
+    }
+    // ...and page data is not.
+    let mut bad = img.clone();
+    bad[at + 100] ^= 1;
+    assert_eq!(walk(&bad, true).unwrap(), walk(&img, true).unwrap());
+    // Passing over it leaves the stream checksummed.
+    let (passed, summed) = read_passing(&img).unwrap();
+    assert_eq!(passed, [at as u64]);
+    assert!(summed);
+    // The writer and reader tell the page data apart.
+    let mut w = Writer::new(Vec::new());
+    w.header(&Header {
+        flags: HDR_NO_PAGE_CHECKSUM,
+        ..sample_header()
+    })
+    .unwrap();
+    w.raw_begin(RecordType::Data.id(), 3).unwrap();
+    assert!(w.raw_summed());
+    w.raw_chunk(b"abc").unwrap();
+    w.raw_end().unwrap();
+    w.page_run_begin(0x1000, 1).unwrap();
+    assert!(!w.raw_summed());
+    let mut src = &img[..];
+    let mut r = Reader::new(&mut src);
+    let mut buf = [0u8; MAX_STRUCT_PAYLOAD];
+    while let Some(rec) = r.next(&mut buf).unwrap() {
+        assert_eq!(r.raw_summed(), rec.ty != RecordType::Pages.id());
+    }
+}

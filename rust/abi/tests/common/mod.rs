@@ -64,8 +64,17 @@ pub fn sample_pages() -> Vec<u8> {
 
 /// Writes the sample image.
 pub fn sample_image() -> Vec<u8> {
+    sample_image_with(HDR_SUBTREE)
+}
+
+/// [`sample_image`] with header flags `flags`.
+pub fn sample_image_with(flags: u32) -> Vec<u8> {
     let mut w = Writer::new(Vec::new());
-    w.header(&sample_header()).unwrap();
+    w.header(&Header {
+        flags,
+        ..sample_header()
+    })
+    .unwrap();
     w.record(&sample_task()).unwrap();
     w.record(&Regs {
         ip: 0x40_1000,
