@@ -550,6 +550,9 @@ impl<'a, T> Restorer<'a, T> {
             mapped_mms: RBTree::new(),
         };
         r.next()?;
+        if r.header().flags & !abi::HDR_FLAGS_ALL != 0 {
+            return Err(r.bad("header flags"));
+        }
         Ok(r)
     }
 
@@ -648,14 +651,19 @@ impl<'a, T> Restorer<'a, T> {
     /// Reads the next `len` bytes of the current raw record into the current task's memory at
     /// `addr`, where they stay: one copy, read(2)'s, from the page cache or pipe, in calls of
     /// [`USER_CHUNK`] bytes, each then checksummed from the pages it landed in (see
-    /// [`sum_user`]). The memory must be readable as well as writable.
+    /// [`sum_user`]) unless the image leaves them out of its checksum. The memory must be
+    /// readable as well as writable.
     pub(crate) fn read_raw_user(&mut self, addr: usize, len: usize) -> Result {
         addr.checked_add(len).ok_or(EFAULT)?;
+        let summed = self.r.raw_summed();
         self.raw_chunks(len, |r, done| {
             let at = addr + done;
             r.read_raw_chunk_by((len - done).min(USER_CHUNK), |src, k, sum| {
                 src.read_user(at, k)?;
-                sum_user(at, k, sum).map_err(ReadError::Memory)
+                match summed {
+                    true => sum_user(at, k, sum).map_err(ReadError::Memory),
+                    false => Ok(()),
+                }
             })
         })
     }

@@ -211,11 +211,13 @@ pub(crate) fn header(flags: u32, tasks: u32) -> abi::Header {
         arch: abi::ARCH_X86_64,
         abi_hash: abi::ABI_HASH,
         page_size: abi::IMAGE_PAGE_SIZE,
-        flags: if flags & abi::CKPT_SUBTREE != 0 {
-            abi::HDR_SUBTREE
-        } else {
-            0
-        },
+        flags: [
+            (abi::CKPT_SUBTREE, abi::HDR_SUBTREE),
+            (abi::CKPT_NO_PAGE_CHECKSUM, abi::HDR_NO_PAGE_CHECKSUM),
+        ]
+        .into_iter()
+        .filter(|&(ckpt, _)| flags & ckpt != 0)
+        .fold(0, |hdr, (_, bit)| hdr | bit),
         task_count: tasks,
         ..Default::default()
     };
