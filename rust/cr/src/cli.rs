@@ -47,6 +47,10 @@ pub enum Cmd {
         /// refused.
         #[arg(long)]
         unshare_open_files: bool,
+        /// Leave page data out of the image's checksum: checkpoint and restart skip hashing
+        /// it (and `restart --map` can verify the rest), but damage to it goes undetected.
+        #[arg(long)]
+        no_page_checksum: bool,
         /// Save files deleted while open with their bytes, up to BYTES in all (their sizes,
         /// holes included; more is refused); a restart makes them again, unlinked. Without
         /// it they are refused.
@@ -71,7 +75,8 @@ pub enum Cmd {
         /// Map the image's page data copy-on-write instead of copying it. The restored
         /// mappings show the image memfd in /proc/PID/maps and MADV_DONTNEED gives back the
         /// image's bytes, not zeros (not for programs whose allocator relies on zeros, as
-        /// jemalloc's does); the checksum is not verified; every process must have the
+        /// jemalloc's does); the checksum is verified only for an image checkpointed with
+        /// --no-page-checksum; every process must have the
         /// caller's credentials and be dumpable, and one sharing memory copy-on-write with a
         /// relative is refused. An input that is not a memfd sealed against writing and
         /// shrinking is copied into one first.
@@ -121,6 +126,7 @@ pub fn run(cli: Cli) -> i32 {
             subtree,
             kill,
             unshare_open_files,
+            no_page_checksum,
             unlinked_max,
             output,
             pid,
@@ -129,6 +135,7 @@ pub fn run(cli: Cli) -> i32 {
                 (subtree, abi::CKPT_SUBTREE),
                 (kill, abi::CKPT_KILL),
                 (unshare_open_files, abi::CKPT_UNSHARE_OPEN_FILES),
+                (no_page_checksum, abi::CKPT_NO_PAGE_CHECKSUM),
                 (unlinked_max.is_some(), abi::CKPT_UNLINKED),
             ];
             let flags = flags
@@ -378,6 +385,7 @@ mod tests {
                 subtree: false,
                 kill: false,
                 unshare_open_files: false,
+                no_page_checksum: false,
                 unlinked_max: None,
                 output: None,
                 pid: 42
@@ -389,6 +397,7 @@ mod tests {
                 "--subtree",
                 "--kill",
                 "--unshare-open-files",
+                "--no-page-checksum",
                 "--unlinked-max",
                 "1048576",
                 "-o",
@@ -400,6 +409,7 @@ mod tests {
                 subtree: true,
                 kill: true,
                 unshare_open_files: true,
+                no_page_checksum: true,
                 unlinked_max: Some(1 << 20),
                 output: Some("img".into()),
                 pid: 7
