@@ -6,14 +6,15 @@
 //! pages of anonymous memory; it checks that each restarts intact. Then each case takes a base
 //! and applies one to three mutations (`cr_tests::fuzz`: a field set to an interesting value, a
 //! record duplicated, deleted, swapped, moved, the image cut short), seals it with a matching
-//! tail and restarts it in a forked child, which reports the outcome through a pipe before
+//! tail and restarts it in a forked child (every odd case by mapping: `RESTART_MAP` from a
+//! sealed memfd copy of the image), which reports the outcome through a pipe before
 //! anything else, then, if the restart succeeded, kills the restored tree. A case is clean
 //! when restart returned an errno (EBADMSG for an image only cut short, EBADMSG or EINVAL for
 //! a cut one) or succeeded and its tree was killed, and afterwards no task of the base image and
 //! no child of ours is left, within a few seconds. The fuzzer is a child subreaper, so orphans
 //! of a restored tree come back to it.
 //!
-//! Everything a case does comes from `(seed, case)`: `--seed S --case K` replays case K alone,
+//! Both base images must restart intact both ways. Everything a case does comes from `(seed, case)`: `--seed S --case K` replays case K alone,
 //! printing its mutations and the kernel's log. `--shard I/J` runs only the cases K of the N
 //! with `K % J == I`, with base images of its own, so that J fuzzers side by side share one
 //! run's cases (they cannot share base images: each restart takes the base's pids). The fuzzer runs itself again without address
@@ -40,6 +41,7 @@ use abi::Record;
 use cr_tests::craft::Image;
 use cr_tests::fuzz::{self, Base, Case};
 use cr_tests::proc::{my_children, pid_exists, proc_state, wait_status_text};
+use cr_tests::target::{image_memfd, IMAGE_SEALS};
 use cr_tests::threads::tids_of;
 use cr_tests::tree::{descendants, exit_with, zombie, Ready};
 use cr_tests::{fail, mem, threads, wait_restored, Check, Target, KILL};
@@ -56,8 +58,9 @@ const RESTART_LIMIT: Duration = Duration::from_secs(60);
 const CHILD_LIMIT: Duration = Duration::from_secs(30);
 /// How long the tasks of a case may take to be gone.
 const GONE_WITHIN: Duration = Duration::from_secs(5);
-/// Pages of the anonymous mapping of the single-process base.
-const ANON_PAGES: usize = 4;
+/// Pages of the anonymous mapping of the single-process base: enough for restart by mapping
+/// to map them (a run of 16 pages at least).
+const ANON_PAGES: usize = 20;
 
 /// The seed without `--seed`: that of the `qemu-test` lane, which must give the same verdict
 /// every time it runs on the same kernel (800 clean cases when it was chosen); new seeds are
@@ -360,7 +363,7 @@ fn errno_name(errno: i32) -> String {
 
 /// The restarting child: restart(2), the outcome on `report` before anything else, then (on
 /// success) the restored tree killed and reaped.
-fn restarting_child(image: &str, log: &str, report: OwnedFd) -> ! {
+fn restarting_child(image: &str, log: &str, report: OwnedFd, mapped: bool) -> ! {
     // The restored root's exit signal is the image's choice: only SIGKILL and SIGSTOP can
     // still reach us before we report (SIGCHLD keeps its default, not to change how we reap).
     for sig in (1..=64).filter(|&s| ![libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&s)) {
@@ -368,12 +371,24 @@ fn restarting_child(image: &str, log: &str, report: OwnedFd) -> ! {
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
     let result = (|| {
-        let file = File::open(image).map_err(|e| e.raw_os_error().unwrap_or(0))?;
+        let mut file = File::open(image).map_err(|e| e.raw_os_error().unwrap_or(0))?;
         let logf = std::fs::OpenOptions::new()
             .append(true)
             .open(log)
             .map_err(|e| e.raw_os_error().unwrap_or(0))?;
-        cr::sys::restart(file.as_raw_fd(), 0, logf.as_raw_fd())
+        let flags = match mapped {
+            true => {
+                file = image_memfd(&mut file, IMAGE_SEALS).unwrap_or_else(|e| {
+                    // No report: the case is not clean.
+                    eprintln!("cr-fuzz: {e}");
+                    // SAFETY: ends the child without running the parent's destructors.
+                    unsafe { libc::_exit(3) }
+                });
+                abi::RESTART_MAP
+            }
+            false => 0,
+        };
+        cr::sys::restart(file.as_raw_fd(), flags, logf.as_raw_fd())
             .map_err(|e| e.raw_os_error().unwrap_or(0))
     })();
     let mut msg = [0u8; 5];
@@ -409,13 +424,15 @@ struct Ran {
 /// Why a case was not clean.
 struct NotClean(String);
 
-/// Restarts `bytes` in a forked child and judges the outcome (see the module comment).
-/// `pids` are the base image's tasks; `exit_signal` the mutated image's root's.
+/// Restarts `bytes` in a forked child, by mapping if `mapped`, and judges the outcome (see the
+/// module comment). `pids` are the base image's tasks; `exit_signal` the mutated image's
+/// root's.
 fn run(
     bytes: &[u8],
     dir: &str,
     pids: &[libc::pid_t],
     exit_signal: Option<i64>,
+    mapped: bool,
 ) -> Result<Ran, NotClean> {
     let image = format!("{dir}/case.img");
     let log = format!("{dir}/case.log");
@@ -431,7 +448,7 @@ fn run(
         -1 => return Err(setup("fork", std::io::Error::last_os_error())),
         0 => {
             drop(read);
-            restarting_child(&image, &log, write)
+            restarting_child(&image, &log, write, mapped)
         }
         pid => pid,
     };
@@ -776,25 +793,31 @@ fn main() {
     if let Some(k) = opts.case {
         replay(&opts, &bases, &made, k);
     }
-    for m in &made {
+    for (m, mapped) in made.iter().flat_map(|m| [(m, false), (m, true)]) {
         let bytes = m.base.image.seal();
-        match run(&bytes, &opts.dir, &m.pids, None) {
+        let how = if mapped { " (mapped)" } else { "" };
+        match run(&bytes, &opts.dir, &m.pids, None, mapped) {
             Ok(Ran {
                 outcome: Outcome::Restored(_),
                 ..
             }) => {}
             Ok(Ran { outcome, log, .. }) => fail(format!(
-                "the intact {} image gave {outcome}{}",
+                "the intact {} image{how} gave {outcome}{}",
                 m.base.name,
                 with_lines(&log)
             )),
-            Err(NotClean(why)) => fail(format!("the intact {} image: {why}", m.base.name)),
+            Err(NotClean(why)) => fail(format!("the intact {} image{how}: {why}", m.base.name)),
         }
     }
     let mut tally = Tally::default();
     for k in (0..opts.cases).filter(|k| k % opts.shard.1 == opts.shard.0) {
         let case = fuzz::case(&bases, opts.seed, k);
-        let line = format!("case {k}: {} {}", bases[case.base].name, case.describe());
+        let line = format!(
+            "case {k}: {}{} {}",
+            bases[case.base].name,
+            if mapped(k) { " (mapped)" } else { "" },
+            case.describe()
+        );
         out.now(&line);
         let m = &made[case.base];
         let result = run(
@@ -802,6 +825,7 @@ fn main() {
             &opts.dir,
             &m.pids,
             root_exit_signal(&case.image),
+            mapped(k),
         );
         let verdict = result.and_then(|ran| match judge(&case, ran.outcome) {
             Ok(()) => Ok(ran),
@@ -846,14 +870,20 @@ fn main() {
     ));
 }
 
+/// Whether case `k` restarts by mapping (`RESTART_MAP`): every odd one.
+fn mapped(k: u64) -> bool {
+    k % 2 == 1
+}
+
 /// `--case K`: runs case K alone, showing its mutations, outcome and the kernel's log.
 fn replay(opts: &Options, bases: &[Base], made: &[Made], k: u64) -> ! {
     let case = fuzz::case(bases, opts.seed, k);
     println!(
-        "# case {k} of seed {}: base {}, {} bytes",
+        "# case {k} of seed {}: base {}, {} bytes{}",
         opts.seed,
         bases[case.base].name,
-        case.bytes.len()
+        case.bytes.len(),
+        if mapped(k) { ", by mapping" } else { "" }
     );
     for m in &case.mutations {
         println!("#   {m}");
@@ -863,6 +893,7 @@ fn replay(opts: &Options, bases: &[Base], made: &[Made], k: u64) -> ! {
         &opts.dir,
         &made[case.base].pids,
         root_exit_signal(&case.image),
+        mapped(k),
     );
     match result {
         Ok(ran) => {
