@@ -8,27 +8,30 @@
 //! checksum, then for each memory size (`--mem`) the limits (writing that much from memory to a
 //! tmpfs file, reading it back into fresh memory) and a process with every page written,
 //! restarted from the image file, checkpointed again and restarted from a pipe, and
-//! checkpointed into a sealed memfd and restarted by mapping its page data (`RESTART_MAP`), and
-//! for sizes up to 64 MiB checkpointed and restarted once more by the guest's `cr` commands,
-//! each timed whole, from its spawn to its exit (`cr-checkpoint`, `cr-restart`; with `--mem
-//! 1,...`, the figures of the target "a 1 MiB process checkpointed and restarted each under
-//! 10 ms"); for each tree size (`--tree`) a tree of sleeping processes, for each socket size
-//! (`--sock`) a process whose unix socket pair holds that many bytes, and for each count N
-//! (`--files`) a process holding N files of one kind, for each kind (pipe, eventfd, timerfd,
-//! signalfd, epoll, memfd, unix socket pair, pty) and none: each checkpointed with `CKPT_KILL`
-//! to tmpfs and restarted (the files 3 times each, the medians reported, with what one file of
-//! each kind adds to the checkpoint and restart times and to the image); then the memory, trees
-//! and sockets with CRIU (Debian's `criu`, installed on the host if missing and copied into the
-//! guest with its libraries), dumped to and restored from tmpfs, unless `--no-criu`. An empty
-//! list (`--mem ''`) leaves its benchmark out. The whole sequence runs `--runs` times (5 by
-//! default).
+//! checkpointed into a sealed memfd and restarted by mapping its page data (`RESTART_MAP`),
+//! checkpointed again and restarted from the file while the guest's free memory is sampled
+//! (`restart-mem`, in MB: the most memory the restart used during the call beyond what it left
+//! in use, its own memory, which should not grow with the image), and for sizes up to 64 MiB checkpointed and
+//! restarted once more by the guest's `cr` commands, each timed whole, from its spawn to its exit
+//! (`cr-checkpoint`, `cr-restart`; with `--mem 1,...`, the figures of the target "a 1 MiB process
+//! checkpointed and restarted each under 10 ms"); for each tree size (`--tree`) a tree of sleeping
+//! processes, for each socket size (`--sock`) a process whose unix socket pair holds that many
+//! bytes, and for each count N (`--files`) a process holding N files of one kind, for each kind
+//! (pipe, eventfd, timerfd, signalfd, epoll, memfd, unix socket pair, pty) and none: each
+//! checkpointed with `CKPT_KILL` to tmpfs and restarted (the files 3 times each, the medians
+//! reported, with what one file of each kind adds to the checkpoint and restart times and to the
+//! image); then the memory, trees and sockets with CRIU (Debian's `criu`, installed on the host if
+//! missing and copied into the guest with its libraries), dumped to and restored from tmpfs, unless
+//! `--no-criu`. An empty list (`--mem ''`) leaves its benchmark out. The whole sequence runs
+//! `--runs` times (5 by default).
 //!
 //! Each measure is reported as the median of its samples with their range, ours and CRIU's
 //! side by side (a restart from a pipe or by mapping beside CRIU's one restore; the `cr`
 //! commands beside CRIU's dump and restore, which are whole commands too), with ours as a
-//! multiple of CRIU's and of its limit. The results are kept in `target/bench/<time>.md`,
-//! every sample in `<time>.json`, and a plot of time against size for each tool in
-//! `<time>.svg` (see `plot`); where CRIU failed, its error is printed instead.
+//! multiple of CRIU's and of its limit (the restart's memory has neither: CRIU's is not
+//! measured). The results are kept in `target/bench/<time>.md`, every sample in `<time>.json`,
+//! and a plot of time against size for each tool (times only) in `<time>.svg` (see `plot`);
+//! where CRIU failed, its error is printed instead.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -139,13 +142,14 @@ fn stats(measures: &[Measure]) -> Vec<Stat> {
 }
 
 /// The measure a measure of ours is bounded by: the copy of the same bytes in the same
-/// direction (`memN.checkpoint` and `memN.cr-checkpoint` by `memN.copy-out`, a restart by
-/// `memN.copy-in`).
+/// direction (a checkpoint by `memN.copy-out`, a restart by `memN.copy-in`).
 fn limit_of(name: &str) -> Option<String> {
     let (bench, what) = name.split_once('.')?;
     let limit = match what {
-        "checkpoint" | "cr-checkpoint" => "copy-out",
-        "restart" | "restart-pipe" | "restart-map" | "cr-restart" => "copy-in",
+        "checkpoint" | "checkpoint-nosum" | "cr-checkpoint" => "copy-out",
+        "restart" | "restart-pipe" | "restart-pipe-nosum" | "restart-map" | "cr-restart" => {
+            "copy-in"
+        }
         _ => return None,
     };
     bench
@@ -154,15 +158,15 @@ fn limit_of(name: &str) -> Option<String> {
 }
 
 /// CRIU's measure beside a measure of ours: the same name behind `criu:`, but CRIU's one
-/// restore (`criu:memN.restart`) for our restarts from a pipe, by mapping and by the `cr`
-/// command, and its dump (`criu:memN.checkpoint`) for the `cr` command's checkpoint: CRIU's
+/// restore (`criu:memN.restart`) for our other restarts (from a pipe, by mapping, by the `cr`
+/// command), and its dump (`criu:memN.checkpoint`) for our other checkpoints: CRIU's
 /// figures are whole commands too.
 fn criu_of(name: &str) -> String {
     match name.split_once('.') {
-        Some((bench, "restart-pipe" | "restart-map" | "cr-restart")) => {
+        Some((bench, "restart-pipe" | "restart-pipe-nosum" | "restart-map" | "cr-restart")) => {
             format!("criu:{bench}.restart")
         }
-        Some((bench, "cr-checkpoint")) => format!("criu:{bench}.checkpoint"),
+        Some((bench, "checkpoint-nosum" | "cr-checkpoint")) => format!("criu:{bench}.checkpoint"),
         _ => format!("criu:{name}"),
     }
 }
@@ -377,6 +381,7 @@ mod tests {
         let console = "BENCH mem64.copy-out 0.1 s\nBENCH mem64.copy-in 0.2 s\n\
             BENCH mem64.checkpoint 0.15 s\nBENCH mem64.restart 0.5 s\n\
             BENCH mem64.restart-pipe 0.4 s\nBENCH mem64.restart-map 0.05 s\n\
+            BENCH mem64.restart-mem 1.5 MB\n\
             BENCH mem64.cr-checkpoint 0.2 s\nBENCH mem64.cr-restart 0.6 s\n\
             BENCH criu:mem64.checkpoint 0.8 s\nBENCH criu:mem64.restart 0.5 s\n\
             BENCH tree10.restart 0.02 s\nBENCH mem1.cr-checkpoint 0.004 s\n";
@@ -413,6 +418,12 @@ mod tests {
             t.contains("| tree10 | restart | 0.020 s | - |  |  |"),
             "{t}"
         );
+        // The restart's memory: no CRIU figure (not CRIU's restore time), no limit.
+        assert!(
+            t.contains("| mem64 | restart-mem | 1.500 MB | - |  |  |"),
+            "{t}"
+        );
+        assert_eq!(limit_of("mem64.restart-mem"), None);
         assert_eq!(criu_of("tree10.checkpoint"), "criu:tree10.checkpoint");
         let j = json(&s, "k", 1);
         assert!(
@@ -423,6 +434,10 @@ mod tests {
         for m in &s {
             assert!(j.contains(&format!("{{\"name\": \"{}\"", m.name)), "{j}");
         }
+        assert!(
+            j.contains("{\"name\": \"mem64.restart-mem\", \"unit\": \"MB\", \"median\": 1.5, \"min\": 1.5, \"max\": 1.5, \"samples\": [1.5]}"),
+            "{j}"
+        );
         assert!(
             j.contains("{\"name\": \"mem64.cr-restart\", \"unit\": \"s\", \"median\": 0.6, \"min\": 0.6, \"max\": 0.6, \"samples\": [0.6]}"),
             "{j}"

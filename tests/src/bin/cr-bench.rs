@@ -12,11 +12,19 @@
 //!   fills from the image file with splice(2) (`memMIB.restart-pipe`); then a third, written
 //!   by checkpoint(2) straight into a memfd, which is then sealed against writing, shrinking
 //!   and growing and restarted with `RESTART_MAP`: the page data mapped copy-on-write instead
-//!   of copied (`memMIB.restart-map`). Before them, the limits
-//!   for the same bytes: `memMIB.copy-out`, writing them from memory to a new file in tmpfs,
-//!   and `memMIB.copy-in`, reading that file into fresh memory, each in `write(2)` or
+//!   of copied (`memMIB.restart-map`); then a fourth, restarted from the image file as the
+//!   first while a child of ours reads `MemFree` from /proc/meminfo every millisecond (into a
+//!   buffer of its own: it allocates nothing), from just before restart(2) until just after it
+//!   returned, with the restored process, asleep until it is checked, holding its memory:
+//!   `memMIB.restart-mem`, the most memory the restart used beyond what it left in use (MemFree
+//!   just after the call minus its least during it: the restart's own memory, which should not
+//!   grow with the image), in MB (10^6 bytes; the free memory moves by a few MB of its own,
+//!   pages freed to and taken from the per-CPU lists, and a peak shorter than a sample is
+//!   missed); not on the timed restart, which the sampler would slow down. Before them, the
+//!   limits for the same bytes: `memMIB.copy-out`, writing them from memory to a new file in
+//!   tmpfs, and `memMIB.copy-in`, reading that file into fresh memory, each in `write(2)` or
 //!   `read(2)` calls of 1 MiB. After them, for MIB up to 64 only (larger ones would only add
-//!   minutes), a fourth checkpoint and restart by the `cr` tool (the guest's /bin/cr, or
+//!   minutes), a fifth checkpoint and restart by the `cr` tool (the guest's /bin/cr, or
 //!   `$CR`), each command timed whole, from just before its spawn to just after it was waited
 //!   for, as a user waits for it: `memMIB.cr-checkpoint`, `cr checkpoint --subtree --kill -o
 //!   FILE PID` into a file in tmpfs, and `memMIB.cr-restart`, `cr restart --detach -i FILE`,
@@ -184,9 +192,14 @@ fn copy_limits(mib: u64) {
 /// Checkpoints the tree at `pid` into [`IMAGE`] with `CKPT_SUBTREE | CKPT_KILL`, which kills
 /// it (the caller reaps it). Returns the time taken and the image size.
 fn checkpoint(pid: libc::pid_t, what: &str) -> (Duration, u64) {
+    checkpoint_with(pid, 0, what)
+}
+
+/// [`checkpoint`] with the checkpoint flags `extra` too.
+fn checkpoint_with(pid: libc::pid_t, extra: u32, what: &str) -> (Duration, u64) {
     let _ = std::fs::remove_file(IMAGE);
     let out = File::create(IMAGE).unwrap_or_else(|e| fail(format!("create {IMAGE}: {e}")));
-    let took = checkpoint_into(pid, &out, what);
+    let took = checkpoint_into(pid, &out, extra, what);
     let size = out.metadata().map(|m| m.len()).unwrap_or(0);
     (took, size)
 }
@@ -197,7 +210,7 @@ fn checkpoint_to_memfd(pid: libc::pid_t, what: &str) -> File {
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     let mut memfd = sys::memfd_create(c"cr-bench-image", flags)
         .unwrap_or_else(|e| fail(format!("memfd_create: {e}")));
-    checkpoint_into(pid, &memfd, what);
+    checkpoint_into(pid, &memfd, 0, what);
     let seals = libc::F_SEAL_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
     sys::add_seals(memfd.as_raw_fd(), seals)
         .unwrap_or_else(|e| fail(format!("seal the image memfd of {what}: {e}")));
@@ -207,11 +220,12 @@ fn checkpoint_to_memfd(pid: libc::pid_t, what: &str) -> File {
     memfd
 }
 
-/// Checkpoints the tree at `pid` into `out` with `CKPT_SUBTREE | CKPT_KILL`, which kills it
-/// (the caller reaps it). Returns the time taken.
-fn checkpoint_into(pid: libc::pid_t, out: &File, what: &str) -> Duration {
+/// Checkpoints the tree at `pid` into `out` with `CKPT_SUBTREE | CKPT_KILL` and `extra`, which
+/// kills it (the caller reaps it). Returns the time taken.
+fn checkpoint_into(pid: libc::pid_t, out: &File, extra: u32, what: &str) -> Duration {
+    let flags = abi::CKPT_SUBTREE | abi::CKPT_KILL | extra;
     let start = Instant::now();
-    let r = sys::checkpoint(pid, out.as_raw_fd(), abi::CKPT_SUBTREE | abi::CKPT_KILL, -1);
+    let r = sys::checkpoint(pid, out.as_raw_fd(), flags, -1);
     let took = start.elapsed();
     if let Err(e) = r {
         kill_and_reap(pid);
@@ -245,6 +259,142 @@ fn restart_from(fd: RawFd, flags: u32, what: &str, how: &str) -> (libc::pid_t, D
         Ok(pid) => (pid, took),
         Err(e) => fail(format!(
             "restart of {what}{how}: {}",
+            describe_errno(e.raw_os_error().unwrap_or(0))
+        )),
+    }
+}
+
+/// /proc/meminfo, opened once and read whole into a buffer of its own with pread(2) at 0: a
+/// sample allocates nothing, so that sampling adds nothing to the memory it measures.
+struct MemInfo {
+    file: File,
+    buf: [u8; 4096],
+}
+
+impl MemInfo {
+    fn open() -> MemInfo {
+        let path = "/proc/meminfo";
+        let file = File::open(path).unwrap_or_else(|e| fail(format!("open {path}: {e}")));
+        MemInfo {
+            file,
+            buf: [0; 4096],
+        }
+    }
+
+    /// The free memory, `MemFree`, in bytes.
+    fn free(&mut self) -> u64 {
+        let (fd, buf) = (self.file.as_raw_fd(), &mut self.buf);
+        // SAFETY: reads into `buf`, at most its length.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            fail(format!(
+                "read /proc/meminfo: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let kib = buf[..n as usize]
+            .split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(b"MemFree:"))
+            .and_then(|rest| std::str::from_utf8(rest).ok())
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kib| kib.trim().parse::<u64>().ok());
+        match kib {
+            Some(kib) => kib << 10,
+            None => fail("/proc/meminfo: no MemFree line in kB"),
+        }
+    }
+}
+
+/// `MemFree` in bytes around one restart: its minimum from just before the call until just
+/// after it returned, and just after it.
+struct FreeAround {
+    least: u64,
+    after: u64,
+}
+
+/// Restarts [`IMAGE`] as [`restart`] does, while a child of ours samples `MemFree` every
+/// millisecond, from just before the call until just after it returned; returns the restored
+/// root and what the child saw. A child, not a thread: a thread would leave a malloc arena in
+/// our memory, which every tree target forked after it would carry into its image. Neither
+/// the sampler nor the call allocates in between: the child samples from a buffer it has
+/// before its first sample, the image file is opened before it.
+fn restart_sampled(what: &str) -> (libc::pid_t, FreeAround) {
+    let input = File::open(IMAGE).unwrap_or_else(|e| fail(format!("open {IMAGE}: {e}")));
+    let mut meminfo = MemInfo::open();
+    let (mut go, mut back) = ([0; 2], [0; 2]);
+    for ends in [&mut go, &mut back] {
+        // SAFETY: `ends` has room for the two descriptors.
+        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            fail(format!("pipe: {}", std::io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: the child samples into its own buffer, writes to a pipe and _exit()s.
+    let sampler = unsafe { libc::fork() };
+    if sampler == 0 {
+        let before = meminfo.free();
+        let mut least = before;
+        let mut poll = libc::pollfd {
+            fd: go[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: writes one byte from a local; the parent waits for it.
+        unsafe { libc::write(back[1], [1u8].as_ptr().cast(), 1) };
+        loop {
+            // SAFETY: polls one descriptor of ours for 1 ms.
+            let done = unsafe { libc::poll(&mut poll, 1, 1) } > 0;
+            let free = meminfo.free();
+            least = least.min(free);
+            if done {
+                let mut out = [0u8; 24];
+                for (i, v) in [before, least, free].into_iter().enumerate() {
+                    out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+                }
+                // SAFETY: writes a local buffer, then ends the child without running the
+                // parent's destructors.
+                unsafe {
+                    libc::write(back[1], out.as_ptr().cast(), out.len());
+                    libc::_exit(0)
+                }
+            }
+        }
+    }
+    if sampler < 0 {
+        fail(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: closes the child's ends, which are ours.
+    unsafe {
+        libc::close(go[0]);
+        libc::close(back[1]);
+    }
+    // SAFETY: the read ends are ours alone from here.
+    let mut back = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(back[0]) };
+    let mut ready = [0u8; 1];
+    if back.read_exact(&mut ready).is_err() {
+        fail("the memory sampler did not start");
+    }
+    let r = sys::restart(input.as_raw_fd(), 0, -1);
+    // SAFETY: writes one byte to our end of the pipe, then closes it.
+    unsafe {
+        libc::write(go[1], [1u8].as_ptr().cast(), 1);
+        libc::close(go[1]);
+    }
+    let mut out = [0u8; 24];
+    let got = back.read_exact(&mut out);
+    // SAFETY: reaps the sampler, our child.
+    unsafe { libc::waitpid(sampler, std::ptr::null_mut(), 0) };
+    if got.is_err() {
+        fail("the memory sampler ended without its samples");
+    }
+    let word = |i: usize| u64::from_le_bytes(out[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let free = FreeAround {
+        least: word(1),
+        after: word(2),
+    };
+    match r {
+        Ok(pid) => (pid, free),
+        Err(e) => fail(format!(
+            "restart of {what} with its memory sampled: {}",
             describe_errno(e.raw_os_error().unwrap_or(0))
         )),
     }
@@ -496,6 +646,23 @@ fn memory(mib: u64, criu: Option<&str>) {
     check(restored);
     let _ = std::fs::remove_file(IMAGE);
     report(&format!("mem{mib}.restart-pipe"), took.as_secs_f64(), "s");
+    // Both again with page data left out of the checksum.
+    let (pid, mut reap) = spawn();
+    let (ckpt, _) = checkpoint_with(pid, abi::CKPT_NO_PAGE_CHECKSUM, &what);
+    reap();
+    let (restored, took) = restart_from_pipe(&what);
+    check(restored);
+    let _ = std::fs::remove_file(IMAGE);
+    report(
+        &format!("mem{mib}.checkpoint-nosum"),
+        ckpt.as_secs_f64(),
+        "s",
+    );
+    report(
+        &format!("mem{mib}.restart-pipe-nosum"),
+        took.as_secs_f64(),
+        "s",
+    );
     // The same by mapping, from a memfd of its own checkpoint (nothing in the image file).
     let (pid, mut reap) = spawn();
     let image = checkpoint_to_memfd(pid, &what);
@@ -505,6 +672,18 @@ fn memory(mib: u64, criu: Option<&str>) {
     // The restored process is reaped: nothing maps the memfd any more.
     drop(image);
     report(&format!("mem{mib}.restart-map"), took.as_secs_f64(), "s");
+    // The memory the restart from the file uses, from a checkpoint of its own: not on the
+    // timed restart, which the sampler would slow down. The restored process, asleep until
+    // it is checked, still holds its memory when the call returns.
+    let (pid, mut reap) = spawn();
+    checkpoint(pid, &what);
+    reap();
+    let (restored, free) = restart_sampled(&what);
+    check(restored);
+    let _ = std::fs::remove_file(IMAGE);
+    let mb = |bytes: i64| bytes as f64 / 1e6;
+    let transient = free.after as i64 - free.least as i64;
+    report(&format!("mem{mib}.restart-mem"), mb(transient), "MB");
     if mib > CR_MEM_MAX {
         return;
     }
