@@ -636,8 +636,8 @@ impl<S: Source> Reader<S> {
         self.skipped
     }
 
-    /// Whether every byte read so far went into the checksum: none was passed over with
-    /// [`Reader::pass_raw_by`].
+    /// Whether the checksum still covers every byte it should: none of those was passed over
+    /// with [`Reader::pass_raw_by`] (page data left out of it may be).
     pub fn is_checksummed(&self) -> bool {
         !self.unsummed
     }

@@ -798,8 +798,8 @@ impl<'a, T> Restorer<'a, T> {
     }
 
     /// Reads the tail, which verifies the length and checksum of the whole image. A memfd
-    /// whose pages were mapped must hold nothing after it: a mapping of the image may be
-    /// grown over what follows (see [`Restorer::map_raw_user`]).
+    /// whose pages were mapped ([`Restorer::map_raw_user`]) must hold nothing after it: the
+    /// restored process may grow a mapping of the image over what follows (mremap(2)).
     pub(crate) fn finish(&mut self) -> Result {
         let rec = self.next()?;
         if rec.ty != RecordType::Tail.id() {
